@@ -1,0 +1,145 @@
+"""Configuration models: Archon's architecture format, plus our optional `providers` section.
+
+Archon's format is an input we do not control, so a component's unknown keys (its configs
+carry misspellings such as ``length_contorl``) are warnings with a did-you-mean suggestion,
+not errors. Real errors raise `ConfigError` naming the source and the place.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._exceptions import ConfigError
+
+__all__ = [
+    "ComponentSpec",
+    "ConfigWarning",
+    "ProviderSettings",
+    "format_location",
+    "unknown_key_messages",
+    "validate_component",
+]
+
+
+class ConfigWarning(UserWarning):
+    """A configuration key was not understood and is ignored."""
+
+
+class ComponentSpec(BaseModel):
+    """One component of a layer, as Archon's configs write it.
+
+    Every key Archon's components read is a field here; anything else is kept (so that
+    ``to_dict`` round-trips) and reported by `ComponentSpec.unknown_keys`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    model_type: str = ""
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=2048, ge=1)
+    samples: int = Field(default=1, ge=1, le=10_000)
+    top_k: int | None = Field(default=None, ge=1)
+    no_system: bool = False
+    use_critiques: bool = False
+    length_control: bool = False
+    first_k: int | None = Field(default=None, ge=1)
+    first_pass: bool | None = None
+    unit_test_cap: int | None = Field(default=None, ge=1)
+    remove_unit_tests_from_prompt: bool = False
+    ranker_batch_size: int | None = Field(default=None, ge=1)
+    batch_num: int | None = Field(default=None, ge=1)
+    checkpoint: str | None = None
+    top_k_generations: int | None = Field(default=None, ge=1)
+    fuse_generations_count: int | None = Field(default=None, ge=1)
+    ranker_config: dict[str, Any] | None = None
+    # Ours: a per-component base URL, for gateways and local servers.
+    base_url: str | None = None
+
+    def unknown_keys(self) -> list[str]:
+        """The keys of this component that no part of the engine reads."""
+        return sorted((self.model_extra or {}).keys())
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A custom component's own setting (an extra key of its config)."""
+        return (self.model_extra or {}).get(key, default)
+
+
+class ProviderSettings(BaseModel):
+    """Settings of one provider (keyed by model_type) in the config's `providers` section.
+
+    Attributes:
+        base_url: where the provider's API lives (gateways, proxies, local servers).
+        rpm: requests per minute allowed, per key.
+        tpm: tokens per minute allowed, per key.
+        max_concurrency: requests in flight at once on this provider's connection pool.
+        timeout_s: per-request timeout.
+        max_retries: retries after the first attempt on 429, 5xx, timeouts, broken connections.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str | None = None
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    max_concurrency: int = Field(default=64, ge=1, le=4096)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+
+
+def format_location(parts: tuple[int | str, ...]) -> str:
+    """Render a path such as ("layers", 3, 0, "top_k") as ``layers[3][0].top_k``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+_KNOWN_KEYS = tuple(ComponentSpec.model_fields)
+
+
+def validate_component(raw: Any, where: tuple[int | str, ...], source: str) -> ComponentSpec:
+    """Validate one component dict (its unknown keys are left to the caller to report).
+
+    Raises:
+        ConfigError: the component is not a dict or a value is invalid.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"a component must be a JSON object with 'type' and 'model', got {type(raw).__name__}",
+            source=source,
+            location=format_location(where),
+        )
+    try:
+        spec = ComponentSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = format_location(where + tuple(first["loc"]))
+        raise ConfigError(_explain(first), source=source, location=loc) from None
+    return spec
+
+
+def unknown_key_messages(spec: ComponentSpec, where: tuple[int | str, ...], source: str) -> list[str]:
+    """The warning texts for a component's unknown keys."""
+    return [_unknown_key_message(key, where, source) for key in spec.unknown_keys()]
+
+
+def _unknown_key_message(key: str, where: tuple[int | str, ...], source: str) -> str:
+    place = format_location((*where, key))
+    suggestion = difflib.get_close_matches(key, _KNOWN_KEYS, n=1, cutoff=0.75)
+    hint = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+    return f"{source}, {place}: unknown key {key!r} is ignored{hint}"
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    field = error["loc"][-1] if error.get("loc") else "value"
+    if kind == "missing":
+        return f"{field!r} is missing: every component needs 'type' and 'model'"
+    given = error.get("input")
+    return f"{error['msg'].lower()} (got {given!r}); fix {field!r} in the config"

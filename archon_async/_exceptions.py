@@ -1,0 +1,150 @@
+"""The exceptions archon-async raises, all rooted at `ArchonError`.
+
+    ArchonError
+    ├── ConfigError                    a configuration problem, raised at load, before any call
+    ├── InvalidInputError              a prompt or message list that cannot be sent
+    ├── ProviderError                  a provider call failed (after the retries allowed)
+    │   ├── ProviderConnectionError
+    │   │   └── ProviderTimeoutError
+    │   ├── ProviderStatusError        the provider answered with an error status
+    │   │   ├── RateLimitError         429 / quota
+    │   │   ├── AuthenticationError    401 / 403
+    │   │   ├── BadRequestError        other 4xx that cannot succeed on retry
+    │   │   └── ProviderServerError    5xx
+    │   ├── MalformedResponseError     a reply that is empty or not in the wire format
+    │   └── KeyPoolExhaustedError      every key of a provider is disabled
+    ├── ComponentError                 a component could not do its job
+    │   └── OutputParseError           a model reply could not be parsed after the retries
+    └── BudgetExceededError            a call would go over a configured budget
+
+A layer in which every branch failed raises `LayerFailedGroup`, an `ExceptionGroup` whose
+leaves are `ArchonError`s.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArchonError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ComponentError",
+    "ConfigError",
+    "InvalidInputError",
+    "KeyPoolExhaustedError",
+    "LayerFailedGroup",
+    "MalformedResponseError",
+    "OutputParseError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderServerError",
+    "ProviderStatusError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+]
+
+
+class ArchonError(Exception):
+    """Base class of every error archon-async raises."""
+
+
+class ConfigError(ArchonError, ValueError):
+    """A configuration is invalid; raised at load time, before any provider call.
+
+    Attributes:
+        source: the file (or "<dict>") the configuration came from.
+        location: where in it, e.g. ``layers[3][0].top_k`` or ``line 4, column 9``.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, location: str | None = None):
+        self.source = source
+        self.location = location
+        where = ", ".join(part for part in (source, location) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InvalidInputError(ArchonError, ValueError):
+    """A prompt or message list is malformed; raised before any provider call."""
+
+
+class ProviderError(ArchonError):
+    """A call to an LLM provider failed."""
+
+    def __init__(self, message: str, *, provider: str = "", model: str = ""):
+        self.provider = provider
+        self.model = model
+        prefix = f"{provider} {model}".strip()
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached, or the connection broke mid-call."""
+
+
+class ProviderTimeoutError(ProviderConnectionError):
+    """The provider did not answer in time."""
+
+
+class ProviderStatusError(ProviderError):
+    """The provider answered with an error status code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        status_code: int,
+        request_id: str | None = None,
+        body: str | None = None,
+        retry_after: float | None = None,
+    ):
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.retry_after = retry_after
+        super().__init__(f"HTTP {status_code}: {message}", provider=provider, model=model)
+
+
+class RateLimitError(ProviderStatusError):
+    """The provider refused the call for rate or quota reasons (429)."""
+
+
+class AuthenticationError(ProviderStatusError):
+    """The key was refused (401/403): check the key given for this provider."""
+
+
+class BadRequestError(ProviderStatusError):
+    """The provider rejected the request (4xx); retrying cannot help."""
+
+
+class ProviderServerError(ProviderStatusError):
+    """The provider failed on its side (5xx)."""
+
+
+class MalformedResponseError(ProviderError):
+    """The reply was empty or did not follow the provider's wire format."""
+
+
+class KeyPoolExhaustedError(ProviderError):
+    """Every key of a provider is disabled (refused or out of quota)."""
+
+
+class ComponentError(ArchonError):
+    """A component could not produce its output."""
+
+
+class OutputParseError(ComponentError):
+    """A model reply could not be parsed into what the component needs."""
+
+    def __init__(self, message: str, *, raw_output: str = ""):
+        self.raw_output = raw_output
+        super().__init__(message)
+
+
+class BudgetExceededError(ArchonError):
+    """Running on would exceed a configured budget of calls, tokens or cost."""
+
+
+class LayerFailedGroup(ExceptionGroup[ArchonError]):  # noqa: N818 - named like ExceptionGroup
+    """Every branch of a layer failed; the leaves say why."""

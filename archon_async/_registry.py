@@ -1,0 +1,187 @@
+"""The registry mapping config names to implementations: component types and model_types.
+
+It is built in this one place. The built-in entries are imported lazily, so that importing
+`archon_async` stays cheap and `providers`/`components` can import `archon_async.core`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ._config import ComponentSpec, ProviderSettings
+from ._exceptions import ConfigError
+from .core import Component, ComponentContext, ComponentFactory, Provider, ProviderFactory, State
+from .core import StateUpdate as StateUpdate
+
+__all__ = ["Registry"]
+
+# config name -> "module:attribute"; imported on first use.
+_BUILTIN_COMPONENTS = {
+    "generator": "components.generator:Generator",
+    "fuser": "components.fuser:Fuser",
+    "ranker": "components.ranker:Ranker",
+    "critic": "components.critic:Critic",
+    "verifier": "components.verifier:Verifier",
+    "unit_test_generator": "components.unit_test_generator:UnitTestGenerator",
+    "unit_test_evaluator": "components.unit_test_evaluator:UnitTestEvaluator",
+}
+
+_OPENAI_COMPATIBLE = "providers.openai_chat:OpenAIChatProvider"
+_BUILTIN_PROVIDERS = {
+    "OpenAI_API": _OPENAI_COMPATIBLE,
+    "Together_API": _OPENAI_COMPATIBLE,
+    "Groq_API": _OPENAI_COMPATIBLE,
+    "tgi": _OPENAI_COMPATIBLE,
+    # Self-hosted OpenAI-compatible servers (vLLM, Ollama, llama.cpp): base URL from config/env.
+    "vLLM": _OPENAI_COMPATIBLE,
+    "OpenAI_Compatible": _OPENAI_COMPATIBLE,
+    "Anthropic_API": "providers.anthropic_messages:AnthropicMessagesProvider",
+    "Google_API": "providers.google_gemini:GeminiProvider",
+    "Bedrock_API": "providers.bedrock_converse:BedrockConverseProvider",
+}
+
+#: An Archon-style custom generator: given the request, return the reply text.
+GeneratorFunction = Callable[..., Awaitable[str]]
+#: A custom component written as a function of the context and the previous state.
+ComponentFunction = Callable[[ComponentContext, State], Awaitable[StateUpdate]]
+
+
+def _load(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+class _FunctionComponent:
+    """Adapts an async function ``fn(ctx, state) -> dict`` to the Component protocol."""
+
+    def __init__(self, fn: ComponentFunction, spec: ComponentSpec):
+        self._fn = fn
+        self.spec = spec
+
+    async def run(self, ctx: ComponentContext, state: State) -> StateUpdate:
+        return await self._fn(ctx, state)
+
+
+class Registry:
+    """Which component class serves each ``type`` and which provider each ``model_type``.
+
+    Use `Registry.default()` and add your own entries, as Archon's ``add_component`` and
+    ``add_generator`` allow, without touching the library's code.
+    """
+
+    def __init__(self) -> None:
+        self._components: dict[str, ComponentFactory | str] = {}
+        self._providers: dict[str, ProviderFactory | str] = {}
+
+    @classmethod
+    def default(cls) -> Registry:
+        """A registry with the seven built-in components and the built-in providers."""
+        registry = cls()
+        registry._components.update(_BUILTIN_COMPONENTS)
+        registry._providers.update(_BUILTIN_PROVIDERS)
+        return registry
+
+    def copy(self) -> Registry:
+        """An independent copy, to extend without changing this one."""
+        other = Registry()
+        other._components = dict(self._components)
+        other._providers = dict(self._providers)
+        return other
+
+    def add_component(self, name: str, component: type[Any] | ComponentFunction) -> Registry:
+        """Register a custom component under a config ``type`` name.
+
+        ``component`` is a class built with its `ComponentSpec` whose ``async run(ctx, state)``
+        returns the keys it writes, or an async function ``fn(ctx, state) -> dict``.
+
+        Raises:
+            ConfigError: the name is empty or the object is neither a class nor an async function.
+        """
+        if not name:
+            raise ConfigError("a custom component needs a non-empty name")
+        if inspect.isclass(component):
+            self._components[name] = component
+        elif inspect.iscoroutinefunction(component):
+            function = component
+            self._components[name] = lambda spec: _FunctionComponent(function, spec)
+        else:
+            raise ConfigError(
+                f"custom component {name!r} must be a class or an async function, "
+                f"got {type(component).__name__}"
+            )
+        return self
+
+    def add_provider(self, model_type: str, factory: ProviderFactory) -> Registry:
+        """Register a provider factory ``factory(model_type, settings) -> Provider``."""
+        if not model_type:
+            raise ConfigError("a provider needs a non-empty model_type name")
+        self._providers[model_type] = factory
+        return self
+
+    def add_generator(self, model_type: str, generate: GeneratorFunction) -> Registry:
+        """Register an Archon-style custom generator under a new ``model_type``.
+
+        ``generate(request)`` receives a `ChatRequest` and returns the reply text; it runs
+        behind the engine's limits and retries like any provider.
+
+        Raises:
+            ConfigError: ``generate`` is not an async function.
+        """
+        if not inspect.iscoroutinefunction(generate):
+            raise ConfigError(f"custom generator {model_type!r} must be an async function")
+        from providers.function import FunctionProvider
+
+        def factory(name: str, settings: ProviderSettings) -> Provider:
+            return FunctionProvider(name, generate)
+
+        return self.add_provider(model_type, factory)
+
+    def has_component(self, name: str) -> bool:
+        """Whether a component ``type`` is registered."""
+        return name in self._components
+
+    def has_provider(self, model_type: str) -> bool:
+        """Whether a ``model_type`` is registered."""
+        return model_type in self._providers
+
+    def component_names(self) -> list[str]:
+        """The registered component types."""
+        return sorted(self._components)
+
+    def provider_names(self) -> list[str]:
+        """The registered model_types."""
+        return sorted(self._providers)
+
+    def build_component(self, spec: ComponentSpec) -> Component:
+        """Build the component a spec names.
+
+        Raises:
+            ConfigError: the type is not registered, or the component rejects its settings.
+        """
+        entry = self._components.get(spec.type)
+        if entry is None:
+            raise ConfigError(
+                f"unknown component type {spec.type!r}: use one of "
+                f"{', '.join(self.component_names())}, or register it with add_component"
+            )
+        factory: ComponentFactory = _load(entry) if isinstance(entry, str) else entry
+        component: Component = factory(spec)
+        return component
+
+    def build_provider(self, model_type: str, settings: ProviderSettings) -> Provider:
+        """Build the provider serving a model_type.
+
+        Raises:
+            ConfigError: no provider is registered under that name.
+        """
+        entry = self._providers.get(model_type)
+        if entry is None:
+            raise ConfigError(
+                f"no provider is registered for model_type {model_type!r}: use one of "
+                f"{', '.join(self.provider_names())}, or register one with add_generator"
+            )
+        factory: ProviderFactory = _load(entry) if isinstance(entry, str) else entry
+        return factory(model_type, settings)

@@ -1,0 +1,132 @@
+"""Value types shared by the engine, the providers and the components."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from ._exceptions import InvalidInputError
+
+__all__ = [
+    "CallRecord",
+    "ChatRequest",
+    "ChatResponse",
+    "Message",
+    "Usage",
+    "normalize_messages",
+]
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(TypedDict):
+    """One chat message, in the OpenAI role/content shape."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What a component asks of a model: one chat completion.
+
+    Attributes:
+        model: the provider's model name.
+        model_type: the config's provider name (``"Together_API"``, ``"OpenAI_API"``, ...).
+        messages: the conversation, system message first if any.
+        temperature: sampling temperature, or None for the provider default.
+        max_tokens: the completion budget, or None for the provider default.
+        base_url: a base URL from the component config, overriding the provider's.
+        extra: provider-specific request fields, sent as they are.
+    """
+
+    model: str
+    model_type: str
+    messages: Sequence[Message]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    base_url: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens counted by the provider for one call."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """A parsed completion.
+
+    Attributes:
+        text: the reply's text (never empty: an empty reply is a MalformedResponseError).
+        usage: tokens in and out.
+        model: the model that answered, as the provider names it.
+        finish_reason: why generation stopped, as the provider says it, if it does.
+        headers: the response headers that matter to limits (x-ratelimit-*, retry-after).
+    """
+
+    text: str
+    usage: Usage = Usage()
+    model: str = ""
+    finish_reason: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One provider call as the trace keeps it."""
+
+    model: str
+    provider: str
+    latency_s: float
+    input_tokens: int
+    output_tokens: int
+    retries: int
+    key_id: str | None = None
+    error: str | None = None
+
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+
+def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Message]:
+    """Turn a prompt string or an OpenAI-style chat list into a validated message list.
+
+    A string becomes one user message. A list is checked: every item needs a ``role``
+    (system, user or assistant) and a string ``content``, and the last message must be
+    the user's. A system message is added in front when there is none, as Archon does.
+
+    Raises:
+        InvalidInputError: the messages are empty or malformed; the message names the item.
+    """
+    if isinstance(messages, str):
+        if not messages.strip():
+            raise InvalidInputError("the prompt is empty: give a non-empty question")
+        return [
+            {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
+            {"role": "user", "content": messages},
+        ]
+    if not isinstance(messages, Sequence) or not messages:
+        raise InvalidInputError("messages must be a non-empty string or a list of role/content dicts")
+    result: list[Message] = []
+    for index, item in enumerate(messages):
+        if not isinstance(item, Mapping):
+            raise InvalidInputError(f"messages[{index}] is {type(item).__name__}, not a dict")
+        role, content = item.get("role"), item.get("content")
+        if role not in ("system", "user", "assistant"):
+            raise InvalidInputError(
+                f"messages[{index}].role is {role!r}: use 'system', 'user' or 'assistant'"
+            )
+        if not isinstance(content, str):
+            raise InvalidInputError(f"messages[{index}].content must be a string")
+        result.append({"role": role, "content": content})
+    if result[-1]["role"] != "user":
+        raise InvalidInputError("the last message must be the user's: it is what gets answered")
+    if result[0]["role"] != "system":
+        result.insert(0, {"role": "system", "content": DEFAULT_SYSTEM_PROMPT})
+    return result

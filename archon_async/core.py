@@ -1,0 +1,155 @@
+"""What a provider or component author needs: the protocols, value types and errors.
+
+Providers and components import from here only, never from the engine's private modules,
+so that the engine can change without breaking plugins.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from ._config import ComponentSpec, ProviderSettings
+from ._exceptions import (
+    ArchonError,
+    AuthenticationError,
+    BadRequestError,
+    ComponentError,
+    ConfigError,
+    MalformedResponseError,
+    OutputParseError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderServerError,
+    ProviderStatusError,
+    ProviderTimeoutError,
+    RateLimitError,
+)
+from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
+
+__all__ = [
+    "ArchonError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CallRecord",
+    "ChatRequest",
+    "ChatResponse",
+    "Component",
+    "ComponentContext",
+    "ComponentError",
+    "ComponentSpec",
+    "ConfigError",
+    "MalformedResponseError",
+    "Message",
+    "OutputParseError",
+    "Provider",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderServerError",
+    "ProviderSettings",
+    "ProviderStatusError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "State",
+    "StateUpdate",
+    "Usage",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: The state a layer receives: ``candidates``, ``critiques``, ``unit_tests`` and custom keys.
+State = Mapping[str, Any]
+#: What a component returns: the keys it writes. Lists from the components of one layer are
+#: concatenated in the order of the components in the config; other values replace.
+StateUpdate = dict[str, Any]
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An adapter for one wire protocol (OpenAI chat completions, Anthropic messages, ...).
+
+    A provider makes exactly one attempt per `send`: the engine owns retries, rate limits
+    and keys, so that it can rotate keys and honour limits shared by every call.
+    """
+
+    async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
+        """Send one request and parse the reply.
+
+        Raises:
+            ProviderStatusError: the provider answered with an error status (subclass by kind).
+            ProviderConnectionError: the provider could not be reached or timed out.
+            MalformedResponseError: the reply was empty or not in the wire format.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close the provider's connection pool."""
+        ...
+
+
+class ComponentContext(Protocol):
+    """What the engine gives a running component."""
+
+    @property
+    def spec(self) -> ComponentSpec:
+        """The component's configuration."""
+        ...
+
+    @property
+    def conversation(self) -> Sequence[Message]:
+        """The conversation being answered, system message first."""
+        ...
+
+    @property
+    def rng(self) -> random.Random:
+        """A random generator seeded per run and component, for reproducible choices."""
+        ...
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatResponse:
+        """Ask the component's model for one completion (limits, keys, retries included).
+
+        Raises:
+            ProviderError: the call failed after the retries allowed.
+        """
+        ...
+
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
+        """Run ``fn`` on every item concurrently; results in item order. Fails fast.
+
+        Raises:
+            ArchonError: the first failure, after the other calls are cancelled.
+        """
+        ...
+
+    async def map_settled(
+        self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]
+    ) -> list[R | ArchonError]:
+        """Run ``fn`` on every item concurrently; each result is a value or the ArchonError."""
+        ...
+
+    def note(self, event: str, **fields: Any) -> None:
+        """Record something worth knowing (a parser fallback, a retry) in the trace."""
+        ...
+
+
+class Component(Protocol):
+    """An inference-time technique. Built once from its spec (raise ConfigError there for a
+    bad setting), then run once per layer execution."""
+
+    async def run(self, ctx: ComponentContext, state: State) -> StateUpdate:
+        """Read the previous layer's state and return the keys this component writes."""
+        ...
+
+
+#: Builds a component from its spec; a class whose ``__init__`` takes the spec fits.
+ComponentFactory = Callable[[ComponentSpec], Component]
+#: Builds a provider for a model_type from its settings.
+ProviderFactory = Callable[[str, ProviderSettings], Provider]

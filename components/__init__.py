@@ -1,0 +1,1 @@
+"""Inference-time components, one module per technique, with their prompts."""

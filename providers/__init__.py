@@ -1,0 +1,1 @@
+"""LLM provider adapters, one module per wire protocol."""
