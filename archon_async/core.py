@@ -38,6 +38,7 @@ __all__ = [
     "Component",
     "ComponentContext",
     "ComponentError",
+    "ComponentFactory",
     "ComponentSpec",
     "ConfigError",
     "MalformedResponseError",
@@ -46,6 +47,7 @@ __all__ = [
     "Provider",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderFactory",
     "ProviderServerError",
     "ProviderSettings",
     "ProviderStatusError",
@@ -137,6 +139,11 @@ class ComponentContext(Protocol):
 
     def note(self, event: str, **fields: Any) -> None:
         """Record something worth knowing (a parser fallback, a retry) in the trace."""
+        ...
+
+    def scorer(self, name: str) -> Any:
+        """The scoring backend registered for a reward model such as ``llm-blender/PairRM``
+        (an object with ``async score(query, candidates) -> list[float]``), or None."""
         ...
 
 

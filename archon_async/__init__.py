@@ -1,0 +1,77 @@
+"""archon-async: Archon inference-time architectures on an asyncio-native engine.
+
+    from archon_async import Architecture, Engine
+
+    architecture = Architecture.from_file("configs/default.json")
+    async with Engine(architecture, simulate=True) as engine:
+        result = await engine.generate("What is 17 * 23?")
+        print(result.text, result.trace.totals())
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._architecture import Architecture as Architecture
+from ._config import ComponentSpec as ComponentSpec
+from ._config import ConfigWarning as ConfigWarning
+from ._config import ProviderSettings as ProviderSettings
+from ._engine import Engine as Engine
+from ._exceptions import ArchonError as ArchonError
+from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import BudgetExceededError as BudgetExceededError
+from ._exceptions import ComponentError as ComponentError
+from ._exceptions import ConfigError as ConfigError
+from ._exceptions import InvalidInputError as InvalidInputError
+from ._exceptions import KeyPoolExhaustedError as KeyPoolExhaustedError
+from ._exceptions import LayerFailedGroup as LayerFailedGroup
+from ._exceptions import MalformedResponseError as MalformedResponseError
+from ._exceptions import OutputParseError as OutputParseError
+from ._exceptions import ProviderConnectionError as ProviderConnectionError
+from ._exceptions import ProviderError as ProviderError
+from ._exceptions import ProviderServerError as ProviderServerError
+from ._exceptions import ProviderStatusError as ProviderStatusError
+from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
+from ._exceptions import RateLimitError as RateLimitError
+from ._registry import Registry as Registry
+from ._trace import Result as Result
+from ._trace import Trace as Trace
+from ._types import ChatRequest as ChatRequest
+from ._types import ChatResponse as ChatResponse
+
+try:
+    __version__ = version("archon-async")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ArchonError",
+    "Architecture",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ChatRequest",
+    "ChatResponse",
+    "ComponentError",
+    "ComponentSpec",
+    "ConfigError",
+    "ConfigWarning",
+    "Engine",
+    "InvalidInputError",
+    "KeyPoolExhaustedError",
+    "LayerFailedGroup",
+    "MalformedResponseError",
+    "OutputParseError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderServerError",
+    "ProviderSettings",
+    "ProviderStatusError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "Registry",
+    "Result",
+    "Trace",
+    "__version__",
+]

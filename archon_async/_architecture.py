@@ -1,0 +1,285 @@
+"""`Architecture`: a validated Archon configuration, loaded from a file or a dict."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._config import (
+    ComponentSpec,
+    ConfigWarning,
+    ProviderSettings,
+    format_location,
+    unknown_key_messages,
+    validate_component,
+)
+from ._exceptions import ConfigError
+from ._registry import Registry
+
+__all__ = ["Architecture", "is_reward_model"]
+
+_TOP_LEVEL_KEYS = ("name", "layers", "providers", "custom")
+# Built-in components that read the candidates of an earlier layer.
+_NEEDS_CANDIDATES = {"fuser", "ranker", "critic", "verifier", "unit_test_evaluator"}
+_BUILTIN_TYPES = _NEEDS_CANDIDATES | {"generator", "unit_test_generator"}
+
+
+def is_reward_model(spec: ComponentSpec) -> bool:
+    """Whether a ranker is a reward model (PairRM) scored by a backend, not an LLM prompt."""
+    return spec.type == "ranker" and "pairrm" in spec.model.lower()
+
+
+class Architecture:
+    """A validated architecture: layers of components, and optional provider settings.
+
+    Build one with `Architecture.from_file` or `Architecture.from_dict`; every problem is a
+    `ConfigError` raised there, before any provider call.
+
+    Attributes:
+        name: the config's name.
+        layers: the components of each layer, in order.
+        providers: our optional per-model_type settings (base_url, rpm, tpm, ...).
+        source: the file the config came from, or ``"<dict>"``.
+        warnings: what was ignored (unknown keys, with suggestions).
+        registry: the registry the config was checked against.
+    """
+
+    __slots__ = ("layers", "name", "providers", "registry", "source", "warnings")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        layers: Sequence[Sequence[ComponentSpec]],
+        providers: Mapping[str, ProviderSettings],
+        source: str,
+        warnings: Sequence[str],
+        registry: Registry,
+    ) -> None:
+        self.name = name
+        self.layers = tuple(tuple(layer) for layer in layers)
+        self.providers = dict(providers)
+        self.source = source
+        self.warnings = tuple(warnings)
+        self.registry = registry
+
+    def __repr__(self) -> str:
+        shape = "-".join(str(len(layer)) for layer in self.layers)
+        return f"Architecture(name={self.name!r}, layers={shape}, source={self.source!r})"
+
+    @property
+    def depth(self) -> int:
+        """The number of layers: the length of the critical path in call latencies."""
+        return len(self.layers)
+
+    def model_types(self) -> set[str]:
+        """The model_types this architecture calls."""
+        return {spec.model_type for layer in self.layers for spec in layer if spec.model_type}
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, registry: Registry | None = None) -> Architecture:
+        """Load and validate a JSON architecture file.
+
+        Raises:
+            ConfigError: the file is missing, is not valid JSON (line and column given), or
+                the configuration is invalid (the place is given).
+        """
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file: {exc.strerror}", source=source) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"invalid JSON: {exc.msg}",
+                source=source,
+                location=f"line {exc.lineno}, column {exc.colno}",
+            ) from None
+        return cls.from_dict(data, registry=registry, source=source)
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, *, registry: Registry | None = None, source: str = "<dict>"
+    ) -> Architecture:
+        """Validate an architecture given as a dict (Archon's JSON format).
+
+        Raises:
+            ConfigError: the configuration is invalid; the message names the place.
+        """
+        registry = registry or Registry.default()
+        if not isinstance(data, Mapping):
+            raise ConfigError("the config must be a JSON object with a 'layers' list", source=source)
+        notes = _top_level_warnings(data, source)
+        raw_layers = data.get("layers")
+        if not isinstance(raw_layers, list) or not raw_layers:
+            raise ConfigError(
+                "'layers' must be a non-empty list of layers", source=source, location="layers"
+            )
+        layers: list[list[ComponentSpec]] = []
+        for index, raw_layer in enumerate(raw_layers):
+            specs = _layer_specs(raw_layer, index, source, notes)
+            layers.append(specs)
+        _check_layers(layers, registry, source)
+        name = data.get("name", "")
+        if not isinstance(name, str):
+            raise ConfigError("'name' must be a string", source=source, location="name")
+        providers = _provider_settings(data.get("providers"), registry, source)
+        for note in notes:
+            warnings.warn(ConfigWarning(note), stacklevel=3)
+        return cls(
+            name=name or Path(source).stem,
+            layers=layers,
+            providers=providers,
+            source=source,
+            warnings=notes,
+            registry=registry,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The architecture in Archon's list-of-layers form (plus our providers section)."""
+        result: dict[str, Any] = {
+            "name": self.name,
+            "layers": [
+                [spec.model_dump(mode="json", exclude_unset=True) for spec in layer]
+                for layer in self.layers
+            ],
+        }
+        if self.providers:
+            result["providers"] = {
+                model_type: settings.model_dump(mode="json", exclude_unset=True)
+                for model_type, settings in self.providers.items()
+            }
+        return result
+
+
+def _top_level_warnings(data: Mapping[str, Any], source: str) -> list[str]:
+    notes = []
+    for key in data:
+        if key not in _TOP_LEVEL_KEYS:
+            match = difflib.get_close_matches(str(key), _TOP_LEVEL_KEYS, n=1, cutoff=0.75)
+            hint = f"; did you mean {match[0]!r}?" if match else ""
+            notes.append(f"{source}, {key}: unknown top-level key {key!r} is ignored{hint}")
+    return notes
+
+
+def _layer_specs(raw_layer: Any, index: int, source: str, notes: list[str]) -> list[ComponentSpec]:
+    """The components of one layer, from any of Archon's three layer forms."""
+    where: tuple[int | str, ...] = ("layers", index)
+    if isinstance(raw_layer, Mapping) and "models" in raw_layer:
+        # Legacy form {"models": [...], "branches": n}; Archon reads only "models".
+        raw_components = raw_layer["models"]
+        branches = raw_layer.get("branches", 1)
+        if branches != 1:
+            notes.append(
+                f"{source}, {format_location((*where, 'branches'))}: 'branches' is ignored, "
+                "as in Archon; list a component several times (or use samples) to repeat it"
+            )
+        where = (*where, "models")
+    elif isinstance(raw_layer, Mapping):
+        raw_components = [raw_layer]  # a layer written as a single component object
+    else:
+        raw_components = raw_layer
+    if not isinstance(raw_components, list) or not raw_components:
+        raise ConfigError(
+            "a layer must be a non-empty list of components",
+            source=source,
+            location=format_location(where),
+        )
+    specs = []
+    for position, raw in enumerate(raw_components):
+        spec = validate_component(raw, (*where, position), source)
+        notes.extend(unknown_key_messages(spec, (*where, position), source))
+        specs.append(spec)
+    return specs
+
+
+def _check_layers(layers: list[list[ComponentSpec]], registry: Registry, source: str) -> None:
+    """Check names against the registry and the order of layers; build each component once
+    so that it can reject its own settings."""
+    seen_types: set[str] = set()
+    for index, layer in enumerate(layers):
+        for position, spec in enumerate(layer):
+            where = ("layers", index, position)
+            _check_names(spec, registry, source, where)
+            if index == 0 and spec.type in _NEEDS_CANDIDATES:
+                raise ConfigError(
+                    f"a {spec.type} needs candidates from an earlier layer; "
+                    "start the architecture with a generator layer",
+                    source=source,
+                    location=format_location((*where, "type")),
+                )
+            if spec.type == "unit_test_evaluator" and not (
+                "unit_test_generator" in seen_types or seen_types - _BUILTIN_TYPES
+            ):
+                raise ConfigError(
+                    "a unit_test_evaluator needs unit tests: put a unit_test_generator "
+                    "in an earlier layer",
+                    source=source,
+                    location=format_location((*where, "type")),
+                )
+            try:
+                registry.build_component(spec)
+            except ConfigError as exc:
+                raise ConfigError(str(exc), source=source, location=format_location(where)) from None
+        seen_types.update(spec.type for spec in layer)
+
+
+def _check_names(
+    spec: ComponentSpec, registry: Registry, source: str, where: tuple[int | str, ...]
+) -> None:
+    if not registry.has_component(spec.type):
+        match = difflib.get_close_matches(spec.type, registry.component_names(), n=1)
+        hint = f"did you mean {match[0]!r}? " if match else ""
+        raise ConfigError(
+            f"unknown component type {spec.type!r}; {hint}known types: "
+            f"{', '.join(registry.component_names())} (register custom ones with add_component)",
+            source=source,
+            location=format_location((*where, "type")),
+        )
+    if is_reward_model(spec) and not spec.model_type:
+        return  # scored by a backend, checked by the engine
+    calls_llm = spec.type in _BUILTIN_TYPES or spec.model_type
+    if calls_llm and not registry.has_provider(spec.model_type):
+        match = difflib.get_close_matches(spec.model_type, registry.provider_names(), n=1)
+        hint = f"did you mean {match[0]!r}? " if match else ""
+        raise ConfigError(
+            f"no provider is registered for model_type {spec.model_type!r}; {hint}known: "
+            f"{', '.join(registry.provider_names())} (register one with add_generator)",
+            source=source,
+            location=format_location((*where, "model_type")),
+        )
+
+
+def _provider_settings(
+    raw: Any, registry: Registry, source: str
+) -> dict[str, ProviderSettings]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            "'providers' must map model_type names to settings", source=source, location="providers"
+        )
+    result = {}
+    for model_type, settings in raw.items():
+        where = ("providers", model_type)
+        if not registry.has_provider(model_type):
+            raise ConfigError(
+                f"no provider is registered for model_type {model_type!r}",
+                source=source,
+                location=format_location(where),
+            )
+        try:
+            result[model_type] = ProviderSettings.model_validate(settings)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = format_location((*where, *first["loc"]))
+            raise ConfigError(f"{first['msg']} (got {first.get('input')!r})", source=source, location=loc) from None
+    return result

@@ -1,0 +1,97 @@
+"""The context a running component talks to: its model, the conversation, the trace."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from ._concurrency import gather, gather_settled
+from ._config import ComponentSpec
+from ._exceptions import ArchonError, ProviderError
+from ._trace import ComponentTrace
+from ._types import CallRecord, ChatRequest, ChatResponse, Message
+
+__all__ = ["CallContext", "Completer"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Completer(Protocol):
+    """The engine side of a call (the dispatcher)."""
+
+    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]: ...
+
+
+class CallContext:
+    """Implements `archon_async.core.ComponentContext` for one component in one run."""
+
+    __slots__ = ("_completer", "_conversation", "_rng", "_scorers", "_spec", "_trace")
+
+    def __init__(
+        self,
+        *,
+        spec: ComponentSpec,
+        conversation: Sequence[Message],
+        completer: Completer,
+        trace: ComponentTrace,
+        rng: random.Random,
+        scorers: Mapping[str, Any],
+    ) -> None:
+        self._spec = spec
+        self._conversation = conversation
+        self._completer = completer
+        self._trace = trace
+        self._rng = rng
+        self._scorers = scorers
+
+    @property
+    def spec(self) -> ComponentSpec:
+        return self._spec
+
+    @property
+    def conversation(self) -> Sequence[Message]:
+        return self._conversation
+
+    @property
+    def rng(self) -> random.Random:
+        return self._rng
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatResponse:
+        spec = self._spec
+        request = ChatRequest(
+            model=spec.model,
+            model_type=spec.model_type,
+            messages=messages,
+            temperature=spec.temperature if temperature is None else temperature,
+            max_tokens=spec.max_tokens if max_tokens is None else max_tokens,
+            base_url=spec.base_url,
+        )
+        try:
+            response, record = await self._completer.complete(request)
+        except ProviderError as exc:
+            self._trace.notes.append({"event": "call_failed", "error": str(exc)})
+            raise
+        self._trace.calls.append(record)
+        return response
+
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
+        return await gather([lambda item=item: fn(item) for item in items])  # type: ignore[misc]
+
+    async def map_settled(
+        self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]
+    ) -> list[R | ArchonError]:
+        return await gather_settled([lambda item=item: fn(item) for item in items])  # type: ignore[misc]
+
+    def note(self, event: str, **fields: Any) -> None:
+        self._trace.notes.append({"event": event, **fields})
+
+    def scorer(self, name: str) -> Any:
+        return self._scorers.get(name)

@@ -1,0 +1,89 @@
+"""Running one layer: every component concurrently, then merging their writes in order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ._concurrency import gather
+from ._config import ComponentSpec
+from ._exceptions import ArchonError, ComponentError, LayerFailedGroup
+from ._trace import ComponentTrace, LayerTrace
+from .core import Component, ComponentContext, StateUpdate
+
+__all__ = ["run_layer"]
+
+ContextFactory = Callable[[ComponentSpec, int, ComponentTrace], ComponentContext]
+_STRING_LISTS = ("candidates", "critiques", "unit_tests")
+
+
+async def run_layer(
+    index: int,
+    members: Sequence[tuple[ComponentSpec, Component]],
+    state: Mapping[str, Any],
+    make_context: ContextFactory,
+) -> tuple[dict[str, Any], LayerTrace]:
+    """Run the components of a layer concurrently; the layer ends when all of them end.
+
+    A component that fails is recorded in the trace and contributes nothing, as long as
+    another component of the layer succeeds (Archon drops failed outputs the same way);
+    when every component fails the layer raises `LayerFailedGroup`.
+
+    Returns:
+        The next state (lists concatenated in config order; unwritten keys passed
+        through) and the layer's trace.
+    """
+    started = time.perf_counter()
+    traces = [
+        ComponentTrace(index=i, type=spec.type, model=spec.model, model_type=spec.model_type)
+        for i, (spec, _) in enumerate(members)
+    ]
+
+    async def run_one(position: int) -> StateUpdate | ArchonError:
+        spec, component = members[position]
+        trace = traces[position]
+        begun = time.perf_counter()
+        try:
+            update = await component.run(make_context(spec, position, trace), state)
+            return _checked(update, spec, index, position)
+        except ArchonError as exc:
+            trace.error = f"{type(exc).__name__}: {exc}"
+            return exc
+        finally:
+            trace.elapsed_s = time.perf_counter() - begun
+
+    outcomes = await gather([lambda p=p: run_one(p) for p in range(len(members))])  # type: ignore[misc]
+    errors = [outcome for outcome in outcomes if isinstance(outcome, ArchonError)]
+    if len(errors) == len(outcomes):
+        raise LayerFailedGroup(f"layer {index}: every component failed", errors)
+    next_state = dict(state)
+    written: set[str] = set()
+    for outcome, trace in zip(outcomes, traces, strict=True):
+        if isinstance(outcome, ArchonError):
+            continue
+        trace.outputs = outcome
+        for key, value in outcome.items():
+            if isinstance(value, list):
+                # The first writer of a key replaces the previous layer's value; later ones extend.
+                next_state[key] = [*next_state[key], *value] if key in written else list(value)
+            else:
+                next_state[key] = value
+            written.add(key)
+    return next_state, LayerTrace(
+        index=index, components=traces, elapsed_s=time.perf_counter() - started
+    )
+
+
+def _checked(update: Any, spec: ComponentSpec, layer: int, position: int) -> StateUpdate:
+    """Reject a component result that would corrupt the state, naming the component."""
+    where = f"layers[{layer}][{position}] ({spec.type})"
+    if not isinstance(update, dict):
+        raise ComponentError(f"{where} returned {type(update).__name__}, not a dict of state keys")
+    for key in _STRING_LISTS:
+        value = update.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            raise ComponentError(f"{where} wrote {key!r} that is not a list of strings")
+    return update

@@ -1,0 +1,110 @@
+"""The trace of one `generate()`: per layer, each component's outputs, calls and notes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._types import CallRecord
+
+__all__ = ["ComponentTrace", "FinalChoice", "LayerTrace", "Result", "Trace"]
+
+
+@dataclass(slots=True)
+class ComponentTrace:
+    """What one component of a layer did."""
+
+    index: int
+    type: str
+    model: str
+    model_type: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    calls: list[CallRecord] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+
+@dataclass(slots=True)
+class LayerTrace:
+    """One layer: its components, in config order, and its wall time."""
+
+    index: int
+    components: list[ComponentTrace] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FinalChoice:
+    """How the answer was picked when the last layer left several candidates."""
+
+    candidates: int
+    index: int
+    seed: int
+    rule: str = "seeded-random"
+
+
+@dataclass(slots=True)
+class Trace:
+    """Everything a run did, with totals."""
+
+    layers: list[LayerTrace] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    final_choice: FinalChoice | None = None
+
+    def calls(self) -> list[CallRecord]:
+        """Every provider call of the run, layer by layer."""
+        return [call for layer in self.layers for c in layer.components for call in c.calls]
+
+    @property
+    def call_count(self) -> int:
+        """The number of provider calls made."""
+        return len(self.calls())
+
+    @property
+    def input_tokens(self) -> int:
+        """Prompt tokens over all calls."""
+        return sum(call.input_tokens for call in self.calls())
+
+    @property
+    def output_tokens(self) -> int:
+        """Completion tokens over all calls."""
+        return sum(call.output_tokens for call in self.calls())
+
+    @property
+    def retries(self) -> int:
+        """Retries over all calls."""
+        return sum(call.retries for call in self.calls())
+
+    def totals(self) -> dict[str, Any]:
+        """Calls, tokens, retries and wall time of the run."""
+        return {
+            "calls": self.call_count,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "retries": self.retries,
+            "elapsed_s": self.elapsed_s,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy of the trace."""
+        return {
+            "layers": [asdict(layer) for layer in self.layers],
+            "final_choice": asdict(self.final_choice) if self.final_choice else None,
+            "totals": self.totals(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The answer of `Engine.generate` and how it was reached.
+
+    Attributes:
+        text: the final answer.
+        candidates: what the last layer left (the answer is one of them).
+        trace: per layer, each component's outputs, calls and notes, with totals.
+    """
+
+    text: str
+    candidates: tuple[str, ...]
+    trace: Trace
