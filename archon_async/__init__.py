@@ -46,8 +46,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
-    "ArchonError",
     "Architecture",
+    "ArchonError",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",

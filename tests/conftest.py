@@ -1,0 +1,70 @@
+"""Shared fixtures: an in-process fake provider, so engine tests need no network."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+
+from archon_async import ChatRequest, ChatResponse, ProviderSettings, Registry
+from archon_async.core import Usage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ARCHON_CONFIGS = SHARED / "archon_configs"
+
+Reply = Callable[[ChatRequest], Awaitable[str] | str]
+
+
+@dataclass
+class FakeProvider:
+    """Answers every request with ``reply(request)``; records requests and concurrency."""
+
+    reply: Reply
+    requests: list[ChatRequest] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    cancelled: int = 0
+    closed: bool = False
+
+    async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
+        self.requests.append(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            text = self.reply(request)
+            if not isinstance(text, str):
+                text = await text
+        except anyio.get_cancelled_exc_class():
+            self.cancelled += 1
+            raise
+        finally:
+            self.in_flight -= 1
+        return ChatResponse(text=text, usage=Usage(input_tokens=10, output_tokens=5), model=request.model)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def fake_registry(provider: FakeProvider, model_type: str = "Fake_API") -> Registry:
+    """The default registry plus ``model_type`` served by ``provider``."""
+
+    def factory(name: str, settings: ProviderSettings) -> FakeProvider:
+        return provider
+
+    return Registry.default().add_provider(model_type, factory)
+
+
+def last_user(request: ChatRequest) -> str:
+    """The text of the last message of a request."""
+    return request.messages[-1]["content"]
+
+
+@pytest.fixture
+def archon_configs() -> list[Path]:
+    """Every Archon configuration published with the original project."""
+    files = sorted(ARCHON_CONFIGS.glob("*.json"))
+    assert files, f"no Archon configs found in {ARCHON_CONFIGS}"
+    return files
