@@ -94,7 +94,9 @@ class Architecture:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot read the config file: {exc.strerror}", source=source) from None
+            raise ConfigError(
+                f"cannot read the config file: {exc.strerror}", source=source
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -116,7 +118,9 @@ class Architecture:
         """
         registry = registry or Registry.default()
         if not isinstance(data, Mapping):
-            raise ConfigError("the config must be a JSON object with a 'layers' list", source=source)
+            raise ConfigError(
+                "the config must be a JSON object with a 'layers' list", source=source
+            )
         notes = _top_level_warnings(data, source)
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
@@ -228,7 +232,9 @@ def _check_layers(layers: list[list[ComponentSpec]], registry: Registry, source:
             try:
                 registry.build_component(spec)
             except ConfigError as exc:
-                raise ConfigError(str(exc), source=source, location=format_location(where)) from None
+                raise ConfigError(
+                    str(exc), source=source, location=format_location(where)
+                ) from None
         seen_types.update(spec.type for spec in layer)
 
 
@@ -258,9 +264,7 @@ def _check_names(
         )
 
 
-def _provider_settings(
-    raw: Any, registry: Registry, source: str
-) -> dict[str, ProviderSettings]:
+def _provider_settings(raw: Any, registry: Registry, source: str) -> dict[str, ProviderSettings]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -281,5 +285,7 @@ def _provider_settings(
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = format_location((*where, *first["loc"]))
-            raise ConfigError(f"{first['msg']} (got {first.get('input')!r})", source=source, location=loc) from None
+            raise ConfigError(
+                f"{first['msg']} (got {first.get('input')!r})", source=source, location=loc
+            ) from None
     return result

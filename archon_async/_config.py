@@ -124,7 +124,9 @@ def validate_component(raw: Any, where: tuple[int | str, ...], source: str) -> C
     return spec
 
 
-def unknown_key_messages(spec: ComponentSpec, where: tuple[int | str, ...], source: str) -> list[str]:
+def unknown_key_messages(
+    spec: ComponentSpec, where: tuple[int | str, ...], source: str
+) -> list[str]:
     """The warning texts for a component's unknown keys."""
     return [_unknown_key_message(key, where, source) for key in spec.unknown_keys()]
 

@@ -48,7 +48,7 @@ _OPENAI_WIRE = {"OpenAI_API", "Together_API", "Groq_API", "tgi", "vLLM", "OpenAI
 def simulated_base_urls(root: str) -> dict[str, str]:
     """The base URL of every built-in model_type on a simulated server at ``root``."""
     root = root.rstrip("/")
-    urls = {model_type: f"{root}/v1" for model_type in _OPENAI_WIRE}
+    urls = dict.fromkeys(_OPENAI_WIRE, f"{root}/v1")
     urls.update({"Anthropic_API": root, "Google_API": root, "Bedrock_API": root})
     return urls
 
@@ -126,6 +126,11 @@ class Engine:
                     source=self.architecture.source,
                     location=format_location(("layers", index, position, "model")),
                 )
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the engine holds open connections (inside ``async with`` or after a call)."""
+        return self._dispatcher is not None
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -210,9 +215,7 @@ class Engine:
         trace.elapsed_s = time.perf_counter() - started
         return self._result(state, trace, run_seed)
 
-    def _context_factory(
-        self, conversation: Sequence[Message], seed: int, layer: int
-    ) -> Any:
+    def _context_factory(self, conversation: Sequence[Message], seed: int, layer: int) -> Any:
         dispatcher = self.dispatcher
 
         def make(spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
@@ -298,9 +301,17 @@ def _merged_settings(
     merged = dict(from_config)
     for model_type, value in (from_code or {}).items():
         base = merged.get(model_type) or ProviderSettings()
-        update = value.model_dump(exclude_unset=True) if isinstance(value, ProviderSettings) else dict(value)
+        update = (
+            value.model_dump(exclude_unset=True)
+            if isinstance(value, ProviderSettings)
+            else dict(value)
+        )
         try:
-            merged[model_type] = ProviderSettings.model_validate({**base.model_dump(exclude_unset=True), **update})
+            merged[model_type] = ProviderSettings.model_validate(
+                {**base.model_dump(exclude_unset=True), **update}
+            )
         except ValueError as exc:
-            raise ConfigError(f"invalid settings: {exc}", location=f"providers[{model_type!r}]") from None
+            raise ConfigError(
+                f"invalid settings: {exc}", location=f"providers[{model_type!r}]"
+            ) from None
     return merged

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from ._config import ComponentSpec, ProviderSettings
 from ._exceptions import ConfigError
@@ -103,7 +103,7 @@ class Registry:
         if not name:
             raise ConfigError("a custom component needs a non-empty name")
         if inspect.isclass(component):
-            self._components[name] = component
+            self._components[name] = cast(ComponentFactory, component)
         elif inspect.iscoroutinefunction(component):
             function = component
             self._components[name] = lambda spec: _FunctionComponent(function, spec)

@@ -40,14 +40,19 @@ class HttpScorer:
             raise ProviderConnectionError(str(exc), provider="scorer", model=self._model) from exc
         if reply.status_code >= 400:
             raise ProviderStatusError(
-                reply.text[:200], provider="scorer", model=self._model, status_code=reply.status_code
+                reply.text[:200],
+                provider="scorer",
+                model=self._model,
+                status_code=reply.status_code,
             )
         try:
             scores = orjson.loads(reply.content)["scores"]
             result = [float(score) for score in scores]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise MalformedResponseError(
-                "the scoring backend's reply has no 'scores' list", provider="scorer", model=self._model
+                "the scoring backend's reply has no 'scores' list",
+                provider="scorer",
+                model=self._model,
             ) from exc
         if len(result) != len(candidates):
             raise MalformedResponseError(

@@ -112,7 +112,9 @@ def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Mess
             {"role": "user", "content": messages},
         ]
     if not isinstance(messages, Sequence) or not messages:
-        raise InvalidInputError("messages must be a non-empty string or a list of role/content dicts")
+        raise InvalidInputError(
+            "messages must be a non-empty string or a list of role/content dicts"
+        )
     result: list[Message] = []
     for index, item in enumerate(messages):
         if not isinstance(item, Mapping):

@@ -42,7 +42,9 @@ class FakeProvider:
             raise
         finally:
             self.in_flight -= 1
-        return ChatResponse(text=text, usage=Usage(input_tokens=10, output_tokens=5), model=request.model)
+        return ChatResponse(
+            text=text, usage=Usage(input_tokens=10, output_tokens=5), model=request.model
+        )
 
     async def aclose(self) -> None:
         self.closed = True

@@ -37,8 +37,14 @@ def test_every_config_round_trips(archon_configs: list[Path]) -> None:
 
 
 def _component(**overrides: Any) -> dict[str, Any]:
-    base = {"type": "generator", "model": "m", "model_type": "OpenAI_API", "temperature": 0.7,
-            "max_tokens": 64, "samples": 1}
+    base = {
+        "type": "generator",
+        "model": "m",
+        "model_type": "OpenAI_API",
+        "temperature": 0.7,
+        "max_tokens": 64,
+        "samples": 1,
+    }
     base.update(overrides)
     return base
 
@@ -48,8 +54,13 @@ def test_legacy_object_layers_and_single_component_layers() -> None:
         "name": "legacy",
         "layers": [
             {"branches": 1, "models": [_component(), _component(model="m2")]},
-            {"type": "fuser", "model": "f", "model_type": "OpenAI_API", "temperature": 0.7,
-             "max_tokens": 64},
+            {
+                "type": "fuser",
+                "model": "f",
+                "model_type": "OpenAI_API",
+                "temperature": 0.7,
+                "max_tokens": 64,
+            },
         ],
     }
     architecture = Architecture.from_dict(config)
@@ -89,8 +100,11 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         ([[_component()], [_component(type="fusr")]], "layers[1][0].type", "did you mean 'fuser'"),
         ([[_component(model_type="OpenAI_APII")]], "layers[0][0].model_type", "OpenAI_API"),
         ([[_component(type="fuser")]], "layers[0][0].type", "earlier layer"),
-        ([[_component()], [_component(type="unit_test_evaluator")]], "layers[1][0].type",
-         "unit_test_generator"),
+        (
+            [[_component()], [_component(type="unit_test_evaluator")]],
+            "layers[1][0].type",
+            "unit_test_generator",
+        ),
         ([[_component(samples=0)]], "layers[0][0].samples", "greater"),
         ([[]], "layers[0]", "non-empty"),
         ([{"branches": 1, "models": [_component(), "oops"]}], "layers[0].models[1]", "object"),
@@ -112,8 +126,10 @@ def test_layers_must_be_a_non_empty_list() -> None:
 
 
 def test_providers_section_is_strict() -> None:
-    good = {"layers": [[_component()]],
-            "providers": {"OpenAI_API": {"base_url": "http://127.0.0.1:9/v1", "rpm": 600}}}
+    good = {
+        "layers": [[_component()]],
+        "providers": {"OpenAI_API": {"base_url": "http://127.0.0.1:9/v1", "rpm": 600}},
+    }
     architecture = Architecture.from_dict(good)
     assert architecture.providers["OpenAI_API"].rpm == 600
     assert Architecture.from_dict(architecture.to_dict()).providers == architecture.providers

@@ -24,15 +24,26 @@ from tests.conftest import FakeProvider, fake_registry, last_user
 
 
 def spec(type_: str, model: str = "m", **extra: Any) -> dict[str, Any]:
-    return {"type": type_, "model": model, "model_type": "Fake_API", "temperature": 0.5,
-            "max_tokens": 32, **extra}
+    return {
+        "type": type_,
+        "model": model,
+        "model_type": "Fake_API",
+        "temperature": 0.5,
+        "max_tokens": 32,
+        **extra,
+    }
 
 
 async def sampler(ctx: ComponentContext, state: State) -> dict[str, Any]:
     """A test generator: ``samples`` concurrent calls, one candidate each."""
+
     async def one(index: int) -> str:
-        reply = await ctx.complete([*ctx.conversation[:-1],
-                                    {"role": "user", "content": f"{ctx.conversation[-1]['content']}#{index}"}])
+        reply = await ctx.complete(
+            [
+                *ctx.conversation[:-1],
+                {"role": "user", "content": f"{ctx.conversation[-1]['content']}#{index}"},
+            ]
+        )
         return reply.text
 
     return {"candidates": await ctx.map(one, list(range(ctx.spec.samples)))}
@@ -40,7 +51,9 @@ async def sampler(ctx: ComponentContext, state: State) -> dict[str, Any]:
 
 async def joiner(ctx: ComponentContext, state: State) -> dict[str, Any]:
     """A test fuser: one call listing the previous candidates."""
-    reply = await ctx.complete([{"role": "user", "content": "JOIN " + "|".join(state["candidates"])}])
+    reply = await ctx.complete(
+        [{"role": "user", "content": "JOIN " + "|".join(state["candidates"])}]
+    )
     return {"candidates": [reply.text]}
 
 
@@ -112,12 +125,20 @@ async def test_unwritten_state_keys_pass_through_and_custom_keys_flow() -> None:
         return {"tags": ["seen:" + state["candidates"][0]], "critiques": ["c1"]}
 
     async def read(ctx: ComponentContext, state: State) -> dict[str, Any]:
-        return {"candidates": [f"{state['candidates'][0]}+{state['tags'][0]}+{state['critiques'][0]}"]}
+        return {
+            "candidates": [f"{state['candidates'][0]}+{state['tags'][0]}+{state['critiques'][0]}"]
+        }
 
     provider = FakeProvider(lambda request: "x")
     registry = registry_with(provider).add_component("tag", tag).add_component("read", read)
     architecture = Architecture.from_dict(
-        {"layers": [[spec("sampler")], [{"type": "tag", "model": "-"}], [{"type": "read", "model": "-"}]]},
+        {
+            "layers": [
+                [spec("sampler")],
+                [{"type": "tag", "model": "-"}],
+                [{"type": "read", "model": "-"}],
+            ]
+        },
         registry=registry,
     )
     async with Engine(architecture) as engine:
@@ -143,8 +164,12 @@ async def test_custom_component_class_and_custom_generator() -> None:
     registry = Registry.default().add_generator("My_API", my_model).add_component("shout", Shout)
     registry.add_component("sampler", sampler)
     architecture = Architecture.from_dict(
-        {"layers": [[{**spec("sampler"), "model_type": "My_API"}],
-                    [{"type": "shout", "model": "-", "suffix": "!!"}]]},
+        {
+            "layers": [
+                [{**spec("sampler"), "model_type": "My_API"}],
+                [{"type": "shout", "model": "-", "suffix": "!!"}],
+            ]
+        },
         registry=registry,
     )
     async with Engine(architecture) as engine:
@@ -191,14 +216,17 @@ async def test_a_failed_component_is_traced_and_a_fully_failed_layer_raises() ->
     provider = FakeProvider(reply)
     registry = registry_with(provider)
     mixed = Architecture.from_dict(
-        {"layers": [[spec("sampler", model="bad"), spec("sampler", model="good")]]}, registry=registry
+        {"layers": [[spec("sampler", model="bad"), spec("sampler", model="good")]]},
+        registry=registry,
     )
     async with Engine(mixed) as engine:
         result = await engine.generate("q")
     assert result.candidates == ("ok",)
     assert "ProviderServerError" in (result.trace.layers[0].components[0].error or "")
 
-    failing = Architecture.from_dict({"layers": [[spec("sampler", model="bad")]]}, registry=registry)
+    failing = Architecture.from_dict(
+        {"layers": [[spec("sampler", model="bad")]]}, registry=registry
+    )
     async with Engine(failing) as engine:
         with pytest.raises(LayerFailedGroup) as info:
             await engine.generate("q")
@@ -227,8 +255,13 @@ async def test_bad_input_fails_before_any_call() -> None:
         {"layers": [[spec("sampler")]]}, registry=registry_with(provider)
     )
     async with Engine(architecture) as engine:
-        for bad in ("", [], [{"role": "user"}], [{"role": "robot", "content": "x"}],
-                    [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]):
+        for bad in (
+            "",
+            [],
+            [{"role": "user"}],
+            [{"role": "robot", "content": "x"}],
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}],
+        ):
             with pytest.raises(InvalidInputError):
                 await engine.generate(bad)  # type: ignore[arg-type]
     assert provider.requests == []
@@ -239,8 +272,9 @@ async def test_no_candidate_left_is_a_clear_error() -> None:
         return {"notes": ["n"]}
 
     registry = Registry.default().add_component("nothing", nothing)
-    architecture = Architecture.from_dict({"layers": [[{"type": "nothing", "model": "-"}]]},
-                                          registry=registry)
+    architecture = Architecture.from_dict(
+        {"layers": [[{"type": "nothing", "model": "-"}]]}, registry=registry
+    )
     async with Engine(architecture) as engine:
         with pytest.raises(ComponentError, match="no candidate"):
             await engine.generate("q")

@@ -1,0 +1,162 @@
+"""Batch input and output files: JSONL prompts in, JSONL answers out, resumable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from ._exceptions import InvalidInputError
+from ._types import normalize_messages
+
+__all__ = [
+    "AnswerWriter",
+    "BatchItem",
+    "iter_jsonl_items",
+    "prepare_output",
+    "validate_jsonl_input",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One prompt of a batch.
+
+    Attributes:
+        id: unique within the batch; the answer line carries it.
+        messages: the conversation to answer (OpenAI role/content dicts).
+        turns: for multi-turn benchmarks (MT-Bench), the user turns answered one after
+            another, each with the conversation so far; ``messages`` is then unused.
+        metadata: carried into the answer line untouched.
+    """
+
+    id: str
+    messages: Sequence[Mapping[str, Any]] = ()
+    turns: Sequence[str] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _item_from_record(record: Any, where: str) -> BatchItem:
+    if not isinstance(record, dict):
+        raise InvalidInputError(f"{where}: each line must be a JSON object")
+    raw_id = record.get("id")
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or raw_id == "":
+        raise InvalidInputError(f"{where}: 'id' must be a non-empty string or an integer")
+    prompt, messages = record.get("prompt"), record.get("messages")
+    if (prompt is None) == (messages is None):
+        raise InvalidInputError(f"{where}: give exactly one of 'prompt' (a string) or 'messages'")
+    if prompt is not None and not isinstance(prompt, str):
+        raise InvalidInputError(f"{where}: 'prompt' must be a string")
+    try:
+        checked = normalize_messages(prompt if isinstance(prompt, str) else messages)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}: {exc}") from None
+    extra = {k: v for k, v in record.items() if k not in ("id", "prompt", "messages")}
+    return BatchItem(id=str(raw_id), messages=checked, metadata=extra)
+
+
+def iter_jsonl_items(path: Path) -> Iterator[BatchItem]:
+    """Read a prompts file lazily, one `BatchItem` a line (blank lines skipped).
+
+    Raises:
+        InvalidInputError: a line is not JSON or lacks an id and a prompt; names the line.
+    """
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}, line {number}"
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInputError(f"{where}: not valid JSON ({exc})") from None
+            yield _item_from_record(record, where)
+
+
+def validate_jsonl_input(path: Path) -> int:
+    """Check a whole prompts file before any call: valid lines, unique ids.
+
+    Returns:
+        The number of prompts.
+
+    Raises:
+        InvalidInputError: the file is missing, a line is invalid, or an id repeats.
+    """
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: the input file does not exist")
+    seen: set[str] = set()
+    for item in iter_jsonl_items(path):
+        if item.id in seen:
+            raise InvalidInputError(f"{path}: id {item.id!r} appears twice; ids must be unique")
+        seen.add(item.id)
+    return len(seen)
+
+
+def prepare_output(path: Path, *, retry_errors: bool) -> set[str]:
+    """Make an output file ready to append to, and say which ids are finished.
+
+    A batch killed at any moment leaves at most one partial last line: it is dropped. With
+    ``retry_errors`` the error lines are dropped too, so those prompts run again without
+    leaving duplicates.
+
+    Returns:
+        The ids whose lines are kept: they are not run again.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return set()
+    kept: list[bytes] = []
+    finished: set[str] = set()
+    changed = False
+    with path.open("rb") as handle:
+        for line in handle:
+            record = _parse_answer_line(line)
+            if record is None or record["id"] in finished or (retry_errors and "error" in record):
+                changed = True
+                continue
+            finished.add(record["id"])
+            kept.append(line if line.endswith(b"\n") else line + b"\n")
+    if changed:
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_bytes(b"".join(kept))
+        os.replace(temporary, path)
+    return finished
+
+
+def _parse_answer_line(line: bytes) -> dict[str, Any] | None:
+    if not line.endswith(b"\n"):
+        return None  # cut off mid-write
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+        return None
+    return record
+
+
+class AnswerWriter:
+    """Appends one JSON line per finished prompt, flushed at once, so a kill loses nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: TextIO | None = None
+        self._path = path
+
+    def __enter__(self) -> AnswerWriter:
+        self._handle = self._path.open("a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Write and flush one answer line (one small write: not worth a thread hop)."""
+        assert self._handle is not None, "AnswerWriter used outside its with block"
+        self._handle.write(orjson.dumps(record).decode() + "\n")
+        self._handle.flush()

@@ -1,0 +1,111 @@
+"""``archon-async batch``: many prompts from a JSONL file or a benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from ._batch import run_batch
+from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
+from ._exceptions import InvalidInputError
+
+__all__ = ["add_batch_command"]
+
+
+def add_batch_command(commands: Any) -> None:
+    """Add the ``batch`` sub-command to the CLI."""
+    from .cli import _add_engine_options
+
+    batch = commands.add_parser(
+        "batch",
+        help="answer many prompts (a JSONL file or a benchmark), resumable",
+        description='Each input line is {"id": ..., "prompt": "..."} or {"id": ..., '
+        '"messages": [...]}. Each output line carries the same id with the answer or the '
+        "error, tokens and latency. Rerun with the same --output to resume.",
+    )
+    batch.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        help="architecture JSON file (default: the built-in one, simulated)",
+    )
+    source = batch.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="prompts, one JSON object a line")
+    source.add_argument("--benchmark", help="a benchmark name (see --list-benchmarks)")
+    source.add_argument("--list-benchmarks", action="store_true", help="list benchmarks and exit")
+    batch.add_argument(
+        "--data", type=Path, help="the benchmark's data file, where it is not shipped"
+    )
+    batch.add_argument("--output", type=Path, help="answers JSONL (default: <name>.answers.jsonl)")
+    batch.add_argument("--limit", type=int, help="only the first N prompts")
+    batch.add_argument("--sample", type=int, help="a random sample of N prompts (see --seed)")
+    batch.add_argument("--concurrency", type=int, default=64, help="prompts in flight at once")
+    batch.add_argument(
+        "--no-retry-errors",
+        action="store_true",
+        help="on resume, keep error lines instead of running those prompts again",
+    )
+    batch.add_argument("--summary", type=Path, help="also write the summary JSON here")
+    _add_engine_options(batch)
+    batch.set_defaults(handler=_batch)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .cli import engine_from_args
+
+    if args.list_benchmarks:
+        from .benchmarks import benchmark_names
+
+        sys.stdout.write("\n".join(benchmark_names()) + "\n")
+        return 0
+    items, total, name, finish = _items(args)
+    output = args.output or Path(f"{name}.answers.jsonl")
+    engine = engine_from_args(args.config, args)
+
+    async def go() -> Any:
+        return await run_batch(
+            engine,
+            items,
+            output,
+            total=total,
+            concurrency=args.concurrency,
+            retry_errors=not args.no_retry_errors,
+        )
+
+    stats = anyio.run(go)
+    summary = stats.summary()
+    summary["output"] = str(output)
+    if finish is not None:
+        summary.update(finish(output))
+    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode()
+    sys.stderr.write("\n" + text + "\n")
+    if args.summary:
+        args.summary.write_text(text + "\n", encoding="utf-8")
+    return 0 if stats.failed == 0 else 3
+
+
+def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any]:
+    if args.input is not None:
+        total = validate_jsonl_input(args.input)
+        items = iter_jsonl_items(args.input)
+        if args.sample is not None or args.limit is not None:
+            from .benchmarks import select
+
+            chosen: list[BatchItem] = select(
+                list(items), limit=args.limit, sample=args.sample, seed=args.seed
+            )
+            return chosen, len(chosen), args.input.stem, None
+        return items, total, args.input.stem, None
+    from ._cli_benchmark import benchmark_items
+
+    return benchmark_items(args)
+
+
+def _positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise InvalidInputError(f"{flag} must be at least 1")

@@ -1,0 +1,157 @@
+"""The ``archon-async`` command: run, batch, validate, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from ._architecture import Architecture
+from ._config import ConfigWarning
+from ._defaults import DEFAULT_ARCHITECTURE
+from ._engine import Engine
+from ._exceptions import ArchonError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``archon-async`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except ArchonError as exc:
+        sys.stderr.write(f"archon-async: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("archon-async: interrupted\n")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archon-async",
+        description="Run Archon inference-time architectures on an asyncio engine.",
+    )
+    commands = parser.add_subparsers(title="commands")
+
+    run = commands.add_parser("run", help="answer one prompt")
+    run.add_argument(
+        "args",
+        nargs="+",
+        metavar="[CONFIG] QUESTION",
+        help="an architecture JSON file (default: the built-in one) and the question",
+    )
+    _add_engine_options(run)
+    run.add_argument("--trace", action="store_true", help="print the trace as JSON on stderr")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser(
+        "validate", help="check architecture files without calling anything"
+    )
+    validate.add_argument("configs", nargs="+", type=Path)
+    validate.set_defaults(handler=_validate)
+
+    simulate = commands.add_parser(
+        "simulate", help="serve the simulated provider (see python -m archon_async.simulate -h)"
+    )
+    simulate.add_argument("rest", nargs=argparse.REMAINDER)
+    simulate.set_defaults(handler=_simulate)
+
+    try:
+        from ._cli_batch import add_batch_command
+    except ImportError:  # the batch runner is optional in a partial install
+        pass
+    else:
+        add_batch_command(commands)
+    return parser
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="answer with the in-process simulated provider (no API key needed); "
+        "on by default with the built-in architecture",
+    )
+    parser.add_argument(
+        "--simulate-url", metavar="URL", help="use a simulated provider already running at URL"
+    )
+    parser.add_argument(
+        "--keys",
+        metavar="FILE",
+        type=Path,
+        help='a JSON key file {"OPENAI_API_KEY": [...], ...}; default: environment',
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+
+
+def engine_from_args(config: Path | None, args: argparse.Namespace) -> Engine:
+    """Build the engine a command's options describe."""
+    if config is None:
+        architecture = Architecture.from_dict(DEFAULT_ARCHITECTURE, source="<built-in default>")
+    else:
+        architecture = Architecture.from_file(config)
+    simulate: Any = args.simulate_url or args.simulate or config is None
+    return Engine(architecture, keys=args.keys, seed=args.seed, simulate=simulate)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if len(args.args) > 2:
+        raise ArchonError("give at most a config file and one question (quote the question)")
+    config = Path(args.args[0]) if len(args.args) == 2 else None
+    question = args.args[-1]
+    engine = engine_from_args(config, args)
+
+    async def answer() -> Any:
+        async with engine:
+            return await engine.generate(question)
+
+    result = anyio.run(answer)
+    sys.stdout.write(result.text.rstrip() + "\n")
+    totals = result.trace.totals()
+    sys.stderr.write(
+        f"[{engine.architecture.name}: {totals['calls']} calls, "
+        f"{totals['input_tokens']} tokens in, {totals['output_tokens']} out, "
+        f"{totals['elapsed_s']:.2f} s]\n"
+    )
+    if args.trace:
+        sys.stderr.write(
+            orjson.dumps(result.trace.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    for path in args.configs:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigWarning)
+            architecture = Architecture.from_file(path)
+        shape = " -> ".join(
+            "+".join(f"{spec.type}x{spec.samples}" for spec in layer)
+            for layer in architecture.layers
+        )
+        sys.stdout.write(f"ok {path}: {shape}\n")
+        for warning in caught:
+            sys.stdout.write(f"  warning: {warning.message}\n")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulate.__main__ import main as simulate_main
+
+    return int(simulate_main(args.rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

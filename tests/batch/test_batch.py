@@ -1,0 +1,143 @@
+"""Batch runs: every prompt ends as an answer or an error line, bounded, resumable."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from archon_async import Architecture, ChatRequest, Engine, InvalidInputError, ProviderServerError
+from archon_async._batch import run_batch
+from archon_async._batch_io import BatchItem, iter_jsonl_items, prepare_output, validate_jsonl_input
+from archon_async.core import ComponentContext, State
+from tests.conftest import FakeProvider, fake_registry, last_user
+
+
+async def echo(ctx: ComponentContext, state: State) -> dict[str, Any]:
+    reply = await ctx.complete(ctx.conversation)
+    return {"candidates": [reply.text]}
+
+
+def engine_for(provider: FakeProvider) -> Engine:
+    registry = fake_registry(provider).add_component("echo", echo)
+    spec = {"type": "echo", "model": "m", "model_type": "Fake_API"}
+    return Engine(Architecture.from_dict({"layers": [[spec]]}, registry=registry))
+
+
+def items(count: int) -> list[BatchItem]:
+    return [
+        BatchItem(id=f"q{i}", messages=[{"role": "user", "content": f"question {i}"}])
+        for i in range(count)
+    ]
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+async def run(engine: Engine, batch: list[BatchItem], out: Path, **options: Any) -> Any:
+    return await run_batch(engine, batch, out, total=len(batch), progress=io.StringIO(), **options)
+
+
+async def test_every_prompt_ends_as_one_line_and_concurrency_is_bounded(tmp_path: Path) -> None:
+    async def reply(request: ChatRequest) -> str:
+        await anyio.sleep(0.001)
+        return "answer to " + last_user(request)
+
+    provider = FakeProvider(reply)
+    out = tmp_path / "answers.jsonl"
+    stats = await run(engine_for(provider), items(200), out, concurrency=8)
+    lines = read_lines(out)
+    assert sorted(line["id"] for line in lines) == sorted(f"q{i}" for i in range(200))
+    assert {line["answer"] for line in lines} == {f"answer to question {i}" for i in range(200)}
+    assert all(line["calls"] == 1 and line["input_tokens"] == 10 for line in lines)
+    assert provider.max_in_flight <= 8
+    assert stats.answered == 200 and stats.failed == 0
+    assert stats.summary()["per_model"]["m"]["calls"] == 200
+
+
+async def test_failures_are_recorded_not_lost_and_retried_on_resume(tmp_path: Path) -> None:
+    broken = {"q3", "q7"}
+
+    async def flaky(request: ChatRequest) -> str:
+        if any(last_user(request).endswith(f" {q[1:]}") for q in broken):
+            raise ProviderServerError("overloaded", status_code=503)
+        return "ok"
+
+    out = tmp_path / "answers.jsonl"
+    stats = await run(engine_for(FakeProvider(flaky)), items(10), out, concurrency=4)
+    lines = read_lines(out)
+    assert len(lines) == 10
+    errors = {line["id"]: line["error"] for line in lines if "error" in line}
+    assert set(errors) == broken
+    assert all("ProviderServerError" in error for error in errors.values())
+    assert stats.failed == 2
+
+    # Run again: only the two failed prompts are asked again, and no id appears twice.
+    healed = FakeProvider(lambda request: "healed")
+    stats = await run(engine_for(healed), items(10), out, concurrency=4)
+    assert len(healed.requests) == 2
+    lines = read_lines(out)
+    assert sorted(line["id"] for line in lines) == sorted(f"q{i}" for i in range(10))
+    assert all("error" not in line for line in lines)
+    assert stats.skipped == 8
+
+
+def test_resume_drops_a_line_cut_off_mid_write(tmp_path: Path) -> None:
+    out = tmp_path / "answers.jsonl"
+    out.write_bytes(b'{"id": "a", "answer": "x"}\n{"id": "b", "error": "E"}\n{"id": "c", "ans')
+    assert prepare_output(out, retry_errors=True) == {"a"}
+    assert out.read_bytes() == b'{"id": "a", "answer": "x"}\n'
+    out.write_bytes(b'{"id": "a", "answer": "x"}\n{"id": "b", "error": "E"}\n')
+    assert prepare_output(out, retry_errors=False) == {"a", "b"}
+
+
+async def test_multi_turn_items_answer_each_turn_with_the_conversation(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def reply(request: ChatRequest) -> str:
+        seen.append([m["content"] for m in request.messages])
+        return f"reply {len(seen)}"
+
+    out = tmp_path / "answers.jsonl"
+    item = BatchItem(id="mt", turns=["first?", "second?"])
+    await run(engine_for(FakeProvider(reply)), [item], out)
+    [line] = read_lines(out)
+    assert line["turns"] == ["reply 1", "reply 2"] and line["answer"] == "reply 2"
+    assert seen[1][1:] == ["first?", "reply 1", "second?"]
+
+
+def test_input_files_are_checked_before_any_call(tmp_path: Path) -> None:
+    good = tmp_path / "in.jsonl"
+    good.write_text(
+        '{"id": 1, "prompt": "hi"}\n\n'
+        '{"id": "b", "messages": [{"role": "user", "content": "yo"}], "tag": 3}\n'
+    )
+    assert validate_jsonl_input(good) == 2
+    parsed = list(iter_jsonl_items(good))
+    assert parsed[0].id == "1" and parsed[0].messages[-1]["content"] == "hi"
+    assert parsed[1].metadata == {"tag": 3}
+    cases = {
+        '{"id": "a"}\n': "exactly one of 'prompt'",
+        '{"prompt": "x"}\n': "'id'",
+        "not json\n": "not valid JSON",
+        '{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n': "appears twice",
+        '{"id": "a", "messages": [{"role": "user"}]}\n': "content",
+    }
+    for text, words in cases.items():
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(text)
+        with pytest.raises(InvalidInputError, match=words) as info:
+            validate_jsonl_input(bad)
+        assert "bad.jsonl" in str(info.value)
+
+
+async def test_duplicate_ids_in_items_stop_the_batch(tmp_path: Path) -> None:
+    batch = [*items(3), items(1)[0]]
+    with pytest.raises(ExceptionGroup) as info:
+        await run(engine_for(FakeProvider(lambda r: "x")), batch, tmp_path / "o.jsonl")
+    assert info.group_contains(InvalidInputError, match="appears twice")
