@@ -1,11 +1,11 @@
 """archon-async: Archon inference-time architectures on an asyncio-native engine.
 
-    from archon_async import Architecture, Engine
+from archon_async import Architecture, Engine
 
-    architecture = Architecture.from_file("configs/default.json")
-    async with Engine(architecture, simulate=True) as engine:
-        result = await engine.generate("What is 17 * 23?")
-        print(result.text, result.trace.totals())
+architecture = Architecture.from_file("configs/default.json")
+async with Engine(architecture, simulate=True) as engine:
+    result = await engine.generate("What is 17 * 23?")
+    print(result.text, result.trace.totals())
 """
 
 from __future__ import annotations

@@ -146,5 +146,5 @@ class BudgetExceededError(ArchonError):
     """Running on would exceed a configured budget of calls, tokens or cost."""
 
 
-class LayerFailedGroup(ExceptionGroup[ArchonError]):  # noqa: N818 - named like ExceptionGroup
+class LayerFailedGroup(ExceptionGroup[ArchonError]):
     """Every branch of a layer failed; the leaves say why."""
