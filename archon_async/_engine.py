@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import structlog
 
+from ._admission import PriorityGate, current_ticket, next_ticket
 from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
@@ -23,7 +24,7 @@ from ._layer import run_layer
 from ._registry import Registry
 from ._scoring import HttpScorer
 from ._trace import ComponentTrace, FinalChoice, Result, Trace
-from ._types import Message, normalize_messages
+from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .core import Component
 
 __all__ = ["Engine"]
@@ -95,6 +96,7 @@ class Engine:
         self._scorers: dict[str, Any] = dict(scorers or {})
         self._layers = self._build_layers()
         self._dispatcher: Dispatcher | None = None
+        self._gated: _GatedCompleter | None = None
         self._simulator: Any = None
         self._owned_scorers: list[HttpScorer] = []
         if not simulate:
@@ -163,6 +165,7 @@ class Engine:
             keys = keys if keys is not None else _SIMULATED_KEYS
             self._check_scorers(root)
         self._dispatcher = Dispatcher(self._registry, settings=settings, keys=keys)
+        self._gated = _GatedCompleter(self._dispatcher)
 
     async def _start_simulator(self) -> str:
         if isinstance(self._simulate, str):
@@ -181,6 +184,7 @@ class Engine:
             if self._dispatcher is not None:
                 await self._dispatcher.aclose()
                 self._dispatcher = None
+                self._gated = None
             for scorer in self._owned_scorers:
                 await scorer.aclose()
             if self._simulator is not None:
@@ -206,23 +210,28 @@ class Engine:
         trace = Trace()
         started = time.perf_counter()
         state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
-        with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
-            for index, members in enumerate(self._layers):
-                state, layer_trace = await run_layer(
-                    index, members, state, self._context_factory(conversation, run_seed, index)
-                )
-                trace.layers.append(layer_trace)
+        # Calls of runs that started earlier are admitted first (see _admission).
+        ticket = current_ticket.set(next_ticket())
+        try:
+            with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
+                for index, members in enumerate(self._layers):
+                    make_context = self._context_factory(conversation, run_seed, index)
+                    state, layer_trace = await run_layer(index, members, state, make_context)
+                    trace.layers.append(layer_trace)
+        finally:
+            current_ticket.reset(ticket)
         trace.elapsed_s = time.perf_counter() - started
         return self._result(state, trace, run_seed)
 
     def _context_factory(self, conversation: Sequence[Message], seed: int, layer: int) -> Any:
-        dispatcher = self.dispatcher
+        completer = self._gated
+        assert completer is not None, "opened by generate()"
 
         def make(spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
             return CallContext(
                 spec=spec,
                 conversation=conversation,
-                completer=dispatcher,
+                completer=completer,
                 trace=trace,
                 rng=random.Random(f"{seed}:{layer}:{position}"),
                 scorers=self._scorers,
@@ -280,6 +289,25 @@ class Engine:
         if errors:
             raise errors[0]
         return result[0]
+
+
+class _GatedCompleter:
+    """The dispatcher behind one priority gate per model_type (capacity: max_concurrency)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._gates: dict[str, PriorityGate] = {}
+
+    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
+        gate = self._gates.get(request.model_type)
+        if gate is None:
+            capacity = self._dispatcher.settings_for(request.model_type).max_concurrency
+            gate = self._gates[request.model_type] = PriorityGate(capacity)
+        await gate.acquire(current_ticket.get())
+        try:
+            return await self._dispatcher.complete(request)
+        finally:
+            gate.release()
 
 
 def _as_architecture(value: Any, registry: Registry | None) -> Architecture:
