@@ -103,6 +103,10 @@ def engine_from_args(config: Path | None, args: argparse.Namespace) -> Engine:
     else:
         architecture = Architecture.from_file(config)
     simulate: Any = args.simulate_url or args.simulate or config is None
+    if simulate is True and args.simulate_latency_ms is not None:
+        from .simulate import SimulationSettings
+
+        simulate = SimulationSettings(latency_s=args.simulate_latency_ms / 1000)
     return Engine(architecture, keys=args.keys, seed=args.seed, simulate=simulate)
 
 

@@ -1,0 +1,104 @@
+"""The command line, exercised as a user would: in a subprocess, on the simulated provider."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(
+    *args: str, timeout: float = 120, env_without_keys: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if env_without_keys:
+        env = {k: v for k, v in env.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    return subprocess.run(
+        [sys.executable, "-m", "archon_async.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_run_answers_with_the_built_in_default_and_no_key() -> None:
+    done = cli("run", "What is 17 * 23?", env_without_keys=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    assert "12 calls" in done.stderr  # 10 samples + ranker + fuser
+
+
+def test_validate_reports_warnings_and_errors(tmp_path: Path) -> None:
+    shared = ROOT.parent / "shared" / "archon_configs"
+    name = (
+        "MoA_three_proposer_layers_of_70Bx8_models_to_4_models_to_2_models_"
+        "with_Qwen2_72B_for_aggregation_layer_length_control.json"
+    )
+    done = cli("validate", str(shared / name))
+    assert done.returncode == 0, done.stderr
+    assert "did you mean 'length_control'" in done.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"layers": [[{"type": "generator", "model": "m", "model_type": "Nope"}]]}')
+    done = cli("validate", str(bad))
+    assert done.returncode == 1
+    assert "layers[0][0].model_type" in done.stderr
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.endswith(b"}")]
+
+
+def test_batch_killed_mid_run_resumes_without_duplicates(tmp_path: Path) -> None:
+    prompts = tmp_path / "in.jsonl"
+    prompts.write_text(
+        "".join(
+            orjson.dumps({"id": f"p{i}", "prompt": f"Question number {i}?"}).decode() + "\n"
+            for i in range(60)
+        )
+    )
+    out = tmp_path / "out.jsonl"
+    args = [
+        "batch",
+        "configs/single_model.json",
+        "--input",
+        str(prompts),
+        "--output",
+        str(out),
+        "--simulate",
+        "--simulate-latency-ms",
+        "150",
+        "--concurrency",
+        "2",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archon_async.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_lines(out)) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    first = _lines(out)
+    assert 6 <= len(first) < 60  # killed part-way
+    done = cli(*args[:-4], "--concurrency", "16")
+    assert done.returncode == 0, done.stderr
+    ids = [line["id"] for line in _lines(out)]
+    assert len(ids) == len(set(ids)) == 60
+    assert set(ids) == {f"p{i}" for i in range(60)}
+    assert all("answer" in line for line in _lines(out))
