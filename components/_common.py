@@ -1,0 +1,163 @@
+"""Helpers shared by the built-in components: message shapes, sampling, state access.
+
+Private to the `components` package; plugin authors write against `archon_async.core`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archon_async.core import (
+    ArchonError,
+    ComponentContext,
+    ComponentError,
+    ComponentSpec,
+    Message,
+    State,
+)
+
+__all__ = [
+    "PARSE_RETRIES",
+    "UNIT_TESTS_PHRASE",
+    "aligned_critiques",
+    "complete_text",
+    "effective_conversation",
+    "prompt_messages",
+    "query_of",
+    "require_candidates",
+    "sample_texts",
+    "strip_unit_tests",
+]
+
+#: How many times a component re-asks when a reply cannot be parsed (after the first try).
+PARSE_RETRIES = 3
+
+#: Archon appends the generated unit tests to the user's query with this phrase; it is a
+#: data format (its benchmarks and configs depend on it), so it is kept verbatim.
+UNIT_TESTS_PHRASE = "Your response should pass the following unit tests:"
+
+
+def effective_conversation(conversation: Sequence[Message], state: State) -> list[Message]:
+    """The conversation as Archon's later layers see it.
+
+    Archon's unit test generator appends its tests to the last user message of the shared
+    conversation (by mutation), so every component that runs after it reads a query that
+    ends with the tests. We keep the conversation immutable and rebuild that query from
+    ``state["unit_tests"]`` instead, in Archon's exact text format.
+    """
+    messages = list(conversation)
+    tests = _string_list(state, "unit_tests")
+    if not tests or not messages or messages[-1]["role"] != "user":
+        return messages
+    last = messages[-1]
+    tail = f" {UNIT_TESTS_PHRASE} \n- " + "\n- ".join(tests)
+    messages[-1] = {"role": last["role"], "content": last["content"] + tail}
+    return messages
+
+
+def strip_unit_tests(query: str) -> str:
+    """The query without Archon's unit-test tail (everything from `UNIT_TESTS_PHRASE` on)."""
+    return query.split(UNIT_TESTS_PHRASE)[0].strip()
+
+
+def query_of(conversation: Sequence[Message]) -> str:
+    """The text of the last message: the query being answered."""
+    return conversation[-1]["content"] if conversation else ""
+
+
+def prompt_messages(system: str, conversation: Sequence[Message], prompt: str) -> list[Message]:
+    """Archon's shape for a component call: the component's system message, the earlier
+    turns without their system message and without the query, then the task prompt."""
+    earlier = [m for m in conversation[:-1] if m["role"] != "system"]
+    return [{"role": "system", "content": system}, *earlier, {"role": "user", "content": prompt}]
+
+
+def _sendable(spec: ComponentSpec, messages: Sequence[Message]) -> list[Message]:
+    # no_system exists for models whose chat templates reject a system role.
+    if spec.no_system:
+        return [m for m in messages if m["role"] != "system"]
+    return list(messages)
+
+
+async def complete_text(
+    ctx: ComponentContext, spec: ComponentSpec, messages: Sequence[Message]
+) -> str:
+    """One completion's text, honouring ``no_system``.
+
+    Raises:
+        ProviderError: the call failed after the engine's retries.
+    """
+    response = await ctx.complete(_sendable(spec, messages))
+    return response.text
+
+
+async def sample_texts(
+    ctx: ComponentContext,
+    spec: ComponentSpec,
+    messages: Sequence[Message],
+    count: int,
+    *,
+    event: str,
+) -> list[str]:
+    """``count`` completions of the same messages, all in flight together.
+
+    Successes are kept in sample order. Failed samples are dropped and noted under
+    ``event``, as Archon drops them; when every sample fails the first error is raised.
+
+    Raises:
+        ArchonError: every sample failed (the first sample's error).
+    """
+
+    async def one(_: int) -> str:
+        return await complete_text(ctx, spec, messages)
+
+    outcomes = await ctx.map_settled(one, list(range(count)))
+    texts = [o for o in outcomes if isinstance(o, str)]
+    errors = [o for o in outcomes if isinstance(o, ArchonError)]
+    if not texts and errors:
+        raise errors[0]
+    if errors:
+        ctx.note(
+            event,
+            failed=len(errors),
+            requested=count,
+            errors=[f"{type(e).__name__}: {e}" for e in errors],
+        )
+    return texts
+
+
+def _string_list(state: State, key: str) -> list[str]:
+    value: Any = state.get(key)
+    if not value:
+        return []
+    return [str(item) for item in value]
+
+
+def require_candidates(state: State, component: str) -> list[str]:
+    """The previous layer's candidates.
+
+    Raises:
+        ComponentError: there are none (the component needs a layer that writes some before it).
+    """
+    candidates = _string_list(state, "candidates")
+    if not candidates:
+        raise ComponentError(
+            f"the {component} received no candidates: put a layer that produces candidates "
+            "(a generator, for example) before it"
+        )
+    return candidates
+
+
+def aligned_critiques(ctx: ComponentContext, state: State, count: int) -> list[str] | None:
+    """The previous layer's critiques when there is exactly one per candidate, else None.
+
+    A non-empty list of another length cannot be matched to the candidates; that is noted.
+    """
+    critiques = _string_list(state, "critiques")
+    if not critiques:
+        return None
+    if len(critiques) != count:
+        ctx.note("critiques_ignored", critiques=len(critiques), candidates=count)
+        return None
+    return critiques
