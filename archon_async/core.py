@@ -26,6 +26,7 @@ from ._exceptions import (
     ProviderTimeoutError,
     RateLimitError,
 )
+from ._http import make_http_client
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "State",
     "StateUpdate",
     "Usage",
+    "make_http_client",
 ]
 
 T = TypeVar("T")
