@@ -85,9 +85,10 @@ def _line_ranking(line: str) -> list[int] | None:
         if all(parts):
             return [int(cast(re.Match[str], part).group(1)) for part in parts]
         # Prose around a bracketed ranking: "The order is [2] > [1] > [3], since ...".
-        bracketed = [_BRACKETED.findall(piece) for piece in pieces]
-        if all(len(found) == 1 for found in bracketed):
-            return [int(found[0]) for found in bracketed]
+        # Prose may hold other identifiers before the first item and after the last one.
+        found = [_BRACKETED.findall(piece) for piece in pieces]
+        if found[0] and found[-1] and all(len(middle) == 1 for middle in found[1:-1]):
+            return [int(found[0][-1]), *(int(m[0]) for m in found[1:-1]), int(found[-1][0])]
         return None
     if _BRACKETS.match(text) and (labelled or text.count("[") >= 2):
         return [int(number) for number in re.findall(r"\d+", text)]

@@ -1,0 +1,166 @@
+"""Ranker: the ranking parser, top_k, critiques, fallbacks, and the PairRM scorer path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from archon_async.core import ComponentError, Message, ProviderServerError
+from components.formats import RANKER_MARKER, render_ranking
+from components.prompts import RANKER_SYSTEM
+from components.ranker import DEFAULT_TOP_K, Ranker, parse_ranking
+from components.scoring import PairwiseScorer
+
+CANDIDATES = ["alpha", "beta", "gamma"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "order"),
+    [
+        (render_ranking([3, 1, 2]), [2, 0, 1]),
+        ("3 > 1 > 2", [2, 0, 1]),
+        ("[3], [1], [2]", [2, 0, 1]),
+        ("Ranking: [2] > [3] > [1]", [1, 2, 0]),
+        ("**Final ranking:** [2] > [3] > [1].", [1, 2, 0]),
+        ("1. [3]\n2. [1]\n3. [2]", [2, 0, 1]),
+        ("1. Response 2 is best\n2. Response 3\n3. Response 1", [1, 2, 0]),
+        ("So the order is [2] > [1] > [3], since [2] is exact.", [1, 0, 2]),
+        ("3, 1, 2", [2, 0, 1]),
+        ("Answer: [2]", [1, 0, 2]),
+        # The last ranking line wins over an earlier draft.
+        (
+            "Draft: [1] > [2] > [3]\nOn reflection, [3] is best.\nRanking: [3] > [2] > [1]",
+            [2, 1, 0],
+        ),
+        # Duplicates dropped, out-of-range ignored, missing appended in original order.
+        ("[2] > [2] > [9] > [0]", [1, 0, 2]),
+        ("Ranking: [3]", [2, 0, 1]),
+    ],
+)
+def test_parse_ranking_accepts_the_ways_models_write_it(reply: str, order: list[int]) -> None:
+    assert parse_ranking(reply, 3) == order
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["", "I cannot decide.", "[7] > [8]", "Candidate [2] is nice but [1] is wrong.", "x > y"],
+)
+def test_parse_ranking_returns_none_without_a_ranking(reply: str) -> None:
+    assert parse_ranking(reply, 3) is None
+
+
+async def test_llm_ranking_keeps_top_k_best_first(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("ranker", top_k=2), lambda m: "Because...\nRanking: [3] > [1] > [2]")
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert update == {"candidates": ["gamma", "alpha"]}
+    (call,) = ctx.requests
+    assert call.messages[0] == {"role": "system", "content": RANKER_SYSTEM}
+    assert RANKER_MARKER in call.prompt
+    assert all(f"[{n}] {c}" in call.prompt for n, c in enumerate(CANDIDATES, 1))
+    assert "What is 2 + 2?" in call.prompt
+    assert "Critique" not in call.prompt
+
+
+async def test_default_top_k_is_five(make_ctx: Any, spec: Any) -> None:
+    candidates = [f"c{i}" for i in range(1, 8)]
+    ctx = make_ctx(spec("ranker"), lambda m: render_ranking([7, 6, 5, 4, 3, 2, 1]))
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": candidates})
+    assert DEFAULT_TOP_K == 5
+    assert update["candidates"] == ["c7", "c6", "c5", "c4", "c3"]
+
+
+async def test_critiques_are_shown_with_use_critiques_and_reordered(
+    make_ctx: Any, spec: Any
+) -> None:
+    ctx = make_ctx(spec("ranker", top_k=2, use_critiques=True), lambda m: "[2] > [3] > [1]")
+    state = {"candidates": CANDIDATES, "critiques": ["ca", "cb", "cg"]}
+    update = await Ranker(ctx.spec).run(ctx, state)
+    assert update == {"candidates": ["beta", "gamma"], "critiques": ["cb", "cg"]}
+    assert "Critique of [2]:\ncb" in ctx.requests[0].prompt
+
+
+async def test_critiques_are_reordered_but_not_shown_without_use_critiques(
+    make_ctx: Any, spec: Any
+) -> None:
+    ctx = make_ctx(spec("ranker", top_k=3), lambda m: "[2] > [3] > [1]")
+    state = {"candidates": CANDIDATES, "critiques": ["ca", "cb", "cg"]}
+    update = await Ranker(ctx.spec).run(ctx, state)
+    assert update["critiques"] == ["cb", "cg", "ca"]
+    assert "cb" not in ctx.requests[0].prompt
+
+
+async def test_unparsable_reply_keeps_original_order_and_is_noted(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("ranker", top_k=2), lambda m: "They are all lovely.")
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert update == {"candidates": ["alpha", "beta"]}
+    assert ctx.notes == [{"event": "ranker_parse_fallback", "raw": "They are all lovely."}]
+    assert len(ctx.requests) == 1  # no re-asking: the fallback is the original order
+
+
+async def test_one_candidate_needs_no_call(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("ranker", top_k=1), lambda m: "unused")
+    assert await Ranker(ctx.spec).run(ctx, {"candidates": ["only"]}) == {"candidates": ["only"]}
+    assert ctx.requests == []
+
+
+async def test_provider_errors_propagate(make_ctx: Any, spec: Any) -> None:
+    def reply(messages: list[Message]) -> str:
+        raise ProviderServerError("down", status_code=503)
+
+    ctx = make_ctx(spec("ranker"), reply)
+    with pytest.raises(ProviderServerError):
+        await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+
+
+async def test_no_candidates_is_a_component_error(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("ranker"), lambda m: "")
+    with pytest.raises(ComponentError, match="no candidates"):
+        await Ranker(ctx.spec).run(ctx, {})
+
+
+class FakeScorer:
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+        self.calls: list[tuple[str, list[str]]] = []
+
+    async def score(self, query: str, candidates: Sequence[str]) -> list[float]:
+        self.calls.append((query, list(candidates)))
+        return self.scores
+
+
+async def test_pairrm_ranks_by_scorer_without_chat_calls(make_ctx: Any, spec: Any) -> None:
+    scorer = FakeScorer([0.1, 0.9, 0.5])
+    assert isinstance(scorer, PairwiseScorer)
+    ranker_spec = spec("ranker", top_k=2).model_copy(
+        update={"model": "llm-blender/PairRM", "model_type": ""}
+    )
+    ctx = make_ctx(ranker_spec, lambda m: "unused", scorers={"llm-blender/PairRM": scorer})
+    state = {"candidates": CANDIDATES, "critiques": ["ca", "cb", "cg"]}
+    update = await Ranker(ranker_spec).run(ctx, state)
+    assert update == {"candidates": ["beta", "gamma"], "critiques": ["cb", "cg"]}
+    assert scorer.calls == [("What is 2 + 2?", CANDIDATES)]
+    assert ctx.requests == []
+
+
+async def test_pairrm_ties_keep_candidate_order(make_ctx: Any, spec: Any) -> None:
+    ranker_spec = spec("ranker", top_k=3).model_copy(update={"model": "llm-blender/PairRM"})
+    scorer = FakeScorer([0.5, 0.7, 0.5])
+    ctx = make_ctx(ranker_spec, lambda m: "", scorers={"llm-blender/PairRM": scorer})
+    update = await Ranker(ranker_spec).run(ctx, {"candidates": CANDIDATES})
+    assert update["candidates"] == ["beta", "alpha", "gamma"]
+
+
+async def test_pairrm_without_a_scorer_is_a_component_error(make_ctx: Any, spec: Any) -> None:
+    ranker_spec = spec("ranker").model_copy(update={"model": "llm-blender/PairRM"})
+    ctx = make_ctx(ranker_spec, lambda m: "")
+    with pytest.raises(ComponentError, match="needs a scoring backend"):
+        await Ranker(ranker_spec).run(ctx, {"candidates": CANDIDATES})
+
+
+async def test_pairrm_wrong_score_count_is_a_component_error(make_ctx: Any, spec: Any) -> None:
+    ranker_spec = spec("ranker").model_copy(update={"model": "llm-blender/PairRM"})
+    ctx = make_ctx(ranker_spec, lambda m: "", scorers={"llm-blender/PairRM": FakeScorer([1.0])})
+    with pytest.raises(ComponentError, match="1 scores for 3 candidates"):
+        await Ranker(ranker_spec).run(ctx, {"candidates": CANDIDATES})
