@@ -1,0 +1,105 @@
+"""Critic: prompt, parsing of realistic and malformed replies, bounded retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from archon_async.core import ComponentError, OutputParseError
+from components._common import PARSE_RETRIES
+from components.critic import Critic, parse_critiques
+from components.formats import CRITIC_MARKER, render_critiques
+from components.prompts import CRITIC_SYSTEM
+
+CANDIDATES = ["four", "five"]
+GOOD = render_critiques([("correct", "terse"), ("confident", "wrong")])
+
+
+def test_parse_the_format_we_ask_for() -> None:
+    assert parse_critiques(GOOD, 2) == [
+        "Strengths:\n- correct\nWeaknesses:\n- terse",
+        "Strengths:\n- confident\nWeaknesses:\n- wrong",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # Markdown headers, separators, and a reference to another candidate inside a block.
+        (
+            "**[1]**\nStrengths: exact. Better than [2].\nWeaknesses: none\n\n---\n"
+            "### [2]\nStrengths: quick\nWeaknesses: wrong",
+            [
+                "Strengths: exact. Better than [2].\nWeaknesses: none",
+                "Strengths: quick\nWeaknesses: wrong",
+            ],
+        ),
+        (
+            "Response 1: Strengths: a. Weaknesses: b.\nResponse 2: Strengths: c. Weaknesses: d.",
+            ["Strengths: a. Weaknesses: b.", "Strengths: c. Weaknesses: d."],
+        ),
+        # Everything on one line.
+        (
+            "[1] Strengths: a. Weaknesses: b. [2] Strengths: c. Weaknesses: d.",
+            ["Strengths: a. Weaknesses: b.", "Strengths: c. Weaknesses: d."],
+        ),
+    ],
+)
+def test_parse_tolerates_how_models_write(reply: str, expected: list[str]) -> None:
+    assert parse_critiques(reply, 2) == expected
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["[1]\nStrengths: a\nWeaknesses: b", "No critiques today.", "[1]\n\n[2]\n", "[2] x [1] y"],
+)
+def test_parse_rejects_wrong_counts_and_empty_blocks(reply: str) -> None:
+    assert parse_critiques(reply, 2) is None
+
+
+async def test_writes_one_critique_per_candidate(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("critic", samples=3), lambda m: GOOD)
+    update = await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert update == {
+        "critiques": [
+            "Strengths:\n- correct\nWeaknesses:\n- terse",
+            "Strengths:\n- confident\nWeaknesses:\n- wrong",
+        ]
+    }
+    (call,) = ctx.requests  # one call whatever `samples` says
+    assert call.messages[0] == {"role": "system", "content": CRITIC_SYSTEM}
+    assert CRITIC_MARKER in call.prompt
+    assert "[1] four" in call.prompt and "[2] five" in call.prompt
+    assert "What is 2 + 2?" in call.prompt
+
+
+async def test_retries_a_malformed_reply_then_succeeds(make_ctx: Any, spec: Any) -> None:
+    replies = iter(["[1]\nStrengths: only one block\nWeaknesses: x", GOOD])
+    ctx = make_ctx(spec("critic"), lambda m: next(replies))
+    update = await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert len(update["critiques"]) == 2
+    assert len(ctx.requests) == 2
+    assert ctx.events() == ["critic_parse_retry"]
+    assert ctx.notes[0]["raw"].startswith("[1]\nStrengths: only one block")
+
+
+async def test_gives_up_after_bounded_retries(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("critic"), lambda m: "I like them both.")
+    with pytest.raises(OutputParseError) as caught:
+        await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert caught.value.raw_output == "I like them both."
+    assert len(ctx.requests) == 1 + PARSE_RETRIES
+    assert ctx.events() == ["critic_parse_retry"] * PARSE_RETRIES
+
+
+async def test_unit_tests_in_state_reach_the_query(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("critic"), lambda m: GOOD)
+    await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES, "unit_tests": ["Says 4"]})
+    assert "- Says 4" in ctx.requests[0].prompt
+
+
+async def test_no_candidates_is_a_component_error(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("critic"), lambda m: GOOD)
+    with pytest.raises(ComponentError):
+        await Critic(ctx.spec).run(ctx, {"candidates": []})
