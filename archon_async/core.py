@@ -26,7 +26,7 @@ from ._exceptions import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from ._http import make_http_client
+from ._http import make_http_client, rate_limit_headers, retry_after_from_headers
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
 
 __all__ = [
@@ -58,6 +58,8 @@ __all__ = [
     "StateUpdate",
     "Usage",
     "make_http_client",
+    "rate_limit_headers",
+    "retry_after_from_headers",
 ]
 
 T = TypeVar("T")

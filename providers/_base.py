@@ -1,0 +1,242 @@
+"""What every HTTP adapter shares: base URL resolution, the pooled client, error mapping.
+
+An adapter subclasses `HttpProvider`, builds the wire body for a `ChatRequest`, and parses
+the JSON reply; `HttpProvider.post_json` makes the one attempt and turns every failure into
+the library's exceptions, so that no httpx or JSON error escapes a provider.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from archon_async.core import (
+    AuthenticationError,
+    BadRequestError,
+    ChatRequest,
+    ConfigError,
+    MalformedResponseError,
+    ProviderConnectionError,
+    ProviderServerError,
+    ProviderSettings,
+    ProviderStatusError,
+    ProviderTimeoutError,
+    RateLimitError,
+    Usage,
+    make_http_client,
+    rate_limit_headers,
+    retry_after_from_headers,
+)
+
+__all__ = ["HttpProvider", "JsonObject", "require_text", "token_usage"]
+
+JsonObject = dict[str, Any]
+
+# Error bodies can be long HTML pages; keep enough to diagnose.
+_BODY_LIMIT = 2000
+_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+class HttpProvider:
+    """Base of the HTTP adapters: one shared, lazily opened client per provider.
+
+    Subclasses set `env_base_url` (the environment variable naming a base URL) and
+    `default_base_url` (None when the server is self-hosted and must be configured).
+
+    Args:
+        model_type: the config's provider name, e.g. ``"Together_API"``.
+        settings: the provider's settings (base URL, pool size, timeout).
+        transport: an httpx transport to use instead of aiohttp's (tests, proxies).
+    """
+
+    env_base_url: str | None = None
+    default_base_url: str | None = None
+
+    def __init__(
+        self,
+        model_type: str,
+        settings: ProviderSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.model_type = model_type
+        self.settings = settings
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        # Read at construction (never at import), so a test or app can set it beforehand.
+        self._env_url = os.environ.get(self.env_base_url) if self.env_base_url else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_type!r})"
+
+    def base_url(self, request: ChatRequest) -> str:
+        """The base URL for a request: component config, settings, environment, default.
+
+        Raises:
+            ConfigError: a self-hosted provider has no base URL anywhere.
+        """
+        url = request.base_url or self.settings.base_url or self._env_url or self.default_base_url
+        if not url:
+            where = f" or set {self.env_base_url}" if self.env_base_url else ""
+            raise ConfigError(
+                f"{self.model_type} needs a base URL: give 'base_url' in the component or "
+                f"in the providers section of the config{where}"
+            )
+        return url.rstrip("/")
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared client, created on first use inside the running event loop."""
+        if self._client is None:
+            self._client = make_http_client(
+                timeout_s=self.settings.timeout_s,
+                max_connections=self.settings.max_concurrency,
+                transport=self._transport,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a later call opens a new one)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def post_json(
+        self,
+        request: ChatRequest,
+        url: str,
+        body: Mapping[str, Any] | bytes,
+        *,
+        headers: Mapping[str, str],
+        secret: str | None = None,
+    ) -> tuple[JsonObject, dict[str, str]]:
+        """POST a JSON body once; return the JSON reply and its rate-limit headers.
+
+        Args:
+            request: the request being served (for error messages).
+            url: the absolute URL.
+            body: the wire body, or its JSON bytes when they were needed beforehand
+                (a signature covers them).
+            headers: extra headers (authentication included).
+            secret: the key in use, redacted from any error text that echoes it.
+
+        Raises:
+            ProviderStatusError: an error status (subclass by kind).
+            ProviderConnectionError: unreachable, reset, or timed out.
+            MalformedResponseError: a reply that is not a JSON object.
+        """
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        try:
+            response = await self.client.post(
+                url, content=content, headers={**_JSON_HEADERS, **headers}
+            )
+        except httpx.HTTPError as exc:
+            raise self._connection_error(request, exc) from exc
+        limits = rate_limit_headers(response.headers)
+        if response.status_code >= 400:
+            raise self._status_error(request, response, limits, secret)
+        try:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise self.malformed(request, "the reply is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise self.malformed(request, "the reply is not a JSON object")
+        return data, limits
+
+    def malformed(self, request: ChatRequest, what: str) -> MalformedResponseError:
+        """A `MalformedResponseError` naming this provider and the request's model."""
+        return MalformedResponseError(what, provider=self.model_type, model=request.model)
+
+    def _connection_error(
+        self, request: ChatRequest, exc: httpx.HTTPError
+    ) -> ProviderConnectionError:
+        kind = type(exc).__name__
+        # The aiohttp transport reports a reset connection as httpx.ConnectTimeout: only a
+        # real timeout (its cause is a TimeoutError, or it has no cause) is a timeout.
+        cause = exc.__cause__
+        timed_out = isinstance(exc, httpx.TimeoutException) and (
+            cause is None or isinstance(cause, TimeoutError)
+        )
+        if timed_out:
+            message = f"no answer within {self.settings.timeout_s:g} s ({kind})"
+            return ProviderTimeoutError(message, provider=self.model_type, model=request.model)
+        detail = type(cause).__name__ if cause is not None else kind
+        return ProviderConnectionError(
+            f"connection failed ({detail}): check the base URL and the network",
+            provider=self.model_type,
+            model=request.model,
+        )
+
+    def _status_error(
+        self,
+        request: ChatRequest,
+        response: httpx.Response,
+        limits: Mapping[str, str],
+        secret: str | None,
+    ) -> ProviderStatusError:
+        status = response.status_code
+        common: dict[str, Any] = {
+            "provider": self.model_type,
+            "model": request.model,
+            "status_code": status,
+            "request_id": response.headers.get("x-request-id")
+            or response.headers.get("request-id"),
+        }
+        if status in (401, 403):
+            # Some providers echo part of the refused key in the body: keep none of it.
+            return AuthenticationError(
+                f"the key was refused: check the key given for {self.model_type}", **common
+            )
+        body = _redact(response.text[:_BODY_LIMIT], secret)
+        message = _error_message(body) or response.reason_phrase or "error"
+        if status == 429:
+            retry_after = retry_after_from_headers(limits)
+            return RateLimitError(message, body=body, retry_after=retry_after, **common)
+        if status >= 500:
+            return ProviderServerError(message, body=body, **common)
+        if status in (408, 409):
+            # Worth retrying; the engine's retry policy classifies by status code.
+            return ProviderStatusError(message, body=body, **common)
+        return BadRequestError(message, body=body, **common)
+
+
+def require_text(provider: HttpProvider, request: ChatRequest, text: Any) -> str:
+    """The reply text, or a `MalformedResponseError` when it is missing or blank."""
+    if not isinstance(text, str) or not text.strip():
+        raise provider.malformed(request, "the reply has no text")
+    return text
+
+
+def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:
+    """Token counts from a reply's usage object (missing or odd values count as 0)."""
+    if not isinstance(usage, dict):
+        return Usage()
+    counts = [usage.get(input_key), usage.get(output_key)]
+    return Usage(*(value if isinstance(value, int) else 0 for value in counts))
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+def _error_message(body: str) -> str:
+    """The provider's own error message from a JSON error body, if there is one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.strip()[:200]
+    if isinstance(data, list) and data:
+        data = data[0]  # Google wraps some errors in a list
+    if not isinstance(data, dict):
+        return ""
+    error = data.get("error", data)
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("Message")
+        return str(message)[:500] if message else ""
+    if isinstance(error, str):
+        return error[:500]
+    return str(data.get("message", ""))[:500]

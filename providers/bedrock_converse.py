@@ -1,0 +1,138 @@
+"""Amazon Bedrock's Converse API (``POST {base}/model/{modelId}/converse``).
+
+Authentication is a Bedrock API key sent as a bearer token. Without a key, requests are
+signed with SigV4 from the standard AWS credentials, if botocore is installed (the
+``bedrock`` extra); otherwise the first call says what to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import orjson
+
+from archon_async.core import ChatRequest, ChatResponse, ConfigError
+
+from ._base import HttpProvider, JsonObject, require_text, token_usage
+
+__all__ = ["BedrockConverseProvider"]
+
+_REGION_VARIABLES = ("BEDROCK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+_DEFAULT_REGION = "us-east-1"
+
+
+class BedrockConverseProvider(HttpProvider):
+    """An adapter for Bedrock's Converse API; one attempt per `send`.
+
+    The region comes from ``BEDROCK_REGION``, ``AWS_REGION`` or ``AWS_DEFAULT_REGION``
+    (default us-east-1) and picks the default endpoint; ``BEDROCK_BASE_URL`` or a
+    configured base URL replaces the endpoint.
+    """
+
+    env_base_url = "BEDROCK_BASE_URL"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = next(
+            (value for name in _REGION_VARIABLES if (value := os.environ.get(name))),
+            _DEFAULT_REGION,
+        )
+        self.default_base_url = f"https://bedrock-runtime.{self.region}.amazonaws.com"
+        self._credentials: Any = None
+
+    def build_body(self, request: ChatRequest) -> JsonObject:
+        """The wire body for a request (``extra`` fields are merged in as they are)."""
+        body: JsonObject = {
+            "messages": [
+                {"role": m["role"], "content": [{"text": m["content"]}]}
+                for m in request.messages
+                if m["role"] != "system"
+            ]
+        }
+        system = [{"text": m["content"]} for m in request.messages if m["role"] == "system"]
+        if system:
+            body["system"] = system
+        config: JsonObject = {}
+        if request.max_tokens is not None:
+            config["maxTokens"] = request.max_tokens
+        if request.temperature is not None:
+            config["temperature"] = min(request.temperature, 1.0)
+        if config:
+            body["inferenceConfig"] = config
+        body.update(request.extra)
+        return body
+
+    def url(self, request: ChatRequest) -> str:
+        """The endpoint for a request's model id (ids contain ``:``, so it is quoted)."""
+        return f"{self.base_url(request)}/model/{quote(request.model, safe='')}/converse"
+
+    async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
+        """Send one Converse request.
+
+        Raises:
+            ProviderError: see `archon_async.core.Provider.send`.
+            ConfigError: no key and no way to sign the request.
+        """
+        url = self.url(request)
+        content = orjson.dumps(self.build_body(request))
+        if api_key:
+            headers = {"authorization": f"Bearer {api_key}"}
+        else:
+            headers = await self._sigv4_headers(url, content)
+        data, limits = await self.post_json(request, url, content, headers=headers, secret=api_key)
+        return self.parse(request, data, limits)
+
+    def parse(
+        self, request: ChatRequest, data: JsonObject, headers: dict[str, str]
+    ) -> ChatResponse:
+        """Parse a Converse reply: the text blocks of ``output.message.content``.
+
+        Raises:
+            MalformedResponseError: no message, or no text in it.
+        """
+        output = data.get("output")
+        message = output.get("message") if isinstance(output, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            raise self.malformed(request, "the reply has no output message")
+        texts = [block.get("text") for block in content if isinstance(block, dict)]
+        return ChatResponse(
+            text=require_text(self, request, "".join(t for t in texts if isinstance(t, str))),
+            usage=token_usage(data.get("usage"), "inputTokens", "outputTokens"),
+            model=request.model,
+            finish_reason=data.get("stopReason"),
+            headers=headers,
+        )
+
+    async def _sigv4_headers(self, url: str, content: bytes) -> dict[str, str]:
+        try:
+            # Optional extra: imported by name so the module needs no stubs to type-check.
+            auth: Any = importlib.import_module("botocore.auth")
+            awsrequest: Any = importlib.import_module("botocore.awsrequest")
+        except ImportError:
+            raise ConfigError(
+                "Bedrock_API has no key: set BEDROCK_API_KEY (a Bedrock API key), or install "
+                "archon-async[bedrock] to sign requests with your AWS credentials"
+            ) from None
+        if self._credentials is None:
+            # Reading ~/.aws files blocks: do it once, off the event loop.
+            self._credentials = await anyio.to_thread.run_sync(_load_aws_credentials)
+        aws_request = awsrequest.AWSRequest(
+            method="POST", url=url, data=content, headers={"content-type": "application/json"}
+        )
+        auth.SigV4Auth(self._credentials, "bedrock", self.region).add_auth(aws_request)
+        return {name.lower(): str(value) for name, value in aws_request.headers.items()}
+
+
+def _load_aws_credentials() -> Any:
+    session: Any = importlib.import_module("botocore.session")
+    credentials = session.Session().get_credentials()
+    if credentials is None:
+        raise ConfigError(
+            "Bedrock_API has neither a key (BEDROCK_API_KEY) nor AWS credentials to sign with"
+        )
+    return credentials.get_frozen_credentials()

@@ -1,0 +1,96 @@
+"""Google's Gemini REST API (``POST {base}/v1beta/models/{model}:generateContent``).
+
+Gemini names the assistant role ``model``, takes the system prompt as ``systemInstruction``
+and the sampling settings in ``generationConfig``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from archon_async.core import ChatRequest, ChatResponse
+
+from ._base import HttpProvider, JsonObject, require_text, token_usage
+
+__all__ = ["GeminiProvider"]
+
+_ROLES = {"user": "user", "assistant": "model"}
+
+
+class GeminiProvider(HttpProvider):
+    """An adapter for Gemini's ``generateContent``; one attempt per `send`.
+
+    The key goes in the ``x-goog-api-key`` header (never in the URL, where logs keep it).
+    """
+
+    env_base_url = "GOOGLE_BASE_URL"
+    default_base_url = "https://generativelanguage.googleapis.com"
+    api_version = "v1beta"
+
+    def build_body(self, request: ChatRequest) -> JsonObject:
+        """The wire body for a request (``extra`` fields are merged in as they are)."""
+        system = [m["content"] for m in request.messages if m["role"] == "system"]
+        body: JsonObject = {
+            "contents": [
+                {"role": _ROLES.get(m["role"], "user"), "parts": [{"text": m["content"]}]}
+                for m in request.messages
+                if m["role"] != "system"
+            ]
+        }
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+        config: JsonObject = {}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if config:
+            body["generationConfig"] = config
+        body.update(request.extra)
+        return body
+
+    def url(self, request: ChatRequest) -> str:
+        """The endpoint for a request's model (``models/`` prefix optional in configs)."""
+        model = request.model.removeprefix("models/")
+        return f"{self.base_url(request)}/{self.api_version}/models/{quote(model)}:generateContent"
+
+    async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
+        """Send one generateContent request.
+
+        Raises:
+            ProviderError: see `archon_async.core.Provider.send`.
+        """
+        headers = {"x-goog-api-key": api_key} if api_key else {}
+        data, limits = await self.post_json(
+            request, self.url(request), self.build_body(request), headers=headers, secret=api_key
+        )
+        return self.parse(request, data, limits)
+
+    def parse(
+        self, request: ChatRequest, data: JsonObject, headers: dict[str, str]
+    ) -> ChatResponse:
+        """Parse a generateContent reply: the text parts of the first candidate.
+
+        Raises:
+            MalformedResponseError: no candidate (a blocked prompt says why), or no text.
+        """
+        candidates = data.get("candidates")
+        if not isinstance(candidates, list) or not candidates:
+            feedback = data.get("promptFeedback")
+            reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+            why = f" (prompt blocked: {reason})" if reason else ""
+            raise self.malformed(request, f"the reply has no candidates{why}")
+        first: Any = candidates[0]
+        content = first.get("content") if isinstance(first, dict) else None
+        parts = content.get("parts") if isinstance(content, dict) else None
+        texts = [p.get("text") for p in parts or [] if isinstance(p, dict)]
+        return ChatResponse(
+            text=require_text(self, request, "".join(t for t in texts if isinstance(t, str))),
+            usage=token_usage(
+                data.get("usageMetadata"), "promptTokenCount", "candidatesTokenCount"
+            ),
+            model=str(data.get("modelVersion") or request.model),
+            finish_reason=first.get("finishReason") if isinstance(first, dict) else None,
+            headers=headers,
+        )
