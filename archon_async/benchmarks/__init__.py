@@ -1,0 +1,49 @@
+"""Benchmarks: question sets, prompts, official output formats and scoring.
+
+    >>> from archon_async.benchmarks import get_benchmark, select
+    >>> bench = get_benchmark("gsm8k")
+    >>> items = select(bench.items(), sample=50, seed=1)
+
+The redistributable sets (GSM8K, MT-Bench, Arena-Hard-Auto v0.1, HumanEval, MBPP) ship in
+``data/`` with their licences (``data/NOTICE.md``); MATH, AlpacaEval, MixEval and
+CodeContests are read from a path the user gives (``get_benchmark(name, path=...)``).
+"""
+
+from __future__ import annotations
+
+from ._code import extract_code
+from ._math_answers import extract_gsm8k_answer, last_boxed, math_equal, normalize_math_answer
+from ._registry import Benchmark, benchmark_names, get_benchmark, select
+from ._scoring import ScoreReport, score, score_all, score_code
+from ._types import BenchmarkDataError, BenchmarkItem, ScoreResult
+from .judge import Judgement, build_judge_messages, judge_kind, parse_judgement
+from .sandbox import Sandbox, SandboxResult, run_python
+from .writers import read_answers, write_official
+
+__all__ = [
+    "Benchmark",
+    "BenchmarkDataError",
+    "BenchmarkItem",
+    "Judgement",
+    "Sandbox",
+    "SandboxResult",
+    "ScoreReport",
+    "ScoreResult",
+    "benchmark_names",
+    "build_judge_messages",
+    "extract_code",
+    "extract_gsm8k_answer",
+    "get_benchmark",
+    "judge_kind",
+    "last_boxed",
+    "math_equal",
+    "normalize_math_answer",
+    "parse_judgement",
+    "read_answers",
+    "run_python",
+    "score",
+    "score_all",
+    "score_code",
+    "select",
+    "write_official",
+]

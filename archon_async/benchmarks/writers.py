@@ -1,0 +1,235 @@
+"""Answers written in the formats the official evaluators read.
+
+The input is the batch runner's output: one record per prompt with ``id`` and ``answer``
+(and ``turns`` for multi-turn items); error records are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from ._code import extract_code, humaneval_completion
+from ._registry import Benchmark
+from ._scoring import score
+from ._types import BenchmarkDataError, BenchmarkItem
+
+__all__ = ["arena_hard_metadata", "read_answers", "write_official"]
+
+log = structlog.get_logger(__name__)
+
+
+def read_answers(path: Path) -> dict[str, dict[str, Any]]:
+    """The answer records of a batch output file by id (error lines skipped, last wins)."""
+    answers: dict[str, dict[str, Any]] = {}
+    with path.open("rb") as handle:
+        for line in handle:
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # a line cut off by a kill
+            if isinstance(record, dict) and "answer" in record and "id" in record:
+                answers[str(record["id"])] = record
+    return answers
+
+
+def _answer_id() -> str:
+    return uuid.uuid4().hex[:22]
+
+
+def _mt_bench(item: BenchmarkItem, record: Mapping[str, Any], model: str) -> dict[str, Any]:
+    turns = record.get("turns")
+    if not isinstance(turns, list) or len(turns) != len(item.turns):
+        raise BenchmarkDataError(f"MT-Bench {item.id}: the answer needs one reply per turn")
+    return {
+        "question_id": item.metadata["question_id"],
+        "answer_id": _answer_id(),
+        "model_id": model,
+        "choices": [{"index": 0, "turns": [str(turn) for turn in turns]}],
+        "tstamp": time.time(),
+    }
+
+
+def arena_hard_metadata(answer: str) -> dict[str, Any]:
+    """The style features arena-hard's style control reads, counted outside code blocks.
+
+    ``token_len`` is estimated (about four characters a token): arena-hard counts with a
+    tiktoken encoding, which is not a dependency here.
+    """
+    text = re.sub(r"```[^`]*```", "", answer)
+    headers = {f"h{n}": len(re.findall(rf"^#{{{n}}}\s", text, re.MULTILINE)) for n in range(1, 7)}
+    return {
+        "token_len": max(1, round(len(answer) / 4)) if answer else 0,
+        "header_count": headers,
+        "list_count": {
+            "ordered": len(re.findall(r"^\s*\d+\.\s", text, re.MULTILINE)),
+            "unordered": len(re.findall(r"^\s*[-*+]\s", text, re.MULTILINE)),
+        },
+        "bold_count": {
+            "**": len(re.findall(r"\*\*[^*\n]+\*\*", text)),
+            "__": len(re.findall(r"__[^_\n]+__", text)),
+        },
+    }
+
+
+def _arena_hard(
+    item: BenchmarkItem, record: Mapping[str, Any], model: str, legacy: bool
+) -> dict[str, Any]:
+    answer = str(record["answer"])
+    if legacy:
+        return {
+            "question_id": item.id,
+            "answer_id": _answer_id(),
+            "model_id": model,
+            "choices": [{"index": 0, "turns": [{"content": answer}]}],
+            "tstamp": time.time(),
+        }
+    return {
+        "uid": item.id,
+        "ans_id": _answer_id(),
+        "model": model,
+        "messages": [
+            {"role": "user", "content": item.metadata["prompt"]},
+            {"role": "assistant", "content": {"answer": answer}},
+        ],
+        "tstamp": time.time(),
+        "metadata": arena_hard_metadata(answer),
+    }
+
+
+def _code_record(benchmark: str, item: BenchmarkItem, answer: str) -> dict[str, Any]:
+    if benchmark == "humaneval":
+        meta = item.metadata
+        completion = humaneval_completion(meta["prompt"], meta["entry_point"], answer)
+        return {"task_id": item.id, "completion": completion}
+    if benchmark == "mbpp":
+        return {"task_id": item.metadata["task_id"], "completion": extract_code(answer)}
+    return {"name": item.id, "completion": extract_code(answer)}
+
+
+def _jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for record in records:
+            handle.write(orjson.dumps(record) + b"\n")
+    return path
+
+
+def _mixeval(
+    benchmark: Benchmark,
+    pairs: list[tuple[BenchmarkItem, Mapping[str, Any]]],
+    folder: Path,
+    model: str,
+) -> list[Path]:
+    suffix = "_hard" if benchmark.name == "mixeval_hard" else ""
+    written = []
+    for prefix, split in (("ff", "close_freeform"), ("mc", "close_multichoice")):
+        records = [
+            {
+                **item.metadata["record"],
+                "id": item.metadata["key"],
+                "formated_input": item.messages[0]["content"],
+                "response": str(record["answer"]),
+            }
+            for item, record in pairs
+            if item.id.startswith(prefix + "-")
+        ]
+        written.append(_jsonl(folder / f"{model}_{split}{suffix}.jsonl", records))
+    return written
+
+
+def write_official(
+    benchmark: Benchmark,
+    answers: Iterable[Mapping[str, Any]],
+    path: Path,
+    *,
+    model: str,
+    legacy: bool = False,
+) -> list[Path]:
+    """Write answers in the format the benchmark's official evaluator reads.
+
+    * ``mt_bench``: FastChat ``model_answer/<model>.jsonl`` lines (``question_id``,
+      ``answer_id``, ``model_id``, ``choices: [{index, turns}]``, ``tstamp``).
+    * ``arena_hard``: arena-hard-auto's ``model_answer/<model>.jsonl`` (``uid``, ``ans_id``,
+      ``model``, ``messages`` ending with ``{"role": "assistant", "content": {"answer"}}``,
+      ``tstamp``, ``metadata``); ``legacy=True`` gives the v0.1 shape (``question_id``,
+      ``choices``).
+    * ``alpaca_eval``: a JSON list of ``{instruction, output, generator, dataset}``.
+    * ``mixeval``/``mixeval_hard``: ``path`` is a folder; writes
+      ``<model>_close_freeform[_hard].jsonl`` and ``<model>_close_multichoice[_hard].jsonl``
+      (the source record, ``id``, ``formated_input`` and ``response``), the files
+      MixEval's ``compute_metrics`` reads from ``<model_response_dir>/<model>/<benchmark>/
+      <version>/``.
+    * ``humaneval``/``mbpp``: ``{task_id, completion}`` lines; ``code_contests``: ``{name,
+      completion}``.
+    * ``gsm8k``/``math``: our own lines: ``id``, ``answer``, ``prediction``, ``reference``,
+      ``correct``.
+
+    Args:
+        benchmark: the benchmark the answers are for.
+        answers: batch output records (``id``, ``answer``, ``turns``); errors are skipped.
+        path: the output file (a folder for MixEval).
+        model: the name the evaluator shows (``model_id``, ``generator``...).
+        legacy: arena-hard's v0.1 answer format instead of the current one.
+
+    Returns:
+        The files written.
+
+    Raises:
+        BenchmarkDataError: an answer's id is not in the benchmark, or an MT-Bench answer
+            lacks a turn.
+    """
+    items = {item.id: item for item in benchmark.items()}
+    pairs: list[tuple[BenchmarkItem, Mapping[str, Any]]] = []
+    for record in answers:
+        if "answer" not in record:
+            log.warning("answer_skipped", id=record.get("id"), reason="error line")
+            continue
+        item = items.get(str(record.get("id")))
+        if item is None:
+            raise BenchmarkDataError(f"answer id {record.get('id')!r} is not in {benchmark.name}")
+        pairs.append((item, record))
+    name = benchmark.name
+    if name in ("mixeval", "mixeval_hard"):
+        return _mixeval(benchmark, pairs, path, model)
+    if name == "alpaca_eval":
+        rows = [
+            {
+                "instruction": item.metadata["instruction"],
+                "output": str(record["answer"]),
+                "generator": model,
+                "dataset": item.metadata["dataset"],
+            }
+            for item, record in pairs
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        return [path]
+    return [_jsonl(path, (_line(name, item, record, model, legacy) for item, record in pairs))]
+
+
+def _line(
+    name: str, item: BenchmarkItem, record: Mapping[str, Any], model: str, legacy: bool
+) -> dict[str, Any]:
+    answer = str(record["answer"])
+    if name == "mt_bench":
+        return _mt_bench(item, record, model)
+    if name == "arena_hard":
+        return _arena_hard(item, record, model, legacy)
+    if name in ("humaneval", "mbpp", "code_contests"):
+        return _code_record(name, item, answer)
+    result = score(name, item, answer)
+    return {
+        "id": item.id,
+        "answer": answer,
+        "prediction": result.prediction,
+        "reference": item.reference,
+        "correct": result.correct,
+    }
