@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
+
 from archon_async.core import (
     ArchonError,
     ComponentContext,
@@ -25,10 +27,13 @@ __all__ = [
     "effective_conversation",
     "prompt_messages",
     "query_of",
+    "record",
     "require_candidates",
     "sample_texts",
     "strip_unit_tests",
 ]
+
+log = structlog.get_logger(__name__)
 
 #: How many times a component re-asks when a reply cannot be parsed (after the first try).
 PARSE_RETRIES = 3
@@ -118,13 +123,21 @@ async def sample_texts(
     if not texts and errors:
         raise errors[0]
     if errors:
-        ctx.note(
+        record(
+            ctx,
             event,
             failed=len(errors),
             requested=count,
             errors=[f"{type(e).__name__}: {e}" for e in errors],
         )
     return texts
+
+
+def record(ctx: ComponentContext, event: str, **fields: Any) -> None:
+    """Note an event in the trace and log it (without raw model output, which may be long
+    and holds user content)."""
+    ctx.note(event, **fields)
+    log.info(event, **{key: value for key, value in fields.items() if key != "raw"})
 
 
 def _string_list(state: State, key: str) -> list[str]:
@@ -158,6 +171,6 @@ def aligned_critiques(ctx: ComponentContext, state: State, count: int) -> list[s
     if not critiques:
         return None
     if len(critiques) != count:
-        ctx.note("critiques_ignored", critiques=len(critiques), candidates=count)
+        record(ctx, "critiques_ignored", critiques=len(critiques), candidates=count)
         return None
     return critiques

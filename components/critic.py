@@ -35,6 +35,7 @@ from ._common import (
     effective_conversation,
     prompt_messages,
     query_of,
+    record,
     require_candidates,
 )
 from .prompts import CRITIC_SYSTEM, critic_prompt
@@ -100,7 +101,7 @@ class Critic:
         reply = ""
         for attempt in range(1 + PARSE_RETRIES):
             if attempt:
-                ctx.note("critic_parse_retry", attempt=attempt, raw=reply)
+                record(ctx, "critic_parse_retry", attempt=attempt, raw=reply)
             reply = await complete_text(ctx, self.spec, messages)
             critiques = parse_critiques(reply, len(candidates))
             if critiques is not None:

@@ -51,6 +51,7 @@ from ._common import (
     effective_conversation,
     prompt_messages,
     query_of,
+    record,
     require_candidates,
 )
 from .prompts import RANKER_SYSTEM, ranker_prompt
@@ -182,7 +183,7 @@ class Ranker:
         reply = await complete_text(ctx, self.spec, messages)
         order = parse_ranking(reply, len(candidates))
         if order is None:
-            ctx.note("ranker_parse_fallback", raw=reply)
+            record(ctx, "ranker_parse_fallback", raw=reply)
             return list(range(len(candidates)))
         return order
 

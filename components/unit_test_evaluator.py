@@ -45,6 +45,7 @@ from ._common import (
     effective_conversation,
     prompt_messages,
     query_of,
+    record,
     require_candidates,
     strip_unit_tests,
 )
@@ -145,7 +146,8 @@ class UnitTestEvaluator:
         scores: list[int] = []
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, ArchonError):
-                ctx.note(
+                record(
+                    ctx,
                     "unit_test_eval_failed",
                     candidate=index,
                     error=f"{type(outcome).__name__}: {outcome}",
@@ -160,7 +162,7 @@ class UnitTestEvaluator:
             passing = [i for i, s in enumerate(scores) if s == test_count]
             if len(passing) >= self.first_k:
                 return passing[: self.first_k]
-            ctx.note("unit_test_first_k_fallback", passing=len(passing), first_k=self.first_k)
+            record(ctx, "unit_test_first_k_fallback", passing=len(passing), first_k=self.first_k)
         # sorted() is stable: equal scores keep candidate order.
         ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
         return ranked[: self.spec.top_k] if self.spec.top_k is not None else ranked
@@ -179,16 +181,17 @@ class UnitTestEvaluator:
         reply = ""
         for attempt in range(1 + PARSE_RETRIES):
             if attempt:
-                ctx.note("unit_test_eval_retry", candidate=index, attempt=attempt, raw=reply)
+                record(ctx, "unit_test_eval_retry", candidate=index, attempt=attempt, raw=reply)
             reply = await complete_text(ctx, self.spec, messages)
             verdicts = parse_unit_test_verdicts(reply, len(tests))
             if any(v is not None for v in verdicts):
                 if None in verdicts:
-                    ctx.note(
+                    record(
+                        ctx,
                         "unit_test_verdicts_incomplete",
                         candidate=index,
                         missing=[n for n, v in enumerate(verdicts, 1) if v is None],
                     )
                 return sum(1 for v in verdicts if v)
-        ctx.note("unit_test_eval_unparsable", candidate=index, raw=reply)
+        record(ctx, "unit_test_eval_unparsable", candidate=index, raw=reply)
         return 0

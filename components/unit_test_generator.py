@@ -35,6 +35,7 @@ from ._common import (
     effective_conversation,
     prompt_messages,
     query_of,
+    record,
 )
 from .prompts import UNIT_TEST_GENERATOR_SYSTEM, unit_test_generator_prompt
 
@@ -112,13 +113,13 @@ class UnitTestGenerator:
         reply = ""
         for attempt in range(1 + PARSE_RETRIES):
             if attempt:
-                ctx.note("unit_test_parse_retry", attempt=attempt, raw=reply)
+                record(ctx, "unit_test_parse_retry", attempt=attempt, raw=reply)
             reply = await complete_text(ctx, self.spec, messages)
             tests = parse_unit_tests(reply)
             if tests:
                 wanted = self.spec.unit_test_cap
                 if wanted is not None and len(tests) < wanted:
-                    ctx.note("unit_tests_below_cap", got=len(tests), cap=wanted)
+                    record(ctx, "unit_tests_below_cap", got=len(tests), cap=wanted)
                 return {"unit_tests": tests[: self.cap]}
         raise OutputParseError(
             f"the unit test generator's replies held no unit tests in {1 + PARSE_RETRIES} attempts",

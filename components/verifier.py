@@ -45,6 +45,7 @@ from ._common import (
     effective_conversation,
     prompt_messages,
     query_of,
+    record,
     require_candidates,
 )
 from .prompts import VERIFIER_SYSTEM, verifier_reasoning_prompt, verifier_verdict_prompt
@@ -97,7 +98,8 @@ class Verifier:
             raise errors[0]
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, ArchonError):
-                ctx.note(
+                record(
+                    ctx,
                     "verifier_candidate_failed",
                     candidate=index,
                     error=f"{type(outcome).__name__}: {outcome}",
@@ -106,7 +108,7 @@ class Verifier:
         if self.spec.first_k is not None:
             kept = kept[: self.spec.first_k]
         if not kept:
-            ctx.note("verifier_none_verified", candidates=len(candidates))
+            record(ctx, "verifier_none_verified", candidates=len(candidates))
             kept = list(range(len(candidates)))
         update: StateUpdate = {"candidates": [candidates[i] for i in kept]}
         if critiques is not None:
@@ -130,10 +132,10 @@ class Verifier:
         reply = ""
         for attempt in range(1 + PARSE_RETRIES):
             if attempt:
-                ctx.note("verifier_verdict_retry", candidate=index, attempt=attempt, raw=reply)
+                record(ctx, "verifier_verdict_retry", candidate=index, attempt=attempt, raw=reply)
             reply = await complete_text(ctx, self.spec, messages)
             verdict = parse_verdict(reply)
             if verdict is not None:
                 return verdict
-        ctx.note("verifier_verdict_unparsable", candidate=index, raw=reply)
+        record(ctx, "verifier_verdict_unparsable", candidate=index, raw=reply)
         return False
