@@ -122,6 +122,10 @@ class Barrier:
             self._all_in.set()
         await self._all_in.wait()
 
+    async def wait_all_arrived(self) -> None:
+        """Return once every party has arrived (without being one of them)."""
+        await self._all_in.wait()
+
 
 def spec_of(type_: str, **settings: Any) -> ComponentSpec:
     """A component spec with a fake model."""

@@ -85,3 +85,27 @@ async def test_every_sample_failing_raises_the_first_error(make_ctx: Any, spec: 
     with pytest.raises(ProviderTimeoutError, match="timeout 1"):
         await Generator(ctx.spec).run(ctx, {})
     assert len(ctx.requests) == 2
+
+
+async def test_cancelling_the_run_cancels_every_sample(
+    make_ctx: Any, spec: Any, barrier: Any
+) -> None:
+    gate = barrier(3)
+    cancelled: list[int] = []
+
+    async def reply(messages: list[Message]) -> str:
+        try:
+            await gate.wait()
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(1)
+            raise
+        return "never"
+
+    ctx = make_ctx(spec("generator", samples=3), reply)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(Generator(ctx.spec).run, ctx, {})
+            await gate.wait_all_arrived()
+            group.cancel_scope.cancel()
+    assert len(cancelled) == 3
