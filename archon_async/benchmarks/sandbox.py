@@ -52,18 +52,20 @@ Isolation = Literal["auto", "netns", "socket-block"]
 _KEEP_BYTES = 64 * 1024  # of stdout kept (head) and of stderr kept (tail)
 _FILE_LIMIT_BYTES = 64 * 1024 * 1024
 
+# socket.socket.__init__ calls _socket.socket.__init__ by module lookup, so replacing the C
+# class covers both; sockets made from a file descriptor (socketpair, fromfd) stay allowed.
 _PRELUDE = """\
 import socket as _sb_socket, _socket as _sb_c
-_sb_base = _sb_socket.socket
-_sb_inet = {_sb_socket.AF_INET, _sb_socket.AF_INET6}
+_sb_orig = _sb_c.socket
+_sb_inet = (_sb_c.AF_INET, _sb_c.AF_INET6)
 def _sb_refuse(*args, **kwargs):
     raise PermissionError(1, "network access is disabled in the sandbox")
-class _SbSocket(_sb_base):
+class _SbSocket(_sb_orig):
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         if fileno is None and (family == -1 or family in _sb_inet):
             _sb_refuse()
-        super().__init__(family, type, proto, fileno)
-_sb_socket.socket = _sb_socket.SocketType = _sb_c.socket = _SbSocket
+        _sb_orig.__init__(self, family, type, proto, fileno)
+_sb_c.socket = _sb_c.SocketType = _SbSocket
 _sb_socket.create_connection = _sb_refuse
 del _sb_socket, _sb_c
 """

@@ -1,0 +1,167 @@
+"""The code sandbox: passes good code, fails bad code, stops loops, memory and network."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archon_async import ConfigError
+from archon_async.benchmarks import Sandbox, get_benchmark, run_python, score_code
+from archon_async.benchmarks._code import humaneval_program
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A loopback server the sandboxed code tries to reach."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def netns_available() -> bool:
+    import subprocess
+
+    binary = shutil.which("unshare")
+    if binary is None:
+        return False
+    return subprocess.run([binary, "--net", "--", "true"], check=False).returncode == 0
+
+
+async def test_a_correct_program_passes_and_output_is_captured() -> None:
+    result = await run_python("import sys\nprint('hello')\nprint(sys.flags.isolated)")
+    assert result.passed and result.status == "passed" and result.returncode == 0
+    assert result.stdout.split() == ["hello", "1"]
+
+
+async def test_stdin_is_fed_and_the_working_directory_is_fresh() -> None:
+    code = "import os\nprint(sorted(os.listdir('.')), input())"
+    result = await run_python(code, stdin="abc\n")
+    assert result.stdout.strip() == "['main.py'] abc"
+
+
+async def test_the_environment_is_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_API_KEY", "sk-test-should-not-leak")
+    result = await run_python("import os\nprint(sorted(os.environ))")
+    assert "SECRET_API_KEY" not in result.stdout
+
+
+async def test_humaneval_canonical_solution_passes_and_a_wrong_one_fails() -> None:
+    item = get_benchmark("humaneval").items()[0]
+    meta = item.metadata
+    good = humaneval_program(
+        meta["prompt"], meta["canonical_solution"], item.reference, meta["entry_point"]
+    )
+    assert (await run_python(good)).passed
+    wrong = humaneval_program(
+        meta["prompt"], "    return False\n", item.reference, "has_close_elements"
+    )
+    result = await run_python(wrong)
+    assert not result.passed and result.status == "failed"
+    assert "AssertionError" in result.stderr
+
+
+async def test_score_code_on_humaneval_answers_in_either_shape() -> None:
+    item = get_benchmark("humaneval").items()[0]
+    sandbox = Sandbox(timeout_s=10)
+    full = (
+        "Here it is:\n```python\n"
+        + item.metadata["prompt"]
+        + item.metadata["canonical_solution"]
+        + "```\n"
+    )
+    body_only = "```python\n" + item.metadata["canonical_solution"] + "```"
+    wrong = "```python\ndef has_close_elements(numbers, threshold):\n    return True\n```"
+    assert (await score_code("humaneval", item, full, sandbox=sandbox)).correct
+    assert (await score_code("humaneval", item, body_only, sandbox=sandbox)).correct
+    verdict = await score_code("humaneval", item, wrong, sandbox=sandbox)
+    assert not verdict.correct and verdict.status == "failed"
+
+
+async def test_score_code_on_mbpp_reference_code_passes() -> None:
+    item = get_benchmark("mbpp").items()[0]
+    answer = f"```python\n{item.metadata['code']}\n```"
+    sandbox = Sandbox(timeout_s=10)
+    assert (await score_code("mbpp", item, answer, sandbox=sandbox)).correct
+    wrong = await score_code("mbpp", item, "def remove_Occ(s, ch):\n    return s", sandbox=sandbox)
+    assert not wrong.correct
+
+
+async def test_an_infinite_loop_is_killed_on_timeout() -> None:
+    result = await run_python("while True:\n    pass\n", timeout_s=1)
+    assert result.status == "timeout" and not result.passed
+
+
+async def test_a_sleeping_child_process_group_is_killed_on_timeout() -> None:
+    child = "import time; time.sleep(600)"
+    code = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])"
+    result = await run_python(code, timeout_s=1)
+    assert result.status == "timeout"
+
+
+async def test_a_memory_blow_up_is_stopped() -> None:
+    result = await run_python("data = bytearray(4 * 1024 ** 3)\n", memory_mb=256)
+    assert result.status == "memory" and not result.passed
+    grow = "chunks = []\nwhile True:\n    chunks.append(bytearray(10 ** 7))\n"
+    assert (await run_python(grow, memory_mb=256, timeout_s=20)).status == "memory"
+
+
+CONNECT = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(3)
+s.connect(("127.0.0.1", {port}))
+print("connected")
+"""
+
+
+@pytest.mark.parametrize("isolation", ["auto", "socket-block", "netns"])
+async def test_network_is_refused(isolation: str, listener: int) -> None:
+    if isolation == "netns" and not netns_available():
+        pytest.skip("unshare --net is not available here")
+    sandbox = Sandbox(timeout_s=10, isolation=isolation)  # type: ignore[arg-type]
+    for code in (
+        CONNECT.format(port=listener),
+        f"import socket\nsocket.create_connection(('127.0.0.1', {listener}), timeout=3)",
+        f"import _socket\ns = _socket.socket()\ns.connect(('127.0.0.1', {listener}))",
+    ):
+        result = await sandbox.run(code)
+        assert result.status == "failed", result
+        assert "connected" not in result.stdout
+        assert "Error" in result.stderr
+    assert sandbox.isolation in ("netns+socket-block", "socket-block", "netns")
+
+
+async def test_local_unix_sockets_still_work() -> None:
+    code = "import socket\na, b = socket.socketpair()\na.sendall(b'x')\nprint(b.recv(1))"
+    assert (await run_python(code, isolation="socket-block")).passed
+
+
+async def test_cancelling_a_run_kills_the_program(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    code = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)"
+    task = asyncio.create_task(Sandbox(timeout_s=60).run(code))
+    for _ in range(3000):  # until the program has started and written its pid
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.01)
+    pid = int(pid_file.read_text())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_bad_limits_are_refused() -> None:
+    with pytest.raises(ConfigError):
+        Sandbox(timeout_s=0)
