@@ -131,7 +131,7 @@ class Architecture:
         for index, raw_layer in enumerate(raw_layers):
             specs = _layer_specs(raw_layer, index, source, notes)
             layers.append(specs)
-        _check_layers(layers, registry, source)
+        _check_layers(layers, registry, source, notes)
         name = data.get("name", "")
         if not isinstance(name, str):
             raise ConfigError("'name' must be a string", source=source, location="name")
@@ -200,12 +200,15 @@ def _layer_specs(raw_layer: Any, index: int, source: str, notes: list[str]) -> l
     specs = []
     for position, raw in enumerate(raw_components):
         spec = validate_component(raw, (*where, position), source)
-        notes.extend(unknown_key_messages(spec, (*where, position), source))
+        if spec.type in _BUILTIN_TYPES:  # a custom component reads its own keys
+            notes.extend(unknown_key_messages(spec, (*where, position), source))
         specs.append(spec)
     return specs
 
 
-def _check_layers(layers: list[list[ComponentSpec]], registry: Registry, source: str) -> None:
+def _check_layers(
+    layers: list[list[ComponentSpec]], registry: Registry, source: str, notes: list[str]
+) -> None:
     """Check names against the registry and the order of layers; build each component once
     so that it can reject its own settings."""
     seen_types: set[str] = set()
@@ -213,7 +216,12 @@ def _check_layers(layers: list[list[ComponentSpec]], registry: Registry, source:
         for position, spec in enumerate(layer):
             where = ("layers", index, position)
             _check_names(spec, registry, source, where)
-            if index == 0 and spec.type in _NEEDS_CANDIDATES:
+            if index == 0 and spec.type == "fuser":
+                notes.append(
+                    f"{source}, {format_location(where)}: a fuser in the first layer has no "
+                    "candidates to fuse; it answers the query directly"
+                )
+            elif index == 0 and spec.type in _NEEDS_CANDIDATES:
                 raise ConfigError(
                     f"a {spec.type} needs candidates from an earlier layer; "
                     "start the architecture with a generator layer",

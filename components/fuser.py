@@ -10,6 +10,10 @@ Settings read: ``samples``, ``length_control`` (ask to stay as long as the candi
 ``no_system``, ``temperature``, ``max_tokens``. Archon's fuser configs also carry
 ``top_k_generations``, ``fuse_generations_count`` and ``ranker_config``, which Archon's
 fuser never reads; they are accepted and ignored here too.
+
+A fuser with no candidates (one published Archon config puts fusers in its first layer,
+where Archon's fuser fails its input assertion) answers the conversation directly, like a
+generator, and notes ``fuser_without_candidates`` in the trace.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ._common import (
     effective_conversation,
     prompt_messages,
     query_of,
+    record,
     require_candidates,
     sample_texts,
 )
@@ -46,6 +51,15 @@ class Fuser:
             ComponentError: there are no candidates to fuse.
             ArchonError: every sample failed (the first sample's error).
         """
+        if not state.get("candidates"):
+            record(ctx, "fuser_without_candidates", reason="no candidates: answering directly")
+            direct = effective_conversation(ctx.conversation, state)
+            if self.spec.no_system:
+                direct = [m for m in direct if m["role"] != "system"]
+            texts = await sample_texts(
+                ctx, self.spec, direct, self.spec.samples, event="fuser_samples_failed"
+            )
+            return {"candidates": texts}
         candidates = require_candidates(state, "fuser")
         critiques = aligned_critiques(ctx, state, len(candidates))
         conversation = effective_conversation(ctx.conversation, state)

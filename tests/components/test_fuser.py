@@ -81,8 +81,11 @@ async def test_no_system_drops_the_fuser_system_message(make_ctx: Any, spec: Any
     assert all(m["role"] != "system" for m in ctx.requests[0].messages)
 
 
-async def test_no_candidates_is_a_component_error(make_ctx: Any, spec: Any) -> None:
-    ctx = make_ctx(spec("fuser"), lambda m: "2")
-    with pytest.raises(ComponentError, match="fuser received no candidates"):
-        await Fuser(ctx.spec).run(ctx, {"candidates": []})
-    assert ctx.requests == []
+async def test_without_candidates_it_answers_the_query_directly(make_ctx: Any, spec: Any) -> None:
+    # One published Archon config puts fusers in its first layer, where nothing came before.
+    ctx = make_ctx(spec("fuser"), lambda m: "direct")
+    result = await Fuser(ctx.spec).run(ctx, {"candidates": []})
+    assert result == {"candidates": ["direct"]}
+    [request] = ctx.requests
+    assert list(request.messages) == list(ctx.conversation)
+    assert [note["event"] for note in ctx.notes] == ["fuser_without_candidates"]

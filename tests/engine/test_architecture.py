@@ -99,7 +99,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         ([[{"type": "generator", "model_type": "OpenAI_API"}]], "layers[0][0].model", "missing"),
         ([[_component()], [_component(type="fusr")]], "layers[1][0].type", "did you mean 'fuser'"),
         ([[_component(model_type="OpenAI_APII")]], "layers[0][0].model_type", "OpenAI_API"),
-        ([[_component(type="fuser")]], "layers[0][0].type", "earlier layer"),
+        ([[_component(type="critic")]], "layers[0][0].type", "earlier layer"),
         (
             [[_component()], [_component(type="unit_test_evaluator")]],
             "layers[1][0].type",
@@ -152,5 +152,8 @@ def test_custom_types_load_against_a_custom_registry() -> None:
     config = {"layers": [[_component(model_type="Echo_API")], [{"type": "tagger", "model": "-"}]]}
     architecture = Architecture.from_dict(config, registry=registry)
     assert architecture.layers[1][0].type == "tagger"
+    with pytest.raises(ConfigError, match="no provider is registered for model_type 'Echo_API'"):
+        Architecture.from_dict(config)
+    config["layers"][0] = [_component()]
     with pytest.raises(ConfigError, match="unknown component type 'tagger'"):
         Architecture.from_dict(config)
