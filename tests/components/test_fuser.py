@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-import pytest
 
-from archon_async.core import ComponentError, Message
+from archon_async.core import Message
 from components.formats import FUSER_MARKER
 from components.fuser import Fuser
 from components.prompts import FUSER_SYSTEM
