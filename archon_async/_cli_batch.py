@@ -12,7 +12,6 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
-from ._exceptions import InvalidInputError
 
 __all__ = ["add_batch_command"]
 
@@ -104,8 +103,3 @@ def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any]:
     from ._cli_benchmark import benchmark_items
 
     return benchmark_items(args)
-
-
-def _positive(value: int | None, flag: str) -> None:
-    if value is not None and value < 1:
-        raise InvalidInputError(f"{flag} must be at least 1")
