@@ -62,9 +62,9 @@ def _batch(args: argparse.Namespace) -> int:
 
         sys.stdout.write("\n".join(benchmark_names()) + "\n")
         return 0
-    items, total, name, finish = _items(args)
+    items, total, name, finish, key = _items(args)
     output = args.output or Path(f"{name}.answers.jsonl")
-    engine = engine_from_args(args.config, args)
+    engine = engine_from_args(args.config, args, answer_key=key)
 
     async def go() -> Any:
         return await run_batch(
@@ -88,7 +88,7 @@ def _batch(args: argparse.Namespace) -> int:
     return 0 if stats.failed == 0 else 3
 
 
-def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any]:
+def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]]:
     if args.input is not None:
         total = validate_jsonl_input(args.input)
         items = iter_jsonl_items(args.input)
@@ -98,8 +98,8 @@ def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any]:
             chosen: list[BatchItem] = select(
                 list(items), limit=args.limit, sample=args.sample, seed=args.seed
             )
-            return chosen, len(chosen), args.input.stem, None
-        return items, total, args.input.stem, None
+            return chosen, len(chosen), args.input.stem, None, {}
+        return items, total, args.input.stem, None, {}
     from ._cli_benchmark import benchmark_items
 
     return benchmark_items(args)

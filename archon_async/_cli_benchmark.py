@@ -4,7 +4,7 @@ scores out."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,19 @@ __all__ = ["benchmark_items"]
 Finish = Callable[[Path], dict[str, Any]]
 
 
-def benchmark_items(args: argparse.Namespace) -> tuple[list[BatchItem], int, str, Finish]:
+def answer_key(items: Sequence[Any]) -> dict[str, str]:
+    """Question text -> expected answer, for the simulated provider's per-model skill, so
+    that architectures can be compared on a benchmark without calling a real model."""
+    key: dict[str, str] = {}
+    for item in items:
+        if isinstance(item.reference, str | int | float) and item.messages:
+            key[item.messages[-1]["content"]] = str(item.reference)
+    return key
+
+
+def benchmark_items(
+    args: argparse.Namespace,
+) -> tuple[list[BatchItem], int, str, Finish, dict[str, str]]:
     """The batch items of the benchmark the options name, and what to do once answered:
     write the official evaluator's format next to the output, and score where no judge is
     needed.
@@ -56,7 +68,7 @@ def benchmark_items(args: argparse.Namespace) -> tuple[list[BatchItem], int, str
         report["score"] = anyio.run(score).summary()
         return report
 
-    return items, len(items), benchmark.name, finish
+    return items, len(items), benchmark.name, finish, answer_key(chosen)
 
 
 def _suffix(name: str) -> str:

@@ -96,17 +96,22 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
 
 
-def engine_from_args(config: Path | None, args: argparse.Namespace) -> Engine:
-    """Build the engine a command's options describe."""
+def engine_from_args(
+    config: Path | None, args: argparse.Namespace, *, answer_key: dict[str, str] | None = None
+) -> Engine:
+    """Build the engine a command's options describe; an in-process simulated provider gets
+    ``answer_key`` so that its models answer known questions with their configured skill."""
     if config is None:
         architecture = Architecture.from_dict(DEFAULT_ARCHITECTURE, source="<built-in default>")
     else:
         architecture = Architecture.from_file(config)
     simulate: Any = args.simulate_url or args.simulate or config is None
-    if simulate is True and args.simulate_latency_ms is not None:
+    if simulate is True:
         from .simulate import SimulationSettings
 
-        simulate = SimulationSettings(latency_s=args.simulate_latency_ms / 1000)
+        simulate = SimulationSettings(
+            latency_s=(args.simulate_latency_ms or 0) / 1000, answer_key=answer_key or {}
+        )
     return Engine(architecture, keys=args.keys, seed=args.seed, simulate=simulate)
 
 
