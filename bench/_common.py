@@ -115,7 +115,9 @@ def stat_counts(stats: Any) -> dict[str, int]:
     flat = dict(_flatten(stats))
     total = _first(flat, ("requests", "requests_total", "total_requests", "calls", "total"))
     limited = _first(flat, ("rate_limited", "throttled", "status_429", "429", "responses_429"))
-    ok = _first(flat, ("ok", "completed", "succeeded", "status_200", "200", "responses_200"))
+    ok = _first(
+        flat, ("replies", "ok", "completed", "succeeded", "status_200", "200", "responses_200")
+    )
     if ok is None and total is not None:
         ok = total - (limited or 0)
     return {"total": total or 0, "ok": ok or 0, "rate_limited": limited or 0}

@@ -9,12 +9,15 @@ the provider's ``max_concurrency``; ``--rpm`` its configured rate limit (none by
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from archon_async import Engine
 from archon_async._batch import run_batch
@@ -64,7 +67,12 @@ async def main() -> None:
     parser = base_parser(__doc__ or "")
     parser.add_argument("--rpm", type=float, default=None)
     parser.add_argument("--lag", action="store_true")
+    parser.add_argument("--log-level", default="WARNING", help="structlog level kept")
     args = parser.parse_args()
+    # An application configures logging; unconfigured structlog prints every debug line
+    # (one per provider call) to stdout, which a benchmark should not pay for.
+    level = logging.getLevelNamesMapping()[args.log_level.upper()]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
     os.environ.setdefault("OPENAI_API_KEY", "sim-key")
     provider: dict[str, Any] = {"base_url": args.base_url, "max_concurrency": args.inflight}
     if args.rpm is not None:
