@@ -1,0 +1,323 @@
+"""API key pools: Archon's three ways to give keys, rotation, cooldown, and secrecy.
+
+Keys come from the environment (``OPENAI_API_KEY``, ``OPENAI_API_KEY_2``, ... plus a
+``.env`` file, read without touching ``os.environ``), from a JSON file such as Archon's
+``api_keys.json`` (``{"OPENAI_API_KEY": ["k1", "k2"]}``), or from a dict of that shape.
+Each provider gets a `KeyPool` that hands out keys in turn, cools a key down after a 429,
+disables it after a 401/403, and waits for the earliest key when all are cooling.
+
+Keys are `pydantic.SecretStr` from the moment they are read; logs, reprs and errors show a
+short fingerprint (``key_id``) at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+from pydantic import SecretStr
+
+from ._exceptions import ConfigError, KeyPoolExhaustedError
+
+__all__ = [
+    "KeyLease",
+    "KeyPool",
+    "KeyPoolStatistics",
+    "env_prefix",
+    "fingerprint",
+    "load_key_sets",
+]
+
+# model_type -> the prefixes of its key variables, as Archon names them.
+_ENV_PREFIXES: dict[str, tuple[str, ...]] = {
+    "OpenAI_API": ("OPENAI",),
+    "Together_API": ("TOGETHER",),
+    "Groq_API": ("GROQ",),
+    "Anthropic_API": ("ANTHROPIC",),
+    "Google_API": ("GOOGLE", "GEMINI"),
+    "Bedrock_API": ("BEDROCK",),
+    "tgi": ("TGI",),
+    "vLLM": ("VLLM",),
+    "OpenAI_Compatible": ("OPENAI_COMPATIBLE",),
+}
+# Hosted APIs refuse every call without a key; self-hosted servers and Bedrock (which can
+# sign requests with AWS credentials instead) may go without.
+_KEY_REQUIRED = {"OpenAI_API", "Together_API", "Groq_API", "Anthropic_API", "Google_API"}
+_KEY_VARIABLE = re.compile(r"^(?P<name>[A-Z0-9_]+_API_KEY)(?:_(?P<n>\d+))?$")
+_MAX_COOLDOWN_S = 60.0
+
+Sleep = Callable[[float], Awaitable[None]]
+KeySets = dict[str, list[SecretStr]]
+
+
+def fingerprint(key: str) -> str:
+    """A short, stable, non-reversible id for a key, safe to log."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def env_prefix(model_type: str) -> tuple[str, ...]:
+    """The key variable prefixes of a model_type (a custom one: its name, upper-cased)."""
+    default = (re.sub(r"[^A-Z0-9]+", "_", model_type.upper()).removesuffix("_API"),)
+    return _ENV_PREFIXES.get(model_type, default)
+
+
+def load_key_sets(
+    keys: str | Path | Mapping[str, Any] | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | Path | None = ".env",
+) -> KeySets:
+    """Read keys into ``{"OPENAI_API_KEY": [SecretStr, ...], ...}``.
+
+    Args:
+        keys: None (environment and ``.env``), the path of a JSON key file, or a dict.
+            Variables missing from a file or dict still come from the environment.
+        environ: the environment to read (defaults to ``os.environ``; never written).
+        dotenv_path: a ``.env`` file to read too, if python-dotenv is installed.
+
+    Raises:
+        ConfigError: the key file is missing, not JSON, or not of the expected shape (the
+            message never quotes a key).
+    """
+    sets = _from_environment(os.environ if environ is None else environ, dotenv_path)
+    if keys is None:
+        return sets
+    given = _read_key_file(Path(keys)) if isinstance(keys, str | Path) else keys
+    source = str(keys) if isinstance(keys, str | Path) else "<keys dict>"
+    sets.update(_validated(given, source))
+    return sets
+
+
+def _from_environment(environ: Mapping[str, str], dotenv_path: str | Path | None) -> KeySets:
+    variables: dict[str, str] = {}
+    if dotenv_path is not None:
+        variables.update(_read_dotenv(Path(dotenv_path)))
+    variables.update(environ)  # the process environment wins over the file
+    numbered: dict[str, list[tuple[int, str]]] = {}
+    for variable, value in variables.items():
+        match = _KEY_VARIABLE.match(variable)
+        if match and value.strip():
+            number = int(match["n"]) if match["n"] else 1
+            numbered.setdefault(match["name"], []).append((number, value.strip()))
+    return {
+        name: _unique(value for _, value in sorted(entries)) for name, entries in numbered.items()
+    }
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    try:
+        from dotenv import dotenv_values
+    except ImportError:  # optional: Archon's .env support needs python-dotenv
+        return {}
+    if not path.is_file():
+        return {}
+    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+
+
+def _read_key_file(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError("the key file does not exist", source=str(path)) from None
+    except orjson.JSONDecodeError as exc:
+        # The decoder's message can quote the file's text: keep only the position.
+        raise ConfigError(
+            f"the key file is not valid JSON (line {exc.lineno})", source=str(path)
+        ) from None
+
+
+def _validated(given: Any, source: str) -> KeySets:
+    shape = 'keys must look like {"OPENAI_API_KEY": ["key-1", "key-2"], ...}'
+    if not isinstance(given, Mapping):
+        raise ConfigError(shape, source=source)
+    sets: KeySets = {}
+    for name, value in given.items():
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(name, str) or not isinstance(values, list | tuple):
+            raise ConfigError(f"{shape}; {name!r} is not a list of strings", source=source)
+        if not all(isinstance(item, str) for item in values):
+            raise ConfigError(
+                f"{shape}; {name!r} holds a value that is not a string", source=source
+            )
+        sets[name] = _unique(item.strip() for item in values if item.strip())
+    return sets
+
+
+def _unique(values: Any) -> list[SecretStr]:
+    return [SecretStr(value) for value in dict.fromkeys(values)]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLease:
+    """A key handed out for one attempt; ``key_id`` is None when the pool has no key."""
+
+    key_id: str | None
+    secret: SecretStr | None = field(default=None, repr=False)
+
+    def value(self) -> str | None:
+        """The key itself, to put in a request header and nowhere else."""
+        return self.secret.get_secret_value() if self.secret is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPoolStatistics:
+    """A snapshot of a pool: counts and fingerprints, never keys."""
+
+    provider: str
+    total: int
+    ready: int
+    cooling: int
+    disabled: int
+    key_ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Key:
+    secret: SecretStr = field(repr=False)
+    key_id: str
+    cooling_until: float = 0.0
+    strikes: int = 0
+    disabled: bool = False
+
+
+class KeyPool:
+    """The keys of one provider, handed out in turn.
+
+    Args:
+        provider: the model_type served.
+        keys: the keys, in order.
+        env_var: the variable a user sets to give a key (named in errors).
+        required: whether a call without a key is pointless (hosted APIs).
+        clock: a monotonic clock in seconds (tests pass a fake one).
+        sleep: an async sleep (tests pass one that advances the fake clock).
+    """
+
+    __slots__ = ("_clock", "_cursor", "_keys", "_sleep", "env_var", "provider", "required")
+
+    def __init__(
+        self,
+        provider: str,
+        keys: list[SecretStr],
+        *,
+        env_var: str,
+        required: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self.provider = provider
+        self.env_var = env_var
+        self.required = required
+        self._keys = [_Key(key, fingerprint(key.get_secret_value())) for key in keys]
+        self._cursor = 0
+        self._clock = clock
+        self._sleep = sleep
+
+    @classmethod
+    def for_provider(cls, model_type: str, key_sets: KeySets, **options: Any) -> KeyPool:
+        """The pool of a model_type from loaded key sets (all its prefixes, in order)."""
+        names = [f"{prefix}_API_KEY" for prefix in env_prefix(model_type)]
+        keys = [key for name in names for key in key_sets.get(name, [])]
+        unique = list({key.get_secret_value(): key for key in keys}.values())
+        required = model_type in _KEY_REQUIRED
+        return cls(model_type, unique, env_var=names[0], required=required, **options)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        return (
+            f"KeyPool({self.provider!r}, keys={stats.total}, ready={stats.ready}, "
+            f"cooling={stats.cooling}, disabled={stats.disabled}, ids={list(stats.key_ids)})"
+        )
+
+    def statistics(self) -> KeyPoolStatistics:
+        """How many keys are ready, cooling down and disabled."""
+        now = self._clock()
+        live = [key for key in self._keys if not key.disabled]
+        cooling = sum(1 for key in live if key.cooling_until > now)
+        return KeyPoolStatistics(
+            provider=self.provider,
+            total=len(self._keys),
+            ready=len(live) - cooling,
+            cooling=cooling,
+            disabled=len(self._keys) - len(live),
+            key_ids=tuple(key.key_id for key in self._keys),
+        )
+
+    def acquire_nowait(self) -> KeyLease | None:
+        """The next ready key, or None when every live key is cooling down.
+
+        Raises:
+            KeyPoolExhaustedError: no key is given, or every key is disabled.
+        """
+        if not self._keys:
+            if self.required:
+                raise self._exhausted("no key is given")
+            return KeyLease(None)
+        now = self._clock()
+        count = len(self._keys)
+        for step in range(count):
+            key = self._keys[(self._cursor + step) % count]
+            if not key.disabled and key.cooling_until <= now:
+                self._cursor = (self._cursor + step + 1) % count
+                return KeyLease(key.key_id, key.secret)
+        if all(key.disabled for key in self._keys):
+            raise self._exhausted(f"all {count} keys were refused or are out of quota")
+        return None
+
+    async def acquire(self) -> KeyLease:
+        """The next ready key, waiting for the earliest cooling key when none is ready.
+
+        Raises:
+            KeyPoolExhaustedError: no key is given, or every key is disabled.
+        """
+        while (lease := self.acquire_nowait()) is None:
+            earliest = min(key.cooling_until for key in self._keys if not key.disabled)
+            await self._sleep(max(earliest - self._clock(), 0.0))
+        return lease
+
+    def cool_down(self, key_id: str | None, retry_after: float | None) -> float:
+        """Rest a key after a 429: for ``retry_after`` seconds, else a growing backoff.
+
+        Returns:
+            The cooldown applied, in seconds.
+        """
+        key = self._find(key_id)
+        if key is None:
+            return 0.0
+        key.strikes += 1
+        delay = retry_after if retry_after is not None else 2.0 ** (key.strikes - 1)
+        delay = min(max(delay, 0.0), _MAX_COOLDOWN_S)
+        key.cooling_until = max(key.cooling_until, self._clock() + delay)
+        return delay
+
+    def disable(self, key_id: str | None) -> None:
+        """Stop using a key the provider refused (401/403) or that is out of quota."""
+        key = self._find(key_id)
+        if key is not None:
+            key.disabled = True
+
+    def succeeded(self, key_id: str | None) -> None:
+        """A call with this key succeeded: its backoff starts over."""
+        key = self._find(key_id)
+        if key is not None:
+            key.strikes = 0
+
+    def _find(self, key_id: str | None) -> _Key | None:
+        return next((key for key in self._keys if key.key_id == key_id), None)
+
+    def _exhausted(self, what: str) -> KeyPoolExhaustedError:
+        return KeyPoolExhaustedError(
+            f"{what}: set {self.env_var} (and {self.env_var}_2, ... for more keys) in the "
+            "environment or .env, or pass keys= to the engine",
+            provider=self.provider,
+        )

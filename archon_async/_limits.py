@@ -1,0 +1,173 @@
+"""Per-provider limits: requests and tokens per minute per key, and requests in flight.
+
+Every concurrent call of an engine draws from the same `ProviderLimits` of its provider.
+The buckets are aiolimiter leaky buckets, created lazily inside the running loop. They
+adapt to what the provider says: a bucket whose ``remaining`` header reached 0, or that got
+a 429 with Retry-After, pauses until the reset; a 429 that says nothing halves the
+effective rate of that key, which then recovers a little with every success.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+from aiolimiter import AsyncLimiter
+
+from ._config import ProviderSettings
+from ._types import ChatRequest
+
+__all__ = ["LimiterStatistics", "ProviderLimits", "estimate_tokens"]
+
+# rpm buckets allow a burst of this many seconds' worth of requests, not a whole minute's:
+# providers often enforce their per-minute limits over shorter windows.
+_BURST_S = 10.0
+_MIN_FACTOR = 0.1
+_RECOVERY = 1.05
+# Output budget assumed when a request gives no max_tokens.
+_DEFAULT_OUTPUT_TOKENS = 1024
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def estimate_tokens(request: ChatRequest) -> int:
+    """A cheap upper-ish estimate of a call's tokens: prompt characters / 4 + output budget."""
+    chars = sum(len(message["content"]) for message in request.messages)
+    return chars // 4 + (request.max_tokens or _DEFAULT_OUTPUT_TOKENS)
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterStatistics:
+    """A snapshot of a provider's limits.
+
+    Attributes:
+        provider: the model_type.
+        rpm: configured requests per minute per key, or None.
+        tpm: configured tokens per minute per key, or None.
+        max_concurrency: the cap on requests in flight.
+        in_flight: requests in flight now.
+        waiting: calls waiting for a slot.
+        keys: key fingerprints with a bucket.
+        slowed: keys whose effective rate is lowered after a 429.
+        paused: keys paused until a reset.
+    """
+
+    provider: str
+    rpm: float | None
+    tpm: float | None
+    max_concurrency: int
+    in_flight: int
+    waiting: int
+    keys: int
+    slowed: int
+    paused: int
+
+
+@dataclass(slots=True)
+class _Bucket:
+    rpm: AsyncLimiter | None
+    tpm: AsyncLimiter | None
+    factor: float = 1.0
+    paused_until: float = 0.0
+
+
+class ProviderLimits:
+    """The rate buckets (per key) and the in-flight cap of one provider.
+
+    Args:
+        provider: the model_type.
+        settings: its rpm, tpm and max_concurrency.
+        clock: a monotonic clock for pauses (tests pass a fake one).
+        sleep: an async sleep for pauses (tests pass one that advances the fake clock).
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        settings: ProviderSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self.provider = provider
+        self.settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self._buckets: dict[str | None, _Bucket] = {}
+        self._slots: anyio.CapacityLimiter | None = None
+
+    def __repr__(self) -> str:
+        s = self.statistics()
+        return (
+            f"ProviderLimits({self.provider!r}, rpm={s.rpm}, tpm={s.tpm}, "
+            f"in_flight={s.in_flight}/{s.max_concurrency}, waiting={s.waiting})"
+        )
+
+    def _bucket(self, key_id: str | None) -> _Bucket:
+        bucket = self._buckets.get(key_id)
+        if bucket is None:
+            rpm, tpm = self.settings.rpm, self.settings.tpm
+            rpm_bucket = None
+            if rpm is not None:
+                capacity = max(1.0, rpm / 60.0 * _BURST_S)
+                rpm_bucket = AsyncLimiter(capacity, capacity * 60.0 / rpm)
+            tpm_bucket = AsyncLimiter(tpm, 60.0) if tpm is not None else None
+            bucket = self._buckets[key_id] = _Bucket(rpm_bucket, tpm_bucket)
+        return bucket
+
+    async def acquire(self, key_id: str | None, tokens: int) -> None:
+        """Wait until a key may make one more request of about ``tokens`` tokens."""
+        bucket = self._bucket(key_id)
+        while (wait := bucket.paused_until - self._clock()) > 0:
+            await self._sleep(wait)
+        if bucket.rpm is not None:
+            # A slowed key pays more than one unit per request: same bucket, lower rate.
+            await bucket.rpm.acquire(min(1.0 / bucket.factor, bucket.rpm.max_rate))
+        if bucket.tpm is not None:
+            await bucket.tpm.acquire(min(float(tokens), bucket.tpm.max_rate))
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the provider's ``max_concurrency`` in-flight slots."""
+        if self._slots is None:
+            self._slots = anyio.CapacityLimiter(self.settings.max_concurrency)
+        async with self._slots:
+            yield
+
+    def pause(self, key_id: str | None, seconds: float) -> None:
+        """Hold every request of a key for ``seconds`` (a reset time or a Retry-After)."""
+        bucket = self._bucket(key_id)
+        bucket.paused_until = max(bucket.paused_until, self._clock() + seconds)
+
+    def rate_limited(self, key_id: str | None, retry_after: float | None) -> None:
+        """A 429: pause as told, or, told nothing, halve the key's effective rate."""
+        if retry_after is not None:
+            self.pause(key_id, retry_after)
+            return
+        bucket = self._bucket(key_id)
+        bucket.factor = max(bucket.factor / 2.0, _MIN_FACTOR)
+
+    def succeeded(self, key_id: str | None) -> None:
+        """A call succeeded: a slowed key's rate recovers by a step."""
+        bucket = self._buckets.get(key_id)
+        if bucket is not None and bucket.factor < 1.0:
+            bucket.factor = min(bucket.factor * _RECOVERY, 1.0)
+
+    def statistics(self) -> LimiterStatistics:
+        """A snapshot of the slots and buckets."""
+        slots = self._slots.statistics() if self._slots is not None else None
+        now = self._clock()
+        return LimiterStatistics(
+            provider=self.provider,
+            rpm=self.settings.rpm,
+            tpm=self.settings.tpm,
+            max_concurrency=self.settings.max_concurrency,
+            in_flight=slots.borrowed_tokens if slots else 0,
+            waiting=slots.tasks_waiting if slots else 0,
+            keys=len(self._buckets),
+            slowed=sum(1 for b in self._buckets.values() if b.factor < 1.0),
+            paused=sum(1 for b in self._buckets.values() if b.paused_until > now),
+        )

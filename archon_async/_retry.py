@@ -1,0 +1,84 @@
+"""The one retry policy of the engine: which failures to retry, and how long to wait.
+
+Retried: 408/409/429/5xx, timeouts, broken connections and malformed replies (a model
+can answer well on the next try). Never retried: other 4xx (bad request, refused key,
+unknown model), which cannot succeed by waiting. Delays back off exponentially from 0.5 s
+to 8 s with jitter, and a provider's Retry-After wins when it gives one (up to a cap).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ._config import ProviderSettings
+from ._exceptions import (
+    AuthenticationError,
+    KeyPoolExhaustedError,
+    MalformedResponseError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderStatusError,
+)
+
+__all__ = ["RetryPolicy", "is_retryable"]
+
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether another attempt of the same call could succeed."""
+    if isinstance(error, ProviderStatusError):
+        if isinstance(error, AuthenticationError):
+            return False  # the dispatcher may rotate to another key, but never waits
+        return error.status_code in _RETRYABLE_STATUS or error.status_code >= 500
+    if isinstance(error, KeyPoolExhaustedError):
+        return False
+    return isinstance(error, ProviderConnectionError | MalformedResponseError)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many times and how long to retry a failed call.
+
+    Attributes:
+        max_retries: retries after the first attempt.
+        initial_delay_s: the first backoff delay.
+        max_delay_s: the largest backoff delay.
+        jitter: the fraction of a delay drawn at random (0.25 takes up to 25% off).
+        max_retry_after_s: the longest Retry-After honoured; longer ones fail the call.
+        max_elapsed_s: no retry starts after this long since the first attempt.
+    """
+
+    max_retries: int = 4
+    initial_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    jitter: float = 0.25
+    max_retry_after_s: float = 60.0
+    max_elapsed_s: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> RetryPolicy:
+        """The policy for a provider: its ``max_retries``, the defaults otherwise."""
+        return cls(max_retries=settings.max_retries)
+
+    def delay(self, retry: int, error: ProviderError, rng: random.Random | None = None) -> float:
+        """The wait before retry number ``retry`` (1 for the first retry).
+
+        A rate-limit error with a Retry-After is waited out as the provider asks.
+        """
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None and 0 <= retry_after <= self.max_retry_after_s:
+            return float(retry_after)
+        backoff = min(self.initial_delay_s * 2.0 ** (retry - 1), self.max_delay_s)
+        draw = (rng or random).random()
+        return backoff * (1.0 - self.jitter * draw)
+
+    def should_retry(self, error: BaseException, retry: int, elapsed_s: float) -> bool:
+        """Whether to make retry number ``retry`` after ``error``, ``elapsed_s`` into the call."""
+        if retry > self.max_retries or elapsed_s >= self.max_elapsed_s:
+            return False
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None and retry_after > self.max_retry_after_s:
+            return False  # the provider asks for a longer pause than a call should wait
+        return is_retryable(error)
