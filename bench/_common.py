@@ -155,6 +155,13 @@ class Server:
     def stats(self) -> Any:
         return get_json(f"{self.root}/stats")
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far (from /proc)."""
+        if self.process is None:
+            return 0.0
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def start(self) -> None:
         command = [str(VENV_PYTHON), "-m", SERVER_MODULE, "--port", str(self.port)]
         command += ["--latency-ms", f"{self.latency_ms:g}"]
@@ -229,6 +236,7 @@ def run_client(
         command = [str(python), script, *args]
     command += ["--base-url", f"{srv.root}/v1", "--result", str(result_path)]
     before = stat_counts(srv.stats())
+    server_cpu = srv.cpu_s()
     started = time.monotonic()
     timeline: list[tuple[float, dict[str, int]]] = []
     with (OUT / "clients.log").open("ab") as log:
@@ -257,6 +265,8 @@ def run_client(
     result: dict[str, Any] = json.loads(result_path.read_text())
     result_path.unlink()
     result["server"] = _delta(srv, before)
+    # How busy the server was: near 1.0 means it, not the client, set the pace.
+    result["server_busy"] = (srv.cpu_s() - server_cpu) / (time.monotonic() - started)
     result["timeline"] = timeline
     return result
 

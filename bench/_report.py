@@ -38,7 +38,9 @@ def render(results: dict[str, Any]) -> str:
         "scenario; each client runs in its own process (CPU time and peak RSS are the "
         "client's). Server and client share the machine's cores, and the machine was shared "
         "with other work during the run: read the ratios, not the seconds. All sides use the "
-        "OpenAI_API model_type (see README.md here for why).",
+        'OpenAI_API model_type (see README.md here for why). "server busy" is the server '
+        "process's CPU seconds per wall second during a client's run: near 1.0, the "
+        "single-threaded server, not the client, set the pace.",
     ]
     for key, render_part in (
         ("critical_path", _critical_path),
@@ -84,7 +86,16 @@ def _critical_path(rows: list[dict[str, Any]]) -> str:
 def _batch(data: dict[str, Any]) -> str:
     rows = data["rows"]
     table = _table(
-        ("client", "prompts", "wall", "calls/s", "CPU s / 1k calls", "peak RSS", "runs"),
+        (
+            "client",
+            "prompts",
+            "wall",
+            "calls/s",
+            "CPU s / 1k calls",
+            "peak RSS",
+            "server busy",
+            "runs",
+        ),
         [
             (
                 r["client"],
@@ -93,6 +104,7 @@ def _batch(data: dict[str, Any]) -> str:
                 _f(r["calls_per_s"], 0),
                 _f(r["cpu_per_1k_calls_s"], 2),
                 f"{_f(r['peak_rss_mb'], 0)} MB",
+                _f(r["server_busy"]),
                 r["runs"],
             )
             for r in rows
@@ -127,7 +139,7 @@ def _batch(data: dict[str, Any]) -> str:
 
 def _dispatch(rows: list[dict[str, Any]]) -> str:
     table = _table(
-        ("client", "calls", "calls/s", "CPU us / call", "peak RSS"),
+        ("client", "calls", "calls/s", "CPU us / call", "peak RSS", "server busy"),
         [
             (
                 r["client"],
@@ -135,6 +147,7 @@ def _dispatch(rows: list[dict[str, Any]]) -> str:
                 _f(r["calls_per_s"], 0),
                 _f(r["cpu_us_per_call"], 0),
                 f"{_f(r['peak_rss_mb'], 0)} MB",
+                _f(r["server_busy"]),
             )
             for r in rows
         ],

@@ -124,6 +124,7 @@ def _batch_row(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
                 "peak_rss_mb": r["peak_rss_mb"],
                 "failed": r.get("failed", 0),
                 "rate_limited": r["server"]["rate_limited"],
+                "server_busy": r["server_busy"],
             }
         )
     row: dict[str, Any] = {"client": name, "runs": len(results), "prompts": results[0]["prompts"]}
@@ -303,7 +304,10 @@ def main() -> None:
         results[name] = function(sizes)
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
-    args.output.write_text(_report.render(results))
+    # Hand-written analysis below the notes marker survives a rerun.
+    previous = args.output.read_text() if args.output.exists() else ""
+    notes = previous.partition(_report.NOTES_MARKER)[2].strip("\n")
+    args.output.write_text(_report.render(results) + (notes + "\n" if notes else ""))
     log(f"wrote {args.output}")
 
 
