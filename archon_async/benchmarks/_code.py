@@ -62,5 +62,9 @@ def humaneval_program(prompt: str, completion: str, test: str, entry_point: str)
 
 
 def mbpp_program(setup: str, code: str, tests: Sequence[str]) -> str:
-    """The MBPP program: setup code, the answer's code, then every assert."""
-    return "\n".join([setup, code, "", *tests, ""])
+    """The MBPP program: the answer's code, the setup code, then every assert.
+
+    The setup comes after the code because it may use the code's classes (task 367 builds
+    trees of the solution's ``Node``).
+    """
+    return "\n".join([code, "", setup, "", *tests, ""])

@@ -165,3 +165,10 @@ async def test_cancelling_a_run_kills_the_program(tmp_path: Path) -> None:
 def test_bad_limits_are_refused() -> None:
     with pytest.raises(ConfigError):
         Sandbox(timeout_s=0)
+
+
+async def test_mbpp_setup_code_runs_after_the_answer_it_uses() -> None:
+    item = {item.id: item for item in get_benchmark("mbpp").items()}["367"]
+    assert "Node(" in item.metadata["test_setup_code"]
+    answer = f"```python\n{item.metadata['code']}\n```"
+    assert (await score_code("mbpp", item, answer, sandbox=Sandbox(timeout_s=10))).correct
