@@ -10,7 +10,7 @@ import orjson
 
 from ._types import BenchmarkDataError
 
-__all__ = ["packaged", "read_json", "read_jsonl", "require_path"]
+__all__ = ["field_of", "packaged", "read_json", "read_jsonl", "read_records", "require_path"]
 
 
 def packaged(relative: str) -> Path:

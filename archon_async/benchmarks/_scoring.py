@@ -182,7 +182,7 @@ class ScoreReport:
 async def score_all(
     benchmark: Benchmark | str,
     items: Sequence[BenchmarkItem],
-    answers: Mapping[str, str],
+    answers: Mapping[str, str | Mapping[str, Any]],
     *,
     concurrency: int = 2,
     sandbox: Sandbox | None = None,
@@ -192,7 +192,7 @@ async def score_all(
     Args:
         benchmark: the benchmark (or its name).
         items: the items that were run.
-        answers: the answer text by item id (see `read_answers`).
+        answers: by item id, the answer text or the batch output record (`read_answers`).
         concurrency: programs run at once (code benchmarks); one per core is sensible.
         sandbox: where code runs (default: a `Sandbox()` with its default limits).
 
@@ -208,8 +208,9 @@ async def score_all(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(item: BenchmarkItem) -> ScoreResult:
-        answer = answers.get(item.id)
-        if answer is None:
+        given = answers.get(item.id)
+        answer = given.get("answer") if isinstance(given, Mapping) else given
+        if not isinstance(answer, str):
             return ScoreResult(item.id, False, None, "error", "no answer")
         if name not in _CODE:
             return score(name, item, answer)

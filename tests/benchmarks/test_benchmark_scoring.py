@@ -176,3 +176,16 @@ async def test_code_contests_runs_every_test_on_stdin(tmp_path: Path) -> None:
     assert (await score_code("code_contests", item, good, sandbox=sandbox)).correct
     result = await score_code("code_contests", item, bad, sandbox=sandbox)
     assert not result.correct and "test 2" in result.detail
+
+
+async def test_score_all_reads_batch_output_records(tmp_path: Path) -> None:
+    from archon_async.benchmarks import read_answers
+
+    items = get_benchmark("gsm8k").items()[:2]
+    out = tmp_path / "answers.jsonl"
+    out.write_text(
+        '{"id": "0", "answer": "The answer is: 18", "calls": 1}\n{"id": "1", "error": "x"}\n',
+        encoding="utf-8",
+    )
+    report = await score_all("gsm8k", items, read_answers(out))
+    assert [result.status for result in report.results] == ["correct", "error"]
