@@ -155,11 +155,12 @@ class HttpProvider:
         self, request: ChatRequest, exc: httpx.HTTPError
     ) -> ProviderConnectionError:
         kind = type(exc).__name__
-        # The aiohttp transport reports a reset connection as httpx.ConnectTimeout: only a
-        # real timeout (its cause is a TimeoutError, or it has no cause) is a timeout.
+        # The aiohttp transport reports a dropped connection as httpx.ConnectTimeout: a
+        # "timeout" caused by a socket or aiohttp connection error is a connection error.
         cause = exc.__cause__
+        broken = isinstance(cause, OSError) or type(cause).__module__.startswith("aiohttp")
         timed_out = isinstance(exc, httpx.TimeoutException) and (
-            cause is None or isinstance(cause, TimeoutError)
+            isinstance(cause, TimeoutError) or not broken
         )
         if timed_out:
             message = f"no answer within {self.settings.timeout_s:g} s ({kind})"

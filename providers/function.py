@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from archon_async.core import ChatRequest, ChatResponse, MalformedResponseError
+from archon_async.core import (
+    ArchonError,
+    ChatRequest,
+    ChatResponse,
+    MalformedResponseError,
+    ProviderError,
+)
 
 __all__ = ["FunctionProvider"]
 
@@ -35,9 +41,19 @@ class FunctionProvider:
         Raises:
             MalformedResponseError: the function returned something other than a non-empty
                 string.
-            Exception: whatever the function raises passes through.
+            ProviderError: the function raised something other than an ArchonError (which
+                passes through as it is); the cause is chained.
         """
-        text = await self._generate(request)
+        try:
+            text = await self._generate(request)
+        except ArchonError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"the generator raised {type(exc).__name__}: {exc}",
+                provider=self.model_type,
+                model=request.model,
+            ) from exc
         if not isinstance(text, str) or not text.strip():
             got = "an empty string" if isinstance(text, str) else type(text).__name__
             raise MalformedResponseError(
