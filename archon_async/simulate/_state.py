@@ -1,0 +1,169 @@
+"""What the simulated provider remembers: counters, rate-limit windows, seen request bodies."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Counters", "RequestLedger", "SimulationStats", "SlidingWindow", "derive_seed"]
+
+_WINDOW_S = 60.0
+# Bounds the memory of seen request bodies (about 100 bytes each); past it the ledger
+# starts afresh, so a body seen before then counts its samples from 0 again.
+_MAX_TRACKED_BODIES = 2_000_000
+
+
+def derive_seed(*parts: object) -> int:
+    """A 64-bit seed from any printable parts: stable across processes (unlike ``hash``)."""
+    text = "\x1f".join(str(part) for part in parts).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+class SimulationStats(BaseModel):
+    """What the server has received since it started (or since its stats were reset).
+
+    Attributes:
+        requests: every request to a model endpoint, including rejected ones.
+        by_endpoint: requests per endpoint (``openai.chat_completions``, ``score``, ...).
+        by_model: requests per model.
+        by_task: replies written per task (``generate``, ``rank``, ``critique``, ...).
+        replies: successful replies sent.
+        rate_limited: 429s sent; ``rate_limited_by_model`` splits them per model.
+        faults: faults injected, per kind.
+        unauthorized: 401s sent for a missing key.
+        bad_requests: 400s sent for a body that is not a request.
+        prompt_tokens: input tokens counted in successful replies.
+        completion_tokens: output tokens counted in successful replies.
+        in_flight: requests being served now.
+        in_flight_max: the most requests served at once.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: int = 0
+    by_endpoint: dict[str, int] = {}
+    by_model: dict[str, int] = {}
+    by_task: dict[str, int] = {}
+    replies: int = 0
+    rate_limited: int = 0
+    rate_limited_by_model: dict[str, int] = {}
+    faults: dict[str, int] = {}
+    unauthorized: int = 0
+    bad_requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    in_flight: int = 0
+    in_flight_max: int = 0
+
+
+@dataclass
+class Counters:
+    """The mutable tallies behind `SimulationStats`."""
+
+    requests: int = 0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    by_model: Counter[str] = field(default_factory=Counter)
+    by_task: Counter[str] = field(default_factory=Counter)
+    replies: int = 0
+    rate_limited: int = 0
+    rate_limited_by_model: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    unauthorized: int = 0
+    bad_requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    in_flight: int = 0
+    in_flight_max: int = 0
+
+    def enter(self) -> None:
+        """A request starts being served."""
+        self.in_flight += 1
+        self.in_flight_max = max(self.in_flight_max, self.in_flight)
+
+    def leave(self) -> None:
+        """A request is done."""
+        self.in_flight -= 1
+
+    def snapshot(self) -> SimulationStats:
+        """A frozen copy."""
+        return SimulationStats(
+            requests=self.requests,
+            by_endpoint=dict(self.by_endpoint),
+            by_model=dict(self.by_model),
+            by_task=dict(self.by_task),
+            replies=self.replies,
+            rate_limited=self.rate_limited,
+            rate_limited_by_model=dict(self.rate_limited_by_model),
+            faults=dict(self.faults),
+            unauthorized=self.unauthorized,
+            bad_requests=self.bad_requests,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            in_flight=self.in_flight,
+            in_flight_max=self.in_flight_max,
+        )
+
+    def reset(self) -> None:
+        """Zero every tally but the requests in flight now (they are still running)."""
+        in_flight = self.in_flight
+        fresh = Counters(in_flight=in_flight, in_flight_max=in_flight)
+        self.__dict__.update(fresh.__dict__)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The rate limiter's answer: admitted or not, and what the headers report."""
+
+    admitted: bool
+    limit: int
+    remaining: int
+    reset_s: float
+
+
+class SlidingWindow:
+    """Requests per minute per model, counted over the last 60 seconds."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[float]] = {}
+
+    def admit(self, model: str, rpm: int, now: float) -> Admission:
+        """Admit one request of ``model`` at ``now`` (monotonic seconds) if under ``rpm``."""
+        times = self._seen.setdefault(model, deque())
+        while times and times[0] <= now - _WINDOW_S:
+            times.popleft()
+        if len(times) >= rpm:
+            return Admission(False, rpm, 0, max(0.001, times[0] + _WINDOW_S - now))
+        times.append(now)
+        return Admission(True, rpm, rpm - len(times), times[0] + _WINDOW_S - now)
+
+
+class RequestLedger:
+    """How often each request body has arrived and been answered (keyed by its digest).
+
+    Arrivals number the attempts (faults are drawn per attempt, so a retry can succeed);
+    answers number the samples (a reply's seed), so that identical requests get different
+    replies in a fixed order while a failed attempt does not use up a sample.
+    """
+
+    def __init__(self) -> None:
+        self._attempts: dict[int, int] = {}
+        self._samples: dict[int, int] = {}
+
+    def next_attempt(self, digest: int) -> int:
+        """The 0-based attempt number of this arrival of ``digest``."""
+        if len(self._attempts) >= _MAX_TRACKED_BODIES:
+            self._attempts.clear()
+        attempt = self._attempts.get(digest, 0)
+        self._attempts[digest] = attempt + 1
+        return attempt
+
+    def take_samples(self, digest: int, count: int) -> int:
+        """Reserve ``count`` sample numbers for ``digest``; returns the first."""
+        if len(self._samples) >= _MAX_TRACKED_BODIES:
+            self._samples.clear()
+        first = self._samples.get(digest, 0)
+        self._samples[digest] = first + count
+        return first
