@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import orjson
 import pytest
 import respx
@@ -216,9 +218,7 @@ async def test_bedrock_base_url_from_env_and_throttling(
 async def test_bedrock_without_key_or_signer_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    try:
-        import botocore  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("botocore") is None:
         with pytest.raises(ConfigError, match="BEDROCK_API_KEY"):
             await BedrockConverseProvider("Bedrock_API", ProviderSettings()).send(
                 chat_request("Bedrock_API"), api_key=None
