@@ -16,12 +16,17 @@ from tests.providers.helpers import FakeClock
 SECRETS = ["sk-alpha-SECRET-1", "sk-beta-SECRET-2", "sk-gamma-SECRET-3"]
 
 
-def pool(keys: list[str], clock: FakeClock | None = None, **options: object) -> KeyPool:
+def pool(keys: list[str], clock: FakeClock | None = None, *, required: bool = False) -> KeyPool:
     clock = clock or FakeClock()
     secrets = [SecretStr(key) for key in keys]
     return KeyPool(
-        "OpenAI_API", secrets, env_var="OPENAI_API_KEY", clock=clock, sleep=clock.sleep, **options
-    )  # type: ignore[arg-type]
+        "OpenAI_API",
+        secrets,
+        env_var="OPENAI_API_KEY",
+        required=required,
+        clock=clock,
+        sleep=clock.sleep,
+    )
 
 
 def values(key_sets: dict[str, list[SecretStr]], name: str) -> list[str]:

@@ -1,0 +1,118 @@
+"""Provider limits: rpm/tpm buckets per key, the in-flight cap, pauses and slow-downs."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from archon_async import ProviderSettings
+from archon_async._limits import ProviderLimits, estimate_tokens
+from archon_async.core import ChatRequest
+from tests.providers.helpers import FakeClock
+
+
+def limits(clock: FakeClock | None = None, **settings: float) -> ProviderLimits:
+    clock = clock or FakeClock()
+    validated = ProviderSettings.model_validate(settings)
+    return ProviderLimits("Fake_API", validated, clock=clock, sleep=clock.sleep)
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await anyio.lowlevel.checkpoint()
+
+
+async def count_admitted(target: ProviderLimits, tasks: int, key: str | None, tokens: int) -> int:
+    """Start ``tasks`` acquisitions at once; how many pass before time moves."""
+    admitted = 0
+
+    async def one() -> None:
+        nonlocal admitted
+        await target.acquire(key, tokens)
+        admitted += 1
+
+    async with anyio.create_task_group() as group:
+        for _ in range(tasks):
+            group.start_soon(one)
+        await settle()
+        group.cancel_scope.cancel()  # the rest would wait for the bucket to drain
+    return admitted
+
+
+async def test_rpm_bucket_holds_the_rate() -> None:
+    # 60 rpm with a 10-second burst: 10 requests now, the rest as the bucket drains.
+    target = limits(rpm=60)
+    assert await count_admitted(target, 15, "key-a", 1) == 10
+
+
+async def test_each_key_has_its_own_buckets() -> None:
+    target = limits(rpm=60)
+    assert await count_admitted(target, 10, "key-a", 1) == 10
+    assert await count_admitted(target, 10, "key-b", 1) == 10
+    assert target.statistics().keys == 2
+
+
+async def test_tpm_bucket_counts_tokens_and_clamps_huge_requests() -> None:
+    target = limits(tpm=1000)
+    assert await count_admitted(target, 5, None, 300) == 3
+    huge = limits(tpm=1000)
+    assert await count_admitted(huge, 1, None, 50_000) == 1  # clamped, not an error
+
+
+async def test_after_429_without_advice_a_key_slows_down_then_recovers() -> None:
+    target = limits(rpm=60)
+    target.rate_limited("key-a", None)
+    assert target.statistics().slowed == 1
+    assert await count_admitted(target, 10, "key-a", 1) == 5  # each request costs 2 units
+    for _ in range(20):
+        target.succeeded("key-a")
+    assert target.statistics().slowed == 0
+
+
+async def test_pause_holds_requests_until_the_reset() -> None:
+    clock = FakeClock()
+    target = limits(clock)
+    target.rate_limited("key-a", 3.0)
+    assert target.statistics().paused == 1
+    await target.acquire("key-a", 10)
+    await target.acquire("key-b", 10)  # other keys are not held
+    assert clock.sleeps == [3.0]
+    assert target.statistics().paused == 0
+
+
+async def test_slots_cap_requests_in_flight() -> None:
+    target = limits(max_concurrency=2)
+    release = anyio.Event()
+    peak = 0
+
+    async def hold() -> None:
+        nonlocal peak
+        async with target.slot():
+            peak = max(peak, target.statistics().in_flight)
+            await release.wait()
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(hold)
+        await settle()
+        stats = target.statistics()
+        assert (stats.in_flight, stats.waiting) == (2, 3)
+        release.set()
+    assert peak == 2 and target.statistics().in_flight == 0
+
+
+def test_estimate_tokens() -> None:
+    request = ChatRequest(
+        model="m", model_type="x", messages=[{"role": "user", "content": "x" * 400}], max_tokens=50
+    )
+    assert estimate_tokens(request) == 150
+
+
+def test_repr_is_informative() -> None:
+    assert "in_flight=0/64" in repr(limits())
+
+
+@pytest.mark.parametrize("rpm", [0.5, 6.0])
+async def test_tiny_rates_still_admit_one_request(rpm: float) -> None:
+    assert await count_admitted(limits(rpm=rpm), 3, None, 1) == 1
