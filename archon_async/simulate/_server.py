@@ -334,14 +334,14 @@ class SimulatedServer:
         if self._runner is not None:
             return
         # handler_cancellation: a client that gives up (a timeout fault) ends its handler.
-        runner = web.AppRunner(self.application(), handler_cancellation=True, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(
-            runner,
-            self.settings.host,
-            self.settings.port,
+        runner = web.AppRunner(
+            self.application(),
+            handler_cancellation=True,
+            access_log=None,
             shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
         )
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
         try:
             await site.start()
         except BaseException:
