@@ -1,0 +1,99 @@
+"""``python -m archon_async.simulate``: settings from flags and files; a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from archon_async.simulate.__main__ import build_settings
+
+
+def test_flags_override_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "sim.json"
+    config.write_text(
+        json.dumps({"latency_s": 0.5, "rpm": 10, "seed": 4, "models": {"m": {"skill": 0.9}}})
+    )
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"What is 1+1?": "2"}))
+    settings = build_settings(
+        [
+            "--config",
+            str(config),
+            "--port",
+            "0",
+            "--latency-ms",
+            "20",
+            "--jitter-ms",
+            "5",
+            "--faults",
+            "5xx,reset",
+            "--fault-rate",
+            "0.25",
+            "--answer-key",
+            str(key),
+            "--require-key",
+        ]
+    )
+    assert settings.port == 0
+    assert settings.latency_s == pytest.approx(0.02)
+    assert settings.jitter_s == pytest.approx(0.005)
+    assert settings.rpm == 10
+    assert settings.seed == 4
+    assert settings.faults == ["5xx", "reset"]
+    assert settings.fault_rate == 0.25
+    assert settings.answer_key == {"What is 1+1?": "2"}
+    assert settings.require_key is True
+    assert settings.for_model("m").skill == 0.9
+    assert settings.for_model("other").skill == settings.skill
+    assert build_settings([]).port == 8765
+
+
+def test_invalid_flags_exit_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_settings(["--faults", "5xx,gremlins"])
+    assert exit_info.value.code == 2
+    assert "gremlins" in capsys.readouterr().err
+
+
+async def test_the_module_serves_until_terminated() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "archon_async.simulate",
+        "--port",
+        "0",
+        "--latency-ms",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        url = await asyncio.wait_for(_announced_url(process), timeout=30)
+        async with httpx.AsyncClient() as client:
+            stats = (await client.get(f"{url}/stats")).json()
+            assert stats["requests"] == 0
+            body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+            reply = await client.post(f"{url}/v1/chat/completions", json=body)
+            assert reply.status_code == 200
+            assert (await client.get(f"{url}/stats")).json()["replies"] == 1
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()
+
+
+async def _announced_url(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    while line := (await process.stdout.readline()).decode():
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("the server exited without announcing its address")
