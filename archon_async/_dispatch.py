@@ -176,8 +176,12 @@ class Dispatcher:
         """Update keys and limits after a failed attempt; the wait before the next, or None."""
         policy, elapsed = lane.policy, self._clock() - started
         if retry > policy.max_retries or elapsed >= policy.max_elapsed_s:
+            # Out of retries; still record what the key taught us, for the calls to come.
             if isinstance(error, AuthenticationError):
                 lane.keys.disable(lease.key_id)
+            elif isinstance(error, RateLimitError):
+                lane.keys.cool_down(lease.key_id, error.retry_after)
+                lane.limits.rate_limited(lease.key_id, error.retry_after)
             return None
         if isinstance(error, AuthenticationError):
             # A refused key is dropped; another key may work, so rotate at once if any is left.

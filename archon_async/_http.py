@@ -5,6 +5,9 @@ Measured on this machine (shared/design/MEASUREMENTS.md), one chat completion co
 default transport, so the transport decides a batch engine's throughput. The pool is sized
 from the provider's ``max_concurrency`` so that requests queue in the engine's limiters, not
 inside the connection pool (httpx's pool degrades badly with thousands of waiters).
+
+It also reads what providers say about their limits (``retry-after``, ``x-ratelimit-*``,
+``anthropic-ratelimit-*``), for the adapters' errors and the engine's limiters alike.
 """
 
 from __future__ import annotations
