@@ -143,7 +143,7 @@ def _dispatch(rows: list[dict[str, Any]]) -> str:
         [
             (
                 r["client"],
-                f"{r['calls']:,}",
+                f"{int(r['calls']):,}",
                 _f(r["calls_per_s"], 0),
                 _f(r["cpu_us_per_call"], 0),
                 f"{_f(r['peak_rss_mb'], 0)} MB",
