@@ -88,6 +88,12 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--simulate-url", metavar="URL", help="use a simulated provider already running at URL"
     )
     parser.add_argument(
+        "--simulate-latency-ms",
+        type=float,
+        metavar="MS",
+        help="latency of each simulated call (with --simulate)",
+    )
+    parser.add_argument(
         "--keys",
         metavar="FILE",
         type=Path,
