@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from typing import Any
 
 import anyio
 import orjson
+import structlog
 
 from ._architecture import Architecture
 from ._config import ConfigWarning
@@ -25,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archon-async`` command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", 0))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -42,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archon-async",
         description="Run Archon inference-time architectures on an asyncio engine.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: every call)"
     )
     commands = parser.add_subparsers(title="commands")
 
@@ -75,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     else:
         add_batch_command(commands)
     return parser
+
+
+def _configure_logging(verbose: int) -> None:
+    # The command is an application, so it (not the library) decides what is logged: warnings
+    # by default, on stderr, leaving stdout to answers.
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
