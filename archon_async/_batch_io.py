@@ -51,8 +51,9 @@ def _item_from_record(record: Any, where: str) -> BatchItem:
         raise InvalidInputError(f"{where}: give exactly one of 'prompt' (a string) or 'messages'")
     if prompt is not None and not isinstance(prompt, str):
         raise InvalidInputError(f"{where}: 'prompt' must be a string")
+    source: Any = prompt if isinstance(prompt, str) else messages
     try:
-        checked = normalize_messages(prompt if isinstance(prompt, str) else messages)
+        checked = normalize_messages(source)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}: {exc}") from None
     extra = {k: v for k, v in record.items() if k not in ("id", "prompt", "messages")}
