@@ -64,6 +64,7 @@ async def run_batch(
     send, receive = anyio.create_memory_object_stream[BatchItem](0)
     opened_here = not engine.is_open
     try:
+        await engine.open()
         with AnswerWriter(output) as writer:
             async with anyio.create_task_group() as outer:
                 outer.start_soon(_report, stats, progress, progress_interval_s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DEFAULT_ARCHITECTURE"]
+__all__ = ["DEFAULT_ARCHITECTURE", "DEFAULT_JUDGE"]
 
 DEFAULT_ARCHITECTURE: dict[str, Any] = {
     "name": "ten-samples-rank-top5-fuse",
@@ -52,5 +52,23 @@ DEFAULT_ARCHITECTURE: dict[str, Any] = {
                 "samples": 1,
             }
         ],
+    ],
+}
+
+#: The default judge of ``archon-async judge``: one deterministic gpt-4o call, the judge
+#: model MT-Bench and Arena-Hard report with (any architecture can judge instead).
+DEFAULT_JUDGE: dict[str, Any] = {
+    "name": "judge-gpt-4o",
+    "layers": [
+        [
+            {
+                "type": "generator",
+                "model": "gpt-4o",
+                "model_type": "OpenAI_API",
+                "temperature": 0.0,
+                "max_tokens": 2048,
+                "samples": 1,
+            }
+        ]
     ],
 }

@@ -97,6 +97,7 @@ class Engine:
         self._layers = self._build_layers()
         self._dispatcher: Dispatcher | None = None
         self._gated: _GatedCompleter | None = None
+        self._opening: anyio.Lock | None = None
         self._simulator: Any = None
         self._owned_scorers: list[HttpScorer] = []
         if not simulate:
@@ -142,7 +143,7 @@ class Engine:
         return self._dispatcher
 
     async def __aenter__(self) -> Engine:
-        await self._open()
+        await self.open()
         return self
 
     async def __aexit__(
@@ -153,9 +154,19 @@ class Engine:
     ) -> None:
         await self.aclose()
 
-    async def _open(self) -> None:
+    async def open(self) -> None:
+        """Open the connection pools (and the simulator); `generate` does it when needed."""
         if self._dispatcher is not None:
             return
+        # Many first generate() calls may race to open the engine (a batch's workers do):
+        # one opens it, the others wait for it.
+        if self._opening is None:
+            self._opening = anyio.Lock()
+        async with self._opening:
+            if self._dispatcher is None:
+                await self._open_now()
+
+    async def _open_now(self) -> None:
         settings, keys = dict(self._settings), self._keys
         if self._simulate:
             root = await self._start_simulator()
@@ -190,6 +201,7 @@ class Engine:
             if self._simulator is not None:
                 await self._simulator.__aexit__(None, None, None)
                 self._simulator = None
+            self._opening = None
 
     async def generate(
         self, messages: str | Sequence[Mapping[str, Any]], *, seed: int | None = None
@@ -205,7 +217,7 @@ class Engine:
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
-        await self._open()
+        await self.open()
         run_seed = self._seed if seed is None else seed
         trace = Trace()
         started = time.perf_counter()

@@ -74,12 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(handler=_simulate)
 
-    try:
-        from ._cli_batch import add_batch_command
-    except ImportError:  # the batch runner is optional in a partial install
-        pass
-    else:
-        add_batch_command(commands)
+    from ._cli_batch import add_batch_command
+    from ._cli_judge import add_judge_command
+
+    add_batch_command(commands)
+    add_judge_command(commands)
     return parser
 
 
@@ -120,12 +119,17 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_from_args(
-    config: Path | None, args: argparse.Namespace, *, answer_key: dict[str, str] | None = None
+    config: Path | None,
+    args: argparse.Namespace,
+    *,
+    answer_key: dict[str, str] | None = None,
+    default: dict[str, Any] = DEFAULT_ARCHITECTURE,
 ) -> Engine:
-    """Build the engine a command's options describe; an in-process simulated provider gets
-    ``answer_key`` so that its models answer known questions with their configured skill."""
+    """Build the engine a command's options describe (``default`` when no config is given,
+    on the simulated provider); an in-process simulated provider gets ``answer_key`` so that
+    its models answer known questions with their configured skill."""
     if config is None:
-        architecture = Architecture.from_dict(DEFAULT_ARCHITECTURE, source="<built-in default>")
+        architecture = Architecture.from_dict(default, source="<built-in default>")
     else:
         architecture = Architecture.from_file(config)
     simulate: Any = args.simulate_url or args.simulate or config is None

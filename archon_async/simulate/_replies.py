@@ -171,6 +171,15 @@ def _unit_test_verdicts(prompt: Prompt, ctx: ReplyContext) -> str:
     return f"{filler(ctx.rng, 10)}\n{render_unit_test_verdicts(passed)}"
 
 
+def _judge_rating(prompt: Prompt, ctx: ReplyContext) -> str:
+    return f"{filler(ctx.rng, 20)}\n\nRating: [[{ctx.rng.randint(3, 9)}]]"
+
+
+def _judge_pairwise(prompt: Prompt, ctx: ReplyContext) -> str:
+    verdict = ctx.rng.choice(("A>>B", "A>B", "A=B", "B>A", "B>>A"))
+    return f"{filler(ctx.rng, 20)}\n\nMy final verdict is [[{verdict}]]."
+
+
 def _correct_flags(candidates: tuple[str, ...], known: KnownQuestion | None) -> list[bool]:
     if known is None:
         return [False] * len(candidates)
@@ -194,4 +203,6 @@ _WRITERS = {
     Task.VERIFY_VERDICT: _verify_verdict,
     Task.UNIT_TESTS: _unit_tests,
     Task.UNIT_TEST_VERDICTS: _unit_test_verdicts,
+    Task.JUDGE_RATING: _judge_rating,
+    Task.JUDGE_PAIRWISE: _judge_pairwise,
 }

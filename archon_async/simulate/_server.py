@@ -36,7 +36,7 @@ from ._responses import (
 )
 from ._settings import FaultKind, ModelSettings, SimulationSettings
 from ._state import Counters, RequestLedger, SimulationStats, SlidingWindow, derive_seed
-from ._tasks import detect_task
+from ._tasks import Task, detect_task
 from ._wire import BadRequest, Inbound, Wire, parse_request
 
 __all__ = ["SimulatedServer"]
@@ -143,6 +143,11 @@ class _Simulator:
 
     def _choice(self, inbound: Inbound, digest: int, sample: int, limits: ModelSettings) -> Choice:
         prompt = detect_task(inbound.last_user_text())
+        if prompt.task is Task.GENERATE:
+            # Multi-turn judge prompts put the verdict format in the system message.
+            judged = detect_task(inbound.system_text())
+            if judged.task in (Task.JUDGE_RATING, Task.JUDGE_PAIRWISE):
+                prompt = judged
         self.counters.by_task[prompt.task] += 1
         context = ReplyContext(
             rng=random.Random(derive_seed(self.settings.seed, inbound.model, digest, sample)),

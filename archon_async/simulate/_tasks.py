@@ -37,6 +37,8 @@ class Task(enum.StrEnum):
     VERIFY_VERDICT = "verify_verdict"
     UNIT_TESTS = "unit_tests"
     UNIT_TEST_VERDICTS = "unit_test_verdicts"
+    JUDGE_RATING = "judge_rating"
+    JUDGE_PAIRWISE = "judge_pairwise"
 
 
 _MARKERS = {
@@ -47,6 +49,10 @@ _MARKERS = {
     VERIFIER_VERDICT_MARKER: Task.VERIFY_VERDICT,
     UNIT_TEST_GENERATOR_MARKER: Task.UNIT_TESTS,
     UNIT_TEST_EVALUATOR_MARKER: Task.UNIT_TEST_VERDICTS,
+    # The verdict formats that LLM-judge prompts ask for (MT-Bench's single grading, and the
+    # pairwise grading of archon_async.benchmarks.judge).
+    '"[[rating]]"': Task.JUDGE_RATING,
+    "[[A>>B]]": Task.JUDGE_PAIRWISE,
 }
 _DEFAULT_TEST_COUNT = 5
 _MAX_TEST_COUNT = 50

@@ -48,6 +48,10 @@ class Inbound:
     n: int = 1
     question_id: str | None = None
 
+    def system_text(self) -> str:
+        """The system message's text, or "" when there is none."""
+        return next((text for role, text in self.messages if role == "system"), "")
+
     def last_user_text(self) -> str:
         """The text of the last user message (or of the last message, if none is a user's)."""
         for role, text in reversed(self.messages):

@@ -102,3 +102,54 @@ def test_batch_killed_mid_run_resumes_without_duplicates(tmp_path: Path) -> None
     assert len(ids) == len(set(ids)) == 60
     assert set(ids) == {f"p{i}" for i in range(60)}
     assert all("answer" in line for line in _lines(out))
+
+
+def test_benchmark_batch_then_judge_on_the_simulated_provider(tmp_path: Path) -> None:
+    answers = tmp_path / "mt.jsonl"
+    done = cli(
+        "batch",
+        "configs/single_model.json",
+        "--benchmark",
+        "mt_bench",
+        "--limit",
+        "3",
+        "--simulate",
+        "--output",
+        str(answers),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = _lines(answers)
+    assert len(lines) == 3 and all(len(line["turns"]) == 2 for line in lines)  # type: ignore[arg-type]
+    official = tmp_path / "mt.official.jsonl"
+    record = orjson.loads(official.read_bytes().splitlines()[0])
+    assert set(record) >= {"question_id", "answer_id", "model_id", "choices", "tstamp"}
+    done = cli("judge", "--benchmark", "mt_bench", "--answers", str(answers), "--simulate")
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads(done.stdout)
+    assert summary["graded"] == 6 and summary["unparsed"] == 0 and summary["failed"] == 0
+    assert 1 <= summary["mean_rating"] <= 10
+
+
+def test_gsm8k_batch_scores_with_exact_match(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    done = cli(
+        "batch",
+        "configs/single_model.json",
+        "--benchmark",
+        "gsm8k",
+        "--sample",
+        "20",
+        "--seed",
+        "4",
+        "--simulate",
+        "--output",
+        str(tmp_path / "g.jsonl"),
+        "--summary",
+        str(summary_path),
+    )
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads(summary_path.read_bytes())
+    assert summary["answered"] == 20 and summary["score"]["scored"] == 20
+    # The simulated model answers a known question right with probability 0.7.
+    assert 0.3 <= summary["score"]["accuracy"] <= 1.0
+    assert summary["per_model"]["meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo"]["calls"] == 20

@@ -296,3 +296,32 @@ async def test_generate_sync_inside_a_running_loop_uses_a_worker_thread() -> Non
         {"layers": [[spec("sampler")]]}, registry=registry_with(provider)
     )
     assert Engine(architecture).generate_sync("q").text == "from thread"
+
+
+async def test_concurrent_first_calls_open_the_engine_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import archon_async._engine as engine_module
+
+    built: list[object] = []
+    real = engine_module.Dispatcher
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(object())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "Dispatcher", counting)
+
+    async def slow(request: ChatRequest) -> str:
+        await anyio.sleep(0.01)
+        return "x"
+
+    architecture = Architecture.from_dict(
+        {"layers": [[spec("sampler")]]}, registry=registry_with(FakeProvider(slow))
+    )
+    engine = Engine(architecture)
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(engine.generate, "q")
+    finally:
+        await engine.aclose()
+    assert len(built) == 1

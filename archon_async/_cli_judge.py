@@ -1,0 +1,120 @@
+"""``archon-async judge``: grade a batch's answers with an LLM judge, itself an architecture.
+
+MT-Bench answers get a 1-10 rating per turn (FastChat's single-answer grading); Arena-Hard
+and AlpacaEval answers are compared with a baseline's, twice with the order swapped (as
+arena-hard does, against position bias). The judge calls run as a batch, so they are
+resumable and share the engine's limits; their replies are kept in a JSONL file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from ._batch import run_batch
+from ._batch_io import BatchItem
+from ._defaults import DEFAULT_JUDGE
+from ._exceptions import InvalidInputError, OutputParseError
+
+__all__ = ["add_judge_command"]
+
+
+def add_judge_command(commands: Any) -> None:
+    """Add the ``judge`` sub-command to the CLI."""
+    from .cli import _add_engine_options
+
+    judge = commands.add_parser(
+        "judge",
+        help="grade answers of a judged benchmark (mt_bench, arena_hard, alpaca_eval)",
+    )
+    judge.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        help="the judge architecture (default: one gpt-4o call, temperature 0)",
+    )
+    judge.add_argument("--benchmark", required=True)
+    judge.add_argument("--answers", required=True, type=Path, help="the batch output to grade")
+    judge.add_argument(
+        "--baseline",
+        type=Path,
+        help="the baseline's batch output (pairwise; AlpacaEval defaults to "
+        "the baseline outputs in its data file)",
+    )
+    judge.add_argument("--data", type=Path, help="the benchmark's data, where it is not shipped")
+    judge.add_argument("--output", type=Path, help="judge replies JSONL (resumable)")
+    judge.add_argument("--concurrency", type=int, default=32)
+    _add_engine_options(judge)
+    judge.set_defaults(handler=_judge)
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from .benchmarks import build_judge_messages, get_benchmark, judge_kind, read_answers
+    from .cli import engine_from_args
+
+    benchmark = get_benchmark(args.benchmark, path=args.data)
+    kind = judge_kind(benchmark)
+    answers = read_answers(args.answers)
+    baseline = read_answers(args.baseline) if args.baseline else {}
+    items = [item for item in benchmark.items() if item.id in answers]
+    if not items:
+        raise InvalidInputError(f"{args.answers}: no answer matches a {benchmark.name} question")
+    requests: list[BatchItem] = []
+    plan: dict[str, tuple[str, bool]] = {}  # request id -> (item id, swapped)
+    for item in items:
+        record = answers[item.id]
+        if kind == "rating":
+            replies = record.get("turns") or [record["answer"]]
+            for turn in range(1, len(replies) + 1):
+                messages = build_judge_messages(benchmark, item, replies, turn=turn)
+                requests.append(BatchItem(id=f"{item.id}#turn{turn}", messages=messages))
+                plan[f"{item.id}#turn{turn}"] = (item.id, False)
+            continue
+        against = baseline[item.id]["answer"] if item.id in baseline else None
+        for swap in (False, True):
+            messages = build_judge_messages(
+                benchmark, item, str(record["answer"]), baseline=against, swap=swap
+            )
+            request_id = f"{item.id}#{'swapped' if swap else 'baseline-first'}"
+            requests.append(BatchItem(id=request_id, messages=messages))
+            plan[request_id] = (item.id, swap)
+    output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
+    engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE)
+
+    async def go() -> Any:
+        return await run_batch(
+            engine, requests, output, total=len(requests), concurrency=args.concurrency
+        )
+
+    anyio.run(go)
+    summary = _summarise(output, plan, kind)
+    summary.update({"benchmark": benchmark.name, "judgements": str(output)})
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def _summarise(output: Path, plan: dict[str, tuple[str, bool]], kind: Any) -> dict[str, Any]:
+    from .benchmarks import parse_judgement
+
+    scores: list[float] = []
+    unparsed, failed = 0, 0
+    for line in output.read_bytes().splitlines():
+        record = orjson.loads(line)
+        if record.get("id") not in plan:
+            continue
+        if "answer" not in record:
+            failed += 1
+            continue
+        _, swap = plan[record["id"]]
+        try:
+            scores.append(parse_judgement(record["answer"], kind=kind, swap=swap).model_score)
+        except OutputParseError:
+            unparsed += 1
+    mean = sum(scores) / len(scores) if scores else None
+    label = "mean_rating" if kind == "rating" else "win_rate_vs_baseline"
+    return {label: mean, "graded": len(scores), "unparsed": unparsed, "failed": failed}
