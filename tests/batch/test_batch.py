@@ -141,3 +141,43 @@ async def test_duplicate_ids_in_items_stop_the_batch(tmp_path: Path) -> None:
     with pytest.raises(ExceptionGroup) as info:
         await run(engine_for(FakeProvider(lambda r: "x")), batch, tmp_path / "o.jsonl")
     assert info.group_contains(InvalidInputError, match="appears twice")
+
+
+async def test_prompts_started_earlier_are_served_first(tmp_path: Path) -> None:
+    # Two layers per prompt and room for only two calls at a time: without priority, new
+    # prompts' first calls would crowd out the second calls of older ones.
+    async def reply(request: ChatRequest) -> str:
+        await anyio.sleep(0.002)
+        return "x"
+
+    provider = FakeProvider(reply)
+    registry = fake_registry(provider).add_component("echo", echo)
+    spec = {"type": "echo", "model": "m", "model_type": "Fake_API"}
+    engine = Engine(
+        Architecture.from_dict({"layers": [[spec], [spec], [spec]]}, registry=registry),
+        providers={"Fake_API": {"max_concurrency": 2}},
+    )
+    out = tmp_path / "answers.jsonl"
+    await run(engine, items(30), out, concurrency=30)
+    assert sorted(line["id"] for line in read_lines(out)) == sorted(f"q{i}" for i in range(30))
+    # Each layer sends the same question; the first prompt's third (last) call comes within
+    # the first few calls made, not after every prompt's first and second calls (60+).
+    asked = [last_user(request) for request in provider.requests]
+    third_call_of_first_prompt = [i for i, text in enumerate(asked) if text == "question 0"][2]
+    assert third_call_of_first_prompt < 10, asked[:12]
+
+
+async def test_progress_is_a_live_line_on_a_terminal_and_log_lines_elsewhere() -> None:
+    from archon_async._progress import BatchStats, report_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stats = BatchStats(total=10, answered=3, failed=1, in_flight=2)
+    for stream, expected in ((Terminal(), "\r\x1b[K"), (io.StringIO(), "progress: ")):
+        with anyio.move_on_after(0.05):
+            await report_progress(stats, stream=stream, interval_s=0.01)
+        text = stream.getvalue()
+        assert text.startswith(expected)
+        assert "4/10 done (1 failed), 2 in flight" in text
