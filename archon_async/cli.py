@@ -25,8 +25,14 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archon-async`` command; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["simulate"]:
+        # Everything after "simulate" belongs to the simulator's own parser.
+        from .simulate.__main__ import main as simulate_main
+
+        return int(simulate_main(arguments[1:]) or 0)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     _configure_logging(getattr(args, "verbose", 0))
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -71,8 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate", help="serve the simulated provider (see python -m archon_async.simulate -h)"
     )
-    simulate.add_argument("rest", nargs=argparse.REMAINDER)
-    simulate.set_defaults(handler=_simulate)
+    simulate.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's options")
 
     from ._cli_batch import add_batch_command
     from ._cli_judge import add_judge_command
@@ -181,12 +186,6 @@ def _validate(args: argparse.Namespace) -> int:
         for warning in caught:
             sys.stdout.write(f"  warning: {warning.message}\n")
     return 0
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from .simulate.__main__ import main as simulate_main
-
-    return int(simulate_main(args.rest) or 0)
 
 
 if __name__ == "__main__":
