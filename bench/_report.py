@@ -52,6 +52,9 @@ def render(results: dict[str, Any]) -> str:
     ):
         if key in results:
             parts += ["", render_part(results[key])]
+            ran = results.get("ran", {}).get(key)
+            if ran:
+                parts += ["", f"_Ran {ran['at']}, load average before: {ran['load_before']}._"]
     parts += ["", NOTES_MARKER, ""]
     return "\n".join(parts)
 

@@ -283,10 +283,14 @@ def machine() -> dict[str, str]:
         "cpu": model,
         "python": python_version(),
         "platform": platform.platform(),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _now(),
         "load_before": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         "commit": commit,
     }
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def main() -> None:
@@ -294,16 +298,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one run each, smaller sizes")
     parser.add_argument("--only", default="1,2,3,4,5,knee", help="comma-separated measures")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other measures of bench/out/results.json"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     command = " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "command": command}
+    saved = OUT / "results.json"
+    if args.merge and saved.exists():
+        # Measures not rerun keep their earlier numbers (each says when it ran).
+        results = json.loads(saved.read_text()) | {"machine": results["machine"]}
+        results["command"] += f"; then {command}"
     for key in args.only.split(","):
         name, function = MEASURES[key.strip()]
         log(f"measure {key}: {name}")
+        ran_at = _now()
+        load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
         results[name] = function(sizes)
+        results.setdefault("ran", {})[name] = {"at": ran_at, "load_before": load}
     OUT.mkdir(exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(results, indent=1))
+    saved.write_text(json.dumps(results, indent=1))
     # Hand-written analysis below the notes marker survives a rerun.
     previous = args.output.read_text() if args.output.exists() else ""
     notes = previous.partition(_report.NOTES_MARKER)[2].strip("\n")
