@@ -22,15 +22,24 @@ from ._types import ChatRequest
 
 __all__ = ["LimiterStatistics", "ProviderLimits", "estimate_tokens"]
 
-# rpm buckets allow a burst of this many seconds' worth of requests, not a whole minute's:
-# providers often enforce their per-minute limits over shorter windows.
-_BURST_S = 10.0
+# Buckets allow a burst of this many seconds' worth, not a whole minute's, and fill at
+# slightly under the configured rate: against a limit counted over any sliding 60 s window,
+# burst + 60 s of refill must stay under the limit, or a long run meets a wall of 429s at
+# the end of its first minute (measured: a 10 s burst at the full rate drew 3% 429s).
+_BURST_S = 1.0
+_HEADROOM = 0.98
 _MIN_FACTOR = 0.1
 _RECOVERY = 1.05
 # Output budget assumed when a request gives no max_tokens.
 _DEFAULT_OUTPUT_TOKENS = 1024
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def _leaky_bucket(per_minute: float) -> AsyncLimiter:
+    """A bucket refilling at ``per_minute`` with room for `_BURST_S` seconds' worth."""
+    capacity = max(1.0, per_minute / 60.0 * _BURST_S)
+    return AsyncLimiter(capacity, capacity * 60.0 / per_minute)
 
 
 def estimate_tokens(request: ChatRequest) -> int:
@@ -112,9 +121,8 @@ class ProviderLimits:
             rpm, tpm = self.settings.rpm, self.settings.tpm
             rpm_bucket = None
             if rpm is not None:
-                capacity = max(1.0, rpm / 60.0 * _BURST_S)
-                rpm_bucket = AsyncLimiter(capacity, capacity * 60.0 / rpm)
-            tpm_bucket = AsyncLimiter(tpm, 60.0) if tpm is not None else None
+                rpm_bucket = _leaky_bucket(rpm * _HEADROOM)
+            tpm_bucket = _leaky_bucket(tpm * _HEADROOM) if tpm is not None else None
             bucket = self._buckets[key_id] = _Bucket(rpm_bucket, tpm_bucket)
         return bucket
 

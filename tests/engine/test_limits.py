@@ -41,30 +41,30 @@ async def count_admitted(target: ProviderLimits, tasks: int, key: str | None, to
 
 
 async def test_rpm_bucket_holds_the_rate() -> None:
-    # 60 rpm with a 10-second burst: 10 requests now, the rest as the bucket drains.
-    target = limits(rpm=60)
-    assert await count_admitted(target, 15, "key-a", 1) == 10
+    # 600 rpm, filled at 98% with a one-second burst (9.8 requests): 9 now, the rest later.
+    target = limits(rpm=600)
+    assert await count_admitted(target, 15, "key-a", 1) == 9
 
 
 async def test_each_key_has_its_own_buckets() -> None:
-    target = limits(rpm=60)
-    assert await count_admitted(target, 10, "key-a", 1) == 10
-    assert await count_admitted(target, 10, "key-b", 1) == 10
+    target = limits(rpm=600)
+    assert await count_admitted(target, 12, "key-a", 1) == 9
+    assert await count_admitted(target, 12, "key-b", 1) == 9
     assert target.statistics().keys == 2
 
 
 async def test_tpm_bucket_counts_tokens_and_clamps_huge_requests() -> None:
-    target = limits(tpm=1000)
+    target = limits(tpm=60_000)  # a one-second burst of 980 tokens
     assert await count_admitted(target, 5, None, 300) == 3
-    huge = limits(tpm=1000)
+    huge = limits(tpm=60_000)
     assert await count_admitted(huge, 1, None, 50_000) == 1  # clamped, not an error
 
 
 async def test_after_429_without_advice_a_key_slows_down_then_recovers() -> None:
-    target = limits(rpm=60)
+    target = limits(rpm=600)
     target.rate_limited("key-a", None)
     assert target.statistics().slowed == 1
-    assert await count_admitted(target, 10, "key-a", 1) == 5  # each request costs 2 units
+    assert await count_admitted(target, 10, "key-a", 1) == 4  # each request costs 2 units
     for _ in range(20):
         target.succeeded("key-a")
     assert target.statistics().slowed == 0
