@@ -99,6 +99,38 @@ class HttpProvider:
             )
         return self._client
 
+    async def _send(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST straight to the client's transport, reading the whole reply.
+
+        `AsyncClient.post` would add its per-request machinery (auth flow, redirects,
+        cookies, hooks: none of which we use), which measured at about a third of a call's
+        client CPU (bench/RESULTS.md, measure 3). The client still owns the transport, its
+        pool and its timeouts, and mounts (respx in tests) still apply.
+        """
+        client = self.client
+        outgoing = httpx.Request(
+            "POST", url, content=content, headers=headers, extensions=self._timeouts(client)
+        )
+        transport = client._transport_for_url(outgoing.url)
+        response = await transport.handle_async_request(outgoing)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    @staticmethod
+    def _timeouts(client: httpx.AsyncClient) -> dict[str, Any]:
+        timeout = client.timeout
+        return {
+            "timeout": {
+                "connect": timeout.connect,
+                "read": timeout.read,
+                "write": timeout.write,
+                "pool": timeout.pool,
+            }
+        }
+
     async def aclose(self) -> None:
         """Close the connection pool (a later call opens a new one)."""
         client, self._client = self._client, None
@@ -131,9 +163,7 @@ class HttpProvider:
         """
         content = body if isinstance(body, bytes) else orjson.dumps(body)
         try:
-            response = await self.client.post(
-                url, content=content, headers={**_JSON_HEADERS, **headers}
-            )
+            response = await self._send(url, content, {**_JSON_HEADERS, **headers})
         except httpx.HTTPError as exc:
             raise self._connection_error(request, exc) from exc
         limits = rate_limit_headers(response.headers)
