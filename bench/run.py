@@ -305,7 +305,9 @@ def main() -> None:
     sizes = QUICK if args.quick else FULL
     command = " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "command": command}
-    saved = OUT / "results.json"
+    # The raw numbers sit next to RESULTS.md's (out/results.json) or next to --output's.
+    default = args.output.resolve() == (BENCH / "RESULTS.md").resolve()
+    saved = OUT / "results.json" if default else args.output.with_suffix(".json")
     if args.merge and saved.exists():
         # Measures not rerun keep their earlier numbers (each says when it ran).
         results = json.loads(saved.read_text()) | {"machine": results["machine"]}
