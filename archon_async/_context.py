@@ -27,7 +27,7 @@ class Completer(Protocol):
 class CallContext:
     """Implements `archon_async.core.ComponentContext` for one component in one run."""
 
-    __slots__ = ("_completer", "_conversation", "_rng", "_scorers", "_spec", "_trace")
+    __slots__ = ("_completer", "_conversation", "_rng", "_scorers", "_seed", "_spec", "_trace")
 
     def __init__(
         self,
@@ -36,14 +36,15 @@ class CallContext:
         conversation: Sequence[Message],
         completer: Completer,
         trace: ComponentTrace,
-        rng: random.Random,
+        seed: str,
         scorers: Mapping[str, Any],
     ) -> None:
         self._spec = spec
         self._conversation = conversation
         self._completer = completer
         self._trace = trace
-        self._rng = rng
+        self._seed = seed
+        self._rng: random.Random | None = None
         self._scorers = scorers
 
     @property
@@ -56,6 +57,9 @@ class CallContext:
 
     @property
     def rng(self) -> random.Random:
+        # Seeding from a string hashes it: done only for the components that draw.
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
         return self._rng
 
     async def complete(

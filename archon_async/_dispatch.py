@@ -129,7 +129,8 @@ class Dispatcher:
             ConfigError: the provider is not configured (no base URL, unknown model_type).
         """
         lane = self._lane(request.model_type)
-        tokens = estimate_tokens(request)
+        # Only a tokens-per-minute bucket needs the estimate.
+        tokens = estimate_tokens(request) if lane.limits.settings.tpm is not None else 0
         started = self._clock()
         retries = 0
         while True:
@@ -235,6 +236,10 @@ def _log_attempt(
 ) -> float:
     """Log one attempt as one line (no key: its fingerprint at most); returns its latency."""
     latency = time.perf_counter() - attempt_started
+    if response is not None and not structlog.is_configured():
+        # structlog unconfigured prints every level to stdout: a line per successful call
+        # would flood an application that never asked for it (failures are still logged).
+        return latency
     fields: dict[str, Any] = {
         "model": request.model,
         "provider": request.model_type,

@@ -245,7 +245,7 @@ class Engine:
                 conversation=conversation,
                 completer=completer,
                 trace=trace,
-                rng=random.Random(f"{seed}:{layer}:{position}"),
+                seed=f"{seed}:{layer}:{position}",
                 scorers=self._scorers,
             )
 
