@@ -1,8 +1,9 @@
-"""The HTTP client every provider uses: httpx's API on the aiohttp transport.
+"""The HTTP client every provider uses: httpx's API on an aiohttp transport.
 
 Measured on this machine (shared/design/MEASUREMENTS.md), one chat completion costs about
-0.7 ms of client CPU through httpx on the aiohttp transport against 2.8-4.4 ms on httpx's
-default transport, so the transport decides a batch engine's throughput. The pool is sized
+0.7 ms of client CPU through httpx on an aiohttp transport against 2.8-4.4 ms on httpx's
+default transport, so the transport decides a batch engine's throughput (ours,
+`_aiohttp_transport`, also bounds each call by its timeout as a whole). The pool is sized
 from the provider's ``max_concurrency`` so that requests queue in the engine's limiters, not
 inside the connection pool (httpx's pool degrades badly with thousands of waiters).
 
@@ -30,6 +31,8 @@ __all__ = [
 
 #: Connecting should be quick; a slow connect means the host is unreachable or overloaded.
 CONNECT_TIMEOUT_S = 10.0
+# Idle connections are kept this long, so that calls of successive layers reuse them.
+_KEEPALIVE_S = 30.0
 
 
 def make_http_client(
@@ -54,14 +57,14 @@ def make_http_client(
     limits = httpx.Limits(
         max_connections=max_connections,
         max_keepalive_connections=max_connections,
-        keepalive_expiry=30.0,
+        keepalive_expiry=_KEEPALIVE_S,
     )
     timeout = httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
     if transport is None:
         # Imported here: aiohttp is costly to import and only needed once a call is made.
-        from httpx_aiohttp import AiohttpTransport
+        from ._aiohttp_transport import AiohttpTransport
 
-        transport = AiohttpTransport(limits=limits)
+        transport = AiohttpTransport(max_connections=max_connections, keepalive_expiry=_KEEPALIVE_S)
     return httpx.AsyncClient(
         transport=transport,
         limits=limits,

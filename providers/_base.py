@@ -38,6 +38,7 @@ JsonObject = dict[str, Any]
 
 # Error bodies can be long HTML pages; keep enough to diagnose.
 _BODY_LIMIT = 2000
+_PARSED_URLS_KEPT = 256
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
@@ -67,6 +68,8 @@ class HttpProvider:
         self.settings = settings
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        # Parsing a URL is a third of building an httpx.Request; a provider posts to a few.
+        self._parsed_urls: dict[str, httpx.URL] = {}
         # Read at construction (never at import), so a test or app can set it beforehand.
         self._env_url = os.environ.get(self.env_base_url) if self.env_base_url else None
 
@@ -108,8 +111,13 @@ class HttpProvider:
         pool and its timeouts, and mounts (respx in tests) still apply.
         """
         client = self.client
+        parsed = self._parsed_urls.get(url)
+        if parsed is None:
+            if len(self._parsed_urls) >= _PARSED_URLS_KEPT:
+                self._parsed_urls.clear()
+            parsed = self._parsed_urls[url] = httpx.URL(url)
         outgoing = httpx.Request(
-            "POST", url, content=content, headers=headers, extensions=self._timeouts(client)
+            "POST", parsed, content=content, headers=headers, extensions=self._timeouts(client)
         )
         transport = client._transport_for_url(outgoing.url)
         response = await transport.handle_async_request(outgoing)
@@ -185,16 +193,10 @@ class HttpProvider:
         self, request: ChatRequest, exc: httpx.HTTPError
     ) -> ProviderConnectionError:
         kind = type(exc).__name__
-        # The aiohttp transport reports a dropped connection as httpx.ConnectTimeout: a
-        # "timeout" caused by a socket or aiohttp connection error is a connection error.
-        cause = exc.__cause__
-        broken = isinstance(cause, OSError) or type(cause).__module__.startswith("aiohttp")
-        timed_out = isinstance(exc, httpx.TimeoutException) and (
-            isinstance(cause, TimeoutError) or not broken
-        )
-        if timed_out:
+        if isinstance(exc, httpx.TimeoutException):
             message = f"no answer within {self.settings.timeout_s:g} s ({kind})"
             return ProviderTimeoutError(message, provider=self.model_type, model=request.model)
+        cause = exc.__cause__
         detail = type(cause).__name__ if cause is not None else kind
         return ProviderConnectionError(
             f"connection failed ({detail}): check the base URL and the network",

@@ -72,7 +72,9 @@ async def main() -> None:
     # An application configures logging; unconfigured structlog prints every debug line
     # (one per provider call) to stdout, which a benchmark should not pay for.
     level = logging.getLevelNamesMapping()[args.log_level.upper()]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(level), cache_logger_on_first_use=True
+    )
     os.environ.setdefault("OPENAI_API_KEY", "sim-key")
     provider: dict[str, Any] = {"base_url": args.base_url, "max_concurrency": args.inflight}
     if args.rpm is not None:

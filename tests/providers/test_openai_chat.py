@@ -201,26 +201,3 @@ async def test_transport_errors(
         )
     assert type(caught.value) is error
     assert isinstance(caught.value.__cause__, httpx.HTTPError)
-
-
-@pytest.mark.parametrize(
-    ("cause", "error"),
-    [
-        (ConnectionResetError("reset by peer"), ProviderConnectionError),
-        (TimeoutError(), ProviderTimeoutError),
-    ],
-)
-async def test_connect_timeout_is_classified_by_its_cause(
-    cause: BaseException, error: type[Exception]
-) -> None:
-    # The aiohttp transport maps a dropped connection to httpx.ConnectTimeout.
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectTimeout("server disconnected") from cause
-
-    provider = OpenAIChatProvider(
-        "OpenAI_API", ProviderSettings(), transport=httpx.MockTransport(handler)
-    )
-    with pytest.raises(error) as caught:
-        await provider.send(chat_request("OpenAI_API"), api_key=SECRET)
-    await provider.aclose()
-    assert type(caught.value) is error

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import socket
 from collections.abc import AsyncIterator
 
 import anyio
@@ -49,6 +52,34 @@ async def slow(request: web.Request) -> web.Response:
     return web.json_response(CHAT_OK)
 
 
+async def trickle(request: web.Request) -> web.StreamResponse:
+    # Headers at once, then a byte every 0.1 s: no single read waits long.
+    reply = web.StreamResponse(headers={"content-type": "application/json"})
+    await reply.prepare(request)
+    for _ in range(100):
+        await reply.write(b" ")
+        await asyncio.sleep(0.1)
+    return reply
+
+
+async def gzipped(request: web.Request) -> web.Response:
+    return web.Response(
+        body=gzip.compress(json.dumps(CHAT_OK).encode()),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+
+
+IN_FLIGHT = {"now": 0, "max": 0}
+
+
+async def counted(request: web.Request) -> web.Response:
+    IN_FLIGHT["now"] += 1
+    IN_FLIGHT["max"] = max(IN_FLIGHT["max"], IN_FLIGHT["now"])
+    await asyncio.sleep(0.02)
+    IN_FLIGHT["now"] -= 1
+    return web.json_response(CHAT_OK)
+
+
 async def drop(request: web.Request) -> web.Response:
     assert request.transport is not None
     request.transport.close()
@@ -63,6 +94,9 @@ async def server() -> AsyncIterator[str]:
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/slow/chat/completions", slow)
     app.router.add_post("/drop/chat/completions", drop)
+    app.router.add_post("/trickle/chat/completions", trickle)
+    app.router.add_post("/gzip/chat/completions", gzipped)
+    app.router.add_post("/counted/chat/completions", counted)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -102,6 +136,52 @@ async def test_timeout_and_dropped_connection(server: str) -> None:
         assert not isinstance(caught.value, ProviderTimeoutError)
     finally:
         await provider.aclose()
+
+
+async def test_the_timeout_bounds_the_whole_call_not_each_read(server: str) -> None:
+    provider = OpenAIChatProvider("vLLM", ProviderSettings(timeout_s=0.5))
+    try:
+        with pytest.raises(ProviderTimeoutError):
+            await provider.send(chat_request("vLLM", base_url=f"{server}/trickle"), api_key=SECRET)
+    finally:
+        await provider.aclose()
+
+
+async def test_a_refused_connection_is_a_connection_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    provider = OpenAIChatProvider("vLLM", ProviderSettings(base_url=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(ProviderConnectionError) as caught:
+            await provider.send(chat_request("vLLM"), api_key=SECRET)
+    finally:
+        await provider.aclose()
+    assert not isinstance(caught.value, ProviderTimeoutError)
+    assert "connection failed" in str(caught.value)
+
+
+async def test_a_compressed_reply_is_decoded(server: str) -> None:
+    provider = OpenAIChatProvider("vLLM", ProviderSettings(base_url=f"{server}/gzip"))
+    try:
+        response = await provider.send(chat_request("vLLM"), api_key=SECRET)
+    finally:
+        await provider.aclose()
+    assert response.text == "pong"
+
+
+async def test_the_pool_holds_at_most_max_concurrency_requests(server: str) -> None:
+    IN_FLIGHT.update(now=0, max=0)
+    settings = ProviderSettings(base_url=f"{server}/counted", max_concurrency=3)
+    provider = OpenAIChatProvider("vLLM", settings)
+    try:
+        replies = await asyncio.gather(
+            *(provider.send(chat_request("vLLM"), api_key=SECRET) for _ in range(12))
+        )
+    finally:
+        await provider.aclose()
+    assert [reply.text for reply in replies] == ["pong"] * 12
+    assert IN_FLIGHT["max"] == 3
 
 
 async def test_cancelling_a_call_in_flight_then_closing(server: str) -> None:
