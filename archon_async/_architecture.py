@@ -25,6 +25,7 @@ from ._registry import Registry
 __all__ = ["Architecture", "is_reward_model"]
 
 _TOP_LEVEL_KEYS = ("name", "layers", "providers", "custom")
+_LEGACY_LAYER_KEYS = ("models", "branches")
 # Built-in components that read the candidates of an earlier layer.
 _NEEDS_CANDIDATES = {"fuser", "ranker", "critic", "verifier", "unit_test_evaluator"}
 _BUILTIN_TYPES = _NEEDS_CANDIDATES | {"generator", "unit_test_generator"}
@@ -124,8 +125,12 @@ class Architecture:
         notes = _top_level_warnings(data, source)
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
+            missing = "'layers' is missing" if raw_layers is None else "'layers' is not a list"
+            hints = "".join(f"; {note.split(': ', 1)[1]}" for note in notes)
             raise ConfigError(
-                "'layers' must be a non-empty list of layers", source=source, location="layers"
+                f"{missing}: it must be a non-empty list of layers{hints}",
+                source=source,
+                location="layers",
             )
         layers: list[list[ComponentSpec]] = []
         for index, raw_layer in enumerate(raw_layers):
@@ -165,12 +170,20 @@ class Architecture:
 
 
 def _top_level_warnings(data: Mapping[str, Any], source: str) -> list[str]:
+    return _unknown_keys(data, _TOP_LEVEL_KEYS, "", source, "top-level key")
+
+
+def _unknown_keys(
+    data: Mapping[str, Any], known: Sequence[str], place: str, source: str, what: str
+) -> list[str]:
+    """Warnings for keys not in ``known``, each with a did-you-mean suggestion if one fits."""
     notes = []
     for key in data:
-        if key not in _TOP_LEVEL_KEYS:
-            match = difflib.get_close_matches(str(key), _TOP_LEVEL_KEYS, n=1, cutoff=0.75)
+        if key not in known:
+            match = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
             hint = f"; did you mean {match[0]!r}?" if match else ""
-            notes.append(f"{source}, {key}: unknown top-level key {key!r} is ignored{hint}")
+            where = f"{place}.{key}" if place else str(key)
+            notes.append(f"{source}, {where}: unknown {what} {key!r} is ignored{hint}")
     return notes
 
 
@@ -179,6 +192,9 @@ def _layer_specs(raw_layer: Any, index: int, source: str, notes: list[str]) -> l
     where: tuple[int | str, ...] = ("layers", index)
     if isinstance(raw_layer, Mapping) and "models" in raw_layer:
         # Legacy form {"models": [...], "branches": n}; Archon reads only "models".
+        notes.extend(
+            _unknown_keys(raw_layer, _LEGACY_LAYER_KEYS, format_location(where), source, "key")
+        )
         raw_components = raw_layer["models"]
         branches = raw_layer.get("branches", 1)
         if branches != 1:
@@ -261,6 +277,13 @@ def _check_names(
     if is_reward_model(spec) and not spec.model_type:
         return  # scored by a backend, checked by the engine
     calls_llm = spec.type in _BUILTIN_TYPES or spec.model_type
+    if calls_llm and not spec.model_type:
+        raise ConfigError(
+            f"'model_type' is missing: say which provider serves {spec.model!r} "
+            f"(one of {', '.join(registry.provider_names())})",
+            source=source,
+            location=format_location((*where, "model_type")),
+        )
     if calls_llm and not registry.has_provider(spec.model_type):
         match = difflib.get_close_matches(spec.model_type, registry.provider_names(), n=1)
         hint = f"did you mean {match[0]!r}? " if match else ""

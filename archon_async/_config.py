@@ -33,10 +33,12 @@ class ComponentSpec(BaseModel):
     """One component of a layer, as Archon's configs write it.
 
     Every key Archon's components read is a field here; anything else is kept (so that
-    ``to_dict`` round-trips) and reported by `ComponentSpec.unknown_keys`.
+    ``to_dict`` round-trips) and reported by `ComponentSpec.unknown_keys`. Values are
+    strict: ``"top_k": "5"`` or ``"first_pass": "yes"`` is an error, not a silent guess
+    (every published Archon config passes).
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True)
 
     type: str = Field(min_length=1)
     model: str = Field(min_length=1)
@@ -77,7 +79,9 @@ class ProviderSettings(BaseModel):
         base_url: where the provider's API lives (gateways, proxies, local servers).
         rpm: requests per minute allowed, per key.
         tpm: tokens per minute allowed, per key.
-        max_concurrency: requests in flight at once on this provider's connection pool.
+        max_concurrency: requests in flight at once on this provider's connection pool. The
+            default, 256, lets a 100-sample layer go out at once and sits on the flat part of
+            the engine's throughput curve (bench/RESULTS.md, "Knee").
         timeout_s: per-request timeout.
         max_retries: retries after the first attempt on 429, 5xx, timeouts, broken connections.
     """
@@ -87,7 +91,7 @@ class ProviderSettings(BaseModel):
     base_url: str | None = None
     rpm: float | None = Field(default=None, gt=0)
     tpm: float | None = Field(default=None, gt=0)
-    max_concurrency: int = Field(default=64, ge=1, le=4096)
+    max_concurrency: int = Field(default=256, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
 
@@ -143,5 +147,7 @@ def _explain(error: Mapping[str, Any]) -> str:
     field = error["loc"][-1] if error.get("loc") else "value"
     if kind == "missing":
         return f"{field!r} is missing: every component needs 'type' and 'model'"
+    if kind == "string_too_short":
+        return f"{field!r} is empty; give it a value in the config"
     given = error.get("input")
     return f"{error['msg'].lower()} (got {given!r}); fix {field!r} in the config"

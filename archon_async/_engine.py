@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import threading
@@ -219,6 +220,9 @@ class Engine:
         conversation = normalize_messages(messages)
         await self.open()
         run_seed = self._seed if seed is None else seed
+        # Random choices depend on the seed and the prompt: the same prompt and seed always
+        # choose alike, while the prompts of a batch do not all pick the same position.
+        run_key = f"{run_seed}:{_digest(conversation)}"
         trace = Trace()
         started = time.perf_counter()
         state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
@@ -227,15 +231,15 @@ class Engine:
         try:
             with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
                 for index, members in enumerate(self._layers):
-                    make_context = self._context_factory(conversation, run_seed, index)
+                    make_context = self._context_factory(conversation, run_key, index)
                     state, layer_trace = await run_layer(index, members, state, make_context)
                     trace.layers.append(layer_trace)
         finally:
             current_ticket.reset(ticket)
         trace.elapsed_s = time.perf_counter() - started
-        return self._result(state, trace, run_seed)
+        return self._result(state, trace, run_seed, run_key)
 
-    def _context_factory(self, conversation: Sequence[Message], seed: int, layer: int) -> Any:
+    def _context_factory(self, conversation: Sequence[Message], seed: str, layer: int) -> Any:
         completer = self._gated
         assert completer is not None, "opened by generate()"
 
@@ -251,7 +255,7 @@ class Engine:
 
         return make
 
-    def _result(self, state: Mapping[str, Any], trace: Trace, seed: int) -> Result:
+    def _result(self, state: Mapping[str, Any], trace: Trace, seed: int, key: str) -> Result:
         candidates = tuple(state.get("candidates") or ())
         if not candidates:
             raise ComponentError(
@@ -259,7 +263,7 @@ class Engine:
             )
         index = 0
         if len(candidates) > 1:
-            index = random.Random(seed).randrange(len(candidates))
+            index = random.Random(key).randrange(len(candidates))
             trace.final_choice = FinalChoice(candidates=len(candidates), index=index, seed=seed)
         return Result(text=candidates[index], candidates=candidates, trace=trace)
 
@@ -320,6 +324,17 @@ class _GatedCompleter:
             return await self._dispatcher.complete(request)
         finally:
             gate.release()
+
+
+def _digest(conversation: Sequence[Message]) -> str:
+    """A short, stable fingerprint of a conversation (the same in every process)."""
+    hasher = hashlib.blake2b(digest_size=8)
+    for message in conversation:
+        hasher.update(message["role"].encode())
+        hasher.update(b"\0")
+        hasher.update(message["content"].encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()
 
 
 def _as_architecture(value: Any, registry: Registry | None) -> Architecture:

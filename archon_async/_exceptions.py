@@ -1,24 +1,23 @@
 """The exceptions archon-async raises, all rooted at `ArchonError`.
 
-    ArchonError
-    ├── ConfigError                    a configuration problem, raised at load, before any call
-    ├── InvalidInputError              a prompt or message list that cannot be sent
-    ├── ProviderError                  a provider call failed (after the retries allowed)
-    │   ├── ProviderConnectionError
-    │   │   └── ProviderTimeoutError
-    │   ├── ProviderStatusError        the provider answered with an error status
-    │   │   ├── RateLimitError         429 / quota
-    │   │   ├── AuthenticationError    401 / 403
-    │   │   ├── BadRequestError        other 4xx that cannot succeed on retry
-    │   │   └── ProviderServerError    5xx
-    │   ├── MalformedResponseError     a reply that is empty or not in the wire format
-    │   └── KeyPoolExhaustedError      every key of a provider is disabled
-    ├── ComponentError                 a component could not do its job
-    │   └── OutputParseError           a model reply could not be parsed after the retries
-    └── BudgetExceededError            a call would go over a configured budget
-
-A layer in which every branch failed raises `LayerFailedGroup`, an `ExceptionGroup` whose
-leaves are `ArchonError`s.
+ArchonError
+├── ConfigError                    a configuration problem, raised at load, before any call
+├── InvalidInputError              a prompt or message list that cannot be sent
+├── ProviderError                  a provider call failed (after the retries allowed)
+│   ├── ProviderConnectionError
+│   │   └── ProviderTimeoutError
+│   ├── ProviderStatusError        the provider answered with an error status
+│   │   ├── RateLimitError         429 / quota
+│   │   ├── AuthenticationError    401 / 403
+│   │   ├── BadRequestError        other 4xx that cannot succeed on retry
+│   │   └── ProviderServerError    5xx
+│   ├── MalformedResponseError     a reply that is empty or not in the wire format
+│   └── KeyPoolExhaustedError      every key of a provider is disabled
+├── ComponentError                 a component could not do its job
+│   └── OutputParseError           a model reply could not be parsed after the retries
+├── BudgetExceededError            a call would go over a configured budget
+└── LayerFailedGroup               every component of a layer failed (an ExceptionGroup too,
+                                   whose leaves say why)
 """
 
 from __future__ import annotations
@@ -146,5 +145,9 @@ class BudgetExceededError(ArchonError):
     """Running on would exceed a configured budget of calls, tokens or cost."""
 
 
-class LayerFailedGroup(ExceptionGroup[ArchonError]):
-    """Every branch of a layer failed; the leaves say why."""
+class LayerFailedGroup(ExceptionGroup[ArchonError], ArchonError):
+    """Every branch of a layer failed; the leaves say why.
+
+    It is an `ArchonError` too, so that ``except ArchonError`` catches everything the
+    library raises, and an ``ExceptionGroup``, so that ``except*`` can pick its leaves.
+    """

@@ -13,7 +13,15 @@ from typing import Any, cast
 
 from ._config import ComponentSpec, ProviderSettings
 from ._exceptions import ConfigError
-from .core import Component, ComponentContext, ComponentFactory, Provider, ProviderFactory, State
+from .core import (
+    Component,
+    ComponentContext,
+    ComponentFactory,
+    Provider,
+    ProviderFactory,
+    State,
+    is_async_callable,
+)
 from .core import StateUpdate as StateUpdate
 
 __all__ = ["Registry"]
@@ -43,8 +51,8 @@ _BUILTIN_PROVIDERS = {
     "Bedrock_API": "providers.bedrock_converse:BedrockConverseProvider",
 }
 
-#: An Archon-style custom generator: given the request, return the reply text.
-GeneratorFunction = Callable[..., Awaitable[str]]
+#: A custom generator: ``async (request) -> str``, or Archon's keyword form, sync or async.
+GeneratorFunction = Callable[..., Any]
 #: A custom component written as a function of the context and the previous state.
 ComponentFunction = Callable[[ComponentContext, State], Awaitable[StateUpdate]]
 
@@ -95,22 +103,23 @@ class Registry:
         """Register a custom component under a config ``type`` name.
 
         ``component`` is a class built with its `ComponentSpec` whose ``async run(ctx, state)``
-        returns the keys it writes, or an async function ``fn(ctx, state) -> dict``.
+        returns the keys it writes, or an async callable ``fn(ctx, state) -> dict`` (a
+        function, or an object with an async ``__call__``).
 
         Raises:
-            ConfigError: the name is empty or the object is neither a class nor an async function.
+            ConfigError: the name is empty or the object is neither a class nor async callable.
         """
         if not name:
             raise ConfigError("a custom component needs a non-empty name")
         if inspect.isclass(component):
             self._components[name] = cast(ComponentFactory, component)
-        elif inspect.iscoroutinefunction(component):
+        elif is_async_callable(component):
             function = component
             self._components[name] = lambda spec: _FunctionComponent(function, spec)
         else:
             raise ConfigError(
-                f"custom component {name!r} must be a class or an async function, "
-                f"got {type(component).__name__}"
+                f"custom component {name!r} must be a class, an async function or an object "
+                f"with an async __call__(ctx, state), got {type(component).__name__}"
             )
         return self
 
@@ -122,17 +131,19 @@ class Registry:
         return self
 
     def add_generator(self, model_type: str, generate: GeneratorFunction) -> Registry:
-        """Register an Archon-style custom generator under a new ``model_type``.
+        """Register a custom generator under a new ``model_type``, as Archon's allows.
 
-        ``generate(request)`` receives a `ChatRequest` and returns the reply text; it runs
-        behind the engine's limits and retries like any provider.
+        ``generate`` is ``async def generate(request: ChatRequest) -> str``, or an Archon
+        generator ``generate(model=, messages=, max_tokens=, temperature=) -> str``, sync
+        (run on a worker thread) or async. It runs behind the engine's limits and retries
+        like any provider.
 
         Raises:
-            ConfigError: ``generate`` is not an async function.
+            ConfigError: ``generate`` has neither shape.
         """
-        if not inspect.iscoroutinefunction(generate):
-            raise ConfigError(f"custom generator {model_type!r} must be an async function")
-        from providers.function import FunctionProvider
+        from providers.function import FunctionProvider, check_generator
+
+        check_generator(model_type, generate)
 
         def factory(name: str, settings: ProviderSettings) -> Provider:
             return FunctionProvider(name, generate)

@@ -14,11 +14,11 @@ import anyio
 import orjson
 import structlog
 
-from ._architecture import Architecture
+from ._architecture import Architecture, is_reward_model
 from ._config import ConfigWarning
 from ._defaults import DEFAULT_ARCHITECTURE
 from ._engine import Engine
-from ._exceptions import ArchonError
+from ._exceptions import ArchonError, ConfigError
 
 __all__ = ["main"]
 
@@ -174,10 +174,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    failed = 0
     for path in args.configs:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConfigWarning)
-            architecture = Architecture.from_file(path)
+            try:
+                architecture = Architecture.from_file(path)
+            except ConfigError as exc:  # report it, then check the other files too
+                sys.stderr.write(f"error {exc}\n")
+                failed += 1
+                continue
         shape = " -> ".join(
             "+".join(f"{spec.type}x{spec.samples}" for spec in layer)
             for layer in architecture.layers
@@ -185,7 +191,15 @@ def _validate(args: argparse.Namespace) -> int:
         sys.stdout.write(f"ok {path}: {shape}\n")
         for warning in caught:
             sys.stdout.write(f"  warning: {warning.message}\n")
-    return 0
+        for index, layer in enumerate(architecture.layers):
+            for position, spec in enumerate(layer):
+                if is_reward_model(spec):
+                    sys.stdout.write(
+                        f"  note: layers[{index}][{position}] ranks with {spec.model}, which "
+                        "needs a scoring backend: Engine(scorers=...), PAIRRM_BASE_URL, or "
+                        "--simulate\n"
+                    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ so that the engine can change without breaking plugins.
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -57,6 +58,7 @@ __all__ = [
     "State",
     "StateUpdate",
     "Usage",
+    "is_async_callable",
     "make_http_client",
     "rate_limit_headers",
     "retry_after_from_headers",
@@ -70,6 +72,14 @@ State = Mapping[str, Any]
 #: What a component returns: the keys it writes. Lists from the components of one layer are
 #: concatenated in the order of the components in the config; other values replace.
 StateUpdate = dict[str, Any]
+
+
+def is_async_callable(obj: object) -> bool:
+    """Whether calling ``obj`` returns a coroutine: an async function, or an object whose
+    class defines ``async def __call__``."""
+    if inspect.iscoroutinefunction(obj):
+        return True
+    return callable(obj) and inspect.iscoroutinefunction(type(obj).__call__)
 
 
 @runtime_checkable

@@ -48,9 +48,13 @@ def test_validate_reports_warnings_and_errors(tmp_path: Path) -> None:
     assert "did you mean 'length_control'" in done.stdout
     bad = tmp_path / "bad.json"
     bad.write_text('{"layers": [[{"type": "generator", "model": "m", "model_type": "Nope"}]]}')
-    done = cli("validate", str(bad))
+    pairrm = shared / "archon-1-110bFuser-1-PairRM3-8-70BM3S.json"
+    done = cli("validate", str(bad), str(pairrm))
     assert done.returncode == 1
     assert "layers[0][0].model_type" in done.stderr
+    # The other file is still checked, and what it needs to run is said.
+    assert f"ok {pairrm}" in done.stdout
+    assert "needs a scoring backend" in done.stdout
 
 
 def _lines(path: Path) -> list[dict[str, object]]:

@@ -77,6 +77,12 @@ def test_misspelled_key_warns_with_suggestion() -> None:
     assert any("length_contorl" in note for note in architecture.warnings)
 
 
+def test_unknown_keys_of_a_legacy_layer_warn() -> None:
+    config = {"layers": [{"branchs": 2, "models": [_component()]}]}
+    with pytest.warns(ConfigWarning, match=r"layers\[0\]\.branchs.*did you mean 'branches'"):
+        Architecture.from_dict(config)
+
+
 def test_malformed_json_names_file_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{\n  "layers": [\n    [ {"type": "generator",, } ]\n  ]\n}\n')
@@ -108,6 +114,11 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         ([[_component(samples=0)]], "layers[0][0].samples", "greater"),
         ([[]], "layers[0]", "non-empty"),
         ([{"branches": 1, "models": [_component(), "oops"]}], "layers[0].models[1]", "object"),
+        # Values are strict: no guessing that "5" or true meant a number.
+        ([[_component()], [_component(type="ranker", top_k="5")]], "layers[1][0].top_k", "5"),
+        ([[_component()], [_component(type="ranker", top_k=True)]], "layers[1][0].top_k", "int"),
+        ([[_component(no_system="yes")]], "layers[0][0].no_system", "bool"),
+        ([[_component(model_type="")]], "layers[0][0].model_type", "'model_type' is missing"),
     ],
 )
 def test_config_errors_name_their_place(layers: Any, location: str, words: str) -> None:
@@ -121,6 +132,9 @@ def test_config_errors_name_their_place(layers: Any, location: str, words: str) 
 def test_layers_must_be_a_non_empty_list() -> None:
     with pytest.raises(ConfigError, match="'layers'"):
         Architecture.from_dict({"name": "x", "layers": []})
+    # A misspelled 'layers' is the likely cause: the error says so.
+    with pytest.raises(ConfigError, match="'layers' is missing.*did you mean 'layers'"):
+        Architecture.from_dict({"name": "x", "layer": [[_component()]]})
     with pytest.raises(ConfigError, match="JSON object"):
         Architecture.from_dict([1, 2])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import anyio
@@ -13,6 +14,7 @@ from archon_async import (
     ArchonError,
     ChatRequest,
     ComponentError,
+    ConfigError,
     Engine,
     InvalidInputError,
     LayerFailedGroup,
@@ -93,6 +95,27 @@ async def test_layers_run_in_order_and_samples_run_concurrently() -> None:
     assert result.trace.layers[1].components[0].outputs == {"candidates": ["fused"]}
     assert provider.requests[0].temperature == 0.5 and provider.requests[0].max_tokens == 32
     assert provider.closed
+
+
+async def test_a_hundred_samples_are_all_in_flight_with_default_settings() -> None:
+    # Archon's published configs draw 100 samples in one layer; they must go out at once.
+    release = anyio.Event()
+
+    async def reply(request: ChatRequest) -> str:
+        if provider.in_flight == 100:
+            release.set()
+        await release.wait()
+        return "a"
+
+    provider = FakeProvider(reply)
+    architecture = Architecture.from_dict(
+        {"layers": [[spec("sampler", samples=100)]]}, registry=registry_with(provider)
+    )
+    async with Engine(architecture) as engine:
+        with anyio.fail_after(5):
+            result = await engine.generate("q")
+    assert provider.max_in_flight == 100
+    assert len(result.candidates) == 100
 
 
 async def test_components_of_a_layer_run_together_and_merge_in_config_order() -> None:
@@ -178,6 +201,59 @@ async def test_custom_component_class_and_custom_generator() -> None:
     assert calls[0].messages[0]["role"] == "system"  # a system message is added, as in Archon
 
 
+async def test_archon_style_generators_and_an_async_callable_component() -> None:
+    """Archon's add_generator takes ``fn(model=, messages=, max_tokens=, temperature=)``."""
+    threads: list[str] = []
+
+    def sync_model(model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float):
+        threads.append(threading.current_thread().name)
+        return f"{model} at {temperature} in {max_tokens}: {messages[-1]['content']}"
+
+    async def async_model(**kwargs: Any) -> str:
+        return "async " + kwargs["messages"][-1]["content"]
+
+    class Tag:  # an object with an async __call__, registered as a component
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        async def __call__(self, ctx: ComponentContext, state: State) -> dict[str, Any]:
+            return {"candidates": [f"{self.tag}{c}" for c in state["candidates"]]}
+
+    registry = (
+        Registry.default()
+        .add_generator("Sync_API", sync_model)
+        .add_generator("Async_API", async_model)
+        .add_component("tag", Tag("> "))
+        .add_component("sampler", sampler)
+    )
+    architecture = Architecture.from_dict(
+        {
+            "layers": [
+                [
+                    {**spec("sampler", model="s"), "model_type": "Sync_API"},
+                    {**spec("sampler", model="a"), "model_type": "Async_API"},
+                ],
+                [{"type": "tag", "model": "-"}],
+            ]
+        },
+        registry=registry,
+    )
+    async with Engine(architecture) as engine:
+        result = await engine.generate("hi")
+    assert result.candidates == ("> s at 0.5 in 32: hi#0", "> async hi#0")
+    assert threads and threads[0] != threading.current_thread().name  # off the event loop
+
+
+def test_registering_something_that_is_neither_shape_fails_clearly() -> None:
+    def takes_a_request(request: ChatRequest) -> str:  # sync, our shape: would block the loop
+        return "x"
+
+    with pytest.raises(ConfigError, match="async def generate"):
+        Registry.default().add_generator("Bad_API", takes_a_request)
+    with pytest.raises(ConfigError, match="async __call__"):
+        Registry.default().add_component("bad", lambda ctx, state: {})
+
+
 async def test_cancelling_generate_cancels_every_call_it_started() -> None:
     in_flight = anyio.Event()
     provider_calls: list[str] = []
@@ -231,6 +307,10 @@ async def test_a_failed_component_is_traced_and_a_fully_failed_layer_raises() ->
         with pytest.raises(LayerFailedGroup) as info:
             await engine.generate("q")
     assert all(isinstance(leaf, ArchonError) for leaf in info.value.exceptions)
+    # What the library raises is an ArchonError, layer failures included.
+    async with Engine(failing) as engine:
+        with pytest.raises(ArchonError):
+            await engine.generate("q")
 
 
 async def test_final_choice_is_seeded_and_recorded() -> None:
@@ -242,7 +322,11 @@ async def test_final_choice_is_seeded_and_recorded() -> None:
         first = await engine.generate("q")
         again = await engine.generate("q")
         other = [await engine.generate("q", seed=s) for s in range(20)]
+        prompts = [await engine.generate(f"q{n}") for n in range(20)]
     assert first.text == again.text
+    # One seed, many prompts: the pick depends on the prompt too, not one fixed position.
+    picks = {result.trace.final_choice.index for result in prompts if result.trace.final_choice}
+    assert len(picks) > 1
     assert first.trace.final_choice is not None
     assert first.trace.final_choice.seed == 7
     assert first.text == first.candidates[first.trace.final_choice.index]
