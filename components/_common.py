@@ -23,6 +23,7 @@ __all__ = [
     "PARSE_RETRIES",
     "UNIT_TESTS_PHRASE",
     "aligned_critiques",
+    "candidate_number",
     "complete_text",
     "effective_conversation",
     "prompt_messages",
@@ -41,6 +42,13 @@ PARSE_RETRIES = 3
 #: Archon appends the generated unit tests to the user's query with this phrase; it is a
 #: data format (its benchmarks and configs depend on it), so it is kept verbatim.
 UNIT_TESTS_PHRASE = "Your response should pass the following unit tests:"
+
+
+def candidate_number(digits: str) -> int:
+    """The number a reply's identifier spells (``"3"`` in ``[3]``), or 0, which names no
+    candidate, for digits too long to be one: Python refuses to convert a string of
+    thousands of digits, and a parser must not raise on a reply."""
+    return int(digits) if len(digits) <= 9 else 0
 
 
 def effective_conversation(conversation: Sequence[Message], state: State) -> list[Message]:

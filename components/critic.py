@@ -2,9 +2,17 @@
 
 One call lists every candidate and asks for one block per candidate, in the format of
 `components.formats.render_critiques` (``[k]`` on its own line, then ``Strengths:`` and
-``Weaknesses:`` lists). The reply is split at the identifiers ``[1]``, ``[2]``, ... taken
-in sequence, so a critique that mentions another candidate (``[1] is shorter``) is not
-cut there; headers such as ``**[2]**``, ``### [2]`` or ``Response 2:`` are accepted too.
+``Weaknesses:`` lists). The reply is split at its headers. A header starts a line and
+holds only the identifier, with markdown decoration and an optional word before it
+(``**[2]**``, ``### [2]``, ``Response 2:``, ``Critique of [2]:``, ``Candidate #2``) and
+only punctuation or a short parenthesis after it, then the end of the line or, after the
+punctuation, the critique itself (``Response 2: Strengths: ...``). A line that goes on in
+prose (``Response 2 is better...``, ``[2] is shorter``) is part of the critique it is in.
+The headers must be exactly ``1, 2, ..., n`` for ``n`` candidates, in order: a missing,
+repeated, out-of-order or extra header (a fourth critique for three candidates) is a count
+mismatch. A reply with no header at the start of any line (everything on one line) is split
+at its ``[k]`` identifiers taken in sequence, where an identifier beyond ``n`` is a
+mismatch too and one glued to a word (``nums[2]``) is not an identifier.
 
 When the reply does not give exactly one non-empty critique per candidate, the critic asks
 again, up to `PARSE_RETRIES` more times (each retry noted as ``critic_parse_retry``). If no
@@ -31,6 +39,7 @@ from archon_async.core import (
 
 from ._common import (
     PARSE_RETRIES,
+    candidate_number,
     complete_text,
     effective_conversation,
     prompt_messages,
@@ -42,38 +51,74 @@ from .prompts import CRITIC_SYSTEM, critic_prompt
 
 __all__ = ["Critic", "parse_critiques"]
 
-# A candidate header at the start of a line: "[2]", "**[2]**", "### [2]", "Response 2:".
+# Words that may come before an identifier in a header: "Critique of", "Response",
+# "Critique of Response", "Feedback on Candidate". Whitespace is matched only after a word
+# or inside brackets: two optional runs side by side, or a run that may start anywhere,
+# backtrack quadratically on a long run of blanks.
+_NOUN = r"(?:response|candidate|answer)"
+_NAMED = (
+    r"(?:(?:critique|assessment|evaluation|review|analysis|feedback)(?:\s+(?:of|for|on))?"
+    rf"(?:\s*{_NOUN})?|{_NOUN})"
+)
+# A header line: decoration, then "[2]" (words optional) or "Response 2" (a word needed, so
+# that a numbered list inside a critique is not a header), then only decoration, a short
+# parenthesis and punctuation. Whatever follows the punctuation is the critique's text.
 _LINE_HEADER = re.compile(
-    r"^[ \t>#*_]*(?:\[\s*(\d+)\s*\]|(?:response|candidate)\s*#?\s*(\d+)\b)[*_]*[ \t]*[:.)-]?",
+    rf"^[ \t>#*_]*(?:(?:{_NAMED}[ \t]*)?\[[ \t]*(\d+)[ \t]*\]"
+    rf"|{_NAMED}[ \t]*(?:#[ \t]*)?(?:\([ \t]*)?(\d+)(?:[ \t]*\))?)"
+    r"[*_ \t]*(?:\([^()\n]{0,40}\)[*_ \t]*)?(?:$|[:.)\-\u2013\u2014][*_]*)",
     re.I | re.M,
 )
-_INLINE_HEADER = re.compile(r"\[\s*(\d+)\s*\]")
+# An identifier anywhere, with the words and decoration around it, unless glued to a word.
+# The match starts where a decoration run starts, not inside it: a long run of "*" would
+# otherwise be rescanned from every position.
+_INLINE_HEADER = re.compile(
+    rf"(?<![\w\]*_#])[*_#]*(?:{_NAMED}\s*)?\[\s*(\d+)\s*\][*_]*[ \t]*[:.\-\u2013\u2014]?[*_]*",
+    re.I,
+)
 
 
-def _split(reply: str, pattern: re.Pattern[str], count: int) -> list[str] | None:
-    """Split at headers 1..count taken in sequence; None unless all are found."""
-    cuts: list[tuple[int, int]] = []
-    for match in pattern.finditer(reply):
-        number = int(next(group for group in match.groups() if group is not None))
-        if number == len(cuts) + 1:
-            cuts.append((match.start(), match.end()))
-            if len(cuts) == count:
-                break
-    if len(cuts) != count:
-        return None
-    ends = [start for start, _ in cuts[1:]] + [len(reply)]
-    sections = [reply[body:end] for (_, body), end in zip(cuts, ends, strict=True)]
+def _number(match: re.Match[str]) -> int:
+    return candidate_number(next(group for group in match.groups() if group is not None))
+
+
+def _sections(reply: str, cuts: list[re.Match[str]]) -> list[str] | None:
+    """The text after each header up to the next one; None if any is empty."""
+    ends = [match.start() for match in cuts[1:]] + [len(reply)]
+    sections = [reply[match.end() : end] for match, end in zip(cuts, ends, strict=True)]
     critiques = [section.strip().strip("-").strip() for section in sections]
     return critiques if all(critiques) else None
+
+
+def _split_inline(reply: str, count: int) -> list[str] | None:
+    """Split at identifiers 1..count taken in sequence; None unless all are found or when
+    an identifier beyond ``count`` appears."""
+    cuts: list[re.Match[str]] = []
+    for match in _INLINE_HEADER.finditer(reply):
+        number = _number(match)
+        if number > count:
+            return None
+        if number == len(cuts) + 1:
+            cuts.append(match)
+    if len(cuts) != count:
+        return None
+    return _sections(reply, cuts)
 
 
 def parse_critiques(reply: str, count: int) -> list[str] | None:
     """One critique per candidate from a critic reply, or None when it cannot be split.
 
-    Headers at the start of a line are tried first, then ``[k]`` anywhere (for replies
-    that put everything on one line).
+    Headers at the start of a line decide, and must be exactly ``1..count`` in order. When
+    they are only the first few of those (none, or ``[1]`` starting a reply written on one
+    line), the reply is split at ``[k]`` anywhere instead.
     """
-    return _split(reply, _LINE_HEADER, count) or _split(reply, _INLINE_HEADER, count)
+    headers = list(_LINE_HEADER.finditer(reply))
+    numbers = [_number(match) for match in headers]
+    if numbers == list(range(1, count + 1)):
+        return _sections(reply, headers)
+    if numbers == list(range(1, len(numbers) + 1)) and len(numbers) < count:
+        return _split_inline(reply, count)
+    return None
 
 
 class Critic:

@@ -2,25 +2,41 @@
 
 Two kinds, chosen by the model name:
 
-* An LLM ranker (any chat model): one prompt lists the candidates, with their critiques
-  when ``use_critiques`` is set and the previous layer left one per candidate, and asks for
-  an ordering ending with a line such as ``Ranking: [3] > [1] > [2]``.
+* An LLM ranker (any chat model): one prompt lists the candidates, each followed by its
+  critique when the previous layer left one per candidate, and asks for an ordering ending
+  with a line such as ``Ranking: [3] > [1] > [2]``.
 * A reward-model ranker (``llm-blender/PairRM``; any model name containing ``pairrm``):
   the candidates are scored by the scoring backend the engine provides
   (``ctx.scorer(model)``, a `components.scoring.PairwiseScorer`) and sorted by score,
   ties keeping candidate order. No chat call is made.
 
-Parsing an LLM ranking is tolerant: the last line of the reply that reads as a ranking
-wins (``[3] > [1] > [2]``, ``3 > 1 > 2``, ``[3], [1], [2]``, with or without a label such as
-``Ranking:``), or the last numbered list (``1. [3]`` / ``2. [1]`` ...). Repeated numbers
-are dropped, numbers out of range ignored, and candidates the model left out are appended
-in their original order. A reply with no ranking at all keeps the original order and is
-noted as ``ranker_parse_fallback``: a ranker never fails on a reply.
+Critiques are shown whenever they are present and aligned, whatever ``use_critiques`` says.
+That is what Archon's ranker does (its prompt takes the critiques it is given; the flag
+only guards an alignment check), and several of Archon's configs set
+``use_critiques: false`` on a ranker that follows a critic: honouring the flag would change
+what those configs mean. Critiques that do not match the candidates one to one are not
+shown (noted as ``critiques_ignored``).
+
+Parsing an LLM ranking is tolerant of how models write one: ``[3] > [1] > [2]``,
+``3 > 1 > 2``, ``[3], [1], [2]``, ``3, 1, 2``, a numbered list (``1. [3]`` / ``2. [1]`` ...,
+explanations between the items allowed, or ``Rank 1: [3]``), arrows (``->``, ``→``), ties
+(``[2] = [3] > [1]`` keeps the written order), and worst-first chains (``[1] < [3] < [2]``),
+with or without a label such as ``Ranking:``. When a reply holds several rankings, one
+labelled as the ranking (``Ranking:``, ``Final order:``, ``Answer:``, on its line or alone on
+the line above) wins over unlabelled ones; then the one naming the most candidates; then the
+last. A ranking names at least two different identifiers; a lone identifier counts only
+under a ranking label (``Ranking: [3]``), so ``Best: [3]`` / ``Worst: [1]`` is not read as an
+order, and a line labelled ``Worst:`` is never a ranking.
+
+Repeated numbers are dropped and numbers out of range ignored. Candidates the model left
+out are appended in their original order and noted as ``ranker_partial_ranking`` (with
+their 0-based indices under ``missing``). A reply with no ranking at all keeps the original
+order and is noted as ``ranker_parse_fallback``: a ranker never fails on a reply.
 
 Settings:
     top_k: how many candidates to keep, best first. Archon requires it; when it is not
         set we keep `DEFAULT_TOP_K` (5), the value most of Archon's ranker configs use.
-    use_critiques: show each candidate's critique to the LLM ranker.
+    use_critiques: accepted for compatibility, no effect (see above).
     ranker_batch_size: in Archon, the batch size of PairRM's local forward passes. The
         scoring backend here decides its own batching, so the value is accepted for
         compatibility and has no effect.
@@ -34,6 +50,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from archon_async.core import (
@@ -47,6 +64,7 @@ from archon_async.core import (
 
 from ._common import (
     aligned_critiques,
+    candidate_number,
     complete_text,
     effective_conversation,
     prompt_messages,
@@ -62,76 +80,162 @@ __all__ = ["DEFAULT_TOP_K", "Ranker", "parse_ranking"]
 #: Candidates kept when ``top_k`` is not set.
 DEFAULT_TOP_K = 5
 
-# A label before a ranking ("Ranking:", "**Final answer:**") and markdown decoration.
-_LABEL = re.compile(r"^[A-Za-z][A-Za-z ()]{0,40}:\s*")
+# A label before a ranking ("Ranking:", "**Final answer:**", "Ranking (best → worst):")
+# and markdown decoration.
+_LABEL = re.compile(r"^([A-Za-z][^:\[\]\d\n]{0,60}):\s*")
 _DECORATION = re.compile(r"[*_`#]")
-# One item of a ">"-separated ranking: "[3]", "3", "Response 3", "(3)".
+# Labels that name the ranking itself, and labels that name something else a ranking
+# must not be mistaken for ("Worst: [1]" is not "[1] first").
+_RANKING_WORDS = re.compile(
+    r"\b(?:rank\w*|order\w*|answer|final|result|conclusion|verdict)\b|\bbest\s+to\s+worst\b",
+    re.I,
+)
+_NOT_RANKING_WORDS = re.compile(r"\b(?:worst|bottom|lowest|least)\b", re.I)
+# A line that is only a ranking label, labelling the ranking under it ("Final ranking:").
+_LABEL_LINE = re.compile(r"^[A-Za-z][^:\[\]\d\n]{0,60}:?$")
+# Separators of a best-first chain (">", arrows, and ties, which keep the written order),
+# and of a worst-first one ("<").
+_FORWARD = re.compile(r"->|=>|→|⇒|≥|≻|»|>")
+_FORWARD_SPLIT = re.compile(r"->|=>|>=|==|→|⇒|≥|≻|»|>+|=|≈")
+_TIES = re.compile(r"=|≈")
+_BACKWARD = re.compile(r"<|≤|≺|«")
+_BACKWARD_SPLIT = re.compile(r"<=|==|≤|≺|«|<+|=|≈")
+# One item of a chain: "[3]", "3", "Response 3", "(3)".
 _ITEM = re.compile(
-    r"^\s*(?:(?:response|candidate|answer)\s*#?\s*)?[\[(]?\s*(\d+)\s*[\])]?\s*\.?\s*$", re.I
+    r"^\s*(?:(?:response|candidate|answer)\s*(?:#\s*)?)?(?:[\[(]\s*)?(\d+)\s*(?:[\])]\s*)?(?:\.\s*)?$",
+    re.I,
 )
 _BRACKETED = re.compile(r"\[\s*(\d+)\s*\]")
-_BRACKETS = re.compile(r"^\s*\[\s*\d+\s*\](?:\s*[,>;]?\s*\[\s*\d+\s*\])*\s*\.?\s*$")
-_BARE_COMMAS = re.compile(r"^\s*\d+(?:\s*,\s*\d+)+\s*\.?\s*$")
-_LIST_ITEM = re.compile(r"^\s*\d+\s*[.)]\s*(?:(?:response|candidate)\s*#?\s*)?\[?(\d+)\]?", re.I)
+_BRACKETS = re.compile(r"^\s*\[\s*\d+\s*\](?:\s*(?:[,;]\s*)?\[\s*\d+\s*\])*\s*(?:\.\s*)?$")
+_BARE_COMMAS = re.compile(r"^\s*\d+(?:\s*,\s*\d+)+\s*(?:\.\s*)?$")
+# One item of a numbered list: "1. [3]", "2) Response 1", "Rank 3: [2]"; groups are the
+# place in the list and the candidate.
+_LIST_ITEM = re.compile(
+    r"^\s*(?:(?:rank|place|position)\s*(?:#\s*)?)?(\d+)(?:st|nd|rd|th)?\s*[.):]\s*"
+    r"(?:(?:response|candidate|answer)\s*(?:#\s*)?)?(?:\[\s*)?(\d+)",
+    re.I,
+)
 
 
-def _line_ranking(line: str) -> list[int] | None:
-    """The 1-based numbers of a one-line ranking, or None if the line is not one."""
-    text = _DECORATION.sub("", line).strip()
-    labelled = _LABEL.match(text) is not None
-    text = _LABEL.sub("", text, count=1)
-    if ">" in text:
-        pieces = text.split(">")
-        parts = [_ITEM.match(piece) for piece in pieces]
-        if all(parts):
-            return [int(cast(re.Match[str], part).group(1)) for part in parts]
-        # Prose around a bracketed ranking: "The order is [2] > [1] > [3], since ...".
-        # Prose may hold other identifiers before the first item and after the last one.
-        found = [_BRACKETED.findall(piece) for piece in pieces]
-        if found[0] and found[-1] and all(len(middle) == 1 for middle in found[1:-1]):
-            return [int(found[0][-1]), *(int(m[0]) for m in found[1:-1]), int(found[-1][0])]
-        return None
-    if _BRACKETS.match(text) and (labelled or text.count("[") >= 2):
-        return [int(number) for number in re.findall(r"\d+", text)]
-    if _BARE_COMMAS.match(text):
-        return [int(number) for number in text.split(",")]
+@dataclass(frozen=True)
+class _Found:
+    """One ranking in a reply: the 1-based numbers as written, where it ends, and whether
+    it is labelled as the ranking."""
+
+    line: int
+    numbers: list[int]
+    labelled: bool
+
+
+def _chain(pieces: Sequence[str]) -> list[int] | None:
+    """The numbers of a chain split at its separators, or None if it is not one."""
+    parts = [_ITEM.match(piece) for piece in pieces]
+    if all(parts):
+        return [candidate_number(cast(re.Match[str], part).group(1)) for part in parts]
+    # Prose around a bracketed ranking: "The order is [2] > [1] > [3], since ...", or a
+    # comment after each item: "[2] (exact) > [1] (long)". Prose may hold other
+    # identifiers before the first item and after the last one, not between items.
+    found = [_BRACKETED.findall(piece) for piece in pieces]
+    if found[0] and found[-1] and all(len(middle) == 1 for middle in found[1:-1]):
+        middle = [candidate_number(m[0]) for m in found[1:-1]]
+        return [candidate_number(found[0][-1]), *middle, candidate_number(found[-1][0])]
     return None
 
 
-def _found_rankings(lines: Sequence[str]) -> list[tuple[int, list[int]]]:
-    """Every ranking in the reply with the index of the line where it ends."""
-    found: list[tuple[int, list[int]]] = []
+def _line_ranking(text: str) -> list[int] | None:
+    """The 1-based numbers of a one-line ranking (label already removed), or None."""
+    if _FORWARD.search(text) or (_TIES.search(text) and not _BACKWARD.search(text)):
+        return _chain(_FORWARD_SPLIT.split(text))
+    if _BACKWARD.search(text):
+        # Worst first: read it as written, then turn it round.
+        backward = _chain(_BACKWARD_SPLIT.split(text))
+        return backward[::-1] if backward else None
+    if _BRACKETS.match(text):
+        return [candidate_number(number) for number in _BRACKETED.findall(text)]
+    if _BARE_COMMAS.match(text):
+        return [candidate_number(number.strip(" .")) for number in text.split(",")]
+    return None
+
+
+def _label_kind(label: str) -> bool | None:
+    """True for a label naming the ranking, None for one naming something else (worst,
+    bottom...), False for any other label."""
+    if _RANKING_WORDS.search(label):
+        return True
+    if _NOT_RANKING_WORDS.search(label):
+        return None
+    return False
+
+
+def _found_rankings(lines: Sequence[str]) -> list[_Found]:
+    """Every ranking in the reply, in reply order (a growing numbered list once per item)."""
+    found: list[_Found] = []
     block: list[int] = []
+    block_labelled = False
+    pending_label = False  # the previous non-blank line was a bare ranking label
     for index, line in enumerate(lines):
-        item = _LIST_ITEM.match(_DECORATION.sub("", line))
+        text = _DECORATION.sub("", line).strip()
+        item = _LIST_ITEM.match(text)
         if item:
-            block.append(int(item.group(1)))
-            found.append((index, list(block)))
+            place, number = candidate_number(item.group(1)), candidate_number(item.group(2))
+            if place == 1:
+                block, block_labelled = [number], pending_label
+            elif block and place == len(block) + 1:
+                block.append(number)
+            else:
+                block = []  # out of sequence: not the list being read
+            if block:
+                found.append(_Found(index, list(block), block_labelled))
+            pending_label = False
             continue
-        block = []
-        ranking = _line_ranking(line)
-        if ranking:
-            found.append((index, ranking))
+        if not text:
+            continue
+        if _LABEL_LINE.match(text) and _label_kind(text) and len(text.split()) <= 6:
+            pending_label = True
+            continue
+        label = _LABEL.match(text)
+        kind = _label_kind(label.group(1)) if label else False
+        numbers = None if kind is None else _line_ranking(_LABEL.sub("", text, count=1))
+        if numbers:
+            found.append(_Found(index, numbers, bool(kind) or pending_label))
+        pending_label = False
     return found
+
+
+def _read_ranking(reply: str, count: int) -> list[int] | None:
+    """The ranking a reply gives, as 0-based indices without padding, or None."""
+    best: list[int] | None = None
+    best_key: tuple[bool, int, int] | None = None
+    for found in _found_rankings(reply.splitlines()):
+        # A lone identifier is a ranking only when labelled as one ("Ranking: [3]"); a
+        # repeated one ("Answer: 4 = 4") is arithmetic, not a pick.
+        lone = len(set(found.numbers)) < 2
+        if lone and not (found.labelled and len(found.numbers) == 1):
+            continue
+        order: list[int] = []
+        for number in found.numbers:
+            if 1 <= number <= count and number - 1 not in order:
+                order.append(number - 1)
+        key = (found.labelled, len(order), found.line)
+        if order and (best_key is None or key > best_key):
+            best, best_key = order, key
+    return best
 
 
 def parse_ranking(reply: str, count: int) -> list[int] | None:
     """The order of ``count`` candidates a ranking reply gives, as 0-based indices.
 
-    The last ranking in the reply wins; duplicates and out-of-range numbers are dropped
-    and missing candidates appended in their original order.
+    Of several rankings, one labelled as the ranking wins, then the most complete, then the
+    last. Duplicates and out-of-range numbers are dropped and missing candidates appended
+    in their original order.
 
     Returns:
         A permutation of ``range(count)``, or None when the reply holds no usable ranking.
     """
-    for _, numbers in reversed(_found_rankings(reply.splitlines())):
-        order: list[int] = []
-        for number in numbers:
-            if 1 <= number <= count and number - 1 not in order:
-                order.append(number - 1)
-        if order:
-            return order + [i for i in range(count) if i not in order]
-    return None
+    order = _read_ranking(reply, count)
+    if order is None:
+        return None
+    return order + [i for i in range(count) if i not in order]
 
 
 class Ranker:
@@ -163,8 +267,7 @@ class Ranker:
         elif self.reward_model:
             order = await self._score_order(ctx, query_of(conversation), candidates)
         else:
-            shown = critiques if self.spec.use_critiques else None
-            order = await self._llm_order(ctx, conversation, candidates, shown)
+            order = await self._llm_order(ctx, conversation, candidates, critiques)
         kept = order[: self.top_k]
         update: StateUpdate = {"candidates": [candidates[i] for i in kept]}
         if critiques is not None:
@@ -181,11 +284,14 @@ class Ranker:
         prompt = ranker_prompt(query_of(conversation), candidates, critiques)
         messages = prompt_messages(RANKER_SYSTEM, conversation, prompt)
         reply = await complete_text(ctx, self.spec, messages)
-        order = parse_ranking(reply, len(candidates))
+        order = _read_ranking(reply, len(candidates))
         if order is None:
             record(ctx, "ranker_parse_fallback", raw=reply)
             return list(range(len(candidates)))
-        return order
+        missing = [i for i in range(len(candidates)) if i not in order]
+        if missing:
+            record(ctx, "ranker_partial_ranking", missing=missing, raw=reply)
+        return order + missing
 
     async def _score_order(
         self, ctx: ComponentContext, query: str, candidates: list[str]

@@ -41,6 +41,7 @@ from archon_async.core import (
 
 from ._common import (
     PARSE_RETRIES,
+    candidate_number,
     complete_text,
     effective_conversation,
     prompt_messages,
@@ -75,7 +76,7 @@ def parse_unit_test_verdicts(reply: str, count: int) -> list[bool | None]:
     headers = list(_HEADER.finditer(reply))
     verdicts: list[bool | None] = []
     for number in range(1, count + 1):
-        positions = [i for i, h in enumerate(headers) if int(h.group(1)) == number]
+        positions = [i for i, h in enumerate(headers) if candidate_number(h.group(1)) == number]
         if not positions:
             verdicts.append(None)
             continue

@@ -3,9 +3,13 @@
 For each candidate, concurrently with the others, two calls run one after the other:
 a reasoning call (`formats.VERIFIER_REASONING_MARKER`) that checks the candidate step by
 step, then a verdict call (`formats.VERIFIER_VERDICT_MARKER`) that reads the reasoning and
-must answer ``[Correct]`` or ``[Incorrect]``. The last verdict tag in the reply counts (a
-model often names both options before it concludes); without a tag, a closing
-``Verdict: Correct`` is accepted. A verdict reply with neither is asked again, up to
+must answer ``[Correct]`` or ``[Incorrect]``. The final explicit verdict in the reply
+counts (a model often names both options before it concludes): a tag (``[Correct]``,
+``[Not correct]``), a verdict phrase (``Verdict: Incorrect``, ``My final verdict is not
+correct``), or a last line that is only the verdict word (``**Correct**``). A negation
+just before a tag turns it round (``not [Correct]`` is a no); a negation elsewhere in the
+sentence does not. Plain prose (``it is incorrect``) is no verdict. A reply with none is
+asked again, up to
 `PARSE_RETRIES` more times (noted as ``verifier_verdict_retry``), then the candidate
 counts as not verified (noted as ``verifier_verdict_unparsable``).
 
@@ -52,20 +56,45 @@ from .prompts import VERIFIER_SYSTEM, verifier_reasoning_prompt, verifier_verdic
 
 __all__ = ["Verifier", "parse_verdict"]
 
-_TAG = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.I)
-_WORD = re.compile(r"verdict\W{0,10}(correct|incorrect)\b", re.I)
+# The three ways a verdict is written; each has an optional inner "not" and the word.
+_TAG = re.compile(r"\[\s*(not\s+)?(correct|incorrect)\s*\]", re.I)
+_PHRASE = re.compile(
+    r"\bverdict(?:\s+is|\s+would\s+be)?[^\w\n]{0,10}"
+    r"(?:(?:the|this)\s+(?:response|answer|candidate)\s+is\s+)?(not\s+)?(correct|incorrect)\b",
+    re.I,
+)
+_LAST_LINE = re.compile(r"^[\s*_#>]*(not\s+)?(correct|incorrect)[\s*_.!]*$", re.I)
+_NEGATION_REACH = 24
+# A negation right before a tag: "not [Correct]", "isn't [Incorrect]", "not **[Correct]**".
+_NEGATED = re.compile(r"(?:\bnot|cannot|n't|\bnever)(?:\s+be)?\s*[\"'*_`]*\s*$", re.I)
+
+
+def _value(match: re.Match[str], negated: bool = False) -> bool:
+    correct = match.group(2).lower() == "correct"
+    return correct != (negated != bool(match.group(1)))
 
 
 def parse_verdict(reply: str) -> bool | None:
     """True for a ``[Correct]`` verdict, False for ``[Incorrect]``, None when there is none.
 
-    The last tag wins; a reply without tags may end with ``Verdict: Correct``.
+    The final explicit verdict wins: the last tag, ``Verdict: ...`` phrase or verdict-only
+    last line, whichever comes last; a negation right before a tag turns it round.
     """
-    for pattern in (_TAG, _WORD):
-        found = pattern.findall(reply)
-        if found:
-            return bool(found[-1].lower() == "correct")
-    return None
+    verdicts: list[tuple[int, bool]] = []
+    for match in _TAG.finditer(reply):
+        # Only the few characters before the tag can negate it; searching the whole line
+        # before every tag would be quadratic in a long line of tags.
+        line_start = reply.rfind("\n", 0, match.start()) + 1
+        window = max(line_start, match.start() - _NEGATION_REACH)
+        negated = _NEGATED.search(reply, window, match.start()) is not None
+        verdicts.append((match.start(), _value(match, negated)))
+    verdicts += [(match.start(), _value(match)) for match in _PHRASE.finditer(reply)]
+    stripped = reply.rstrip()
+    last_start = stripped.rfind("\n") + 1
+    last = _LAST_LINE.match(stripped[last_start:])
+    if last:
+        verdicts.append((last_start, _value(last)))
+    return max(verdicts, key=lambda verdict: verdict[0])[1] if verdicts else None
 
 
 class Verifier:

@@ -58,6 +58,57 @@ def test_parse_rejects_wrong_counts_and_empty_blocks(reply: str) -> None:
     assert parse_critiques(reply, 2) is None
 
 
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # A line of critique 1 that starts with another candidate's name is not a header.
+        (
+            "[1]\nStrengths: exact\nResponse 2 is better at brevity.\n[2] is terse too.\n"
+            "[2]\nStrengths: short",
+            [
+                "Strengths: exact\nResponse 2 is better at brevity.\n[2] is terse too.",
+                "Strengths: short",
+            ],
+        ),
+        # "Critique of [k]:" headers, as the ranker and fuser prompts show critiques.
+        ("Critique of [1]:\ngood\n\nCritique of [2]:\nbad", ["good", "bad"]),
+        ("**Critique of Response 1:**\ngood\n\n**Critique of Response 2:**\nbad", ["good", "bad"]),
+        ("## Response [1]\ngood\n## Response [2]\nbad", ["good", "bad"]),
+        # One line with "Critique of" before each identifier.
+        ("Critique of [1]: good. Critique of [2]: bad.", ["good.", "bad."]),
+        # An index in code is not a header.
+        ("[1] Uses nums[2] correctly. [2] Off by one.", ["Uses nums[2] correctly.", "Off by one."]),
+    ],
+)
+def test_parse_recognises_only_real_headers(reply: str, expected: list[str]) -> None:
+    assert parse_critiques(reply, 2) == expected
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # More critiques than candidates is a count mismatch, not a longer last critique.
+        "[1]\ngood\n[2]\nbad\n[3]\nugly",
+        "Response 1: good\nResponse 2: bad\nResponse 3: ugly",
+        "[1] good. [2] bad. [3] ugly.",
+        # A header repeated or out of order is a mismatch too.
+        "[1]\ngood\n[2]\nbad\n[1]\nactually bad",
+        "[2]\nbad\n[1]\ngood",
+    ],
+)
+def test_parse_treats_extra_or_disordered_headers_as_a_mismatch(reply: str) -> None:
+    assert parse_critiques(reply, 2) is None
+
+
+async def test_too_many_critiques_are_retried_then_an_error(make_ctx: Any, spec: Any) -> None:
+    four = render_critiques([("a", "b")] * 4)
+    ctx = make_ctx(spec("critic"), lambda m: four)
+    with pytest.raises(OutputParseError) as caught:
+        await Critic(ctx.spec).run(ctx, {"candidates": ["x", "y", "z"]})
+    assert caught.value.raw_output == four
+    assert ctx.events() == ["critic_parse_retry"] * PARSE_RETRIES
+
+
 async def test_writes_one_critique_per_candidate(make_ctx: Any, spec: Any) -> None:
     ctx = make_ctx(spec("critic", samples=3), lambda m: GOOD)
     update = await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES})
@@ -103,3 +154,17 @@ async def test_no_candidates_is_a_component_error(make_ctx: Any, spec: Any) -> N
     ctx = make_ctx(spec("critic"), lambda m: GOOD)
     with pytest.raises(ComponentError):
         await Critic(ctx.spec).run(ctx, {"candidates": []})
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "[" + "9" * 5000 + "]\nx",  # too many digits for int()
+        "[1] a [" + "9" * 5000 + "] b",
+        "*" * 10_000,  # a long decoration run once rescanned from every position
+        "Response" + " " * 10_000 + "x",
+    ],
+)
+def test_parse_does_not_raise_on_pathological_replies(reply: str) -> None:
+    # A quadratic regex would make this test take minutes (speed is measured in bench/).
+    assert parse_critiques(reply, 2) is None

@@ -45,10 +45,55 @@ def test_parse_ranking_accepts_the_ways_models_write_it(reply: str, order: list[
 
 @pytest.mark.parametrize(
     "reply",
-    ["", "I cannot decide.", "[7] > [8]", "Candidate [2] is nice but [1] is wrong.", "x > y"],
+    [
+        "",
+        "I cannot decide.",
+        "[7] > [8]",
+        "Candidate [2] is nice but [1] is wrong.",
+        "x > y",
+        # Best and worst picks are not an order: the last line must not put [1] first.
+        "Best: [3]\nWorst: [1]",
+        "Worst: [1]",
+        "[2] > [2]",
+        "The answer: 2 = 2",
+    ],
 )
 def test_parse_ranking_returns_none_without_a_ranking(reply: str) -> None:
     assert parse_ranking(reply, 3) is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "order"),
+    [
+        # The labelled ranking wins over a later comparison in prose.
+        ("Ranking: [2] > [1] > [3]\n\nNote: [1] > [3] mainly because of clarity.", [1, 0, 2]),
+        # Without a label, the most complete ranking wins over a later partial one.
+        ("[2] > [1] > [3]\n\nAlso [1] > [3] for clarity.", [1, 0, 2]),
+        # A ranking label on its own line labels the ranking under it.
+        ("Final ranking:\n[3] > [1] > [2]\n\nNote: [1] > [2].", [2, 0, 1]),
+        # Ties keep the written order.
+        ("[2] = [3] > [1]", [1, 2, 0]),
+        ("Ranking: [3] = [1] > [2]", [2, 0, 1]),
+        ("Ranking: 2 >= 3 > 1", [1, 2, 0]),
+        # A worst-first chain written with "<" is read backwards.
+        ("Ranking: [1] < [3] < [2]", [1, 2, 0]),
+        # Arrows.
+        ("Ranking: 2 -> 3 -> 1", [1, 2, 0]),
+        ("Ranking: [3] → [2] → [1]", [2, 1, 0]),
+        # A numbered list with explanations and blank lines between the items.
+        (
+            "1. [2]\n   Exact and clear.\n\n2. [3]\n   Right but long.\n\n3. [1]\n   Wrong.",
+            [1, 2, 0],
+        ),
+        ("Rank 1: [3]\nRank 2: [1]\nRank 3: [2]", [2, 0, 1]),
+        # A label that holds an arrow or a parenthesis.
+        ("Ranking (best → worst): [3] > [2] > [1]", [2, 1, 0]),
+        # Identifiers with a short comment after each.
+        ("Ranking: [2] (exact) > [1] (verbose) > [3] (wrong)", [1, 0, 2]),
+    ],
+)
+def test_parse_ranking_picks_the_real_ranking(reply: str, order: list[int]) -> None:
+    assert parse_ranking(reply, 3) == order
 
 
 async def test_llm_ranking_keeps_top_k_best_first(make_ctx: Any, spec: Any) -> None:
@@ -81,14 +126,54 @@ async def test_critiques_are_shown_with_use_critiques_and_reordered(
     assert "Critique of [2]:\ncb" in ctx.requests[0].prompt
 
 
-async def test_critiques_are_reordered_but_not_shown_without_use_critiques(
-    make_ctx: Any, spec: Any
+@pytest.mark.parametrize("use_critiques", [None, False])
+async def test_critiques_are_shown_whenever_present_as_in_archon(
+    make_ctx: Any, spec: Any, use_critiques: bool | None
 ) -> None:
-    ctx = make_ctx(spec("ranker", top_k=3), lambda m: "[2] > [3] > [1]")
+    # Archon's ranker puts the previous layer's critiques in its prompt whatever
+    # use_critiques says, and its configs set it to false after a critic layer.
+    settings = {} if use_critiques is None else {"use_critiques": use_critiques}
+    ctx = make_ctx(spec("ranker", top_k=3, **settings), lambda m: "[2] > [3] > [1]")
     state = {"candidates": CANDIDATES, "critiques": ["ca", "cb", "cg"]}
     update = await Ranker(ctx.spec).run(ctx, state)
     assert update["critiques"] == ["cb", "cg", "ca"]
-    assert "cb" not in ctx.requests[0].prompt
+    assert "Critique of [2]:\ncb" in ctx.requests[0].prompt
+
+
+async def test_misaligned_critiques_are_not_shown(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("ranker", use_critiques=True), lambda m: "[2] > [3] > [1]")
+    state = {"candidates": CANDIDATES, "critiques": ["ca", "cb"]}
+    update = await Ranker(ctx.spec).run(ctx, state)
+    assert "critiques" not in update
+    assert "Critique" not in ctx.requests[0].prompt
+    assert ctx.events() == ["critiques_ignored"]
+
+
+async def test_not_a_ranking_falls_back_to_the_original_order_and_is_noted(
+    make_ctx: Any, spec: Any
+) -> None:
+    ctx = make_ctx(spec("ranker", top_k=3), lambda m: "Best: [3]\nWorst: [1]")
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert update == {"candidates": CANDIDATES}
+    assert ctx.notes == [{"event": "ranker_parse_fallback", "raw": "Best: [3]\nWorst: [1]"}]
+
+
+async def test_partial_ranking_is_padded_and_the_missing_are_noted(
+    make_ctx: Any, spec: Any
+) -> None:
+    candidates = ["a", "b", "c", "d"]
+    ctx = make_ctx(spec("ranker", top_k=4), lambda m: "Ranking: [3] > [1]")
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": candidates})
+    assert update == {"candidates": ["c", "a", "b", "d"]}
+    assert ctx.notes == [
+        {"event": "ranker_partial_ranking", "missing": [1, 3], "raw": "Ranking: [3] > [1]"}
+    ]
+
+
+async def test_complete_ranking_adds_no_note(make_ctx: Any, spec: Any) -> None:
+    ctx = make_ctx(spec("ranker"), lambda m: "Ranking: [3] > [1] > [2]")
+    await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert ctx.notes == []
 
 
 async def test_unparsable_reply_keeps_original_order_and_is_noted(make_ctx: Any, spec: Any) -> None:
@@ -164,3 +249,19 @@ async def test_pairrm_wrong_score_count_is_a_component_error(make_ctx: Any, spec
     ctx = make_ctx(ranker_spec, lambda m: "", scorers={"llm-blender/PairRM": FakeScorer([1.0])})
     with pytest.raises(ComponentError, match="1 scores for 3 candidates"):
         await Ranker(ranker_spec).run(ctx, {"candidates": CANDIDATES})
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Ranking: [" + "9" * 5000 + "] > [1]",  # too many digits for int()
+        "1. " + "9" * 5000,
+        "[1]" + " " * 40_000 + "x",  # a long blank run once backtracked quadratically
+        "Ranking: 3, " + " " * 40_000 + "x",
+    ],
+)
+def test_parse_ranking_does_not_raise_on_pathological_replies(reply: str) -> None:
+    # Speed is for bench/, but a regex that backtracks quadratically again would make this
+    # test take minutes, not milliseconds: someone would notice.
+    order = parse_ranking(reply, 3)
+    assert order is None or sorted(order) == [0, 1, 2]

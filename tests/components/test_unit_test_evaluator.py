@@ -54,6 +54,11 @@ def test_parse_unit_test_verdicts(reply: str, verdicts: list[bool | None]) -> No
     assert parse_unit_test_verdicts(reply, 3) == verdicts
 
 
+def test_parse_unit_test_verdicts_ignores_a_number_too_long_for_int() -> None:
+    reply = "Unit Test #" + "9" * 5000 + ": [Passed]\nUnit Test #1: [Failed]"
+    assert parse_unit_test_verdicts(reply, 2) == [False, None]
+
+
 def state_of(*candidates: str) -> dict[str, Any]:
     return {"candidates": list(candidates), "unit_tests": TESTS}
 

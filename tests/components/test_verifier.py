@@ -51,6 +51,33 @@ def test_parse_verdict(reply: str, verdict: bool | None) -> None:
     assert parse_verdict(reply) is verdict
 
 
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        # A negated tag is not that verdict.
+        ("not [Correct]; it is incorrect.", False),
+        ("The response is not [Correct].", False),
+        ("It isn't [Incorrect] after all.", True),
+        ("Not [Incorrect]: [Correct]", True),
+        # The final explicit verdict wins, tag or "Verdict:" line.
+        ("At first glance [Correct], but 3 != 4.\nVerdict: Incorrect", False),
+        ("Final verdict: not correct.", False),
+        ("Verdict: the response is incorrect.", False),
+        ("[Not Correct]", False),
+        # A last line that is only the verdict word.
+        ("The arithmetic checks out.\n\n**Correct**", True),
+        ("The sum is wrong.\nIncorrect.", False),
+        # "not" earlier in the sentence does not negate the tag.
+        ("Not a trivial check, but [Correct]", True),
+        ("I am not sure whether it is correct.", None),
+    ],
+)
+def test_parse_verdict_takes_the_final_verdict_and_heeds_negation(
+    reply: str, verdict: bool | None
+) -> None:
+    assert parse_verdict(reply) is verdict
+
+
 async def test_keeps_verified_candidates_in_order(make_ctx: Any, spec: Any) -> None:
     ctx = make_ctx(spec("verifier", batch_num=2), judge)
     update = await Verifier(ctx.spec).run(ctx, {"candidates": CANDIDATES})
@@ -154,3 +181,11 @@ async def test_no_candidates_is_a_component_error(make_ctx: Any, spec: Any) -> N
     ctx = make_ctx(spec("verifier"), judge)
     with pytest.raises(ComponentError):
         await Verifier(ctx.spec).run(ctx, {})
+
+
+@pytest.mark.parametrize(
+    "reply", ["[Correct] " * 3000, "not " * 10_000 + "[Correct]", "verdict" + " " * 20_000]
+)
+def test_parse_verdict_reads_long_replies(reply: str) -> None:
+    # A quadratic regex would make this test take minutes (speed is measured in bench/).
+    assert parse_verdict(reply) in (True, False, None)  # None: no verdict in the reply
