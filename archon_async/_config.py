@@ -77,8 +77,17 @@ class ProviderSettings(BaseModel):
 
     Attributes:
         base_url: where the provider's API lives (gateways, proxies, local servers).
-        rpm: requests per minute allowed, per key.
-        tpm: tokens per minute allowed, per key.
+        rpm: requests per minute allowed for the whole provider, all keys together.
+        tpm: tokens per minute allowed for the whole provider, all keys together.
+        key_rpm: requests per minute allowed for each key on its own.
+        key_tpm: tokens per minute allowed for each key on its own.
+
+    Rate limits come in two scopes. ``rpm``/``tpm`` bound the provider as a whole: use them
+    when the limit belongs to an account or organisation that all the keys share (OpenAI's
+    and Anthropic's limits are per organisation, not per key), so two keys under
+    ``rpm=120`` still make 120 requests a minute in all. ``key_rpm``/``key_tpm`` bound each
+    key on its own: use them for keys of separate accounts, whose limits add up. Both
+    scopes may be set at once; a call waits for every bucket it draws from.
         max_concurrency: requests in flight at once on this provider's connection pool. The
             default, 256, lets a 100-sample layer go out at once and sits on the flat part of
             the engine's throughput curve (bench/RESULTS.md, "Knee").
@@ -91,6 +100,8 @@ class ProviderSettings(BaseModel):
     base_url: str | None = None
     rpm: float | None = Field(default=None, gt=0)
     tpm: float | None = Field(default=None, gt=0)
+    key_rpm: float | None = Field(default=None, gt=0)
+    key_tpm: float | None = Field(default=None, gt=0)
     max_concurrency: int = Field(default=256, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)

@@ -81,6 +81,9 @@ class CallContext:
         try:
             response, record = await self._completer.complete(request)
         except ProviderError as exc:
+            # A failed call is a call too: its attempts count in the trace's totals.
+            if exc.call_record is not None:
+                self._trace.calls.append(exc.call_record)
             self._trace.notes.append({"event": "call_failed", "error": str(exc)})
             raise
         self._trace.calls.append(record)

@@ -3,19 +3,24 @@
 `Dispatcher` is owned by one `Engine`; every concurrent `generate()` and batch prompt of
 that engine shares its providers, connection pools, limiters and key pools. One call is:
 
-    key lease (rotates, waits for a cooling key) -> rpm/tpm buckets of that key
-    -> an in-flight slot -> provider.send (one attempt) -> on failure: classify, cool down
-    or disable the key, back off, and try again within the retry policy.
+    key lease (rotates, waits for a cooling key) -> rpm/tpm buckets of that key and of the
+    provider -> an in-flight slot -> provider.send (one attempt) -> on failure: classify,
+    cool down or disable the key, rotate or back off, and try again within the retry policy.
+
+Keys behind one organisation share its limit, so a 429 on one key is often a 429 on all:
+moving on to a ready key is free once per other key, and each round over the keys that ends
+with every key cooling charges one retry of the policy, whose budget and time cap bound the
+call. A call that fails carries its `CallRecord` on the error, for the trace.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -23,10 +28,10 @@ import structlog
 from ._config import ProviderSettings
 from ._exceptions import AuthenticationError, ProviderError, RateLimitError
 from ._http import retry_after_from_headers
-from ._keys import KeyLease, KeyPool, KeyPoolStatistics, load_key_sets
+from ._keys import KeyLease, KeyPool, KeyPoolStatistics, check_required_keys, load_key_sets
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
 from ._registry import Registry
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, is_out_of_quota
 from ._types import CallRecord, ChatRequest, ChatResponse
 from .core import Provider
 
@@ -43,6 +48,38 @@ class DispatchStatistics:
 
     limits: LimiterStatistics
     keys: KeyPoolStatistics
+
+
+Next = Literal["rotate_key", "wait_for_key", "backoff", "give_up"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What a call does after a failed attempt.
+
+    Attributes:
+        next: rotate to a ready key, wait for a cooling key, back off, or give up.
+        wait_s: how long the call expects to wait before its next attempt (None: no next).
+        sleep_s: the part of it the dispatcher sleeps (a key wait happens in the lease).
+        error: what to raise when giving up.
+    """
+
+    next: Next
+    wait_s: float | None = 0.0
+    sleep_s: float = 0.0
+    error: ProviderError | None = None
+
+
+@dataclass(slots=True)
+class _Spent:
+    """What one call has spent: attempts, retries charged to the policy, free rotations."""
+
+    started: float
+    attempts: int = 0
+    charged: int = 0
+    rotations: int = 0
+    latency_s: float = 0.0
+    key_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -121,107 +158,169 @@ class Dispatcher:
             self._lanes[model_type] = lane
         return lane
 
+    def check_keys(self, model_types: Iterable[str], *, source: str | None = None) -> None:
+        """Fail now, before any call, if a hosted provider among ``model_types`` has no key.
+
+        Raises:
+            ConfigError: names the model_type, the variables to set and the other ways.
+        """
+        check_required_keys(model_types, self._key_sets, source=source)
+
     async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
         """Make one completion call, with the retries the provider's policy allows.
 
         Raises:
-            ProviderError: the call failed (the last attempt's error).
+            ProviderError: the call failed (the last attempt's error, or a
+                KeyPoolExhaustedError chained from the error that spent the last key); its
+                ``call_record`` holds the attempts made, if any.
             ConfigError: the provider is not configured (no base URL, unknown model_type).
         """
         lane = self._lane(request.model_type)
         # Only a tokens-per-minute bucket needs the estimate.
-        tokens = estimate_tokens(request) if lane.limits.settings.tpm is not None else 0
-        started = self._clock()
-        retries = 0
-        while True:
-            lease = await lane.keys.acquire()
-            await lane.limits.acquire(lease.key_id, tokens)
-            attempt_started = time.perf_counter()
-            try:
-                async with lane.limits.slot():
-                    response = await lane.provider.send(request, api_key=lease.value())
-            except ProviderError as error:
-                delay = self._after_failure(lane, lease, error, retries + 1, started)
-                _log_attempt(request, lease, retries, attempt_started, error=error, retry_in=delay)
-                if delay is None:
-                    raise
-                retries += 1
-                if delay > 0:
-                    await self._sleep(delay)
-                continue
-            self._after_success(lane, lease, response)
-            latency = _log_attempt(request, lease, retries, attempt_started, response=response)
-            record = CallRecord(
-                model=request.model,
-                provider=request.model_type,
-                latency_s=latency,
-                input_tokens=response.usage.input_tokens,
-                output_tokens=response.usage.output_tokens,
-                retries=retries,
-                key_id=lease.key_id,
-            )
-            return response, record
+        tokens = estimate_tokens(request) if lane.limits.counts_tokens else 0
+        spent = _Spent(started=self._clock())
+        try:
+            while True:
+                lease = await lane.keys.acquire()
+                await lane.limits.acquire(lease.key_id, tokens)
+                attempt_started = time.perf_counter()
+                try:
+                    async with lane.limits.slot():
+                        response = await lane.provider.send(request, api_key=lease.value())
+                except ProviderError as error:
+                    spent.attempts += 1
+                    spent.key_id = lease.key_id
+                    step = self._after_failure(lane, lease, error, spent)
+                    spent.latency_s = _log_attempt(
+                        request, lease, spent.attempts - 1, attempt_started, error=error, step=step
+                    )
+                    if step.error is error:
+                        raise
+                    if step.error is not None:
+                        raise step.error from error
+                    if step.sleep_s > 0:
+                        await self._sleep(step.sleep_s)
+                    continue
+                spent.latency_s = _log_attempt(
+                    request, lease, spent.attempts, attempt_started, response=response
+                )
+                return response, self._succeeded(lane, lease, request, response, spent)
+        except ProviderError as error:
+            if spent.attempts:
+                error.call_record = _failed_record(request, spent, error)
+            raise
 
-    def _after_success(self, lane: _Lane, lease: KeyLease, response: ChatResponse) -> None:
+    def _succeeded(
+        self,
+        lane: _Lane,
+        lease: KeyLease,
+        request: ChatRequest,
+        response: ChatResponse,
+        spent: _Spent,
+    ) -> CallRecord:
+        """Let keys and limits learn from a success; the call's record."""
         lane.keys.succeeded(lease.key_id)
         lane.limits.succeeded(lease.key_id)
         if response.headers:
-            # remaining == 0 on a bucket: rest the key until its reset, before the 429.
+            # remaining == 0 on a bucket: rest the key until its reset, before the 429; the
+            # pool hands out another key meanwhile, if one is ready.
             pause = retry_after_from_headers(response.headers)
             if pause:
                 lane.limits.pause(lease.key_id, pause)
+                lane.keys.rest(lease.key_id, pause)
+        return CallRecord(
+            model=request.model,
+            provider=request.model_type,
+            latency_s=spent.latency_s,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            retries=spent.attempts,
+            key_id=lease.key_id,
+        )
 
     def _after_failure(
-        self, lane: _Lane, lease: KeyLease, error: ProviderError, retry: int, started: float
-    ) -> float | None:
-        """Update keys and limits after a failed attempt; the wait before the next, or None."""
-        policy, elapsed = lane.policy, self._clock() - started
-        if retry > policy.max_retries or elapsed >= policy.max_elapsed_s:
-            # Out of retries; still record what the key taught us, for the calls to come.
-            if isinstance(error, AuthenticationError):
-                lane.keys.disable(lease.key_id)
-            elif isinstance(error, RateLimitError):
-                lane.keys.cool_down(lease.key_id, error.retry_after)
-                lane.limits.rate_limited(lease.key_id, error.retry_after)
-            return None
-        if isinstance(error, AuthenticationError):
-            # A refused key is dropped; another key may work, so rotate at once if any is left.
-            lane.keys.disable(lease.key_id)
-            has_other = lease.key_id is not None and lane.keys.statistics().disabled < len(
-                lane.keys
-            )
-            return 0.0 if has_other else None
+        self, lane: _Lane, lease: KeyLease, error: ProviderError, spent: _Spent
+    ) -> _Step:
+        """Update keys and limits after a failed attempt; what the call does next."""
+        elapsed = self._clock() - spent.started
+        refused = isinstance(error, AuthenticationError) or is_out_of_quota(error)
+        if refused and lease.key_id is not None:
+            return self._drop_key(lane, lease, error, elapsed)
         if isinstance(error, RateLimitError):
-            return self._after_rate_limit(lane, lease, error, retry, elapsed)
-        if not policy.should_retry(error, retry, elapsed):
-            return None
-        return policy.delay(retry, error, self._rng)
+            lane.limits.rate_limited(lease.key_id, error.retry_after)
+            if lease.key_id is not None:
+                return self._after_key_rate_limited(lane, lease, error, spent, elapsed)
+        return self._backoff(lane, error, spent, elapsed)
 
-    def _after_rate_limit(
-        self, lane: _Lane, lease: KeyLease, error: RateLimitError, retry: int, elapsed: float
-    ) -> float | None:
-        if error.body and "insufficient_quota" in error.body:
-            lane.keys.disable(lease.key_id)  # out of quota: waiting cannot help this key
-            stats = lane.keys.statistics()
-            return 0.0 if stats.disabled < stats.total else None
-        lane.limits.rate_limited(lease.key_id, error.retry_after)
-        if lease.key_id is None:
-            # No key to rotate to: wait as told, or back off.
-            if not lane.policy.should_retry(error, retry, elapsed):
-                return None
-            return lane.policy.delay(retry, error, self._rng)
+    def _drop_key(
+        self, lane: _Lane, lease: KeyLease, error: ProviderError, elapsed: float
+    ) -> _Step:
+        # Waiting cannot bring back a refused or spent key. Moving on is not charged to the
+        # retries: each key can be dropped once, so the pool's size bounds it.
+        lane.keys.disable(lease.key_id)
+        wait = lane.keys.wait_s()
+        if wait is None:
+            return _Step("give_up", None, error=_exhausted(lane.keys, error))
+        if elapsed >= lane.policy.max_elapsed_s:
+            return _Step("give_up", None, error=error)
+        return _Step("rotate_key" if wait == 0 else "wait_for_key", wait)
+
+    def _after_key_rate_limited(
+        self, lane: _Lane, lease: KeyLease, error: RateLimitError, spent: _Spent, elapsed: float
+    ) -> _Step:
         lane.keys.cool_down(lease.key_id, error.retry_after)
-        if lane.keys.statistics().ready > 0:
-            return 0.0  # another key is ready: rotate now
-        if not lane.policy.should_retry(error, retry, elapsed):
-            return None
-        return 0.0  # the next lease waits for the earliest cooling key
+        wait = lane.keys.wait_s() or 0.0  # this key is live, so never None
+        free = spent.rotations < len(lane.keys) - 1 and elapsed < lane.policy.max_elapsed_s
+        if wait == 0 and free:
+            spent.rotations += 1
+            return _Step("rotate_key", 0.0)
+        # No key is ready, or every key has had its turn: this round costs one retry.
+        spent.charged, spent.rotations = spent.charged + 1, 0
+        if not lane.policy.should_retry(error, spent.charged, elapsed):
+            return _Step("give_up", None, error=error)
+        if wait > 0:
+            return _Step("wait_for_key", wait)  # the next lease waits for the earliest key
+        delay = lane.policy.delay(spent.charged, error, self._rng)
+        return _Step("backoff", delay, sleep_s=delay)
+
+    def _backoff(self, lane: _Lane, error: ProviderError, spent: _Spent, elapsed: float) -> _Step:
+        spent.charged += 1
+        if not lane.policy.should_retry(error, spent.charged, elapsed):
+            return _Step("give_up", None, error=error)
+        delay = lane.policy.delay(spent.charged, error, self._rng)
+        return _Step("backoff", delay, sleep_s=delay)
 
     async def aclose(self) -> None:
         """Close every provider's connection pool."""
         lanes, self._lanes = list(self._lanes.values()), {}
         for lane in lanes:
             await lane.provider.aclose()
+
+
+def _exhausted(keys: KeyPool, error: ProviderError) -> ProviderError:
+    """The error of the call that disabled the last usable key of a pool."""
+    status = getattr(error, "status_code", None)
+    if isinstance(error, AuthenticationError):
+        why = f"was refused (HTTP {status}); check the keys given"
+    else:
+        why = f"is out of quota or credit (HTTP {status}); top up its account"
+    return keys.exhausted_error(
+        f"all {len(keys)} keys are exhausted: the last usable one {why}, or give another key"
+    )
+
+
+def _failed_record(request: ChatRequest, spent: _Spent, error: ProviderError) -> CallRecord:
+    """The trace's record of a call that failed after ``spent.attempts`` attempts."""
+    return CallRecord(
+        model=request.model,
+        provider=request.model_type,
+        latency_s=spent.latency_s,
+        input_tokens=0,
+        output_tokens=0,
+        retries=spent.attempts - 1,
+        key_id=spent.key_id,
+        error=f"{type(error).__name__}: {error}",
+    )
 
 
 def _log_attempt(
@@ -232,7 +331,7 @@ def _log_attempt(
     *,
     response: ChatResponse | None = None,
     error: ProviderError | None = None,
-    retry_in: float | None = None,
+    step: _Step | None = None,
 ) -> float:
     """Log one attempt as one line (no key: its fingerprint at most); returns its latency."""
     latency = time.perf_counter() - attempt_started
@@ -252,13 +351,16 @@ def _log_attempt(
         log.debug(
             "provider_call", status="ok", tokens=usage.input_tokens + usage.output_tokens, **fields
         )
-    elif error is not None:
+    elif error is not None and step is not None:
         status = getattr(error, "status_code", None) or type(error).__name__
+        # ``next`` says what the call does now, ``retry_in_s`` how long it expects to wait
+        # for it, whether it sleeps a backoff or waits in the key pool for a cooling key.
         log.warning(
             "provider_call",
             status=status,
             error=str(error),
-            retry_in_s=None if retry_in is None else round(retry_in, 3),
+            next=step.next,
+            retry_in_s=None if step.wait_s is None else round(step.wait_s, 3),
             **fields,
         )
     return latency

@@ -1,10 +1,12 @@
 """API key pools: Archon's three ways to give keys, rotation, cooldown, and secrecy.
 
 Keys come from the environment (``OPENAI_API_KEY``, ``OPENAI_API_KEY_2``, ... plus a
-``.env`` file, read without touching ``os.environ``), from a JSON file such as Archon's
+``.env`` file, read without touching ``os.environ``; Bedrock also takes AWS's own
+``AWS_BEARER_TOKEN_BEDROCK``), from a JSON file such as Archon's
 ``api_keys.json`` (``{"OPENAI_API_KEY": ["k1", "k2"]}``), or from a dict of that shape.
 Each provider gets a `KeyPool` that hands out keys in turn, cools a key down after a 429,
-disables it after a 401/403, and waits for the earliest key when all are cooling.
+disables it when it is refused or out of quota, and waits for the earliest key when all
+are cooling.
 
 Keys are `pydantic.SecretStr` from the moment they are read; logs, reprs and errors show a
 short fingerprint (``key_id``) at most.
@@ -16,7 +18,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "KeyLease",
     "KeyPool",
     "KeyPoolStatistics",
+    "check_required_keys",
     "env_prefix",
     "fingerprint",
     "load_key_sets",
@@ -51,6 +54,10 @@ _ENV_PREFIXES: dict[str, tuple[str, ...]] = {
 # Hosted APIs refuse every call without a key; self-hosted servers and Bedrock (which can
 # sign requests with AWS credentials instead) may go without.
 _KEY_REQUIRED = {"OpenAI_API", "Together_API", "Groq_API", "Anthropic_API", "Google_API"}
+# Key variables that do not follow the PREFIX_API_KEY pattern, read after the pattern's.
+# AWS_BEARER_TOKEN_BEDROCK is the variable AWS's own SDKs and docs use for a Bedrock API key.
+_EXTRA_VARIABLES: dict[str, tuple[str, ...]] = {"Bedrock_API": ("AWS_BEARER_TOKEN_BEDROCK",)}
+_ALIASES = frozenset(name for names in _EXTRA_VARIABLES.values() for name in names)
 _KEY_VARIABLE = re.compile(r"^(?P<name>[A-Z0-9_]+_API_KEY)(?:_(?P<n>\d+))?$")
 _MAX_COOLDOWN_S = 60.0
 
@@ -67,6 +74,40 @@ def env_prefix(model_type: str) -> tuple[str, ...]:
     """The key variable prefixes of a model_type (a custom one: its name, upper-cased)."""
     default = (re.sub(r"[^A-Z0-9]+", "_", model_type.upper()).removesuffix("_API"),)
     return _ENV_PREFIXES.get(model_type, default)
+
+
+def key_variables(model_type: str) -> list[str]:
+    """The variables (or key-file names) a model_type's keys are read from, in order."""
+    names = [f"{prefix}_API_KEY" for prefix in env_prefix(model_type)]
+    return names + list(_EXTRA_VARIABLES.get(model_type, ()))
+
+
+def check_required_keys(
+    model_types: Iterable[str], key_sets: KeySets, *, source: str | None = None
+) -> None:
+    """Fail before any call when a hosted provider an architecture uses has no key.
+
+    Self-hosted servers, custom generators and Bedrock (which can sign with AWS
+    credentials) are never required to have one, as in `KeyPool.for_provider`.
+
+    Raises:
+        ConfigError: naming the first such model_type, its variables and the ways to give
+            a key.
+    """
+    for model_type in sorted(model_types):
+        if model_type not in _KEY_REQUIRED:
+            continue
+        names = key_variables(model_type)
+        if any(key_sets.get(name) for name in names):
+            continue
+        either = " or ".join(names)
+        raise ConfigError(
+            f"{model_type} needs an API key and none is given: set {either} (and "
+            f"{names[0]}_2, ... for more keys) in the environment or in a .env file, or pass "
+            f"keys={{{names[0]!r}: ['...']}} or the path of a JSON key file of that shape "
+            "(Archon's api_keys.json) to Engine(keys=...)",
+            source=source,
+        )
 
 
 def load_key_sets(
@@ -103,8 +144,11 @@ def _from_environment(environ: Mapping[str, str], dotenv_path: str | Path | None
     variables.update(environ)  # the process environment wins over the file
     numbered: dict[str, list[tuple[int, str]]] = {}
     for variable, value in variables.items():
-        match = _KEY_VARIABLE.match(variable)
-        if match and value.strip():
+        if not value.strip():
+            continue
+        if variable in _ALIASES:
+            numbered.setdefault(variable, []).append((1, value.strip()))
+        elif match := _KEY_VARIABLE.match(variable):
             number = int(match["n"]) if match["n"] else 1
             numbered.setdefault(match["name"], []).append((number, value.strip()))
     return {
@@ -223,7 +267,7 @@ class KeyPool:
     @classmethod
     def for_provider(cls, model_type: str, key_sets: KeySets, **options: Any) -> KeyPool:
         """The pool of a model_type from loaded key sets (all its prefixes, in order)."""
-        names = [f"{prefix}_API_KEY" for prefix in env_prefix(model_type)]
+        names = key_variables(model_type)
         keys = [key for name in names for key in key_sets.get(name, [])]
         unique = list({key.get_secret_value(): key for key in keys}.values())
         required = model_type in _KEY_REQUIRED
@@ -261,7 +305,7 @@ class KeyPool:
         """
         if not self._keys:
             if self.required:
-                raise self._exhausted("no key is given")
+                raise self.exhausted_error("no key is given")
             return KeyLease(None)
         now = self._clock()
         count = len(self._keys)
@@ -271,7 +315,7 @@ class KeyPool:
                 self._cursor = (self._cursor + step + 1) % count
                 return KeyLease(key.key_id, key.secret)
         if all(key.disabled for key in self._keys):
-            raise self._exhausted(f"all {count} keys were refused or are out of quota")
+            raise self.exhausted_error(f"all {count} keys were refused or are out of quota")
         return None
 
     async def acquire(self) -> KeyLease:
@@ -284,6 +328,13 @@ class KeyPool:
             earliest = min(key.cooling_until for key in self._keys if not key.disabled)
             await self._sleep(max(earliest - self._clock(), 0.0))
         return lease
+
+    def wait_s(self) -> float | None:
+        """Seconds until a live key is ready (0 when one is), or None when none is live."""
+        if not self._keys:
+            return 0.0
+        live = [key.cooling_until for key in self._keys if not key.disabled]
+        return max(min(live) - self._clock(), 0.0) if live else None
 
     def cool_down(self, key_id: str | None, retry_after: float | None) -> float:
         """Rest a key after a 429: for ``retry_after`` seconds, else a growing backoff.
@@ -300,8 +351,16 @@ class KeyPool:
         key.cooling_until = max(key.cooling_until, self._clock() + delay)
         return delay
 
+    def rest(self, key_id: str | None, seconds: float) -> None:
+        """Hand a key out to no one for ``seconds``: the provider said it has nothing left
+        until then (a success whose ``remaining`` header reached 0). Not a strike."""
+        key = self._find(key_id)
+        if key is not None:
+            delay = min(max(seconds, 0.0), _MAX_COOLDOWN_S)
+            key.cooling_until = max(key.cooling_until, self._clock() + delay)
+
     def disable(self, key_id: str | None) -> None:
-        """Stop using a key the provider refused (401/403) or that is out of quota."""
+        """Stop using a key the provider refused (401, a 403 about the key) or out of quota."""
         key = self._find(key_id)
         if key is not None:
             key.disabled = True
@@ -315,7 +374,8 @@ class KeyPool:
     def _find(self, key_id: str | None) -> _Key | None:
         return next((key for key in self._keys if key.key_id == key_id), None)
 
-    def _exhausted(self, what: str) -> KeyPoolExhaustedError:
+    def exhausted_error(self, what: str) -> KeyPoolExhaustedError:
+        """The error for a pool with no usable key: ``what`` happened, and how to fix it."""
         return KeyPoolExhaustedError(
             f"{what}: set {self.env_var} (and {self.env_var}_2, ... for more keys) in the "
             "environment or .env, or pass keys= to the engine",

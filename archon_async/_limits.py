@@ -1,10 +1,13 @@
-"""Per-provider limits: requests and tokens per minute per key, and requests in flight.
+"""Per-provider limits: requests and tokens per minute, and requests in flight.
 
 Every concurrent call of an engine draws from the same `ProviderLimits` of its provider.
-The buckets are aiolimiter leaky buckets, created lazily inside the running loop. They
-adapt to what the provider says: a bucket whose ``remaining`` header reached 0, or that got
-a 429 with Retry-After, pauses until the reset; a 429 that says nothing halves the
-effective rate of that key, which then recovers a little with every success.
+Rates have two scopes (see `ProviderSettings`): ``rpm``/``tpm`` for the provider as a whole
+and ``key_rpm``/``key_tpm`` for each key; a call waits for every bucket it draws from. The
+request buckets are aiolimiter leaky buckets, created lazily inside the running loop; the
+token buckets are `_TokenBucket`s, which let one request bigger than the burst overdraw.
+The buckets adapt to what the provider says: a key whose ``remaining`` header reached 0, or
+that got a 429 with Retry-After, pauses until the reset; a 429 that says nothing halves the
+effective request rate of that key, which then recovers a little with every success.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ _BURST_S = 1.0
 _HEADROOM = 0.98
 _MIN_FACTOR = 0.1
 _RECOVERY = 1.05
+# Rounding slack of the token bucket, in tokens: a wait that long is no wait.
+_EPSILON = 1e-6
 # Output budget assumed when a request gives no max_tokens.
 _DEFAULT_OUTPUT_TOKENS = 1024
 
@@ -41,6 +46,51 @@ def _leaky_bucket(per_minute: float) -> AsyncLimiter:
     """A bucket refilling at ``per_minute`` with room for `_BURST_S` seconds' worth."""
     capacity = max(1.0, per_minute / 60.0 * _BURST_S)
     return AsyncLimiter(capacity, capacity * 60.0 / per_minute)
+
+
+class _TokenBucket:
+    """A leaky bucket of tokens in which one request may be bigger than the burst.
+
+    aiolimiter refuses (or, clamped, undercharges) an amount over its capacity, and a
+    prompt plus its output budget often is over a one-second burst (tpm=6000 gives 98
+    tokens): charged only the burst, ~1100-token requests ran at 11x the tpm. Here a
+    request goes once the bucket has room for what fits in the burst, then adds its full
+    cost, which may leave the bucket in debt; the requests after it wait for the debt to
+    drain. Nothing is paid up front, so an idle provider sends a big request at once, and
+    the long-run rate is still the refill rate (a sliding 60 s window may see one request
+    more than the rate: paying up front would not help, as the provider counts a request
+    when it is sent).
+
+    Waiters queue on a lock in arrival order, so small requests cannot starve a big one.
+    It runs on the injected clock and sleep (tests pass fake ones).
+    """
+
+    __slots__ = ("_last", "_level", "_lock", "capacity", "per_second")
+
+    def __init__(self, per_minute: float, clock: Callable[[], float]) -> None:
+        self.per_second = per_minute / 60.0
+        self.capacity = max(1.0, self.per_second * _BURST_S)
+        self._level = 0.0  # tokens in the bucket; more than `capacity` is debt
+        self._last = clock()
+        self._lock: asyncio.Lock | None = None
+
+    def _wait_s(self, amount: float, now: float) -> float:
+        """Drain the bucket to ``now``; the seconds until ``amount`` may go."""
+        self._level = max(self._level - (now - self._last) * self.per_second, 0.0)
+        self._last = now
+        excess = self._level + min(amount, self.capacity) - self.capacity
+        return excess / self.per_second if excess > _EPSILON else 0.0
+
+    async def acquire(self, amount: float, clock: Callable[[], float], sleep: Sleep) -> None:
+        """Wait until ``amount`` tokens may go, then charge all of them."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        # An uncontended asyncio lock is taken without a loop turn (the hot path).
+        async with self._lock:
+            while (wait := self._wait_s(amount, clock())) > 0:
+                await sleep(wait)
+            # Charged only once through: a waiter cancelled above has taken nothing.
+            self._level += amount
 
 
 def estimate_tokens(request: ChatRequest) -> int:
@@ -55,14 +105,16 @@ class LimiterStatistics:
 
     Attributes:
         provider: the model_type.
-        rpm: configured requests per minute per key, or None.
-        tpm: configured tokens per minute per key, or None.
+        rpm: configured requests per minute for the whole provider, or None.
+        tpm: configured tokens per minute for the whole provider, or None.
         max_concurrency: the cap on requests in flight.
         in_flight: requests in flight now.
         waiting: calls waiting for a slot.
         keys: key fingerprints with a bucket.
         slowed: keys whose effective rate is lowered after a 429.
         paused: keys paused until a reset.
+        key_rpm: configured requests per minute per key, or None.
+        key_tpm: configured tokens per minute per key, or None.
     """
 
     provider: str
@@ -74,24 +126,27 @@ class LimiterStatistics:
     keys: int
     slowed: int
     paused: int
+    key_rpm: float | None = None
+    key_tpm: float | None = None
 
 
 @dataclass(slots=True)
 class _Bucket:
     rpm: AsyncLimiter | None
-    tpm: AsyncLimiter | None
+    tpm: _TokenBucket | None
     factor: float = 1.0
     paused_until: float = 0.0
 
 
 class ProviderLimits:
-    """The rate buckets (per key) and the in-flight cap of one provider.
+    """The rate buckets (per provider and per key) and the in-flight cap of one provider.
 
     Args:
         provider: the model_type.
-        settings: its rpm, tpm and max_concurrency.
-        clock: a monotonic clock for pauses (tests pass a fake one).
-        sleep: an async sleep for pauses (tests pass one that advances the fake clock).
+        settings: its rpm, tpm, key_rpm, key_tpm and max_concurrency.
+        clock: a monotonic clock for pauses and token buckets (tests pass a fake one).
+        sleep: an async sleep for pauses and token buckets (tests pass one that advances
+            the fake clock).
     """
 
     def __init__(
@@ -106,6 +161,7 @@ class ProviderLimits:
         self.settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._shared: _Bucket | None = None
         self._buckets: dict[str | None, _Bucket] = {}
         self._slots: asyncio.Semaphore | None = None
         self._in_flight = 0
@@ -115,18 +171,26 @@ class ProviderLimits:
         s = self.statistics()
         return (
             f"ProviderLimits({self.provider!r}, rpm={s.rpm}, tpm={s.tpm}, "
+            f"key_rpm={s.key_rpm}, key_tpm={s.key_tpm}, "
             f"in_flight={s.in_flight}/{s.max_concurrency}, waiting={s.waiting})"
+        )
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether a tokens-per-minute limit is set (only then are tokens estimated)."""
+        return self.settings.tpm is not None or self.settings.key_tpm is not None
+
+    def _new_bucket(self, rpm: float | None, tpm: float | None) -> _Bucket:
+        return _Bucket(
+            _leaky_bucket(rpm * _HEADROOM) if rpm is not None else None,
+            _TokenBucket(tpm * _HEADROOM, self._clock) if tpm is not None else None,
         )
 
     def _bucket(self, key_id: str | None) -> _Bucket:
         bucket = self._buckets.get(key_id)
         if bucket is None:
-            rpm, tpm = self.settings.rpm, self.settings.tpm
-            rpm_bucket = None
-            if rpm is not None:
-                rpm_bucket = _leaky_bucket(rpm * _HEADROOM)
-            tpm_bucket = _leaky_bucket(tpm * _HEADROOM) if tpm is not None else None
-            bucket = self._buckets[key_id] = _Bucket(rpm_bucket, tpm_bucket)
+            bucket = self._new_bucket(self.settings.key_rpm, self.settings.key_tpm)
+            self._buckets[key_id] = bucket
         return bucket
 
     async def acquire(self, key_id: str | None, tokens: int) -> None:
@@ -134,11 +198,15 @@ class ProviderLimits:
         bucket = self._bucket(key_id)
         while (wait := bucket.paused_until - self._clock()) > 0:
             await self._sleep(wait)
-        if bucket.rpm is not None:
-            # A slowed key pays more than one unit per request: same bucket, lower rate.
-            await bucket.rpm.acquire(min(1.0 / bucket.factor, bucket.rpm.max_rate))
-        if bucket.tpm is not None:
-            await bucket.tpm.acquire(min(float(tokens), bucket.tpm.max_rate))
+        if self._shared is None:
+            self._shared = self._new_bucket(self.settings.rpm, self.settings.tpm)
+        # The key's own buckets first: a wait there should not hold the provider's share.
+        for scope in (bucket, self._shared):
+            if scope.rpm is not None:
+                # A slowed key pays more than one unit per request: same bucket, lower rate.
+                await scope.rpm.acquire(min(1.0 / bucket.factor, scope.rpm.max_rate))
+            if scope.tpm is not None:
+                await scope.tpm.acquire(float(tokens), self._clock, self._sleep)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -185,6 +253,8 @@ class ProviderLimits:
             provider=self.provider,
             rpm=self.settings.rpm,
             tpm=self.settings.tpm,
+            key_rpm=self.settings.key_rpm,
+            key_tpm=self.settings.key_tpm,
             max_concurrency=self.settings.max_concurrency,
             in_flight=self._in_flight,
             waiting=self._waiting,

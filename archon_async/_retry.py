@@ -2,7 +2,8 @@
 
 Retried: 408/409/429/5xx, timeouts, broken connections and malformed replies (a model
 can answer well on the next try). Never retried: other 4xx (bad request, refused key,
-unknown model), which cannot succeed by waiting. Delays back off exponentially from 0.5 s
+unknown model) and a key out of quota or credit, which cannot succeed by waiting (the
+dispatcher may still move on to another key). Delays back off exponentially from 0.5 s
 to 8 s with jitter, and a provider's Retry-After wins when it gives one (up to a cap).
 """
 
@@ -21,14 +22,38 @@ from ._exceptions import (
     ProviderStatusError,
 )
 
-__all__ = ["RetryPolicy", "is_retryable"]
+__all__ = ["RetryPolicy", "is_out_of_quota", "is_retryable"]
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+# 402 Payment Required (DeepSeek, OpenRouter, ...) says it by its status alone.
+_QUOTA_STATUS = 402
+# Error-body phrases (lower case) that mean the account behind a key has run dry, so that
+# waiting cannot help it; another key may belong to another account. Only unambiguous
+# ones: Gemini's "exceeded your current quota" 429s are per-minute quotas too, so not here.
+_QUOTA_SIGNALS = (
+    "insufficient_quota",  # OpenAI 429
+    "billing_hard_limit_reached",  # OpenAI 400
+    "credit balance is too low",  # Anthropic 400
+    "insufficient balance",  # DeepSeek 402
+    "insufficient credits",  # OpenRouter 402
+)
+
+
+def is_out_of_quota(error: BaseException) -> bool:
+    """Whether an error says the key's account is out of quota or credit (not a rate)."""
+    if not isinstance(error, ProviderStatusError):
+        return False
+    if error.status_code == _QUOTA_STATUS:
+        return True
+    body = (error.body or "").lower()
+    return any(signal in body for signal in _QUOTA_SIGNALS)
 
 
 def is_retryable(error: BaseException) -> bool:
     """Whether another attempt of the same call could succeed."""
     if isinstance(error, ProviderStatusError):
+        if is_out_of_quota(error):
+            return False
         if isinstance(error, AuthenticationError):
             return False  # the dispatcher may rotate to another key, but never waits
         return error.status_code in _RETRYABLE_STATUS or error.status_code >= 500

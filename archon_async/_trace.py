@@ -62,6 +62,11 @@ class Trace:
         return len(self.calls())
 
     @property
+    def failed_calls(self) -> int:
+        """The number of provider calls that failed after their retries (in `calls` too)."""
+        return sum(1 for call in self.calls() if call.error is not None)
+
+    @property
     def input_tokens(self) -> int:
         """Prompt tokens over all calls."""
         return sum(call.input_tokens for call in self.calls())
@@ -77,9 +82,10 @@ class Trace:
         return sum(call.retries for call in self.calls())
 
     def totals(self) -> dict[str, Any]:
-        """Calls, tokens, retries and wall time of the run."""
+        """Calls (failed ones included, and counted apart), tokens, retries and wall time."""
         return {
             "calls": self.call_count,
+            "failed_calls": self.failed_calls,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "retries": self.retries,

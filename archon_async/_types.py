@@ -79,7 +79,18 @@ class ChatResponse:
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One provider call as the trace keeps it."""
+    """One provider call as the trace keeps it.
+
+    Attributes:
+        model: the model asked.
+        provider: the model_type.
+        latency_s: the last attempt's latency.
+        input_tokens: prompt tokens counted by the provider (0 for a failed call).
+        output_tokens: completion tokens counted by the provider (0 for a failed call).
+        retries: attempts made after the first.
+        key_id: the fingerprint of the key of the last attempt, if any.
+        error: for a call that failed, the error's type and message; None otherwise.
+    """
 
     model: str
     provider: str

@@ -8,6 +8,7 @@ the library's exceptions, so that no httpx or JSON error escapes a provider.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,24 @@ JsonObject = dict[str, Any]
 # Error bodies can be long HTML pages; keep enough to diagnose.
 _BODY_LIMIT = 2000
 _PARSED_URLS_KEPT = 256
+# A 403 disables a key only when its body says the key itself is bad: most 403s are about
+# the request ("Project ... does not have access to model X", a region, a resource), and
+# dropping a good key for them would empty the pool. Matched on the lower-cased body.
+_BAD_KEY_CODES = (
+    "invalid_api_key",  # OpenAI, Groq
+    "incorrect_api_key",
+    "api_key_invalid",  # Google
+    "unrecognizedclientexception",  # AWS: unknown credentials
+    "expiredtokenexception",  # AWS
+)
+_BAD_KEY_WORDS = r"invalid|incorrect|bad|revoked|expired|disabled|deactivated|leaked"
+_KEY_NOUN = r"api[ _-]?key|key|token|credentials?"
+_BAD_KEY_PHRASE = re.compile(
+    # "Incorrect API key", "invalid x-api-key", "bad key" ...
+    rf"\b(?:{_BAD_KEY_WORDS})\W+(?:\w+\W+){{0,2}}?(?:{_KEY_NOUN})\b"
+    # ... or "API key not valid", "security token included in the request is invalid".
+    rf"|\b(?:{_KEY_NOUN})\W+(?:\w+\W+){{0,5}}?(?:not valid|{_BAD_KEY_WORDS})\b"
+)
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
@@ -219,12 +238,14 @@ class HttpProvider:
             "request_id": response.headers.get("x-request-id")
             or response.headers.get("request-id"),
         }
-        if status in (401, 403):
+        text = response.text
+        if status == 401 or (status == 403 and _says_key_is_bad(text)):
             # Some providers echo part of the refused key in the body: keep none of it.
             return AuthenticationError(
                 f"the key was refused: check the key given for {self.model_type}", **common
             )
-        body = _redact(response.text[:_BODY_LIMIT], secret)
+        # Redact before cutting: a key straddling the cut would otherwise leave its prefix.
+        body = _redact(text, secret)[:_BODY_LIMIT]
         message = _error_message(body) or response.reason_phrase or "error"
         if status == 429:
             retry_after = retry_after_from_headers(limits)
@@ -234,6 +255,7 @@ class HttpProvider:
         if status in (408, 409):
             # Worth retrying; the engine's retry policy classifies by status code.
             return ProviderStatusError(message, body=body, **common)
+        # Other 4xx, a 403 about the request included: the key stays, the call fails now.
         return BadRequestError(message, body=body, **common)
 
 
@@ -250,6 +272,12 @@ def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:
         return Usage()
     counts = [usage.get(input_key), usage.get(output_key)]
     return Usage(*(value if isinstance(value, int) else 0 for value in counts))
+
+
+def _says_key_is_bad(body: str) -> bool:
+    """Whether an error body says the key itself is invalid, revoked or expired."""
+    lowered = body.lower()
+    return any(code in lowered for code in _BAD_KEY_CODES) or bool(_BAD_KEY_PHRASE.search(lowered))
 
 
 def _redact(text: str, secret: str | None) -> str:

@@ -144,3 +144,13 @@ def test_reprs_show_counts_and_fingerprints_only() -> None:
     assert fingerprint(SECRETS[0]) in text and "keys=3" in text
     sets = load_key_sets({"OPENAI_API_KEY": SECRETS}, environ={}, dotenv_path=None)
     assert not any(secret in repr(sets) for secret in SECRETS)
+
+
+def test_aws_bedrock_api_key_variable_is_a_bedrock_key() -> None:
+    environ = {"AWS_BEARER_TOKEN_BEDROCK": SECRETS[0], "BEDROCK_API_KEY": SECRETS[1]}
+    sets = load_key_sets(None, environ=environ, dotenv_path=None)
+    bedrock = KeyPool.for_provider("Bedrock_API", sets)
+    assert len(bedrock) == 2 and not bedrock.required
+    assert bedrock.statistics().key_ids == (fingerprint(SECRETS[1]), fingerprint(SECRETS[0]))
+    only_aws = load_key_sets(None, environ={"AWS_BEARER_TOKEN_BEDROCK": "t"}, dotenv_path=None)
+    assert len(KeyPool.for_provider("Bedrock_API", only_aws)) == 1

@@ -47,17 +47,78 @@ async def test_rpm_bucket_holds_the_rate() -> None:
 
 
 async def test_each_key_has_its_own_buckets() -> None:
-    target = limits(rpm=600)
+    target = limits(key_rpm=600)
     assert await count_admitted(target, 12, "key-a", 1) == 9
     assert await count_admitted(target, 12, "key-b", 1) == 9
     assert target.statistics().keys == 2
 
 
-async def test_tpm_bucket_counts_tokens_and_clamps_huge_requests() -> None:
-    target = limits(tpm=60_000)  # a one-second burst of 980 tokens
-    assert await count_admitted(target, 5, None, 300) == 3
-    huge = limits(tpm=60_000)
-    assert await count_admitted(huge, 1, None, 50_000) == 1  # clamped, not an error
+async def test_rpm_is_for_the_whole_provider_whatever_the_keys() -> None:
+    target = limits(rpm=600)
+    assert await count_admitted(target, 12, "key-a", 1) == 9
+    assert await count_admitted(target, 12, "key-b", 1) == 0  # the provider's burst is spent
+
+
+async def test_provider_and_key_rpm_both_hold() -> None:
+    target = limits(rpm=600, key_rpm=300)  # bursts of 9.8 per provider, 4.9 per key
+    assert await count_admitted(target, 12, "key-a", 1) == 4
+    assert await count_admitted(target, 12, "key-b", 1) == 4
+    assert await count_admitted(target, 12, "key-c", 1) == 1
+    stats = target.statistics()
+    assert (stats.rpm, stats.key_rpm) == (600, 300)
+
+
+async def test_tpm_is_for_the_whole_provider_whatever_the_keys() -> None:
+    clock = FakeClock()
+    target = limits(clock, tpm=60_000)  # a one-second burst of 980 tokens
+    await target.acquire("key-a", 900)
+    assert clock.sleeps == []
+    await target.acquire("key-b", 900)  # the provider's bucket is nearly full: wait
+    assert sum(clock.sleeps) == pytest.approx((900 + 900 - 980) / 980)
+
+
+async def test_tpm_bucket_counts_tokens() -> None:
+    clock = FakeClock()
+    target = limits(clock, tpm=60_000)  # a one-second burst of 980 tokens
+    for _ in range(3):
+        await target.acquire(None, 300)
+    assert clock.sleeps == []
+    await target.acquire(None, 300)  # 1200 > 980: wait for 220 tokens to drain
+    assert clock.sleeps == [pytest.approx(220 / 980)]
+
+
+async def test_a_request_bigger_than_the_burst_goes_now_and_the_next_ones_pay_for_it() -> None:
+    clock = FakeClock()
+    target = limits(clock, tpm=60_000)
+    await target.acquire(None, 50_000)  # far over the burst: not an error, and no wait
+    assert clock.sleeps == []
+    await target.acquire(None, 10)
+    assert sum(clock.sleeps) == pytest.approx((50_000 + 10 - 980) / 980)
+
+
+async def test_tpm_holds_over_time_for_requests_bigger_than_the_burst() -> None:
+    # The case: tpm=6000 (a burst of 98 tokens) and ~1100-token requests.
+    clock = FakeClock()
+    target = limits(clock, tpm=6000)
+    started = clock.now
+    requests, cost = 12, 1100
+    for _ in range(requests):
+        await target.acquire("key-a", cost)
+    minutes = (clock.now - started) / 60.0
+    # Every request but the last has been paid for at no more than tpm.
+    assert (requests - 1) * cost <= 6000 * minutes
+    assert (requests - 1) * cost >= 0.97 * 6000 * minutes  # and not much slower
+
+
+async def test_a_cancelled_wait_for_tokens_takes_nothing() -> None:
+    clock = FakeClock()
+    target = limits(clock, tpm=60_000)
+    await target.acquire(None, 980)
+    with anyio.move_on_after(0):
+        await target.acquire(None, 980)
+    before = len(clock.sleeps)  # the cancelled wait let the clock run a second
+    await target.acquire(None, 1)
+    assert clock.sleeps[before:] == []  # so the bucket has drained: nothing was taken
 
 
 async def test_after_429_without_advice_a_key_slows_down_then_recovers() -> None:
@@ -110,7 +171,8 @@ def test_estimate_tokens() -> None:
 
 
 def test_repr_is_informative() -> None:
-    assert "in_flight=0/64" in repr(limits())
+    max_concurrency = ProviderSettings().max_concurrency
+    assert f"in_flight=0/{max_concurrency}" in repr(limits())
 
 
 @pytest.mark.parametrize("rpm", [0.5, 6.0])
