@@ -6,12 +6,29 @@ requires ``max_tokens``; both are handled here so configs need not know.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from archon_async.core import ChatRequest, ChatResponse, Message
 
 from ._base import HttpProvider, JsonObject, require_text, token_usage
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
+    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+
+    class WireBody(MessageCreateParamsNonStreaming, total=False):
+        """The SDK's request type, for the API version we send.
+
+        SDK 2.x types follow API version 2026-10-21, which removed the sampling
+        parameters; 2023-06-01 (`ANTHROPIC_VERSION`) still takes ``temperature``.
+        """
+
+        temperature: float
+
+    def _split_for_wire(messages: Sequence[Message], /) -> tuple[str, list[MessageParam]]:
+        """`split_system`, typed for the wire: only user and assistant turns are left."""
+
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicMessagesProvider", "split_system"]
 
@@ -30,6 +47,12 @@ def split_system(messages: Sequence[Message]) -> tuple[str, list[Message]]:
     return "\n\n".join(system), rest
 
 
+if not TYPE_CHECKING:
+    # The SDK's types check our body's shape under mypy at no runtime cost: the body stays
+    # a plain dict, and this is the very function it was built with before.
+    _split_for_wire = split_system
+
+
 class AnthropicMessagesProvider(HttpProvider):
     """An adapter for Anthropic's messages API; one attempt per `send`.
 
@@ -40,10 +63,10 @@ class AnthropicMessagesProvider(HttpProvider):
     env_base_url = "ANTHROPIC_BASE_URL"
     default_base_url = "https://api.anthropic.com"
 
-    def build_body(self, request: ChatRequest) -> JsonObject:
+    def build_body(self, request: ChatRequest) -> Mapping[str, Any]:
         """The wire body for a request (``extra`` fields are sent as they are)."""
-        system, messages = split_system(request.messages)
-        body: JsonObject = {
+        system, messages = _split_for_wire(request.messages)
+        body: WireBody = {
             "model": request.model,
             "max_tokens": request.max_tokens or _DEFAULT_MAX_TOKENS,
             "messages": messages,
@@ -53,7 +76,9 @@ class AnthropicMessagesProvider(HttpProvider):
         if request.temperature is not None:
             # Anthropic's range is 0..1; Archon configs may say up to 2 for OpenAI models.
             body["temperature"] = min(request.temperature, 1.0)
-        body.update(request.extra)
+        if request.extra:
+            # The config's escape hatch for fields we do not model: sent unchecked.
+            return {**body, **request.extra}
         return body
 
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:

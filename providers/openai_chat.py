@@ -6,13 +6,32 @@ only in their default base URL and the environment variable that overrides it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from archon_async.core import ChatRequest, ChatResponse, ProviderSettings
 
 from ._base import HttpProvider, JsonObject, require_text, token_usage
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat.completion_create_params import (
+        CompletionCreateParamsNonStreaming as WireBody,
+    )
+
+    from archon_async.core import Message
+
+    def _wire_messages(messages: Sequence[Message], /) -> list[ChatCompletionMessageParam]:
+        """The messages as the wire takes them (their roles are validated upstream)."""
+
+else:
+    # The SDK's types check our body's shape under mypy at no runtime cost: the body stays
+    # a plain dict, and this is the `list()` the body needed anyway.
+    _wire_messages = list
 
 __all__ = ["OpenAIChatProvider"]
 
@@ -49,14 +68,16 @@ class OpenAIChatProvider(HttpProvider):
         self.env_base_url, self.default_base_url = _VENDORS.get(model_type, (None, None))
         super().__init__(model_type, settings, transport=transport)
 
-    def build_body(self, request: ChatRequest) -> JsonObject:
+    def build_body(self, request: ChatRequest) -> Mapping[str, Any]:
         """The wire body for a request (``extra`` fields are sent as they are)."""
-        body: JsonObject = {"model": request.model, "messages": list(request.messages)}
+        body: WireBody = {"model": request.model, "messages": _wire_messages(request.messages)}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
-        body.update(request.extra)
+        if request.extra:
+            # The config's escape hatch for fields we do not model: sent unchecked.
+            return {**body, **request.extra}
         return body
 
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:

@@ -13,14 +13,32 @@ or as ``python -m archon_async.simulate --port 8765`` (``--help`` lists the flag
 Endpoints: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` (Anthropic),
 ``POST /v1beta/models/{model}:generateContent`` (Gemini), ``POST /model/{id}/converse``
 (Bedrock), ``GET /v1/models``, ``POST /score`` (PairRM-style: ``{"model", "query",
-"candidates"}`` -> ``{"scores"}``), ``GET /stats`` and ``POST /stats/reset``.
+"candidates"}`` -> ``{"scores"}``), ``GET /stats``, ``POST /stats/reset`` and
+``GET /requests`` (the latest requests, one by one, when ``request_log`` is set).
 
-Determinism: a reply is drawn from a seed made of the settings' seed, the model, a digest
-of the request body (keys sorted) and the request's sample number, which counts the
-earlier replies to an identical body in this server's lifetime. The same request thus gets
-the same reply from a fresh server, and n identical requests (samples) get n different
-replies in a fixed order. Faults and latency jitter are drawn per attempt (seed, digest,
-arrival count), so a retried request can succeed, and a failed attempt uses up no sample.
+Determinism and sampling: **a repeated identical request on the same server is the next
+sample, so it gets a different reply.** A reply is drawn from a seed made of the settings'
+seed, the model, a digest of the request body (keys sorted) and the request's sample
+number, which counts the earlier replies to an identical body in this server's lifetime.
+So the same request gets the same reply from a fresh server, n identical requests (the
+samples of one component) get n different replies in a fixed order, and the same run
+against a fresh server replays exactly. Faults and latency jitter are drawn per attempt
+(seed, digest, arrival count), so a retried request can succeed, and a failed attempt uses
+up no sample.
+
+Replay: a request that carries a seed -- OpenAI's ``seed`` field, Gemini's
+``generationConfig.seed``, or an ``x-simulate-seed`` header on any wire -- is answered as
+on a fresh server every time: repeating it returns the same reply (its n choices still
+differ from each other), a different seed gives other replies, and it uses up none of the
+unseeded samples. This is what the real APIs' ``seed`` promises; the engine sends none, so
+the samples of a component stay different.
+
+Limits and keys: ``rpm`` limits are counted per model (and per key, for the keys listed in
+``keys``) over ``rpm_window_s`` as a sliding window or a token bucket (``rate_limiter``);
+a listed key can also be refused as invalid (401) or out of quota. The checks follow the
+real APIs where clients could tell: OpenAI needs ``model`` and ``messages``; Anthropic
+needs ``max_tokens``, refuses a ``system`` role inside ``messages``, and under
+``anthropic-version: 2026-10-21`` refuses ``temperature``, ``top_p`` and ``top_k``.
 
 Replies follow the task a prompt asks for, recognised by the marker phrases of
 ``components.formats`` (see ``_tasks``): rankings, critiques, verdicts, unit tests and
@@ -32,13 +50,15 @@ is answered correctly with the model's ``skill`` probability ("The answer is X."
 from __future__ import annotations
 
 from ._server import SimulatedServer
-from ._settings import FAULT_KINDS, FaultKind, ModelSettings, SimulationSettings
-from ._state import SimulationStats
+from ._settings import FAULT_KINDS, FaultKind, KeySettings, ModelSettings, SimulationSettings
+from ._state import RequestRecord, SimulationStats
 
 __all__ = [
     "FAULT_KINDS",
     "FaultKind",
+    "KeySettings",
     "ModelSettings",
+    "RequestRecord",
     "SimulatedServer",
     "SimulationSettings",
     "SimulationStats",

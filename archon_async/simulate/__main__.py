@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,10 +19,16 @@ from ._settings import FAULT_KINDS, SimulationSettings
 
 __all__ = ["build_settings", "main"]
 
+_PROG = "python -m archon_async.simulate"
+
+
+class _CannotListen(Exception):
+    """The server could not bind its address; the message is the whole explanation."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m archon_async.simulate",
+        prog=_PROG,
         description="Serve a simulated LLM provider (OpenAI, Anthropic, Gemini and Bedrock "
         "wire formats) on this machine. Flags override the --config file.",
     )
@@ -29,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=float, default=None, help="fixed latency per call")
     parser.add_argument("--jitter-ms", type=float, default=None, help="extra random latency")
     parser.add_argument("--rpm", type=int, default=None, help="requests per minute per model")
+    parser.add_argument(
+        "--rpm-window-s", type=float, default=None, help="window the rpm is counted over"
+    )
+    parser.add_argument("--rate-limiter", choices=["sliding_window", "token_bucket"], default=None)
     parser.add_argument("--fault-rate", type=float, default=None, help="share of faulty replies")
     parser.add_argument(
         "--faults", default=None, help=f"comma-separated fault kinds: {','.join(FAULT_KINDS)}"
@@ -41,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reply-tokens", type=int, default=None, help="words per generic reply")
     parser.add_argument("--require-key", action="store_true", default=None)
+    parser.add_argument(
+        "--request-log", type=int, default=None, help="latest requests kept for GET /requests"
+    )
     parser.add_argument("--config", default=None, help="JSON file of SimulationSettings fields")
     return parser
 
@@ -67,6 +82,8 @@ def build_settings(argv: Sequence[str] | None = None) -> SimulationSettings:
         "latency_s": None if args.latency_ms is None else args.latency_ms / 1000,
         "jitter_s": None if args.jitter_ms is None else args.jitter_ms / 1000,
         "rpm": args.rpm,
+        "rpm_window_s": args.rpm_window_s,
+        "rate_limiter": args.rate_limiter,
         "fault_rate": args.fault_rate,
         "faults": None if args.faults is None else [f for f in args.faults.split(",") if f],
         "timeout_fault_s": args.timeout_fault_s,
@@ -74,6 +91,7 @@ def build_settings(argv: Sequence[str] | None = None) -> SimulationSettings:
         "skill": args.skill,
         "reply_tokens": args.reply_tokens,
         "require_key": args.require_key,
+        "request_log": args.request_log,
     }
     fields.update({name: value for name, value in flags.items() if value is not None})
     try:
@@ -87,16 +105,44 @@ async def _serve(settings: SimulationSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with SimulatedServer(settings) as server:
+    server = SimulatedServer(settings)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise _CannotListen(_listen_error(settings, exc)) from None
+    try:
         sys.stdout.write(f"simulated provider listening on {server.base_url}\n")
         sys.stdout.flush()
         await stop.wait()
+    finally:
+        await server.aclose()
+
+
+def _listen_error(settings: SimulationSettings, exc: OSError) -> str:
+    where = f"{settings.host}:{settings.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the port is in use (pick another --port, or 0)"
+    # asyncio's bind errors repeat the address around strerror; os.strerror is just the
+    # cause. Name lookup errors (socket.gaierror) have negative numbers of their own.
+    if exc.errno is not None and exc.errno > 0:
+        reason = os.strerror(exc.errno).lower()
+    else:
+        reason = (exc.strerror or str(exc)).lower()
+    return f"cannot listen on {where}: {reason}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the server until SIGINT or SIGTERM; returns the exit status."""
+    """Run the server until SIGINT or SIGTERM; returns the exit status.
+
+    Returns 2 (argparse's status for bad usage), with a one-line message on stderr, when
+    the address cannot be bound (a port in use, an unknown host).
+    """
     settings = build_settings(argv)
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except _CannotListen as exc:
+        sys.stderr.write(f"{_PROG}: error: {exc}\n")
+        return 2
     return 0
 
 

@@ -82,7 +82,9 @@ def contains_answer(text: str, known: KnownQuestion) -> bool:
     word outside the repeated question.
     """
     body = normalize(text).replace(known.question, " ")
-    variants = {known.answer.strip().lower()}
+    # The body is normalised (whitespace collapsed): so must the answer be, or an answer
+    # spanning lines (code) would never match.
+    variants = {known.answer.strip().lower(), normalize(known.answer)}
     if _NUMBER.match(known.answer.strip()):
         variants.add(known.answer.strip().replace(",", ""))
     variants.discard("")

@@ -15,6 +15,7 @@ __all__ = [
     "Choice",
     "ErrorKind",
     "error_reply",
+    "quota_message",
     "rate_limit_headers",
     "reply_body",
     "request_id_headers",
@@ -27,6 +28,7 @@ class ErrorKind(enum.Enum):
     AUTH = "auth"
     BAD_REQUEST = "bad_request"
     NOT_FOUND = "not_found"
+    QUOTA = "quota"
     RATE_LIMIT = "rate_limit"
     SERVER = "server"
     UNAVAILABLE = "unavailable"
@@ -45,6 +47,7 @@ _STATUS = {
     ErrorKind.AUTH: 401,
     ErrorKind.BAD_REQUEST: 400,
     ErrorKind.NOT_FOUND: 404,
+    ErrorKind.QUOTA: 429,
     ErrorKind.RATE_LIMIT: 429,
     ErrorKind.SERVER: 500,
     ErrorKind.UNAVAILABLE: 503,
@@ -54,6 +57,7 @@ _OPENAI_ERRORS = {
     ErrorKind.AUTH: ("invalid_request_error", "invalid_api_key"),
     ErrorKind.BAD_REQUEST: ("invalid_request_error", None),
     ErrorKind.NOT_FOUND: ("invalid_request_error", "model_not_found"),
+    ErrorKind.QUOTA: ("insufficient_quota", "insufficient_quota"),
     ErrorKind.RATE_LIMIT: ("requests", "rate_limit_exceeded"),
     ErrorKind.SERVER: ("server_error", None),
     ErrorKind.UNAVAILABLE: ("server_error", "service_unavailable"),
@@ -63,6 +67,7 @@ _ANTHROPIC_ERRORS = {
     ErrorKind.AUTH: "authentication_error",
     ErrorKind.BAD_REQUEST: "invalid_request_error",
     ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.QUOTA: "invalid_request_error",
     ErrorKind.RATE_LIMIT: "rate_limit_error",
     ErrorKind.SERVER: "api_error",
     ErrorKind.UNAVAILABLE: "overloaded_error",
@@ -72,6 +77,7 @@ _GOOGLE_ERRORS = {
     ErrorKind.AUTH: "UNAUTHENTICATED",
     ErrorKind.BAD_REQUEST: "INVALID_ARGUMENT",
     ErrorKind.NOT_FOUND: "NOT_FOUND",
+    ErrorKind.QUOTA: "RESOURCE_EXHAUSTED",
     ErrorKind.RATE_LIMIT: "RESOURCE_EXHAUSTED",
     ErrorKind.SERVER: "INTERNAL",
     ErrorKind.UNAVAILABLE: "UNAVAILABLE",
@@ -81,6 +87,7 @@ _BEDROCK_ERRORS = {
     ErrorKind.AUTH: "UnrecognizedClientException",
     ErrorKind.BAD_REQUEST: "ValidationException",
     ErrorKind.NOT_FOUND: "ResourceNotFoundException",
+    ErrorKind.QUOTA: "ServiceQuotaExceededException",
     ErrorKind.RATE_LIMIT: "ThrottlingException",
     ErrorKind.SERVER: "InternalServerException",
     ErrorKind.UNAVAILABLE: "ServiceUnavailableException",
@@ -100,12 +107,29 @@ def error_reply(
     if wire is Wire.ANTHROPIC:
         if kind is ErrorKind.UNAVAILABLE:
             status = 529  # Anthropic's "overloaded" status
+        elif kind is ErrorKind.QUOTA:
+            status = 400  # an account out of credit is a bad request there, not a 429
         body = {"type": "error", "error": {"type": _ANTHROPIC_ERRORS[kind], "message": message}}
         return status, body, {}
     if wire is Wire.GOOGLE:
         error = {"code": status, "message": message, "status": _GOOGLE_ERRORS[kind]}
         return status, {"error": error}, {}
+    if kind is ErrorKind.QUOTA:
+        status = 400  # ServiceQuotaExceededException is a 400 on Bedrock
     return status, {"message": message}, {"x-amzn-ErrorType": _BEDROCK_ERRORS[kind]}
+
+
+_QUOTA_MESSAGES = {
+    Wire.OPENAI: "You exceeded your current quota, please check your plan and billing details.",
+    Wire.ANTHROPIC: "Your credit balance is too low to access the Anthropic API.",
+    Wire.GOOGLE: "You exceeded your current quota, please check your plan and billing details.",
+    Wire.BEDROCK: "The request exceeds the service quota for your account.",
+}
+
+
+def quota_message(wire: Wire) -> str:
+    """The message each API sends for a key or account out of quota (or credit)."""
+    return _QUOTA_MESSAGES[wire]
 
 
 def request_id_headers(wire: Wire, request_id: str) -> dict[str, str]:

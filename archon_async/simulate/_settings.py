@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["FAULT_KINDS", "FaultKind", "ModelSettings", "SimulationSettings"]
+__all__ = ["FAULT_KINDS", "FaultKind", "KeySettings", "ModelSettings", "SimulationSettings"]
 
 FaultKind = Literal["5xx", "timeout", "reset", "malformed", "empty"]
+KeyRefusal = Literal["invalid", "quota"]
+RateLimiterKind = Literal["sliding_window", "token_bucket"]
 _T = TypeVar("_T")
 
 FAULT_KINDS: tuple[FaultKind, ...] = ("5xx", "timeout", "reset", "malformed", "empty")
@@ -27,6 +29,24 @@ class ModelSettings(BaseModel):
     skill: float | None = Field(default=None, ge=0, le=1)
 
 
+class KeySettings(BaseModel):
+    """How the server treats requests that carry one particular API key.
+
+    Attributes:
+        rpm: requests per minute allowed to this key (over ``rpm_window_s``, like the
+            model limits, which apply too); None = no limit of its own.
+        refuse: ``"invalid"`` answers 401 (a revoked key); ``"quota"`` answers as each
+            API does for a key out of credit (OpenAI and Gemini 429 with a quota error,
+            Anthropic 400 "credit balance is too low", Bedrock 400
+            ServiceQuotaExceededException), never with a Retry-After.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rpm: int | None = Field(default=None, ge=1)
+    refuse: KeyRefusal | None = None
+
+
 class SimulationSettings(BaseModel):
     """How the simulated provider behaves.
 
@@ -35,8 +55,17 @@ class SimulationSettings(BaseModel):
         port: the port; 0 picks a free one.
         latency_s: fixed latency added to every reply.
         jitter_s: extra latency, uniform in ``[0, jitter_s]``, drawn per request from ``seed``.
-        rpm: requests per minute allowed per model (sliding 60 s window); None = unlimited.
+        rpm: requests per minute allowed per model; None = unlimited.
+        rpm_window_s: the sliding window over which rpm limits are counted. A window
+            shorter than 60 s allows ``rpm * rpm_window_s / 60`` requests in it (rounded
+            down; it must be at least one), as APIs that enforce a per-minute limit over
+            shorter periods do; tests use it to reach and leave a limit within a second.
+        rate_limiter: how rpm limits are counted: ``sliding_window`` (at most the
+            allowance in any ``rpm_window_s`` seconds) or ``token_bucket`` (a bucket of the
+            allowance, refilled continuously at rpm / 60 per second, as Anthropic documents).
         models: per-model overrides of latency, jitter, rpm and skill.
+        keys: per-API-key behaviour (a limit of its own, or a refusal), by the key itself.
+            Only the keys listed here are named in stats and the request log.
         fault_rate: probability that a request gets a fault instead of a reply.
         faults: the kinds of fault to draw from: ``5xx``, ``timeout``, ``reset``,
             ``malformed``, ``empty``.
@@ -46,6 +75,8 @@ class SimulationSettings(BaseModel):
         answer_key: question text (or question id) -> correct answer.
         reply_tokens: about how many words a generic reply has.
         require_key: reject requests that carry no API key with 401.
+        request_log: how many of the latest requests ``GET /requests`` (and
+            `SimulatedServer.request_log`) lists; 0 keeps none.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -55,7 +86,10 @@ class SimulationSettings(BaseModel):
     latency_s: float = Field(default=0.0, ge=0)
     jitter_s: float = Field(default=0.0, ge=0)
     rpm: int | None = Field(default=None, ge=1)
+    rpm_window_s: float = Field(default=60.0, gt=0, le=3600)
+    rate_limiter: RateLimiterKind = "sliding_window"
     models: dict[str, ModelSettings] = Field(default_factory=dict)
+    keys: dict[str, KeySettings] = Field(default_factory=dict)
     fault_rate: float = Field(default=0.0, ge=0, le=1)
     faults: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS))
     timeout_fault_s: float = Field(default=30.0, ge=0)
@@ -64,6 +98,24 @@ class SimulationSettings(BaseModel):
     answer_key: dict[str, str] = Field(default_factory=dict)
     reply_tokens: int = Field(default=60, ge=1)
     require_key: bool = False
+    request_log: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _window_holds_a_request(self) -> SimulationSettings:
+        limits = [self.rpm, *(m.rpm for m in self.models.values())]
+        limits += [key.rpm for key in self.keys.values()]
+        smallest = min((rpm for rpm in limits if rpm is not None), default=None)
+        if smallest is not None and self.window_allowance(smallest) < 1:
+            raise ValueError(
+                f"rpm_window_s={self.rpm_window_s:g} is too short for rpm={smallest}: "
+                "the window must hold at least one request"
+            )
+        return self
+
+    def window_allowance(self, rpm: int) -> int:
+        """How many requests an ``rpm`` limit admits within one ``rpm_window_s`` window."""
+        # The epsilon keeps 60 rpm over 1.0 s at one request despite float rounding.
+        return int(rpm * self.rpm_window_s / 60.0 + 1e-9)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SimulationSettings:

@@ -1,16 +1,21 @@
-"""What the simulated provider remembers: counters, rate-limit windows, seen request bodies."""
+"""What the simulated provider remembers: counters, seen request bodies, the request log."""
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Counters", "RequestLedger", "SimulationStats", "SlidingWindow", "derive_seed"]
+__all__ = [
+    "Counters",
+    "RequestLedger",
+    "RequestRecord",
+    "SimulationStats",
+    "derive_seed",
+]
 
-_WINDOW_S = 60.0
 # Bounds the memory of seen request bodies (about 100 bytes each); past it the ledger
 # starts afresh, so a body seen before then counts its samples from 0 again.
 _MAX_TRACKED_BODIES = 2_000_000
@@ -31,9 +36,12 @@ class SimulationStats(BaseModel):
         by_model: requests per model.
         by_task: replies written per task (``generate``, ``rank``, ``critique``, ...).
         replies: successful replies sent.
-        rate_limited: 429s sent; ``rate_limited_by_model`` splits them per model.
+        by_key: requests per API key, for the keys listed in the settings only.
+        rate_limited: 429s sent for a rate limit; ``rate_limited_by_model`` and
+            ``rate_limited_by_key`` split them by the limit that was hit.
         faults: faults injected, per kind.
-        unauthorized: 401s sent for a missing key.
+        unauthorized: 401s sent for a missing or refused key.
+        out_of_quota: refusals sent for a key out of quota.
         bad_requests: 400s sent for a body that is not a request.
         prompt_tokens: input tokens counted in successful replies.
         completion_tokens: output tokens counted in successful replies.
@@ -47,11 +55,14 @@ class SimulationStats(BaseModel):
     by_endpoint: dict[str, int] = {}
     by_model: dict[str, int] = {}
     by_task: dict[str, int] = {}
+    by_key: dict[str, int] = {}
     replies: int = 0
     rate_limited: int = 0
     rate_limited_by_model: dict[str, int] = {}
+    rate_limited_by_key: dict[str, int] = {}
     faults: dict[str, int] = {}
     unauthorized: int = 0
+    out_of_quota: int = 0
     bad_requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -67,11 +78,14 @@ class Counters:
     by_endpoint: Counter[str] = field(default_factory=Counter)
     by_model: Counter[str] = field(default_factory=Counter)
     by_task: Counter[str] = field(default_factory=Counter)
+    by_key: Counter[str] = field(default_factory=Counter)
     replies: int = 0
     rate_limited: int = 0
     rate_limited_by_model: Counter[str] = field(default_factory=Counter)
+    rate_limited_by_key: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     unauthorized: int = 0
+    out_of_quota: int = 0
     bad_requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -94,11 +108,14 @@ class Counters:
             by_endpoint=dict(self.by_endpoint),
             by_model=dict(self.by_model),
             by_task=dict(self.by_task),
+            by_key=dict(self.by_key),
             replies=self.replies,
             rate_limited=self.rate_limited,
             rate_limited_by_model=dict(self.rate_limited_by_model),
+            rate_limited_by_key=dict(self.rate_limited_by_key),
             faults=dict(self.faults),
             unauthorized=self.unauthorized,
+            out_of_quota=self.out_of_quota,
             bad_requests=self.bad_requests,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
@@ -113,31 +130,28 @@ class Counters:
         self.__dict__.update(fresh.__dict__)
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """The rate limiter's answer: admitted or not, and what the headers report."""
+class RequestRecord(BaseModel):
+    """One request, as the request log keeps it.
 
-    admitted: bool
-    limit: int
-    remaining: int
-    reset_s: float
+    Attributes:
+        at_s: when it arrived, in seconds since the server started.
+        endpoint: ``openai.chat_completions``, ``anthropic.messages``, ...
+        model: the model asked for ("" when the body could not be read).
+        key: the API key, if the settings list it; ``"unlisted"`` for any other key
+            (never shown), None when the request had none.
+        status: the status answered; None when the connection was dropped (a ``reset``
+            fault, or a client that gave up).
+        retry_after_s: the Retry-After sent with a 429, in seconds.
+    """
 
+    model_config = ConfigDict(frozen=True)
 
-class SlidingWindow:
-    """Requests per minute per model, counted over the last 60 seconds."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, deque[float]] = {}
-
-    def admit(self, model: str, rpm: int, now: float) -> Admission:
-        """Admit one request of ``model`` at ``now`` (monotonic seconds) if under ``rpm``."""
-        times = self._seen.setdefault(model, deque())
-        while times and times[0] <= now - _WINDOW_S:
-            times.popleft()
-        if len(times) >= rpm:
-            return Admission(False, rpm, 0, max(0.001, times[0] + _WINDOW_S - now))
-        times.append(now)
-        return Admission(True, rpm, rpm - len(times), times[0] + _WINDOW_S - now)
+    at_s: float
+    endpoint: str
+    model: str
+    key: str | None
+    status: int | None
+    retry_after_s: float | None = None
 
 
 class RequestLedger:

@@ -39,6 +39,8 @@ class Inbound:
         max_tokens: the completion budget, if the request set one.
         n: how many choices to return (OpenAI ``n``, Gemini ``candidateCount``).
         question_id: an answer-key id carried in the request's metadata, if any.
+        seed: the sampling seed the request asks for (OpenAI ``seed``, Gemini
+            ``generationConfig.seed``): such a request is replayed, not resampled.
     """
 
     wire: Wire
@@ -47,6 +49,7 @@ class Inbound:
     max_tokens: int | None = None
     n: int = 1
     question_id: str | None = None
+    seed: int | None = None
 
     def system_text(self) -> str:
         """The system message's text, or "" when there is none."""
@@ -60,14 +63,26 @@ class Inbound:
         return self.messages[-1][1] if self.messages else ""
 
 
-def parse_request(wire: Wire, body: Any, model: str | None = None) -> Inbound:
+def parse_request(
+    wire: Wire, body: Any, model: str | None = None, *, api_version: str | None = None
+) -> Inbound:
     """Read ``body`` (decoded JSON) in ``wire``'s format; ``model`` comes from the URL if given.
 
+    Args:
+        wire: the format.
+        body: the decoded JSON body.
+        model: the model named in the URL (Gemini, Bedrock).
+        api_version: the ``anthropic-version`` header, for the Anthropic wire.
+
     Raises:
-        BadRequest: the body is not a request of that format.
+        BadRequest: the body is not a request of that format (or of that API version).
     """
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
+    if wire is Wire.ANTHROPIC and api_version is not None and api_version >= _NO_SAMPLING:
+        for name in _SAMPLING:
+            if name in body:
+                raise BadRequest(f"{name}: Extra inputs are not permitted")
     parser = _PARSERS[wire]
     return parser(body, model)
 
@@ -81,16 +96,42 @@ def _openai(body: Mapping[str, Any], _: str | None) -> Inbound:
         max_tokens=_int_or_none(body.get("max_completion_tokens") or body.get("max_tokens")),
         n=_choices(body.get("n")),
         question_id=_question_id(body.get("metadata")),
+        seed=_seed(body.get("seed")),
     )
 
 
+# Anthropic API version 2026-10-21 (the default of SDK 2.x) removed the sampling
+# parameters: a request that sets any of them is refused, whatever its value.
+_NO_SAMPLING = "2026-10-21"
+_SAMPLING = ("temperature", "top_p", "top_k")
+# The roles the messages API takes inside "messages" (the system prompt is a field).
+_ANTHROPIC_ROLES = ("user", "assistant")
+
+
 def _anthropic(body: Mapping[str, Any], _: str | None) -> Inbound:
+    # Checked in the API's order, with its wording, so a client's error handling sees
+    # what the real API would send.
+    model = _model(body.get("model"))
+    if body.get("max_tokens") is None:
+        raise BadRequest("max_tokens: Field required")
     system = body.get("system")
     messages = [("system", _text(system))] if system else []
-    messages += [_role_text(message) for message in _list(body, "messages")]
+    for message in _list(body, "messages"):
+        role, text = _role_text(message)
+        if role == "system":
+            raise BadRequest(
+                'messages: Unexpected role "system". The Messages API accepts a top-level '
+                '`system` parameter, not "system" as an input message role.'
+            )
+        if role not in _ANTHROPIC_ROLES:
+            raise BadRequest(
+                f"messages: Input tag '{role}' found using 'role' does not match "
+                "any of the expected tags: 'user', 'assistant'"
+            )
+        messages.append((role, text))
     return Inbound(
         Wire.ANTHROPIC,
-        _model(body.get("model")),
+        model,
         tuple(messages),
         max_tokens=_int_or_none(body.get("max_tokens")),
         question_id=_question_id(body.get("metadata")),
@@ -110,6 +151,7 @@ def _google(body: Mapping[str, Any], model: str | None) -> Inbound:
         tuple(messages),
         max_tokens=_int_or_none(config.get("maxOutputTokens")),
         n=_choices(config.get("candidateCount")),
+        seed=_seed(config.get("seed")),
     )
 
 
@@ -182,6 +224,14 @@ def _choices(value: Any) -> int:
         return 1
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 128:
         raise BadRequest("the number of choices must be an integer from 1 to 128")
+    return value
+
+
+def _seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest("'seed' must be an integer")
     return value
 
 

@@ -15,8 +15,9 @@ from structlog.testing import capture_logs
 from archon_async import Architecture, ConfigError, ConfigWarning, Engine
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
-from archon_async.simulate import SimulatedServer, SimulationSettings
+from archon_async.simulate import KeySettings, SimulatedServer, SimulationSettings
 from tests.conftest import ARCHON_CONFIGS
+from tests.integration.helpers import only_leaf
 
 SINGLE = {
     "name": "one-call",
@@ -88,16 +89,35 @@ async def test_keys_never_reach_logs_and_are_sent_only_as_auth() -> None:
     assert secret not in repr(result.trace.to_dict())
 
 
-async def test_a_refused_key_is_a_clear_error_without_the_key() -> None:
+async def test_a_missing_key_is_a_clear_error() -> None:
     async with SimulatedServer(SimulationSettings(require_key=True)) as server:
+        # Checked when the engine is built, or at the first call: either names the variable.
+        with pytest.raises((ConfigError, ExceptionGroup)) as info:
+            async with Engine(
+                SINGLE,
+                keys={"OPENAI_API_KEY": []},
+                providers={"OpenAI_API": {"base_url": f"{server.base_url}/v1"}},
+            ) as engine:
+                await engine.generate("hello?")
+    error = info.value if isinstance(info.value, ConfigError) else only_leaf(info.value)
+    assert "OPENAI_API_KEY" in str(error)
+
+
+async def test_a_refused_key_is_a_clear_error_without_the_key() -> None:
+    revoked = "sk-revoked-SECRET-0042"
+    settings = SimulationSettings(keys={revoked: KeySettings(refuse="invalid")})
+    async with SimulatedServer(settings) as server:
         async with Engine(
             SINGLE,
-            keys={"OPENAI_API_KEY": []},
+            keys={"OPENAI_API_KEY": [revoked]},
             providers={"OpenAI_API": {"base_url": f"{server.base_url}/v1"}},
         ) as engine:
             with pytest.raises(ExceptionGroup) as info:
                 await engine.generate("hello?")
-    assert "OPENAI_API_KEY" in str(info.value.exceptions[0])
+    error = only_leaf(info.value)
+    assert "OPENAI_API_KEY" in str(error) or "OpenAI_API" in str(error)
+    assert revoked not in str(error)
+    assert server.stats().unauthorized == 1
 
 
 def test_pairrm_needs_a_scoring_backend_and_says_so_at_load(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -39,6 +40,12 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
             "--answer-key",
             str(key),
             "--require-key",
+            "--rpm-window-s",
+            "6",
+            "--rate-limiter",
+            "token_bucket",
+            "--request-log",
+            "50",
         ]
     )
     assert settings.port == 0
@@ -50,6 +57,8 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert settings.fault_rate == 0.25
     assert settings.answer_key == {"What is 1+1?": "2"}
     assert settings.require_key is True
+    assert (settings.rpm_window_s, settings.rate_limiter) == (6.0, "token_bucket")
+    assert settings.request_log == 50
     assert settings.for_model("m").skill == 0.9
     assert settings.for_model("other").skill == settings.skill
     assert build_settings([]).port == 8765
@@ -97,3 +106,27 @@ async def _announced_url(process: asyncio.subprocess.Process) -> str:
         if match:
             return match.group(1)
     raise AssertionError("the server exited without announcing its address")
+
+
+async def test_a_port_in_use_is_a_one_line_error_with_status_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "archon_async.simulate",
+            "--port",
+            str(port),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    lines = stderr.decode().strip().splitlines()
+    assert process.returncode == 2
+    assert stdout == b""
+    assert len(lines) == 1, stderr.decode()
+    assert "Traceback" not in lines[0]
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "in use" in lines[0]

@@ -1,0 +1,129 @@
+"""Rate limits and key pools, driven end to end: our engine and adapters on the simulator.
+
+Each test makes the simulator enforce a limit (short windows keep them under a second or
+two) and reads what reached it from its request log, so the assertions are about the
+requests the server saw, not about how long things took on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from archon_async import KeyPoolExhaustedError, ProviderError
+from archon_async._keys import fingerprint
+from archon_async.simulate import KeySettings, SimulatedServer, SimulationSettings
+from tests.integration.helpers import engine_on, only_leaf
+
+# Much more than any test here needs; a test that waits this long has hung on a cooldown.
+_HUNG_S = 10.0
+
+
+async def _spend(server: SimulatedServer, key: str | None = None) -> None:
+    """One request of model "m" outside the engine, to use up a limit beforehand."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    body: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "first"}]}
+    async with httpx.AsyncClient() as client:
+        reply = await client.post(
+            f"{server.openai_base_url}/chat/completions", json=body, headers=headers
+        )
+    assert reply.status_code == 200, reply.text
+
+
+async def test_told_the_servers_rpm_the_engine_holds_it_without_429s() -> None:
+    # 1200 rpm as a token bucket of 1.5 s worth (30 requests), refilled at 20 per second.
+    rpm, bucket = 1200, 30
+    settings = SimulationSettings(
+        rpm=rpm, rpm_window_s=1.5, rate_limiter="token_bucket", request_log=1000
+    )
+    calls = 36  # more than the bucket holds: sent at once, 6 would be refused
+    async with SimulatedServer(settings) as server:
+        async with engine_on(server, ["sk-a"], rpm=rpm) as engine:
+            async with asyncio.timeout(_HUNG_S):
+                results = await asyncio.gather(*(engine.generate(f"q{i}") for i in range(calls)))
+        stats, log = server.stats(), server.request_log()
+    assert all(result.text for result in results)
+    assert stats.replies == calls
+    assert stats.rate_limited == 0  # the limit was reached (calls > bucket) and held
+    # The engine spread the calls at the limit's pace, not faster.
+    assert calls > bucket
+    assert log[-1].at_s - log[0].at_s >= (calls - bucket) / (rpm / 60) * 0.9
+
+
+async def test_a_429_retry_after_is_waited_out_before_the_next_attempt() -> None:
+    # One request per 0.5 s, and the engine is told nothing about it.
+    settings = SimulationSettings(rpm=120, rpm_window_s=0.5, request_log=10)
+    async with SimulatedServer(settings) as server:
+        await _spend(server)
+        async with engine_on(server, ["sk-a"]) as engine:
+            async with asyncio.timeout(_HUNG_S):
+                result = await engine.generate("q")
+        log = server.request_log()
+    assert result.text
+    assert [entry.status for entry in log] == [200, 429, 200]
+    refused, retried = log[1], log[2]
+    assert refused.retry_after_s is not None and refused.retry_after_s > 0
+    assert retried.at_s - refused.at_s >= refused.retry_after_s
+    assert result.trace.layers[0].components[0].calls[0].retries == 1
+
+
+async def test_a_rate_limited_key_rotates_to_the_next_one() -> None:
+    settings = SimulationSettings(
+        keys={"key-a": KeySettings(rpm=1), "key-b": KeySettings()}, request_log=10
+    )
+    async with SimulatedServer(settings) as server:
+        await _spend(server, "key-a")  # key-a is now limited for a minute
+        async with engine_on(server, ["key-a", "key-b"]) as engine:
+            async with asyncio.timeout(_HUNG_S):
+                result = await engine.generate("q")
+        stats, log = server.stats(), server.request_log()
+    assert result.text
+    assert [(entry.key, entry.status) for entry in log] == [
+        ("key-a", 200),
+        ("key-a", 429),
+        ("key-b", 200),
+    ]
+    assert stats.rate_limited_by_key == {"key-a": 1}
+    (call,) = result.trace.layers[0].components[0].calls
+    assert call.key_id == fingerprint("key-b")
+
+
+async def test_a_key_with_no_requests_left_is_skipped_while_another_is_ready() -> None:
+    settings = SimulationSettings(
+        keys={"key-a": KeySettings(rpm=1), "key-b": KeySettings()}, request_log=10
+    )
+    async with SimulatedServer(settings) as server:
+        async with engine_on(server, ["key-a", "key-b"]) as engine:
+            async with asyncio.timeout(1.0):
+                for index in range(4):
+                    await engine.generate(f"q{index}")
+        stats = server.stats()
+    assert stats.replies == 4
+    assert stats.rate_limited == 0
+
+
+async def test_all_keys_refused_or_out_of_quota_is_an_exhausted_pool() -> None:
+    settings = SimulationSettings(
+        keys={"key-a": KeySettings(refuse="quota"), "key-b": KeySettings(refuse="invalid")},
+        request_log=10,
+    )
+    async with SimulatedServer(settings) as server:
+        async with engine_on(server, ["key-a", "key-b"]) as engine:
+            async with asyncio.timeout(_HUNG_S):
+                with pytest.raises(ExceptionGroup) as caught:
+                    await engine.generate("q")
+        stats, log = server.stats(), server.request_log()
+    error = only_leaf(caught.value)
+    # The dispatcher raises KeyPoolExhaustedError from the call that disables the last key;
+    # before that change it re-raised that call's own error, which still names the keys.
+    assert isinstance(error, KeyPoolExhaustedError) or (
+        isinstance(error, ProviderError) and "key" in str(error).lower()
+    ), repr(error)
+    assert "OPENAI_API_KEY" in str(error)
+    assert "key-a" not in str(error) and "key-b" not in str(error)  # never the keys
+    # Each key was tried once: neither a spent nor a refused key is worth another attempt.
+    assert [(entry.key, entry.status) for entry in log] == [("key-a", 429), ("key-b", 401)]
+    assert (stats.out_of_quota, stats.unauthorized) == (1, 1)
