@@ -4,7 +4,7 @@ scores out."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,38 +13,67 @@ import anyio
 from ._batch_io import BatchItem
 from ._exceptions import InvalidInputError
 
-__all__ = ["benchmark_items"]
+__all__ = ["add_benchmark_options", "benchmark_items"]
 
 Finish = Callable[[Path], dict[str, Any]]
 
+#: Said in the summary of every MixEval run, whose scores people compare with a leaderboard.
+MIXEVAL_NOTE = (
+    "prompts and rule-based answer parsing are our own, not MixEval's protocol (its "
+    "prompt templates and model parser): the accuracy is not comparable with the MixEval "
+    "leaderboard. For a comparable score, run MixEval's compute_metrics on the official "
+    "files written here"
+)
 
-def answer_key(items: Sequence[Any]) -> dict[str, str]:
-    """Question text -> expected answer, for the simulated provider's per-model skill, so
-    that architectures can be compared on a benchmark without calling a real model."""
-    key: dict[str, str] = {}
-    for item in items:
-        if isinstance(item.reference, str | int | float) and item.messages:
-            key[item.messages[-1]["content"]] = str(item.reference)
-    return key
+
+def add_benchmark_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of benchmark runs that the batch command does not define itself.
+
+    ``--format``: the answer format of the official file, where a benchmark has several
+    (Arena-Hard-Auto: ``current`` or ``legacy``, v0.1's, which Archon reads).
+    """
+    from .benchmarks import ARENA_HARD_FORMATS
+
+    parser.add_argument(
+        "--format",
+        choices=ARENA_HARD_FORMATS,
+        default=ARENA_HARD_FORMATS[0],
+        help="format of the official answers file (arena_hard only): current (uid/messages) "
+        "or legacy (v0.1: question_id/choices, which Archon reads); default: %(default)s",
+    )
+
+
+def _legacy(args: argparse.Namespace, benchmark: str) -> bool:
+    # getattr: the option comes from add_benchmark_options, which a parser may not have.
+    answer_format = getattr(args, "format", None) or "current"
+    if answer_format == "current":
+        return False
+    if benchmark != "arena_hard":
+        raise InvalidInputError(
+            f"--format {answer_format} applies to arena_hard only; {benchmark} has one format"
+        )
+    return True
 
 
 def benchmark_items(
     args: argparse.Namespace,
 ) -> tuple[list[BatchItem], int, str, Finish, dict[str, str]]:
-    """The batch items of the benchmark the options name, and what to do once answered:
-    write the official evaluator's format next to the output, and score where no judge is
-    needed.
+    """The batch items of the benchmark the options name, what to do once answered (write
+    the official evaluator's format next to the output, and score where no judge is
+    needed), and the answer key the simulated provider gets (see `simulated_answer_key`).
 
     Raises:
         ConfigError: the benchmark name is unknown.
+        InvalidInputError: a bad --limit, --sample or --format.
         BenchmarkDataError: its data is missing; the message says where to get it.
     """
-    from .benchmarks import get_benchmark, select
+    from .benchmarks import get_benchmark, select, simulated_answer_key
 
     for value, flag in ((args.limit, "--limit"), (args.sample, "--sample")):
         if value is not None and value < 1:
             raise InvalidInputError(f"{flag} must be at least 1")
     benchmark = get_benchmark(args.benchmark, path=args.data)
+    legacy = _legacy(args, benchmark.name)
     chosen = select(benchmark.items(), limit=args.limit, sample=args.sample, seed=args.seed)
     items = [BatchItem(id=item.id, messages=item.messages, turns=item.turns) for item in chosen]
 
@@ -55,11 +84,17 @@ def benchmark_items(
         ordered = [answers[item.id] for item in chosen if item.id in answers]
         official = output.with_name(f"{output.stem}.official" + _suffix(benchmark.name))
         model = (args.config.stem if args.config else "archon-async-default").replace(" ", "_")
-        written = write_official(benchmark, ordered, official, model=model)
+        written = write_official(benchmark, ordered, official, model=model, legacy=legacy)
         report: dict[str, Any] = {"official_files": [str(path) for path in written]}
         if benchmark.scoring == "judge":
-            report["scoring"] = "needs an LLM judge: see archon_async.benchmarks.judge"
+            report["scoring"] = (
+                "needs an LLM judge: run archon-async judge --benchmark "
+                f"{benchmark.name} --answers {output}"
+                + (" --baseline BASELINE_ANSWERS" if benchmark.name == "arena_hard" else "")
+            )
             return report
+        if benchmark.name in ("mixeval", "mixeval_hard"):
+            report["note"] = MIXEVAL_NOTE
         texts = {item_id: str(record["answer"]) for item_id, record in answers.items()}
 
         async def score() -> Any:
@@ -68,7 +103,7 @@ def benchmark_items(
         report["score"] = anyio.run(score).summary()
         return report
 
-    return items, len(items), benchmark.name, finish, answer_key(chosen)
+    return items, len(items), benchmark.name, finish, simulated_answer_key(benchmark.name, chosen)
 
 
 def _suffix(name: str) -> str:

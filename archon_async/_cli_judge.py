@@ -43,8 +43,10 @@ def add_judge_command(commands: Any) -> None:
     judge.add_argument(
         "--baseline",
         type=Path,
-        help="the baseline's batch output (pairwise; AlpacaEval defaults to "
-        "the baseline outputs in its data file)",
+        help="the baseline's answers, needed by arena_hard: a batch output, or the official "
+        "baseline answers (arena-hard-auto's model_answer JSONL, e.g. gpt-4-0314.jsonl, in "
+        "either format; AlpacaEval's model_outputs.json). AlpacaEval defaults to the "
+        "baseline outputs in its data file",
     )
     judge.add_argument("--data", type=Path, help="the benchmark's data, where it is not shipped")
     judge.add_argument("--output", type=Path, help="judge replies JSONL (resumable)")
@@ -54,16 +56,25 @@ def add_judge_command(commands: Any) -> None:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from .benchmarks import build_judge_messages, get_benchmark, judge_kind, read_answers
+    from .benchmarks import (
+        build_judge_messages,
+        get_benchmark,
+        judge_kind,
+        read_answers,
+        read_baseline,
+    )
     from .cli import engine_from_args
 
     benchmark = get_benchmark(args.benchmark, path=args.data)
     kind = judge_kind(benchmark)
     answers = read_answers(args.answers)
-    baseline = read_answers(args.baseline) if args.baseline else {}
-    items = [item for item in benchmark.items() if item.id in answers]
+    questions = benchmark.items()
+    baseline = read_baseline(args.baseline, questions) if args.baseline else {}
+    items = [item for item in questions if item.id in answers]
     if not items:
         raise InvalidInputError(f"{args.answers}: no answer matches a {benchmark.name} question")
+    if kind == "pairwise":
+        _check_baseline(benchmark.name, items, baseline, args.baseline)
     requests: list[BatchItem] = []
     plan: dict[str, tuple[str, bool]] = {}  # request id -> (item id, swapped)
     for item in items:
@@ -75,7 +86,7 @@ def _judge(args: argparse.Namespace) -> int:
                 requests.append(BatchItem(id=f"{item.id}#turn{turn}", messages=messages))
                 plan[f"{item.id}#turn{turn}"] = (item.id, False)
             continue
-        against = baseline[item.id]["answer"] if item.id in baseline else None
+        against = baseline.get(item.id)  # None: the data file's own (AlpacaEval)
         for swap in (False, True):
             messages = build_judge_messages(
                 benchmark, item, str(record["answer"]), baseline=against, swap=swap
@@ -96,6 +107,30 @@ def _judge(args: argparse.Namespace) -> int:
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def _check_baseline(
+    name: str, items: list[Any], baseline: dict[str, str], path: Path | None
+) -> None:
+    """Refuse, before any judge call, to judge answers that have no baseline to face."""
+    missing = [item.id for item in items if item.id not in baseline and not _has_own(item)]
+    if not missing:
+        return
+    if path is None:
+        raise InvalidInputError(
+            f"{name} compares each answer with a baseline's answer: pass --baseline PATH, "
+            "a batch output of the baseline, or the official baseline answers (for "
+            "arena_hard, arena-hard-auto's model_answer/gpt-4-0314.jsonl)"
+        )
+    raise InvalidInputError(
+        f"--baseline {path} has no answer for {len(missing)} of {len(items)} questions "
+        f"(e.g. {missing[0]}); pass a --baseline that answers every question"
+    )
+
+
+def _has_own(item: Any) -> bool:
+    # AlpacaEval's data file carries the baseline's output as the item's reference.
+    return isinstance(item.reference, str)
 
 
 def _summarise(output: Path, plan: dict[str, tuple[str, bool]], kind: Any) -> dict[str, Any]:

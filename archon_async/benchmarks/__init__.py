@@ -11,16 +11,25 @@ CodeContests are read from a path the user gives (``get_benchmark(name, path=...
 
 from __future__ import annotations
 
+from ._answer_key import simulated_answer, simulated_answer_key
+from ._baseline import read_baseline
 from ._code import extract_code
-from ._math_answers import extract_gsm8k_answer, last_boxed, math_equal, normalize_math_answer
+from ._math_answers import (
+    extract_gsm8k_answer,
+    extract_math_answer,
+    last_boxed,
+    math_equal,
+    normalize_math_answer,
+)
 from ._registry import Benchmark, benchmark_names, get_benchmark, select
 from ._scoring import ScoreReport, score, score_all, score_code
 from ._types import BenchmarkDataError, BenchmarkItem, ScoreResult
 from .judge import Judgement, build_judge_messages, judge_kind, parse_judgement
 from .sandbox import Sandbox, SandboxResult, run_python
-from .writers import read_answers, write_official
+from .writers import ARENA_HARD_FORMATS, read_answers, write_official
 
 __all__ = [
+    "ARENA_HARD_FORMATS",
     "Benchmark",
     "BenchmarkDataError",
     "BenchmarkItem",
@@ -33,6 +42,7 @@ __all__ = [
     "build_judge_messages",
     "extract_code",
     "extract_gsm8k_answer",
+    "extract_math_answer",
     "get_benchmark",
     "judge_kind",
     "last_boxed",
@@ -40,10 +50,13 @@ __all__ = [
     "normalize_math_answer",
     "parse_judgement",
     "read_answers",
+    "read_baseline",
     "run_python",
     "score",
     "score_all",
     "score_code",
     "select",
+    "simulated_answer",
+    "simulated_answer_key",
     "write_official",
 ]

@@ -10,7 +10,35 @@ import orjson
 
 from ._types import BenchmarkDataError
 
-__all__ = ["field_of", "packaged", "read_json", "read_jsonl", "read_records", "require_path"]
+__all__ = [
+    "field_of",
+    "is_parquet",
+    "packaged",
+    "read_json",
+    "read_jsonl",
+    "read_records",
+    "require_path",
+    "unreadable",
+]
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def unreadable(path: Path, exc: OSError) -> BenchmarkDataError:
+    """The error for a data path the operating system refuses to read (a folder, no rights)."""
+    reason = "it is a folder" if path.is_dir() else (exc.strerror or str(exc))
+    return BenchmarkDataError(f"{path}: cannot be read as a data file ({reason})")
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` is a Parquet file: by its suffix, or by its leading magic bytes."""
+    if path.suffix.lower() == ".parquet":
+        return True
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == _PARQUET_MAGIC
+    except OSError:
+        return False
 
 
 def packaged(relative: str) -> Path:
@@ -51,7 +79,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         BenchmarkDataError: a line is not a JSON object; names the line.
     """
     records: list[dict[str, Any]] = []
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+    with handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -73,23 +105,52 @@ def read_json(path: Path) -> Any:
     """
     try:
         return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     except orjson.JSONDecodeError as exc:
         raise BenchmarkDataError(f"{path}: not JSON ({exc})") from None
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSON array file or of a JSON Lines file, whichever ``path`` holds.
+    """Records of a JSON array, JSON object, JSON Lines or (with pyarrow) Parquet file.
+
+    A file holding one JSON object that spans several lines (as each problem of the MATH
+    release does) is one record.
 
     Raises:
-        BenchmarkDataError: neither format, or an entry is not an object.
+        BenchmarkDataError: none of these formats, an entry is not an object, or a Parquet
+            file without pyarrow installed.
     """
-    head = path.read_bytes()[:64].lstrip()
+    if is_parquet(path):
+        from ._parquet import read_parquet
+
+        return read_parquet(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64).lstrip()
+            handle.seek(0)
+            first_line = handle.readline()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     if head.startswith(b"["):
         data = read_json(path)
         if not all(isinstance(record, dict) for record in data):
             raise BenchmarkDataError(f"{path}: every entry of the array must be an object")
         return list(data)
+    if head.startswith(b"{") and not _parses(first_line):
+        # Not JSON Lines: one object over several lines (or broken, which read_json names).
+        whole = read_json(path)
+        if isinstance(whole, dict):
+            return [whole]
     return read_jsonl(path)
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def field_of(record: dict[str, Any], key: str, kind: type, where: str) -> Any:

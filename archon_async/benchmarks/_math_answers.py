@@ -7,6 +7,7 @@ from fractions import Fraction
 
 __all__ = [
     "extract_gsm8k_answer",
+    "extract_math_answer",
     "last_boxed",
     "math_equal",
     "normalize_math_answer",
@@ -65,6 +66,38 @@ def last_boxed(text: str) -> str | None:
             if depth == 0:
                 return text[brace + 1 : position]
     return None
+
+
+# The last "answer is X" / "Answer: X" of a line: the greedy lead-in skips earlier ones.
+_STATED = re.compile(r".*\banswer\s*(?:is|:)\s*:?\s*(.+)", re.IGNORECASE)
+_MATH_SPAN = re.compile(r"^\$+(.+?)\$+|^\\\((.+?)\\\)|^\\\[(.+?)\\\]")
+
+
+def extract_math_answer(text: str) -> str | None:
+    """The final answer of a MATH solution, or None.
+
+    Tried in order: the last ``\\boxed{}`` (what the prompt asks for); else the last
+    statement "the (final) answer is X" / "Answer: X"; else the last non-blank line. A
+    statement keeps only its first math span (``$...$``) or its first sentence.
+    """
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        stated = _STATED.match(line)
+        if stated:
+            return _statement(stated.group(1))
+    return _statement(lines[-1]) if lines else None
+
+
+def _statement(text: str) -> str:
+    text = text.strip().strip("*").strip()
+    span = _MATH_SPAN.match(text)
+    if span:
+        return next(group for group in span.groups() if group is not None).strip()
+    # The first sentence: a period that ends it is followed by a space or the end.
+    return re.split(r"\.(?:\s|$)", text, maxsplit=1)[0].strip()
 
 
 _UNITS = re.compile(r"\\(?:text|mbox|mathrm)\{\s*[a-zA-Z ]*\}\s*$")

@@ -1,4 +1,15 @@
-"""How each benchmark's question is put to the model (our own wording)."""
+"""How each benchmark's question is put to the model, in our own wording.
+
+None of these prompts is a benchmark's official prompt, so scores measure the architecture
+under our prompts and may differ from published numbers. This matters most for MixEval:
+its protocol has its own prompt templates for free-form and multiple-choice questions and
+grades replies with a model parser, while we ask in our words and parse by rule
+(`score`). MixEval scores from this package are therefore not comparable with the MixEval
+leaderboard; for a comparable number, run MixEval's own ``compute_metrics`` on the
+response files `write_official` writes (with the caveat that the replies still answer our
+prompts). The other prompts ask for the final answer in the shape the scorers read:
+GSM8K's last line, MATH's ``\\boxed{}``, one fenced code block for the code benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +89,8 @@ def _with_context(context: object, text: str) -> str:
 
 
 def mixeval_multiple_choice_prompt(context: object, prompt: str, options: Sequence[str]) -> str:
-    """A MixEval multiple-choice question with lettered options."""
+    """A MixEval multiple-choice question with lettered options (our wording, not
+    MixEval's template: see the module docstring)."""
     letters = option_letters(len(options))
     lettered = "\n".join(f"{letter}. {text}" for letter, text in zip(letters, options, strict=True))
     body = f"{prompt}\n{lettered}\nReply with the letter of the correct option only."
@@ -86,7 +98,8 @@ def mixeval_multiple_choice_prompt(context: object, prompt: str, options: Sequen
 
 
 def mixeval_free_form_prompt(context: object, prompt: str, source: str) -> str:
-    """A MixEval free-form question; reasoning tasks ask for the steps."""
+    """A MixEval free-form question; reasoning tasks ask for the steps (our wording, not
+    MixEval's template: see the module docstring)."""
     if source in ("GSM8k", "MATH", "BBH"):
         instruction = "Think it through step by step, then state the final answer."
     else:

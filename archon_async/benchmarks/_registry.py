@@ -60,14 +60,22 @@ class Benchmark:
         return self.loader(self.path)
 
 
+_MIXEVAL_TITLE = "MixEval{} (our own prompts: not comparable with the MixEval leaderboard)"
+
 _TABLE: dict[str, tuple[str, Scoring, bool, Callable[[Path | None], list[BenchmarkItem]]]] = {
     "gsm8k": ("GSM8K (test, 1319)", "exact", True, load_gsm8k),
     "math": ("MATH (test)", "exact", False, load_math),
     "mt_bench": ("MT-Bench (80, two turns)", "judge", True, load_mt_bench),
     "arena_hard": ("Arena-Hard-Auto v0.1 (500)", "judge", True, load_arena_hard),
     "alpaca_eval": ("AlpacaEval 2.0 (805)", "judge", False, load_alpaca_eval),
-    "mixeval": ("MixEval", "rule", False, partial(load_mixeval, hard=False)),
-    "mixeval_hard": ("MixEval-Hard", "rule", False, partial(load_mixeval, hard=True)),
+    # Our prompts and rule parsing, not MixEval's protocol (see _prompts): say so by name.
+    "mixeval": (_MIXEVAL_TITLE.format(""), "rule", False, partial(load_mixeval, hard=False)),
+    "mixeval_hard": (
+        _MIXEVAL_TITLE.format("-Hard"),
+        "rule",
+        False,
+        partial(load_mixeval, hard=True),
+    ),
     "humaneval": ("HumanEval (164)", "code", True, load_humaneval),
     "mbpp": ("MBPP (test, task ids 11-510)", "code", True, load_mbpp),
     "code_contests": ("CodeContests (test)", "code", False, load_code_contests),

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
 from ._code import extract_code, humaneval_completion, humaneval_program, mbpp_program
-from ._math_answers import extract_gsm8k_answer, last_boxed, math_equal, normalize_number
+from ._math_answers import (
+    extract_gsm8k_answer,
+    extract_math_answer,
+    math_equal,
+    normalize_number,
+)
 from ._prompts import option_letters
 from ._types import BenchmarkItem, ScoreResult
 from .sandbox import Sandbox, SandboxResult
@@ -41,7 +46,7 @@ def score(benchmark: Benchmark | str, item: BenchmarkItem, answer: str) -> Score
         expected = normalize_number(str(item.reference))
         return _verdict(item.id, predicted, predicted == expected, expected)
     if name == "math":
-        predicted = last_boxed(answer)
+        predicted = extract_math_answer(answer)
         return _verdict(
             item.id, predicted, math_equal(predicted, str(item.reference)), item.reference
         )
@@ -49,7 +54,14 @@ def score(benchmark: Benchmark | str, item: BenchmarkItem, answer: str) -> Score
         return _score_mixeval(item, answer)
     if name in _CODE:
         raise ConfigError(f"{name} is scored by running code: use score_code or score_all")
-    raise ConfigError(f"{name} is scored by an LLM judge (see archon_async.benchmarks.judge)")
+    raise ConfigError(_judged(name))
+
+
+def _judged(name: str) -> str:
+    return (
+        f"{name} is scored by an LLM judge: run archon-async judge --benchmark {name} "
+        "--answers ANSWERS (in Python, see archon_async.benchmarks.judge)"
+    )
 
 
 def _verdict(ident: str, predicted: str | None, correct: bool, expected: Any) -> ScoreResult:
@@ -201,7 +213,7 @@ async def score_all(
     """
     name = _name(benchmark)
     if name in _JUDGED:
-        raise ConfigError(f"{name} is scored by an LLM judge (see archon_async.benchmarks.judge)")
+        raise ConfigError(_judged(name))
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
     runner = sandbox or Sandbox()

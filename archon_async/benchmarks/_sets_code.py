@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from .._types import Message
-from ._files import field_of, packaged, read_jsonl, read_records, require_path
+from ._files import field_of, is_parquet, packaged, read_jsonl, read_records, require_path
+from ._parquet import PARQUET_EXTRA, read_parquet
 from ._prompts import code_contests_prompt, humaneval_prompt, mbpp_prompt
 from ._types import BenchmarkDataError, BenchmarkItem
 
@@ -22,10 +23,11 @@ __all__ = [
 MBPP_TEST_IDS = range(11, 511)
 
 CODE_CONTESTS_SOURCE = (
-    "google-deepmind/code_contests (gs://dm-code_contests) or the Hugging Face dataset "
-    "deepmind/code_contests, test split, exported to JSON Lines with the fields name, "
-    "description, public_tests, private_tests, generated_tests (each {input: [...], "
-    "output: [...]}); data licence CC BY 4.0"
+    "the Hugging Face dataset deepmind/code_contests: pass its test shard "
+    "(data/test-00000-of-00001-*.parquet) or a folder of its Parquet shards (the test "
+    f"shards are read when there are any; Parquet needs {PARQUET_EXTRA}), or a JSON/JSON "
+    "Lines export with the fields name, description, public_tests, private_tests, "
+    "generated_tests (each {input: [...], output: [...]}); data licence CC BY 4.0"
 )
 
 
@@ -95,26 +97,93 @@ def _tests(record: dict[str, Any], key: str, where: str) -> dict[str, list[str]]
 
 
 def load_code_contests(path: Path | None) -> list[BenchmarkItem]:
-    """CodeContests from a JSONL export; the reference is every test (public first)."""
+    """CodeContests from Parquet shards or a JSON export; the reference is every test.
+
+    ``path`` is a Parquet, JSON or JSON Lines file, or a folder of them (searched
+    recursively; when some file names start with ``test``, only those are read, so the
+    dataset's whole folder gives its test split).
+
+    Raises:
+        BenchmarkDataError: no path, a Riegeli file (the official release; use the Parquet
+            copy), Parquet without pyarrow, a malformed record, or no problems at all.
+    """
     source = require_path(path, benchmark="CodeContests", where_to_get=CODE_CONTESTS_SOURCE)
     items = []
-    for index, record in enumerate(read_records(source)):
-        where = f"{source}, record {index}"
-        name = field_of(record, "name", str, where)
-        description = field_of(record, "description", str, where)
-        tests = {key: _tests(record, key, where) for key in _TEST_KEYS}
-        items.append(
-            BenchmarkItem(
-                id=name,
-                messages=_user(code_contests_prompt(description)),
-                reference=tests,
-                metadata={"name": name, "time_limit_s": _time_limit(record.get("time_limit"))},
-            )
+    for file in _contest_files(source):
+        records = read_parquet(file, columns=_COLUMNS) if is_parquet(file) else read_records(file)
+        for index, record in enumerate(records):
+            items.append(_contest_item(record, f"{file}, record {index}"))
+    if not items:
+        raise BenchmarkDataError(
+            f"CodeContests: {source} holds no problems. Get them from: {CODE_CONTESTS_SOURCE}"
         )
     return items
 
 
+def _contest_files(source: Path) -> list[Path]:
+    if source.is_dir():
+        files = sorted(
+            file
+            for file in source.rglob("*")
+            if file.is_file() and (file.suffix in _SHARD_SUFFIXES or _is_riegeli(file))
+        )
+        tests = [file for file in files if file.name.startswith("test")]
+        files = tests or files
+    else:
+        files = [source]
+    riegeli = [file for file in files if _is_riegeli(file)]
+    if riegeli:
+        raise BenchmarkDataError(
+            f"CodeContests: {riegeli[0]} is in Riegeli, the format of the official release, "
+            "which archon-async does not read. Use the Parquet copy instead: "
+            + CODE_CONTESTS_SOURCE
+        )
+    return files
+
+
+def _is_riegeli(file: Path) -> bool:
+    # The release names its files code_contests_<split>.riegeli[-NNNNN-of-NNNNN].
+    return "riegeli" in file.name.lower()
+
+
+def _contest_item(record: dict[str, Any], where: str) -> BenchmarkItem:
+    name = field_of(record, "name", str, where)
+    description = field_of(record, "description", str, where)
+    tests = {key: _tests(record, key, where) for key in _TEST_KEYS}
+    metadata: dict[str, Any] = {
+        "name": name,
+        "time_limit_s": _time_limit(record.get("time_limit")),
+    }
+    solution = _python3_solution(record.get("solutions"))
+    if solution is not None:
+        metadata["python_solution"] = solution
+    return BenchmarkItem(
+        id=name,
+        messages=_user(code_contests_prompt(description)),
+        reference=tests,
+        metadata=metadata,
+    )
+
+
+#: PYTHON3 in the dataset's Language enum (UNKNOWN_LANGUAGE, PYTHON, CPP, PYTHON3, JAVA).
+_PYTHON3 = 3
+
+
+def _python3_solution(solutions: Any) -> str | None:
+    """The first correct Python 3 solution of the record, if it carries them."""
+    if not isinstance(solutions, dict):
+        return None
+    languages = solutions.get("language") or []
+    codes = solutions.get("solution") or []
+    for language, code in zip(languages, codes, strict=False):
+        if language == _PYTHON3 and isinstance(code, str):
+            return code
+    return None
+
+
 _TEST_KEYS = ("public_tests", "private_tests", "generated_tests")
+_COLUMNS = ("name", "description", *_TEST_KEYS, "time_limit", "solutions")
+_SHARD_SUFFIXES = (".parquet", ".jsonl", ".json")
 
 
 def _time_limit(value: Any) -> float | None:

@@ -31,11 +31,15 @@ ALPACA_EVAL_SOURCE = (
 MIXEVAL_SOURCE = (
     "GitHub Psycoy/MixEval, folder mix_eval/data/mixeval-<version>/ (e.g. "
     "mixeval-2024-08-11), which holds mixeval/ and mixeval-hard/ with free-form.json and "
-    "multiple-choice.json; pass that version folder"
+    "multiple-choice.json; pass that version folder. Note: archon-async asks with its own "
+    "prompts and parses answers by rule, not with MixEval's templates and model parser, so "
+    "its scores are not comparable with the MixEval leaderboard"
 )
 MATH_SOURCE = (
-    "a MATH test.jsonl with fields problem and solution, e.g. GitHub "
-    "ZubinGou/math-evaluation-harness data/math/test.jsonl (5000 problems) or "
+    "the MATH release (Hendrycks et al.), as its test folder MATH/test (one "
+    "<subject>/<n>.json file per problem, with problem, level, type and solution) or the "
+    "MATH folder itself; or a JSON/JSON Lines file of records with problem and solution, "
+    "e.g. GitHub ZubinGou/math-evaluation-harness data/math/test.jsonl (5000 problems) or "
     "data/math_oai/test.jsonl (MATH-500); you need the right to use the problems"
 )
 
@@ -67,32 +71,74 @@ def load_gsm8k(path: Path | None) -> list[BenchmarkItem]:
 
 
 def load_math(path: Path | None) -> list[BenchmarkItem]:
-    """MATH (5000 or MATH-500): the reference is the solution's last ``\\boxed{}``."""
+    """MATH (5000 or MATH-500): the reference is the solution's last ``\\boxed{}``.
+
+    ``path`` is the release's folder layout (``MATH/test/<subject>/<n>.json``; given the
+    ``MATH`` folder, its ``test`` split is read; ids are ``<subject>/<n>``), one of its
+    files, or a JSON, JSON Lines or Parquet file of records.
+
+    Raises:
+        BenchmarkDataError: no path, a path that cannot be read or holds no problem, or a
+            record without a problem or an answer; the message names the file.
+    """
+    source = require_path(path, benchmark="MATH", where_to_get=MATH_SOURCE)
+    try:
+        records = _math_records(source)
+        if not records:
+            raise BenchmarkDataError(f"{source}: no .json problem files or records in it")
+        return [_math_item(record, ident, where) for record, ident, where in records]
+    except BenchmarkDataError as exc:
+        raise BenchmarkDataError(f"MATH: {exc}. What to pass: {MATH_SOURCE}") from None
+
+
+def _math_records(source: Path) -> list[tuple[dict[str, Any], str, str]]:
+    """(record, id, where) for every problem under ``source``."""
+    if not source.is_dir():
+        found = []
+        for index, record in enumerate(read_records(source)):
+            ident = record.get("unique_id", record.get("idx", index))
+            found.append((record, str(ident), f"{source}, record {index}"))
+        return found
+    root = source / "test" if (source / "test").is_dir() else source
+    found = []
+    for file in sorted(root.rglob("*.json"), key=_natural):
+        ident = file.relative_to(root).with_suffix("").as_posix()
+        records = read_records(file)
+        if len(records) == 1:
+            found.append((records[0], ident, str(file)))
+        else:  # not the release's one problem a file: number them
+            found.extend(
+                (record, f"{ident}#{n}", f"{file}, record {n}") for n, record in enumerate(records)
+            )
+    return found
+
+
+def _natural(file: Path) -> tuple[tuple[int, int, str], ...]:
+    # algebra/2.json before algebra/10.json, as the release numbers its problems.
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in file.with_suffix("").parts
+    )
+
+
+def _math_item(record: dict[str, Any], ident: str, where: str) -> BenchmarkItem:
     from ._math_answers import last_boxed
 
-    source = require_path(path, benchmark="MATH", where_to_get=MATH_SOURCE)
-    items = []
-    for index, record in enumerate(read_records(source)):
-        where = f"{source}, record {index}"
-        problem = field_of(record, "problem", str, where)
-        answer = record.get("answer")
-        if not isinstance(answer, str):
-            answer = last_boxed(field_of(record, "solution", str, where))
-        if answer is None:
-            raise BenchmarkDataError(f"{where}: the solution has no \\boxed{{}} answer")
-        ident = record.get("unique_id", record.get("idx", index))
-        metadata: dict[str, Any] = {
-            key: record[key] for key in ("level", "type", "subject") if key in record
-        }
-        items.append(
-            BenchmarkItem(
-                id=str(ident),
-                messages=_user(math_prompt(problem)),
-                reference=answer,
-                metadata={"problem": problem, **metadata},
-            )
-        )
-    return items
+    problem = field_of(record, "problem", str, where)
+    answer = record.get("answer")
+    if not isinstance(answer, str):
+        answer = last_boxed(field_of(record, "solution", str, where))
+    if answer is None:
+        raise BenchmarkDataError(f"{where}: the solution has no \\boxed{{}} answer")
+    metadata: dict[str, Any] = {
+        key: record[key] for key in ("level", "type", "subject") if key in record
+    }
+    return BenchmarkItem(
+        id=ident,
+        messages=_user(math_prompt(problem)),
+        reference=answer,
+        metadata={"problem": problem, **metadata},
+    )
 
 
 def load_mt_bench(path: Path | None) -> list[BenchmarkItem]:

@@ -6,16 +6,24 @@ Each run gets:
   directory on ``sys.path``) with an almost empty environment (only ``PATH``);
 * a new temporary directory as its working directory, removed afterwards;
 * resource limits set before ``exec``: address space (``RLIMIT_AS``), CPU seconds
-  (``RLIMIT_CPU``), size of written files (``RLIMIT_FSIZE``), no core dumps. ``RLIMIT_NPROC``
-  is not set: it counts every process of the user, and root ignores it;
+  (``RLIMIT_CPU``), size of written files (``RLIMIT_FSIZE``, which also bounds standard
+  output and error at 64 MiB: a program that writes more is stopped), no core dumps.
+  ``RLIMIT_NPROC`` is not set: it counts every process of the user, and root ignores it;
 * its own session (process group), killed as a whole when the wall-clock timeout passes or
   the caller is cancelled;
-* no network. Where ``unshare --net`` works (root, or user namespaces allowed), the program
-  runs in a new network namespace with no interface up, so even 127.0.0.1 is unreachable.
-  In any case a prelude replaces ``socket.socket`` (and ``_socket.socket``) with a class that
-  refuses internet (AF_INET/AF_INET6) sockets, and ``socket.create_connection``; that
-  prelude alone is a guard against accidents, not a security boundary, because code can
-  reach the C level by other means. `Sandbox.isolation` says which mechanism a run used.
+* where ``unshare --pid`` works (root, or user namespaces allowed), its own PID namespace,
+  so that nothing it starts outlives it: a small init process runs the program, and when
+  the program ends (or the run is stopped) the kernel kills every other process of the
+  namespace, including children that left the session with ``os.setsid()``. The program
+  is not PID 1 itself, so signals and exit statuses behave as usual. Without it, such a
+  child can outlive the run (the verdict is still the program's own: standard output and
+  error go to files, so a lingering child cannot hold the run open);
+* no network. Where ``unshare --net`` works, the program runs in a new network namespace
+  with no interface up, so even 127.0.0.1 is unreachable. In any case a prelude replaces
+  ``socket.socket`` (and ``_socket.socket``) with a class that refuses internet
+  (AF_INET/AF_INET6) sockets, and ``socket.create_connection``; that prelude alone is a
+  guard against accidents, not a security boundary, because code can reach the C level by
+  other means. `Sandbox.isolation` says which mechanisms a run used.
 
 This is the containment the HumanEval and MBPP harnesses rely on; it is not a defence
 against code written to escape (use a container or VM for that).
@@ -71,6 +79,24 @@ del _sb_socket, _sb_c
 """
 _RUN_MAIN = "import runpy\nrunpy.run_path('main.py', run_name='__main__')\n"
 
+# PID 1 of the program's PID namespace. It forks: the child goes on to run the program, so
+# the program is not PID 1 (which would ignore signals it has no handler for). The init
+# reaps whatever ends, writes the program's exit status to a file (unshare does not pass a
+# signal death on intact) and exits, upon which the kernel kills the rest of the namespace.
+_INIT = """\
+import os as _sb_os
+_sb_pid = _sb_os.fork()
+if _sb_pid:
+    while True:
+        _sb_done, _sb_status = _sb_os.wait()
+        if _sb_done == _sb_pid:
+            break
+    with open({status!r}, "w") as _sb_file:
+        _sb_file.write(str(_sb_os.waitstatus_to_exitcode(_sb_status)))
+    _sb_os._exit(0)
+del _sb_os, _sb_pid
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class SandboxResult:
@@ -104,12 +130,10 @@ def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
     return apply
 
 
-async def _probe_unshare(binary: str) -> bool:
+async def _probe(command: list[str]) -> bool:
     try:
         process = await asyncio.create_subprocess_exec(
-            binary,
-            "--net",
-            "--",
+            *command,
             "true",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
@@ -120,22 +144,43 @@ async def _probe_unshare(binary: str) -> bool:
     return await process.wait() == 0
 
 
-async def _drain(stream: asyncio.StreamReader | None, *, tail: bool) -> bytes:
-    """Read a pipe to its end, keeping only the head (or tail) so memory stays bounded."""
-    if stream is None:
-        return b""
-    kept = b""
-    while chunk := await stream.read(65536):
-        kept += chunk
-        if len(kept) > _KEEP_BYTES:
-            kept = kept[-_KEEP_BYTES:] if tail else kept[:_KEEP_BYTES]
-    return kept
+@dataclass(frozen=True, slots=True)
+class _Workspace:
+    """A run's files: ``cwd`` holds only ``main.py``; ``io`` the standard streams."""
+
+    root: Path
+
+    @property
+    def cwd(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def io(self) -> Path:
+        return self.root / "io"
+
+    def stream(self, name: str) -> Path:
+        return self.io / name
 
 
-def _prepare(code: str) -> str:
-    workdir = tempfile.mkdtemp(prefix="archon-sandbox-")
-    Path(workdir, "main.py").write_text(code, encoding="utf-8")
-    return workdir
+def _prepare(code: str, stdin: str | None) -> _Workspace:
+    workspace = _Workspace(Path(tempfile.mkdtemp(prefix="archon-sandbox-")))
+    workspace.cwd.mkdir()
+    workspace.io.mkdir()
+    (workspace.cwd / "main.py").write_text(code, encoding="utf-8")
+    workspace.stream("stdin").write_text(stdin or "", encoding="utf-8")
+    return workspace
+
+
+def _collect(workspace: _Workspace) -> tuple[bytes, bytes, int | None]:
+    """The head of stdout, the tail of stderr, and the status the init recorded (if any)."""
+    with workspace.stream("stdout").open("rb") as handle:
+        out = handle.read(_KEEP_BYTES)
+    with workspace.stream("stderr").open("rb") as handle:
+        handle.seek(max(0, handle.seek(0, os.SEEK_END) - _KEEP_BYTES))
+        err = handle.read()
+    status_file = workspace.stream("status")
+    text = status_file.read_text() if status_file.exists() else ""
+    return out, err, int(text) if text.strip().lstrip("-").isdigit() else None
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
@@ -149,7 +194,8 @@ class Sandbox:
     Args:
         timeout_s: wall-clock limit per run (the CPU limit is one second more).
         memory_mb: address-space limit per run.
-        isolation: how network access is refused (see `Isolation`).
+        isolation: how network access is refused (see `Isolation`); a PID namespace is
+            used whenever one is available, whatever this says.
     """
 
     def __init__(
@@ -160,7 +206,9 @@ class Sandbox:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self._requested: Isolation = isolation
-        self._unshare: list[str] | None = None
+        self._prefix: list[str] = []
+        self._netns = False
+        self._pidns = False
         self._resolved = False
 
     def __repr__(self) -> str:
@@ -171,22 +219,34 @@ class Sandbox:
 
     @property
     def isolation(self) -> str:
-        """``netns+socket-block``, ``netns`` or ``socket-block`` once a run has happened."""
+        """The mechanisms in use once a run has happened, joined by ``+``: ``netns``,
+        ``pidns``, ``socket-block`` (e.g. ``netns+pidns+socket-block``)."""
         if not self._resolved:
             return "unresolved"
-        parts = (["netns"] if self._unshare else []) + (
-            ["socket-block"] if self._requested != "netns" else []
+        parts = (
+            (["netns"] if self._netns else [])
+            + (["pidns"] if self._pidns else [])
+            + (["socket-block"] if self._requested != "netns" else [])
         )
         return "+".join(parts)
 
     async def _resolve(self) -> None:
         if self._resolved:
             return
-        binary = shutil.which("unshare") if self._requested != "socket-block" else None
-        usable = binary is not None and await _probe_unshare(binary)
-        if self._requested == "netns" and not usable:
+        binary = shutil.which("unshare")
+        want_net = self._requested != "socket-block"
+        # Most containment first; --kill-child makes the namespace die with unshare itself.
+        pid = ["--pid", "--fork", "--kill-child"]
+        candidates = [(True, True, ["--net", *pid])] if want_net else []
+        candidates += [(False, True, pid)]
+        candidates += [(True, False, ["--net"])] if want_net else []
+        for net, pidns, flags in candidates if binary else []:
+            if await _probe([str(binary), *flags, "--"]):
+                self._prefix = [str(binary), *flags, "--"]
+                self._netns, self._pidns = net, pidns
+                break
+        if self._requested == "netns" and not self._netns:
             raise ConfigError("isolation='netns' needs a working 'unshare --net'")
-        self._unshare = [binary, "--net", "--"] if usable and binary else None
         self._resolved = True
         log.debug("sandbox_isolation", isolation=self.isolation)
 
@@ -202,63 +262,59 @@ class Sandbox:
         """
         await self._resolve()
         limit = timeout_s or self.timeout_s
-        driver = ("" if self._requested == "netns" else _PRELUDE) + _RUN_MAIN
-        workdir = await asyncio.to_thread(_prepare, code)
+        workspace = await asyncio.to_thread(_prepare, code, stdin)
+        driver = _INIT.format(status=str(workspace.stream("status"))) if self._pidns else ""
+        driver += ("" if self._requested == "netns" else _PRELUDE) + _RUN_MAIN
         try:
-            command = [*(self._unshare or []), sys.executable, "-I", "-c", driver]
+            return await self._launch(workspace, driver, limit)
+        finally:
+            # A few small files: removed inline so that cancellation cannot skip it.
+            shutil.rmtree(workspace.root, ignore_errors=True)
+
+    async def _launch(self, workspace: _Workspace, driver: str, limit: float) -> SandboxResult:
+        # The standard streams are files, not pipes: a process that outlives the program
+        # (where no PID namespace ends it) then cannot keep the run open.
+        with contextlib.ExitStack() as files:
+            stdin, stdout, stderr = (
+                files.enter_context(workspace.stream(name).open(mode))
+                for name, mode in (("stdin", "rb"), ("stdout", "wb"), ("stderr", "wb"))
+            )
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *command,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    cwd=workdir,
+                    *self._prefix,
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    driver,
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
+                    cwd=workspace.cwd,
                     env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
                     start_new_session=True,
                     preexec_fn=_limits(self.memory_mb, int(limit) + 1),
                 )
             except OSError as exc:
                 return SandboxResult(passed=False, status="error", stderr=str(exc))
-            try:
-                return await self._wait(process, stdin, limit)
-            finally:
-                if process.returncode is None:  # cancelled: leave nothing running
-                    _kill_group(process)
-                    await process.wait()
-        finally:
-            # A few small files: removed inline so that cancellation cannot skip it.
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    async def _wait(
-        self, process: asyncio.subprocess.Process, stdin: str | None, limit: float
-    ) -> SandboxResult:
-        async def feed() -> None:
-            assert process.stdin is not None
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                process.stdin.write((stdin or "").encode())
-                await process.stdin.drain()
-            process.stdin.close()
-
-        reading = asyncio.gather(
-            _drain(process.stdout, tail=False), _drain(process.stderr, tail=True), feed()
-        )
-        timed_out = False
         try:
-            out, err, _ = await asyncio.wait_for(asyncio.shield(reading), limit)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(process)
-            try:
-                # The group is dead, so the pipes close; a grandchild that left the group
-                # could keep them open, hence the bound.
-                out, err, _ = await asyncio.wait_for(reading, 5.0)
-            except TimeoutError:
-                out, err = b"", b""
-        except BaseException:
-            reading.cancel()  # cancelled by the caller: stop reading; run() kills the group
-            raise
-        returncode = await process.wait()
+            returncode, timed_out = await self._wait(process, limit)
+        finally:
+            if process.returncode is None:  # cancelled: leave nothing running
+                _kill_group(process)
+                await process.wait()
+        out, err, recorded = await asyncio.to_thread(_collect, workspace)
+        if recorded is not None and not timed_out:
+            returncode = recorded  # the program's own status, as the PID namespace's init saw it
         return _result(returncode, out, err, timed_out)
+
+    async def _wait(self, process: asyncio.subprocess.Process, limit: float) -> tuple[int, bool]:
+        try:
+            return await asyncio.wait_for(process.wait(), limit), False
+        except TimeoutError:
+            # The group holds unshare and the init (or the program): killing it ends the
+            # namespace, and with it everything the program started.
+            _kill_group(process)
+            return await process.wait(), True
 
 
 def _result(returncode: int, out: bytes, err: bytes, timed_out: bool) -> SandboxResult:

@@ -21,9 +21,14 @@ from ._registry import Benchmark
 from ._scoring import score
 from ._types import BenchmarkDataError, BenchmarkItem
 
-__all__ = ["arena_hard_metadata", "read_answers", "write_official"]
+__all__ = ["ARENA_HARD_FORMATS", "arena_hard_metadata", "read_answers", "write_official"]
 
 log = structlog.get_logger(__name__)
+
+#: Arena-Hard-Auto answer formats: ``current`` (``uid``/``messages``, the repository's
+#: format since its April 2025 reformat) and ``legacy`` (v0.1's ``question_id``/``choices``,
+#: the one Archon's and the original arena-hard-auto's scripts read).
+ARENA_HARD_FORMATS = ("current", "legacy")
 
 
 def read_answers(path: Path) -> dict[str, dict[str, Any]]:
@@ -57,6 +62,12 @@ def _mt_bench(item: BenchmarkItem, record: Mapping[str, Any], model: str) -> dic
     }
 
 
+def _token_len(answer: str) -> int:
+    # About four characters a token: arena-hard counts with a tiktoken encoding, which is
+    # not a dependency here.
+    return max(1, round(len(answer) / 4)) if answer else 0
+
+
 def arena_hard_metadata(answer: str) -> dict[str, Any]:
     """The style features arena-hard's style control reads, counted outside code blocks.
 
@@ -66,7 +77,7 @@ def arena_hard_metadata(answer: str) -> dict[str, Any]:
     text = re.sub(r"```[^`]*```", "", answer)
     headers = {f"h{n}": len(re.findall(rf"^#{{{n}}}\s", text, re.MULTILINE)) for n in range(1, 7)}
     return {
-        "token_len": max(1, round(len(answer) / 4)) if answer else 0,
+        "token_len": _token_len(answer),
         "header_count": headers,
         "list_count": {
             "ordered": len(re.findall(r"^\s*\d+\.\s", text, re.MULTILINE)),
@@ -88,7 +99,9 @@ def _arena_hard(
             "question_id": item.id,
             "answer_id": _answer_id(),
             "model_id": model,
-            "choices": [{"index": 0, "turns": [{"content": answer}]}],
+            "choices": [
+                {"index": 0, "turns": [{"content": answer, "token_len": _token_len(answer)}]}
+            ],
             "tstamp": time.time(),
         }
     return {
@@ -160,7 +173,8 @@ def write_official(
     * ``arena_hard``: arena-hard-auto's ``model_answer/<model>.jsonl`` (``uid``, ``ans_id``,
       ``model``, ``messages`` ending with ``{"role": "assistant", "content": {"answer"}}``,
       ``tstamp``, ``metadata``); ``legacy=True`` gives the v0.1 shape (``question_id``,
-      ``choices``).
+      ``answer_id``, ``model_id``, ``choices: [{index, turns: [{content, token_len}]}]``,
+      ``tstamp``).
     * ``alpaca_eval``: a JSON list of ``{instruction, output, generator, dataset}``.
     * ``mixeval``/``mixeval_hard``: ``path`` is a folder; writes
       ``<model>_close_freeform[_hard].jsonl`` and ``<model>_close_multichoice[_hard].jsonl``

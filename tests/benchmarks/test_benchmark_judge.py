@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import pytest
 
 from archon_async import ConfigError, OutputParseError
 from archon_async.benchmarks import (
+    BenchmarkDataError,
     BenchmarkItem,
     build_judge_messages,
     get_benchmark,
     judge_kind,
     parse_judgement,
+    read_baseline,
 )
 
 
@@ -101,3 +106,24 @@ def test_pairwise_without_or_with_conflicting_verdicts_is_an_error() -> None:
         parse_judgement("both fine", kind="pairwise")
     with pytest.raises(OutputParseError, match="conflicting"):
         parse_judgement("[[A>B]] ... actually [[B>A]]", kind="pairwise")
+
+
+def test_read_baseline_matches_alpaca_eval_outputs_by_instruction(tmp_path: Path) -> None:
+    items = [
+        BenchmarkItem(id="0", metadata={"instruction": "Say hi."}),
+        BenchmarkItem(id="1", metadata={"instruction": "Name a colour."}),
+    ]
+    outputs = tmp_path / "model_outputs.json"
+    rows = [
+        {"instruction": "Name a colour.", "output": "Red.", "generator": "gpt4_1106_preview"},
+        {"instruction": "Not asked.", "output": "x", "generator": "g"},
+    ]
+    outputs.write_bytes(orjson.dumps(rows))
+    assert read_baseline(outputs, items) == {"1": "Red."}
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b'{"id": "0", "answer": "Hi"}\n{"id": "1", "error": "x"}\n{"id": "1", "ans')
+    assert read_baseline(batch, items) == {"0": "Hi"}
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b'{"id": "1", "error": "boom"}\n')
+    with pytest.raises(BenchmarkDataError, match="no baseline answers"):
+        read_baseline(empty, items)

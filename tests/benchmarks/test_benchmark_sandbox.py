@@ -138,7 +138,8 @@ async def test_network_is_refused(isolation: str, listener: int) -> None:
         assert result.status == "failed", result
         assert "connected" not in result.stdout
         assert "Error" in result.stderr
-    assert sandbox.isolation in ("netns+socket-block", "socket-block", "netns")
+    network = [part for part in sandbox.isolation.split("+") if part != "pidns"]
+    assert "+".join(network) in ("netns+socket-block", "socket-block", "netns")
 
 
 async def test_local_unix_sockets_still_work() -> None:
@@ -148,7 +149,9 @@ async def test_local_unix_sockets_still_work() -> None:
 
 async def test_cancelling_a_run_kills_the_program(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
-    code = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)"
+    # /proc/self names the process as the host sees it, also inside a PID namespace.
+    code = f"import os, time\nopen({str(pid_file)!r}, 'w').write(os.readlink('/proc/self'))\n"
+    code += "time.sleep(600)"
     task = asyncio.create_task(Sandbox(timeout_s=60).run(code))
     for _ in range(3000):  # until the program has started and written its pid
         if pid_file.exists() and pid_file.read_text():
@@ -172,3 +175,111 @@ async def test_mbpp_setup_code_runs_after_the_answer_it_uses() -> None:
     assert "Node(" in item.metadata["test_setup_code"]
     answer = f"```python\n{item.metadata['code']}\n```"
     assert (await score_code("mbpp", item, answer, sandbox=Sandbox(timeout_s=10))).correct
+
+
+def pidns_available() -> bool:
+    import subprocess
+
+    binary = shutil.which("unshare")
+    if binary is None:
+        return False
+    command = [binary, "--pid", "--fork", "--kill-child", "--", "true"]
+    return subprocess.run(command, check=False).returncode == 0
+
+
+# The program forks a child that leaves the program's session (os.setsid), so a kill of the
+# process group would miss it; the child writes its host pid, then sleeps past the timeout.
+ESCAPE = """
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    with open({pid_file!r}, "w") as handle:
+        handle.write(os.readlink("/proc/self"))
+    time.sleep(120)
+    os._exit(0)
+while not os.path.exists({pid_file!r}) or not open({pid_file!r}).read():
+    time.sleep(0.01)
+print("parent done")
+"""
+
+
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+async def test_a_child_that_leaves_the_session_does_not_change_the_verdict(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    sandbox = Sandbox(timeout_s=5)
+    result = await sandbox.run(ESCAPE.format(pid_file=str(pid_file)))
+    child = int(pid_file.read_text())
+    try:
+        # The program exited 0 at once: it passed, and its output is kept.
+        assert result.status == "passed" and result.returncode == 0, result
+        assert result.stdout.strip() == "parent done"
+    finally:
+        gone = wait_gone(child)
+        if not gone:
+            os.kill(child, 9)
+    if "pidns" in sandbox.isolation:
+        assert gone, "the setsid child outlived the run"
+
+
+async def test_programs_run_in_their_own_pid_namespace_where_possible() -> None:
+    if not pidns_available():
+        pytest.skip("unshare --pid is not available here")
+    sandbox = Sandbox(timeout_s=5)
+    assert (await sandbox.run("pass")).passed
+    assert "pidns" in sandbox.isolation
+
+
+async def test_a_setsid_child_is_killed_on_timeout_too(tmp_path: Path) -> None:
+    if not pidns_available():
+        pytest.skip("unshare --pid is not available here")
+    pid_file = tmp_path / "child.pid"
+    code = ESCAPE.format(pid_file=str(pid_file)) + "time.sleep(120)\n"
+    result = await Sandbox(timeout_s=1.5).run(code)
+    assert result.status == "timeout"
+    child = int(pid_file.read_text())
+    gone = wait_gone(child)
+    if not gone:
+        os.kill(child, 9)
+    assert gone
+
+
+def test_an_escaping_child_leaves_no_event_loop_noise(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import asyncio\n"
+        "from archon_async.benchmarks import run_python\n"
+        f"result = asyncio.run(run_python({ESCAPE.format(pid_file=str(pid_file))!r}))\n"
+        "print(result.status)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    child = int(pid_file.read_text())
+    if not wait_gone(child):
+        os.kill(child, 9)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "passed"
+    assert "Event loop is closed" not in done.stderr
+    assert "Exception ignored" not in done.stderr

@@ -11,6 +11,7 @@ from archon_async.benchmarks import (
     BenchmarkItem,
     Sandbox,
     extract_gsm8k_answer,
+    extract_math_answer,
     get_benchmark,
     last_boxed,
     math_equal,
@@ -92,12 +93,37 @@ def test_math_equivalent_answers_are_right(answer: str, reference: str) -> None:
     [
         ("$\\boxed{\\frac{1}{3}}$", "\\frac{1}{2}"),
         ("$\\boxed{6}$", "5"),
-        ("The answer is 5.", "5"),  # no \boxed{}: not accepted
+        ("The answer is 6.", "5"),
+        ("The final answer is $\\frac{1}{3}$.", "\\frac{1}{2}"),
+        ("I am not sure.", "5"),
         ("$\\boxed{1,2}$", "12"),
     ],
 )
 def test_math_wrong_answers(answer: str, reference: str) -> None:
     assert not score("math", math_item(reference), answer).correct
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference"),
+    [
+        ("Adding them up, the answer is 5.", "5"),
+        ("Working...\nThe final answer is $\\frac{1}{2}$.", "\\frac12"),
+        ("Final Answer: The final answer is $12$. I hope it is correct.", "12"),
+        ("We simplify.\nAnswer: $x = 7$", "7"),
+        ("Step one.\nStep two.\n\\frac{3}{4}", "\\frac{3}{4}"),  # the last line
+    ],
+)
+def test_math_without_boxed_reads_the_final_statement(answer: str, reference: str) -> None:
+    result = score("math", math_item(reference), answer)
+    assert result.correct, result
+
+
+def test_math_boxed_wins_over_a_stated_answer() -> None:
+    answer = "The answer is 4, or rather $\\boxed{5}$."
+    assert score("math", math_item("5"), answer).correct
+    assert not score("math", math_item("4"), answer).correct
+    assert extract_math_answer("The answer is 5.") == "5"
+    assert extract_math_answer("") is None
 
 
 def test_last_boxed_balances_braces() -> None:

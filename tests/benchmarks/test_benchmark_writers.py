@@ -61,7 +61,8 @@ def test_arena_hard_current_and_legacy_formats(tmp_path: Path) -> None:
     )
     (old,) = lines(legacy)
     assert set(old) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
-    assert old["choices"] == [{"index": 0, "turns": [{"content": "hi"}]}]
+    # v0.1's turns carry token_len, as arena-hard's and Archon's scripts wrote them.
+    assert old["choices"] == [{"index": 0, "turns": [{"content": "hi", "token_len": 1}]}]
 
 
 def test_alpaca_eval_json_list(tmp_path: Path) -> None:
