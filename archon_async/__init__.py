@@ -20,6 +20,7 @@ from ._engine import Engine as Engine
 from ._exceptions import ArchonError as ArchonError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import BatchStoppedError as BatchStoppedError
 from ._exceptions import BudgetExceededError as BudgetExceededError
 from ._exceptions import ComponentError as ComponentError
 from ._exceptions import ConfigError as ConfigError
@@ -50,6 +51,7 @@ __all__ = [
     "ArchonError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStoppedError",
     "BudgetExceededError",
     "ChatRequest",
     "ChatResponse",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from ._config import (
@@ -78,6 +80,12 @@ class Architecture:
     def depth(self) -> int:
         """The number of layers: the length of the critical path in call latencies."""
         return len(self.layers)
+
+    def fingerprint(self) -> str:
+        """A short digest of the layers: two architectures that answer alike share it (the
+        name and the providers section, which do not change answers, are left out)."""
+        layers = orjson.dumps(self.to_dict()["layers"], option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(layers, digest_size=6).hexdigest()
 
     def model_types(self) -> set[str]:
         """The model_types this architecture calls."""

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 import structlog
-from anyio.abc import ObjectReceiveStream
 
+from ._admission import current_ticket, next_ticket
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
 from ._engine import Engine
-from ._exceptions import ArchonError, InvalidInputError
+from ._exceptions import (
+    ArchonError,
+    AuthenticationError,
+    BatchStoppedError,
+    ConfigError,
+    InvalidInputError,
+    KeyPoolExhaustedError,
+    ProviderStatusError,
+)
 from ._progress import BatchStats, report_progress
 from ._trace import Result
-from ._types import Message
+from ._types import CallRecord, Message
 
-__all__ = ["answer_item", "describe_error", "run_batch"]
+__all__ = ["answer_item", "describe_error", "is_fatal", "run_batch"]
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +42,7 @@ async def run_batch(
     prompt_attempts: int = 2,
     progress: TextIO | None = None,
     progress_interval_s: float | None = None,
+    stats: BatchStats | None = None,
 ) -> BatchStats:
     """Answer every item, appending one line per finished prompt to ``output``.
 
@@ -51,114 +60,186 @@ async def run_batch(
         retry_errors: rerun prompts whose line in ``output`` is an error.
         prompt_attempts: attempts per prompt when a whole run fails.
         progress: where to show progress (None: stderr); a terminal gets a live line.
+        stats: counters to update (pass your own to read them after an interruption).
 
     Raises:
-        InvalidInputError: bad arguments, or an id repeats among the items.
+        InvalidInputError: bad arguments, an id repeats among the items, or the output
+            holds another architecture's answers.
+        BatchStoppedError: a failure every prompt would meet stopped the batch.
     """
     if concurrency < 1:
         raise InvalidInputError("concurrency must be at least 1")
     if prompt_attempts < 1:
         raise InvalidInputError("prompt_attempts must be at least 1")
-    finished = prepare_output(output, retry_errors=retry_errors)
-    stats = BatchStats(total=total)
-    send, receive = anyio.create_memory_object_stream[BatchItem](0)
+    fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
+    finished = prepare_output(output, retry_errors=retry_errors, fingerprint=fingerprint)
+    stats = stats or BatchStats(total=total)
+    stamp = {"architecture": engine.architecture.name, "fingerprint": fingerprint}
+    stop = _Stop()
+    # One generator shared by every worker: each takes the next item when it is free. No
+    # queue is needed, since taking an item never waits (a single thread runs them all).
+    pending = _pending(items, finished, stats, stop)
     opened_here = not engine.is_open
     try:
         await engine.open()
         with AnswerWriter(output) as writer:
             async with anyio.create_task_group() as outer:
                 outer.start_soon(_report, stats, progress, progress_interval_s)
-                async with anyio.create_task_group() as workers, receive:
-                    workers.start_soon(_feed, items, finished, send, stats)
+                async with anyio.create_task_group() as workers:
                     for _ in range(concurrency):
-                        workers.start_soon(
-                            _work, engine, receive.clone(), writer, stats, prompt_attempts
-                        )
+                        worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
+                        workers.start_soon(worker.run, pending)
                 outer.cancel_scope.cancel()  # stops the progress reporter
     finally:
         if opened_here:
             await engine.aclose()
     log.info("batch_finished", **{k: v for k, v in stats.summary().items() if k != "per_model"})
+    if stop.reason is not None:
+        raise BatchStoppedError(
+            f"the batch stopped: {stop.reason}; {stats.answered + stats.failed} prompts were "
+            f"answered or recorded in {output}; fix the cause and run the same command again "
+            "to go on where it stopped"
+        )
     return stats
+
+
+class _Stop:
+    """Set by the first failure that every later prompt would meet too."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
 
 
 async def _report(stats: BatchStats, stream: TextIO | None, interval: float | None) -> None:
     await report_progress(stats, stream=stream, interval_s=interval)
 
 
-async def _feed(
-    items: Iterable[BatchItem],
-    finished: set[str],
-    send: Any,
-    stats: BatchStats,
-) -> None:
+def _pending(
+    items: Iterable[BatchItem], finished: set[str], stats: BatchStats, stop: _Stop
+) -> Iterator[BatchItem]:
+    """The items still to answer, in input order, until the batch stops."""
     seen: set[str] = set()
-    async with send:
-        for item in items:
-            if item.id in seen:
-                raise InvalidInputError(f"id {item.id!r} appears twice in the batch")
-            seen.add(item.id)
-            if item.id in finished:
-                stats.skipped += 1
-                continue
-            await send.send(item)
+    for item in items:
+        if stop.reason is not None:
+            return  # left for the rerun
+        if item.id in seen:
+            raise InvalidInputError(f"id {item.id!r} appears twice in the batch")
+        seen.add(item.id)
+        if item.id in finished:
+            stats.skipped += 1
+            continue
+        yield item
 
 
-async def _work(
-    engine: Engine,
-    receive: ObjectReceiveStream[BatchItem],
-    writer: AnswerWriter,
-    stats: BatchStats,
-    attempts: int,
-) -> None:
-    async with receive:
-        async for item in receive:
+class _Worker:
+    """Answers prompts one after another until the feed ends or the batch stops."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        writer: AnswerWriter,
+        stats: BatchStats,
+        attempts: int,
+        stamp: Mapping[str, str],
+        stop: _Stop,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._stats = stats
+        self._attempts = attempts
+        self._stamp = stamp
+        self._stop = stop
+
+    async def run(self, pending: Iterator[BatchItem]) -> None:
+        stats = self._stats
+        for item in pending:
             stats.in_flight += 1
             try:
-                record = await answer_item(engine, item, attempts=attempts, stats=stats)
+                record = await answer_item(self._engine, item, attempts=self._attempts, stats=stats)
             finally:
                 stats.in_flight -= 1
-            writer.write(record)
-            if "error" in record:
-                stats.failed += 1
-            else:
+            self._writer.write({**record, **self._stamp})
+            if "error" not in record:
                 stats.answered += 1
+                continue
+            stats.failed += 1
+            if record.get("fatal"):
+                self._stop.reason = self._stop.reason or record["error"]
 
 
 async def answer_item(
     engine: Engine, item: BatchItem, *, attempts: int = 1, stats: BatchStats | None = None
 ) -> dict[str, Any]:
-    """Answer one item; never raises for a provider or model failure: the line says it."""
+    """Answer one item; never raises for a provider or model failure: the line says it.
+
+    The line counts the calls and tokens of every attempt, failed ones included: they were
+    paid for. A failure every prompt would meet (see `is_fatal`) is not attempted again and
+    is marked ``"fatal": true``.
+    """
     started = time.perf_counter()
+    spent: list[CallRecord] = []
     error: str | None = None
-    for attempt in range(1, attempts + 1):
-        try:
-            answers, results = await _answer_turns(engine, item)
-        except (ArchonError, ExceptionGroup) as exc:
-            error = describe_error(exc)
-        else:
-            calls = [call for result in results for call in result.trace.calls()]
-            if stats is not None:
-                stats.add_calls(calls)
+    fatal = False
+    # Every turn and attempt of this prompt keeps the prompt's place in the queue.
+    ticket = current_ticket.set(next_ticket())
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                answers = await _answer_turns(engine, item, spent)
+            except (ArchonError, ExceptionGroup) as exc:
+                error, fatal = describe_error(exc), is_fatal(exc)
+                log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
+                if fatal:
+                    break
+                continue
             return {
-                "id": item.id,
+                "id": item.output_id,
                 "answer": answers[-1],
                 **({"turns": answers} if item.turns else {}),
-                "calls": len(calls),
-                "input_tokens": sum(call.input_tokens for call in calls),
-                "output_tokens": sum(call.output_tokens for call in calls),
+                **_spending(spent),
                 "latency_s": round(time.perf_counter() - started, 4),
                 "attempts": attempt,
                 **({"metadata": dict(item.metadata)} if item.metadata else {}),
             }
-        log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
+    finally:
+        current_ticket.reset(ticket)
+        if stats is not None:
+            stats.add_calls(spent)
     return {
-        "id": item.id,
+        "id": item.output_id,
         "error": error,
+        **({"fatal": True} if fatal else {}),
+        **_spending(spent),
         "latency_s": round(time.perf_counter() - started, 4),
-        "attempts": attempts,
+        "attempts": attempt,
         **({"metadata": dict(item.metadata)} if item.metadata else {}),
     }
+
+
+def _spending(calls: list[CallRecord]) -> dict[str, int]:
+    return {
+        "calls": len(calls),
+        "input_tokens": sum(call.input_tokens for call in calls),
+        "output_tokens": sum(call.output_tokens for call in calls),
+    }
+
+
+#: Failures that every other prompt of the batch would meet as well.
+_FATAL = (AuthenticationError, KeyPoolExhaustedError, ConfigError)
+# No access to the model (403) or no such model (404): the same for every prompt.
+_FATAL_STATUS = (403, 404)
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """Whether a failure would repeat for every prompt (a refused key, no key left, no such
+    model, a bad configuration), so that running on would only write the same error again."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_fatal(leaf) for leaf in exc.exceptions)
+    if isinstance(exc, ProviderStatusError) and exc.status_code in _FATAL_STATUS:
+        return True
+    return isinstance(exc, _FATAL)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -170,16 +251,28 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _answer_turns(engine: Engine, item: BatchItem) -> tuple[list[str], list[Result]]:
+async def _answer_turns(engine: Engine, item: BatchItem, spent: list[CallRecord]) -> list[str]:
+    """Answer the item's turns; the calls of each run, failed runs included, go to ``spent``."""
     if not item.turns:
-        result = await engine.generate(item.messages)
-        return [result.text], [result]
+        return [(await _generate(engine, item.messages, spent)).text]
     conversation: list[Mapping[str, Any]] = list(item.messages)
-    answers, results = [], []
+    answers = []
     for turn in item.turns:
         conversation.append(Message(role="user", content=turn))
-        result = await engine.generate(conversation)
+        result = await _generate(engine, conversation, spent)
         conversation.append(Message(role="assistant", content=result.text))
         answers.append(result.text)
-        results.append(result)
-    return answers, results
+    return answers
+
+
+async def _generate(
+    engine: Engine, messages: Sequence[Mapping[str, Any]], spent: list[CallRecord]
+) -> Result:
+    try:
+        result = await engine.generate(messages)
+    except ArchonError as exc:
+        if exc.trace is not None:  # what the failed run made before it failed
+            spent.extend(exc.trace.calls())
+        raise
+    spent.extend(result.trace.calls())
+    return result

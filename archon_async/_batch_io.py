@@ -16,6 +16,7 @@ from ._types import normalize_messages
 __all__ = [
     "AnswerWriter",
     "BatchItem",
+    "answer_id",
     "iter_jsonl_items",
     "prepare_output",
     "validate_jsonl_input",
@@ -32,12 +33,19 @@ class BatchItem:
         turns: for multi-turn benchmarks (MT-Bench), the user turns answered one after
             another, each with the conversation so far; ``messages`` is then unused.
         metadata: carried into the answer line untouched.
+        raw_id: the id as the input wrote it (an integer stays an integer in the output).
     """
 
     id: str
     messages: Sequence[Mapping[str, Any]] = ()
     turns: Sequence[str] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    raw_id: str | int | None = None
+
+    @property
+    def output_id(self) -> str | int:
+        """The id written on the answer line."""
+        return self.id if self.raw_id is None else self.raw_id
 
 
 def _item_from_record(record: Any, where: str) -> BatchItem:
@@ -57,7 +65,7 @@ def _item_from_record(record: Any, where: str) -> BatchItem:
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}: {exc}") from None
     extra = {k: v for k, v in record.items() if k not in ("id", "prompt", "messages")}
-    return BatchItem(id=str(raw_id), messages=checked, metadata=extra)
+    return BatchItem(id=str(raw_id), messages=checked, metadata=extra, raw_id=raw_id)
 
 
 def iter_jsonl_items(path: Path) -> Iterator[BatchItem]:
@@ -97,35 +105,66 @@ def validate_jsonl_input(path: Path) -> int:
     return len(seen)
 
 
-def prepare_output(path: Path, *, retry_errors: bool) -> set[str]:
+def prepare_output(path: Path, *, retry_errors: bool, fingerprint: str | None = None) -> set[str]:
     """Make an output file ready to append to, and say which ids are finished.
 
     A batch killed at any moment leaves at most one partial last line: it is dropped. With
     ``retry_errors`` the error lines are dropped too, so those prompts run again without
-    leaving duplicates.
+    leaving duplicates. The file is rewritten line by line (memory stays flat).
+
+    Args:
+        path: the answers file.
+        retry_errors: drop error lines so that those prompts run again.
+        fingerprint: the architecture's fingerprint; answers written by another one are
+            not mixed in (lines without one, from older files, are accepted).
 
     Returns:
         The ids whose lines are kept: they are not run again.
+
+    Raises:
+        InvalidInputError: the file holds answers of another architecture.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         return set()
-    kept: list[bytes] = []
     finished: set[str] = set()
     changed = False
-    with path.open("rb") as handle:
-        for line in handle:
+    temporary = path.with_name(path.name + ".tmp")
+    with path.open("rb") as handle, temporary.open("wb") as kept:
+        for number, line in enumerate(handle, start=1):
             record = _parse_answer_line(line)
-            if record is None or record["id"] in finished or (retry_errors and "error" in record):
+            if record is None or answer_id(record) in finished:
                 changed = True
                 continue
-            finished.add(record["id"])
-            kept.append(line if line.endswith(b"\n") else line + b"\n")
+            _check_fingerprint(record, fingerprint, path, number)
+            if retry_errors and "error" in record:
+                changed = True
+                continue
+            finished.add(answer_id(record))
+            kept.write(line)
     if changed:
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(b"".join(kept))
         os.replace(temporary, path)
+    else:
+        temporary.unlink()
     return finished
+
+
+def answer_id(record: Mapping[str, Any]) -> str:
+    """The id of an answer line as the batch compares ids (integers as their text)."""
+    return str(record["id"])
+
+
+def _check_fingerprint(
+    record: Mapping[str, Any], fingerprint: str | None, path: Path, number: int
+) -> None:
+    found = record.get("fingerprint")
+    if fingerprint is None or found is None or found == fingerprint:
+        return
+    raise InvalidInputError(
+        f"{path}, line {number}: these answers come from another architecture "
+        f"({record.get('architecture', '?')!s}, fingerprint {found}; this one is "
+        f"{fingerprint}); give another --output, or delete the file to start over"
+    )
 
 
 def _parse_answer_line(line: bytes) -> dict[str, Any] | None:
@@ -135,7 +174,10 @@ def _parse_answer_line(line: bytes) -> dict[str, Any] | None:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+    if not isinstance(record, dict):
+        return None
+    raw_id = record.get("id")
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
         return None
     return record
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import random
+import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,8 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
+from ._exceptions import BatchStoppedError, InvalidInputError
+from ._progress import BatchStats
 
 __all__ = ["add_batch_command"]
 
@@ -40,7 +46,11 @@ def add_batch_command(commands: Any) -> None:
     batch.add_argument(
         "--data", type=Path, help="the benchmark's data file, where it is not shipped"
     )
-    batch.add_argument("--output", type=Path, help="answers JSONL (default: <name>.answers.jsonl)")
+    batch.add_argument(
+        "--output",
+        type=Path,
+        help="answers JSONL (default: <input or benchmark>.<config>.answers.jsonl)",
+    )
     batch.add_argument("--limit", type=int, help="only the first N prompts")
     batch.add_argument("--sample", type=int, help="a random sample of N prompts (see --seed)")
     batch.add_argument("--concurrency", type=int, default=64, help="prompts in flight at once")
@@ -50,6 +60,9 @@ def add_batch_command(commands: Any) -> None:
         help="on resume, keep error lines instead of running those prompts again",
     )
     batch.add_argument("--summary", type=Path, help="also write the summary JSON here")
+    from ._cli_benchmark import add_benchmark_options
+
+    add_benchmark_options(batch)
     _add_engine_options(batch)
     batch.set_defaults(handler=_batch)
 
@@ -63,8 +76,10 @@ def _batch(args: argparse.Namespace) -> int:
         sys.stdout.write("\n".join(benchmark_names()) + "\n")
         return 0
     items, total, name, finish, key = _items(args)
-    output = args.output or Path(f"{name}.answers.jsonl")
+    config_name = args.config.stem if args.config else "default"
+    output = args.output or Path(f"{name}.{config_name}.answers.jsonl")
     engine = engine_from_args(args.config, args, answer_key=key)
+    stats = BatchStats(total=total)
 
     async def go() -> Any:
         return await run_batch(
@@ -74,32 +89,56 @@ def _batch(args: argparse.Namespace) -> int:
             total=total,
             concurrency=args.concurrency,
             retry_errors=not args.no_retry_errors,
+            stats=stats,
         )
 
-    stats = anyio.run(go)
+    # A stopped batch (Ctrl-C, a kill, a failure every prompt would meet) still says what it
+    # did and spent: the summary is the bill.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        anyio.run(go)
+    except (KeyboardInterrupt, BatchStoppedError) as exc:
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        _report(stats.summary() | {"output": str(output), "stopped": why}, args.summary)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     summary = stats.summary()
     summary["output"] = str(output)
     if finish is not None:
         summary.update(finish(output))
-    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode()
-    sys.stderr.write("\n" + text + "\n")
-    if args.summary:
-        args.summary.write_text(text + "\n", encoding="utf-8")
+    _report(summary, args.summary)
     return 0 if stats.failed == 0 else 3
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _report(summary: dict[str, Any], path: Path | None) -> None:
+    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode()
+    sys.stderr.write("\n" + text + "\n")
+    if path:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
 def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]]:
-    if args.input is not None:
-        total = validate_jsonl_input(args.input)
-        items = iter_jsonl_items(args.input)
-        if args.sample is not None or args.limit is not None:
-            from .benchmarks import select
+    if args.input is None:
+        from ._cli_benchmark import benchmark_items
 
-            chosen: list[BatchItem] = select(
-                list(items), limit=args.limit, sample=args.sample, seed=args.seed
-            )
-            return chosen, len(chosen), args.input.stem, None, {}
-        return items, total, args.input.stem, None, {}
-    from ._cli_benchmark import benchmark_items
-
-    return benchmark_items(args)
+        return benchmark_items(args)
+    for value, flag in ((args.limit, "--limit"), (args.sample, "--sample")):
+        if value is not None and value < 1:
+            raise InvalidInputError(f"{flag} must be at least 1")
+    total = validate_jsonl_input(args.input)
+    # The file is read lazily (twice for a sample: once to count, here to pick), so a big
+    # input never sits in memory.
+    items: Iterable[BatchItem] = iter_jsonl_items(args.input)
+    if args.sample is not None and args.sample < total:
+        rng = random.Random(args.seed)
+        picked = set(rng.sample(range(total), args.sample))
+        items = (item for index, item in enumerate(items) if index in picked)
+        total = args.sample
+    if args.limit is not None and args.limit < total:
+        items, total = itertools.islice(items, args.limit), args.limit
+    return items, total, args.input.stem, None, {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import random
@@ -20,7 +21,7 @@ from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
-from ._exceptions import ArchonError, ComponentError, ConfigError
+from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup
 from ._layer import run_layer
 from ._registry import Registry
 from ._scoring import HttpScorer
@@ -132,6 +133,11 @@ class Engine:
                 )
 
     @property
+    def seed(self) -> int:
+        """The seed of every random choice, unless `generate` is given another."""
+        return self._seed
+
+    @property
     def is_open(self) -> bool:
         """Whether the engine holds open connections (inside ``async with`` or after a call)."""
         return self._dispatcher is not None
@@ -176,7 +182,16 @@ class Engine:
                 settings[model_type] = current.model_copy(update={"base_url": url})
             keys = keys if keys is not None else _SIMULATED_KEYS
             self._check_scorers(root)
-        self._dispatcher = Dispatcher(self._registry, settings=settings, keys=keys)
+        # A component's own base_url outranks the settings that point at the simulator.
+        factory = _SimulatedDispatcher if self._simulate else Dispatcher
+        dispatcher = factory(self._registry, settings=settings, keys=keys)
+        if not self._simulate:
+            # A hosted provider without a key fails here, before any call (PairRM rankers
+            # are scored by a backend, whatever their model_type says).
+            layers = self.architecture.layers
+            called = [s.model_type for ss in layers for s in ss if not is_reward_model(s)]
+            dispatcher.check_keys(called, source=self.architecture.source)
+        self._dispatcher = dispatcher
         self._gated = _GatedCompleter(self._dispatcher)
 
     async def _start_simulator(self) -> str:
@@ -226,18 +241,24 @@ class Engine:
         trace = Trace()
         started = time.perf_counter()
         state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
-        # Calls of runs that started earlier are admitted first (see _admission).
-        ticket = current_ticket.set(next_ticket())
+        # Calls of runs that started earlier are admitted first (see _admission); a caller
+        # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
+        ticket = current_ticket.set(current_ticket.get() or next_ticket())
         try:
             with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
                 for index, members in enumerate(self._layers):
                     make_context = self._context_factory(conversation, run_key, index)
                     state, layer_trace = await run_layer(index, members, state, make_context)
                     trace.layers.append(layer_trace)
+            return self._result(state, trace, run_seed, run_key)
+        except ArchonError as exc:
+            if isinstance(exc, LayerFailedGroup) and exc.layer_trace is not None:
+                trace.layers.append(exc.layer_trace)
+            exc.trace = trace  # what the run did before it failed: its calls were made
+            raise
         finally:
+            trace.elapsed_s = time.perf_counter() - started
             current_ticket.reset(ticket)
-        trace.elapsed_s = time.perf_counter() - started
-        return self._result(state, trace, run_seed, run_key)
 
     def _context_factory(self, conversation: Sequence[Message], seed: str, layer: int) -> Any:
         completer = self._gated
@@ -305,6 +326,20 @@ class Engine:
         if errors:
             raise errors[0]
         return result[0]
+
+
+class _SimulatedDispatcher(Dispatcher):
+    """The dispatcher of a simulating engine: every call goes to the simulator.
+
+    Adapters take a component's ``base_url`` over their settings (where `_open_now` puts
+    the simulator's URL), so the component's is dropped here: a simulated run must never
+    reach a real API, least of all with the simulator's key.
+    """
+
+    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
+        if request.base_url is not None:
+            request = dataclasses.replace(request, base_url=None)
+        return await super().complete(request)
 
 
 class _GatedCompleter:

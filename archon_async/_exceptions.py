@@ -15,6 +15,7 @@ ArchonError
 │   └── KeyPoolExhaustedError      every key of a provider is disabled
 ├── ComponentError                 a component could not do its job
 │   └── OutputParseError           a model reply could not be parsed after the retries
+├── BatchStoppedError              a batch stopped on a failure every prompt would meet
 ├── BudgetExceededError            a call would go over a configured budget
 └── LayerFailedGroup               every component of a layer failed (an ExceptionGroup too,
                                    whose leaves say why)
@@ -22,10 +23,17 @@ ArchonError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._trace import LayerTrace, Trace
+    from ._types import CallRecord  # _types imports this module: for the checker only
+
 __all__ = [
     "ArchonError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStoppedError",
     "BudgetExceededError",
     "ComponentError",
     "ConfigError",
@@ -44,7 +52,14 @@ __all__ = [
 
 
 class ArchonError(Exception):
-    """Base class of every error archon-async raises."""
+    """Base class of every error archon-async raises.
+
+    Attributes:
+        trace: for an error out of `Engine.generate`, what the run did before it failed
+            (its calls count: they were made and paid for); None otherwise.
+    """
+
+    trace: Trace | None = None
 
 
 class ConfigError(ArchonError, ValueError):
@@ -67,7 +82,15 @@ class InvalidInputError(ArchonError, ValueError):
 
 
 class ProviderError(ArchonError):
-    """A call to an LLM provider failed."""
+    """A call to an LLM provider failed.
+
+    Attributes:
+        call_record: the failed call as the trace keeps it (attempts made, last latency,
+            error text), set by the engine on the error a call finally fails with, after at
+            least one attempt; None otherwise.
+    """
+
+    call_record: CallRecord | None = None
 
     def __init__(self, message: str, *, provider: str = "", model: str = ""):
         self.provider = provider
@@ -141,6 +164,11 @@ class OutputParseError(ComponentError):
         super().__init__(message)
 
 
+class BatchStoppedError(ArchonError):
+    """A batch stopped early on a failure every prompt would meet (a refused key, no key
+    left, a configuration problem); rerun it after the fix to go on where it stopped."""
+
+
 class BudgetExceededError(ArchonError):
     """Running on would exceed a configured budget of calls, tokens or cost."""
 
@@ -150,4 +178,9 @@ class LayerFailedGroup(ExceptionGroup[ArchonError], ArchonError):
 
     It is an `ArchonError` too, so that ``except ArchonError`` catches everything the
     library raises, and an ``ExceptionGroup``, so that ``except*`` can pick its leaves.
+
+    Attributes:
+        layer_trace: the failed layer's trace (its components' errors and calls).
     """
+
+    layer_trace: LayerTrace | None = None

@@ -56,7 +56,12 @@ async def run_layer(
     outcomes = await gather([lambda p=p: run_one(p) for p in range(len(members))])  # type: ignore[misc]
     errors = [outcome for outcome in outcomes if isinstance(outcome, ArchonError)]
     if len(errors) == len(outcomes):
-        raise LayerFailedGroup(f"layer {index}: every component failed", errors)
+        failed = LayerFailedGroup(f"layer {index}: every component failed", errors)
+        # The failed layer's calls were made (and paid for): the engine puts them in the trace.
+        failed.layer_trace = LayerTrace(
+            index=index, components=traces, elapsed_s=time.perf_counter() - started
+        )
+        raise failed
     next_state = dict(state)
     written: set[str] = set()
     for outcome, trace in zip(outcomes, traces, strict=True):

@@ -40,7 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ArchonError as exc:
-        sys.stderr.write(f"archon-async: {exc}\n")
+        from ._batch import describe_error
+
+        # A failed layer is a group: its first cause is what the user can act on.
+        message = describe_error(exc) if isinstance(exc, BaseExceptionGroup) else str(exc)
+        sys.stderr.write(f"archon-async: {message}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("archon-async: interrupted\n")

@@ -10,7 +10,17 @@ import anyio
 import orjson
 import pytest
 
-from archon_async import Architecture, ChatRequest, Engine, InvalidInputError, ProviderServerError
+from archon_async import (
+    Architecture,
+    AuthenticationError,
+    BadRequestError,
+    BatchStoppedError,
+    ChatRequest,
+    Engine,
+    InvalidInputError,
+    ProviderServerError,
+)
+from archon_async._admission import current_ticket
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem, iter_jsonl_items, prepare_output, validate_jsonl_input
 from archon_async.core import ComponentContext, State
@@ -25,7 +35,11 @@ async def echo(ctx: ComponentContext, state: State) -> dict[str, Any]:
 def engine_for(provider: FakeProvider) -> Engine:
     registry = fake_registry(provider).add_component("echo", echo)
     spec = {"type": "echo", "model": "m", "model_type": "Fake_API"}
-    return Engine(Architecture.from_dict({"layers": [[spec]]}, registry=registry))
+    # No retries inside a call: these tests are about prompts, not about backing off.
+    no_retries = {"Fake_API": {"max_retries": 0}}
+    return Engine(
+        Architecture.from_dict({"layers": [[spec]]}, registry=registry), providers=no_retries
+    )
 
 
 def items(count: int) -> list[BatchItem]:
@@ -181,3 +195,99 @@ async def test_progress_is_a_live_line_on_a_terminal_and_log_lines_elsewhere() -
         text = stream.getvalue()
         assert text.startswith(expected)
         assert "4/10 done (1 failed), 2 in flight" in text
+
+
+async def test_answers_of_another_architecture_are_not_mixed_in(tmp_path: Path) -> None:
+    out = tmp_path / "answers.jsonl"
+    await run(engine_for(FakeProvider(lambda r: "one")), items(3), out)
+    assert {line["fingerprint"] for line in read_lines(out)} == {
+        f"{engine_for(FakeProvider(str)).architecture.fingerprint()}-s0"
+    }
+    # The same architecture resumes (nothing to do)...
+    again = FakeProvider(lambda r: "again")
+    await run(engine_for(again), items(3), out)
+    assert again.requests == []
+    # ...another one is refused before any call, naming the file and what to do.
+    provider = FakeProvider(lambda r: "two")
+    registry = fake_registry(provider).add_component("echo", echo)
+    spec = {"type": "echo", "model": "m", "model_type": "Fake_API"}
+    other = Engine(Architecture.from_dict({"layers": [[spec], [spec]]}, registry=registry))
+    with pytest.raises(InvalidInputError, match=r"another architecture.*another --output"):
+        await run(other, items(3), out)
+    assert provider.requests == []
+
+
+async def test_an_error_line_counts_the_calls_its_prompt_made(tmp_path: Path) -> None:
+    # The first layer answers, the second always refuses: the first layer's call was paid.
+    def reply(request: ChatRequest) -> str:
+        if request.model == "judge":
+            raise BadRequestError("no", status_code=400)
+        return "draft"
+
+    provider = FakeProvider(reply)
+    registry = fake_registry(provider).add_component("echo", echo)
+    layers = [
+        [{"type": "echo", "model": "writer", "model_type": "Fake_API"}],
+        [{"type": "echo", "model": "judge", "model_type": "Fake_API"}],
+    ]
+    engine = Engine(Architecture.from_dict({"layers": layers}, registry=registry))
+    out = tmp_path / "answers.jsonl"
+    stats = await run(engine, items(2), out, prompt_attempts=2)
+    lines = read_lines(out)
+    assert all("BadRequestError" in line["error"] for line in lines)
+    # Two attempts per prompt, each with a writer call that succeeded (10 tokens in each).
+    assert all(line["calls"] >= 2 and line["input_tokens"] >= 20 for line in lines)
+    assert stats.summary()["per_model"]["writer"]["calls"] == 4
+
+
+async def test_a_refused_key_stops_the_batch_and_the_rerun_goes_on(tmp_path: Path) -> None:
+    def refuse(request: ChatRequest) -> str:
+        raise AuthenticationError("the key was refused", status_code=401)
+
+    out = tmp_path / "answers.jsonl"
+    with pytest.raises(BatchStoppedError, match=r"refused.*run the same command again"):
+        await run(engine_for(FakeProvider(refuse)), items(50), out, concurrency=4)
+    written = read_lines(out)
+    assert 1 <= len(written) <= 4  # the prompts in flight, not all 50
+    assert all(line.get("fatal") and line["attempts"] == 1 for line in written)
+    healed = FakeProvider(lambda r: "ok")
+    await run(engine_for(healed), items(50), out, concurrency=4)
+    lines = read_lines(out)
+    assert sorted(line["id"] for line in lines) == sorted(f"q{i}" for i in range(50))
+    assert all(line["answer"] == "ok" for line in lines)
+
+
+def test_failures_every_prompt_would_meet_are_fatal() -> None:
+    from archon_async import LayerFailedGroup
+    from archon_async._batch import is_fatal
+
+    no_model = BadRequestError("no such model", status_code=404)
+    too_long = BadRequestError("prompt too long", status_code=400)
+    assert is_fatal(AuthenticationError("refused", status_code=401)) and is_fatal(no_model)
+    assert not is_fatal(too_long)  # this prompt's own problem: the others may pass
+    assert is_fatal(LayerFailedGroup("layer 0", [no_model, no_model]))
+    assert not is_fatal(LayerFailedGroup("layer 0", [no_model, too_long]))
+
+
+async def test_integer_ids_come_back_as_integers(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 7, "prompt": "a"}\n{"id": "7b", "prompt": "b"}\n')
+    out = tmp_path / "answers.jsonl"
+    await run(engine_for(FakeProvider(lambda r: "x")), list(iter_jsonl_items(source)), out)
+    assert sorted(map(str, (line["id"] for line in read_lines(out)))) == ["7", "7b"]
+    assert 7 in [line["id"] for line in read_lines(out)]
+    assert prepare_output(out, retry_errors=True) == {"7", "7b"}
+
+
+async def test_every_turn_of_a_prompt_keeps_the_prompts_place_in_the_queue(
+    tmp_path: Path,
+) -> None:
+    tickets: list[int] = []
+
+    def reply(request: ChatRequest) -> str:
+        tickets.append(current_ticket.get())
+        return "r"
+
+    item = BatchItem(id="mt", turns=["one?", "two?", "three?"])
+    await run(engine_for(FakeProvider(reply)), [item], tmp_path / "o.jsonl")
+    assert len(tickets) == 3 and len(set(tickets)) == 1 and tickets[0] > 0

@@ -133,7 +133,7 @@ def test_layers_must_be_a_non_empty_list() -> None:
     with pytest.raises(ConfigError, match="'layers'"):
         Architecture.from_dict({"name": "x", "layers": []})
     # A misspelled 'layers' is the likely cause: the error says so.
-    with pytest.raises(ConfigError, match="'layers' is missing.*did you mean 'layers'"):
+    with pytest.raises(ConfigError, match=r"'layers' is missing.*did you mean 'layers'"):
         Architecture.from_dict({"name": "x", "layer": [[_component()]]})
     with pytest.raises(ConfigError, match="JSON object"):
         Architecture.from_dict([1, 2])

@@ -59,6 +59,10 @@ async def joiner(ctx: ComponentContext, state: State) -> dict[str, Any]:
     return {"candidates": [reply.text]}
 
 
+# For tests about what a failure leaves, not about backing off (which sleeps for real).
+NO_RETRIES = {"Fake_API": {"max_retries": 0}}
+
+
 def registry_with(provider: FakeProvider) -> Registry:
     return fake_registry(provider).add_component("sampler", sampler).add_component("joiner", joiner)
 
@@ -295,7 +299,7 @@ async def test_a_failed_component_is_traced_and_a_fully_failed_layer_raises() ->
         {"layers": [[spec("sampler", model="bad"), spec("sampler", model="good")]]},
         registry=registry,
     )
-    async with Engine(mixed) as engine:
+    async with Engine(mixed, providers=NO_RETRIES) as engine:
         result = await engine.generate("q")
     assert result.candidates == ("ok",)
     assert "ProviderServerError" in (result.trace.layers[0].components[0].error or "")
@@ -303,12 +307,12 @@ async def test_a_failed_component_is_traced_and_a_fully_failed_layer_raises() ->
     failing = Architecture.from_dict(
         {"layers": [[spec("sampler", model="bad")]]}, registry=registry
     )
-    async with Engine(failing) as engine:
+    async with Engine(failing, providers=NO_RETRIES) as engine:
         with pytest.raises(LayerFailedGroup) as info:
             await engine.generate("q")
     assert all(isinstance(leaf, ArchonError) for leaf in info.value.exceptions)
     # What the library raises is an ArchonError, layer failures included.
-    async with Engine(failing) as engine:
+    async with Engine(failing, providers=NO_RETRIES) as engine:
         with pytest.raises(ArchonError):
             await engine.generate("q")
 
