@@ -70,6 +70,21 @@ class _Step:
     error: ProviderError | None = None
 
 
+# A call told to wait (Retry-After) comes back within this fraction after the wait.
+_TOLD_WAIT_SPREAD = 0.25
+
+
+def _told_wait(policy: RetryPolicy, error: ProviderError, spent: _Spent, elapsed: float) -> bool:
+    """Whether a 429 that said when to come back is waited out without costing a retry."""
+    told = isinstance(error, RateLimitError) and error.retry_after is not None
+    if not told or spent.told_waits >= policy.max_told_waits:
+        return False
+    if not policy.should_retry(error, 1, elapsed):  # too long a wait, or out of time
+        return False
+    spent.told_waits += 1
+    return True
+
+
 @dataclass(slots=True)
 class _Spent:
     """What one call has spent: attempts, retries charged to the policy, free rotations."""
@@ -78,6 +93,7 @@ class _Spent:
     attempts: int = 0
     charged: int = 0
     rotations: int = 0
+    told_waits: int = 0
     latency_s: float = 0.0
     key_id: str | None = None
 
@@ -222,6 +238,7 @@ class Dispatcher:
         lane.keys.succeeded(lease.key_id)
         lane.limits.succeeded(lease.key_id)
         if response.headers:
+            lane.limits.learn(lease.key_id, response.headers)
             # remaining == 0 on a bucket: rest the key until its reset, before the 429; the
             # pool hands out another key meanwhile, if one is ready.
             pause = retry_after_from_headers(response.headers)
@@ -247,6 +264,8 @@ class Dispatcher:
         if refused and lease.key_id is not None:
             return self._drop_key(lane, lease, error, elapsed)
         if isinstance(error, RateLimitError):
+            if error.headers:
+                lane.limits.learn(lease.key_id, error.headers)
             lane.limits.rate_limited(lease.key_id, error.retry_after)
             if lease.key_id is not None:
                 return self._after_key_rate_limited(lane, lease, error, spent, elapsed)
@@ -274,8 +293,14 @@ class Dispatcher:
         if wait == 0 and free:
             spent.rotations += 1
             return _Step("rotate_key", 0.0)
+        spent.rotations = 0
+        if _told_wait(lane.policy, error, spent, elapsed):
+            # Many calls waiting out the same cooldown would all come back at once and
+            # mostly meet another 429: each comes back at a random point of a later span.
+            spread = wait * (1.0 + _TOLD_WAIT_SPREAD * self._rng.random())
+            return _Step("wait_for_key", spread, sleep_s=spread)
         # No key is ready, or every key has had its turn: this round costs one retry.
-        spent.charged, spent.rotations = spent.charged + 1, 0
+        spent.charged += 1
         if not lane.policy.should_retry(error, spent.charged, elapsed):
             return _Step("give_up", None, error=error)
         if wait > 0:
@@ -284,6 +309,10 @@ class Dispatcher:
         return _Step("backoff", delay, sleep_s=delay)
 
     def _backoff(self, lane: _Lane, error: ProviderError, spent: _Spent, elapsed: float) -> _Step:
+        if _told_wait(lane.policy, error, spent, elapsed):
+            delay = lane.policy.delay(1, error, self._rng)
+            delay *= 1.0 + _TOLD_WAIT_SPREAD * self._rng.random()
+            return _Step("backoff", delay, sleep_s=delay)
         spent.charged += 1
         if not lane.policy.should_retry(error, spent.charged, elapsed):
             return _Step("give_up", None, error=error)

@@ -23,6 +23,7 @@ ArchonError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -108,7 +109,15 @@ class ProviderTimeoutError(ProviderConnectionError):
 
 
 class ProviderStatusError(ProviderError):
-    """The provider answered with an error status code."""
+    """The provider answered with an error status code.
+
+    Attributes:
+        status_code: the HTTP status.
+        request_id: the provider's id of the request, for its support.
+        body: the reply's body (cut, and with the key redacted).
+        retry_after: seconds the provider asked to wait, if it said.
+        headers: what the reply said of rate limits (``x-ratelimit-*`` and the like).
+    """
 
     def __init__(
         self,
@@ -120,11 +129,13 @@ class ProviderStatusError(ProviderError):
         request_id: str | None = None,
         body: str | None = None,
         retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ):
         self.status_code = status_code
         self.request_id = request_id
         self.body = body
         self.retry_after = retry_after
+        self.headers = dict(headers or {})
         super().__init__(f"HTTP {status_code}: {message}", provider=provider, model=model)
 
 

@@ -7,24 +7,32 @@ request buckets are aiolimiter leaky buckets, created lazily inside the running 
 token buckets are `_TokenBucket`s, which let one request bigger than the burst overdraw.
 The buckets adapt to what the provider says: a key whose ``remaining`` header reached 0, or
 that got a 429 with Retry-After, pauses until the reset; a 429 that says nothing halves the
-effective request rate of that key, which then recovers a little with every success.
+effective request rate of that key, which then recovers a little with every success. Where
+no rate is configured, a key adopts the per-minute limits its replies announce
+(``x-ratelimit-limit-requests``/``-tokens``, Anthropic's ``anthropic-ratelimit-*-limit``), so
+that an engine told nothing paces itself after the first reply instead of bursting into
+429s and retrying in a crowd when the reset comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
+import structlog
 from aiolimiter import AsyncLimiter
 
 from ._config import ProviderSettings
 from ._types import ChatRequest
 
 __all__ = ["LimiterStatistics", "ProviderLimits", "estimate_tokens"]
+
+log = structlog.get_logger(__name__)
 
 # Buckets allow a burst of this many seconds' worth, not a whole minute's, and fill at
 # slightly under the configured rate: against a limit counted over any sliding 60 s window,
@@ -36,6 +44,9 @@ _MIN_FACTOR = 0.1
 _RECOVERY = 1.05
 # Rounding slack of the token bucket, in tokens: a wait that long is no wait.
 _EPSILON = 1e-6
+# The headers in which providers announce their per-minute limits (lower-cased names).
+_ANNOUNCED_RPM = ("x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit")
+_ANNOUNCED_TPM = ("x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit")
 # Output budget assumed when a request gives no max_tokens.
 _DEFAULT_OUTPUT_TOKENS = 1024
 
@@ -113,6 +124,7 @@ class LimiterStatistics:
         keys: key fingerprints with a bucket.
         slowed: keys whose effective rate is lowered after a 429.
         paused: keys paused until a reset.
+        learned: keys pacing themselves at limits their replies announced.
         key_rpm: configured requests per minute per key, or None.
         key_tpm: configured tokens per minute per key, or None.
     """
@@ -126,6 +138,7 @@ class LimiterStatistics:
     keys: int
     slowed: int
     paused: int
+    learned: int = 0
     key_rpm: float | None = None
     key_tpm: float | None = None
 
@@ -136,6 +149,24 @@ class _Bucket:
     tpm: _TokenBucket | None
     factor: float = 1.0
     paused_until: float = 0.0
+    # Limits adopted from the provider's headers (None: configured, or never announced).
+    learned_rpm: float | None = None
+    learned_tpm: float | None = None
+
+
+def _announced(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
+    """The first positive per-minute limit among ``names`` in ``headers``, if any."""
+    for name in names:
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            limit = float(value)
+        except ValueError:
+            continue
+        if limit > 0 and math.isfinite(limit):
+            return limit
+    return None
 
 
 class ProviderLimits:
@@ -166,6 +197,7 @@ class ProviderLimits:
         self._slots: asyncio.Semaphore | None = None
         self._in_flight = 0
         self._waiting = 0
+        self._learned_tokens = False
 
     def __repr__(self) -> str:
         s = self.statistics()
@@ -177,8 +209,13 @@ class ProviderLimits:
 
     @property
     def counts_tokens(self) -> bool:
-        """Whether a tokens-per-minute limit is set (only then are tokens estimated)."""
-        return self.settings.tpm is not None or self.settings.key_tpm is not None
+        """Whether a tokens-per-minute limit is set or was announced (only then are tokens
+        estimated)."""
+        return (
+            self.settings.tpm is not None
+            or self.settings.key_tpm is not None
+            or self._learned_tokens
+        )
 
     def _new_bucket(self, rpm: float | None, tpm: float | None) -> _Bucket:
         return _Bucket(
@@ -240,6 +277,22 @@ class ProviderLimits:
         bucket = self._bucket(key_id)
         bucket.factor = max(bucket.factor / 2.0, _MIN_FACTOR)
 
+    def learn(self, key_id: str | None, headers: Mapping[str, str]) -> None:
+        """Adopt the per-minute limits a reply announces for its key, where no rate is
+        configured (a configured one always wins)."""
+        bucket = self._bucket(key_id)
+        if self.settings.rpm is None and self.settings.key_rpm is None:
+            rpm = _announced(headers, _ANNOUNCED_RPM)
+            if rpm is not None and rpm != bucket.learned_rpm:
+                bucket.rpm, bucket.learned_rpm = _leaky_bucket(rpm * _HEADROOM), rpm
+                log.info("rate_limit_learned", provider=self.provider, key_id=key_id, rpm=rpm)
+        if self.settings.tpm is None and self.settings.key_tpm is None:
+            tpm = _announced(headers, _ANNOUNCED_TPM)
+            if tpm is not None and tpm != bucket.learned_tpm:
+                bucket.tpm = _TokenBucket(tpm * _HEADROOM, self._clock)
+                bucket.learned_tpm, self._learned_tokens = tpm, True
+                log.info("rate_limit_learned", provider=self.provider, key_id=key_id, tpm=tpm)
+
     def succeeded(self, key_id: str | None) -> None:
         """A call succeeded: a slowed key's rate recovers by a step."""
         bucket = self._buckets.get(key_id)
@@ -261,4 +314,5 @@ class ProviderLimits:
             keys=len(self._buckets),
             slowed=sum(1 for b in self._buckets.values() if b.factor < 1.0),
             paused=sum(1 for b in self._buckets.values() if b.paused_until > now),
+            learned=sum(1 for b in self._buckets.values() if b.learned_rpm or b.learned_tpm),
         )

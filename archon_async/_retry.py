@@ -73,6 +73,9 @@ class RetryPolicy:
         jitter: the fraction of a delay drawn at random (0.25 takes up to 25% off).
         max_retry_after_s: the longest Retry-After honoured; longer ones fail the call.
         max_elapsed_s: no retry starts after this long since the first attempt.
+        max_told_waits: 429s that said when to come back (Retry-After) a call may wait
+            out on top of ``max_retries``: such a 429 is the provider's queue, not a
+            failure, and when many calls share a limit they take turns through it.
     """
 
     max_retries: int = 4
@@ -81,6 +84,7 @@ class RetryPolicy:
     jitter: float = 0.25
     max_retry_after_s: float = 60.0
     max_elapsed_s: float = 300.0
+    max_told_waits: int = 16
 
     @classmethod
     def from_settings(cls, settings: ProviderSettings) -> RetryPolicy:

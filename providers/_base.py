@@ -249,7 +249,9 @@ class HttpProvider:
         message = _error_message(body) or response.reason_phrase or "error"
         if status == 429:
             retry_after = retry_after_from_headers(limits)
-            return RateLimitError(message, body=body, retry_after=retry_after, **common)
+            return RateLimitError(
+                message, body=body, retry_after=retry_after, headers=limits, **common
+            )
         if status >= 500:
             return ProviderServerError(message, body=body, **common)
         if status in (408, 409):

@@ -194,29 +194,32 @@ class Simulator:
         uses up nothing of the other.
         """
         now, limiter, settings = time.monotonic(), self._limiter, self.settings
-        checks: list[tuple[object, Admission]] = []
+        # (bucket, admission, its per-minute rate): headers announce the per-minute limit,
+        # as OpenAI's and Anthropic's do, even where it is enforced over a shorter window.
+        checks: list[tuple[object, Admission, float]] = []
         if limits.rpm is not None:
-            checks.append((model, limiter.check(model, settings.window_allowance(limits.rpm), now)))
+            admission = limiter.check(model, settings.window_allowance(limits.rpm), now)
+            checks.append((model, admission, limits.rpm))
         if listed is not None and listed.rpm is not None:
             # A tuple, so that no model name can share a key's bucket.
             key_bucket = ("key", key)
             allowance = settings.window_allowance(listed.rpm)
-            checks.append((key_bucket, limiter.check(key_bucket, allowance, now)))
-        refused = [(bucket, admission) for bucket, admission in checks if not admission.admitted]
+            checks.append((key_bucket, limiter.check(key_bucket, allowance, now), listed.rpm))
+        refused = [check for check in checks if not check[1].admitted]
         if refused:
             # The limit that frees up last is the one the client must wait for.
-            shown = max((admission for _, admission in refused), key=lambda a: a.reset_s)
+            _, shown, per_minute = max(refused, key=lambda check: check[1].reset_s)
         else:
-            for bucket, admission in checks:
+            for bucket, admission, _ in checks:
                 limiter.record(bucket, admission.limit, now)
             # The tighter bucket is the one worth reporting.
-            shown = min((admission for _, admission in checks), key=lambda a: a.remaining)
-        headers.update(rate_limit_headers(wire, shown.limit, shown.remaining, shown.reset_s))
+            _, shown, per_minute = min(checks, key=lambda check: check[1].remaining)
+        headers.update(rate_limit_headers(wire, round(per_minute), shown.remaining, shown.reset_s))
         if not refused:
             return None
         counters = self.counters
         counters.rate_limited += 1
-        for bucket, _ in refused:
+        for bucket, _, _ in refused:
             if isinstance(bucket, tuple):
                 counters.rate_limited_by_key[str(key)] += 1
             else:

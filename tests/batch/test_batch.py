@@ -235,9 +235,11 @@ async def test_an_error_line_counts_the_calls_its_prompt_made(tmp_path: Path) ->
     stats = await run(engine, items(2), out, prompt_attempts=2)
     lines = read_lines(out)
     assert all("BadRequestError" in line["error"] for line in lines)
-    # Two attempts per prompt, each with a writer call that succeeded (10 tokens in each).
-    assert all(line["calls"] >= 2 and line["input_tokens"] >= 20 for line in lines)
-    assert stats.summary()["per_model"]["writer"]["calls"] == 4
+    # Two attempts per prompt, each a writer call that answered (10 tokens in) and a judge
+    # call that was refused: all four were made.
+    assert all(line["calls"] == 4 and line["input_tokens"] == 20 for line in lines)
+    per_model = stats.summary()["per_model"]
+    assert per_model["writer"]["calls"] == 4 and per_model["judge"]["calls"] == 4
 
 
 async def test_a_refused_key_stops_the_batch_and_the_rerun_goes_on(tmp_path: Path) -> None:

@@ -178,3 +178,33 @@ def test_repr_is_informative() -> None:
 @pytest.mark.parametrize("rpm", [0.5, 6.0])
 async def test_tiny_rates_still_admit_one_request(rpm: float) -> None:
     assert await count_admitted(limits(rpm=rpm), 3, None, 1) == 1
+
+
+async def test_a_key_paces_itself_at_the_limit_its_replies_announce() -> None:
+    target = limits()
+    assert await count_admitted(target, 15, "key-a", 1) == 15  # nothing known: no pacing
+    target.learn("key-a", {"x-ratelimit-limit-requests": "600", "x-ratelimit-limit-tokens": "x"})
+    # 600 rpm at 98% with a one-second burst: 9 now, as if it had been configured per key.
+    assert await count_admitted(target, 15, "key-a", 1) == 9
+    assert await count_admitted(target, 15, "key-b", 1) == 15  # another key learns its own
+    assert target.statistics().learned == 1
+    assert not target.counts_tokens  # "x" is no limit
+
+
+async def test_announced_token_limits_make_tokens_count() -> None:
+    clock = FakeClock()
+    target = limits(clock)
+    target.learn("key-a", {"anthropic-ratelimit-tokens-limit": "6000"})
+    assert target.counts_tokens
+    # 6000 tpm at 98%: a one-second burst of 98 tokens, one 60-token request goes at once.
+    await target.acquire("key-a", 60)
+    assert clock.sleeps == []
+    await target.acquire("key-a", 60)  # 120 > 98: wait for 22 tokens to drain
+    assert clock.sleeps == [pytest.approx(22 / 98)]
+
+
+async def test_a_configured_rate_wins_over_an_announced_one() -> None:
+    target = limits(rpm=1200)
+    target.learn("key-a", {"x-ratelimit-limit-requests": "60"})
+    assert await count_admitted(target, 30, "key-a", 1) == 19  # 1200 rpm's burst, not 60's
+    assert target.statistics().learned == 0

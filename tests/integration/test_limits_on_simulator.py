@@ -53,6 +53,27 @@ async def test_told_the_servers_rpm_the_engine_holds_it_without_429s() -> None:
     assert log[-1].at_s - log[0].at_s >= (calls - bucket) / (rpm / 60) * 0.9
 
 
+async def test_told_nothing_the_engine_paces_itself_at_the_announced_limit() -> None:
+    # As above, but the engine learns the limit from the first reply's headers.
+    rpm, bucket = 1200, 30
+    settings = SimulationSettings(
+        rpm=rpm, rpm_window_s=1.5, rate_limiter="token_bucket", request_log=1000
+    )
+    calls = 36
+    async with SimulatedServer(settings) as server:
+        async with engine_on(server, ["sk-a"]) as engine:
+            async with asyncio.timeout(_HUNG_S):
+                await engine.generate("first")  # its reply announces 1200 rpm
+                results = await asyncio.gather(*(engine.generate(f"q{i}") for i in range(calls)))
+            learned = engine.dispatcher.statistics()["OpenAI_API"].limits.learned
+        stats = server.stats()
+    assert learned == 1
+    assert all(result.text for result in results)
+    assert stats.replies == calls + 1
+    assert stats.rate_limited == 0  # without pacing, 7 of the 36 would have been refused
+    assert calls + 1 > bucket
+
+
 async def test_a_429_retry_after_is_waited_out_before_the_next_attempt() -> None:
     # One request per 0.5 s, and the engine is told nothing about it.
     settings = SimulationSettings(rpm=120, rpm_window_s=0.5, request_log=10)
