@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import anyio
 import structlog
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._admission import current_ticket, next_ticket
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
@@ -76,19 +77,21 @@ async def run_batch(
     stats = stats or BatchStats(total=total)
     stamp = {"architecture": engine.architecture.name, "fingerprint": fingerprint}
     stop = _Stop()
-    # One generator shared by every worker: each takes the next item when it is free. No
-    # queue is needed, since taking an item never waits (a single thread runs them all).
-    pending = _pending(items, finished, stats, stop)
+    # A feeder hands the items over one at a time through an unbuffered stream: starts are
+    # spread over loop turns, so replies do not come back in waves that hold the loop (a
+    # generator shared by the workers measured 20x the loop lag, bench measure 6).
+    send, receive = anyio.create_memory_object_stream[BatchItem](0)
     opened_here = not engine.is_open
     try:
         await engine.open()
         with AnswerWriter(output) as writer:
             async with anyio.create_task_group() as outer:
                 outer.start_soon(_report, stats, progress, progress_interval_s)
-                async with anyio.create_task_group() as workers:
+                async with anyio.create_task_group() as workers, receive:
+                    workers.start_soon(_feed, _pending(items, finished, stats, stop), send)
                     for _ in range(concurrency):
                         worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
-                        workers.start_soon(worker.run, pending)
+                        workers.start_soon(worker.run, receive.clone())
                 outer.cancel_scope.cancel()  # stops the progress reporter
     finally:
         if opened_here:
@@ -114,6 +117,12 @@ class _Stop:
 
 async def _report(stats: BatchStats, stream: TextIO | None, interval: float | None) -> None:
     await report_progress(stats, stream=stream, interval_s=interval)
+
+
+async def _feed(pending: Iterator[BatchItem], send: MemoryObjectSendStream[BatchItem]) -> None:
+    async with send:
+        for item in pending:
+            await send.send(item)
 
 
 def _pending(
@@ -152,21 +161,27 @@ class _Worker:
         self._stamp = stamp
         self._stop = stop
 
-    async def run(self, pending: Iterator[BatchItem]) -> None:
+    async def run(self, receive: MemoryObjectReceiveStream[BatchItem]) -> None:
+        async with receive:
+            async for item in receive:
+                await self._answer(item)
+
+    async def _answer(self, item: BatchItem) -> None:
+        if self._stop.reason is not None:
+            return  # left for the rerun
         stats = self._stats
-        for item in pending:
-            stats.in_flight += 1
-            try:
-                record = await answer_item(self._engine, item, attempts=self._attempts, stats=stats)
-            finally:
-                stats.in_flight -= 1
-            self._writer.write({**record, **self._stamp})
-            if "error" not in record:
-                stats.answered += 1
-                continue
-            stats.failed += 1
-            if record.get("fatal"):
-                self._stop.reason = self._stop.reason or record["error"]
+        stats.in_flight += 1
+        try:
+            record = await answer_item(self._engine, item, attempts=self._attempts, stats=stats)
+        finally:
+            stats.in_flight -= 1
+        self._writer.write({**record, **self._stamp})
+        if "error" not in record:
+            stats.answered += 1
+            return
+        stats.failed += 1
+        if record.get("fatal"):
+            self._stop.reason = self._stop.reason or record["error"]
 
 
 async def answer_item(

@@ -22,6 +22,7 @@ from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
 from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup
+from ._keys import hidden_keys
 from ._layer import run_layer
 from ._registry import Registry
 from ._scoring import HttpScorer
@@ -92,7 +93,7 @@ class Engine:
         self.architecture = _as_architecture(architecture, registry)
         self._registry = registry or self.architecture.registry
         self._seed = seed
-        self._keys = keys
+        self._keys = hidden_keys(keys)
         self._simulate = simulate
         self._settings = _merged_settings(self.architecture.providers, providers)
         self._scorers: dict[str, Any] = dict(scorers or {})

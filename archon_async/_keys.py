@@ -25,6 +25,7 @@ from typing import Any
 
 import anyio
 import orjson
+import structlog
 from pydantic import SecretStr
 
 from ._exceptions import ConfigError, KeyPoolExhaustedError
@@ -36,6 +37,7 @@ __all__ = [
     "check_required_keys",
     "env_prefix",
     "fingerprint",
+    "hidden_keys",
     "load_key_sets",
 ]
 
@@ -60,6 +62,8 @@ _EXTRA_VARIABLES: dict[str, tuple[str, ...]] = {"Bedrock_API": ("AWS_BEARER_TOKE
 _ALIASES = frozenset(name for names in _EXTRA_VARIABLES.values() for name in names)
 _KEY_VARIABLE = re.compile(r"^(?P<name>[A-Z0-9_]+_API_KEY)(?:_(?P<n>\d+))?$")
 _MAX_COOLDOWN_S = 60.0
+
+log = structlog.get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 KeySets = dict[str, list[SecretStr]]
@@ -157,11 +161,17 @@ def _from_environment(environ: Mapping[str, str], dotenv_path: str | Path | None
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
     try:
         from dotenv import dotenv_values
     except ImportError:  # optional: Archon's .env support needs python-dotenv
-        return {}
-    if not path.is_file():
+        # A .env that is there but cannot be read would leave its keys silently unused.
+        log.warning(
+            "dotenv_not_read",
+            path=str(path),
+            fix="pip install 'archon-async[dotenv]', or set the keys in the environment",
+        )
         return {}
     return {name: value for name, value in dotenv_values(path).items() if value is not None}
 
@@ -184,15 +194,31 @@ def _validated(given: Any, source: str) -> KeySets:
         raise ConfigError(shape, source=source)
     sets: KeySets = {}
     for name, value in given.items():
-        values = [value] if isinstance(value, str) else value
+        values = [value] if isinstance(value, str | SecretStr) else value
         if not isinstance(name, str) or not isinstance(values, list | tuple):
             raise ConfigError(f"{shape}; {name!r} is not a list of strings", source=source)
-        if not all(isinstance(item, str) for item in values):
+        # Already-wrapped keys (an Engine wraps a dict at once) are unwrapped only here.
+        plain = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
+        if not all(isinstance(item, str) for item in plain):
             raise ConfigError(
                 f"{shape}; {name!r} holds a value that is not a string", source=source
             )
-        sets[name] = _unique(item.strip() for item in values if item.strip())
+        sets[name] = _unique(item.strip() for item in plain if item.strip())
     return sets
+
+
+def hidden_keys(keys: Any) -> Any:
+    """A keys argument with every key of a dict wrapped in `SecretStr` at once, so that an
+    object holding it until the keys are loaded (an Engine before it opens) never shows them
+    (``vars()``, a debugger, a traceback's locals). Paths and None pass through."""
+    if not isinstance(keys, Mapping):
+        return keys
+    return {
+        name: [SecretStr(v) if isinstance(v, str) else v for v in value]
+        if isinstance(value, list | tuple)
+        else (SecretStr(value) if isinstance(value, str) else value)
+        for name, value in keys.items()
+    }
 
 
 def _unique(values: Any) -> list[SecretStr]:

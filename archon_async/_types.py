@@ -109,8 +109,9 @@ def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Mess
     """Turn a prompt string or an OpenAI-style chat list into a validated message list.
 
     A string becomes one user message. A list is checked: every item needs a ``role``
-    (system, user or assistant) and a string ``content``, and the last message must be
-    the user's. A system message is added in front when there is none, as Archon does.
+    (system, user or assistant) and a ``content``, a string or OpenAI's list of text parts
+    (``[{"type": "text", "text": ...}]``, joined by blank lines), and the last message must
+    be the user's. A system message is added in front when there is none, as Archon does.
 
     Raises:
         InvalidInputError: the messages are empty or malformed; the message names the item.
@@ -135,11 +136,30 @@ def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Mess
             raise InvalidInputError(
                 f"messages[{index}].role is {role!r}: use 'system', 'user' or 'assistant'"
             )
-        if not isinstance(content, str):
-            raise InvalidInputError(f"messages[{index}].content must be a string")
-        result.append({"role": role, "content": content})
+        result.append({"role": role, "content": _text_content(content, index)})
     if result[-1]["role"] != "user":
         raise InvalidInputError("the last message must be the user's: it is what gets answered")
     if result[0]["role"] != "system":
         result.insert(0, {"role": "system", "content": DEFAULT_SYSTEM_PROMPT})
     return result
+
+
+def _text_content(content: Any, index: int) -> str:
+    """A message's text: a string, or OpenAI's content parts when they are all text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content:
+        texts = []
+        for part, piece in enumerate(content):
+            if not isinstance(piece, Mapping) or piece.get("type") != "text":
+                kind = piece.get("type") if isinstance(piece, Mapping) else type(piece).__name__
+                raise InvalidInputError(
+                    f"messages[{index}].content[{part}] is a {kind!r} part: only text parts "
+                    "are supported (the components read and write text)"
+                )
+            text = piece.get("text")
+            if not isinstance(text, str):
+                raise InvalidInputError(f"messages[{index}].content[{part}].text must be a string")
+            texts.append(text)
+        return "\n\n".join(texts)
+    raise InvalidInputError(f"messages[{index}].content must be a string or a list of text parts")

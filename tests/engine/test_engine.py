@@ -349,10 +349,23 @@ async def test_bad_input_fails_before_any_call() -> None:
             [{"role": "user"}],
             [{"role": "robot", "content": "x"}],
             [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}],
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
+            [{"role": "user", "content": []}],
         ):
             with pytest.raises(InvalidInputError):
                 await engine.generate(bad)  # type: ignore[arg-type]
     assert provider.requests == []
+
+
+async def test_openai_text_parts_are_read_as_text() -> None:
+    provider = FakeProvider(lambda request: last_user(request))
+    architecture = Architecture.from_dict(
+        {"layers": [[spec("sampler")]]}, registry=registry_with(provider)
+    )
+    parts = [{"type": "text", "text": "first"}, {"type": "text", "text": "second"}]
+    async with Engine(architecture) as engine:
+        result = await engine.generate([{"role": "user", "content": parts}])
+    assert result.text == "first\n\nsecond#0"
 
 
 async def test_no_candidate_left_is_a_clear_error() -> None:

@@ -122,3 +122,46 @@ async def test_call_context_records_the_failed_call_of_the_dispatcher() -> None:
 
 def _reg() -> Registry:
     return fake_registry(FakeProvider(lambda request: "x"))
+
+
+async def test_keys_given_as_a_dict_are_hidden_from_the_moment_the_engine_holds_them() -> None:
+    secret = "sk-live-0123456789abcdef"
+    provider = FakeProvider(lambda request: "ok")
+    architecture = Architecture.from_dict(
+        {"layers": [[generator("Fake_API")]]}, registry=fake_registry(provider)
+    )
+    engine = Engine(architecture, keys={"FAKE_API_KEY": [secret], "OTHER_API_KEY": secret})
+    # Before it opens: nothing an inspector, a debugger or a traceback shows holds the key.
+    assert secret not in repr(vars(engine)) and secret not in repr(engine)
+    async with engine:
+        result = await engine.generate("q")
+        assert secret not in repr(vars(engine))
+    # ...and the key still reached the provider's calls.
+    (call,) = result.trace.calls()
+    assert call.key_id is not None and secret not in call.key_id
+
+
+def test_a_dotenv_file_that_cannot_be_read_is_said(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import builtins
+
+    from structlog.testing import capture_logs
+
+    from archon_async._keys import load_key_sets
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("OPENAI_API_KEY=sk-in-a-file\n")
+    real_import = builtins.__import__
+
+    def no_dotenv(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "dotenv":
+            raise ImportError("python-dotenv is not installed")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dotenv)
+    with capture_logs() as logs:
+        sets = load_key_sets(None, environ={}, dotenv_path=dotenv)
+    assert "OPENAI_API_KEY" not in sets
+    (entry,) = [entry for entry in logs if entry["event"] == "dotenv_not_read"]
+    assert "archon-async[dotenv]" in entry["fix"] and "sk-in-a-file" not in repr(entry)

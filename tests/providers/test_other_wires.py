@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import orjson
 import pytest
@@ -218,13 +219,43 @@ async def test_bedrock_base_url_from_env_and_throttling(
 async def test_bedrock_without_key_or_signer_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if importlib.util.find_spec("botocore") is None:
-        with pytest.raises(ConfigError, match="BEDROCK_API_KEY"):
-            await BedrockConverseProvider("Bedrock_API", ProviderSettings()).send(
-                chat_request("Bedrock_API"), api_key=None
-            )
-    else:
-        pytest.skip("botocore is installed: requests would be signed")
+    real_import = importlib.import_module
+
+    def without_botocore(name: str, *args: Any) -> Any:
+        if name.startswith("botocore"):
+            raise ImportError(name)
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_botocore)
+    with pytest.raises(ConfigError, match=r"BEDROCK_API_KEY.*archon-async\[bedrock\]"):
+        await BedrockConverseProvider("Bedrock_API", ProviderSettings()).send(
+            chat_request("Bedrock_API"), api_key=None
+        )
+
+
+async def test_bedrock_without_a_key_signs_with_aws_credentials(
+    router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("botocore")  # the 'bedrock' extra (in the dev extra too)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "BEDROCK_REGION", "BEDROCK_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    route = router.post("https://bedrock-runtime.eu-west-3.amazonaws.com/model/m-1/converse")
+    route.respond(200, json=BEDROCK_OK)
+    response = await BedrockConverseProvider("Bedrock_API", ProviderSettings()).send(
+        chat_request("Bedrock_API"), api_key=None
+    )
+    assert response.text == "4"
+    sent = route.calls.last.request
+    authorization = sent.headers["authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-3/bedrock/aws4_request" in authorization
+    assert "Signature=" in authorization and "x-amz-date" in sent.headers
+    assert "wJalrXUtnFEMI" not in str(sent.headers)  # the secret signs; it is never sent
 
 
 async def test_bedrock_malformed(router: respx.MockRouter) -> None:
