@@ -90,6 +90,7 @@ def _batch(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             retry_errors=not args.no_retry_errors,
             stats=stats,
+            unique_ids=True,  # checked with the input file, or unique in the benchmark
         )
 
     # A stopped batch (Ctrl-C, a kill, a failure every prompt would meet) still says what it

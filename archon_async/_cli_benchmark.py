@@ -76,6 +76,8 @@ def benchmark_items(
     legacy = _legacy(args, benchmark.name)
     chosen = select(benchmark.items(), limit=args.limit, sample=args.sample, seed=args.seed)
     items = [BatchItem(id=item.id, messages=item.messages, turns=item.turns) for item in chosen]
+    if len({item.id for item in items}) != len(items):  # the batch relies on unique ids
+        raise InvalidInputError(f"{benchmark.name}: its data repeats an id; check the file")
 
     def finish(output: Path) -> dict[str, Any]:
         from .benchmarks import read_answers, score_all, write_official

@@ -112,6 +112,7 @@ async def main() -> None:
                         total=args.n,
                         concurrency=args.workers,
                         progress=quiet,
+                        unique_ids=True,  # as the CLI, whose input file is checked first
                     )
         extra |= monitor.stop()
     summary = stats.summary()
