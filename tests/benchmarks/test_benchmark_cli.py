@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +18,13 @@ from archon_async._cli_benchmark import add_benchmark_options, benchmark_items
 from archon_async.benchmarks import get_benchmark, simulated_answer_key
 from archon_async.simulate import SimulationSettings
 from tests.benchmarks.test_benchmark_loaders import write_mixeval
+from tests.conftest import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 ARENA_UID = "328c149ed45a41c0b9d6f14659e63599"  # the first Arena-Hard question
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archon_async.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        check=False,
-    )
+    return run_cli(*args, timeout=timeout)
 
 
 def namespace(benchmark: str, **options: Any) -> argparse.Namespace:

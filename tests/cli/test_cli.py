@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,23 +10,13 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, run_cli
 
 
 def cli(
     *args: str, timeout: float = 120, env_without_keys: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if env_without_keys:
-        env = {k: v for k, v in env.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    return subprocess.run(
-        [sys.executable, "-m", "archon_async.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return run_cli(*args, timeout=timeout, env_without_keys=env_without_keys)
 
 
 def test_run_answers_with_the_built_in_default_and_no_key() -> None:
