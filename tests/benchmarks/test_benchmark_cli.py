@@ -27,6 +27,14 @@ def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, timeout=timeout)
 
 
+def judge_arena(answers: Path, baseline: Path) -> subprocess.CompletedProcess[str]:
+    """``archon-async judge`` on Arena-Hard answers against a baseline, simulated."""
+    return cli(
+        "judge", "--benchmark", "arena_hard", "--answers", str(answers),
+        "--baseline", str(baseline), "--simulate",
+    )  # fmt: skip
+
+
 def namespace(benchmark: str, **options: Any) -> argparse.Namespace:
     """The options `benchmark_items` reads, as the batch command parses them."""
     values: dict[str, Any] = {
@@ -195,16 +203,7 @@ def test_judge_without_a_needed_baseline_says_to_pass_one(tmp_path: Path) -> Non
     partial = tmp_path / "partial.jsonl"
     first = get_benchmark("arena_hard").items()[0].id
     partial.write_bytes(orjson.dumps({"id": first, "answer": "base"}) + b"\n")
-    done = cli(
-        "judge",
-        "--benchmark",
-        "arena_hard",
-        "--answers",
-        str(answers),
-        "--baseline",
-        str(partial),
-        "--simulate",
-    )
+    done = judge_arena(answers, partial)
     assert done.returncode == 1 and "--baseline" in done.stderr and "1 of 2" in done.stderr
 
 
@@ -256,16 +255,7 @@ def official_baselines(tmp_path: Path) -> dict[str, Path]:
 def test_judge_accepts_the_official_baseline_answers(tmp_path: Path, shape: str) -> None:
     answers = arena_answers(tmp_path)
     baseline = official_baselines(tmp_path)[shape]
-    done = cli(
-        "judge",
-        "--benchmark",
-        "arena_hard",
-        "--answers",
-        str(answers),
-        "--baseline",
-        str(baseline),
-        "--simulate",
-    )
+    done = judge_arena(answers, baseline)
     assert done.returncode == 0, done.stderr
     summary = orjson.loads(done.stdout)
     assert summary["graded"] == 4 and summary["failed"] == 0
