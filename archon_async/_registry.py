@@ -28,16 +28,16 @@ __all__ = ["Registry"]
 
 # config name -> "module:attribute"; imported on first use.
 _BUILTIN_COMPONENTS = {
-    "generator": "components.generator:Generator",
-    "fuser": "components.fuser:Fuser",
-    "ranker": "components.ranker:Ranker",
-    "critic": "components.critic:Critic",
-    "verifier": "components.verifier:Verifier",
-    "unit_test_generator": "components.unit_test_generator:UnitTestGenerator",
-    "unit_test_evaluator": "components.unit_test_evaluator:UnitTestEvaluator",
+    "generator": "archon_async.components.generator:Generator",
+    "fuser": "archon_async.components.fuser:Fuser",
+    "ranker": "archon_async.components.ranker:Ranker",
+    "critic": "archon_async.components.critic:Critic",
+    "verifier": "archon_async.components.verifier:Verifier",
+    "unit_test_generator": "archon_async.components.unit_test_generator:UnitTestGenerator",
+    "unit_test_evaluator": "archon_async.components.unit_test_evaluator:UnitTestEvaluator",
 }
 
-_OPENAI_COMPATIBLE = "providers.openai_chat:OpenAIChatProvider"
+_OPENAI_COMPATIBLE = "archon_async.providers.openai_chat:OpenAIChatProvider"
 _BUILTIN_PROVIDERS = {
     "OpenAI_API": _OPENAI_COMPATIBLE,
     "Together_API": _OPENAI_COMPATIBLE,
@@ -46,9 +46,9 @@ _BUILTIN_PROVIDERS = {
     # Self-hosted OpenAI-compatible servers (vLLM, Ollama, llama.cpp): base URL from config/env.
     "vLLM": _OPENAI_COMPATIBLE,
     "OpenAI_Compatible": _OPENAI_COMPATIBLE,
-    "Anthropic_API": "providers.anthropic_messages:AnthropicMessagesProvider",
-    "Google_API": "providers.google_gemini:GeminiProvider",
-    "Bedrock_API": "providers.bedrock_converse:BedrockConverseProvider",
+    "Anthropic_API": "archon_async.providers.anthropic_messages:AnthropicMessagesProvider",
+    "Google_API": "archon_async.providers.google_gemini:GeminiProvider",
+    "Bedrock_API": "archon_async.providers.bedrock_converse:BedrockConverseProvider",
 }
 
 #: A custom generator: ``async (request) -> str``, or Archon's keyword form, sync or async.
@@ -141,7 +141,7 @@ class Registry:
         Raises:
             ConfigError: ``generate`` has neither shape.
         """
-        from providers.function import FunctionProvider, check_generator
+        from archon_async.providers.function import FunctionProvider, check_generator
 
         check_generator(model_type, generate)
 

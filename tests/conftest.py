@@ -15,8 +15,8 @@ import pytest
 from archon_async import ChatRequest, ChatResponse, ProviderSettings, Registry
 from archon_async.core import Usage
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-ARCHON_CONFIGS = SHARED / "archon_configs"
+# The published Archon configurations, shipped in the repository (configs/archon/NOTICE.md).
+ARCHON_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "archon"
 
 Reply = Callable[[ChatRequest], Awaitable[str] | str]
 

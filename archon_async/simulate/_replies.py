@@ -11,7 +11,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from components.formats import (
+from archon_async.components.formats import (
     render_critiques,
     render_ranking,
     render_unit_test_verdicts,

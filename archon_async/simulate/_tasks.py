@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from components.formats import (
+from archon_async.components.formats import (
     CRITIC_MARKER,
     FUSER_MARKER,
     RANKER_MARKER,

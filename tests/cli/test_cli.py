@@ -27,7 +27,7 @@ def test_run_answers_with_the_built_in_default_and_no_key() -> None:
 
 
 def test_validate_reports_warnings_and_errors(tmp_path: Path) -> None:
-    shared = ROOT.parent / "shared" / "archon_configs"
+    shared = ROOT / "configs" / "archon"
     name = (
         "MoA_three_proposer_layers_of_70Bx8_models_to_4_models_to_2_models_"
         "with_Qwen2_72B_for_aggregation_layer_length_control.json"

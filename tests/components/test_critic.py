@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from archon_async.components._common import PARSE_RETRIES
+from archon_async.components.critic import Critic, parse_critiques
+from archon_async.components.formats import CRITIC_MARKER, render_critiques
+from archon_async.components.prompts import CRITIC_SYSTEM
 from archon_async.core import ComponentError, OutputParseError
-from components._common import PARSE_RETRIES
-from components.critic import Critic, parse_critiques
-from components.formats import CRITIC_MARKER, render_critiques
-from components.prompts import CRITIC_SYSTEM
 
 CANDIDATES = ["four", "five"]
 GOOD = render_critiques([("correct", "terse"), ("confident", "wrong")])

@@ -6,10 +6,10 @@ from typing import Any
 
 import anyio
 
+from archon_async.components.formats import FUSER_MARKER
+from archon_async.components.fuser import Fuser
+from archon_async.components.prompts import FUSER_SYSTEM
 from archon_async.core import Message
-from components.formats import FUSER_MARKER
-from components.fuser import Fuser
-from components.prompts import FUSER_SYSTEM
 
 CONVERSATION: list[Message] = [
     {"role": "system", "content": "Be brief."},

@@ -7,9 +7,9 @@ from typing import Any
 import anyio
 import pytest
 
+from archon_async.components._common import UNIT_TESTS_PHRASE
+from archon_async.components.generator import Generator
 from archon_async.core import Message, ProviderServerError, ProviderTimeoutError
-from components._common import UNIT_TESTS_PHRASE
-from components.generator import Generator
 
 
 async def test_samples_run_concurrently_and_keep_sample_order(

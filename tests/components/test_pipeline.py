@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from archon_async import ChatRequest, Engine
-from components._common import UNIT_TESTS_PHRASE
-from components.formats import (
+from archon_async.components._common import UNIT_TESTS_PHRASE
+from archon_async.components.formats import (
     CRITIC_MARKER,
     FUSER_MARKER,
     RANKER_MARKER,

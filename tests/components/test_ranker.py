@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from archon_async.components.formats import RANKER_MARKER, render_ranking
+from archon_async.components.prompts import RANKER_SYSTEM
+from archon_async.components.ranker import DEFAULT_TOP_K, Ranker, parse_ranking
+from archon_async.components.scoring import PairwiseScorer
 from archon_async.core import ComponentError, Message, ProviderServerError
-from components.formats import RANKER_MARKER, render_ranking
-from components.prompts import RANKER_SYSTEM
-from components.ranker import DEFAULT_TOP_K, Ranker, parse_ranking
-from components.scoring import PairwiseScorer
 
 CANDIDATES = ["alpha", "beta", "gamma"]
 

@@ -7,10 +7,10 @@ from typing import Any
 import anyio
 import pytest
 
+from archon_async.components._common import PARSE_RETRIES, UNIT_TESTS_PHRASE
+from archon_async.components.formats import UNIT_TEST_EVALUATOR_MARKER, render_unit_test_verdicts
+from archon_async.components.unit_test_evaluator import UnitTestEvaluator, parse_unit_test_verdicts
 from archon_async.core import ComponentError, ConfigError, Message, ProviderServerError
-from components._common import PARSE_RETRIES, UNIT_TESTS_PHRASE
-from components.formats import UNIT_TEST_EVALUATOR_MARKER, render_unit_test_verdicts
-from components.unit_test_evaluator import UnitTestEvaluator, parse_unit_test_verdicts
 
 TESTS = ["The answer states 4", "The answer is one word", "The answer is lowercase"]
 # How many tests each candidate passes.

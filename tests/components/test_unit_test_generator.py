@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from archon_async.core import OutputParseError
-from components._common import PARSE_RETRIES
-from components.formats import UNIT_TEST_GENERATOR_MARKER, render_unit_tests
-from components.prompts import UNIT_TEST_GENERATOR_SYSTEM
-from components.unit_test_generator import (
+from archon_async.components._common import PARSE_RETRIES
+from archon_async.components.formats import UNIT_TEST_GENERATOR_MARKER, render_unit_tests
+from archon_async.components.prompts import UNIT_TEST_GENERATOR_SYSTEM
+from archon_async.components.unit_test_generator import (
     DEFAULT_UNIT_TEST_CAP,
     UnitTestGenerator,
     parse_unit_tests,
 )
+from archon_async.core import OutputParseError
 
 TESTS = ["The answer states 4", "The answer is one word"]
 

@@ -7,10 +7,14 @@ from typing import Any
 import anyio
 import pytest
 
+from archon_async.components._common import PARSE_RETRIES
+from archon_async.components.formats import (
+    VERIFIER_REASONING_MARKER,
+    VERIFIER_VERDICT_MARKER,
+    render_verdict,
+)
+from archon_async.components.verifier import Verifier, parse_verdict
 from archon_async.core import ComponentError, Message, ProviderServerError
-from components._common import PARSE_RETRIES
-from components.formats import VERIFIER_REASONING_MARKER, VERIFIER_VERDICT_MARKER, render_verdict
-from components.verifier import Verifier, parse_verdict
 
 CANDIDATES = ["four", "five", "4", "IV"]
 CORRECT = {"four", "4", "IV"}

@@ -8,7 +8,7 @@ import pytest
 
 from archon_async import ProviderSettings
 from archon_async._exceptions import AuthenticationError, BadRequestError, ProviderStatusError
-from providers.openai_chat import OpenAIChatProvider
+from archon_async.providers.openai_chat import OpenAIChatProvider
 from tests.providers.helpers import SECRET, chat_request
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from archon_async.core import ChatRequest, Message, ProviderSettings
+from archon_async.providers.anthropic_messages import AnthropicMessagesProvider
+from archon_async.providers.openai_chat import OpenAIChatProvider
 from archon_async.simulate import SimulatedServer, SimulationSettings
-from providers.anthropic_messages import AnthropicMessagesProvider
-from providers.openai_chat import OpenAIChatProvider
 
 CONVERSATION: list[Message] = [
     {"role": "system", "content": "Be brief."},

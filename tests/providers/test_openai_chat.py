@@ -19,7 +19,7 @@ from archon_async.core import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from providers.openai_chat import OpenAIChatProvider
+from archon_async.providers.openai_chat import OpenAIChatProvider
 from tests.providers.helpers import MESSAGES, SECRET, chat_request
 
 OK = {

@@ -19,10 +19,10 @@ from archon_async.core import (
     ProviderSettings,
     RateLimitError,
 )
-from providers.anthropic_messages import ANTHROPIC_VERSION, AnthropicMessagesProvider
-from providers.bedrock_converse import BedrockConverseProvider
-from providers.function import FunctionProvider
-from providers.google_gemini import GeminiProvider
+from archon_async.providers.anthropic_messages import ANTHROPIC_VERSION, AnthropicMessagesProvider
+from archon_async.providers.bedrock_converse import BedrockConverseProvider
+from archon_async.providers.function import FunctionProvider
+from archon_async.providers.google_gemini import GeminiProvider
 from tests.providers.helpers import SECRET, chat_request
 
 ANTHROPIC_OK = {

@@ -17,8 +17,8 @@ import pytest
 import respx
 
 from archon_async.core import ChatRequest, Message, ProviderSettings
-from providers.anthropic_messages import ANTHROPIC_VERSION, AnthropicMessagesProvider
-from providers.openai_chat import OpenAIChatProvider
+from archon_async.providers.anthropic_messages import ANTHROPIC_VERSION, AnthropicMessagesProvider
+from archon_async.providers.openai_chat import OpenAIChatProvider
 from tests.providers.helpers import SECRET
 
 OPENAI_REPLY = {

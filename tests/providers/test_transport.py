@@ -20,8 +20,8 @@ from archon_async.core import (
     ProviderSettings,
     ProviderTimeoutError,
 )
-from providers.anthropic_messages import AnthropicMessagesProvider
-from providers.openai_chat import OpenAIChatProvider
+from archon_async.providers.anthropic_messages import AnthropicMessagesProvider
+from archon_async.providers.openai_chat import OpenAIChatProvider
 from tests.providers.helpers import SECRET, chat_request
 
 CHAT_OK = {

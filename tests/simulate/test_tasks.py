@@ -9,10 +9,8 @@ import openai
 import pytest
 from sim_helpers import Serve, user
 
-from archon_async.simulate import SimulatedServer
-from archon_async.simulate._tasks import Task, detect_task
-from components.critic import parse_critiques
-from components.prompts import (
+from archon_async.components.critic import parse_critiques
+from archon_async.components.prompts import (
     critic_prompt,
     fuser_prompt,
     ranker_prompt,
@@ -21,10 +19,12 @@ from components.prompts import (
     verifier_reasoning_prompt,
     verifier_verdict_prompt,
 )
-from components.ranker import parse_ranking
-from components.unit_test_evaluator import parse_unit_test_verdicts
-from components.unit_test_generator import parse_unit_tests
-from components.verifier import parse_verdict
+from archon_async.components.ranker import parse_ranking
+from archon_async.components.unit_test_evaluator import parse_unit_test_verdicts
+from archon_async.components.unit_test_generator import parse_unit_tests
+from archon_async.components.verifier import parse_verdict
+from archon_async.simulate import SimulatedServer
+from archon_async.simulate._tasks import Task, detect_task
 
 QUESTION = "A farmer has 12 cows and buys 30 more. How many cows does he have?"
 KEY = {QUESTION: "42"}
