@@ -23,6 +23,7 @@ from ._config import (
 )
 from ._exceptions import ConfigError
 from ._registry import Registry
+from ._shipped import find_shipped, resolve_config_path, shipped_config_names
 
 __all__ = ["Architecture", "is_reward_model"]
 
@@ -93,18 +94,27 @@ class Architecture:
 
     @classmethod
     def from_file(cls, path: str | Path, *, registry: Registry | None = None) -> Architecture:
-        """Load and validate a JSON architecture file.
+        """Load and validate a JSON architecture file, or a shipped one by name.
+
+        A path that does not exist is looked up among the configurations shipped with the
+        package (see `from_name`): ``"default"``, ``"configs/default.json"`` and
+        ``"archon/MoA-lite"`` load from a clone and from an installed wheel alike.
 
         Raises:
             ConfigError: the file is missing, is not valid JSON (line and column given), or
                 the configuration is invalid (the place is given).
         """
-        source = str(path)
+        resolved = resolve_config_path(path)
+        source = str(resolved)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = resolved.read_text(encoding="utf-8")
         except OSError as exc:
+            hint = ""
+            if not resolved.exists():
+                ours = ", ".join(name for name in shipped_config_names() if "/" not in name)
+                hint = f"; shipped configurations: {ours}, and archon/NAME (Archon's published)"
             raise ConfigError(
-                f"cannot read the config file: {exc.strerror}", source=source
+                f"cannot read the config file: {exc.strerror}{hint}", source=source
             ) from None
         try:
             data = json.loads(text)
@@ -115,6 +125,35 @@ class Architecture:
                 location=f"line {exc.lineno}, column {exc.colno}",
             ) from None
         return cls.from_dict(data, registry=registry, source=source)
+
+    @classmethod
+    def from_name(cls, name: str, *, registry: Registry | None = None) -> Architecture:
+        """Load a configuration shipped with the package by its name.
+
+        Names are file names without ``.json``: ours (``default``, ``single_model``,
+        ``moa_two_layers``, ...) and those published with Archon (``archon/MoA-lite``, ...);
+        `names` lists them.
+
+        Raises:
+            ConfigError: no shipped configuration has that name (the names are listed).
+        """
+        path = find_shipped(name)
+        if path is None:
+            ours = ", ".join(n for n in shipped_config_names() if "/" not in n)
+            raise ConfigError(
+                f"no shipped configuration is named {name!r}; ours: {ours}; Archon's: "
+                "archon/NAME (Architecture.names('archon') lists them)"
+            )
+        return cls.from_file(path, registry=registry)
+
+    @staticmethod
+    def names(folder: str = "") -> list[str]:
+        """The names `from_name` accepts, e.g. ``["archon/MoA-lite", ..., "default", ...]``.
+
+        Args:
+            folder: only those of one folder (``"archon"`` for Archon's published ones).
+        """
+        return shipped_config_names(folder)
 
     @classmethod
     def from_dict(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import signal
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +15,7 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
+from ._cli_common import TERMINATED
 from ._exceptions import BatchStoppedError, InvalidInputError
 from ._progress import BatchStats
 
@@ -94,26 +94,23 @@ def _batch(args: argparse.Namespace) -> int:
         )
 
     # A stopped batch (Ctrl-C, a kill, a failure every prompt would meet) still says what it
-    # did and spent: the summary is the bill.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # did and spent: the summary is the bill. SIGTERM sets cli.TERMINATED.
     try:
         anyio.run(go)
     except (KeyboardInterrupt, BatchStoppedError) as exc:
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        terminated = TERMINATED.is_set()
+        why = "terminated" if terminated else "interrupted"
+        why = why if isinstance(exc, KeyboardInterrupt) else str(exc)
         _report(stats.summary() | {"output": str(output), "stopped": why}, args.summary)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        if isinstance(exc, BatchStoppedError):
+            return 1
+        return 143 if terminated else 130
     summary = stats.summary()
     summary["output"] = str(output)
     if finish is not None:
         summary.update(finish(output))
     _report(summary, args.summary)
     return 0 if stats.failed == 0 else 3
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _report(summary: dict[str, Any], path: Path | None) -> None:

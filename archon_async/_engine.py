@@ -125,12 +125,14 @@ class Engine:
                     self._owned_scorers.append(scorer)
                     self._scorers[spec.model] = scorer
                     continue
+                needs = f"{spec.model} ranks with a reward model, which needs a scoring backend: "
                 raise ConfigError(
-                    f"{spec.model} ranks with a reward model, which needs a scoring backend: "
-                    f"pass scorers={{{spec.model!r}: ...}} to Engine, set PAIRRM_BASE_URL to a "
-                    "scoring server, or run with simulate=True",
+                    f"{needs}pass scorers={{{spec.model!r}: ...}} to Engine, set "
+                    "PAIRRM_BASE_URL to a scoring server, or run with simulate=True",
                     source=self.architecture.source,
                     location=format_location(("layers", index, position, "model")),
+                    cli_hint=f"{needs}set PAIRRM_BASE_URL to a scoring server (POST /score), "
+                    "or add --simulate",
                 )
 
     @property

@@ -69,13 +69,25 @@ class ConfigError(ArchonError, ValueError):
     Attributes:
         source: the file (or "<dict>") the configuration came from.
         location: where in it, e.g. ``layers[3][0].top_k`` or ``line 4, column 9``.
+        cli_message: the same error worded for the command line (its options instead of
+            Python arguments), when the wording differs; None otherwise.
     """
 
-    def __init__(self, message: str, *, source: str | None = None, location: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        location: str | None = None,
+        cli_hint: str | None = None,
+    ):
         self.source = source
         self.location = location
         where = ", ".join(part for part in (source, location) if part)
         super().__init__(f"{where}: {message}" if where else message)
+        self.cli_message: str | None = None
+        if cli_hint is not None:
+            self.cli_message = f"{where}: {cli_hint}" if where else cli_hint
 
 
 class InvalidInputError(ArchonError, ValueError):

@@ -105,12 +105,18 @@ def check_required_keys(
         if any(key_sets.get(name) for name in names):
             continue
         either = " or ".join(names)
-        raise ConfigError(
+        needed = (
             f"{model_type} needs an API key and none is given: set {either} (and "
-            f"{names[0]}_2, ... for more keys) in the environment or in a .env file, or pass "
-            f"keys={{{names[0]!r}: ['...']}} or the path of a JSON key file of that shape "
-            "(Archon's api_keys.json) to Engine(keys=...)",
+            f"{names[0]}_2, ... for more keys) in the environment or in a .env file, or "
+        )
+        raise ConfigError(
+            f"{needed}pass keys={{{names[0]!r}: ['...']}} or the path of a JSON key file of "
+            "that shape (Archon's api_keys.json) to Engine(keys=...); or simulate=True to "
+            "try it on the simulated provider",
             source=source,
+            cli_hint=f"{needed}give a JSON key file with --keys FILE "
+            f"({{{names[0]!r}: ['...']}}); or add --simulate to try it on the simulated "
+            "provider, or --base-url URL --model NAME to use your own OpenAI-compatible server",
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,12 +16,23 @@ import orjson
 import structlog
 
 from ._architecture import Architecture, is_reward_model
+from ._cli_common import TERMINATED, UsageError
 from ._config import ConfigWarning
 from ._defaults import DEFAULT_ARCHITECTURE
 from ._engine import Engine
 from ._exceptions import ArchonError, ConfigError
 
 __all__ = ["main"]
+
+
+#: The exit statuses, as --help and the README list them.
+EXIT_CODES = """exit status:
+  0    done (every prompt answered)
+  1    an error (bad config, no key, provider failure), or a batch stopped early
+  2    usage error (missing or wrong arguments)
+  3    the batch finished, but some prompts failed (see their error lines)
+  130  interrupted (Ctrl-C); a batch prints its summary first
+  143  terminated (SIGTERM); a batch prints its summary first"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,49 +45,97 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(simulate_main(arguments[1:]) or 0)
     parser = _parser()
     args = parser.parse_args(arguments)
+    # A kill (SIGTERM) unwinds like Ctrl-C, so that a batch still prints what it spent.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    TERMINATED.clear()
+    try:
+        return _dispatch_command(parser, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    TERMINATED.set()
+    raise KeyboardInterrupt
+
+
+def _dispatch_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     _configure_logging(getattr(args, "verbose", 0))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
         return int(args.handler(args))
+    except UsageError as exc:
+        sys.stderr.write(f"archon-async: error: {exc}\n")
+        return 2
     except ArchonError as exc:
         from ._batch import describe_error
 
         # A failed layer is a group: its first cause is what the user can act on.
         message = describe_error(exc) if isinstance(exc, BaseExceptionGroup) else str(exc)
+        message = getattr(exc, "cli_message", None) or message
         sys.stderr.write(f"archon-async: {message}\n")
         return 1
     except KeyboardInterrupt:
+        if TERMINATED.is_set():
+            sys.stderr.write("archon-async: terminated\n")
+            return 143
         sys.stderr.write("archon-async: interrupted\n")
         return 130
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="archon-async",
         description="Run Archon inference-time architectures on an asyncio engine.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"archon-async {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: every call)"
     )
     commands = parser.add_subparsers(title="commands")
 
-    run = commands.add_parser("run", help="answer one prompt")
+    run = commands.add_parser(
+        "run",
+        help="answer one prompt",
+        description="Answer one question with an architecture and print the answer.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "args",
         nargs="+",
         metavar="[CONFIG] QUESTION",
-        help="an architecture JSON file (default: the built-in one) and the question",
+        help="an architecture JSON file or a shipped name such as 'default' or "
+        "'archon/MoA-lite' (default: the built-in one, simulated), then the question "
+        "('-' reads it from standard input)",
     )
     _add_engine_options(run)
     run.add_argument("--trace", action="store_true", help="print the trace as JSON on stderr")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser(
-        "validate", help="check architecture files without calling anything"
+        "validate",
+        help="check architecture files without calling anything",
+        description="Check architecture files (or shipped names such as 'default' or "
+        "'archon/MoA-lite') without calling anything; every problem of a file is reported.",
     )
-    validate.add_argument("configs", nargs="+", type=Path)
+    validate.add_argument(
+        "configs", nargs="*", metavar="CONFIG", help="files or shipped names to check"
+    )
+    validate.add_argument(
+        "--all", action="store_true", help="check every configuration shipped with the package"
+    )
+    validate.add_argument(
+        "--all-archon",
+        action="store_true",
+        help="check every configuration published with Archon (shipped as archon/NAME)",
+    )
     validate.set_defaults(handler=_validate)
 
     simulate = commands.add_parser(
@@ -152,10 +212,7 @@ def engine_from_args(
 
 
 def _run(args: argparse.Namespace) -> int:
-    if len(args.args) > 2:
-        raise ArchonError("give at most a config file and one question (quote the question)")
-    config = Path(args.args[0]) if len(args.args) == 2 else None
-    question = args.args[-1]
+    config, question = _run_arguments(args.args)
     engine = engine_from_args(config, args)
 
     async def answer() -> Any:
@@ -177,9 +234,48 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_arguments(values: Sequence[str]) -> tuple[Path | None, str]:
+    """The config (None: the built-in one) and the question of ``run``'s arguments.
+
+    Raises:
+        UsageError: too many arguments, a config given without a question, or no question.
+    """
+    if len(values) > 2:
+        raise UsageError(
+            "give at most a config and one question; quote a question of several words: "
+            'archon-async run CONFIG "What is 17 * 23?"'
+        )
+    question = values[-1]
+    if len(values) == 1 and _looks_like_config(question):
+        raise UsageError(
+            f"the question is missing: {question!r} is a config; give the question after it: "
+            f'archon-async run {question} "your question" (or - to read it from standard input)'
+        )
+    if question == "-":
+        question = sys.stdin.read()
+    if not question.strip():
+        raise UsageError("the question is empty")
+    return (Path(values[0]) if len(values) == 2 else None), question
+
+
+def _looks_like_config(value: str) -> bool:
+    from ._shipped import find_shipped
+
+    if len(value) > 1024 or "\n" in value:
+        return False
+    return value.endswith(".json") or Path(value).is_file() or find_shipped(value) is not None
+
+
 def _validate(args: argparse.Namespace) -> int:
+    from ._shipped import shipped_config_names
+
+    targets: list[str | Path] = list(args.configs)
+    if args.all or args.all_archon:
+        targets += shipped_config_names("" if args.all else "archon")
+    if not targets:
+        raise UsageError("name the files to check, or give --all / --all-archon")
     failed = 0
-    for path in args.configs:
+    for path in targets:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConfigWarning)
             try:
@@ -200,7 +296,7 @@ def _validate(args: argparse.Namespace) -> int:
                 if is_reward_model(spec):
                     sys.stdout.write(
                         f"  note: layers[{index}][{position}] ranks with {spec.model}, which "
-                        "needs a scoring backend: Engine(scorers=...), PAIRRM_BASE_URL, or "
+                        "needs a scoring backend: PAIRRM_BASE_URL (a POST /score server) or "
                         "--simulate\n"
                     )
     return 1 if failed else 0
