@@ -23,6 +23,7 @@ from ._config import (
 )
 from ._exceptions import ConfigError
 from ._registry import Registry
+from ._request_notes import request_notes
 from ._shipped import find_shipped, resolve_config_path, shipped_config_names
 
 __all__ = ["Architecture", "is_reward_model"]
@@ -188,6 +189,7 @@ class Architecture:
         if not isinstance(name, str):
             raise ConfigError("'name' must be a string", source=source, location="name")
         providers = _provider_settings(data.get("providers"), registry, source)
+        notes.extend(request_notes(layers, providers, registry, source))
         for note in notes:
             warnings.warn(ConfigWarning(note), stacklevel=3)
         return cls(

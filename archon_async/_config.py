@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._exceptions import ConfigError
 
@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+#: The request parameters a component may leave out with ``"omit": [...]``.
+OmittableParameter = Literal["temperature", "max_tokens", "top_p", "stop"]
+
+
 class ConfigWarning(UserWarning):
     """A configuration key was not understood and is ignored."""
 
@@ -36,6 +40,12 @@ class ComponentSpec(BaseModel):
     ``to_dict`` round-trips) and reported by `ComponentSpec.unknown_keys`. Values are
     strict: ``"top_k": "5"`` or ``"first_pass": "yes"`` is an error, not a silent guess
     (every published Archon config passes).
+
+    Our additions: ``base_url``; ``top_p`` and ``stop`` (a string or a list), sent under
+    each API's own name; ``extra_body``, provider-specific fields merged into the wire body
+    as they are (``{"reasoning_effort": "low", "seed": 7}``; they win over the fields built
+    from the other keys); and ``omit``, request parameters to leave out so that the
+    provider's default applies (``temperature``, ``max_tokens``, ``top_p``, ``stop``).
     """
 
     model_config = ConfigDict(frozen=True, extra="allow", strict=True)
@@ -62,6 +72,20 @@ class ComponentSpec(BaseModel):
     ranker_config: dict[str, Any] | None = None
     # Ours: a per-component base URL, for gateways and local servers.
     base_url: str | None = None
+    # Sampling parameters every wire defines (OpenAI top_p/stop, Anthropic top_p/
+    # stop_sequences, Gemini topP/stopSequences, Bedrock topP/stopSequences).
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    # Ours: provider-specific request fields sent as they are (reasoning_effort, seed...),
+    # and request parameters to leave out so that the provider's default applies.
+    extra_body: dict[str, Any] | None = None
+    omit: list[OmittableParameter] | None = None
+
+    def stop_sequences(self) -> tuple[str, ...]:
+        """``stop`` as a tuple (a single string is one sequence)."""
+        if self.stop is None:
+            return ()
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
     def unknown_keys(self) -> list[str]:
         """The keys of this component that no part of the engine reads."""
@@ -93,6 +117,9 @@ class ProviderSettings(BaseModel):
             the engine's throughput curve (bench/RESULTS.md, "Knee").
         timeout_s: per-request timeout.
         max_retries: retries after the first attempt on 429, 5xx, timeouts, broken connections.
+        max_output_tokens: output limits by model, overriding the documented ones that
+            ``max_tokens`` is clamped to (Anthropic and Bedrock Claude models, see
+            `archon_async.providers.models`), e.g. ``{"claude-3-5-sonnet-20240620": 4096}``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -105,6 +132,15 @@ class ProviderSettings(BaseModel):
     max_concurrency: int = Field(default=256, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
+    max_output_tokens: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("max_output_tokens")
+    @classmethod
+    def _positive_limits(cls, limits: dict[str, int]) -> dict[str, int]:
+        for model, limit in limits.items():
+            if limit < 1:
+                raise ValueError(f"the output limit of {model!r} must be at least 1")
+        return limits
 
 
 def format_location(parts: tuple[int | str, ...]) -> str:

@@ -12,7 +12,7 @@ from ._exceptions import ArchonError, ProviderError
 from ._trace import ComponentTrace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message
 
-__all__ = ["CallContext", "Completer"]
+__all__ = ["CallContext", "Completer", "request_for"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -22,6 +22,33 @@ class Completer(Protocol):
     """The engine side of a call (the dispatcher)."""
 
     async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]: ...
+
+
+def request_for(
+    spec: ComponentSpec,
+    messages: Sequence[Message],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> ChatRequest:
+    """The request a component's spec makes (a component's own temperature or budget wins
+    over the spec's; a parameter the spec omits is left out whatever asked for it)."""
+    omit = spec.omit or ()
+    return ChatRequest(
+        model=spec.model,
+        model_type=spec.model_type,
+        messages=messages,
+        temperature=None
+        if "temperature" in omit
+        else (spec.temperature if temperature is None else temperature),
+        max_tokens=None
+        if "max_tokens" in omit
+        else (spec.max_tokens if max_tokens is None else max_tokens),
+        base_url=spec.base_url,
+        extra=spec.extra_body or {},
+        top_p=None if "top_p" in omit else spec.top_p,
+        stop=() if "stop" in omit else spec.stop_sequences(),
+    )
 
 
 class CallContext:
@@ -69,15 +96,7 @@ class CallContext:
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> ChatResponse:
-        spec = self._spec
-        request = ChatRequest(
-            model=spec.model,
-            model_type=spec.model_type,
-            messages=messages,
-            temperature=spec.temperature if temperature is None else temperature,
-            max_tokens=spec.max_tokens if max_tokens is None else max_tokens,
-            base_url=spec.base_url,
-        )
+        request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
         try:
             response, record = await self._completer.complete(request)
         except ProviderError as exc:

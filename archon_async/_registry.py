@@ -14,6 +14,7 @@ from typing import Any, cast
 from ._config import ComponentSpec, ProviderSettings
 from ._exceptions import ConfigError
 from .core import (
+    ChatRequest,
     Component,
     ComponentContext,
     ComponentFactory,
@@ -181,6 +182,16 @@ class Registry:
         factory: ComponentFactory = _load(entry) if isinstance(entry, str) else entry
         component: Component = factory(spec)
         return component
+
+    def request_notes(
+        self, model_type: str, request: ChatRequest, settings: ProviderSettings
+    ) -> list[str]:
+        """What the provider class of a model_type will send differently from ``request``
+        (its ``request_notes`` classmethod, if it has one; none for custom generators)."""
+        entry = self._providers.get(model_type)
+        target = _load(entry) if isinstance(entry, str) else entry
+        notes = getattr(target, "request_notes", None) if inspect.isclass(target) else None
+        return list(notes(request, settings)) if notes is not None else []
 
     def build_provider(self, model_type: str, settings: ProviderSettings) -> Provider:
         """Build the provider serving a model_type.

@@ -38,7 +38,10 @@ class ChatRequest:
         temperature: sampling temperature, or None for the provider default.
         max_tokens: the completion budget, or None for the provider default.
         base_url: a base URL from the component config, overriding the provider's.
-        extra: provider-specific request fields, sent as they are.
+        extra: provider-specific request fields (the config's ``extra_body``), merged into
+            the wire body as they are, over the fields built from the other attributes.
+        top_p: nucleus sampling, or None for the provider default.
+        stop: sequences that end the completion (empty: none).
     """
 
     model: str
@@ -48,6 +51,8 @@ class ChatRequest:
     max_tokens: int | None = None
     base_url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,7 @@ def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Mess
     if isinstance(messages, str):
         if not messages.strip():
             raise InvalidInputError("the prompt is empty: give a non-empty question")
+        _check_encodable(messages, "the prompt")
         return [
             {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
             {"role": "user", "content": messages},
@@ -136,12 +142,34 @@ def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Mess
             raise InvalidInputError(
                 f"messages[{index}].role is {role!r}: use 'system', 'user' or 'assistant'"
             )
-        result.append({"role": role, "content": _text_content(content, index)})
+        text = _text_content(content, index)
+        _check_encodable(text, f"messages[{index}].content")
+        result.append({"role": role, "content": text})
     if result[-1]["role"] != "user":
         raise InvalidInputError("the last message must be the user's: it is what gets answered")
     if result[0]["role"] != "system":
         result.insert(0, {"role": "system", "content": DEFAULT_SYSTEM_PROMPT})
     return result
+
+
+def _check_encodable(text: str, where: str) -> None:
+    """Refuse a lone surrogate: no provider's JSON (UTF-8) can carry it.
+
+    Lone surrogates come from text decoded with ``surrogateescape`` (command-line arguments
+    and file names holding bytes that are not UTF-8) or from JSON with an unpaired ``\\ud83d``
+    escape. They cannot be encoded, so the request could never be sent.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character "
+            f"{exc.start}, which no provider accepts: the text was decoded wrongly (bytes "
+            "that are not UTF-8); decode it as UTF-8, or replace it "
+            "(text.encode('utf-8', 'replace').decode())"
+        ) from None
 
 
 def _text_content(content: Any, index: int) -> str:

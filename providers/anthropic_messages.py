@@ -1,7 +1,8 @@
 """The Anthropic messages wire format (``POST {base}/v1/messages``).
 
-The API takes the system prompt as a top-level ``system`` field, not as a message, and
-requires ``max_tokens``; both are handled here so configs need not know.
+The API takes the system prompt as a top-level ``system`` field, not as a message, requires
+``max_tokens`` no larger than the model's output limit, and turns that alternate from the
+user's; all are handled here so configs need not know.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archon_async.core import ChatRequest, ChatResponse, Message
+from archon_async.core import ChatRequest, ChatResponse, Message, ProviderSettings
 
 from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._turns import alternating_turns
+from .models import anthropic_output_limit
 
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
@@ -21,16 +24,18 @@ if TYPE_CHECKING:
         """The SDK's request type, for the API version we send.
 
         SDK 2.x types follow API version 2026-10-21, which removed the sampling
-        parameters; 2023-06-01 (`ANTHROPIC_VERSION`) still takes ``temperature``.
+        parameters; 2023-06-01 (`ANTHROPIC_VERSION`) still takes ``temperature`` and
+        ``top_p``.
         """
 
         temperature: float
+        top_p: float
 
     def _split_for_wire(messages: Sequence[Message], /) -> tuple[str, list[MessageParam]]:
         """`split_system`, typed for the wire: only user and assistant turns are left."""
 
 
-__all__ = ["ANTHROPIC_VERSION", "AnthropicMessagesProvider", "split_system"]
+__all__ = ["ANTHROPIC_VERSION", "AnthropicMessagesProvider", "clamp_max_tokens", "split_system"]
 
 #: The API version we speak (sent as the ``anthropic-version`` header).
 ANTHROPIC_VERSION = "2023-06-01"
@@ -39,12 +44,29 @@ _DEFAULT_MAX_TOKENS = 4096
 
 
 def split_system(messages: Sequence[Message]) -> tuple[str, list[Message]]:
-    """Separate the system messages (joined by blank lines) from the conversation."""
-    system = [m["content"] for m in messages if m["role"] == "system"]
-    rest: list[Message] = [
-        {"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"
-    ]
-    return "\n\n".join(system), rest
+    """The system text and the turns as the API takes them (see `alternating_turns`)."""
+    return alternating_turns(messages)
+
+
+def clamp_max_tokens(request: ChatRequest, settings: ProviderSettings) -> tuple[int, str | None]:
+    """The ``max_tokens`` to send and the ``anthropic-beta`` header it needs, if any.
+
+    The request's value (4096 when it has none, Archon's value) is lowered to the model's
+    output limit: the settings' ``max_output_tokens`` for the model if given, else the
+    documented limit (`anthropic_output_limit`, which also knows Bedrock and Vertex ids).
+    A model known to neither is sent the value unchanged.
+    """
+    wanted = request.max_tokens or _DEFAULT_MAX_TOKENS
+    override = settings.max_output_tokens.get(request.model)
+    if override is not None:
+        return min(wanted, override), None
+    known = anthropic_output_limit(request.model)
+    if known is None:
+        return wanted, None
+    base = known.limit(beta=False)
+    if wanted <= base or known.beta is None:
+        return min(wanted, known.max_tokens), None
+    return min(wanted, known.max_tokens), known.beta
 
 
 if not TYPE_CHECKING:
@@ -64,22 +86,48 @@ class AnthropicMessagesProvider(HttpProvider):
     default_base_url = "https://api.anthropic.com"
 
     def build_body(self, request: ChatRequest) -> Mapping[str, Any]:
-        """The wire body for a request (``extra`` fields are sent as they are)."""
+        """The wire body for a request (``extra`` fields are merged in last, unchecked).
+
+        ``max_tokens`` is clamped to the model's output limit (`clamp_max_tokens`); the
+        turns are merged and reordered as the API requires (`alternating_turns`).
+        """
         system, messages = _split_for_wire(request.messages)
-        body: WireBody = {
-            "model": request.model,
-            "max_tokens": request.max_tokens or _DEFAULT_MAX_TOKENS,
-            "messages": messages,
-        }
+        max_tokens, _ = clamp_max_tokens(request, self.settings)
+        body: WireBody = {"model": request.model, "max_tokens": max_tokens, "messages": messages}
         if system:
             body["system"] = system
         if request.temperature is not None:
             # Anthropic's range is 0..1; Archon configs may say up to 2 for OpenAI models.
             body["temperature"] = min(request.temperature, 1.0)
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
         if request.extra:
-            # The config's escape hatch for fields we do not model: sent unchecked.
             return {**body, **request.extra}
         return body
+
+    def headers(self, request: ChatRequest, api_key: str | None) -> dict[str, str]:
+        """The version header, the key, and the beta header a raised output limit needs."""
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if api_key:
+            headers["x-api-key"] = api_key
+        _, beta = clamp_max_tokens(request, self.settings)
+        if beta:
+            headers["anthropic-beta"] = beta
+        return headers
+
+    @classmethod
+    def request_notes(cls, request: ChatRequest, settings: ProviderSettings) -> list[str]:
+        """What this adapter will send differently from the config, said at load time."""
+        sent, _ = clamp_max_tokens(request, settings)
+        if request.max_tokens is None or sent >= request.max_tokens:
+            return []
+        return [
+            f"max_tokens {request.max_tokens} is above {request.model}'s output limit: "
+            f"{sent} is sent (the API refuses more; Archon sends 4096 to every Anthropic "
+            "call). Set 'max_output_tokens' in the providers section to change the limit"
+        ]
 
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
         """Send one message request.
@@ -87,12 +135,13 @@ class AnthropicMessagesProvider(HttpProvider):
         Raises:
             ProviderError: see `archon_async.core.Provider.send`.
         """
-        headers = {"anthropic-version": ANTHROPIC_VERSION}
-        if api_key:
-            headers["x-api-key"] = api_key
         url = f"{self.base_url(request)}/v1/messages"
         data, limits = await self.post_json(
-            request, url, self.build_body(request), headers=headers, secret=api_key
+            request,
+            url,
+            self.build_body(request),
+            headers=self.headers(request, api_key),
+            secret=api_key,
         )
         return self.parse(request, data, limits)
 

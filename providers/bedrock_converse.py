@@ -15,22 +15,53 @@ from urllib.parse import quote
 import anyio
 import orjson
 
-from archon_async.core import ChatRequest, ChatResponse, ConfigError
+from archon_async.core import ChatRequest, ChatResponse, ConfigError, ProviderSettings
 
 from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._turns import alternating_turns
+from .models import anthropic_output_limit
 
-__all__ = ["BedrockConverseProvider"]
+__all__ = ["BedrockConverseProvider", "bedrock_max_tokens", "model_id"]
 
-_REGION_VARIABLES = ("BEDROCK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+# AWS_REGION_NAME is the variable of Archon's keys and of litellm, which reads it first.
+_REGION_VARIABLES = ("BEDROCK_REGION", "AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+_LITELLM_PREFIXES = ("bedrock/", "converse/")
+
+
+def model_id(model: str) -> str:
+    """A Bedrock model id without litellm's ``bedrock/`` (and ``converse/``) prefix."""
+    for prefix in _LITELLM_PREFIXES:
+        model = model.removeprefix(prefix)
+    return model
+
+
+def bedrock_max_tokens(request: ChatRequest, settings: ProviderSettings) -> int | None:
+    """The ``maxTokens`` to send: the request's, clamped to a Claude model's output limit.
+
+    The limit is the settings' ``max_output_tokens`` for the model if given, else the
+    documented one (Converse sends no ``anthropic-beta`` header, so a limit raised by one
+    does not apply). Other models are sent the value unchanged.
+    """
+    if request.max_tokens is None:
+        return None
+    override = settings.max_output_tokens.get(request.model)
+    if override is not None:
+        return min(request.max_tokens, override)
+    known = anthropic_output_limit(model_id(request.model))
+    if known is None:
+        return request.max_tokens
+    return min(request.max_tokens, known.limit(beta=False))
+
+
 _DEFAULT_REGION = "us-east-1"
 
 
 class BedrockConverseProvider(HttpProvider):
     """An adapter for Bedrock's Converse API; one attempt per `send`.
 
-    The region comes from ``BEDROCK_REGION``, ``AWS_REGION`` or ``AWS_DEFAULT_REGION``
-    (default us-east-1) and picks the default endpoint; ``BEDROCK_BASE_URL`` or a
-    configured base URL replaces the endpoint.
+    The region comes from ``BEDROCK_REGION``, ``AWS_REGION_NAME``, ``AWS_REGION`` or
+    ``AWS_DEFAULT_REGION``, the first one set (default us-east-1), and picks the default
+    endpoint; ``BEDROCK_BASE_URL`` or a configured base URL replaces the endpoint.
     """
 
     env_base_url = "BEDROCK_BASE_URL"
@@ -45,30 +76,50 @@ class BedrockConverseProvider(HttpProvider):
         self._credentials: Any = None
 
     def build_body(self, request: ChatRequest) -> JsonObject:
-        """The wire body for a request (``extra`` fields are merged in as they are)."""
+        """The wire body for a request (``extra`` fields are merged in as they are).
+
+        Turns are merged and reordered as Converse requires (`alternating_turns`); a Claude
+        model's ``maxTokens`` is clamped to its output limit (`bedrock_max_tokens`).
+        """
+        system, turns = alternating_turns(request.messages)
         body: JsonObject = {
-            "messages": [
-                {"role": m["role"], "content": [{"text": m["content"]}]}
-                for m in request.messages
-                if m["role"] != "system"
-            ]
+            "messages": [{"role": m["role"], "content": [{"text": m["content"]}]} for m in turns]
         }
-        system = [{"text": m["content"]} for m in request.messages if m["role"] == "system"]
         if system:
-            body["system"] = system
+            body["system"] = [{"text": system}]
         config: JsonObject = {}
-        if request.max_tokens is not None:
-            config["maxTokens"] = request.max_tokens
+        max_tokens = bedrock_max_tokens(request, self.settings)
+        if max_tokens is not None:
+            config["maxTokens"] = max_tokens
         if request.temperature is not None:
             config["temperature"] = min(request.temperature, 1.0)
+        if request.top_p is not None:
+            config["topP"] = request.top_p
+        if request.stop:
+            config["stopSequences"] = list(request.stop)
         if config:
             body["inferenceConfig"] = config
         body.update(request.extra)
         return body
 
+    @classmethod
+    def request_notes(cls, request: ChatRequest, settings: ProviderSettings) -> list[str]:
+        """What this adapter will send differently from the config, said at load time."""
+        sent = bedrock_max_tokens(request, settings)
+        if request.max_tokens is None or sent is None or sent >= request.max_tokens:
+            return []
+        return [
+            f"max_tokens {request.max_tokens} is above {request.model}'s output limit: {sent} "
+            "is sent. Set 'max_output_tokens' in the providers section to change the limit"
+        ]
+
     def url(self, request: ChatRequest) -> str:
-        """The endpoint for a request's model id (ids contain ``:``, so it is quoted)."""
-        return f"{self.base_url(request)}/model/{quote(request.model, safe='')}/converse"
+        """The endpoint for a request's model id (ids contain ``:``, so it is quoted).
+
+        A litellm-style id (``bedrock/meta.llama3-70b-instruct-v1:0``, also with litellm's
+        ``converse/`` route) loses its prefix: Bedrock knows the model by the rest.
+        """
+        return f"{self.base_url(request)}/model/{quote(model_id(request.model), safe='')}/converse"
 
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
         """Send one Converse request.

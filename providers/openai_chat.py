@@ -6,6 +6,7 @@ only in their default base URL and the environment variable that overrides it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ import httpx
 from archon_async.core import ChatRequest, ChatResponse, ProviderSettings
 
 from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._turns import system_into_user
+from .models import ReasoningModel, reasoning_model
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,7 +36,7 @@ else:
     # a plain dict, and this is the `list()` the body needed anyway.
     _wire_messages = list
 
-__all__ = ["OpenAIChatProvider"]
+__all__ = ["OpenAIChatProvider", "groq_base_url"]
 
 # model_type -> (environment variable for the base URL, default base URL or None).
 _VENDORS: dict[str, tuple[str | None, str | None]] = {
@@ -44,6 +47,16 @@ _VENDORS: dict[str, tuple[str | None, str | None]] = {
     "vLLM": ("VLLM_BASE_URL", None),
     "OpenAI_Compatible": ("OPENAI_COMPATIBLE_BASE_URL", None),
 }
+
+
+def groq_base_url(url: str) -> str:
+    """``GROQ_BASE_URL`` as the groq SDK means it: the API root (``https://api.groq.com``),
+    under which the OpenAI-compatible API lives at ``/openai/v1``. A URL that already
+    ends in a version (``.../openai/v1``, a proxy's ``.../v1``) is kept as it is."""
+    root = url.rstrip("/")
+    if re.search(r"/v\d+$", root):
+        return root
+    return f"{root}/openai/v1"
 
 
 class OpenAIChatProvider(HttpProvider):
@@ -67,18 +80,72 @@ class OpenAIChatProvider(HttpProvider):
     ) -> None:
         self.env_base_url, self.default_base_url = _VENDORS.get(model_type, (None, None))
         super().__init__(model_type, settings, transport=transport)
+        if self._env_url and model_type == "Groq_API":
+            self._env_url = groq_base_url(self._env_url)
 
     def build_body(self, request: ChatRequest) -> Mapping[str, Any]:
-        """The wire body for a request (``extra`` fields are sent as they are)."""
+        """The wire body for a request, in the form the model accepts.
+
+        Reasoning models (`reasoning_model`) get ``max_completion_tokens`` and no sampling
+        parameter they refuse (``temperature`` other than 1, ``top_p``, ``stop``); o1-mini
+        and o1-preview get the system text at the head of the first user message. The
+        ``extra`` fields (the config's ``extra_body``) are merged in last, unchecked.
+        """
+        reasoning = reasoning_model(request.model)
+        if reasoning is not None:
+            return self._reasoning_body(request, reasoning)
         body: WireBody = {"model": request.model, "messages": _wire_messages(request.messages)}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop"] = list(request.stop)
         if request.extra:
-            # The config's escape hatch for fields we do not model: sent unchecked.
             return {**body, **request.extra}
         return body
+
+    def _reasoning_body(self, request: ChatRequest, model: ReasoningModel) -> Mapping[str, Any]:
+        messages = request.messages if model.system_role else system_into_user(request.messages)
+        body: WireBody = {"model": request.model, "messages": _wire_messages(messages)}
+        if request.max_tokens is not None:
+            body["max_completion_tokens"] = request.max_tokens
+        if request.temperature == 1:
+            body["temperature"] = 1.0
+        if request.extra:
+            return {**body, **request.extra}
+        return body
+
+    @classmethod
+    def request_notes(cls, request: ChatRequest, settings: ProviderSettings) -> list[str]:
+        """What this adapter will send differently from the config, said at load time."""
+        model = reasoning_model(request.model)
+        if model is None:
+            return []
+        dropped = [
+            f"{name}={value!r}"
+            for name, value in (
+                ("temperature", request.temperature),
+                ("top_p", request.top_p),
+                ("stop", list(request.stop) or None),
+            )
+            if value is not None and not (name == "temperature" and value == 1)
+        ]
+        # max_tokens sent as max_completion_tokens changes nothing: not worth a warning.
+        changes = []
+        if dropped:
+            changes.append(f"{', '.join(dropped)} not sent (it takes only the defaults)")
+        if not model.system_role:
+            changes.append("the system message opens the first user message")
+        if not changes:
+            return []
+        return [
+            f"{request.model} is an OpenAI reasoning model ({model.family}): "
+            f"{'; '.join(changes)}. Pass the parameters it takes (reasoning_effort...) in "
+            "'extra_body'"
+        ]
 
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
         """Send one chat completion; a pool without keys (self-hosted) sends no auth header.

@@ -10,7 +10,8 @@ per-model skill against an answer key. Run it in-process::
 
 or as ``python -m archon_async.simulate --port 8765`` (``--help`` lists the flags).
 
-Endpoints: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` (Anthropic),
+Endpoints: ``POST /v1/chat/completions`` (OpenAI; also at ``/chat/completions`` and at
+Groq's ``/openai/v1/chat/completions``), ``POST /v1/messages`` (Anthropic),
 ``POST /v1beta/models/{model}:generateContent`` (Gemini), ``POST /model/{id}/converse``
 (Bedrock), ``GET /v1/models``, ``POST /score`` (PairRM-style: ``{"model", "query",
 "candidates"}`` -> ``{"scores"}``), ``GET /stats``, ``POST /stats/reset`` and

@@ -59,6 +59,8 @@ class SimulatedServer:
 
         app.router.add_post("/v1/chat/completions", wired(Wire.OPENAI))
         app.router.add_post("/chat/completions", wired(Wire.OPENAI))
+        # Groq's OpenAI-compatible path under its API root (the groq SDK's base URL).
+        app.router.add_post("/openai/v1/chat/completions", wired(Wire.OPENAI))
         app.router.add_post("/v1/messages", wired(Wire.ANTHROPIC))
         app.router.add_post("/v1beta/models/{model}:generateContent", wired(Wire.GOOGLE))
         app.router.add_post("/model/{model}/converse", wired(Wire.BEDROCK))
