@@ -14,8 +14,8 @@ from __future__ import annotations
 from ._answer_key import simulated_answer, simulated_answer_key
 from ._baseline import read_baseline
 from ._code import extract_code
+from ._gsm8k_answers import extract_gsm8k_answer
 from ._math_answers import (
-    extract_gsm8k_answer,
     extract_math_answer,
     last_boxed,
     math_equal,

@@ -1,50 +1,24 @@
-"""Final-answer extraction and normalisation for GSM8K and MATH."""
+"""MATH's final answer: which part of a solution is the answer, and whether it is right.
+
+Extraction follows MATH's protocol (Hendrycks et al. 2021): the last ``\\boxed{}`` is the
+answer; a solution without one is read from its final statement. Equality is Math-Verify's
+(`latex_equal`), except for answers made only of words (``\\text{even}``, ``\\text{(C)}``,
+``Sunday``), which must be the same words: an empty answer is never right.
+"""
 
 from __future__ import annotations
 
 import re
-from fractions import Fraction
+
+from ._equivalence import latex_equal
+from ._gsm8k_answers import normalize_number
 
 __all__ = [
-    "extract_gsm8k_answer",
     "extract_math_answer",
     "last_boxed",
     "math_equal",
     "normalize_math_answer",
-    "normalize_number",
 ]
-
-_NUMBER = r"-?\$?\s*\d[\d,]*(?:\.\d+)?|-?\$?\s*\.\d+"
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*\**\s*(" + _NUMBER + ")", re.IGNORECASE)
-_HASHES = re.compile(r"####\s*(" + _NUMBER + ")")
-_ANY_NUMBER = re.compile(_NUMBER)
-
-
-def normalize_number(text: str) -> str:
-    """``"$1,234.50"`` -> ``"1234.5"``: drops $, commas, spaces and trailing zeros/dots."""
-    cleaned = text.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
-    if "." in cleaned:
-        cleaned = cleaned.rstrip("0").rstrip(".")
-    return "0" if cleaned == "-0" else cleaned
-
-
-def extract_gsm8k_answer(text: str) -> str | None:
-    """The final number of a GSM8K answer, normalised, or None.
-
-    Tried in order: the last "The answer is: n", the last "#### n", the last ``\\boxed{n}``,
-    then the last number in the text.
-    """
-    for pattern in (_ANSWER_IS, _HASHES):
-        found = pattern.findall(text)
-        if found:
-            return normalize_number(found[-1])
-    boxed = last_boxed(text)
-    if boxed is not None:
-        numbers = _ANY_NUMBER.findall(boxed)
-        if numbers:
-            return normalize_number(numbers[-1])
-    numbers = _ANY_NUMBER.findall(text)
-    return normalize_number(numbers[-1]) if numbers else None
 
 
 def last_boxed(text: str) -> str | None:
@@ -149,28 +123,39 @@ def normalize_math_answer(answer: str) -> str:
     return normalize_number(text) if plain_number and text not in ("", "-") else text
 
 
-_FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$")
+# Wrappers that only typeset words; what they hold is the answer's text.
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
+_WORDS_ONLY = re.compile(r"[A-Za-z][A-Za-z' -]*")
 
 
-def _as_fraction(text: str) -> Fraction | None:
-    match = _FRAC.match(text)
-    try:
-        if match:
-            value = Fraction(int(match.group(2)), int(match.group(3)))
-            return -value if match.group(1) else value
-        if re.fullmatch(r"-?\d+(?:\.\d+)?", text):
-            return Fraction(text)
-    except (ValueError, ZeroDivisionError):
+def _words(answer: str) -> str | None:
+    """The words of an answer made only of words (``\\text{(C)}`` -> ``c``), else None."""
+    text = _TEXT_WRAPPER.sub(r"\1", answer).replace("$", "").strip().rstrip(".")
+    text = re.sub(r"^\((.*)\)$", r"\1", text.strip()).strip()  # "(C)" is choice C
+    if not _WORDS_ONLY.fullmatch(text):
         return None
-    return None
+    return " ".join(text.lower().split())
+
+
+def _plain(answer: str) -> str:
+    """LaTeX spacing and thousands separators that no reader would call part of the answer."""
+    text = answer.strip().rstrip(".").replace("{,}", ",").replace("\\!", "")
+    # "1,000" is one thousand only when the whole answer is such a number: "1,2" is a list.
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text.replace(" ", "")):
+        text = text.replace(",", "").replace(" ", "")
+    return text
 
 
 def math_equal(prediction: str | None, reference: str) -> bool:
-    """Whether two MATH answers agree after normalisation (numbers compared by value)."""
-    if prediction is None:
+    """Whether a MATH answer equals the reference.
+
+    Answers made only of words must be the same words (case aside); otherwise Math-Verify
+    decides (numbers by value, expressions symbolically, sets, intervals, tuples and
+    matrices element by element). None or an empty answer is never right.
+    """
+    if prediction is None or not prediction.strip():
         return False
-    left, right = normalize_math_answer(prediction), normalize_math_answer(reference)
-    if left == right:
-        return True
-    a, b = _as_fraction(left), _as_fraction(right)
-    return a is not None and b is not None and a == b
+    said, wanted = _words(prediction), _words(reference)
+    if said is not None or wanted is not None:
+        return said is not None and said == wanted
+    return latex_equal(_plain(reference), _plain(prediction))

@@ -11,12 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
 from ._code import extract_code, humaneval_completion, humaneval_program, mbpp_program
-from ._math_answers import (
-    extract_gsm8k_answer,
-    extract_math_answer,
-    math_equal,
-    normalize_number,
-)
+from ._gsm8k_answers import extract_gsm8k_answer, gsm8k_equal, normalize_number
+from ._math_answers import extract_math_answer, math_equal
 from ._prompts import option_letters
 from ._types import BenchmarkItem, ScoreResult
 from .sandbox import Sandbox, SandboxResult
@@ -44,7 +40,7 @@ def score(benchmark: Benchmark | str, item: BenchmarkItem, answer: str) -> Score
     if name == "gsm8k":
         predicted = extract_gsm8k_answer(answer)
         expected = normalize_number(str(item.reference))
-        return _verdict(item.id, predicted, predicted == expected, expected)
+        return _verdict(item.id, predicted, gsm8k_equal(predicted, expected), expected)
     if name == "math":
         predicted = extract_math_answer(answer)
         return _verdict(
