@@ -1,0 +1,72 @@
+"""Reading a search file: JSON in, a validated `SearchFile` and its models out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .._config import format_location
+from .._exceptions import ConfigError
+from ._models import ModelRef, resolve_model
+from ._settings import SearchFile
+
+__all__ = ["EXAMPLE_SEARCH_CONFIG", "load_search_file", "search_file_from_dict"]
+
+#: Archon's example search configuration, shipped unmodified (data/NOTICE.md).
+EXAMPLE_SEARCH_CONFIG = Path(__file__).resolve().parent / "data" / "example_search_config.json"
+
+
+def load_search_file(path: str | Path) -> tuple[SearchFile, list[ModelRef]]:
+    """Load a search file and the models it names (in the file's order).
+
+    Raises:
+        ConfigError: unreadable file, invalid JSON (line and column given), an invalid
+            value (its place given), or a model config that cannot be found.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the search file: {exc.strerror}", source=source) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON: {exc.msg}",
+            source=source,
+            location=f"line {exc.lineno}, column {exc.colno}",
+        ) from None
+    return search_file_from_dict(data, source=source, base=Path(path).resolve().parent)
+
+
+def search_file_from_dict(
+    data: Any, *, source: str = "<dict>", base: Path | None = None
+) -> tuple[SearchFile, list[ModelRef]]:
+    """Validate a search configuration given as a dict; models are looked up from ``base``.
+
+    Raises:
+        ConfigError: as `load_search_file`.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError("a search file must be a JSON object", source=source)
+    try:
+        settings = SearchFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(
+            f"{first['msg']} ({len(exc.errors())} problem(s) in all)",
+            source=source,
+            location=format_location(first["loc"]) or None,
+        ) from None
+    base = base or Path.cwd()
+    models = [
+        resolve_model(entry, base=base, where=f"{source}: models_available[{i}]")
+        for i, entry in enumerate(settings.models_available)
+    ]
+    names = [m.model for m in models]
+    if len(set(names)) != len(names):
+        raise ConfigError("models_available names a model twice", source=source)
+    return settings, models

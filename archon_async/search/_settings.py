@@ -1,0 +1,262 @@
+"""The search configuration file: Archon's keys as Archon reads them, plus our own section.
+
+An Archon search configuration (``src/archon/itas_algorithms/search_configs/*.json`` in
+ScalingIntelligence/Archon) is a flat JSON object. Its keys are validated here with their
+meaning in Archon's ``itas_algorithm.py``; everything we add lives in one extra object,
+``"archon_async"`` (`Extension`), so an Archon file loads unchanged and an extended file
+still reads as Archon's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ARCHON_ALGORITHMS",
+    "Budget",
+    "Constraints",
+    "EarlyStopping",
+    "Extension",
+    "FinalStage",
+    "SearchFile",
+]
+
+#: Archon's ``search_algorithm_choice`` values, and ours.
+ARCHON_ALGORITHMS = ("random_search", "grid_search", "bayesian_optimization")
+Algorithm = Literal[
+    "random_search",
+    "grid_search",
+    "greedy_search",
+    "bayesian_optimization",
+    "tpe",
+    "gaussian_process",
+    "local_search",
+]
+FinalStage = Literal["none", "verifier", "unit_tests"]
+
+
+class Constraints(BaseModel):
+    """Per-query limits an architecture must meet to be in the space at all.
+
+    Attributes:
+        max_calls_per_query: inference calls (Archon's ``maximum_inference_calls`` when
+            unset here).
+        max_tokens_per_query: estimated input plus output tokens.
+        max_dollars_per_query: estimated list-price dollars (``archon_async._pricing``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    max_calls_per_query: int | None = Field(default=None, ge=1)
+    max_tokens_per_query: int | None = Field(default=None, ge=1)
+    max_dollars_per_query: float | None = Field(default=None, gt=0)
+
+
+class Budget(BaseModel):
+    """Caps on what the whole search spends; reaching one stops new evaluations, the ones
+    in flight finish (overshoot at most what was in flight).
+
+    Attributes:
+        calls: provider calls sent (cache hits are free).
+        tokens: input plus output tokens of the calls sent.
+        dollars: estimated list-price dollars of the calls sent.
+        architectures: architectures evaluated.
+        wall_time_s: seconds of search (a resumed search counts from its restart).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    calls: int | None = Field(default=None, ge=1)
+    tokens: int | None = Field(default=None, ge=1)
+    dollars: float | None = Field(default=None, gt=0)
+    architectures: int | None = Field(default=None, ge=1)
+    wall_time_s: float | None = Field(default=None, gt=0)
+
+
+class EarlyStopping(BaseModel):
+    """Stop evaluating an architecture that is clearly weaker than the best so far.
+
+    It is first run on ``first_fraction`` of the dev questions; when the upper end of its
+    confidence interval there (``z`` standard errors) is below the best full score so far,
+    it is recorded with that partial score and marked ``stopped_early``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    enabled: bool = True
+    first_fraction: float = Field(default=0.4, gt=0, lt=1)
+    z: float = Field(default=2.0, gt=0)
+
+
+class Extension(BaseModel):
+    """Our section of a search file (``"archon_async": {...}``); every field is optional.
+
+    Attributes:
+        critic_choices: whether a critic runs before each fusion layer.
+        ranker_choices: whether a ranker runs before each fusion layer.
+        ranker_top_k_choices: how many candidates such a ranker keeps.
+        final_choices: a last filter before the final fuser: ``none``, ``verifier`` (keeps
+            what it judges correct) or ``unit_tests`` (generates tests, keeps the
+            ``final_top_k`` candidates passing most).
+        final_top_k: candidates kept by the unit-test stage.
+        add_final_fuser: Archon always ends with one fuser of the best model.
+        temperature, max_tokens: of every component (Archon: 0.7 and 2048).
+        constraints: per-query limits (infeasible architectures are never evaluated).
+        objective: ``score``, or ``score_per_dollar`` (score minus ``cost_weight`` points
+            per dollar per query).
+        budget: caps on the whole search.
+        run_dir: where the search keeps its record and outputs.
+        algorithm: overrides ``search_algorithm_choice``.
+        evaluations: architectures to evaluate (else from Archon's iteration keys).
+        parallel: architectures evaluated at once.
+        dev_questions / held_out_questions: question counts (else Archon's fractions).
+        early_stopping: see `EarlyStopping`.
+        scoring: ``auto`` (built-in scorer, or the judge for judged benchmarks),
+            ``pairwise`` (judge against the baseline) or ``single`` (judge ratings).
+        simulation: the simulated ground truth's settings (see `Effects`).
+        prompt_tokens / answer_tokens: the token model of the per-query estimates.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    critic_choices: list[bool] = Field(default_factory=lambda: [False])
+    ranker_choices: list[bool] = Field(default_factory=lambda: [False])
+    ranker_top_k_choices: list[int] = Field(default_factory=lambda: [5])
+    final_choices: list[FinalStage] = Field(default_factory=lambda: list[FinalStage](["none"]))
+    final_top_k: int = Field(default=3, ge=1)
+    add_final_fuser: bool = True
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=2048, ge=1)
+    constraints: Constraints = Field(default_factory=Constraints)
+    objective: Literal["score", "score_per_dollar"] = "score"
+    cost_weight: float = Field(default=0.0, ge=0)
+    budget: Budget = Field(default_factory=Budget)
+    run_dir: str | None = None
+    algorithm: Algorithm | None = None
+    evaluations: int | None = Field(default=None, ge=1)
+    parallel: int = Field(default=4, ge=1, le=256)
+    dev_questions: int | None = Field(default=None, ge=1)
+    held_out_questions: int | None = Field(default=None, ge=0)
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    scoring: Literal["auto", "pairwise", "single"] = "auto"
+    simulation: dict[str, Any] = Field(default_factory=dict)
+    prompt_tokens: int = Field(default=300, ge=1)
+    answer_tokens: int = Field(default=400, ge=1)
+
+    @field_validator("critic_choices", "ranker_choices", "ranker_top_k_choices", "final_choices")
+    @classmethod
+    def _not_empty(cls, value: list[Any]) -> list[Any]:
+        if not value:
+            raise ValueError("must list at least one choice")
+        return list(dict.fromkeys(value))
+
+    @field_validator("ranker_top_k_choices")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(k < 1 for k in value):
+            raise ValueError("ranker top_k must be at least 1")
+        return value
+
+
+class SearchFile(BaseModel):
+    """An Archon search configuration, key for key (Archon's ``itas_algorithm.py``).
+
+    Attributes:
+        model_top_k_choices: how many of the best-ranked models generate (>= 1).
+        sample_top_k_choices: samples each of them draws (>= 1).
+        fuser_layer_1_choices, fuser_layer_2_choices, fuser_layer_3_choices: fusers in
+            each fusion layer, the best-ranked models first; 0 = no such layer.
+        maximum_inference_calls: calls per query an architecture may make.
+        models_available: single-model Archon configs (paths) or model config objects.
+        benchmark: a benchmark name (``arena_hard_auto`` is Archon's name for arena_hard).
+        judge_model, baseline_model: single-model Archon configs for judged benchmarks.
+        dataset_sample_for_power_ranking, dataset_sample_for_search,
+            dataset_sample_for_final_ranking: the share of the benchmark (a fraction <= 1)
+            or a number of questions (> 1).
+        search_algorithm_choice: ``random_search``, ``grid_search``,
+            ``bayesian_optimization`` (ours too: see `Algorithm`).
+        random_search_iterations: evaluations of a random search.
+        init_points, n_iter: a Bayesian optimisation's random start and model-guided steps.
+        search_iterations: evaluations of Archon's greedy search.
+        number_of_archon_configs_for_final_ranking: the best architectures re-scored on
+            the held-out questions.
+        base_output_directory: where Archon wrote its runs (our default run dir's parent).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model_top_k_choices: list[int]
+    sample_top_k_choices: list[int] = Field(default_factory=lambda: [1])
+    fuser_layer_1_choices: list[int] = Field(default_factory=lambda: [0])
+    fuser_layer_2_choices: list[int] = Field(default_factory=lambda: [0])
+    fuser_layer_3_choices: list[int] = Field(default_factory=lambda: [0])
+    maximum_inference_calls: int | None = Field(default=None, ge=1)
+    models_available: list[str | dict[str, Any]]
+    benchmark: str = "gsm8k"
+    judge_model: str | dict[str, Any] | None = None
+    baseline_model: str | dict[str, Any] | None = None
+    dataset_sample_for_power_ranking: float = Field(default=1.0, gt=0)
+    dataset_sample_for_search: float = Field(default=1.0, gt=0)
+    dataset_sample_for_final_ranking: float = Field(default=1.0, gt=0)
+    search_algorithm_choice: Algorithm = "bayesian_optimization"
+    random_search_iterations: int = Field(default=10, ge=1)
+    init_points: int = Field(default=5, ge=0)
+    n_iter: int = Field(default=25, ge=0)
+    search_iterations: int | None = Field(default=None, ge=1)
+    number_of_archon_configs_for_final_ranking: int = Field(default=10, ge=0)
+    base_output_directory: str | None = None
+    archon_async: Extension = Field(default_factory=Extension)
+
+    @field_validator("model_top_k_choices", "sample_top_k_choices")
+    @classmethod
+    def _at_least_one(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("must list at least one choice")
+        if any(v < 1 for v in value):
+            raise ValueError("every choice must be at least 1")
+        return sorted(set(value))
+
+    @field_validator("fuser_layer_1_choices", "fuser_layer_2_choices", "fuser_layer_3_choices")
+    @classmethod
+    def _fusers(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("must list at least one choice (0 = no such layer)")
+        if any(v < 0 for v in value):
+            raise ValueError("fuser counts cannot be negative (0 = no such layer)")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _enough_models(self) -> SearchFile:
+        fusers = (
+            self.fuser_layer_1_choices,
+            self.fuser_layer_2_choices,
+            self.fuser_layer_3_choices,
+        )
+        wanted = max(max(choices) for choices in (self.model_top_k_choices, *fusers))
+        if not self.models_available:
+            raise ValueError("models_available lists no model")
+        if wanted > len(self.models_available):
+            raise ValueError(
+                f"a choice asks for the top {wanted} models but models_available lists "
+                f"{len(self.models_available)}"
+            )
+        return self
+
+    def algorithm(self) -> str:
+        """The algorithm to run: our section's override, else Archon's choice."""
+        return self.archon_async.algorithm or self.search_algorithm_choice
+
+    def planned_evaluations(self) -> int:
+        """Architectures to evaluate, from our ``evaluations`` or Archon's iteration keys."""
+        if self.archon_async.evaluations is not None:
+            return self.archon_async.evaluations
+        algorithm = self.algorithm()
+        if algorithm == "random_search":
+            return self.random_search_iterations
+        if algorithm in ("bayesian_optimization", "tpe", "gaussian_process"):
+            return max(1, self.init_points + self.n_iter)
+        if algorithm == "greedy_search" and self.search_iterations:
+            return self.search_iterations
+        return 10**9  # grid and local search: until the space is exhausted or the budget

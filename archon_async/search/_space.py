@@ -1,0 +1,277 @@
+"""The search space: every distinct architecture a search file describes, and what each costs.
+
+A point of the space is a `Candidate`: Archon's five axes (top-K models, samples, three
+fusion layers) plus ours (critic and ranker before each fusion layer, the ranker's top_k,
+a final verifier or unit-test stage). Candidates are canonical: fusion layers given as
+``(0, 3, 0)`` and ``(3, 0, 0)`` build the same architecture, so they are one point, and a
+critic or ranker with no fusion layer to feed does not exist. Infeasible points (over a
+per-query constraint) are not in the space at all, so no algorithm can propose them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .._pricing import DEFAULT_PRICES, cost_usd
+from ._models import ModelRef
+from ._settings import SearchFile
+
+__all__ = ["AXES", "Candidate", "Cost", "Space"]
+
+#: The axes of a raw (Archon-style) parameter vector, in order.
+AXES = (
+    "model_top_k",
+    "sample_top_k",
+    "fuser_layer_1",
+    "fuser_layer_2",
+    "fuser_layer_3",
+    "critic",
+    "ranker",
+    "ranker_top_k",
+    "final",
+)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Candidate:
+    """One architecture of the space (canonical: see the module docstring).
+
+    Attributes:
+        model_top_k: the best-ranked models that generate.
+        sample_top_k: samples each generator draws.
+        fusers: fusers of each fusion layer, in order (empty: none).
+        critic: a critic runs before each fusion layer.
+        ranker_top_k: a ranker keeping this many runs before each fusion layer (0: none).
+        final: ``none``, ``verifier`` or ``unit_tests`` before the final fuser.
+    """
+
+    model_top_k: int
+    sample_top_k: int
+    fusers: tuple[int, ...]
+    critic: bool
+    ranker_top_k: int
+    final: str
+
+    def params(self) -> dict[str, Any]:
+        """The candidate in Archon's parameter names (plus ours)."""
+        layers = [*self.fusers, 0, 0, 0][:3]
+        return {
+            "model_top_k": self.model_top_k,
+            "sample_top_k": self.sample_top_k,
+            "fuser_layer_1": layers[0],
+            "fuser_layer_2": layers[1],
+            "fuser_layer_3": layers[2],
+            "critic": self.critic,
+            "ranker": self.ranker_top_k > 0,
+            "ranker_top_k": self.ranker_top_k,
+            "final": self.final,
+        }
+
+    def key(self) -> str:
+        """A short stable name, e.g. ``m3s2-f4.2-c-r5-verifier``."""
+        parts = [f"m{self.model_top_k}s{self.sample_top_k}"]
+        if self.fusers:
+            parts.append("f" + ".".join(map(str, self.fusers)))
+        if self.critic:
+            parts.append("c")
+        if self.ranker_top_k:
+            parts.append(f"r{self.ranker_top_k}")
+        if self.final != "none":
+            parts.append(self.final)
+        return "-".join(parts)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Candidate:
+        """The canonical candidate of raw parameters (zeros between fusion layers removed,
+        a critic or ranker with no fusion layer dropped)."""
+        fusers = tuple(
+            int(params[f"fuser_layer_{i}"]) for i in (1, 2, 3) if int(params[f"fuser_layer_{i}"])
+        )
+        ranker = bool(params.get("ranker", False)) and bool(fusers)
+        return cls(
+            model_top_k=int(params["model_top_k"]),
+            sample_top_k=int(params["sample_top_k"]),
+            fusers=fusers,
+            critic=bool(params.get("critic", False)) and bool(fusers),
+            ranker_top_k=int(params.get("ranker_top_k", 0)) if ranker else 0,
+            final=str(params.get("final", "none")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Estimated spend of one query: calls, tokens and list-price dollars."""
+
+    calls: int
+    tokens: int
+    dollars: float
+
+
+class Space:
+    """The feasible candidates of a search file, given the models in ranked order.
+
+    Args:
+        settings: the search file.
+        models: the available models, best first (the power ranking).
+
+    Attributes:
+        axes: each raw axis and its choices, in `AXES` order.
+        candidates: the feasible candidates, in grid order (Archon's nested loops).
+        infeasible: how many distinct architectures the constraints removed.
+    """
+
+    def __init__(self, settings: SearchFile, models: Sequence[ModelRef]) -> None:
+        self.settings = settings
+        self.models = tuple(models)
+        ext = settings.archon_async
+        self.axes: tuple[tuple[str, tuple[Any, ...]], ...] = (
+            ("model_top_k", tuple(settings.model_top_k_choices)),
+            ("sample_top_k", tuple(settings.sample_top_k_choices)),
+            ("fuser_layer_1", tuple(settings.fuser_layer_1_choices)),
+            ("fuser_layer_2", tuple(settings.fuser_layer_2_choices)),
+            ("fuser_layer_3", tuple(settings.fuser_layer_3_choices)),
+            ("critic", tuple(ext.critic_choices)),
+            ("ranker", tuple(ext.ranker_choices)),
+            ("ranker_top_k", tuple(ext.ranker_top_k_choices)),
+            ("final", tuple(ext.final_choices)),
+        )
+        self._costs: dict[Candidate, Cost] = {}
+        seen: dict[Candidate, bool] = {}
+        for raw in self.raw_points():
+            candidate = Candidate.from_params(dict(zip(AXES, raw, strict=True)))
+            if candidate not in seen:
+                seen[candidate] = self._feasible(candidate)
+        self.candidates = tuple(c for c, ok in seen.items() if ok)
+        self.infeasible = sum(1 for ok in seen.values() if not ok)
+        self._index = {c: i for i, c in enumerate(self.candidates)}
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __contains__(self, candidate: object) -> bool:
+        return candidate in self._index
+
+    def index(self, candidate: Candidate) -> int:
+        """The candidate's position in `candidates` (KeyError if infeasible)."""
+        return self._index[candidate]
+
+    def raw_points(self) -> Iterator[tuple[Any, ...]]:
+        """Every raw parameter vector, in grid order."""
+        return itertools.product(*(choices for _, choices in self.axes))
+
+    def candidate_of(self, raw: Sequence[Any]) -> Candidate | None:
+        """The feasible candidate of a raw vector, or None when it is infeasible."""
+        candidate = Candidate.from_params(dict(zip(AXES, raw, strict=True)))
+        return candidate if candidate in self._index else None
+
+    def fingerprint(self) -> str:
+        """A digest of everything that decides the space and its scores (to refuse a
+        resume on another space)."""
+        data = {
+            "settings": self.settings.model_dump(mode="json"),
+            "models": [m.name for m in self.models],
+        }
+        return hashlib.blake2b(
+            orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=8
+        ).hexdigest()
+
+    # -- cost -------------------------------------------------------------------------
+
+    def cost(self, candidate: Candidate) -> Cost:
+        """Estimated calls, tokens and dollars of one query of ``candidate``."""
+        cached = self._costs.get(candidate)
+        if cached is None:
+            cached = self._costs[candidate] = self._estimate(candidate)
+        return cached
+
+    def _estimate(self, c: Candidate) -> Cost:
+        ext = self.settings.archon_async
+        p, a = ext.prompt_tokens, ext.answer_tokens
+        spend: list[tuple[str, int, int]] = []  # (model, input tokens, output tokens)
+        best = self.models[0].model
+        for model in self.models[: c.model_top_k]:
+            spend += [(model.model, p, a)] * c.sample_top_k
+        n = c.model_top_k * c.sample_top_k
+        for width in c.fusers:
+            context = p + n * a
+            if c.critic:
+                spend.append((best, context, n * a // 2))
+                context += n * a // 2
+            if c.ranker_top_k:
+                spend.append((best, context, 50))
+                n = min(n, c.ranker_top_k)
+                context = p + n * a + (n * a // 2 if c.critic else 0)
+            spend += [(m.model, context, a) for m in self.models[:width]]
+            n = width
+        if c.final == "verifier":
+            spend += [(best, p + a, a), (best, p + 2 * a, 20)] * n
+        elif c.final == "unit_tests":
+            spend.append((best, p, a))
+            spend += [(best, p + 2 * a, a // 2)] * n
+            n = min(n, ext.final_top_k)
+        if ext.add_final_fuser:
+            spend.append((best, p + n * a, a))
+        dollars = sum(cost_usd(m, i, o, DEFAULT_PRICES) or 0.0 for m, i, o in spend)
+        return Cost(
+            calls=len(spend), tokens=sum(i + o for _, i, o in spend), dollars=round(dollars, 6)
+        )
+
+    def _feasible(self, candidate: Candidate) -> bool:
+        limits = self.settings.archon_async.constraints
+        cost = self.cost(candidate)
+        max_calls = limits.max_calls_per_query or self.settings.maximum_inference_calls
+        if max_calls is not None and cost.calls > max_calls:
+            return False
+        if limits.max_tokens_per_query is not None and cost.tokens > limits.max_tokens_per_query:
+            return False
+        return not (
+            limits.max_dollars_per_query is not None and cost.dollars > limits.max_dollars_per_query
+        )
+
+    # -- architecture -----------------------------------------------------------------
+
+    def archon_config(self, candidate: Candidate, *, name: str | None = None) -> dict[str, Any]:
+        """The candidate as a plain Archon configuration (the list-of-layers form), which
+        loads as an `Architecture` here and in Archon."""
+        ext = self.settings.archon_async
+        best = self.models[0]
+
+        def component(kind: str, model: ModelRef, **extra: Any) -> dict[str, Any]:
+            return {
+                "type": kind,
+                "model": model.model,
+                "model_type": model.model_type,
+                "temperature": ext.temperature,
+                "max_tokens": ext.max_tokens,
+                "samples": 1,
+                **extra,
+            }
+
+        layers: list[list[dict[str, Any]]] = [
+            [
+                component("generator", model) | {"samples": candidate.sample_top_k}
+                for model in self.models[: candidate.model_top_k]
+            ]
+        ]
+        for width in candidate.fusers:
+            if candidate.critic:
+                layers.append([component("critic", best)])
+            if candidate.ranker_top_k:
+                layers.append(
+                    [component("ranker", best, top_k=candidate.ranker_top_k, use_critiques=True)]
+                )
+            layers.append([component("fuser", model) for model in self.models[:width]])
+        if candidate.final == "verifier":
+            layers.append([component("verifier", best)])
+        elif candidate.final == "unit_tests":
+            layers.append([component("unit_test_generator", best)])
+            layers.append([component("unit_test_evaluator", best, top_k=ext.final_top_k)])
+        if ext.add_final_fuser:
+            layers.append([component("fuser", best)])
+        return {"name": name or f"itas-{candidate.key()}", "layers": layers}
