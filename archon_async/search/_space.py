@@ -142,13 +142,16 @@ class Space:
             ("final", tuple(ext.final_choices)),
         )
         self._costs: dict[Candidate, Cost] = {}
-        seen: dict[Candidate, bool] = {}
-        for raw in self.raw_points():
+        seen: dict[Candidate, tuple[int, ...] | None] = {}
+        sizes = [range(len(choices)) for _, choices in self.axes]
+        for raw, where in zip(self.raw_points(), itertools.product(*sizes), strict=True):
             candidate = Candidate.from_params(dict(zip(AXES, raw, strict=True)))
             if candidate not in seen:
-                seen[candidate] = self._feasible(candidate)
-        self.candidates = tuple(c for c, ok in seen.items() if ok)
-        self.infeasible = sum(1 for ok in seen.values() if not ok)
+                seen[candidate] = where if self._feasible(candidate) else None
+        self.candidates = tuple(c for c, where in seen.items() if where is not None)
+        #: Per candidate, the choice index on each axis of the first raw vector giving it.
+        self.positions = tuple(seen[c] or () for c in self.candidates)
+        self.infeasible = sum(1 for where in seen.values() if where is None)
         self._index = {c: i for i, c in enumerate(self.candidates)}
 
     def __len__(self) -> int:
@@ -164,6 +167,10 @@ class Space:
     def raw_points(self) -> Iterator[tuple[Any, ...]]:
         """Every raw parameter vector, in grid order."""
         return itertools.product(*(choices for _, choices in self.axes))
+
+    def values(self, position: Sequence[int]) -> tuple[Any, ...]:
+        """The raw vector of a position (a choice index per axis)."""
+        return tuple(choices[i] for (_, choices), i in zip(self.axes, position, strict=True))
 
     def candidate_of(self, raw: Sequence[Any]) -> Candidate | None:
         """The feasible candidate of a raw vector, or None when it is infeasible."""
