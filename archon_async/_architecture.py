@@ -201,6 +201,44 @@ class Architecture:
             registry=registry,
         )
 
+    def with_overrides(
+        self,
+        *,
+        model: str | None = None,
+        model_type: str | None = None,
+        base_url: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Architecture:
+        """This architecture with every model-calling component pointed at one model.
+
+        ``arch.with_overrides(base_url="http://127.0.0.1:8080/v1", model="qwen2.5")`` runs
+        any architecture on one local OpenAI-compatible server (llama.cpp, Ollama, vLLM):
+        a base URL alone means model_type ``OpenAI_Compatible``, which needs no key. Only the
+        values given change; custom components that call no model are left alone.
+
+        Args:
+            model: the model every component asks for (PairRM rankers become LLM rankers).
+            model_type: the provider serving it (default with ``base_url``:
+                ``OpenAI_Compatible``; e.g. ``OpenAI_API`` for one OpenAI key).
+            base_url: the endpoint, set as that model_type's base URL.
+            max_tokens: the output limit of every call.
+            temperature: the sampling temperature of every call.
+
+        Raises:
+            ConfigError: a value is invalid, or the result is not a valid architecture.
+        """
+        from ._overrides import override_architecture
+
+        return override_architecture(
+            self,
+            model=model,
+            model_type=model_type,
+            base_url=base_url,
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The architecture in Archon's list-of-layers form (plus our providers section)."""
         result: dict[str, Any] = {

@@ -185,6 +185,23 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
         help='a JSON key file {"OPENAI_API_KEY": [...], ...}; default: environment',
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    real = parser.add_argument_group(
+        "one model for every component",
+        "Point every component of the architecture at one endpoint and model, e.g. a local "
+        "llama-server, Ollama or vLLM: --base-url http://127.0.0.1:8080/v1 --model NAME.",
+    )
+    real.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="an OpenAI-compatible endpoint (model_type "
+        "OpenAI_Compatible unless --model-type says otherwise; key: OPENAI_COMPATIBLE_API_KEY)",
+    )
+    real.add_argument("--model", metavar="NAME", help="the model every component asks for")
+    real.add_argument(
+        "--model-type", metavar="TYPE", help="the provider serving it (e.g. OpenAI_API)"
+    )
+    real.add_argument("--max-tokens", type=int, metavar="N", help="output limit of every call")
+    real.add_argument("--temperature", type=float, metavar="T", help="temperature of every call")
 
 
 def engine_from_args(
@@ -201,7 +218,20 @@ def engine_from_args(
         architecture = Architecture.from_dict(default, source="<built-in default>")
     else:
         architecture = Architecture.from_file(config)
-    simulate: Any = args.simulate_url or args.simulate or config is None
+    elsewhere = args.base_url or args.model_type
+    if elsewhere and (args.simulate or args.simulate_url):
+        raise UsageError("--base-url/--model-type and --simulate exclude each other")
+    overrides = {
+        "model": args.model,
+        "model_type": args.model_type,
+        "base_url": args.base_url,
+        "max_tokens": args.max_tokens,
+        "temperature": args.temperature,
+    }
+    if any(value is not None for value in overrides.values()):
+        architecture = architecture.with_overrides(**overrides)
+    # The built-in architecture runs simulated unless told where the real model is.
+    simulate: Any = args.simulate_url or args.simulate or (config is None and not elsewhere)
     if simulate is True:
         from .simulate import SimulationSettings
 
