@@ -36,6 +36,8 @@ from ._exceptions import ProviderStatusError as ProviderStatusError
 from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
 from ._exceptions import RateLimitError as RateLimitError
 from ._registry import Registry as Registry
+from ._streaming import AnswerStream as AnswerStream
+from ._streaming import StreamChunk as StreamChunk
 from ._trace import Result as Result
 from ._trace import Trace as Trace
 from ._types import ChatRequest as ChatRequest
@@ -47,6 +49,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 __all__ = [
+    "AnswerStream",
     "Architecture",
     "ArchonError",
     "AuthenticationError",
@@ -74,6 +77,7 @@ __all__ = [
     "RateLimitError",
     "Registry",
     "Result",
+    "StreamChunk",
     "Trace",
     "__version__",
 ]

@@ -32,6 +32,7 @@ from ._keys import KeyLease, KeyPool, KeyPoolStatistics, check_required_keys, lo
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
 from ._registry import Registry
 from ._retry import RetryPolicy, is_out_of_quota
+from ._streaming import claim_stream_sink, send_for_sink
 from ._types import CallRecord, ChatRequest, ChatResponse
 from .core import Provider
 
@@ -195,6 +196,7 @@ class Dispatcher:
         # Only a tokens-per-minute bucket needs the estimate.
         tokens = estimate_tokens(request) if lane.limits.counts_tokens else 0
         spent = _Spent(started=self._clock())
+        sink = claim_stream_sink()  # None except for the call whose text is streamed out
         try:
             while True:
                 lease = await lane.keys.acquire()
@@ -202,7 +204,7 @@ class Dispatcher:
                 attempt_started = time.perf_counter()
                 try:
                     async with lane.limits.slot():
-                        response = await lane.provider.send(request, api_key=lease.value())
+                        response = await send_for_sink(lane.provider, request, lease.value(), sink)
                 except ProviderError as error:
                     spent.attempts += 1
                     spent.key_id = lease.key_id
@@ -210,7 +212,8 @@ class Dispatcher:
                     spent.latency_s = _log_attempt(
                         request, lease, spent.attempts - 1, attempt_started, error=error, step=step
                     )
-                    if step.error is error:
+                    # Text already streamed out cannot be taken back: no retry after it.
+                    if step.error is error or (sink is not None and sink.started):
                         raise
                     if step.error is not None:
                         raise step.error from error

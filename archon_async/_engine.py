@@ -8,7 +8,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +26,7 @@ from ._keys import hidden_keys
 from ._layer import run_layer
 from ._registry import Registry
 from ._scoring import HttpScorer
+from ._streaming import AnswerStream, DeltaCallback, RunOptions
 from ._trace import ComponentTrace, FinalChoice, Result, Trace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .core import Component
@@ -223,19 +224,38 @@ class Engine:
             self._opening = None
 
     async def generate(
-        self, messages: str | Sequence[Mapping[str, Any]], *, seed: int | None = None
+        self,
+        messages: str | Sequence[Mapping[str, Any]],
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> Result:
         """Answer a prompt (a string or an OpenAI-style message list) with the architecture.
 
         Every component of a layer, and every sample of a component, runs concurrently;
         cancelling this call cancels every call it started.
 
+        Args:
+            messages: the prompt, or the conversation to answer.
+            seed: the seed of this run's random choices (default: the engine's).
+            temperature: overrides the answer layer's temperature (see `_streaming`).
+            max_tokens: overrides the answer layer's completion budget.
+            on_delta: an async callable given the answer's text as it is written: streamed
+                from the provider when the final layer is a single one-sample generator or
+                fuser, otherwise the chosen answer in one piece.
+
         Raises:
-            InvalidInputError: the messages are malformed (before any call).
+            InvalidInputError: the messages or overrides are malformed (before any call).
             LayerFailedGroup: every component of a layer failed.
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
+        layers = self.architecture.layers
+        options = RunOptions.build(
+            layers, temperature=temperature, max_tokens=max_tokens, on_delta=on_delta
+        )
         await self.open()
         run_seed = self._seed if seed is None else seed
         # Random choices depend on the seed and the prompt: the same prompt and seed always
@@ -250,10 +270,13 @@ class Engine:
         try:
             with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
                 for index, members in enumerate(self._layers):
-                    make_context = self._context_factory(conversation, run_key, index)
-                    state, layer_trace = await run_layer(index, members, state, make_context)
+                    make_context = self._context_factory(conversation, run_key, index, options)
+                    with options.layer(index):
+                        state, layer_trace = await run_layer(index, members, state, make_context)
                     trace.layers.append(layer_trace)
-            return self._result(state, trace, run_seed, run_key)
+            result = self._result(state, trace, run_seed, run_key)
+            await options.finish(result.text)
+            return result
         except ArchonError as exc:
             if isinstance(exc, LayerFailedGroup) and exc.layer_trace is not None:
                 trace.layers.append(exc.layer_trace)
@@ -263,13 +286,15 @@ class Engine:
             trace.elapsed_s = time.perf_counter() - started
             current_ticket.reset(ticket)
 
-    def _context_factory(self, conversation: Sequence[Message], seed: str, layer: int) -> Any:
+    def _context_factory(
+        self, conversation: Sequence[Message], seed: str, layer: int, options: RunOptions
+    ) -> Any:
         completer = self._gated
         assert completer is not None, "opened by generate()"
 
         def make(spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
             return CallContext(
-                spec=spec,
+                spec=options.spec(layer, spec),
                 conversation=conversation,
                 completer=completer,
                 trace=trace,
@@ -290,6 +315,32 @@ class Engine:
             index = random.Random(key).randrange(len(candidates))
             trace.final_choice = FinalChoice(candidates=len(candidates), index=index, seed=seed)
         return Result(text=candidates[index], candidates=candidates, trace=trace)
+
+    def stream(
+        self,
+        messages: str | Sequence[Mapping[str, Any]],
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AnswerStream:
+        """The answer as it is written: ``async for chunk in engine.stream(messages)``.
+
+        Each chunk's ``text`` is the next piece of the answer; the last chunk carries the
+        `Result` (trace and usage), as `generate` returns it. Arguments and errors are
+        `generate`'s; leaving the loop early cancels the run.
+        """
+
+        def run(on_delta: DeltaCallback) -> Awaitable[Result]:
+            return self.generate(
+                messages,
+                seed=seed,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                on_delta=on_delta,
+            )
+
+        return AnswerStream(run)
 
     def generate_sync(
         self, messages: str | Sequence[Mapping[str, Any]], *, seed: int | None = None

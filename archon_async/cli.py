@@ -148,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_batch_command(commands)
     add_judge_command(commands)
+    from ._cli_serve import add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 
