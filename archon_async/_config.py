@@ -81,6 +81,10 @@ class ComponentSpec(BaseModel):
     extra_body: dict[str, Any] | None = None
     omit: list[OmittableParameter] | None = None
 
+    # Ours: the most candidates a first_k verifier or evaluator judges at once (1 is
+    # Archon's one-by-one scan; unset means components._first_k.DEFAULT_FIRST_K_WINDOW).
+    first_k_window: int | None = Field(default=None, ge=1, le=256)
+
     def stop_sequences(self) -> tuple[str, ...]:
         """``stop`` as a tuple (a single string is one sequence)."""
         if self.stop is None:

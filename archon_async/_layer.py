@@ -1,4 +1,11 @@
-"""Running one layer: every component concurrently, then merging their writes in order."""
+"""Running one layer: every component concurrently, then merging their writes in order.
+
+One exception keeps Archon's meaning: Archon runs a layer's components one after another,
+and its unit test generator appends its tests to the query as it runs, so the components
+listed after it in the same layer read the tests. Here those components start once the
+unit test generators before them are done, and read the tests through the state's
+`QUERY_UNIT_TESTS` (the others still start at once).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import anyio
+
 from ._concurrency import gather
 from ._config import ComponentSpec
 from ._exceptions import ArchonError, ComponentError, LayerFailedGroup
 from ._trace import ComponentTrace, LayerTrace
-from .core import Component, ComponentContext, StateUpdate
+from .core import QUERY_UNIT_TESTS, Component, ComponentContext, StateUpdate, query_unit_tests
 
 __all__ = ["run_layer"]
 
@@ -39,19 +48,28 @@ async def run_layer(
         ComponentTrace(index=i, type=spec.type, model=spec.model, model_type=spec.model_type)
         for i, (spec, _) in enumerate(members)
     ]
+    tests = _UnitTestOrder(members)
 
     async def run_one(position: int) -> StateUpdate | ArchonError:
         spec, component = members[position]
         trace = traces[position]
+        view = await tests.state_for(position, state, trace)
         begun = time.perf_counter()
         try:
-            update = await component.run(make_context(spec, position, trace), state)
-            return _checked(update, spec, index, position)
+            update = _checked(
+                await component.run(make_context(spec, position, trace), view),
+                spec,
+                index,
+                position,
+            )
+            tests.written(position, update)
+            return update
         except ArchonError as exc:
             trace.error = f"{type(exc).__name__}: {exc}"
             return exc
         finally:
             trace.elapsed_s = time.perf_counter() - begun
+            tests.done(position)
 
     outcomes = await gather([lambda p=p: run_one(p) for p in range(len(members))])  # type: ignore[misc]
     errors = [outcome for outcome in outcomes if isinstance(outcome, ArchonError)]
@@ -75,6 +93,7 @@ async def run_layer(
             else:
                 next_state[key] = value
             written.add(key)
+    tests.merge(state, next_state)
     return next_state, LayerTrace(
         index=index, components=traces, elapsed_s=time.perf_counter() - started
     )
@@ -92,3 +111,43 @@ def _checked(update: Any, spec: ComponentSpec, layer: int, position: int) -> Sta
         ):
             raise ComponentError(f"{where} wrote {key!r} that is not a list of strings")
     return update
+
+
+class _UnitTestOrder:
+    """Archon's order around the unit test generators of one layer (see the module doc)."""
+
+    def __init__(self, members: Sequence[tuple[ComponentSpec, Component]]) -> None:
+        self._generators = [
+            i for i, (spec, _) in enumerate(members) if spec.type == "unit_test_generator"
+        ]
+        self._done = {i: anyio.Event() for i in self._generators}
+        self._tests: dict[int, list[str]] = {}
+
+    async def state_for(
+        self, position: int, state: Mapping[str, Any], trace: ComponentTrace
+    ) -> Mapping[str, Any]:
+        """The state a component reads: after the generators before it, with their tests."""
+        before = [i for i in self._generators if i < position]
+        if not before:
+            return state
+        trace.notes.append({"event": "waited_for_unit_tests", "generators": before})
+        for generator in before:
+            await self._done[generator].wait()
+        tails = [self._tests[i] for i in before if self._tests.get(i)]
+        if not tails:
+            return state
+        return {**state, QUERY_UNIT_TESTS: [*query_unit_tests(state), *tails]}
+
+    def written(self, position: int, update: StateUpdate) -> None:
+        if position in self._done:
+            self._tests[position] = list(update.get("unit_tests") or [])
+
+    def done(self, position: int) -> None:
+        if position in self._done:
+            self._done[position].set()
+
+    def merge(self, state: Mapping[str, Any], next_state: dict[str, Any]) -> None:
+        """Later layers read the tests of this layer's generators after the earlier ones."""
+        tails = [self._tests[i] for i in self._generators if self._tests.get(i)]
+        if tails:
+            next_state[QUERY_UNIT_TESTS] = [*query_unit_tests(state), *tails]

@@ -31,6 +31,7 @@ from ._http import make_http_client, rate_limit_headers, retry_after_from_header
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
 
 __all__ = [
+    "QUERY_UNIT_TESTS",
     "ArchonError",
     "AuthenticationError",
     "BadRequestError",
@@ -60,6 +61,7 @@ __all__ = [
     "Usage",
     "is_async_callable",
     "make_http_client",
+    "query_unit_tests",
     "rate_limit_headers",
     "retry_after_from_headers",
 ]
@@ -72,6 +74,23 @@ State = Mapping[str, Any]
 #: What a component returns: the keys it writes. Lists from the components of one layer are
 #: concatenated in the order of the components in the config; other values replace.
 StateUpdate = dict[str, Any]
+
+#: The state key under which the engine keeps the tests each ``unit_test_generator`` has
+#: appended to the query so far (Archon appends them to the user's message, which every
+#: later component reads): one list of tests per generator, in the order they ran.
+QUERY_UNIT_TESTS = "query_unit_tests"
+
+
+def query_unit_tests(state: State) -> list[list[str]]:
+    """The unit-test lists appended to the query so far, oldest first.
+
+    The engine's `QUERY_UNIT_TESTS` when present; otherwise the state's ``unit_tests`` as
+    one list (a component run on a hand-built state, or tests written by a custom component).
+    """
+    if QUERY_UNIT_TESTS in state:
+        return [[str(test) for test in tests] for tests in state[QUERY_UNIT_TESTS]]
+    tests = state.get("unit_tests")
+    return [[str(test) for test in tests]] if tests else []
 
 
 def is_async_callable(obj: object) -> bool:

@@ -5,8 +5,9 @@ Private to the `components` package; plugin authors write against `archon_async.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -17,13 +18,17 @@ from archon_async.core import (
     ComponentSpec,
     Message,
     State,
+    query_unit_tests,
 )
 
 __all__ = [
     "PARSE_RETRIES",
     "UNIT_TESTS_PHRASE",
+    "Parsed",
     "aligned_critiques",
+    "ask_parsed",
     "candidate_number",
+    "complete_reply",
     "complete_text",
     "effective_conversation",
     "prompt_messages",
@@ -32,7 +37,10 @@ __all__ = [
     "require_candidates",
     "sample_texts",
     "strip_unit_tests",
+    "truncation_hint",
 ]
+
+P = TypeVar("P")
 
 log = structlog.get_logger(__name__)
 
@@ -52,20 +60,23 @@ def candidate_number(digits: str) -> int:
 
 
 def effective_conversation(conversation: Sequence[Message], state: State) -> list[Message]:
-    """The conversation as Archon's later layers see it.
+    """The conversation as Archon's components see it.
 
     Archon's unit test generator appends its tests to the last user message of the shared
-    conversation (by mutation), so every component that runs after it reads a query that
-    ends with the tests. We keep the conversation immutable and rebuild that query from
-    ``state["unit_tests"]`` instead, in Archon's exact text format.
+    conversation (by mutation), so every component that runs after it, later in the same
+    layer or in a later layer, reads a query that ends with the tests. We keep the
+    conversation immutable and rebuild that query from the tests in the state
+    (`archon_async.core.query_unit_tests`), in Archon's exact text format.
     """
     messages = list(conversation)
-    tests = _string_list(state, "unit_tests")
-    if not tests or not messages or messages[-1]["role"] != "user":
+    tails = query_unit_tests(state)
+    if not tails or not messages or messages[-1]["role"] != "user":
         return messages
     last = messages[-1]
-    tail = f" {UNIT_TESTS_PHRASE} \n- " + "\n- ".join(tests)
-    messages[-1] = {"role": last["role"], "content": last["content"] + tail}
+    text = last["content"]
+    for tests in tails:
+        text += f" {UNIT_TESTS_PHRASE} \n- " + "\n- ".join(tests)
+    messages[-1] = {"role": last["role"], "content": text}
     return messages
 
 
@@ -93,16 +104,92 @@ def _sendable(spec: ComponentSpec, messages: Sequence[Message]) -> list[Message]
     return list(messages)
 
 
-async def complete_text(
+# How providers say a reply was cut at max_tokens: OpenAI and vLLM "length", Anthropic and
+# Bedrock "max_tokens", Gemini "MAX_TOKENS" (compared in lower case).
+_TRUNCATED = frozenset({"length", "max_tokens", "model_length"})
+
+
+async def complete_reply(
     ctx: ComponentContext, spec: ComponentSpec, messages: Sequence[Message]
-) -> str:
-    """One completion's text, honouring ``no_system``.
+) -> tuple[str, bool]:
+    """One completion's text without leading and trailing whitespace (Archon strips every
+    reply too), and whether it was cut at ``max_tokens``; honours ``no_system``.
 
     Raises:
         ProviderError: the call failed after the engine's retries.
     """
     response = await ctx.complete(_sendable(spec, messages))
-    return response.text
+    truncated = (response.finish_reason or "").lower() in _TRUNCATED
+    return response.text.strip(), truncated
+
+
+async def complete_text(
+    ctx: ComponentContext, spec: ComponentSpec, messages: Sequence[Message]
+) -> str:
+    """One completion's text, stripped as Archon strips it; honours ``no_system``.
+
+    Raises:
+        ProviderError: the call failed after the engine's retries.
+    """
+    text, _ = await complete_reply(ctx, spec, messages)
+    return text
+
+
+def truncation_hint(spec: ComponentSpec) -> str:
+    """What to do about a reply cut at max_tokens, naming the component's setting."""
+    return (
+        f"the reply was cut at max_tokens ({spec.max_tokens}): raise max_tokens of this "
+        f"{spec.type} ({spec.model}) in the config"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[P]):
+    """The outcome of `ask_parsed`.
+
+    Attributes:
+        value: the parsed value, or None when no reply parsed.
+        raw: the last reply.
+        truncated: the last reply was cut at max_tokens.
+        attempts: the calls made.
+    """
+
+    value: P | None
+    raw: str
+    truncated: bool
+    attempts: int
+
+
+async def ask_parsed(
+    ctx: ComponentContext,
+    spec: ComponentSpec,
+    messages: Sequence[Message],
+    parse: Callable[[str], P | None],
+    *,
+    retry_event: str,
+    **fields: Any,
+) -> Parsed[P]:
+    """Ask, and ask again up to `PARSE_RETRIES` times while the reply does not parse.
+
+    Each retry is noted under ``retry_event`` (with ``fields`` and the failed reply). A
+    reply cut at ``max_tokens`` that does not parse is not asked again: the same request
+    would be cut at the same length.
+
+    Raises:
+        ProviderError: a call failed after the engine's retries.
+    """
+    raw, truncated, attempts = "", False, 0
+    for attempt in range(1 + PARSE_RETRIES):
+        if attempt:
+            record(ctx, retry_event, attempt=attempt, **fields, raw=raw)
+        raw, truncated = await complete_reply(ctx, spec, messages)
+        attempts += 1
+        value = parse(raw)
+        if value is not None:
+            return Parsed(value, raw, truncated, attempts)
+        if truncated:
+            break
+    return Parsed(None, raw, truncated, attempts)
 
 
 async def sample_texts(

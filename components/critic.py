@@ -8,17 +8,22 @@ holds only the identifier, with markdown decoration and an optional word before 
 only punctuation or a short parenthesis after it, then the end of the line or, after the
 punctuation, the critique itself (``Response 2: Strengths: ...``). A line that goes on in
 prose (``Response 2 is better...``, ``[2] is shorter``) is part of the critique it is in.
-The headers must be exactly ``1, 2, ..., n`` for ``n`` candidates, in order: a missing,
-repeated, out-of-order or extra header (a fourth critique for three candidates) is a count
-mismatch. A reply with no header at the start of any line (everything on one line) is split
-at its ``[k]`` identifiers taken in sequence, where an identifier beyond ``n`` is a
-mismatch too and one glued to a word (``nums[2]``) is not an identifier.
+The headers must start with exactly ``1, 2, ..., n`` for ``n`` candidates, in order: a
+missing, repeated or out-of-order header is a count mismatch. Blocks after the n-th (a
+fourth critique for three candidates) are left out, and the n critiques that line up are
+kept (noted as ``critic_extra_blocks``). A reply with no header at the start of any line
+(everything on one line) is split at its ``[k]`` identifiers taken in sequence, where an
+identifier beyond ``n`` is a mismatch and one glued to a word (``nums[2]``) is not an
+identifier. A critique that still holds the prompt's example placeholders (``<a
+strength>``) is a copy of the example, not a critique.
 
-When the reply does not give exactly one non-empty critique per candidate, the critic asks
-again, up to `PARSE_RETRIES` more times (each retry noted as ``critic_parse_retry``). If no
-reply can be split, it raises `OutputParseError` carrying the last raw reply, as Archon's
-critic raises after its retries: a fallback that pinned one long unsplit text to every
-candidate would mislead the ranker and fuser that read the critiques.
+When the reply does not give one non-empty critique per candidate, the critic asks again,
+up to `PARSE_RETRIES` more times (each retry noted as ``critic_parse_retry``), except a
+reply cut at ``max_tokens``, which would be cut again. If no reply can be split, the layer
+goes on without critiques rather than failing the run: the critic writes an empty
+``critiques`` list and notes ``critic_unparsable`` (with the last reply, whether it was cut
+at ``max_tokens`` and what to raise). Rankers and fusers then work from the candidates
+alone; pinning one unsplit text to every candidate would mislead them.
 
 Writes ``critiques`` only, one per candidate in candidate order; the candidates pass on to
 the next layer unchanged (Archon's critic writes only critiques too). ``samples`` is
@@ -29,25 +34,19 @@ from __future__ import annotations
 
 import re
 
-from archon_async.core import (
-    ComponentContext,
-    ComponentSpec,
-    OutputParseError,
-    State,
-    StateUpdate,
-)
+from archon_async.core import ComponentContext, ComponentSpec, State, StateUpdate
 
 from ._common import (
-    PARSE_RETRIES,
+    ask_parsed,
     candidate_number,
-    complete_text,
     effective_conversation,
     prompt_messages,
     query_of,
     record,
     require_candidates,
+    truncation_hint,
 )
-from .prompts import CRITIC_SYSTEM, critic_prompt
+from .prompts import CRITIC_PLACEHOLDERS, CRITIC_SYSTEM, critic_prompt
 
 __all__ = ["Critic", "parse_critiques"]
 
@@ -82,12 +81,14 @@ def _number(match: re.Match[str]) -> int:
     return candidate_number(next(group for group in match.groups() if group is not None))
 
 
-def _sections(reply: str, cuts: list[re.Match[str]]) -> list[str] | None:
-    """The text after each header up to the next one; None if any is empty."""
-    ends = [match.start() for match in cuts[1:]] + [len(reply)]
-    sections = [reply[match.end() : end] for match, end in zip(cuts, ends, strict=True)]
+def _sections(reply: str, cuts: list[re.Match[str]], end: int | None = None) -> list[str] | None:
+    """The text after each header up to the next one (the last up to ``end``); None if
+    any is empty or is the prompt's example."""
+    ends = [match.start() for match in cuts[1:]] + [len(reply) if end is None else end]
+    sections = [reply[match.end() : stop] for match, stop in zip(cuts, ends, strict=True)]
     critiques = [section.strip().strip("-").strip() for section in sections]
-    return critiques if all(critiques) else None
+    copied = any(mark in text for text in critiques for mark in CRITIC_PLACEHOLDERS)
+    return critiques if all(critiques) and not copied else None
 
 
 def _split_inline(reply: str, count: int) -> list[str] | None:
@@ -112,13 +113,23 @@ def parse_critiques(reply: str, count: int) -> list[str] | None:
     they are only the first few of those (none, or ``[1]`` starting a reply written on one
     line), the reply is split at ``[k]`` anywhere instead.
     """
+    return _parse(reply, count)[0]
+
+
+def _parse(reply: str, count: int) -> tuple[list[str] | None, int]:
+    """`parse_critiques`, and how many extra header blocks were left out."""
     headers = list(_LINE_HEADER.finditer(reply))
     numbers = [_number(match) for match in headers]
-    if numbers == list(range(1, count + 1)):
-        return _sections(reply, headers)
+    wanted = list(range(1, count + 1))
+    if numbers == wanted:
+        return _sections(reply, headers), 0
+    if numbers[:count] == wanted:
+        # A block too many: the n critiques that line up, the n-th ending at the extra one.
+        extra = len(numbers) - count
+        return _sections(reply, headers[:count], headers[count].start()), extra
     if numbers == list(range(1, len(numbers) + 1)) and len(numbers) < count:
-        return _split_inline(reply, count)
-    return None
+        return _split_inline(reply, count), 0
+    return None, 0
 
 
 class Critic:
@@ -136,23 +147,35 @@ class Critic:
 
         Raises:
             ComponentError: there are no candidates.
-            OutputParseError: no reply gave one critique per candidate after the retries.
             ProviderError: a call failed.
         """
         candidates = require_candidates(state, "critic")
         conversation = effective_conversation(ctx.conversation, state)
         prompt = critic_prompt(query_of(conversation), candidates)
         messages = prompt_messages(CRITIC_SYSTEM, conversation, prompt)
-        reply = ""
-        for attempt in range(1 + PARSE_RETRIES):
-            if attempt:
-                record(ctx, "critic_parse_retry", attempt=attempt, raw=reply)
-            reply = await complete_text(ctx, self.spec, messages)
-            critiques = parse_critiques(reply, len(candidates))
-            if critiques is not None:
-                return {"critiques": critiques}
-        raise OutputParseError(
-            f"the critic's replies did not give one critique for each of the "
-            f"{len(candidates)} candidates in {1 + PARSE_RETRIES} attempts",
-            raw_output=reply,
-        )
+        extra = 0
+
+        def parse(reply: str) -> list[str] | None:
+            nonlocal extra
+            critiques, extra = _parse(reply, len(candidates))
+            return critiques
+
+        parsed = await ask_parsed(ctx, self.spec, messages, parse, retry_event="critic_parse_retry")
+        if parsed.value is None:
+            reason = (
+                truncation_hint(self.spec)
+                if parsed.truncated
+                else f"no reply gave one critique for each of the {len(candidates)} candidates"
+            )
+            record(
+                ctx,
+                "critic_unparsable",
+                attempts=parsed.attempts,
+                truncated=parsed.truncated,
+                reason=f"{reason}; the candidates go on without critiques",
+                raw=parsed.raw,
+            )
+            return {"critiques": []}
+        if extra:
+            record(ctx, "critic_extra_blocks", extra=extra, candidates=len(candidates))
+        return {"critiques": parsed.value}

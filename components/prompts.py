@@ -18,13 +18,12 @@ from .formats import (
     VERIFIER_REASONING_MARKER,
     VERIFIER_VERDICT_MARKER,
     render_critiques,
-    render_ranking,
-    render_unit_test_verdicts,
     render_unit_tests,
     render_verdict,
 )
 
 __all__ = [
+    "CRITIC_PLACEHOLDERS",
     "CRITIC_SYSTEM",
     "FUSER_SYSTEM",
     "RANKER_SYSTEM",
@@ -46,6 +45,15 @@ CRITIC_SYSTEM = "You are a careful, fair reviewer of answers."
 VERIFIER_SYSTEM = "You check whether an answer to a question is correct."
 UNIT_TEST_GENERATOR_SYSTEM = "You write checks that a correct answer to a question must pass."
 UNIT_TEST_EVALUATOR_SYSTEM = "You judge whether an answer passes each of a list of checks."
+
+# Every example a prompt shows is made of placeholders that no parser accepts as an answer:
+# a model that copies the example back (small local models often do) gives a failed parse,
+# which is asked again, instead of a ranking, critique, test or verdict nobody wrote.
+#: The critic's example block; a critique holding them is a copy of the example.
+CRITIC_PLACEHOLDERS = ("<a strength>", "<a weakness>")
+_RANKING_EXAMPLE = "[X] > [Y] > [Z]"
+_UNIT_TEST_EXAMPLE = "Unit Test #1: <a statement a correct answer makes true>"
+_VERDICT_LINE_EXAMPLE = "Unit Test #N: [Passed] or [Failed]"
 
 
 def _numbered(candidates: Sequence[str], critiques: Sequence[str] | None = None) -> str:
@@ -104,7 +112,6 @@ def ranker_prompt(query: str, candidates: Sequence[str], critiques: Sequence[str
     basis = "how well each answers the query"
     if critiques is not None:
         basis += ", helped by the critique that follows each one"
-    example = render_ranking([2, 3, 1] if count >= 3 else [2, 1])
     return "\n".join(
         [
             f"{RANKER_MARKER}, judging {basis}.",
@@ -117,8 +124,9 @@ def ranker_prompt(query: str, candidates: Sequence[str], critiques: Sequence[str
             "",
             f"Rank all {count} candidates, each exactly once, by their identifiers. You may "
             "explain your reasoning first; then finish with one last line that lists the "
-            "identifiers from best to worst, in this form:",
-            f"Ranking: {example}",
+            "identifiers from best to worst, in this form, with the candidates' numbers in "
+            "place of the letters:",
+            f"Ranking: {_RANKING_EXAMPLE}",
         ]
     )
 
@@ -126,7 +134,7 @@ def ranker_prompt(query: str, candidates: Sequence[str], critiques: Sequence[str
 def critic_prompt(query: str, candidates: Sequence[str]) -> str:
     """Ask for strengths and weaknesses of every candidate, one block each."""
     count = len(candidates)
-    example = render_critiques([("<a strength>", "<a weakness>")])
+    example = render_critiques([CRITIC_PLACEHOLDERS])
     return "\n".join(
         [
             f"{CRITIC_MARKER}: say what it does well and what it does poorly as an answer "
@@ -190,16 +198,15 @@ def verifier_verdict_prompt(query: str, candidate: str, reasoning: str) -> str:
 def unit_test_generator_prompt(query: str, count: int | None) -> str:
     """Ask for unit tests for the query, one per line in the ``Unit Test #k:`` format."""
     how_many = f"exactly {count} unit tests" if count else "a set of unit tests"
-    example = render_unit_tests(["The answer states ...", "The answer mentions ..."])
     return "\n".join(
         [
             f"{UNIT_TEST_GENERATOR_MARKER}. Write {how_many}.",
             "- Together the tests should cover every part of the query.",
-            "- Each test is one statement about the answer that can be checked, with its "
-            'expected outcome, phrased like "The answer states ...", "The answer mentions '
-            '...", "The answer uses ...".',
-            "- Output the tests only, one per line, numbered like this:",
-            example,
+            "- Each test is one complete statement about the answer that can be checked, "
+            "with its expected outcome (what the answer states, mentions or uses).",
+            "- Output the tests only, one per line, numbered from 1, in this form, with your "
+            "own statement in place of the part in angle brackets:",
+            _UNIT_TEST_EXAMPLE,
             "",
             f"Query: {query}",
         ]
@@ -208,15 +215,15 @@ def unit_test_generator_prompt(query: str, count: int | None) -> str:
 
 def unit_test_evaluator_prompt(query: str, candidate: str, tests: Sequence[str]) -> str:
     """Ask whether one candidate passes each unit test, one verdict line per test."""
-    example = render_unit_test_verdicts([True, False])
     return "\n".join(
         [
             f"{UNIT_TEST_EVALUATOR_MARKER}, and decide for each test whether the response "
             "passes it.",
             "- Consider the query, the response and what each test requires.",
             "- Reason first if you need to. Then end your reply with one verdict line per "
-            "unit test, in the tests' order, each [Passed] or [Failed], like this:",
-            example,
+            "unit test, in the tests' order, with the test's number for N and only one of "
+            "the two verdicts:",
+            _VERDICT_LINE_EXAMPLE,
             "",
             f"Query: {query}",
             "",

@@ -30,8 +30,12 @@ order, and a line labelled ``Worst:`` is never a ranking.
 
 Repeated numbers are dropped and numbers out of range ignored. Candidates the model left
 out are appended in their original order and noted as ``ranker_partial_ranking`` (with
-their 0-based indices under ``missing``). A reply with no ranking at all keeps the original
-order and is noted as ``ranker_parse_fallback``: a ranker never fails on a reply.
+their 0-based indices under ``missing``). The prompt's example ranking is written with
+letters (``Ranking: [X] > [Y] > [Z]``), so a reply that copies it holds no ranking. A reply
+with no ranking is asked again up to `PARSE_RETRIES` more times (noted as
+``ranker_parse_retry``), except a reply cut at ``max_tokens``, which would be cut again;
+then the original order is kept and ``ranker_parse_fallback`` noted (with the last reply,
+whether it was cut and what to raise): a ranker never fails on a reply.
 
 Settings:
     top_k: how many candidates to keep, best first. Archon requires it; when it is not
@@ -64,13 +68,14 @@ from archon_async.core import (
 
 from ._common import (
     aligned_critiques,
+    ask_parsed,
     candidate_number,
-    complete_text,
     effective_conversation,
     prompt_messages,
     query_of,
     record,
     require_candidates,
+    truncation_hint,
 )
 from .prompts import RANKER_SYSTEM, ranker_prompt
 from .scoring import PairwiseScorer, is_reward_model
@@ -283,14 +288,29 @@ class Ranker:
     ) -> list[int]:
         prompt = ranker_prompt(query_of(conversation), candidates, critiques)
         messages = prompt_messages(RANKER_SYSTEM, conversation, prompt)
-        reply = await complete_text(ctx, self.spec, messages)
-        order = _read_ranking(reply, len(candidates))
+        count = len(candidates)
+        parsed = await ask_parsed(
+            ctx,
+            self.spec,
+            messages,
+            lambda reply: _read_ranking(reply, count),
+            retry_event="ranker_parse_retry",
+        )
+        order = parsed.value
         if order is None:
-            record(ctx, "ranker_parse_fallback", raw=reply)
-            return list(range(len(candidates)))
-        missing = [i for i in range(len(candidates)) if i not in order]
+            fields = {"hint": truncation_hint(self.spec)} if parsed.truncated else {}
+            record(
+                ctx,
+                "ranker_parse_fallback",
+                attempts=parsed.attempts,
+                truncated=parsed.truncated,
+                **fields,
+                raw=parsed.raw,
+            )
+            return list(range(count))
+        missing = [i for i in range(count) if i not in order]
         if missing:
-            record(ctx, "ranker_partial_ranking", missing=missing, raw=reply)
+            record(ctx, "ranker_partial_ranking", missing=missing, raw=parsed.raw)
         return order + missing
 
     async def _score_order(

@@ -1,22 +1,33 @@
 """The unit test evaluator: scores each candidate by the unit tests it passes.
 
-For each candidate, concurrently with the others, one call asks for a verdict per unit
-test in the format of `formats.render_unit_test_verdicts` (``Unit Test #1: [Passed]``). The
-score is the number of tests passed. Parsing is tolerant, like Archon's: for test k the
-last ``Unit Test #k`` in the reply counts (the verdict list comes after the reasoning),
-and ``[Passed]``/``[Failed]`` or the words pass/passed/fail/failed decide; a test with no
-verdict counts as failed (noted as ``unit_test_verdicts_incomplete``). A reply with no
-verdict at all is asked again up to `PARSE_RETRIES` more times (``unit_test_eval_retry``),
-then the candidate scores 0 (``unit_test_eval_unparsable``). A candidate whose call fails
-scores 0 (``unit_test_eval_failed``); if every candidate fails the first error is raised.
+For each candidate one call asks for a verdict per unit test in the format of
+`formats.render_unit_test_verdicts` (``Unit Test #1: [Passed]``). The score is the number
+of tests passed. Parsing is tolerant, like Archon's: for test k the last ``Unit Test #k``
+in the reply counts (the verdict list comes after the reasoning), and ``[Passed]``/
+``[Failed]`` or the words pass/passed/fail/failed decide; a test with no verdict counts as
+failed (noted as ``unit_test_verdicts_incomplete``). A reply with no verdict at all is asked
+again up to `PARSE_RETRIES` more times (``unit_test_eval_retry``), except a reply cut at
+``max_tokens``; then the candidate scores 0 (``unit_test_eval_unparsable``). A candidate
+whose call fails scores 0 (``unit_test_eval_failed``); if every candidate judged fails
+that way the first error is raised.
 
-Selection:
-    first_k: the first k candidates, in candidate order, that pass every test. When fewer
-        than k pass every test, the ranking below is used instead (noted as
-        ``unit_test_first_k_fallback``), as Archon does.
+Selection (Archon's, ``components/Unit_Test_Evaluator.py``):
+    first_k: the first k candidates, in candidate order, that pass every test. Candidates
+        are judged in candidate order through a window of concurrent calls that stops as
+        soon as those k are known (`components._first_k`; ``first_k_window`` bounds it),
+        so the calls are about Archon's, not one per candidate. When fewer than k pass
+        every test (every candidate was judged), the ranking below is used instead (noted
+        as ``unit_test_first_k_fallback``), as Archon does.
     first_pass: Archon's older spelling of ``first_k = 1``.
-    top_k: otherwise, candidates ordered by score, best first (ties keep candidate order),
-        and the first top_k kept (all when unset).
+    top_k: otherwise every candidate is judged concurrently, ordered by score, best first,
+        and the first top_k kept (all when unset). Ties are ordered as Archon's
+        ``sorted(zip(scores, candidates), reverse=True)`` orders them: by the candidate's
+        text, in reverse.
+
+Without unit tests (the generator's replies held none, see
+`components.unit_test_generator`) no call is made: with nothing to fail, every candidate
+passes all of its zero tests, so the selection keeps the first ``first_k`` (or ``top_k``)
+candidates in candidate order, and ``unit_test_evaluator_without_tests`` is noted.
 
 Other settings: ``remove_unit_tests_from_prompt`` cuts Archon's ``Your response should pass
 the following unit tests:`` tail off the query shown to the judge (the tests are listed
@@ -31,7 +42,6 @@ import re
 from archon_async.core import (
     ArchonError,
     ComponentContext,
-    ComponentError,
     ComponentSpec,
     ConfigError,
     Message,
@@ -40,16 +50,17 @@ from archon_async.core import (
 )
 
 from ._common import (
-    PARSE_RETRIES,
+    ask_parsed,
     candidate_number,
-    complete_text,
     effective_conversation,
     prompt_messages,
     query_of,
     record,
     require_candidates,
     strip_unit_tests,
+    truncation_hint,
 )
+from ._first_k import DEFAULT_FIRST_K_WINDOW, record_scan, scan_first_k
 from .prompts import UNIT_TEST_EVALUATOR_SYSTEM, unit_test_evaluator_prompt
 
 __all__ = ["UnitTestEvaluator", "parse_unit_test_verdicts"]
@@ -113,30 +124,47 @@ class UnitTestEvaluator:
         self.first_k = first_k
 
     async def run(self, ctx: ComponentContext, state: State) -> StateUpdate:
-        """Score every candidate concurrently and select.
+        """Score the candidates and select (see the module docstring).
 
         Raises:
-            ComponentError: there are no candidates or no unit tests.
-            ArchonError: the call failed for every candidate (the first error).
+            ComponentError: there are no candidates.
+            ArchonError: the call failed for every candidate judged (the first error).
         """
         candidates = require_candidates(state, "unit_test_evaluator")
         tests = [str(test) for test in state.get("unit_tests") or []]
+        keep = self.first_k if self.first_k is not None else self.spec.top_k
         if not tests:
-            raise ComponentError(
-                "the unit_test_evaluator received no unit tests: put a unit_test_generator "
-                "in an earlier layer"
-            )
+            record(ctx, "unit_test_evaluator_without_tests", candidates=len(candidates))
+            return {"candidates": candidates[:keep]}
         conversation = effective_conversation(ctx.conversation, state)
         query = query_of(conversation).strip()
         if self.spec.remove_unit_tests_from_prompt:
             query = strip_unit_tests(query)
 
-        async def score(index: int) -> int:
-            return await self._score(ctx, conversation, query, index, candidates[index], tests)
+        async def score(index: int) -> int | ArchonError:
+            try:
+                return await self._score(ctx, conversation, query, index, candidates[index], tests)
+            except ArchonError as exc:
+                return exc
 
-        outcomes = await ctx.map_settled(score, list(range(len(candidates))))
+        if self.first_k is None:
+            outcomes = await ctx.map(score, list(range(len(candidates))))
+        else:
+            window = self.spec.first_k_window or DEFAULT_FIRST_K_WINDOW
+            scan = await scan_first_k(
+                len(candidates),
+                score,
+                lambda outcome: outcome == len(tests),
+                self.first_k,
+                max_window=window,
+            )
+            if scan.selected is not None:
+                _note_failures(ctx, scan.results)
+                record_scan(ctx, scan, window=window)
+                return {"candidates": [candidates[i] for i in scan.selected]}
+            outcomes = [scan.results[i] for i in range(len(candidates))]
         scores = self._scores(ctx, outcomes)
-        kept = self._select(ctx, scores, len(tests))
+        kept = self._select(ctx, scores, candidates, len(tests))
         return {"candidates": [candidates[i] for i in kept]}
 
     @staticmethod
@@ -144,28 +172,17 @@ class UnitTestEvaluator:
         errors = [o for o in outcomes if isinstance(o, ArchonError)]
         if len(errors) == len(outcomes):
             raise errors[0]
-        scores: list[int] = []
-        for index, outcome in enumerate(outcomes):
-            if isinstance(outcome, ArchonError):
-                record(
-                    ctx,
-                    "unit_test_eval_failed",
-                    candidate=index,
-                    error=f"{type(outcome).__name__}: {outcome}",
-                )
-                scores.append(0)
-            else:
-                scores.append(outcome)
-        return scores
+        _note_failures(ctx, dict(enumerate(outcomes)))
+        return [0 if isinstance(o, ArchonError) else o for o in outcomes]
 
-    def _select(self, ctx: ComponentContext, scores: list[int], test_count: int) -> list[int]:
+    def _select(
+        self, ctx: ComponentContext, scores: list[int], candidates: list[str], test_count: int
+    ) -> list[int]:
         if self.first_k is not None:
             passing = [i for i, s in enumerate(scores) if s == test_count]
-            if len(passing) >= self.first_k:
-                return passing[: self.first_k]
             record(ctx, "unit_test_first_k_fallback", passing=len(passing), first_k=self.first_k)
-        # sorted() is stable: equal scores keep candidate order.
-        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+        # Archon's order: sorted(zip(scores, candidates), reverse=True).
+        ranked = sorted(range(len(scores)), key=lambda i: (scores[i], candidates[i]), reverse=True)
         return ranked[: self.spec.top_k] if self.spec.top_k is not None else ranked
 
     async def _score(
@@ -179,20 +196,36 @@ class UnitTestEvaluator:
     ) -> int:
         prompt = unit_test_evaluator_prompt(query, candidate.strip(), tests)
         messages = prompt_messages(UNIT_TEST_EVALUATOR_SYSTEM, conversation, prompt)
-        reply = ""
-        for attempt in range(1 + PARSE_RETRIES):
-            if attempt:
-                record(ctx, "unit_test_eval_retry", candidate=index, attempt=attempt, raw=reply)
-            reply = await complete_text(ctx, self.spec, messages)
+
+        def parse(reply: str) -> list[bool | None] | None:
             verdicts = parse_unit_test_verdicts(reply, len(tests))
-            if any(v is not None for v in verdicts):
-                if None in verdicts:
-                    record(
-                        ctx,
-                        "unit_test_verdicts_incomplete",
-                        candidate=index,
-                        missing=[n for n, v in enumerate(verdicts, 1) if v is None],
-                    )
-                return sum(1 for v in verdicts if v)
-        record(ctx, "unit_test_eval_unparsable", candidate=index, raw=reply)
-        return 0
+            return verdicts if any(v is not None for v in verdicts) else None
+
+        parsed = await ask_parsed(
+            ctx, self.spec, messages, parse, retry_event="unit_test_eval_retry", candidate=index
+        )
+        if parsed.value is None:
+            hint = {"hint": truncation_hint(self.spec)} if parsed.truncated else {}
+            record(ctx, "unit_test_eval_unparsable", candidate=index, **hint, raw=parsed.raw)
+            return 0
+        verdicts = parsed.value
+        if None in verdicts:
+            record(
+                ctx,
+                "unit_test_verdicts_incomplete",
+                candidate=index,
+                missing=[n for n, v in enumerate(verdicts, 1) if v is None],
+            )
+        return sum(1 for v in verdicts if v)
+
+
+def _note_failures(ctx: ComponentContext, outcomes: dict[int, int | ArchonError]) -> None:
+    """Note each candidate whose judgement failed (it scores 0)."""
+    for index, outcome in sorted(outcomes.items()):
+        if isinstance(outcome, ArchonError):
+            record(
+                ctx,
+                "unit_test_eval_failed",
+                candidate=index,
+                error=f"{type(outcome).__name__}: {outcome}",
+            )

@@ -3,17 +3,26 @@
 One call asks for tests in the format of `formats.render_unit_tests` (``Unit Test #1: ...``
 one per line). The parser also accepts what models write instead: a Python list literal
 of strings (the format Archon's own prompt asked for), a numbered list, or bullet lines.
-At most ``unit_test_cap`` tests are kept (`DEFAULT_UNIT_TEST_CAP` when unset); fewer than
-an explicit cap are accepted and noted as ``unit_tests_below_cap`` (Archon re-asks until
-the count is exact, which costs calls for little gain).
+Every test is kept, as in Archon, unless ``unit_test_cap`` is set: then at most that many
+are kept, and fewer are accepted and noted as ``unit_tests_below_cap`` (Archon re-asks
+until the count is exact, which costs calls for little gain).
 
-A reply with no tests is asked again up to `PARSE_RETRIES` more times (noted as
-``unit_test_parse_retry``); then `OutputParseError` is raised with the last raw reply.
+A copy of the prompt's example is not a test: the example's lines are placeholders in
+angle brackets, and a test that is only a placeholder (``<...>``) or a phrase left open
+(``The answer states ...``) is dropped (noted as ``unit_test_placeholders_dropped``). A
+reply with no test left is asked again up to `PARSE_RETRIES` more times (noted as
+``unit_test_parse_retry``), except a reply cut at ``max_tokens``, which would be cut again.
+
+When no reply holds a test, the layer goes on without tests rather than failing the run:
+the generator writes nothing and notes ``unit_tests_unparsable`` (with the last reply,
+whether it was cut at ``max_tokens`` and what to raise). An evaluator that then finds no
+tests passes its candidates on (see `components.unit_test_evaluator`).
 
 Writes ``unit_tests`` only; the candidates pass on unchanged, as in Archon. Archon also
-appends the tests to the user's query for every later layer (``Your response should pass
-the following unit tests: ...``); the components here rebuild that query from the
-``unit_tests`` state key, so later layers see the same text.
+appends the tests to the user's query for every later component, the ones after it in
+the same layer included (``Your response should pass the following unit tests: ...``);
+the engine and `_common.effective_conversation` rebuild that query, so they see the same
+text.
 """
 
 from __future__ import annotations
@@ -21,28 +30,19 @@ from __future__ import annotations
 import ast
 import re
 
-from archon_async.core import (
-    ComponentContext,
-    ComponentSpec,
-    OutputParseError,
-    State,
-    StateUpdate,
-)
+from archon_async.core import ComponentContext, ComponentSpec, State, StateUpdate
 
 from ._common import (
-    PARSE_RETRIES,
-    complete_text,
+    ask_parsed,
     effective_conversation,
     prompt_messages,
     query_of,
     record,
+    truncation_hint,
 )
 from .prompts import UNIT_TEST_GENERATOR_SYSTEM, unit_test_generator_prompt
 
-__all__ = ["DEFAULT_UNIT_TEST_CAP", "UnitTestGenerator", "parse_unit_tests"]
-
-#: Tests kept when ``unit_test_cap`` is not set.
-DEFAULT_UNIT_TEST_CAP = 10
+__all__ = ["UnitTestGenerator", "is_placeholder", "parse_unit_tests"]
 
 _DECORATION = re.compile(r"[*_`]")
 _HEADED = re.compile(
@@ -51,6 +51,16 @@ _HEADED = re.compile(
 _NUMBERED = re.compile(r"^[ \t]*\d+[ \t]*[.)][ \t]+(.+)$", re.M)
 _BULLET = re.compile(r"^[ \t]*[-*•][ \t]+(.+)$", re.M)
 _LIST_LITERAL = re.compile(r"\[.*\]", re.S)
+# A placeholder: "<a checkable statement>", or a phrase left open ("The answer states ...").
+_ANGLED = re.compile(r"^<[^<>\n]*>[.]?$")
+_OPEN_PHRASE = re.compile(r"^(?:\S+\s+){0,3}\S+\s*(?:\.\.\.|\u2026)$")
+
+
+def is_placeholder(test: str) -> bool:
+    """Whether a test is a template's placeholder rather than a test: ``<...>`` or a
+    phrase of at most four words left open with an ellipsis (``The answer states ...``)."""
+    text = test.strip()
+    return bool(_ANGLED.match(text) or _OPEN_PHRASE.match(text))
 
 
 def _clean(item: str) -> str:
@@ -90,7 +100,8 @@ def parse_unit_tests(reply: str) -> list[str]:
 
 
 class UnitTestGenerator:
-    """Writes ``unit_tests``: the parsed tests, at most ``unit_test_cap``.
+    """Writes ``unit_tests``: the parsed tests (at most ``unit_test_cap`` when it is set),
+    or nothing when no reply held a test.
 
     Args:
         spec: the component's configuration.
@@ -98,30 +109,41 @@ class UnitTestGenerator:
 
     def __init__(self, spec: ComponentSpec) -> None:
         self.spec = spec
-        self.cap = spec.unit_test_cap or DEFAULT_UNIT_TEST_CAP
 
     async def run(self, ctx: ComponentContext, state: State) -> StateUpdate:
         """Ask for unit tests for the query.
 
         Raises:
-            OutputParseError: no reply held a test after the retries.
             ProviderError: a call failed.
         """
         conversation = effective_conversation(ctx.conversation, state)
         prompt = unit_test_generator_prompt(query_of(conversation).strip(), self.spec.unit_test_cap)
         messages = prompt_messages(UNIT_TEST_GENERATOR_SYSTEM, conversation, prompt)
-        reply = ""
-        for attempt in range(1 + PARSE_RETRIES):
-            if attempt:
-                record(ctx, "unit_test_parse_retry", attempt=attempt, raw=reply)
-            reply = await complete_text(ctx, self.spec, messages)
+        dropped: list[str] = []
+
+        def parse(reply: str) -> list[str] | None:
             tests = parse_unit_tests(reply)
-            if tests:
-                wanted = self.spec.unit_test_cap
-                if wanted is not None and len(tests) < wanted:
-                    record(ctx, "unit_tests_below_cap", got=len(tests), cap=wanted)
-                return {"unit_tests": tests[: self.cap]}
-        raise OutputParseError(
-            f"the unit test generator's replies held no unit tests in {1 + PARSE_RETRIES} attempts",
-            raw_output=reply,
+            dropped.extend(test for test in tests if is_placeholder(test))
+            return [test for test in tests if not is_placeholder(test)] or None
+
+        parsed = await ask_parsed(
+            ctx, self.spec, messages, parse, retry_event="unit_test_parse_retry"
         )
+        if dropped:
+            record(ctx, "unit_test_placeholders_dropped", placeholders=dropped)
+        if parsed.value is None:
+            reason = truncation_hint(self.spec) if parsed.truncated else "no reply held a unit test"
+            record(
+                ctx,
+                "unit_tests_unparsable",
+                attempts=parsed.attempts,
+                truncated=parsed.truncated,
+                reason=f"{reason}; the layers go on without unit tests",
+                raw=parsed.raw,
+            )
+            return {}
+        tests = parsed.value
+        cap = self.spec.unit_test_cap
+        if cap is not None and len(tests) < cap:
+            record(ctx, "unit_tests_below_cap", got=len(tests), cap=cap)
+        return {"unit_tests": tests[:cap] if cap is not None else tests}

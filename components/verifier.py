@@ -3,7 +3,8 @@
 For each candidate, concurrently with the others, two calls run one after the other:
 a reasoning call (`formats.VERIFIER_REASONING_MARKER`) that checks the candidate step by
 step, then a verdict call (`formats.VERIFIER_VERDICT_MARKER`) that reads the reasoning and
-must answer ``[Correct]`` or ``[Incorrect]``. The final explicit verdict in the reply
+must answer ``[Correct]`` or ``[Incorrect]``. The prompt's own ``[Correct] or [Incorrect]``
+copied back is no verdict. The final explicit verdict in the reply
 counts (a model often names both options before it concludes): a tag (``[Correct]``,
 ``[Not correct]``), a verdict phrase (``Verdict: Incorrect``, ``My final verdict is not
 correct``), or a last line that is only the verdict word (``**Correct**``). A negation
@@ -17,9 +18,11 @@ A candidate whose calls fail (a provider error) counts as not verified and is no
 ``verifier_candidate_failed``; if every candidate fails that way the first error is raised.
 
 Settings:
-    first_k: keep only the first k verified candidates, in candidate order. All candidates
-        are checked concurrently and the selection is made afterwards, so the result is the
-        same as Archon's sequential scan with early stop, without its latency.
+    first_k: keep only the first k verified candidates, in candidate order, as Archon's
+        sequential scan with early stop does. Candidates are checked in candidate order
+        through a window of concurrent checks that stops as soon as those k are known
+        (`components._first_k`; ``first_k_window`` bounds it), so the calls are about
+        Archon's, not two per candidate. Without first_k every candidate is checked at once.
     batch_num: present in some of Archon's verifier configs but read by no Archon code;
         accepted for compatibility, no effect.
     samples: ignored; each step is one call (Archon keeps only the first sample too).
@@ -43,15 +46,17 @@ from archon_async.core import (
 )
 
 from ._common import (
-    PARSE_RETRIES,
     aligned_critiques,
+    ask_parsed,
     complete_text,
     effective_conversation,
     prompt_messages,
     query_of,
     record,
     require_candidates,
+    truncation_hint,
 )
+from ._first_k import DEFAULT_FIRST_K_WINDOW, record_scan, scan_first_k
 from .prompts import VERIFIER_SYSTEM, verifier_reasoning_prompt, verifier_verdict_prompt
 
 __all__ = ["Verifier", "parse_verdict"]
@@ -66,6 +71,8 @@ _PHRASE = re.compile(
 _LAST_LINE = re.compile(r"^[\s*_#>]*(not\s+)?(correct|incorrect)[\s*_.!]*$", re.I)
 _NEGATION_REACH = 24
 # A negation right before a tag: "not [Correct]", "isn't [Incorrect]", "not **[Correct]**".
+# The prompt's own options, copied back: not a verdict.
+_OPTIONS = re.compile(r"\[\s*correct\s*\]\s*or\s*\[\s*incorrect\s*\]", re.I)
 _NEGATED = re.compile(r"(?:\bnot|cannot|n't|\bnever)(?:\s+be)?\s*[\"'*_`]*\s*$", re.I)
 
 
@@ -80,6 +87,7 @@ def parse_verdict(reply: str) -> bool | None:
     The final explicit verdict wins: the last tag, ``Verdict: ...`` phrase or verdict-only
     last line, whichever comes last; a negation right before a tag turns it round.
     """
+    reply = _OPTIONS.sub(lambda option: " " * len(option.group(0)), reply)
     verdicts: list[tuple[int, bool]] = []
     for match in _TAG.finditer(reply):
         # Only the few characters before the tag can negate it; searching the whole line
@@ -118,14 +126,29 @@ class Verifier:
         critiques = aligned_critiques(ctx, state, len(candidates))
         conversation = effective_conversation(ctx.conversation, state)
 
-        async def check(index: int) -> bool:
-            return await self._verify(ctx, conversation, index, candidates[index])
+        async def check(index: int) -> bool | ArchonError:
+            try:
+                return await self._verify(ctx, conversation, index, candidates[index])
+            except ArchonError as exc:
+                return exc
 
-        outcomes = await ctx.map_settled(check, list(range(len(candidates))))
-        errors = [o for o in outcomes if isinstance(o, ArchonError)]
+        if self.spec.first_k is None:
+            outcomes = dict(enumerate(await ctx.map(check, list(range(len(candidates))))))
+        else:
+            window = self.spec.first_k_window or DEFAULT_FIRST_K_WINDOW
+            scan = await scan_first_k(
+                len(candidates),
+                check,
+                lambda outcome: outcome is True,
+                self.spec.first_k,
+                max_window=window,
+            )
+            record_scan(ctx, scan, window=window)
+            outcomes = scan.results
+        errors = [o for o in outcomes.values() if isinstance(o, ArchonError)]
         if len(errors) == len(outcomes):
             raise errors[0]
-        for index, outcome in enumerate(outcomes):
+        for index, outcome in sorted(outcomes.items()):
             if isinstance(outcome, ArchonError):
                 record(
                     ctx,
@@ -133,7 +156,7 @@ class Verifier:
                     candidate=index,
                     error=f"{type(outcome).__name__}: {outcome}",
                 )
-        kept = [i for i, outcome in enumerate(outcomes) if outcome is True]
+        kept = sorted(i for i, outcome in outcomes.items() if outcome is True)
         if self.spec.first_k is not None:
             kept = kept[: self.spec.first_k]
         if not kept:
@@ -158,13 +181,16 @@ class Verifier:
         messages = prompt_messages(
             VERIFIER_SYSTEM, conversation, verifier_verdict_prompt(query, candidate, reasoning)
         )
-        reply = ""
-        for attempt in range(1 + PARSE_RETRIES):
-            if attempt:
-                record(ctx, "verifier_verdict_retry", candidate=index, attempt=attempt, raw=reply)
-            reply = await complete_text(ctx, self.spec, messages)
-            verdict = parse_verdict(reply)
-            if verdict is not None:
-                return verdict
-        record(ctx, "verifier_verdict_unparsable", candidate=index, raw=reply)
-        return False
+        parsed = await ask_parsed(
+            ctx,
+            self.spec,
+            messages,
+            parse_verdict,
+            retry_event="verifier_verdict_retry",
+            candidate=index,
+        )
+        if parsed.value is None:
+            hint = {"hint": truncation_hint(self.spec)} if parsed.truncated else {}
+            record(ctx, "verifier_verdict_unparsable", candidate=index, **hint, raw=parsed.raw)
+            return False
+        return parsed.value

@@ -4,7 +4,8 @@ Tests get it through the ``make_ctx`` fixture:
 
     ctx = make_ctx(spec, reply)            # reply(messages) -> str | Awaitable[str], may raise
 
-``reply`` receives the messages of each call. ``ctx.requests`` records every call's
+``reply`` receives the messages of each call and returns the reply's text, or a whole
+`ChatResponse` (to give a ``finish_reason``). ``ctx.requests`` records every call's
 messages in arrival order, ``ctx.notes`` every note. ``ctx.map``/``ctx.map_settled`` run
 on an anyio task group like the engine's, so concurrency is real; `Barrier` proves that a
 number of calls are in flight together (each call waits until all have arrived).
@@ -25,7 +26,7 @@ from archon_async.core import ArchonError, ChatResponse, ComponentSpec, Message,
 T = TypeVar("T")
 R = TypeVar("R")
 
-Reply = Callable[[list[Message]], "str | Awaitable[str]"]
+Reply = Callable[[list[Message]], "str | ChatResponse | Awaitable[str | ChatResponse]"]
 
 CONVERSATION: list[Message] = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -67,10 +68,12 @@ class FakeContext:
         max_tokens: int | None = None,
     ) -> ChatResponse:
         self.requests.append(Call(list(messages), temperature, max_tokens))
-        text = self.reply(list(messages))
-        if not isinstance(text, str):
-            text = await text
-        return ChatResponse(text=text, usage=Usage(1, 1), model=self.spec.model)
+        reply = self.reply(list(messages))
+        if not isinstance(reply, str | ChatResponse):
+            reply = await reply
+        if isinstance(reply, ChatResponse):
+            return reply
+        return ChatResponse(text=reply, usage=Usage(1, 1), model=self.spec.model)
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         results: list[Any] = [None] * len(items)

@@ -9,8 +9,8 @@ import pytest
 from archon_async.components._common import PARSE_RETRIES
 from archon_async.components.critic import Critic, parse_critiques
 from archon_async.components.formats import CRITIC_MARKER, render_critiques
-from archon_async.components.prompts import CRITIC_SYSTEM
-from archon_async.core import ComponentError, OutputParseError
+from archon_async.components.prompts import CRITIC_PLACEHOLDERS, CRITIC_SYSTEM
+from archon_async.core import ChatResponse, ComponentError
 
 CANDIDATES = ["four", "five"]
 GOOD = render_critiques([("correct", "terse"), ("confident", "wrong")])
@@ -87,26 +87,39 @@ def test_parse_recognises_only_real_headers(reply: str, expected: list[str]) -> 
 @pytest.mark.parametrize(
     "reply",
     [
-        # More critiques than candidates is a count mismatch, not a longer last critique.
-        "[1]\ngood\n[2]\nbad\n[3]\nugly",
-        "Response 1: good\nResponse 2: bad\nResponse 3: ugly",
+        # Identifiers in running text beyond the candidates cannot be told from references.
         "[1] good. [2] bad. [3] ugly.",
-        # A header repeated or out of order is a mismatch too.
-        "[1]\ngood\n[2]\nbad\n[1]\nactually bad",
+        # A header missing, or out of order, before the n-th is a mismatch.
         "[2]\nbad\n[1]\ngood",
+        "[1]\ngood\n[1]\nactually good\n[2]\nbad",
+        # The prompt's example copied back is no critique.
+        render_critiques([CRITIC_PLACEHOLDERS, CRITIC_PLACEHOLDERS]),
     ],
 )
-def test_parse_treats_extra_or_disordered_headers_as_a_mismatch(reply: str) -> None:
+def test_parse_treats_disordered_headers_and_copies_as_a_mismatch(reply: str) -> None:
     assert parse_critiques(reply, 2) is None
 
 
-async def test_too_many_critiques_are_retried_then_an_error(make_ctx: Any, spec: Any) -> None:
-    four = render_critiques([("a", "b")] * 4)
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # A block too many: the critiques that line up are kept, the extra one left out.
+        "[1]\ngood\n[2]\nbad\n[3]\nugly",
+        "Response 1: good\nResponse 2: bad\nResponse 3: ugly",
+        "[1]\ngood\n[2]\nbad\n[1]\nactually bad",
+    ],
+)
+def test_parse_keeps_what_lines_up_before_an_extra_block(reply: str) -> None:
+    assert parse_critiques(reply, 2) == ["good", "bad"]
+
+
+async def test_one_extra_block_is_parsed_and_noted(make_ctx: Any, spec: Any) -> None:
+    four = render_critiques([("a", "b"), ("c", "d"), ("e", "f"), ("g", "h")])
     ctx = make_ctx(spec("critic"), lambda m: four)
-    with pytest.raises(OutputParseError) as caught:
-        await Critic(ctx.spec).run(ctx, {"candidates": ["x", "y", "z"]})
-    assert caught.value.raw_output == four
-    assert ctx.events() == ["critic_parse_retry"] * PARSE_RETRIES
+    update = await Critic(ctx.spec).run(ctx, {"candidates": ["x", "y", "z"]})
+    assert update["critiques"][2] == "Strengths:\n- e\nWeaknesses:\n- f"
+    assert len(update["critiques"]) == 3 and len(ctx.requests) == 1
+    assert ctx.notes == [{"event": "critic_extra_blocks", "extra": 1, "candidates": 3}]
 
 
 async def test_writes_one_critique_per_candidate(make_ctx: Any, spec: Any) -> None:
@@ -135,13 +148,32 @@ async def test_retries_a_malformed_reply_then_succeeds(make_ctx: Any, spec: Any)
     assert ctx.notes[0]["raw"].startswith("[1]\nStrengths: only one block")
 
 
-async def test_gives_up_after_bounded_retries(make_ctx: Any, spec: Any) -> None:
+async def test_unparsable_after_bounded_retries_goes_on_without_critiques(
+    make_ctx: Any, spec: Any
+) -> None:
     ctx = make_ctx(spec("critic"), lambda m: "I like them both.")
-    with pytest.raises(OutputParseError) as caught:
-        await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES})
-    assert caught.value.raw_output == "I like them both."
+    update = await Critic(ctx.spec).run(ctx, {"candidates": CANDIDATES, "critiques": ["old"]})
+    assert update == {"critiques": []}  # the candidates pass on, without critiques
     assert len(ctx.requests) == 1 + PARSE_RETRIES
-    assert ctx.events() == ["critic_parse_retry"] * PARSE_RETRIES
+    assert ctx.events() == ["critic_parse_retry"] * PARSE_RETRIES + ["critic_unparsable"]
+    last = ctx.notes[-1]
+    assert last["raw"] == "I like them both." and last["truncated"] is False
+    assert last["attempts"] == 1 + PARSE_RETRIES
+    assert "the candidates go on without critiques" in last["reason"]
+
+
+async def test_a_truncated_reply_says_so_and_is_not_asked_again(make_ctx: Any, spec: Any) -> None:
+    cut = ChatResponse(
+        text="[1]\nStrengths:\n- correct\nWeaknesses:\n- terse\n\n[2]\nStre",
+        finish_reason="max_tokens",
+    )
+    ctx = make_ctx(spec("critic", max_tokens=40), lambda m: cut)
+    update = await Critic(ctx.spec).run(ctx, {"candidates": ["x", "y", "z"]})
+    assert update == {"critiques": []}
+    assert len(ctx.requests) == 1
+    (note,) = ctx.notes
+    assert note["event"] == "critic_unparsable" and note["truncated"] is True
+    assert "cut at max_tokens (40): raise max_tokens of this critic (fake-model)" in note["reason"]
 
 
 async def test_unit_tests_in_state_reach_the_query(make_ctx: Any, spec: Any) -> None:

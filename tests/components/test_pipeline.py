@@ -110,3 +110,138 @@ async def test_generators_see_the_unit_tests_of_an_earlier_layer() -> None:
     evaluator_prompt = provider.requests[-1].messages[-1]["content"]
     assert UNIT_TEST_EVALUATOR_MARKER in evaluator_prompt
     assert UNIT_TESTS_PHRASE not in evaluator_prompt
+
+
+def component(type_: str, **settings: object) -> dict[str, object]:
+    return {"type": type_, "model": "m", "model_type": "Fake_API", **settings}
+
+
+async def test_components_after_a_unit_test_generator_in_its_layer_see_its_tests() -> None:
+    """Archon runs a layer's components in order and the generator appends its tests to
+    the query, so a generator listed after it reads them and one listed before does not."""
+    provider = FakeProvider(answer)
+    config = {
+        "name": "same-layer",
+        "layers": [
+            [
+                component("generator", model="before"),
+                component("unit_test_generator"),
+                component("generator", model="after"),
+            ],
+            [component("fuser")],
+        ],
+    }
+    async with Engine(config, registry=fake_registry(provider)) as engine:
+        result = await engine.generate("What is 2 + 2?")
+    tail = f" {UNIT_TESTS_PHRASE} \n- The answer states 4\n- The answer is short"
+    by_model = {r.model: r.messages[-1]["content"] for r in provider.requests}
+    assert by_model["before"] == "What is 2 + 2?"
+    assert by_model["after"] == "What is 2 + 2?" + tail
+    asked = [r.model for r in provider.requests]
+    assert asked.index("after") > asked.index("m")  # only once the tests were written
+    fuser_prompt = provider.requests[-1].messages[-1]["content"]
+    assert FUSER_MARKER in fuser_prompt and "What is 2 + 2?" + tail in fuser_prompt
+    layer = result.trace.layers[0]
+    assert layer.components[2].notes == [{"event": "waited_for_unit_tests", "generators": [1]}]
+    assert layer.components[0].notes == []
+    assert result.text == "fused answer"
+
+
+async def test_two_unit_test_generators_append_in_the_order_archon_does() -> None:
+    replies = iter([["first test"], ["second test"]])
+
+    def reply(request: ChatRequest) -> str:
+        if UNIT_TEST_GENERATOR_MARKER in request.messages[-1]["content"]:
+            return render_unit_tests(next(replies))
+        return answer(request)
+
+    provider = FakeProvider(reply)
+    config = {
+        "name": "two",
+        "layers": [
+            [component("unit_test_generator")],
+            [component("unit_test_generator"), component("generator", model="g")],
+        ],
+    }
+    async with Engine(config, registry=fake_registry(provider)) as engine:
+        await engine.generate("Q?")
+    second_generator_query = provider.requests[1].messages[-1]["content"]
+    assert second_generator_query.endswith(f"Q? {UNIT_TESTS_PHRASE} \n- first test")
+    (g,) = [r for r in provider.requests if r.model == "g"]
+    assert g.messages[-1]["content"] == (
+        f"Q? {UNIT_TESTS_PHRASE} \n- first test {UNIT_TESTS_PHRASE} \n- second test"
+    )
+
+
+async def test_every_reply_is_stripped_as_archon_strips_it() -> None:
+    def padded(request: ChatRequest) -> str:
+        return f"\n  {answer(request)}  \n\n"
+
+    provider = FakeProvider(padded)
+    config = {
+        "name": "strip",
+        "layers": [
+            [component("generator", samples=2)],
+            [component("critic")],
+            [component("fuser")],
+        ],
+    }
+    async with Engine(config, registry=fake_registry(provider)) as engine:
+        result = await engine.generate("What is 2 + 2?")
+    layers = result.trace.layers
+    assert layers[0].components[0].outputs["candidates"] == ["candidate from m"] * 2
+    assert all(c == c.strip() for c in layers[1].components[0].outputs["critiques"])
+    assert "[1] candidate from m\n" in provider.requests[-1].messages[-1]["content"]
+    assert result.text == "fused answer"
+
+
+async def test_an_unparsable_critic_does_not_lose_the_run() -> None:
+    def reply(request: ChatRequest) -> str:
+        if CRITIC_MARKER in request.messages[-1]["content"]:
+            return "Both answers are fine."
+        return answer(request)
+
+    provider = FakeProvider(reply)
+    config = {
+        "name": "critic-fails",
+        "layers": [
+            [component("generator", samples=2)],
+            [component("critic")],
+            [component("fuser")],
+        ],
+    }
+    async with Engine(config, registry=fake_registry(provider)) as engine:
+        result = await engine.generate("What is 2 + 2?")
+    assert result.text == "fused answer"
+    critic = result.trace.layers[1].components[0]
+    assert critic.error is None and critic.outputs == {"critiques": []}
+    assert [n["event"] for n in critic.notes][-1] == "critic_unparsable"
+    fuser_prompt = provider.requests[-1].messages[-1]["content"]
+    assert FUSER_MARKER in fuser_prompt and "Critique of" not in fuser_prompt
+
+
+async def test_unparsable_unit_tests_do_not_lose_the_run() -> None:
+    def reply(request: ChatRequest) -> str:
+        if UNIT_TEST_GENERATOR_MARKER in request.messages[-1]["content"]:
+            return "Tests are not needed here."
+        return answer(request)
+
+    provider = FakeProvider(reply)
+    config = {
+        "name": "tests-fail",
+        "layers": [
+            [component("generator", samples=3)],
+            [component("unit_test_generator")],
+            [component("unit_test_evaluator", first_pass=True, top_k=1)],
+        ],
+    }
+    async with Engine(config, registry=fake_registry(provider)) as engine:
+        result = await engine.generate("What is 2 + 2?")
+    assert result.text == "candidate from m"
+    events = [
+        n["event"] for layer in result.trace.layers for c in layer.components for n in c.notes
+    ]
+    assert "unit_tests_unparsable" in events and "unit_test_evaluator_without_tests" in events
+    assert not any(
+        UNIT_TEST_EVALUATOR_MARKER in r.messages[-1]["content"] for r in provider.requests
+    )

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from archon_async.components._common import PARSE_RETRIES
 from archon_async.components.formats import RANKER_MARKER, render_ranking
-from archon_async.components.prompts import RANKER_SYSTEM
+from archon_async.components.prompts import RANKER_SYSTEM, ranker_prompt
 from archon_async.components.ranker import DEFAULT_TOP_K, Ranker, parse_ranking
 from archon_async.components.scoring import PairwiseScorer
-from archon_async.core import ComponentError, Message, ProviderServerError
+from archon_async.core import ChatResponse, ComponentError, Message, ProviderServerError
 
 CANDIDATES = ["alpha", "beta", "gamma"]
 
@@ -155,7 +156,12 @@ async def test_not_a_ranking_falls_back_to_the_original_order_and_is_noted(
     ctx = make_ctx(spec("ranker", top_k=3), lambda m: "Best: [3]\nWorst: [1]")
     update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
     assert update == {"candidates": CANDIDATES}
-    assert ctx.notes == [{"event": "ranker_parse_fallback", "raw": "Best: [3]\nWorst: [1]"}]
+    assert ctx.notes[-1] == {
+        "event": "ranker_parse_fallback",
+        "attempts": 1 + PARSE_RETRIES,
+        "truncated": False,
+        "raw": "Best: [3]\nWorst: [1]",
+    }
 
 
 async def test_partial_ranking_is_padded_and_the_missing_are_noted(
@@ -180,8 +186,32 @@ async def test_unparsable_reply_keeps_original_order_and_is_noted(make_ctx: Any,
     ctx = make_ctx(spec("ranker", top_k=2), lambda m: "They are all lovely.")
     update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
     assert update == {"candidates": ["alpha", "beta"]}
-    assert ctx.notes == [{"event": "ranker_parse_fallback", "raw": "They are all lovely."}]
-    assert len(ctx.requests) == 1  # no re-asking: the fallback is the original order
+    assert ctx.events() == ["ranker_parse_retry"] * PARSE_RETRIES + ["ranker_parse_fallback"]
+    assert len(ctx.requests) == 1 + PARSE_RETRIES
+
+
+async def test_a_copy_of_the_prompt_example_is_not_a_ranking(make_ctx: Any, spec: Any) -> None:
+    prompt = ranker_prompt("q", CANDIDATES, None)
+    example = next(line for line in prompt.splitlines() if line.startswith("Ranking:"))
+    replies = iter([f"Here is my ranking.\n{example}", "Ranking: [3] > [1] > [2]"])
+    ctx = make_ctx(spec("ranker", top_k=3), lambda m: next(replies))
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert update == {"candidates": [CANDIDATES[2], CANDIDATES[0], CANDIDATES[1]]}
+    assert ctx.events() == ["ranker_parse_retry"]
+    assert len(ctx.requests) == 2
+
+
+async def test_a_truncated_reply_without_ranking_is_not_asked_again(
+    make_ctx: Any, spec: Any
+) -> None:
+    cut = ChatResponse(text="Candidate [2] is the most accurate, while", finish_reason="length")
+    ctx = make_ctx(spec("ranker", top_k=3, max_tokens=16), lambda m: cut)
+    update = await Ranker(ctx.spec).run(ctx, {"candidates": CANDIDATES})
+    assert update == {"candidates": CANDIDATES}
+    assert len(ctx.requests) == 1
+    (note,) = ctx.notes
+    assert note["event"] == "ranker_parse_fallback" and note["truncated"] is True
+    assert "raise max_tokens of this ranker" in note["hint"]
 
 
 async def test_one_candidate_needs_no_call(make_ctx: Any, spec: Any) -> None:

@@ -10,7 +10,7 @@ import pytest
 from archon_async.components._common import PARSE_RETRIES, UNIT_TESTS_PHRASE
 from archon_async.components.formats import UNIT_TEST_EVALUATOR_MARKER, render_unit_test_verdicts
 from archon_async.components.unit_test_evaluator import UnitTestEvaluator, parse_unit_test_verdicts
-from archon_async.core import ComponentError, ConfigError, Message, ProviderServerError
+from archon_async.core import ConfigError, Message, ProviderServerError
 
 TESTS = ["The answer states 4", "The answer is one word", "The answer is lowercase"]
 # How many tests each candidate passes.
@@ -63,10 +63,14 @@ def state_of(*candidates: str) -> dict[str, Any]:
     return {"candidates": list(candidates), "unit_tests": TESTS}
 
 
-async def test_ranks_by_score_stably(make_ctx: Any, spec: Any) -> None:
+async def test_ranks_by_score_ties_as_archon_sorts_them(make_ctx: Any, spec: Any) -> None:
     ctx = make_ctx(spec("unit_test_evaluator"), evaluate)
-    update = await UnitTestEvaluator(ctx.spec).run(ctx, state_of("five", "4", "four", "Four"))
-    assert update == {"candidates": ["four", "4", "Four", "five"]}
+    candidates = ["five", "4", "four", "Four"]
+    update = await UnitTestEvaluator(ctx.spec).run(ctx, state_of(*candidates))
+    scores = [PASSES[c] for c in candidates]
+    # Archon: sorted(zip(verdict_scores, candidate_responses), reverse=True)
+    archon = [c for _, c in sorted(zip(scores, candidates, strict=True), reverse=True)]
+    assert update == {"candidates": archon} == {"candidates": ["four", "Four", "4", "five"]}
     assert len(ctx.requests) == 4
     prompt = ctx.requests[0].prompt
     assert all(f"Unit Test #{n}: {t}" in prompt for n, t in enumerate(TESTS, 1))
@@ -172,7 +176,15 @@ async def test_every_call_failing_raises(make_ctx: Any, spec: Any) -> None:
         await UnitTestEvaluator(ctx.spec).run(ctx, state_of("four", "4"))
 
 
-async def test_no_unit_tests_is_a_component_error(make_ctx: Any, spec: Any) -> None:
-    ctx = make_ctx(spec("unit_test_evaluator"), evaluate)
-    with pytest.raises(ComponentError, match="no unit tests"):
-        await UnitTestEvaluator(ctx.spec).run(ctx, {"candidates": ["four"]})
+@pytest.mark.parametrize(
+    ("settings", "kept"),
+    [({}, ["a", "b", "c"]), ({"top_k": 2}, ["a", "b"]), ({"first_pass": True, "top_k": 2}, ["a"])],
+)
+async def test_no_unit_tests_passes_the_candidates_on_without_calls(
+    make_ctx: Any, spec: Any, settings: dict[str, Any], kept: list[str]
+) -> None:
+    ctx = make_ctx(spec("unit_test_evaluator", **settings), evaluate)
+    update = await UnitTestEvaluator(ctx.spec).run(ctx, {"candidates": ["a", "b", "c"]})
+    assert update == {"candidates": kept}  # every candidate passes its zero tests
+    assert ctx.requests == []
+    assert ctx.notes == [{"event": "unit_test_evaluator_without_tests", "candidates": 3}]

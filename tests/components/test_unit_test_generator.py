@@ -1,4 +1,5 @@
-"""Unit test generator: prompt, tolerant parsing, cap, bounded retries."""
+"""Unit test generator: prompt, tolerant parsing, cap (every test without one, as Archon),
+copied examples, bounded retries, truncated replies, going on without tests."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from archon_async.components._common import PARSE_RETRIES
 from archon_async.components.formats import UNIT_TEST_GENERATOR_MARKER, render_unit_tests
 from archon_async.components.prompts import UNIT_TEST_GENERATOR_SYSTEM
 from archon_async.components.unit_test_generator import (
-    DEFAULT_UNIT_TEST_CAP,
     UnitTestGenerator,
+    is_placeholder,
     parse_unit_tests,
 )
-from archon_async.core import OutputParseError
+from archon_async.core import ChatResponse
 
 TESTS = ["The answer states 4", "The answer is one word"]
 
@@ -59,12 +60,13 @@ async def test_caps_the_number_of_tests(make_ctx: Any, spec: Any) -> None:
     assert (await UnitTestGenerator(ctx.spec).run(ctx, {}))["unit_tests"] == many[:3]
 
 
-async def test_default_cap(make_ctx: Any, spec: Any) -> None:
+async def test_without_a_cap_every_test_is_kept_as_in_archon(make_ctx: Any, spec: Any) -> None:
     many = [f"The answer mentions {i}" for i in range(15)]
     ctx = make_ctx(spec("unit_test_generator"), lambda m: render_unit_tests(many))
     update = await UnitTestGenerator(ctx.spec).run(ctx, {})
-    assert update["unit_tests"] == many[:DEFAULT_UNIT_TEST_CAP]
+    assert update["unit_tests"] == many
     assert "exactly" not in ctx.requests[0].prompt
+    assert ctx.notes == []
 
 
 async def test_fewer_than_the_cap_are_kept_and_noted(make_ctx: Any, spec: Any) -> None:
@@ -80,9 +82,71 @@ async def test_retries_then_succeeds(make_ctx: Any, spec: Any) -> None:
     assert ctx.events() == ["unit_test_parse_retry"]
 
 
-async def test_gives_up_after_bounded_retries(make_ctx: Any, spec: Any) -> None:
+async def test_no_tests_after_bounded_retries_goes_on_without_tests(
+    make_ctx: Any, spec: Any
+) -> None:
     ctx = make_ctx(spec("unit_test_generator"), lambda m: "No.")
-    with pytest.raises(OutputParseError) as caught:
-        await UnitTestGenerator(ctx.spec).run(ctx, {})
-    assert caught.value.raw_output == "No."
+    update = await UnitTestGenerator(ctx.spec).run(ctx, {"candidates": ["a"]})
+    assert update == {}  # nothing written: the state passes on
     assert len(ctx.requests) == 1 + PARSE_RETRIES
+    assert ctx.events() == ["unit_test_parse_retry"] * PARSE_RETRIES + ["unit_tests_unparsable"]
+    last = ctx.notes[-1]
+    assert last["raw"] == "No." and last["truncated"] is False
+    assert "go on without unit tests" in last["reason"]
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "<a statement a correct answer makes true>",
+        "The answer states ...",
+        "The answer mentions \u2026",
+        "<another one>.",
+    ],
+)
+def test_placeholders(test: str) -> None:
+    assert is_placeholder(test)
+
+
+@pytest.mark.parametrize(
+    "test", ["The answer states that 2 + 2 = 4", "The answer lists 1, 2, 3, ... up to 10"]
+)
+def test_real_tests_are_not_placeholders(test: str) -> None:
+    assert not is_placeholder(test)
+
+
+async def test_a_copy_of_the_prompt_example_is_a_failed_parse(make_ctx: Any, spec: Any) -> None:
+    example = next(
+        line for line in _prompt_of(make_ctx, spec).splitlines() if line.startswith("Unit Test #1")
+    )
+    replies = iter([example, render_unit_tests(TESTS)])
+    ctx = make_ctx(spec("unit_test_generator"), lambda m: next(replies))
+    update = await UnitTestGenerator(ctx.spec).run(ctx, {})
+    assert update == {"unit_tests": TESTS}
+    assert len(ctx.requests) == 2
+    assert ctx.events() == ["unit_test_parse_retry", "unit_test_placeholders_dropped"]
+
+
+async def test_placeholders_among_real_tests_are_dropped(make_ctx: Any, spec: Any) -> None:
+    reply = render_unit_tests(["The answer states ...", *TESTS])
+    ctx = make_ctx(spec("unit_test_generator"), lambda m: reply)
+    assert await UnitTestGenerator(ctx.spec).run(ctx, {}) == {"unit_tests": TESTS}
+    assert ctx.notes == [
+        {"event": "unit_test_placeholders_dropped", "placeholders": ["The answer states ..."]}
+    ]
+
+
+async def test_a_truncated_unparsable_reply_is_not_asked_again(make_ctx: Any, spec: Any) -> None:
+    cut = ChatResponse(text="Let me think about which tests", finish_reason="length")
+    ctx = make_ctx(spec("unit_test_generator", max_tokens=64), lambda m: cut)
+    assert await UnitTestGenerator(ctx.spec).run(ctx, {}) == {}
+    assert len(ctx.requests) == 1  # the same request would be cut at the same length
+    (note,) = ctx.notes
+    assert note["event"] == "unit_tests_unparsable" and note["truncated"] is True
+    assert "cut at max_tokens (64): raise max_tokens" in note["reason"]
+
+
+def _prompt_of(make_ctx: Any, spec: Any) -> str:
+    from archon_async.components.prompts import unit_test_generator_prompt
+
+    return unit_test_generator_prompt("What is 2 + 2?", None)
