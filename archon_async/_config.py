@@ -80,7 +80,6 @@ class ComponentSpec(BaseModel):
     # and request parameters to leave out so that the provider's default applies.
     extra_body: dict[str, Any] | None = None
     omit: list[OmittableParameter] | None = None
-
     # Ours: the most candidates a first_k verifier or evaluator judges at once (1 is
     # Archon's one-by-one scan; unset means components._first_k.DEFAULT_FIRST_K_WINDOW).
     first_k_window: int | None = Field(default=None, ge=1, le=256)

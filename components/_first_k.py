@@ -14,8 +14,8 @@ needed (k, so ``first_pass`` starts as Archon's sequential scan) and widens to a
 ``needed / pass_rate`` as failures come in, never past ``max_window``. The pass rate starts
 from three optimistic passes, so under ``first_pass`` the window grows by one for every
 three failures seen. On simulated 100-candidate scans (bench/first_k_window.py, figures in
-bench/RESULTS.md) a window of 8 made 1.00-1.16 times Archon's judgements and finished in
-half to a third of its time when few candidates pass. The window slides over candidate
+bench/RESULTS.md) a window of 8 made 1.00-1.16 times Archon's judgements and took 0.4-0.8
+of its time when few candidates pass. The window slides over candidate
 order: nothing starts a window or more past the first candidate not yet judged.
 ``max_window = 1`` is Archon's sequential scan exactly.
 """
