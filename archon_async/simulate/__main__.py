@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--request-log", type=int, default=None, help="latest requests kept for GET /requests"
     )
+    parser.add_argument(
+        "--lenient",
+        dest="enforce_request_rules",
+        action="store_false",
+        default=None,
+        help="serve requests the real APIs refuse (reasoning-model parameters, Anthropic "
+        "output limits, role order)",
+    )
     parser.add_argument("--config", default=None, help="JSON file of SimulationSettings fields")
     return parser
 
@@ -92,6 +100,7 @@ def build_settings(argv: Sequence[str] | None = None) -> SimulationSettings:
         "reply_tokens": args.reply_tokens,
         "require_key": args.require_key,
         "request_log": args.request_log,
+        "enforce_request_rules": args.enforce_request_rules,
     }
     fields.update({name: value for name, value in flags.items() if value is not None})
     try:

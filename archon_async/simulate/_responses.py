@@ -96,13 +96,24 @@ _BEDROCK_ERRORS = {
 
 
 def error_reply(
-    wire: Wire, kind: ErrorKind, message: str
+    wire: Wire,
+    kind: ErrorKind,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """The status, body and extra headers of an error in ``wire``'s format."""
+    """The status, body and extra headers of an error in ``wire``'s format (``param`` and
+    ``code`` fill OpenAI's fields of those names)."""
     status = _STATUS[kind]
     if wire is Wire.OPENAI:
-        kind_name, code = _OPENAI_ERRORS[kind]
-        error: dict[str, Any] = {"message": message, "type": kind_name, "param": None, "code": code}
+        kind_name, kind_code = _OPENAI_ERRORS[kind]
+        error: dict[str, Any] = {
+            "message": message,
+            "type": kind_name,
+            "param": param,
+            "code": code or kind_code,
+        }
         return status, {"error": error}, {}
     if wire is Wire.ANTHROPIC:
         if kind is ErrorKind.UNAVAILABLE:

@@ -77,6 +77,9 @@ class SimulationSettings(BaseModel):
         require_key: reject requests that carry no API key with 401.
         request_log: how many of the latest requests ``GET /requests`` (and
             `SimulatedServer.request_log`) lists; 0 keeps none.
+        enforce_request_rules: refuse, as the real APIs do, what their documentation
+            forbids (reasoning-model parameters, Anthropic output limits, role order: see
+            ``_rules``); off, any well-formed request is served.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,6 +102,7 @@ class SimulationSettings(BaseModel):
     reply_tokens: int = Field(default=60, ge=1)
     require_key: bool = False
     request_log: int = Field(default=0, ge=0, le=1_000_000)
+    enforce_request_rules: bool = True
 
     @model_validator(mode="after")
     def _window_holds_a_request(self) -> SimulationSettings:

@@ -40,6 +40,7 @@ from ._responses import (
     reply_body,
     request_id_headers,
 )
+from ._rules import check_rules
 from ._settings import FaultKind, KeySettings, ModelSettings, SimulationSettings
 from ._state import Counters, RequestLedger, RequestRecord, derive_seed
 from ._tasks import Task, detect_task
@@ -150,10 +151,16 @@ class Simulator:
                 request.match_info.get("model"),
                 api_version=request.headers.get("anthropic-version"),
             )
-        except (orjson.JSONDecodeError, BadRequest) as exc:
+            if self.settings.enforce_request_rules:
+                check_rules(wire, body, inbound.model, request.headers)
+        except orjson.JSONDecodeError:
             counters.bad_requests += 1
-            message = str(exc) if isinstance(exc, BadRequest) else "the body is not valid JSON"
-            return _error(wire, ErrorKind.BAD_REQUEST, message, ids)
+            return _error(wire, ErrorKind.BAD_REQUEST, "the body is not valid JSON", ids)
+        except BadRequest as exc:
+            counters.bad_requests += 1
+            return _error(
+                wire, ErrorKind.BAD_REQUEST, str(exc), ids, param=exc.param, code=exc.code
+            )
         if trail is not None:
             trail.model = inbound.model
         counters.by_model[inbound.model] += 1
@@ -403,8 +410,16 @@ def _json(status: int, body: Any, headers: dict[str, str]) -> web.Response:
     )
 
 
-def _error(wire: Wire, kind: ErrorKind, message: str, headers: dict[str, str]) -> web.Response:
-    status, body, extra = error_reply(wire, kind, message)
+def _error(
+    wire: Wire,
+    kind: ErrorKind,
+    message: str,
+    headers: dict[str, str],
+    *,
+    param: str | None = None,
+    code: str | None = None,
+) -> web.Response:
+    status, body, extra = error_reply(wire, kind, message, param=param, code=code)
     return _json(status, body, {**headers, **extra})
 
 

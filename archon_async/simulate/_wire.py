@@ -25,7 +25,17 @@ class Wire(enum.StrEnum):
 
 
 class BadRequest(ValueError):
-    """The request body cannot be served; answered with 400 in the wire's error shape."""
+    """The request body cannot be served; answered with 400 in the wire's error shape.
+
+    Attributes:
+        param: the parameter at fault, for OpenAI's ``error.param``.
+        code: OpenAI's ``error.code`` (``unsupported_parameter``...).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.param = param
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,8 @@
 """Every configuration published with Archon runs unchanged, end to end, on the simulated
-provider (real HTTP on loopback, every wire format, the PairRM scorer included)."""
+provider (real HTTP on loopback, every wire format, the PairRM scorer included), which
+enforces the providers' documented request rules: a config the real API would refuse (an
+Anthropic max_tokens above the model's limit, a reasoning model sent max_tokens, turns out of
+order) fails here, even where the engine would carry on without the refused calls."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ QUESTION = "Write a Python function add(a, b) that returns the sum of a and b. E
 async def test_every_published_archon_config_runs_on_the_simulated_provider(
     archon_configs: list[Path],
 ) -> None:
-    async with SimulatedServer(SimulationSettings(seed=3)) as server:
+    settings = SimulationSettings(seed=3, enforce_request_rules=True)
+    async with SimulatedServer(settings) as server:
         for path in archon_configs:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConfigWarning)
@@ -36,3 +40,6 @@ async def test_every_published_archon_config_runs_on_the_simulated_provider(
                 if component.error
             ]
             assert failed == [], (path.name, failed)
+            # A refused sample or call is dropped and the run goes on: count them apart.
+            assert result.trace.totals()["failed_calls"] == 0, path.name
+        assert server.stats().bad_requests == 0
