@@ -42,6 +42,9 @@ from ._trace import Result as Result
 from ._trace import Trace as Trace
 from ._types import ChatRequest as ChatRequest
 from ._types import ChatResponse as ChatResponse
+from .callpath import Budget as Budget
+from .callpath import CallPath as CallPath
+from .callpath import ResponseCache as ResponseCache
 
 try:
     __version__ = version("archon-async")
@@ -55,7 +58,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchStoppedError",
+    "Budget",
     "BudgetExceededError",
+    "CallPath",
     "ChatRequest",
     "ChatResponse",
     "ComponentError",
@@ -76,6 +81,7 @@ __all__ = [
     "ProviderTimeoutError",
     "RateLimitError",
     "Registry",
+    "ResponseCache",
     "Result",
     "StreamChunk",
     "Trace",

@@ -18,6 +18,7 @@ from ._exceptions import (
     ArchonError,
     AuthenticationError,
     BatchStoppedError,
+    BudgetExceededError,
     ConfigError,
     InvalidInputError,
     KeyPoolExhaustedError,
@@ -26,6 +27,7 @@ from ._exceptions import (
 from ._progress import BatchStats, report_progress
 from ._trace import Result
 from ._types import CallRecord, Message
+from .callpath import Budget
 
 __all__ = ["answer_item", "describe_error", "is_fatal", "run_batch"]
 
@@ -45,6 +47,7 @@ async def run_batch(
     progress_interval_s: float | None = None,
     stats: BatchStats | None = None,
     unique_ids: bool = False,
+    budget: Budget | None = None,
 ) -> BatchStats:
     """Answer every item, appending one line per finished prompt to ``output``.
 
@@ -66,11 +69,14 @@ async def run_batch(
         unique_ids: the caller has checked that no id repeats (``validate_jsonl_input``
             does; benchmark ids are unique), so the batch keeps no set of the ids it has
             seen and its memory does not grow with the batch.
+        budget: caps on what this batch spends (checked before each prompt starts).
 
     Raises:
         InvalidInputError: bad arguments, an id repeats among the items, or the output
             holds another architecture's answers.
-        BatchStoppedError: a failure every prompt would meet stopped the batch.
+        BatchStoppedError: a failure every prompt would meet, or a spent budget (the
+            engine's or its call path's: see `Budget`), stopped the batch; the prompts in
+            flight finished, and the rerun goes on where it stopped.
     """
     if concurrency < 1:
         raise InvalidInputError("concurrency must be at least 1")
@@ -97,6 +103,7 @@ async def run_batch(
                     workers.start_soon(_feed, pending, queue, concurrency)
                     for _ in range(concurrency):
                         worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
+                        worker.budget = budget
                         workers.start_soon(worker.run, queue)
                 outer.cancel_scope.cancel()  # stops the progress reporter
     finally:
@@ -175,6 +182,7 @@ class _Worker:
         self._attempts = attempts
         self._stamp = stamp
         self._stop = stop
+        self.budget: Budget | None = None
 
     async def run(self, queue: asyncio.Queue[BatchItem | None]) -> None:
         while (item := await queue.get()) is not None:
@@ -186,7 +194,15 @@ class _Worker:
         stats = self._stats
         stats.in_flight += 1
         try:
-            record = await answer_item(self._engine, item, attempts=self._attempts, stats=stats)
+            if self.budget is not None:
+                self.budget.check()
+            record = await answer_item(
+                self._engine, item, attempts=self._attempts, stats=stats, budget=self.budget
+            )
+        except BudgetExceededError as exc:
+            # No line: the rerun (with a larger budget) answers it.
+            self._stop.reason = self._stop.reason or str(exc)
+            return
         finally:
             stats.in_flight -= 1
         self._writer.write({**record, **self._stamp})
@@ -199,13 +215,22 @@ class _Worker:
 
 
 async def answer_item(
-    engine: Engine, item: BatchItem, *, attempts: int = 1, stats: BatchStats | None = None
+    engine: Engine,
+    item: BatchItem,
+    *,
+    attempts: int = 1,
+    stats: BatchStats | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     """Answer one item; never raises for a provider or model failure: the line says it.
 
     The line counts the calls and tokens of every attempt, failed ones included: they were
     paid for. A failure every prompt would meet (see `is_fatal`) is not attempted again and
     is marked ``"fatal": true``.
+
+    Raises:
+        BudgetExceededError: a budget is spent: the prompt did not start (or a later turn
+            did not); nothing is written for it.
     """
     started = time.perf_counter()
     spent: list[CallRecord] = []
@@ -217,6 +242,8 @@ async def answer_item(
         for attempt in range(1, attempts + 1):
             try:
                 answers = await _answer_turns(engine, item, spent)
+            except BudgetExceededError:
+                raise  # not the prompt's failure: it is left for a run with a larger budget
             except (ArchonError, ExceptionGroup) as exc:
                 error, fatal = describe_error(exc), is_fatal(exc)
                 log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
@@ -236,6 +263,8 @@ async def answer_item(
         current_ticket.reset(ticket)
         if stats is not None:
             stats.add_calls(spent)
+        if budget is not None:
+            budget.charge_all(spent)
     return {
         "id": item.output_id,
         "error": error,
@@ -248,10 +277,12 @@ async def answer_item(
 
 
 def _spending(calls: list[CallRecord]) -> dict[str, int]:
+    hits = sum(1 for call in calls if call.cached)
     return {
-        "calls": len(calls),
+        "calls": len(calls) - hits,
         "input_tokens": sum(call.input_tokens for call in calls),
         "output_tokens": sum(call.output_tokens for call in calls),
+        **({"cache_hits": hits} if hits else {}),
     }
 
 

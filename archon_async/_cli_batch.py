@@ -79,6 +79,10 @@ def _batch(args: argparse.Namespace) -> int:
     config_name = args.config.stem if args.config else "default"
     output = args.output or Path(f"{name}.{config_name}.answers.jsonl")
     engine = engine_from_args(args.config, args, answer_key=key)
+    if args.estimate:
+        from ._cli_callpath import item_prompts, print_estimate
+
+        return print_estimate(engine.architecture, item_prompts(items), args)
     stats = BatchStats(total=total)
 
     async def go() -> Any:

@@ -96,6 +96,10 @@ def _judge(args: argparse.Namespace) -> int:
             plan[request_id] = (item.id, swap)
     output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
     engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE)
+    if args.estimate:
+        from ._cli_callpath import item_prompts, print_estimate
+
+        return print_estimate(engine.architecture, item_prompts(requests), args)
 
     async def go() -> Any:
         return await run_batch(

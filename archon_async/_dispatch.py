@@ -1,7 +1,8 @@
 """The call path below the components: provider lookup, keys, limits, retries.
 
-`Dispatcher` is owned by one `Engine`; every concurrent `generate()` and batch prompt of
-that engine shares its providers, connection pools, limiters and key pools. One call is:
+`Dispatcher` is owned by one `CallPath` (see `archon_async.callpath`); every engine,
+`generate()` and batch prompt on that call path shares its providers, connection pools,
+limiters and key pools. One call is:
 
     key lease (rotates, waits for a cooling key) -> rpm/tpm buckets of that key and of the
     provider -> an in-flight slot -> provider.send (one attempt) -> on failure: classify,
@@ -160,6 +161,18 @@ class Dispatcher:
             name: DispatchStatistics(lane.limits.statistics(), lane.keys.statistics())
             for name, lane in self._lanes.items()
         }
+
+    def add_settings(self, model_type: str, settings: ProviderSettings) -> None:
+        """Use ``settings`` for a model_type told nothing yet (settings given first win)."""
+        self._settings.setdefault(model_type, settings)
+
+    def provider_for(self, model_type: str) -> Provider:
+        """The provider serving a model_type (built on first use).
+
+        Raises:
+            ConfigError: no provider is registered for it.
+        """
+        return self._lane(model_type).provider
 
     def _lane(self, model_type: str) -> _Lane:
         lane = self._lanes.get(model_type)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import random
@@ -16,54 +15,35 @@ from typing import Any
 import anyio
 import structlog
 
-from ._admission import PriorityGate, current_ticket, next_ticket
+from ._admission import current_ticket, next_ticket
 from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
-from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup
-from ._keys import hidden_keys
+from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
 from ._layer import run_layer
 from ._registry import Registry
 from ._scoring import HttpScorer
 from ._streaming import AnswerStream, DeltaCallback, RunOptions
 from ._trace import ComponentTrace, FinalChoice, Result, Trace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
+from .callpath import Budget, CallPath, ResponseCache
+from .callpath._callpath import validated_settings
 from .core import Component
 
 __all__ = ["Engine"]
 
 log = structlog.get_logger(__name__)
 
-# Key names handed to providers when running on the simulated provider, which accepts any key.
-_SIMULATED_KEYS = {
-    name: ["sim-key"]
-    for name in (
-        "OPENAI_API_KEY",
-        "TOGETHER_API_KEY",
-        "GROQ_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "GOOGLE_API_KEY",
-        "BEDROCK_API_KEY",
-    )
-}
-_OPENAI_WIRE = {"OpenAI_API", "Together_API", "Groq_API", "tgi", "vLLM", "OpenAI_Compatible"}
-
-
-def simulated_base_urls(root: str) -> dict[str, str]:
-    """The base URL of every built-in model_type on a simulated server at ``root``."""
-    root = root.rstrip("/")
-    urls = dict.fromkeys(_OPENAI_WIRE, f"{root}/v1")
-    urls.update({"Anthropic_API": root, "Google_API": root, "Bedrock_API": root})
-    return urls
-
-
 class Engine:
     """Runs an architecture: ``async with Engine(arch) as engine: await engine.generate(q)``.
 
-    One engine owns every client, limiter and key pool its calls use; all concurrent
-    `generate` calls (and batch prompts) share them. Use it as an async context manager so
-    that connections are closed, or call `aclose`.
+    An engine is an architecture bound to a `CallPath` (clients, limits, key pools, cache,
+    budget): given ``callpath=``, it shares that one with every other engine and thread on
+    it; given none, it builds a private one from ``keys``, ``providers``, ``simulate`` and
+    ``cache``. All concurrent `generate` calls (and batch prompts) share it. Use the engine
+    as an async context manager so that a private call path's connections are closed, or
+    call `aclose`.
 
     Args:
         architecture: an `Architecture`, a path to a JSON config, or a config dict.
@@ -75,6 +55,10 @@ class Engine:
         scorers: scoring backends for reward-model rankers, by model name.
         simulate: True (or `SimulationSettings`) to run every call against an in-process
             simulated provider, needing no key; or the URL of a running simulated server.
+        callpath: a shared `CallPath`; then keys, providers, simulate and cache are its own.
+        cache: a `ResponseCache` or the path of an SQLite cache file (private call path).
+        budget: caps on what this engine's runs spend (`Budget`); a run that would start
+            past a cap raises `BudgetExceededError`.
 
     Raises:
         ConfigError: the architecture is invalid or needs something that is missing.
@@ -90,25 +74,39 @@ class Engine:
         seed: int = 0,
         scorers: Mapping[str, Any] | None = None,
         simulate: Any = False,
+        callpath: CallPath | None = None,
+        cache: ResponseCache | str | Path | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.architecture = _as_architecture(architecture, registry)
         self._registry = registry or self.architecture.registry
         self._seed = seed
-        self._keys = hidden_keys(keys)
-        self._simulate = simulate
-        self._settings = _merged_settings(self.architecture.providers, providers)
         self._scorers: dict[str, Any] = dict(scorers or {})
         self._layers = self._build_layers()
-        self._dispatcher: Dispatcher | None = None
-        self._gated: _GatedCompleter | None = None
-        self._opening: anyio.Lock | None = None
-        self._simulator: Any = None
+        self._budget = budget
+        self._owns_callpath = callpath is None
+        if callpath is None:
+            settings = validated_settings(providers, self.architecture.providers)
+            callpath = CallPath(
+                keys=keys,
+                providers=settings,
+                registry=self._registry,
+                simulate=simulate,
+                cache=cache,
+            )
+        elif keys is not None or providers or simulate or cache is not None:
+            raise ConfigError(
+                "an Engine given a callpath takes its keys, providers, simulate and cache "
+                "from it: give them to the CallPath instead"
+            )
+        self._callpath = callpath
+        self._adopted = False
         self._owned_scorers: list[HttpScorer] = []
-        if not simulate:
+        if not callpath.simulated:
             self._check_scorers(os.environ.get("PAIRRM_BASE_URL"))
 
     def __repr__(self) -> str:
-        return f"Engine({self.architecture!r}, simulate={bool(self._simulate)})"
+        return f"Engine({self.architecture!r}, simulate={self._callpath.simulated})"
 
     def _build_layers(self) -> list[list[tuple[ComponentSpec, Component]]]:
         return [
@@ -143,15 +141,20 @@ class Engine:
 
     @property
     def is_open(self) -> bool:
-        """Whether the engine holds open connections (inside ``async with`` or after a call)."""
-        return self._dispatcher is not None
+        """Whether the engine's call path is open and has taken on its architecture."""
+        return self._adopted and self._callpath.is_open
+
+    @property
+    def callpath(self) -> CallPath:
+        """The call path this engine draws from (private or shared)."""
+        return self._callpath
 
     @property
     def dispatcher(self) -> Dispatcher:
-        """The call path shared by every run of this engine (opened on first use)."""
-        if self._dispatcher is None:
+        """The dispatcher of the engine's call path (opened on first use)."""
+        if not self.is_open:
             raise ArchonError("the engine is not open: use 'async with Engine(...)'")
-        return self._dispatcher
+        return self._callpath.dispatcher
 
     async def __aenter__(self) -> Engine:
         await self.open()
@@ -166,62 +169,42 @@ class Engine:
         await self.aclose()
 
     async def open(self) -> None:
-        """Open the connection pools (and the simulator); `generate` does it when needed."""
-        if self._dispatcher is not None:
+        """Open the call path (and the simulator) if needed; `generate` does it when needed.
+
+        Raises:
+            ConfigError: a hosted provider the architecture calls has no key.
+        """
+        if self._adopted and self._callpath.is_open:
             return
-        # Many first generate() calls may race to open the engine (a batch's workers do):
-        # one opens it, the others wait for it.
-        if self._opening is None:
-            self._opening = anyio.Lock()
-        async with self._opening:
-            if self._dispatcher is None:
-                await self._open_now()
-
-    async def _open_now(self) -> None:
-        settings, keys = dict(self._settings), self._keys
-        if self._simulate:
-            root = await self._start_simulator()
-            for model_type, url in simulated_base_urls(root).items():
-                current = settings.get(model_type) or ProviderSettings()
-                settings[model_type] = current.model_copy(update={"base_url": url})
-            keys = keys if keys is not None else _SIMULATED_KEYS
-            self._check_scorers(root)
-        # A component's own base_url outranks the settings that point at the simulator.
-        factory = _SimulatedDispatcher if self._simulate else Dispatcher
-        dispatcher = factory(self._registry, settings=settings, keys=keys)
-        if not self._simulate:
-            # A hosted provider without a key fails here, before any call (PairRM rankers
-            # are scored by a backend, whatever their model_type says).
-            layers = self.architecture.layers
-            called = [s.model_type for ss in layers for s in ss if not is_reward_model(s)]
-            dispatcher.check_keys(called, source=self.architecture.source)
-        self._dispatcher = dispatcher
-        self._gated = _GatedCompleter(self._dispatcher)
-
-    async def _start_simulator(self) -> str:
-        if isinstance(self._simulate, str):
-            return self._simulate
-        from .simulate import SimulatedServer, SimulationSettings
-
-        sim_settings = self._simulate if isinstance(self._simulate, SimulationSettings) else None
-        server = SimulatedServer(sim_settings or SimulationSettings())
-        await server.__aenter__()
-        self._simulator = server
-        return str(server.base_url)
+        await self._callpath.open()
+        if self._callpath.simulated:
+            self._check_scorers(self._callpath.scorer_url)
+        # A hosted provider without a key fails here, before any call (PairRM rankers are
+        # scored by a backend, whatever their model_type says).
+        layers = self.architecture.layers
+        called = [s.model_type for ss in layers for s in ss if not is_reward_model(s)]
+        self._callpath.adopt(
+            called,
+            self.architecture.providers,
+            self._registry,
+            source=self.architecture.source,
+            owner=self,
+        )
+        self._adopted = True
 
     async def aclose(self) -> None:
-        """Close every connection pool, scorer and the in-process simulator, if any."""
+        """Close the scorers it opened, and its call path if it is its own (a shared one
+        stays open for the others)."""
         with anyio.CancelScope(shield=True):
-            if self._dispatcher is not None:
-                await self._dispatcher.aclose()
-                self._dispatcher = None
-                self._gated = None
+            if self._owns_callpath:
+                await self._callpath.aclose()
             for scorer in self._owned_scorers:
                 await scorer.aclose()
-            if self._simulator is not None:
-                await self._simulator.__aexit__(None, None, None)
-                self._simulator = None
-            self._opening = None
+            # Scorers it made are made again on the next open (a simulator's URL changes).
+            owned = {id(scorer) for scorer in self._owned_scorers}
+            self._scorers = {k: v for k, v in self._scorers.items() if id(v) not in owned}
+            self._owned_scorers.clear()
+            self._adopted = False
 
     async def generate(
         self,
@@ -248,6 +231,8 @@ class Engine:
 
         Raises:
             InvalidInputError: the messages or overrides are malformed (before any call).
+            BudgetExceededError: the engine's or the call path's budget is spent (before
+                any call); the runs in flight finish.
             LayerFailedGroup: every component of a layer failed.
             ComponentError: the architecture left no candidate.
         """
@@ -257,6 +242,9 @@ class Engine:
             layers, temperature=temperature, max_tokens=max_tokens, on_delta=on_delta
         )
         await self.open()
+        self._callpath.check_budget()
+        if self._budget is not None:
+            self._budget.check()
         run_seed = self._seed if seed is None else seed
         # Random choices depend on the seed and the prompt: the same prompt and seed always
         # choose alike, while the prompts of a batch do not all pick the same position.
@@ -267,10 +255,13 @@ class Engine:
         # Calls of runs that started earlier are admitted first (see _admission); a caller
         # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
         ticket = current_ticket.set(current_ticket.get() or next_ticket())
+        calls = _RunCalls(self._callpath, self._budget)  # numbers this run's samples
         try:
             with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
                 for index, members in enumerate(self._layers):
-                    make_context = self._context_factory(conversation, run_key, index, options)
+                    make_context = self._context_factory(
+                        conversation, run_key, index, options, calls
+                    )
                     with options.layer(index):
                         state, layer_trace = await run_layer(index, members, state, make_context)
                     trace.layers.append(layer_trace)
@@ -287,10 +278,13 @@ class Engine:
             current_ticket.reset(ticket)
 
     def _context_factory(
-        self, conversation: Sequence[Message], seed: str, layer: int, options: RunOptions
+        self,
+        conversation: Sequence[Message],
+        seed: str,
+        layer: int,
+        options: RunOptions,
+        completer: _RunCalls,
     ) -> Any:
-        completer = self._gated
-        assert completer is not None, "opened by generate()"
 
         def make(spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
             return CallContext(
@@ -348,14 +342,18 @@ class Engine:
         """`generate` for scripts and notebooks: opens the engine, answers, closes it.
 
         Inside a running event loop (a notebook) it runs on a worker thread with its own loop.
+        On a shared call path opened with ``with CallPath(...)``, any number of threads may
+        call it at once: their calls share the call path's limits.
 
         Raises:
             ArchonError: as `generate`, or when called on an engine already open in async code.
         """
-        if self._dispatcher is not None:
+        if self._owns_callpath and self.is_open:
             raise ArchonError("this engine is open in async code: use 'await engine.generate()'")
 
         async def run() -> Result:
+            if not self._owns_callpath:  # the shared call path stays open for the others
+                return await self.generate(messages, seed=seed)
             async with self:
                 return await self.generate(messages, seed=seed)
 
@@ -382,37 +380,30 @@ class Engine:
         return result[0]
 
 
-class _SimulatedDispatcher(Dispatcher):
-    """The dispatcher of a simulating engine: every call goes to the simulator.
+class _RunCalls:
+    """One run's side of the call path: numbers its identical requests as samples 0, 1, ...
+    (for the cache) and charges the engine's budget."""
 
-    Adapters take a component's ``base_url`` over their settings (where `_open_now` puts
-    the simulator's URL), so the component's is dropped here: a simulated run must never
-    reach a real API, least of all with the simulator's key.
-    """
+    __slots__ = ("_budget", "_callpath", "_samples")
 
-    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
-        if request.base_url is not None:
-            request = dataclasses.replace(request, base_url=None)
-        return await super().complete(request)
-
-
-class _GatedCompleter:
-    """The dispatcher behind one priority gate per model_type (capacity: max_concurrency)."""
-
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
-        self._gates: dict[str, PriorityGate] = {}
+    def __init__(self, callpath: CallPath, budget: Budget | None) -> None:
+        self._callpath = callpath
+        self._budget = budget
+        self._samples: dict[bytes, int] = {}
 
     async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
-        gate = self._gates.get(request.model_type)
-        if gate is None:
-            capacity = self._dispatcher.settings_for(request.model_type).max_concurrency
-            gate = self._gates[request.model_type] = PriorityGate(capacity)
-        await gate.acquire(current_ticket.get())
         try:
-            return await self._dispatcher.complete(request)
-        finally:
-            gate.release()
+            response, record = await self._callpath.complete(request, counter=self._samples)
+        except ProviderError as exc:
+            if self._budget is not None and exc.call_record is not None:
+                self._budget.charge(exc.call_record)
+            raise
+        if self._budget is not None:
+            if record.cached:
+                self._budget.hit()
+            else:
+                self._budget.charge(record)
+        return response, record
 
 
 def _digest(conversation: Sequence[Message]) -> str:
@@ -436,26 +427,3 @@ def _as_architecture(value: Any, registry: Registry | None) -> Architecture:
     raise ConfigError(
         f"Engine needs an Architecture, a config path or a dict, got {type(value).__name__}"
     )
-
-
-def _merged_settings(
-    from_config: Mapping[str, ProviderSettings],
-    from_code: Mapping[str, ProviderSettings | Mapping[str, Any]] | None,
-) -> dict[str, ProviderSettings]:
-    merged = dict(from_config)
-    for model_type, value in (from_code or {}).items():
-        base = merged.get(model_type) or ProviderSettings()
-        update = (
-            value.model_dump(exclude_unset=True)
-            if isinstance(value, ProviderSettings)
-            else dict(value)
-        )
-        try:
-            merged[model_type] = ProviderSettings.model_validate(
-                {**base.model_dump(exclude_unset=True), **update}
-            )
-        except ValueError as exc:
-            raise ConfigError(
-                f"invalid settings: {exc}", location=f"providers[{model_type!r}]"
-            ) from None
-    return merged

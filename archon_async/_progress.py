@@ -38,10 +38,14 @@ class BatchStats:
     started_at: float = field(default_factory=time.perf_counter)
     per_model: dict[str, ModelUsage] = field(default_factory=lambda: defaultdict(ModelUsage))
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+    cache_hits: int = 0
 
     def add_calls(self, calls: Iterable[CallRecord]) -> None:
-        """Count the calls of one finished prompt."""
+        """Count the calls of one finished prompt (cache hits apart: they cost nothing)."""
         for call in calls:
+            if call.cached:
+                self.cache_hits += 1
+                continue
             usage = self.per_model[call.model]
             usage.calls += 1
             usage.input_tokens += call.input_tokens
@@ -94,6 +98,7 @@ class BatchStats:
             "failed": self.failed,
             "elapsed_s": round(self.elapsed_s, 3),
             "calls": self.calls,
+            "cache_hits": self.cache_hits,
             "estimated_cost_usd": round(cost, 6),
             "unpriced_models": unpriced,
             "per_model": {

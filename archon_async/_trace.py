@@ -53,13 +53,19 @@ class Trace:
     final_choice: FinalChoice | None = None
 
     def calls(self) -> list[CallRecord]:
-        """Every provider call of the run, layer by layer."""
+        """Every call of the run, layer by layer (those answered by the cache included,
+        marked ``cached``)."""
         return [call for layer in self.layers for c in layer.components for call in c.calls]
 
     @property
     def call_count(self) -> int:
-        """The number of provider calls made."""
-        return len(self.calls())
+        """The number of provider calls made (cache hits are not calls)."""
+        return sum(1 for call in self.calls() if not call.cached)
+
+    @property
+    def cache_hits(self) -> int:
+        """The number of calls answered from the response cache (they cost nothing)."""
+        return sum(1 for call in self.calls() if call.cached)
 
     @property
     def failed_calls(self) -> int:
@@ -82,10 +88,12 @@ class Trace:
         return sum(call.retries for call in self.calls())
 
     def totals(self) -> dict[str, Any]:
-        """Calls (failed ones included, and counted apart), tokens, retries and wall time."""
+        """Calls (failed ones included, and counted apart), cache hits, tokens, retries and
+        wall time."""
         return {
             "calls": self.call_count,
             "failed_calls": self.failed_calls,
+            "cache_hits": self.cache_hits,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "retries": self.retries,

@@ -95,6 +95,7 @@ class CallRecord:
         retries: attempts made after the first.
         key_id: the fingerprint of the key of the last attempt, if any.
         error: for a call that failed, the error's type and message; None otherwise.
+        cached: answered from the response cache: no request was sent (costs nothing).
     """
 
     model: str
@@ -105,6 +106,7 @@ class CallRecord:
     retries: int
     key_id: str | None = None
     error: str | None = None
+    cached: bool = False
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

@@ -205,6 +205,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     real.add_argument("--max-tokens", type=int, metavar="N", help="output limit of every call")
     real.add_argument("--temperature", type=float, metavar="T", help="temperature of every call")
+    from ._cli_callpath import add_callpath_options
+
+    add_callpath_options(parser)
 
 
 def engine_from_args(
@@ -241,12 +244,25 @@ def engine_from_args(
         simulate = SimulationSettings(
             latency_s=(args.simulate_latency_ms or 0) / 1000, answer_key=answer_key or {}
         )
-    return Engine(architecture, keys=args.keys, seed=args.seed, simulate=simulate)
+    from ._cli_callpath import budget_from_args, cache_from_args
+
+    return Engine(
+        architecture,
+        keys=args.keys,
+        seed=args.seed,
+        simulate=simulate,
+        cache=cache_from_args(args),
+        budget=budget_from_args(args),
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     config, question = _run_arguments(args.args)
     engine = engine_from_args(config, args)
+    if args.estimate:
+        from ._cli_callpath import print_estimate
+
+        return print_estimate(engine.architecture, [question], args)
 
     async def answer() -> Any:
         async with engine:
@@ -255,8 +271,9 @@ def _run(args: argparse.Namespace) -> int:
     result = anyio.run(answer)
     sys.stdout.write(result.text.rstrip() + "\n")
     totals = result.trace.totals()
+    hits = f", {totals['cache_hits']} cached" if totals["cache_hits"] else ""
     sys.stderr.write(
-        f"[{engine.architecture.name}: {totals['calls']} calls, "
+        f"[{engine.architecture.name}: {totals['calls']} calls{hits}, "
         f"{totals['input_tokens']} tokens in, {totals['output_tokens']} out, "
         f"{totals['elapsed_s']:.2f} s]\n"
     )

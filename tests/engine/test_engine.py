@@ -400,7 +400,7 @@ async def test_generate_sync_inside_a_running_loop_uses_a_worker_thread() -> Non
 
 
 async def test_concurrent_first_calls_open_the_engine_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import archon_async._engine as engine_module
+    import archon_async.callpath._callpath as engine_module  # builds the dispatcher
 
     built: list[object] = []
     real = engine_module.Dispatcher

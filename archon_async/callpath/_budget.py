@@ -1,0 +1,162 @@
+"""`Budget`: caps on provider calls, tokens and estimated dollars.
+
+A budget is checked when a prompt *starts* (`Engine.generate`, each prompt of a batch) and
+charged when a call *ends*: once a cap is reached no new prompt starts, while the prompts in
+flight finish, so a run overshoots by at most the calls of the prompts in flight. Cache hits
+are free (they cost no call, token or dollar) and are counted apart. Failed calls count:
+they were sent. One budget may be given to a `CallPath` (everything on it), to an `Engine`,
+or to a batch; it is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .._exceptions import BudgetExceededError, InvalidInputError
+from .._pricing import DEFAULT_PRICES, cost_usd
+from .._types import CallRecord
+
+__all__ = ["Budget", "BudgetSnapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSnapshot:
+    """What was spent against a budget.
+
+    Attributes:
+        calls: provider calls (failed ones included; each with its retries is one call).
+        input_tokens: prompt tokens counted by the providers.
+        output_tokens: completion tokens counted by the providers.
+        cost_usd: estimated dollars at list prices (unpriced models count 0).
+        cache_hits: calls answered from the response cache (free).
+        unpriced_models: models with no known price, whose tokens cost 0 here.
+    """
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cache_hits: int = 0
+    unpriced_models: tuple[str, ...] = ()
+
+    @property
+    def tokens(self) -> int:
+        """Tokens in and out."""
+        return self.input_tokens + self.output_tokens
+
+
+class Budget:
+    """Caps on calls, tokens (in + out) and estimated cost in USD; None means no cap.
+
+    Args:
+        max_calls: provider calls allowed.
+        max_tokens: tokens (prompt + completion) allowed.
+        max_cost_usd: estimated dollars allowed, at ``prices`` (USD per million tokens,
+            input and output; `archon_async._pricing.DEFAULT_PRICES` by default).
+
+    Raises:
+        InvalidInputError: a cap is negative.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_calls: int | None = None,
+        max_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+    ) -> None:
+        for name, value in (
+            ("max_calls", max_calls),
+            ("max_tokens", max_tokens),
+            ("max_cost_usd", max_cost_usd),
+        ):
+            if value is not None and value < 0:
+                raise InvalidInputError(f"{name} must be 0 or more, got {value}")
+        self.max_calls = max_calls
+        self.max_tokens = max_tokens
+        self.max_cost_usd = max_cost_usd
+        self._prices = prices
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._input = 0
+        self._output = 0
+        self._cost = 0.0
+        self._hits = 0
+        self._unpriced: set[str] = set()
+
+    def __repr__(self) -> str:
+        return (
+            f"Budget(max_calls={self.max_calls}, max_tokens={self.max_tokens}, "
+            f"max_cost_usd={self.max_cost_usd}, spent={self.spent()})"
+        )
+
+    @property
+    def is_capped(self) -> bool:
+        """Whether any cap is set."""
+        return (self.max_calls, self.max_tokens, self.max_cost_usd) != (None, None, None)
+
+    def charge(self, record: CallRecord) -> None:
+        """Count one provider call (a cache hit is counted by `hit` instead)."""
+        price = cost_usd(record.model, record.input_tokens, record.output_tokens, self._prices)
+        with self._lock:
+            self._calls += 1
+            self._input += record.input_tokens
+            self._output += record.output_tokens
+            if price is None:
+                self._unpriced.add(record.model)
+            else:
+                self._cost += price
+
+    def charge_all(self, records: Iterable[CallRecord]) -> None:
+        """Count the calls of a finished prompt (cache hits as hits)."""
+        for record in records:
+            if record.cached:
+                self.hit()
+            else:
+                self.charge(record)
+
+    def hit(self) -> None:
+        """Count one call answered from the cache (free)."""
+        with self._lock:
+            self._hits += 1
+
+    def spent(self) -> BudgetSnapshot:
+        """What was spent so far."""
+        with self._lock:
+            return BudgetSnapshot(
+                self._calls,
+                self._input,
+                self._output,
+                self._cost,
+                self._hits,
+                tuple(sorted(self._unpriced)),
+            )
+
+    def exceeded(self) -> str | None:
+        """Which cap is reached, as a sentence, or None while every cap has room."""
+        spent = self.spent()
+        if self.max_calls is not None and spent.calls >= self.max_calls:
+            return f"the budget of {self.max_calls} calls is spent ({spent.calls} made)"
+        if self.max_tokens is not None and spent.tokens >= self.max_tokens:
+            return f"the budget of {self.max_tokens} tokens is spent ({spent.tokens} used)"
+        if self.max_cost_usd is not None and spent.cost_usd >= self.max_cost_usd:
+            return (
+                f"the budget of ${self.max_cost_usd:g} is spent "
+                f"(about ${spent.cost_usd:.4f} at list prices)"
+            )
+        return None
+
+    def check(self) -> None:
+        """Raise if a cap is reached: what a new prompt calls before it starts.
+
+        Raises:
+            BudgetExceededError: a cap is reached; its message says which and how much.
+        """
+        reason = self.exceeded()
+        if reason is not None:
+            raise BudgetExceededError(
+                f"{reason}: no new prompt starts; run again with a larger budget to go on"
+            )

@@ -1,0 +1,261 @@
+"""`ResponseCache`: completions kept by content, one entry per sample, on disk or in memory.
+
+An entry's key is a digest of everything that decides a reply: the wire protocol, the
+endpoint's identity (its base URL; for the simulated provider, its settings), the model,
+the messages and every sampling parameter (temperature, max_tokens, the fields a config
+adds). The key names a *request*; its *sample* number j makes the entry: the j-th identical
+request of one `generate()` is sample j, so an architecture drawing 5 samples of a request
+reuses the 3 another architecture drew and draws samples 3 and 4. Only successes are kept.
+
+Storage: SQLite in WAL mode, from the standard library. WAL lets any number of processes
+read while one writes, and a busy timeout makes concurrent writers queue instead of fail,
+so one file serves several processes of a search or a batch. We chose it over `diskcache`
+(itself a layer over SQLite) because a lookup here reads the samples j..j+k-1 of one request
+in one indexed range query, which a key-value API would make k lookups, and because it adds
+no dependency. Reads run inline (an indexed read in WAL mode takes tens of microseconds and
+never waits for a writer); writes go to a writer thread, which commits them in batches, so
+the event loop never waits for the disk. ``path=None`` keeps entries in memory only.
+
+A ``namespace`` keeps experiments apart in one file: entries of one namespace are never
+served to another.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._exceptions import ConfigError
+from .._types import ChatRequest, ChatResponse, Usage
+
+__all__ = ["ResponseCache", "request_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    namespace TEXT NOT NULL,
+    key BLOB NOT NULL,
+    sample INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    model TEXT NOT NULL,
+    finish_reason TEXT,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (namespace, key, sample)
+) WITHOUT ROWID
+"""
+_BUSY_TIMEOUT_MS = 30_000
+_WRITE_BATCH = 512
+_STOP = object()
+
+
+def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
+    """The content address of a request (16 bytes): wire, endpoint, model, messages and
+    every sampling parameter; not the key, not the sample number."""
+    import hashlib
+
+    material = [
+        wire,
+        endpoint,
+        request.model,
+        [[m["role"], m["content"]] for m in request.messages],
+        request.temperature,
+        request.max_tokens,
+        dict(request.extra),
+    ]
+    return hashlib.blake2b(
+        orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).digest()
+
+
+class ResponseCache:
+    """Successful completions by request key and sample number.
+
+    Args:
+        path: an SQLite file (created if missing; shared safely by several processes), or
+            None for a cache in memory, for this process only.
+        namespace: entries are kept and served within this namespace only.
+
+    Raises:
+        ConfigError: the file cannot be opened as a cache.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, namespace: str = "default") -> None:
+        self.path = None if path is None else Path(path)
+        self.namespace = namespace
+        self._memory: dict[tuple[bytes, int], ChatResponse] = {}
+        self._lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
+        self._writes: queue.Queue[Any] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._unwritten = 0
+        self._written = threading.Condition(self._lock)
+        self._error: BaseException | None = None
+        self.hits = 0
+        self.misses = 0
+        if self.path is not None:
+            self._reader = self._connect()
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path else "memory"
+        return f"ResponseCache({where!r}, namespace={self.namespace!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+            db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            db.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"cannot use {self.path} as a response cache ({exc}): give a writable path "
+                "to a new file or to a cache this library wrote"
+            ) from None
+        return db
+
+    def get_many(self, key: bytes, first: int, count: int) -> list[ChatResponse | None]:
+        """Samples ``first`` .. ``first + count - 1`` of a request; None where not cached."""
+        found: list[ChatResponse | None] = [None] * count
+        with self._lock:
+            for offset in range(count):
+                found[offset] = self._memory.get((key, first + offset))
+            if self.path is not None and None in found:
+                if self._reader is None:  # reopened after close()
+                    self._reader = self._connect()
+                rows = self._reader.execute(
+                    "SELECT sample, text, model, finish_reason, input_tokens, output_tokens "
+                    "FROM responses WHERE namespace = ? AND key = ? AND sample BETWEEN ? AND ?",
+                    (self.namespace, key, first, first + count - 1),
+                ).fetchall()
+                for sample, text, model, finish, tokens_in, tokens_out in rows:
+                    if found[sample - first] is None:
+                        found[sample - first] = ChatResponse(
+                            text=text,
+                            usage=Usage(tokens_in, tokens_out),
+                            model=model,
+                            finish_reason=finish,
+                        )
+            hits = sum(1 for response in found if response is not None)
+            self.hits += hits
+            self.misses += count - hits
+        return found
+
+    def get(self, key: bytes, sample: int) -> ChatResponse | None:
+        """One sample of a request, or None."""
+        return self.get_many(key, sample, 1)[0]
+
+    def put(self, key: bytes, sample: int, response: ChatResponse) -> None:
+        """Keep a successful reply as sample ``sample`` of a request (the first one kept for
+        a sample stays: another process may have drawn it first)."""
+        stored = ChatResponse(
+            text=response.text,
+            usage=response.usage,
+            model=response.model,
+            finish_reason=response.finish_reason,
+        )
+        with self._lock:
+            self._memory.setdefault((key, sample), stored)
+            if self.path is None:
+                return
+            self._unwritten += 1
+        self._ensure_writer()
+        self._writes.put((key, sample, stored))
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_loop, name="archon-cache-writer", daemon=True
+                    )
+                    self._writer.start()
+
+    def _write_loop(self) -> None:
+        db = self._connect()
+        try:
+            while True:
+                item = self._writes.get()
+                batch = [item]
+                while len(batch) < _WRITE_BATCH:
+                    try:
+                        batch.append(self._writes.get_nowait())
+                    except queue.Empty:
+                        break
+                rows = [entry for entry in batch if entry is not _STOP]
+                if rows:
+                    self._commit(db, rows)
+                if len(rows) != len(batch):
+                    return
+        finally:
+            db.close()
+
+    def _commit(self, db: sqlite3.Connection, rows: Sequence[Any]) -> None:
+        now = time.time()
+        try:
+            with db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            self.namespace,
+                            key,
+                            sample,
+                            r.text,
+                            r.model,
+                            r.finish_reason,
+                            r.usage.input_tokens,
+                            r.usage.output_tokens,
+                            now,
+                        )
+                        for key, sample, r in rows
+                    ],
+                )
+        except sqlite3.Error as exc:  # kept to raise from flush(): never lost silently
+            self._error = exc
+        with self._written:
+            # On disk now: the memory copy was only there until the commit.
+            for key, sample, _ in rows:
+                self._memory.pop((key, sample), None)
+            self._unwritten -= len(rows)
+            self._written.notify_all()
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until every reply put so far is on disk.
+
+        Raises:
+            ConfigError: the writer could not write (disk full, file removed).
+        """
+        with self._written:
+            self._written.wait_for(lambda: self._unwritten <= 0, timeout=timeout_s)
+        if self._error is not None:
+            raise ConfigError(f"the response cache {self.path} could not be written: {self._error}")
+
+    def close(self) -> None:
+        """Write what is pending and close the file (the cache can be reopened)."""
+        if self._writer is not None:
+            self._writes.put(_STOP)
+            self._writer.join()
+            self._writer = None
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+        if self._error is not None:
+            raise ConfigError(f"the response cache {self.path} could not be written: {self._error}")
+
+    def statistics(self) -> Mapping[str, int]:
+        """Hits and misses counted by this object (samples looked up)."""
+        return {"hits": self.hits, "misses": self.misses}

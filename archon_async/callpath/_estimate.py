@@ -1,0 +1,150 @@
+"""`estimate`: the calls, tokens and dollars a run will spend, as a range, before any call.
+
+The architecture is walked layer by layer, following how many candidates each layer leaves
+and how many calls each built-in component makes for them (the component modules' own
+docstrings say it). The low end assumes no parse retry, no failed call and replies of a
+quarter of ``max_tokens``; the high end assumes every parse retry (`PARSE_RETRIES`) and
+replies of the full ``max_tokens``. Prompt tokens are counted as characters / 4, the
+candidates a component reads included. Retries on provider errors and cache hits are not
+foreseen: they make a run cost more, or less.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .._architecture import Architecture, is_reward_model
+from .._config import ComponentSpec
+from .._pricing import DEFAULT_PRICES, cost_usd
+
+__all__ = ["Estimate", "estimate"]
+
+_PARSE_RETRIES = 3  # components._common.PARSE_RETRIES
+_LOW_REPLY = 0.25
+# Components whose candidates list replaces nothing but is read (critic), or filtered.
+_WRITES_CANDIDATES = {"generator", "fuser", "ranker", "verifier", "unit_test_evaluator"}
+
+
+@dataclass(slots=True)
+class Estimate:
+    """The expected spend of a run: each figure is a (low, high) pair.
+
+    Attributes:
+        prompts: the runs (prompts, or turns of multi-turn prompts) counted.
+        calls: provider calls.
+        input_tokens: prompt tokens.
+        output_tokens: completion tokens.
+        cost_usd: estimated dollars at list prices (unpriced models count 0).
+        unpriced_models: models with no known price.
+        per_model: calls (low, high) by model.
+    """
+
+    prompts: int = 0
+    calls: list[int] = field(default_factory=lambda: [0, 0])
+    input_tokens: list[int] = field(default_factory=lambda: [0, 0])
+    output_tokens: list[int] = field(default_factory=lambda: [0, 0])
+    cost_usd: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    unpriced_models: set[str] = field(default_factory=set)
+    per_model: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready copy."""
+        return {
+            "prompts": self.prompts,
+            "calls": list(self.calls),
+            "input_tokens": list(self.input_tokens),
+            "output_tokens": list(self.output_tokens),
+            "tokens": [a + b for a, b in zip(self.input_tokens, self.output_tokens, strict=True)],
+            "estimated_cost_usd": [round(value, 6) for value in self.cost_usd],
+            "unpriced_models": sorted(self.unpriced_models),
+            "per_model_calls": {m: list(calls) for m, calls in sorted(self.per_model.items())},
+        }
+
+
+def _calls(spec: ComponentSpec, candidates: int) -> tuple[int, int, int]:
+    """(low calls, high calls, candidates each call reads) of one component."""
+    kind = spec.type
+    if kind in ("generator", "fuser"):
+        return spec.samples, spec.samples, candidates if kind == "fuser" else 0
+    if kind == "ranker":
+        return (0, 0, 0) if is_reward_model(spec) else (1, 1, candidates)
+    if kind in ("critic", "unit_test_generator"):
+        return 1, 1 + _PARSE_RETRIES, candidates if kind == "critic" else 0
+    if kind == "verifier":  # a reasoning call then a verdict call per candidate
+        return 2 * candidates, (2 + _PARSE_RETRIES) * candidates, 1
+    if kind == "unit_test_evaluator":
+        return candidates, (1 + _PARSE_RETRIES) * candidates, 1
+    return spec.samples, spec.samples, candidates  # a custom component: a guess
+
+
+def _left(spec: ComponentSpec, candidates: int) -> int:
+    """How many candidates a candidate-writing component leaves."""
+    if spec.type in ("generator", "fuser"):
+        return spec.samples
+    if spec.type == "ranker":
+        return min(spec.top_k or candidates, candidates)
+    if spec.type == "verifier" and spec.first_k:
+        return min(spec.first_k, candidates)
+    return candidates
+
+
+def estimate(
+    architecture: Architecture,
+    prompts: Iterable[str | Sequence[Mapping[str, str]]],
+    *,
+    prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+) -> Estimate:
+    """The expected spend of running ``architecture`` once on each prompt (see the module).
+
+    Args:
+        architecture: what will run.
+        prompts: each run's prompt: a string or a message list (only its length counts).
+        prices: USD per million tokens (input, output) by model.
+    """
+    result = Estimate()
+    for prompt in prompts:
+        chars = len(prompt) if isinstance(prompt, str) else sum(len(m["content"]) for m in prompt)
+        result.prompts += 1
+        _add_run(result, architecture, chars // 4 + 10, prices)
+    return result
+
+
+def _add_run(
+    result: Estimate,
+    architecture: Architecture,
+    prompt_tokens: int,
+    prices: Mapping[str, tuple[float, float]],
+) -> None:
+    candidates = 0
+    reply = [0.0, 0.0]  # tokens of one candidate at the low and high end
+    for layer in architecture.layers:
+        written = 0
+        writes = False
+        replies = [0.0, 0.0]
+        for spec in layer:
+            calls_low, calls_high, reads = _calls(spec, candidates)
+            out = (spec.max_tokens * _LOW_REPLY, float(spec.max_tokens))
+            for end, calls in enumerate((calls_low, calls_high)):
+                tokens_in = int(calls * (prompt_tokens + reads * reply[end]))
+                tokens_out = int(calls * out[end])
+                result.calls[end] += calls
+                result.input_tokens[end] += tokens_in
+                result.output_tokens[end] += tokens_out
+                result.per_model[spec.model][end] += calls
+                price = cost_usd(spec.model, tokens_in, tokens_out, prices)
+                if price is None:
+                    if calls:
+                        result.unpriced_models.add(spec.model)
+                else:
+                    result.cost_usd[end] += price
+            if spec.type in _WRITES_CANDIDATES:
+                writes = True
+                written += _left(spec, candidates)
+                if spec.type in ("generator", "fuser"):
+                    replies = list(out)
+        if writes:
+            candidates = written
+            if replies != [0.0, 0.0]:
+                reply = replies

@@ -1,0 +1,164 @@
+"""Budgets: no new prompt past a cap, in-flight prompts finish, the rerun goes on; estimates."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from archon_async import (
+    Architecture,
+    BatchStoppedError,
+    Budget,
+    BudgetExceededError,
+    CallPath,
+    ChatRequest,
+    Engine,
+    InvalidInputError,
+)
+from archon_async._batch import run_batch
+from archon_async._batch_io import BatchItem
+from archon_async._defaults import DEFAULT_ARCHITECTURE
+from archon_async.callpath._estimate import estimate
+from tests.conftest import FakeProvider, fake_registry, run_cli
+
+
+def architecture(provider: FakeProvider, samples: int = 1, model: str = "m") -> Architecture:
+    spec = {"type": "generator", "model": model, "model_type": "Fake_API", "samples": samples}
+    return Architecture.from_dict({"layers": [[spec]]}, registry=fake_registry(provider))
+
+
+def items(count: int) -> list[BatchItem]:
+    return [
+        BatchItem(id=f"q{i}", messages=[{"role": "user", "content": f"question {i}"}])
+        for i in range(count)
+    ]
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+async def test_an_engine_budget_stops_new_prompts_before_any_call() -> None:
+    provider = FakeProvider(lambda request: "ok")
+    budget = Budget(max_calls=4)
+    async with Engine(architecture(provider, samples=3), budget=budget) as engine:
+        await engine.generate("one")
+        await engine.generate("two")  # started under the cap: finishes (6 calls, over by 2)
+        with pytest.raises(BudgetExceededError, match="budget of 4 calls is spent"):
+            await engine.generate("three")
+    assert len(provider.requests) == 6
+    assert budget.spent().calls == 6 and budget.spent().tokens == 6 * 15
+
+
+async def test_token_and_cost_caps() -> None:
+    provider = FakeProvider(lambda request: "ok")
+    async with Engine(architecture(provider), budget=Budget(max_tokens=30)) as engine:
+        await engine.generate("a")
+        await engine.generate("b")
+        with pytest.raises(BudgetExceededError, match="30 tokens"):
+            await engine.generate("c")
+    priced = Budget(max_cost_usd=0.0001, prices={"m": (1.0, 1.0)})  # $1 per million tokens
+    async with Engine(architecture(provider), budget=priced) as engine:
+        for _ in range(7):
+            await engine.generate("a")  # 15 tokens each: $0.000015
+        with pytest.raises(BudgetExceededError, match=r"\$0.0001"):
+            await engine.generate("a")
+    with pytest.raises(InvalidInputError, match="max_calls"):
+        Budget(max_calls=-1)
+
+
+async def test_a_callpath_budget_caps_every_engine_on_it() -> None:
+    provider = FakeProvider(lambda request: "ok")
+    async with CallPath(budget=Budget(max_calls=2)) as calls:
+        first = Engine(architecture(provider, model="a"), callpath=calls)
+        second = Engine(architecture(provider, model="b"), callpath=calls)
+        await first.generate("q")
+        await second.generate("q")
+        with pytest.raises(BudgetExceededError):
+            await first.generate("another")
+    assert calls.spent().calls == 2
+
+
+async def test_a_batch_stops_on_its_budget_and_resumes_with_a_larger_one(tmp_path: Path) -> None:
+    provider = FakeProvider(lambda request: "ok")
+    out = tmp_path / "answers.jsonl"
+    engine = Engine(architecture(provider, samples=2))
+    with pytest.raises(BatchStoppedError, match="budget of 5 calls"):
+        await run_batch(
+            engine,
+            items(10),
+            out,
+            total=10,
+            concurrency=1,
+            progress=io.StringIO(),
+            budget=Budget(max_calls=5),
+        )
+    first = lines(out)
+    # One prompt at a time: prompts of 2 calls start until 5 calls are spent: 3 prompts.
+    assert [line["id"] for line in first] == ["q0", "q1", "q2"]
+    assert all("error" not in line for line in first)  # stopped prompts leave no line
+    stats = await run_batch(
+        engine, items(10), out, total=10, concurrency=1, progress=io.StringIO(),
+        budget=Budget(max_calls=100),
+    )
+    assert stats.skipped == 3 and stats.answered == 7
+    assert sorted(line["id"] for line in lines(out)) == sorted(f"q{i}" for i in range(10))
+
+
+async def test_prompts_in_flight_finish_when_the_budget_runs_out(tmp_path: Path) -> None:
+    gate = anyio.Event()
+
+    async def held(request: ChatRequest) -> str:
+        if len(provider.requests) == 4:  # four prompts in flight: let them all finish
+            gate.set()
+        await gate.wait()
+        return "ok"
+
+    provider = FakeProvider(held)
+    out = tmp_path / "answers.jsonl"
+    budget = Budget(max_calls=1)
+    with pytest.raises(BatchStoppedError):
+        await run_batch(
+            Engine(architecture(provider)), items(20), out, total=20, concurrency=4,
+            progress=io.StringIO(), budget=budget,
+        )
+    # The 4 prompts in flight when the cap was reached all finished: overshoot <= in flight.
+    assert len(lines(out)) == 4 and budget.spent().calls == 4
+
+
+def test_the_estimate_of_the_default_architecture() -> None:
+    default = Architecture.from_dict(DEFAULT_ARCHITECTURE)
+    figures = estimate(default, ["x" * 400, "y" * 400]).to_dict()
+    assert figures["prompts"] == 2
+    assert figures["calls"] == [24, 24]  # 10 samples + ranker + fuser, twice
+    low, high = figures["tokens"]
+    assert 0 < low < high
+    # The fuser and the ranker read the candidates: more input than the prompt alone.
+    assert figures["input_tokens"][1] > 24 * 110
+
+
+def test_cli_estimate_makes_no_call_and_max_calls_caps_a_batch(tmp_path: Path) -> None:
+    estimate_run = run_cli("run", "--estimate", "What is 2 + 2?", env_without_keys=True)
+    assert estimate_run.returncode == 0, estimate_run.stderr
+    figures = orjson.loads(estimate_run.stdout)
+    assert figures["calls"] == [12, 12] and "calls" not in estimate_run.stderr
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(
+        "".join(orjson.dumps({"id": i, "prompt": f"q {i}"}).decode() + "\n" for i in range(30))
+    )
+    out = tmp_path / "out.jsonl"
+    args = ["batch", "--input", str(prompts), "--output", str(out), "--concurrency", "2"]
+    capped = run_cli(*args, "--max-calls", "30", env_without_keys=True)
+    assert capped.returncode == 1, capped.stderr
+    summary = orjson.loads(capped.stderr[capped.stderr.index("{") :])
+    assert "budget of 30 calls" in summary["stopped"]
+    # Prompts of 12 calls, two at a time: 30 calls are reached within 4 prompts.
+    assert 3 <= summary["answered"] <= 4 and summary["calls"] == 12 * summary["answered"]
+    rest = run_cli(*args, "--max-calls", "1000", env_without_keys=True)
+    assert rest.returncode == 0, rest.stderr
+    assert len(lines(out)) == 30
