@@ -22,6 +22,8 @@ served to another.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import queue
 import sqlite3
 import threading
@@ -56,23 +58,29 @@ _WRITE_BATCH = 512
 _STOP = object()
 
 
+# Every field of a request decides its reply, except these: the model_type is a name of
+# ours (the wire and endpoint say where it goes), base_url is in the endpoint identity, and
+# `n` only says how many samples one request draws (each is an entry of its own).
+_NOT_CONTENT = frozenset({"model_type", "base_url", "n"})
+_CONTENT_FIELDS = tuple(
+    f.name for f in dataclasses.fields(ChatRequest) if f.name not in _NOT_CONTENT
+)
+
+
 def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
     """The content address of a request (16 bytes): wire, endpoint, model, messages and
-    every sampling parameter; not the key, not the sample number."""
-    import hashlib
-
-    material = [
-        wire,
-        endpoint,
-        request.model,
-        [[m["role"], m["content"]] for m in request.messages],
-        request.temperature,
-        request.max_tokens,
-        dict(request.extra),
-    ]
-    return hashlib.blake2b(
-        orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=16
-    ).digest()
+    every sampling parameter (every field of `ChatRequest` but the model_type's name, the
+    base URL, which the endpoint stands for, and ``n``); not the key, not the sample."""
+    material: dict[str, Any] = {"wire": wire, "endpoint": endpoint}
+    for name in _CONTENT_FIELDS:
+        value = getattr(request, name)
+        if name == "messages":
+            value = [[m["role"], m["content"]] for m in value]
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        material[name] = value
+    digest = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    return digest.digest()
 
 
 class ResponseCache:

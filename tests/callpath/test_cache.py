@@ -157,7 +157,9 @@ def test_request_keys_differ_by_wire_endpoint_model_messages_and_parameters() ->
         {"messages": [{"role": "system", "content": "q"}]},
         {"temperature": 0.6},
         {"max_tokens": 10},
-        {"extra": {"top_p": 0.9}},
+        {"extra": {"seed": 9}},
+        {"top_p": 0.9},
+        {"stop": ("END",)},
     ):
         fields: dict[str, Any] = {
             "model": "m", "model_type": "T", "messages": base.messages, "temperature": 0.5
