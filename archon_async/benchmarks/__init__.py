@@ -25,7 +25,7 @@ from ._registry import Benchmark, benchmark_names, get_benchmark, select
 from ._scoring import ScoreReport, score, score_all, score_code
 from ._types import BenchmarkDataError, BenchmarkItem, ScoreResult
 from .judge import Judgement, build_judge_messages, judge_kind, parse_judgement
-from .sandbox import Sandbox, SandboxResult, run_python
+from .sandbox import Sandbox, SandboxResult, SandboxUnavailableError, run_python
 from .writers import ARENA_HARD_FORMATS, read_answers, write_official
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Judgement",
     "Sandbox",
     "SandboxResult",
+    "SandboxUnavailableError",
     "ScoreReport",
     "ScoreResult",
     "benchmark_names",

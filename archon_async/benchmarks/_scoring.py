@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
-from ._code import extract_code, humaneval_completion, humaneval_program, mbpp_program
+from ._code import (
+    extract_code,
+    humaneval_completion,
+    humaneval_program,
+    mbpp_program,
+    stdio_code,
+    tested_function,
+)
 from ._gsm8k_answers import extract_gsm8k_answer, gsm8k_equal, normalize_number
 from ._math_answers import extract_math_answer, math_equal
 from ._prompts import option_letters
@@ -114,32 +121,37 @@ async def score_code(
 ) -> ScoreResult:
     """pass@1 of one answer of HumanEval, MBPP or CodeContests, run in ``sandbox``.
 
+    HumanEval and MBPP programs pass only when every test ran (see `Sandbox.run` with
+    ``tests=True``); the code scored is the answer's block that defines the tested
+    function. CodeContests programs read each test's input and must print its output.
+
     Raises:
         ConfigError: the benchmark is not a code benchmark.
+        SandboxUnavailableError: no isolation here, and the sandbox does not allow unsafe
+            runs.
     """
     name = _name(benchmark)
     if name == "humaneval":
         meta = item.metadata
         completion = humaneval_completion(meta["prompt"], meta["entry_point"], answer)
         program = humaneval_program(meta["prompt"], completion, item.reference, meta["entry_point"])
-        return _from_run(item.id, completion, await sandbox.run(program))
+        return _from_run(item.id, completion, await sandbox.run(program, tests=True))
     if name == "mbpp":
-        code = extract_code(answer)
+        code = extract_code(answer, entry_point=tested_function(item.reference, answer))
         program = mbpp_program(item.metadata["test_setup_code"], code, item.reference)
-        return _from_run(item.id, code, await sandbox.run(program))
+        return _from_run(item.id, code, await sandbox.run(program, tests=True))
     if name == "code_contests":
-        return await _score_stdio(item, extract_code(answer), sandbox)
+        return await _score_stdio(item, stdio_code(answer), sandbox)
     raise ConfigError(f"{name} is not a code benchmark")
 
 
 def _from_run(ident: str, code: str, run: SandboxResult, detail: str = "") -> ScoreResult:
-    tail = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
     return ScoreResult(
         id=ident,
         correct=run.passed,
         prediction=code,
         status=run.status,
-        detail=detail or (tail[0][:300] if tail else ""),
+        detail=detail or run.detail,
     )
 
 
@@ -155,7 +167,8 @@ async def _score_stdio(item: BenchmarkItem, code: str, sandbox: Sandbox) -> Scor
     for number, (given, expected) in enumerate(cases, start=1):
         run = await sandbox.run(code, stdin=given, timeout_s=timeout)
         if not run.passed:
-            return _from_run(item.id, code, run, f"test {number} of {len(cases)}: {run.status}")
+            why = f"test {number} of {len(cases)}: {run.status}: {run.detail}"
+            return _from_run(item.id, code, run, why)
         if run.stdout.split() != expected.split():
             return ScoreResult(item.id, False, code, "failed", f"test {number}: wrong output")
     return ScoreResult(item.id, True, code, "passed", f"{len(cases)} tests")
@@ -168,9 +181,12 @@ class ScoreReport:
     Attributes:
         results: one per item, in item order (an item without an answer is wrong, status
             ``error``, detail ``no answer``).
+        sandbox: for code benchmarks, the isolation and limits the programs ran with
+            (`Sandbox.describe`).
     """
 
     results: list[ScoreResult] = field(default_factory=list)
+    sandbox: dict[str, Any] | None = None
 
     @property
     def accuracy(self) -> float:
@@ -180,11 +196,12 @@ class ScoreReport:
         return sum(result.correct for result in self.results) / len(self.results)
 
     def summary(self) -> dict[str, Any]:
-        """Counts by status and the accuracy, JSON-ready."""
+        """Counts by status and the accuracy (and the sandbox used), JSON-ready."""
         counts: dict[str, int] = {}
         for result in self.results:
             counts[result.status] = counts.get(result.status, 0) + 1
-        return {"scored": len(self.results), "accuracy": round(self.accuracy, 4), **counts}
+        summary = {"scored": len(self.results), "accuracy": round(self.accuracy, 4), **counts}
+        return summary if self.sandbox is None else {**summary, "sandbox": self.sandbox}
 
 
 async def score_all(
@@ -202,10 +219,13 @@ async def score_all(
         items: the items that were run.
         answers: by item id, the answer text or the batch output record (`read_answers`).
         concurrency: programs run at once (code benchmarks); one per core is sensible.
-        sandbox: where code runs (default: a `Sandbox()` with its default limits).
+        sandbox: where code runs (default: a `Sandbox()` with its default limits: 3 s per
+            program, refusing to run without isolation).
 
     Raises:
         ConfigError: the benchmark needs a judge, or ``concurrency`` is below 1.
+        SandboxUnavailableError: a code benchmark, no isolation here, and the sandbox does
+            not allow unsafe runs (raised before any program runs).
     """
     name = _name(benchmark)
     if name in _JUDGED:
@@ -213,6 +233,8 @@ async def score_all(
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
     runner = sandbox or Sandbox()
+    if name in _CODE:
+        await runner.resolve()  # refuse before anything runs when there is no isolation
     gate = asyncio.Semaphore(concurrency)
 
     async def one(item: BenchmarkItem) -> ScoreResult:
@@ -227,4 +249,5 @@ async def score_all(
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(item)) for item in items]
-    return ScoreReport([task.result() for task in tasks])
+    described = runner.describe() if name in _CODE else None
+    return ScoreReport([task.result() for task in tasks], sandbox=described)

@@ -1,32 +1,23 @@
-"""Running untrusted Python (model-written code) in a subprocess with limits.
+"""Running untrusted Python (model-written code) isolated, with limits, to a verdict.
 
-Each run gets:
+Each run is a fresh ``python -I`` (no user site, no ``PYTHON*`` variables) started by one of
+the isolation backends of `archon_async.benchmarks._isolation` (bubblewrap, else util-linux
+``unshare``): its own PID, network, IPC, UTS and mount namespaces (and user namespace for an
+ordinary caller), a read-only system, a private size-limited scratch directory as the only
+writable place, no network (not even the host's loopback), an allow-listed environment, no
+inherited descriptors, no capabilities. Limits: wall clock (`Sandbox.timeout_s`, 3 s by
+default as in human-eval), CPU time (the wall clock rounded up, plus one second), address
+space, size of each written file (16 MiB, which also bounds the captured output), open files
+(256) and processes (`Sandbox.max_processes`). When the program ends, or the run is stopped,
+everything it started ends with it (the PID namespace dies).
 
-* a fresh ``python -I`` (isolated mode: no user site, no PYTHON* variables, no script
-  directory on ``sys.path``) with an almost empty environment (only ``PATH``);
-* a new temporary directory as its working directory, removed afterwards;
-* resource limits set before ``exec``: address space (``RLIMIT_AS``), CPU seconds
-  (``RLIMIT_CPU``), size of written files (``RLIMIT_FSIZE``, which also bounds standard
-  output and error at 64 MiB: a program that writes more is stopped), no core dumps.
-  ``RLIMIT_NPROC`` is not set: it counts every process of the user, and root ignores it;
-* its own session (process group), killed as a whole when the wall-clock timeout passes or
-  the caller is cancelled;
-* where ``unshare --pid`` works (root, or user namespaces allowed), its own PID namespace,
-  so that nothing it starts outlives it: a small init process runs the program, and when
-  the program ends (or the run is stopped) the kernel kills every other process of the
-  namespace, including children that left the session with ``os.setsid()``. The program
-  is not PID 1 itself, so signals and exit statuses behave as usual. Without it, such a
-  child can outlive the run (the verdict is still the program's own: standard output and
-  error go to files, so a lingering child cannot hold the run open);
-* no network. Where ``unshare --net`` works, the program runs in a new network namespace
-  with no interface up, so even 127.0.0.1 is unreachable. In any case a prelude replaces
-  ``socket.socket`` (and ``_socket.socket``) with a class that refuses internet
-  (AF_INET/AF_INET6) sockets, and ``socket.create_connection``; that prelude alone is a
-  guard against accidents, not a security boundary, because code can reach the C level by
-  other means. `Sandbox.isolation` says which mechanisms a run used.
+Where neither backend works (no user namespaces and not root, or not Linux), `Sandbox`
+refuses with `SandboxUnavailableError`, unless it was built with ``allow_unsafe=True``: then
+programs run as plain subprocesses with the limits above and a socket guard, and
+`Sandbox.isolation` says ``none``.
 
-This is the containment the HumanEval and MBPP harnesses rely on; it is not a defence
-against code written to escape (use a container or VM for that).
+A program checked by tests (`Sandbox.run` with ``tests=True``) passes only when every
+statement ran: see `archon_async.benchmarks._sandbox_driver`.
 """
 
 from __future__ import annotations
@@ -35,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import resource
+import secrets
 import shutil
 import signal
 import sys
@@ -42,313 +34,335 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
 from .._exceptions import ConfigError
+from . import _isolation
+from ._isolation import SCRATCH, Launch
+from ._sandbox_driver import DRIVER, SOCKET_GUARD
+from ._sandbox_result import SandboxResult, SandboxStatus, verdict
 
-__all__ = ["Isolation", "Sandbox", "SandboxResult", "SandboxStatus", "run_python"]
+__all__ = [
+    "Isolation",
+    "Sandbox",
+    "SandboxResult",
+    "SandboxStatus",
+    "SandboxUnavailableError",
+    "run_python",
+]
 
 log = structlog.get_logger(__name__)
 
-SandboxStatus = Literal["passed", "failed", "timeout", "memory", "error"]
-#: ``auto``: a network namespace if ``unshare --net`` works, plus the socket prelude;
-#: ``netns``: the namespace only (ConfigError if unavailable); ``socket-block``: the prelude only.
-Isolation = Literal["auto", "netns", "socket-block"]
+#: ``auto``: bubblewrap if it works here, else util-linux ``unshare``; or one of them only.
+Isolation = Literal["auto", "bwrap", "unshare"]
 
 _KEEP_BYTES = 64 * 1024  # of stdout kept (head) and of stderr kept (tail)
-_FILE_LIMIT_BYTES = 64 * 1024 * 1024
+_TAIL_BYTES = 4096  # of stdout read at the end, where the completion marker is
+_FILE_LIMIT_BYTES = 16 * 1024 * 1024
+_OPEN_FILES = 256
+_PROBE_TIMEOUT_S = 60.0
 
-# socket.socket.__init__ calls _socket.socket.__init__ by module lookup, so replacing the C
-# class covers both; sockets made from a file descriptor (socketpair, fromfd) stay allowed.
-_PRELUDE = """\
-import socket as _sb_socket, _socket as _sb_c
-_sb_orig = _sb_c.socket
-_sb_inet = (_sb_c.AF_INET, _sb_c.AF_INET6)
-def _sb_refuse(*args, **kwargs):
-    raise PermissionError(1, "network access is disabled in the sandbox")
-class _SbSocket(_sb_orig):
-    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
-        if fileno is None and (family == -1 or family in _sb_inet):
-            _sb_refuse()
-        _sb_orig.__init__(self, family, type, proto, fileno)
-_sb_c.socket = _sb_c.SocketType = _SbSocket
-_sb_socket.create_connection = _sb_refuse
-del _sb_socket, _sb_c
-"""
-_RUN_MAIN = "import runpy\nrunpy.run_path('main.py', run_name='__main__')\n"
-
-# PID 1 of the program's PID namespace. It forks: the child goes on to run the program, so
-# the program is not PID 1 (which would ignore signals it has no handler for). The init
-# reaps whatever ends, writes the program's exit status to a file (unshare does not pass a
-# signal death on intact) and exits, upon which the kernel kills the rest of the namespace.
-_INIT = """\
-import os as _sb_os
-_sb_pid = _sb_os.fork()
-if _sb_pid:
-    while True:
-        _sb_done, _sb_status = _sb_os.wait()
-        if _sb_done == _sb_pid:
-            break
-    with open({status!r}, "w") as _sb_file:
-        _sb_file.write(str(_sb_os.waitstatus_to_exitcode(_sb_status)))
-    _sb_os._exit(0)
-del _sb_os, _sb_pid
-"""
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
+    "bubblewrap) or allow user namespaces (sysctl kernel.unprivileged_userns_clone=1), or "
+    "run untrusted code without isolation at your own risk: --unsafe-no-sandbox on the "
+    "command line, Sandbox(allow_unsafe=True) in Python"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxResult:
-    """How a sandboxed run ended.
+class SandboxUnavailableError(ConfigError):
+    """No isolation backend works on this machine and unsafe runs were not allowed.
 
-    Attributes:
-        passed: the program exited with status 0 in time.
-        status: ``passed``; ``failed`` (non-zero exit: an assertion, an exception, a syntax
-            error); ``timeout`` (wall clock or CPU limit); ``memory`` (MemoryError or killed
-            for memory); ``error`` (the sandbox itself could not run the program).
-        stderr: the last 64 KiB of standard error (the traceback), decoded.
-        stdout: the first 64 KiB of standard output, decoded.
-        returncode: the exit status, negative for a signal; None if it never started.
+    The message says what each backend answered and how to get one.
     """
-
-    passed: bool
-    status: SandboxStatus
-    stderr: str = ""
-    stdout: str = ""
-    returncode: int | None = None
 
 
 def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child between fork and exec
+    def apply() -> None:  # runs in the child between fork and exec, inherited by all
         memory = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (_FILE_LIMIT_BYTES, _FILE_LIMIT_BYTES))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_OPEN_FILES, _OPEN_FILES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
 
 
-async def _probe(command: list[str]) -> bool:
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            "true",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-    except OSError:
-        return False
-    return await process.wait() == 0
-
-
 @dataclass(frozen=True, slots=True)
 class _Workspace:
-    """A run's files: ``cwd`` holds only ``main.py``; ``io`` the standard streams."""
+    """A run's host files: ``main.py``, the empty ``newroot``, the standard streams in
+    ``io``, and ``run`` (the working directory when there is no isolation)."""
 
     root: Path
 
     @property
-    def cwd(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def io(self) -> Path:
-        return self.root / "io"
+    def launch(self) -> Launch:
+        return Launch(program=self.root / "run" / "main.py", newroot=self.root / "newroot")
 
     def stream(self, name: str) -> Path:
-        return self.io / name
+        return self.root / "io" / name
 
 
 def _prepare(code: str, stdin: str | None) -> _Workspace:
     workspace = _Workspace(Path(tempfile.mkdtemp(prefix="archon-sandbox-")))
-    workspace.cwd.mkdir()
-    workspace.io.mkdir()
-    (workspace.cwd / "main.py").write_text(code, encoding="utf-8")
+    for name in ("run", "newroot", "io"):
+        (workspace.root / name).mkdir()
+    program = workspace.launch.program
+    program.write_text(code, encoding="utf-8")
+    program.chmod(0o644)  # readable by the run's own user id (see _isolation.run_uid)
     workspace.stream("stdin").write_text(stdin or "", encoding="utf-8")
     return workspace
 
 
-def _collect(workspace: _Workspace) -> tuple[bytes, bytes, int | None]:
-    """The head of stdout, the tail of stderr, and the status the init recorded (if any)."""
+def _collect(workspace: _Workspace) -> tuple[bytes, bytes, bytes]:
+    """The head and the tail of stdout, and the tail of stderr."""
     with workspace.stream("stdout").open("rb") as handle:
-        out = handle.read(_KEEP_BYTES)
+        head = handle.read(_KEEP_BYTES)
+        handle.seek(max(0, handle.seek(0, os.SEEK_END) - _TAIL_BYTES))
+        tail = handle.read()
     with workspace.stream("stderr").open("rb") as handle:
         handle.seek(max(0, handle.seek(0, os.SEEK_END) - _KEEP_BYTES))
         err = handle.read()
-    status_file = workspace.stream("status")
-    text = status_file.read_text() if status_file.exists() else ""
-    return out, err, int(text) if text.strip().lstrip("-").isdigit() else None
+    return head, tail, err
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
+    # The group holds the backend's outer process; the namespace dies with it.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
 
 class Sandbox:
-    """Runs Python programs with limits; reuse one for many runs (it probes isolation once).
+    """Runs Python programs isolated and limited; reuse one for many runs (it finds its
+    isolation backend once, on the first run).
 
     Args:
-        timeout_s: wall-clock limit per run (the CPU limit is one second more).
-        memory_mb: address-space limit per run.
-        isolation: how network access is refused (see `Isolation`); a PID namespace is
-            used whenever one is available, whatever this says.
+        timeout_s: wall-clock limit per run, in seconds (human-eval's 3 s by default).
+        memory_mb: address-space limit per process, in MiB.
+        max_processes: processes and threads the run may have at once (a fork bomb stops
+            there).
+        isolation: ``auto`` (bubblewrap, else ``unshare``), ``bwrap`` or ``unshare`` only.
+        allow_unsafe: where no backend works, run without isolation instead of raising
+            `SandboxUnavailableError` (``isolation`` then says ``none``).
+
+    Raises:
+        ConfigError: a limit that is not positive.
     """
 
     def __init__(
-        self, *, timeout_s: float = 10.0, memory_mb: int = 1024, isolation: Isolation = "auto"
+        self,
+        *,
+        timeout_s: float = 3.0,
+        memory_mb: int = 1024,
+        max_processes: int = 64,
+        isolation: Isolation = "auto",
+        allow_unsafe: bool = False,
     ) -> None:
-        if timeout_s <= 0 or memory_mb <= 0:
-            raise ConfigError("the sandbox needs a positive timeout_s and memory_mb")
+        if timeout_s <= 0 or memory_mb <= 0 or max_processes < 4:
+            raise ConfigError(
+                "the sandbox needs a positive timeout_s and memory_mb, and max_processes >= 4"
+            )
+        if isolation not in ("auto", *_isolation.BACKENDS):
+            raise ConfigError(f"isolation must be auto, bwrap or unshare, not {isolation!r}")
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.max_processes = max_processes
+        self.allow_unsafe = allow_unsafe
         self._requested: Isolation = isolation
-        self._prefix: list[str] = []
-        self._netns = False
-        self._pidns = False
-        self._resolved = False
+        self._backend: str | None = None
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def __repr__(self) -> str:
         return (
             f"Sandbox(timeout_s={self.timeout_s}, memory_mb={self.memory_mb}, "
-            f"isolation={self._requested!r})"
+            f"max_processes={self.max_processes}, isolation={self.isolation!r})"
         )
 
     @property
     def isolation(self) -> str:
-        """The mechanisms in use once a run has happened, joined by ``+``: ``netns``,
-        ``pidns``, ``socket-block`` (e.g. ``netns+pidns+socket-block``)."""
-        if not self._resolved:
-            return "unresolved"
-        parts = (
-            (["netns"] if self._netns else [])
-            + (["pidns"] if self._pidns else [])
-            + (["socket-block"] if self._requested != "netns" else [])
-        )
-        return "+".join(parts)
+        """``bwrap``, ``unshare``, ``none`` (unsafe, allowed), or ``unresolved`` before the
+        first run."""
+        return self._backend or "unresolved"
 
-    async def _resolve(self) -> None:
-        if self._resolved:
-            return
-        binary = shutil.which("unshare")
-        want_net = self._requested != "socket-block"
-        # Most containment first; --kill-child makes the namespace die with unshare itself.
-        pid = ["--pid", "--fork", "--kill-child"]
-        candidates = [(True, True, ["--net", *pid])] if want_net else []
-        candidates += [(False, True, pid)]
-        candidates += [(True, False, ["--net"])] if want_net else []
-        for net, pidns, flags in candidates if binary else []:
-            if await _probe([str(binary), *flags, "--"]):
-                self._prefix = [str(binary), *flags, "--"]
-                self._netns, self._pidns = net, pidns
-                break
-        if self._requested == "netns" and not self._netns:
-            raise ConfigError("isolation='netns' needs a working 'unshare --net'")
-        self._resolved = True
-        log.debug("sandbox_isolation", isolation=self.isolation)
+    def describe(self) -> dict[str, Any]:
+        """The isolation and limits, JSON-ready, for a run's summary."""
+        return {
+            "isolation": self.isolation,
+            "timeout_s": self.timeout_s,
+            "memory_mb": self.memory_mb,
+            "max_processes": self.max_processes,
+        }
+
+    async def resolve(self) -> str:
+        """Find the isolation backend (once) and return its name.
+
+        Raises:
+            SandboxUnavailableError: no backend works and ``allow_unsafe`` is False.
+        """
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        async with self._lock[1]:
+            if self._backend is None:
+                self._backend = await self._find_backend()
+                log.info("sandbox_isolation", isolation=self._backend)
+        return self._backend
+
+    async def _find_backend(self) -> str:
+        wanted = _isolation.BACKENDS if self._requested == "auto" else (self._requested,)
+        answers = []
+        for backend in wanted:
+            why = await self._probe(backend)
+            if why is None:
+                return backend
+            answers.append(f"{backend}: {why}")
+        if self.allow_unsafe:
+            log.warning("sandbox_unsafe", reasons=answers)
+            return "none"
+        raise SandboxUnavailableError(
+            "no isolation for untrusted code works here ("
+            + "; ".join(answers)
+            + "): "
+            + INSTALL_HINT
+        )
+
+    async def _probe(self, backend: str) -> str | None:
+        """None when ``backend`` runs a program here, else why not."""
+        if backend == "bwrap" and shutil.which("bwrap") is None:
+            return "bwrap is not installed"
+        if backend == "unshare" and _isolation.unshare_tools() is None:
+            return "util-linux unshare, mount, chroot or setpriv is missing"
+        if backend == "bwrap" and os.geteuid() == 0 and shutil.which("setpriv") is None:
+            return "setpriv (util-linux) is missing"
+        result = await self._execute(backend, "pass", None, _PROBE_TIMEOUT_S, tests=True)
+        if result.passed:
+            return None
+        return (result.stderr.strip().splitlines() or [result.detail])[-1][:200]
 
     async def run(
-        self, code: str, *, stdin: str | None = None, timeout_s: float | None = None
+        self,
+        code: str,
+        *,
+        stdin: str | None = None,
+        timeout_s: float | None = None,
+        tests: bool = False,
     ) -> SandboxResult:
-        """Run ``code`` as ``__main__`` and report how it ended (never raises for the code).
+        """Run ``code`` and report how it ended (never raises for the code itself).
 
         Args:
             code: the program.
-            stdin: text fed to standard input (none: an empty input).
+            stdin: text fed to standard input (none: an empty input); not with ``tests``.
             timeout_s: overrides the sandbox's wall-clock limit for this run.
+            tests: the program is a solution with its tests (HumanEval, MBPP): it runs as
+                a module named ``__sandbox__`` (not ``__main__``) and passes only if every
+                statement ran (see `_sandbox_driver`). Otherwise it runs as ``__main__``
+                and passes on status 0.
+
+        Raises:
+            SandboxUnavailableError: on the first run, when there is no isolation (see
+                `resolve`).
         """
-        await self._resolve()
-        limit = timeout_s or self.timeout_s
+        backend = await self.resolve()
+        return await self._execute(backend, code, stdin, timeout_s or self.timeout_s, tests=tests)
+
+    async def _execute(
+        self, backend: str, code: str, stdin: str | None, limit: float, *, tests: bool
+    ) -> SandboxResult:
         workspace = await asyncio.to_thread(_prepare, code, stdin)
-        driver = _INIT.format(status=str(workspace.stream("status"))) if self._pidns else ""
-        driver += ("" if self._requested == "netns" else _PRELUDE) + _RUN_MAIN
         try:
-            return await self._launch(workspace, driver, limit)
+            return await self._launch(backend, workspace, limit, tests)
         finally:
-            # A few small files: removed inline so that cancellation cannot skip it.
+            # A few small files (the scratch directory itself is a tmpfs of the namespace):
+            # removed inline so that cancellation cannot skip it.
             shutil.rmtree(workspace.root, ignore_errors=True)
 
-    async def _launch(self, workspace: _Workspace, driver: str, limit: float) -> SandboxResult:
-        # The standard streams are files, not pipes: a process that outlives the program
-        # (where no PID namespace ends it) then cannot keep the run open.
+    def _command(self, backend: str, workspace: _Workspace, tests: bool) -> list[str]:
+        workdir = SCRATCH if backend != "none" else str(workspace.launch.program.parent)
+        driver = DRIVER if backend != "none" else SOCKET_GUARD + DRIVER
+        mode = "tests" if tests else "main"
+        program = [sys.executable, "-I", "-c", driver, mode, workdir, str(self.max_processes)]
+        uid = _isolation.run_uid()
+        if backend == "bwrap":
+            binary, setpriv = str(shutil.which("bwrap")), shutil.which("setpriv")
+            launch = workspace.launch
+            return [*_isolation.bwrap_command(binary, launch, uid=uid, setpriv=setpriv), *program]
+        if backend == "unshare":
+            tools = _isolation.unshare_tools() or {}
+            return _isolation.unshare_command(tools, workspace.launch, uid=uid, program=program)
+        return program
+
+    async def _launch(
+        self, backend: str, workspace: _Workspace, limit: float, tests: bool
+    ) -> SandboxResult:
+        marker = secrets.token_hex(16) if tests else ""
+        command = self._command(backend, workspace, tests)
+        workdir = SCRATCH if backend != "none" else str(workspace.launch.program.parent)
         with contextlib.ExitStack() as files:
-            stdin, stdout, stderr = (
-                files.enter_context(workspace.stream(name).open(mode))
-                for name, mode in (("stdin", "rb"), ("stdout", "wb"), ("stderr", "wb"))
+            stdout, stderr = (
+                files.enter_context(workspace.stream(name).open("wb"))
+                for name in ("stdout", "stderr")
+            )
+            # With tests, standard input is a pipe holding only the marker: the program
+            # cannot seek back to read it again. Otherwise the given input, from a file.
+            stdin: Any = (
+                asyncio.subprocess.PIPE
+                if tests
+                else files.enter_context(workspace.stream("stdin").open("rb"))
             )
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *self._prefix,
-                    sys.executable,
-                    "-I",
-                    "-c",
-                    driver,
+                    *command,
                     stdin=stdin,
                     stdout=stdout,
                     stderr=stderr,
-                    cwd=workspace.cwd,
-                    env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+                    cwd=workspace.root,
+                    env=_isolation.environment(workdir),
                     start_new_session=True,
                     preexec_fn=_limits(self.memory_mb, int(limit) + 1),
                 )
             except OSError as exc:
-                return SandboxResult(passed=False, status="error", stderr=str(exc))
+                return SandboxResult(False, "error", stderr=str(exc), detail=str(exc))
         try:
+            if tests and process.stdin is not None:
+                process.stdin.write(marker.encode() + b"\n")
+                process.stdin.close()
             returncode, timed_out = await self._wait(process, limit)
         finally:
             if process.returncode is None:  # cancelled: leave nothing running
                 _kill_group(process)
                 await process.wait()
-        out, err, recorded = await asyncio.to_thread(_collect, workspace)
-        if recorded is not None and not timed_out:
-            returncode = recorded  # the program's own status, as the PID namespace's init saw it
-        return _result(returncode, out, err, timed_out)
+        head, tail, err = await asyncio.to_thread(_collect, workspace)
+        return verdict(returncode, head, tail, err, timed_out=timed_out, marker=marker, limit=limit)
 
     async def _wait(self, process: asyncio.subprocess.Process, limit: float) -> tuple[int, bool]:
         try:
             return await asyncio.wait_for(process.wait(), limit), False
         except TimeoutError:
-            # The group holds unshare and the init (or the program): killing it ends the
-            # namespace, and with it everything the program started.
             _kill_group(process)
             return await process.wait(), True
-
-
-def _result(returncode: int, out: bytes, err: bytes, timed_out: bool) -> SandboxResult:
-    stderr = err.decode("utf-8", "replace")
-    stdout = out.decode("utf-8", "replace")
-    status: SandboxStatus
-    if timed_out or returncode == -signal.SIGXCPU:
-        status = "timeout"
-    elif "MemoryError" in stderr or returncode == -signal.SIGKILL:
-        status = "memory"
-    elif returncode == 0:
-        status = "passed"
-    else:
-        status = "failed"
-    return SandboxResult(
-        passed=status == "passed",
-        status=status,
-        stderr=stderr,
-        stdout=stdout,
-        returncode=returncode,
-    )
 
 
 async def run_python(
     code: str,
     *,
-    timeout_s: float = 10.0,
+    timeout_s: float = 3.0,
     memory_mb: int = 1024,
     stdin: str | None = None,
+    tests: bool = False,
     isolation: Isolation = "auto",
+    allow_unsafe: bool = False,
 ) -> SandboxResult:
-    """Run one program in a fresh `Sandbox` (see the module docstring for the limits).
+    """Run one program in a fresh `Sandbox` (see `Sandbox.run`).
 
-    Use a `Sandbox` directly to run many programs: it checks for ``unshare`` only once.
+    Use a `Sandbox` directly to run many programs: it finds its backend only once.
+
+    Raises:
+        SandboxUnavailableError: there is no isolation here and ``allow_unsafe`` is False.
     """
-    sandbox = Sandbox(timeout_s=timeout_s, memory_mb=memory_mb, isolation=isolation)
-    return await sandbox.run(code, stdin=stdin)
+    sandbox = Sandbox(
+        timeout_s=timeout_s, memory_mb=memory_mb, isolation=isolation, allow_unsafe=allow_unsafe
+    )
+    return await sandbox.run(code, stdin=stdin, tests=tests)
