@@ -24,6 +24,7 @@ from ._exceptions import BatchStoppedError as BatchStoppedError
 from ._exceptions import BudgetExceededError as BudgetExceededError
 from ._exceptions import ComponentError as ComponentError
 from ._exceptions import ConfigError as ConfigError
+from ._exceptions import IncompleteReplyError as IncompleteReplyError
 from ._exceptions import InvalidInputError as InvalidInputError
 from ._exceptions import KeyPoolExhaustedError as KeyPoolExhaustedError
 from ._exceptions import LayerFailedGroup as LayerFailedGroup
@@ -35,6 +36,7 @@ from ._exceptions import ProviderServerError as ProviderServerError
 from ._exceptions import ProviderStatusError as ProviderStatusError
 from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
 from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import RateLimitResetError as RateLimitResetError
 from ._registry import Registry as Registry
 from ._streaming import AnswerStream as AnswerStream
 from ._streaming import StreamChunk as StreamChunk
@@ -68,6 +70,7 @@ __all__ = [
     "ConfigError",
     "ConfigWarning",
     "Engine",
+    "IncompleteReplyError",
     "InvalidInputError",
     "KeyPoolExhaustedError",
     "LayerFailedGroup",
@@ -80,6 +83,7 @@ __all__ = [
     "ProviderStatusError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RateLimitResetError",
     "Registry",
     "ResponseCache",
     "Result",

@@ -17,7 +17,12 @@ from typing import Any
 import aiohttp
 import httpx
 
+from ._http import ReplyTooLargeError
+
 __all__ = ["AiohttpTransport"]
+
+# Bodies are read in pieces this big when a cap applies.
+_CHUNK_BYTES = 256 * 1024
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -26,14 +31,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     Args:
         max_connections: the connection pool's size (aiohttp queues requests beyond it).
         keepalive_expiry: seconds an idle connection is kept.
+        max_reply_bytes: the largest reply body read; None reads any size.
 
     Only what the providers need is supported: buffered request bodies, whole replies, no
     redirects, no proxies read from the environment.
     """
 
-    def __init__(self, *, max_connections: int, keepalive_expiry: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        keepalive_expiry: float = 30.0,
+        max_reply_bytes: int | None = None,
+    ) -> None:
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
+        self._max_reply_bytes = max_reply_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -59,6 +72,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             httpx.TimeoutException: connecting, waiting for a connection or the reply took
                 longer than the request's timeouts.
             httpx.TransportError: the connection failed or broke.
+            ReplyTooLargeError: the body is over ``max_reply_bytes`` (not read further).
         """
         session = self._session or self._open_session()
         timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
@@ -78,7 +92,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=deadline,
             ) as reply:
-                content = await reply.read()
+                content = await self._read_body(reply, request)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _as_httpx_error(exc, request) from exc
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
@@ -92,11 +106,32 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions=extensions,
         )
 
+    async def _read_body(self, reply: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+        """The whole body, or `ReplyTooLargeError` once it passes ``max_reply_bytes``: a
+        runaway reply (one 200 MB answer was seen) is cut before it fills memory."""
+        cap = self._max_reply_bytes
+        if cap is None:
+            return await reply.read()
+        if reply.content_length is not None and reply.content_length > cap:
+            reply.close()  # the connection is not reused: the rest is never read
+            raise _too_large(request, cap)
+        body = bytearray()
+        async for chunk in reply.content.iter_chunked(_CHUNK_BYTES):
+            body += chunk
+            if len(body) > cap:
+                reply.close()
+                raise _too_large(request, cap)
+        return bytes(body)
+
     async def aclose(self) -> None:
         """Close the pool's connections."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+def _too_large(request: httpx.Request, cap: int) -> ReplyTooLargeError:
+    return ReplyTooLargeError(f"the reply is larger than {cap} bytes", request=request)
 
 
 def _as_httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

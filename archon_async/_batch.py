@@ -23,6 +23,7 @@ from ._exceptions import (
     InvalidInputError,
     KeyPoolExhaustedError,
     ProviderStatusError,
+    RateLimitResetError,
 )
 from ._progress import BatchStats, report_progress
 from ._trace import Result
@@ -287,7 +288,7 @@ def _spending(calls: list[CallRecord]) -> dict[str, int]:
 
 
 #: Failures that every other prompt of the batch would meet as well.
-_FATAL = (AuthenticationError, KeyPoolExhaustedError, ConfigError)
+_FATAL = (AuthenticationError, KeyPoolExhaustedError, ConfigError, RateLimitResetError)
 # No access to the model (403) or no such model (404): the same for every prompt.
 _FATAL_STATUS = (403, 404)
 

@@ -123,6 +123,8 @@ class ProviderSettings(BaseModel):
         max_output_tokens: output limits by model, overriding the documented ones that
             ``max_tokens`` is clamped to (Anthropic and Bedrock Claude models, see
             `archon_async.providers.models`), e.g. ``{"claude-3-5-sonnet-20240620": 4096}``.
+        max_reply_bytes: the largest reply body read (default 32 MiB, far above any chat
+            completion); a larger one is a malformed reply, read no further.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -136,6 +138,7 @@ class ProviderSettings(BaseModel):
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     max_output_tokens: dict[str, int] = Field(default_factory=dict)
+    max_reply_bytes: int = Field(default=32 * 2**20, ge=1024)
 
     @field_validator("max_output_tokens")
     @classmethod

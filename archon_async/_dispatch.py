@@ -27,12 +27,12 @@ import anyio
 import structlog
 
 from ._config import ProviderSettings
-from ._exceptions import AuthenticationError, ProviderError, RateLimitError
+from ._exceptions import AuthenticationError, ProviderError, RateLimitError, RateLimitResetError
 from ._http import retry_after_from_headers
 from ._keys import KeyLease, KeyPool, KeyPoolStatistics, check_required_keys, load_key_sets
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
 from ._registry import Registry
-from ._retry import RetryPolicy, is_out_of_quota
+from ._retry import RetryPolicy, is_out_of_quota, limit_reset_error
 from ._streaming import claim_stream_sink, send_for_sink
 from ._types import CallRecord, ChatRequest, ChatResponse
 from .core import Provider
@@ -74,6 +74,8 @@ class _Step:
 
 # A call told to wait (Retry-After) comes back within this fraction after the wait.
 _TOLD_WAIT_SPREAD = 0.25
+# Waits for keys and rate limits at least this long are logged (shorter ones are pacing).
+_LOGGED_WAIT_S = 1.0
 
 
 def _told_wait(policy: RetryPolicy, error: ProviderError, spent: _Spent, elapsed: float) -> bool:
@@ -98,6 +100,7 @@ class _Spent:
     told_waits: int = 0
     latency_s: float = 0.0
     key_id: str | None = None
+    wait_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -212,13 +215,16 @@ class Dispatcher:
         sink = claim_stream_sink()  # None except for the call whose text is streamed out
         try:
             while True:
-                lease = await lane.keys.acquire()
-                await lane.limits.acquire(lease.key_id, tokens)
+                lease = await self._wait_for_limits(lane, request, tokens, spent)
                 attempt_started = time.perf_counter()
                 try:
                     async with lane.limits.slot():
                         response = await send_for_sink(lane.provider, request, lease.value(), sink)
                 except ProviderError as error:
+                    # The provider's frames hold the key (its argument, the auth header):
+                    # the error leaves them behind, so that no traceback printed with its
+                    # locals (pytest -l, rich, Sentry) can show it.
+                    error.with_traceback(None)
                     spent.attempts += 1
                     spent.key_id = lease.key_id
                     step = self._after_failure(lane, lease, error, spent)
@@ -227,7 +233,10 @@ class Dispatcher:
                     )
                     # Text already streamed out cannot be taken back: no retry after it.
                     if step.error is error or (sink is not None and sink.started):
-                        raise
+                        reset = _past_reset(lane, error)
+                        if reset is None:
+                            raise error
+                        raise reset from error
                     if step.error is not None:
                         raise step.error from error
                     if step.sleep_s > 0:
@@ -238,9 +247,35 @@ class Dispatcher:
                 )
                 return response, self._succeeded(lane, lease, request, response, spent)
         except ProviderError as error:
-            if spent.attempts:
+            if spent.attempts or spent.wait_s:
                 error.call_record = _failed_record(request, spent, error)
             raise
+
+    async def _wait_for_limits(
+        self, lane: _Lane, request: ChatRequest, tokens: int, spent: _Spent
+    ) -> KeyLease:
+        """A key, once it and the provider's rate buckets allow one more request.
+
+        A wait that is a reset far away (a key cooling or paused for longer than the policy
+        lets a call wait) fails the call at once with `RateLimitResetError`, instead of
+        holding it, and every call behind it, silently. The time waited goes into the
+        call's record, and a long one into the log, so that a slow call says why.
+        """
+        longest = lane.policy.max_retry_after_s
+        started = self._clock()
+        lease = await lane.keys.acquire(max_wait_s=longest)
+        await lane.limits.acquire(lease.key_id, tokens, max_pause_s=longest)
+        waited = self._clock() - started
+        spent.wait_s += waited
+        if waited >= _LOGGED_WAIT_S:
+            log.info(
+                "rate_limit_wait",
+                provider=request.model_type,
+                model=request.model,
+                key_id=lease.key_id,
+                wait_s=round(waited, 3),
+            )
+        return lease
 
     def _succeeded(
         self,
@@ -269,6 +304,8 @@ class Dispatcher:
             output_tokens=response.usage.output_tokens,
             retries=spent.attempts,
             key_id=lease.key_id,
+            wait_s=round(spent.wait_s, 6),
+            finish_reason=response.finish_reason,
         )
 
     def _after_failure(
@@ -354,17 +391,33 @@ def _exhausted(keys: KeyPool, error: ProviderError) -> ProviderError:
     )
 
 
+def _past_reset(lane: _Lane, error: ProviderError) -> RateLimitResetError | None:
+    """A 429 whose Retry-After is longer than a call may wait, as a `RateLimitResetError`
+    (which stops a batch: every prompt would wait as long); None for any other error."""
+    longest = lane.policy.max_retry_after_s
+    if isinstance(error, RateLimitResetError) or not isinstance(error, RateLimitError):
+        return None
+    if error.retry_after is None or error.retry_after <= longest:
+        return None
+    return limit_reset_error(
+        error.provider, error.retry_after, key_id=None, model=error.model, longest_s=longest
+    )
+
+
 def _failed_record(request: ChatRequest, spent: _Spent, error: ProviderError) -> CallRecord:
-    """The trace's record of a call that failed after ``spent.attempts`` attempts."""
+    """The trace's record of a call that failed after ``spent.attempts`` attempts (a reply
+    without text for a reason still counts the tokens the provider billed for it)."""
     return CallRecord(
         model=request.model,
         provider=request.model_type,
         latency_s=spent.latency_s,
-        input_tokens=0,
-        output_tokens=0,
-        retries=spent.attempts - 1,
+        input_tokens=getattr(error, "input_tokens", 0),
+        output_tokens=getattr(error, "output_tokens", 0),
+        retries=max(spent.attempts - 1, 0),
         key_id=spent.key_id,
         error=f"{type(error).__name__}: {error}",
+        wait_s=round(spent.wait_s, 6),
+        finish_reason=getattr(error, "finish_reason", None),
     )
 
 

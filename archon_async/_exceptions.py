@@ -8,10 +8,12 @@ ArchonError
 │   │   └── ProviderTimeoutError
 │   ├── ProviderStatusError        the provider answered with an error status
 │   │   ├── RateLimitError         429 / quota
+│   │   │   └── RateLimitResetError  the limit resets later than a call may wait
 │   │   ├── AuthenticationError    401 / 403
 │   │   ├── BadRequestError        other 4xx that cannot succeed on retry
 │   │   └── ProviderServerError    5xx
 │   ├── MalformedResponseError     a reply that is empty or not in the wire format
+│   ├── IncompleteReplyError       a reply without text, for a reason the provider gave
 │   └── KeyPoolExhaustedError      every key of a provider is disabled
 ├── ComponentError                 a component could not do its job
 │   └── OutputParseError           a model reply could not be parsed after the retries
@@ -38,6 +40,7 @@ __all__ = [
     "BudgetExceededError",
     "ComponentError",
     "ConfigError",
+    "IncompleteReplyError",
     "InvalidInputError",
     "KeyPoolExhaustedError",
     "LayerFailedGroup",
@@ -49,6 +52,7 @@ __all__ = [
     "ProviderStatusError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RateLimitResetError",
 ]
 
 
@@ -155,6 +159,16 @@ class RateLimitError(ProviderStatusError):
     """The provider refused the call for rate or quota reasons (429)."""
 
 
+class RateLimitResetError(RateLimitError):
+    """A rate limit resets later than a call may wait (a Retry-After of an hour, a reply
+    saying nothing is left until a reset far away): the call fails at once instead of
+    waiting silently, and a batch stops, since every other prompt would meet it too.
+
+    Attributes:
+        retry_after: seconds until the limit resets.
+    """
+
+
 class AuthenticationError(ProviderStatusError):
     """The key was refused (401/403): check the key given for this provider."""
 
@@ -169,6 +183,34 @@ class ProviderServerError(ProviderStatusError):
 
 class MalformedResponseError(ProviderError):
     """The reply was empty or did not follow the provider's wire format."""
+
+
+class IncompleteReplyError(ProviderError):
+    """The provider ended a reply without text and said why: the output budget ran out
+    (``finish_reason`` ``length``, Gemini ``MAX_TOKENS``: reasoning models can spend all of
+    it thinking) or its filter blocked the reply (``content_filter``, ``SAFETY``, ...).
+    The same request would get the same answer, so it is not retried.
+
+    Attributes:
+        finish_reason: the reason as the provider gave it.
+        input_tokens: prompt tokens billed for the reply.
+        output_tokens: completion tokens billed for the reply (reasoning included).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        finish_reason: str,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ):
+        self.finish_reason = finish_reason
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        super().__init__(message, provider=provider, model=model)
 
 
 class KeyPoolExhaustedError(ProviderError):

@@ -24,6 +24,7 @@ import httpx
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
+    "ReplyTooLargeError",
     "make_http_client",
     "rate_limit_headers",
     "retry_after_from_headers",
@@ -35,12 +36,17 @@ CONNECT_TIMEOUT_S = 10.0
 _KEEPALIVE_S = 30.0
 
 
+class ReplyTooLargeError(httpx.TransportError):
+    """A reply body is larger than the provider's ``max_reply_bytes``; it was not read on."""
+
+
 def make_http_client(
     *,
     timeout_s: float,
     max_connections: int,
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    max_reply_bytes: int | None = None,
 ) -> httpx.AsyncClient:
     """Build one provider's shared client.
 
@@ -50,6 +56,7 @@ def make_http_client(
         max_connections: the pool size, normally the provider's ``max_concurrency``.
         headers: headers sent with every request (never put a key here: keys rotate).
         transport: a transport to use instead of aiohttp's (tests, custom proxies).
+        max_reply_bytes: the largest reply body the aiohttp transport reads (None: no cap).
 
     Returns:
         An `httpx.AsyncClient`; the caller owns it and closes it with ``aclose()``.
@@ -64,7 +71,11 @@ def make_http_client(
         # Imported here: aiohttp is costly to import and only needed once a call is made.
         from ._aiohttp_transport import AiohttpTransport
 
-        transport = AiohttpTransport(max_connections=max_connections, keepalive_expiry=_KEEPALIVE_S)
+        transport = AiohttpTransport(
+            max_connections=max_connections,
+            keepalive_expiry=_KEEPALIVE_S,
+            max_reply_bytes=max_reply_bytes,
+        )
     return httpx.AsyncClient(
         transport=transport,
         limits=limits,

@@ -29,6 +29,7 @@ import structlog
 from pydantic import SecretStr
 
 from ._exceptions import ConfigError, KeyPoolExhaustedError
+from ._retry import limit_reset_error
 
 __all__ = [
     "KeyLease",
@@ -350,15 +351,24 @@ class KeyPool:
             raise self.exhausted_error(f"all {count} keys were refused or are out of quota")
         return None
 
-    async def acquire(self) -> KeyLease:
+    async def acquire(self, *, max_wait_s: float | None = None) -> KeyLease:
         """The next ready key, waiting for the earliest cooling key when none is ready.
+
+        Args:
+            max_wait_s: the longest wait for a cooling key; None waits as long as it takes.
 
         Raises:
             KeyPoolExhaustedError: no key is given, or every key is disabled.
+            RateLimitResetError: every live key rests for longer than ``max_wait_s``.
         """
         while (lease := self.acquire_nowait()) is None:
             earliest = min(key.cooling_until for key in self._keys if not key.disabled)
-            await self._sleep(max(earliest - self._clock(), 0.0))
+            wait = max(earliest - self._clock(), 0.0)
+            if max_wait_s is not None and wait > max_wait_s:
+                raise limit_reset_error(
+                    self.provider, wait, key_id=None, longest_s=max_wait_s
+                )
+            await self._sleep(wait)
         return lease
 
     def wait_s(self) -> float | None:
@@ -378,8 +388,12 @@ class KeyPool:
         if key is None:
             return 0.0
         key.strikes += 1
-        delay = retry_after if retry_after is not None else 2.0 ** (key.strikes - 1)
-        delay = min(max(delay, 0.0), _MAX_COOLDOWN_S)
+        # A told wait is kept whole (a call that cannot afford it fails at `acquire`, saying
+        # when the key is back); only our own guess, the growing backoff, is capped.
+        if retry_after is not None:
+            delay = max(retry_after, 0.0)
+        else:
+            delay = min(2.0 ** (key.strikes - 1), _MAX_COOLDOWN_S)
         key.cooling_until = max(key.cooling_until, self._clock() + delay)
         return delay
 
@@ -388,7 +402,7 @@ class KeyPool:
         until then (a success whose ``remaining`` header reached 0). Not a strike."""
         key = self._find(key_id)
         if key is not None:
-            delay = min(max(seconds, 0.0), _MAX_COOLDOWN_S)
+            delay = max(seconds, 0.0)
             key.cooling_until = max(key.cooling_until, self._clock() + delay)
 
     def disable(self, key_id: str | None) -> None:

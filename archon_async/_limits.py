@@ -28,6 +28,7 @@ import structlog
 from aiolimiter import AsyncLimiter
 
 from ._config import ProviderSettings
+from ._retry import limit_reset_error
 from ._types import ChatRequest
 
 __all__ = ["LimiterStatistics", "ProviderLimits", "estimate_tokens"]
@@ -230,10 +231,26 @@ class ProviderLimits:
             self._buckets[key_id] = bucket
         return bucket
 
-    async def acquire(self, key_id: str | None, tokens: int) -> None:
-        """Wait until a key may make one more request of about ``tokens`` tokens."""
+    async def acquire(
+        self, key_id: str | None, tokens: int, *, max_pause_s: float | None = None
+    ) -> None:
+        """Wait until a key may make one more request of about ``tokens`` tokens.
+
+        Args:
+            key_id: the key's fingerprint (None for a pool without keys).
+            tokens: the request's estimated tokens (0 when no token limit applies).
+            max_pause_s: the longest a paused key is waited for; None waits it out.
+
+        Raises:
+            RateLimitResetError: the key is paused (a reset announced by the provider) for
+                longer than ``max_pause_s``.
+        """
         bucket = self._bucket(key_id)
         while (wait := bucket.paused_until - self._clock()) > 0:
+            if max_pause_s is not None and wait > max_pause_s:
+                raise limit_reset_error(
+                    self.provider, wait, key_id=key_id, longest_s=max_pause_s
+                )
             await self._sleep(wait)
         if self._shared is None:
             self._shared = self._new_bucket(self.settings.rpm, self.settings.tpm)

@@ -9,8 +9,11 @@ to 8 s with jitter, and a provider's Retry-After wins when it gives one (up to a
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ._config import ProviderSettings
 from ._exceptions import (
@@ -20,9 +23,10 @@ from ._exceptions import (
     ProviderConnectionError,
     ProviderError,
     ProviderStatusError,
+    RateLimitResetError,
 )
 
-__all__ = ["RetryPolicy", "is_out_of_quota", "is_retryable"]
+__all__ = ["RetryPolicy", "is_out_of_quota", "is_retryable", "limit_reset_error"]
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 # 402 Payment Required (DeepSeek, OpenRouter, ...) says it by its status alone.
@@ -111,3 +115,29 @@ class RetryPolicy:
         if retry_after is not None and retry_after > self.max_retry_after_s:
             return False  # the provider asks for a longer pause than a call should wait
         return is_retryable(error)
+
+
+def limit_reset_error(
+    provider: str, wait_s: float, *, key_id: str | None, model: str = "", longest_s: float
+) -> RateLimitResetError:
+    """The error of a call that would wait ``wait_s`` for a rate limit to reset, longer
+    than a call may wait (``longest_s``): it says when the limit resets and what to do."""
+    resets_at = datetime.fromtimestamp(time.time() + wait_s, UTC).strftime("%H:%M:%S UTC")
+    key = f" of key {key_id}" if key_id else ""
+    return RateLimitResetError(
+        f"the rate limit{key} resets in {_duration(wait_s)} (at {resets_at}), longer than a "
+        f"call waits ({longest_s:g} s): rerun after the reset (a batch resumes where it "
+        "stopped), or give more keys",
+        provider=provider,
+        model=model,
+        status_code=429,
+        retry_after=wait_s,
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(math.ceil(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"

@@ -97,6 +97,7 @@ class Trace:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "retries": self.retries,
+            "limit_wait_s": round(sum(call.wait_s for call in self.calls()), 3),
             "elapsed_s": self.elapsed_s,
         }
 

@@ -96,6 +96,10 @@ class CallRecord:
         key_id: the fingerprint of the key of the last attempt, if any.
         error: for a call that failed, the error's type and message; None otherwise.
         cached: answered from the response cache: no request was sent (costs nothing).
+        wait_s: seconds the call waited for a key and the rate limits before its attempts
+            (a slow call with a large ``wait_s`` was held by a limit, not by the provider).
+        finish_reason: why the provider ended the reply (``stop``, ``length``, ...), if
+            it said; a reply cut at ``max_tokens`` says ``length`` or ``max_tokens``.
     """
 
     model: str
@@ -107,6 +111,8 @@ class CallRecord:
     key_id: str | None = None
     error: str | None = None
     cached: bool = False
+    wait_s: float = 0.0
+    finish_reason: str | None = None
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

@@ -18,6 +18,7 @@ from ._exceptions import (
     BadRequestError,
     ComponentError,
     ConfigError,
+    IncompleteReplyError,
     MalformedResponseError,
     OutputParseError,
     ProviderConnectionError,
@@ -26,8 +27,15 @@ from ._exceptions import (
     ProviderStatusError,
     ProviderTimeoutError,
     RateLimitError,
+    RateLimitResetError,
 )
-from ._http import make_http_client, rate_limit_headers, retry_after_from_headers
+from ._http import (
+    ReplyTooLargeError,
+    make_http_client,
+    rate_limit_headers,
+    retry_after_from_headers,
+)
+from ._redact import redact_secret
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
 
 __all__ = [
@@ -44,6 +52,7 @@ __all__ = [
     "ComponentFactory",
     "ComponentSpec",
     "ConfigError",
+    "IncompleteReplyError",
     "MalformedResponseError",
     "Message",
     "OutputParseError",
@@ -56,6 +65,8 @@ __all__ = [
     "ProviderStatusError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RateLimitResetError",
+    "ReplyTooLargeError",
     "State",
     "StateUpdate",
     "Usage",
@@ -63,6 +74,7 @@ __all__ = [
     "make_http_client",
     "query_unit_tests",
     "rate_limit_headers",
+    "redact_secret",
     "retry_after_from_headers",
 ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import orjson
@@ -20,16 +20,20 @@ from archon_async.core import (
     BadRequestError,
     ChatRequest,
     ConfigError,
+    IncompleteReplyError,
     MalformedResponseError,
     ProviderConnectionError,
+    ProviderError,
     ProviderServerError,
     ProviderSettings,
     ProviderStatusError,
     ProviderTimeoutError,
     RateLimitError,
+    ReplyTooLargeError,
     Usage,
     make_http_client,
     rate_limit_headers,
+    redact_secret,
     retry_after_from_headers,
 )
 
@@ -118,6 +122,7 @@ class HttpProvider:
                 timeout_s=self.settings.timeout_s,
                 max_connections=self.settings.max_concurrency,
                 transport=self._transport,
+                max_reply_bytes=self.settings.max_reply_bytes,
             )
         return self._client
 
@@ -144,6 +149,12 @@ class HttpProvider:
             await response.aread()
         finally:
             await response.aclose()
+        if len(response.content) > self.settings.max_reply_bytes:
+            # Another transport (a proxy's, a test's) read it all; still never kept.
+            raise ReplyTooLargeError(
+                f"the reply is larger than {self.settings.max_reply_bytes} bytes",
+                request=outgoing,
+            )
         return response
 
     @staticmethod
@@ -189,15 +200,26 @@ class HttpProvider:
             MalformedResponseError: a reply that is not a JSON object.
         """
         content = body if isinstance(body, bytes) else orjson.dumps(body)
+        failure: ProviderError | None = None
         try:
             response = await self._send(url, content, {**_JSON_HEADERS, **headers})
+        except ReplyTooLargeError:
+            failure = self.malformed(
+                request,
+                f"the reply is larger than max_reply_bytes ({self.settings.max_reply_bytes}): "
+                "raise it in the provider's settings if such replies are expected",
+            )
         except httpx.HTTPError as exc:
-            raise self._connection_error(request, exc) from exc
+            failure = self._connection_error(request, exc)
+        if failure is not None:
+            # Raised outside the handler, so that the httpx error is not chained to it: its
+            # request (and its frames' locals) hold the key's header.
+            raise failure
         limits = rate_limit_headers(response.headers)
         if response.status_code >= 400:
             raise self._status_error(request, response, limits, secret)
         try:
-            data = orjson.loads(response.content)
+            data = _loads_json(response.content)
         except orjson.JSONDecodeError as exc:
             raise self.malformed(request, "the reply is not valid JSON") from exc
         if not isinstance(data, dict):
@@ -235,8 +257,12 @@ class HttpProvider:
             "provider": self.model_type,
             "model": request.model,
             "status_code": status,
-            "request_id": response.headers.get("x-request-id")
-            or response.headers.get("request-id"),
+            # Some gateways echo what they were sent, the key included, as the id.
+            "request_id": _redact(
+                response.headers.get("x-request-id") or response.headers.get("request-id") or "",
+                secret,
+            )
+            or None,
         }
         text = response.text
         if status == 401 or (status == 403 and _says_key_is_bad(text)):
@@ -249,6 +275,8 @@ class HttpProvider:
         message = _error_message(body) or response.reason_phrase or "error"
         if status == 429:
             retry_after = retry_after_from_headers(limits)
+            if retry_after is None:
+                retry_after = _retry_delay_in_body(text)
             return RateLimitError(
                 message, body=body, retry_after=retry_after, headers=limits, **common
             )
@@ -261,11 +289,67 @@ class HttpProvider:
         return BadRequestError(message, body=body, **common)
 
 
-def require_text(provider: HttpProvider, request: ChatRequest, text: Any) -> str:
-    """The reply text, or a `MalformedResponseError` when it is missing or blank."""
-    if not isinstance(text, str) or not text.strip():
+# Finish reasons (OpenAI, Anthropic, Gemini, Bedrock Converse) that explain a reply without
+# text: the output budget ran out, or the provider's filter blocked the reply.
+_OUT_OF_BUDGET = frozenset({"length", "max_tokens", "MAX_TOKENS"})
+_BLOCKED = frozenset(
+    {
+        "content_filter",  # OpenAI
+        "refusal",  # Anthropic
+        "SAFETY",  # Gemini
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "content_filtered",  # Bedrock Converse
+        "guardrail_intervened",
+    }
+)
+
+
+def require_text(
+    provider: HttpProvider,
+    request: ChatRequest,
+    text: Any,
+    *,
+    finish_reason: Any = None,
+    usage: Usage | None = None,
+) -> str:
+    """The reply text.
+
+    Raises:
+        IncompleteReplyError: no text, and the finish reason says why (the output budget
+            ran out, or a filter blocked it): the same request would get the same reply.
+        MalformedResponseError: no text, for no reason given (worth another attempt).
+    """
+    if isinstance(text, str) and text.strip():
+        return text
+    reason = finish_reason if isinstance(finish_reason, str) else None
+    if reason in _OUT_OF_BUDGET:
+        budget = f"max_tokens={request.max_tokens}" if request.max_tokens else "the default"
+        fix = (
+            f"the output budget ({budget}) ran out before any text (a reasoning model may "
+            "spend it all thinking): raise max_tokens"
+        )
+    elif reason in _BLOCKED:
+        fix = "the provider's content filter blocked the reply: rephrase or use another model"
+    else:
         raise provider.malformed(request, "the reply has no text")
-    return text
+    counted = usage or Usage()
+    return _raise_incomplete(provider, request, reason, fix, counted)
+
+
+def _raise_incomplete(
+    provider: HttpProvider, request: ChatRequest, reason: str, fix: str, usage: Usage
+) -> NoReturn:
+    raise IncompleteReplyError(
+        f"the reply has no text (finish reason {reason!r}): {fix}",
+        provider=provider.model_type,
+        model=request.model,
+        finish_reason=reason,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+    )
 
 
 def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:
@@ -283,7 +367,7 @@ def _says_key_is_bad(body: str) -> bool:
 
 
 def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "[redacted]") if secret else text
+    return redact_secret(text, secret)
 
 
 def _error_message(body: str) -> str:
@@ -303,3 +387,49 @@ def _error_message(body: str) -> str:
     if isinstance(error, str):
         return error[:500]
     return str(data.get("message", ""))[:500]
+
+
+_RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def _retry_delay_in_body(body: str) -> float | None:
+    """Gemini's wait given only in the body: ``google.rpc.RetryInfo``'s ``retryDelay``
+    (a protobuf Duration in JSON, e.g. ``"20s"``) among ``error.details``, as Google's
+    own clients read it; None when the body gives none."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(data, list) and data:
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        match = _RETRY_DELAY.match(delay) if isinstance(delay, str) else None
+        if match:
+            return float(match.group(1))
+    return None
+
+
+# A \uXXXX escape of a UTF-16 surrogate that is not half of a pair (models do emit them,
+# e.g. an emoji cut in two at max_tokens): valid JSON text, but not encodable as UTF-8.
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<![dD][89abAB][0-9a-fA-F]{2})(?<!\\)\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _loads_json(content: bytes) -> Any:
+    """Parse a reply body; lone surrogate escapes become U+FFFD instead of failing.
+
+    Raises:
+        orjson.JSONDecodeError: the body is not JSON.
+    """
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        repaired = _LONE_SURROGATE.sub(rb"\\ufffd", content)
+        if repaired == content:
+            raise
+        return orjson.loads(repaired)

@@ -157,11 +157,14 @@ class AnthropicMessagesProvider(HttpProvider):
         if not isinstance(content, list):
             raise self.malformed(request, "the reply has no content")
         texts = [_block_text(block) for block in content]
+        usage = token_usage(data.get("usage"), "input_tokens", "output_tokens")
+        reason = data.get("stop_reason")
+        text = "".join(t for t in texts if t)
         return ChatResponse(
-            text=require_text(self, request, "".join(t for t in texts if t)),
-            usage=token_usage(data.get("usage"), "input_tokens", "output_tokens"),
+            text=require_text(self, request, text, finish_reason=reason, usage=usage),
+            usage=usage,
             model=str(data.get("model") or request.model),
-            finish_reason=data.get("stop_reason"),
+            finish_reason=reason,
             headers=headers,
         )
 

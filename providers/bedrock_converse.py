@@ -151,11 +151,14 @@ class BedrockConverseProvider(HttpProvider):
         if not isinstance(content, list):
             raise self.malformed(request, "the reply has no output message")
         texts = [block.get("text") for block in content if isinstance(block, dict)]
+        usage = token_usage(data.get("usage"), "inputTokens", "outputTokens")
+        reason = data.get("stopReason")
+        text = "".join(t for t in texts if isinstance(t, str))
         return ChatResponse(
-            text=require_text(self, request, "".join(t for t in texts if isinstance(t, str))),
-            usage=token_usage(data.get("usage"), "inputTokens", "outputTokens"),
+            text=require_text(self, request, text, finish_reason=reason, usage=usage),
+            usage=usage,
             model=request.model,
-            finish_reason=data.get("stopReason"),
+            finish_reason=reason,
             headers=headers,
         )
 

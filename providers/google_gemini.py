@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from archon_async.core import ChatRequest, ChatResponse
+from archon_async.core import ChatRequest, ChatResponse, Usage
 
 from ._base import HttpProvider, JsonObject, require_text, token_usage
 
@@ -85,12 +85,24 @@ class GeminiProvider(HttpProvider):
         content = first.get("content") if isinstance(first, dict) else None
         parts = content.get("parts") if isinstance(content, dict) else None
         texts = [p.get("text") for p in parts or [] if isinstance(p, dict)]
+        usage = _gemini_usage(data.get("usageMetadata"))
+        reason = first.get("finishReason") if isinstance(first, dict) else None
+        text = "".join(t for t in texts if isinstance(t, str))
         return ChatResponse(
-            text=require_text(self, request, "".join(t for t in texts if isinstance(t, str))),
-            usage=token_usage(
-                data.get("usageMetadata"), "promptTokenCount", "candidatesTokenCount"
-            ),
+            text=require_text(self, request, text, finish_reason=reason, usage=usage),
+            usage=usage,
             model=str(data.get("modelVersion") or request.model),
-            finish_reason=first.get("finishReason") if isinstance(first, dict) else None,
+            finish_reason=reason,
             headers=headers,
         )
+
+
+def _gemini_usage(metadata: Any) -> Usage:
+    """Billed tokens of a reply: thinking tokens (``thoughtsTokenCount``) are billed as
+    output, and a reply cut at MAX_TOKENS may have nothing else (ai.google.dev, usage
+    metadata of generateContent)."""
+    usage = token_usage(metadata, "promptTokenCount", "candidatesTokenCount")
+    thoughts = metadata.get("thoughtsTokenCount") if isinstance(metadata, dict) else None
+    if isinstance(thoughts, int) and thoughts > 0:
+        return Usage(usage.input_tokens, usage.output_tokens + thoughts)
+    return usage

@@ -175,10 +175,12 @@ class OpenAIChatProvider(HttpProvider):
         choice: dict[str, Any] = choices[0]
         message = choice.get("message")
         content = message.get("content") if isinstance(message, dict) else None
+        usage = token_usage(data.get("usage"), "prompt_tokens", "completion_tokens")
+        reason = choice.get("finish_reason")
         return ChatResponse(
-            text=require_text(self, request, content),
-            usage=token_usage(data.get("usage"), "prompt_tokens", "completion_tokens"),
+            text=require_text(self, request, content, finish_reason=reason, usage=usage),
+            usage=usage,
             model=str(data.get("model") or request.model),
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=reason,
             headers=headers,
         )

@@ -200,4 +200,5 @@ async def test_transport_errors(
             chat_request("OpenAI_API"), api_key=SECRET
         )
     assert type(caught.value) is error
-    assert isinstance(caught.value.__cause__, httpx.HTTPError)
+    # Not chained: the httpx error's request carries the key's header.
+    assert caught.value.__cause__ is None and caught.value.__context__ is None

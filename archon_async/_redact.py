@@ -1,0 +1,71 @@
+"""Redaction of a key from text a provider sent back (error bodies, messages, request ids).
+
+Providers echo keys in more shapes than the whole key: OpenAI's "Incorrect API key provided:
+sk-AB12***********cdef", others quote its first 20 characters. Any run of 8 or more
+characters of the key, and any masked form whose visible ends are pieces of the key, is
+replaced, so that no part of a key long enough to narrow it down reaches an answer file or
+a log.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["REDACTED", "redact_secret"]
+
+REDACTED = "[redacted]"
+#: The shortest run of a key's characters that is redacted wherever it appears.
+MIN_RUN = 8
+# A masked key: visible characters, a mask (***, ..., …), visible characters.
+_MASKED = re.compile(r"[\w\-]{2,}(?:\*{2,}|\.{3,}|…)[\w\-]{2,}")
+# A masked form's visible end is taken as a piece of the key from this many characters.
+_MIN_VISIBLE = 3
+
+
+def redact_secret(text: str, secret: str | None) -> str:
+    """``text`` with every 8+ character run of ``secret``, and every masked form of it,
+    replaced by ``[redacted]``.
+
+    Args:
+        text: provider text (an error body, a message, a request id).
+        secret: the key sent with the request; None or "" leaves the text as it is.
+    """
+    if not secret or not text:
+        return text
+    if len(secret) >= MIN_RUN:
+        text = _redact_runs(text, secret)
+    else:
+        text = text.replace(secret, REDACTED)
+    return _MASKED.sub(lambda match: _mask_if_key(match.group(0), secret), text)
+
+
+def _redact_runs(text: str, secret: str) -> str:
+    """Replace each maximal run of text made of overlapping 8-grams of the key."""
+    grams = {secret[i : i + MIN_RUN] for i in range(len(secret) - MIN_RUN + 1)}
+    covered = [False] * len(text)
+    for start in range(len(text) - MIN_RUN + 1):
+        if text[start : start + MIN_RUN] in grams:
+            covered[start : start + MIN_RUN] = [True] * MIN_RUN
+    if not any(covered):
+        return text
+    parts: list[str] = []
+    index = 0
+    while index < len(text):
+        if covered[index]:
+            while index < len(text) and covered[index]:
+                index += 1
+            parts.append(REDACTED)
+        else:
+            parts.append(text[index])
+            index += 1
+    return "".join(parts)
+
+
+def _mask_if_key(masked: str, secret: str) -> str:
+    """A masked token is a key's when one of its visible ends is a piece of the key."""
+    head = re.match(r"[\w\-]+", masked)
+    tail = re.search(r"[\w\-]+$", masked)
+    ends = [part.group(0) for part in (head, tail) if part is not None]
+    if any(len(end) >= _MIN_VISIBLE and end in secret for end in ends):
+        return REDACTED
+    return masked
