@@ -83,7 +83,7 @@ async def test_openai_empty_reply_with_a_reason_is_one_attempt_and_counts_its_to
     router: respx.MockRouter, content: str | None, reason: str, words: str
 ) -> None:
     route = router.post(OPENAI_URL).respond(200, json=openai_reply(content, reason, 256))
-    engine = Engine(single("OpenAI_API", "o3-mini"), keys={"OPENAI_API_KEY": [SECRET]})
+    engine = Engine(single("OpenAI_API", "gpt-4o"), keys={"OPENAI_API_KEY": [SECRET]})
     async with engine:
         with pytest.raises(LayerFailedGroup) as caught:
             await engine.generate("Prove the Riemann hypothesis.")
