@@ -61,6 +61,7 @@ async def test_a_second_run_is_answered_from_the_cache_at_no_cost() -> None:
         "input_tokens": 30,
         "output_tokens": 15,
         "retries": 0,
+        "limit_wait_s": 0.0,
         "elapsed_s": 0,
     }
     assert calls.spent().cache_hits == 3 and calls.spent().calls == 6
