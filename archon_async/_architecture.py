@@ -6,7 +6,8 @@ import difflib
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,15 +181,20 @@ class Architecture:
                 source=source,
                 location="layers",
             )
+        # Every problem of the file is found and said at once, not only the first.
+        problems = _Problems()
         layers: list[list[ComponentSpec]] = []
         for index, raw_layer in enumerate(raw_layers):
-            specs = _layer_specs(raw_layer, index, source, notes)
-            layers.append(specs)
-        _check_layers(layers, registry, source, notes)
+            with problems.collect():
+                layers.append(_layer_specs(raw_layer, index, source, notes, problems))
+        _check_layers(layers, registry, source, notes, problems)
         name = data.get("name", "")
         if not isinstance(name, str):
-            raise ConfigError("'name' must be a string", source=source, location="name")
-        providers = _provider_settings(data.get("providers"), registry, source)
+            problems.add(ConfigError("'name' must be a string", source=source, location="name"))
+        providers: dict[str, ProviderSettings] = {}
+        with problems.collect():
+            providers = _provider_settings(data.get("providers"), registry, source)
+        problems.raise_any(source)
         notes.extend(request_notes(layers, providers, registry, source))
         for note in notes:
             warnings.warn(ConfigWarning(note), stacklevel=3)
@@ -274,7 +280,43 @@ def _unknown_keys(
     return notes
 
 
-def _layer_specs(raw_layer: Any, index: int, source: str, notes: list[str]) -> list[ComponentSpec]:
+class _Problems:
+    """The configuration errors found so far in one file."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def add(self, error: ConfigError) -> None:
+        self.errors.append(error)
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Keep a ConfigError raised in the block and go on with the next check."""
+        try:
+            yield
+        except ConfigError as exc:
+            self.errors.append(exc)
+
+    def raise_any(self, source: str) -> None:
+        """Raise the one error found, or one listing them all (``.problems``).
+
+        Raises:
+            ConfigError: any problem was found.
+        """
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            lines = [str(error).removeprefix(f"{source}, ") for error in self.errors]
+            combined = ConfigError(
+                f"{len(lines)} problems:\n  " + "\n  ".join(lines), source=source
+            )
+            combined.problems = tuple(self.errors)
+            raise combined
+
+
+def _layer_specs(
+    raw_layer: Any, index: int, source: str, notes: list[str], problems: _Problems
+) -> list[ComponentSpec]:
     """The components of one layer, from any of Archon's three layer forms."""
     where: tuple[int | str, ...] = ("layers", index)
     if isinstance(raw_layer, Mapping) and "models" in raw_layer:
@@ -302,51 +344,66 @@ def _layer_specs(raw_layer: Any, index: int, source: str, notes: list[str]) -> l
         )
     specs = []
     for position, raw in enumerate(raw_components):
-        spec = validate_component(raw, (*where, position), source)
-        if spec.type in _BUILTIN_TYPES:  # a custom component reads its own keys
-            notes.extend(unknown_key_messages(spec, (*where, position), source))
-        specs.append(spec)
+        with problems.collect():
+            spec = validate_component(raw, (*where, position), source)
+            if spec.type in _BUILTIN_TYPES:  # a custom component reads its own keys
+                notes.extend(unknown_key_messages(spec, (*where, position), source))
+            specs.append(spec)
     return specs
 
 
 def _check_layers(
-    layers: list[list[ComponentSpec]], registry: Registry, source: str, notes: list[str]
+    layers: list[list[ComponentSpec]],
+    registry: Registry,
+    source: str,
+    notes: list[str],
+    problems: _Problems,
 ) -> None:
     """Check names against the registry and the order of layers; build each component once
     so that it can reject its own settings."""
     seen_types: set[str] = set()
     for index, layer in enumerate(layers):
         for position, spec in enumerate(layer):
-            where = ("layers", index, position)
-            _check_names(spec, registry, source, where)
-            if index == 0 and spec.type == "fuser":
-                notes.append(
-                    f"{source}, {format_location(where)}: a fuser in the first layer has no "
-                    "candidates to fuse; it answers the query directly"
-                )
-            elif index == 0 and spec.type in _NEEDS_CANDIDATES:
-                raise ConfigError(
-                    f"a {spec.type} needs candidates from an earlier layer; "
-                    "start the architecture with a generator layer",
-                    source=source,
-                    location=format_location((*where, "type")),
-                )
-            if spec.type == "unit_test_evaluator" and not (
-                "unit_test_generator" in seen_types or seen_types - _BUILTIN_TYPES
-            ):
-                raise ConfigError(
-                    "a unit_test_evaluator needs unit tests: put a unit_test_generator "
-                    "in an earlier layer",
-                    source=source,
-                    location=format_location((*where, "type")),
-                )
-            try:
-                registry.build_component(spec)
-            except ConfigError as exc:
-                raise ConfigError(
-                    str(exc), source=source, location=format_location(where)
-                ) from None
+            with problems.collect():
+                where = ("layers", index, position)
+                _check_component(spec, where, seen_types, registry, source, notes)
         seen_types.update(spec.type for spec in layer)
+
+
+def _check_component(
+    spec: ComponentSpec,
+    where: tuple[str, int, int],
+    seen_types: set[str],
+    registry: Registry,
+    source: str,
+    notes: list[str],
+) -> None:
+    first_layer = where[1] == 0
+    _check_names(spec, registry, source, where)
+    if first_layer and spec.type == "fuser":
+        notes.append(
+            f"{source}, {format_location(where)}: a fuser in the first layer has no "
+            "candidates to fuse; it answers the query directly"
+        )
+    elif first_layer and spec.type in _NEEDS_CANDIDATES:
+        raise ConfigError(
+            f"a {spec.type} needs candidates from an earlier layer; "
+            "start the architecture with a generator layer",
+            source=source,
+            location=format_location((*where, "type")),
+        )
+    if spec.type == "unit_test_evaluator" and not (
+        "unit_test_generator" in seen_types or seen_types - _BUILTIN_TYPES
+    ):
+        raise ConfigError(
+            "a unit_test_evaluator needs unit tests: put a unit_test_generator in an earlier layer",
+            source=source,
+            location=format_location((*where, "type")),
+        )
+    try:
+        registry.build_component(spec)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), source=source, location=format_location(where)) from None
 
 
 def _check_names(

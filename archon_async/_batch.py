@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 import structlog
+from filelock import FileLock, Timeout
 
 from ._admission import current_ticket, next_ticket
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
@@ -25,8 +27,8 @@ from ._exceptions import (
     ProviderStatusError,
     RateLimitResetError,
 )
-from ._progress import BatchStats, report_progress
-from ._trace import Result
+from ._progress import BatchStats, ProgressReporter
+from ._trace import call_sink
 from ._types import CallRecord, Message
 from .callpath import Budget
 
@@ -38,7 +40,7 @@ log = structlog.get_logger(__name__)
 async def run_batch(
     engine: Engine,
     items: Iterable[BatchItem],
-    output: Path,
+    output: Path | TextIO,
     *,
     total: int,
     concurrency: int = 64,
@@ -46,9 +48,11 @@ async def run_batch(
     prompt_attempts: int = 2,
     progress: TextIO | None = None,
     progress_interval_s: float | None = None,
+    show_progress: bool = True,
     stats: BatchStats | None = None,
     unique_ids: bool = False,
     budget: Budget | None = None,
+    on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> BatchStats:
     """Answer every item, appending one line per finished prompt to ``output``.
 
@@ -56,25 +60,31 @@ async def run_batch(
     the batch size, and prompts started earlier finish before many new ones start. Every
     item ends as an answer line or an error line. Run again with the same output, the batch
     resumes: finished ids are skipped (error lines are retried with ``retry_errors``).
+    While it runs, the output is locked (``OUTPUT.lock``): a second run on it is refused.
 
     Args:
         engine: an open or closed engine (opened here if needed).
         items: the prompts, read lazily.
-        output: the JSONL answers file.
+        output: the JSONL answers file, or an open text stream (no resume then).
         total: how many items there are (for progress).
         concurrency: prompts in flight at once.
         retry_errors: rerun prompts whose line in ``output`` is an error.
         prompt_attempts: attempts per prompt when a whole run fails.
-        progress: where to show progress (None: stderr); a terminal gets a live line.
+        progress: where to show progress (None: stderr); a terminal gets a live bar.
+        progress_interval_s: seconds between progress reports.
+        show_progress: False shows none.
         stats: counters to update (pass your own to read them after an interruption).
+        on_answer: awaited with each line once it is written (a slow one holds the
+            workers back: memory stays bounded).
         unique_ids: the caller has checked that no id repeats (``validate_jsonl_input``
             does; benchmark ids are unique), so the batch keeps no set of the ids it has
             seen and its memory does not grow with the batch.
         budget: caps on what this batch spends (checked before each prompt starts).
 
     Raises:
-        InvalidInputError: bad arguments, an id repeats among the items, or the output
-            holds another architecture's answers.
+        InvalidInputError: bad arguments, an id repeats among the items, the output holds
+            another architecture's answers or is not an answers file, or another run is
+            writing to it.
         BatchStoppedError: a failure every prompt would meet, or a spent budget (the
             engine's or its call path's: see `Budget`), stopped the batch; the prompts in
             flight finished, and the rerun goes on where it stopped.
@@ -84,7 +94,6 @@ async def run_batch(
     if prompt_attempts < 1:
         raise InvalidInputError("prompt_attempts must be at least 1")
     fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
-    finished = prepare_output(output, retry_errors=retry_errors, fingerprint=fingerprint)
     stats = stats or BatchStats(total=total)
     stamp = {"architecture": engine.architecture.name, "fingerprint": fingerprint}
     stop = _Stop()
@@ -93,23 +102,30 @@ async def run_batch(
     # shared by the workers measured 20x the loop lag, bench measure 6). asyncio's queue
     # does it for less CPU than an anyio memory stream.
     queue: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=1)
+    reporter = ProgressReporter(stats, stream=progress, interval_s=progress_interval_s)
     opened_here = not engine.is_open
-    try:
-        await engine.open()
-        with AnswerWriter(output) as writer:
-            async with anyio.create_task_group() as outer:
-                outer.start_soon(_report, stats, progress, progress_interval_s)
-                async with anyio.create_task_group() as workers:
-                    pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
-                    workers.start_soon(_feed, pending, queue, concurrency)
-                    for _ in range(concurrency):
-                        worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
-                        worker.budget = budget
-                        workers.start_soon(worker.run, queue)
-                outer.cancel_scope.cancel()  # stops the progress reporter
-    finally:
-        if opened_here:
-            await engine.aclose()
+    with _claimed(output) as finished_ids:
+        finished = finished_ids(retry_errors, fingerprint)
+        try:
+            await engine.open()
+            with AnswerWriter(output) as writer:
+                async with anyio.create_task_group() as outer:
+                    if show_progress:
+                        outer.start_soon(reporter.run)
+                    async with anyio.create_task_group() as workers:
+                        pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
+                        workers.start_soon(_feed, pending, queue, concurrency)
+                        for _ in range(concurrency):
+                            worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
+                            worker.on_answer = on_answer
+                            worker.budget = budget
+                            workers.start_soon(worker.run, queue)
+                    outer.cancel_scope.cancel()  # stops the progress reporter
+        finally:
+            if show_progress:
+                reporter.close()  # the final state, even when interrupted
+            if opened_here:
+                await engine.aclose()
     log.info("batch_finished", **{k: v for k, v in stats.summary().items() if k != "per_model"})
     if stop.reason is not None:
         raise BatchStoppedError(
@@ -120,6 +136,30 @@ async def run_batch(
     return stats
 
 
+@contextmanager
+def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str], set[str]]]:
+    """Hold the output's lock for the batch; yields the function that readies the file and
+    says which ids are finished (a stream has none)."""
+    if not isinstance(output, Path):
+        yield lambda retry_errors, fingerprint: set()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(output.with_name(output.name + ".lock"), thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise InvalidInputError(
+            f"{output}: another run is writing these answers (its lock {lock.lock_file} is "
+            "held); wait for it to end, or give another --output"
+        ) from None
+    try:
+        yield lambda retry_errors, fingerprint: prepare_output(
+            output, retry_errors=retry_errors, fingerprint=fingerprint
+        )
+    finally:
+        lock.release()
+
+
 class _Stop:
     """Set by the first failure that every later prompt would meet too."""
 
@@ -127,10 +167,6 @@ class _Stop:
 
     def __init__(self) -> None:
         self.reason: str | None = None
-
-
-async def _report(stats: BatchStats, stream: TextIO | None, interval: float | None) -> None:
-    await report_progress(stats, stream=stream, interval_s=interval)
 
 
 async def _feed(
@@ -184,6 +220,7 @@ class _Worker:
         self._stamp = stamp
         self._stop = stop
         self.budget: Budget | None = None
+        self.on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     async def run(self, queue: asyncio.Queue[BatchItem | None]) -> None:
         while (item := await queue.get()) is not None:
@@ -206,13 +243,16 @@ class _Worker:
             return
         finally:
             stats.in_flight -= 1
-        self._writer.write({**record, **self._stamp})
+        line = {**record, **self._stamp}
+        self._writer.write(line)
         if "error" not in record:
             stats.answered += 1
-            return
-        stats.failed += 1
-        if record.get("fatal"):
-            self._stop.reason = self._stop.reason or record["error"]
+        else:
+            stats.failed += 1
+            if record.get("fatal"):
+                self._stop.reason = self._stop.reason or record["error"]
+        if self.on_answer is not None:
+            await self.on_answer(line)
 
 
 async def answer_item(
@@ -237,12 +277,14 @@ async def answer_item(
     spent: list[CallRecord] = []
     error: str | None = None
     fatal = False
-    # Every turn and attempt of this prompt keeps the prompt's place in the queue.
+    # Every turn and attempt of this prompt keeps the prompt's place in the queue; every
+    # call it makes lands in ``spent`` as it ends, so that a run cut short still counts.
     ticket = current_ticket.set(next_ticket())
+    sink = call_sink.set(spent)
     try:
         for attempt in range(1, attempts + 1):
             try:
-                answers = await _answer_turns(engine, item, spent)
+                answers = await _answer_turns(engine, item)
             except BudgetExceededError:
                 raise  # not the prompt's failure: it is left for a run with a larger budget
             except (ArchonError, ExceptionGroup) as exc:
@@ -261,6 +303,7 @@ async def answer_item(
                 **({"metadata": dict(item.metadata)} if item.metadata else {}),
             }
     finally:
+        call_sink.reset(sink)
         current_ticket.reset(ticket)
         if stats is not None:
             stats.add_calls(spent)
@@ -312,28 +355,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _answer_turns(engine: Engine, item: BatchItem, spent: list[CallRecord]) -> list[str]:
-    """Answer the item's turns; the calls of each run, failed runs included, go to ``spent``."""
+async def _answer_turns(engine: Engine, item: BatchItem) -> list[str]:
+    """Answer the item's turns (their calls reach the prompt's bill through `call_sink`)."""
     if not item.turns:
-        return [(await _generate(engine, item.messages, spent)).text]
+        return [(await engine.generate(item.messages)).text]
     conversation: list[Mapping[str, Any]] = list(item.messages)
     answers = []
     for turn in item.turns:
         conversation.append(Message(role="user", content=turn))
-        result = await _generate(engine, conversation, spent)
+        result = await engine.generate(conversation)
         conversation.append(Message(role="assistant", content=result.text))
         answers.append(result.text)
     return answers
-
-
-async def _generate(
-    engine: Engine, messages: Sequence[Mapping[str, Any]], spent: list[CallRecord]
-) -> Result:
-    try:
-        result = await engine.generate(messages)
-    except ArchonError as exc:
-        if exc.trace is not None:  # what the failed run made before it failed
-            spent.extend(exc.trace.calls())
-        raise
-    spent.extend(result.trace.calls())
-    return result

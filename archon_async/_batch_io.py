@@ -76,32 +76,67 @@ def iter_jsonl_items(path: Path) -> Iterator[BatchItem]:
     """
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {number}"
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidInputError(f"{where}: not valid JSON ({exc})") from None
-            yield _item_from_record(record, where)
+            if line.strip():
+                yield _parse_item_line(line, f"{path}, line {number}")
+
+
+def _parse_item_line(line: bytes, where: str) -> BatchItem:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"{where}: not valid JSON ({exc})") from None
+    return _item_from_record(record, where)
+
+
+#: How many bad lines of an input file are listed before the check gives up.
+MAX_REPORTED_LINES = 20
 
 
 def validate_jsonl_input(path: Path) -> int:
     """Check a whole prompts file before any call: valid lines, unique ids.
 
+    Every bad line is reported (up to `MAX_REPORTED_LINES`), not only the first.
+
     Returns:
         The number of prompts.
 
     Raises:
-        InvalidInputError: the file is missing, a line is invalid, or an id repeats.
+        InvalidInputError: the file is missing or has no prompt, lines are invalid, or ids
+            repeat; the message lists each bad line.
     """
     if not path.is_file():
         raise InvalidInputError(f"{path}: the input file does not exist")
-    seen: set[str] = set()
-    for item in iter_jsonl_items(path):
-        if item.id in seen:
-            raise InvalidInputError(f"{path}: id {item.id!r} appears twice; ids must be unique")
-        seen.add(item.id)
+    seen: dict[str, int] = {}
+    problems: list[str] = []
+    bad = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}, line {number}"
+            try:
+                item = _parse_item_line(line, where)
+            except InvalidInputError as exc:
+                bad += 1
+                problems.append(str(exc))
+                continue
+            first = seen.setdefault(item.id, number)
+            if first != number:
+                bad += 1
+                problems.append(f"{where}: id {item.id!r} appears twice (first on line {first})")
+    if problems:
+        shown = problems[:MAX_REPORTED_LINES]
+        more = f"\n  ... and {bad - len(shown)} more" if bad > len(shown) else ""
+        raise InvalidInputError(
+            f"{path}: {bad} bad line{'s' if bad > 1 else ''}, nothing was run:\n  "
+            + "\n  ".join(shown)
+            + more
+        )
+    if not seen:
+        raise InvalidInputError(
+            f'{path}: the input file has no prompt (expected lines such as {{"id": 1, '
+            '"prompt": "..."}})'
+        )
     return len(seen)
 
 
@@ -122,21 +157,24 @@ def prepare_output(path: Path, *, retry_errors: bool, fingerprint: str | None = 
         The ids whose lines are kept: they are not run again.
 
     Raises:
-        InvalidInputError: the file holds answers of another architecture.
+        InvalidInputError: the file holds answers of another architecture, or is not an
+            answers file at all (a prompts file, anything else): it is left untouched.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         return set()
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: the output is not a regular file")
+    _check_answers_file(path, fingerprint)
     finished: set[str] = set()
     changed = False
     temporary = path.with_name(path.name + ".tmp")
     with path.open("rb") as handle, temporary.open("wb") as kept:
-        for number, line in enumerate(handle, start=1):
+        for line in handle:
             record = _parse_answer_line(line)
             if record is None or answer_id(record) in finished:
                 changed = True
                 continue
-            _check_fingerprint(record, fingerprint, path, number)
             if retry_errors and "error" in record:
                 changed = True
                 continue
@@ -152,6 +190,32 @@ def prepare_output(path: Path, *, retry_errors: bool, fingerprint: str | None = 
 def answer_id(record: Mapping[str, Any]) -> str:
     """The id of an answer line as the batch compares ids (integers as their text)."""
     return str(record["id"])
+
+
+def _check_answers_file(path: Path, fingerprint: str | None) -> None:
+    """Refuse, before changing anything, a file that is not this architecture's answers.
+
+    Only the last line may be unreadable (a write cut off by a kill); any other line that is
+    not an answer line means the file is something else.
+    """
+    with path.open("rb") as handle:
+        previous: tuple[int, bytes] | None = None
+        for number, line in enumerate(handle, start=1):
+            if previous is not None:
+                _check_answer_line(path, *previous, fingerprint)
+            previous = (number, line)
+        if previous is not None and previous[1].endswith(b"\n"):
+            _check_answer_line(path, *previous, fingerprint)
+
+
+def _check_answer_line(path: Path, number: int, line: bytes, fingerprint: str | None) -> None:
+    record = _parse_answer_line(line)
+    if record is None or not ("answer" in record or "error" in record):
+        raise InvalidInputError(
+            f"{path}, line {number}: not an answer line of archon-async; the output file "
+            "is something else (the input?) and is left untouched: give another --output"
+        )
+    _check_fingerprint(record, fingerprint, path, number)
 
 
 def _check_fingerprint(
@@ -183,20 +247,27 @@ def _parse_answer_line(line: bytes) -> dict[str, Any] | None:
 
 
 class AnswerWriter:
-    """Appends one JSON line per finished prompt, flushed at once, so a kill loses nothing."""
+    """Appends one JSON line per finished prompt, flushed at once, so a kill loses nothing.
 
-    def __init__(self, path: Path) -> None:
+    Args:
+        path: the answers file, or an open text stream (standard output: not closed here).
+    """
+
+    def __init__(self, path: Path | TextIO) -> None:
         self._handle: TextIO | None = None
         self._path = path
 
     def __enter__(self) -> AnswerWriter:
-        self._handle = self._path.open("a", encoding="utf-8")
+        if isinstance(self._path, Path):
+            self._handle = self._path.open("a", encoding="utf-8")
+        else:
+            self._handle = self._path
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._handle is not None:
+        if self._handle is not None and isinstance(self._path, Path):
             self._handle.close()
-            self._handle = None
+        self._handle = None
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write and flush one answer line (one small write: not worth a thread hop)."""

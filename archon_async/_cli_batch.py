@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import random
+import shutil
 import sys
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
-import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
-from ._cli_common import TERMINATED
+from ._cli_common import TERMINATED, UsageError, report_summary
 from ._exceptions import BatchStoppedError, InvalidInputError
 from ._progress import BatchStats
 
@@ -75,9 +77,23 @@ def _batch(args: argparse.Namespace) -> int:
 
         sys.stdout.write("\n".join(benchmark_names()) + "\n")
         return 0
+    with contextlib.ExitStack() as cleanup:
+        if args.input is not None and str(args.input) == "-":
+            args.input = cleanup.enter_context(_spooled_stdin())
+        return _run(args, engine_from_args)
+
+
+def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     items, total, name, finish, key = _items(args)
     config_name = args.config.stem if args.config else "default"
-    output = args.output or Path(f"{name}.{config_name}.answers.jsonl")
+    path: Path = args.output or Path(f"{name}.{config_name}.answers.jsonl")
+    output: Path | TextIO = path
+    if str(path) == "-":
+        if finish is not None:
+            raise UsageError("--output - is for --input batches: a benchmark is scored from a file")
+        output = sys.stdout  # answers on standard output; the summary stays on stderr
+    elif args.input is not None and _same_file(path, args.input):
+        raise UsageError(f"--output {path} is the input file: give another --output")
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         from ._cli_callpath import item_prompts, print_estimate
@@ -105,23 +121,17 @@ def _batch(args: argparse.Namespace) -> int:
         terminated = TERMINATED.is_set()
         why = "terminated" if terminated else "interrupted"
         why = why if isinstance(exc, KeyboardInterrupt) else str(exc)
-        _report(stats.summary() | {"output": str(output), "stopped": why}, args.summary)
+        said = {"output": "-" if output is sys.stdout else str(output), "stopped": why}
+        report_summary(stats.summary() | said, args.summary)
         if isinstance(exc, BatchStoppedError):
             return 1
         return 143 if terminated else 130
     summary = stats.summary()
-    summary["output"] = str(output)
+    summary["output"] = "-" if output is sys.stdout else str(output)
     if finish is not None:
-        summary.update(finish(output))
-    _report(summary, args.summary)
+        summary.update(finish(path))
+    report_summary(summary, args.summary)
     return 0 if stats.failed == 0 else 3
-
-
-def _report(summary: dict[str, Any], path: Path | None) -> None:
-    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode()
-    sys.stderr.write("\n" + text + "\n")
-    if path:
-        path.write_text(text + "\n", encoding="utf-8")
 
 
 def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]]:
@@ -143,4 +153,25 @@ def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]
         total = args.sample
     if args.limit is not None and args.limit < total:
         items, total = itertools.islice(items, args.limit), args.limit
-    return items, total, args.input.stem, None, {}
+    name = "stdin" if args.input.name.startswith(_STDIN_PREFIX) else args.input.stem
+    return items, total, name, None, {}
+
+
+_STDIN_PREFIX = "archon-async-stdin-"
+
+
+@contextlib.contextmanager
+def _spooled_stdin() -> Iterator[Path]:
+    """Standard input copied to a temporary file: the input is checked whole before any
+    call, then read lazily, so it is read twice (and never held in memory)."""
+    with tempfile.NamedTemporaryFile(prefix=_STDIN_PREFIX, suffix=".jsonl") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        yield Path(spool.name)
+
+
+def _same_file(output: Path, input_path: Path) -> bool:
+    try:
+        return output.exists() and output.samefile(input_path)
+    except OSError:
+        return False

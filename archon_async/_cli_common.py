@@ -4,9 +4,14 @@ globals would not see the first's)."""
 
 from __future__ import annotations
 
+import sys
 import threading
+from pathlib import Path
+from typing import Any
 
-__all__ = ["TERMINATED", "UsageError"]
+import orjson
+
+__all__ = ["TERMINATED", "UsageError", "report_summary"]
 
 #: Set by SIGTERM, which then unwinds as a KeyboardInterrupt (the event loop turns any
 #: subclass back into a plain one): exit status 143 instead of 130.
@@ -15,3 +20,13 @@ TERMINATED = threading.Event()
 
 class UsageError(Exception):
     """Arguments the command cannot work with (exit status 2), said before any call."""
+
+
+def report_summary(summary: dict[str, Any], path: Path | None) -> None:
+    """Write a command's JSON summary on standard error, where every summary goes (standard
+    output is for answers), and to ``path`` if given."""
+    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode()
+    sys.stderr.write("\n" + text + "\n")
+    sys.stderr.flush()
+    if path:
+        path.write_text(text + "\n", encoding="utf-8")

@@ -9,7 +9,6 @@ resumable and share the engine's limits; their replies are kept in a JSONL file.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem
+from ._cli_common import report_summary
 from ._defaults import DEFAULT_JUDGE
 from ._exceptions import InvalidInputError, OutputParseError
 
@@ -51,6 +51,7 @@ def add_judge_command(commands: Any) -> None:
     judge.add_argument("--data", type=Path, help="the benchmark's data, where it is not shipped")
     judge.add_argument("--output", type=Path, help="judge replies JSONL (resumable)")
     judge.add_argument("--concurrency", type=int, default=32)
+    judge.add_argument("--summary", type=Path, help="also write the summary JSON here")
     _add_engine_options(judge)
     judge.set_defaults(handler=_judge)
 
@@ -109,7 +110,8 @@ def _judge(args: argparse.Namespace) -> int:
     anyio.run(go)
     summary = _summarise(output, plan, kind)
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
-    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    # On standard error with every other summary (standard output is for answers).
+    report_summary(summary, args.summary)
     return 0
 
 

@@ -102,10 +102,10 @@ class CallContext:
         except ProviderError as exc:
             # A failed call is a call too: its attempts count in the trace's totals.
             if exc.call_record is not None:
-                self._trace.calls.append(exc.call_record)
+                self._trace.record_call(exc.call_record)
             self._trace.notes.append({"event": "call_failed", "error": str(exc)})
             raise
-        self._trace.calls.append(record)
+        self._trace.record_call(record)
         return response
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:

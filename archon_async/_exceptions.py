@@ -75,7 +75,11 @@ class ConfigError(ArchonError, ValueError):
         location: where in it, e.g. ``layers[3][0].top_k`` or ``line 4, column 9``.
         cli_message: the same error worded for the command line (its options instead of
             Python arguments), when the wording differs; None otherwise.
+        problems: when a file has several problems, each of them (the message lists them
+            all); empty otherwise.
     """
+
+    problems: tuple[ConfigError, ...] = ()
 
     def __init__(
         self,

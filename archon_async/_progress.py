@@ -1,4 +1,4 @@
-"""Batch progress: counters, a live line on a terminal, plain log lines elsewhere."""
+"""Batch progress: counters, a live tqdm bar on a terminal, timestamped lines elsewhere."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import anyio
+from tqdm import tqdm
 
 from ._pricing import DEFAULT_PRICES, cost_usd
 from ._types import CallRecord
 
-__all__ = ["BatchStats", "ModelUsage", "report_progress"]
+__all__ = ["BatchStats", "ModelUsage", "ProgressReporter", "report_progress"]
+
+format_interval = tqdm.format_interval
 
 
 @dataclass(slots=True)
@@ -78,14 +81,24 @@ class BatchStats:
         return total, sorted(unpriced)
 
     def line(self) -> str:
-        """One status line."""
+        """One status line: done, percentage, elapsed time, ETA, rates and cost."""
+        done, todo = self.answered + self.failed, self.total - self.skipped
+        elapsed = self.elapsed_s
+        percent = 100 * done / todo if todo else 100.0
+        eta = "?" if not done else format_interval(elapsed * (todo - done) / done)
+        return (
+            f"{done}/{todo} done ({percent:.0f}%), elapsed {format_interval(elapsed)}, "
+            f"ETA {eta}, {self.rates()}"
+        )
+
+    def rates(self) -> str:
+        """Failures, prompts in flight, calls and tokens per second, and the cost so far."""
         elapsed = max(self.elapsed_s, 1e-9)
         cost, _ = self.cost()
-        done = self.answered + self.failed
         return (
-            f"{done}/{self.total - self.skipped} done ({self.failed} failed), "
-            f"{self.in_flight} in flight, {self.calls / elapsed:.1f} calls/s, "
-            f"{self.tokens / elapsed:.0f} tokens/s, ~${cost:.4f}"
+            f"{self.failed} failed, {self.in_flight} in flight, "
+            f"{self.calls / elapsed:.1f} calls/s, {self.tokens / elapsed:.0f} tokens/s, "
+            f"~${cost:.4f}"
         )
 
     def summary(self) -> dict[str, Any]:
@@ -115,17 +128,75 @@ class BatchStats:
         }
 
 
+class ProgressReporter:
+    """Shows a batch's progress: percentage, elapsed time and ETA.
+
+    On a terminal a live tqdm bar (redrawn in place); elsewhere (a log file, CI) a plain
+    line per interval, each with a UTC timestamp. `close` draws the final state once, so a
+    run shorter than the interval still reports, and no stale frame stays above the summary.
+
+    Args:
+        stats: the counters to show.
+        stream: where to write (default: standard error).
+        interval_s: seconds between reports (default 0.5 on a terminal, 10 elsewhere).
+    """
+
+    def __init__(
+        self, stats: BatchStats, *, stream: TextIO | None = None, interval_s: float | None = None
+    ) -> None:
+        self._stats = stats
+        self._out = stream or sys.stderr
+        self._live = self._out.isatty()
+        self._period = interval_s if interval_s is not None else (0.5 if self._live else 10.0)
+        self._bar: tqdm[Any] | None = None
+        self._closed = False
+        if self._live:
+            self._bar = tqdm(
+                total=stats.total,
+                file=self._out,
+                unit="prompt",
+                dynamic_ncols=True,
+                leave=True,
+                mininterval=0,
+                bar_format="{percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}] "
+                "{postfix}",
+            )
+
+    async def run(self) -> None:
+        """Report every interval until cancelled."""
+        while True:
+            await anyio.sleep(self._period)
+            self.report()
+
+    def report(self) -> None:
+        """Show the counters now."""
+        stats = self._stats
+        if self._bar is not None:
+            self._bar.total = stats.total - stats.skipped
+            self._bar.n = stats.answered + stats.failed
+            self._bar.set_postfix_str(stats.rates(), refresh=False)
+            self._bar.refresh()
+            return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._out.write(f"{stamp} progress: {stats.line()}\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        """Draw the final state once and let go of the terminal line (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.report()
+        if self._bar is not None:
+            self._bar.close()
+
+
 async def report_progress(
     stats: BatchStats, *, stream: TextIO | None = None, interval_s: float | None = None
 ) -> None:
-    """Show progress until cancelled: a live line on a terminal, else a line per interval."""
-    out = stream or sys.stderr
-    live = out.isatty()
-    period = interval_s if interval_s is not None else (0.5 if live else 10.0)
-    while True:
-        await anyio.sleep(period)
-        if live:
-            out.write("\r\x1b[K" + stats.line())
-        else:
-            out.write("progress: " + stats.line() + "\n")
-        out.flush()
+    """Show progress until cancelled (see `ProgressReporter`), then the final state."""
+    reporter = ProgressReporter(stats, stream=stream, interval_s=interval_s)
+    try:
+        await reporter.run()
+    finally:
+        reporter.close()

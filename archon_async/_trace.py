@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._types import CallRecord
 
-__all__ = ["ComponentTrace", "FinalChoice", "LayerTrace", "Result", "Trace"]
+__all__ = ["ComponentTrace", "FinalChoice", "LayerTrace", "Result", "Trace", "call_sink"]
+
+#: When set, every call made in this context (and the tasks it starts) is appended here as
+#: it ends: a batch prompt's bill, which must count the calls of a run cut short by Ctrl-C
+#: or SIGTERM, whose trace is never returned.
+call_sink: ContextVar[list[CallRecord] | None] = ContextVar("archon_call_sink", default=None)
 
 
 @dataclass(slots=True)
@@ -23,6 +29,13 @@ class ComponentTrace:
     notes: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     elapsed_s: float = 0.0
+
+    def record_call(self, record: CallRecord) -> None:
+        """Keep a call (a failed one too), and hand it to the `call_sink` if one is set."""
+        self.calls.append(record)
+        sink = call_sink.get()
+        if sink is not None:
+            sink.append(record)
 
 
 @dataclass(slots=True)

@@ -8,8 +8,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
+import orjson
 import pytest
 
 from archon_async import ChatRequest, ChatResponse, ProviderSettings, Registry
@@ -94,3 +96,11 @@ def run_cli(
         env=env,
         check=False,
     )
+
+
+def summary_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The JSON summary a command printed last on standard error (where every summary goes)."""
+    text = done.stderr
+    summary = orjson.loads(text[text.rindex("\n{\n") + 1 :])
+    assert isinstance(summary, dict)
+    return summary

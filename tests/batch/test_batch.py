@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +190,19 @@ async def test_progress_is_a_live_line_on_a_terminal_and_log_lines_elsewhere() -
             return True
 
     stats = BatchStats(total=10, answered=3, failed=1, in_flight=2)
-    for stream, expected in ((Terminal(), "\r\x1b[K"), (io.StringIO(), "progress: ")):
-        with anyio.move_on_after(0.05):
-            await report_progress(stats, stream=stream, interval_s=0.01)
-        text = stream.getvalue()
-        assert text.startswith(expected)
-        assert "4/10 done (1 failed), 2 in flight" in text
+    terminal = Terminal()
+    with anyio.move_on_after(0.05):
+        await report_progress(stats, stream=terminal, interval_s=0.01)
+    frames = terminal.getvalue().split("\r")
+    assert " 40%|" in frames[-2] and "4/10" in frames[-2]  # tqdm's bar, redrawn in place
+    assert "1 failed, 2 in flight" in frames[-2]
+    plain = io.StringIO()
+    with anyio.move_on_after(0.05):
+        await report_progress(stats, stream=plain, interval_s=0.01)
+    line = plain.getvalue().splitlines()[-1]
+    # A UTC timestamp first, then the counts, percentage, elapsed time and ETA.
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ progress: 4/10 done \(40%\)", line)
+    assert "elapsed 00:00, ETA 00:00" in line and "1 failed, 2 in flight" in line
 
 
 async def test_answers_of_another_architecture_are_not_mixed_in(tmp_path: Path) -> None:

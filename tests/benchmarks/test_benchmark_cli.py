@@ -18,7 +18,7 @@ from archon_async._cli_benchmark import add_benchmark_options, benchmark_items
 from archon_async.benchmarks import get_benchmark, simulated_answer_key
 from archon_async.simulate import SimulationSettings
 from tests.benchmarks.test_benchmark_loaders import write_mixeval
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, summary_of
 
 ARENA_UID = "328c149ed45a41c0b9d6f14659e63599"  # the first Arena-Hard question
 
@@ -257,5 +257,5 @@ def test_judge_accepts_the_official_baseline_answers(tmp_path: Path, shape: str)
     baseline = official_baselines(tmp_path)[shape]
     done = judge_arena(answers, baseline)
     assert done.returncode == 0, done.stderr
-    summary = orjson.loads(done.stdout)
+    summary = summary_of(done)
     assert summary["graded"] == 4 and summary["failed"] == 0

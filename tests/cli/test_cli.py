@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, summary_of
 
 
 def cli(
@@ -118,7 +118,7 @@ def test_benchmark_batch_then_judge_on_the_simulated_provider(tmp_path: Path) ->
     assert set(record) >= {"question_id", "answer_id", "model_id", "choices", "tstamp"}
     done = cli("judge", "--benchmark", "mt_bench", "--answers", str(answers), "--simulate")
     assert done.returncode == 0, done.stderr
-    summary = orjson.loads(done.stdout)
+    summary = summary_of(done)
     assert summary["graded"] == 6 and summary["unparsed"] == 0 and summary["failed"] == 0
     assert 1 <= summary["mean_rating"] <= 10
 

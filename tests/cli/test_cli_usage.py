@@ -143,3 +143,32 @@ def test_sigterm_prints_the_summary_and_exits_143(tmp_path: Path) -> None:
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr
     assert '"stopped": "terminated"' in stderr
+
+
+def test_validate_reports_every_problem_of_a_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        orjson.dumps(
+            {
+                "name": 3,
+                "layers": [
+                    [
+                        {"type": "generatr", "model": "m", "model_type": "OpenAI_API"},
+                        {"type": "generator", "model": "m", "model_type": "OpenAI_API",
+                         "temperature": 9},
+                    ],
+                    [{"type": "fuser", "model": "m", "model_type": "Nope"}],
+                ],
+            }
+        ).decode()
+    )  # fmt: skip
+    done = run_cli("validate", str(bad), "default")
+    assert done.returncode == 1
+    assert "4 problems" in done.stderr
+    for place in ("layers[0][0].type", "layers[0][1].temperature", "layers[1][0].model_type",
+                  "name: "):  # fmt: skip
+        assert place in done.stderr, place
+    assert "ok default" in done.stdout  # the next file is still checked
+    with pytest.raises(ConfigError) as info:
+        Architecture.from_file(bad)
+    assert len(info.value.problems) == 4
