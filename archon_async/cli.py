@@ -151,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     from ._cli_serve import add_serve_command
 
     add_serve_command(commands)
+    from ._cli_search import add_search_command
+
+    add_search_command(commands)
     return parser
 
 

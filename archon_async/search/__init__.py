@@ -13,15 +13,19 @@ evaluation, the run directory's record and outputs, and the ``archon-async searc
 
 from __future__ import annotations
 
+from ._algorithms import ALGORITHMS
 from ._effects import Effects, QuestionSet
 from ._load import EXAMPLE_SEARCH_CONFIG, load_search_file, search_file_from_dict
 from ._models import ModelRef, resolve_model
 from ._montecarlo import draw_answer
+from ._record import Evaluation
+from ._run import Search, SearchEvent
 from ._settings import Budget, Constraints, EarlyStopping, Extension, SearchFile
 from ._space import AXES, Candidate, Cost, Space
 from ._truth import Truth
 
 __all__ = [
+    "ALGORITHMS",
     "AXES",
     "EXAMPLE_SEARCH_CONFIG",
     "Budget",
@@ -30,9 +34,12 @@ __all__ = [
     "Cost",
     "EarlyStopping",
     "Effects",
+    "Evaluation",
     "Extension",
     "ModelRef",
     "QuestionSet",
+    "Search",
+    "SearchEvent",
     "SearchFile",
     "Space",
     "Truth",

@@ -248,11 +248,12 @@ class SearchFile(BaseModel):
         """The algorithm to run: our section's override, else Archon's choice."""
         return self.archon_async.algorithm or self.search_algorithm_choice
 
-    def planned_evaluations(self) -> int:
-        """Architectures to evaluate, from our ``evaluations`` or Archon's iteration keys."""
+    def planned_evaluations(self, algorithm: str | None = None) -> int:
+        """Architectures to evaluate, from our ``evaluations`` or Archon's iteration keys
+        for ``algorithm`` (default: the file's)."""
         if self.archon_async.evaluations is not None:
             return self.archon_async.evaluations
-        algorithm = self.algorithm()
+        algorithm = algorithm or self.algorithm()
         if algorithm == "random_search":
             return self.random_search_iterations
         if algorithm in ("bayesian_optimization", "tpe", "gaussian_process"):

@@ -1,0 +1,110 @@
+"""``archon-async search``: the architecture search (ITAS) over a search file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+__all__ = ["add_search_command"]
+
+
+def add_search_command(commands: Any) -> None:
+    """Add the ``search`` sub-command to the CLI."""
+    search = commands.add_parser(
+        "search",
+        help="search for the best architecture (ITAS) over an Archon search file",
+        description="Evaluates architectures of the space the search file describes and "
+        "writes best.json, leaderboard.jsonl, pareto.json/svg, report.json and report.html "
+        "in the run directory. Rerun the same command to resume a stopped search.",
+    )
+    search.add_argument("space", type=Path, help="an Archon search configuration (JSON)")
+    search.add_argument("--benchmark", help="overrides the file's benchmark")
+    search.add_argument("--algorithm", help="overrides the file's search_algorithm_choice")
+    search.add_argument("--run-dir", type=Path, help="where the record and outputs go")
+    search.add_argument("--seed", type=int, default=0, help="seeds every random choice")
+    search.add_argument("--simulate", action="store_true", help="simulated provider and truth")
+    search.add_argument(
+        "--oracle", action="store_true", help="with --simulate: exact expected scores, no calls"
+    )
+    search.add_argument("--estimate", action="store_true", help="print the expected spend, stop")
+    search.add_argument("--parallel", type=int, help="architectures evaluated at once")
+    search.add_argument("--evaluations", type=int, help="architectures to evaluate at most")
+    search.add_argument("--keys", type=Path, help="a JSON key file (real runs)")
+    for name, kind in (
+        ("calls", int),
+        ("tokens", int),
+        ("dollars", float),
+        ("architectures", int),
+        ("wall-time-s", float),
+    ):
+        search.add_argument(
+            f"--budget-{name}",
+            type=kind,
+            metavar="N",
+            help=f"stop starting evaluations once {name.replace('-', ' ')} reach N",
+        )
+    search.add_argument("--quiet", action="store_true", help="no progress lines")
+    search.set_defaults(handler=_search)
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .search import Budget, Search, load_search_file
+
+    settings, _ = load_search_file(args.space)
+    overrides = {
+        "calls": args.budget_calls,
+        "tokens": args.budget_tokens,
+        "dollars": args.budget_dollars,
+        "architectures": args.budget_architectures,
+        "wall_time_s": args.budget_wall_time_s,
+    }
+    budget = settings.archon_async.budget.model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
+    search = Search(
+        args.space,
+        benchmark=args.benchmark,
+        algorithm=args.algorithm,
+        run_dir=args.run_dir,
+        seed=args.seed,
+        simulate=args.simulate,
+        oracle=args.oracle,
+        budget=Budget.model_validate(budget.model_dump()),
+        parallel=args.parallel,
+        evaluations=args.evaluations,
+        keys=args.keys,
+    )
+    if args.estimate:
+        sys.stdout.write(orjson.dumps(search.estimate(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return 0
+
+    async def go() -> dict[str, Any]:
+        async for event in search.events():
+            if not args.quiet:
+                _progress(event)
+        assert search.result is not None
+        return search.result
+
+    report = anyio.run(go)
+    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
+    return 0
+
+
+def _progress(event: Any) -> None:
+    data = event.data
+    if event.kind == "evaluated":
+        sys.stderr.write(
+            f"[{data['evaluated']}] {data['key']}: {data['score']:.2f} "
+            f"(best {data['best_key']}: {data['best_objective']:.2f})\n"
+        )
+    elif event.kind == "ranked":
+        sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")
+    elif event.kind == "stopped":
+        sys.stderr.write(f"[stopped] {data['reason']}\n")

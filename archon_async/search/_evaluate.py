@@ -1,0 +1,299 @@
+"""Evaluating architectures: exactly (the simulated oracle), or by running them.
+
+`OracleEvaluator` scores a candidate by its exact expected score under the simulated
+effects: no call is made, so the search algorithm alone is measured. `EngineEvaluator`
+runs the candidate's Archon config through an `Engine` on the dev questions, all of them
+concurrently (bounded), and scores the answers with the benchmark's built-in scorer or,
+for judged benchmarks, with the LLM judge (itself an architecture) against a baseline
+whose answers are generated once, or by single ratings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import anyio
+
+from .._batch import answer_item
+from .._batch_io import BatchItem
+from .._engine import Engine
+from .._exceptions import OutputParseError
+from .._progress import BatchStats
+from ..benchmarks import (
+    Benchmark,
+    BenchmarkItem,
+    build_judge_messages,
+    judge_kind,
+    parse_judgement,
+    score_all,
+)
+from ._record import Evaluation
+from ._space import Candidate, Space
+from ._truth import Truth
+
+__all__ = ["EngineEvaluator", "Evaluator", "OracleEvaluator", "interval"]
+
+
+class Evaluator(Protocol):
+    """What the search needs from an evaluator."""
+
+    mode: str
+
+    async def rank_models(self) -> dict[str, float]:
+        """Each available model alone: model id -> score in points."""
+        ...
+
+    async def evaluate(
+        self, candidate: Candidate, n: int, *, stop_below: float | None
+    ) -> Evaluation:
+        """Score ``candidate`` (the ``n``-th proposal); ``stop_below``: the best score so
+        far, for early stopping."""
+        ...
+
+
+def interval(values: Sequence[float]) -> tuple[float, float]:
+    """A 95% normal-approximation interval of the mean of per-question scores (points)."""
+    if not values:
+        return (0.0, 0.0)
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return (mean, mean)
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    half = 1.96 * math.sqrt(variance / len(values))
+    return (round(mean - half, 4), round(mean + half, 4))
+
+
+class OracleEvaluator:
+    """Exact expected scores: noise-free, no calls (``--simulate --oracle``)."""
+
+    mode = "oracle"
+
+    def __init__(self, space: Space, truth: Truth, *, cost_weight: float = 0.0) -> None:
+        self.space = space
+        self.truth = truth
+        self.cost_weight = cost_weight
+
+    async def rank_models(self) -> dict[str, float]:
+        return {m.model: self.truth.model_score(m.model) for m in self.space.models}
+
+    async def evaluate(
+        self, candidate: Candidate, n: int, *, stop_below: float | None
+    ) -> Evaluation:
+        score = round(self.truth.score(candidate), 6)
+        cost = self.space.cost(candidate)
+        return Evaluation(
+            key=candidate.key(),
+            n=n,
+            params=candidate.params(),
+            score=score,
+            ci=(score, score),
+            objective=round(score - self.cost_weight * cost.dollars, 6),
+            questions=self.truth.effects.questions,
+            calls_per_query=cost.calls,
+            tokens_per_query=cost.tokens,
+            dollars_per_query=cost.dollars,
+            mode="oracle",
+        )
+
+
+class EngineEvaluator:
+    """Runs architectures on benchmark questions through the engine.
+
+    Args:
+        space: the space (its models in ranked order once `rank_models` ran).
+        benchmark: the benchmark.
+        dev: the questions scores are computed on.
+        engine_options: passed to every `Engine` (``simulate=``, ``keys=``, ``seed=``).
+        judge, baseline: single-model Archon configs (judged benchmarks).
+        pairwise: judge against the baseline (else single ratings).
+        concurrency: questions in flight per architecture.
+        early_fraction, early_z: early stopping (``early_fraction=None``: off).
+        mode: ``simulated`` or ``real`` (stamped on every evaluation).
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        benchmark: Benchmark,
+        dev: Sequence[BenchmarkItem],
+        *,
+        engine_options: dict[str, Any],
+        judge: dict[str, Any] | None = None,
+        baseline: dict[str, Any] | None = None,
+        pairwise: bool = True,
+        concurrency: int = 16,
+        early_fraction: float | None = None,
+        early_z: float = 2.0,
+        cost_weight: float = 0.0,
+        mode: str = "simulated",
+    ) -> None:
+        self.space = space
+        self.benchmark = benchmark
+        self.dev = list(dev)
+        self.engine_options = engine_options
+        self.judge = judge
+        self.baseline = baseline
+        self.pairwise = pairwise
+        self.concurrency = concurrency
+        self.early_fraction = early_fraction
+        self.early_z = early_z
+        self.cost_weight = cost_weight
+        self.mode = mode
+        self._baseline_answers: dict[str, str] | None = None
+
+    async def rank_models(self) -> dict[str, float]:
+        scores = {}
+        for model in self.space.models:
+            config = {
+                "name": model.name,
+                "layers": [
+                    [
+                        {
+                            "type": "generator",
+                            "model": model.model,
+                            "model_type": model.model_type,
+                            "samples": 1,
+                        }
+                    ]
+                ],
+            }
+            values, _ = await self._run(config, self.dev)
+            scores[model.model] = 100.0 * sum(values) / max(1, len(values))
+        return scores
+
+    async def evaluate(
+        self, candidate: Candidate, n: int, *, stop_below: float | None
+    ) -> Evaluation:
+        config = self.space.archon_config(candidate)
+        stats = BatchStats(total=len(self.dev))
+        # The judge's calls count in the search's spend, not in the architecture's per query.
+        judge_stats = BatchStats(total=len(self.dev))
+        questions = self.dev
+        stopped = False
+        if self.early_fraction and stop_below is not None and len(self.dev) >= 10:
+            cut = max(5, int(len(self.dev) * self.early_fraction))
+            first, _ = await self._run(config, self.dev[:cut], stats, judge_stats)
+            low, high = interval([100.0 * v for v in first])
+            half = (high - low) / 2
+            mean = (low + high) / 2
+            if mean + half * self.early_z / 1.96 < stop_below:
+                values, stopped, questions = first, True, self.dev[:cut]
+            else:
+                rest, _ = await self._run(config, self.dev[cut:], stats, judge_stats)
+                values = first + rest
+        else:
+            values, _ = await self._run(config, self.dev, stats, judge_stats)
+        points = [100.0 * v for v in values]
+        score = round(sum(points) / max(1, len(points)), 6)
+        dollars, _ = stats.cost()
+        calls, tokens = stats.calls, stats.tokens
+        judge_dollars, _ = judge_stats.cost()
+        asked = max(1, len(questions))
+        return Evaluation(
+            key=candidate.key(),
+            n=n,
+            params=candidate.params(),
+            score=score,
+            ci=interval(points),
+            objective=round(score - self.cost_weight * dollars / asked, 6),
+            questions=len(questions),
+            calls_per_query=round(calls / asked, 4),
+            tokens_per_query=round(tokens / asked, 2),
+            dollars_per_query=round(dollars / asked, 8),
+            calls=calls + judge_stats.calls,
+            tokens=tokens + judge_stats.tokens,
+            dollars=round(dollars + judge_dollars, 6),
+            stopped_early=stopped,
+            mode=self.mode,
+            per_model={
+                model: {"calls": u.calls, "tokens": u.input_tokens + u.output_tokens}
+                for model, u in stats.per_model.items()
+            },
+        )
+
+    async def _run(
+        self,
+        config: dict[str, Any],
+        items: Sequence[BenchmarkItem],
+        stats: BatchStats | None = None,
+        judge_stats: BatchStats | None = None,
+    ) -> tuple[list[float], dict[str, str]]:
+        """Answer ``items`` with ``config``; per-question scores in [0, 1], and the answers."""
+        answers = await self._answer(config, items, stats)
+        return await self._score(items, answers, judge_stats), answers
+
+    async def _answer(
+        self, config: dict[str, Any], items: Sequence[BenchmarkItem], stats: BatchStats | None
+    ) -> dict[str, str]:
+        answers: dict[str, str] = {}
+        gate = anyio.Semaphore(self.concurrency)
+        async with Engine(config, **self.engine_options) as engine:
+
+            async def one(item: BenchmarkItem) -> None:
+                async with gate:
+                    batch_item = BatchItem(id=item.id, messages=item.messages, turns=item.turns)
+                    record = await answer_item(engine, batch_item, attempts=2, stats=stats)
+                answers[item.id] = str(record.get("answer", ""))
+                if "turns" in record:
+                    answers[item.id + "\0turns"] = "\0".join(record["turns"])
+
+            async with anyio.create_task_group() as group:
+                for item in items:
+                    group.start_soon(one, item)
+        return answers
+
+    async def _score(
+        self, items: Sequence[BenchmarkItem], answers: dict[str, str], stats: BatchStats | None
+    ) -> list[float]:
+        if self.benchmark.scoring != "judge":
+            report = await score_all(self.benchmark, items, answers)
+            by_id = {result.id: result.correct for result in report.results}
+            return [1.0 if by_id.get(item.id) else 0.0 for item in items]
+        return await self._judge(items, answers, stats)
+
+    async def _judge(
+        self, items: Sequence[BenchmarkItem], answers: dict[str, str], stats: BatchStats | None
+    ) -> list[float]:
+        if self.judge is None:
+            raise ValueError("a judged benchmark needs judge_model in the search file")
+        kind = judge_kind(self.benchmark) if self.pairwise else "rating"
+        baseline = await self._baseline(items) if kind == "pairwise" else {}
+        values: dict[str, float] = {}
+        async with Engine(self.judge, **self.engine_options) as judge:
+
+            async def one(item: BenchmarkItem) -> None:
+                turns = answers.get(item.id + "\0turns")
+                given: str | list[str] = turns.split("\0") if turns else answers[item.id]
+                verdicts = []
+                for swap in (False, True) if kind == "pairwise" else (False,):
+                    messages = build_judge_messages(
+                        self.benchmark, item, given, baseline=baseline.get(item.id), swap=swap
+                    )
+                    record = await answer_item(
+                        judge, BatchItem(id=item.id, messages=messages), stats=stats
+                    )
+                    try:
+                        verdict = parse_judgement(
+                            str(record.get("answer", "")), kind=kind, swap=swap
+                        )
+                    except OutputParseError:
+                        continue  # an unreadable verdict counts as none
+                    verdicts.append(
+                        verdict.model_score if kind == "pairwise" else verdict.model_score / 10.0
+                    )
+                values[item.id] = sum(verdicts) / len(verdicts) if verdicts else 0.0
+
+            async with anyio.create_task_group() as group:
+                for item in items:
+                    group.start_soon(one, item)
+        return [values[item.id] for item in items]
+
+    async def _baseline(self, items: Sequence[BenchmarkItem]) -> dict[str, str]:
+        """The baseline's answers, generated once for every dev question."""
+        if self._baseline_answers is None:
+            if self.baseline is None:
+                raise ValueError("a pairwise judgement needs baseline_model in the search file")
+            self._baseline_answers = await self._answer(self.baseline, self.dev, None)
+        return self._baseline_answers

@@ -1,0 +1,220 @@
+"""What a finished (or stopped) search leaves in its run directory.
+
+``best.json`` (the best architecture as a plain Archon config), ``pareto.json`` and
+``pareto.svg`` (score against cost per query), ``report.json`` (what was searched, the
+best, the spend, and in oracle mode the true best, ``regret`` and ``evaluations_to_best``)
+and ``report.html``, a self-contained page: the search curve, the Pareto front, the
+leaderboard and the spend by model.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import Any
+
+from ._record import Evaluation, RunRecord
+from ._space import Candidate, Space
+from ._truth import Truth
+
+__all__ = ["pareto_front", "write_outputs"]
+
+
+def pareto_front(evaluations: list[Evaluation], cost: str) -> list[Evaluation]:
+    """The evaluations no other beats on both score (higher) and ``cost`` (lower)."""
+    ordered = sorted(evaluations, key=lambda e: (getattr(e, cost), -e.score, e.n))
+    front: list[Evaluation] = []
+    for evaluation in ordered:
+        if not front or evaluation.score > front[-1].score:
+            front.append(evaluation)
+    return front
+
+
+def write_outputs(
+    record: RunRecord, space: Space, head: dict[str, Any], truth: Truth | None
+) -> dict[str, Any]:
+    """Write every output; returns the report."""
+    evaluations = sorted(record.evaluations.values(), key=lambda e: e.n)
+    report: dict[str, Any] = dict(head)
+    report["evaluations"] = len(evaluations)
+    if not evaluations:
+        report["best"] = None
+        record.save_json("report.json", report)
+        return report
+    best = max(evaluations, key=lambda e: (e.objective, -e.n))
+    candidate = Candidate.from_params(best.params)
+    config = space.archon_config(candidate, name=f"itas-best-{best.key}")
+    record.save_json("best.json", config)
+    report["best"] = {k: v for k, v in best.to_json().items() if k != "per_model"}
+    report["spend"] = {
+        "calls": sum(e.calls for e in evaluations),
+        "tokens": sum(e.tokens for e in evaluations),
+        "dollars": round(sum(e.dollars for e in evaluations), 6),
+    }
+    cost = (
+        "dollars_per_query"
+        if any(e.dollars_per_query for e in evaluations)
+        else ("calls_per_query")
+    )
+    front = pareto_front(evaluations, cost)
+    record.save_json(
+        "pareto.json",
+        {
+            "cost": cost,
+            "front": [
+                {"key": e.key, "score": e.score, cost: getattr(e, cost), "params": e.params}
+                for e in front
+            ],
+        },
+    )
+    (record.run_dir / "pareto.svg").write_text(_pareto_svg(evaluations, front, cost))
+    if truth is not None:
+        report.update(_truth_report(space, truth, evaluations, best))
+    record.save_json("report.json", report)
+    (record.run_dir / "report.html").write_text(_html(report, evaluations, front, cost))
+    return report
+
+
+def _truth_report(
+    space: Space, truth: Truth, evaluations: list[Evaluation], best: Evaluation
+) -> dict[str, Any]:
+    table = truth.table()
+    top = int(table.argmax())
+    true_best = space.candidates[top]
+    found_at = next((e.n for e in evaluations if e.key == true_best.key()), None)
+    return {
+        "true_best": {
+            "key": true_best.key(),
+            "params": true_best.params(),
+            "score": round(float(table[top]), 6),
+        },
+        "found": {"key": best.key, "score": best.score},
+        "regret": round(float(table[top]) - truth.score(Candidate.from_params(best.params)), 6),
+        "evaluations_to_best": found_at,
+    }
+
+
+# -- pictures ----------------------------------------------------------------------------
+
+_W, _H, _PAD = 640, 360, 48
+
+
+def _scale(values: list[float], low: int, high: int) -> Any:
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    return lambda v: low + (v - lo) / span * (high - low)
+
+
+def _axes(title: str, x_label: str, y_label: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
+        f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{html.escape(title)}">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{_W / 2}" y="18" text-anchor="middle" font-size="14">'
+        f"{html.escape(title)}</text>",
+        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - 16}" y2="{_H - _PAD}" stroke="black"/>',
+        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_PAD}" y2="28" stroke="black"/>',
+        f'<text x="{_W / 2}" y="{_H - 10}" text-anchor="middle" font-size="12">'
+        f"{html.escape(x_label)}</text>",
+        f'<text x="14" y="{_H / 2}" font-size="12" transform="rotate(-90 14 {_H / 2})" '
+        f'text-anchor="middle">{html.escape(y_label)}</text>',
+    ]
+
+
+def _pareto_svg(evaluations: list[Evaluation], front: list[Evaluation], cost: str) -> str:
+    xs = [float(getattr(e, cost)) for e in evaluations]
+    ys = [e.score for e in evaluations]
+    sx, sy = _scale(xs, _PAD, _W - 24), _scale(ys, _H - _PAD, 36)
+    parts = _axes("Score against cost per query", cost.replace("_", " "), "score (points)")
+    parts += [
+        f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="#9aa"><title>{e.key}: '
+        f"{e.score:.2f}</title></circle>"
+        for e, x, y in zip(evaluations, xs, ys, strict=True)
+    ]
+    line = " ".join(f"{sx(float(getattr(e, cost))):.1f},{sy(e.score):.1f}" for e in front)
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#c33" stroke-width="2"/>')
+    parts += [
+        _tick(f"{min(xs):g}", _PAD, _H - _PAD + 16),
+        _tick(f"{max(xs):g}", _W - 40, _H - _PAD + 16),
+        _tick(f"{min(ys):.1f}", 4, _H - _PAD),
+        _tick(f"{max(ys):.1f}", 4, 40),
+    ]
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _tick(text: str, x: float, y: float) -> str:
+    return f'<text x="{x}" y="{y}" font-size="11">{html.escape(text)}</text>'
+
+
+def _curve_svg(evaluations: list[Evaluation]) -> str:
+    best, running = [], float("-inf")
+    for e in evaluations:
+        running = max(running, e.objective)
+        best.append(running)
+    xs = [float(e.n) for e in evaluations]
+    sx, sy = _scale(xs, _PAD, _W - 24), _scale([e.objective for e in evaluations], _H - _PAD, 36)
+    parts = _axes("Search curve: best objective so far", "architectures evaluated", "objective")
+    parts += [
+        f'<circle cx="{sx(x):.1f}" cy="{sy(e.objective):.1f}" r="2.5" fill="#9aa"/>'
+        for e, x in zip(evaluations, xs, strict=True)
+    ]
+    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, best, strict=True))
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#36c" stroke-width="2"/>')
+    parts += [_tick(f"{best[-1]:.2f}", 4, 40), _tick(f"{int(max(xs))}", _W - 40, _H - _PAD + 16)]
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _html(
+    report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
+) -> str:
+    esc = html.escape
+    ranked = sorted(evaluations, key=lambda e: (-e.objective, e.n))
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{esc(e.key)}</td><td>{e.score:.2f}</td>"
+        f"<td>{e.ci[0]:.2f} to {e.ci[1]:.2f}</td><td>{e.calls_per_query:g}</td>"
+        f"<td>{e.tokens_per_query:g}</td><td>{e.dollars_per_query:.5f}</td>"
+        f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
+        for i, e in enumerate(ranked[:100], 1)
+    )
+    spend: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0.0, "tokens": 0.0})
+    for e in evaluations:
+        for model, used in e.per_model.items():
+            spend[model]["calls"] += used.get("calls", 0)
+            spend[model]["tokens"] += used.get("tokens", 0)
+    spend_rows = (
+        "".join(
+            f"<tr><td>{esc(m)}</td><td>{int(u['calls'])}</td><td>{int(u['tokens'])}</td></tr>"
+            for m, u in sorted(spend.items())
+        )
+        or '<tr><td colspan="3">no calls were made (oracle scores)</td></tr>'
+    )
+    facts = "".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>"
+        for k, v in report.items()
+        if k not in ("best",)
+    )
+    best = report.get("best") or {}
+    marker = "SIMULATED: " if report.get("simulated") else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{marker}ITAS search report: {esc(str(report.get("benchmark")))}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1000px}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
+</style></head><body>
+<h1>{marker}Architecture search on {esc(str(report.get("benchmark")))}</h1>
+<p>Best: <b id="best">{esc(str(best.get("key")))}</b>, score {best.get("score")} points
+({esc(str(report.get("mode")))} evaluation, {report.get("evaluations")} architectures of
+{report.get("space_size")}).</p>
+<h2>Search curve</h2>{_curve_svg(evaluations)}
+<h2>Pareto front</h2>{_pareto_svg(evaluations, front, cost)}
+<h2>Leaderboard</h2>
+<table id="leaderboard"><tr><th>#</th><th>architecture</th><th>score</th><th>95% CI</th>
+<th>calls/query</th><th>tokens/query</th><th>$/query</th><th>cache hits</th>
+<th>stopped early</th></tr>{rows}</table>
+<h2>Spend by model</h2>
+<table id="spend"><tr><th>model</th><th>calls</th><th>tokens</th></tr>{spend_rows}</table>
+<h2>Run</h2><table>{facts}</table>
+</body></html>
+"""

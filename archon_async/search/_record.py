@@ -1,0 +1,146 @@
+"""The run directory's record: what search it holds, and every evaluation, append-only.
+
+``search.json`` names the search (space fingerprint, benchmark, mode, algorithm, seed);
+``leaderboard.jsonl`` gets one line per evaluated architecture as soon as it is scored,
+flushed, so a killed search loses at most the evaluations in flight. A rerun of the same
+command reads both back: evaluations already recorded are not run again, and a run
+directory holding another search is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._exceptions import ConfigError
+
+__all__ = ["Evaluation", "RunRecord"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of evaluating one architecture.
+
+    Attributes:
+        key: the candidate's key (`Candidate.key`).
+        n: its place in the search's proposal order (1-based).
+        params: its parameters (Archon's names plus ours).
+        score: the score in points (0-100) on the questions it ran.
+        ci: a 95% confidence interval of the score (equal ends when exact).
+        objective: what the search maximises (the score, less a cost weight if set).
+        questions: how many questions it ran on.
+        calls_per_query, tokens_per_query, dollars_per_query: spend per question (for
+            the oracle, the estimate of what a run would spend).
+        calls, tokens, dollars: what it actually spent (cache hits are free).
+        cache_hit_share: the share of its calls answered from the cache.
+        stopped_early: it was stopped on part of the dev set as clearly weaker.
+        mode: ``oracle`` (exact simulated score), ``simulated`` or ``real``.
+        per_model: calls and tokens by model.
+    """
+
+    key: str
+    n: int
+    params: dict[str, Any]
+    score: float
+    ci: tuple[float, float]
+    objective: float
+    questions: int
+    calls_per_query: float
+    tokens_per_query: float
+    dollars_per_query: float
+    calls: int = 0
+    tokens: int = 0
+    dollars: float = 0.0
+    cache_hit_share: float = 0.0
+    stopped_early: bool = False
+    mode: str = "oracle"
+    per_model: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The leaderboard line."""
+        data = asdict(self)
+        data["ci"] = list(self.ci)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evaluation:
+        """Read a leaderboard line back."""
+        return cls(**{**data, "ci": tuple(data["ci"])})
+
+
+class RunRecord:
+    """The record of one search in a run directory.
+
+    Args:
+        run_dir: the directory (created if missing).
+        identity: what makes this search this search (compared on resume).
+
+    Raises:
+        ConfigError: the directory holds another search.
+    """
+
+    def __init__(self, run_dir: Path, identity: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.meta_path = run_dir / "search.json"
+        self.leaderboard_path = run_dir / "leaderboard.jsonl"
+        if self.meta_path.exists():
+            held = orjson.loads(self.meta_path.read_bytes())
+            changed = sorted(
+                k for k in identity.keys() | held.keys() if identity.get(k) != held.get(k)
+            )
+            if changed:
+                raise ConfigError(
+                    f"{run_dir} holds another search (it differs in: {', '.join(changed)}); "
+                    "run the same command to resume it, or give another --run-dir",
+                    source=str(self.meta_path),
+                )
+        else:
+            _write_atomic(self.meta_path, orjson.dumps(identity, option=orjson.OPT_INDENT_2))
+        self.evaluations: dict[str, Evaluation] = {}
+        if self.leaderboard_path.exists():
+            for line in self.leaderboard_path.read_bytes().splitlines():
+                try:
+                    evaluation = Evaluation.from_json(orjson.loads(line))
+                except (orjson.JSONDecodeError, TypeError, KeyError):
+                    continue  # a line cut short by a kill: that evaluation runs again
+                self.evaluations[evaluation.key] = evaluation
+            self._rewrite()
+
+    def add(self, evaluation: Evaluation) -> None:
+        """Record an evaluation (appended and flushed at once)."""
+        self.evaluations[evaluation.key] = evaluation
+        with self.leaderboard_path.open("ab") as stream:
+            stream.write(orjson.dumps(evaluation.to_json()) + b"\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def _rewrite(self) -> None:
+        # Drop cut lines and keep the proposal order, so the file reads as one clean run.
+        lines = [
+            orjson.dumps(e.to_json()) for e in sorted(self.evaluations.values(), key=lambda e: e.n)
+        ]
+        _write_atomic(self.leaderboard_path, b"".join(line + b"\n" for line in lines))
+
+    def save_json(self, name: str, data: Any) -> Path:
+        """Write ``name`` in the run directory (atomically)."""
+        path = self.run_dir / name
+        _write_atomic(
+            path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+        )
+        return path
+
+    def load_json(self, name: str) -> Any:
+        """Read ``name`` back, or None when it is not there."""
+        path = self.run_dir / name
+        return orjson.loads(path.read_bytes()) if path.exists() else None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

@@ -1,0 +1,376 @@
+"""`Search`: one architecture search, from the search file to the run directory's outputs.
+
+    search = Search("space.json", simulate=True, oracle=True, seed=1)
+    async for event in search.events():      # live progress
+        print(event.kind, event.data)
+    # or: result = await search.run()
+
+The model ranking comes first (each model alone), then the algorithm proposes candidates
+in batches of ``parallel``; each batch is evaluated concurrently and recorded line by line.
+Run again with the same arguments, a killed search replays its record (no evaluation runs
+twice) and continues to the same result.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .._exceptions import ConfigError
+from ._algorithms import make_algorithm
+from ._effects import Effects
+from ._evaluate import EngineEvaluator, Evaluator, OracleEvaluator
+from ._load import load_search_file
+from ._models import ModelRef
+from ._outputs import write_outputs
+from ._record import Evaluation, RunRecord
+from ._settings import Budget, SearchFile
+from ._space import Candidate, Space
+from ._truth import Truth
+
+__all__ = ["Search", "SearchEvent", "benchmark_name"]
+
+#: Archon's benchmark names that differ from ours.
+_ARCHON_BENCHMARKS = {"arena_hard_auto": "arena_hard"}
+
+
+def benchmark_name(name: str) -> str:
+    """Our name of a benchmark Archon's search files name."""
+    key = name.strip().lower().replace("-", "_")
+    return _ARCHON_BENCHMARKS.get(key, key)
+
+
+@dataclass(frozen=True)
+class SearchEvent:
+    """Something the search did: ``ranked``, ``evaluated``, ``stopped`` or ``finished``."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Search:
+    """An architecture search (ITAS) over the space of a search file.
+
+    Args:
+        space_file: an Archon search configuration (with our optional section).
+        benchmark: overrides the file's benchmark.
+        algorithm: overrides the file's algorithm.
+        run_dir: where the record and outputs go (default: our section's ``run_dir``, else
+            ``<base_output_directory>/<file stem>``, else ``<file stem>.search``).
+        seed: seeds the algorithm, the question subsets and the simulation.
+        simulate: use the simulated provider and ground truth (nothing is paid).
+        oracle: with ``simulate``, score by the exact expected score (no calls at all).
+        budget: overrides our section's budget.
+        parallel: architectures evaluated at once.
+        evaluations: architectures to evaluate at most.
+        keys: API keys for real runs (as `Engine` takes them).
+
+    Raises:
+        ConfigError: a bad search file, ``oracle`` without ``simulate``, or a run directory
+            that holds another search.
+    """
+
+    def __init__(
+        self,
+        space_file: str | Path,
+        *,
+        benchmark: str | None = None,
+        algorithm: str | None = None,
+        run_dir: str | Path | None = None,
+        seed: int = 0,
+        simulate: bool = False,
+        oracle: bool = False,
+        budget: Budget | None = None,
+        parallel: int | None = None,
+        evaluations: int | None = None,
+        keys: Any = None,
+    ) -> None:
+        if oracle and not simulate:
+            raise ConfigError("--oracle scores by the simulated ground truth: add --simulate")
+        self.path = Path(space_file)
+        self.settings, self.models = load_search_file(self.path)
+        ext = self.settings.archon_async
+        self.benchmark = benchmark_name(benchmark or self.settings.benchmark)
+        self.algorithm = algorithm or self.settings.algorithm()
+        self.seed = seed
+        self.simulate = simulate
+        self.oracle = oracle
+        self.mode = "oracle" if oracle else "simulated" if simulate else "real"
+        self.budget = budget or ext.budget
+        self.parallel = parallel or ext.parallel
+        planned = evaluations or self.settings.planned_evaluations(self.algorithm)
+        if self.budget.architectures is not None:
+            planned = min(planned, self.budget.architectures)
+        self.evaluations = planned
+        self.keys = keys
+        self.effects = Effects.model_validate({"seed": seed, **ext.simulation})
+        self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
+        from ..benchmarks import get_benchmark
+
+        self._benchmark = get_benchmark(self.benchmark)
+        self.result: dict[str, Any] | None = None
+
+    def _default_run_dir(self) -> Path:
+        ext = self.settings.archon_async
+        if ext.run_dir:
+            return Path(ext.run_dir)
+        if self.settings.base_output_directory:
+            return Path(self.settings.base_output_directory) / self.path.stem
+        return Path(f"{self.path.stem}.search")
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed search must share with the record it continues."""
+        return {
+            "space": _settings_digest(self.settings, self.models),
+            "benchmark": self.benchmark,
+            "mode": self.mode,
+            "algorithm": self.algorithm,
+            "seed": self.seed,
+            "parallel": self.parallel,
+            "evaluations": self.evaluations,
+        }
+
+    async def run(self) -> dict[str, Any]:
+        """Run the search to the end; returns the report (also in ``report.json``)."""
+        async for _ in self.events():
+            pass
+        assert self.result is not None
+        return self.result
+
+    async def events(self) -> AsyncIterator[SearchEvent]:
+        """Run the search, yielding what happens as it happens."""
+        started = time.monotonic()
+        record = RunRecord(self.run_dir, self.identity())
+        async with AsyncExitStack() as stack:
+            evaluator_for = await self._evaluators(stack)
+            ranking = record.load_json("ranking.json")
+            if ranking is None:
+                ranking = await evaluator_for(Space(self.settings, self.models)).rank_models()
+                record.save_json("ranking.json", ranking)
+            ranked = sorted(self.models, key=lambda m: -float(ranking[m.model]))
+            yield SearchEvent("ranked", {"ranking": ranking, "order": [m.model for m in ranked]})
+            space = Space(self.settings, ranked)
+            evaluator = evaluator_for(space)
+            scores: dict[Candidate, float] = {}
+            proposals = make_algorithm(
+                self.algorithm, space, scores, seed=self.seed, batch=self.parallel
+            )
+            stop = ""
+            count = 0
+            for batch in proposals:
+                stop = self._over_budget(record, started, count)
+                if stop:
+                    break
+                batch = batch[: self.evaluations - count]
+                done = await self._evaluate_batch(evaluator, record, batch, count, scores)
+                count += len(batch)
+                for evaluation in done:
+                    yield SearchEvent("evaluated", _event(evaluation, record, count))
+                if count >= self.evaluations:
+                    break  # never resume the algorithm past its last scored proposal
+            if stop:
+                yield SearchEvent("stopped", {"reason": stop})
+            truth = getattr(evaluator, "truth", None)
+            self.result = write_outputs(
+                record, space, self._report_head(space, stop, started), truth
+            )
+        yield SearchEvent("finished", self.result)
+
+    def _over_budget(self, record: RunRecord, started: float, count: int) -> str:
+        """Why no new batch may start, or ''."""
+        spent = record.evaluations.values()
+        budget = self.budget
+        checks = (
+            (budget.calls, sum(e.calls for e in spent), "calls"),
+            (budget.tokens, sum(e.tokens for e in spent), "tokens"),
+            (budget.dollars, sum(e.dollars for e in spent), "dollars"),
+            (budget.wall_time_s, time.monotonic() - started, "wall_time_s"),
+        )
+        for cap, used, name in checks:
+            if cap is not None and used >= cap:
+                return f"budget: {name}"
+        return ""
+
+    async def _evaluate_batch(
+        self,
+        evaluator: Evaluator,
+        record: RunRecord,
+        batch: list[Candidate],
+        count: int,
+        scores: dict[Candidate, float],
+    ) -> list[Evaluation]:
+        results: dict[Candidate, Evaluation] = {}
+        full = [e.score for e in record.evaluations.values() if not e.stopped_early]
+        best = max(full) if full else None
+
+        async def one(candidate: Candidate, n: int) -> None:
+            held = record.evaluations.get(candidate.key())
+            if held is None:
+                held = await evaluator.evaluate(candidate, n, stop_below=best)
+                record.add(held)
+            results[candidate] = held
+
+        async with anyio.create_task_group() as group:
+            for offset, candidate in enumerate(batch):
+                group.start_soon(one, candidate, count + offset + 1)
+        # Told in proposal order, whatever order they finished in: the same history.
+        for candidate in batch:
+            scores[candidate] = results[candidate].objective
+        return [results[c] for c in batch]
+
+    async def _evaluators(self, stack: AsyncExitStack) -> Any:
+        if self.oracle:
+            judged = self._benchmark.scoring == "judge"
+            cost_weight = self._cost_weight()
+
+            def oracle(space: Space) -> OracleEvaluator:
+                return OracleEvaluator(
+                    space, Truth(space, self.effects, judged=judged), cost_weight=cost_weight
+                )
+
+            return oracle
+        return await self._engine_evaluators(stack)
+
+    def _cost_weight(self) -> float:
+        ext = self.settings.archon_async
+        return ext.cost_weight if ext.objective == "score_per_dollar" else 0.0
+
+    async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
+        dev, _held = self.questions()
+        options: dict[str, Any] = {"seed": self.seed, "keys": self.keys}
+        if self.simulate:
+            from ..benchmarks import simulated_answer_key
+            from ..simulate import ModelSettings, SimulatedServer, SimulationSettings
+
+            models = {
+                m.model: ModelSettings(skill=self.effects.skill(m.model)) for m in self.models
+            }
+            server = SimulatedServer(
+                SimulationSettings(
+                    seed=self.seed,
+                    models=models,
+                    answer_key=simulated_answer_key(self._benchmark.name, dev),
+                )
+            )
+            await stack.enter_async_context(server)
+            options = {"seed": self.seed, "simulate": server.base_url}
+        ext = self.settings.archon_async
+        judge = _single(self._resolve(self.settings.judge_model))
+        baseline = _single(self._resolve(self.settings.baseline_model))
+
+        def engine(space: Space) -> EngineEvaluator:
+            return EngineEvaluator(
+                space,
+                self._benchmark,
+                dev,
+                engine_options=options,
+                judge=judge,
+                baseline=baseline,
+                pairwise=ext.scoring != "single",
+                early_fraction=(
+                    ext.early_stopping.first_fraction if ext.early_stopping.enabled else None
+                ),
+                early_z=ext.early_stopping.z,
+                cost_weight=self._cost_weight(),
+                mode=self.mode,
+            )
+
+        return engine
+
+    def _resolve(self, entry: str | dict[str, Any] | None) -> ModelRef | None:
+        from ._models import resolve_model
+
+        if entry is None:
+            return None
+        return resolve_model(entry, base=self.path.resolve().parent, where=str(self.path))
+
+    def questions(self) -> tuple[list[Any], list[Any]]:
+        """The dev questions and the held-out ones (disjoint, seeded)."""
+        items = self._benchmark.items()
+        ext = self.settings.archon_async
+        dev_count = ext.dev_questions or _count(self.settings.dataset_sample_for_search, len(items))
+        held_count = (
+            ext.held_out_questions
+            if ext.held_out_questions is not None
+            else _count(self.settings.dataset_sample_for_final_ranking, len(items))
+        )
+        order = random.Random(self.seed).sample(range(len(items)), len(items))
+        dev = [items[i] for i in sorted(order[:dev_count])]
+        held = [items[i] for i in sorted(order[dev_count : dev_count + held_count])]
+        return dev, held
+
+    def estimate(self) -> dict[str, Any]:
+        """What the search is expected to spend, before any call (a range)."""
+        from ._estimate import estimate
+
+        return estimate(self)
+
+    def _report_head(self, space: Space, stop: str, started: float) -> dict[str, Any]:
+        return {
+            "search_file": str(self.path),
+            "benchmark": self.benchmark,
+            "mode": self.mode,
+            "simulated": self.mode != "real",
+            "algorithm": self.algorithm,
+            "seed": self.seed,
+            "parallel": self.parallel,
+            "space_size": len(space),
+            "infeasible_removed": space.infeasible,
+            "stopped_by": stop or None,
+            "wall_time_s": round(time.monotonic() - started, 3),
+        }
+
+
+def _settings_digest(settings: SearchFile, models: list[ModelRef]) -> str:
+    import hashlib
+
+    import orjson
+
+    data = {"settings": settings.model_dump(mode="json"), "models": [m.model for m in models]}
+    return hashlib.blake2b(
+        orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=8
+    ).hexdigest()
+
+
+def _single(model: ModelRef | None) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    return {
+        "name": model.name,
+        "layers": [
+            [
+                {
+                    "type": "generator",
+                    "model": model.model,
+                    "model_type": model.model_type,
+                    "samples": 1,
+                }
+            ]
+        ],
+    }
+
+
+def _count(share: float, total: int) -> int:
+    """Archon's dataset_sample: a fraction of the benchmark, or a number of questions."""
+    wanted = round(share * total) if share <= 1 else int(share)
+    return max(1, min(total, wanted))
+
+
+def _event(evaluation: Evaluation, record: RunRecord, count: int) -> dict[str, Any]:
+    best = max(record.evaluations.values(), key=lambda e: (e.objective, -e.n))
+    return {
+        "n": evaluation.n,
+        "key": evaluation.key,
+        "score": evaluation.score,
+        "objective": evaluation.objective,
+        "best_key": best.key,
+        "best_objective": best.objective,
+        "evaluated": count,
+    }

@@ -1,0 +1,231 @@
+"""The search end to end: the example file on the simulator, every algorithm, infeasible
+points never evaluated, resume after a kill, and the run directory's outputs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import xml.etree.ElementTree as ElementTree
+from html.parser import HTMLParser
+from pathlib import Path
+
+import orjson
+import pytest
+
+from archon_async import Architecture, ConfigError
+from archon_async.search import ALGORITHMS, Candidate, Search, Space, search_file_from_dict
+from tests.conftest import run_cli
+from tests.search._spaces import EXAMPLE, small_space, write
+
+
+def _leaderboard(run_dir: Path) -> list[dict[str, object]]:
+    return [
+        orjson.loads(line) for line in (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
+    ]
+
+
+def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> None:
+    done = run_cli("search", str(EXAMPLE), "--simulate", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["benchmark"] == "arena_hard" and report["mode"] == "simulated"
+    lines = _leaderboard(tmp_path / "run")
+    # The space of the example holds two architectures: both are evaluated, with calls.
+    assert sorted(line["key"] for line in lines) == ["m1s1", "m2s1"]
+    assert all(line["calls"] > 0 and line["mode"] == "simulated" for line in lines)
+    # The dev subset is Archon's dataset_sample_for_search: 1.25% of 500 questions.
+    assert all(line["questions"] == 6 for line in lines)
+    best = Architecture.from_file(tmp_path / "run" / "best.json")
+    assert best.layers[-1][0].type == "fuser"
+
+
+def test_oracle_report_records_the_true_best_and_regret(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space())
+    report = _run(path, tmp_path / "run", algorithm="grid_search")
+    assert report["regret"] == 0.0
+    assert report["true_best"]["key"] == report["found"]["key"]
+    lines = _leaderboard(tmp_path / "run")
+    first = next(line["n"] for line in lines if line["key"] == report["true_best"]["key"])
+    assert report["evaluations_to_best"] == first
+    assert all(line["calls"] == 0 for line in lines)  # the oracle makes no call
+
+
+def _run(path: Path, run_dir: Path, **options: object) -> dict[str, object]:
+    import anyio
+
+    search = Search(path, simulate=True, oracle=True, run_dir=run_dir, **options)  # type: ignore[arg-type]
+    return anyio.run(search.run)
+
+
+@pytest.mark.parametrize("algorithm", sorted(set(ALGORITHMS) - {"gaussian_process"}))
+def test_each_algorithm_evaluates_distinct_feasible_points_reproducibly(
+    tmp_path: Path, algorithm: str
+) -> None:
+    path = write(tmp_path, small_space(evaluations=24, parallel=4))
+    report = _run(path, tmp_path / "a", algorithm=algorithm, seed=3)
+    again = _run(path, tmp_path / "b", algorithm=algorithm, seed=3)
+    assert again["best"] == report["best"]
+    first, second = _leaderboard(tmp_path / "a"), _leaderboard(tmp_path / "b")
+    keys = [line["key"] for line in first]
+    assert keys == [line["key"] for line in second]  # same seed, same search
+    assert len(keys) == len(set(keys)) == report["evaluations"] == 24
+    settings, models = search_file_from_dict(small_space())
+    space = Space(settings, models)
+    feasible = {c.key() for c in space.candidates}
+    assert set(keys) <= feasible
+    assert all(line["calls_per_query"] <= 12 for line in first)
+    assert report["best"]["key"] == max(first, key=lambda line: line["objective"])["key"]
+
+
+def test_gaussian_process_needs_torch_or_says_so(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="Optuna's GPSampler needs torch (a multi-GB install)")
+    path = write(tmp_path, small_space(evaluations=14))
+    report = _run(path, tmp_path / "gp", algorithm="gaussian_process")
+    assert report["evaluations"] == 14
+
+
+def test_gaussian_process_without_torch_is_a_clear_error(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed: the GP sampler runs (see the test above)")
+    path = write(tmp_path, small_space(evaluations=14))
+    with pytest.raises(ConfigError, match="needs torch"):
+        _run(path, tmp_path / "gp", algorithm="gaussian_process")
+
+
+def test_infeasible_points_are_never_evaluated_even_by_a_full_grid(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(constraints={"max_tokens_per_query": 8000}))
+    _run(path, tmp_path / "run", algorithm="grid_search", evaluations=10_000)
+    lines = _leaderboard(tmp_path / "run")
+    settings, models = search_file_from_dict(
+        small_space(constraints={"max_tokens_per_query": 8000})
+    )
+    assert len(lines) == len(Space(settings, models))
+    assert all(line["tokens_per_query"] <= 8000 for line in lines)
+
+
+def test_a_killed_search_resumes_to_the_same_result(tmp_path: Path) -> None:
+    import anyio
+
+    path = write(tmp_path, small_space(evaluations=20, parallel=3))
+    whole = _run(path, tmp_path / "whole", algorithm="tpe", seed=5)
+
+    async def killed() -> None:
+        search = Search(
+            path, simulate=True, oracle=True, run_dir=tmp_path / "cut", algorithm="tpe", seed=5
+        )
+        seen = 0
+        async for event in search.events():
+            seen += event.kind == "evaluated"
+            if seen == 7:
+                return  # the process dies here: the rest never runs
+
+    anyio.run(killed)
+    assert 7 <= len(_leaderboard(tmp_path / "cut")) < 20
+    resumed = _run(path, tmp_path / "cut", algorithm="tpe", seed=5)
+    assert [line["key"] for line in _leaderboard(tmp_path / "cut")] == [
+        line["key"] for line in _leaderboard(tmp_path / "whole")
+    ]
+    assert resumed["best"] == whole["best"]
+    assert resumed["evaluations_to_best"] == whole["evaluations_to_best"]
+
+
+def test_a_search_killed_by_a_signal_resumes_from_its_record(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write(tmp_path, small_space(evaluations=40, parallel=1))
+    run_dir = tmp_path / "run"
+    args = [
+        sys.executable,
+        "-m",
+        "archon_async.cli",
+        "search",
+        str(path),
+        "--simulate",
+        "--oracle",
+        "--algorithm",
+        "local_search",
+        "--run-dir",
+        str(run_dir),
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        board = run_dir / "leaderboard.jsonl"
+        if board.exists() and len(board.read_bytes().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = run_cli(*args[3:])
+    assert done.returncode == 0, done.stderr
+    whole = run_cli(*[*args[3:-1], str(tmp_path / "whole")])
+    assert json.loads(done.stdout)["best"] == json.loads(whole.stdout)["best"]
+    keys = [line["key"] for line in _leaderboard(run_dir)]
+    assert keys == [line["key"] for line in _leaderboard(tmp_path / "whole")]
+
+
+def test_a_different_space_refuses_to_resume(tmp_path: Path) -> None:
+    first = write(tmp_path, small_space(evaluations=5))
+    _run(first, tmp_path / "run")
+    other = write(
+        tmp_path, small_space(evaluations=5) | {"maximum_inference_calls": 11}, name="other.json"
+    )
+    with pytest.raises(ConfigError, match="holds another search"):
+        Search(other, simulate=True, oracle=True, run_dir=tmp_path / "run")
+        _run(other, tmp_path / "run")
+
+
+def test_budget_of_architectures_stops_the_search(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(budget={"architectures": 6}))
+    report = _run(path, tmp_path / "run", algorithm="random_search")
+    assert report["evaluations"] == 6
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.tags: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.ids |= {v for k, v in attrs if k == "id" and v}
+
+
+def test_outputs_pareto_and_html_report_parse(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=30))
+    _run(path, tmp_path / "run", algorithm="random_search")
+    run_dir = tmp_path / "run"
+    pareto = orjson.loads((run_dir / "pareto.json").read_bytes())
+    front = pareto["front"]
+    assert front and all(a["score"] < b["score"] for a, b in itertools.pairwise(front))
+    ElementTree.fromstring((run_dir / "pareto.svg").read_text())  # well-formed SVG
+    page = (run_dir / "report.html").read_text()
+    parser = _Collect()
+    parser.feed(page)
+    assert {"best", "leaderboard", "spend"} <= parser.ids
+    assert parser.tags.count("svg") == 2 and "SIMULATED" in page
+    # Headless-browser rendering is not checked: no browser is installed by .ci/run; the
+    # page is one self-contained file of HTML and inline SVG, checked with a real parser.
+    space = Space(*search_file_from_dict(small_space()))
+    for line in _leaderboard(run_dir):
+        candidate = Candidate.from_params(line["params"])
+        Architecture.from_dict(space.archon_config(candidate))
+
+
+def test_estimate_prints_the_expected_spend(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=10, dev_questions=20))
+    done = run_cli(
+        "search", str(path), "--simulate", "--estimate", "--run-dir", str(tmp_path / "run")
+    )
+    assert done.returncode == 0, done.stderr
+    estimate = json.loads(done.stdout)
+    calls = estimate["calls"]
+    assert calls["low"] <= calls["expected"] <= calls["high"]
+    assert not (tmp_path / "run").exists()  # nothing was run
