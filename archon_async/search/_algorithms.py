@@ -204,24 +204,41 @@ def local_search(
     for begin in range(0, len(start), batch):
         yield start[begin : begin + batch]
     features = _features(space)
-    positions = np.array(space.positions, dtype=float)
+    positions = np.array(space.positions)
+    ordinal = np.array([name in _ORDINAL for name, _ in space.axes])
     while len(scores) < len(space):
         predicted = _surrogate(space, features, scores)
         ranked = sorted(scores, key=lambda c: (-scores[c], space.index(c)))
-        pool: dict[int, float] = {}
-        for radius, leaders in ((0.5, ranked[:3]), (1.0, ranked[:1])):
-            for leader in leaders:
-                near = _distances(space, positions, positions[space.index(leader)])
-                for i in np.flatnonzero(near <= radius):
-                    if space.candidates[int(i)] not in scores:
-                        pool[int(i)] = float(predicted[i])
-            if len(pool) >= batch:
+        chosen: list[int] = []
+        # Best-first: the neighbourhood of the best point, then of the next best, ...
+        for leader in ranked:
+            near = _neighbours(positions, positions[space.index(leader)], ordinal)
+            fresh = [int(i) for i in near if space.candidates[int(i)] not in scores]
+            fresh.sort(key=lambda i: (-predicted[i], i))
+            chosen += [i for i in fresh if i not in chosen][: batch - len(chosen)]
+            if len(chosen) >= batch:
                 break
-        if not pool:
+        if not chosen:
             fresh = [i for i, c in enumerate(space.candidates) if c not in scores]
-            pool = {i: float(predicted[i]) for i in fresh}
-        best = sorted(pool, key=lambda i: (-pool[i], i))[:batch]
-        yield [space.candidates[i] for i in best]
+            chosen = sorted(fresh, key=lambda i: (-predicted[i], i))[:batch]
+        yield [space.candidates[i] for i in chosen]
+
+
+def _neighbours(positions: np.ndarray, point: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
+    """Candidates one move away: one axis changed (an ordered one by up to two steps), or
+    up to three ordered axes by one step each, or one other axis and one ordered step (so
+    that a search can slide along a call constraint: more samples, fewer models)."""
+    steps = np.abs(positions - point)
+    moved = steps > 0
+    ordered_moves = (moved & ordinal).sum(axis=1)
+    other_moves = (moved & ~ordinal).sum(axis=1)
+    big = ((steps > 1) & ordinal).any(axis=1)
+    too_big = ((steps > 2) & ordinal).any(axis=1)
+    one_axis = (ordered_moves + other_moves == 1) & ~too_big
+    ordered = (other_moves == 0) & (ordered_moves <= 3) & ~big
+    mixed = (other_moves == 1) & (ordered_moves == 1) & ~big
+    found: np.ndarray = np.flatnonzero((one_axis | ordered | mixed) & moved.any(axis=1))
+    return found
 
 
 def _features(space: Space) -> np.ndarray:
@@ -239,12 +256,39 @@ def _features(space: Space) -> np.ndarray:
 
 
 def _surrogate(space: Space, features: np.ndarray, scores: Mapping[Candidate, float]) -> np.ndarray:
-    rows = [space.index(c) for c in scores]
-    x, y = features[rows], np.array([scores[c] for c in scores])
+    """Predicted scores of every candidate: an additive ridge regression on the choices,
+    plus a Gaussian-process interpolation of its residuals (the interactions near points
+    already scored, which an additive model cannot see; scores are exact, so no noise)."""
+    rows = np.array([space.index(c) for c in scores])
+    y = np.array([scores[c] for c in scores])
+    x = features[rows]
     ridge = 1e-2 * np.eye(x.shape[1])
     weights = np.linalg.solve(x.T @ x + ridge, x.T @ (y - y.mean()))
-    prediction: np.ndarray = features @ weights + y.mean()
+    additive = features @ weights + y.mean()
+    residual = y - additive[rows]
+    embedded = _embedding(space)
+    kernel = _kernel(embedded[rows], embedded[rows]) + 1e-6 * np.eye(len(rows))
+    alpha = np.linalg.solve(kernel, residual)
+    prediction: np.ndarray = additive + _kernel(embedded, embedded[rows]) @ alpha
     return prediction
+
+
+def _embedding(space: Space) -> np.ndarray:
+    """Positions scaled for the kernel: ordered axes to [0, 1], others one-hot."""
+    positions = np.array(space.positions, dtype=float)
+    columns = []
+    for axis, (name, choices) in enumerate(space.axes):
+        if name in _ORDINAL:
+            columns.append(positions[:, axis] / max(1, len(choices) - 1))
+        else:
+            columns += [(positions[:, axis] == v).astype(float) for v in range(len(choices))]
+    return np.stack(columns, axis=1)
+
+
+def _kernel(a: np.ndarray, b: np.ndarray, lengthscale: float = 0.2) -> np.ndarray:
+    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    result: np.ndarray = np.exp(-np.maximum(squared, 0) / (2 * lengthscale**2))
+    return result
 
 
 ALGORITHMS: dict[str, Factory] = {

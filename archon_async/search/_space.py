@@ -148,6 +148,14 @@ class Space:
             candidate = Candidate.from_params(dict(zip(AXES, raw, strict=True)))
             if candidate not in seen:
                 seen[candidate] = where if self._feasible(candidate) else None
+            elif (
+                seen[candidate] is not None
+                and _packed(raw)
+                and not _packed(self.values(seen[candidate] or ()))
+            ):
+                # The representative of (0, 3, 0) is (3, 0, 0): neighbours are then one
+                # layer away, as a person would count them.
+                seen[candidate] = where
         self.candidates = tuple(c for c, where in seen.items() if where is not None)
         #: Per candidate, the choice index on each axis of the first raw vector giving it.
         self.positions = tuple(seen[c] or () for c in self.candidates)
@@ -282,3 +290,9 @@ class Space:
         if ext.add_final_fuser:
             layers.append([component("fuser", best)])
         return {"name": name or f"itas-{candidate.key()}", "layers": layers}
+
+
+def _packed(raw: Sequence[Any]) -> bool:
+    """Whether a raw vector's fusion layers are all at the front (no 0 before a layer)."""
+    layers = [int(v) for v in raw[2:5]]
+    return all(layers[i] or not layers[i + 1] for i in range(2))

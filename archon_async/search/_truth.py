@@ -41,6 +41,7 @@ class Truth:
         self.questions = QuestionSet(effects, [m.model for m in space.models])
         self._states: dict[tuple[object, ...], State] = {}
         self._table: np.ndarray | None = None
+        self._fusions: dict[tuple[int, int, bool], np.ndarray] = {}
 
     # -- public -----------------------------------------------------------------------
 
@@ -139,29 +140,40 @@ class Truth:
         return {models * samples: total}
 
     def _fuse(self, state: State, width: int, critic: bool) -> State:
+        out = np.zeros((self.effects.questions, width + 1))
+        for n, dist in state.items():
+            out += np.einsum("qk,qkc->qc", dist, self._fusion(n, width, critic))
+        return {width: out}
+
+    def _fusion(self, n: int, width: int, critic: bool) -> np.ndarray:
+        """For ``n`` candidates in: per question and right count ``k``, the distribution of
+        the right count among the layer's ``width`` fusers (a Poisson binomial). It does not
+        depend on what came before, so it is computed once per (n, width, critic)."""
+        key = (n, width, critic)
+        cached = self._fusions.get(key)
+        if cached is not None:
+            return cached
         e = self.effects
         corrupt_factor = e.critique_corrupt_factor if critic else 1.0
         rescue_base = min(1.0, e.fuser_rescue + (e.critique_rescue_bonus if critic else 0.0))
-        out = np.zeros((e.questions, width + 1))
-        for n, dist in state.items():
-            share = np.arange(n + 1) / n
-            counts = np.zeros((e.questions, n + 1, width + 1))
-            counts[:, :, 0] = 1.0
-            for row in self.questions.p[:width]:
-                pf = row[:, None]
-                own = e.fuser_self * pf
-                minority = share + (1 - share) * rescue_base * pf * 2 * share
-                chance = np.where(
-                    share > 0.5,
-                    1 - e.fuser_corrupt * (1 - pf) * corrupt_factor,
-                    np.maximum(own, minority),
-                )
-                chance[:, 0] = own[:, 0]
-                shifted = np.zeros_like(counts)
-                shifted[:, :, 1:] = counts[:, :, :-1]
-                counts = counts * (1 - chance[:, :, None]) + shifted * chance[:, :, None]
-            out += np.einsum("qk,qkc->qc", dist, counts)
-        return {width: out}
+        share = np.arange(n + 1) / n
+        counts = np.zeros((e.questions, n + 1, width + 1))
+        counts[:, :, 0] = 1.0
+        for row in self.questions.p[:width]:
+            pf = row[:, None]
+            own = e.fuser_self * pf
+            minority = share + (1 - share) * rescue_base * pf * 2 * share
+            chance = np.where(
+                share > 0.5,
+                1 - e.fuser_corrupt * (1 - pf) * corrupt_factor,
+                np.maximum(own, minority),
+            )
+            chance[:, 0] = own[:, 0]
+            shifted = np.zeros_like(counts)
+            shifted[:, :, 1:] = counts[:, :, :-1]
+            counts = counts * (1 - chance[:, :, None]) + shifted * chance[:, :, None]
+        self._fusions[key] = counts
+        return counts
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,144 @@
+"""Search algorithms against the exact simulated truth (``--simulate --oracle``), over seeds.
+
+    .venv/bin/python bench/search_oracle.py                       # every algorithm, 100 seeds
+    .venv/bin/python bench/search_oracle.py --algorithms local_search tpe --seeds 20
+    .venv/bin/python bench/search_oracle.py --calls 10 20 30 40 50  # one space per call budget
+
+For each call budget the space is Archon's axes over eight of Archon's published models
+(top-K 1-8, samples 1-5, three fusion layers of 0-5 fusers) plus ours (critic, ranker of
+top 3 or 5 before each fusion layer, final verifier or unit tests), with the default
+simulated effects, seed 0. The truth table (exact expected score of every feasible
+architecture) is computed once; each search then runs the algorithm's own generator with
+batches of ``--parallel`` (as `Search` does) and its proposals are scored from the table.
+A search "finds the best" when it evaluates the table's argmax within ``--evaluations``.
+Writes a Markdown table on stdout and the raw numbers to ``--output`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from archon_async.search import Effects, Space, Truth, search_file_from_dict
+from archon_async.search._algorithms import make_algorithm
+
+MODELS = [
+    "qwen2-72b-instruct",
+    "Llama-3-70b-chat-hf",
+    "WizardLM-2-8x22B",
+    "Mixtral-8x22B-Instruct-v0.1",
+    "dbrx-instruct",
+    "Qwen1.5-110B-Chat",
+    "Qwen1.5-72B-Chat",
+    "deepseek-llm-67b-chat",
+]
+ALGORITHMS = ["local_search", "tpe", "greedy_search", "random_search", "grid_search"]
+
+
+def space_file(calls: int) -> dict[str, object]:
+    return {
+        "model_top_k_choices": [1, 2, 3, 4, 5, 6, 7, 8],
+        "sample_top_k_choices": [1, 2, 3, 4, 5],
+        "fuser_layer_1_choices": [0, 1, 2, 3, 4, 5],
+        "fuser_layer_2_choices": [0, 1, 2, 3, 4, 5],
+        "fuser_layer_3_choices": [0, 1, 2, 3, 4, 5],
+        "maximum_inference_calls": calls,
+        "models_available": MODELS,
+        "benchmark": "gsm8k",
+        "archon_async": {
+            "critic_choices": [False, True],
+            "ranker_choices": [False, True],
+            "ranker_top_k_choices": [3, 5],
+            "final_choices": ["none", "verifier", "unit_tests"],
+        },
+    }
+
+
+def truth_of(calls: int) -> tuple[Space, np.ndarray]:
+    settings, models = search_file_from_dict(space_file(calls))
+    effects = Effects()
+    # The model ranking (each model alone) comes first, as in a search.
+    unranked = Truth(Space(settings, models), effects, judged=False)
+    ranked = sorted(models, key=lambda m: -unranked.model_score(m.model))
+    space = Space(settings, ranked)
+    return space, Truth(space, effects, judged=False).table()
+
+
+def one_search(
+    space: Space, table: np.ndarray, algorithm: str, seed: int, budget: int, parallel: int
+) -> int | None:
+    best = space.candidates[int(table.argmax())]
+    scores: dict[object, float] = {}
+    count = 0
+    for batch in make_algorithm(algorithm, space, scores, seed=seed, batch=parallel):  # type: ignore[arg-type]
+        batch = batch[: budget - count]
+        for candidate in batch:
+            count += 1
+            if candidate == best:
+                return count
+        for candidate in batch:
+            scores[candidate] = float(table[space.index(candidate)])
+        if count >= budget:
+            return None
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algorithms", nargs="+", default=ALGORITHMS)
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--evaluations", type=int, default=100)
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--calls", type=int, nargs="+", default=[30])
+    parser.add_argument("--output", type=Path, default=Path("bench/out/search_oracle.json"))
+    args = parser.parse_args()
+    results = []
+    print(
+        "| calls/query | feasible | algorithm | found (of seeds) | median evals to best "
+        "| 90th pct | s per search |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for calls in args.calls:
+        space, table = truth_of(calls)
+        for algorithm in args.algorithms:
+            started = time.perf_counter()
+            hits = [
+                one_search(space, table, algorithm, seed, args.evaluations, args.parallel)
+                for seed in range(args.seeds)
+            ]
+            elapsed = (time.perf_counter() - started) / args.seeds
+            found = [h for h in hits if h is not None]
+            # A search that never found it counts as beyond the budget for the percentiles.
+            padded = sorted(h if h is not None else args.evaluations + 1 for h in hits)
+            median = statistics.median(padded)
+            p90 = padded[int(0.9 * (len(padded) - 1))]
+            show = lambda v: str(v) if v <= args.evaluations else f">{args.evaluations}"  # noqa: E731
+            print(
+                f"| {calls} | {len(space)} | {algorithm} | {len(found)} / {args.seeds} | "
+                f"{show(median)} | {show(p90)} | {elapsed:.2f} |"
+            )
+            sys.stdout.flush()
+            results.append(
+                {
+                    "calls": calls,
+                    "feasible": len(space),
+                    "algorithm": algorithm,
+                    "seeds": args.seeds,
+                    "evaluations": args.evaluations,
+                    "parallel": args.parallel,
+                    "hits": hits,
+                }
+            )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
