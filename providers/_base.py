@@ -37,7 +37,7 @@ from archon_async.core import (
     retry_after_from_headers,
 )
 
-__all__ = ["HttpProvider", "JsonObject", "require_text", "token_usage"]
+__all__ = ["HttpProvider", "JsonObject", "merge_extra", "require_text", "token_usage"]
 
 JsonObject = dict[str, Any]
 
@@ -350,6 +350,20 @@ def _raise_incomplete(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
     )
+
+
+def merge_extra(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with the config's ``extra_body`` merged in: its values win, and an object
+    given for an object merges into it (``{"generationConfig": {"seed": 7}}`` adds a seed
+    and keeps the temperature), so provider-specific fields go where each wire nests them."""
+    merged = dict(body)
+    for name, value in extra.items():
+        current = merged.get(name)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[name] = merge_extra(current, value)
+        else:
+            merged[name] = value
+    return merged
 
 
 def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:

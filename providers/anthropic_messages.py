@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from archon_async.core import ChatRequest, ChatResponse, Message, ProviderSettings
 
-from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 from ._turns import alternating_turns
 from .models import anthropic_output_limit
 
@@ -104,7 +104,7 @@ class AnthropicMessagesProvider(HttpProvider):
         if request.stop:
             body["stop_sequences"] = list(request.stop)
         if request.extra:
-            return {**body, **request.extra}
+            return merge_extra(body, request.extra)
         return body
 
     def headers(self, request: ChatRequest, api_key: str | None) -> dict[str, str]:

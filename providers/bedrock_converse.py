@@ -17,7 +17,7 @@ import orjson
 
 from archon_async.core import ChatRequest, ChatResponse, ConfigError, ProviderSettings
 
-from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 from ._turns import alternating_turns
 from .models import anthropic_output_limit
 
@@ -76,7 +76,7 @@ class BedrockConverseProvider(HttpProvider):
         self._credentials: Any = None
 
     def build_body(self, request: ChatRequest) -> JsonObject:
-        """The wire body for a request (``extra`` fields are merged in as they are).
+        """The wire body for a request (``extra`` fields are merged in, `merge_extra`).
 
         Turns are merged and reordered as Converse requires (`alternating_turns`); a Claude
         model's ``maxTokens`` is clamped to its output limit (`bedrock_max_tokens`).
@@ -99,8 +99,7 @@ class BedrockConverseProvider(HttpProvider):
             config["stopSequences"] = list(request.stop)
         if config:
             body["inferenceConfig"] = config
-        body.update(request.extra)
-        return body
+        return merge_extra(body, request.extra)
 
     @classmethod
     def request_notes(cls, request: ChatRequest, settings: ProviderSettings) -> list[str]:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from archon_async.core import ChatRequest, ChatResponse, Usage
 
-from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 
 __all__ = ["GeminiProvider"]
 
@@ -29,7 +29,7 @@ class GeminiProvider(HttpProvider):
     api_version = "v1beta"
 
     def build_body(self, request: ChatRequest) -> JsonObject:
-        """The wire body for a request (``extra`` fields are merged in as they are)."""
+        """The wire body for a request (``extra`` fields are merged in, `merge_extra`)."""
         system = [m["content"] for m in request.messages if m["role"] == "system"]
         body: JsonObject = {
             "contents": [
@@ -45,10 +45,13 @@ class GeminiProvider(HttpProvider):
             config["temperature"] = request.temperature
         if request.max_tokens is not None:
             config["maxOutputTokens"] = request.max_tokens
+        if request.top_p is not None:
+            config["topP"] = request.top_p
+        if request.stop:
+            config["stopSequences"] = list(request.stop)
         if config:
             body["generationConfig"] = config
-        body.update(request.extra)
-        return body
+        return merge_extra(body, request.extra)
 
     def url(self, request: ChatRequest) -> str:
         """The endpoint for a request's model (``models/`` prefix optional in configs)."""

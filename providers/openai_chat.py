@@ -14,7 +14,7 @@ import httpx
 
 from archon_async.core import ChatRequest, ChatResponse, ProviderSettings
 
-from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 from ._turns import system_into_user
 from .models import ReasoningModel, reasoning_model
 
@@ -104,7 +104,7 @@ class OpenAIChatProvider(HttpProvider):
         if request.stop:
             body["stop"] = list(request.stop)
         if request.extra:
-            return {**body, **request.extra}
+            return merge_extra(body, request.extra)
         return body
 
     def _reasoning_body(self, request: ChatRequest, model: ReasoningModel) -> Mapping[str, Any]:
@@ -115,7 +115,7 @@ class OpenAIChatProvider(HttpProvider):
         if request.temperature == 1:
             body["temperature"] = 1.0
         if request.extra:
-            return {**body, **request.extra}
+            return merge_extra(body, request.extra)
         return body
 
     @classmethod

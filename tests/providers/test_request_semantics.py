@@ -40,6 +40,7 @@ BEDROCK_OK = {
     "usage": {"inputTokens": 3, "outputTokens": 1},
 }
 KEYS = {
+    "GOOGLE_API_KEY": ["g-test"],
     "OPENAI_API_KEY": ["sk-test"],
     "ANTHROPIC_API_KEY": ["ak-test"],
     "BEDROCK_API_KEY": ["bk-test"],
@@ -205,6 +206,37 @@ async def test_top_p_and_stop_under_each_wires_own_names(router: respx.MockRoute
     )
     assert body["inferenceConfig"]["topP"] == 0.8
     assert body["inferenceConfig"]["stopSequences"] == ["z"]
+
+
+async def test_gemini_sampling_and_nested_extra_body(router: respx.MockRouter) -> None:
+    gemini_ok = {
+        "candidates": [
+            {"content": {"parts": [{"text": "ok"}], "role": "model"}, "finishReason": "STOP"}
+        ],
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1},
+    }
+    route = router.post(url__regex=r"https://generativelanguage\.googleapis\.com/.*").respond(
+        200, json=gemini_ok
+    )
+    config = one_generator(
+        "Google_API",
+        "gemini-1.5-pro-001",
+        temperature=0.4,
+        max_tokens=100,
+        top_p=0.7,
+        stop=["STOP"],
+        extra_body={"generationConfig": {"seed": 7}, "safetySettings": []},
+    )
+    body = await sent_body(route, config)
+    # An object in extra_body merges into the one the adapter built: nothing is lost.
+    assert body["generationConfig"] == {
+        "temperature": 0.4,
+        "maxOutputTokens": 100,
+        "topP": 0.7,
+        "stopSequences": ["STOP"],
+        "seed": 7,
+    }
+    assert body["safetySettings"] == []
 
 
 def test_bad_values_of_the_new_keys_are_config_errors() -> None:
