@@ -41,6 +41,20 @@ def add_benchmark_options(parser: argparse.ArgumentParser) -> None:
         help="format of the official answers file (arena_hard only): current (uid/messages) "
         "or legacy (v0.1: question_id/choices, which Archon reads); default: %(default)s",
     )
+    parser.add_argument(
+        "--code-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="wall-clock limit of each program of a code benchmark (default: %(default)s, "
+        "human-eval's; CodeContests problems keep their own limits)",
+    )
+    parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="where no isolation works (no bubblewrap, no user namespaces), run model-written "
+        "code as plain processes instead of refusing to score: only for code you trust",
+    )
 
 
 def _legacy(args: argparse.Namespace, benchmark: str) -> bool:
@@ -66,6 +80,8 @@ def benchmark_items(
         ConfigError: the benchmark name is unknown.
         InvalidInputError: a bad --limit, --sample or --format.
         BenchmarkDataError: its data is missing; the message says where to get it.
+        SandboxUnavailableError: a code benchmark where no isolation works, without
+            --unsafe-no-sandbox (before any call).
     """
     from .benchmarks import get_benchmark, select, simulated_answer_key
 
@@ -74,6 +90,7 @@ def benchmark_items(
             raise InvalidInputError(f"{flag} must be at least 1")
     benchmark = get_benchmark(args.benchmark, path=args.data)
     legacy = _legacy(args, benchmark.name)
+    sandbox = _sandbox(args) if benchmark.scoring == "code" else None
     chosen = select(benchmark.items(), limit=args.limit, sample=args.sample, seed=args.seed)
     items = [BatchItem(id=item.id, messages=item.messages, turns=item.turns) for item in chosen]
     if len({item.id for item in items}) != len(items):  # the batch relies on unique ids
@@ -81,6 +98,7 @@ def benchmark_items(
 
     def finish(output: Path) -> dict[str, Any]:
         from .benchmarks import read_answers, score_all, write_official
+        from .benchmarks._verdicts import annotate_answers
 
         answers = read_answers(output)
         ordered = [answers[item.id] for item in chosen if item.id in answers]
@@ -100,12 +118,32 @@ def benchmark_items(
         texts = {item_id: str(record["answer"]) for item_id, record in answers.items()}
 
         async def score() -> Any:
-            return await score_all(benchmark, chosen, texts)
+            return await score_all(benchmark, chosen, texts, sandbox=sandbox)
 
-        report["score"] = anyio.run(score).summary()
+        scored = anyio.run(score)
+        annotate_answers(output, scored.results, code=sandbox is not None)
+        report["score"] = scored.summary()
         return report
 
     return items, len(items), benchmark.name, finish, simulated_answer_key(benchmark.name, chosen)
+
+
+def _sandbox(args: argparse.Namespace) -> Any:
+    """The sandbox a code benchmark's answers will run in, its isolation found now: where
+    there is none (and --unsafe-no-sandbox is not given) the run stops before any call.
+
+    Raises:
+        InvalidInputError: a --code-timeout that is not positive.
+        SandboxUnavailableError: no isolation here, and no --unsafe-no-sandbox.
+    """
+    from .benchmarks import Sandbox
+
+    timeout = getattr(args, "code_timeout", 3.0)
+    if not timeout > 0:
+        raise InvalidInputError("--code-timeout must be a positive number of seconds")
+    sandbox = Sandbox(timeout_s=timeout, allow_unsafe=getattr(args, "unsafe_no_sandbox", False))
+    anyio.run(sandbox.resolve)
+    return sandbox
 
 
 def _suffix(name: str) -> str:

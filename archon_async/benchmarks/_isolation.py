@@ -217,7 +217,9 @@ def _root_script(tools: dict[str, str], launch: Launch, program: list[str]) -> s
 
 def unshare_tools() -> dict[str, str] | None:
     """The util-linux tools the ``unshare`` backend needs, or None if one is missing."""
-    found = {name: shutil.which(name, path=_PATH + ":/usr/sbin:/sbin") for name in _TOOLS}
+    # The caller's PATH, and the sbin folders an ordinary user's PATH lacks (chroot is there).
+    search = os.environ.get("PATH", _PATH) + ":/usr/sbin:/sbin"
+    found = {name: shutil.which(name, path=search) for name in _TOOLS}
     if any(path is None for path in found.values()):
         return None
     return {name: str(path) for name, path in found.items()}

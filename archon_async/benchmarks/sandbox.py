@@ -64,11 +64,10 @@ _FILE_LIMIT_BYTES = 16 * 1024 * 1024
 _OPEN_FILES = 256
 _PROBE_TIMEOUT_S = 60.0
 
-INSTALL_HINT = (
+_INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
-    "bubblewrap) or allow user namespaces (sysctl kernel.unprivileged_userns_clone=1), or "
-    "run untrusted code without isolation at your own risk: --unsafe-no-sandbox on the "
-    "command line, Sandbox(allow_unsafe=True) in Python"
+    "bubblewrap) or allow user namespaces (sysctl kernel.unprivileged_userns_clone=1); or "
+    "run model-written code without isolation, at your own risk, with "
 )
 
 
@@ -222,11 +221,10 @@ class Sandbox:
         if self.allow_unsafe:
             log.warning("sandbox_unsafe", reasons=answers)
             return "none"
+        why = "no isolation for untrusted code works here (" + "; ".join(answers) + "): "
         raise SandboxUnavailableError(
-            "no isolation for untrusted code works here ("
-            + "; ".join(answers)
-            + "): "
-            + INSTALL_HINT
+            why + _INSTALL_HINT + "Sandbox(allow_unsafe=True)",
+            cli_hint=why + _INSTALL_HINT + "--unsafe-no-sandbox",
         )
 
     async def _probe(self, backend: str) -> str | None:

@@ -215,7 +215,8 @@ async def test_without_isolation_scoring_is_refused_unless_allowed(
     with pytest.raises(SandboxUnavailableError) as refused:
         await score_all("mbpp", items, answers)
     message = str(refused.value)
-    assert "bwrap is not installed" in message and "--unsafe-no-sandbox" in message
+    assert "bwrap is not installed" in message and "allow_unsafe=True" in message
+    assert refused.value.cli_message and "--unsafe-no-sandbox" in refused.value.cli_message
     assert "apt-get install bubblewrap" in message
     unsafe = Sandbox(timeout_s=20, allow_unsafe=True)
     report = await score_all("mbpp", items, answers, sandbox=unsafe)
