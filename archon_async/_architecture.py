@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,8 @@ from ._config import (
     unknown_key_messages,
     validate_component,
 )
+from ._config_sanity import sanity_notes
+from ._config_text import check_config_values, parse_config_bytes
 from ._exceptions import ConfigError
 from ._registry import Registry
 from ._request_notes import request_notes
@@ -103,13 +104,15 @@ class Architecture:
         ``"archon/MoA-lite"`` load from a clone and from an installed wheel alike.
 
         Raises:
-            ConfigError: the file is missing, is not valid JSON (line and column given), or
-                the configuration is invalid (the place is given).
+            ConfigError: the file is missing, is not UTF-8 or not valid JSON (line and
+                column given), nests too deeply, repeats a key in an object or holds
+                ``NaN``/``Infinity`` (the key path given), or the configuration is invalid
+                (the place is given).
         """
         resolved = resolve_config_path(path)
         source = str(resolved)
         try:
-            text = resolved.read_text(encoding="utf-8")
+            data = resolved.read_bytes()
         except OSError as exc:
             hint = ""
             if not resolved.exists():
@@ -118,15 +121,7 @@ class Architecture:
             raise ConfigError(
                 f"cannot read the config file: {exc.strerror}{hint}", source=source
             ) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"invalid JSON: {exc.msg}",
-                source=source,
-                location=f"line {exc.lineno}, column {exc.colno}",
-            ) from None
-        return cls.from_dict(data, registry=registry, source=source)
+        return cls.from_dict(parse_config_bytes(data, source), registry=registry, source=source)
 
     @classmethod
     def from_name(cls, name: str, *, registry: Registry | None = None) -> Architecture:
@@ -167,6 +162,7 @@ class Architecture:
             ConfigError: the configuration is invalid; the message names the place.
         """
         registry = registry or Registry.default()
+        check_config_values(data, source)
         if not isinstance(data, Mapping):
             raise ConfigError(
                 "the config must be a JSON object with a 'layers' list", source=source
@@ -196,6 +192,7 @@ class Architecture:
             providers = _provider_settings(data.get("providers"), registry, source)
         problems.raise_any(source)
         notes.extend(request_notes(layers, providers, registry, source))
+        notes.extend(sanity_notes(layers, providers, source))
         for note in notes:
             warnings.warn(ConfigWarning(note), stacklevel=3)
         return cls(

@@ -20,6 +20,7 @@ from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
+from ._endpoints import check_base_urls
 from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
 from ._layer import run_layer
 from ._registry import Registry
@@ -190,6 +191,11 @@ class Engine:
             source=self.architecture.source,
             owner=self,
         )
+        if not self._callpath.simulated:
+            # A self-hosted server without a base URL fails here too, naming the component.
+            dispatcher = self._callpath.dispatcher
+            settings = {model_type: dispatcher.settings_for(model_type) for model_type in called}
+            check_base_urls(layers, settings, self._registry, self.architecture.source)
         self._adopted = True
 
     async def aclose(self) -> None:

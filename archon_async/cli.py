@@ -320,6 +320,7 @@ def _looks_like_config(value: str) -> bool:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from ._endpoints import check_base_urls
     from ._shipped import shipped_config_names
 
     targets: list[str | Path] = list(args.configs)
@@ -333,6 +334,12 @@ def _validate(args: argparse.Namespace) -> int:
             warnings.simplefilter("always", ConfigWarning)
             try:
                 architecture = Architecture.from_file(path)
+                check_base_urls(
+                    architecture.layers,
+                    architecture.providers,
+                    architecture.registry,
+                    architecture.source,
+                )
             except ConfigError as exc:  # report it, then check the other files too
                 sys.stderr.write(f"error {exc}\n")
                 failed += 1

@@ -85,7 +85,9 @@ def test_a_file_beats_a_shipped_name(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert Architecture.from_file("default.json").name == "mine"
 
 
-def test_validate_every_published_archon_config_by_name() -> None:
+def test_validate_every_published_archon_config_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # archon-vllm-example calls a vLLM server: validate asks where it is.
+    monkeypatch.setenv("VLLM_BASE_URL", "http://127.0.0.1:8000/v1")
     done = run_cli("validate", "--all-archon")
     assert done.returncode == 0, done.stderr
     oks = [line for line in done.stdout.splitlines() if line.startswith("ok ")]

@@ -1,0 +1,75 @@
+"""Checking, before any call, that every provider an architecture calls knows where to call.
+
+Hosted APIs have a default base URL; self-hosted servers (``OpenAI_Compatible``, ``vLLM``,
+``tgi``) have none, so a config that names one without a base URL would fail only at its
+first call. `check_base_urls` finds it at `Engine` open and in ``archon-async validate``,
+naming the file, the component and what to set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ._architecture import is_reward_model
+from ._config import ComponentSpec, ProviderSettings, format_location
+from ._exceptions import ConfigError
+from ._registry import Registry
+from ._types import ChatRequest
+
+__all__ = ["check_base_urls"]
+
+
+def check_base_urls(
+    layers: Sequence[Sequence[ComponentSpec]],
+    settings: Mapping[str, ProviderSettings],
+    registry: Registry,
+    source: str,
+) -> None:
+    """Raise for the first component whose provider has no base URL anywhere.
+
+    A base URL comes from the component's ``base_url``, the provider's settings (the
+    config's ``providers`` section or ``Engine(providers=...)``), the provider's
+    environment variable, or the provider's default. Providers that resolve no base URL
+    (custom generators) are not checked.
+
+    Raises:
+        ConfigError: a component's provider has none; the file, the component
+            (``layers[i][j]``) and the variable or settings to give are named.
+    """
+    resolvers: dict[str, object] = {}
+    for index, layer in enumerate(layers):
+        for position, spec in enumerate(layer):
+            model_type = spec.model_type
+            if spec.base_url or not model_type or not registry.has_provider(model_type):
+                continue
+            if is_reward_model(spec):
+                continue  # scored by a backend, not called through the provider
+            if model_type not in resolvers:
+                resolvers[model_type] = registry.build_provider(
+                    model_type, settings.get(model_type) or ProviderSettings()
+                )
+            provider = resolvers[model_type]
+            resolve = getattr(provider, "base_url", None)
+            if not callable(resolve):
+                continue
+            try:
+                resolve(ChatRequest(model=spec.model, model_type=model_type, messages=()))
+            except ConfigError:
+                raise _missing(provider, spec, source, (index, position)) from None
+
+
+def _missing(
+    provider: object, spec: ComponentSpec, source: str, place: tuple[int, int]
+) -> ConfigError:
+    variable = getattr(provider, "env_base_url", None)
+    ways = [f"set {variable} (e.g. http://127.0.0.1:8000/v1)"] if variable else []
+    ways += [
+        "give 'base_url' in this component",
+        f"or providers.{spec.model_type}.base_url in the config",
+    ]
+    return ConfigError(
+        f"model_type {spec.model_type!r} (model {spec.model!r}) is served by a server you "
+        f"run and has no base URL: {', '.join(ways)}",
+        source=source,
+        location=format_location(("layers", *place)),
+    )
