@@ -142,7 +142,9 @@ class Sandbox:
         timeout_s: wall-clock limit per run, in seconds (human-eval's 3 s by default).
         memory_mb: address-space limit per process, in MiB.
         max_processes: processes and threads the run may have at once (a fork bomb stops
-            there).
+            there). Memory is limited per process: a run as a whole can reach
+            ``max_processes * memory_mb`` before its time is up (a bound for all of it at
+            once needs cgroups, which this sandbox does not manage).
         isolation: ``auto`` (bubblewrap, else ``unshare``), ``bwrap`` or ``unshare`` only.
         allow_unsafe: where no backend works, run without isolation instead of raising
             `SandboxUnavailableError` (``isolation`` then says ``none``).
@@ -156,7 +158,7 @@ class Sandbox:
         *,
         timeout_s: float = 3.0,
         memory_mb: int = 1024,
-        max_processes: int = 64,
+        max_processes: int = 32,
         isolation: Isolation = "auto",
         allow_unsafe: bool = False,
     ) -> None:

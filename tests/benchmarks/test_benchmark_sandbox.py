@@ -72,7 +72,7 @@ async def test_the_default_time_limit_is_human_evals_three_seconds() -> None:
         "isolation": "unresolved",
         "timeout_s": 3.0,
         "memory_mb": 1024,
-        "max_processes": 64,
+        "max_processes": 32,
     }
 
 
@@ -225,7 +225,7 @@ async def test_without_isolation_scoring_is_refused_unless_allowed(
         "isolation": "none",
         "timeout_s": 20,
         "memory_mb": 1024,
-        "max_processes": 64,
+        "max_processes": 32,
     }
 
 
