@@ -22,6 +22,7 @@ from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
 from ._exceptions import BatchStoppedError as BatchStoppedError
 from ._exceptions import BudgetExceededError as BudgetExceededError
+from ._exceptions import CircuitOpenError as CircuitOpenError
 from ._exceptions import ComponentError as ComponentError
 from ._exceptions import ConfigError as ConfigError
 from ._exceptions import IncompleteReplyError as IncompleteReplyError
@@ -65,6 +66,7 @@ __all__ = [
     "CallPath",
     "ChatRequest",
     "ChatResponse",
+    "CircuitOpenError",
     "ComponentError",
     "ComponentSpec",
     "ConfigError",

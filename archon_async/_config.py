@@ -125,6 +125,11 @@ class ProviderSettings(BaseModel):
             `archon_async.providers.models`), e.g. ``{"claude-3-5-sonnet-20240620": 4096}``.
         max_reply_bytes: the largest reply body read (default 32 MiB, far above any chat
             completion); a larger one is a malformed reply, read no further.
+        circuit_failures: attempts in a row on one model that timed out, after which that
+            model's calls stop retrying and fail at once (`CircuitOpenError`) for
+            ``circuit_open_s`` seconds, if it has not answered for a whole ``timeout_s``
+            either (a busy model that answers most calls is never cut off); 0: off.
+        circuit_open_s: how long an open circuit stays open before one trial call.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -139,6 +144,8 @@ class ProviderSettings(BaseModel):
     max_retries: int = Field(default=4, ge=0, le=20)
     max_output_tokens: dict[str, int] = Field(default_factory=dict)
     max_reply_bytes: int = Field(default=32 * 2**20, ge=1024)
+    circuit_failures: int = Field(default=2, ge=0)
+    circuit_open_s: float = Field(default=30.0, gt=0)
 
     @field_validator("max_output_tokens")
     @classmethod

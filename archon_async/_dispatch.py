@@ -26,6 +26,7 @@ from typing import Any, Literal
 import anyio
 import structlog
 
+from ._circuit import CircuitBreakers, circuit_opened
 from ._config import ProviderSettings
 from ._exceptions import AuthenticationError, ProviderError, RateLimitError, RateLimitResetError
 from ._http import retry_after_from_headers
@@ -150,6 +151,7 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._lanes: dict[str, _Lane] = {}
+        self._circuits = CircuitBreakers(clock=clock)
 
     def __repr__(self) -> str:
         return f"Dispatcher(providers={sorted(self._lanes)})"
@@ -213,8 +215,11 @@ class Dispatcher:
         tokens = estimate_tokens(request) if lane.limits.counts_tokens else 0
         spent = _Spent(started=self._clock())
         sink = claim_stream_sink()  # None except for the call whose text is streamed out
+        settings = self.settings_for(request.model_type)
+        threshold, open_s = settings.circuit_failures, settings.circuit_open_s
         try:
             while True:
+                self._circuits.before_attempt(request, threshold=threshold)
                 lease = await self._wait_for_limits(lane, request, tokens, spent)
                 attempt_started = time.perf_counter()
                 try:
@@ -228,6 +233,16 @@ class Dispatcher:
                     spent.attempts += 1
                     spent.key_id = lease.key_id
                     step = self._after_failure(lane, lease, error, spent)
+                    opened = self._circuits.failed(
+                        request,
+                        error,
+                        threshold=threshold,
+                        open_s=open_s,
+                        quiet_s=settings.timeout_s,
+                    )
+                    if opened and step.error is None:
+                        # The model keeps failing: the layer goes on without this call.
+                        step = _Step("give_up", None, error=circuit_opened(request, error))
                     spent.latency_s = _log_attempt(
                         request, lease, spent.attempts - 1, attempt_started, error=error, step=step
                     )
@@ -242,6 +257,7 @@ class Dispatcher:
                     if step.sleep_s > 0:
                         await self._sleep(step.sleep_s)
                     continue
+                self._circuits.succeeded(request)
                 spent.latency_s = _log_attempt(
                     request, lease, spent.attempts, attempt_started, response=response
                 )

@@ -5,7 +5,8 @@ ArchonError
 ├── InvalidInputError              a prompt or message list that cannot be sent
 ├── ProviderError                  a provider call failed (after the retries allowed)
 │   ├── ProviderConnectionError
-│   │   └── ProviderTimeoutError
+│   │   ├── ProviderTimeoutError
+│   │   └── CircuitOpenError       the model keeps failing: calls to it stop for a while
 │   ├── ProviderStatusError        the provider answered with an error status
 │   │   ├── RateLimitError         429 / quota
 │   │   │   └── RateLimitResetError  the limit resets later than a call may wait
@@ -38,6 +39,7 @@ __all__ = [
     "BadRequestError",
     "BatchStoppedError",
     "BudgetExceededError",
+    "CircuitOpenError",
     "ComponentError",
     "ConfigError",
     "IncompleteReplyError",
@@ -126,6 +128,12 @@ class ProviderConnectionError(ProviderError):
 
 class ProviderTimeoutError(ProviderConnectionError):
     """The provider did not answer in time."""
+
+
+class CircuitOpenError(ProviderConnectionError):
+    """A model failed several attempts in a row (timeouts, connection errors, 5xx): its
+    calls fail at once, without a request, until a trial call after a pause succeeds.
+    Not retried."""
 
 
 class ProviderStatusError(ProviderError):

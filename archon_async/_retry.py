@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from ._config import ProviderSettings
 from ._exceptions import (
     AuthenticationError,
+    CircuitOpenError,
     KeyPoolExhaustedError,
     MalformedResponseError,
     ProviderConnectionError,
@@ -61,7 +62,7 @@ def is_retryable(error: BaseException) -> bool:
         if isinstance(error, AuthenticationError):
             return False  # the dispatcher may rotate to another key, but never waits
         return error.status_code in _RETRYABLE_STATUS or error.status_code >= 500
-    if isinstance(error, KeyPoolExhaustedError):
+    if isinstance(error, KeyPoolExhaustedError | CircuitOpenError):
         return False
     return isinstance(error, ProviderConnectionError | MalformedResponseError)
 
