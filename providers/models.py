@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ANTHROPIC_OUTPUT_LIMITS",
+    "REASONING_BUDGET_ADVICE",
     "AnthropicLimit",
     "ReasoningModel",
     "anthropic_output_limit",
@@ -119,6 +120,10 @@ class ReasoningModel:
     #: Sampling parameters these models refuse (``temperature`` is refused unless it is 1).
     refused = ("top_p", "stop", "presence_penalty", "frequency_penalty", "logprobs")
 
+
+#: The completion budget OpenAI advises reserving for a reasoning model's hidden reasoning
+#: and its answer when starting out (reasoning guide, "Allocating space for reasoning").
+REASONING_BUDGET_ADVICE = 25_000
 
 # o1, o1-mini, o3-mini-2025-01-31, o4-mini... and the gpt-5 family (gpt-5, gpt-5-mini,
 # gpt-5.1, gpt-5.2-chat-latest...), after any gateway prefix ("openai/o3-mini").

@@ -16,7 +16,7 @@ from archon_async.core import ChatRequest, ChatResponse, ProviderSettings
 
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 from ._turns import system_into_user
-from .models import ReasoningModel, reasoning_model
+from .models import REASONING_BUDGET_ADVICE, ReasoningModel, reasoning_model
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -133,8 +133,16 @@ class OpenAIChatProvider(HttpProvider):
             )
             if value is not None and not (name == "temperature" and value == 1)
         ]
-        # max_tokens sent as max_completion_tokens changes nothing: not worth a warning.
+        # max_tokens sent as max_completion_tokens changes nothing by itself; a budget that
+        # the hidden reasoning can use up does (an empty reply, finish_reason "length").
         changes = []
+        budget = request.extra.get("max_completion_tokens", request.max_tokens)
+        if isinstance(budget, int) and budget < REASONING_BUDGET_ADVICE:
+            changes.append(
+                f"max_tokens {budget} (sent as max_completion_tokens) also pays for its hidden "
+                f"reasoning, and OpenAI advises at least {REASONING_BUDGET_ADVICE:,}: a reply "
+                "may come back empty, cut at the limit"
+            )
         if dropped:
             changes.append(f"{', '.join(dropped)} not sent (it takes only the defaults)")
         if not model.system_role:

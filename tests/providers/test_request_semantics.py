@@ -125,8 +125,20 @@ async def test_reasoning_models_get_max_completion_tokens_and_no_sampling(
         stop=["END"],
         extra_body={"reasoning_effort": "low", "seed": 7},
     )
-    with pytest.warns(ConfigWarning, match=r"temperature=0.7, top_p=0.9, stop=\['END'\] not sent"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         Architecture.from_dict(config)
+    (note,) = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
+    assert "temperature=0.7, top_p=0.9, stop=['END'] not sent" in note
+    assert "max_tokens 5000 (sent as max_completion_tokens) also pays for its hidden" in note
+    roomy = {
+        **config,
+        "layers": [[{**config["layers"][0][0], "max_tokens": 30000, "temperature": 1}]],
+    }
+    roomy["layers"][0][0].pop("top_p"), roomy["layers"][0][0].pop("stop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)  # nothing left to say
+        Architecture.from_dict(roomy)
 
     body = await sent_body(route, config)
 

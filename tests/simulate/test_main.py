@@ -62,6 +62,8 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert settings.for_model("m").skill == 0.9
     assert settings.for_model("other").skill == settings.skill
     assert build_settings([]).port == 8765
+    assert build_settings([]).enforce_request_rules is True
+    assert build_settings(["--lenient"]).enforce_request_rules is False
 
 
 def test_invalid_flags_exit_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
