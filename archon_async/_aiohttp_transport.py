@@ -12,12 +12,13 @@ a ``ConnectTimeout``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import httpx
 
-from ._http import ReplyTooLargeError
+from ._http import STREAM_EXTENSION, ReplyTooLargeError
 
 __all__ = ["AiohttpTransport"]
 
@@ -83,6 +84,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_connect=timeouts.get("connect"),
             sock_read=read,
         )
+        if request.extensions.get(STREAM_EXTENSION):
+            return await _open_stream(session, request, deadline)
         try:
             async with session.request(
                 request.method,
@@ -132,6 +135,55 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 def _too_large(request: httpx.Request, cap: int) -> ReplyTooLargeError:
     return ReplyTooLargeError(f"the reply is larger than {cap} bytes", request=request)
+
+
+async def _open_stream(
+    session: aiohttp.ClientSession, request: httpx.Request, deadline: aiohttp.ClientTimeout
+) -> httpx.Response:
+    """Send a request and return as soon as the headers are in: the body streams as read.
+
+    The deadline still bounds the call as a whole, body included.
+    """
+    try:
+        reply = await session.request(
+            request.method,
+            str(request.url),
+            data=await request.aread() or None,
+            headers=request.headers.multi_items(),
+            allow_redirects=False,
+            timeout=deadline,
+        )
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise _as_httpx_error(exc, request) from exc
+    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+    if reply.reason:
+        extensions["reason_phrase"] = reply.reason.encode()
+    return httpx.Response(
+        reply.status,
+        headers=reply.raw_headers,
+        stream=_ReplyStream(reply, request),
+        request=request,
+        extensions=extensions,
+    )
+
+
+class _ReplyStream(httpx.AsyncByteStream):
+    """An aiohttp reply's body as httpx reads a stream; closing it frees the connection
+    (back to the pool when the body was read to its end, closed otherwise)."""
+
+    def __init__(self, reply: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._reply = reply
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._reply.content.iter_any():
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _as_httpx_error(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        self._reply.release()
 
 
 def _as_httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

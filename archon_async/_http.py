@@ -24,12 +24,16 @@ import httpx
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
+    "STREAM_EXTENSION",
     "ReplyTooLargeError",
     "make_http_client",
     "rate_limit_headers",
     "retry_after_from_headers",
 ]
 
+#: The request extension asking the transport for a streamed reply (read as it arrives)
+#: instead of a whole one; other httpx transports stream every reply anyway.
+STREAM_EXTENSION = "archon.stream"
 #: Connecting should be quick; a slow connect means the host is unreachable or overloaded.
 CONNECT_TIMEOUT_S = 10.0
 # Idle connections are kept this long, so that calls of successive layers reuse them.

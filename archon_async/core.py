@@ -30,16 +30,19 @@ from ._exceptions import (
     RateLimitResetError,
 )
 from ._http import (
+    STREAM_EXTENSION,
     ReplyTooLargeError,
     make_http_client,
     rate_limit_headers,
     retry_after_from_headers,
 )
 from ._redact import redact_secret
+from ._streaming import DeltaCallback
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
 
 __all__ = [
     "QUERY_UNIT_TESTS",
+    "STREAM_EXTENSION",
     "ArchonError",
     "AuthenticationError",
     "BadRequestError",
@@ -52,6 +55,7 @@ __all__ = [
     "ComponentFactory",
     "ComponentSpec",
     "ConfigError",
+    "DeltaCallback",
     "IncompleteReplyError",
     "MalformedResponseError",
     "Message",
@@ -69,6 +73,7 @@ __all__ = [
     "ReplyTooLargeError",
     "State",
     "StateUpdate",
+    "StreamingProvider",
     "Usage",
     "is_async_callable",
     "make_http_client",
@@ -133,6 +138,26 @@ class Provider(Protocol):
 
     async def aclose(self) -> None:
         """Close the provider's connection pool."""
+        ...
+
+
+@runtime_checkable
+class StreamingProvider(Provider, Protocol):
+    """A provider that can also stream a reply's text as it is written.
+
+    The engine streams the one call whose text is the run's answer (see `Engine.stream`);
+    a provider without `stream` sends that call whole and the answer comes in one piece.
+    """
+
+    async def stream(
+        self, request: ChatRequest, *, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
+        """Send one request, await ``on_delta`` with each piece of text as it arrives, and
+        return the whole reply as `send` would.
+
+        Raises:
+            ProviderError: as `send`; also a stream that breaks or reports an error.
+        """
         ...
 
 

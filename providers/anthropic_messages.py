@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archon_async.core import ChatRequest, ChatResponse, Message, ProviderSettings
+from archon_async.core import (
+    ChatRequest,
+    ChatResponse,
+    DeltaCallback,
+    Message,
+    ProviderSettings,
+)
 
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
+from ._streaming import stream_anthropic
 from ._turns import alternating_turns
 from .models import anthropic_output_limit
 
@@ -144,6 +151,21 @@ class AnthropicMessagesProvider(HttpProvider):
             secret=api_key,
         )
         return self.parse(request, data, limits)
+
+    async def stream(
+        self, request: ChatRequest, *, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
+        """`send`, streamed: each piece of text goes to ``on_delta`` as it arrives.
+
+        Raises:
+            ProviderError: as `send`; also a stream that breaks or reports an error.
+        """
+        url = f"{self.base_url(request)}/v1/messages"
+        headers = self.headers(request, api_key)
+        body = self.build_body(request)
+        return await stream_anthropic(
+            self, request, url, body, headers=headers, secret=api_key, on_delta=on_delta
+        )
 
     def parse(
         self, request: ChatRequest, data: JsonObject, headers: dict[str, str]

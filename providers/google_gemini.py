@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from archon_async.core import ChatRequest, ChatResponse, Usage
+from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, Usage
 
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
+from ._streaming import stream_gemini
 
 __all__ = ["GeminiProvider"]
 
@@ -69,6 +70,21 @@ class GeminiProvider(HttpProvider):
             request, self.url(request), self.build_body(request), headers=headers, secret=api_key
         )
         return self.parse(request, data, limits)
+
+    async def stream(
+        self, request: ChatRequest, *, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
+        """`send` on ``streamGenerateContent``: each piece of text goes to ``on_delta``.
+
+        Raises:
+            ProviderError: as `send`; also a stream that breaks or reports an error.
+        """
+        headers = {"x-goog-api-key": api_key} if api_key else {}
+        url = self.url(request).removesuffix(":generateContent") + ":streamGenerateContent"
+        body = self.build_body(request)
+        return await stream_gemini(
+            self, request, url, body, headers=headers, secret=api_key, on_delta=on_delta
+        )
 
     def parse(
         self, request: ChatRequest, data: JsonObject, headers: dict[str, str]

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from archon_async.core import ChatRequest, ChatResponse, ProviderSettings
+from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, ProviderSettings
 
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
+from ._streaming import stream_openai
 from ._turns import system_into_user
 from .models import REASONING_BUDGET_ADVICE, ReasoningModel, reasoning_model
 
@@ -168,6 +169,21 @@ class OpenAIChatProvider(HttpProvider):
             request, url, self.build_body(request), headers=headers, secret=api_key
         )
         return self.parse(request, data, limits)
+
+    async def stream(
+        self, request: ChatRequest, *, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
+        """`send`, streamed: each piece of text goes to ``on_delta`` as it arrives.
+
+        Raises:
+            ProviderError: as `send`; also a stream that breaks or reports an error.
+        """
+        url = f"{self.base_url(request)}/chat/completions"
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        body = self.build_body(request)
+        return await stream_openai(
+            self, request, url, body, headers=headers, secret=api_key, on_delta=on_delta
+        )
 
     def parse(
         self, request: ChatRequest, data: JsonObject, headers: dict[str, str]

@@ -12,7 +12,8 @@ or as ``python -m archon_async.simulate --port 8765`` (``--help`` lists the flag
 
 Endpoints: ``POST /v1/chat/completions`` (OpenAI; also at ``/chat/completions`` and at
 Groq's ``/openai/v1/chat/completions``), ``POST /v1/messages`` (Anthropic),
-``POST /v1beta/models/{model}:generateContent`` (Gemini), ``POST /model/{id}/converse``
+``POST /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent`` (Gemini),
+``POST /model/{id}/converse``
 (Bedrock), ``GET /v1/models``, ``POST /score`` (PairRM-style: ``{"model", "query",
 "candidates"}`` -> ``{"scores"}``), ``GET /stats``, ``POST /stats/reset`` and
 ``GET /requests`` (the latest requests, one by one, when ``request_log`` is set).
@@ -40,6 +41,11 @@ a listed key can also be refused as invalid (401) or out of quota. The checks fo
 real APIs where clients could tell: OpenAI needs ``model`` and ``messages``; Anthropic
 needs ``max_tokens``, refuses a ``system`` role inside ``messages``, and under
 ``anthropic-version: 2026-10-21`` refuses ``temperature``, ``top_p`` and ``top_k``.
+
+Streaming: ``"stream": true`` (OpenAI, Anthropic) or ``:streamGenerateContent`` (Gemini)
+gets the reply as that API's server-sent events, one word per event, the first after the
+latency and the next ``chunk_interval_s`` apart (see ``_streaming``); a client that leaves
+mid-stream is counted in ``cancelled``.
 
 Replies follow the task a prompt asks for, recognised by the marker phrases of
 ``components.formats`` (see ``_tasks``): rankings, critiques, verdicts, unit tests and

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         help="serve requests the real APIs refuse (reasoning-model parameters, Anthropic "
         "output limits, role order)",
     )
+    parser.add_argument(
+        "--chunk-interval-ms", type=float, default=None, help="pause between streamed pieces"
+    )
     parser.add_argument("--config", default=None, help="JSON file of SimulationSettings fields")
     return parser
 
@@ -101,6 +104,9 @@ def build_settings(argv: Sequence[str] | None = None) -> SimulationSettings:
         "require_key": args.require_key,
         "request_log": args.request_log,
         "enforce_request_rules": args.enforce_request_rules,
+        "chunk_interval_s": None
+        if args.chunk_interval_ms is None
+        else args.chunk_interval_ms / 1000,
     }
     fields.update({name: value for name, value in flags.items() if value is not None})
     try:

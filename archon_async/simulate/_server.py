@@ -63,6 +63,7 @@ class SimulatedServer:
         app.router.add_post("/openai/v1/chat/completions", wired(Wire.OPENAI))
         app.router.add_post("/v1/messages", wired(Wire.ANTHROPIC))
         app.router.add_post("/v1beta/models/{model}:generateContent", wired(Wire.GOOGLE))
+        app.router.add_post("/v1beta/models/{model}:streamGenerateContent", wired(Wire.GOOGLE))
         app.router.add_post("/model/{model}/converse", wired(Wire.BEDROCK))
         app.router.add_get("/v1/models", sim.models)
         app.router.add_post("/score", sim.score)

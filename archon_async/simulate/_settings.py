@@ -75,6 +75,8 @@ class SimulationSettings(BaseModel):
         answer_key: question text (or question id) -> correct answer.
         reply_tokens: about how many words a generic reply has.
         require_key: reject requests that carry no API key with 401.
+        chunk_interval_s: the pause between the pieces of a streamed reply (the first
+            piece leaves after the latency).
         request_log: how many of the latest requests ``GET /requests`` (and
             `SimulatedServer.request_log`) lists; 0 keeps none.
         enforce_request_rules: refuse, as the real APIs do, what their documentation
@@ -103,6 +105,7 @@ class SimulationSettings(BaseModel):
     require_key: bool = False
     request_log: int = Field(default=0, ge=0, le=1_000_000)
     enforce_request_rules: bool = True
+    chunk_interval_s: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _window_holds_a_request(self) -> SimulationSettings:

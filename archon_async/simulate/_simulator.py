@@ -18,6 +18,7 @@ its reply.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections import deque
@@ -43,6 +44,7 @@ from ._responses import (
 from ._rules import check_rules
 from ._settings import FaultKind, KeySettings, ModelSettings, SimulationSettings
 from ._state import Counters, RequestLedger, RequestRecord, derive_seed
+from ._streaming import stream_reply
 from ._tasks import Task, detect_task
 from ._wire import BadRequest, Inbound, Wire, parse_request
 
@@ -173,9 +175,14 @@ class Simulator:
         seed_header = request.headers.get(SEED_HEADER)
         digest = _digest(wire, request.match_info.get("model"), body, seed_header)
         replay = seed_header is not None or inbound.seed is not None
+        if wire is Wire.GOOGLE and request.path.endswith(":streamGenerateContent"):
+            inbound = dataclasses.replace(inbound, stream=True)
         counters.enter()
         try:
             return await self._answer(request, inbound, digest, limits, headers, replay=replay)
+        except (asyncio.CancelledError, ConnectionResetError):
+            counters.cancelled += 1  # the client went away before the reply was complete
+            raise
         finally:
             counters.leave()
 
@@ -257,6 +264,8 @@ class Simulator:
         # A seeded request is replayed: its samples count from 0 every time.
         first = 0 if replay else self._ledger.take_samples(digest, inbound.n)
         choices = [self._choice(inbound, digest, first + n, limits) for n in range(inbound.n)]
+        if inbound.stream:
+            return await self._stream(request, inbound, choices, headers, digest, first)
         return self._reply(inbound, choices, headers, digest, first, latency)
 
     def _draw_fault(self, draw: random.Random) -> FaultKind | None:
@@ -306,6 +315,33 @@ class Simulator:
             latency_ms=round(latency * 1000),
         )
         return _json(200, body, headers)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        inbound: Inbound,
+        choices: list[Choice],
+        headers: dict[str, str],
+        digest: int,
+        sample: int,
+    ) -> web.StreamResponse:
+        prompt_tokens = sum(estimate_tokens(text) for _, text in inbound.messages)
+        completion_tokens = sum(estimate_tokens(choice.text) for choice in choices)
+        response = await stream_reply(
+            request,
+            inbound,
+            choices,
+            reply_id=f"{derive_seed(digest, sample):016x}",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            headers=headers,
+            interval_s=self.settings.chunk_interval_s,
+        )
+        # Counted once the whole stream is out, so a stream cut short is no reply.
+        self.counters.replies += 1
+        self.counters.prompt_tokens += prompt_tokens
+        self.counters.completion_tokens += completion_tokens
+        return response
 
     async def score(self, request: web.Request) -> web.Response:
         self.counters.requests += 1

@@ -47,6 +47,8 @@ class SimulationStats(BaseModel):
         completion_tokens: output tokens counted in successful replies.
         in_flight: requests being served now.
         in_flight_max: the most requests served at once.
+        cancelled: requests whose client went away before the reply was complete (a
+            cancelled call, or a stream cut short).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -68,6 +70,7 @@ class SimulationStats(BaseModel):
     completion_tokens: int = 0
     in_flight: int = 0
     in_flight_max: int = 0
+    cancelled: int = 0
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Counters:
     completion_tokens: int = 0
     in_flight: int = 0
     in_flight_max: int = 0
+    cancelled: int = 0
 
     def enter(self) -> None:
         """A request starts being served."""
@@ -114,6 +118,7 @@ class Counters:
             rate_limited_by_model=dict(self.rate_limited_by_model),
             rate_limited_by_key=dict(self.rate_limited_by_key),
             faults=dict(self.faults),
+            cancelled=self.cancelled,
             unauthorized=self.unauthorized,
             out_of_quota=self.out_of_quota,
             bad_requests=self.bad_requests,

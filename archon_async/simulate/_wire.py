@@ -51,6 +51,9 @@ class Inbound:
         question_id: an answer-key id carried in the request's metadata, if any.
         seed: the sampling seed the request asks for (OpenAI ``seed``, Gemini
             ``generationConfig.seed``): such a request is replayed, not resampled.
+        stream: the reply is asked for as a stream (``"stream": true``, or Gemini's
+            ``:streamGenerateContent``).
+        include_usage: a streamed OpenAI reply ends with a usage chunk.
     """
 
     wire: Wire
@@ -60,6 +63,8 @@ class Inbound:
     n: int = 1
     question_id: str | None = None
     seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
 
     def system_text(self) -> str:
         """The system message's text, or "" when there is none."""
@@ -107,6 +112,8 @@ def _openai(body: Mapping[str, Any], _: str | None) -> Inbound:
         n=_choices(body.get("n")),
         question_id=_question_id(body.get("metadata")),
         seed=_seed(body.get("seed")),
+        stream=_flag(body, "stream"),
+        include_usage=_include_usage(body),
     )
 
 
@@ -145,6 +152,7 @@ def _anthropic(body: Mapping[str, Any], _: str | None) -> Inbound:
         tuple(messages),
         max_tokens=_int_or_none(body.get("max_tokens")),
         question_id=_question_id(body.get("metadata")),
+        stream=_flag(body, "stream"),
     )
 
 
@@ -243,6 +251,22 @@ def _seed(value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadRequest("'seed' must be an integer")
     return value
+
+
+def _flag(body: Mapping[str, Any], key: str) -> bool:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"'{key}' must be a boolean")
+    return bool(value)
+
+
+def _include_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict) or not body.get("stream"):
+        raise BadRequest("'stream_options' must be an object, and is only allowed with 'stream'")
+    return bool(options.get("include_usage"))
 
 
 def _question_id(metadata: Any) -> str | None:
