@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
-import structlog
 from filelock import FileLock, Timeout
 
 from ._admission import current_ticket, next_ticket
@@ -27,6 +26,7 @@ from ._exceptions import (
     ProviderStatusError,
     RateLimitResetError,
 )
+from ._logging import get_logger
 from ._progress import BatchStats, ProgressReporter
 from ._trace import call_sink
 from ._types import CallRecord, Message
@@ -34,7 +34,7 @@ from .callpath import Budget
 
 __all__ = ["answer_item", "describe_error", "is_fatal", "run_batch"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 async def run_batch(

@@ -16,6 +16,7 @@ call. A call that fails carries its `CallRecord` on the error, for the trace.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-import structlog
 
 from ._circuit import CircuitBreakers, circuit_opened
 from ._config import ProviderSettings
@@ -32,6 +32,7 @@ from ._exceptions import AuthenticationError, ProviderError, RateLimitError, Rat
 from ._http import retry_after_from_headers
 from ._keys import KeyLease, KeyPool, KeyPoolStatistics, check_required_keys, load_key_sets
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
+from ._logging import get_logger
 from ._registry import Registry
 from ._retry import RetryPolicy, is_out_of_quota, limit_reset_error
 from ._streaming import claim_stream_sink, send_for_sink
@@ -40,7 +41,7 @@ from .core import Provider
 
 __all__ = ["DispatchStatistics", "Dispatcher"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -449,9 +450,8 @@ def _log_attempt(
 ) -> float:
     """Log one attempt as one line (no key: its fingerprint at most); returns its latency."""
     latency = time.perf_counter() - attempt_started
-    if response is not None and not structlog.is_configured():
-        # structlog unconfigured prints every level to stdout: a line per successful call
-        # would flood an application that never asked for it (failures are still logged).
+    if response is not None and not log.enabled_for(logging.DEBUG):
+        # A line per successful call costs CPU on the hot path: built only when kept.
         return latency
     fields: dict[str, Any] = {
         "model": request.model,

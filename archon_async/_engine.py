@@ -23,6 +23,7 @@ from ._dispatch import Dispatcher
 from ._endpoints import check_base_urls
 from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
 from ._layer import run_layer
+from ._logging import get_logger
 from ._registry import Registry
 from ._scoring import HttpScorer
 from ._streaming import AnswerStream, DeltaCallback, RunOptions
@@ -34,7 +35,7 @@ from .core import Component
 
 __all__ = ["Engine"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 class Engine:
     """Runs an architecture: ``async with Engine(arch) as engine: await engine.generate(q)``.

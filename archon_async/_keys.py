@@ -25,10 +25,10 @@ from typing import Any
 
 import anyio
 import orjson
-import structlog
 from pydantic import SecretStr
 
 from ._exceptions import ConfigError, KeyPoolExhaustedError
+from ._logging import get_logger
 from ._retry import limit_reset_error
 
 __all__ = [
@@ -64,7 +64,7 @@ _ALIASES = frozenset(name for names in _EXTRA_VARIABLES.values() for name in nam
 _KEY_VARIABLE = re.compile(r"^(?P<name>[A-Z0-9_]+_API_KEY)(?:_(?P<n>\d+))?$")
 _MAX_COOLDOWN_S = 60.0
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 KeySets = dict[str, list[SecretStr]]

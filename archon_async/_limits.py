@@ -24,16 +24,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
-import structlog
 from aiolimiter import AsyncLimiter
 
 from ._config import ProviderSettings
+from ._logging import get_logger
 from ._retry import limit_reset_error
 from ._types import ChatRequest
 
 __all__ = ["LimiterStatistics", "ProviderLimits", "estimate_tokens"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Buckets allow a burst of this many seconds' worth, not a whole minute's, and fill at
 # slightly under the configured rate: against a limit counted over any sliding 60 s window,

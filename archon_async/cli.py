@@ -13,7 +13,6 @@ from typing import Any
 
 import anyio
 import orjson
-import structlog
 
 from ._architecture import Architecture, is_reward_model
 from ._cli_common import TERMINATED, UsageError
@@ -159,13 +158,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _configure_logging(verbose: int) -> None:
     # The command is an application, so it (not the library) decides what is logged: warnings
-    # by default, on stderr, leaving stdout to answers.
+    # by default, on stderr, leaving stdout to answers. The library's events reach the
+    # standard logging module (see _logging).
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    library = logging.getLogger("archon_async")
+    library.handlers = [handler]
+    library.setLevel(level)
+    library.propagate = False
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:

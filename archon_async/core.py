@@ -36,6 +36,7 @@ from ._http import (
     rate_limit_headers,
     retry_after_from_headers,
 )
+from ._logging import get_logger
 from ._redact import redact_secret
 from ._streaming import DeltaCallback
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
@@ -75,6 +76,7 @@ __all__ = [
     "StateUpdate",
     "StreamingProvider",
     "Usage",
+    "get_logger",
     "is_async_callable",
     "make_http_client",
     "query_unit_tests",

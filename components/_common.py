@@ -9,8 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import structlog
-
 from archon_async.core import (
     ArchonError,
     ComponentContext,
@@ -18,6 +16,7 @@ from archon_async.core import (
     ComponentSpec,
     Message,
     State,
+    get_logger,
     query_unit_tests,
 )
 
@@ -42,7 +41,7 @@ __all__ = [
 
 P = TypeVar("P")
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: How many times a component re-asks when a reply cannot be parsed (after the first try).
 PARSE_RETRIES = 3

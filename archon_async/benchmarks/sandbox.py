@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import structlog
-
 from .._exceptions import ConfigError
+from .._logging import get_logger
 from . import _isolation
 from ._isolation import SCRATCH, Launch
 from ._sandbox_driver import DRIVER, SOCKET_GUARD
@@ -53,7 +52,7 @@ __all__ = [
     "run_python",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: ``auto``: bubblewrap if it works here, else util-linux ``unshare``; or one of them only.
 Isolation = Literal["auto", "bwrap", "unshare"]

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import structlog
 
+from .._logging import get_logger
 from ._code import extract_code, humaneval_completion
 from ._registry import Benchmark
 from ._scoring import score
@@ -23,7 +23,7 @@ from ._types import BenchmarkDataError, BenchmarkItem
 
 __all__ = ["ARENA_HARD_FORMATS", "arena_hard_metadata", "read_answers", "write_official"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: Arena-Hard-Auto answer formats: ``current`` (``uid``/``messages``, the repository's
 #: format since its April 2025 reformat) and ``legacy`` (v0.1's ``question_id``/``choices``,

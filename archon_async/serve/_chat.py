@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import orjson
-import structlog
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -25,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .._concurrency import gather
 from .._engine import Engine
 from .._exceptions import ArchonError
+from .._logging import get_logger
 from .._trace import Result
 from ._errors import ServeError, error_body, error_response, from_exception
 from ._protocol import CompletionRequest, chunk, completion, parse_request, usage_of
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TRACE_HEADER", "ChatEndpoint"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: The response header naming the request's trace (``GET /v1/traces/{id}``).
 TRACE_HEADER = "x-archon-trace-id"

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import structlog
 from starlette.responses import Response
 
 from .._exceptions import (
@@ -23,10 +22,11 @@ from .._exceptions import (
     LayerFailedGroup,
     ProviderError,
 )
+from .._logging import get_logger
 
 __all__ = ["ServeError", "error_body", "error_response", "from_exception"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class ServeError(Exception):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-import structlog
 from aiohttp import web
 
+from .._logging import get_logger
 from ._settings import SimulationSettings
 from ._simulator import Simulator
 from ._state import RequestRecord, SimulationStats
@@ -18,7 +18,7 @@ from ._wire import Wire
 
 __all__ = ["SimulatedServer"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # How long closing the server waits for requests still running (e.g. timeout faults).
 _SHUTDOWN_TIMEOUT_S = 0.25

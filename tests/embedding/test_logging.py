@@ -1,0 +1,65 @@
+"""Inside an application the library prints nothing itself: its events go to the standard
+logging module, where the application decides what to show (each run in a fresh process,
+so that no test's logging set-up leaks into it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import ROOT
+
+RUN = """
+from archon_async import Engine
+result = Engine("single_model", simulate=True).generate_sync("What is 17 * 23?")
+assert result.text
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_library_prints_nothing_by_itself() -> None:
+    done = _python(RUN)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == ""
+
+
+def test_events_reach_the_standard_logging_module() -> None:
+    done = _python(
+        textwrap.dedent(
+            """
+        import logging, sys
+        records = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append(record)
+        logging.basicConfig(level=logging.DEBUG, handlers=[Keep()])
+        """
+        )
+        + RUN
+        + textwrap.dedent(
+            """
+        calls = [r for r in records if getattr(r, "archon_event", "") == "provider_call"]
+        assert calls, [r.getMessage() for r in records]
+        first = calls[0]
+        assert first.name == "archon_async._dispatch" and first.levelno == logging.DEBUG
+        assert first.archon_fields["status"] == "ok"
+        assert first.getMessage().startswith("provider_call ")
+        assert "sim-key" not in " ".join(r.getMessage() for r in records)  # no key, ever
+        print(len(calls))
+        """
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == 1  # single_model: one call
