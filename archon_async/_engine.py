@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
 import threading
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import structlog
 
 from ._admission import current_ticket, next_ticket
 from ._architecture import Architecture, is_reward_model
+from ._batch_io import BatchItem
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
@@ -24,6 +33,7 @@ from ._endpoints import check_base_urls
 from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
 from ._layer import run_layer
 from ._logging import get_logger
+from ._loop_thread import LoopThread
 from ._registry import Registry
 from ._scoring import HttpScorer
 from ._streaming import AnswerStream, DeltaCallback, RunOptions
@@ -103,6 +113,10 @@ class Engine:
             )
         self._callpath = callpath
         self._adopted = False
+        self._sync_lock = threading.Lock()
+        self._home: LoopThread | None = None  # the loop thread of generate_sync
+        self._close_home: weakref.finalize[Any, Any] | None = None
+        self._loop_guard: AsyncGenerator[None, None] | None = None
         self._owned_scorers: list[HttpScorer] = []
         if not callpath.simulated:
             self._check_scorers(os.environ.get("PAIRRM_BASE_URL"))
@@ -198,11 +212,32 @@ class Engine:
             settings = {model_type: dispatcher.settings_for(model_type) for model_type in called}
             check_base_urls(layers, settings, self._registry, self.architecture.source)
         self._adopted = True
+        await self._guard_loop()
+
+    async def _guard_loop(self) -> None:
+        """Close a private call path before the loop that opened it ends.
+
+        Connection pools belong to the loop they were opened on: an engine opened by
+        ``generate()`` in one ``asyncio.run()`` must not carry them into the next, nor leak
+        them at exit. ``asyncio.run`` (and ``anyio.run``) finalize the loop's async
+        generators before closing it, so a started generator whose ``finally`` closes the
+        engine is the loop's own end-of-life hook.
+        """
+        if not self._owns_callpath or self._loop_guard is not None:
+            return
+        if self._home is not None and self._home.loop is asyncio.get_running_loop():
+            return  # the loop thread of generate_sync is closed by close()
+        guard = _closes_with_loop(weakref.ref(self))
+        await guard.asend(None)
+        self._loop_guard = guard
 
     async def aclose(self) -> None:
         """Close the scorers it opened, and its call path if it is its own (a shared one
         stays open for the others)."""
         with anyio.CancelScope(shield=True):
+            guard, self._loop_guard = self._loop_guard, None
+            if guard is not None:
+                await guard.aclose()  # finalized now, not by a loop that may be gone
             if self._owns_callpath:
                 await self._callpath.aclose()
             for scorer in self._owned_scorers:
@@ -346,45 +381,117 @@ class Engine:
     def generate_sync(
         self, messages: str | Sequence[Mapping[str, Any]], *, seed: int | None = None
     ) -> Result:
-        """`generate` for scripts and notebooks: opens the engine, answers, closes it.
+        """`generate` for scripts, threads and notebooks.
 
-        Inside a running event loop (a notebook) it runs on a worker thread with its own loop.
-        On a shared call path opened with ``with CallPath(...)``, any number of threads may
-        call it at once: their calls share the call path's limits.
+        The engine runs on an event-loop thread of its own, opened on the first call and
+        kept (with its connections) until `close` or the end of the program: any number of
+        threads may call this at once on one engine, and their calls run concurrently under
+        the same limits. Inside a running event loop (a notebook) it works the same way.
 
         Raises:
-            ArchonError: as `generate`, or when called on an engine already open in async code.
+            ArchonError: as `generate`, or when the engine is open in async code (use
+                ``await engine.generate()`` there).
         """
-        if self._owns_callpath and self.is_open:
-            raise ArchonError("this engine is open in async code: use 'await engine.generate()'")
+        home = self._sync_home()
+        return home.run(self.generate(messages, seed=seed))
 
-        async def run() -> Result:
-            if not self._owns_callpath:  # the shared call path stays open for the others
-                return await self.generate(messages, seed=seed)
-            async with self:
-                return await self.generate(messages, seed=seed)
+    def close(self) -> None:
+        """Close an engine used through `generate_sync`: its connections and its loop
+        thread (also done at exit). ``with Engine(...) as engine:`` calls it."""
+        with self._sync_lock:
+            self._home, close_home = None, self._close_home
+            self._close_home = None
+        if close_home is not None:
+            close_home()
 
-        try:
-            import asyncio
+    def __enter__(self) -> Engine:
+        return self
 
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return anyio.run(run)
-        result: list[Result] = []
-        errors: list[BaseException] = []
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
-        def worker() -> None:
-            try:
-                result.append(anyio.run(run))
-            except BaseException as exc:  # handed over to the calling thread
-                errors.append(exc)
+    def _sync_home(self) -> LoopThread:
+        with self._sync_lock:
+            if self._home is not None:
+                return self._home
+            if self._owns_callpath and self.is_open:
+                raise ArchonError(
+                    "this engine is open in async code: use 'await engine.generate()' there"
+                )
+            home = self._home = LoopThread(name=f"archon-engine-{id(self):x}")
+            # Closed by close(), or when the engine is collected, or at exit: whichever
+            # comes first (the finalizer holds what to close, not the engine).
+            self._close_home = weakref.finalize(
+                self, _close_home, home, self._callpath if self._owns_callpath else None,
+                self._owned_scorers,
+            )  # fmt: skip
+            return home
 
-        thread = threading.Thread(target=worker, name="archon-generate-sync")
-        thread.start()
-        thread.join()
-        if errors:
-            raise errors[0]
-        return result[0]
+    def batch(
+        self,
+        items: Iterable[BatchItem | Mapping[str, Any]] | str | Path,
+        *,
+        output: str | Path,
+        concurrency: int = 64,
+        retry_errors: bool = True,
+        progress: TextIO | None = None,
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Answer many prompts, streaming each answer line as it is written to ``output``.
+
+        ``async for line in engine.batch(items, output="answers.jsonl"): ...`` is the CLI's
+        batch runner: at most ``concurrency`` prompts in flight (memory stays bounded),
+        every prompt ends as an answer or an error line, and run again with the same
+        output it resumes (finished ids are skipped and not yielded again). See
+        `archon_async._batch_api.run_batch_iter` for the arguments.
+
+        Raises:
+            InvalidInputError: bad items (every bad one named) or an unusable output.
+            BatchStoppedError: a failure every prompt would meet stopped the batch.
+        """
+        from ._batch_api import run_batch_iter
+
+        return run_batch_iter(
+            self,
+            items,
+            output=Path(output),
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=progress,
+        )
+
+
+def _close_home(
+    home: LoopThread, callpath: CallPath | None, scorers: list[HttpScorer]
+) -> None:
+    """Close what an engine opened on its loop thread, then the thread."""
+
+    async def close() -> None:
+        if callpath is not None:
+            await callpath.aclose()
+        for scorer in scorers:
+            await scorer.aclose()
+        scorers.clear()
+
+    try:
+        home.run(close())
+    finally:
+        home.stop()
+
+
+async def _closes_with_loop(engine: weakref.ref[Engine]) -> AsyncGenerator[None, None]:
+    """Closes the engine when finalized (see `Engine._guard_loop`)."""
+    try:
+        yield
+    finally:
+        alive = engine()
+        if alive is not None and alive._loop_guard is not None:
+            alive._loop_guard = None
+            await alive.aclose()
 
 
 class _RunCalls:

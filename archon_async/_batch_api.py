@@ -1,0 +1,98 @@
+"""`Engine.batch`: the CLI's batch runner for Python callers, as an async iterator.
+
+``async for line in engine.batch(items, output="answers.jsonl")`` gets what
+``archon-async batch`` gets: bounded memory, every prompt ending as one line, resume from the
+output file, a lock on it; each answer line is yielded as soon as it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sized
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ._batch import run_batch
+from ._batch_io import BatchItem, _item_from_record, iter_jsonl_items, validate_jsonl_input
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["run_batch_iter"]
+
+_DONE = object()
+
+
+async def run_batch_iter(
+    engine: Engine,
+    items: Iterable[BatchItem | Mapping[str, Any]] | str | Path,
+    *,
+    output: Path,
+    concurrency: int = 64,
+    retry_errors: bool = True,
+    progress: TextIO | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Run a batch and yield each answer (or error) line once it is in ``output``.
+
+    Args:
+        engine: the engine (opened here if needed, and then closed at the end).
+        items: a JSONL prompts file (checked whole first, as the CLI does), or prompts as
+            `BatchItem`s or dicts ``{"id": ..., "prompt": "..."}`` / ``{"id": ...,
+            "messages": [...]}`` (read lazily, each checked as it comes).
+        output: the answers file; run again with the same one to resume.
+        concurrency: prompts in flight at once (at most that many lines wait unread).
+        retry_errors: on resume, run again the prompts whose line is an error.
+        progress: a stream to show progress on (none by default: a library prints nothing).
+
+    Raises:
+        InvalidInputError: an item is malformed, ids repeat, or the output is unusable.
+        BatchStoppedError: a failure every prompt would meet stopped the batch.
+    """
+    if isinstance(items, str | Path):
+        path = Path(items)
+        total = validate_jsonl_input(path)
+        source: Iterable[BatchItem] = iter_jsonl_items(path)
+        unique = True
+    else:
+        total = len(items) if isinstance(items, Sized) else 0
+        source, unique = _as_items(items), False
+    # A bounded queue: a consumer that reads slowly holds the workers back.
+    lines: asyncio.Queue[Any] = asyncio.Queue(maxsize=concurrency)
+
+    async def produce() -> None:
+        try:
+            await run_batch(
+                engine,
+                source,
+                output,
+                total=total,
+                concurrency=concurrency,
+                retry_errors=retry_errors,
+                progress=progress,
+                show_progress=progress is not None,
+                unique_ids=unique,
+                on_answer=lines.put,
+            )
+        except Exception:
+            await lines.put(_DONE)  # the consumer stops reading, then sees the error
+            raise
+        await lines.put(_DONE)
+
+    # A task, not a task group: a group's cancel scope cannot span the ``yield``s of an
+    # async generator; leaving the loop early cancels the batch in ``finally``.
+    run = asyncio.create_task(produce())
+    try:
+        while (line := await lines.get()) is not _DONE:
+            yield line
+        await run  # its error, if it failed
+    finally:
+        if not run.done():
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+
+
+def _as_items(items: Iterable[BatchItem | Mapping[str, Any]]) -> Iterator[BatchItem]:
+    for number, item in enumerate(items, start=1):
+        yield item if isinstance(item, BatchItem) else _item_from_record(item, f"item {number}")

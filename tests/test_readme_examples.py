@@ -1,0 +1,43 @@
+"""Every example of the README works as written: the Python blocks are the files under
+examples/ (kept equal to the README here), run as scripts as a user would run them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_quickstart_block_is_the_example_file() -> None:
+    quick = (ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8")
+    assert quick[quick.index("import asyncio") :] in _python_blocks()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_each_example_runs_without_any_key(example: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    done = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", str(example)],
+        cwd=tmp_path,  # not the clone: whatever it loads comes from the package
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    assert "Unclosed" not in done.stderr
