@@ -322,11 +322,17 @@ async def answer_item(
 
 def _spending(calls: list[CallRecord]) -> dict[str, int]:
     hits = sum(1 for call in calls if call.cached)
+    # Attempts resent after a failure, and how many of them timed out (a busy server's
+    # queue shows here first): written when there were any.
+    retries = sum(call.retries for call in calls)
+    timeouts = sum(call.timeouts for call in calls)
     return {
         "calls": len(calls) - hits,
         "input_tokens": sum(call.input_tokens for call in calls),
         "output_tokens": sum(call.output_tokens for call in calls),
         **({"cache_hits": hits} if hits else {}),
+        **({"retries": retries} if retries else {}),
+        **({"timeouts": timeouts} if timeouts else {}),
     }
 
 

@@ -28,7 +28,13 @@ import anyio
 
 from ._circuit import CircuitBreakers, circuit_opened
 from ._config import ProviderSettings
-from ._exceptions import AuthenticationError, ProviderError, RateLimitError, RateLimitResetError
+from ._exceptions import (
+    AuthenticationError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RateLimitResetError,
+)
 from ._http import retry_after_from_headers
 from ._keys import KeyLease, KeyPool, KeyPoolStatistics, check_required_keys, load_key_sets
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
@@ -103,6 +109,7 @@ class _Spent:
     latency_s: float = 0.0
     key_id: str | None = None
     wait_s: float = 0.0
+    timeouts: int = 0
 
 
 @dataclass(slots=True)
@@ -232,6 +239,7 @@ class Dispatcher:
                     # locals (pytest -l, rich, Sentry) can show it.
                     error.with_traceback(None)
                     spent.attempts += 1
+                    spent.timeouts += isinstance(error, ProviderTimeoutError)
                     spent.key_id = lease.key_id
                     step = self._after_failure(lane, lease, error, spent)
                     opened = self._circuits.failed(
@@ -323,6 +331,7 @@ class Dispatcher:
             key_id=lease.key_id,
             wait_s=round(spent.wait_s, 6),
             finish_reason=response.finish_reason,
+            timeouts=spent.timeouts,
         )
 
     def _after_failure(
@@ -435,6 +444,7 @@ def _failed_record(request: ChatRequest, spent: _Spent, error: ProviderError) ->
         error=f"{type(error).__name__}: {error}",
         wait_s=round(spent.wait_s, 6),
         finish_reason=getattr(error, "finish_reason", None),
+        timeouts=spent.timeouts,
     )
 
 

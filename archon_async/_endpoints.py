@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ._architecture import is_reward_model
+from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._exceptions import ConfigError
 from ._registry import Registry
 from ._types import ChatRequest
 
-__all__ = ["check_base_urls"]
+__all__ = ["check_base_urls", "self_hosted_notes"]
+
+# Self-hosted servers run a fixed number of requests at once and queue the rest; the flags
+# that set it: llama.cpp llama-server --parallel, Ollama OLLAMA_NUM_PARALLEL, vLLM
+# --max-num-seqs, TGI --max-concurrent-requests (each server's own documentation).
+_SELF_HOSTED = ("OpenAI_Compatible", "vLLM", "tgi")
 
 
 def check_base_urls(
@@ -73,3 +78,26 @@ def _missing(
         source=source,
         location=format_location(("layers", *place)),
     )
+
+
+def self_hosted_notes(architecture: Architecture) -> list[str]:
+    """Advice for each self-hosted provider an architecture calls without a concurrency set.
+
+    A request waiting in a busy server's own queue spends its ``timeout_s`` there, times
+    out and is resent; capping ``max_concurrency`` at what the server runs at once keeps the
+    queue on our side, where waiting costs no timeout.
+    """
+    used = {spec.model_type for layer in architecture.layers for spec in layer}
+    notes = []
+    for model_type in _SELF_HOSTED:
+        settings = architecture.providers.get(model_type)
+        if model_type not in used or (settings and "max_concurrency" in settings.model_fields_set):
+            continue
+        notes.append(
+            f"{model_type} is self-hosted: set providers.{model_type}.max_concurrency to the "
+            "requests the server runs at once (llama-server --parallel, Ollama "
+            "OLLAMA_NUM_PARALLEL, vLLM --max-num-seqs, TGI --max-concurrent-requests); "
+            "requests beyond it wait in the server's queue, where the wait counts against "
+            "timeout_s"
+        )
+    return notes

@@ -42,10 +42,14 @@ class BatchStats:
     per_model: dict[str, ModelUsage] = field(default_factory=lambda: defaultdict(ModelUsage))
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: DEFAULT_PRICES)
     cache_hits: int = 0
+    retries: int = 0
+    timeouts: int = 0
 
     def add_calls(self, calls: Iterable[CallRecord]) -> None:
         """Count the calls of one finished prompt (cache hits apart: they cost nothing)."""
         for call in calls:
+            self.retries += call.retries
+            self.timeouts += call.timeouts
             if call.cached:
                 self.cache_hits += 1
                 continue
@@ -95,8 +99,9 @@ class BatchStats:
         """Failures, prompts in flight, calls and tokens per second, and the cost so far."""
         elapsed = max(self.elapsed_s, 1e-9)
         cost, _ = self.cost()
+        retried = f"{self.retries} retries ({self.timeouts} timeouts), " if self.retries else ""
         return (
-            f"{self.failed} failed, {self.in_flight} in flight, "
+            f"{self.failed} failed, {self.in_flight} in flight, {retried}"
             f"{self.calls / elapsed:.1f} calls/s, {self.tokens / elapsed:.0f} tokens/s, "
             f"~${cost:.4f}"
         )
@@ -111,6 +116,8 @@ class BatchStats:
             "failed": self.failed,
             "elapsed_s": round(self.elapsed_s, 3),
             "calls": self.calls,
+            "retries": self.retries,
+            "timeouts": self.timeouts,
             "cache_hits": self.cache_hits,
             "estimated_cost_usd": round(cost, 6),
             "unpriced_models": unpriced,

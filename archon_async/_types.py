@@ -100,6 +100,7 @@ class CallRecord:
             (a slow call with a large ``wait_s`` was held by a limit, not by the provider).
         finish_reason: why the provider ended the reply (``stop``, ``length``, ...), if
             it said; a reply cut at ``max_tokens`` says ``length`` or ``max_tokens``.
+        timeouts: attempts of the call that timed out (each one was resent or failed it).
     """
 
     model: str
@@ -113,6 +114,7 @@ class CallRecord:
     cached: bool = False
     wait_s: float = 0.0
     finish_reason: str | None = None
+    timeouts: int = 0
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

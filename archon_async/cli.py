@@ -321,7 +321,7 @@ def _looks_like_config(value: str) -> bool:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ._endpoints import check_base_urls
+    from ._endpoints import check_base_urls, self_hosted_notes
     from ._shipped import shipped_config_names
 
     targets: list[str | Path] = list(args.configs)
@@ -360,6 +360,8 @@ def _validate(args: argparse.Namespace) -> int:
                         "needs a scoring backend: PAIRRM_BASE_URL (a POST /score server) or "
                         "--simulate\n"
                     )
+        for note in self_hosted_notes(architecture):
+            sys.stdout.write(f"  note: {note}\n")
     return 1 if failed else 0
 
 
