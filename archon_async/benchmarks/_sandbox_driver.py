@@ -1,7 +1,7 @@
 """The Python code that runs first inside the sandbox and then runs the program.
 
 It is passed with ``python -I -c`` (so no file of ours has to be visible inside), with the
-arguments ``MODE WORKDIR MAX_PROCESSES``:
+arguments ``MODE WORKDIR MAX_PROCESSES STARTED_FD``:
 
 * ``tests``: the program is a solution followed by its tests (HumanEval, MBPP). It runs as
   a module named ``__sandbox__``, not ``__main__``, as in human-eval's harness, so a
@@ -13,8 +13,10 @@ arguments ``MODE WORKDIR MAX_PROCESSES``:
 * ``main``: the program is a whole script reading standard input (CodeContests); it runs as
   ``__main__`` and its exit status and output are its own.
 
-Before the program, the driver closes every inherited descriptor above 2, enters the scratch
-directory and sets ``RLIMIT_NPROC`` (from inside: the kernel counts processes per user in
+Before the program, the driver enters the scratch directory, writes one byte to
+``STARTED_FD`` (the time limit counts from there: the sandbox's own start, slow on a loaded
+machine, is not the program's time), closes every inherited descriptor above 2, and sets
+``RLIMIT_NPROC`` (from inside: the kernel counts processes per user in
 each user namespace, so the limit bounds this run alone). Where it is PID 1 of its namespace
 (the ``unshare`` backend) it forks, so that the program is not PID 1 (which ignores signals
 it has no handler for), reaps the orphans and exits with the program's status; its exit then
@@ -33,18 +35,20 @@ __all__ = ["DRIVER", "SOCKET_GUARD"]
 DRIVER = r"""
 def _sandbox_run():
     import os, resource, sys, traceback
-    mode, workdir, nproc = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    os.closerange(3, 65536)
+    mode, workdir, nproc, started = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     os.chdir(workdir)
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     if os.getpid() == 1:
         child = os.fork()
         if child:
+            os.closerange(3, 65536)
             while True:
                 done, status = os.wait()
                 if done == child:
                     code = os.waitstatus_to_exitcode(status)
                     os._exit(code if code >= 0 else 128 - code)
+    os.write(started, b"1")
+    os.closerange(3, 65536)
     sys.argv = ["main.py"]
     if mode == "main":
         import runpy

@@ -6,9 +6,10 @@ the isolation backends of `archon_async.benchmarks._isolation` (bubblewrap, else
 ordinary caller), a read-only system, a private size-limited scratch directory as the only
 writable place, no network (not even the host's loopback), an allow-listed environment, no
 inherited descriptors, no capabilities. Limits: wall clock (`Sandbox.timeout_s`, 3 s by
-default as in human-eval), CPU time (the wall clock rounded up, plus one second), address
-space, size of each written file (16 MiB, which also bounds the captured output), open files
-(256) and processes (`Sandbox.max_processes`). When the program ends, or the run is stopped,
+default as in human-eval, counted from the program's start, not the sandbox's), CPU time
+(the wall clock rounded up, plus one second), address space, size of each written file
+(16 MiB, which also bounds the captured output), open files (256) and processes
+(`Sandbox.max_processes`). When the program ends, or the run is stopped,
 everything it started ends with it (the PID namespace dies).
 
 Where neither backend works (no user namespaces and not root, or not Linux), `Sandbox`
@@ -62,6 +63,7 @@ _TAIL_BYTES = 4096  # of stdout read at the end, where the completion marker is
 _FILE_LIMIT_BYTES = 16 * 1024 * 1024
 _OPEN_FILES = 256
 _PROBE_TIMEOUT_S = 60.0
+_STARTUP_TIMEOUT_S = 120.0  # for the sandbox to start the program, before its own limit
 
 _INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
@@ -125,6 +127,21 @@ def _collect(workspace: _Workspace) -> tuple[bytes, bytes, bytes]:
         handle.seek(max(0, handle.seek(0, os.SEEK_END) - _KEEP_BYTES))
         err = handle.read()
     return head, tail, err
+
+
+async def _started(descriptor: int, timeout_s: float) -> bool:
+    """Whether the driver wrote its start byte on the pipe ``descriptor`` (closed here)
+    within ``timeout_s``; False when the pipe closed first (the sandbox failed to start)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(descriptor, "rb", buffering=0)  # a pipe: no I/O here; the transport closes it
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    try:
+        return bool(await asyncio.wait_for(reader.read(1), timeout_s))
+    except TimeoutError:
+        return False
+    finally:
+        transport.close()
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
@@ -278,11 +295,12 @@ class Sandbox:
             # removed inline so that cancellation cannot skip it.
             shutil.rmtree(workspace.root, ignore_errors=True)
 
-    def _command(self, backend: str, workspace: _Workspace, tests: bool) -> list[str]:
+    def _command(self, backend: str, workspace: _Workspace, tests: bool, started: int) -> list[str]:
         workdir = SCRATCH if backend != "none" else str(workspace.launch.program.parent)
         driver = DRIVER if backend != "none" else SOCKET_GUARD + DRIVER
         mode = "tests" if tests else "main"
-        program = [sys.executable, "-I", "-c", driver, mode, workdir, str(self.max_processes)]
+        program = [sys.executable, "-I", "-c", driver, mode, workdir]
+        program += [str(self.max_processes), str(started)]
         uid = _isolation.run_uid()
         if backend == "bwrap":
             binary, setpriv = str(shutil.which("bwrap")), shutil.which("setpriv")
@@ -293,11 +311,10 @@ class Sandbox:
             return _isolation.unshare_command(tools, workspace.launch, uid=uid, program=program)
         return program
 
-    async def _launch(
-        self, backend: str, workspace: _Workspace, limit: float, tests: bool
-    ) -> SandboxResult:
-        marker = secrets.token_hex(16) if tests else ""
-        command = self._command(backend, workspace, tests)
+    async def _start(
+        self, backend: str, workspace: _Workspace, limit: float, tests: bool, started: int
+    ) -> asyncio.subprocess.Process:
+        command = self._command(backend, workspace, tests, started)
         workdir = SCRATCH if backend != "none" else str(workspace.launch.program.parent)
         with contextlib.ExitStack() as files:
             stdout, stderr = (
@@ -311,29 +328,51 @@ class Sandbox:
                 if tests
                 else files.enter_context(workspace.stream("stdin").open("rb"))
             )
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    *command,
-                    stdin=stdin,
-                    stdout=stdout,
-                    stderr=stderr,
-                    cwd=workspace.root,
-                    env=_isolation.environment(workdir),
-                    start_new_session=True,
-                    preexec_fn=_limits(self.memory_mb, int(limit) + 1),
-                )
-            except OSError as exc:
-                return SandboxResult(False, "error", stderr=str(exc), detail=str(exc))
+            return await asyncio.create_subprocess_exec(
+                *command,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=workspace.root,
+                env=_isolation.environment(workdir),
+                start_new_session=True,
+                pass_fds=(started,),  # the driver closes it before the program runs
+                preexec_fn=_limits(self.memory_mb, int(limit) + 1),
+            )
+
+    async def _launch(
+        self, backend: str, workspace: _Workspace, limit: float, tests: bool
+    ) -> SandboxResult:
+        marker = secrets.token_hex(16) if tests else ""
+        started_read, started_write = os.pipe()
+        try:
+            process = await self._start(backend, workspace, limit, tests, started_write)
+        except OSError as exc:
+            os.close(started_read)
+            return SandboxResult(False, "error", stderr=str(exc), detail=str(exc))
+        finally:
+            os.close(started_write)
+        began, timed_out = False, False
         try:
             if tests and process.stdin is not None:
                 process.stdin.write(marker.encode() + b"\n")
                 process.stdin.close()
-            returncode, timed_out = await self._wait(process, limit)
+            began = await _started(started_read, _STARTUP_TIMEOUT_S)
+            if began:
+                returncode, timed_out = await self._wait(process, limit)
+            else:  # the sandbox failed (or took minutes) before the program began
+                _kill_group(process)
+                returncode = await process.wait()
         finally:
             if process.returncode is None:  # cancelled: leave nothing running
                 _kill_group(process)
                 await process.wait()
         head, tail, err = await asyncio.to_thread(_collect, workspace)
+        if not began:
+            stderr = err.decode("utf-8", "replace")
+            why = (stderr.strip().splitlines() or ["no message"])[-1][:300]
+            detail = f"the sandbox did not start the program: {why}"
+            return SandboxResult(False, "error", stderr, "", returncode, detail)
         return verdict(returncode, head, tail, err, timed_out=timed_out, marker=marker, limit=limit)
 
     async def _wait(self, process: asyncio.subprocess.Process, limit: float) -> tuple[int, bool]:

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -254,3 +255,23 @@ def test_a_run_leaves_no_event_loop_noise() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "passed"
     assert "Event loop is closed" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+async def test_a_sandbox_that_cannot_start_is_an_error_not_a_failed_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from archon_async.benchmarks import _isolation
+    from tests.benchmarks.sandbox_helpers import resolved
+
+    sandbox = await resolved("bwrap", timeout_s=20)
+    real = _isolation.bwrap_command
+
+    def broken(*args: Any, **kwargs: Any) -> list[str]:
+        command = real(*args, **kwargs)
+        return [command[0], "--no-such-option", *command[1:]]
+
+    monkeypatch.setattr(_isolation, "bwrap_command", broken)
+    result = await sandbox.run("pass", tests=True)
+    assert result.status == "error" and not result.passed
+    assert result.detail.startswith("the sandbox did not start the program: ")
+    assert "no-such-option" in result.detail
