@@ -77,21 +77,47 @@ def _decided(passing: list[int], results: Mapping[int, object], k: int) -> list[
     return None
 
 
-def _settle(
-    scan: FirstKScan[T],
-    scopes: dict[int, anyio.CancelScope],
-    passing: list[int],
-    passed: Callable[[T], bool],
-    index: int,
-    result: T,
-) -> None:
-    """Record a finished judgement (one cancelled too late counts as made)."""
-    scopes.pop(index, None)
-    if index in scan.cancelled:
-        scan.cancelled.remove(index)
-    scan.results[index] = result
-    if passed(result):
-        passing.append(index)
+class _Scanner(Generic[T]):
+    """The state of one scan: what is in flight, what was judged, what passed."""
+
+    def __init__(self, count: int, passed: Callable[[T], bool], k: int, max_window: int) -> None:
+        self.count, self.passed, self.k, self.max_window = count, passed, k, max_window
+        self.scan: FirstKScan[T] = FirstKScan()
+        self.scopes: dict[int, anyio.CancelScope] = {}  # judgements in flight
+        self.passing: list[int] = []
+        self.next_index = 0
+
+    def to_start(self) -> list[int]:
+        """The candidates to start now. The window slides over candidate order rather than
+        counting calls in flight: nothing starts a window or more past the first candidate
+        not yet judged, so the calls beyond Archon's stay under one window even when later
+        judgements finish first."""
+        window = _window(
+            self.k - len(self.passing), len(self.passing), len(self.scan.results), self.max_window
+        )
+        limit = min(self.count, min(self.scopes, default=self.next_index) + window)
+        started = list(range(self.next_index, max(limit, self.next_index)))
+        self.next_index += len(started)
+        return started
+
+    def settle(self, index: int, result: T) -> None:
+        """Record a finished judgement (one cancelled too late counts as made)."""
+        self.scopes.pop(index, None)
+        if index in self.scan.cancelled:
+            self.scan.cancelled.remove(index)
+        self.scan.results[index] = result
+        if self.passed(result):
+            self.passing.append(index)
+        if len(self.passing) >= self.k:
+            # Nothing after the k-th pass so far can be chosen any more.
+            last = sorted(self.passing)[self.k - 1]
+            self.cancel([i for i in self.scopes if i > last])
+        self.scan.selected = _decided(self.passing, self.scan.results, self.k)
+
+    def cancel(self, indices: list[int]) -> None:
+        for index in indices:
+            self.scopes.pop(index).cancel()
+            self.scan.cancelled.append(index)
 
 
 async def scan_first_k(
@@ -111,55 +137,37 @@ async def scan_first_k(
         The judgements made and, when at least ``k`` candidates passed, the first ``k``
         of them in candidate order (Archon's sequential selection).
     """
-    scan: FirstKScan[T] = FirstKScan()
-    scopes: dict[int, anyio.CancelScope] = {}  # judgements in flight
+    state: _Scanner[T] = _Scanner(count, passed, k, max_window)
     send, receive = anyio.create_memory_object_stream[tuple[int, T]](max(count, 1))
-    passing: list[int] = []
 
     async def run(index: int, scope: anyio.CancelScope) -> None:
         with scope:
             result = await judge(index)
             send.send_nowait((index, result))
 
-    next_index = 0
     with send, receive:
-        async with anyio.create_task_group() as group:
-            while True:
-                window = _window(k - len(passing), len(passing), len(scan.results), max_window)
-                # A sliding window over candidate order, not a count of calls in flight:
-                # nothing starts a window or more past the first unjudged candidate, so
-                # the calls beyond Archon's stay under one window even when later
-                # judgements finish first.
-                while next_index < count and next_index < min(scopes, default=next_index) + window:
-                    scopes[next_index] = anyio.CancelScope()
-                    group.start_soon(run, next_index, scopes[next_index])
-                    next_index += 1
-                if not scopes:
-                    break
-                index, result = await receive.receive()
-                _settle(scan, scopes, passing, passed, index, result)
-                if len(passing) >= k:
-                    # Nothing after the k-th pass so far can be chosen any more.
-                    last = sorted(passing)[k - 1]
-                    for later in [i for i in scopes if i > last]:
-                        scopes.pop(later).cancel()
-                        scan.cancelled.append(later)
-                scan.selected = _decided(passing, scan.results, k)
-                if scan.selected is not None:
-                    break
-            for index, scope in scopes.items():
-                scope.cancel()
-                scan.cancelled.append(index)
+        try:
+            async with anyio.create_task_group() as group:
+                while state.scan.selected is None:
+                    for index in state.to_start():
+                        state.scopes[index] = anyio.CancelScope()
+                        group.start_soon(run, index, state.scopes[index])
+                    if not state.scopes:
+                        break
+                    state.settle(*await receive.receive())
+                state.cancel(list(state.scopes))
+        except BaseExceptionGroup as group_error:
+            # A judge's failure (a bug: expected failures are results) is raised as itself.
+            raise _first_error(group_error) from None
         # A judgement may have finished between its cancellation and now: it was made.
         while True:
             try:
-                index, result = receive.receive_nowait()
+                state.settle(*receive.receive_nowait())
             except anyio.WouldBlock:
                 break
-            _settle(scan, scopes, passing, passed, index, result)
-    scan.cancelled.sort()
-    scan.skipped = count - next_index
-    return scan
+    state.scan.cancelled.sort()
+    state.scan.skipped = count - state.next_index
+    return state.scan
 
 
 def record_scan(ctx: ComponentContext, scan: FirstKScan[T], *, window: int) -> None:
@@ -174,3 +182,17 @@ def record_scan(ctx: ComponentContext, scan: FirstKScan[T], *, window: int) -> N
             skipped=scan.skipped,
             window=window,
         )
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of an exception group that is not a cancellation."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending[:0] = list(error.exceptions)
+        else:
+            leaves.append(error)
+    cancelled = anyio.get_cancelled_exc_class()
+    return next((leaf for leaf in leaves if not isinstance(leaf, cancelled)), leaves[0])

@@ -176,3 +176,13 @@ async def test_fewer_than_k_passing_judges_every_candidate(make_ctx: Any, spec: 
     assert update == {"candidates": ["answer 3", "answer 7"]}
     assert len(ctx.requests) == 10
     assert ctx.events() == ["unit_test_first_k_fallback"]
+
+
+async def test_a_bug_in_a_judgement_is_raised_as_itself() -> None:
+    async def judge(index: int) -> bool:
+        if index == 2:
+            raise KeyError("bug")
+        return False
+
+    with pytest.raises(KeyError, match="bug"):
+        await scan_first_k(10, judge, bool, 1, max_window=4)

@@ -10,6 +10,7 @@ import pytest
 
 from archon_async import ChatRequest, Engine
 from archon_async.components._common import UNIT_TESTS_PHRASE
+from archon_async.components._first_k import DEFAULT_FIRST_K_WINDOW
 from archon_async.components.formats import (
     CRITIC_MARKER,
     FUSER_MARKER,
@@ -245,3 +246,38 @@ async def test_unparsable_unit_tests_do_not_lose_the_run() -> None:
     assert not any(
         UNIT_TEST_EVALUATOR_MARKER in r.messages[-1]["content"] for r in provider.requests
     )
+
+
+async def test_published_100_sample_first_pass_config_stops_as_archon_does() -> None:
+    """archon-gpt-4o-sample_100_..._first_pass: 100 candidates, then first_pass. Archon
+    judges candidates one by one until the first that passes all 5 tests; so do we, give or
+    take one window of calls, and the answer is that candidate."""
+    name = (
+        "archon-gpt-4o-sample_100_then_unit_test_generation_5_with_gpt-4o"
+        "_then_unit_test_evaluation_with_gpt-4o_first_pass"
+    )
+    drawn = iter(range(1000))
+    passes = {23, 24, 71}  # by the candidate's number
+
+    def reply(request: ChatRequest) -> str:
+        prompt = request.messages[-1]["content"]
+        if UNIT_TEST_GENERATOR_MARKER in prompt:
+            return render_unit_tests([f"Test {i}" for i in range(5)])
+        if UNIT_TEST_EVALUATOR_MARKER in prompt:
+            number = int(re.findall(r"Candidate response: answer (\d+)", prompt)[0])
+            return render_unit_test_verdicts([number in passes] * 5)
+        return f"answer {next(drawn)}"
+
+    provider = FakeProvider(reply)
+    config = retyped(ARCHON_CONFIGS / f"{name}.json")
+    async with Engine(config, registry=fake_registry(provider)) as engine:
+        result = await engine.generate("Write a function that adds two numbers.")
+    candidates = result.trace.layers[1].components[0].outputs["candidates"]
+    assert len(candidates) == 100
+    first = next(i for i, c in enumerate(candidates) if int(c.split()[1]) in passes)
+    assert result.text == candidates[first]  # Archon's choice
+    judged = [
+        r for r in provider.requests if UNIT_TEST_EVALUATOR_MARKER in r.messages[-1]["content"]
+    ]
+    assert first + 1 <= len(judged) <= first + 1 + DEFAULT_FIRST_K_WINDOW - 1
+    assert len(judged) < 100

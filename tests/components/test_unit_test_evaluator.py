@@ -9,6 +9,7 @@ import pytest
 
 from archon_async.components._common import PARSE_RETRIES, UNIT_TESTS_PHRASE
 from archon_async.components.formats import UNIT_TEST_EVALUATOR_MARKER, render_unit_test_verdicts
+from archon_async.components.prompts import unit_test_evaluator_prompt
 from archon_async.components.unit_test_evaluator import UnitTestEvaluator, parse_unit_test_verdicts
 from archon_async.core import ConfigError, Message, ProviderServerError
 
@@ -188,3 +189,14 @@ async def test_no_unit_tests_passes_the_candidates_on_without_calls(
     assert update == {"candidates": kept}  # every candidate passes its zero tests
     assert ctx.requests == []
     assert ctx.notes == [{"event": "unit_test_evaluator_without_tests", "candidates": 3}]
+
+
+async def test_a_copy_of_the_prompt_example_is_no_verdict(make_ctx: Any, spec: Any) -> None:
+    prompt = unit_test_evaluator_prompt("q", "four", TESTS)
+    example = next(line for line in prompt.splitlines() if line.startswith("Unit Test #N"))
+    replies = iter([example, render_unit_test_verdicts([True, True, True])])
+    ctx = make_ctx(spec("unit_test_evaluator"), lambda m: next(replies))
+    update = await UnitTestEvaluator(ctx.spec).run(ctx, state_of("four"))
+    assert update == {"candidates": ["four"]}
+    assert ctx.events() == ["unit_test_eval_retry"]
+    assert parse_unit_test_verdicts(example, 3) == [None, None, None]

@@ -48,6 +48,9 @@ def judge(messages: list[Message]) -> str:
         ("Verdict: Correct", True),
         ("Final verdict - incorrect.", False),
         ("I am not sure.", None),
+        # The prompt's options copied back are no verdict.
+        ("End with exactly one verdict: [Correct] or [Incorrect].", None),
+        ("[Correct] or [Incorrect]? It fails step 2. [Incorrect]", False),
         ("", None),
     ],
 )
