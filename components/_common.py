@@ -105,7 +105,7 @@ def _sendable(spec: ComponentSpec, messages: Sequence[Message]) -> list[Message]
 
 # How providers say a reply was cut at max_tokens: OpenAI and vLLM "length", Anthropic and
 # Bedrock "max_tokens", Gemini "MAX_TOKENS" (compared in lower case).
-_TRUNCATED = frozenset({"length", "max_tokens", "model_length"})
+_TRUNCATED = frozenset({"length", "max_tokens"})
 
 
 async def complete_reply(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archon_async import ChatRequest, Engine
+from archon_async import ChatRequest, Engine, Result
 from archon_async.components._common import UNIT_TESTS_PHRASE
 from archon_async.components._first_k import DEFAULT_FIRST_K_WINDOW
 from archon_async.components.formats import (
@@ -196,23 +196,30 @@ async def test_every_reply_is_stripped_as_archon_strips_it() -> None:
     assert result.text == "fused answer"
 
 
-async def test_an_unparsable_critic_does_not_lose_the_run() -> None:
+async def run_with_one_task_unparsable(
+    marker: str, text: str, *layers: list[dict[str, object]]
+) -> tuple[Result, FakeProvider]:
+    """Run layers where every reply to the task of ``marker`` is ``text``."""
+
     def reply(request: ChatRequest) -> str:
-        if CRITIC_MARKER in request.messages[-1]["content"]:
-            return "Both answers are fine."
+        if marker in request.messages[-1]["content"]:
+            return text
         return answer(request)
 
     provider = FakeProvider(reply)
-    config = {
-        "name": "critic-fails",
-        "layers": [
-            [component("generator", samples=2)],
-            [component("critic")],
-            [component("fuser")],
-        ],
-    }
+    config = {"name": "degrades", "layers": list(layers)}
     async with Engine(config, registry=fake_registry(provider)) as engine:
-        result = await engine.generate("What is 2 + 2?")
+        return await engine.generate("What is 2 + 2?"), provider
+
+
+async def test_an_unparsable_critic_does_not_lose_the_run() -> None:
+    result, provider = await run_with_one_task_unparsable(
+        CRITIC_MARKER,
+        "Both answers are fine.",
+        [component("generator", samples=2)],
+        [component("critic")],
+        [component("fuser")],
+    )
     assert result.text == "fused answer"
     critic = result.trace.layers[1].components[0]
     assert critic.error is None and critic.outputs == {"critiques": []}
@@ -222,22 +229,13 @@ async def test_an_unparsable_critic_does_not_lose_the_run() -> None:
 
 
 async def test_unparsable_unit_tests_do_not_lose_the_run() -> None:
-    def reply(request: ChatRequest) -> str:
-        if UNIT_TEST_GENERATOR_MARKER in request.messages[-1]["content"]:
-            return "Tests are not needed here."
-        return answer(request)
-
-    provider = FakeProvider(reply)
-    config = {
-        "name": "tests-fail",
-        "layers": [
-            [component("generator", samples=3)],
-            [component("unit_test_generator")],
-            [component("unit_test_evaluator", first_pass=True, top_k=1)],
-        ],
-    }
-    async with Engine(config, registry=fake_registry(provider)) as engine:
-        result = await engine.generate("What is 2 + 2?")
+    result, provider = await run_with_one_task_unparsable(
+        UNIT_TEST_GENERATOR_MARKER,
+        "Tests are not needed here.",
+        [component("generator", samples=3)],
+        [component("unit_test_generator")],
+        [component("unit_test_evaluator", first_pass=True, top_k=1)],
+    )
     assert result.text == "candidate from m"
     events = [
         n["event"] for layer in result.trace.layers for c in layer.components for n in c.notes
