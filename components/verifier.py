@@ -27,9 +27,11 @@ Settings:
         accepted for compatibility, no effect.
     samples: ignored; each step is one call (Archon keeps only the first sample too).
 
-If no candidate is verified, every candidate passes on to the next layer, as in Archon,
-and ``verifier_none_verified`` is noted. Writes ``candidates`` and, when the previous layer
-left one critique per candidate, ``critiques`` aligned with the kept candidates.
+If no candidate is verified, the candidates judged ``[Incorrect]`` pass on to the next
+layer, as in Archon (which drops those whose check failed or gave no verdict; when that
+leaves none, every candidate passes on here), and ``verifier_none_verified`` is noted.
+Writes ``candidates`` and, when the previous layer left one critique per candidate,
+``critiques`` aligned with the kept candidates.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ class Verifier:
         critiques = aligned_critiques(ctx, state, len(candidates))
         conversation = effective_conversation(ctx.conversation, state)
 
-        async def check(index: int) -> bool | ArchonError:
+        async def check(index: int) -> bool | ArchonError | None:
             try:
                 return await self._verify(ctx, conversation, index, candidates[index])
             except ArchonError as exc:
@@ -160,8 +162,9 @@ class Verifier:
         if self.spec.first_k is not None:
             kept = kept[: self.spec.first_k]
         if not kept:
-            record(ctx, "verifier_none_verified", candidates=len(candidates))
-            kept = list(range(len(candidates)))
+            kept = sorted(i for i, outcome in outcomes.items() if outcome is False)
+            kept = kept or list(range(len(candidates)))
+            record(ctx, "verifier_none_verified", candidates=len(candidates), kept=len(kept))
         update: StateUpdate = {"candidates": [candidates[i] for i in kept]}
         if critiques is not None:
             update["critiques"] = [critiques[i] for i in kept]
@@ -169,7 +172,8 @@ class Verifier:
 
     async def _verify(
         self, ctx: ComponentContext, conversation: list[Message], index: int, candidate: str
-    ) -> bool:
+    ) -> bool | None:
+        """True verified, False judged incorrect, None no verdict after the retries."""
         query = query_of(conversation)
         reasoning = await complete_text(
             ctx,
@@ -192,5 +196,5 @@ class Verifier:
         if parsed.value is None:
             hint = {"hint": truncation_hint(self.spec)} if parsed.truncated else {}
             record(ctx, "verifier_verdict_unparsable", candidate=index, **hint, raw=parsed.raw)
-            return False
+            return None
         return parsed.value

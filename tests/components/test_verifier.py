@@ -123,7 +123,24 @@ async def test_none_verified_passes_everything_on(make_ctx: Any, spec: Any) -> N
     state = {"candidates": ["five", "six"], "critiques": ["c5", "c6"]}
     update = await Verifier(ctx.spec).run(ctx, state)
     assert update == {"candidates": ["five", "six"], "critiques": ["c5", "c6"]}
-    assert ctx.notes == [{"event": "verifier_none_verified", "candidates": 2}]
+    assert ctx.notes == [{"event": "verifier_none_verified", "candidates": 2, "kept": 2}]
+
+
+async def test_none_verified_passes_on_those_judged_incorrect_as_archon(
+    make_ctx: Any, spec: Any
+) -> None:
+    def reply(messages: list[Message]) -> str:
+        prompt = messages[-1]["content"]
+        if candidate_in(prompt) == "six" and VERIFIER_VERDICT_MARKER in prompt:
+            return "Hard to say."
+        return judge(messages)
+
+    ctx = make_ctx(spec("verifier"), reply)
+    state = {"candidates": ["five", "six"], "critiques": ["c5", "c6"]}
+    update = await Verifier(ctx.spec).run(ctx, state)
+    # Archon drops a candidate whose check raised (no verdict after its retries).
+    assert update == {"candidates": ["five"], "critiques": ["c5"]}
+    assert ctx.notes[-1] == {"event": "verifier_none_verified", "candidates": 2, "kept": 1}
 
 
 async def test_unparsable_verdict_is_retried_then_counts_as_unverified(
