@@ -274,19 +274,23 @@ class Space:
                 for model in self.models[: candidate.model_top_k]
             ]
         ]
+        # A top_k never exceeds the candidates its layer receives (the same selection, and
+        # no load-time warning about it).
+        n = candidate.model_top_k * candidate.sample_top_k
         for width in candidate.fusers:
             if candidate.critic:
                 layers.append([component("critic", best)])
             if candidate.ranker_top_k:
-                layers.append(
-                    [component("ranker", best, top_k=candidate.ranker_top_k, use_critiques=True)]
-                )
+                top_k = min(candidate.ranker_top_k, n)
+                layers.append([component("ranker", best, top_k=top_k, use_critiques=True)])
             layers.append([component("fuser", model) for model in self.models[:width]])
+            n = width
         if candidate.final == "verifier":
             layers.append([component("verifier", best)])
         elif candidate.final == "unit_tests":
             layers.append([component("unit_test_generator", best)])
-            layers.append([component("unit_test_evaluator", best, top_k=ext.final_top_k)])
+            top_k = min(ext.final_top_k, n)
+            layers.append([component("unit_test_evaluator", best, top_k=top_k)])
         if ext.add_final_fuser:
             layers.append([component("fuser", best)])
         return {"name": name or f"itas-{candidate.key()}", "layers": layers}

@@ -94,11 +94,6 @@ def test_calls_per_query_follow_the_layers() -> None:
     assert config["layers"][2][0]["top_k"] == 2
 
 
-# Some candidates keep a top_k larger than the candidates their layer receives (a unit test
-# evaluator with top_k 3 after one sample): they load, with that load-time warning.
-@pytest.mark.filterwarnings(
-    "ignore:.*can receive from the layers before it:archon_async._config.ConfigWarning"
-)
 def test_every_candidate_is_an_architecture_that_loads() -> None:
     settings, models = search_file_from_dict(small_space())
     space = Space(settings, models)
