@@ -7,7 +7,8 @@ request buckets are aiolimiter leaky buckets, created lazily inside the running 
 token buckets are `_TokenBucket`s, which let one request bigger than the burst overdraw.
 The buckets adapt to what the provider says: a key whose ``remaining`` header reached 0, or
 that got a 429 with Retry-After, pauses until the reset; a 429 that says nothing halves the
-effective request rate of that key, which then recovers a little with every success. Where
+effective request rate of that key (a key nothing paced first adopts the rate it was sending
+at), which then recovers additively with every success. Where
 no rate is configured, a key adopts the per-minute limits its replies announce
 (``x-ratelimit-limit-requests``/``-tokens``, Anthropic's ``anthropic-ratelimit-*-limit``), so
 that an engine told nothing paces itself after the first reply instead of bursting into
@@ -19,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -42,7 +44,11 @@ log = get_logger(__name__)
 _BURST_S = 1.0
 _HEADROOM = 0.98
 _MIN_FACTOR = 0.1
-_RECOVERY = 1.05
+# Additive increase: each success gives back this much of the rate a 429 took away.
+_INCREASE = 0.05
+# Requests remembered per key while no rate paces it, to know the rate a 429 storm began at.
+_SENT_KEPT = 4096
+_SENT_WINDOW_S = 60.0
 # Rounding slack of the token bucket, in tokens: a wait that long is no wait.
 _EPSILON = 1e-6
 # The headers in which providers announce their per-minute limits (lower-cased names).
@@ -150,6 +156,9 @@ class _Bucket:
     tpm: _TokenBucket | None
     factor: float = 1.0
     paused_until: float = 0.0
+    # Send times while nothing paces the key (no rate configured, learned or adapted).
+    sent: deque[float] = field(default_factory=lambda: deque(maxlen=_SENT_KEPT))
+    adapted_rpm: float | None = None
     # Limits adopted from the provider's headers (None: configured, or never announced).
     learned_rpm: float | None = None
     learned_tpm: float | None = None
@@ -261,6 +270,8 @@ class ProviderLimits:
                 await scope.rpm.acquire(min(1.0 / bucket.factor, scope.rpm.max_rate))
             if scope.tpm is not None:
                 await scope.tpm.acquire(float(tokens), self._clock, self._sleep)
+        if bucket.rpm is None and self._shared.rpm is None:
+            bucket.sent.append(self._clock())
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -287,12 +298,35 @@ class ProviderLimits:
         bucket.paused_until = max(bucket.paused_until, self._clock() + seconds)
 
     def rate_limited(self, key_id: str | None, retry_after: float | None) -> None:
-        """A 429: pause as told, or, told nothing, halve the key's effective rate."""
+        """A 429: pause as told, or, told nothing, halve the key's effective rate.
+
+        A key that nothing paced (no rate configured or announced) adopts the rate it was
+        sending at when the 429s began, halved: additive increase and multiplicative
+        decrease from there, as TCP does, instead of every call backing off on its own
+        through a storm of 429s.
+        """
         if retry_after is not None:
             self.pause(key_id, retry_after)
             return
         bucket = self._bucket(key_id)
+        if bucket.rpm is None and (self._shared is None or self._shared.rpm is None):
+            observed = self._observed_rpm(bucket)
+            if observed is not None:
+                bucket.rpm, bucket.adapted_rpm = _leaky_bucket(observed), observed
+                bucket.sent.clear()
+                log.info(
+                    "rate_adapted", provider=self.provider, key_id=key_id, rpm=round(observed)
+                )
         bucket.factor = max(bucket.factor / 2.0, _MIN_FACTOR)
+
+    def _observed_rpm(self, bucket: _Bucket) -> float | None:
+        """Requests per minute a key sent over the last minute (None: too few to tell)."""
+        now = self._clock()
+        recent = [t for t in bucket.sent if now - t <= _SENT_WINDOW_S]
+        if len(recent) < 2:
+            return None
+        span = max(now - recent[0], 1.0)
+        return len(recent) / span * 60.0
 
     def learn(self, key_id: str | None, headers: Mapping[str, str]) -> None:
         """Adopt the per-minute limits a reply announces for its key, where no rate is
@@ -314,7 +348,7 @@ class ProviderLimits:
         """A call succeeded: a slowed key's rate recovers by a step."""
         bucket = self._buckets.get(key_id)
         if bucket is not None and bucket.factor < 1.0:
-            bucket.factor = min(bucket.factor * _RECOVERY, 1.0)
+            bucket.factor = min(bucket.factor + _INCREASE, 1.0)
 
     def statistics(self) -> LimiterStatistics:
         """A snapshot of the slots and buckets."""

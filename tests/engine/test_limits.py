@@ -208,3 +208,23 @@ async def test_a_configured_rate_wins_over_an_announced_one() -> None:
     target.learn("key-a", {"x-ratelimit-limit-requests": "60"})
     assert await count_admitted(target, 30, "key-a", 1) == 19  # 1200 rpm's burst, not 60's
     assert target.statistics().learned == 0
+
+
+async def test_a_429_storm_on_an_unpaced_key_adapts_its_rate_aimd() -> None:
+    clock = FakeClock()
+    target = limits(clock)
+    # Nothing paces the key: it sends 600 requests a minute (one every 0.1 s) ...
+    for _ in range(60):
+        await target.acquire("key-a", 0)
+        clock.now += 0.1
+    assert target.statistics().slowed == 0
+    # ... until 429s that say nothing: it adopts that rate, halved.
+    target.rate_limited("key-a", None)
+    stats = target.statistics()
+    assert stats.slowed == 1
+    # A one-second burst of 600 rpm is 10 units, at 2 units a request while halved.
+    assert await count_admitted(target, 50, "key-a", 0) == 5
+    target.rate_limited("key-a", None)  # a second 429: halved again
+    for _ in range(30):  # additive increase: 0.05 of the rate back per success
+        target.succeeded("key-a")
+    assert target.statistics().slowed == 0
