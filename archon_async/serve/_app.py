@@ -84,9 +84,18 @@ class ArchonService:
         self.traces = TraceStore(trace_history)
         #: Set when the server is shutting down: readiness then answers 503.
         self.draining = False
+        self._fingerprints: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"ArchonService(models={sorted(self.engines)}, {self.gate!r})"
+
+    def fingerprint(self, engine: Engine) -> str:
+        """The ``system_fingerprint`` of an architecture's answers (its layers' digest)."""
+        name = engine.architecture.name
+        found = self._fingerprints.get(name)
+        if found is None:
+            found = self._fingerprints[name] = f"archon-{engine.architecture.fingerprint()}"
+        return found
 
     def engine_for(self, model: str) -> Engine:
         """The engine serving ``model``.

@@ -98,7 +98,7 @@ class _Call:
         self.receive = receive
         self.send = send
         self.created = int(time.time())
-        self.fingerprint = f"archon-{engine.architecture.fingerprint()}"
+        self.fingerprint = service.fingerprint(engine)
         self.ids = {TRACE_HEADER: trace_id, "x-request-id": trace_id}
 
     async def complete(self) -> None:
