@@ -278,9 +278,12 @@ class Sandbox:
                 and passes on status 0.
 
         Raises:
+            ConfigError: ``stdin`` with ``tests`` (a tested program's input is its marker).
             SandboxUnavailableError: on the first run, when there is no isolation (see
                 `resolve`).
         """
+        if tests and stdin is not None:
+            raise ConfigError("a program run with tests=True reads no input: drop stdin")
         backend = await self.resolve()
         return await self._execute(backend, code, stdin, timeout_s or self.timeout_s, tests=tests)
 

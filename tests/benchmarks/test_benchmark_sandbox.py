@@ -187,6 +187,11 @@ async def test_cancelling_a_run_kills_the_program(sandbox: Sandbox) -> None:
     assert left == []
 
 
+async def test_input_for_a_tested_program_is_refused(sandbox: Sandbox) -> None:
+    with pytest.raises(ConfigError, match="reads no input"):
+        await sandbox.run("pass", stdin="1\n", tests=True)
+
+
 def test_bad_limits_are_refused() -> None:
     with pytest.raises(ConfigError):
         Sandbox(timeout_s=0)

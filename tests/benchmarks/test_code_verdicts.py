@@ -47,6 +47,22 @@ async def test_each_answer_line_carries_its_verdict_and_the_summary_its_sandbox(
     assert passed == score.get("passed", 0) and 0 < passed < 16  # one call: some right, some not
 
 
+def test_text_benchmark_lines_carry_correct_without_a_sandbox(tmp_path: Path) -> None:
+    output, summary = tmp_path / "gsm8k.jsonl", tmp_path / "summary.json"
+    done = run_cli(
+        "batch", "configs/single_model.json", "--benchmark", "gsm8k", "--simulate",
+        "--limit", "20", "--output", str(output), "--summary", str(summary),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = _lines(output)
+    assert all(
+        isinstance(record["correct"], bool) and "sandbox" not in record for record in records
+    )
+    score = orjson.loads(summary.read_bytes())["score"]
+    assert sum(record["correct"] is True for record in records) == score["correct"]
+    assert "sandbox" not in score
+
+
 def test_without_isolation_the_run_stops_before_any_call(tmp_path: Path) -> None:
     output = tmp_path / "humaneval.jsonl"
     empty = tmp_path / "bin"
