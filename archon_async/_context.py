@@ -108,6 +108,37 @@ class CallContext:
         self._trace.record_call(record)
         return response
 
+    async def complete_samples(
+        self,
+        messages: Sequence[Message],
+        count: int,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> list[ChatResponse | ArchonError]:
+        """``count`` samples of one completion, drawn in as few requests as the provider
+        allows; each is its response or the error its request met (recorded once)."""
+        request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
+        many = getattr(self._completer, "complete_samples", None)
+        if many is None:  # a completer of one call at a time
+            return await gather_settled([lambda: self.complete(messages)] * count)
+        outcomes = await many(request, count)
+        results: list[ChatResponse | ArchonError] = []
+        recorded: set[int] = set()
+        for outcome in outcomes:
+            if isinstance(outcome, ProviderError):
+                if id(outcome) not in recorded:
+                    recorded.add(id(outcome))
+                    if outcome.call_record is not None:
+                        self._trace.calls.append(outcome.call_record)
+                    self._trace.notes.append({"event": "call_failed", "error": str(outcome)})
+                results.append(outcome)
+                continue
+            response, record = outcome
+            self._trace.calls.append(record)
+            results.append(response)
+        return results
+
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         return await gather([lambda item=item: fn(item) for item in items])  # type: ignore[misc]
 

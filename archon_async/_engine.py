@@ -513,11 +513,22 @@ class _RunCalls:
                 self._budget.charge(exc.call_record)
             raise
         if self._budget is not None:
-            if record.cached:
-                self._budget.hit()
-            else:
-                self._budget.charge(record)
+            self._budget.charge_all((record,))
         return response, record
+
+    async def complete_samples(
+        self, request: ChatRequest, count: int
+    ) -> list[tuple[ChatResponse, CallRecord] | ProviderError]:
+        outcomes = await self._callpath.complete_samples(request, count, counter=self._samples)
+        if self._budget is not None:
+            charged: set[int] = set()
+            for outcome in outcomes:
+                if not isinstance(outcome, ProviderError):
+                    self._budget.charge_all((outcome[1],))
+                elif outcome.call_record is not None and id(outcome) not in charged:
+                    charged.add(id(outcome))  # a request's error is shared by its samples
+                    self._budget.charge(outcome.call_record)
+        return outcomes
 
 
 def _digest(conversation: Sequence[Message]) -> str:

@@ -114,7 +114,7 @@ class _TokenBucket:
 def estimate_tokens(request: ChatRequest) -> int:
     """A cheap upper-ish estimate of a call's tokens: prompt characters / 4 + output budget."""
     chars = sum(len(message["content"]) for message in request.messages)
-    return chars // 4 + (request.max_tokens or _DEFAULT_OUTPUT_TOKENS)
+    return chars // 4 + (request.max_tokens or _DEFAULT_OUTPUT_TOKENS) * request.n
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,9 @@ class ChatRequest:
             the wire body as they are, over the fields built from the other attributes.
         top_p: nucleus sampling, or None for the provider default.
         stop: sequences that end the completion (empty: none).
+        n: how many samples this one request draws (OpenAI's ``n``, Gemini's
+            ``candidateCount``); only sent to adapters whose ``max_samples_per_request``
+            allows it (see `archon_async.callpath`).
     """
 
     model: str
@@ -53,6 +56,7 @@ class ChatRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
     top_p: float | None = None
     stop: tuple[str, ...] = ()
+    n: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,9 @@ class ChatResponse:
         model: the model that answered, as the provider names it.
         finish_reason: why generation stopped, as the provider says it, if it does.
         headers: the response headers that matter to limits (x-ratelimit-*, retry-after).
+        choices: for a request with ``n`` > 1, every sample in order, each with its share
+            of the usage (``text`` and ``finish_reason`` above are the first one's, ``usage``
+            the request's); empty otherwise.
     """
 
     text: str
@@ -80,6 +87,7 @@ class ChatResponse:
     model: str = ""
     finish_reason: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    choices: tuple[ChatResponse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,8 @@ class CallRecord:
         finish_reason: why the provider ended the reply (``stop``, ``length``, ...), if
             it said; a reply cut at ``max_tokens`` says ``length`` or ``max_tokens``.
         timeouts: attempts of the call that timed out (each one was resent or failed it).
+        batched: drawn by the request of an earlier sample (``n`` > 1): it holds its share
+            of that request's tokens, and sent no request of its own.
     """
 
     model: str
@@ -115,6 +125,7 @@ class CallRecord:
     wait_s: float = 0.0
     finish_reason: str | None = None
     timeouts: int = 0
+    batched: bool = False
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

@@ -211,7 +211,15 @@ async def sample_texts(
     async def one(_: int) -> str:
         return await complete_text(ctx, spec, messages)
 
-    outcomes = await ctx.map_settled(one, list(range(count)))
+    # The engine's context draws the samples in as few requests as the provider allows
+    # (OpenAI's n); a plugin's context that cannot, one call each.
+    many = getattr(ctx, "complete_samples", None)
+    outcomes: list[str | ArchonError]
+    if many is not None and count > 1:
+        replies = await many(_sendable(spec, messages), count)
+        outcomes = [r if isinstance(r, ArchonError) else r.text.strip() for r in replies]
+    else:
+        outcomes = await ctx.map_settled(one, list(range(count)))
     texts = [o for o in outcomes if isinstance(o, str)]
     errors = [o for o in outcomes if isinstance(o, ArchonError)]
     if not texts and errors:

@@ -7,6 +7,7 @@ the library's exceptions, so that no httpx or JSON error escapes a provider.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from archon_async.core import (
     AuthenticationError,
     BadRequestError,
     ChatRequest,
+    ChatResponse,
     ConfigError,
     IncompleteReplyError,
     MalformedResponseError,
@@ -37,7 +39,14 @@ from archon_async.core import (
     retry_after_from_headers,
 )
 
-__all__ = ["HttpProvider", "JsonObject", "merge_extra", "require_text", "token_usage"]
+__all__ = [
+    "HttpProvider",
+    "JsonObject",
+    "merge_extra",
+    "require_text",
+    "token_usage",
+    "with_choices",
+]
 
 JsonObject = dict[str, Any]
 
@@ -372,6 +381,36 @@ def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:
         return Usage()
     counts = [usage.get(input_key), usage.get(output_key)]
     return Usage(*(value if isinstance(value, int) else 0 for value in counts))
+
+
+def with_choices(
+    first: ChatResponse, choices: list[tuple[str, str | None]], usage: Usage
+) -> ChatResponse:
+    """A reply of ``n`` > 1 samples: ``first`` (choice 0, with the request's usage) holding
+    every choice as its own response with its share of the usage.
+
+    Providers count the prompt once for all choices and the completion tokens together, so
+    each choice gets an even share of the prompt tokens and a share of the completion
+    tokens in proportion to its text; the shares add up to the request's counts.
+    """
+    count = len(choices)
+    inputs = [usage.input_tokens // count] * count
+    inputs[0] += usage.input_tokens - sum(inputs)
+    lengths = [max(len(text), 1) for text, _ in choices]
+    outputs = [usage.output_tokens * length // sum(lengths) for length in lengths]
+    outputs[0] += usage.output_tokens - sum(outputs)
+    return dataclasses.replace(
+        first,
+        choices=tuple(
+            ChatResponse(
+                text=text,
+                usage=Usage(inputs[i], outputs[i]),
+                model=first.model,
+                finish_reason=finish,
+            )
+            for i, (text, finish) in enumerate(choices)
+        ),
+    )
 
 
 def _says_key_is_bad(body: str) -> bool:

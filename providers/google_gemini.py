@@ -11,7 +11,14 @@ from urllib.parse import quote
 
 from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, Usage
 
-from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
+from ._base import (
+    HttpProvider,
+    JsonObject,
+    merge_extra,
+    require_text,
+    token_usage,
+    with_choices,
+)
 from ._streaming import stream_gemini
 
 __all__ = ["GeminiProvider"]
@@ -26,6 +33,8 @@ class GeminiProvider(HttpProvider):
     """
 
     env_base_url = "GOOGLE_BASE_URL"
+    #: Gemini documents candidateCount from 1 to 8.
+    max_samples_per_request = 8
     default_base_url = "https://generativelanguage.googleapis.com"
     api_version = "v1beta"
 
@@ -50,6 +59,8 @@ class GeminiProvider(HttpProvider):
             config["topP"] = request.top_p
         if request.stop:
             config["stopSequences"] = list(request.stop)
+        if request.n > 1:
+            config["candidateCount"] = request.n
         if config:
             body["generationConfig"] = config
         return merge_extra(body, request.extra)
@@ -100,20 +111,31 @@ class GeminiProvider(HttpProvider):
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
             why = f" (prompt blocked: {reason})" if reason else ""
             raise self.malformed(request, f"the reply has no candidates{why}")
-        first: Any = candidates[0]
-        content = first.get("content") if isinstance(first, dict) else None
-        parts = content.get("parts") if isinstance(content, dict) else None
-        texts = [p.get("text") for p in parts or [] if isinstance(p, dict)]
         usage = _gemini_usage(data.get("usageMetadata"))
-        reason = first.get("finishReason") if isinstance(first, dict) else None
-        text = "".join(t for t in texts if isinstance(t, str))
-        return ChatResponse(
-            text=require_text(self, request, text, finish_reason=reason, usage=usage),
+        choices = [self._candidate(request, candidate, usage) for candidate in candidates]
+        first = ChatResponse(
+            text=choices[0][0],
             usage=usage,
             model=str(data.get("modelVersion") or request.model),
-            finish_reason=reason,
+            finish_reason=choices[0][1],
             headers=headers,
         )
+        if request.n <= 1:
+            return first
+        if len(choices) != request.n:
+            raise self.malformed(request, f"asked for {request.n} candidates, got {len(choices)}")
+        return with_choices(first, choices, usage)
+
+    def _candidate(
+        self, request: ChatRequest, candidate: Any, usage: Usage
+    ) -> tuple[str, str | None]:
+        """The text parts and finish reason of one candidate."""
+        content = candidate.get("content") if isinstance(candidate, dict) else None
+        parts = content.get("parts") if isinstance(content, dict) else None
+        texts = [p.get("text") for p in parts or [] if isinstance(p, dict)]
+        reason = candidate.get("finishReason") if isinstance(candidate, dict) else None
+        text = "".join(t for t in texts if isinstance(t, str))
+        return require_text(self, request, text, finish_reason=reason, usage=usage), reason
 
 
 def _gemini_usage(metadata: Any) -> Usage:

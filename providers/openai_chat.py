@@ -14,7 +14,14 @@ import httpx
 
 from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, ProviderSettings
 
-from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
+from ._base import (
+    HttpProvider,
+    JsonObject,
+    merge_extra,
+    require_text,
+    token_usage,
+    with_choices,
+)
 from ._streaming import stream_openai
 from ._turns import system_into_user
 from .models import REASONING_BUDGET_ADVICE, ReasoningModel, reasoning_model
@@ -81,6 +88,9 @@ class OpenAIChatProvider(HttpProvider):
     ) -> None:
         self.env_base_url, self.default_base_url = _VENDORS.get(model_type, (None, None))
         super().__init__(model_type, settings, transport=transport)
+        # OpenAI documents n up to 128; Groq documents "only n=1 is supported". Other vendors
+        # of this wire are tried, and remembered by the call path if they refuse.
+        self.max_samples_per_request = 1 if model_type == "Groq_API" else 128
         if self._env_url and model_type == "Groq_API":
             self._env_url = groq_base_url(self._env_url)
 
@@ -104,6 +114,8 @@ class OpenAIChatProvider(HttpProvider):
             body["top_p"] = request.top_p
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.n > 1:
+            body["n"] = request.n
         if request.extra:
             return merge_extra(body, request.extra)
         return body
@@ -115,6 +127,8 @@ class OpenAIChatProvider(HttpProvider):
             body["max_completion_tokens"] = request.max_tokens
         if request.temperature == 1:
             body["temperature"] = 1.0
+        if request.n > 1:
+            body["n"] = request.n
         if request.extra:
             return merge_extra(body, request.extra)
         return body
@@ -196,15 +210,25 @@ class OpenAIChatProvider(HttpProvider):
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise self.malformed(request, "the reply has no choices")
-        choice: dict[str, Any] = choices[0]
-        message = choice.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
         usage = token_usage(data.get("usage"), "prompt_tokens", "completion_tokens")
-        reason = choice.get("finish_reason")
-        return ChatResponse(
-            text=require_text(self, request, content, finish_reason=reason, usage=usage),
+        texts = [self._choice(request, choice, usage) for choice in choices]
+        first = ChatResponse(
+            text=texts[0][0],
             usage=usage,
             model=str(data.get("model") or request.model),
-            finish_reason=reason,
+            finish_reason=texts[0][1],
             headers=headers,
         )
+        if request.n <= 1:
+            return first
+        if len(texts) != request.n:
+            raise self.malformed(request, f"asked for {request.n} choices, got {len(texts)}")
+        return with_choices(first, texts, usage)
+
+    def _choice(self, request: ChatRequest, choice: Any, usage: Any) -> tuple[str, str | None]:
+        """The text and finish reason of one choice."""
+        message = choice.get("message") if isinstance(choice, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+        text = require_text(self, request, content, finish_reason=reason, usage=usage)
+        return text, reason

@@ -14,14 +14,17 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
+import structlog
 
 from .._admission import PriorityGate, current_ticket
+from .._concurrency import gather
 from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
 from .._exceptions import ArchonError, ConfigError, ProviderError
@@ -30,10 +33,15 @@ from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache, request_key
+from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
 
 __all__ = ["CallPath", "simulated_base_urls"]
 
 T = TypeVar("T")
+#: A sample's outcome: its response and record, or the error its request met.
+Outcome = tuple[ChatResponse, CallRecord] | ProviderError
+
+log = structlog.get_logger(__name__)
 
 # Key names handed to providers when running on the simulated provider, which accepts any key.
 _SIMULATED_KEYS = {
@@ -108,6 +116,7 @@ class CallPath:
         self._simulator: Any = None
         self._sim_identity = ""
         self._adopted: set[int] = set()
+        self._no_n = NRefusals()
         self.scorer_url: str | None = None
 
     def __repr__(self) -> str:
@@ -421,7 +430,135 @@ class CallPath:
             del self._inflight[slot]
             future.set_result(shared)
 
-    async def _send(self, request: ChatRequest, ticket: int) -> tuple[ChatResponse, CallRecord]:
+    async def complete_samples(
+        self,
+        request: ChatRequest,
+        count: int,
+        *,
+        first: int | None = None,
+        counter: dict[bytes, int] | None = None,
+        ticket: int | None = None,
+    ) -> list[Outcome]:
+        """Samples ``first`` .. ``first + count - 1`` of ``request``: from the cache where
+        it has them, the rest in as few requests as the provider allows (see `_samples`).
+
+        Args:
+            request: the completion to sample (its ``n`` is ignored).
+            count: how many samples.
+            first: the first sample's number (default 0, or the run's next from ``counter``).
+            counter: a run's count of its requests by cache key (what `Engine` passes).
+            ticket: the admission ticket of the run (default: the current one).
+
+        Returns:
+            Per sample, in order, its response and record, or the `ProviderError` it met
+            (a request's error, shared by its samples, carries its record once).
+        """
+        if ticket is None:
+            ticket = current_ticket.get()
+        ready = self._ready
+        if ready is None or not ready.done():
+            await self.open()
+        work = self._samples_home(request, count, first, counter, ticket)
+        if self._loop is not asyncio.get_running_loop():
+            return await self._forward(work)
+        return await work
+
+    async def _samples_home(
+        self,
+        request: ChatRequest,
+        count: int,
+        first: int | None,
+        counter: dict[bytes, int] | None,
+        ticket: int,
+    ) -> list[Outcome]:
+        if self.cache is None:
+            return await self._draw(request, count, ticket)
+        key = self._address(request)
+        if first is None:
+            first = counter.get(key, 0) if counter is not None else 0
+        if counter is not None:
+            counter[key] = max(counter.get(key, 0), first + count)
+        outcomes: list[Outcome | None] = [
+            None if hit is None else (hit, self._hit(request))
+            for hit in self.cache.get_many(key, first, count)
+        ]
+        missing = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        led = [i for i in missing if (key, first + i) in self._inflight]
+        own = [i for i in missing if (key, first + i) not in self._inflight]
+        loop = asyncio.get_running_loop()
+        futures = {i: loop.create_future() for i in own}
+        for i, future in futures.items():
+            self._inflight[(key, first + i)] = future
+
+        async def draw_own() -> None:
+            shared: dict[int, ChatResponse] = {}
+            try:
+                drawn = await self._draw(request, len(own), ticket)
+                for i, outcome in zip(own, drawn, strict=True):
+                    outcomes[i] = outcome
+                    if not isinstance(outcome, ProviderError):
+                        self.cache.put(key, first + i, outcome[0])  # type: ignore[union-attr]
+                        shared[i] = outcome[0]
+            finally:
+                for i, future in futures.items():
+                    del self._inflight[(key, first + i)]
+                    future.set_result(shared.get(i))
+
+        async def follow(i: int) -> None:
+            try:
+                outcomes[i] = await self._complete_home(request, first + i, None, ticket)
+            except ProviderError as exc:
+                outcomes[i] = exc
+
+        steps: list[Callable[[], Awaitable[None]]] = [draw_own]
+        steps += [partial(follow, i) for i in led]
+        await gather(steps)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _draw(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
+        """Send ``count`` samples: requests of ``n`` where the provider takes it."""
+        if count == 0:
+            return []
+        provider = self.dispatcher.provider_for(request.model_type)
+        most = int(getattr(provider, "max_samples_per_request", 1))
+        if count == 1 or most <= 1 or (request.model_type, request.model) in self._no_n:
+            return await self._draw_singly(request, count, ticket)
+        sizes = chunk_sizes(count, most)
+        parts = await gather([partial(self._draw_n, request, size, ticket) for size in sizes])
+        return [outcome for part in parts for outcome in part]
+
+    async def _draw_singly(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
+        async def one() -> Outcome:
+            try:
+                return await self._send(request, ticket)
+            except ProviderError as exc:
+                return exc
+
+        return await gather([one] * count)
+
+    async def _draw_n(self, request: ChatRequest, size: int, ticket: int) -> list[Outcome]:
+        if size == 1:
+            return await self._draw_singly(request, 1, ticket)
+        try:
+            response, record = await self._send(
+                dataclasses.replace(request, n=size), ticket, charge=False
+            )
+        except ProviderError as exc:
+            if exc.call_record is not None:
+                self._charge(exc.call_record)
+            if not refuses_n(exc):
+                return [exc] * size
+            self._no_n.add(request.model_type, request.model)
+            log.info("n_refused", provider=request.model_type, model=request.model, n=size)
+            return await self._draw_singly(request, size, ticket)
+        records = sample_records(record, response)
+        for each in records:
+            self._charge(each)
+        return list(zip(response.choices, records, strict=True))
+
+    async def _send(
+        self, request: ChatRequest, ticket: int, *, charge: bool = True
+    ) -> tuple[ChatResponse, CallRecord]:
         dispatcher = self.dispatcher
         gate = self._gates.get(request.model_type)
         if gate is None:
@@ -431,12 +568,13 @@ class CallPath:
         try:
             response, record = await dispatcher.complete(request)
         except ProviderError as exc:
-            if exc.call_record is not None:
+            if exc.call_record is not None and charge:
                 self._charge(exc.call_record)
             raise
         finally:
             gate.release()
-        self._charge(record)
+        if charge:
+            self._charge(record)
         return response, record
 
     def _charge(self, record: CallRecord) -> None:

@@ -25,9 +25,10 @@ from typing import Any
 
 from archon_async.providers.models import anthropic_output_limit, reasoning_model
 
-from ._wire import BadRequest, Wire
+from ._settings import ModelSettings
+from ._wire import BadRequest, Inbound, Wire
 
-__all__ = ["check_rules"]
+__all__ = ["check_choices", "check_rules"]
 
 
 def check_rules(
@@ -133,3 +134,29 @@ def _bedrock(body: Mapping[str, Any], model: str) -> None:
                 f"The maximum tokens you requested exceeds the model limit of {limit}. "
                 f"Try again with a maximum tokens value that is lower than {limit}."
             )
+
+
+# The most choices one request may ask for, as documented: OpenAI's n (1-128), Gemini's
+# candidateCount (1-8), Groq's n ("Currently only n=1 is supported").
+_MOST_CHOICES = {Wire.OPENAI: 128, Wire.GOOGLE: 8}
+_GROQ_PATH = "/openai/"
+
+
+def check_choices(wire: Wire, inbound: Inbound, model: ModelSettings, path: str) -> None:
+    """Refuse more choices than the model (or Groq, or the wire) takes, in the API's words.
+
+    Raises:
+        BadRequest: the API's 400 naming ``n`` or ``candidateCount``.
+    """
+    if inbound.n <= 1:
+        return
+    most = model.max_n or _MOST_CHOICES.get(wire, 1)
+    if wire is Wire.OPENAI and path.startswith(_GROQ_PATH):
+        most = 1
+    if inbound.n <= most:
+        return
+    if wire is Wire.GOOGLE:
+        raise BadRequest(f"candidateCount must be at most {most} for model {inbound.model}")
+    raise BadRequest(
+        f"'n' : number must be at most {most}", param="n", code="unsupported_parameter"
+    )

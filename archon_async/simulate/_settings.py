@@ -19,7 +19,13 @@ FAULT_KINDS: tuple[FaultKind, ...] = ("5xx", "timeout", "reset", "malformed", "e
 
 
 class ModelSettings(BaseModel):
-    """Per-model overrides; a field left unset takes the server-wide value."""
+    """Per-model overrides; a field left unset takes the server-wide value.
+
+    ``max_n`` is the most samples one request may ask of the model (OpenAI's ``n``,
+    Gemini's ``candidateCount``); more is refused with the API's 400, as a model or vendor
+    that takes fewer choices does. Unset: the wire's documented limit (OpenAI 128, Gemini
+    8; Groq's path 1).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,6 +33,7 @@ class ModelSettings(BaseModel):
     jitter_s: float | None = Field(default=None, ge=0)
     rpm: int | None = Field(default=None, ge=1)
     skill: float | None = Field(default=None, ge=0, le=1)
+    max_n: int | None = Field(default=None, ge=1)
 
 
 class KeySettings(BaseModel):
@@ -137,6 +144,7 @@ class SimulationSettings(BaseModel):
             jitter_s=_pick(override.jitter_s, self.jitter_s),
             rpm=_pick(override.rpm, self.rpm),
             skill=_pick(override.skill, self.skill),
+            max_n=override.max_n,
         )
 
 

@@ -41,7 +41,7 @@ from ._responses import (
     reply_body,
     request_id_headers,
 )
-from ._rules import check_rules
+from ._rules import check_choices, check_rules
 from ._settings import FaultKind, KeySettings, ModelSettings, SimulationSettings
 from ._state import Counters, RequestLedger, RequestRecord, derive_seed
 from ._streaming import stream_reply
@@ -67,6 +67,7 @@ class _Trail:
     """What the request log learns while a request is served."""
 
     model: str = ""
+    n: int = 1
 
 
 class Simulator:
@@ -123,6 +124,7 @@ class Simulator:
                     key=label,
                     status=status,
                     retry_after_s=retry_after,
+                    n=trail.n,
                 )
             )
 
@@ -153,8 +155,11 @@ class Simulator:
                 request.match_info.get("model"),
                 api_version=request.headers.get("anthropic-version"),
             )
+            if trail is not None:
+                trail.n = inbound.n
             if self.settings.enforce_request_rules:
                 check_rules(wire, body, inbound.model, request.headers)
+            check_choices(wire, inbound, self.model_settings(inbound.model), request.path)
         except orjson.JSONDecodeError:
             counters.bad_requests += 1
             return _error(wire, ErrorKind.BAD_REQUEST, "the body is not valid JSON", ids)

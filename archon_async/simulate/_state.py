@@ -147,6 +147,7 @@ class RequestRecord(BaseModel):
         status: the status answered; None when the connection was dropped (a ``reset``
             fault, or a client that gave up).
         retry_after_s: the Retry-After sent with a 429, in seconds.
+        n: how many choices it asked for (OpenAI's ``n``, Gemini's ``candidateCount``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -157,6 +158,7 @@ class RequestRecord(BaseModel):
     key: str | None
     status: int | None
     retry_after_s: float | None = None
+    n: int = 1
 
 
 class RequestLedger:

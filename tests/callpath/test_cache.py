@@ -189,7 +189,8 @@ async def test_a_batch_rerun_on_one_cache_sends_nothing(tmp_path: Path) -> None:
             outputs.append([orjson.loads(line) for line in out.read_bytes().splitlines()])
             if run == 0:
                 sent = len(server.request_log())
-                assert sent == 20 * 12 and stats.cache_hits == 0
+                # 12 calls a prompt in 4 requests: each generator's 5 samples in one (n=5).
+                assert sent == 20 * 4 and stats.calls == 20 * 12 and stats.cache_hits == 0
         assert len(server.request_log()) == sent  # the rerun sent no request
         assert stats.cache_hits == 20 * 12 and stats.calls == 0
         first = {line["id"]: line["answer"] for line in outputs[0]}

@@ -1,0 +1,81 @@
+"""Drawing several samples of one request in as few requests as the provider allows.
+
+Archon's 10 samples of a model are 10 identical requests; OpenAI, vLLM and Together take
+``n`` and Gemini ``candidateCount``, so those samples can be one request, which under a
+requests-per-minute limit is what decides throughput. An adapter says how many samples one
+request may ask for (``max_samples_per_request``: OpenAI's wire 128 as OpenAI documents, 1
+for Groq, which documents ``n=1`` only; Gemini 8); adapters without it draw one per request.
+A provider that refuses ``n`` (a 400 naming it) is remembered per model_type and model, and
+its samples are drawn one request each from then on.
+
+The trace stays per sample: each sample gets its own `CallRecord` with its share of the
+request's tokens (see `providers._base.with_choices`); the samples after the first are
+marked ``batched`` (no request of their own), and the first carries the request's retries
+and latency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+
+from .._exceptions import ProviderError, ProviderStatusError
+from .._types import CallRecord, ChatResponse
+
+__all__ = ["NRefusals", "chunk_sizes", "refuses_n", "sample_records"]
+
+# How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
+# "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...".
+_NAMES_N = re.compile(
+    r"""["']n["']|\bn\b\s*(?:must|=|:|is|should|>|<)"""
+    r"|candidate_?count|number of (?:choices|candidates)",
+    re.IGNORECASE,
+)
+
+
+def refuses_n(error: ProviderError) -> bool:
+    """Whether a failed request was refused for asking several samples at once."""
+    if not isinstance(error, ProviderStatusError) or error.status_code not in (400, 422):
+        return False
+    return bool(_NAMES_N.search(f"{error} {error.body or ''}"))
+
+
+class NRefusals:
+    """The (model_type, model) pairs that refused ``n``: drawn one request per sample."""
+
+    def __init__(self) -> None:
+        self._refused: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, pair: object) -> bool:
+        return pair in self._refused
+
+    def add(self, model_type: str, model: str) -> None:
+        """Remember a refusal."""
+        with self._lock:
+            self._refused.add((model_type, model))
+
+
+def chunk_sizes(count: int, most: int) -> list[int]:
+    """``count`` samples as requests of at most ``most`` each, as even as possible."""
+    requests = -(-count // most)
+    base, extra = divmod(count, requests)
+    return [base + 1] * extra + [base] * (requests - extra)
+
+
+def sample_records(record: CallRecord, response: ChatResponse) -> list[CallRecord]:
+    """One record per sample of an ``n`` > 1 request, each with its share of the tokens."""
+    records = []
+    for index, choice in enumerate(response.choices):
+        records.append(
+            dataclasses.replace(
+                record,
+                input_tokens=choice.usage.input_tokens,
+                output_tokens=choice.usage.output_tokens,
+                retries=record.retries if index == 0 else 0,
+                finish_reason=choice.finish_reason,
+                batched=index > 0,
+            )
+        )
+    return records

@@ -1,0 +1,102 @@
+"""`n`: a component's samples in as few requests as the provider allows, per-sample traces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archon_async import CallPath, Engine, ResponseCache
+from archon_async._defaults import DEFAULT_ARCHITECTURE
+from archon_async.callpath._samples import chunk_sizes, refuses_n
+from archon_async.core import BadRequestError
+from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
+
+
+def generator(model_type: str, samples: int, model: str = "m") -> dict[str, Any]:
+    spec = {
+        "type": "generator",
+        "model": model,
+        "model_type": model_type,
+        "max_tokens": 32,
+        "samples": samples,
+    }
+    return {"name": "n-test", "layers": [[spec]]}
+
+
+def sent_choices(server: SimulatedServer) -> list[int]:
+    """How many choices each request the server received asked for."""
+    return [record.n for record in server.request_log()]
+
+
+async def test_the_default_architecture_needs_four_requests_a_prompt() -> None:
+    async with SimulatedServer(SimulationSettings(request_log=100)) as server:
+        async with Engine(DEFAULT_ARCHITECTURE, simulate=server.base_url) as engine:
+            result = await engine.generate("What is 17 * 23?")
+        stats = server.stats()
+        assert sorted(sent_choices(server)) == [1, 1, 5, 5]
+    calls = result.trace.calls()
+    # The trace stays per sample: 12 calls, of which 8 came with another sample's request.
+    assert result.trace.call_count == 12
+    assert sum(call.batched for call in calls) == 8
+    # Every token the server counted is in the trace, shared out among the samples.
+    assert result.trace.input_tokens == stats.prompt_tokens
+    assert result.trace.output_tokens == stats.completion_tokens
+    assert all(call.output_tokens > 0 for call in calls)
+    assert len(set(result.trace.layers[0].components[0].outputs["candidates"])) == 5
+
+
+async def test_a_refused_n_falls_back_to_single_requests_and_is_remembered() -> None:
+    settings = SimulationSettings(request_log=100, models={"m": ModelSettings(max_n=1)})
+    async with SimulatedServer(settings) as server:
+        async with CallPath(simulate=server.base_url) as calls:
+            engine = Engine(generator("OpenAI_API", 4), callpath=calls)
+            first = await engine.generate("one")
+            assert sent_choices(server) == [4, 1, 1, 1, 1]  # refused, then one by one
+            assert server.stats().bad_requests == 1
+            second = await engine.generate("two")
+            assert sent_choices(server)[5:] == [1, 1, 1, 1]  # remembered: no n asked
+            # Another model of the same provider is still asked with n.
+            await Engine(generator("OpenAI_API", 4, model="other"), callpath=calls).generate("x")
+            assert sent_choices(server)[9:] == [4]
+    assert len(first.candidates) == 4 and len(second.candidates) == 4
+    assert calls.spent().calls == 4 + 4 + 4 + 1  # the refused request counts: it was sent
+
+
+async def test_gemini_draws_at_most_eight_candidates_a_request() -> None:
+    async with SimulatedServer(SimulationSettings(request_log=100)) as server:
+        async with Engine(generator("Google_API", 10), simulate=server.base_url) as engine:
+            result = await engine.generate("q")
+        assert sent_choices(server) == [5, 5]
+    assert len(result.candidates) == 10 and result.trace.call_count == 10
+
+
+async def test_providers_without_n_get_one_request_a_sample() -> None:
+    async with SimulatedServer(SimulationSettings(request_log=100)) as server:
+        for model_type in ("Anthropic_API", "Groq_API"):
+            async with Engine(generator(model_type, 3), simulate=server.base_url) as engine:
+                result = await engine.generate("q")
+            assert len(result.candidates) == 3 and result.trace.call_count == 3
+        assert sent_choices(server) == [1] * 6
+        assert server.stats().bad_requests == 0
+
+
+async def test_cached_samples_are_reused_and_only_the_rest_asked_with_n() -> None:
+    async with SimulatedServer(SimulationSettings(request_log=100)) as server:
+        async with CallPath(simulate=server.base_url, cache=ResponseCache()) as calls:
+            three = await Engine(generator("OpenAI_API", 3), callpath=calls).generate("q")
+            five = await Engine(generator("OpenAI_API", 5), callpath=calls).generate("q")
+        assert sent_choices(server) == [3, 2]
+    assert set(three.candidates) < set(five.candidates)
+    assert five.trace.cache_hits == 3 and five.trace.call_count == 2
+
+
+def test_refusals_of_n_are_told_from_other_bad_requests() -> None:
+    def bad(message: str, body: str = "") -> BadRequestError:
+        return BadRequestError(message, status_code=400, body=body)
+
+    assert refuses_n(bad("'n' : number must be at most 1"))
+    assert refuses_n(bad("invalid request", '{"error": {"param": "n"}}'))
+    assert refuses_n(bad("candidateCount must be at most 1 for model x"))
+    assert not refuses_n(bad("max_tokens is too large: 9000"))
+    assert not refuses_n(bad("This model's maximum context length is 8192 tokens"))
+    assert chunk_sizes(10, 8) == [5, 5] and chunk_sizes(7, 3) == [3, 2, 2]
+    assert chunk_sizes(5, 128) == [5]
