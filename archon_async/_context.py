@@ -130,12 +130,12 @@ class CallContext:
                 if id(outcome) not in recorded:
                     recorded.add(id(outcome))
                     if outcome.call_record is not None:
-                        self._trace.calls.append(outcome.call_record)
+                        self._trace.record_call(outcome.call_record)
                     self._trace.notes.append({"event": "call_failed", "error": str(outcome)})
                 results.append(outcome)
                 continue
             response, record = outcome
-            self._trace.calls.append(record)
+            self._trace.record_call(record)
             results.append(response)
         return results
 
