@@ -11,7 +11,7 @@ its samples are drawn one request each from then on.
 The trace stays per sample: each sample gets its own `CallRecord` with its share of the
 request's tokens (see `providers._base.with_choices`); the samples after the first are
 marked ``batched`` (no request of their own), and the first carries the request's retries
-and latency.
+and timeouts.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def sample_records(record: CallRecord, response: ChatResponse) -> list[CallRecor
                 input_tokens=choice.usage.input_tokens,
                 output_tokens=choice.usage.output_tokens,
                 retries=record.retries if index == 0 else 0,
+                timeouts=record.timeouts if index == 0 else 0,
                 finish_reason=choice.finish_reason,
                 batched=index > 0,
             )
