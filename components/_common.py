@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from archon_async.core import (
     ArchonError,
+    ChatResponse,
     ComponentContext,
     ComponentError,
     ComponentSpec,
@@ -108,6 +109,11 @@ def _sendable(spec: ComponentSpec, messages: Sequence[Message]) -> list[Message]
 _TRUNCATED = frozenset({"length", "max_tokens"})
 
 
+def _cut(response: ChatResponse) -> bool:
+    """Whether the provider says it cut the reply at max_tokens."""
+    return (response.finish_reason or "").lower() in _TRUNCATED
+
+
 async def complete_reply(
     ctx: ComponentContext, spec: ComponentSpec, messages: Sequence[Message]
 ) -> tuple[str, bool]:
@@ -118,8 +124,7 @@ async def complete_reply(
         ProviderError: the call failed after the engine's retries.
     """
     response = await ctx.complete(_sendable(spec, messages))
-    truncated = (response.finish_reason or "").lower() in _TRUNCATED
-    return response.text.strip(), truncated
+    return response.text.strip(), _cut(response)
 
 
 async def complete_text(
@@ -203,13 +208,19 @@ async def sample_texts(
 
     Successes are kept in sample order. Failed samples are dropped and noted under
     ``event``, as Archon drops them; when every sample fails the first error is raised.
+    Replies cut at ``max_tokens`` are kept (as Archon keeps them) and noted as
+    ``replies_truncated`` with the setting to raise.
 
     Raises:
         ArchonError: every sample failed (the first sample's error).
     """
+    truncated = 0
 
     async def one(_: int) -> str:
-        return await complete_text(ctx, spec, messages)
+        nonlocal truncated
+        text, cut = await complete_reply(ctx, spec, messages)
+        truncated += cut
+        return text
 
     # The engine's context draws the samples in as few requests as the provider allows
     # (OpenAI's n); a plugin's context that cannot, one call each.
@@ -218,8 +229,11 @@ async def sample_texts(
     if many is not None and count > 1:
         replies = await many(_sendable(spec, messages), count)
         outcomes = [r if isinstance(r, ArchonError) else r.text.strip() for r in replies]
+        truncated = sum(1 for r in replies if not isinstance(r, ArchonError) and _cut(r))
     else:
         outcomes = await ctx.map_settled(one, list(range(count)))
+    if truncated:
+        record(ctx, "replies_truncated", truncated=truncated, hint=truncation_hint(spec))
     texts = [o for o in outcomes if isinstance(o, str)]
     errors = [o for o in outcomes if isinstance(o, ArchonError)]
     if not texts and errors:

@@ -9,7 +9,7 @@ import pytest
 
 from archon_async.components._common import UNIT_TESTS_PHRASE
 from archon_async.components.generator import Generator
-from archon_async.core import Message, ProviderServerError, ProviderTimeoutError
+from archon_async.core import ChatResponse, Message, ProviderServerError, ProviderTimeoutError
 
 
 async def test_samples_run_concurrently_and_keep_sample_order(
@@ -109,3 +109,18 @@ async def test_cancelling_the_run_cancels_every_sample(
             await gate.wait_all_arrived()
             group.cancel_scope.cancel()
     assert len(cancelled) == 3
+
+
+async def test_replies_cut_at_max_tokens_are_kept_and_noted(make_ctx: Any, spec: Any) -> None:
+    replies = iter(
+        [
+            ChatResponse(text="A full answer.", finish_reason="stop"),
+            ChatResponse(text="An answer cut in the mid", finish_reason="length"),
+        ]
+    )
+    ctx = make_ctx(spec("generator", samples=2, max_tokens=8), lambda m: next(replies))
+    update = await Generator(ctx.spec).run(ctx, {})
+    assert sorted(update["candidates"]) == ["A full answer.", "An answer cut in the mid"]
+    (note,) = ctx.notes
+    assert note["event"] == "replies_truncated" and note["truncated"] == 1
+    assert "cut at max_tokens (8): raise max_tokens of this generator" in note["hint"]
