@@ -1,7 +1,7 @@
 """Search algorithms against the exact simulated truth (``--simulate --oracle``), over seeds.
 
     .venv/bin/python bench/search_oracle.py                       # every algorithm, 100 seeds
-    .venv/bin/python bench/search_oracle.py --algorithms local_search tpe --seeds 20
+    .venv/bin/python bench/search_oracle.py --algorithms slice_search tpe --seeds 20
     .venv/bin/python bench/search_oracle.py --calls 10 20 30 40 50  # one space per call budget
 
 For each call budget the space is Archon's axes over eight of Archon's published models
@@ -38,7 +38,7 @@ MODELS = [
     "Qwen1.5-72B-Chat",
     "deepseek-llm-67b-chat",
 ]
-ALGORITHMS = ["local_search", "tpe", "greedy_search", "random_search", "grid_search"]
+ALGORITHMS = ["slice_search", "tpe", "greedy_search", "random_search", "grid_search"]
 
 
 def space_file(calls: int) -> dict[str, object]:

@@ -14,9 +14,8 @@ result. Every candidate proposed is feasible (the space holds no other) and new.
   TPESampler and GPSampler over the raw axes (proposals that are infeasible or already
   evaluated are moved to the nearest new feasible point, and Optuna is told the point
   actually evaluated).
-* ``local_search`` (ours): a few random points, then best-first search of the
-  neighbourhood of the best points found, ordered by a ridge-regression surrogate fitted
-  to every score so far.
+* ``slice_search`` (ours): quadratic models of the score within each slice of the
+  categorical choices, exploiting the best point's slice (see `slice_search`).
 """
 
 from __future__ import annotations
@@ -191,54 +190,78 @@ def _sampler(kind: str, seed: int, salt: int) -> Any:
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("scipy") is None:
         raise ConfigError(
             "the gaussian_process algorithm is Optuna's GPSampler, which needs torch and "
-            "scipy (pip install torch scipy); tpe or local_search need neither"
+            "scipy (pip install torch scipy); tpe or slice_search need neither"
         ) from None
     return optuna.samplers.GPSampler(seed=mixed, deterministic_objective=True)
 
 
-def local_search(
+def slice_search(
     space: Space, scores: Mapping[Candidate, float], seed: int, batch: int
 ) -> Proposals:
+    """Ours. The space splits into slices by its categorical choices (critic, ranker and
+    its top_k, final stage); within a slice the score is a smooth function of the counts
+    (models, samples, fusers per layer). After a few random points, each batch takes the
+    best predicted new points of the best point's slice, by a quadratic ridge regression
+    on that slice's counts, plus one point by an additive model of the whole space, which
+    lets the search move to another slice."""
     rng = random.Random(seed)
     start = rng.sample(list(space.candidates), min(len(space), max(batch, 8)))
     for begin in range(0, len(start), batch):
         yield start[begin : begin + batch]
     features = _features(space)
-    positions = np.array(space.positions)
-    ordinal = np.array([name in _ORDINAL for name, _ in space.axes])
+    slices, quadratic = _slices(space)
+    evaluated = np.zeros(len(space), dtype=bool)
     while len(scores) < len(space):
-        predicted = _surrogate(space, features, scores)
-        ranked = sorted(scores, key=lambda c: (-scores[c], space.index(c)))
+        for candidate in scores:
+            evaluated[space.index(candidate)] = True
+        leader = max(scores, key=lambda c: (scores[c], -space.index(c)))
+        same = slices == slices[space.index(leader)]
+        rows = np.flatnonzero(same & evaluated)
         chosen: list[int] = []
-        # Best-first: the neighbourhood of the best point, then of the next best, ...
-        for leader in ranked:
-            near = _neighbours(positions, positions[space.index(leader)], ordinal)
-            fresh = [int(i) for i in near if space.candidates[int(i)] not in scores]
-            fresh.sort(key=lambda i: (-predicted[i], i))
-            chosen += [i for i in fresh if i not in chosen][: batch - len(chosen)]
-            if len(chosen) >= batch:
-                break
-        if not chosen:
-            fresh = [i for i, c in enumerate(space.candidates) if c not in scores]
-            chosen = sorted(fresh, key=lambda i: (-predicted[i], i))[:batch]
+        if len(rows) >= _SLICE_MIN and batch > 1:
+            prediction = quadratic @ _ridge(quadratic[rows], _values(space, scores, rows), 1e-3)
+            pool = np.flatnonzero(same & ~evaluated)
+            chosen = [int(i) for i in pool[np.argsort(-prediction[pool], kind="stable")]]
+            chosen = chosen[: batch - 1]
+        rows = np.flatnonzero(evaluated)
+        y = _values(space, scores, rows)
+        additive = features @ _ridge(features[rows], y - y.mean(), 1e-2)
+        pool = np.flatnonzero(~evaluated)
+        order = [int(i) for i in pool[np.argsort(-additive[pool], kind="stable")]]
+        chosen += [i for i in order if i not in chosen][: batch - len(chosen)]
         yield [space.candidates[i] for i in chosen]
 
 
-def _neighbours(positions: np.ndarray, point: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
-    """Candidates one move away: one axis changed (an ordered one by up to two steps), or
-    up to three ordered axes by one step each, or one other axis and one ordered step (so
-    that a search can slide along a call constraint: more samples, fewer models)."""
-    steps = np.abs(positions - point)
-    moved = steps > 0
-    ordered_moves = (moved & ordinal).sum(axis=1)
-    other_moves = (moved & ~ordinal).sum(axis=1)
-    big = ((steps > 1) & ordinal).any(axis=1)
-    too_big = ((steps > 2) & ordinal).any(axis=1)
-    one_axis = (ordered_moves + other_moves == 1) & ~too_big
-    ordered = (other_moves == 0) & (ordered_moves <= 3) & ~big
-    mixed = (other_moves == 1) & (ordered_moves == 1) & ~big
-    found: np.ndarray = np.flatnonzero((one_axis | ordered | mixed) & moved.any(axis=1))
-    return found
+#: Scored points a slice needs before its quadratic model is trusted.
+_SLICE_MIN = 10
+
+
+def _slices(space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's slice number, and the quadratic features of its counts."""
+    numbers: dict[tuple[bool, int, str], int] = {}
+    slices = np.array(
+        [
+            numbers.setdefault((c.critic, c.ranker_top_k, c.final), len(numbers))
+            for c in space.candidates
+        ]
+    )
+    counts = np.array(
+        [[c.model_top_k, c.sample_top_k, *[*c.fusers, 0, 0, 0][:3]] for c in space.candidates],
+        dtype=float,
+    )
+    counts /= np.maximum(1.0, counts.max(axis=0))
+    columns = [np.ones(len(space)), *counts.T]
+    columns += [counts[:, i] * counts[:, j] for i in range(5) for j in range(i, 5)]
+    return slices, np.stack(columns, axis=1)
+
+
+def _values(space: Space, scores: Mapping[Candidate, float], rows: np.ndarray) -> np.ndarray:
+    return np.array([scores[space.candidates[int(i)]] for i in rows])
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, strength: float) -> np.ndarray:
+    weights: np.ndarray = np.linalg.solve(x.T @ x + strength * np.eye(x.shape[1]), x.T @ y)
+    return weights
 
 
 def _features(space: Space) -> np.ndarray:
@@ -255,42 +278,6 @@ def _features(space: Space) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def _surrogate(space: Space, features: np.ndarray, scores: Mapping[Candidate, float]) -> np.ndarray:
-    """Predicted scores of every candidate: an additive ridge regression on the choices,
-    plus a Gaussian-process interpolation of its residuals (the interactions near points
-    already scored, which an additive model cannot see; scores are exact, so no noise)."""
-    rows = np.array([space.index(c) for c in scores])
-    y = np.array([scores[c] for c in scores])
-    x = features[rows]
-    ridge = 1e-2 * np.eye(x.shape[1])
-    weights = np.linalg.solve(x.T @ x + ridge, x.T @ (y - y.mean()))
-    additive = features @ weights + y.mean()
-    residual = y - additive[rows]
-    embedded = _embedding(space)
-    kernel = _kernel(embedded[rows], embedded[rows]) + 1e-6 * np.eye(len(rows))
-    alpha = np.linalg.solve(kernel, residual)
-    prediction: np.ndarray = additive + _kernel(embedded, embedded[rows]) @ alpha
-    return prediction
-
-
-def _embedding(space: Space) -> np.ndarray:
-    """Positions scaled for the kernel: ordered axes to [0, 1], others one-hot."""
-    positions = np.array(space.positions, dtype=float)
-    columns = []
-    for axis, (name, choices) in enumerate(space.axes):
-        if name in _ORDINAL:
-            columns.append(positions[:, axis] / max(1, len(choices) - 1))
-        else:
-            columns += [(positions[:, axis] == v).astype(float) for v in range(len(choices))]
-    return np.stack(columns, axis=1)
-
-
-def _kernel(a: np.ndarray, b: np.ndarray, lengthscale: float = 0.2) -> np.ndarray:
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    result: np.ndarray = np.exp(-np.maximum(squared, 0) / (2 * lengthscale**2))
-    return result
-
-
 ALGORITHMS: dict[str, Factory] = {
     "grid_search": grid_search,
     "random_search": random_search,
@@ -298,7 +285,7 @@ ALGORITHMS: dict[str, Factory] = {
     "tpe": optuna_search("tpe"),
     "bayesian_optimization": optuna_search("tpe"),
     "gaussian_process": optuna_search("gaussian_process"),
-    "local_search": local_search,
+    "slice_search": slice_search,
 }
 
 

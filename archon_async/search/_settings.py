@@ -32,7 +32,7 @@ Algorithm = Literal[
     "bayesian_optimization",
     "tpe",
     "gaussian_process",
-    "local_search",
+    "slice_search",
 ]
 FinalStage = Literal["none", "verifier", "unit_tests"]
 

@@ -148,7 +148,7 @@ def test_a_search_killed_by_a_signal_resumes_from_its_record(tmp_path: Path) -> 
         "--simulate",
         "--oracle",
         "--algorithm",
-        "local_search",
+        "slice_search",
         "--run-dir",
         str(run_dir),
     ]
