@@ -188,7 +188,7 @@ class EngineEvaluator:
         points = [100.0 * v for v in values]
         score = round(sum(points) / max(1, len(points)), 6)
         dollars, _ = stats.cost()
-        calls, tokens = stats.calls, stats.tokens
+        calls, tokens, hits = stats.calls, stats.tokens, stats.cache_hits
         judge_dollars, _ = judge_stats.cost()
         asked = max(1, len(questions))
         return Evaluation(
@@ -199,12 +199,13 @@ class EngineEvaluator:
             ci=interval(points),
             objective=round(score - self.cost_weight * dollars / asked, 6),
             questions=len(questions),
-            calls_per_query=round(calls / asked, 4),
+            calls_per_query=round((calls + hits) / asked, 4),
             tokens_per_query=round(tokens / asked, 2),
             dollars_per_query=round(dollars / asked, 8),
             calls=calls + judge_stats.calls,
             tokens=tokens + judge_stats.tokens,
             dollars=round(dollars + judge_dollars, 6),
+            cache_hit_share=round(hits / max(1, calls + hits), 4),
             stopped_early=stopped,
             mode=self.mode,
             per_model={

@@ -243,8 +243,10 @@ class Search:
         return ext.cost_weight if ext.objective == "score_per_dollar" else 0.0
 
     async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
+        from ..callpath import CallPath
+
         dev, _held = self.questions()
-        options: dict[str, Any] = {"seed": self.seed, "keys": self.keys}
+        simulate: Any = False
         if self.simulate:
             from ..benchmarks import simulated_answer_key
             from ..simulate import ModelSettings, SimulatedServer, SimulationSettings
@@ -260,7 +262,17 @@ class Search:
                 )
             )
             await stack.enter_async_context(server)
-            options = {"seed": self.seed, "simulate": server.base_url}
+            simulate = server.base_url
+        # One call path for the whole search: every architecture shares its limits, and its
+        # response cache (in the run dir) makes layers that architectures share, a resumed
+        # search and the baseline's answers cost nothing the second time.
+        callpath = CallPath(
+            keys=None if self.simulate else self.keys,
+            simulate=simulate,
+            cache=self.run_dir / "cache.sqlite",
+        )
+        await stack.enter_async_context(callpath)
+        options: dict[str, Any] = {"seed": self.seed, "callpath": callpath}
         ext = self.settings.archon_async
         judge = _single(self._resolve(self.settings.judge_model))
         baseline = _single(self._resolve(self.settings.baseline_model))

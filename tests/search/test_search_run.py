@@ -211,8 +211,8 @@ def test_outputs_pareto_and_html_report_parse(tmp_path: Path) -> None:
     parser.feed(page)
     assert {"best", "leaderboard", "spend"} <= parser.ids
     assert parser.tags.count("svg") == 2 and "SIMULATED" in page
-    # Headless-browser rendering is not checked: no browser is installed by .ci/run; the
-    # page is one self-contained file of HTML and inline SVG, checked with a real parser.
+    # The page is one self-contained file of HTML and inline SVG (rendered by a browser in
+    # the test below).
     space = Space(*search_file_from_dict(small_space()))
     for line in _leaderboard(run_dir):
         candidate = Candidate.from_params(line["params"])
@@ -229,3 +229,47 @@ def test_estimate_prints_the_expected_spend(tmp_path: Path) -> None:
     calls = estimate["calls"]
     assert calls["low"] <= calls["expected"] <= calls["high"]
     assert not (tmp_path / "run").exists()  # nothing was run
+
+
+def test_the_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    path = write(tmp_path, small_space(evaluations=20))
+    _run(path, tmp_path / "run", algorithm="random_search")
+    page = (tmp_path / "run" / "report.html").as_uri()
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _Collect()
+    parser.feed(dom.stdout)  # the DOM the browser built, not the file
+    assert {"best", "leaderboard", "spend"} <= parser.ids
+    assert parser.tags.count("svg") == 2 and parser.tags.count("tr") > 20
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1000,1400", page],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_a_simulated_search_shares_one_cache_across_architectures(tmp_path: Path) -> None:
+    import anyio
+
+    path = write(tmp_path, small_space(evaluations=6, dev_questions=8, held_out_questions=0))
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
+    report = anyio.run(search.run)
+    assert report["mode"] == "simulated" and report["evaluations"] == 6
+    lines = _leaderboard(tmp_path / "run")
+    # The model ranking ran every model alone on the same questions: an architecture's
+    # first sample of each of its generators is answered from the cache, for nothing.
+    assert all(line["cache_hit_share"] > 0 for line in lines)
+    assert all(line["calls"] < line["calls_per_query"] * line["questions"] for line in lines)
+    assert (tmp_path / "run" / "cache.sqlite").exists()
