@@ -128,6 +128,7 @@ class EngineEvaluator:
         early_z: float = 2.0,
         cost_weight: float = 0.0,
         mode: str = "simulated",
+        held_out: Sequence[BenchmarkItem] = (),
     ) -> None:
         self.space = space
         self.benchmark = benchmark
@@ -141,6 +142,7 @@ class EngineEvaluator:
         self.early_z = early_z
         self.cost_weight = cost_weight
         self.mode = mode
+        self.held_out = list(held_out)
         self._baseline_answers: dict[str, str] | None = None
 
     async def rank_models(self) -> dict[str, float]:
@@ -213,6 +215,17 @@ class EngineEvaluator:
                 for model, u in stats.per_model.items()
             },
         )
+
+    async def score_held_out(self, candidate: Candidate) -> dict[str, Any]:
+        """The candidate's score on the held-out questions (for reporting, never for
+        selection): ``{"score", "ci", "questions"}``."""
+        values, _ = await self._run(self.space.archon_config(candidate), self.held_out)
+        points = [100.0 * v for v in values]
+        return {
+            "score": round(sum(points) / max(1, len(points)), 6),
+            "ci": list(interval(points)),
+            "questions": len(points),
+        }
 
     async def _run(
         self,
@@ -292,9 +305,12 @@ class EngineEvaluator:
         return [values[item.id] for item in items]
 
     async def _baseline(self, items: Sequence[BenchmarkItem]) -> dict[str, str]:
-        """The baseline's answers, generated once for every dev question."""
+        """The baseline's answers, generated once per question (dev or held-out)."""
+        if self.baseline is None:
+            raise ValueError("a pairwise judgement needs baseline_model in the search file")
         if self._baseline_answers is None:
-            if self.baseline is None:
-                raise ValueError("a pairwise judgement needs baseline_model in the search file")
-            self._baseline_answers = await self._answer(self.baseline, self.dev, None)
+            self._baseline_answers = {}
+        missing = [item for item in items if item.id not in self._baseline_answers]
+        if missing:
+            self._baseline_answers.update(await self._answer(self.baseline, missing, None))
         return self._baseline_answers

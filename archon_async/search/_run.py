@@ -178,10 +178,29 @@ class Search:
             if stop:
                 yield SearchEvent("stopped", {"reason": stop})
             truth = getattr(evaluator, "truth", None)
-            self.result = write_outputs(
-                record, space, self._report_head(space, stop, started), truth
-            )
+            head = self._report_head(space, stop, started)
+            if isinstance(evaluator, EngineEvaluator) and evaluator.held_out:
+                head["final_ranking"] = await self._final_ranking(evaluator, record)
+            self.result = write_outputs(record, space, head, truth)
         yield SearchEvent("finished", self.result)
+
+    async def _final_ranking(
+        self, evaluator: EngineEvaluator, record: RunRecord
+    ) -> list[dict[str, Any]]:
+        """Archon's final ranking: the best architectures by dev score, re-scored on the
+        held-out questions (reported, never used to choose)."""
+        count = self.settings.number_of_archon_configs_for_final_ranking
+        done = {entry["key"]: entry for entry in record.load_json("final_ranking.json") or []}
+        top = sorted(record.evaluations.values(), key=lambda e: (-e.objective, e.n))[:count]
+        ranking = []
+        for evaluation in top:
+            entry = done.get(evaluation.key)
+            if entry is None:
+                held = await evaluator.score_held_out(Candidate.from_params(evaluation.params))
+                entry = {"key": evaluation.key, "dev_score": evaluation.score, "held_out": held}
+            ranking.append(entry)
+            record.save_json("final_ranking.json", ranking)
+        return ranking
 
     def _over_budget(self, record: RunRecord, started: float, count: int) -> str:
         """Why no new batch may start, or ''."""
@@ -245,7 +264,7 @@ class Search:
     async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
         from ..callpath import CallPath
 
-        dev, _held = self.questions()
+        dev, held = self.questions()
         simulate: Any = False
         if self.simulate:
             from ..benchmarks import simulated_answer_key
@@ -292,6 +311,7 @@ class Search:
                 early_z=ext.early_stopping.z,
                 cost_weight=self._cost_weight(),
                 mode=self.mode,
+                held_out=held,
             )
 
         return engine
