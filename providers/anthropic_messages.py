@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archon_async.core import (
+    BadRequestError,
     ChatRequest,
     ChatResponse,
     DeltaCallback,
@@ -21,7 +22,7 @@ from archon_async.core import (
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 from ._streaming import stream_anthropic
 from ._turns import alternating_turns
-from .models import anthropic_output_limit
+from .models import anthropic_output_limit, learn_output_limit
 
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
@@ -55,15 +56,21 @@ def split_system(messages: Sequence[Message]) -> tuple[str, list[Message]]:
     return alternating_turns(messages)
 
 
-def clamp_max_tokens(request: ChatRequest, settings: ProviderSettings) -> tuple[int, str | None]:
+def clamp_max_tokens(
+    request: ChatRequest, settings: ProviderSettings, learned: Mapping[str, int] | None = None
+) -> tuple[int, str | None]:
     """The ``max_tokens`` to send and the ``anthropic-beta`` header it needs, if any.
 
     The request's value (4096 when it has none, Archon's value) is lowered to the model's
-    output limit: the settings' ``max_output_tokens`` for the model if given, else the
-    documented limit (`anthropic_output_limit`, which also knows Bedrock and Vertex ids).
-    A model known to neither is sent the value unchanged.
+    output limit: the one the API stated in a refusal (``learned``) if any, else the
+    settings' ``max_output_tokens`` for the model if given, else the documented limit
+    (`anthropic_output_limit`, which also knows Bedrock and Vertex ids). A model known to
+    none of them is sent the value unchanged.
     """
     wanted = request.max_tokens or _DEFAULT_MAX_TOKENS
+    stated = (learned or {}).get(request.model)
+    if stated is not None:
+        return min(wanted, stated), None
     override = settings.max_output_tokens.get(request.model)
     if override is not None:
         return min(wanted, override), None
@@ -99,7 +106,7 @@ class AnthropicMessagesProvider(HttpProvider):
         turns are merged and reordered as the API requires (`alternating_turns`).
         """
         system, messages = _split_for_wire(request.messages)
-        max_tokens, _ = clamp_max_tokens(request, self.settings)
+        max_tokens, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
         body: WireBody = {"model": request.model, "max_tokens": max_tokens, "messages": messages}
         if system:
             body["system"] = system
@@ -119,7 +126,7 @@ class AnthropicMessagesProvider(HttpProvider):
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
-        _, beta = clamp_max_tokens(request, self.settings)
+        _, beta = clamp_max_tokens(request, self.settings, self.learned_limits)
         if beta:
             headers["anthropic-beta"] = beta
         return headers
@@ -136,12 +143,30 @@ class AnthropicMessagesProvider(HttpProvider):
             "call). Set 'max_output_tokens' in the providers section to change the limit"
         ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Output limits the API stated in a refusal, by model: later calls are sent those.
+        self.learned_limits: dict[str, int] = {}
+
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
         """Send one message request.
+
+        A refusal that states the model's output limit (a model missing from the table,
+        or a table older than the API) is sent again once, lowered to that limit, which
+        every later call of the model is sent too.
 
         Raises:
             ProviderError: see `archon_async.core.Provider.send`.
         """
+        try:
+            return await self._send_once(request, api_key)
+        except BadRequestError as exc:
+            sent, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
+            if not learn_output_limit(self.learned_limits, request.model, sent, exc):
+                raise
+        return await self._send_once(request, api_key)
+
+    async def _send_once(self, request: ChatRequest, api_key: str | None) -> ChatResponse:
         url = f"{self.base_url(request)}/v1/messages"
         data, limits = await self.post_json(
             request,
@@ -160,6 +185,18 @@ class AnthropicMessagesProvider(HttpProvider):
         Raises:
             ProviderError: as `send`; also a stream that breaks or reports an error.
         """
+        try:
+            return await self._stream_once(request, api_key, on_delta)
+        except BadRequestError as exc:
+            # A 400 comes before any text: sending again lowered streams nothing twice.
+            sent, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
+            if not learn_output_limit(self.learned_limits, request.model, sent, exc):
+                raise
+        return await self._stream_once(request, api_key, on_delta)
+
+    async def _stream_once(
+        self, request: ChatRequest, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
         url = f"{self.base_url(request)}/v1/messages"
         headers = self.headers(request, api_key)
         body = self.build_body(request)

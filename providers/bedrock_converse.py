@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import anyio
 import orjson
 
-from archon_async.core import ChatRequest, ChatResponse, ConfigError, ProviderSettings
+from archon_async.core import (
+    BadRequestError,
+    ChatRequest,
+    ChatResponse,
+    ConfigError,
+    ProviderSettings,
+)
 
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
 from ._turns import alternating_turns
-from .models import anthropic_output_limit
+from .models import anthropic_output_limit, learn_output_limit
 
 __all__ = ["BedrockConverseProvider", "bedrock_max_tokens", "model_id"]
 
@@ -35,15 +42,21 @@ def model_id(model: str) -> str:
     return model
 
 
-def bedrock_max_tokens(request: ChatRequest, settings: ProviderSettings) -> int | None:
-    """The ``maxTokens`` to send: the request's, clamped to a Claude model's output limit.
+def bedrock_max_tokens(
+    request: ChatRequest, settings: ProviderSettings, learned: Mapping[str, int] | None = None
+) -> int | None:
+    """The ``maxTokens`` to send: the request's, clamped to the model's output limit.
 
-    The limit is the settings' ``max_output_tokens`` for the model if given, else the
-    documented one (Converse sends no ``anthropic-beta`` header, so a limit raised by one
-    does not apply). Other models are sent the value unchanged.
+    The limit is the one Bedrock stated in a refusal (``learned``) if any, else the
+    settings' ``max_output_tokens`` for the model if given, else a Claude model's documented
+    one (Converse sends no ``anthropic-beta`` header, so a limit raised by one does not
+    apply). Other models are sent the value unchanged.
     """
     if request.max_tokens is None:
         return None
+    stated = (learned or {}).get(request.model)
+    if stated is not None:
+        return min(request.max_tokens, stated)
     override = settings.max_output_tokens.get(request.model)
     if override is not None:
         return min(request.max_tokens, override)
@@ -74,6 +87,8 @@ class BedrockConverseProvider(HttpProvider):
         )
         self.default_base_url = f"https://bedrock-runtime.{self.region}.amazonaws.com"
         self._credentials: Any = None
+        # Output limits Bedrock stated in a refusal, by model: later calls are sent those.
+        self.learned_limits: dict[str, int] = {}
 
     def build_body(self, request: ChatRequest) -> JsonObject:
         """The wire body for a request (``extra`` fields are merged in, `merge_extra`).
@@ -88,7 +103,7 @@ class BedrockConverseProvider(HttpProvider):
         if system:
             body["system"] = [{"text": system}]
         config: JsonObject = {}
-        max_tokens = bedrock_max_tokens(request, self.settings)
+        max_tokens = bedrock_max_tokens(request, self.settings, self.learned_limits)
         if max_tokens is not None:
             config["maxTokens"] = max_tokens
         if request.temperature is not None:
@@ -123,10 +138,25 @@ class BedrockConverseProvider(HttpProvider):
     async def send(self, request: ChatRequest, *, api_key: str | None) -> ChatResponse:
         """Send one Converse request.
 
+        A refusal that states the model's output limit ("exceeds the model limit of 2048",
+        any model) is sent again once, lowered to that limit, which every later call of
+        the model is sent too.
+
         Raises:
             ProviderError: see `archon_async.core.Provider.send`.
             ConfigError: no key and no way to sign the request.
         """
+        try:
+            return await self._send_once(request, api_key)
+        except BadRequestError as exc:
+            sent = bedrock_max_tokens(request, self.settings, self.learned_limits)
+            if sent is None or not learn_output_limit(
+                self.learned_limits, request.model, sent, exc
+            ):
+                raise
+        return await self._send_once(request, api_key)
+
+    async def _send_once(self, request: ChatRequest, api_key: str | None) -> ChatResponse:
         url = self.url(request)
         content = orjson.dumps(self.build_body(request))
         if api_key:

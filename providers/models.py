@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import structlog
+
 __all__ = [
     "ANTHROPIC_OUTPUT_LIMITS",
     "REASONING_BUDGET_ADVICE",
@@ -27,7 +29,9 @@ __all__ = [
     "ReasoningModel",
     "anthropic_output_limit",
     "claude_model_id",
+    "learn_output_limit",
     "reasoning_model",
+    "refused_output_limit",
 ]
 
 
@@ -80,6 +84,8 @@ ANTHROPIC_OUTPUT_LIMITS: dict[str, AnthropicLimit] = {
     "claude-sonnet-4-6": AnthropicLimit(128000),
 }
 
+log = structlog.get_logger(__name__)
+
 # Bedrock ids: an optional geography of a cross-region profile, "anthropic.", the id, and
 # a "-v1:0" version; Vertex ids end in "@20250514".
 _BEDROCK_ID = re.compile(r"^(?:[a-z]{2,6}\.)?anthropic\.(?P<id>.+?)(?:-v\d+(?::\d+)?)?$")
@@ -103,6 +109,37 @@ def anthropic_output_limit(model: str) -> AnthropicLimit | None:
     if name in ANTHROPIC_OUTPUT_LIMITS:
         return ANTHROPIC_OUTPUT_LIMITS[name]
     return ANTHROPIC_OUTPUT_LIMITS.get(_ALIAS_TAIL.sub("", name))
+
+
+# The 400s that state the limit: Anthropic's "max_tokens: 200000 > 8192, which is the
+# maximum allowed number of output tokens for ..." and Bedrock's "The maximum tokens you
+# requested exceeds the model limit of 8192".
+_REFUSED_LIMIT = re.compile(
+    r"max_tokens: \d+ > (\d+), which is the maximum allowed"
+    r"|maximum tokens you requested exceeds the model limit of (\d+)"
+)
+
+
+def refused_output_limit(message: str) -> int | None:
+    """The output limit a provider's 400 states, for a model the table does not know yet."""
+    match = _REFUSED_LIMIT.search(message)
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+def learn_output_limit(learned: dict[str, int], model: str, sent: int, error: Exception) -> bool:
+    """Record in ``learned`` the output limit a refusal states, when it is below ``sent``.
+
+    Returns whether the request is worth sending again, lowered (at most once per model:
+    a limit already learned is not learned again).
+    """
+    limit = refused_output_limit(str(error))
+    if limit is None or limit >= sent or model in learned:
+        return False
+    learned[model] = limit
+    log.warning("max_tokens_lowered", model=model, sent=sent, limit=limit, source="provider")
+    return True
 
 
 @dataclass(frozen=True, slots=True)

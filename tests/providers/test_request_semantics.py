@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import respx
@@ -376,3 +377,59 @@ async def test_groq_api_root_reaches_the_simulated_provider(
             result = await engine.generate("Hi?")
         assert result.text
         assert server.stats().by_model == {"llama-3.1-8b-instant": 1}
+
+
+# Limits the API states in a refusal -------------------------------------------------------
+
+
+async def test_a_refusal_stating_the_limit_is_sent_again_lowered_once(
+    router: respx.MockRouter,
+) -> None:
+    refusal = {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "max_tokens: 50000 > 32000, which is the maximum allowed number of "
+            "output tokens for claude-future-9",
+        },
+    }
+    route = router.post("https://api.anthropic.com/v1/messages")
+    route.side_effect = [
+        httpx.Response(400, json=refusal),
+        httpx.Response(200, json=ANTHROPIC_OK),
+        httpx.Response(200, json=ANTHROPIC_OK),
+    ]
+    config = load(one_generator("Anthropic_API", "claude-future-9", max_tokens=50000))
+    async with Engine(config, keys=KEYS) as engine:
+        first = await engine.generate("Hi?")
+        second = await engine.generate("Again?")
+    sent = [orjson.loads(call.request.content)["max_tokens"] for call in route.calls]
+    assert sent == [50000, 32000, 32000]  # the next call is sent the stated limit at once
+    assert first.text == second.text == "ok"
+    assert first.trace.totals()["failed_calls"] == 0
+
+
+async def test_bedrock_learns_a_stated_limit_and_other_400s_still_fail(
+    router: respx.MockRouter,
+) -> None:
+    stated = {
+        "message": "The maximum tokens you requested exceeds the model limit of 2048. "
+        "Try again with a maximum tokens value that is lower than 2048."
+    }
+    other = {"message": "The provided model identifier is invalid."}
+    route = router.post(url__regex=r"https://bedrock-runtime\..*/converse")
+    route.side_effect = [
+        httpx.Response(400, json=stated, headers={"x-amzn-ErrorType": "ValidationException"}),
+        httpx.Response(200, json=BEDROCK_OK),
+        httpx.Response(400, json=other, headers={"x-amzn-ErrorType": "ValidationException"}),
+    ]
+    config = load(one_generator("Bedrock_API", "meta.llama3-70b-instruct-v1:0", max_tokens=4096))
+    async with Engine(config, keys=KEYS) as engine:
+        assert (await engine.generate("Hi?")).text == "ok"
+        with pytest.raises(Exception) as caught:
+            await engine.generate("Again?")
+    assert "model identifier is invalid" in str(caught.value.exceptions[0])  # type: ignore[attr-defined]
+    sent = [
+        orjson.loads(call.request.content)["inferenceConfig"]["maxTokens"] for call in route.calls
+    ]
+    assert sent == [4096, 2048, 2048]
