@@ -158,10 +158,10 @@ class AnthropicMessagesProvider(HttpProvider):
         Raises:
             ProviderError: see `archon_async.core.Provider.send`.
         """
+        sent, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
         try:
             return await self._send_once(request, api_key)
         except BadRequestError as exc:
-            sent, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
             if not learn_output_limit(self.learned_limits, request.model, sent, exc):
                 raise
         return await self._send_once(request, api_key)
@@ -185,11 +185,11 @@ class AnthropicMessagesProvider(HttpProvider):
         Raises:
             ProviderError: as `send`; also a stream that breaks or reports an error.
         """
+        sent, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
         try:
             return await self._stream_once(request, api_key, on_delta)
         except BadRequestError as exc:
             # A 400 comes before any text: sending again lowered streams nothing twice.
-            sent, _ = clamp_max_tokens(request, self.settings, self.learned_limits)
             if not learn_output_limit(self.learned_limits, request.model, sent, exc):
                 raise
         return await self._stream_once(request, api_key, on_delta)

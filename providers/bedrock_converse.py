@@ -146,10 +146,10 @@ class BedrockConverseProvider(HttpProvider):
             ProviderError: see `archon_async.core.Provider.send`.
             ConfigError: no key and no way to sign the request.
         """
+        sent = bedrock_max_tokens(request, self.settings, self.learned_limits)
         try:
             return await self._send_once(request, api_key)
         except BadRequestError as exc:
-            sent = bedrock_max_tokens(request, self.settings, self.learned_limits)
             if sent is None or not learn_output_limit(
                 self.learned_limits, request.model, sent, exc
             ):

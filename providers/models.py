@@ -131,14 +131,22 @@ def refused_output_limit(message: str) -> int | None:
 def learn_output_limit(learned: dict[str, int], model: str, sent: int, error: Exception) -> bool:
     """Record in ``learned`` the output limit a refusal states, when it is below ``sent``.
 
-    Returns whether the request is worth sending again, lowered (at most once per model:
-    a limit already learned is not learned again).
+    Args:
+        learned: the limits learned so far, by model (updated).
+        model: the model the refused request asked for.
+        sent: the ``max_tokens`` that request carried.
+        error: the refusal.
+
+    Returns:
+        Whether the request is worth sending again, lowered to ``learned[model]``. Calls
+        refused together (the samples of a layer) all return True, and log once.
     """
     limit = refused_output_limit(str(error))
-    if limit is None or limit >= sent or model in learned:
+    if limit is None or limit >= sent:
         return False
-    learned[model] = limit
-    log.warning("max_tokens_lowered", model=model, sent=sent, limit=limit, source="provider")
+    if learned.get(model, limit + 1) > limit:
+        learned[model] = limit
+        log.warning("max_tokens_lowered", model=model, sent=sent, limit=limit)
     return True
 
 
