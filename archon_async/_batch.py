@@ -83,7 +83,8 @@ async def run_batch(
 
     Raises:
         InvalidInputError: bad arguments, an id repeats among the items, the output holds
-            another architecture's answers or is not an answers file, or another run is
+            another architecture's answers (or simulated ones for a real engine, or real
+            ones for a simulated engine) or is not an answers file, or another run is
             writing to it.
         BatchStoppedError: a failure every prompt would meet, or a spent budget (the
             engine's or its call path's: see `Budget`), stopped the batch; the prompts in
@@ -95,7 +96,12 @@ async def run_batch(
         raise InvalidInputError("prompt_attempts must be at least 1")
     fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
     stats = stats or BatchStats(total=total)
-    stamp = {"architecture": engine.architecture.name, "fingerprint": fingerprint}
+    # Every line says whether a model wrote it: a simulated answer is never taken for a real one.
+    stamp: dict[str, str | bool] = {
+        "architecture": engine.architecture.name,
+        "fingerprint": fingerprint,
+        "simulated": engine.simulated,
+    }
     stop = _Stop()
     # A feeder hands the items over one at a time through a queue of one: starts are spread
     # over loop turns, so replies do not come back in waves that hold the loop (a generator
@@ -105,7 +111,7 @@ async def run_batch(
     reporter = ProgressReporter(stats, stream=progress, interval_s=progress_interval_s)
     opened_here = not engine.is_open
     with _claimed(output) as finished_ids:
-        finished = finished_ids(retry_errors, fingerprint)
+        finished = finished_ids(retry_errors, fingerprint, engine.simulated)
         try:
             await engine.open()
             with AnswerWriter(output) as writer:
@@ -137,11 +143,11 @@ async def run_batch(
 
 
 @contextmanager
-def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str], set[str]]]:
+def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str, bool], set[str]]]:
     """Hold the output's lock for the batch; yields the function that readies the file and
     says which ids are finished (a stream has none)."""
     if not isinstance(output, Path):
-        yield lambda retry_errors, fingerprint: set()
+        yield lambda retry_errors, fingerprint, simulated: set()
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(output.with_name(output.name + ".lock"), thread_local=False)
@@ -153,8 +159,8 @@ def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str], set[str]]]
             "held); wait for it to end, or give another --output"
         ) from None
     try:
-        yield lambda retry_errors, fingerprint: prepare_output(
-            output, retry_errors=retry_errors, fingerprint=fingerprint
+        yield lambda retry_errors, fingerprint, simulated: prepare_output(
+            output, retry_errors=retry_errors, fingerprint=fingerprint, simulated=simulated
         )
     finally:
         lock.release()
@@ -210,7 +216,7 @@ class _Worker:
         writer: AnswerWriter,
         stats: BatchStats,
         attempts: int,
-        stamp: Mapping[str, str],
+        stamp: Mapping[str, str | bool],
         stop: _Stop,
     ) -> None:
         self._engine = engine

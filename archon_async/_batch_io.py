@@ -140,7 +140,13 @@ def validate_jsonl_input(path: Path) -> int:
     return len(seen)
 
 
-def prepare_output(path: Path, *, retry_errors: bool, fingerprint: str | None = None) -> set[str]:
+def prepare_output(
+    path: Path,
+    *,
+    retry_errors: bool,
+    fingerprint: str | None = None,
+    simulated: bool | None = None,
+) -> set[str]:
     """Make an output file ready to append to, and say which ids are finished.
 
     A batch killed at any moment leaves at most one partial last line: it is dropped. With
@@ -152,20 +158,23 @@ def prepare_output(path: Path, *, retry_errors: bool, fingerprint: str | None = 
         retry_errors: drop error lines so that those prompts run again.
         fingerprint: the architecture's fingerprint; answers written by another one are
             not mixed in (lines without one, from older files, are accepted).
+        simulated: whether this run is simulated; simulated and real lines are never mixed
+            (lines that do not say, from older files, are accepted).
 
     Returns:
         The ids whose lines are kept: they are not run again.
 
     Raises:
-        InvalidInputError: the file holds answers of another architecture, or is not an
-            answers file at all (a prompts file, anything else): it is left untouched.
+        InvalidInputError: the file holds answers of another architecture, simulated
+            answers for a real run (or real ones for a simulated run), or is not an answers
+            file at all (a prompts file, anything else): it is left untouched.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         return set()
     if not path.is_file():
         raise InvalidInputError(f"{path}: the output is not a regular file")
-    _check_answers_file(path, fingerprint)
+    _check_answers_file(path, fingerprint, simulated)
     finished: set[str] = set()
     changed = False
     temporary = path.with_name(path.name + ".tmp")
@@ -192,7 +201,7 @@ def answer_id(record: Mapping[str, Any]) -> str:
     return str(record["id"])
 
 
-def _check_answers_file(path: Path, fingerprint: str | None) -> None:
+def _check_answers_file(path: Path, fingerprint: str | None, simulated: bool | None) -> None:
     """Refuse, before changing anything, a file that is not this architecture's answers.
 
     Only the last line may be unreadable (a write cut off by a kill); any other line that is
@@ -202,13 +211,15 @@ def _check_answers_file(path: Path, fingerprint: str | None) -> None:
         previous: tuple[int, bytes] | None = None
         for number, line in enumerate(handle, start=1):
             if previous is not None:
-                _check_answer_line(path, *previous, fingerprint)
+                _check_answer_line(path, *previous, fingerprint, simulated)
             previous = (number, line)
         if previous is not None and previous[1].endswith(b"\n"):
-            _check_answer_line(path, *previous, fingerprint)
+            _check_answer_line(path, *previous, fingerprint, simulated)
 
 
-def _check_answer_line(path: Path, number: int, line: bytes, fingerprint: str | None) -> None:
+def _check_answer_line(
+    path: Path, number: int, line: bytes, fingerprint: str | None, simulated: bool | None
+) -> None:
     record = _parse_answer_line(line)
     if record is None or not ("answer" in record or "error" in record):
         raise InvalidInputError(
@@ -216,6 +227,26 @@ def _check_answer_line(path: Path, number: int, line: bytes, fingerprint: str | 
             "is something else (the input?) and is left untouched: give another --output"
         )
     _check_fingerprint(record, fingerprint, path, number)
+    _check_simulated(record, simulated, path, number)
+
+
+def _check_simulated(
+    record: Mapping[str, Any], simulated: bool | None, path: Path, number: int
+) -> None:
+    found = record.get("simulated")
+    if simulated is None or not isinstance(found, bool) or found == simulated:
+        return
+    if found:
+        why = (
+            "these lines are simulated (written with --simulate: no model was called) and "
+            "this run is real"
+        )
+    else:
+        why = "these lines are real model answers and this run is simulated"
+    raise InvalidInputError(
+        f"{path}, line {number}: {why}; simulated and real answers are never mixed in one "
+        "file, so nothing was resumed: give another --output, or delete the file to start over"
+    )
 
 
 def _check_fingerprint(

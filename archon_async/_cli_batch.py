@@ -99,6 +99,9 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         from ._cli_callpath import item_prompts, print_estimate
 
         return print_estimate(engine.architecture, item_prompts(items), args)
+    from ._cli_simulated import announce_simulated
+
+    announce_simulated(engine, command="batch", chosen=args.config is not None)
     stats = BatchStats(total=total)
 
     async def go() -> Any:
@@ -122,7 +125,8 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         why = "terminated" if terminated else "interrupted"
         why = why if isinstance(exc, KeyboardInterrupt) else str(exc)
         said = {"output": "-" if output is sys.stdout else str(output), "stopped": why}
-        report_summary(stats.summary() | said, args.summary)
+        # "simulated" first, so that no one reads a simulated bill or score for a real one.
+        report_summary({"simulated": engine.simulated} | stats.summary() | said, args.summary)
         if isinstance(exc, BatchStoppedError):
             return 1
         return 143 if terminated else 130
@@ -130,7 +134,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     summary["output"] = "-" if output is sys.stdout else str(output)
     if finish is not None:
         summary.update(finish(path))
-    report_summary(summary, args.summary)
+    report_summary({"simulated": engine.simulated} | summary, args.summary)
     return 0 if stats.failed == 0 else 3
 
 

@@ -104,8 +104,11 @@ def benchmark_items(
         ordered = [answers[item.id] for item in chosen if item.id in answers]
         official = output.with_name(f"{output.stem}.official" + _suffix(benchmark.name))
         model = (args.config.stem if args.config else "archon-async-default").replace(" ", "_")
+        if any(record.get("simulated") is True for record in ordered):
+            model += "-simulated"  # so that no leaderboard shows it as a real model
         written = write_official(benchmark, ordered, official, model=model, legacy=legacy)
         report: dict[str, Any] = {"official_files": [str(path) for path in written]}
+        report.update(_official_notes(benchmark.name, model, legacy=legacy))
         if benchmark.scoring == "judge":
             report["scoring"] = (
                 "needs an LLM judge: run archon-async judge --benchmark "
@@ -122,10 +125,29 @@ def benchmark_items(
 
         scored = anyio.run(score)
         annotate_answers(output, scored.results, code=sandbox is not None)
-        report["score"] = scored.summary()
+        report["score"] = scored.summary() | {"verdicts_in": str(output)}
         return report
 
     return items, len(items), benchmark.name, finish, simulated_answer_key(benchmark.name, chosen)
+
+
+def _official_notes(name: str, model: str, *, legacy: bool) -> dict[str, Any]:
+    """What a user must know to feed the official files to the official tool."""
+    if name == "arena_hard":
+        from .benchmarks._tokens import describe_token_counts
+
+        return {"token_len": describe_token_counts("cl100k_base" if legacy else "o200k_base")}
+    if name in ("mixeval", "mixeval_hard"):
+        from .benchmarks import mixeval_model_name
+
+        registered = mixeval_model_name(model)
+        return {
+            "mixeval_model_name": registered,
+            "mixeval_registration": f'add "{registered}": "{registered.title()}" to '
+            "AVAILABLE_MODELS in MixEval's mix_eval/models/__init__.py, then run "
+            f"mix_eval.compute_metrics --models_to_eval {registered} (see the README)",
+        }
+    return {}
 
 
 def _sandbox(args: argparse.Namespace) -> Any:

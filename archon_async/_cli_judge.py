@@ -19,7 +19,9 @@ from ._batch import run_batch
 from ._batch_io import BatchItem
 from ._cli_common import report_summary
 from ._defaults import DEFAULT_JUDGE
-from ._exceptions import InvalidInputError, OutputParseError
+from ._cli_simulated import announce_simulated, refuse_simulated_answers
+from ._engine import Engine
+from ._exceptions import ConfigError, InvalidInputError, OutputParseError
 
 __all__ = ["add_judge_command"]
 
@@ -36,7 +38,8 @@ def add_judge_command(commands: Any) -> None:
         "config",
         nargs="?",
         type=Path,
-        help="the judge architecture (default: one gpt-4o call, temperature 0)",
+        help="the judge architecture (default: one gpt-4o call, temperature 0, which needs "
+        "OPENAI_API_KEY; --simulate grades on the simulated provider instead)",
     )
     judge.add_argument("--benchmark", required=True)
     judge.add_argument("--answers", required=True, type=Path, help="the batch output to grade")
@@ -69,6 +72,11 @@ def _judge(args: argparse.Namespace) -> int:
     benchmark = get_benchmark(args.benchmark, path=args.data)
     kind = judge_kind(benchmark)
     answers = read_answers(args.answers)
+    # The judge is real unless --simulate says otherwise: a rating is a model's or is marked.
+    engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE, simulate_default=False)
+    if not args.estimate:
+        announce_simulated(engine, command="judge", chosen=True)
+        refuse_simulated_answers(answers, args.answers, engine)
     questions = benchmark.items()
     baseline = read_baseline(args.baseline, questions) if args.baseline else {}
     items = [item for item in questions if item.id in answers]
@@ -96,23 +104,36 @@ def _judge(args: argparse.Namespace) -> int:
             requests.append(BatchItem(id=request_id, messages=messages))
             plan[request_id] = (item.id, swap)
     output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
-    engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE)
     if args.estimate:
         from ._cli_callpath import item_prompts, print_estimate
 
         return print_estimate(engine.architecture, item_prompts(requests), args)
 
     async def go() -> Any:
-        return await run_batch(
-            engine, requests, output, total=len(requests), concurrency=args.concurrency
-        )
+        async with engine:  # opening checks the judge's keys, before any call
+            return await run_batch(
+                engine, requests, output, total=len(requests), concurrency=args.concurrency
+            )
 
-    anyio.run(go)
-    summary = _summarise(output, plan, kind)
+    try:
+        anyio.run(go)
+    except ConfigError as exc:
+        judge = ", ".join(_judge_models(engine))
+        exc.cli_message = (
+            f"the judge ({judge}) is a real model unless --simulate is given: "
+            f"{exc.cli_message or exc}"
+        )
+        raise
+    summary = {"simulated": engine.simulated, "judge_models": _judge_models(engine)}
+    summary.update(_summarise(output, plan, kind))
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
     # On standard error with every other summary (standard output is for answers).
     report_summary(summary, args.summary)
     return 0
+
+
+def _judge_models(engine: Engine) -> list[str]:
+    return sorted({spec.model for layer in engine.architecture.layers for spec in layer})
 
 
 def _check_baseline(

@@ -124,6 +124,12 @@ class Engine:
     def __repr__(self) -> str:
         return f"Engine({self.architecture!r}, simulate={self._callpath.simulated})"
 
+    @property
+    def simulated(self) -> bool:
+        """Whether every call goes to a simulated provider (in process or at a URL): its
+        answers are not a model's, and batch files and summaries say so."""
+        return bool(self._simulate)
+
     def _build_layers(self) -> list[list[tuple[ComponentSpec, Component]]]:
         return [
             [(spec, self._registry.build_component(spec)) for spec in layer]

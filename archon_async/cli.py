@@ -220,10 +220,12 @@ def engine_from_args(
     *,
     answer_key: dict[str, str] | None = None,
     default: dict[str, Any] = DEFAULT_ARCHITECTURE,
+    simulate_default: bool = True,
 ) -> Engine:
     """Build the engine a command's options describe (``default`` when no config is given,
-    on the simulated provider); an in-process simulated provider gets ``answer_key`` so that
-    its models answer known questions with their configured skill."""
+    on the simulated provider unless ``simulate_default`` is False); an in-process simulated
+    provider gets ``answer_key`` so that its models answer known questions with their
+    configured skill."""
     if config is None:
         architecture = Architecture.from_dict(default, source="<built-in default>")
     else:
@@ -241,7 +243,11 @@ def engine_from_args(
     if any(value is not None for value in overrides.values()):
         architecture = architecture.with_overrides(**overrides)
     # The built-in architecture runs simulated unless told where the real model is.
-    simulate: Any = args.simulate_url or args.simulate or (config is None and not elsewhere)
+    simulate: Any = (
+        args.simulate_url
+        or args.simulate
+        or (config is None and simulate_default and not elsewhere)
+    )
     if simulate is True:
         from .simulate import SimulationSettings
 
@@ -261,12 +267,15 @@ def engine_from_args(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ._cli_simulated import announce_simulated
+
     config, question = _run_arguments(args.args)
     engine = engine_from_args(config, args)
     if args.estimate:
         from ._cli_callpath import print_estimate
 
         return print_estimate(engine.architecture, [question], args)
+    announce_simulated(engine, command="run", chosen=config is not None)
 
     async def answer() -> Any:
         async with engine:

@@ -26,7 +26,7 @@ from ._scoring import ScoreReport, score, score_all, score_code
 from ._types import BenchmarkDataError, BenchmarkItem, ScoreResult
 from .judge import Judgement, build_judge_messages, judge_kind, parse_judgement
 from .sandbox import Sandbox, SandboxResult, SandboxUnavailableError, run_python
-from .writers import ARENA_HARD_FORMATS, read_answers, write_official
+from .writers import ARENA_HARD_FORMATS, mixeval_model_name, read_answers, write_official
 
 __all__ = [
     "ARENA_HARD_FORMATS",
@@ -48,6 +48,7 @@ __all__ = [
     "judge_kind",
     "last_boxed",
     "math_equal",
+    "mixeval_model_name",
     "normalize_math_answer",
     "parse_judgement",
     "read_answers",

@@ -3,8 +3,9 @@
 After scoring, the batch output file is rewritten with, on every answer line that was
 scored, ``"correct": true|false`` and, for code benchmarks, ``"sandbox": {"status": ...,
 "detail": ...}`` (passed / failed / timeout / memory / error, and why: the assertion, the
-exception, "exited with status 0 before every test ran"...). A user can then see which
-items failed and why without rerunning anything.
+exception, "exited with status 0 before every test ran"...), for the others ``"verdict":
+{"status", "prediction", "detail"}`` (the answer extracted and the one expected). A user
+can then see which items failed and why without rerunning anything.
 """
 
 from __future__ import annotations
@@ -22,10 +23,18 @@ __all__ = ["annotate_answers", "verdict_fields"]
 
 
 def verdict_fields(result: ScoreResult, *, code: bool) -> dict[str, Any]:
-    """The fields an answer line gets: ``correct``, and ``sandbox`` for code."""
+    """The fields an answer line gets: ``correct``, and ``sandbox`` for code; for the other
+    benchmarks ``verdict``: the ``status`` (``correct``/``wrong``), the ``prediction``
+    extracted from the answer and the ``detail`` (what was expected)."""
     fields: dict[str, Any] = {"correct": result.correct}
     if code:
         fields["sandbox"] = {"status": result.status, "detail": result.detail}
+    else:
+        fields["verdict"] = {
+            "status": result.status,
+            "prediction": result.prediction,
+            "detail": result.detail,
+        }
     return fields
 
 

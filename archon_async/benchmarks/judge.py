@@ -13,6 +13,7 @@ The judge is an ordinary architecture: build the messages here, answer them with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -166,10 +167,26 @@ def _bracketed(text: str) -> list[str]:
     return found
 
 
+# FastChat's single-answer grading patterns (fastchat/llm_judge/common.py): "[[n]]", and
+# "[n]" when the judge wrote no double brackets; the first match counts, as there.
+_RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_RATING_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
+
+
+def _rating(text: str) -> Judgement:
+    match = _RATING.search(text) or _RATING_BACKUP.search(text)
+    if match is not None:
+        rating = float(match.group(1))
+        if 0 <= rating <= 10:
+            return Judgement("rating", rating, None, rating)
+    raise OutputParseError("the judge gave no [[rating]] from 1 to 10", raw_output=text)
+
+
 def parse_judgement(
     text: str, *, kind: Literal["rating", "pairwise"], swap: bool = False
 ) -> Judgement:
-    """Read the judge's verdict: the last ``[[n]]`` (rating) or ``[[A>B]]``-style label.
+    """Read the judge's verdict: a rating as FastChat reads one (the first ``[[n]]``, else
+    the first ``[n]``), or the ``[[A>B]]``-style label of a pairwise judgement.
 
     Args:
         text: the judge's reply.
@@ -179,16 +196,9 @@ def parse_judgement(
     Raises:
         OutputParseError: no verdict, or (pairwise) conflicting verdicts in one reply.
     """
-    marks = _bracketed(text)
     if kind == "rating":
-        for mark in reversed(marks):
-            try:
-                rating = float(mark)
-            except ValueError:
-                continue
-            if 0 <= rating <= 10:
-                return Judgement("rating", rating, None, rating)
-        raise OutputParseError("the judge gave no [[rating]] from 1 to 10", raw_output=text)
+        return _rating(text)
+    marks = _bracketed(text)
     verdicts = {mark for mark in marks if mark in _VERDICTS}
     if len(verdicts) != 1:
         problem = "no" if not verdicts else "conflicting"

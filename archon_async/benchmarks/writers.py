@@ -19,9 +19,16 @@ from .._logging import get_logger
 from ._code import extract_code, humaneval_completion
 from ._registry import Benchmark
 from ._scoring import score
+from ._tokens import count_tokens
 from ._types import BenchmarkDataError, BenchmarkItem
 
-__all__ = ["ARENA_HARD_FORMATS", "arena_hard_metadata", "read_answers", "write_official"]
+__all__ = [
+    "ARENA_HARD_FORMATS",
+    "arena_hard_metadata",
+    "mixeval_model_name",
+    "read_answers",
+    "write_official",
+]
 
 log = get_logger(__name__)
 
@@ -62,22 +69,12 @@ def _mt_bench(item: BenchmarkItem, record: Mapping[str, Any], model: str) -> dic
     }
 
 
-def _token_len(answer: str) -> int:
-    # About four characters a token: arena-hard counts with a tiktoken encoding, which is
-    # not a dependency here.
-    return max(1, round(len(answer) / 4)) if answer else 0
-
-
-def arena_hard_metadata(answer: str) -> dict[str, Any]:
-    """The style features arena-hard's style control reads, counted outside code blocks.
-
-    ``token_len`` is estimated (about four characters a token): arena-hard counts with a
-    tiktoken encoding, which is not a dependency here.
-    """
+def _markdown_counts(answer: str) -> dict[str, dict[str, int]]:
+    """The style features arena-hard's style control reads (``add_markdown_info.py``):
+    headers, list items and bold spans, counted after code blocks are removed."""
     text = re.sub(r"```[^`]*```", "", answer)
     headers = {f"h{n}": len(re.findall(rf"^#{{{n}}}\s", text, re.MULTILINE)) for n in range(1, 7)}
     return {
-        "token_len": _token_len(answer),
         "header_count": headers,
         "list_count": {
             "ordered": len(re.findall(r"^\s*\d+\.\s", text, re.MULTILINE)),
@@ -90,19 +87,35 @@ def arena_hard_metadata(answer: str) -> dict[str, Any]:
     }
 
 
+def arena_hard_metadata(answer: str, *, legacy: bool = False) -> dict[str, Any]:
+    """The answer's ``metadata`` (``conv_metadata`` in v0.1) as arena-hard's style control
+    reads it: ``token_len``, then the header, list and bold counts, in that order (the
+    current ``show_result.py`` reads the values by position, so nothing else is added).
+
+    ``token_len`` counts ``o200k_base`` tokens (``cl100k_base`` with ``legacy``), as
+    arena-hard-auto does, when ``bpe-openai`` is installed; otherwise it is estimated (see
+    `describe_token_counts`).
+    """
+    tokens, _ = count_tokens(answer, "cl100k_base" if legacy else "o200k_base")
+    return {"token_len": tokens, **_markdown_counts(answer)}
+
+
 def _arena_hard(
     item: BenchmarkItem, record: Mapping[str, Any], model: str, legacy: bool
 ) -> dict[str, Any]:
     answer = str(record["answer"])
     if legacy:
+        metadata = arena_hard_metadata(answer, legacy=True)
         return {
             "question_id": item.id,
             "answer_id": _answer_id(),
             "model_id": model,
             "choices": [
-                {"index": 0, "turns": [{"content": answer, "token_len": _token_len(answer)}]}
+                {"index": 0, "turns": [{"content": answer, "token_len": metadata["token_len"]}]}
             ],
             "tstamp": time.time(),
+            # v0.1's show_result.py --style-control asserts that every answer has it.
+            "conv_metadata": metadata,
         }
     return {
         "uid": item.id,
@@ -142,6 +155,7 @@ def _mixeval(
     model: str,
 ) -> list[Path]:
     suffix = "_hard" if benchmark.name == "mixeval_hard" else ""
+    model = mixeval_model_name(model)
     written = []
     for prefix, split in (("ff", "close_freeform"), ("mc", "close_multichoice")):
         records = [
@@ -156,6 +170,16 @@ def _mixeval(
         ]
         written.append(_jsonl(folder / f"{model}_{split}{suffix}.jsonl", records))
     return written
+
+
+def mixeval_model_name(model: str) -> str:
+    """``model`` as a name MixEval can register: a lower-case Python identifier (MixEval
+    imports ``mix_eval/models/<name>.py`` and looks the name up in ``AVAILABLE_MODELS``, so
+    ``-`` and ``.`` are impossible), prefixed ``archon_`` so that it never clashes with a
+    model MixEval ships (``gpt_4o``). ``"MoA-lite.v2"`` -> ``"archon_moa_lite_v2"``."""
+    name = re.sub(r"[^0-9a-z]+", "_", model.lower()).strip("_")
+    name = name.removeprefix("archon_") or "model"
+    return f"archon_{name}"
 
 
 def write_official(
@@ -174,10 +198,11 @@ def write_official(
       ``model``, ``messages`` ending with ``{"role": "assistant", "content": {"answer"}}``,
       ``tstamp``, ``metadata``); ``legacy=True`` gives the v0.1 shape (``question_id``,
       ``answer_id``, ``model_id``, ``choices: [{index, turns: [{content, token_len}]}]``,
-      ``tstamp``).
+      ``tstamp``, ``conv_metadata``); see `arena_hard_metadata`.
     * ``alpaca_eval``: a JSON list of ``{instruction, output, generator, dataset}``.
     * ``mixeval``/``mixeval_hard``: ``path`` is a folder; writes
-      ``<model>_close_freeform[_hard].jsonl`` and ``<model>_close_multichoice[_hard].jsonl``
+      ``<name>_close_freeform[_hard].jsonl`` and ``<name>_close_multichoice[_hard].jsonl``
+      with ``name`` = `mixeval_model_name` (``model``)
       (the source record, ``id``, ``formated_input`` and ``response``), the files
       MixEval's ``compute_metrics`` reads from ``<model_response_dir>/<model>/<benchmark>/
       <version>/``.

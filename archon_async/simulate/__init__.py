@@ -47,7 +47,9 @@ gets the reply as that API's server-sent events, one word per event, the first a
 latency and the next ``chunk_interval_s`` apart (see ``_streaming``); a client that leaves
 mid-stream is counted in ``cancelled``.
 
-Replies follow the task a prompt asks for, recognised by the marker phrases of
+Every reply starts with the line `SIMULATED_MARK`, and its filler prose says it is
+simulated, so that no one takes it for a model's text. Replies follow the task a prompt
+asks for, recognised by the marker phrases of
 ``components.formats`` (see ``_tasks``): rankings, critiques, verdicts, unit tests and
 their verdicts in the formats the components parse. A prompt about an answer-key question
 is answered correctly with the model's ``skill`` probability ("The answer is X.", and
@@ -56,12 +58,14 @@ is answered correctly with the model's ``skill`` probability ("The answer is X."
 
 from __future__ import annotations
 
+from ._replies import SIMULATED_MARK
 from ._server import SimulatedServer
 from ._settings import FAULT_KINDS, FaultKind, KeySettings, ModelSettings, SimulationSettings
 from ._state import RequestRecord, SimulationStats
 
 __all__ = [
     "FAULT_KINDS",
+    "SIMULATED_MARK",
     "FaultKind",
     "KeySettings",
     "ModelSettings",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -441,8 +442,9 @@ def _truncate(text: str, max_tokens: int | None) -> Choice:
     if max_tokens is None or estimate_tokens(text) <= max_tokens:
         return Choice(text)
     keep = max(1, int(max_tokens / 1.3))
-    words = text.split(" ")
-    return Choice(" ".join(words[:keep]), truncated=True)
+    # The first `keep` words with their separators (line breaks included).
+    words = re.findall(r"\S+\s*", text)[:keep]
+    return Choice("".join(words).rstrip(), truncated=True)
 
 
 def _json(status: int, body: Any, headers: dict[str, str]) -> web.Response:

@@ -161,7 +161,16 @@ def test_the_format_option_writes_arena_hards_v0_1_answers(tmp_path: Path) -> No
     report = finish(fake_answers(tmp_path / "a.jsonl", [uid]))
     (path,) = report["official_files"]
     (row,) = [orjson.loads(line) for line in Path(path).read_bytes().splitlines()]
-    assert set(row) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
+    assert set(row) == {
+        "question_id",
+        "answer_id",
+        "model_id",
+        "choices",
+        "tstamp",
+        "conv_metadata",
+    }
+    assert row["conv_metadata"]["token_len"] == row["choices"][0]["turns"][0]["token_len"]
+    assert report["token_len"].startswith("cl100k_base tokens")
     assert row["question_id"] == uid
     (choice,) = row["choices"]
     assert choice["index"] == 0

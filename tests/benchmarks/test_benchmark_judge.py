@@ -85,6 +85,25 @@ def test_parse_rating() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "rating"),
+    [
+        ("Rating: [7]", 7.0),  # FastChat's backup pattern: single brackets
+        ("Rating: [6.5]", 6.5),
+        ("Rating: [[4]] (out of [10])", 4.0),  # double brackets win over single ones
+        ("[[3]] at first, then [[9]]", 3.0),  # the first match counts, as in FastChat
+        ("See [1]. Rating: [[8]]", 8.0),
+    ],
+)
+def test_parse_rating_reads_what_fastchat_reads(text: str, rating: float) -> None:
+    assert parse_judgement(text, kind="rating").rating == rating
+
+
+def test_a_rating_out_of_range_is_no_rating() -> None:
+    with pytest.raises(OutputParseError):
+        parse_judgement("Rating: [42]", kind="rating")
+
+
+@pytest.mark.parametrize(
     ("text", "swap", "score", "strong"),
     [
         ("My verdict: [[B>>A]]", False, 1.0, True),  # model is B

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sim_helpers import Serve, user
 
-from archon_async.simulate import FAULT_KINDS, SimulatedServer
+from archon_async.simulate import FAULT_KINDS, SIMULATED_MARK, SimulatedServer
 
 
 def openai_body(text: str, model: str = "m", **extra: Any) -> dict[str, Any]:
@@ -92,7 +92,9 @@ async def test_generic_reply_length_follows_reply_tokens(serve: Serve) -> None:
     sim = await serve(reply_tokens=25)
     async with httpx.AsyncClient() as client:
         text = await chat(client, sim, "Say something")
-    assert len(text.split()) == 25
+    mark, body = text.split("\n", 1)
+    assert mark == SIMULATED_MARK  # every simulated reply says what it is first
+    assert len(body.split()) == 25
 
 
 @pytest.mark.parametrize("wire", ["openai", "anthropic", "google", "bedrock"])
