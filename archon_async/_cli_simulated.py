@@ -32,9 +32,9 @@ def simulated_notice(engine: Engine, *, command: str, chosen: bool) -> str:
     """
     keys = " / ".join(_key_names(engine)) or "the providers' API keys"
     real = (
-        f"set {keys} in the environment (or a .env file) or pass --keys FILE; a provider's "
-        "base URL variable (e.g. OPENAI_BASE_URL, TOGETHER_BASE_URL) points it at your own "
-        "server"
+        f"set {keys} in the environment (or a .env file) or pass --keys FILE; or use your "
+        "own OpenAI-compatible server with --base-url URL --model NAME (a provider's base URL "
+        "variable, e.g. OPENAI_BASE_URL, points it elsewhere too)"
     )
     source = (
         "the simulated provider"

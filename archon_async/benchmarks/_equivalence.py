@@ -17,8 +17,11 @@ from typing import Any
 __all__ = ["latex_equal"]
 
 # Math-Verify bounds each parse and comparison with signal.alarm, which only the main
-# thread may use; elsewhere (a worker thread) it runs without that bound.
-_TIMEOUT_S = 5
+# thread may use; elsewhere (a worker thread) it runs without that bound. Its 5 s default
+# cut real parses short on a loaded machine (a first \left(...\right) parse took over 5 s
+# with 8 processes on 2 cores), turning right answers wrong: the bound is only there to stop
+# a pathological input, so it is generous.
+_TIMEOUT_S = 30
 
 
 def _timeout() -> int | None:

@@ -93,7 +93,7 @@ def test_run_says_simulated_first_and_how_to_run_for_real() -> None:
     first, *rest = done.stdout.splitlines()
     assert first.startswith("archon-async: simulated run")
     assert "To run for real" in first and "--keys" in first and "TOGETHER_API_KEY" in first
-    assert "OPENAI_BASE_URL" in first
+    assert "--base-url URL --model NAME" in first and "OPENAI_BASE_URL" in first
     # The answer itself reads as simulated: the simulator's mark is its first line.
     assert rest[0] == SIMULATED_MARK
 
