@@ -18,8 +18,8 @@ import orjson
 from ._batch import run_batch
 from ._batch_io import BatchItem
 from ._cli_common import report_summary
-from ._defaults import DEFAULT_JUDGE
 from ._cli_simulated import announce_simulated, refuse_simulated_answers
+from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
 from ._exceptions import ConfigError, InvalidInputError, OutputParseError
 

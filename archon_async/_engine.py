@@ -128,7 +128,7 @@ class Engine:
     def simulated(self) -> bool:
         """Whether every call goes to a simulated provider (in process or at a URL): its
         answers are not a model's, and batch files and summaries say so."""
-        return bool(self._simulate)
+        return bool(self._callpath.simulated)
 
     def _build_layers(self) -> list[list[tuple[ComponentSpec, Component]]]:
         return [
