@@ -47,7 +47,15 @@ async def test_a_batch_under_injected_faults_loses_nothing(tmp_path: Path) -> No
         engine = Engine(
             SINGLE,
             keys={"OPENAI_API_KEY": ["sk-one"]},
-            providers={"OpenAI_API": {"base_url": f"{server.base_url}/v1", "timeout_s": 0.5}},
+            # No circuit breaker: on a loaded machine the simulator can stay silent for a
+            # whole 0.5 s timeout, and this test is about retries losing nothing.
+            providers={
+                "OpenAI_API": {
+                    "base_url": f"{server.base_url}/v1",
+                    "timeout_s": 0.5,
+                    "circuit_failures": 0,
+                }
+            },
         )
         items = [
             BatchItem(id=f"f{i}", messages=[{"role": "user", "content": f"Q{i}?"}])
