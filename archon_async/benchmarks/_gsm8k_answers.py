@@ -78,28 +78,37 @@ def _result_of(statement: str, *, last: bool) -> str | None:
     return numbers[-1] if last else numbers[0]
 
 
-_WORD_NUMBERS = {
-    word: str(value)
+_WORD_VALUES = {
+    word: value
     for value, word in enumerate(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
     )
 } | {
-    "thirty": "30",
-    "forty": "40",
-    "fifty": "50",
-    "sixty": "60",
-    "seventy": "70",
-    "eighty": "80",
-    "ninety": "90",
-    "hundred": "100",
+    word: 10 * tens
+    for tens, word in enumerate(
+        "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2
+    )
 }
+_SCALES = {"thousand": 1_000, "million": 1_000_000}
 
 
 def _spelled(statement: str) -> str | None:
-    """A number written in words at the start of a statement ("The answer is ten.")."""
-    first = re.match(r"\W*([a-z]+)", statement.lower())
-    return _WORD_NUMBERS.get(first.group(1)) if first else None
+    """A number written in words at the start of a statement ("The answer is ten.",
+    "twenty-five", "one thousand two hundred"), or None."""
+    words = re.findall(r"[a-z]+", statement.lower().split(".")[0])
+    total, current, seen = 0, 0, False
+    for word in words:
+        if word in _WORD_VALUES:
+            current += _WORD_VALUES[word]
+        elif word == "hundred" and seen:
+            current *= 100
+        elif word in _SCALES and seen:
+            total, current = total + current * _SCALES[word], 0
+        elif word != "and" or not seen:
+            break
+        seen = True
+    return str(total + current) if seen else None
 
 
 def _stated(text: str) -> str | None:

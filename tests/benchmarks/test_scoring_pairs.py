@@ -58,6 +58,7 @@ def test_no_wrong_answer_is_scored_right() -> None:
         ("The answer is: -3.50", "-3.5"),
         ("The answer is 1/2", "1/2"),
         ("The answer is twelve.", "12"),
+        ("The answer is twenty-five.", "25"),
         ("no number here", None),
     ],
 )
