@@ -53,6 +53,17 @@ def _wait_until_up(url: str, what: str, process: subprocess.Popen[bytes]) -> Non
     raise RuntimeError(f"the {what} did not come up at {url}")
 
 
+def _config() -> dict[str, Any]:
+    """The single-call architecture served."""
+    return {
+        "name": "one-call",
+        "layers": [[{"type": "generator", "model": "sim-model", "model_type": "OpenAI_API",
+                     "max_tokens": 256, "samples": 1}]],
+        # The provider pool as wide as the load, so that calls queue nowhere.
+        "providers": {"OpenAI_API": {"max_concurrency": 2048}},
+    }  # fmt: skip
+
+
 @contextmanager
 def processes(latency_ms: float, chunk_ms: float, words: int) -> Iterator[tuple[str, str, int]]:
     """The simulator and the server; yields their roots and the server's pid."""
@@ -63,15 +74,8 @@ def processes(latency_ms: float, chunk_ms: float, words: int) -> Iterator[tuple[
          "--reply-tokens", str(words)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    config = {
-        "name": "one-call",
-        "layers": [[{"type": "generator", "model": "sim-model", "model_type": "OpenAI_API",
-                     "max_tokens": 256, "samples": 1}]],
-        # The provider pool as wide as the load, so that calls queue nowhere.
-        "providers": {"OpenAI_API": {"max_concurrency": 2048}},
-    }  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump(config, file)
+        json.dump(_config(), file)
     server = subprocess.Popen(
         [str(VENV_PYTHON), "-m", "archon_async.cli", "serve", file.name,
          "--simulate-url", f"http://127.0.0.1:{sim_port}", "--port", str(serve_port),
@@ -135,6 +139,35 @@ async def measure_ttft(sim: str, server: str, requests: int) -> dict[str, Any]:
         "served_ms": served,
         "deltas_ms": [s - d for s, d in zip(served, direct, strict=True)],
     }
+
+
+async def measure_ttft_in_process(args: argparse.Namespace) -> dict[str, Any]:
+    """TTFT with the simulator, the server and the client on one event loop: what the
+    server's hop costs in work, without the waits of three processes for the CPU."""
+    import uvicorn
+
+    from archon_async.serve import create_app
+    from archon_async.simulate import SimulatedServer, SimulationSettings
+
+    settings = SimulationSettings(
+        latency_s=args.latency_ms / 1000,
+        chunk_interval_s=args.chunk_ms / 1000,
+        reply_tokens=args.words,
+    )
+    async with SimulatedServer(settings) as sim:
+        app = create_app([_config()], simulate=sim.base_url)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        )
+        serving = asyncio.ensure_future(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            return await measure_ttft(sim.base_url, f"http://127.0.0.1:{port}", args.requests)
+        finally:
+            server.should_exit = True
+            await serving
 
 
 def rss_mb(pid: int) -> float:
@@ -238,8 +271,12 @@ def main() -> None:
     with processes(args.latency_ms, args.chunk_ms, args.words) as (sim, server, pid):
         ttft = asyncio.run(measure_ttft(sim, server, args.requests))
         crowd = [asyncio.run(measure_concurrent(server, pid, n)) for n in args.concurrent]
+    one_loop = asyncio.run(measure_ttft_in_process(args))
     print(f"TTFT, {args.requests} alternated requests, L = {args.latency_ms:g} ms:\n")
+    print("Three processes (simulator, server, client):\n")
     print(_ttft_table(ttft) + "\n")
+    print("One process, one event loop:\n")
+    print(_ttft_table(one_loop) + "\n")
     print(_crowd_table(crowd))
     for row in crowd:
         if row["first_error"]:

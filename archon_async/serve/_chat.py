@@ -10,6 +10,7 @@ with an error event, as OpenAI's API does.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -61,18 +62,39 @@ class ChatEndpoint:
         request = Request(scope, receive)
         trace_id = f"chatcmpl-{uuid.uuid4().hex}"
         ids = {TRACE_HEADER: trace_id, "x-request-id": trace_id}
+        responded = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal responded
+            responded = responded or message["type"] == "http.response.start"
+            await send(message)
+
         try:
             caller = service.gate.identify(request.headers.get("authorization"))
             with service.gate.slot(caller):
                 params = parse_request(await _read_json(request, service.max_body_bytes))
                 engine = service.engine_for(params.model)
-                call = _Call(service, engine, params, caller, trace_id, scope, receive, send)
+                call = _Call(service, engine, params, caller, trace_id, scope, receive, tracked)
                 await (call.stream() if params.stream else call.complete())
-        except Exception as exc:  # nothing was sent yet: answer in OpenAI's error shape
+        except Exception as exc:
             error = from_exception(exc)
             if error.status >= 500:
                 log.warning("serve_request_failed", status=error.status, error=error.message)
-            await error_response(error, ids)(scope, receive, send)
+            if not responded:  # answer in OpenAI's error shape while a status can be sent
+                await error_response(error, ids)(scope, receive, send)
+        except asyncio.CancelledError:
+            # The grace period of a shutdown is over: say so to a client still waiting.
+            if service.draining and not responded:
+                await error_response(_SHUTTING_DOWN, ids)(scope, receive, send)
+            raise
+
+
+_SHUTTING_DOWN = ServeError(
+    503,
+    "the server shut down before the answer was ready: retry the request",
+    type="server_error",
+    code="server_shutting_down",
+)
 
 
 class _Call:
@@ -180,25 +202,30 @@ class _Call:
             self._keep_trace(outcomes)
 
     def _keep_trace(self, outcomes: dict[int, Result | ArchonError]) -> None:
-        choices = []
-        for index in sorted(outcomes):
-            outcome = outcomes[index]
-            if isinstance(outcome, Result):
-                choices.append({"index": index, "trace": outcome.trace.to_dict()})
-                continue
-            choice: dict[str, Any] = {"index": index, "error": from_exception(outcome).message}
-            if outcome.trace is not None:
-                choice["trace"] = outcome.trace.to_dict()
-            choices.append(choice)
-        payload = {
+        # Kept as they are and made JSON only when asked for: most traces are never read.
+        kept = dict(outcomes)
+        header = {
             "id": self.trace_id,
             "object": "archon.trace",
             "created": self.created,
             "model": self.params.model,
             "architecture_fingerprint": self.fingerprint,
-            "choices": choices,
         }
+
+        def payload() -> dict[str, Any]:
+            return {**header, "choices": [_choice_trace(i, kept[i]) for i in sorted(kept)]}
+
         self.service.traces.put(self.trace_id, self.caller, payload)
+
+
+def _choice_trace(index: int, outcome: Result | ArchonError) -> dict[str, Any]:
+    """One choice's trace as JSON (a failed run's error and what it did before)."""
+    if isinstance(outcome, Result):
+        return {"index": index, "trace": outcome.trace.to_dict()}
+    choice: dict[str, Any] = {"index": index, "error": from_exception(outcome).message}
+    if outcome.trace is not None:
+        choice["trace"] = outcome.trace.to_dict()
+    return choice
 
 
 class _ChunkWriter:
@@ -207,7 +234,10 @@ class _ChunkWriter:
     def __init__(self, call: _Call) -> None:
         self.call = call
         self.started = False
-        self._lock = anyio.Lock()
+        self._pending = b""
+        # asyncio's lock takes no turn of the loop when it is free (anyio's always does):
+        # one less wait before each piece of text.
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         if self.started:
@@ -215,9 +245,11 @@ class _ChunkWriter:
         self.started = True
         headers = [*_SSE_HEADERS, *((k.encode(), v.encode()) for k, v in self.call.ids.items())]
         await self.call.send({"type": "http.response.start", "status": 200, "headers": headers})
-        for index in range(self.call.params.n):
-            role = {"role": "assistant", "content": "", "refusal": None}
-            await self.event(self.call._chunk(index=index, delta=role))
+        role = {"role": "assistant", "content": "", "refusal": None}
+        # The role chunks leave with the first text, in one write.
+        self._pending = b"".join(
+            _event(self.call._chunk(index=index, delta=role)) for index in range(self.call.params.n)
+        )
 
     async def delta(self, index: int, text: str) -> None:
         async with self._lock:  # the choices' runs write concurrently
@@ -230,13 +262,21 @@ class _ChunkWriter:
             await self.event(self.call._chunk(index=index, delta={}, finish_reason="stop"))
 
     async def event(self, data: dict[str, Any]) -> None:
-        await self.raw(b"data: " + orjson.dumps(data) + b"\n\n")
+        await self.raw(_event(data))
 
     async def raw(self, data: bytes) -> None:
+        if self._pending:
+            data, self._pending = self._pending + data, b""
         await self.call.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self) -> None:
-        await self.call.send({"type": "http.response.body", "body": b"", "more_body": False})
+        data, self._pending = self._pending, b""
+        await self.call.send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    """One server-sent event carrying a JSON object."""
+    return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 def _bound(on_delta: DeltaSender, index: int) -> Callable[[str], Awaitable[None]]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TraceStore"]
+__all__ = ["Payload", "TraceStore"]
+
+#: Makes a trace's JSON document when it is asked for.
+Payload = Callable[[], dict[str, Any]]
 
 
 class TraceStore:
@@ -17,13 +21,13 @@ class TraceStore:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[str, Payload]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, trace_id: str, caller: str, payload: dict[str, Any]) -> None:
-        """Keep a request's trace (forgetting the oldest when full)."""
+    def put(self, trace_id: str, caller: str, payload: Payload) -> None:
+        """Keep a request's trace, a function making its JSON (the oldest go when full)."""
         if self.size <= 0:
             return
         self._items[trace_id] = (caller, payload)
@@ -35,4 +39,4 @@ class TraceStore:
         found = self._items.get(trace_id)
         if found is None or found[0] != caller:
             return None
-        return found[1]
+        return found[1]()

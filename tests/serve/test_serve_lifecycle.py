@@ -145,7 +145,10 @@ def test_shutdown_cancels_what_outlives_the_grace(clients: Clients) -> None:
         asking.join(30)
         wait_until(lambda: sim.stats().in_flight == 0)  # the call was cancelled, not left
         assert sim.stats().replies == 0
-    assert failures and not thread.is_alive()
+    assert not thread.is_alive()
+    (failure,) = failures
+    assert isinstance(failure, openai.APIStatusError) and failure.status_code == 503
+    assert isinstance(failure.body, dict) and failure.body["code"] == "server_shutting_down"
 
 
 def test_readiness_turns_503_while_draining() -> None:
