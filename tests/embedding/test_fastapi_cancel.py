@@ -1,0 +1,94 @@
+"""The README's cancellation recipe, served by a real ASGI server (uvicorn, in its own
+process, on 127.0.0.1): a client that leaves stops the architecture, so the calls of its
+later layers are never made."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _start(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    with log.open("w") as out:
+        return subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def _wait_for(log: Path, pattern: str, process: subprocess.Popen[bytes]) -> re.Match[str]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        found = re.search(pattern, log.read_text())
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not started: {log.read_text()}")
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[str]:
+    log = tmp_path / "simulator.log"
+    # Each call takes 1.5 s: the client leaves during the first layer.
+    process = _start(
+        [sys.executable, "-m", "archon_async.simulate", "--port", "0", "--latency-ms", "1500"],
+        log,
+    )
+    try:
+        yield _wait_for(log, r"listening on (http://\S+)", process).group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def app_url(simulator: str, tmp_path: Path) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "uvicorn.log"
+    env = {**os.environ, "ARCHON_SIMULATE_URL": simulator}
+    process = _start(
+        [sys.executable, "-m", "uvicorn", "fastapi_cancel:app", "--app-dir", "examples",
+         "--host", "127.0.0.1", "--port", str(port)],
+        log,
+        env,
+    )  # fmt: skip
+    try:
+        _wait_for(log, r"Application startup complete", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _requests(simulator: str) -> int:
+    return int(httpx.get(f"{simulator}/stats").json()["requests"])
+
+
+def test_a_client_that_leaves_stops_the_architecture(app_url: str, simulator: str) -> None:
+    host, port = app_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(b"GET /answer?q=What%20is%2017%20%2A%2023%3F HTTP/1.1\r\nHost: app\r\n\r\n")
+        deadline = time.monotonic() + 60
+        while _requests(simulator) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first layer's ten samples are on their way
+    # The client left while they ran. The whole architecture would be done 3 x 1.5 s after.
+    time.sleep(5)
+    assert _requests(simulator) == 10  # no ranker, no fuser: cancelled with the request
+
+
+def test_a_client_that_waits_gets_the_answer(app_url: str, simulator: str) -> None:
+    reply = httpx.get(f"{app_url}/answer", params={"q": "What is 17 * 23?"}, timeout=60)
+    assert reply.status_code == 200 and reply.text.strip()
+    assert _requests(simulator) == 12
