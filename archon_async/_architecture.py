@@ -418,6 +418,12 @@ def _check_names(
     if is_reward_model(spec) and not spec.model_type:
         return  # scored by a backend, checked by the engine
     calls_llm = spec.type in _BUILTIN_TYPES or spec.model_type
+    if calls_llm and not spec.model:
+        raise ConfigError(
+            f"'model' is missing: say which model the {spec.type} calls",
+            source=source,
+            location=format_location((*where, "model")),
+        )
     if calls_llm and not spec.model_type:
         raise ConfigError(
             f"'model_type' is missing: say which provider serves {spec.model!r} "

@@ -51,7 +51,8 @@ class ComponentSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow", strict=True)
 
     type: str = Field(min_length=1)
-    model: str = Field(min_length=1)
+    # Empty only for a custom component that calls no model (checked at load).
+    model: str = ""
     model_type: str = ""
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(default=2048, ge=1)

@@ -18,7 +18,7 @@ from collections.abc import (
 )
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import structlog
@@ -31,6 +31,7 @@ from ._context import CallContext
 from ._dispatch import Dispatcher
 from ._endpoints import check_base_urls
 from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
+from ._keys import KeysArgument
 from ._layer import run_layer
 from ._logging import get_logger
 from ._loop_thread import LoopThread
@@ -41,7 +42,10 @@ from ._trace import ComponentTrace, FinalChoice, Result, Trace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
 from .callpath._callpath import validated_settings
-from .core import Component
+from .core import Component, Scorer
+
+if TYPE_CHECKING:
+    from .simulate import SimulationSettings
 
 __all__ = ["Engine"]
 
@@ -80,12 +84,12 @@ class Engine:
         self,
         architecture: Architecture | str | Path | Mapping[str, Any],
         *,
-        keys: Any = None,
+        keys: KeysArgument = None,
         providers: Mapping[str, ProviderSettings | Mapping[str, Any]] | None = None,
         registry: Registry | None = None,
         seed: int = 0,
-        scorers: Mapping[str, Any] | None = None,
-        simulate: Any = False,
+        scorers: Mapping[str, Scorer] | None = None,
+        simulate: bool | str | SimulationSettings = False,
         callpath: CallPath | None = None,
         cache: ResponseCache | str | Path | None = None,
         budget: Budget | None = None,

@@ -261,3 +261,10 @@ class LayerFailedGroup(ExceptionGroup[ArchonError], ArchonError):
     """
 
     layer_trace: LayerTrace | None = None
+
+    def __str__(self) -> str:
+        # ExceptionGroup's own text ("... (3 sub-exceptions)") hides why: name the first.
+        first = self.exceptions[0]
+        more = len(self.exceptions) - 1
+        also = f" (and {more} more)" if more else ""
+        return f"{self.message}: {type(first).__name__}: {first}{also}"

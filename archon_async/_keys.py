@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ __all__ = [
     "KeyLease",
     "KeyPool",
     "KeyPoolStatistics",
+    "KeysArgument",
     "check_required_keys",
     "env_prefix",
     "fingerprint",
@@ -67,6 +68,9 @@ _MAX_COOLDOWN_S = 60.0
 log = get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+#: What ``keys=`` takes: a JSON key file's path, a dict such as ``{"OPENAI_API_KEY": ["sk-1",
+#: "sk-2"]}``, or None for the environment (and a ``.env`` file).
+KeysArgument = str | Path | Mapping[str, str | SecretStr | Sequence[str | SecretStr]] | None
 KeySets = dict[str, list[SecretStr]]
 
 

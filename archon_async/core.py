@@ -72,6 +72,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitResetError",
     "ReplyTooLargeError",
+    "Scorer",
     "State",
     "StateUpdate",
     "StreamingProvider",
@@ -121,6 +122,20 @@ def is_async_callable(obj: object) -> bool:
 
 
 @runtime_checkable
+@runtime_checkable
+class Scorer(Protocol):
+    """A scoring backend of reward-model rankers (``llm-blender/PairRM``): scores candidate
+    answers to one query, higher is better (`Engine(..., scorers={model: scorer})`)."""
+
+    async def score(self, query: str, candidates: Sequence[str]) -> list[float]:
+        """One score per candidate, in candidate order.
+
+        Raises:
+            ProviderError: the backend failed or answered something unusable.
+        """
+        ...
+
+
 class Provider(Protocol):
     """An adapter for one wire protocol (OpenAI chat completions, Anthropic messages, ...).
 

@@ -24,7 +24,12 @@ def _python_blocks() -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("name", "start"), [("quickstart.py", "import asyncio"), ("fastapi_cancel.py", "import os")]
+    ("name", "start"),
+    [
+        ("quickstart.py", "import asyncio"),
+        ("fastapi_cancel.py", "import os"),
+        ("extending.py", "import asyncio"),
+    ],
 )
 def test_the_readme_blocks_are_the_example_files(name: str, start: str) -> None:
     code = (ROOT / "examples" / name).read_text(encoding="utf-8")

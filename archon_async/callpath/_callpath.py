@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import structlog
@@ -28,12 +28,15 @@ from .._concurrency import gather
 from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
 from .._exceptions import ArchonError, ConfigError, ProviderError
-from .._keys import hidden_keys
+from .._keys import KeysArgument, hidden_keys
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache, request_key
 from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
+
+if TYPE_CHECKING:
+    from ..simulate import SimulationSettings
 
 __all__ = ["CallPath", "simulated_base_urls"]
 
@@ -66,6 +69,26 @@ def simulated_base_urls(root: str) -> dict[str, str]:
     return urls
 
 
+def _check_simulate(simulate: object) -> None:
+    """Refuse a ``simulate=`` that is neither a flag, settings, nor a simulator's URL.
+
+    Raises:
+        ConfigError: e.g. ``simulate="true"``, which would otherwise be taken for a URL.
+    """
+    if isinstance(simulate, bool):
+        return
+    if isinstance(simulate, str) and simulate.startswith(("http://", "https://")):
+        return
+    from ..simulate import SimulationSettings  # only now: it brings the server's imports
+
+    if isinstance(simulate, SimulationSettings):
+        return
+    raise ConfigError(
+        "simulate must be True or False, a SimulationSettings, or the URL of a running "
+        f"simulated provider (http://...); got {simulate!r}"
+    )
+
+
 class CallPath:
     """Provider clients, limits, key pools, cache and budget shared by many engines.
 
@@ -92,14 +115,15 @@ class CallPath:
     def __init__(
         self,
         *,
-        keys: Any = None,
+        keys: KeysArgument = None,
         providers: Mapping[str, ProviderSettings | Mapping[str, Any]] | None = None,
         registry: Registry | None = None,
-        simulate: Any = False,
+        simulate: bool | str | SimulationSettings = False,
         cache: ResponseCache | str | Path | None = None,
         budget: Budget | None = None,
     ) -> None:
         self._keys = hidden_keys(keys)
+        _check_simulate(simulate)
         self._settings = validated_settings(providers)
         self._registry = (registry or Registry.default()).copy()
         self._simulate = simulate

@@ -100,3 +100,13 @@ def test_a_base_url_means_an_openai_compatible_provider_at_that_url() -> None:
         Architecture.from_name("default").with_overrides(base_url="127.0.0.1:8080")
     with pytest.raises(ConfigError, match="max_tokens"):
         Architecture.from_name("default").with_overrides(max_tokens=0)
+
+
+def test_the_readme_simulator_lines_need_no_key(server_url: str) -> None:
+    done = run_cli(
+        "run", "archon/MoA-lite", "Hello?", "--simulate-url", server_url, env_without_keys=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    requests = httpx.get(f"{server_url}/requests").json()
+    assert len(requests) == 7
