@@ -72,7 +72,9 @@ def estimate(search: Search) -> dict[str, Any]:
             "high": round(total(attribute, high) + extra, 4),
         }
     result["note"] = (
-        "no cache: architectures sharing layers will cost less once the shared response "
-        "cache is used; dollars at list prices (unpriced models count 0)"
+        "an upper range: no cache hit is assumed, though the search's response cache "
+        "answers the layers architectures share (and the model ranking's answers) for "
+        "nothing; tokens from the per-query model (prompt_tokens, answer_tokens); dollars "
+        "at list prices (unpriced models count 0)"
     )
     return result

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from .._config import format_location
+from .._config import ConfigWarning, format_location
 from .._exceptions import ConfigError
 from ._models import ModelRef, resolve_model
 from ._settings import SearchFile
@@ -52,6 +54,15 @@ def search_file_from_dict(
     """
     if not isinstance(data, dict):
         raise ConfigError("a search file must be a JSON object", source=source)
+    for key in data:
+        if key not in SearchFile.model_fields:
+            # Archon's format is not ours to police: an unknown key is ignored, and said.
+            close = difflib.get_close_matches(key, list(SearchFile.model_fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            warnings.warn(
+                ConfigWarning(f"{source}: unknown search key {key!r} is ignored{hint}"),
+                stacklevel=2,
+            )
     try:
         settings = SearchFile.model_validate(data)
     except ValidationError as exc:

@@ -157,3 +157,12 @@ def test_model_paths_resolve_next_to_the_search_file(tmp_path: Path) -> None:
     }
     _settings, models = load_search_file(write(tmp_path, data))
     assert models[0].model == "my-model"
+
+
+def test_an_unknown_key_is_a_warning_with_a_suggestion() -> None:
+    from archon_async import ConfigWarning
+
+    data = small_space() | {"random_search_iteration": 5}
+    with pytest.warns(ConfigWarning, match="did you mean 'random_search_iterations'"):
+        settings, _ = search_file_from_dict(data)
+    assert settings.random_search_iterations == 10  # the misspelt key changed nothing
