@@ -177,7 +177,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU time a process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure_concurrent(server: str, pid: int, count: int) -> dict[str, Any]:
+    cpu_before = cpu_s(pid)
     before = rss_mb(pid)
     peak = before
     sampling = True
@@ -214,6 +221,7 @@ async def measure_concurrent(server: str, pid: int, count: int) -> dict[str, Any
         "rss_before_mb": before,
         "rss_peak_mb": peak,
         "rss_after_mb": rss_mb(pid),
+        "server_cpu_ms_per_stream": (cpu_s(pid) - cpu_before) * 1000 / count,
     }
 
 
@@ -254,10 +262,11 @@ def _crowd_table(crowd: list[dict[str, Any]]) -> str:
                 f"{row['wall_s']:.1f} s",
                 f"{row['ttft_p50_ms']:.0f} / {row['ttft_p99_ms']:.0f} ms",
                 " / ".join(f"{value:.0f}" for value in memory) + " MB",
+                f"{row['server_cpu_ms_per_stream']:.1f} ms",
             ]
         )
     header = ["streams at once", "completed", "errors", "wall", "TTFT p50 / p99"]
-    return _table([*header, "server RSS before / peak / after"], rows)
+    return _table([*header, "server RSS before / peak / after", "server CPU per stream"], rows)
 
 
 def main() -> None:
