@@ -140,6 +140,10 @@ class Dispatcher:
         ConfigError: the key file cannot be read.
     """
 
+    #: Builds each provider's limits (`ProviderLimits`; the call path puts limits shared
+    #: through Redis here, see `archon_async.callpath.RedisLimits`).
+    limits_factory: Callable[..., ProviderLimits] = ProviderLimits
+
     def __init__(
         self,
         registry: Registry,
@@ -195,7 +199,7 @@ class Dispatcher:
             lane = _Lane(
                 provider=self._registry.build_provider(model_type, settings),
                 keys=KeyPool.for_provider(model_type, self._key_sets, **timing),
-                limits=ProviderLimits(model_type, settings, **timing),
+                limits=self.limits_factory(model_type, settings, **timing),
                 policy=RetryPolicy.from_settings(settings),
             )
             self._lanes[model_type] = lane

@@ -31,6 +31,10 @@ Sample indices (for the cache): within one `generate()`, the j-th identical requ
 sample j. An architecture asking for 5 samples of a request another one asked 3 of reuses
 those 3 and draws 2 more (see `ResponseCache`).
 
+Processes: ``CallPath(shared_limits=RedisLimits("redis://..."))`` shares the rpm/tpm
+buckets and 429 cooldowns with every process on the same Redis server (see `RedisLimits`);
+the cache file is shared by processes as it is.
+
 For the architecture search built on top: create one `CallPath` (with ``cache=`` and a
 ``budget=``), give it to every candidate's `Engine`, and read `CallPath.statistics` and
 `CallPath.spent` for what the search cost.
@@ -41,5 +45,6 @@ from __future__ import annotations
 from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache
 from ._callpath import CallPath
+from ._redis import RedisLimits
 
-__all__ = ["Budget", "BudgetSnapshot", "CallPath", "ResponseCache"]
+__all__ = ["Budget", "BudgetSnapshot", "CallPath", "RedisLimits", "ResponseCache"]

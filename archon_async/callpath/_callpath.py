@@ -33,6 +33,7 @@ from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache, request_key
+from ._redis import RedisLimits
 from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class CallPath:
             simulated provider; or the URL of a running one.
         cache: a `ResponseCache`, a path to an SQLite cache file, or None for no cache.
         budget: caps on what everything on this call path may spend (see `Budget`).
+        shared_limits: a `RedisLimits`: the rpm/tpm buckets and 429 cooldowns are also
+            shared with every other process using the same Redis server and prefix.
 
     Raises:
         ConfigError: invalid provider settings.
@@ -121,9 +124,11 @@ class CallPath:
         simulate: bool | str | SimulationSettings = False,
         cache: ResponseCache | str | Path | None = None,
         budget: Budget | None = None,
+        shared_limits: RedisLimits | None = None,
     ) -> None:
         self._keys = hidden_keys(keys)
         _check_simulate(simulate)
+        self.shared_limits = shared_limits
         self._settings = validated_settings(providers)
         self._registry = (registry or Registry.default()).copy()
         self._simulate = simulate
@@ -233,6 +238,8 @@ class CallPath:
         dispatcher = factory(self._registry, settings=self._settings, keys=keys)
         if isinstance(dispatcher, _SimulatedDispatcher):
             dispatcher.simulator_urls = urls
+        if self.shared_limits is not None:
+            dispatcher.limits_factory = self.shared_limits.for_provider
         self._dispatcher = dispatcher
 
     async def _start_simulator(self) -> str:
@@ -265,6 +272,8 @@ class CallPath:
             if self._simulator is not None:
                 await self._simulator.__aexit__(None, None, None)
                 self._simulator = None
+            if self.shared_limits is not None:
+                await self.shared_limits.aclose()
             self._gates.clear()
             with self._lock:
                 self._ready, self._loop = None, None
