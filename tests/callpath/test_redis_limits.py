@@ -24,7 +24,7 @@ sim_url, redis_url, rpm, prompts = sys.argv[1], sys.argv[2], float(sys.argv[3]),
 arch = {"name": "w", "layers": [[{"type": "generator", "model": "m", "model_type": "OpenAI_API",
         "max_tokens": 8}]]}
 async def main():
-    limits = RedisLimits(redis_url, prefix="test")
+    limits = RedisLimits(redis_url, prefix="test", headroom=float(sys.argv[6]))
     async with CallPath(simulate=sim_url, providers={"OpenAI_API": {"rpm": rpm}},
                         shared_limits=limits) as calls:
         engine = Engine(arch, callpath=calls)
@@ -38,12 +38,15 @@ anyio.run(main)
 async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
     settings = SimulationSettings(rpm=RPM, rpm_window_s=WINDOW_S, request_log=10_000)
     async with SimulatedServer(settings) as server:
+        # 90% of R, not the default 95%: the simulator shares this test's loop, and on a
+        # loaded machine it reads requests in bunches, which a 3 s window then counts
+        # together (bench/RESULTS.md measures the default on a quiet machine).
         args = [str(server.base_url), redis_url, str(RPM), "30"]
 
         def run_all() -> list[subprocess.CompletedProcess[str]]:
             workers = [
                 subprocess.Popen(
-                    [sys.executable, "-c", _WORKER, *args, f"p{n}"],
+                    [sys.executable, "-c", _WORKER, *args, f"p{n}", "0.9"],
                     cwd=ROOT,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -71,8 +74,8 @@ async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
         <= allowance
         for record in answered
     )
-    # And using most of it from the first request to the last. The buckets fill at 95% of
-    # R; a process woken late gives its turn up (sending then would double up on another
+    # And using most of it from the first request to the last. The buckets fill at 90% of
+    # R here; a process woken late gives its turn up (sending then would double up on another
     # process's turn), so a loaded machine uses less: bench/RESULTS.md has the figures of a
     # quiet one. The bound here only tells sharing from a process stalled on Redis.
     span = answered[-1].at_s - answered[0].at_s
