@@ -34,7 +34,7 @@ from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGr
 from ._keys import KeysArgument
 from ._layer import run_layer
 from ._logging import get_logger
-from ._loop_thread import LoopThread
+from ._loop_thread import LoopThread, close_home, closes_with_loop
 from ._registry import Registry
 from ._scoring import HttpScorer
 from ._streaming import AnswerStream, DeltaCallback, RunOptions
@@ -237,7 +237,7 @@ class Engine:
             return
         if self._home is not None and self._home.loop is asyncio.get_running_loop():
             return  # the loop thread of generate_sync is closed by close()
-        guard = _closes_with_loop(weakref.ref(self))
+        guard = closes_with_loop(weakref.ref(self))
         await guard.asend(None)
         self._loop_guard = guard
 
@@ -409,10 +409,10 @@ class Engine:
         """Close an engine used through `generate_sync`: its connections and its loop
         thread (also done at exit). ``with Engine(...) as engine:`` calls it."""
         with self._sync_lock:
-            self._home, close_home = None, self._close_home
+            self._home, finalizer = None, self._close_home
             self._close_home = None
-        if close_home is not None:
-            close_home()
+        if finalizer is not None:
+            finalizer()
 
     def __enter__(self) -> Engine:
         return self
@@ -437,7 +437,7 @@ class Engine:
             # Closed by close(), or when the engine is collected, or at exit: whichever
             # comes first (the finalizer holds what to close, not the engine).
             self._close_home = weakref.finalize(
-                self, _close_home, home, self._callpath if self._owns_callpath else None,
+                self, close_home, home, self._callpath if self._owns_callpath else None,
                 self._owned_scorers,
             )  # fmt: skip
             return home
@@ -473,35 +473,6 @@ class Engine:
             retry_errors=retry_errors,
             progress=progress,
         )
-
-
-def _close_home(
-    home: LoopThread, callpath: CallPath | None, scorers: list[HttpScorer]
-) -> None:
-    """Close what an engine opened on its loop thread, then the thread."""
-
-    async def close() -> None:
-        if callpath is not None:
-            await callpath.aclose()
-        for scorer in scorers:
-            await scorer.aclose()
-        scorers.clear()
-
-    try:
-        home.run(close())
-    finally:
-        home.stop()
-
-
-async def _closes_with_loop(engine: weakref.ref[Engine]) -> AsyncGenerator[None, None]:
-    """Closes the engine when finalized (see `Engine._guard_loop`)."""
-    try:
-        yield
-    finally:
-        alive = engine()
-        if alive is not None and alive._loop_guard is not None:
-            alive._loop_guard = None
-            await alive.aclose()
 
 
 class _RunCalls:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+import weakref
+from collections.abc import AsyncGenerator, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._exceptions import ArchonError
 
-__all__ = ["LoopThread"]
+if TYPE_CHECKING:
+    from ._scoring import HttpScorer
+    from .callpath import CallPath
+
+__all__ = ["LoopThread", "close_home", "closes_with_loop"]
 
 T = TypeVar("T")
 
@@ -61,3 +66,31 @@ class LoopThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+
+
+def close_home(home: LoopThread, callpath: CallPath | None, scorers: list[HttpScorer]) -> None:
+    """Close what an engine opened on its loop thread (its own call path, its scorers), then
+    the thread: the engine's finalizer, so it holds these and not the engine."""
+
+    async def close() -> None:
+        if callpath is not None:
+            await callpath.aclose()
+        for scorer in scorers:
+            await scorer.aclose()
+        scorers.clear()
+
+    try:
+        home.run(close())
+    finally:
+        home.stop()
+
+
+async def closes_with_loop(engine: weakref.ref[Any]) -> AsyncGenerator[None, None]:
+    """Closes the engine when the loop finalizes it (see `Engine._guard_loop`)."""
+    try:
+        yield
+    finally:
+        alive = engine()
+        if alive is not None and alive._loop_guard is not None:
+            alive._loop_guard = None
+            await alive.aclose()
