@@ -92,6 +92,7 @@ def test_a_client_that_leaves_stops_the_architecture(app_url: str, simulator: st
 
 
 def test_a_client_that_waits_gets_the_answer(app_url: str, simulator: str) -> None:
-    reply = httpx.get(f"{app_url}/answer", params={"q": "What is 17 * 23?"}, timeout=60)
-    assert reply.status_code == 200 and reply.text.strip()
-    assert _tasks(simulator) == {"generate": 10, "rank": 1, "fuse": 1}
+    reply = httpx.get(f"{app_url}/answer", params={"q": "What is 17 * 23?"}, timeout=120)
+    assert reply.status_code == 200 and reply.text.strip(), reply
+    tasks = _tasks(simulator)
+    assert tasks["generate"] == 10 and tasks["rank"] >= 1 and tasks["fuse"] >= 1, tasks
