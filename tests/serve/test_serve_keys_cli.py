@@ -1,0 +1,114 @@
+"""Caller keys from flags, a file and the environment; the command serving them, never
+logging them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from archon_async import ConfigError
+from archon_async.serve import ENV_API_KEYS, load_api_keys
+from archon_async.serve._auth import Gate
+from archon_async.serve._errors import ServeError
+from tests.conftest import ROOT
+
+
+def test_keys_come_from_flags_a_file_and_the_environment(tmp_path: Path) -> None:
+    file = tmp_path / "keys.txt"
+    file.write_text("# ops team\nsk-file-1\n\nsk-flag\n")
+    keys = load_api_keys(["sk-flag"], file=file, environ={ENV_API_KEYS: "sk-env-1, sk-env-2"})
+    assert [key.get_secret_value() for key in keys] == [
+        "sk-flag",
+        "sk-file-1",
+        "sk-env-1",
+        "sk-env-2",
+    ]
+    assert "sk-flag" not in repr(keys)
+    with pytest.raises(ConfigError, match="blank or holds whitespace"):
+        load_api_keys(["sk a"], environ={})
+    with pytest.raises(ConfigError, match="cannot read the API key file"):
+        load_api_keys([], file=tmp_path / "missing.txt", environ={})
+
+
+def test_the_gate_names_callers_by_fingerprint_and_counts_them() -> None:
+    gate = Gate(load_api_keys(["sk-one", "sk-two"], environ={}), max_concurrent=1)
+    caller = gate.identify("Bearer sk-two")
+    assert caller.startswith("key-") and "sk-two" not in caller and "sk-two" not in repr(gate)
+    assert gate.identify("bearer   sk-one ") != caller
+    for bad in (None, "", "Bearer", "Basic sk-one", "Bearer sk-three", "Bearer sk-one2"):
+        with pytest.raises(ServeError) as refused:
+            gate.identify(bad)
+        assert refused.value.status == 401
+    with gate.slot(caller):
+        assert gate.in_flight() == 1
+        with pytest.raises(ServeError) as busy, gate.slot(caller):
+            pass
+        assert busy.value.status == 429
+    assert gate.in_flight() == 0
+
+
+def test_the_command_serves_and_never_logs_a_key(tmp_path: Path) -> None:
+    port = _free_port()
+    keys = tmp_path / "keys.txt"
+    keys.write_text("sk-from-file-7f3a\n")
+    env = {**os.environ, ENV_API_KEYS: "sk-from-env-91bc", "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable, "-m", "archon_async.cli", "-vv", "serve", "configs/single_model.json",
+        "--simulate", "--port", str(port), "--api-key", "sk-from-flag-55d0",
+        "--api-key-file", str(keys), "--grace-s", "2",
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        root = f"http://127.0.0.1:{port}"
+        _wait_ready(root, server)
+        question = {"model": "single-call", "messages": [{"role": "user", "content": "Hi?"}]}
+        for key in ("sk-from-flag-55d0", "sk-from-file-7f3a", "sk-from-env-91bc"):
+            answer = httpx.post(
+                f"{root}/v1/chat/completions",
+                json=question,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+            assert answer.status_code == 200, answer.text
+        wrong = httpx.post(
+            f"{root}/v1/chat/completions",
+            json=question,
+            headers={"authorization": "Bearer sk-wrong-0000"},
+        )
+        assert wrong.status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert "serving single-call" in err
+    for secret in ("sk-from-flag-55d0", "sk-from-file-7f3a", "sk-from-env-91bc", "sk-wrong"):
+        assert secret not in out and secret not in err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(root: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.communicate()[1]
+        try:
+            if httpx.get(f"{root}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the server did not become ready")
