@@ -135,7 +135,7 @@ def validate_jsonl_input(path: Path) -> int:
     if not seen:
         raise InvalidInputError(
             f'{path}: the input file has no prompt (expected lines such as {{"id": 1, '
-            '"prompt": "..."}})'
+            '"prompt": "..."})'
         )
     return len(seen)
 

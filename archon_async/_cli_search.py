@@ -10,6 +10,8 @@ from typing import Any
 import anyio
 import orjson
 
+from ._exceptions import ConfigError
+
 __all__ = ["add_search_command"]
 
 
@@ -53,7 +55,13 @@ def add_search_command(commands: Any) -> None:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .search import Budget, Search, load_search_file
+    try:
+        from .search import Budget, Search, load_search_file
+    except ImportError as exc:
+        raise ConfigError(
+            f"the search needs the search extra ({exc.name} is missing): "
+            "pip install 'archon-async[search]'"
+        ) from None
 
     settings, _ = load_search_file(args.space)
     overrides = {
