@@ -84,6 +84,15 @@ class ComponentSpec(BaseModel):
     # Ours: the most candidates a first_k verifier or evaluator judges at once (1 is
     # Archon's one-by-one scan; unset means components._first_k.DEFAULT_FIRST_K_WINDOW).
     first_k_window: int | None = Field(default=None, ge=1, le=256)
+    # Ours: models to try on a context-length error, a content-filter refusal, or when the
+    # model's provider is down (see archon_async.callpath._fallbacks).
+    fallbacks: (
+        dict[
+            Literal["context_window", "content_policy", "unavailable"],
+            list[str | dict[str, str]],
+        ]
+        | None
+    ) = None
 
     def stop_sequences(self) -> tuple[str, ...]:
         """``stop`` as a tuple (a single string is one sequence)."""

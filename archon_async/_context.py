@@ -97,6 +97,16 @@ class CallContext:
         max_tokens: int | None = None,
     ) -> ChatResponse:
         request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
+        if self._spec.fallbacks:
+            from .callpath._fallbacks import with_fallbacks
+
+            response: ChatResponse = await with_fallbacks(
+                request, self._spec.fallbacks, self._call, self.note
+            )
+            return response
+        return await self._call(request)
+
+    async def _call(self, request: ChatRequest) -> ChatResponse:
         try:
             response, record = await self._completer.complete(request)
         except ProviderError as exc:
