@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import structlog
+from archon_async.core import get_logger
 
 __all__ = [
     "ANTHROPIC_OUTPUT_LIMITS",
@@ -84,7 +84,7 @@ ANTHROPIC_OUTPUT_LIMITS: dict[str, AnthropicLimit] = {
     "claude-sonnet-4-6": AnthropicLimit(128000),
 }
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Bedrock ids: an optional geography of a cross-region profile, "anthropic.", the id, and
 # a "-v1:0" version; Vertex ids end in "@20250514".

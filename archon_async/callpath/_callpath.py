@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-import structlog
 
 from .._admission import PriorityGate, current_ticket
 from .._concurrency import gather
@@ -29,6 +28,7 @@ from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
 from .._exceptions import ArchonError, ConfigError, ProviderError
 from .._keys import KeysArgument, hidden_keys
+from .._logging import get_logger
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot
@@ -46,7 +46,7 @@ T = TypeVar("T")
 #: A sample's outcome: its response and record, or the error its request met.
 Outcome = tuple[ChatResponse, CallRecord] | ProviderError
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Key names handed to providers when running on the simulated provider, which accepts any key.
 _SIMULATED_KEYS = {

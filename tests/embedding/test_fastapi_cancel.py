@@ -65,7 +65,7 @@ def app_url(simulator: str, tmp_path: Path) -> Iterator[str]:
         env,
     )  # fmt: skip
     try:
-        _wait_for(log, r"Application startup complete", process)
+        _wait_for(log, r"Uvicorn running on", process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
