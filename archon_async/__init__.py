@@ -1,11 +1,18 @@
 """archon-async: Archon inference-time architectures on an asyncio-native engine.
 
-from archon_async import Architecture, Engine
+    import asyncio
 
-architecture = Architecture.from_file("configs/default.json")
-async with Engine(architecture, simulate=True) as engine:
-    result = await engine.generate("What is 17 * 23?")
-    print(result.text, result.trace.totals())
+    from archon_async import Architecture, Engine
+
+    async def main() -> None:
+        architecture = Architecture.from_name("default")
+        async with Engine(architecture, simulate=True) as engine:
+            result = await engine.generate("What is 17 * 23?")
+        print(result.text, result.trace.totals())
+
+    asyncio.run(main())
+
+(the same as examples/quickstart.py, which the tests run).
 """
 
 from __future__ import annotations

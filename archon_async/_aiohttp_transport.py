@@ -98,15 +98,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 content = await self._read_body(reply, request)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _as_httpx_error(exc, request) from exc
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if reply.reason:
-            extensions["reason_phrase"] = reply.reason.encode()
         return httpx.Response(
             reply.status,
             headers=reply.raw_headers,
             content=content,
             request=request,
-            extensions=extensions,
+            extensions=_extensions(reply),
         )
 
     async def _read_body(self, reply: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
@@ -155,16 +152,21 @@ async def _open_stream(
         )
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise _as_httpx_error(exc, request) from exc
-    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-    if reply.reason:
-        extensions["reason_phrase"] = reply.reason.encode()
     return httpx.Response(
         reply.status,
         headers=reply.raw_headers,
         stream=_ReplyStream(reply, request),
         request=request,
-        extensions=extensions,
+        extensions=_extensions(reply),
     )
+
+
+def _extensions(reply: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The httpx response extensions of an aiohttp reply (HTTP version, reason phrase)."""
+    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+    if reply.reason:
+        extensions["reason_phrase"] = reply.reason.encode()
+    return extensions
 
 
 class _ReplyStream(httpx.AsyncByteStream):

@@ -42,6 +42,7 @@ from archon_async.core import (
 __all__ = [
     "HttpProvider",
     "JsonObject",
+    "gemini_usage",
     "merge_extra",
     "require_text",
     "token_usage",
@@ -373,6 +374,17 @@ def merge_extra(body: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
         else:
             merged[name] = value
     return merged
+
+
+def gemini_usage(metadata: Any) -> Usage:
+    """Billed tokens of a reply: thinking tokens (``thoughtsTokenCount``) are billed as
+    output, and a reply cut at MAX_TOKENS may have nothing else (ai.google.dev, usage
+    metadata of generateContent)."""
+    usage = token_usage(metadata, "promptTokenCount", "candidatesTokenCount")
+    thoughts = metadata.get("thoughtsTokenCount") if isinstance(metadata, dict) else None
+    if isinstance(thoughts, int) and thoughts > 0:
+        return Usage(usage.input_tokens, usage.output_tokens + thoughts)
+    return usage
 
 
 def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:

@@ -40,7 +40,7 @@ from archon_async.core import (
     rate_limit_headers,
 )
 
-from ._base import HttpProvider, JsonObject, require_text, token_usage
+from ._base import HttpProvider, JsonObject, gemini_usage, require_text, token_usage
 
 __all__ = ["stream_anthropic", "stream_gemini", "stream_openai"]
 
@@ -214,9 +214,7 @@ async def stream_gemini(
                 reading.finish_reason = first["finishReason"]
                 reading.complete = True
             if payload.get("usageMetadata"):
-                reading.usage = token_usage(
-                    payload["usageMetadata"], "promptTokenCount", "candidatesTokenCount"
-                )
+                reading.usage = gemini_usage(payload["usageMetadata"])
             reading.model = str(payload.get("modelVersion") or reading.model)
         return reading.response(provider, request, stream.limits)
 

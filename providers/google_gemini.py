@@ -14,9 +14,9 @@ from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, Usage
 from ._base import (
     HttpProvider,
     JsonObject,
+    gemini_usage,
     merge_extra,
     require_text,
-    token_usage,
     with_choices,
 )
 from ._streaming import stream_gemini
@@ -111,7 +111,7 @@ class GeminiProvider(HttpProvider):
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
             why = f" (prompt blocked: {reason})" if reason else ""
             raise self.malformed(request, f"the reply has no candidates{why}")
-        usage = _gemini_usage(data.get("usageMetadata"))
+        usage = gemini_usage(data.get("usageMetadata"))
         choices = [self._candidate(request, candidate, usage) for candidate in candidates]
         first = ChatResponse(
             text=choices[0][0],
@@ -137,13 +137,3 @@ class GeminiProvider(HttpProvider):
         text = "".join(t for t in texts if isinstance(t, str))
         return require_text(self, request, text, finish_reason=reason, usage=usage), reason
 
-
-def _gemini_usage(metadata: Any) -> Usage:
-    """Billed tokens of a reply: thinking tokens (``thoughtsTokenCount``) are billed as
-    output, and a reply cut at MAX_TOKENS may have nothing else (ai.google.dev, usage
-    metadata of generateContent)."""
-    usage = token_usage(metadata, "promptTokenCount", "candidatesTokenCount")
-    thoughts = metadata.get("thoughtsTokenCount") if isinstance(metadata, dict) else None
-    if isinstance(thoughts, int) and thoughts > 0:
-        return Usage(usage.input_tokens, usage.output_tokens + thoughts)
-    return usage
