@@ -1,14 +1,27 @@
-"""Per-model circuit breakers: stop calling a model that keeps timing out or failing.
+"""Per-model circuit breakers: stop calling a model that keeps failing. The one breaker of
+the library: the dispatcher owns it (`Dispatcher.circuits`), so every call, retried or
+sent through a call path to its fallbacks, meets the same circuit.
 
-A proposer that never answers held a mixture-of-agents layer for every retry of every call
-(17 s with ``timeout_s`` 2, about 6 minutes at the defaults) before the fuser could start.
-After ``circuit_failures`` attempts on one model have timed out with no reply from it in
-between, nor for a whole timeout before, the model's circuit opens: its calls in flight stop
-retrying and new calls fail at once with `CircuitOpenError`, so the layer goes on with the
-healthy candidates.
-After ``circuit_open_s`` one trial call is let through (half-open); its success closes the
-circuit, its failure opens it again. This is the classic breaker (Nygard, *Release It!*,
-"Circuit Breaker"), kept per (model_type, model) since one vendor serves many models.
+Policy, per (model_type, model) since one vendor serves many models:
+
+* What counts as a failure: an *attempt* that timed out (the sign of a model that does not
+  answer), and a *call* that gave up, after its retries, on a 5xx or a broken connection
+  (answered quickly, so each attempt is the retry policy's business, not the breaker's).
+  A reply of any kind from the model (a success) sets the count back to 0; a refusal of
+  the request (4xx) neither counts nor resets.
+* The circuit opens when ``circuit_failures`` failures come in a row (`ProviderSettings`,
+  default 2; 0 turns the breaker off). A timeout opens it only if the model has not
+  answered any call for a whole ``timeout_s`` either: under load, a model that answers
+  other calls is alive.
+* While open, for ``circuit_open_s`` (default 30 s): the model's calls in flight stop
+  retrying, and new calls fail at once, without a request, with `CircuitOpenError`; a
+  component with ``unavailable`` fallbacks moves to them (`archon_async.callpath`).
+* Then one trial call is let through (half-open): its success closes the circuit, its
+  failure opens it again.
+
+A proposer that never answers would otherwise hold a mixture-of-agents layer for every
+retry of every call (17 s with ``timeout_s`` 2, about 6 minutes at the defaults) before the
+fuser could start. This is the classic breaker (Nygard, *Release It!*, "Circuit Breaker").
 """
 
 from __future__ import annotations
@@ -17,17 +30,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._exceptions import CircuitOpenError, ProviderError, ProviderTimeoutError
+from ._exceptions import (
+    CircuitOpenError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderServerError,
+    ProviderTimeoutError,
+)
 from ._types import ChatRequest
 
 __all__ = ["CircuitBreakers", "circuit_opened", "trips_circuit"]
 
 
-def trips_circuit(error: ProviderError) -> bool:
-    """Whether a failed attempt counts against its model's circuit: a timeout, the sign of
-    a model that does not answer (a 5xx or a dropped connection is answered quickly, and
-    the retry policy's backoff handles it)."""
-    return isinstance(error, ProviderTimeoutError)
+def trips_circuit(error: ProviderError, *, gave_up: bool) -> bool:
+    """Whether a failed attempt counts against its model's circuit: a timeout always; a
+    5xx or broken connection when the call gives up on it (``gave_up``)."""
+    if isinstance(error, ProviderTimeoutError):
+        return True
+    if isinstance(error, CircuitOpenError):
+        return False  # no request was sent: nothing new is known of the model
+    return gave_up and isinstance(error, ProviderServerError | ProviderConnectionError)
 
 
 @dataclass(slots=True)
@@ -39,7 +61,7 @@ class _Circuit:
 
 
 class CircuitBreakers:
-    """The circuits of every model a dispatcher calls.
+    """The circuits of every model a dispatcher calls (the policy is the module's).
 
     Args:
         clock: a monotonic clock (tests pass a fake one).
@@ -65,9 +87,9 @@ class CircuitBreakers:
             circuit.trial = True  # half-open: this attempt is the trial
             return
         raise CircuitOpenError(
-            f"the model failed {circuit.failures} attempts in a row (timeouts, connection "
-            f"errors or 5xx): its calls fail at once for {max(left, 0.0):.0f} s more, then "
-            "one trial call is let through",
+            f"not called: its last {circuit.failures} attempts failed (timeouts, or 5xx or "
+            f"broken connections after their retries); its calls fail at once for "
+            f"{max(left, 0.0):.0f} s more, then one trial call is let through",
             provider=request.model_type,
             model=request.model,
         )
@@ -80,27 +102,30 @@ class CircuitBreakers:
         threshold: int,
         open_s: float,
         quiet_s: float = 0.0,
+        gave_up: bool = False,
     ) -> bool:
         """Count a failed attempt; whether the model's circuit is open now.
 
         Args:
             request: the failed call's request (its model_type and model).
-            error: the attempt's error (only timeouts count).
-            threshold: timeouts since the model's last reply that open the circuit.
+            error: the attempt's error (see `trips_circuit` for those that count).
+            threshold: failures in a row that open the circuit (0: the breaker is off).
             open_s: how long the circuit stays open.
-            quiet_s: the circuit opens only if the model has not replied for this long
-                (its timeout): under load, a model that answers other calls is alive.
+            quiet_s: a timeout opens the circuit only if the model has not replied for
+                this long (its timeout): under load, a model that answers other calls is
+                alive.
+            gave_up: the call gives up after this attempt (no retry follows).
         """
         if threshold <= 0:
             return False
         key = (request.model_type, request.model)
         circuit = self._circuits.setdefault(key, _Circuit())
-        if not trips_circuit(error):
-            circuit.trial = False
+        circuit.trial = False
+        if not trips_circuit(error, gave_up=gave_up):
             return circuit.failures >= threshold and circuit.open_until > self._clock()
         circuit.failures += 1
-        circuit.trial = False
-        quiet = self._clock() - circuit.last_reply >= quiet_s
+        timeout = isinstance(error, ProviderTimeoutError)
+        quiet = not timeout or self._clock() - circuit.last_reply >= quiet_s
         if circuit.failures >= threshold and quiet:
             circuit.open_until = self._clock() + open_s
             return True

@@ -135,10 +135,12 @@ class ProviderSettings(BaseModel):
             `archon_async.providers.models`), e.g. ``{"claude-3-5-sonnet-20240620": 4096}``.
         max_reply_bytes: the largest reply body read (default 32 MiB, far above any chat
             completion); a larger one is a malformed reply, read no further.
-        circuit_failures: attempts in a row on one model that timed out, after which that
-            model's calls stop retrying and fail at once (`CircuitOpenError`) for
-            ``circuit_open_s`` seconds, if it has not answered for a whole ``timeout_s``
-            either (a busy model that answers most calls is never cut off); 0: off.
+        circuit_failures: failures in a row on one model (attempts that timed out, calls
+            given up on a 5xx or a broken connection) after which that model's calls stop
+            retrying and fail at once (`CircuitOpenError`, or go to its ``unavailable``
+            fallbacks) for ``circuit_open_s`` seconds; a timeout opens it only if the model
+            has not answered for a whole ``timeout_s`` either (a busy model that answers
+            most calls is never cut off); 0: off. The policy: `archon_async._circuit`.
         circuit_open_s: how long an open circuit stays open before one trial call.
     """
 

@@ -246,12 +246,14 @@ class Dispatcher:
                     spent.timeouts += isinstance(error, ProviderTimeoutError)
                     spent.key_id = lease.key_id
                     step = self._after_failure(lane, lease, error, spent)
+                    streamed = sink is not None and sink.started
                     opened = self._circuits.failed(
                         request,
                         error,
                         threshold=threshold,
                         open_s=open_s,
                         quiet_s=settings.timeout_s,
+                        gave_up=step.error is not None or streamed,
                     )
                     if opened and step.error is None:
                         # The model keeps failing: the layer goes on without this call.
@@ -260,7 +262,7 @@ class Dispatcher:
                         request, lease, spent.attempts - 1, attempt_started, error=error, step=step
                     )
                     # Text already streamed out cannot be taken back: no retry after it.
-                    if step.error is error or (sink is not None and sink.started):
+                    if step.error is error or streamed:
                         reset = _past_reset(lane, error)
                         if reset is None:
                             raise error

@@ -33,7 +33,6 @@ from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache, request_key
-from ._fallbacks import Circuits
 from ._redis import RedisLimits
 from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
 
@@ -147,8 +146,6 @@ class CallPath:
         self._sim_identity = ""
         self._adopted: set[int] = set()
         self._no_n = NRefusals()
-        #: Per model: opened by calls failing in a row (see `_fallbacks`).
-        self.circuits = Circuits()
         self.scorer_url: str | None = None
 
     def __repr__(self) -> str:
@@ -596,7 +593,6 @@ class CallPath:
         self, request: ChatRequest, ticket: int, *, charge: bool = True
     ) -> tuple[ChatResponse, CallRecord]:
         dispatcher = self.dispatcher
-        self.circuits.check(request)
         gate = self._gates.get(request.model_type)
         if gate is None:
             capacity = dispatcher.settings_for(request.model_type).max_concurrency
@@ -605,13 +601,11 @@ class CallPath:
         try:
             response, record = await dispatcher.complete(request)
         except ProviderError as exc:
-            self.circuits.record(request, exc)
             if exc.call_record is not None and charge:
                 self._charge(exc.call_record)
             raise
         finally:
             gate.release()
-        self.circuits.record(request, None)
         if charge:
             self._charge(record)
         return response, record

@@ -1,4 +1,4 @@
-"""Fallback models by error type, as LiteLLM users know them, and a circuit per model.
+"""Fallback models by error type, as LiteLLM users know them.
 
 A component may name models to try instead of its own when a call fails for one of three
 reasons (``"fallbacks"`` in its config)::
@@ -11,9 +11,10 @@ reasons (``"fallbacks"`` in its config)::
 
 * ``context_window``: the prompt is longer than the model's context (a 400 saying so).
 * ``content_policy``: the provider's content filter refused the prompt or the reply.
-* ``unavailable``: the model's provider is down: its circuit is open (`Circuits`: after
-  3 calls in a row failed with timeouts, broken connections or 5xx, after their retries,
-  the model is not called for 30 s), or the call failed that way.
+* ``unavailable``: the model's provider is down: the call failed, after its retries, with a
+  timeout, a broken connection or a 5xx, or the model's circuit is open and it was not
+  called (`CircuitOpenError`; the policy is `archon_async._circuit`'s, one breaker for
+  every call: by default 2 failures in a row open it for 30 s).
 
 A fallback is a model name (same model_type) or ``{"model", "model_type"}``; they are tried
 in order, and each use is noted in the trace (``fallback``: trigger, from, to, error).
@@ -23,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -37,7 +36,7 @@ from .._exceptions import (
 )
 from .._types import ChatRequest
 
-__all__ = ["Circuits", "ProviderUnavailableError", "fallback_trigger", "with_fallbacks"]
+__all__ = ["fallback_trigger", "with_fallbacks"]
 
 Trigger = Literal["context_window", "content_policy", "unavailable"]
 
@@ -50,12 +49,6 @@ _POLICY = re.compile(
     r"content.?(?:filter|policy|management)|responsible ?ai|safety|flagged|blocked",
     re.IGNORECASE,
 )
-_FAILURES_TO_OPEN = 3
-_OPEN_S = 30.0
-
-
-class ProviderUnavailableError(ProviderConnectionError):
-    """The model's circuit is open: its last calls failed with timeouts or 5xx."""
 
 
 def fallback_trigger(error: ProviderError) -> Trigger | None:
@@ -68,56 +61,6 @@ def fallback_trigger(error: ProviderError) -> Trigger | None:
     if isinstance(error, ProviderConnectionError | ProviderServerError):
         return "unavailable"
     return None
-
-
-class Circuits:
-    """Per (model_type, model): opened by consecutive failed calls, closed by a success.
-
-    Args:
-        failures_to_open: failed calls in a row that open the circuit.
-        open_s: how long an open circuit refuses calls before one is tried again.
-        clock: a monotonic clock (tests pass a fake one).
-    """
-
-    def __init__(
-        self,
-        *,
-        failures_to_open: int = _FAILURES_TO_OPEN,
-        open_s: float = _OPEN_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._failures: dict[tuple[str, str], int] = {}
-        self._open_until: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        self.failures_to_open = failures_to_open
-        self.open_s = open_s
-        self._clock = clock
-
-    def check(self, request: ChatRequest) -> None:
-        """Raise if the request's model is not to be called now.
-
-        Raises:
-            ProviderUnavailableError: the circuit is open.
-        """
-        until = self._open_until.get((request.model_type, request.model))
-        if until is not None and until > self._clock():
-            raise ProviderUnavailableError(
-                f"not called: its last {self.failures_to_open} calls failed (timeouts or "
-                f"server errors); tried again in {until - self._clock():.0f} s",
-                provider=request.model_type,
-                model=request.model,
-            )
-
-    def record(self, request: ChatRequest, error: ProviderError | None) -> None:
-        """Count a finished call: a timeout, broken connection or 5xx, or anything else."""
-        pair = (request.model_type, request.model)
-        with self._lock:
-            if not isinstance(error, ProviderConnectionError | ProviderServerError):
-                self._failures.pop(pair, None)
-                return
-            count = self._failures[pair] = self._failures.get(pair, 0) + 1
-            if count >= self.failures_to_open:
-                self._open_until[pair] = self._clock() + self.open_s
 
 
 def _alternative(request: ChatRequest, entry: str | Mapping[str, Any]) -> ChatRequest:

@@ -64,14 +64,35 @@ async def test_other_errors_do_not_use_another_triggers_fallbacks() -> None:
 
 async def test_an_open_circuit_sends_calls_to_the_fallback_without_trying() -> None:
     provider = FakeProvider(refusing("small", ProviderServerError("down", status_code=503)))
-    async with engine(provider, {"unavailable": ["backup"]}) as running:
-        for _ in range(3):  # three server errors in a row open the circuit
+    # The dispatcher's breaker, with the provider's own setting, governs the call path too.
+    fallbacks = {"unavailable": ["backup"]}
+    async with engine(provider, fallbacks, circuit_failures=3) as running:
+        for _ in range(3):  # three calls in a row given up on a server error open it
             assert (await running.generate("q")).text == "answered by backup"
         result = await running.generate("q")
     assert result.text == "answered by backup"
     # The fourth run did not try "small": its circuit was open.
     assert [r.model for r in provider.requests] == ["small", "backup"] * 3 + ["backup"]
-    assert "not called" in notes(result)[0]["error"]
+    [note] = notes(result)
+    assert note["error"].startswith("CircuitOpenError") and "not called" in note["error"]
+
+
+async def test_server_errors_retried_to_success_do_not_open_the_circuit() -> None:
+    """A 5xx that a retry gets past is the retry policy's business, not the breaker's:
+    two failed attempts (the default threshold) in one call that then succeeds."""
+    attempts: list[str] = []
+
+    def flaky(request: ChatRequest) -> str:
+        attempts.append(request.model)
+        if len(attempts) <= 2:
+            raise ProviderServerError("busy", status_code=503)
+        return f"answered by {request.model}"
+
+    provider = FakeProvider(flaky)
+    async with engine(provider, {"unavailable": ["backup"]}, max_retries=2) as running:
+        result = await running.generate("q")
+    assert result.text == "answered by small" and notes(result) == []
+    assert attempts == ["small"] * 3
 
 
 def test_fallback_triggers_are_checked_in_the_config() -> None:

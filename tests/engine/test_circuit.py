@@ -8,6 +8,7 @@ from archon_async._circuit import CircuitBreakers
 from archon_async._exceptions import (
     BadRequestError,
     CircuitOpenError,
+    ProviderConnectionError,
     ProviderServerError,
     ProviderTimeoutError,
 )
@@ -24,7 +25,7 @@ def test_opens_after_failures_in_a_row_then_lets_one_trial_through() -> None:
     # A 5xx is answered at once: the retry policy's backoff deals with it.
     assert not circuits.failed(dead, ProviderServerError("down", status_code=503), **SETTINGS)
     assert circuits.failed(dead, ProviderTimeoutError("slow"), **SETTINGS)
-    with pytest.raises(CircuitOpenError, match="30 s more"):
+    with pytest.raises(CircuitOpenError, match=r"not called.*30 s more"):
         circuits.before_attempt(dead, threshold=2)
     circuits.before_attempt(other, threshold=2)  # another model of the vendor is not affected
 
@@ -66,3 +67,29 @@ def test_a_model_that_answers_other_calls_is_not_cut_off() -> None:
     circuits.before_attempt(busy, threshold=2)
     clock.now += 5.0  # then silence for a whole timeout: the next timeout opens it
     assert circuits.failed(busy, ProviderTimeoutError("slow"), quiet_s=5.0, **SETTINGS)
+
+
+def test_calls_given_up_on_a_5xx_or_broken_connection_count_once_each() -> None:
+    clock = FakeClock()
+    circuits = CircuitBreakers(clock=clock)
+    down = chat_request("X_API", model="down")
+    for _ in range(3):  # attempts that are retried do not count
+        assert not circuits.failed(down, ProviderServerError("x", status_code=502), **SETTINGS)
+    assert not circuits.failed(
+        down, ProviderServerError("x", status_code=502), gave_up=True, **SETTINGS
+    )
+    circuits.before_attempt(down, threshold=2)
+    # Not-sent calls (its own refusals) say nothing new of the model.
+    refused = CircuitOpenError("open", provider="X_API", model="down")
+    assert not circuits.failed(down, refused, gave_up=True, **SETTINGS)
+    circuits.before_attempt(down, threshold=2)
+    # The quiet rule is for timeouts: a model that replied a moment ago and now gives a
+    # second call up on a broken connection is down.
+    circuits.succeeded(down)
+    for _ in range(2):
+        opened = circuits.failed(
+            down, ProviderConnectionError("reset"), gave_up=True, quiet_s=60.0, **SETTINGS
+        )
+    assert opened and circuits.open_models() == [("X_API", "down")]
+    with pytest.raises(CircuitOpenError, match="not called"):
+        circuits.before_attempt(down, threshold=2)
