@@ -10,9 +10,10 @@ Policy, per (model_type, model) since one vendor serves many models:
   A reply of any kind from the model (a success) sets the count back to 0; a refusal of
   the request (4xx) neither counts nor resets.
 * The circuit opens when ``circuit_failures`` failures come in a row (`ProviderSettings`,
-  default 2; 0 turns the breaker off). A timeout opens it only if the model has not
-  answered any call for a whole ``timeout_s`` either: under load, a model that answers
-  other calls is alive.
+  default 2; 0 turns the breaker off) and the model has not answered any call for a whole
+  ``timeout_s`` either: a model that answers other calls is alive (timeouts under load, a
+  5xx that only some prompts meet), and its failing calls are the retry policy's and the
+  fallbacks' business.
 * While open, for ``circuit_open_s`` (default 30 s): the model's calls in flight stop
   retrying, and new calls fail at once, without a request, with `CircuitOpenError`; a
   component with ``unavailable`` fallbacks moves to them (`archon_async.callpath`).
@@ -111,9 +112,8 @@ class CircuitBreakers:
             error: the attempt's error (see `trips_circuit` for those that count).
             threshold: failures in a row that open the circuit (0: the breaker is off).
             open_s: how long the circuit stays open.
-            quiet_s: a timeout opens the circuit only if the model has not replied for
-                this long (its timeout): under load, a model that answers other calls is
-                alive.
+            quiet_s: the circuit opens only if the model has not replied for this long
+                (its timeout): a model that answers other calls is alive.
             gave_up: the call gives up after this attempt (no retry follows).
         """
         if threshold <= 0:
@@ -124,8 +124,7 @@ class CircuitBreakers:
         if not trips_circuit(error, gave_up=gave_up):
             return circuit.failures >= threshold and circuit.open_until > self._clock()
         circuit.failures += 1
-        timeout = isinstance(error, ProviderTimeoutError)
-        quiet = not timeout or self._clock() - circuit.last_reply >= quiet_s
+        quiet = self._clock() - circuit.last_reply >= quiet_s
         if circuit.failures >= threshold and quiet:
             circuit.open_until = self._clock() + open_s
             return True

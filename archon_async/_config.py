@@ -138,9 +138,9 @@ class ProviderSettings(BaseModel):
         circuit_failures: failures in a row on one model (attempts that timed out, calls
             given up on a 5xx or a broken connection) after which that model's calls stop
             retrying and fail at once (`CircuitOpenError`, or go to its ``unavailable``
-            fallbacks) for ``circuit_open_s`` seconds; a timeout opens it only if the model
-            has not answered for a whole ``timeout_s`` either (a busy model that answers
-            most calls is never cut off); 0: off. The policy: `archon_async._circuit`.
+            fallbacks) for ``circuit_open_s`` seconds, if the model has not answered for a
+            whole ``timeout_s`` either (a busy model that answers most calls is never cut
+            off); 0: off. The policy: `archon_async._circuit`.
         circuit_open_s: how long an open circuit stays open before one trial call.
     """
 

@@ -14,7 +14,8 @@ reasons (``"fallbacks"`` in its config)::
 * ``unavailable``: the model's provider is down: the call failed, after its retries, with a
   timeout, a broken connection or a 5xx, or the model's circuit is open and it was not
   called (`CircuitOpenError`; the policy is `archon_async._circuit`'s, one breaker for
-  every call: by default 2 failures in a row open it for 30 s).
+  every call: by default 2 failures in a row, with no reply from the model for its
+  ``timeout_s``, open it for 30 s).
 
 A fallback is a model name (same model_type) or ``{"model", "model_type"}``; they are tried
 in order, and each use is noted in the trace (``fallback``: trigger, from, to, error).
