@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 
-from ._effects import Effects, QuestionSet
+from ..simulate._effects import fuser_chance, ranker_accuracy
+from ._effects import QuestionSet
 from ._space import Candidate, Space
 
 __all__ = ["draw_answer"]
@@ -37,12 +38,11 @@ def draw_answer(
             answers += [rng.random() < chances[m] for _ in range(candidate.sample_top_k)]
     for width in candidate.fusers:
         if candidate.ranker_top_k:
-            accuracy = effects.ranker_accuracy + (
-                effects.critique_ranker_bonus if candidate.critic else 0.0
-            )
-            answers = _select(answers, candidate.ranker_top_k, min(1.0, accuracy), rng)
+            accuracy = ranker_accuracy(effects, candidate.critic)
+            answers = _select(answers, candidate.ranker_top_k, accuracy, rng)
         answers = [
-            rng.random() < _fuser_chance(answers, chances[i], candidate.critic, effects)
+            rng.random()
+            < fuser_chance(effects, sum(answers), len(answers), chances[i], candidate.critic)
             for i in range(width)
         ]
     if candidate.final == "verifier":
@@ -55,7 +55,7 @@ def draw_answer(
     elif candidate.final == "unit_tests":
         answers = _select(answers, ext.final_top_k, effects.unit_test_accuracy, rng)
     if ext.add_final_fuser:
-        right = rng.random() < _fuser_chance(answers, chances[0], False, effects)
+        right = rng.random() < fuser_chance(effects, sum(answers), len(answers), chances[0], False)
     else:
         right = rng.choice(answers)
     if judged:
@@ -69,16 +69,3 @@ def _select(answers: list[bool], keep: int, accuracy: float, rng: random.Random)
     if rng.random() < accuracy:
         return sorted(answers, reverse=True)[:keep]
     return rng.sample(answers, keep)
-
-
-def _fuser_chance(answers: list[bool], pf: float, critic: bool, effects: Effects) -> float:
-    right = sum(answers)
-    own = effects.fuser_self * pf
-    if right == 0:
-        return own
-    share = right / len(answers)
-    if share > 0.5:
-        factor = effects.critique_corrupt_factor if critic else 1.0
-        return 1 - effects.fuser_corrupt * (1 - pf) * factor
-    rescue = min(1.0, effects.fuser_rescue + (effects.critique_rescue_bonus if critic else 0.0))
-    return max(own, share + (1 - share) * rescue * pf * 2 * share)

@@ -269,15 +269,21 @@ class Search:
         if self.simulate:
             from ..benchmarks import simulated_answer_key
             from ..simulate import ModelSettings, SimulatedServer, SimulationSettings
+            from ..simulate._effects import GroundTruth
 
             models = {
                 m.model: ModelSettings(skill=self.effects.skill(m.model)) for m in self.models
             }
+            # Every reply about a dev or held-out question follows the seeded effects, so
+            # the expected score of each architecture is its exact `Truth` score.
             server = SimulatedServer(
                 SimulationSettings(
                     seed=self.seed,
                     models=models,
-                    answer_key=simulated_answer_key(self._benchmark.name, dev),
+                    answer_key=simulated_answer_key(self._benchmark.name, [*dev, *held]),
+                    ground_truth=GroundTruth(
+                        effects=self.effects, questions=self.question_numbers([*dev, *held])
+                    ),
                 )
             )
             await stack.enter_async_context(server)
@@ -337,6 +343,17 @@ class Search:
         dev = [items[i] for i in sorted(order[:dev_count])]
         held = [items[i] for i in sorted(order[dev_count : dev_count + held_count])]
         return dev, held
+
+    def question_numbers(self, items: list[Any]) -> dict[str, int]:
+        """Question text -> the simulated effects' question it plays: the benchmark's
+        i-th question plays question ``i % effects.questions``."""
+        position = {item.id: i for i, item in enumerate(self._benchmark.items())}
+        count = self.effects.questions
+        return {
+            item.messages[-1]["content"]: position[item.id] % count
+            for item in items
+            if item.messages
+        }
 
     def estimate(self) -> dict[str, Any]:
         """What the search is expected to spend, before any call (a range)."""

@@ -54,6 +54,14 @@ asks for, recognised by the marker phrases of
 their verdicts in the formats the components parse. A prompt about an answer-key question
 is answered correctly with the model's ``skill`` probability ("The answer is X.", and
 "#### X" for numbers); judges and scorers favour candidates that state the right answer.
+
+Ground truth: with ``ground_truth`` in the settings (seeded effects, and which of its
+questions each answer-key question plays), every reply about such a question follows those
+effects instead -- per-question model chances, correlated samples, fusers that can ruin a
+right majority, rankers and critics that help, an imperfect verifier and unit tests, a
+judge's skill (see ``_grounded``) -- so that an architecture run through the engine scores,
+in expectation, exactly what `archon_async.search.Truth` computes for it. ``archon-async
+search --simulate`` runs with it.
 """
 
 from __future__ import annotations

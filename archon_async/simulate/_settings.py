@@ -8,6 +8,8 @@ from typing import Literal, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._effects import GroundTruth
+
 __all__ = ["FAULT_KINDS", "FaultKind", "KeySettings", "ModelSettings", "SimulationSettings"]
 
 FaultKind = Literal["5xx", "timeout", "reset", "malformed", "empty"]
@@ -86,6 +88,10 @@ class SimulationSettings(BaseModel):
             piece leaves after the latency).
         request_log: how many of the latest requests ``GET /requests`` (and
             `SimulatedServer.request_log`) lists; 0 keeps none.
+        ground_truth: seeded effects every reply about one of its questions follows
+            (generators, fusers, rankers, critics, verifiers, unit tests, judges: see
+            ``_grounded``), so that an architecture's expected score is the exact one
+            `archon_async.search.Truth` computes; None: the plain ``skill`` behaviour.
         enforce_request_rules: refuse, as the real APIs do, what their documentation
             forbids (reasoning-model parameters, Anthropic output limits, role order: see
             ``_rules``); off, any well-formed request is served.
@@ -113,6 +119,7 @@ class SimulationSettings(BaseModel):
     request_log: int = Field(default=0, ge=0, le=1_000_000)
     enforce_request_rules: bool = True
     chunk_interval_s: float = Field(default=0.0, ge=0)
+    ground_truth: GroundTruth | None = None
 
     @model_validator(mode="after")
     def _window_holds_a_request(self) -> SimulationSettings:

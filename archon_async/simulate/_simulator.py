@@ -31,8 +31,15 @@ from aiohttp import web
 
 from ._answers import AnswerKey
 from ._faults import inject_fault
+from ._grounded import Grounded
 from ._limits import Admission, RateLimiter, SlidingWindow, TokenBucket
-from ._replies import ReplyContext, compose_reply, estimate_tokens, score_candidates
+from ._replies import (
+    SIMULATED_MARK,
+    ReplyContext,
+    compose_reply,
+    estimate_tokens,
+    score_candidates,
+)
 from ._responses import (
     Choice,
     ErrorKind,
@@ -78,6 +85,9 @@ class Simulator:
         self.settings = settings
         self.counters = Counters()
         self.answer_key = AnswerKey(settings.answer_key)
+        self.grounded = (
+            Grounded(settings.ground_truth, settings.seed) if settings.ground_truth else None
+        )
         self._limiter: RateLimiter = (
             TokenBucket(settings.rpm_window_s)
             if settings.rate_limiter == "token_bucket"
@@ -290,10 +300,18 @@ class Simulator:
             if judged.task in (Task.JUDGE_RATING, Task.JUDGE_PAIRWISE):
                 prompt = judged
         self.counters.by_task[prompt.task] += 1
+        rng = random.Random(derive_seed(self.settings.seed, inbound.model, digest, sample))
+        known = self.answer_key.find(prompt.text, inbound.question_id)
+        if self.grounded is not None and known is not None:
+            question = self.grounded.question(known, inbound.question_id)
+            if question is not None:
+                text = self.grounded.reply(prompt, known, question, inbound.model, rng)
+                if text is not None:
+                    return _truncate(f"{SIMULATED_MARK}\n{text}", inbound.max_tokens)
         context = ReplyContext(
-            rng=random.Random(derive_seed(self.settings.seed, inbound.model, digest, sample)),
+            rng=rng,
             skill=self.settings.skill if limits.skill is None else limits.skill,
-            known=self.answer_key.find(prompt.text, inbound.question_id),
+            known=known,
             reply_words=self.settings.reply_tokens,
         )
         return _truncate(compose_reply(prompt, context), inbound.max_tokens)

@@ -23,7 +23,7 @@ from archon_async.components.formats import (
     render_unit_test_verdicts,
 )
 
-__all__ = ["Prompt", "Task", "detect_task"]
+__all__ = ["Prompt", "Task", "detect_task", "pairwise_answers", "unit_tests_shown"]
 
 
 class Task(enum.StrEnum):
@@ -59,6 +59,10 @@ _MAX_TEST_COUNT = 50
 _HOW_MANY_TESTS = re.compile(r"\b(\d{1,3})\s+unit\s+tests?\b", re.I)
 _TEST_LINE = re.compile(r"^[ \t]*Unit Test #(\d+):[ \t]*(.*)$", re.M)
 # The evaluator prompt shows an example of the verdict lines; those are not tests to judge.
+# Pairwise judge prompts frame each answer (archon_async.benchmarks.judge, after FastChat's).
+_PAIRWISE_ANSWER = re.compile(
+    r"Start of Assistant ([AB])'s Answer\|>(.*?)<\|The End of Assistant \1's Answer", re.S
+)
 _VERDICT_TAGS = frozenset(
     render_unit_test_verdicts([ok]).split(":", 1)[1].strip() for ok in (True, False)
 )
@@ -125,3 +129,21 @@ def _tests_shown(text: str) -> int:
         if match.group(2).strip() not in _VERDICT_TAGS
     ]
     return max(numbers, default=1)
+
+
+def unit_tests_shown(text: str) -> tuple[str, ...]:
+    """The unit tests a unit-test evaluator prompt lists (``Unit Test #k: ...`` lines, not
+    the example verdict lines)."""
+    return tuple(
+        match.group(0).strip()
+        for match in _TEST_LINE.finditer(text)
+        if match.group(2).strip() not in _VERDICT_TAGS
+    )
+
+
+def pairwise_answers(text: str) -> tuple[str, str] | None:
+    """Assistant A's and B's answers in a pairwise judge prompt, or None if not both."""
+    found = {match.group(1): match.group(2) for match in _PAIRWISE_ANSWER.finditer(text)}
+    if "A" not in found or "B" not in found:
+        return None
+    return found["A"], found["B"]
