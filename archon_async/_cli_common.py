@@ -4,6 +4,7 @@ globals would not see the first's)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["TERMINATED", "UsageError", "report_summary"]
+__all__ = ["TERMINATED", "UsageError", "positive_float", "positive_int", "report_summary"]
 
 #: Set by SIGTERM, which then unwinds as a KeyboardInterrupt (the event loop turns any
 #: subclass back into a plain one): exit status 143 instead of 130.
@@ -20,6 +21,28 @@ TERMINATED = threading.Event()
 
 class UsageError(Exception):
     """Arguments the command cannot work with (exit status 2), said before any call."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (otherwise a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0 (otherwise a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
+    return value
 
 
 def report_summary(summary: dict[str, Any], path: Path | None) -> None:

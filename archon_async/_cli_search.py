@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import orjson
 
+from ._cli_common import positive_float, positive_int
 from ._exceptions import ConfigError
 
 __all__ = ["add_search_command"]
@@ -34,15 +35,17 @@ def add_search_command(commands: Any) -> None:
         "--oracle", action="store_true", help="with --simulate: exact expected scores, no calls"
     )
     search.add_argument("--estimate", action="store_true", help="print the expected spend, stop")
-    search.add_argument("--parallel", type=int, help="architectures evaluated at once")
-    search.add_argument("--evaluations", type=int, help="architectures to evaluate at most")
+    search.add_argument("--parallel", type=positive_int, help="architectures evaluated at once")
+    search.add_argument(
+        "--evaluations", type=positive_int, help="architectures to evaluate at most"
+    )
     search.add_argument("--keys", type=Path, help="a JSON key file (real runs)")
     for name, kind in (
-        ("calls", int),
-        ("tokens", int),
-        ("dollars", float),
-        ("architectures", int),
-        ("wall-time-s", float),
+        ("calls", positive_int),
+        ("tokens", positive_int),
+        ("dollars", positive_float),
+        ("architectures", positive_int),
+        ("wall-time-s", positive_float),
     ):
         search.add_argument(
             f"--budget-{name}",
@@ -108,9 +111,14 @@ def _search(args: argparse.Namespace) -> int:
 def _progress(event: Any) -> None:
     data = event.data
     if event.kind == "evaluated":
+        planned = data["planned"]
+        of = f"/{planned}" if planned < 10**9 else ""
+        spent = data["spent"]
         sys.stderr.write(
-            f"[{data['evaluated']}] {data['key']}: {data['score']:.2f} "
-            f"(best {data['best_key']}: {data['best_objective']:.2f})\n"
+            f"[{data['evaluated']}{of}] {data['key']}: {data['score']:.2f} "
+            f"(best so far {data['best_key']}: {data['best_objective']:.2f}; "
+            f"spent {spent['calls']} calls, {spent['tokens']} tokens, "
+            f"${spent['dollars']:.4f})\n"
         )
     elif event.kind == "ranked":
         sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")

@@ -167,6 +167,23 @@ def _configure_logging(verbose: int) -> None:
     library.handlers = [handler]
     library.setLevel(level)
     library.propagate = False
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    # A configuration warning speaks to the user about their file: one plain line, not
+    # Python's "path:line: Category: ..." with a line of library source.
+    if issubclass(category, ConfigWarning):
+        sys.stderr.write(f"archon-async: warning: {message}\n")
+        return
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:

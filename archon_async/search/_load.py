@@ -8,14 +8,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .._config import ConfigWarning, format_location
 from .._exceptions import ConfigError
 from ._models import ModelRef, resolve_model
 from ._settings import SearchFile
 
-__all__ = ["EXAMPLE_SEARCH_CONFIG", "load_search_file", "search_file_from_dict"]
+__all__ = [
+    "EXAMPLE_SEARCH_CONFIG",
+    "load_search_file",
+    "search_file_from_dict",
+    "validation_error",
+]
 
 #: Archon's example search configuration, shipped unmodified (data/NOTICE.md).
 EXAMPLE_SEARCH_CONFIG = Path(__file__).resolve().parent / "data" / "example_search_config.json"
@@ -44,6 +49,44 @@ def load_search_file(path: str | Path) -> tuple[SearchFile, list[ModelRef]]:
     return search_file_from_dict(data, source=source, base=Path(path).resolve().parent)
 
 
+def validation_error(
+    exc: ValidationError,
+    source: str,
+    root: type[BaseModel] = SearchFile,
+    prefix: tuple[str, ...] = (),
+) -> ConfigError:
+    """The first problem of ``root``'s validation error as a `ConfigError` naming its place
+    (under ``prefix``); an unknown key gets the closest known one as a suggestion."""
+    first = exc.errors()[0]
+    location = (*prefix, *first["loc"])
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        known = _field_names(root, first["loc"][:-1])
+        close = difflib.get_close_matches(str(location[-1]), known, n=1)
+        message = f"unknown key {location[-1]!r}" + (
+            f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
+        )
+    more = len(exc.errors()) - 1
+    return ConfigError(
+        message + (f" (and {more} more problem(s))" if more else ""),
+        source=source,
+        location=format_location(location) or None,
+    )
+
+
+def _field_names(root: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model found at ``path`` under ``root``."""
+    model = root
+    for part in path:
+        field = model.model_fields.get(str(part))
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
+            break
+        model = field.annotation
+    return list(model.model_fields)
+
+
 def search_file_from_dict(
     data: Any, *, source: str = "<dict>", base: Path | None = None
 ) -> tuple[SearchFile, list[ModelRef]]:
@@ -66,12 +109,7 @@ def search_file_from_dict(
     try:
         settings = SearchFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(
-            f"{first['msg']} ({len(exc.errors())} problem(s) in all)",
-            source=source,
-            location=format_location(first["loc"]) or None,
-        ) from None
+        raise validation_error(exc, source) from None
     base = base or Path.cwd()
     models = [
         resolve_model(entry, base=base, where=f"{source}: models_available[{i}]")

@@ -166,13 +166,38 @@ def _curve_svg(evaluations: list[Evaluation]) -> str:
     return "\n".join(parts)
 
 
+def _fact_html(value: Any) -> str:
+    """A report value as HTML a person reads: a dict or a list of dicts as a table,
+    booleans as yes/no, a missing value as a dash (never a Python repr)."""
+    if value is None:
+        return "&mdash;"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        if not value:
+            return "&mdash;"
+        rows = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{_fact_html(v)}</td></tr>"
+            for k, v in value.items()
+        )
+        return f"<table>{rows}</table>"
+    if isinstance(value, list):
+        if value and all(isinstance(item, dict) for item in value):
+            return "".join(_fact_html(item) for item in value)
+        return html.escape(", ".join(str(item) for item in value)) or "&mdash;"
+    return html.escape(str(value))
+
+
 def _html(
     report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
 ) -> str:
     esc = html.escape
     ranked = sorted(evaluations, key=lambda e: (-e.objective, e.n))
     rows = "".join(
-        f"<tr><td>{i}</td><td>{esc(e.key)}</td><td>{e.score:.2f}</td>"
+        f"<tr><td>{i}</td><td>{esc(e.key)}</td>"
+        f"<td>{esc(Candidate.from_params(e.params).describe())}</td><td>{e.score:.2f}</td>"
         f"<td>{e.ci[0]:.2f} to {e.ci[1]:.2f}</td><td>{e.calls_per_query:g}</td>"
         f"<td>{e.tokens_per_query:g}</td><td>{e.dollars_per_query:.5f}</td>"
         f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
@@ -191,7 +216,7 @@ def _html(
         or '<tr><td colspan="3">no calls were made (oracle scores)</td></tr>'
     )
     facts = "".join(
-        f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>"
+        f"<tr><th>{esc(k)}</th><td>{_fact_html(v)}</td></tr>"
         for k, v in report.items()
         if k not in ("best",)
     )
@@ -210,7 +235,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;te
 <h2>Search curve</h2>{_curve_svg(evaluations)}
 <h2>Pareto front</h2>{_pareto_svg(evaluations, front, cost)}
 <h2>Leaderboard</h2>
-<table id="leaderboard"><tr><th>#</th><th>architecture</th><th>score</th><th>95% CI</th>
+<table id="leaderboard"><tr><th>#</th><th>key</th><th>architecture</th><th>score</th><th>95% CI</th>
 <th>calls/query</th><th>tokens/query</th><th>$/query</th><th>cache hits</th>
 <th>stopped early</th></tr>{rows}</table>
 <h2>Spend by model</h2>

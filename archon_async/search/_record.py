@@ -93,14 +93,15 @@ class RunRecord:
             changed = sorted(
                 k for k in identity.keys() | held.keys() if identity.get(k) != held.get(k)
             )
-            if changed:
+            if changed and self._holds_results(run_dir):
                 raise ConfigError(
                     f"{run_dir} holds another search (it differs in: {', '.join(changed)}); "
                     "run the same command to resume it, or give another --run-dir",
                     source=str(self.meta_path),
                 )
-        else:
-            _write_atomic(self.meta_path, orjson.dumps(identity, option=orjson.OPT_INDENT_2))
+        # Written anew when the directory holds nothing to resume (a run that failed before
+        # its first result may be rerun with other options).
+        _write_atomic(self.meta_path, orjson.dumps(identity, option=orjson.OPT_INDENT_2))
         self.evaluations: dict[str, Evaluation] = {}
         if self.leaderboard_path.exists():
             for line in self.leaderboard_path.read_bytes().splitlines():
@@ -110,6 +111,12 @@ class RunRecord:
                     continue  # a line cut short by a kill: that evaluation runs again
                 self.evaluations[evaluation.key] = evaluation
             self._rewrite()
+
+    @staticmethod
+    def _holds_results(run_dir: Path) -> bool:
+        """Whether the directory holds anything a rerun would resume from."""
+        names = ("leaderboard.jsonl", "ranking.json", "cache.sqlite")
+        return any((run_dir / name).exists() for name in names)
 
     def add(self, evaluation: Evaluation) -> None:
         """Record an evaluation (appended and flushed at once)."""

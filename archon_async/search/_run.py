@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from .._exceptions import ConfigError
 from ._algorithms import make_algorithm
 from ._effects import Effects
 from ._evaluate import EngineEvaluator, Evaluator, OracleEvaluator
-from ._load import load_search_file
+from ._load import load_search_file, validation_error
 from ._models import ModelRef
 from ._outputs import write_outputs
 from ._record import Evaluation, RunRecord
@@ -67,7 +68,9 @@ class Search:
         seed: seeds the algorithm, the question subsets and the simulation.
         simulate: use the simulated provider and ground truth (nothing is paid).
         oracle: with ``simulate``, score by the exact expected score (no calls at all).
-        budget: overrides our section's budget.
+        budget: overrides our section's budget: a `Budget` (calls, tokens, dollars,
+            architectures, wall time), an engine `archon_async.Budget` (its caps read as
+            calls, tokens and dollars) or a dict of `Budget`'s fields.
         parallel: architectures evaluated at once.
         evaluations: architectures to evaluate at most.
         keys: API keys for real runs (as `Engine` takes them).
@@ -87,7 +90,7 @@ class Search:
         seed: int = 0,
         simulate: bool = False,
         oracle: bool = False,
-        budget: Budget | None = None,
+        budget: Budget | Any = None,
         parallel: int | None = None,
         evaluations: int | None = None,
         keys: Any = None,
@@ -103,14 +106,19 @@ class Search:
         self.simulate = simulate
         self.oracle = oracle
         self.mode = "oracle" if oracle else "simulated" if simulate else "real"
-        self.budget = budget or ext.budget
+        self.budget = _search_budget(budget, str(self.path)) or ext.budget
         self.parallel = parallel or ext.parallel
         planned = evaluations or self.settings.planned_evaluations(self.algorithm)
         if self.budget.architectures is not None:
             planned = min(planned, self.budget.architectures)
         self.evaluations = planned
         self.keys = keys
-        self.effects = Effects.model_validate({"seed": seed, **ext.simulation})
+        try:
+            self.effects = Effects.model_validate({"seed": seed, **ext.simulation})
+        except ValidationError as exc:
+            raise validation_error(
+                exc, str(self.path), Effects, ("archon_async", "simulation")
+            ) from None
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
         from ..benchmarks import get_benchmark
 
@@ -147,6 +155,8 @@ class Search:
     async def events(self) -> AsyncIterator[SearchEvent]:
         """Run the search, yielding what happens as it happens."""
         started = time.monotonic()
+        if self.mode == "real":
+            self._check_keys()
         record = RunRecord(self.run_dir, self.identity())
         async with AsyncExitStack() as stack:
             evaluator_for = await self._evaluators(stack)
@@ -172,7 +182,7 @@ class Search:
                 done = await self._evaluate_batch(evaluator, record, batch, count, scores)
                 count += len(batch)
                 for evaluation in done:
-                    yield SearchEvent("evaluated", _event(evaluation, record, count))
+                    yield SearchEvent("evaluated", _event(evaluation, record, self.evaluations))
                 if count >= self.evaluations:
                     break  # never resume the algorithm past its last scored proposal
             if stop:
@@ -322,6 +332,29 @@ class Search:
 
         return engine
 
+    def _check_keys(self) -> None:
+        """Every hosted provider the space, the judge and the baseline use has a key, checked
+        before the run directory is written and before any call.
+
+        Raises:
+            ConfigError: naming the search file, the provider and how to give a key.
+        """
+        from .._keys import check_required_keys, load_key_sets
+
+        refs = [*self.models, self._resolve(self.settings.judge_model)]
+        refs.append(self._resolve(self.settings.baseline_model))
+        types = {ref.model_type for ref in refs if ref is not None}
+        try:
+            check_required_keys(types, load_key_sets(self.keys), source=str(self.path))
+        except ConfigError as exc:
+            # The engine's advice names run/batch options; say the search's own.
+            raise ConfigError(
+                str(exc).split(" or a .env file, or ")[0].split(": ", 1)[-1]
+                + " or a .env file; or pass keys= (Python) / --keys FILE (a JSON key file); "
+                "or add --simulate to search on the simulated provider",
+                source=str(self.path),
+            ) from None
+
     def _resolve(self, entry: str | dict[str, Any] | None) -> ModelRef | None:
         from ._models import resolve_model
 
@@ -406,14 +439,45 @@ def _single(model: ModelRef | None) -> dict[str, Any] | None:
     }
 
 
+def _search_budget(budget: Any, source: str) -> Budget | None:
+    """The search's caps from a search `Budget`, an engine `archon_async.Budget` (its
+    max_calls, max_tokens and max_cost_usd read as calls, tokens and dollars) or a dict.
+
+    Raises:
+        ConfigError: a cap out of range, or a value that is no budget.
+    """
+    from ..callpath import Budget as EngineBudget
+
+    if budget is None or isinstance(budget, Budget):
+        return budget
+    if isinstance(budget, EngineBudget):
+        budget = {
+            "calls": budget.max_calls,
+            "tokens": budget.max_tokens,
+            "dollars": budget.max_cost_usd,
+        }
+    if not isinstance(budget, dict):
+        raise ConfigError(
+            f"budget must be an archon_async.search.Budget, an archon_async.Budget or a dict, "
+            f"not {type(budget).__name__}"
+        )
+    try:
+        return Budget.model_validate(budget)
+    except ValidationError as exc:
+        raise validation_error(exc, source, Budget, ("budget",)) from None
+
+
 def _count(share: float, total: int) -> int:
     """Archon's dataset_sample: a fraction of the benchmark, or a number of questions."""
     wanted = round(share * total) if share <= 1 else int(share)
     return max(1, min(total, wanted))
 
 
-def _event(evaluation: Evaluation, record: RunRecord, count: int) -> dict[str, Any]:
-    best = max(record.evaluations.values(), key=lambda e: (e.objective, -e.n))
+def _event(evaluation: Evaluation, record: RunRecord, total: int) -> dict[str, Any]:
+    """An ``evaluated`` event: this evaluation, the best up to it in proposal order, and
+    what the search has spent so far (calls sent, tokens, dollars)."""
+    so_far = [e for e in record.evaluations.values() if e.n <= evaluation.n]
+    best = max(so_far, key=lambda e: (e.objective, -e.n))
     return {
         "n": evaluation.n,
         "key": evaluation.key,
@@ -421,5 +485,11 @@ def _event(evaluation: Evaluation, record: RunRecord, count: int) -> dict[str, A
         "objective": evaluation.objective,
         "best_key": best.key,
         "best_objective": best.objective,
-        "evaluated": count,
+        "evaluated": evaluation.n,
+        "planned": total,
+        "spent": {
+            "calls": sum(e.calls for e in record.evaluations.values()),
+            "tokens": sum(e.tokens for e in record.evaluations.values()),
+            "dollars": round(sum(e.dollars for e in record.evaluations.values()), 6),
+        },
     }

@@ -234,14 +234,20 @@ class SearchFile(BaseModel):
             self.fuser_layer_2_choices,
             self.fuser_layer_3_choices,
         )
-        wanted = max(max(choices) for choices in (self.model_top_k_choices, *fusers))
         if not self.models_available:
             raise ValueError("models_available lists no model")
-        if wanted > len(self.models_available):
-            raise ValueError(
-                f"a choice asks for the top {wanted} models but models_available lists "
-                f"{len(self.models_available)}"
-            )
+        named = {
+            "model_top_k_choices": self.model_top_k_choices,
+            "fuser_layer_1_choices": fusers[0],
+            "fuser_layer_2_choices": fusers[1],
+            "fuser_layer_3_choices": fusers[2],
+        }
+        for key, choices in named.items():
+            if max(choices) > len(self.models_available):
+                raise ValueError(
+                    f"{key} asks for the top {max(choices)} models but models_available "
+                    f"lists {len(self.models_available)}: add models or lower the choice"
+                )
         return self
 
     def algorithm(self) -> str:

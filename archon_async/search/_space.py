@@ -86,6 +86,20 @@ class Candidate:
             parts.append(self.final)
         return "-".join(parts)
 
+    def describe(self) -> str:
+        """The candidate in words, e.g. ``top 3 models x 2 samples; fusion layers of 4, 2
+        fusers; critic; ranker keeps 5; verifier``."""
+        parts = [f"top {self.model_top_k} models x {self.sample_top_k} samples"]
+        if self.fusers:
+            parts.append("fusion layers of " + ", ".join(map(str, self.fusers)) + " fusers")
+        if self.critic:
+            parts.append("critic")
+        if self.ranker_top_k:
+            parts.append(f"ranker keeps {self.ranker_top_k}")
+        if self.final != "none":
+            parts.append(self.final.replace("_", " "))
+        return "; ".join(parts)
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Candidate:
         """The canonical candidate of raw parameters (zeros between fusion layers removed,

@@ -1,0 +1,175 @@
+"""What a user sees of the search beyond its results: bad input said plainly before any
+call (with the place and a suggestion), budgets given either way, keys checked first, live
+progress that reads in order, and a report page without Python reprs."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import anyio
+import orjson
+import pytest
+
+import archon_async
+from archon_async import ConfigError
+from archon_async.cli import main
+from archon_async.search import Search, search_file_from_dict
+from tests.conftest import run_cli
+from tests.search._spaces import small_space, write
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--parallel", "0"),
+        ("--evaluations", "0"),
+        ("--budget-calls", "-5"),
+        ("--budget-dollars", "-1"),
+        ("--budget-wall-time-s", "nan"),
+        ("--budget-tokens", "many"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    path = write(tmp_path, small_space())
+    with pytest.raises(SystemExit) as raised:
+        main(["search", str(path), "--simulate", "--oracle", option, value])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert option in error and "Traceback" not in error
+    assert not (tmp_path / "space.search").exists()
+
+
+def test_a_misspelt_simulation_effect_names_its_place_and_the_key_meant(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, small_space(simulation={"fuser_corupt": 0.3}))
+    with pytest.raises(ConfigError) as raised:
+        Search(path, simulate=True, oracle=True)
+    message = str(raised.value)
+    assert "archon_async.simulation.fuser_corupt" in message
+    assert "did you mean 'fuser_corrupt'" in message
+
+
+def test_an_effect_out_of_range_names_its_place(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(simulation={"fuser_corrupt": 3}))
+    with pytest.raises(ConfigError, match=r"archon_async\.simulation\.fuser_corrupt: .*1"):
+        Search(path, simulate=True, oracle=True)
+
+
+def test_a_misspelt_key_of_our_section_suggests_the_key_meant() -> None:
+    data = small_space()
+    data["archon_async"]["critic_choice"] = data["archon_async"].pop("critic_choices")
+    with pytest.raises(ConfigError) as raised:
+        search_file_from_dict(data)
+    assert "archon_async.critic_choice" in str(raised.value)
+    assert "did you mean 'critic_choices'" in str(raised.value)
+
+
+def test_too_many_top_models_names_the_choice() -> None:
+    with pytest.raises(ConfigError, match="model_top_k_choices asks for the top 9 models"):
+        search_file_from_dict(small_space() | {"model_top_k_choices": [9]})
+
+
+def test_an_unknown_top_level_key_is_one_plain_warning_line(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space() | {"random_search_iteration": 3})
+    done = run_cli("search", str(path), "--simulate", "--estimate")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "archon-async: warning: " in done.stderr
+        and "did you mean 'random_search_iterations'" in done.stderr
+    )
+    assert "_load.py" not in done.stderr and "ConfigWarning" not in done.stderr
+
+
+def test_an_engine_budget_caps_a_search_as_calls_tokens_and_dollars(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space())
+    engine_budget = archon_async.Budget(max_calls=500, max_tokens=9000, max_cost_usd=1.5)
+    search = Search(path, simulate=True, oracle=True, budget=engine_budget)
+    assert (search.budget.calls, search.budget.tokens, search.budget.dollars) == (500, 9000, 1.5)
+    assert Search(path, simulate=True, budget={"architectures": 4}).evaluations == 4
+    with pytest.raises(ConfigError, match="budget must be"):
+        Search(path, simulate=True, budget=500)
+    with pytest.raises(ConfigError, match=r"budget\.calls"):
+        Search(path, simulate=True, budget={"calls": 0})
+
+
+def test_a_missing_key_is_said_for_the_search_before_the_run_directory_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ("TOGETHER_API_KEY", "TOGETHER_API_KEY_2"):
+        monkeypatch.delenv(name, raising=False)
+    path = write(tmp_path, small_space(evaluations=3))
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError) as raised:
+        anyio.run(Search(path, run_dir=run_dir).run)
+    message = str(raised.value)
+    assert str(path) in message and "TOGETHER_API_KEY" in message
+    assert "--simulate" in message and "--base-url" not in message
+    assert not (run_dir / "search.json").exists()
+    # Doing as advised, in the same run directory, works.
+    report = anyio.run(Search(path, run_dir=run_dir, simulate=True, oracle=True).run)
+    assert report["evaluations"] == 3
+
+
+def test_a_run_directory_with_nothing_to_resume_takes_another_search(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=3))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "search.json").write_bytes(orjson.dumps({"mode": "real", "seed": 7}))
+    report = anyio.run(Search(path, run_dir=run_dir, simulate=True, oracle=True).run)
+    assert report["evaluations"] == 3
+    # Once it holds results, another search is refused.
+    with pytest.raises(ConfigError, match="holds another search"):
+        anyio.run(Search(path, run_dir=run_dir, simulate=True, oracle=True, seed=1).run)
+
+
+def test_progress_events_read_in_proposal_order_with_the_best_so_far(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=12))
+    search = Search(path, simulate=True, oracle=True, parallel=4, run_dir=tmp_path / "run")
+
+    async def collect() -> list[dict[str, object]]:
+        return [e.data async for e in search.events() if e.kind == "evaluated"]
+
+    events = anyio.run(collect)
+    assert [e["evaluated"] for e in events] == list(range(1, 13))
+    assert all(e["planned"] == 12 for e in events)
+    best: dict[str, object] | None = None
+    for event in events:
+        if best is None or float(event["objective"]) > float(best["objective"]):  # type: ignore[arg-type]
+            best = event
+        assert event["best_key"] == best["key"]  # the best among those before it, not after
+        assert set(event["spent"]) == {"calls", "tokens", "dollars"}  # type: ignore[arg-type]
+
+
+class _RunTable(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "h2":
+            self.inside = False
+
+    def handle_data(self, data: str) -> None:
+        if data == "Run":
+            self.inside = True
+        elif self.inside:
+            self.text.append(data)
+
+
+def test_the_report_shows_parameters_and_no_python_reprs(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=8))
+    anyio.run(Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run").run)
+    page = (tmp_path / "run" / "report.html").read_text()
+    table = _RunTable()
+    table.feed(page)
+    run = " ".join(table.text)
+    assert run.strip()
+    for repr_text in ("{'", "True", "False", "None"):
+        assert repr_text not in run
+    assert "models x" in page and "samples" in page  # each architecture in words
