@@ -11,10 +11,18 @@ A bucket is GCRA (the generic cell rate algorithm, as in ATM traffic shaping and
 redis-cell module) with reservations: Redis keeps the bucket's theoretical arrival time,
 and one Lua script, run atomically on Redis's own clock, books the request's turn and says
 how many microseconds away it is; the process sleeps that long and sends. One round trip a
-request, no retry storm, and no process's clock matters. The buckets fill at ``headroom``
-(0.95) of the configured rate with no burst, so that requests jittered on the way still
-stay under a limit counted over a sliding window. Requires the ``redis`` extra
-(``pip install 'archon-async[redis]'``).
+request, no retry storm (turns are handed out one interval apart, after a pause too), and no
+process's clock matters. Requires the ``redis`` extra (``pip install 'archon-async[redis]'``).
+
+Why ``headroom`` 0.95 and what a late wake-up may do: the buckets fill at ``headroom`` of the
+configured rate with no burst, so any window of W seconds holds at most ``W * headroom`` of
+the rate's turns. A request sent D seconds after its turn lands in a window with the turns of
+``W + D`` seconds at worst, which stays within the provider's limit as long as
+``(W + D) * headroom <= W``: D up to ``W * (1 - headroom) / headroom`` (3.2 s of a 60 s
+window at 0.95). Half of that slack is left to the network and the provider's own clock; a
+process woken later than the other half (a starved loop) books a new turn instead of sending,
+and one woken earlier sends: giving every slightly late turn up, as a fraction of one interval
+would, wastes a turn each time a loaded machine wakes a sleeper a few milliseconds late.
 """
 
 from __future__ import annotations
@@ -59,8 +67,6 @@ end
 return 0
 """
 _US = 1_000_000
-# A request woken later than this fraction of the bucket's interval books another turn.
-_LATE = 0.5
 
 
 class RedisLimits:
@@ -69,13 +75,23 @@ class RedisLimits:
     Args:
         url: the Redis server, e.g. ``redis://127.0.0.1:6379/0``.
         prefix: the prefix of every Redis key (one per fleet sharing the limits).
-        headroom: the fraction of each configured rate the buckets fill at.
+        headroom: the fraction of each configured rate the buckets fill at, in (0, 1].
+        window_s: the period, in seconds, over which the provider counts its per-minute
+            limits (60; shorter where a provider enforces them over shorter periods):
+            how late a request may be sent after its turn follows from it (see the module).
 
     Raises:
-        ConfigError: the ``redis`` package is not installed.
+        ConfigError: the ``redis`` package is not installed, or headroom or window_s is
+            out of range.
     """
 
-    def __init__(self, url: str, *, prefix: str = "archon", headroom: float = 0.95) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "archon", headroom: float = 0.95, window_s: float = 60.0
+    ) -> None:
+        if not 0 < headroom <= 1:
+            raise ConfigError(f"RedisLimits: headroom={headroom!r} must be in (0, 1]")
+        if not window_s > 0:
+            raise ConfigError(f"RedisLimits: window_s={window_s!r} must be a positive number")
         try:
             import redis.asyncio
         except ImportError:
@@ -86,6 +102,10 @@ class RedisLimits:
         self.url = url
         self.prefix = prefix
         self.headroom = headroom
+        self.window_s = window_s
+        # How late after its turn a request may still be sent (half the window's slack).
+        self.late_s = window_s * (1 - headroom) / headroom / 2
+        self.rebooked = 0  # turns given up by requests woken too late (bench/ reads it)
         self._client: Any = redis.asyncio.from_url(url)
         self._admit = self._client.register_script(_ADMIT)
         self._pause = self._client.register_script(_PAUSE)
@@ -120,10 +140,11 @@ class RedisLimits:
                 return
             due = time.monotonic() + wait_us / _US
             await anyio.sleep(wait_us / _US)
-            # Woken late (a busy loop, a starved process), the turn has passed and the
-            # next one is someone else's: sending now would double up on it, so book again.
-            if not interval or (time.monotonic() - due) * _US <= interval * _LATE:
+            # Woken far too late (a starved process), sending now would crowd the window
+            # the later turns fill: book again. A little late is within the headroom.
+            if not interval or time.monotonic() - due <= self.late_s:
                 return
+            self.rebooked += 1
 
     def pause(self, scope: str, seconds: float) -> None:
         """Pause a scope for every process (a Retry-After); written in the background."""
