@@ -124,6 +124,8 @@ class Search:
 
         self._benchmark = get_benchmark(self.benchmark)
         self.result: dict[str, Any] | None = None
+        #: The call path of a run on a provider (None in oracle mode, or before `run`).
+        self.callpath: Any = None
 
     def _default_run_dir(self) -> Path:
         ext = self.settings.archon_async
@@ -191,6 +193,7 @@ class Search:
             head = self._report_head(space, stop, started)
             if isinstance(evaluator, EngineEvaluator) and evaluator.held_out:
                 head["final_ranking"] = await self._final_ranking(evaluator, record)
+            head["sent"] = self._sent()
             self.result = write_outputs(record, space, head, truth)
         yield SearchEvent("finished", self.result)
 
@@ -307,6 +310,7 @@ class Search:
             cache=self.run_dir / "cache.sqlite",
         )
         await stack.enter_async_context(callpath)
+        self.callpath = callpath
         options: dict[str, Any] = {"seed": self.seed, "callpath": callpath}
         ext = self.settings.archon_async
         judge = _single(self._resolve(self.settings.judge_model))
@@ -393,6 +397,21 @@ class Search:
         from ._estimate import estimate
 
         return estimate(self)
+
+    def _sent(self) -> dict[str, Any]:
+        """What this run of the search sent to the provider, ranking and judge included
+        (cache hits apart: they cost nothing)."""
+        if self.callpath is None:
+            return {"calls": 0, "cache_hits": 0, "tokens": 0, "dollars": 0.0}
+        spent = self.callpath.spent()
+        return {
+            "calls": spent.calls,
+            "cache_hits": spent.cache_hits,
+            "input_tokens": spent.input_tokens,
+            "output_tokens": spent.output_tokens,
+            "tokens": spent.tokens,
+            "dollars": round(spent.cost_usd, 6),
+        }
 
     def _report_head(self, space: Space, stop: str, started: float) -> dict[str, Any]:
         return {

@@ -280,3 +280,10 @@ def test_a_simulated_search_shares_one_cache_across_architectures(tmp_path: Path
     assert all(line["cache_hit_share"] > 0 for line in lines)
     assert all(line["calls"] < line["calls_per_query"] * line["questions"] for line in lines)
     assert (tmp_path / "run" / "cache.sqlite").exists()
+    # What the search sent, the ranking included: with the hits, every call the same runs
+    # make without a cache (four models alone on 8 questions, then each architecture).
+    sent = report["sent"]
+    naive = 4 * 8 + sum(round(line["calls_per_query"] * line["questions"]) for line in lines)
+    assert sent["calls"] + sent["cache_hits"] == naive
+    assert sent["calls"] == sum(line["calls"] for line in lines) + 4 * 8
+    assert sent["tokens"] == sent["input_tokens"] + sent["output_tokens"] > 0
