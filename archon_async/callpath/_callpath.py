@@ -1,93 +1,53 @@
 """`CallPath`: the shared call path (see the package docstring for the API and its rules).
 
-One call through it: budget meter -> response cache (sample j of the request's key; an
-identical call in flight is awaited instead of sent: single flight) -> the model_type's
-priority gate (at most ``max_concurrency`` in flight, oldest run first) -> the dispatcher
-(key lease, rpm/tpm buckets, retries). Everything runs on the home loop; calls from other
-loops are forwarded to it.
+One call through it: budget meter -> response cache (`CachedCalls`: sample j of the
+request's key; an identical call in flight is awaited instead of sent: single flight) ->
+the `Sender` (the model_type's priority gate, then the dispatcher: key lease, rpm/tpm
+buckets, retries). Everything runs on the home loop; calls from other loops are forwarded
+to it. This module owns the call path's life (open, close, home loop) and its public calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
-import hashlib
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from functools import partial
+from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from .._admission import PriorityGate, current_ticket
-from .._concurrency import gather
+from .._admission import current_ticket
 from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
-from .._exceptions import ArchonError, ConfigError, ProviderError
+from .._exceptions import ArchonError
 from .._keys import KeysArgument, hidden_keys
-from .._logging import get_logger
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot
-from ._cache import ResponseCache, request_key
+from ._cache import ResponseCache
+from ._cached import CachedCalls
+from ._home import check_home, forward, start_loop_thread, stop_loop_thread
 from ._redis import RedisLimits
-from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
+from ._sender import Outcome, Sender
+from ._settings import validated_settings
+from ._simulated import (
+    SIMULATED_KEYS,
+    SimulatedDispatcher,
+    check_simulate,
+    simulated_base_urls,
+    start_simulator,
+)
 
 if TYPE_CHECKING:
     from ..simulate import SimulationSettings
 
-__all__ = ["CallPath", "simulated_base_urls"]
+# simulated_base_urls and validated_settings are imported from here too.
+__all__ = ["CallPath", "Outcome", "simulated_base_urls", "validated_settings"]
 
 T = TypeVar("T")
-#: A sample's outcome: its response and record, or the error its request met.
-Outcome = tuple[ChatResponse, CallRecord] | ProviderError
-
-log = get_logger(__name__)
-
-# Key names handed to providers when running on the simulated provider, which accepts any key.
-_SIMULATED_KEYS = {
-    name: ["sim-key"]
-    for name in (
-        "OPENAI_API_KEY",
-        "TOGETHER_API_KEY",
-        "GROQ_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "GOOGLE_API_KEY",
-        "BEDROCK_API_KEY",
-    )
-}
-_OPENAI_WIRE = {"OpenAI_API", "Together_API", "Groq_API", "tgi", "vLLM", "OpenAI_Compatible"}
-
-
-def simulated_base_urls(root: str) -> dict[str, str]:
-    """The base URL of every built-in model_type on a simulated server at ``root``."""
-    root = root.rstrip("/")
-    urls = dict.fromkeys(_OPENAI_WIRE, f"{root}/v1")
-    urls.update({"Anthropic_API": root, "Google_API": root, "Bedrock_API": root})
-    return urls
-
-
-def _check_simulate(simulate: object) -> None:
-    """Refuse a ``simulate=`` that is neither a flag, settings, nor a simulator's URL.
-
-    Raises:
-        ConfigError: e.g. ``simulate="true"``, which would otherwise be taken for a URL.
-    """
-    if isinstance(simulate, bool):
-        return
-    if isinstance(simulate, str) and simulate.startswith(("http://", "https://")):
-        return
-    from ..simulate import SimulationSettings  # only now: it brings the server's imports
-
-    if isinstance(simulate, SimulationSettings):
-        return
-    raise ConfigError(
-        "simulate must be True or False, a SimulationSettings, or the URL of a running "
-        f"simulated provider (http://...); got {simulate!r}"
-    )
 
 
 class CallPath:
@@ -127,25 +87,21 @@ class CallPath:
         shared_limits: RedisLimits | None = None,
     ) -> None:
         self._keys = hidden_keys(keys)
-        _check_simulate(simulate)
+        check_simulate(simulate)
         self.shared_limits = shared_limits
         self._settings = validated_settings(providers)
         self._registry = (registry or Registry.default()).copy()
         self._simulate = simulate
-        self.cache = cache if isinstance(cache, ResponseCache | None) else ResponseCache(cache)
-        self.budget = budget
-        self._meter = Budget()  # what everything on this call path spent, capped or not
+        self._sender = Sender(budget)
+        if cache is not None and not isinstance(cache, ResponseCache):
+            cache = ResponseCache(cache)
+        self._cached = None if cache is None else CachedCalls(cache, self._sender)
         self._lock = threading.Lock()
         self._ready: concurrent.futures.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._dispatcher: Dispatcher | None = None
-        self._gates: dict[str, PriorityGate] = {}
-        self._inflight: dict[tuple[bytes, int], asyncio.Future[ChatResponse | None]] = {}
         self._simulator: Any = None
-        self._sim_identity = ""
         self._adopted: set[int] = set()
-        self._no_n = NRefusals()
         self.scorer_url: str | None = None
 
     def __repr__(self) -> str:
@@ -154,6 +110,20 @@ class CallPath:
             f"CallPath({state}, simulate={bool(self._simulate)}, cache={self.cache!r}, "
             f"budget={self.budget!r})"
         )
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        """The response cache (None: no cache)."""
+        return None if self._cached is None else self._cached.cache
+
+    @property
+    def budget(self) -> Budget | None:
+        """Caps on what everything on this call path may spend (None: no caps)."""
+        return self._sender.budget
+
+    @budget.setter
+    def budget(self, budget: Budget | None) -> None:
+        self._sender.budget = budget
 
     @property
     def is_open(self) -> bool:
@@ -173,9 +143,7 @@ class CallPath:
         Raises:
             ArchonError: the call path is not open.
         """
-        if self._dispatcher is None:
-            raise ArchonError("the call path is not open: use 'async with CallPath(...)'")
-        return self._dispatcher
+        return self._sender.opened()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -230,33 +198,19 @@ class CallPath:
         factory: type[Dispatcher] = Dispatcher
         urls: dict[str, str] = {}
         if self._simulate:
-            root = await self._start_simulator()
+            root, identity, self._simulator = await start_simulator(self._simulate)
+            if self._cached is not None:
+                self._cached.simulated_as = identity
             urls = simulated_base_urls(root)
-            keys = keys if keys is not None else _SIMULATED_KEYS
+            keys = keys if keys is not None else SIMULATED_KEYS
             self.scorer_url = root
-            factory = _SimulatedDispatcher
+            factory = SimulatedDispatcher
         dispatcher = factory(self._registry, settings=self._settings, keys=keys)
-        if isinstance(dispatcher, _SimulatedDispatcher):
+        if isinstance(dispatcher, SimulatedDispatcher):
             dispatcher.simulator_urls = urls
         if self.shared_limits is not None:
             dispatcher.limits_factory = self.shared_limits.for_provider
-        self._dispatcher = dispatcher
-
-    async def _start_simulator(self) -> str:
-        if isinstance(self._simulate, str):
-            self._sim_identity = f"simulated:{self._simulate}"
-            return self._simulate
-        from ..simulate import SimulatedServer, SimulationSettings
-
-        settings = self._simulate if isinstance(self._simulate, SimulationSettings) else None
-        settings = settings or SimulationSettings()
-        # The simulator's replies follow from its settings (seed included), not its port.
-        described = settings.model_dump_json(exclude={"port", "host"}).encode()
-        self._sim_identity = "simulated:" + hashlib.blake2b(described, digest_size=8).hexdigest()
-        server = SimulatedServer(settings)
-        await server.__aenter__()
-        self._simulator = server
-        return str(server.base_url)
+        self._sender.dispatcher = dispatcher
 
     async def aclose(self) -> None:
         """Close every connection pool and the in-process simulator; write the cache out.
@@ -266,15 +220,15 @@ class CallPath:
             await self._forward(self.aclose())
             return
         with anyio.CancelScope(shield=True):
-            if self._dispatcher is not None:
-                await self._dispatcher.aclose()
-                self._dispatcher = None
+            if self._sender.dispatcher is not None:
+                await self._sender.dispatcher.aclose()
+                self._sender.dispatcher = None
             if self._simulator is not None:
                 await self._simulator.__aexit__(None, None, None)
                 self._simulator = None
             if self.shared_limits is not None:
                 await self.shared_limits.aclose()
-            self._gates.clear()
+            self._sender.gates.clear()
             with self._lock:
                 self._ready, self._loop = None, None
             self._adopted.clear()
@@ -289,10 +243,7 @@ class CallPath:
         """
         if self._ready is not None:
             raise ArchonError("the call path is already open")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="archon-callpath", daemon=True)
-        thread.start()
-        self._thread = thread
+        loop, self._thread = start_loop_thread()
         try:
             asyncio.run_coroutine_threadsafe(self.open(), loop).result()
         except BaseException:
@@ -312,37 +263,14 @@ class CallPath:
             self.cache.close()
 
     def _stop_thread(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        loop.close()
+        stop_loop_thread(loop, self._thread)
+        self._thread = None
 
     def _check_home(self) -> None:
-        """Raise if the home loop is another one that no longer runs.
-
-        Raises:
-            ArchonError: the loop that opened the call path has ended.
-        """
-        loop = self._loop
-        if loop is None or loop is asyncio.get_running_loop():
-            return
-        if loop.is_closed() or not loop.is_running():
-            raise ArchonError(
-                "the call path's home loop is not running: open it with 'with CallPath(...)' "
-                "to share it between threads"
-            )
+        check_home(self._loop)
 
     async def _forward(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the home loop and wait for it from this one."""
-        try:
-            self._check_home()
-        except ArchonError:
-            coroutine.close()
-            raise
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return await asyncio.wrap_future(future)
+        return await forward(self._loop, coroutine)
 
     # -- architectures -----------------------------------------------------------------------
 
@@ -391,11 +319,12 @@ class CallPath:
 
     def spent(self) -> BudgetSnapshot:
         """What every call on this call path spent so far (cache hits counted apart)."""
-        return self._meter.spent()
+        return self._sender.meter.spent()
 
     def statistics(self) -> dict[str, DispatchStatistics]:
         """Limits and key pools of every provider used so far, by model_type."""
-        return self._dispatcher.statistics() if self._dispatcher is not None else {}
+        dispatcher = self._sender.dispatcher
+        return dispatcher.statistics() if dispatcher is not None else {}
 
     async def complete(
         self,
@@ -434,34 +363,9 @@ class CallPath:
         counter: dict[bytes, int] | None,
         ticket: int,
     ) -> tuple[ChatResponse, CallRecord]:
-        if self.cache is None:
-            return await self._send(request, ticket)
-        key = self._address(request)
-        if sample is None:
-            sample = counter.get(key, 0) if counter is not None else 0
-            if counter is not None:
-                counter[key] = sample + 1
-        cached = self.cache.get(key, sample)
-        if cached is not None:
-            return cached, self._hit(request)
-        slot = (key, sample)
-        while (leader := self._inflight.get(slot)) is not None:
-            # The same sample is being drawn for another run: wait for it (single flight).
-            shared = await asyncio.shield(leader)
-            if shared is not None:
-                return shared, self._hit(request)
-            # The leader failed (errors are not shared): draw it ourselves.
-        future: asyncio.Future[ChatResponse | None] = asyncio.get_running_loop().create_future()
-        self._inflight[slot] = future
-        shared = None
-        try:
-            response, record = await self._send(request, ticket)
-            self.cache.put(key, sample, response)
-            shared = response
-            return response, record
-        finally:
-            del self._inflight[slot]
-            future.set_result(shared)
+        if self._cached is None:
+            return await self._sender.send(request, ticket)
+        return await self._cached.complete(request, sample, counter, ticket)
 
     async def complete_samples(
         self,
@@ -504,186 +408,6 @@ class CallPath:
         counter: dict[bytes, int] | None,
         ticket: int,
     ) -> list[Outcome]:
-        if self.cache is None:
-            return await self._draw(request, count, ticket)
-        key = self._address(request)
-        if first is None:
-            first = counter.get(key, 0) if counter is not None else 0
-        if counter is not None:
-            counter[key] = max(counter.get(key, 0), first + count)
-        outcomes: list[Outcome | None] = [
-            None if hit is None else (hit, self._hit(request))
-            for hit in self.cache.get_many(key, first, count)
-        ]
-        missing = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        led = [i for i in missing if (key, first + i) in self._inflight]
-        own = [i for i in missing if (key, first + i) not in self._inflight]
-        loop = asyncio.get_running_loop()
-        futures = {i: loop.create_future() for i in own}
-        for i, future in futures.items():
-            self._inflight[(key, first + i)] = future
-
-        async def draw_own() -> None:
-            shared: dict[int, ChatResponse] = {}
-            try:
-                drawn = await self._draw(request, len(own), ticket)
-                for i, outcome in zip(own, drawn, strict=True):
-                    outcomes[i] = outcome
-                    if not isinstance(outcome, ProviderError):
-                        self.cache.put(key, first + i, outcome[0])  # type: ignore[union-attr]
-                        shared[i] = outcome[0]
-            finally:
-                for i, future in futures.items():
-                    del self._inflight[(key, first + i)]
-                    future.set_result(shared.get(i))
-
-        async def follow(i: int) -> None:
-            try:
-                outcomes[i] = await self._complete_home(request, first + i, None, ticket)
-            except ProviderError as exc:
-                outcomes[i] = exc
-
-        steps: list[Callable[[], Awaitable[None]]] = [draw_own]
-        steps += [partial(follow, i) for i in led]
-        await gather(steps)
-        return [outcome for outcome in outcomes if outcome is not None]
-
-    async def _draw(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
-        """Send ``count`` samples: requests of ``n`` where the provider takes it."""
-        if count == 0:
-            return []
-        provider = self.dispatcher.provider_for(request.model_type)
-        most = int(getattr(provider, "max_samples_per_request", 1))
-        if count == 1 or most <= 1 or (request.model_type, request.model) in self._no_n:
-            return await self._draw_singly(request, count, ticket)
-        sizes = chunk_sizes(count, most)
-        parts = await gather([partial(self._draw_n, request, size, ticket) for size in sizes])
-        return [outcome for part in parts for outcome in part]
-
-    async def _draw_singly(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
-        async def one() -> Outcome:
-            try:
-                return await self._send(request, ticket)
-            except ProviderError as exc:
-                return exc
-
-        return await gather([one] * count)
-
-    async def _draw_n(self, request: ChatRequest, size: int, ticket: int) -> list[Outcome]:
-        if size == 1:
-            return await self._draw_singly(request, 1, ticket)
-        try:
-            response, record = await self._send(
-                dataclasses.replace(request, n=size), ticket, charge=False
-            )
-        except ProviderError as exc:
-            if exc.call_record is not None:
-                self._charge(exc.call_record)
-            if not refuses_n(exc):
-                return [exc] * size
-            self._no_n.add(request.model_type, request.model)
-            log.info("n_refused", provider=request.model_type, model=request.model, n=size)
-            return await self._draw_singly(request, size, ticket)
-        records = sample_records(record, response)
-        for each in records:
-            self._charge(each)
-        return list(zip(response.choices, records, strict=True))
-
-    async def _send(
-        self, request: ChatRequest, ticket: int, *, charge: bool = True
-    ) -> tuple[ChatResponse, CallRecord]:
-        dispatcher = self.dispatcher
-        gate = self._gates.get(request.model_type)
-        if gate is None:
-            capacity = dispatcher.settings_for(request.model_type).max_concurrency
-            gate = self._gates[request.model_type] = PriorityGate(capacity)
-        await gate.acquire(ticket)
-        try:
-            response, record = await dispatcher.complete(request)
-        except ProviderError as exc:
-            if exc.call_record is not None and charge:
-                self._charge(exc.call_record)
-            raise
-        finally:
-            gate.release()
-        if charge:
-            self._charge(record)
-        return response, record
-
-    def _charge(self, record: CallRecord) -> None:
-        self._meter.charge(record)
-        if self.budget is not None:
-            self.budget.charge(record)
-
-    def _hit(self, request: ChatRequest) -> CallRecord:
-        self._meter.hit()
-        if self.budget is not None:
-            self.budget.hit()
-        return CallRecord(
-            model=request.model,
-            provider=request.model_type,
-            latency_s=0.0,
-            input_tokens=0,
-            output_tokens=0,
-            retries=0,
-            cached=True,
-        )
-
-    def _address(self, request: ChatRequest) -> bytes:
-        """The cache key of a request: wire protocol and endpoint identity included."""
-        provider = self.dispatcher.provider_for(request.model_type)
-        if self._simulate:
-            endpoint = self._sim_identity  # never mixed with a real provider's entries
-        else:
-            base_url = getattr(provider, "base_url", None)
-            endpoint = base_url(request) if callable(base_url) else request.model_type
-        return request_key(type(provider).__qualname__, endpoint, request)
-
-
-class _SimulatedDispatcher(Dispatcher):
-    """The dispatcher of a simulating call path: every call goes to the simulator.
-
-    Every built-in model_type's base URL is the simulator's, and a component's own
-    ``base_url`` is dropped: a simulated run must never reach a real API, least of all with
-    the simulator's key.
-    """
-
-    simulator_urls: Mapping[str, str] = {}
-
-    def settings_for(self, model_type: str) -> ProviderSettings:
-        settings = super().settings_for(model_type)
-        url = self.simulator_urls.get(model_type)
-        return settings if url is None else settings.model_copy(update={"base_url": url})
-
-    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
-        if request.base_url is not None:
-            request = dataclasses.replace(request, base_url=None)
-        return await super().complete(request)
-
-
-def validated_settings(
-    given: Mapping[str, ProviderSettings | Mapping[str, Any]] | None,
-    base: Mapping[str, ProviderSettings] | None = None,
-) -> dict[str, ProviderSettings]:
-    """``base`` updated with ``given`` (dicts validated into `ProviderSettings`).
-
-    Raises:
-        ConfigError: a setting is invalid; names the model_type.
-    """
-    merged = dict(base or {})
-    for model_type, value in (given or {}).items():
-        current = merged.get(model_type) or ProviderSettings()
-        update = (
-            value.model_dump(exclude_unset=True)
-            if isinstance(value, ProviderSettings)
-            else dict(value)
-        )
-        try:
-            merged[model_type] = ProviderSettings.model_validate(
-                {**current.model_dump(exclude_unset=True), **update}
-            )
-        except ValueError as exc:
-            raise ConfigError(
-                f"invalid settings: {exc}", location=f"providers[{model_type!r}]"
-            ) from None
-    return merged
+        if self._cached is None:
+            return await self._sender.draw(request, count, ticket)
+        return await self._cached.samples(request, count, first, counter, ticket)

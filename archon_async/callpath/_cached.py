@@ -1,0 +1,152 @@
+"""`CachedCalls`: the response cache in front of a `Sender`.
+
+A call is answered from the cache when its sample is there; an identical call in flight is
+awaited instead of sent (single flight: the leader shares its response, never its error);
+otherwise it is sent and its response kept. Samples are numbered per request key: by the
+caller (``sample``/``first``) or by a run's counter, where the j-th identical request of
+one run is sample j.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from .._concurrency import gather
+from .._exceptions import ProviderError
+from .._types import CallRecord, ChatRequest, ChatResponse
+from ._cache import ResponseCache, request_key
+from ._sender import Outcome, Sender
+
+__all__ = ["CachedCalls"]
+
+
+class CachedCalls:
+    """Calls answered from ``cache`` where it can, sent through ``sender`` otherwise.
+
+    Args:
+        cache: the response cache.
+        sender: what sends the misses (and counts the hits).
+    """
+
+    def __init__(self, cache: ResponseCache, sender: Sender) -> None:
+        self.cache = cache
+        self._sender = sender
+        self._inflight: dict[tuple[bytes, int], asyncio.Future[ChatResponse | None]] = {}
+        #: The endpoint identity of every call while simulating (never a real one's).
+        self.simulated_as: str | None = None
+
+    def address(self, request: ChatRequest) -> bytes:
+        """The cache key of a request: wire protocol and endpoint identity included."""
+        provider = self._sender.opened().provider_for(request.model_type)
+        if self.simulated_as is not None:
+            endpoint = self.simulated_as  # never mixed with a real provider's entries
+        else:
+            base_url = getattr(provider, "base_url", None)
+            endpoint = base_url(request) if callable(base_url) else request.model_type
+        return request_key(type(provider).__qualname__, endpoint, request)
+
+    async def complete(
+        self,
+        request: ChatRequest,
+        sample: int | None,
+        counter: dict[bytes, int] | None,
+        ticket: int,
+    ) -> tuple[ChatResponse, CallRecord]:
+        """Sample ``sample`` of ``request`` (or the run's next, from ``counter``).
+
+        Raises:
+            ProviderError: the call was sent and failed after its retries.
+        """
+        key = self.address(request)
+        if sample is None:
+            sample = counter.get(key, 0) if counter is not None else 0
+            if counter is not None:
+                counter[key] = sample + 1
+        cached = self.cache.get(key, sample)
+        if cached is not None:
+            return cached, self._sender.hit(request)
+        slot = (key, sample)
+        while (leader := self._inflight.get(slot)) is not None:
+            # The same sample is being drawn for another run: wait for it (single flight).
+            shared = await asyncio.shield(leader)
+            if shared is not None:
+                return shared, self._sender.hit(request)
+            # The leader failed (errors are not shared): draw it ourselves.
+        future: asyncio.Future[ChatResponse | None] = asyncio.get_running_loop().create_future()
+        self._inflight[slot] = future
+        shared = None
+        try:
+            response, record = await self._sender.send(request, ticket)
+            self.cache.put(key, sample, response)
+            shared = response
+            return response, record
+        finally:
+            del self._inflight[slot]
+            future.set_result(shared)
+
+    async def samples(
+        self,
+        request: ChatRequest,
+        count: int,
+        first: int | None,
+        counter: dict[bytes, int] | None,
+        ticket: int,
+    ) -> list[Outcome]:
+        """Samples ``first`` .. ``first + count - 1`` (``first`` default: the run's next);
+        per sample its response and record or the error its request met."""
+        key = self.address(request)
+        if first is None:
+            first = counter.get(key, 0) if counter is not None else 0
+        if counter is not None:
+            counter[key] = max(counter.get(key, 0), first + count)
+        outcomes: list[Outcome | None] = [
+            None if hit is None else (hit, self._sender.hit(request))
+            for hit in self.cache.get_many(key, first, count)
+        ]
+        missing = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        led = [i for i in missing if (key, first + i) in self._inflight]
+        own = [i for i in missing if (key, first + i) not in self._inflight]
+        loop = asyncio.get_running_loop()
+        futures = {i: loop.create_future() for i in own}
+        for i, future in futures.items():
+            self._inflight[(key, first + i)] = future  # in flight from now: led by this call
+        start = first
+
+        async def follow(i: int) -> None:
+            try:
+                outcomes[i] = await self.complete(request, start + i, None, ticket)
+            except ProviderError as exc:
+                outcomes[i] = exc
+
+        steps: list[Callable[[], Awaitable[None]]] = [
+            partial(self._draw_own, request, key, start, futures, outcomes, ticket)
+        ]
+        steps += [partial(follow, i) for i in led]
+        await gather(steps)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _draw_own(
+        self,
+        request: ChatRequest,
+        key: bytes,
+        first: int,
+        futures: dict[int, asyncio.Future[ChatResponse | None]],
+        outcomes: list[Outcome | None],
+        ticket: int,
+    ) -> None:
+        """Draw the samples this call leads (``futures``, by offset from ``first``); the
+        responses are kept, and shared with the calls waiting for them."""
+        shared: dict[int, ChatResponse] = {}
+        try:
+            drawn = await self._sender.draw(request, len(futures), ticket)
+            for i, outcome in zip(futures, drawn, strict=True):
+                outcomes[i] = outcome
+                if not isinstance(outcome, ProviderError):
+                    self.cache.put(key, first + i, outcome[0])
+                    shared[i] = outcome[0]
+        finally:
+            for i, future in futures.items():
+                del self._inflight[(key, first + i)]
+                future.set_result(shared.get(i))

@@ -1,0 +1,143 @@
+"""`Sender`: the call path below the cache, where requests are sent and paid for.
+
+One request: the model_type's priority gate (at most ``max_concurrency`` in flight, oldest
+run first) -> the dispatcher (circuit, key lease, rpm/tpm buckets, retries) -> the meter and
+the budget. Several samples of one request are drawn in requests of ``n`` where the
+provider takes it (see `_samples`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+from .._admission import PriorityGate
+from .._concurrency import gather
+from .._dispatch import Dispatcher
+from .._exceptions import ArchonError, ProviderError
+from .._logging import get_logger
+from .._types import CallRecord, ChatRequest, ChatResponse
+from ._budget import Budget
+from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
+
+__all__ = ["Outcome", "Sender"]
+
+#: A sample's outcome: its response and record, or the error its request met.
+Outcome = tuple[ChatResponse, CallRecord] | ProviderError
+
+log = get_logger(__name__)
+
+
+class Sender:
+    """Sends a call path's requests and charges what they cost.
+
+    Args:
+        budget: caps on what the call path may spend (None: no caps).
+    """
+
+    def __init__(self, budget: Budget | None) -> None:
+        #: The dispatcher of the open call path; None while it is closed.
+        self.dispatcher: Dispatcher | None = None
+        self.budget = budget
+        #: What every call spent, capped or not.
+        self.meter = Budget()
+        self.gates: dict[str, PriorityGate] = {}
+        self.no_n = NRefusals()
+
+    def opened(self) -> Dispatcher:
+        """The dispatcher.
+
+        Raises:
+            ArchonError: the call path is not open.
+        """
+        if self.dispatcher is None:
+            raise ArchonError("the call path is not open: use 'async with CallPath(...)'")
+        return self.dispatcher
+
+    async def send(
+        self, request: ChatRequest, ticket: int, *, charge: bool = True
+    ) -> tuple[ChatResponse, CallRecord]:
+        """One request through circuit, gate and dispatcher; charged unless told not to.
+
+        Raises:
+            ProviderError: the call failed after its retries (charged if it has a record).
+        """
+        dispatcher = self.opened()
+        gate = self.gates.get(request.model_type)
+        if gate is None:
+            capacity = dispatcher.settings_for(request.model_type).max_concurrency
+            gate = self.gates[request.model_type] = PriorityGate(capacity)
+        await gate.acquire(ticket)
+        try:
+            response, record = await dispatcher.complete(request)
+        except ProviderError as exc:
+            if exc.call_record is not None and charge:
+                self.charge(exc.call_record)
+            raise
+        finally:
+            gate.release()
+        if charge:
+            self.charge(record)
+        return response, record
+
+    async def draw(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
+        """Send ``count`` samples: requests of ``n`` where the provider takes it."""
+        if count == 0:
+            return []
+        provider = self.opened().provider_for(request.model_type)
+        most = int(getattr(provider, "max_samples_per_request", 1))
+        if count == 1 or most <= 1 or (request.model_type, request.model) in self.no_n:
+            return await self._draw_singly(request, count, ticket)
+        sizes = chunk_sizes(count, most)
+        parts = await gather([partial(self._draw_n, request, size, ticket) for size in sizes])
+        return [outcome for part in parts for outcome in part]
+
+    async def _draw_singly(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
+        async def one() -> Outcome:
+            try:
+                return await self.send(request, ticket)
+            except ProviderError as exc:
+                return exc
+
+        return await gather([one] * count)
+
+    async def _draw_n(self, request: ChatRequest, size: int, ticket: int) -> list[Outcome]:
+        if size == 1:
+            return await self._draw_singly(request, 1, ticket)
+        try:
+            response, record = await self.send(
+                dataclasses.replace(request, n=size), ticket, charge=False
+            )
+        except ProviderError as exc:
+            if exc.call_record is not None:
+                self.charge(exc.call_record)
+            if not refuses_n(exc):
+                return [exc] * size
+            self.no_n.add(request.model_type, request.model)
+            log.info("n_refused", provider=request.model_type, model=request.model, n=size)
+            return await self._draw_singly(request, size, ticket)
+        records = sample_records(record, response)
+        for each in records:
+            self.charge(each)
+        return list(zip(response.choices, records, strict=True))
+
+    def charge(self, record: CallRecord) -> None:
+        """Count a call's cost in the meter and the budget."""
+        self.meter.charge(record)
+        if self.budget is not None:
+            self.budget.charge(record)
+
+    def hit(self, request: ChatRequest) -> CallRecord:
+        """Count a cache hit in the meter and the budget; its record (cost 0, ``cached``)."""
+        self.meter.hit()
+        if self.budget is not None:
+            self.budget.hit()
+        return CallRecord(
+            model=request.model,
+            provider=request.model_type,
+            latency_s=0.0,
+            input_tokens=0,
+            output_tokens=0,
+            retries=0,
+            cached=True,
+        )
