@@ -1,5 +1,6 @@
 """The CLI's call-path options: ``--cache``, budgets (``--max-calls``, ``--max-total-tokens``,
-``--max-cost``) and ``--estimate``, shared by ``run``, ``batch`` and ``judge``."""
+``--max-cost``), ``--estimate`` and ``--shared-limits``, shared by ``run``, ``batch`` and
+``judge`` (``serve`` takes ``--shared-limits`` too)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from typing import Any
 import orjson
 
 from ._architecture import Architecture
-from .callpath import Budget, ResponseCache
+from ._exceptions import ConfigError
+from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._estimate import estimate
 
 __all__ = [
     "add_callpath_options",
+    "add_shared_limits_option",
     "budget_from_args",
     "cache_from_args",
     "item_prompts",
     "print_estimate",
+    "shared_limits_from_args",
+    "shared_limits_url",
 ]
 
 
@@ -61,6 +66,47 @@ def add_callpath_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the expected calls, tokens and cost (a range) and exit without a call",
     )
+    add_shared_limits_option(parser)
+
+
+def add_shared_limits_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--shared-limits URL`` and ``--shared-limits-prefix NAME`` to a command."""
+    parser.add_argument(
+        "--shared-limits",
+        metavar="URL",
+        help="hold the providers' rate limits together with every process using the same "
+        "Redis server, e.g. redis://127.0.0.1:6379/0 (needs the redis extra)",
+    )
+    parser.add_argument(
+        "--shared-limits-prefix",
+        default="archon",
+        metavar="NAME",
+        help="the Redis key prefix of one fleet sharing limits (default: archon)",
+    )
+
+
+def shared_limits_url(args: argparse.Namespace) -> str | None:
+    """The ``--shared-limits`` URL, checked, if given.
+
+    Raises:
+        ConfigError: it is not a redis://, rediss:// or unix:// URL.
+    """
+    url: str | None = getattr(args, "shared_limits", None)
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"--shared-limits takes a Redis URL such as redis://127.0.0.1:6379/0, not {url!r}"
+        )
+    return url
+
+
+def shared_limits_from_args(args: argparse.Namespace) -> RedisLimits | None:
+    """The Redis-shared limits the options name, if any.
+
+    Raises:
+        ConfigError: not a Redis URL, or the redis extra is missing.
+    """
+    url = shared_limits_url(args)
+    return None if url is None else RedisLimits(url, prefix=args.shared_limits_prefix)
 
 
 def cache_from_args(args: argparse.Namespace) -> ResponseCache | None:

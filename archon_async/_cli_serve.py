@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._architecture import Architecture
+from ._cli_callpath import shared_limits_url
 from ._exceptions import ConfigError
 
 __all__ = ["add_serve_command"]
@@ -80,6 +81,9 @@ def add_serve_command(commands: Any) -> None:
         metavar="FILE",
         help='provider keys: a JSON file {"OPENAI_API_KEY": [...], ...}; default: environment',
     )
+    from ._cli_callpath import add_shared_limits_option
+
+    add_shared_limits_option(serve)
     serve.set_defaults(handler=_serve)
 
 
@@ -107,6 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
         keys=args.keys,
         max_body_bytes=args.max_body_bytes,
         max_concurrent_per_key=args.max_concurrent,
+        shared_limits=shared_limits_url(args),
+        shared_limits_prefix=args.shared_limits_prefix,
     )
     if not api_keys and not _is_loopback(args.host):
         sys.stderr.write(

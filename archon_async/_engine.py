@@ -45,6 +45,7 @@ from .callpath._callpath import validated_settings
 from .core import Component, Scorer
 
 if TYPE_CHECKING:
+    from .callpath import RedisLimits
     from .simulate import SimulationSettings
 
 __all__ = ["Engine"]
@@ -75,6 +76,8 @@ class Engine:
         cache: a `ResponseCache` or the path of an SQLite cache file (private call path).
         budget: caps on what this engine's runs spend (`Budget`); a run that would start
             past a cap raises `BudgetExceededError`.
+        shared_limits: a `RedisLimits` (private call path): its rate limits are held
+            together with every other engine and process sharing that Redis and prefix.
 
     Raises:
         ConfigError: the architecture is invalid or needs something that is missing.
@@ -93,6 +96,7 @@ class Engine:
         callpath: CallPath | None = None,
         cache: ResponseCache | str | Path | None = None,
         budget: Budget | None = None,
+        shared_limits: RedisLimits | None = None,
     ) -> None:
         self.architecture = _as_architecture(architecture, registry)
         self._registry = registry or self.architecture.registry
@@ -109,11 +113,12 @@ class Engine:
                 registry=self._registry,
                 simulate=simulate,
                 cache=cache,
+                shared_limits=shared_limits,
             )
-        elif keys is not None or providers or simulate or cache is not None:
+        elif (keys, cache, shared_limits) != (None, None, None) or providers or simulate:
             raise ConfigError(
-                "an Engine given a callpath takes its keys, providers, simulate and cache "
-                "from it: give them to the CallPath instead"
+                "an Engine given a callpath takes its keys, providers, simulate, cache and "
+                "shared_limits from it: give them to the CallPath instead"
             )
         self._callpath = callpath
         self._adopted = False

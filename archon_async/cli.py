@@ -271,7 +271,7 @@ def engine_from_args(
         simulate = SimulationSettings(
             latency_s=(args.simulate_latency_ms or 0) / 1000, answer_key=answer_key or {}
         )
-    from ._cli_callpath import budget_from_args, cache_from_args
+    from ._cli_callpath import budget_from_args, cache_from_args, shared_limits_from_args
 
     return Engine(
         architecture,
@@ -280,6 +280,7 @@ def engine_from_args(
         simulate=simulate,
         cache=cache_from_args(args),
         budget=budget_from_args(args),
+        shared_limits=shared_limits_from_args(args),
     )
 
 

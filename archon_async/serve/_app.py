@@ -24,6 +24,7 @@ from starlette.routing import Route
 from .._architecture import Architecture
 from .._engine import Engine
 from .._exceptions import ArchonError, ConfigError
+from ..callpath import RedisLimits
 from ._auth import Gate
 from ._chat import ChatEndpoint
 from ._errors import ServeError, error_response
@@ -149,6 +150,8 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_concurrent_per_key: int = DEFAULT_MAX_CONCURRENT,
     trace_history: int = DEFAULT_TRACE_HISTORY,
+    shared_limits: str | None = None,
+    shared_limits_prefix: str = "archon",
 ) -> Starlette:
     """An ASGI app serving each architecture as an OpenAI chat model named by its config.
 
@@ -165,14 +168,18 @@ def create_app(
         max_body_bytes: the largest request body accepted.
         max_concurrent_per_key: the most requests in flight per API key.
         trace_history: how many request traces ``GET /v1/traces/{id}`` keeps.
+        shared_limits: a Redis URL: the engines built here hold their providers' rate
+            limits together, with each other and with every replica on that Redis and
+            ``shared_limits_prefix`` (see `RedisLimits`).
 
     Raises:
         ConfigError: an architecture is invalid, or two share a name.
     """
-    engines = [
-        item if isinstance(item, Engine) else Engine(item, simulate=simulate, keys=keys)
-        for item in architectures
-    ]
+    def build(item: Any) -> Engine:
+        limits = RedisLimits(shared_limits, prefix=shared_limits_prefix) if shared_limits else None
+        return Engine(item, simulate=simulate, keys=keys, shared_limits=limits)
+
+    engines = [item if isinstance(item, Engine) else build(item) for item in architectures]
     secrets = [key if isinstance(key, SecretStr) else SecretStr(key) for key in api_keys]
     service = ArchonService(
         engines,
