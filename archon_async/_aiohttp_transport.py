@@ -8,11 +8,17 @@ an async iterator, hands aiohttp plain header tuples, gives every call an overal
 (a server that trickles bytes cannot hold a call past its timeout) and maps aiohttp's errors
 to the httpx exception that names what happened: a dropped connection is a ``ReadError``, not
 a ``ConnectTimeout``.
+
+`AiohttpTransport.post_whole` is the providers' hot path: a whole-reply POST that skips
+httpx's request and response objects (about a third of a call's client CPU, profiled in
+bench/RESULTS.md, "Wire hot path"), returning a `WholeReply` for a plain success and an
+`httpx.Response` for anything else (an error status, an encoded body), so that error
+handling reads exactly what it read before.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -20,10 +26,31 @@ import httpx
 
 from ._http import STREAM_EXTENSION, ReplyTooLargeError
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "WholeReply"]
 
 # Bodies are read in pieces this big when a cap applies.
 _CHUNK_BYTES = 256 * 1024
+
+
+class WholeReply:
+    """A successful, unencoded reply read whole: what `httpx.Response` would hold, as plain
+    attributes (status, headers, body), for the providers' success path."""
+
+    __slots__ = ("content", "headers", "reason_phrase", "status_code")
+
+    def __init__(
+        self, status_code: int, headers: Mapping[str, str], content: bytes, reason: str
+    ) -> None:
+        self.status_code = status_code
+        #: Case-insensitive, as httpx's.
+        self.headers = headers
+        self.content = content
+        self.reason_phrase = reason
+
+    @property
+    def text(self) -> str:
+        """The body as text (UTF-8, undecodable bytes replaced), as httpx reads a JSON reply."""
+        return self.content.decode("utf-8", errors="replace")
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -49,6 +76,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_expiry = keepalive_expiry
         self._max_reply_bytes = max_reply_bytes
         self._session: aiohttp.ClientSession | None = None
+        # post_whole's deadline, mapped once from the client's (stable) timeouts.
+        self._timeouts: httpx.Timeout | None = None
+        self._deadline = aiohttp.ClientTimeout()
 
     def __repr__(self) -> str:
         state = "open" if self._session is not None else "unopened"
@@ -106,7 +136,50 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions=_extensions(reply),
         )
 
-    async def _read_body(self, reply: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+    async def post_whole(
+        self,
+        url: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        timeouts: httpx.Timeout,
+    ) -> WholeReply | httpx.Response:
+        """POST ``content`` and read the whole reply, without httpx's request machinery.
+
+        The wire is the same as `handle_async_request`'s for the same URL, body and headers
+        (aiohttp adds ``Host`` and ``Content-Length`` either way).
+
+        Args:
+            url: the absolute URL.
+            content: the body.
+            headers: the request headers.
+            timeouts: the client's timeouts, mapped as `handle_async_request` maps them.
+
+        Returns:
+            A `WholeReply` for a status under 400 with no content-encoding; otherwise an
+            `httpx.Response` (its body decoded as httpx decodes it).
+
+        Raises:
+            As `handle_async_request`.
+        """
+        session = self._session or self._open_session()
+        if timeouts is not self._timeouts:
+            self._timeouts, self._deadline = timeouts, _client_timeout(timeouts)
+        try:
+            async with session.post(
+                url, data=content, headers=headers, allow_redirects=False, timeout=self._deadline
+            ) as reply:
+                body = await self._read_body(reply, None)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _as_httpx_error(exc, None) from exc
+        if reply.status < 400 and "content-encoding" not in reply.headers:
+            return WholeReply(reply.status, reply.headers, body, reply.reason or "")
+        return httpx.Response(
+            reply.status, headers=reply.raw_headers, content=body, extensions=_extensions(reply)
+        )
+
+    async def _read_body(
+        self, reply: aiohttp.ClientResponse, request: httpx.Request | None
+    ) -> bytes:
         """The whole body, or `ReplyTooLargeError` once it passes ``max_reply_bytes``: a
         runaway reply (one 200 MB answer was seen) is cut before it fills memory."""
         cap = self._max_reply_bytes
@@ -130,7 +203,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
-def _too_large(request: httpx.Request, cap: int) -> ReplyTooLargeError:
+def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """aiohttp's deadline for a whole-reply call, as `handle_async_request` maps httpx's
+    timeouts: the read timeout bounds the call as a whole, the pool timeout the wait for a
+    connection, the connect timeout the connecting. No per-read timeout: equal to the
+    whole call's and started later, it could never fire first, and aiohttp re-arms its
+    timer on every piece of data read."""
+    return aiohttp.ClientTimeout(
+        total=timeout.read, connect=timeout.pool, sock_connect=timeout.connect
+    )
+
+
+def _too_large(request: httpx.Request | None, cap: int) -> ReplyTooLargeError:
     return ReplyTooLargeError(f"the reply is larger than {cap} bytes", request=request)
 
 
@@ -188,7 +272,7 @@ class _ReplyStream(httpx.AsyncByteStream):
         self._reply.release()
 
 
-def _as_httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def _as_httpx_error(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError:
     """The httpx exception that says what happened to an aiohttp call."""
     message = str(exc) or type(exc).__name__
     error: httpx.TransportError

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import httpx
 import orjson
@@ -50,6 +50,23 @@ __all__ = [
 ]
 
 JsonObject = dict[str, Any]
+
+
+class Reply(Protocol):
+    """A reply read whole: an `httpx.Response`, or the aiohttp transport's lighter
+    `WholeReply` (a success on the default transport)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def reason_phrase(self) -> str: ...
+
 
 # Error bodies can be long HTML pages; keep enough to diagnose.
 _BODY_LIMIT = 2000
@@ -136,13 +153,15 @@ class HttpProvider:
             )
         return self._client
 
-    async def _send(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
+    async def _send(self, url: str, content: bytes, headers: dict[str, str]) -> Reply:
         """POST straight to the client's transport, reading the whole reply.
 
         `AsyncClient.post` would add its per-request machinery (auth flow, redirects,
         cookies, hooks: none of which we use), which measured at about a third of a call's
-        client CPU (bench/RESULTS.md, measure 3). The client still owns the transport, its
-        pool and its timeouts, and mounts (respx in tests) still apply.
+        client CPU (bench/RESULTS.md, measure 3). On the default aiohttp transport even
+        httpx's request and response objects are skipped (`AiohttpTransport.post_whole`).
+        The client still owns the transport, its pool and its timeouts, and mounts (respx
+        in tests) still apply.
         """
         client = self.client
         parsed = self._parsed_urls.get(url)
@@ -150,21 +169,35 @@ class HttpProvider:
             if len(self._parsed_urls) >= _PARSED_URLS_KEPT:
                 self._parsed_urls.clear()
             parsed = self._parsed_urls[url] = httpx.URL(url)
+        transport = client._transport_for_url(parsed)
+        post_whole = getattr(transport, "post_whole", None)
+        if post_whole is not None:
+            reply: Reply = await post_whole(url, content, headers, client.timeout)
+        else:
+            reply = await self._send_httpx(transport, parsed, content, headers)
+        if len(reply.content) > self.settings.max_reply_bytes:
+            # Another transport (a proxy's, a test's) read it all; still never kept.
+            raise ReplyTooLargeError(
+                f"the reply is larger than {self.settings.max_reply_bytes} bytes"
+            )
+        return reply
+
+    async def _send_httpx(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        url: httpx.URL,
+        content: bytes,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """Send through any httpx transport (tests' mocks, proxies), reading the reply whole."""
         outgoing = httpx.Request(
-            "POST", parsed, content=content, headers=headers, extensions=self._timeouts(client)
+            "POST", url, content=content, headers=headers, extensions=self._timeouts(self.client)
         )
-        transport = client._transport_for_url(outgoing.url)
         response = await transport.handle_async_request(outgoing)
         try:
             await response.aread()
         finally:
             await response.aclose()
-        if len(response.content) > self.settings.max_reply_bytes:
-            # Another transport (a proxy's, a test's) read it all; still never kept.
-            raise ReplyTooLargeError(
-                f"the reply is larger than {self.settings.max_reply_bytes} bytes",
-                request=outgoing,
-            )
         return response
 
     @staticmethod
@@ -258,7 +291,7 @@ class HttpProvider:
     def _status_error(
         self,
         request: ChatRequest,
-        response: httpx.Response,
+        response: Reply,
         limits: Mapping[str, str],
         secret: str | None,
     ) -> ProviderStatusError:
