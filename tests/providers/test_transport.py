@@ -16,9 +16,11 @@ from archon_async import Registry
 from archon_async._dispatch import Dispatcher
 from archon_async.core import (
     ChatRequest,
+    MalformedResponseError,
     ProviderConnectionError,
     ProviderSettings,
     ProviderTimeoutError,
+    RateLimitError,
 )
 from archon_async.providers.anthropic_messages import AnthropicMessagesProvider
 from archon_async.providers.openai_chat import OpenAIChatProvider
@@ -80,6 +82,19 @@ async def counted(request: web.Request) -> web.Response:
     return web.json_response(CHAT_OK)
 
 
+async def limited(request: web.Request) -> web.Response:
+    # A 429 that echoes the key, as some gateways do: it must not reach the error.
+    return web.json_response(
+        {"error": {"message": f"Rate limit reached for key {SECRET}: slow down"}},
+        status=429,
+        headers={"retry-after": "7", "x-request-id": "req-1", "x-ratelimit-limit-requests": "60"},
+    )
+
+
+async def huge(request: web.Request) -> web.Response:
+    return web.json_response({**CHAT_OK, "padding": "x" * 5000})
+
+
 async def drop(request: web.Request) -> web.Response:
     assert request.transport is not None
     request.transport.close()
@@ -97,6 +112,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_post("/trickle/chat/completions", trickle)
     app.router.add_post("/gzip/chat/completions", gzipped)
     app.router.add_post("/counted/chat/completions", counted)
+    app.router.add_post("/limited/chat/completions", limited)
+    app.router.add_post("/huge/chat/completions", huge)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -168,6 +185,38 @@ async def test_a_compressed_reply_is_decoded(server: str) -> None:
     finally:
         await provider.aclose()
     assert response.text == "pong"
+
+
+async def test_an_error_status_is_read_as_before_the_lean_path(server: str) -> None:
+    provider = OpenAIChatProvider("vLLM", ProviderSettings(base_url=f"{server}/limited"))
+    try:
+        with pytest.raises(RateLimitError) as caught:
+            await provider.send(chat_request("vLLM"), api_key=SECRET)
+    finally:
+        await provider.aclose()
+    error = caught.value
+    assert error.status_code == 429 and error.retry_after == 7.0
+    assert error.request_id == "req-1"
+    assert error.headers == {
+        "retry-after": "7",
+        "x-request-id": "req-1",
+        "x-ratelimit-limit-requests": "60",
+    }
+    assert "slow down" in str(error) and SECRET not in str(error) + (error.body or "")
+
+
+async def test_a_reply_over_max_reply_bytes_is_refused(server: str) -> None:
+    settings = ProviderSettings(base_url=f"{server}/huge", max_reply_bytes=2000)
+    provider = OpenAIChatProvider("vLLM", settings)
+    try:
+        with pytest.raises(MalformedResponseError, match="max_reply_bytes"):
+            await provider.send(chat_request("vLLM"), api_key=SECRET)
+        settings = ProviderSettings(base_url=f"{server}/huge", max_reply_bytes=100_000)
+        roomy = OpenAIChatProvider("vLLM", settings)
+        assert (await roomy.send(chat_request("vLLM"), api_key=SECRET)).text == "pong"
+        await roomy.aclose()
+    finally:
+        await provider.aclose()
 
 
 async def test_the_pool_holds_at_most_max_concurrency_requests(server: str) -> None:
