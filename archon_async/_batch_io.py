@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import orjson
 
@@ -285,23 +285,29 @@ class AnswerWriter:
     """
 
     def __init__(self, path: Path | TextIO) -> None:
-        self._handle: TextIO | None = None
         self._path = path
+        self._handle: TextIO | None = None  # a stream given (standard output)
+        self._bytes: BinaryIO | None = None  # a file of ours, written as bytes
 
     def __enter__(self) -> AnswerWriter:
         if isinstance(self._path, Path):
-            self._handle = self._path.open("a", encoding="utf-8")
+            self._bytes = self._path.open("ab")
         else:
             self._handle = self._path
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._handle is not None and isinstance(self._path, Path):
-            self._handle.close()
-        self._handle = None
+        if self._bytes is not None:
+            self._bytes.close()
+        self._handle = self._bytes = None
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write and flush one answer line (one small write: not worth a thread hop)."""
+        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        if self._bytes is not None:
+            self._bytes.write(line)  # a file of ours: the bytes as they are, no decoding
+            self._bytes.flush()
+            return
         assert self._handle is not None, "AnswerWriter used outside its with block"
-        self._handle.write(orjson.dumps(record).decode() + "\n")
+        self._handle.write(line.decode())
         self._handle.flush()

@@ -103,6 +103,10 @@ class Engine:
         self._seed = seed
         self._scorers: dict[str, Any] = dict(scorers or {})
         self._layers = self._build_layers()
+        # The options of a run that overrides nothing (a batch's every prompt), built once.
+        self._plain_options = RunOptions.build(
+            self.architecture.layers, temperature=None, max_tokens=None, on_delta=None
+        )
         self._budget = budget
         self._owns_callpath = callpath is None
         if callpath is None:
@@ -294,10 +298,15 @@ class Engine:
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
-        layers = self.architecture.layers
-        options = RunOptions.build(
-            layers, temperature=temperature, max_tokens=max_tokens, on_delta=on_delta
-        )
+        if temperature is None and max_tokens is None and on_delta is None:
+            options = self._plain_options  # a batch's every prompt: the same, built once
+        else:
+            options = RunOptions.build(
+                self.architecture.layers,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                on_delta=on_delta,
+            )
         await self.open()
         self._callpath.check_budget()
         if self._budget is not None:
@@ -313,8 +322,11 @@ class Engine:
         # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
         ticket = current_ticket.set(current_ticket.get() or next_ticket())
         calls = _RunCalls(self._callpath, self._budget)  # numbers this run's samples
+        # bind + reset, not bound_contextvars(): that one copies the whole context first
+        # (about 4x the CPU, once per prompt; bench/RESULTS.md, "Wire hot path").
+        bound = structlog.contextvars.bind_contextvars(architecture=self.architecture.name)
         try:
-            with structlog.contextvars.bound_contextvars(architecture=self.architecture.name):
+            try:
                 for index, members in enumerate(self._layers):
                     make_context = self._context_factory(
                         conversation, run_key, index, options, calls
@@ -322,6 +334,8 @@ class Engine:
                     with options.layer(index):
                         state, layer_trace = await run_layer(index, members, state, make_context)
                     trace.layers.append(layer_trace)
+            finally:
+                structlog.contextvars.reset_contextvars(**bound)
             result = self._result(state, trace, run_seed, run_key)
             await options.finish(result.text)
             return result

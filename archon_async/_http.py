@@ -105,9 +105,9 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The headers of a response that matter to limits, with lowercase names."""
     return {
-        name.lower(): value
+        lower: value
         for name, value in headers.items()
-        if name.lower().startswith(_LIMIT_PREFIXES)
+        if (lower := name.lower()).startswith(_LIMIT_PREFIXES)
     }
 
 
@@ -125,17 +125,18 @@ def retry_after_from_headers(
         now: the current Unix time, for dates (defaults to the clock).
     """
     lower = {name.lower(): value for name, value in headers.items()}
-    clock = time.time() if now is None else now
     explicit = _parse_seconds(lower.get("retry-after-ms"), scale=0.001)
-    if explicit is None:
-        explicit = _parse_retry_after(lower.get("retry-after"), clock)
+    if explicit is None and "retry-after" in lower:
+        explicit = _parse_retry_after(lower["retry-after"], time.time() if now is None else now)
     if explicit is not None:
         return explicit
+    # Read on every successful call: the clock only once a bucket is found empty.
+    exhausted = [reset for remaining, reset in _EXHAUSTED_PAIRS if _is_zero(lower.get(remaining))]
+    if not exhausted:
+        return None
+    clock = time.time() if now is None else now
     waits = [
-        wait
-        for remaining, reset in _EXHAUSTED_PAIRS
-        if _is_zero(lower.get(remaining))
-        and (wait := _parse_reset(lower.get(reset), clock)) is not None
+        wait for reset in exhausted if (wait := _parse_reset(lower.get(reset), clock)) is not None
     ]
     return max(waits) if waits else None
 

@@ -44,6 +44,9 @@ __all__ = [
 #: Receives the answer's text piece by piece, in order (an async callable).
 DeltaCallback = Callable[[str], Awaitable[None]]
 
+# A context manager that does nothing, reusable (a run's layers enter it in turn).
+_NOTHING = contextlib.nullcontext()
+
 # The component types whose single call writes the answer's text verbatim.
 _WRITERS = ("generator", "fuser")
 
@@ -163,13 +166,16 @@ class RunOptions:
             update["max_tokens"] = self.max_tokens
         return spec.model_copy(update=update) if update else spec
 
-    @contextlib.contextmanager
-    def layer(self, index: int) -> Iterator[None]:
+    def layer(self, index: int) -> contextlib.AbstractContextManager[None]:
         """Around a layer's run: the streamed layer's tasks can claim the sink."""
         if self.sink is None or index != self.streamed_layer:
-            yield
-            return
-        token = _stream_sink.set(self.sink)
+            return _NOTHING  # every layer of every unstreamed run: no generator to drive
+        return self._streaming(self.sink)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _streaming(sink: StreamSink) -> Iterator[None]:
+        token = _stream_sink.set(sink)
         try:
             yield
         finally:
