@@ -196,6 +196,20 @@ def prepare_output(
     return finished
 
 
+def answered_ids(path: Path, *, retry_errors: bool) -> set[str]:
+    """The ids a rerun on ``path`` would skip (its answer lines, and its error lines unless
+    ``retry_errors``), read without changing the file; none when it does not exist."""
+    if not path.is_file():
+        return set()
+    with path.open("rb") as handle:
+        records = (_parse_answer_line(line) for line in handle)
+        return {
+            answer_id(record)
+            for record in records
+            if record is not None and not (retry_errors and "error" in record)
+        }
+
+
 def answer_id(record: Mapping[str, Any]) -> str:
     """The id of an answer line as the batch compares ids (integers as their text)."""
     return str(record["id"])

@@ -83,6 +83,29 @@ def _batch(args: argparse.Namespace) -> int:
         return _run(args, engine_from_args)
 
 
+def _estimate(engine: Any, items: Any, output: Path | TextIO, args: argparse.Namespace) -> int:
+    """``--estimate``: what the rerun would still spend (prompts already answered in the
+    output are skipped, as the run would)."""
+    from ._batch_io import answered_ids
+    from ._cli_callpath import item_prompts, print_estimate
+
+    done: set[str] = set()
+    if isinstance(output, Path):
+        done = answered_ids(output, retry_errors=not args.no_retry_errors)
+    skipped = 0
+
+    def left() -> Iterator[BatchItem]:
+        nonlocal skipped
+        for item in items:
+            if item.id in done:
+                skipped += 1
+            else:
+                yield item
+
+    prompts = list(item_prompts(left()))
+    return print_estimate(engine.architecture, prompts, args, already_answered=skipped)
+
+
 def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     items, total, name, finish, key = _items(args)
     config_name = args.config.stem if args.config else "default"
@@ -96,9 +119,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         raise UsageError(f"--output {path} is the input file: give another --output")
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
-        from ._cli_callpath import item_prompts, print_estimate
-
-        return print_estimate(engine.architecture, item_prompts(items), args)
+        return _estimate(engine, items, output, args)
     from ._cli_simulated import announce_simulated
 
     announce_simulated(engine, command="batch", chosen=args.config is not None)

@@ -133,10 +133,15 @@ def print_estimate(
     architecture: Architecture,
     prompts: Iterable[str | Sequence[Mapping[str, str]]],
     args: argparse.Namespace,
+    *,
+    already_answered: int = 0,
 ) -> int:
-    """Write the estimate of running ``architecture`` on ``prompts`` as JSON on stdout."""
+    """Write the estimate of running ``architecture`` on ``prompts`` as JSON on stdout
+    (``already_answered``: prompts of the input the output holds, left out)."""
     figures: dict[str, Any] = estimate(architecture, prompts).to_dict()
     figures["architecture"] = architecture.name
+    if already_answered:
+        figures["already_answered"] = already_answered
     figures["note"] = (
         "low: no parse retry, replies of a quarter of max_tokens; high: every parse retry, "
         "replies of the full max_tokens; provider retries and cache hits not foreseen"

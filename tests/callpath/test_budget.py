@@ -162,3 +162,21 @@ def test_cli_estimate_makes_no_call_and_max_calls_caps_a_batch(tmp_path: Path) -
     rest = run_cli(*args, "--max-calls", "1000", env_without_keys=True)
     assert rest.returncode == 0, rest.stderr
     assert len(lines(out)) == 30
+
+
+def test_cli_estimate_of_a_resumed_batch_leaves_out_what_is_answered(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(
+        "".join(orjson.dumps({"id": i, "prompt": f"q {i}"}).decode() + "\n" for i in range(10))
+    )
+    out = tmp_path / "out.jsonl"
+    args = ["batch", "--input", str(prompts), "--output", str(out)]
+    first = run_cli(*args, "--limit", "4", env_without_keys=True)
+    assert first.returncode == 0, first.stderr
+    before = out.read_bytes()
+    estimate = run_cli(*args, "--estimate", env_without_keys=True)
+    assert estimate.returncode == 0, estimate.stderr
+    figures = orjson.loads(estimate.stdout)
+    assert figures["prompts"] == 6 and figures["already_answered"] == 4
+    assert figures["calls"] == [6 * 12, 6 * 12]
+    assert out.read_bytes() == before  # estimating changed nothing
