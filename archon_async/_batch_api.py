@@ -18,6 +18,7 @@ from ._batch_io import BatchItem, _item_from_record, iter_jsonl_items, validate_
 
 if TYPE_CHECKING:
     from ._engine import Engine
+    from .callpath import Budget
 
 __all__ = ["run_batch_iter"]
 
@@ -32,6 +33,7 @@ async def run_batch_iter(
     concurrency: int = 64,
     retry_errors: bool = True,
     progress: TextIO | None = None,
+    budget: Budget | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Run a batch and yield each answer (or error) line once it is in ``output``.
 
@@ -44,6 +46,7 @@ async def run_batch_iter(
         concurrency: prompts in flight at once (at most that many lines wait unread).
         retry_errors: on resume, run again the prompts whose line is an error.
         progress: a stream to show progress on (none by default: a library prints nothing).
+        budget: caps on what this batch spends, checked before each prompt starts.
 
     Raises:
         InvalidInputError: an item is malformed, ids repeat, or the output is unusable.
@@ -72,6 +75,7 @@ async def run_batch_iter(
                 progress=progress,
                 show_progress=progress is not None,
                 unique_ids=unique,
+                budget=budget,
                 on_answer=lines.put,
             )
         except Exception:

@@ -469,6 +469,7 @@ class Engine:
         concurrency: int = 64,
         retry_errors: bool = True,
         progress: TextIO | None = None,
+        budget: Budget | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Answer many prompts, streaming each answer line as it is written to ``output``.
 
@@ -478,9 +479,14 @@ class Engine:
         output it resumes (finished ids are skipped and not yielded again). See
         `archon_async._batch_api.run_batch_iter` for the arguments.
 
+        ``budget`` caps this batch (on top of the engine's own): once spent, no new prompt
+        starts, those in flight finish, and `BatchStoppedError` says so; rerun with a larger
+        budget to go on.
+
         Raises:
             InvalidInputError: bad items (every bad one named) or an unusable output.
-            BatchStoppedError: a failure every prompt would meet stopped the batch.
+            BatchStoppedError: a failure every prompt would meet, or a spent budget,
+                stopped the batch.
         """
         from ._batch_api import run_batch_iter
 
@@ -491,6 +497,7 @@ class Engine:
             concurrency=concurrency,
             retry_errors=retry_errors,
             progress=progress,
+            budget=budget,
         )
 
 

@@ -68,3 +68,23 @@ async def test_a_prompts_file_is_checked_whole_first(tmp_path: Path) -> None:
     prompts.write_text('{"id": 1, "prompt": "a"}\n{"id": 2, "prompt": "b"}\n')
     lines = [line async for line in _engine(provider).batch(prompts, output=tmp_path / "o.jsonl")]
     assert sorted(line["id"] for line in lines) == [1, 2]
+
+
+async def test_a_budget_caps_the_batch_and_a_larger_one_goes_on(tmp_path: Path) -> None:
+    from archon_async import BatchStoppedError, Budget
+
+    provider = FakeProvider(lambda request: "ok")
+    out = tmp_path / "answers.jsonl"
+    items = [{"id": i, "prompt": f"Q{i}?"} for i in range(12)]
+    seen: list[object] = []
+    with pytest.raises(BatchStoppedError, match="budget"):
+        async for line in _engine(provider).batch(
+            items, output=out, concurrency=1, budget=Budget(max_calls=5)
+        ):
+            seen.append(line["id"])  # noqa: PERF401 (kept up to the stop)
+    assert seen == list(range(5)) and len(provider.requests) == 5  # one call a prompt
+    rest = [
+        line["id"]
+        async for line in _engine(provider).batch(items, output=out, budget=Budget(max_calls=50))
+    ]
+    assert sorted([*seen, *rest]) == list(range(12))  # nothing twice, nothing lost
