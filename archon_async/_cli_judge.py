@@ -17,11 +17,12 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem
-from ._cli_common import report_summary
+from ._cli_common import TERMINATED, report_summary
 from ._cli_simulated import announce_simulated, refuse_simulated_answers
 from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
-from ._exceptions import ConfigError, InvalidInputError, OutputParseError
+from ._exceptions import BatchStoppedError, ConfigError, InvalidInputError, OutputParseError
+from ._progress import BatchStats
 
 __all__ = ["add_judge_command"]
 
@@ -109,12 +110,20 @@ def _judge(args: argparse.Namespace) -> int:
 
         return print_estimate(engine.architecture, item_prompts(requests), args)
 
+    stats = BatchStats(total=len(requests))
+
     async def go() -> Any:
         async with engine:  # opening checks the judge's keys, before any call
             return await run_batch(
-                engine, requests, output, total=len(requests), concurrency=args.concurrency
+                engine,
+                requests,
+                output,
+                total=len(requests),
+                concurrency=args.concurrency,
+                stats=stats,
             )
 
+    summary: dict[str, Any] = {"simulated": engine.simulated, "judge_models": _judge_models(engine)}
     try:
         anyio.run(go)
     except ConfigError as exc:
@@ -124,12 +133,29 @@ def _judge(args: argparse.Namespace) -> int:
             f"{exc.cli_message or exc}"
         )
         raise
-    summary = {"simulated": engine.simulated, "judge_models": _judge_models(engine)}
+    except (KeyboardInterrupt, BatchStoppedError) as exc:
+        # Stopped (a budget, Ctrl-C, a failure every request would meet): the summary still
+        # says what was judged and spent, and the same command goes on.
+        stopped = str(exc) if isinstance(exc, BatchStoppedError) else "interrupted"
+        summary.update(_spend(stats))
+        summary.update({"judgements": str(output), "stopped": stopped})
+        report_summary(summary, args.summary)
+        if isinstance(exc, BatchStoppedError):
+            return 1
+        return 143 if TERMINATED.is_set() else 130
     summary.update(_summarise(output, plan, kind))
+    summary.update(_spend(stats))
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
     # On standard error with every other summary (standard output is for answers).
     report_summary(summary, args.summary)
     return 0
+
+
+def _spend(stats: BatchStats) -> dict[str, Any]:
+    """The judge's calls, cache hits and cost, as a batch summary gives them."""
+    keys = ("calls", "cache_hits", "retries", "estimated_cost_usd", "unpriced_models", "per_model")
+    figures = stats.summary()
+    return {key: figures[key] for key in keys}
 
 
 def _judge_models(engine: Engine) -> list[str]:

@@ -146,3 +146,31 @@ def test_gsm8k_batch_scores_with_exact_match(tmp_path: Path) -> None:
     # The simulated model answers a known question right with probability 0.7.
     assert 0.3 <= summary["score"]["accuracy"] <= 1.0
     assert summary["per_model"]["meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo"]["calls"] == 20
+
+
+def test_judge_summary_counts_calls_and_cache_hits_and_a_budget_stop_still_reports(
+    tmp_path: Path,
+) -> None:
+    answers = tmp_path / "mt.jsonl"
+    done = cli(
+        "batch", "configs/single_model.json", "--benchmark", "mt_bench", "--limit", "3",
+        "--simulate", "--output", str(answers),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cache = tmp_path / "cache.sqlite"
+    judge = ["judge", "--benchmark", "mt_bench", "--answers", str(answers), "--simulate"]
+    first = cli(*judge, "--cache", str(cache), "--output", str(tmp_path / "j1.jsonl"))
+    assert first.returncode == 0, first.stderr
+    spent = summary_of(first)
+    assert spent["graded"] == 6 and spent["calls"] == 6 and spent["cache_hits"] == 0
+    assert "estimated_cost_usd" in spent and "per_model" in spent
+    again = cli(*judge, "--cache", str(cache), "--output", str(tmp_path / "j2.jsonl"))
+    assert again.returncode == 0, again.stderr
+    assert summary_of(again)["cache_hits"] == 6
+    capped = cli(
+        *judge, "--max-calls", "2", "--concurrency", "1", "--output", str(tmp_path / "j3.jsonl")
+    )
+    assert capped.returncode == 1
+    stopped = summary_of(capped)
+    assert "budget" in stopped["stopped"] and stopped["calls"] >= 2
+    assert stopped["judgements"] == str(tmp_path / "j3.jsonl")
