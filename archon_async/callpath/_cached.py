@@ -4,7 +4,8 @@ A call is answered from the cache when its sample is there; an identical call in
 awaited instead of sent (single flight: the leader shares its response, never its error);
 otherwise it is sent and its response kept. Samples are numbered per request key: by the
 caller (``sample``/``first``) or by a run's counter, where the j-th identical request of
-one run is sample j.
+one run is sample j. While simulating, the sample numbers are told to the simulator (see
+`_samples.numbered`), so a sample reads the same from the cache or from a fresh server.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .._concurrency import gather
 from .._exceptions import ProviderError
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._cache import ResponseCache, request_key
+from ._samples import numbered
 from ._sender import Outcome, Sender
 
 __all__ = ["CachedCalls"]
@@ -78,7 +80,8 @@ class CachedCalls:
         self._inflight[slot] = future
         shared = None
         try:
-            response, record = await self._sender.send(request, ticket)
+            marked = numbered(request, [sample] if self.simulated_as is not None else None)
+            response, record = await self._sender.send(marked, ticket)
             self.cache.put(key, sample, response)
             shared = response
             return response, record
@@ -140,7 +143,8 @@ class CachedCalls:
         responses are kept, and shared with the calls waiting for them."""
         shared: dict[int, ChatResponse] = {}
         try:
-            drawn = await self._sender.draw(request, len(futures), ticket)
+            told = [first + i for i in futures] if self.simulated_as is not None else None
+            drawn = await self._sender.draw(request, len(futures), ticket, told)
             for i, outcome in zip(futures, drawn, strict=True):
                 outcomes[i] = outcome
                 if not isinstance(outcome, ProviderError):

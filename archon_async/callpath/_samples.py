@@ -12,6 +12,12 @@ The trace stays per sample: each sample gets its own `CallRecord` with its share
 request's tokens (see `providers._base.with_choices`); the samples after the first are
 marked ``batched`` (no request of their own), and the first carries the request's retries
 and timeouts.
+
+On the simulated provider, a request drawn for the cache carries the sample numbers its
+choices stand for (`SAMPLES_FIELD`), so the simulator answers sample j of a request with
+the same reply whatever was drawn before in its lifetime: a reply is a function of the
+request, the seed and j, and a search resumed on a fresh server (its cache holding some
+samples) gets the very replies an uninterrupted one got.
 """
 
 from __future__ import annotations
@@ -19,11 +25,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+from collections.abc import Sequence
 
 from .._exceptions import ProviderError, ProviderStatusError
-from .._types import CallRecord, ChatResponse
+from .._types import CallRecord, ChatRequest, ChatResponse
 
-__all__ = ["NRefusals", "chunk_sizes", "refuses_n", "sample_records"]
+__all__ = ["SAMPLES_FIELD", "NRefusals", "chunk_sizes", "numbered", "refuses_n", "sample_records"]
+
+#: The body field that tells the simulated provider which sample numbers a request's
+#: choices are (a list of ints, one per choice); the simulator reads it and drops it.
+SAMPLES_FIELD = "simulate_samples"
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
 # "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...".
@@ -62,6 +73,14 @@ def chunk_sizes(count: int, most: int) -> list[int]:
     requests = -(-count // most)
     base, extra = divmod(count, requests)
     return [base + 1] * extra + [base] * (requests - extra)
+
+
+def numbered(request: ChatRequest, samples: Sequence[int] | None) -> ChatRequest:
+    """``request`` marked with the sample numbers it draws (see `SAMPLES_FIELD`); as it is
+    when ``samples`` is None (not simulated, or not drawn for the cache)."""
+    if samples is None:
+        return request
+    return dataclasses.replace(request, extra={**request.extra, SAMPLES_FIELD: list(samples)})
 
 
 def sample_records(record: CallRecord, response: ChatResponse) -> list[CallRecord]:

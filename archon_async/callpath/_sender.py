@@ -18,7 +18,7 @@ from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget
-from ._samples import NRefusals, chunk_sizes, refuses_n, sample_records
+from ._samples import NRefusals, chunk_sizes, numbered, refuses_n, sample_records
 
 __all__ = ["Outcome", "Sender"]
 
@@ -80,33 +80,45 @@ class Sender:
             self.charge(record)
         return response, record
 
-    async def draw(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
-        """Send ``count`` samples: requests of ``n`` where the provider takes it."""
+    async def draw(
+        self, request: ChatRequest, count: int, ticket: int, samples: list[int] | None = None
+    ) -> list[Outcome]:
+        """Send ``count`` samples: requests of ``n`` where the provider takes it.
+        ``samples``: their numbers, told to the simulated provider (see `numbered`)."""
         if count == 0:
             return []
         provider = self.opened().provider_for(request.model_type)
         most = int(getattr(provider, "max_samples_per_request", 1))
         if count == 1 or most <= 1 or (request.model_type, request.model) in self.no_n:
-            return await self._draw_singly(request, count, ticket)
-        sizes = chunk_sizes(count, most)
-        parts = await gather([partial(self._draw_n, request, size, ticket) for size in sizes])
+            return await self._draw_singly(request, count, ticket, samples)
+        steps, start = [], 0
+        for size in chunk_sizes(count, most):
+            part = None if samples is None else samples[start : start + size]
+            steps.append(partial(self._draw_n, request, size, ticket, part))
+            start += size
+        parts = await gather(steps)
         return [outcome for part in parts for outcome in part]
 
-    async def _draw_singly(self, request: ChatRequest, count: int, ticket: int) -> list[Outcome]:
-        async def one() -> Outcome:
+    async def _draw_singly(
+        self, request: ChatRequest, count: int, ticket: int, samples: list[int] | None
+    ) -> list[Outcome]:
+        async def one(index: int) -> Outcome:
             try:
-                return await self.send(request, ticket)
+                number = None if samples is None else samples[index : index + 1]
+                return await self.send(numbered(request, number), ticket)
             except ProviderError as exc:
                 return exc
 
-        return await gather([one] * count)
+        return await gather([partial(one, index) for index in range(count)])
 
-    async def _draw_n(self, request: ChatRequest, size: int, ticket: int) -> list[Outcome]:
+    async def _draw_n(
+        self, request: ChatRequest, size: int, ticket: int, samples: list[int] | None
+    ) -> list[Outcome]:
         if size == 1:
-            return await self._draw_singly(request, 1, ticket)
+            return await self._draw_singly(request, 1, ticket, samples)
         try:
             response, record = await self.send(
-                dataclasses.replace(request, n=size), ticket, charge=False
+                numbered(dataclasses.replace(request, n=size), samples), ticket, charge=False
             )
         except ProviderError as exc:
             if exc.call_record is not None:
@@ -115,7 +127,7 @@ class Sender:
                 return [exc] * size
             self.no_n.add(request.model_type, request.model)
             log.info("n_refused", provider=request.model_type, model=request.model, n=size)
-            return await self._draw_singly(request, size, ticket)
+            return await self._draw_singly(request, size, ticket, samples)
         records = sample_records(record, response)
         for each in records:
             self.charge(each)

@@ -26,7 +26,11 @@ So the same request gets the same reply from a fresh server, n identical request
 samples of one component) get n different replies in a fixed order, and the same run
 against a fresh server replays exactly. Faults and latency jitter are drawn per attempt
 (seed, digest, arrival count), so a retried request can succeed, and a failed attempt uses
-up no sample.
+up no sample. A client may instead tell which samples a request's choices are (the body
+field ``simulate_samples``, a list of one number per choice, which is no part of the
+digest): the reply is then a function of the request, the seed and those numbers alone,
+whatever the server drew before. A `CallPath` with a cache does so, so that sample j of a
+request reads the same from the cache or from a fresh server (a resumed search).
 
 Replay: a request that carries a seed -- OpenAI's ``seed`` field, Gemini's
 ``generationConfig.seed``, or an ``x-simulate-seed`` header on any wire -- is answered as

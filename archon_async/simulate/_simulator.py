@@ -12,7 +12,8 @@ the sample number counts the earlier replies to the same body in this server's l
 So the same request gets the same reply on a fresh server, and n identical requests get n
 different replies, in a fixed order. A request carrying a seed (OpenAI's ``seed``, Gemini's
 ``generationConfig.seed`` or the header) always starts at sample 0, so repeating it replays
-its reply.
+its reply. A request whose body tells its sample numbers (``simulate_samples``, taken out
+before the digest) gets exactly those samples.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..callpath._samples import SAMPLES_FIELD
 from ._answers import AnswerKey
 from ._faults import inject_fault
 from ._grounded import Grounded
@@ -160,6 +162,7 @@ class Simulator:
         raw = await request.read()
         try:
             body = orjson.loads(raw)
+            numbers = _told_samples(body)
             inbound = parse_request(
                 wire,
                 body,
@@ -171,6 +174,8 @@ class Simulator:
             if self.settings.enforce_request_rules:
                 check_rules(wire, body, inbound.model, request.headers)
             check_choices(wire, inbound, self.model_settings(inbound.model), request.path)
+            if numbers is not None and len(numbers) != inbound.n:
+                raise BadRequest(f"'{SAMPLES_FIELD}' must give one sample number per choice")
         except orjson.JSONDecodeError:
             counters.bad_requests += 1
             return _error(wire, ErrorKind.BAD_REQUEST, "the body is not valid JSON", ids)
@@ -189,13 +194,17 @@ class Simulator:
             if refused is not None:
                 return refused
         seed_header = request.headers.get(SEED_HEADER)
+        if numbers is not None:
+            body = _without_choice_count(body)  # sample j is sample j, drawn alone or with n
         digest = _digest(wire, request.match_info.get("model"), body, seed_header)
         replay = seed_header is not None or inbound.seed is not None
         if wire is Wire.GOOGLE and request.path.endswith(":streamGenerateContent"):
             inbound = dataclasses.replace(inbound, stream=True)
         counters.enter()
         try:
-            return await self._answer(request, inbound, digest, limits, headers, replay=replay)
+            return await self._answer(
+                request, inbound, digest, limits, headers, replay=replay, numbers=numbers
+            )
         except (asyncio.CancelledError, ConnectionResetError):
             counters.cancelled += 1  # the client went away before the reply was complete
             raise
@@ -265,6 +274,7 @@ class Simulator:
         headers: dict[str, str],
         *,
         replay: bool,
+        numbers: list[int] | None = None,
     ) -> web.StreamResponse:
         attempt = self._ledger.next_attempt(digest)
         draw = random.Random(derive_seed(self.settings.seed, "attempt", digest, attempt))
@@ -277,9 +287,13 @@ class Simulator:
             return await inject_fault(
                 request, fault, inbound, draw, self.settings.timeout_fault_s, headers
             )
-        # A seeded request is replayed: its samples count from 0 every time.
-        first = 0 if replay else self._ledger.take_samples(digest, inbound.n)
-        choices = [self._choice(inbound, digest, first + n, limits) for n in range(inbound.n)]
+        # A seeded request is replayed: its samples count from 0 every time. A client that
+        # tells which samples it draws gets those, whatever this server drew before.
+        if numbers is None:
+            first = 0 if replay else self._ledger.take_samples(digest, inbound.n)
+            numbers = list(range(first, first + inbound.n))
+        first = numbers[0]
+        choices = [self._choice(inbound, digest, number, limits) for number in numbers]
         if inbound.stream:
             return await self._stream(request, inbound, choices, headers, digest, first)
         return self._reply(inbound, choices, headers, digest, first, latency)
@@ -427,6 +441,32 @@ class Simulator:
 
 
 _EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _told_samples(body: Any) -> list[int] | None:
+    """The sample numbers a client tells (`SAMPLES_FIELD`), taken out of ``body`` so that
+    they are no part of the request's identity; None when not told.
+
+    Raises:
+        BadRequest: the field is not a list of non-negative integers.
+    """
+    if not isinstance(body, dict) or SAMPLES_FIELD not in body:
+        return None
+    numbers = body.pop(SAMPLES_FIELD)
+    if not isinstance(numbers, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers
+    ):
+        raise BadRequest(f"'{SAMPLES_FIELD}' must be a list of sample numbers (integers >= 0)")
+    return numbers
+
+
+def _without_choice_count(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` less its number of choices (OpenAI's ``n``, Gemini's ``candidateCount``)."""
+    body = {name: value for name, value in body.items() if name != "n"}
+    config = body.get("generationConfig")
+    if isinstance(config, dict) and "candidateCount" in config:
+        body["generationConfig"] = {k: v for k, v in config.items() if k != "candidateCount"}
+    return body
 
 
 def _canonical(body: Any) -> bytes:

@@ -7,7 +7,8 @@ from typing import Any
 from archon_async import CallPath, Engine, ResponseCache
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async.callpath._samples import chunk_sizes, refuses_n
-from archon_async.core import BadRequestError
+from archon_async._types import ChatRequest
+from archon_async.core import BadRequestError, ProviderError
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
 
 
@@ -100,3 +101,27 @@ def test_refusals_of_n_are_told_from_other_bad_requests() -> None:
     assert not refuses_n(bad("This model's maximum context length is 8192 tokens"))
     assert chunk_sizes(10, 8) == [5, 5] and chunk_sizes(7, 3) == [3, 2, 2]
     assert chunk_sizes(5, 128) == [5]
+
+
+async def test_a_cached_sample_reads_the_same_as_one_drawn_from_a_fresh_simulator() -> None:
+    """Sample j of a request is a function of the request, the seed and j: a cache missing
+    some samples (a search resumed on a fresh server) gets the very replies it would have."""
+
+    async def draw(first: int, count: int, model_type: str) -> list[str]:
+        async with SimulatedServer(SimulationSettings(seed=5)) as server:
+            async with CallPath(simulate=server.base_url, cache=ResponseCache()) as calls:
+                request = ChatRequest(
+                    model="m",
+                    model_type=model_type,
+                    messages=[{"role": "user", "content": "q"}],
+                    max_tokens=32,
+                )
+                outcomes = await calls.complete_samples(request, count, first=first)
+        assert not any(isinstance(outcome, ProviderError) for outcome in outcomes)
+        return [outcome[0].text for outcome in outcomes]  # type: ignore[index]
+
+    for model_type in ("OpenAI_API", "Google_API", "Anthropic_API"):  # n, or one a sample
+        whole = await draw(0, 5, model_type)
+        assert len(set(whole)) == 5
+        assert await draw(3, 2, model_type) == whole[3:]
+        assert await draw(1, 1, model_type) == whole[1:2]
