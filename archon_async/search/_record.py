@@ -110,7 +110,7 @@ class RunRecord:
                 except (orjson.JSONDecodeError, TypeError, KeyError):
                     continue  # a line cut short by a kill: that evaluation runs again
                 self.evaluations[evaluation.key] = evaluation
-            self._rewrite()
+            self.rewrite()
 
     @staticmethod
     def _holds_results(run_dir: Path) -> bool:
@@ -126,8 +126,9 @@ class RunRecord:
             stream.flush()
             os.fsync(stream.fileno())
 
-    def _rewrite(self) -> None:
-        # Drop cut lines and keep the proposal order, so the file reads as one clean run.
+    def rewrite(self) -> None:
+        """Rewrite the leaderboard in proposal order (evaluations in flight together are
+        appended as they finish; cut lines are dropped), so it reads as one clean run."""
         lines = [
             orjson.dumps(e.to_json()) for e in sorted(self.evaluations.values(), key=lambda e: e.n)
         ]

@@ -187,6 +187,7 @@ class Search:
                     yield SearchEvent("evaluated", _event(evaluation, record, self.evaluations))
                 if count >= self.evaluations:
                     break  # never resume the algorithm past its last scored proposal
+            record.rewrite()  # in proposal order, whatever order they finished in
             if stop:
                 yield SearchEvent("stopped", {"reason": stop})
             truth = getattr(evaluator, "truth", None)

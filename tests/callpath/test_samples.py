@@ -6,8 +6,8 @@ from typing import Any
 
 from archon_async import CallPath, Engine, ResponseCache
 from archon_async._defaults import DEFAULT_ARCHITECTURE
-from archon_async.callpath._samples import chunk_sizes, refuses_n
 from archon_async._types import ChatRequest
+from archon_async.callpath._samples import chunk_sizes, refuses_n
 from archon_async.core import BadRequestError, ProviderError
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
 
