@@ -27,6 +27,7 @@ from ._engine import Engine as Engine
 from ._exceptions import ArchonError as ArchonError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import BatchBudgetExceededError as BatchBudgetExceededError
 from ._exceptions import BatchStoppedError as BatchStoppedError
 from ._exceptions import BudgetExceededError as BudgetExceededError
 from ._exceptions import CircuitOpenError as CircuitOpenError
@@ -67,6 +68,7 @@ __all__ = [
     "ArchonError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchBudgetExceededError",
     "BatchStoppedError",
     "Budget",
     "BudgetExceededError",

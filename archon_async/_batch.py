@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
-from filelock import FileLock, Timeout
 
 from ._admission import current_ticket, next_ticket
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
@@ -18,6 +17,7 @@ from ._engine import Engine
 from ._exceptions import (
     ArchonError,
     AuthenticationError,
+    BatchBudgetExceededError,
     BatchStoppedError,
     BudgetExceededError,
     ConfigError,
@@ -27,6 +27,7 @@ from ._exceptions import (
     RateLimitResetError,
 )
 from ._logging import get_logger
+from ._output_lock import output_lock
 from ._progress import BatchStats, ProgressReporter
 from ._trace import call_sink
 from ._types import CallRecord, Message
@@ -86,9 +87,12 @@ async def run_batch(
             another architecture's answers (or simulated ones for a real engine, or real
             ones for a simulated engine) or is not an answers file, or another run is
             writing to it.
-        BatchStoppedError: a failure every prompt would meet, or a spent budget (the
-            engine's or its call path's: see `Budget`), stopped the batch; the prompts in
-            flight finished, and the rerun goes on where it stopped.
+        BatchStoppedError: a failure every prompt would meet stopped the batch; the prompts
+            in flight finished, and the rerun goes on where it stopped. Its
+            ``not_started`` and ``stats`` say what was left and what was done.
+        BatchBudgetExceededError: a spent budget (this batch's, the engine's or its call
+            path's: see `Budget`) stopped it; a `BatchStoppedError` and a
+            `BudgetExceededError`, whose ``budget`` is the one that ran out.
     """
     if concurrency < 1:
         raise InvalidInputError("concurrency must be at least 1")
@@ -134,12 +138,36 @@ async def run_batch(
                 await engine.aclose()
     log.info("batch_finished", **{k: v for k, v in stats.summary().items() if k != "per_model"})
     if stop.reason is not None:
-        raise BatchStoppedError(
-            f"the batch stopped: {stop.reason}; {stats.answered + stats.failed} prompts were "
-            f"answered or recorded in {output}; fix the cause and run the same command again "
-            "to go on where it stopped"
-        )
+        raise _stopped(stop, stats, output)
     return stats
+
+
+def _stopped(stop: _Stop, stats: BatchStats, output: Path | TextIO) -> BatchStoppedError:
+    """The error of a stopped batch: what stopped it, what finished, what did not start."""
+    left = max(stats.total - stats.skipped - stats.answered - stats.failed, 0)
+    where = output if isinstance(output, Path) else "the output"
+    done = (
+        f"this run answered {stats.answered} prompts and recorded {stats.failed} failures "
+        f"in {where}; {left} prompts did not start"
+    )
+    error: BatchStoppedError
+    if stop.budget is None:
+        error = BatchStoppedError(
+            f"the batch stopped: {stop.reason}; {done}; fix the cause and run the same "
+            "command again to go on where it stopped"
+        )
+    else:
+        # Said now, not when it was reached: the prompts in flight have spent more since.
+        reason = stop.budget.exceeded() or stop.reason
+        error = BatchBudgetExceededError(
+            f"the batch stopped on its budget: {reason}; no prompt started after that and "
+            f"the prompts in flight finished; {done}; a run with room in its budget (a new "
+            "Budget: the command's own starts from zero) answers them, finished prompts "
+            "are not asked again"
+        )
+        error.budget = stop.budget
+    error.stats, error.not_started = stats, left
+    return error
 
 
 @contextmanager
@@ -150,29 +178,20 @@ def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str, bool], set[
         yield lambda retry_errors, fingerprint, simulated: set()
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(output.with_name(output.name + ".lock"), thread_local=False)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise InvalidInputError(
-            f"{output}: another run is writing these answers (its lock {lock.lock_file} is "
-            "held); wait for it to end, or give another --output"
-        ) from None
-    try:
+    with output_lock(output):
         yield lambda retry_errors, fingerprint, simulated: prepare_output(
             output, retry_errors=retry_errors, fingerprint=fingerprint, simulated=simulated
         )
-    finally:
-        lock.release()
 
 
 class _Stop:
-    """Set by the first failure that every later prompt would meet too."""
+    """Set by the first failure that every later prompt would meet too, or a budget."""
 
-    __slots__ = ("reason",)
+    __slots__ = ("budget", "reason")
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.budget: Budget | None = None  # the budget that stopped the batch
 
 
 async def _feed(
@@ -244,8 +263,9 @@ class _Worker:
                 self._engine, item, attempts=self._attempts, stats=stats, budget=self.budget
             )
         except BudgetExceededError as exc:
-            # No line: the rerun (with a larger budget) answers it.
-            self._stop.reason = self._stop.reason or str(exc)
+            # No line: the rerun (with room in its budget) answers it.
+            if self._stop.reason is None:
+                self._stop.reason, self._stop.budget = str(exc), exc.budget
             return
         finally:
             stats.in_flight -= 1

@@ -120,8 +120,10 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         return _estimate(engine, items, output, args)
+    from ._cli_callpath import check_budget_fits, stopped_fields
     from ._cli_simulated import announce_simulated
 
+    check_budget_fits(engine.architecture, args)
     announce_simulated(engine, command="batch", chosen=args.config is not None)
     stats = BatchStats(total=total)
 
@@ -145,7 +147,10 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         terminated = TERMINATED.is_set()
         why = "terminated" if terminated else "interrupted"
         why = why if isinstance(exc, KeyboardInterrupt) else str(exc)
-        said = {"output": "-" if output is sys.stdout else str(output), "stopped": why}
+        said: dict[str, Any] = {"output": "-" if output is sys.stdout else str(output)}
+        said["stopped"] = why
+        if isinstance(exc, BatchStoppedError):
+            said.update(stopped_fields(exc, args, retry_errors=not args.no_retry_errors))
         # "simulated" first, so that no one reads a simulated bill or score for a real one.
         report_summary({"simulated": engine.simulated} | stats.summary() | said, args.summary)
         if isinstance(exc, BatchStoppedError):

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +15,8 @@ from typing import Any
 import orjson
 
 from ._architecture import Architecture
-from ._exceptions import ConfigError
+from ._cli_common import UsageError
+from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._estimate import estimate
 
@@ -21,11 +24,14 @@ __all__ = [
     "add_callpath_options",
     "add_shared_limits_option",
     "budget_from_args",
+    "budget_overrun",
     "cache_from_args",
+    "check_budget_fits",
     "item_prompts",
     "print_estimate",
     "shared_limits_from_args",
     "shared_limits_url",
+    "stopped_fields",
 ]
 
 
@@ -161,3 +167,111 @@ def item_prompts(items: Iterable[Any]) -> Iterable[str | Sequence[Mapping[str, s
         for turn in item.turns:
             sofar += turn
             yield sofar
+
+
+def check_budget_fits(architecture: Architecture, args: argparse.Namespace) -> None:
+    """Refuse, before any call, a ``--max-calls`` below the calls one prompt makes at the
+    least (the estimate's low end: no parse retry, no failed call). A budget is checked
+    when a prompt starts and a started prompt finishes, so such a cap would either answer
+    nothing or be silently overrun. With ``--cache`` a prompt may cost no call: not checked.
+
+    Raises:
+        UsageError: the cap is below one prompt's calls; it says the least that works.
+    """
+    if args.max_calls is None or getattr(args, "cache", None) is not None:
+        return
+    least = estimate(architecture, [""]).calls[0]
+    if args.max_calls < least:
+        raise UsageError(
+            f"--max-calls {args.max_calls} is below the {least} calls one prompt of "
+            f"{architecture.name!r} makes at the least (--estimate shows the range): no "
+            f"prompt could finish within it; give --max-calls {least} or more"
+        )
+
+
+def budget_overrun(budget: Budget | None) -> str | None:
+    """What a finished run spent past its caps, as a sentence, or None (for ``run``: a cap
+    reached mid-prompt does not stop the prompt)."""
+    if budget is None:
+        return None
+    spent = budget.spent()
+    over = [
+        f"{flag} {cap:g} ({used:g} used)"
+        for flag, cap, used in _caps(budget, spent.calls, spent.tokens, spent.cost_usd)
+        if cap is not None and used > cap
+    ]
+    if not over:
+        return None
+    return (
+        f"over {', '.join(over)}: a budget is checked when a prompt starts, and a started "
+        "prompt finishes"
+    )
+
+
+def stopped_fields(
+    error: BatchStoppedError, args: argparse.Namespace, *, retry_errors: bool = True
+) -> dict[str, Any]:
+    """The summary's account of a stopped batch: ``stopped`` (what stopped it, what
+    finished, what did not start), ``not_started`` and, for a budget, ``resume``: the
+    exact command that answers the rest (with caps raised where the rest needs more)."""
+    fields: dict[str, Any] = {"stopped": str(error), "not_started": error.not_started}
+    budget = getattr(error, "budget", None)
+    stats = error.stats
+    if budget is None or stats is None:
+        return fields
+    done = stats.answered + stats.failed
+    rest = error.not_started + (stats.failed if retry_errors else 0)
+    spent = budget.spent()
+    new: dict[str, str] = {}
+    for flag, cap, used in _caps(budget, spent.calls, spent.tokens, spent.cost_usd):
+        if cap is None:
+            continue
+        # What the rest needs at this run's rate per prompt, plus a tenth for the spread.
+        need = used / done * rest * 1.1 if done else cap * 2
+        if flag == "--max-cost":
+            new[flag] = f"{max(cap, math.ceil(need * 100) / 100):.2f}"
+        else:
+            new[flag] = str(max(int(cap), math.ceil(need)))
+    command = "archon-async " + shlex.join(_with_options(getattr(args, "command_line", []), new))
+    fields["resume"] = command
+    fields["stopped"] = (
+        f"the budget stopped the batch: {budget.exceeded() or 'a cap was reached'}; no "
+        "prompt started after that, and the prompts in flight finished. This run "
+        f"answered {stats.answered} prompts and recorded "
+        f"{stats.failed} failures; {error.not_started} prompts did not start. Each run's "
+        f"budget starts from zero and finished prompts are not asked again: to answer the "
+        f"{rest} left, run: {command}"
+    )
+    return fields
+
+
+def _caps(
+    budget: Budget, calls: float, tokens: float, cost: float
+) -> list[tuple[str, float | None, float]]:
+    return [
+        ("--max-calls", budget.max_calls, calls),
+        ("--max-total-tokens", budget.max_tokens, tokens),
+        ("--max-cost", budget.max_cost_usd, cost),
+    ]
+
+
+def _with_options(arguments: Sequence[str], values: Mapping[str, str]) -> list[str]:
+    """``arguments`` with each option of ``values`` set to its value (added if absent)."""
+    result: list[str] = []
+    given: set[str] = set()
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+            continue
+        flag = argument.split("=", 1)[0]
+        if flag in values:
+            result += [flag, values[flag]]
+            given.add(flag)
+            skip = "=" not in argument
+            continue
+        result.append(argument)
+    for flag, value in values.items():
+        if flag not in given:
+            result += [flag, value]
+    return result

@@ -110,6 +110,9 @@ def _judge(args: argparse.Namespace) -> int:
 
         return print_estimate(engine.architecture, item_prompts(requests), args)
 
+    from ._cli_callpath import check_budget_fits, stopped_fields
+
+    check_budget_fits(engine.architecture, args)
     stats = BatchStats(total=len(requests))
 
     async def go() -> Any:
@@ -139,6 +142,8 @@ def _judge(args: argparse.Namespace) -> int:
         stopped = str(exc) if isinstance(exc, BatchStoppedError) else "interrupted"
         summary.update(_spend(stats))
         summary.update({"judgements": str(output), "stopped": stopped})
+        if isinstance(exc, BatchStoppedError):
+            summary.update(stopped_fields(exc, args))  # what finished, the command to go on
         report_summary(summary, args.summary)
         if isinstance(exc, BatchStoppedError):
             return 1

@@ -180,6 +180,11 @@ class Engine:
         return self._adopted and self._callpath.is_open
 
     @property
+    def budget(self) -> Budget | None:
+        """This engine's own budget (the call path may have one too), or None."""
+        return self._budget
+
+    @property
     def callpath(self) -> CallPath:
         """The call path this engine draws from (private or shared)."""
         return self._callpath

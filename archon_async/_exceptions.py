@@ -19,7 +19,8 @@ ArchonError
 ├── ComponentError                 a component could not do its job
 │   └── OutputParseError           a model reply could not be parsed after the retries
 ├── BatchStoppedError              a batch stopped on a failure every prompt would meet
-├── BudgetExceededError            a call would go over a configured budget
+│   └── BatchBudgetExceededError   ... or on its budget (a BudgetExceededError too)
+├── BudgetExceededError            a prompt would start past a configured budget
 └── LayerFailedGroup               every component of a layer failed (an ExceptionGroup too,
                                    whose leaves say why)
 """
@@ -27,7 +28,7 @@ ArchonError
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._trace import LayerTrace, Trace
@@ -37,6 +38,7 @@ __all__ = [
     "ArchonError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchBudgetExceededError",
     "BatchStoppedError",
     "BudgetExceededError",
     "CircuitOpenError",
@@ -243,11 +245,33 @@ class OutputParseError(ComponentError):
 
 class BatchStoppedError(ArchonError):
     """A batch stopped early on a failure every prompt would meet (a refused key, no key
-    left, a configuration problem); rerun it after the fix to go on where it stopped."""
+    left, a configuration problem); rerun it after the fix to go on where it stopped.
+
+    Attributes:
+        stats: the batch's counters when it stopped (a ``BatchStats``: answered, failed,
+            skipped, calls...), or None.
+        not_started: prompts that did not start (the rerun answers them).
+    """
+
+    stats: Any = None
+    not_started: int = 0
 
 
 class BudgetExceededError(ArchonError):
-    """Running on would exceed a configured budget of calls, tokens or cost."""
+    """Running on would exceed a configured budget of calls, tokens or cost.
+
+    Attributes:
+        budget: the ``Budget`` whose cap is reached (``budget.spent()`` says how much was
+            spent), or None.
+    """
+
+    budget: Any = None
+
+
+class BatchBudgetExceededError(BatchStoppedError, BudgetExceededError):
+    """A budget stopped a batch: no new prompt started once a cap was reached, the prompts
+    in flight finished. A new run with room in its budget answers the prompts not started
+    (finished ones are not asked again)."""
 
 
 class LayerFailedGroup(ExceptionGroup[ArchonError], ArchonError):

@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(simulate_main(arguments[1:]) or 0)
     parser = _parser()
     args = parser.parse_args(arguments)
+    args.command_line = arguments  # for the command a stopped batch says to resume with
     # A kill (SIGTERM) unwinds like Ctrl-C, so that a batch still prints what it spent.
     previous = signal.signal(signal.SIGTERM, _terminate)
     TERMINATED.clear()
@@ -293,6 +294,9 @@ def _run(args: argparse.Namespace) -> int:
         from ._cli_callpath import print_estimate
 
         return print_estimate(engine.architecture, [question], args)
+    from ._cli_callpath import budget_overrun, check_budget_fits
+
+    check_budget_fits(engine.architecture, args)
     announce_simulated(engine, command="run", chosen=config is not None)
 
     async def answer() -> Any:
@@ -308,6 +312,9 @@ def _run(args: argparse.Namespace) -> int:
         f"{totals['input_tokens']} tokens in, {totals['output_tokens']} out, "
         f"{totals['elapsed_s']:.2f} s]\n"
     )
+    overrun = budget_overrun(engine.budget)
+    if overrun:
+        sys.stderr.write(f"archon-async: {overrun}\n")
     if args.trace:
         sys.stderr.write(
             orjson.dumps(result.trace.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -157,6 +157,8 @@ class Budget:
         """
         reason = self.exceeded()
         if reason is not None:
-            raise BudgetExceededError(
-                f"{reason}: no new prompt starts; run again with a larger budget to go on"
+            error = BudgetExceededError(
+                f"{reason}: no new prompt starts on it; give a budget with room left to go on"
             )
+            error.budget = self
+            raise error

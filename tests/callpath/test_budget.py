@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 from archon_async import (
     Architecture,
+    BatchBudgetExceededError,
     BatchStoppedError,
     Budget,
     BudgetExceededError,
@@ -24,7 +27,7 @@ from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async.callpath._estimate import estimate
-from tests.conftest import FakeProvider, fake_registry, run_cli
+from tests.conftest import FakeProvider, fake_registry, run_cli, summary_of
 
 
 def architecture(provider: FakeProvider, samples: int = 1, model: str = "m") -> Architecture:
@@ -88,7 +91,8 @@ async def test_a_batch_stops_on_its_budget_and_resumes_with_a_larger_one(tmp_pat
     provider = FakeProvider(lambda request: "ok")
     out = tmp_path / "answers.jsonl"
     engine = Engine(architecture(provider, samples=2))
-    with pytest.raises(BatchStoppedError, match="budget of 5 calls"):
+    budget = Budget(max_calls=5)
+    with pytest.raises(BatchBudgetExceededError, match="budget of 5 calls") as stopped:
         await run_batch(
             engine,
             items(10),
@@ -96,8 +100,15 @@ async def test_a_batch_stops_on_its_budget_and_resumes_with_a_larger_one(tmp_pat
             total=10,
             concurrency=1,
             progress=io.StringIO(),
-            budget=Budget(max_calls=5),
+            budget=budget,
         )
+    # Python callers catch it as either: a stopped batch, and a budget exceeded.
+    assert isinstance(stopped.value, BatchStoppedError | BudgetExceededError)
+    assert stopped.value.budget is budget and stopped.value.not_started == 7
+    message = str(stopped.value)
+    assert "(6 made)" in message and "answered 3 prompts" in message
+    assert "7 prompts did not start" in message and "fix the cause" not in message
+    assert not (tmp_path / "answers.jsonl.lock").exists()
     first = lines(out)
     # One prompt at a time: prompts of 2 calls start until 5 calls are spent: 3 prompts.
     assert [line["id"] for line in first] == ["q0", "q1", "q2"]
@@ -153,15 +164,31 @@ def test_cli_estimate_makes_no_call_and_max_calls_caps_a_batch(tmp_path: Path) -
     )
     out = tmp_path / "out.jsonl"
     args = ["batch", "--input", str(prompts), "--output", str(out), "--concurrency", "2"]
-    capped = run_cli(*args, "--max-calls", "30", env_without_keys=True)
+    capped = run_cli(*args, "--max-calls=30", env_without_keys=True)
     assert capped.returncode == 1, capped.stderr
-    summary = orjson.loads(capped.stderr[capped.stderr.index("{") :])
-    assert "budget of 30 calls" in summary["stopped"]
+    summary = summary_of(capped)
     # Prompts of 12 calls, two at a time: 30 calls are reached within 4 prompts.
-    assert 3 <= summary["answered"] <= 4 and summary["calls"] == 12 * summary["answered"]
-    rest = run_cli(*args, "--max-calls", "1000", env_without_keys=True)
+    answered = summary["answered"]
+    assert 3 <= answered <= 4 and summary["calls"] == 12 * answered
+    stopped = summary["stopped"]
+    assert f"budget of 30 calls is spent ({12 * answered} made)" in stopped
+    assert f"answered {answered} prompts" in stopped and "fix the cause" not in stopped
+    assert summary["not_started"] == 30 - answered
+    assert f"{30 - answered} prompts did not start" in stopped
+    # The command to go on: the same one, with room for the rest (12 calls each, + 10%).
+    resume = shlex.split(summary["resume"])
+    need = math.ceil(12 * (30 - answered) * 1.1)
+    assert resume == ["archon-async", *args, "--max-calls", str(need)]
+    assert summary["resume"] in stopped
+    assert not out.with_name("out.jsonl.lock").exists()
+    rest = run_cli(*resume[1:], env_without_keys=True)
     assert rest.returncode == 0, rest.stderr
-    assert len(lines(out)) == 30
+    summary = summary_of(rest)
+    assert summary["skipped_already_done"] == answered and summary["answered"] == 30 - answered
+    ids = [line["id"] for line in lines(out)]
+    assert sorted(ids) == sorted(range(30))  # nothing lost, nothing answered twice
+    assert not out.with_name("out.jsonl.lock").exists()
+
 
 
 def test_cli_estimate_of_a_resumed_batch_leaves_out_what_is_answered(tmp_path: Path) -> None:
@@ -180,3 +207,15 @@ def test_cli_estimate_of_a_resumed_batch_leaves_out_what_is_answered(tmp_path: P
     assert figures["prompts"] == 6 and figures["already_answered"] == 4
     assert figures["calls"] == [6 * 12, 6 * 12]
     assert out.read_bytes() == before  # estimating changed nothing
+
+
+def test_run_refuses_a_max_calls_below_one_prompt_before_any_call() -> None:
+    done = run_cli("run", "--max-calls", "3", "What is 2 + 2?", env_without_keys=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--max-calls 3 is below the 12 calls one prompt" in done.stderr
+    assert "give --max-calls 12 or more" in done.stderr
+    # At or above the floor, the run answers; a cap it went over is said.
+    done = run_cli("run", "--max-calls", "12", "--max-total-tokens", "10", "What is 2 + 2?",
+                   env_without_keys=True)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip(), done.stderr
+    assert "over --max-total-tokens 10 (" in done.stderr

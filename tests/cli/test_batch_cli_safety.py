@@ -108,6 +108,9 @@ def test_two_runs_on_one_output_do_not_both_answer(tmp_path: Path) -> None:
         first.wait(timeout=60)
     ids = [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()]
     assert len(ids) == len(set(ids))  # nothing answered twice
+    # Interrupted (and refused) runs leave no lock file behind.
+    assert first.returncode == 130
+    assert not out.with_name("out.jsonl.lock").exists()
 
 
 def test_an_empty_input_file_says_so(tmp_path: Path) -> None:

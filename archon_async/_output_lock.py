@@ -1,0 +1,61 @@
+"""The lock a batch holds on its output file (``OUTPUT.lock``), so that two runs never
+answer into one file, and that leaves no file behind once the batch ends.
+
+The lock is an ``flock`` taken through `filelock` (kernel-held: a killed run never leaves a
+stale lock). On every end of the batch (normal, error, Ctrl-C) the lock file is unlinked
+*while still held*, then released. A second run that opened the old file just before can
+then take the lock on an unlinked inode, which would let a third run lock a new file at the
+same path: the ``on_acquired`` check refuses a lock whose file is no longer the one at the
+path (filelock rolls the acquisition back), so such a run sees the lock as busy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from ._exceptions import InvalidInputError
+
+__all__ = ["output_lock", "output_lock_path"]
+
+
+def output_lock_path(output: Path) -> Path:
+    """The lock file of an answers file: ``OUTPUT.lock`` beside it."""
+    return output.with_name(output.name + ".lock")
+
+
+@contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold ``output``'s lock for the block; the lock file is gone after it.
+
+    Raises:
+        InvalidInputError: another run holds the lock (it names the lock file).
+    """
+    path = output_lock_path(output)
+
+    def still_ours(fd: int) -> None:
+        try:
+            linked = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            linked = False
+        if not linked:
+            raise Timeout(str(path))  # the holder removed this file as it ended: busy
+
+    lock = FileLock(path, thread_local=False, on_acquired=still_ours)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise InvalidInputError(
+            f"{output}: another run is writing these answers (its lock {path} is held); "
+            "wait for it to end, or give another --output"
+        ) from None
+    try:
+        yield
+    finally:
+        with suppress(FileNotFoundError):
+            path.unlink()  # before the release: no other run can hold it in between
+        lock.release()
