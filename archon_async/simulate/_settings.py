@@ -36,6 +36,14 @@ class ModelSettings(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     skill: float | None = Field(default=None, ge=0, le=1)
     max_n: int | None = Field(default=None, ge=1)
+    #: Share of this model's requests that get a fault (1: the model is down); unset: the
+    #: server's ``fault_rate``. The kinds are the server's ``faults``.
+    fault_rate: float | None = Field(default=None, ge=0, le=1)
+    #: Tokens of prompt + completion the model takes; more is refused with the API's
+    #: context-length 400 (see ``_model_refusals``). Unset: no limit.
+    context_window: int | None = Field(default=None, ge=1)
+    #: Words whose presence in a prompt makes the model's content filter refuse it.
+    content_filter: tuple[str, ...] = ()
 
 
 class KeySettings(BaseModel):
@@ -152,6 +160,9 @@ class SimulationSettings(BaseModel):
             rpm=_pick(override.rpm, self.rpm),
             skill=_pick(override.skill, self.skill),
             max_n=override.max_n,
+            fault_rate=_pick(override.fault_rate, self.fault_rate),
+            context_window=override.context_window,
+            content_filter=override.content_filter,
         )
 
 

@@ -35,6 +35,7 @@ from ._answers import AnswerKey
 from ._faults import inject_fault
 from ._grounded import Grounded
 from ._limits import Admission, RateLimiter, SlidingWindow, TokenBucket
+from ._model_refusals import check_model_refusals
 from ._replies import (
     SIMULATED_MARK,
     ReplyContext,
@@ -176,6 +177,7 @@ class Simulator:
             check_choices(wire, inbound, self.model_settings(inbound.model), request.path)
             if numbers is not None and len(numbers) != inbound.n:
                 raise BadRequest(f"'{SAMPLES_FIELD}' must give one sample number per choice")
+            check_model_refusals(inbound, self.model_settings(inbound.model))
         except orjson.JSONDecodeError:
             counters.bad_requests += 1
             return _error(wire, ErrorKind.BAD_REQUEST, "the body is not valid JSON", ids)
@@ -278,7 +280,7 @@ class Simulator:
     ) -> web.StreamResponse:
         attempt = self._ledger.next_attempt(digest)
         draw = random.Random(derive_seed(self.settings.seed, "attempt", digest, attempt))
-        fault = self._draw_fault(draw)
+        fault = self._draw_fault(draw, limits)
         latency = (limits.latency_s or 0.0) + draw.random() * (limits.jitter_s or 0.0)
         if latency > 0:
             await asyncio.sleep(latency)
@@ -298,11 +300,12 @@ class Simulator:
             return await self._stream(request, inbound, choices, headers, digest, first)
         return self._reply(inbound, choices, headers, digest, first, latency)
 
-    def _draw_fault(self, draw: random.Random) -> FaultKind | None:
+    def _draw_fault(self, draw: random.Random, limits: ModelSettings) -> FaultKind | None:
         settings = self.settings
-        if settings.fault_rate <= 0 or not settings.faults:
+        rate = settings.fault_rate if limits.fault_rate is None else limits.fault_rate
+        if rate <= 0 or not settings.faults:
             return None
-        if draw.random() >= settings.fault_rate:
+        if draw.random() >= rate:
             return None
         return draw.choice(settings.faults)
 

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from archon_async import Architecture, BadRequestError, ConfigError, Engine, ProviderServerError
+from archon_async.callpath._fallbacks import fallback_trigger
 from archon_async.core import ChatRequest
+from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
+from archon_async.simulate._model_refusals import check_model_refusals
+from archon_async.simulate._wire import BadRequest as SimulatorBadRequest
+from archon_async.simulate._wire import Inbound, Wire
 from tests.conftest import FakeProvider, fake_registry
 
 
@@ -98,3 +103,63 @@ async def test_server_errors_retried_to_success_do_not_open_the_circuit() -> Non
 def test_fallback_triggers_are_checked_in_the_config() -> None:
     with pytest.raises(ConfigError, match="fallbacks"):
         engine(FakeProvider(lambda r: "x"), {"timeout": ["big"]})
+
+
+async def test_each_trigger_against_the_simulated_provider_over_http() -> None:
+    """Context window, content filter and a model that is down, as the simulated server
+    refuses them (each API's 400 wording, a 503): each fallback is used and noted."""
+    settings = SimulationSettings(
+        faults=["5xx"],
+        models={
+            "small-8k": ModelSettings(context_window=300),
+            "prude": ModelSettings(content_filter=("forbidden",)),
+            "dead": ModelSettings(fault_rate=1.0),
+        },
+    )
+
+    def spec(model: str, trigger: str, fallback: Any) -> dict[str, Any]:
+        return {"type": "generator", "model": model, "model_type": "OpenAI_API",
+                "max_tokens": 32, "fallbacks": {trigger: [fallback]}}  # fmt: skip
+
+    anthropic = {"model": "claude-3-5-sonnet-20240620", "model_type": "Anthropic_API"}
+    layer = [
+        spec("small-8k", "context_window", "big-128k"),
+        spec("prude", "content_policy", anthropic),
+        spec("dead", "unavailable", "backup"),
+    ]
+    config = {"layers": [layer], "providers": {"OpenAI_API": {"max_retries": 0}}}
+    long_prompt = "a forbidden question " * 80  # about 420 tokens: over small-8k's 300
+    async with SimulatedServer(settings) as server:
+        async with Engine(config, simulate=str(server.base_url)) as engine:
+            result = await engine.generate(long_prompt)
+    components = result.trace.layers[0].components
+    used = {}
+    for component in components:
+        [note] = [n for n in component.notes if n["event"] == "fallback"]
+        used[note["model"]] = (note["trigger"], note["fallback"])
+        # The failed call and the fallback's answer are both in the trace.
+        assert [call.model for call in component.calls] == [note["model"], note["fallback"]]
+        assert component.calls[0].error is not None and component.calls[1].error is None
+    assert used == {
+        "small-8k": ("context_window", "big-128k"),
+        "prude": ("content_policy", "claude-3-5-sonnet-20240620"),
+        "dead": ("unavailable", "backup"),
+    }
+    assert "maximum context length is 300 tokens" in components[0].calls[0].error
+    assert "content filter" in components[1].calls[0].error
+    assert "HTTP 503" in components[2].calls[0].error
+
+
+@pytest.mark.parametrize("wire", list(Wire))
+def test_each_apis_context_wording_is_read_as_a_context_window_error(wire: Wire) -> None:
+    inbound = Inbound(wire=wire, model="m", messages=(("user", "x" * 2000),), max_tokens=100)
+    with pytest.raises(SimulatorBadRequest) as refused:
+        check_model_refusals(inbound, ModelSettings(context_window=300))
+    error = BadRequestError(str(refused.value), status_code=400)
+    assert fallback_trigger(error) == "context_window"
+    with pytest.raises(SimulatorBadRequest) as filtered:
+        check_model_refusals(inbound, ModelSettings(content_filter=("XXX",)))
+    assert fallback_trigger(BadRequestError(str(filtered.value), status_code=400)) == (
+        "content_policy"
+    )
+    check_model_refusals(inbound, ModelSettings(context_window=700, content_filter=("y",)))
