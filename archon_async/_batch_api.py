@@ -51,6 +51,8 @@ async def run_batch_iter(
     Raises:
         InvalidInputError: an item is malformed, ids repeat, or the output is unusable.
         BatchStoppedError: a failure every prompt would meet stopped the batch.
+        BatchBudgetExceededError: a budget (the engine's or its call path's) stopped it;
+            also a `BudgetExceededError` (see `run_batch`).
     """
     if isinstance(items, str | Path):
         path = Path(items)

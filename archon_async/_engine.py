@@ -484,14 +484,15 @@ class Engine:
         output it resumes (finished ids are skipped and not yielded again). See
         `archon_async._batch_api.run_batch_iter` for the arguments.
 
-        ``budget`` caps this batch (on top of the engine's own): once spent, no new prompt
-        starts, those in flight finish, and `BatchStoppedError` says so; rerun with a larger
-        budget to go on.
+        ``budget`` caps this batch (on top of the engine's own): a prompt starts only while
+        its share fits, those in flight finish, and `BatchBudgetExceededError` says so; a
+        rerun with a new budget goes on.
 
         Raises:
             InvalidInputError: bad items (every bad one named) or an unusable output.
-            BatchStoppedError: a failure every prompt would meet, or a spent budget,
-                stopped the batch.
+            BatchStoppedError: a failure every prompt would meet stopped the batch.
+            BatchBudgetExceededError: a budget (this batch's, the engine's or its call
+                path's) stopped it; also a `BudgetExceededError` (see `run_batch`).
         """
         from ._batch_api import run_batch_iter
 

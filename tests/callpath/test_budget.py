@@ -219,3 +219,16 @@ def test_run_refuses_a_max_calls_below_one_prompt_before_any_call() -> None:
                    env_without_keys=True)  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip(), done.stderr
     assert "over --max-total-tokens 10 (" in done.stderr
+
+
+async def test_engine_batch_raises_budget_exceeded_to_python_callers(tmp_path: Path) -> None:
+    provider = FakeProvider(lambda request: "ok")
+    out = tmp_path / "answers.jsonl"
+    seen: list[str] = []
+    engine = Engine(architecture(provider), budget=Budget(max_calls=3))
+    with pytest.raises(BudgetExceededError, match="budget of 3 calls") as stopped:
+        async for line in engine.batch(items(10), output=out, concurrency=1):
+            seen.append(line["id"])  # noqa: PERF401 (the lines before the stop are kept)
+    assert isinstance(stopped.value, BatchStoppedError) and stopped.value.not_started == 7
+    assert seen == ["q0", "q1", "q2"] and len(provider.requests) == 3
+    assert not out.with_name("answers.jsonl.lock").exists()
