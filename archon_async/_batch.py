@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import anyio
 
 from ._admission import current_ticket, next_ticket
+from ._batch_budget import BudgetGate
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
 from ._engine import Engine
 from ._exceptions import (
@@ -32,6 +33,7 @@ from ._progress import BatchStats, ProgressReporter
 from ._trace import call_sink
 from ._types import CallRecord, Message
 from .callpath import Budget
+from .callpath._estimate import estimate
 
 __all__ = ["answer_item", "describe_error", "is_fatal", "run_batch"]
 
@@ -107,6 +109,7 @@ async def run_batch(
         "simulated": engine.simulated,
     }
     stop = _Stop()
+    gate = _budget_gate(engine, budget)
     # A feeder hands the items over one at a time through a queue of one: starts are spread
     # over loop turns, so replies do not come back in waves that hold the loop (a generator
     # shared by the workers measured 20x the loop lag, bench measure 6). asyncio's queue
@@ -128,7 +131,7 @@ async def run_batch(
                         for _ in range(concurrency):
                             worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
                             worker.on_answer = on_answer
-                            worker.budget = budget
+                            worker.budget, worker.gate = budget, gate
                             workers.start_soon(worker.run, queue)
                     outer.cancel_scope.cancel()  # stops the progress reporter
         finally:
@@ -138,11 +141,21 @@ async def run_batch(
                 await engine.aclose()
     log.info("batch_finished", **{k: v for k, v in stats.summary().items() if k != "per_model"})
     if stop.reason is not None:
-        raise _stopped(stop, stats, output)
+        raise _stopped(stop, stats, output, gate)
     return stats
 
 
-def _stopped(stop: _Stop, stats: BatchStats, output: Path | TextIO) -> BatchStoppedError:
+def _budget_gate(engine: Engine, budget: Budget | None) -> BudgetGate:
+    """The gate of a batch's prompts under every budget its calls are charged to."""
+    budgets = [b for b in (budget, engine.budget, engine.callpath.budget) if b is not None]
+    if not budgets or engine.callpath.cache is not None:
+        return BudgetGate(budgets, 0)  # a cached prompt may cost no call: reserve none
+    return BudgetGate(budgets, estimate(engine.architecture, [""]).calls[0])
+
+
+def _stopped(
+    stop: _Stop, stats: BatchStats, output: Path | TextIO, gate: BudgetGate
+) -> BatchStoppedError:
     """The error of a stopped batch: what stopped it, what finished, what did not start."""
     left = max(stats.total - stats.skipped - stats.answered - stats.failed, 0)
     where = output if isinstance(output, Path) else "the output"
@@ -152,13 +165,14 @@ def _stopped(stop: _Stop, stats: BatchStats, output: Path | TextIO) -> BatchStop
     )
     error: BatchStoppedError
     if stop.budget is None:
+        reason = stop.reason or ""
         error = BatchStoppedError(
             f"the batch stopped: {stop.reason}; {done}; fix the cause and run the same "
             "command again to go on where it stopped"
         )
     else:
         # Said now, not when it was reached: the prompts in flight have spent more since.
-        reason = stop.budget.exceeded() or stop.reason
+        reason = gate.reason(stop.budget)
         error = BatchBudgetExceededError(
             f"the batch stopped on its budget: {reason}; no prompt started after that and "
             f"the prompts in flight finished; {done}; a run with room in its budget (a new "
@@ -167,6 +181,7 @@ def _stopped(stop: _Stop, stats: BatchStats, output: Path | TextIO) -> BatchStop
         )
         error.budget = stop.budget
     error.stats, error.not_started = stats, left
+    error.reason = reason
     return error
 
 
@@ -245,6 +260,7 @@ class _Worker:
         self._stamp = stamp
         self._stop = stop
         self.budget: Budget | None = None
+        self.gate: BudgetGate | None = None
         self.on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     async def run(self, queue: asyncio.Queue[BatchItem | None]) -> None:
@@ -254,14 +270,16 @@ class _Worker:
     async def _answer(self, item: BatchItem) -> None:
         if self._stop.reason is not None:
             return  # left for the rerun
-        stats = self._stats
+        stats, gate = self._stats, self.gate
         stats.in_flight += 1
+        made: list[CallRecord] = []  # this prompt's calls, as they end
         try:
-            if self.budget is not None:
-                self.budget.check()
+            if gate:
+                gate.admit(made, runs=len(item.turns) or 1)
             record = await answer_item(
-                self._engine, item, attempts=self._attempts, stats=stats, budget=self.budget
-            )
+                self._engine, item, attempts=self._attempts, stats=stats, budget=self.budget,
+                calls=made,
+            )  # fmt: skip
         except BudgetExceededError as exc:
             # No line: the rerun (with room in its budget) answers it.
             if self._stop.reason is None:
@@ -269,6 +287,8 @@ class _Worker:
             return
         finally:
             stats.in_flight -= 1
+            if gate:
+                gate.release(made)
         line = {**record, **self._stamp}
         self._writer.write(line)
         if "error" not in record:
@@ -288,6 +308,7 @@ async def answer_item(
     attempts: int = 1,
     stats: BatchStats | None = None,
     budget: Budget | None = None,
+    calls: list[CallRecord] | None = None,
 ) -> dict[str, Any]:
     """Answer one item; never raises for a provider or model failure: the line says it.
 
@@ -300,7 +321,7 @@ async def answer_item(
             did not); nothing is written for it.
     """
     started = time.perf_counter()
-    spent: list[CallRecord] = []
+    spent: list[CallRecord] = [] if calls is None else calls  # each call as it ends
     error: str | None = None
     fatal = False
     # Every turn and attempt of this prompt keeps the prompt's place in the queue; every

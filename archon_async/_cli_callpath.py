@@ -235,7 +235,7 @@ def stopped_fields(
     command = "archon-async " + shlex.join(_with_options(getattr(args, "command_line", []), new))
     fields["resume"] = command
     fields["stopped"] = (
-        f"the budget stopped the batch: {budget.exceeded() or 'a cap was reached'}; no "
+        f"the budget stopped the batch: {error.reason or budget.exceeded()}; no "
         "prompt started after that, and the prompts in flight finished. This run "
         f"answered {stats.answered} prompts and recorded "
         f"{stats.failed} failures; {error.not_started} prompts did not start. Each run's "

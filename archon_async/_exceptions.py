@@ -251,10 +251,12 @@ class BatchStoppedError(ArchonError):
         stats: the batch's counters when it stopped (a ``BatchStats``: answered, failed,
             skipped, calls...), or None.
         not_started: prompts that did not start (the rerun answers them).
+        reason: what stopped it, in a few words (the failure, or the budget's cap).
     """
 
     stats: Any = None
     not_started: int = 0
+    reason: str = ""
 
 
 class BudgetExceededError(ArchonError):

@@ -22,12 +22,13 @@ from archon_async import (
     ChatRequest,
     Engine,
     InvalidInputError,
+    ProviderServerError,
 )
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async.callpath._estimate import estimate
-from tests.conftest import FakeProvider, fake_registry, run_cli, summary_of
+from tests.conftest import FakeProvider, fake_registry, last_user, run_cli, summary_of
 
 
 def architecture(provider: FakeProvider, samples: int = 1, model: str = "m") -> Architecture:
@@ -104,20 +105,21 @@ async def test_a_batch_stops_on_its_budget_and_resumes_with_a_larger_one(tmp_pat
         )
     # Python callers catch it as either: a stopped batch, and a budget exceeded.
     assert isinstance(stopped.value, BatchStoppedError | BudgetExceededError)
-    assert stopped.value.budget is budget and stopped.value.not_started == 7
+    assert stopped.value.budget is budget and stopped.value.not_started == 8
     message = str(stopped.value)
-    assert "(6 made)" in message and "answered 3 prompts" in message
-    assert "7 prompts did not start" in message and "fix the cause" not in message
+    # Prompts of 2 calls start while their 2 calls fit: 2 prompts, 4 calls, not over 5.
+    assert "no room for another prompt (4 made; a prompt makes at least 2)" in message
+    assert "answered 2 prompts" in message and budget.spent().calls == 4
+    assert "8 prompts did not start" in message and "fix the cause" not in message
     assert not (tmp_path / "answers.jsonl.lock").exists()
     first = lines(out)
-    # One prompt at a time: prompts of 2 calls start until 5 calls are spent: 3 prompts.
-    assert [line["id"] for line in first] == ["q0", "q1", "q2"]
+    assert [line["id"] for line in first] == ["q0", "q1"]
     assert all("error" not in line for line in first)  # stopped prompts leave no line
     stats = await run_batch(
         engine, items(10), out, total=10, concurrency=1, progress=io.StringIO(),
         budget=Budget(max_calls=100),
     )
-    assert stats.skipped == 3 and stats.answered == 7
+    assert stats.skipped == 2 and stats.answered == 8
     assert sorted(line["id"] for line in lines(out)) == sorted(f"q{i}" for i in range(10))
 
 
@@ -132,14 +134,45 @@ async def test_prompts_in_flight_finish_when_the_budget_runs_out(tmp_path: Path)
 
     provider = FakeProvider(held)
     out = tmp_path / "answers.jsonl"
-    budget = Budget(max_calls=1)
+    budget = Budget(max_calls=4)
     with pytest.raises(BatchStoppedError):
         await run_batch(
-            Engine(architecture(provider)), items(20), out, total=20, concurrency=4,
+            Engine(architecture(provider)), items(20), out, total=20, concurrency=8,
             progress=io.StringIO(), budget=budget,
         )
-    # The 4 prompts in flight when the cap was reached all finished: overshoot <= in flight.
-    assert len(lines(out)) == 4 and budget.spent().calls == 4
+    # Four prompts of one call fit in the cap and ran at once, held until all four were in
+    # flight; no fifth started beside them, though 8 workers were free: no overshoot.
+    assert len(lines(out)) == 4 and budget.spent().calls == 4 and provider.max_in_flight == 4
+
+
+async def test_a_cap_reached_mid_prompt_lets_the_prompts_in_flight_finish(
+    tmp_path: Path,
+) -> None:
+    """A prompt that makes more than its least (a failed first call: the component is not
+    answered, the batch retries the prompt) can reach a cap: the prompts in flight finish,
+    no new one starts."""
+    failed: set[str] = set()
+
+    def first_call_fails(request: ChatRequest) -> str:
+        prompt = last_user(request)
+        if prompt not in failed:
+            failed.add(prompt)
+            raise ProviderServerError("busy", status_code=503)
+        return "ok"
+
+    provider = FakeProvider(first_call_fails)
+    arch = architecture(provider)
+    engine = Engine(arch, providers={"Fake_API": {"max_retries": 0}})
+    out = tmp_path / "answers.jsonl"
+    budget = Budget(max_calls=3)
+    with pytest.raises(BatchBudgetExceededError, match="budget of 3 calls is spent"):
+        await run_batch(
+            engine, items(10), out, total=10, concurrency=2, progress=io.StringIO(),
+            budget=budget,
+        )
+    # q0 and q1 started (1 call each at the least); each made 2 (its retry): 4 calls.
+    assert sorted(line["id"] for line in lines(out)) == ["q0", "q1"]
+    assert budget.spent().calls == 4
 
 
 def test_the_estimate_of_the_default_architecture() -> None:
@@ -167,11 +200,11 @@ def test_cli_estimate_makes_no_call_and_max_calls_caps_a_batch(tmp_path: Path) -
     capped = run_cli(*args, "--max-calls=30", env_without_keys=True)
     assert capped.returncode == 1, capped.stderr
     summary = summary_of(capped)
-    # Prompts of 12 calls, two at a time: 30 calls are reached within 4 prompts.
+    # Prompts of 12 calls: two fit in 30 calls; a third would not, so it did not start.
     answered = summary["answered"]
-    assert 3 <= answered <= 4 and summary["calls"] == 12 * answered
+    assert answered == 2 and summary["calls"] == 24
     stopped = summary["stopped"]
-    assert f"budget of 30 calls is spent ({12 * answered} made)" in stopped
+    assert "budget of 30 calls has no room for another prompt (24 made" in stopped
     assert f"answered {answered} prompts" in stopped and "fix the cause" not in stopped
     assert summary["not_started"] == 30 - answered
     assert f"{30 - answered} prompts did not start" in stopped
