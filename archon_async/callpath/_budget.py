@@ -2,9 +2,10 @@
 
 A budget is checked when a prompt *starts* (`Engine.generate`, each prompt of a batch) and
 charged when a call *ends*: once a cap is reached no new prompt starts, while the prompts in
-flight finish, so a run overshoots by at most the calls of the prompts in flight. Cache hits
-are free (they cost no call, token or dollar) and are counted apart. Failed calls count:
-they were sent. One budget may be given to a `CallPath` (everything on it), to an `Engine`,
+flight finish, so a run overshoots by at most the calls of the prompts in flight (a batch
+does better: it starts a prompt only if the calls it makes at the least fit, see
+`archon_async._batch_budget`). Cache hits are free (they cost no call, token or dollar)
+and are counted apart. Failed calls count: they were sent. One budget may be given to a `CallPath` (everything on it), to an `Engine`,
 or to a batch; it is safe to share between threads.
 """
 
