@@ -35,7 +35,7 @@ from ._types import CallRecord, Message
 from .callpath import Budget
 from .callpath._estimate import estimate
 
-__all__ = ["answer_item", "describe_error", "is_fatal", "run_batch"]
+__all__ = ["answer_item", "count_of", "describe_error", "is_fatal", "run_batch"]
 
 log = get_logger(__name__)
 
@@ -145,6 +145,11 @@ async def run_batch(
     return stats
 
 
+def count_of(number: int, noun: str) -> str:
+    """``"1 prompt"``, ``"3 prompts"``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _budget_gate(engine: Engine, budget: Budget | None) -> BudgetGate:
     """The gate of a batch's prompts under every budget its calls are charged to."""
     budgets = [b for b in (budget, engine.budget, engine.callpath.budget) if b is not None]
@@ -160,8 +165,9 @@ def _stopped(
     left = max(stats.total - stats.skipped - stats.answered - stats.failed, 0)
     where = output if isinstance(output, Path) else "the output"
     done = (
-        f"this run answered {stats.answered} prompts and recorded {stats.failed} failures "
-        f"in {where}; {left} prompts did not start"
+        f"this run answered {count_of(stats.answered, 'prompt')} and recorded "
+        f"{count_of(stats.failed, 'failure')} in {where}; {count_of(left, 'prompt')} did "
+        "not start"
     )
     error: BatchStoppedError
     if stop.budget is None:
@@ -275,7 +281,9 @@ class _Worker:
         made: list[CallRecord] = []  # this prompt's calls, as they end
         try:
             if gate:
-                gate.admit(made, runs=len(item.turns) or 1)
+                await gate.admit(made, runs=len(item.turns) or 1)
+                if self._stop.reason is not None:
+                    return  # the batch stopped while this prompt waited for room
             record = await answer_item(
                 self._engine, item, attempts=self._attempts, stats=stats, budget=self.budget,
                 calls=made,

@@ -1,18 +1,28 @@
-"""`BudgetGate`: which prompts of a batch may start under its call caps.
+"""`BudgetGate`: which prompts of a batch may start under its caps.
 
 A budget alone is checked when a prompt starts, so a batch whose ``concurrency`` prompts all
-start at once would overshoot a call cap by up to ``concurrency`` whole prompts (64 prompts
-of 12 calls against ``--max-calls 100``). The gate counts what the prompts in flight are
-still bound to make: a prompt starts only if the calls it makes at the least (the estimate's
-low end: no parse retry, no failed call) fit in what the caps leave once the prompts in
-flight have made theirs. The overshoot is then only the calls a prompt makes beyond its
-least (parse retries, failed calls). With a response cache a prompt may cost no call: the
-gate reserves nothing then, and the budgets' own checks apply.
+start at once would overshoot a cap by up to ``concurrency`` whole prompts (64 prompts of 12
+calls against ``--max-calls 100``). The gate counts what the prompts in flight are still
+bound to spend, and starts a prompt only if its own share fits beside that:
+
+* calls: a prompt makes at least the estimate's low end (no parse retry, no failed call),
+  known before it starts, so a prompt that cannot fit is refused at once and the batch
+  stops; the overshoot is only the calls beyond a prompt's least;
+* tokens and dollars: a prompt's share is the average of the batch's finished prompts (per
+  run: a turn of a multi-turn prompt is a run). Until one has finished, prompts start one
+  at a time; a prompt that does not fit waits for the prompts in flight, and is refused
+  (the batch stops) once none is left and it still does not fit.
+
+With a response cache a prompt may cost nothing: the gate then only applies the budgets' own
+check (a cap reached stops new prompts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import anyio
 
 from ._exceptions import BudgetExceededError
 from ._types import CallRecord
@@ -20,63 +30,126 @@ from .callpath import Budget
 
 __all__ = ["BudgetGate"]
 
+_Cap = Literal["calls", "tokens", "cost"]
+_Measure = Callable[[Sequence[CallRecord]], float]
+
 
 class BudgetGate:
-    """Admits a batch's prompts under the call caps of ``budgets``.
+    """Admits a batch's prompts under the caps of ``budgets``.
 
     Args:
         budgets: every budget the batch's calls are charged to.
-        least_calls: the calls one run of the architecture makes at the least (0: reserve
-            nothing).
+        least_calls: the calls one run of the architecture makes at the least; 0 (a cache
+            may answer for free): the gate reserves nothing.
     """
 
     def __init__(self, budgets: Sequence[Budget], least_calls: int) -> None:
         self._budgets = [budget for budget in budgets if budget.is_capped]
         self._least = least_calls
-        self._in_flight: dict[int, tuple[int, list[CallRecord]]] = {}
+        self._in_flight: dict[int, tuple[int, list[CallRecord]]] = {}  # runs, calls so far
+        self._runs_done = 0
+        self._tokens_done = 0
+        self._cost_done = [0.0] * len(self._budgets)
+        self._released = anyio.Event()
+        self._refused: tuple[Budget, _Cap] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._budgets)
 
-    def admit(self, made: list[CallRecord], *, runs: int = 1) -> None:
-        """Let a prompt of ``runs`` runs (turns) start, its calls to be listed in ``made``.
+    async def admit(self, made: list[CallRecord], *, runs: int = 1) -> None:
+        """Let a prompt of ``runs`` runs start (its calls to be listed in ``made``), once
+        its share fits; waits for the prompts in flight while it may yet fit.
 
         Raises:
-            BudgetExceededError: a cap is reached, or leaves no room for this prompt's
-                least calls beside those the prompts in flight are still bound to make.
+            BudgetExceededError: a cap is reached, or will not leave room for this prompt.
         """
-        least = self._least * runs
-        due = sum(
-            max(reserved - sum(not call.cached for call in calls), 0)
-            for reserved, calls in self._in_flight.values()
-        )
-        for budget in self._budgets:
-            budget.check()
-            cap = budget.max_calls
-            if cap is None or least == 0:
-                continue
-            spent = budget.spent().calls
-            if spent + due + least > cap:
-                error = BudgetExceededError(
-                    f"the budget of {cap} calls has no room for another prompt ({spent} "
-                    f"made, {due} more due from the prompts in flight, and a prompt makes "
-                    f"at least {least})"
-                )
+        while True:
+            refusal = self._refusal(runs)
+            if refusal is None:
+                self._in_flight[id(made)] = (runs, made)
+                return
+            budget, cap, certain = refusal
+            if certain or not self._in_flight:
+                self._refused = (budget, cap)
+                error = BudgetExceededError(self.reason(budget))
                 error.budget = budget
                 raise error
-        self._in_flight[id(made)] = (least, made)
+            released = self._released
+            await released.wait()
 
     def release(self, made: list[CallRecord]) -> None:
-        """The prompt whose calls are listed in ``made`` has ended."""
-        self._in_flight.pop(id(made), None)
+        """The prompt whose calls are listed in ``made`` has ended: learn its spend."""
+        entry = self._in_flight.pop(id(made), None)
+        if entry is None:
+            return
+        sent = [call for call in made if not call.cached]
+        self._runs_done += entry[0]
+        self._tokens_done += sum(call.input_tokens + call.output_tokens for call in sent)
+        for index, budget in enumerate(self._budgets):
+            self._cost_done[index] += budget.cost_of(sent)
+        self._released.set()
+        self._released = anyio.Event()
 
     def reason(self, budget: Budget) -> str:
-        """Why ``budget`` stopped the batch, in its final figures (once nothing is in
-        flight)."""
+        """Why ``budget`` stops the batch, in the figures of now."""
         reached = budget.exceeded()
-        if reached is not None or budget.max_calls is None:
-            return reached or "a cap of the budget is reached"
+        if reached is not None:
+            return reached
+        spent = budget.spent()
+        cap = self._refused[1] if self._refused and self._refused[0] is budget else "calls"
+        if cap == "tokens":
+            share = self._tokens_done / max(self._runs_done, 1)
+            return (
+                f"the budget of {budget.max_tokens} tokens has no room for another prompt "
+                f"({spent.tokens} used; a prompt has used about {share:.0f})"
+            )
+        if cap == "cost":
+            share = self._cost_done[self._budgets.index(budget)] / max(self._runs_done, 1)
+            return (
+                f"the budget of ${budget.max_cost_usd:g} has no room for another prompt "
+                f"(about ${spent.cost_usd:.4f} spent; a prompt has cost about ${share:.4f})"
+            )
         return (
             f"the budget of {budget.max_calls} calls has no room for another prompt "
-            f"({budget.spent().calls} made; a prompt makes at least {self._least})"
+            f"({spent.calls} made; a prompt makes at least {self._least})"
         )
+
+    def _refusal(self, runs: int) -> tuple[Budget, _Cap, bool] | None:
+        """The first cap with no room for a prompt of ``runs`` runs, and whether that is
+        certain (waiting for the prompts in flight cannot make room)."""
+        if self._least == 0:
+            for budget in self._budgets:
+                if budget.exceeded() is not None:
+                    return budget, "calls", True
+            return None
+        for index, budget in enumerate(self._budgets):
+            if budget.exceeded() is not None:
+                return budget, "calls", True
+            spent = budget.spent()
+            if budget.max_calls is not None:
+                due = sum(
+                    max(self._least * n - sum(not c.cached for c in calls), 0)
+                    for n, calls in self._in_flight.values()
+                )
+                if spent.calls + due + self._least * runs > budget.max_calls:
+                    return budget, "calls", True
+            if budget.max_tokens is not None and not self._fits(
+                spent.tokens, budget.max_tokens, self._tokens_done, runs, _tokens
+            ):
+                return budget, "tokens", False
+            if budget.max_cost_usd is not None and not self._fits(
+                spent.cost_usd, budget.max_cost_usd, self._cost_done[index], runs, budget.cost_of
+            ):
+                return budget, "cost", False
+        return None
+
+    def _fits(self, spent: float, cap: float, done: float, runs: int, measure: _Measure) -> bool:
+        if not self._runs_done:
+            return not self._in_flight  # no share known yet: one prompt at a time
+        share = done / self._runs_done
+        due = sum(max(share * n - measure(calls), 0.0) for n, calls in self._in_flight.values())
+        return spent + due + share * runs <= cap
+
+
+def _tokens(calls: Sequence[CallRecord]) -> float:
+    return float(sum(c.input_tokens + c.output_tokens for c in calls if not c.cached))

@@ -214,6 +214,8 @@ def stopped_fields(
     """The summary's account of a stopped batch: ``stopped`` (what stopped it, what
     finished, what did not start), ``not_started`` and, for a budget, ``resume``: the
     exact command that answers the rest (with caps raised where the rest needs more)."""
+    from ._batch import count_of
+
     fields: dict[str, Any] = {"stopped": str(error), "not_started": error.not_started}
     budget = getattr(error, "budget", None)
     stats = error.stats
@@ -237,8 +239,9 @@ def stopped_fields(
     fields["stopped"] = (
         f"the budget stopped the batch: {error.reason or budget.exceeded()}; no "
         "prompt started after that, and the prompts in flight finished. This run "
-        f"answered {stats.answered} prompts and recorded "
-        f"{stats.failed} failures; {error.not_started} prompts did not start. Each run's "
+        f"answered {count_of(stats.answered, 'prompt')} and recorded "
+        f"{count_of(stats.failed, 'failure')}; {count_of(error.not_started, 'prompt')} did "
+        "not start. Each run's "
         f"budget starts from zero and finished prompts are not asked again: to answer the "
         f"{rest} left, run: {command}"
     )

@@ -3,10 +3,10 @@
 A budget is checked when a prompt *starts* (`Engine.generate`, each prompt of a batch) and
 charged when a call *ends*: once a cap is reached no new prompt starts, while the prompts in
 flight finish, so a run overshoots by at most the calls of the prompts in flight (a batch
-does better: it starts a prompt only if the calls it makes at the least fit, see
-`archon_async._batch_budget`). Cache hits are free (they cost no call, token or dollar)
-and are counted apart. Failed calls count: they were sent. One budget may be given to a `CallPath` (everything on it), to an `Engine`,
-or to a batch; it is safe to share between threads.
+does better: it starts a prompt only if its share fits, see `archon_async._batch_budget`).
+Cache hits are free (they cost no call, token or dollar) and are counted apart. Failed calls
+count: they were sent. One budget may be given to a `CallPath` (everything on it), to an
+`Engine`, or to a batch; it is safe to share between threads.
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ class Budget:
                 self._unpriced.add(record.model)
             else:
                 self._cost += price
+
+    def cost_of(self, records: Iterable[CallRecord]) -> float:
+        """The estimated dollars of some calls at this budget's prices (cache hits and
+        unpriced models count 0)."""
+        total = 0.0
+        for record in records:
+            if not record.cached:
+                price = cost_usd(
+                    record.model, record.input_tokens, record.output_tokens, self._prices
+                )
+                total += price or 0.0
+        return total
 
     def charge_all(self, records: Iterable[CallRecord]) -> None:
         """Count the calls of a finished prompt (cache hits as hits)."""

@@ -265,3 +265,28 @@ async def test_engine_batch_raises_budget_exceeded_to_python_callers(tmp_path: P
     assert isinstance(stopped.value, BatchStoppedError) and stopped.value.not_started == 7
     assert seen == ["q0", "q1", "q2"] and len(provider.requests) == 3
     assert not out.with_name("answers.jsonl.lock").exists()
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [
+        Budget(max_tokens=50),  # 15 tokens a prompt: 3 fit
+        Budget(max_cost_usd=0.00005, prices={"m": (1.0, 1.0)}),  # $0.000015 a prompt: 3 fit
+    ],
+    ids=["tokens", "cost"],
+)
+async def test_token_and_cost_caps_hold_for_a_batch_of_many_prompts_at_once(
+    tmp_path: Path, budget: Budget
+) -> None:
+    """The first prompt runs alone (no share known yet); then prompts start while the
+    average share of the finished ones fits: the cap holds though 8 workers are free."""
+    provider = FakeProvider(lambda request: "ok")
+    out = tmp_path / "answers.jsonl"
+    with pytest.raises(BatchBudgetExceededError, match="no room for another prompt") as stopped:
+        await run_batch(
+            Engine(architecture(provider)), items(20), out, total=20, concurrency=8,
+            progress=io.StringIO(), budget=budget,
+        )  # fmt: skip
+    assert len(lines(out)) == 3 and len(provider.requests) == 3
+    assert budget.spent().tokens == 45 and stopped.value.not_started == 17
+    assert "a prompt has" in str(stopped.value)
