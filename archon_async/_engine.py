@@ -546,13 +546,9 @@ class _RunCalls:
 
 def _digest(conversation: Sequence[Message]) -> str:
     """A short, stable fingerprint of a conversation (the same in every process)."""
-    hasher = hashlib.blake2b(digest_size=8)
-    for message in conversation:
-        hasher.update(message["role"].encode())
-        hasher.update(b"\0")
-        hasher.update(message["content"].encode())
-        hasher.update(b"\0")
-    return hasher.hexdigest()
+    # role NUL content NUL for each message, hashed in one update (the same digest).
+    text = "".join(f"{message['role']}\0{message['content']}\0" for message in conversation)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _as_architecture(value: Any, registry: Registry | None) -> Architecture:

@@ -422,7 +422,10 @@ class KeyPool:
             key.strikes = 0
 
     def _find(self, key_id: str | None) -> _Key | None:
-        return next((key for key in self._keys if key.key_id == key_id), None)
+        for key in self._keys:  # a few keys: a loop beats building a generator per call
+            if key.key_id == key_id:
+                return key
+        return None
 
     def exhausted_error(self, what: str) -> KeyPoolExhaustedError:
         """The error for a pool with no usable key: ``what`` happened, and how to fix it."""

@@ -101,16 +101,24 @@ async def run_layer(
 
 def _checked(update: Any, spec: ComponentSpec, layer: int, position: int) -> StateUpdate:
     """Reject a component result that would corrupt the state, naming the component."""
-    where = f"layers[{layer}][{position}] ({spec.type})"
     if not isinstance(update, dict):
-        raise ComponentError(f"{where} returned {type(update).__name__}, not a dict of state keys")
+        raise ComponentError(
+            f"{_where(spec, layer, position)} returned {type(update).__name__}, not a dict of "
+            "state keys"
+        )
     for key in _STRING_LISTS:
         value = update.get(key)
         if value is not None and not (
             isinstance(value, list) and all(isinstance(item, str) for item in value)
         ):
-            raise ComponentError(f"{where} wrote {key!r} that is not a list of strings")
+            raise ComponentError(
+                f"{_where(spec, layer, position)} wrote {key!r} that is not a list of strings"
+            )
     return update
+
+
+def _where(spec: ComponentSpec, layer: int, position: int) -> str:
+    return f"layers[{layer}][{position}] ({spec.type})"
 
 
 class _UnitTestOrder:

@@ -17,6 +17,7 @@ the real API refuses) read them from here.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -176,6 +177,7 @@ _REASONING = re.compile(r"^(?P<family>o\d+(?:-mini|-preview|-pro)?|gpt-5(?:\.\d+
 _NO_SYSTEM_ROLE = ("o1-mini", "o1-preview")
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every request; a run uses a few models
 def reasoning_model(model: str) -> ReasoningModel | None:
     """The reasoning family of an OpenAI model name, or None for other models.
 

@@ -98,6 +98,7 @@ class CallPath:
         self._cached = None if cache is None else CachedCalls(cache, self._sender)
         self._lock = threading.Lock()
         self._ready: concurrent.futures.Future[None] | None = None
+        self._opened: concurrent.futures.Future[None] | None = None  # `_ready`, seen open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._simulator: Any = None
@@ -129,7 +130,14 @@ class CallPath:
     def is_open(self) -> bool:
         """Whether the call path is open (its clients and limits exist)."""
         ready = self._ready
-        return ready is not None and ready.done() and ready.exception() is None
+        if ready is None:
+            return False
+        if ready is self._opened:
+            return True  # asked per call: a done future's state no longer needs its lock
+        if ready.done() and ready.exception() is None:
+            self._opened = ready
+            return True
+        return False
 
     @property
     def simulated(self) -> bool:
@@ -350,7 +358,7 @@ class CallPath:
         if ticket is None:
             ticket = current_ticket.get()
         ready = self._ready
-        if ready is None or not ready.done():
+        if ready is not self._opened and (ready is None or not ready.done()):
             await self.open()
         if self._loop is not asyncio.get_running_loop():
             return await self._forward(self._complete_home(request, sample, counter, ticket))
@@ -393,7 +401,7 @@ class CallPath:
         if ticket is None:
             ticket = current_ticket.get()
         ready = self._ready
-        if ready is None or not ready.done():
+        if ready is not self._opened and (ready is None or not ready.done()):
             await self.open()
         work = self._samples_home(request, count, first, counter, ticket)
         if self._loop is not asyncio.get_running_loop():
