@@ -281,25 +281,9 @@ class Search:
         dev, held = self.questions()
         simulate: Any = False
         if self.simulate:
-            from ..benchmarks import simulated_answer_key
-            from ..simulate import ModelSettings, SimulatedServer, SimulationSettings
-            from ..simulate._effects import GroundTruth
+            from ..simulate import SimulatedServer
 
-            models = {
-                m.model: ModelSettings(skill=self.effects.skill(m.model)) for m in self.models
-            }
-            # Every reply about a dev or held-out question follows the seeded effects, so
-            # the expected score of each architecture is its exact `Truth` score.
-            server = SimulatedServer(
-                SimulationSettings(
-                    seed=self.seed,
-                    models=models,
-                    answer_key=simulated_answer_key(self._benchmark.name, [*dev, *held]),
-                    ground_truth=GroundTruth(
-                        effects=self.effects, questions=self.question_numbers([*dev, *held])
-                    ),
-                )
-            )
+            server = SimulatedServer(self.simulation_settings([*dev, *held]))
             await stack.enter_async_context(server)
             simulate = server.base_url
         # One call path for the whole search: every architecture shares its limits, and its
@@ -359,6 +343,24 @@ class Search:
                 "or add --simulate to search on the simulated provider",
                 source=str(self.path),
             ) from None
+
+    def simulation_settings(self, questions: list[Any]) -> Any:
+        """The simulated provider's settings for this search: its models' skills, the seed,
+        and the answer key of ``questions``, whose replies follow the seeded effects (so the
+        expected score of each architecture is its exact `Truth` score)."""
+        from ..benchmarks import simulated_answer_key
+        from ..simulate import ModelSettings, SimulationSettings
+        from ..simulate._effects import GroundTruth
+
+        models = {m.model: ModelSettings(skill=self.effects.skill(m.model)) for m in self.models}
+        return SimulationSettings(
+            seed=self.seed,
+            models=models,
+            answer_key=simulated_answer_key(self._benchmark.name, questions),
+            ground_truth=GroundTruth(
+                effects=self.effects, questions=self.question_numbers(questions)
+            ),
+        )
 
     def _resolve(self, entry: str | dict[str, Any] | None) -> ModelRef | None:
         from ._models import resolve_model

@@ -1,0 +1,96 @@
+"""``--estimate`` against what a search sends, and the naming of shared calls it rests on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from archon_async.search import Candidate, Search, Space, search_file_from_dict
+from archon_async.search._sharing import Names, calls_of
+from tests.search._spaces import small_space, write
+
+
+def _space() -> Space:
+    settings, models = search_file_from_dict(small_space())
+    return Space(settings, models)
+
+
+def _names(space: Space, names: Names, **params: object) -> dict[str, list[int]]:
+    candidate = Candidate(
+        model_top_k=int(params.get("m", 2)),  # type: ignore[call-overload]
+        sample_top_k=int(params.get("s", 1)),  # type: ignore[call-overload]
+        fusers=tuple(params.get("fusers", ())),  # type: ignore[arg-type]
+        critic=bool(params.get("critic", False)),
+        ranker_top_k=int(params.get("ranker", 0)),  # type: ignore[call-overload]
+        final=str(params.get("final", "none")),
+    )
+    by_kind: dict[str, list[int]] = {}
+    for call in calls_of(space, candidate, names):
+        by_kind.setdefault(call.kind, []).append(call.name)
+    return by_kind
+
+
+def test_samples_and_layers_fed_the_same_candidates_are_the_same_calls() -> None:
+    space, names = _space(), Names()
+    small = _names(space, names, m=2, s=1, fusers=(2,), critic=True, ranker=2)
+    large = _names(space, names, m=2, s=2, fusers=(2,), critic=True, ranker=2)
+    # Sample 0 of each model is shared; the second samples are the larger one's own.
+    assert set(small["generator"]) < set(large["generator"])
+    assert len(set(large["generator"])) == 4
+    # The critic of other generations is another request, and so is everything after it.
+    assert set(small["critic"]).isdisjoint(large["critic"])
+    assert set(small["fuser"]).isdisjoint(large["fuser"])
+
+
+def test_a_ranker_is_shared_whatever_it_keeps_and_a_verifier_per_candidate() -> None:
+    settings, models = search_file_from_dict(
+        small_space(ranker_top_k_choices=[1, 2], final_choices=["none", "verifier"])
+    )
+    space, names = Space(settings, models), Names()
+    keep_one = _names(space, names, m=3, s=1, fusers=(1,), ranker=1, final="verifier")
+    keep_two = _names(space, names, m=3, s=1, fusers=(1,), ranker=2, final="verifier")
+    assert keep_one["ranker"] == keep_two["ranker"]  # its prompt does not say how many
+    assert keep_one["fuser"] != keep_two["fuser"]  # fed one candidate, or two
+    # A verifier checks each candidate alone: the same generations, the same checks.
+    plain = _names(space, names, m=2, s=1, final="verifier")
+    wider = _names(space, names, m=3, s=1, final="verifier")
+    assert set(plain["verifier_reasoning"]) < set(wider["verifier_reasoning"])
+    assert plain["fuser"] != wider["fuser"]  # the final fuser reads what was kept
+
+
+def test_the_estimate_is_within_a_fifth_of_what_the_search_sends(tmp_path: Path) -> None:
+    # Ten dev questions: early stopping is on (the first four, then the rest for those not
+    # clearly weaker); the model ranking's answers and shared layers come from the cache.
+    data = small_space(evaluations=16, dev_questions=10, held_out_questions=0, parallel=4)
+    path = write(tmp_path, data)
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
+    estimate = search.estimate()
+    assert not (tmp_path / "run").exists()  # estimating ran nothing of the search
+    report = anyio.run(search.run)
+    sent = report["sent"]
+    for name in ("calls", "tokens", "dollars"):
+        expected, low, high = (estimate[name][end] for end in ("expected", "low", "high"))
+        assert low <= expected <= high, name
+        assert abs(expected / sent[name] - 1) <= 0.2, (name, expected, sent[name])
+    # Without the cache the same evaluations would send far more: the estimate says so.
+    naive = sent["calls"] + sent["cache_hits"]
+    assert abs(estimate["calls"]["high"] / naive - 1) <= 0.2
+    assert sent["calls"] < 0.8 * naive
+    assert "pilot on the simulated provider" in estimate["note"]
+
+
+def test_a_budget_caps_the_estimate_and_an_oracle_search_costs_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=16, dev_questions=6))
+    uncapped = Search(path, simulate=True, run_dir=tmp_path / "a").estimate()
+    capped = Search(
+        write(tmp_path, small_space(evaluations=16, dev_questions=6, budget={"calls": 50}), "b"),
+        simulate=True,
+        run_dir=tmp_path / "b",
+    ).estimate()
+    assert uncapped["calls"]["expected"] > 50
+    assert capped["calls"]["expected"] == 50
+    ratio = capped["tokens"]["expected"] / uncapped["tokens"]["expected"]
+    assert abs(ratio - 50 / uncapped["calls"]["expected"]) < 0.01
+    oracle = Search(path, simulate=True, oracle=True, run_dir=tmp_path / "c").estimate()
+    assert oracle["calls"] == 0 and oracle["mode"] == "oracle"
