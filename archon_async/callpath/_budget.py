@@ -131,10 +131,10 @@ class Budget:
             else:
                 self.charge(record)
 
-    def hit(self) -> None:
-        """Count one call answered from the cache (free)."""
+    def hit(self, count: int = 1) -> None:
+        """Count ``count`` calls answered from the cache (free)."""
         with self._lock:
-            self._hits += 1
+            self._hits += count
 
     def spent(self) -> BudgetSnapshot:
         """What was spent so far."""

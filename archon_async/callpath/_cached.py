@@ -104,11 +104,15 @@ class CachedCalls:
             first = counter.get(key, 0) if counter is not None else 0
         if counter is not None:
             counter[key] = max(counter.get(key, 0), first + count)
+        found = self.cache.get_many(key, first, count)
+        hits = count - found.count(None)
+        record = self._sender.hit(request, hits) if hits else None
+        if hits == count:  # a cached rerun: no task, no future
+            return [(response, record) for response in found if response and record]
         outcomes: list[Outcome | None] = [
-            None if hit is None else (hit, self._sender.hit(request))
-            for hit in self.cache.get_many(key, first, count)
+            (response, record) if response and record else None for response in found
         ]
-        missing = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        missing = [i for i, response in enumerate(found) if response is None]
         led = [i for i in missing if (key, first + i) in self._inflight]
         own = [i for i in missing if (key, first + i) not in self._inflight]
         loop = asyncio.get_running_loop()

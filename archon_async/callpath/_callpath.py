@@ -219,6 +219,9 @@ class CallPath:
         if self.shared_limits is not None:
             dispatcher.limits_factory = self.shared_limits.for_provider
         self._sender.dispatcher = dispatcher
+        if self.cache is not None:
+            # One query for what a rerun will look up (see ResponseCache.read_ahead).
+            await anyio.to_thread.run_sync(self.cache.read_ahead)
 
     async def aclose(self) -> None:
         """Close every connection pool and the in-process simulator; write the cache out.

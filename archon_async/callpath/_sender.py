@@ -43,6 +43,7 @@ class Sender:
         self.meter = Budget()
         self.gates: dict[str, PriorityGate] = {}
         self.no_n = NRefusals()
+        self._hit_records: dict[tuple[str, str], CallRecord] = {}
 
     def opened(self) -> Dispatcher:
         """The dispatcher.
@@ -139,17 +140,24 @@ class Sender:
         if self.budget is not None:
             self.budget.charge(record)
 
-    def hit(self, request: ChatRequest) -> CallRecord:
-        """Count a cache hit in the meter and the budget; its record (cost 0, ``cached``)."""
-        self.meter.hit()
+    def hit(self, request: ChatRequest, count: int = 1) -> CallRecord:
+        """Count ``count`` cache hits of ``request`` in the meter and the budget; the record
+        of each (cost 0, ``cached``)."""
+        self.meter.hit(count)
         if self.budget is not None:
-            self.budget.hit()
-        return CallRecord(
-            model=request.model,
-            provider=request.model_type,
-            latency_s=0.0,
-            input_tokens=0,
-            output_tokens=0,
-            retries=0,
-            cached=True,
-        )
+            self.budget.hit(count)
+        # Records are frozen, and a hit's depends on the model alone: one per model serves
+        # every hit (a cached rerun makes thousands).
+        record = self._hit_records.get((request.model_type, request.model))
+        if record is None:
+            record = CallRecord(
+                model=request.model,
+                provider=request.model_type,
+                latency_s=0.0,
+                input_tokens=0,
+                output_tokens=0,
+                retries=0,
+                cached=True,
+            )
+            self._hit_records[(request.model_type, request.model)] = record
+        return record

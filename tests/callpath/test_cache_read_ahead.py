@@ -1,0 +1,99 @@
+"""The cache's read-ahead (a small file's namespace read in one query when a call path
+opens) and the hits of a fully cached request (one record per model, counted together)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from archon_async import CallPath, ChatRequest, ChatResponse, Engine, ResponseCache
+from archon_async._types import Usage
+from archon_async.callpath._cache import request_key
+from tests.callpath.test_cache import architecture, numbered
+from tests.conftest import FakeProvider
+
+KEY = request_key("Wire", "https://a/v1", ChatRequest(model="m", model_type="X", messages=[]))
+OTHER = request_key("Wire", "https://b/v1", ChatRequest(model="m", model_type="X", messages=[]))
+
+
+def _filled(path: Path, namespace: str = "default") -> None:
+    cache = ResponseCache(path, namespace=namespace)
+    for sample in range(3):
+        cache.put(KEY, sample, ChatResponse(text=f"s{sample}", usage=Usage(7, 3), model="m"))
+    cache.close()
+
+
+def _forget_on_disk(path: Path) -> None:
+    """Delete every row behind the cache's back: only what it read ahead can answer now."""
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM responses")
+
+
+def test_read_ahead_serves_the_namespace_from_memory(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    _filled(path, namespace="other")
+    cache = ResponseCache(path)
+    assert cache.read_ahead() == 3  # its own namespace only
+    _forget_on_disk(path)
+    found = cache.get_many(KEY, 0, 4)
+    assert [r.text if r else None for r in found] == ["s0", "s1", "s2", None]
+    assert found[0] is not None and found[0].usage == Usage(7, 3)
+    assert cache.statistics() == {"hits": 3, "misses": 1}
+    cache.close()
+
+
+def test_entries_written_after_the_read_ahead_are_read_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    cache = ResponseCache(path)
+    cache.read_ahead()
+    writer = ResponseCache(path)  # another process's cache on the same file
+    writer.put(OTHER, 0, ChatResponse(text="later", model="m"))
+    writer.close()
+    later = cache.get(OTHER, 0)
+    assert later is not None and later.text == "later"
+    cache.close()
+
+
+def test_no_read_ahead_for_a_large_file_when_off_or_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    assert ResponseCache(path, read_ahead_mib=0).read_ahead() == 0
+    tiny = ResponseCache(path, read_ahead_mib=path.stat().st_size / 2**20 / 2)
+    assert tiny.read_ahead() == 0
+    _forget_on_disk(path)
+    assert tiny.get(KEY, 0) is None  # nothing was held in memory
+    assert ResponseCache().read_ahead() == 0
+
+
+async def test_a_call_path_reads_its_cache_ahead_when_it_opens(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    provider = FakeProvider(numbered)
+    async with CallPath(cache=path) as calls:
+        first = await Engine(architecture(provider, 3), callpath=calls).generate("q")
+    async with CallPath(cache=path) as calls:
+        _forget_on_disk(path)  # after the call path opened: what it read ahead answers
+        again = await Engine(architecture(provider, 3), callpath=calls).generate("q")
+        assert calls.spent().cache_hits == 3 and calls.spent().calls == 0
+    assert len(provider.requests) == 3  # the rerun sent nothing
+    assert again.candidates == first.candidates
+    assert all(call.cached and call.input_tokens == 0 for call in again.trace.calls())
+
+
+async def test_the_hits_of_a_fully_cached_request_are_counted_and_marked() -> None:
+    provider = FakeProvider(numbered)
+    request = ChatRequest(model="m", model_type="Fake_API", messages=[])
+    async with CallPath(cache=ResponseCache()) as calls:
+        await Engine(architecture(provider, 1), callpath=calls).open()  # adopts Fake_API
+        drawn = await calls.complete_samples(request, 4, first=0)
+        again = await calls.complete_samples(request, 4, first=0)
+        spent = calls.spent()
+    assert len(provider.requests) == 4 and spent.calls == 4 and spent.cache_hits == 4
+    assert [o[0].text for o in again if not isinstance(o, Exception)] == [
+        o[0].text for o in drawn if not isinstance(o, Exception)
+    ]
+    records = [o[1] for o in again if not isinstance(o, Exception)]
+    assert len(records) == 4
+    assert all(r.cached and r.model == "m" and r.provider == "Fake_API" for r in records)
+    assert all(r.input_tokens == 0 and r.output_tokens == 0 for r in records)
