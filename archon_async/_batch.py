@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import anyio
 
 from ._admission import current_ticket, next_ticket
-from ._batch_budget import BudgetGate
+from ._batch_budget import BudgetGate, least_calls
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
 from ._engine import Engine
 from ._exceptions import (
@@ -33,7 +33,6 @@ from ._progress import BatchStats, ProgressReporter
 from ._trace import call_sink
 from ._types import CallRecord, Message
 from .callpath import Budget
-from .callpath._estimate import estimate
 
 __all__ = ["answer_item", "count_of", "describe_error", "is_fatal", "run_batch"]
 
@@ -155,7 +154,7 @@ def _budget_gate(engine: Engine, budget: Budget | None) -> BudgetGate:
     budgets = [b for b in (budget, engine.budget, engine.callpath.budget) if b is not None]
     if not budgets or engine.callpath.cache is not None:
         return BudgetGate(budgets, 0)  # a cached prompt may cost no call: reserve none
-    return BudgetGate(budgets, estimate(engine.architecture, [""]).calls[0])
+    return BudgetGate(budgets, least_calls(engine.architecture))
 
 
 def _stopped(

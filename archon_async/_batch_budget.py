@@ -5,9 +5,10 @@ start at once would overshoot a cap by up to ``concurrency`` whole prompts (64 p
 calls against ``--max-calls 100``). The gate counts what the prompts in flight are still
 bound to spend, and starts a prompt only if its own share fits beside that:
 
-* calls: a prompt makes at least the estimate's low end (no parse retry, no failed call),
-  known before it starts, so a prompt that cannot fit is refused at once and the batch
-  stops; the overshoot is only the calls beyond a prompt's least;
+* calls: a prompt makes at least `least_calls` (its generators' and fusers' samples, its
+  critics', test generators' and rankers' calls), known before it starts, so a prompt that
+  cannot fit is refused at once and the batch stops; the overshoot is only the calls beyond
+  a prompt's least;
 * tokens and dollars: a prompt's share is the average of the batch's finished prompts (per
   run: a turn of a multi-turn prompt is a run). Until one has finished, prompts start one
   at a time; a prompt that does not fit waits for the prompts in flight, and is refused
@@ -24,11 +25,12 @@ from typing import Literal
 
 import anyio
 
+from ._architecture import Architecture, is_reward_model
 from ._exceptions import BudgetExceededError
 from ._types import CallRecord
 from .callpath import Budget
 
-__all__ = ["BudgetGate"]
+__all__ = ["BudgetGate", "least_calls"]
 
 _Cap = Literal["calls", "tokens", "cost"]
 _Measure = Callable[[Sequence[CallRecord]], float]
@@ -153,3 +155,34 @@ class BudgetGate:
 
 def _tokens(calls: Sequence[CallRecord]) -> float:
     return float(sum(c.input_tokens + c.output_tokens for c in calls if not c.cached))
+
+
+def least_calls(architecture: Architecture) -> int:
+    """The calls one answered run of ``architecture`` makes at the least, if every call
+    succeeds: each generator's and fuser's samples, each critic's and unit-test generator's
+    call, and an LLM ranker's call when the layer before leaves it two candidates or more
+    (it orders one without a call). Other components count 0 (a verifier's ``first_k``
+    stops early, a custom component is unknown), and so do the rankers after them, whose
+    candidates are then unknown: a floor, never above what such a run makes.
+    """
+    total, candidates = 0, 0
+    for layer in architecture.layers:
+        written: int | None = 0  # candidates this layer leaves; None: not known
+        writes = False
+        for spec in layer:
+            if spec.type in ("critic", "unit_test_generator"):
+                total += 1  # one call; it writes critiques or tests, not candidates
+                continue
+            writes = True
+            if spec.type in ("generator", "fuser"):
+                total += spec.samples
+                kept: int | None = spec.samples
+            elif spec.type == "ranker":
+                total += int(candidates >= 2 and not is_reward_model(spec))
+                kept = None if spec.top_k is None else min(spec.top_k, candidates)
+            else:
+                kept = None
+            written = None if written is None or kept is None else written + kept
+        if writes:
+            candidates = written or 0
+    return total

@@ -171,7 +171,7 @@ def item_prompts(items: Iterable[Any]) -> Iterable[str | Sequence[Mapping[str, s
 
 def check_budget_fits(architecture: Architecture, args: argparse.Namespace) -> None:
     """Refuse, before any call, a ``--max-calls`` below the calls one prompt makes at the
-    least (the estimate's low end: no parse retry, no failed call). A budget is checked
+    least (`least_calls`: its generators' and fusers' samples, a ranker's call). A budget is checked
     when a prompt starts and a started prompt finishes, so such a cap would either answer
     nothing or be silently overrun. With ``--cache`` a prompt may cost no call: not checked.
 
@@ -180,7 +180,9 @@ def check_budget_fits(architecture: Architecture, args: argparse.Namespace) -> N
     """
     if args.max_calls is None or getattr(args, "cache", None) is not None:
         return
-    least = estimate(architecture, [""]).calls[0]
+    from ._batch_budget import least_calls
+
+    least = least_calls(architecture)
     if args.max_calls < least:
         raise UsageError(
             f"--max-calls {args.max_calls} is below the {least} calls one prompt of "

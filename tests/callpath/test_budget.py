@@ -25,6 +25,7 @@ from archon_async import (
     ProviderServerError,
 )
 from archon_async._batch import run_batch
+from archon_async._batch_budget import least_calls
 from archon_async._batch_io import BatchItem
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async.callpath._estimate import estimate
@@ -290,3 +291,24 @@ async def test_token_and_cost_caps_hold_for_a_batch_of_many_prompts_at_once(
     assert len(lines(out)) == 3 and len(provider.requests) == 3
     assert budget.spent().tokens == 45 and stopped.value.not_started == 17
     assert "a prompt has" in str(stopped.value)
+
+
+def test_least_calls_is_a_floor_of_what_an_answered_run_makes() -> None:
+    default = Architecture.from_dict(DEFAULT_ARCHITECTURE)
+    assert least_calls(default) == 12  # 10 samples, the ranker's call, the fuser's
+
+    def spec(kind: str, **fields: Any) -> dict[str, Any]:
+        return {"type": kind, "model": "m", "model_type": "Fake_API", **fields}
+
+    provider = FakeProvider(lambda request: "ok")
+
+    def floor(*layers: list[dict[str, Any]]) -> int:
+        arch = Architecture.from_dict({"layers": list(layers)}, registry=fake_registry(provider))
+        return least_calls(arch)
+
+    # One candidate: the ranker orders it without a call.
+    assert floor([spec("generator")], [spec("ranker", top_k=1)]) == 1
+    assert floor([spec("generator", samples=3)], [spec("critic")], [spec("fuser")]) == 5
+    # After a verifier the candidates are not known: the ranker behind it counts nothing.
+    verifier = spec("verifier")
+    assert floor([spec("generator", samples=4)], [verifier], [spec("ranker", top_k=1)]) == 4
