@@ -1,6 +1,6 @@
 """Per-model circuit breakers: stop calling a model that keeps failing. The one breaker of
-the library: the dispatcher owns it (`Dispatcher.circuits`), so every call, retried or
-sent through a call path to its fallbacks, meets the same circuit.
+the library: each `Dispatcher` owns one (a call path has one dispatcher), so every call,
+retried or sent through a call path to its fallbacks, meets the same circuit.
 
 Policy, per (model_type, model) since one vendor serves many models:
 
