@@ -88,11 +88,9 @@ def _process(command: list[str], port: int, what: str) -> Iterator[subprocess.Po
         process.wait(10)
 
 
-def _worker_command(
-    args: argparse.Namespace, sim: str, redis_url: str, start_at: float, tag: str
-) -> list[str]:
+def _worker_command(args: argparse.Namespace, sim: str, redis_url: str, tag: str) -> list[str]:
     return [
-        str(VENV_PYTHON), __file__, "--worker", sim, redis_url, str(start_at), tag,
+        str(VENV_PYTHON), __file__, "--worker", sim, redis_url, tag,
         "--rpm", str(args.rpm), "--lanes", str(args.lanes), "--window-s", str(args.window_s),
         "--windows", str(args.windows), "--prefix", tag.split("/")[0],
     ] + (["--headroom", str(args.headroom)] if args.headroom is not None else [])  # fmt: skip
@@ -114,18 +112,27 @@ def one_run(args: argparse.Namespace, number: int) -> Run:
         with _process(redis_cmd, redis_port, "redis-server"), _process(sim_cmd, sim_port, "sim"):
             sim = f"http://127.0.0.1:{sim_port}"
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
-            # Every worker imported and warmed up by then, and its warm-up call a window
-            # old: the measure starts with the first request after the warm-ups.
-            start_at = time.time() + 10.0 + args.window_s
             workers = [
                 subprocess.Popen(
-                    _worker_command(args, sim, redis_url, start_at, f"run{number}/p{i}"),
+                    _worker_command(args, sim, redis_url, f"run{number}/p{i}"),
                     cwd=ROOT,
+                    stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
                 )
                 for i in range(args.processes)
             ]
+            # Every worker imported and warmed up, and its warm-up call a window old when
+            # the measure starts (with the first request after the warm-ups).
+            for worker in workers:
+                assert worker.stdout is not None and worker.stdin is not None
+                if worker.stdout.readline().strip() != "ready":
+                    raise RuntimeError("a worker did not start")
+            start_at = time.time() + args.window_s + 0.5
+            for worker in workers:
+                assert worker.stdin is not None
+                worker.stdin.write(f"{start_at}\n")
+                worker.stdin.flush()
             outputs = [worker.communicate(timeout=args.windows * args.window_s + 120)[0]
                        for worker in workers]  # fmt: skip
             for worker in workers:
@@ -149,7 +156,11 @@ def _figures(log: list[dict[str, Any]], args: argparse.Namespace, per_process: l
     fullest, low = 0, 0
     everything = [record["at_s"] for record in log if record["status"] == 200]
     if log[args.processes - 1]["at_s"] > first - args.window_s:
-        print("warning: a warm-up call fell in the first measured window", file=sys.stderr)
+        print(
+            "warning: a warm-up call fell in the first measured window",
+            [record["at_s"] for record in log[: args.processes + 2]],
+            file=sys.stderr,
+        )
     for high, at in enumerate(everything):
         while everything[low] <= at - args.window_s:
             low += 1
@@ -172,7 +183,7 @@ async def worker(args: argparse.Namespace) -> None:
     from archon_async import CallPath, Engine
     from archon_async.callpath import RedisLimits
 
-    sim, redis_url, start_at, tag = args.worker
+    sim, redis_url, tag = args.worker
     kwargs = {} if args.headroom is None else {"headroom": args.headroom}
     # The processes are told the provider's window, as RedisLimits's documentation asks.
     limits = RedisLimits(redis_url, prefix=args.prefix, window_s=args.window_s, **kwargs)
@@ -185,7 +196,9 @@ async def worker(args: argparse.Namespace) -> None:
         # connections opened, modules imported) that, measured, blocks the loop for up to a
         # second on a loaded machine while the turns its other lanes booked go by.
         await engine.generate(f"{tag} warm-up")
-        await asyncio.sleep(max(0.0, float(start_at) - time.time()))
+        print("ready", flush=True)
+        start_at = float(await asyncio.to_thread(sys.stdin.readline))
+        await asyncio.sleep(max(0.0, start_at - time.time()))
         stop = time.monotonic() + args.windows * args.window_s + 1.0
 
         async def lane(number: int) -> None:
@@ -206,7 +219,7 @@ async def worker(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--prefix", default="bench", help=argparse.SUPPRESS)
     parser.add_argument("--rpm", type=int, default=1200, help="R, for all processes together")
     parser.add_argument("--window-s", type=float, default=10.0)

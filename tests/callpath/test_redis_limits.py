@@ -25,10 +25,13 @@ sim_url, redis_url, rpm, prompts = sys.argv[1], sys.argv[2], float(sys.argv[3]),
 arch = {"name": "w", "layers": [[{"type": "generator", "model": "m", "model_type": "OpenAI_API",
         "max_tokens": 8}]]}
 async def main():
-    limits = RedisLimits(redis_url, prefix="test", headroom=float(sys.argv[6]), window_s=3.0)
+    limits = RedisLimits(redis_url, prefix="test", window_s=3.0)  # default headroom 0.95
     async with CallPath(simulate=sim_url, providers={"OpenAI_API": {"rpm": rpm}},
                         shared_limits=limits) as calls:
         engine = Engine(arch, callpath=calls)
+        await engine.generate(f"{sys.argv[5]} warm-up")
+        print("ready", flush=True)
+        await anyio.to_thread.run_sync(sys.stdin.readline)  # all warmed up: go
         async with anyio.create_task_group() as group:
             for i in range(prompts):
                 group.start_soon(engine.generate, f"{sys.argv[5]} question {i}")
@@ -39,22 +42,31 @@ anyio.run(main)
 async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
     settings = SimulationSettings(rpm=RPM, rpm_window_s=WINDOW_S, request_log=10_000)
     async with SimulatedServer(settings) as server:
-        # 90% of R, not the default 95%: the simulator shares this test's loop, and on a
-        # loaded machine it reads requests in bunches, which a 3 s window then counts
-        # together (bench/redis_share.py measures the default in separate processes).
         args = [str(server.base_url), redis_url, str(RPM), "30"]
 
         def run_all() -> list[subprocess.CompletedProcess[str]]:
             workers = [
                 subprocess.Popen(
-                    [sys.executable, "-c", _WORKER, *args, f"p{n}", "0.9"],
+                    [sys.executable, "-c", _WORKER, *args, f"p{n}"],
                     cwd=ROOT,
+                    stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
                 )
                 for n in range(4)
             ]
+            # A process's first call does one-time work (scripts loaded into Redis,
+            # connections, imports) that can hold its loop up for a second on a loaded
+            # machine while its other requests' turns go by: the load starts once all four
+            # have made one call.
+            for worker in workers:
+                assert worker.stdout is not None and worker.stdin is not None
+                assert worker.stdout.readline().strip() == "ready", worker.stderr
+            for worker in workers:
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
             done = []
             for worker in workers:
                 out, err = worker.communicate(timeout=180)
@@ -66,7 +78,7 @@ async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
         log = server.request_log()
     answered = [record for record in log if record.status == 200]
     refused = [record for record in log if record.status == 429]
-    assert len(answered) == 4 * 30
+    assert len(answered) == 4 + 4 * 30  # the warm-up calls, then the load
     # Together at or under the limit: (almost) no 429 from a server counting it over 3 s.
     assert len(refused) <= len(log) // 100
     allowance = int(RPM * WINDOW_S / 60)
@@ -75,13 +87,14 @@ async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
         <= allowance
         for record in answered
     )
-    # And using most of it from the first request to the last. The buckets fill at 90% of
-    # R here; a process woken later than a 3 s window's slack allows gives its turn up
-    # (sending then would crowd the window), which a loaded machine does often:
-    # bench/redis_share.py measures the default over a longer window (bench/RESULTS.md).
-    # The bound here only tells sharing from a process stalled on Redis.
-    span = answered[-1].at_s - answered[0].at_s
-    assert (len(answered) - 1) / span * 60 >= 0.7 * RPM
+    # And using most of it from the first request of the load to the last: the buckets fill
+    # at 95% of R (measured 0.94-0.95 R at load averages of 11-16 on 2 cores). A process
+    # woken later than a 3 s window's slack allows gives its turn up (sending then would
+    # crowd the window), which a loaded machine does at times: hence 0.85, not 0.9
+    # (bench/redis_share.py measures the 0.9 target in separate processes, RESULTS.md).
+    load = answered[4:]  # the warm-ups all finished before the load began
+    span = load[-1].at_s - load[0].at_s
+    assert (len(load) - 1) / span * 60 >= 0.85 * RPM
 
 
 async def test_a_retry_after_pauses_every_process_on_the_key(redis_url: str) -> None:
