@@ -13,11 +13,11 @@ keeps a run to minutes). CONFIG is the default architecture (2 generators x 5 sa
 ranker, a fuser) with ``"providers": {"Together_API": {"rpm": R}}``: both engines are told
 the limit, as a user who knows it would.
 
-Prompts a minute, three ways: in steady state (answer lines written between one window after
-the first answer, when a burst into the provider's first window is spent, and the 90th
-percent of the prompts, before the batch drains), the figure compared; over the provider's
-request log (first request to last: start-up left out, but a run only a few windows long
-gains up to a window's allowance from the first window); and by the wall clock of the command.
+Prompts a minute, three ways: over the provider's request log (first request to last, so
+start-up is left out; the figure compared, with runs many windows long so that the first
+window's allowance, which a client may spend at once, weighs little); in steady state (answer
+lines written between one window after the first answer and the 90th percent of the prompts:
+a check, noisier, as prompts finish in waves); and by the wall clock of the whole command.
 """
 
 from __future__ import annotations
@@ -190,10 +190,10 @@ def main() -> None:
     before_wall = median([run["per_min_wall"] for run in rows["before"]])
     after_wall = median([run["per_min_wall"] for run in rows["after"]])
     print()
-    print(f"Median prompts/min in steady state: before {before:.1f}, after {after:.1f}: "
-          f"**{after / before:.2f}x** (first to last request: {before_span:.1f} and "
-          f"{after_span:.1f}, {after_span / before_span:.2f}x; wall clock: {before_wall:.1f} "
-          f"and {after_wall:.1f}, {after_wall / before_wall:.2f}x)")  # fmt: skip
+    print(f"Median prompts/min, first to last request: before {before_span:.1f}, after "
+          f"{after_span:.1f}: **{after_span / before_span:.2f}x** (steady state: {before:.1f} "
+          f"and {after:.1f}, {after / before:.2f}x; wall clock: {before_wall:.1f} and "
+          f"{after_wall:.1f}, {after_wall / before_wall:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":
