@@ -43,7 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(simulate_main(arguments[1:]) or 0)
     parser = _parser()
-    args = parser.parse_args(arguments)
+    args, extra = parser.parse_known_args(arguments)
+    options = [word for word in extra if word.startswith("-") and word != "-"]
+    if extra and not options and getattr(args, "handler", None) is _run:
+        # `run CONFIG --trace "QUESTION"`: argparse stops a "+" positional at the first
+        # option and leaves the words after it over; they are the rest of the positional.
+        args.args.extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(options or extra)}")
     args.command_line = arguments  # for the command a stopped batch says to resume with
     # A kill (SIGTERM) unwinds like Ctrl-C, so that a batch still prints what it spent.
     previous = signal.signal(signal.SIGTERM, _terminate)

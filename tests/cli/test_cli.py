@@ -26,6 +26,14 @@ def test_run_answers_with_the_built_in_default_and_no_key() -> None:
     assert "12 calls" in done.stderr  # 10 samples + ranker + fuser
 
 
+def test_run_takes_its_question_after_the_options_too() -> None:
+    done = cli("run", "configs/single_model.json", "--simulate", "--trace", "What is 2 + 2?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() and '"layers"' in done.stderr  # the trace, on stderr
+    wrong = cli("run", "configs/single_model.json", "--simulate", "Q?", "--no-such-option")
+    assert wrong.returncode == 2 and "unrecognized arguments: --no-such-option" in wrong.stderr
+
+
 def test_validate_reports_warnings_and_errors(tmp_path: Path) -> None:
     shared = ROOT / "configs" / "archon"
     name = (
