@@ -111,6 +111,8 @@ class CallRecord:
         timeouts: attempts of the call that timed out (each one was resent or failed it).
         batched: drawn by the request of an earlier sample (``n`` > 1): it holds its share
             of that request's tokens, and sent no request of its own.
+        saved_input_tokens, saved_output_tokens: for a ``cached`` call, the tokens its
+            reply cost when it was drawn (what sending it again would cost); else 0.
     """
 
     model: str
@@ -126,6 +128,8 @@ class CallRecord:
     finish_reason: str | None = None
     timeouts: int = 0
     batched: bool = False
+    saved_input_tokens: int = 0
+    saved_output_tokens: int = 0
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

@@ -68,13 +68,13 @@ class CachedCalls:
                 counter[key] = sample + 1
         cached = self.cache.get(key, sample)
         if cached is not None:
-            return cached, self._sender.hit(request)
+            return cached, self._sender.hit(request, response=cached)
         slot = (key, sample)
         while (leader := self._inflight.get(slot)) is not None:
             # The same sample is being drawn for another run: wait for it (single flight).
             shared = await asyncio.shield(leader)
             if shared is not None:
-                return shared, self._sender.hit(request)
+                return shared, self._sender.hit(request, response=shared)
             # The leader failed (errors are not shared): draw it ourselves.
         future: asyncio.Future[ChatResponse | None] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
@@ -106,11 +106,13 @@ class CachedCalls:
             counter[key] = max(counter.get(key, 0), first + count)
         found = self.cache.get_many(key, first, count)
         hits = count - found.count(None)
-        record = self._sender.hit(request, hits) if hits else None
+        if hits:
+            self._sender.hit(request, hits)
+        record = self._sender.hit_record
         if hits == count:  # a cached rerun: no task, no future
-            return [(response, record) for response in found if response and record]
+            return [(response, record(request, response)) for response in found if response]
         outcomes: list[Outcome | None] = [
-            (response, record) if response and record else None for response in found
+            (response, record(request, response)) if response else None for response in found
         ]
         missing = [i for i, response in enumerate(found) if response is None]
         led = [i for i in missing if (key, first + i) in self._inflight]

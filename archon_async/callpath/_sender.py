@@ -16,7 +16,7 @@ from .._concurrency import gather
 from .._dispatch import Dispatcher
 from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
-from .._types import CallRecord, ChatRequest, ChatResponse
+from .._types import CallRecord, ChatRequest, ChatResponse, Usage
 from ._budget import Budget
 from ._samples import NRefusals, chunk_sizes, numbered, refuses_n, sample_records
 
@@ -26,6 +26,9 @@ __all__ = ["Outcome", "Sender"]
 Outcome = tuple[ChatResponse, CallRecord] | ProviderError
 
 log = get_logger(__name__)
+
+#: Hit records kept for reuse (one per model and token counts); cleared beyond this.
+_HIT_RECORDS_KEPT = 4096
 
 
 class Sender:
@@ -43,7 +46,7 @@ class Sender:
         self.meter = Budget()
         self.gates: dict[str, PriorityGate] = {}
         self.no_n = NRefusals()
-        self._hit_records: dict[tuple[str, str], CallRecord] = {}
+        self._hit_records: dict[tuple[str, str, int, int], CallRecord] = {}
 
     def opened(self) -> Dispatcher:
         """The dispatcher.
@@ -140,17 +143,28 @@ class Sender:
         if self.budget is not None:
             self.budget.charge(record)
 
-    def hit(self, request: ChatRequest, count: int = 1) -> CallRecord:
+    def hit(
+        self, request: ChatRequest, count: int = 1, *, response: ChatResponse | None = None
+    ) -> CallRecord:
         """Count ``count`` cache hits of ``request`` in the meter and the budget; the record
-        of each (cost 0, ``cached``)."""
+        of each (`hit_record` of ``response``)."""
         self.meter.hit(count)
         if self.budget is not None:
             self.budget.hit(count)
-        # Records are frozen, and a hit's depends on the model alone: one per model serves
-        # every hit (a cached rerun makes thousands).
-        record = self._hit_records.get((request.model_type, request.model))
+        return self.hit_record(request, response)
+
+    def hit_record(self, request: ChatRequest, response: ChatResponse | None) -> CallRecord:
+        """The record of a cache hit: cost 0, ``cached``, with the tokens ``response`` cost
+        when it was drawn as ``saved_*_tokens`` (what sending it again would cost)."""
+        usage = response.usage if response is not None else Usage()
+        # Records are frozen, and a hit's depends on the model and those tokens alone: one
+        # serves every such hit (a cached rerun makes thousands).
+        slot = (request.model_type, request.model, usage.input_tokens, usage.output_tokens)
+        record = self._hit_records.get(slot)
         if record is None:
-            record = CallRecord(
+            if len(self._hit_records) >= _HIT_RECORDS_KEPT:
+                self._hit_records.clear()
+            record = self._hit_records[slot] = CallRecord(
                 model=request.model,
                 provider=request.model_type,
                 latency_s=0.0,
@@ -158,6 +172,7 @@ class Sender:
                 output_tokens=0,
                 retries=0,
                 cached=True,
+                saved_input_tokens=usage.input_tokens,
+                saved_output_tokens=usage.output_tokens,
             )
-            self._hit_records[(request.model_type, request.model)] = record
         return record

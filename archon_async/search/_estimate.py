@@ -79,8 +79,10 @@ def estimate(search: Search) -> dict[str, Any]:
     totals = plan.totals()
     totals = _held_out(plan, totals, len(held))
     capped = _cap(search, totals)
+    missing = search.unpriced_models()
     return {
         **head,
+        **({"unpriced_models": missing} if missing else {}),
         "dev_questions": len(dev),
         "held_out_questions": len(held),
         **capped,
@@ -89,7 +91,9 @@ def estimate(search: Search) -> dict[str, Any]:
             "with the response cache: each distinct request is sent once per question "
             "(the model ranking's answers reused); proposals of a model-based algorithm and "
             "early stopping follow the simulated ground truth; parse retries as measured; "
-            f"tokens: {tokens.source}; dollars at list prices (unpriced models count 0); "
+            f"tokens: {tokens.source}; dollars at list prices"
+            + (f" (no price for {', '.join(missing)}: not in them)" if missing else "")
+            + "; "
             "high: no cache at all; low: every architecture after the first batch stopped "
             "early"
         ),

@@ -10,7 +10,6 @@ whose answers are generated once, or by single ratings.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -29,11 +28,13 @@ from ..benchmarks import (
     parse_judgement,
     score_all,
 )
+from ._interval import interval
 from ._record import Evaluation
 from ._space import Candidate, Space
+from ._spend import RunStats, unpriced
 from ._truth import Truth
 
-__all__ = ["EngineEvaluator", "Evaluator", "OracleEvaluator", "interval"]
+__all__ = ["EngineEvaluator", "Evaluator", "OracleEvaluator"]
 
 
 class Evaluator(Protocol):
@@ -51,18 +52,6 @@ class Evaluator(Protocol):
         """Score ``candidate`` (the ``n``-th proposal); ``stop_below``: the best score so
         far, for early stopping."""
         ...
-
-
-def interval(values: Sequence[float]) -> tuple[float, float]:
-    """A 95% normal-approximation interval of the mean of per-question scores (points)."""
-    if not values:
-        return (0.0, 0.0)
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return (mean, mean)
-    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    half = 1.96 * math.sqrt(variance / len(values))
-    return (round(mean - half, 4), round(mean + half, 4))
 
 
 class OracleEvaluator:
@@ -94,6 +83,7 @@ class OracleEvaluator:
             calls_per_query=cost.calls,
             tokens_per_query=cost.tokens,
             dollars_per_query=cost.dollars,
+            unpriced_models=unpriced(m.model for m in self.space.models_of(candidate)),
             mode="oracle",
         )
 
@@ -169,7 +159,7 @@ class EngineEvaluator:
         self, candidate: Candidate, n: int, *, stop_below: float | None
     ) -> Evaluation:
         config = self.space.archon_config(candidate)
-        stats = BatchStats(total=len(self.dev))
+        stats = RunStats(total=len(self.dev))
         # The judge's calls count in the search's spend, not in the architecture's per query.
         judge_stats = BatchStats(total=len(self.dev))
         questions = self.dev
@@ -177,10 +167,8 @@ class EngineEvaluator:
         if self.early_fraction and stop_below is not None and len(self.dev) >= 10:
             cut = max(5, int(len(self.dev) * self.early_fraction))
             first, _ = await self._run(config, self.dev[:cut], stats, judge_stats)
-            low, high = interval([100.0 * v for v in first])
-            half = (high - low) / 2
-            mean = (low + high) / 2
-            if mean + half * self.early_z / 1.96 < stop_below:
+            # Clearly weaker: even the top of its interval (z wide) is below the best so far.
+            if interval([100.0 * v for v in first], z=self.early_z)[1] < stop_below:
                 values, stopped, questions = first, True, self.dev[:cut]
             else:
                 rest, _ = await self._run(config, self.dev[cut:], stats, judge_stats)
@@ -193,17 +181,20 @@ class EngineEvaluator:
         calls, tokens, hits = stats.calls, stats.tokens, stats.cache_hits
         judge_dollars, _ = judge_stats.cost()
         asked = max(1, len(questions))
+        # Per query: as if run alone (cache hits at their first cost), whatever ran before.
+        calls_alone, tokens_alone, dollars_alone, missing = stats.alone_totals()
         return Evaluation(
             key=candidate.key(),
             n=n,
             params=candidate.params(),
             score=score,
             ci=interval(points),
-            objective=round(score - self.cost_weight * dollars / asked, 6),
+            objective=round(score - self.cost_weight * dollars_alone / asked, 6),
             questions=len(questions),
-            calls_per_query=round((calls + hits) / asked, 4),
-            tokens_per_query=round(tokens / asked, 2),
-            dollars_per_query=round(dollars / asked, 8),
+            calls_per_query=round(calls_alone / asked, 4),
+            tokens_per_query=round(tokens_alone / asked, 2),
+            dollars_per_query=round(dollars_alone / asked, 8),
+            unpriced_models=missing,
             calls=calls + judge_stats.calls,
             tokens=tokens + judge_stats.tokens,
             dollars=round(dollars + judge_dollars, 6),

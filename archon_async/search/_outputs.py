@@ -51,16 +51,18 @@ def write_outputs(
         "tokens": sum(e.tokens for e in evaluations),
         "dollars": round(sum(e.dollars for e in evaluations), 6),
     }
-    cost = (
-        "dollars_per_query"
-        if any(e.dollars_per_query for e in evaluations)
-        else ("calls_per_query")
-    )
+    # Dollars only when every model has a price: a missing price is no $0 anchor.
+    missing = sorted({model for e in evaluations for model in e.unpriced_models})
+    if missing:
+        report["unpriced_models"] = missing
+    priced = not missing and any(e.dollars_per_query for e in evaluations)
+    cost = "dollars_per_query" if priced else "calls_per_query"
     front = pareto_front(evaluations, cost)
     record.save_json(
         "pareto.json",
         {
             "cost": cost,
+            **({"unpriced_models": missing} if missing else {}),
             "front": [
                 {"key": e.key, "score": e.score, cost: getattr(e, cost), "params": e.params}
                 for e in front
@@ -190,6 +192,17 @@ def _fact_html(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _unpriced_html(report: dict[str, Any]) -> str:
+    missing = report.get("unpriced_models")
+    if not missing:
+        return ""
+    return (
+        f'\n<p id="unpriced"><b>No list price for {html.escape(", ".join(missing))}</b>: '
+        "their calls are missing from every $/query below, so the Pareto front is drawn "
+        "against calls per query instead.</p>"
+    )
+
+
 def _html(
     report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
 ) -> str:
@@ -231,7 +244,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;te
 <h1>{marker}Architecture search on {esc(str(report.get("benchmark")))}</h1>
 <p>Best: <b id="best">{esc(str(best.get("key")))}</b>, score {best.get("score")} points
 ({esc(str(report.get("mode")))} evaluation, {report.get("evaluations")} architectures of
-{report.get("space_size")}).</p>
+{report.get("space_size")}).</p>{_unpriced_html(report)}
 <h2>Search curve</h2>{_curve_svg(evaluations)}
 <h2>Pareto front</h2>{_pareto_svg(evaluations, front, cost)}
 <h2>Leaderboard</h2>

@@ -33,8 +33,11 @@ class Evaluation:
         ci: a 95% confidence interval of the score (equal ends when exact).
         objective: what the search maximises (the score, less a cost weight if set).
         questions: how many questions it ran on.
-        calls_per_query, tokens_per_query, dollars_per_query: spend per question (for
-            the oracle, the estimate of what a run would spend).
+        calls_per_query, tokens_per_query, dollars_per_query: what one question costs the
+            architecture run alone: its cache hits count at the cost of their first draw
+            (for the oracle, the estimate of what a run would spend).
+        unpriced_models: models it called that have no list price: their dollars are
+            missing from ``dollars_per_query`` (never counted as $0 without saying so).
         calls, tokens, dollars: what it actually spent (cache hits are free).
         cache_hit_share: the share of its calls answered from the cache.
         stopped_early: it was stopped on part of the dev set as clearly weaker.
@@ -52,6 +55,7 @@ class Evaluation:
     calls_per_query: float
     tokens_per_query: float
     dollars_per_query: float
+    unpriced_models: list[str] = field(default_factory=list)
     calls: int = 0
     tokens: int = 0
     dollars: float = 0.0

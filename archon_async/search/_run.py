@@ -34,6 +34,7 @@ from ._outputs import write_outputs
 from ._record import Evaluation, RunRecord
 from ._settings import Budget, SearchFile
 from ._space import Candidate, Space
+from ._spend import unpriced
 from ._truth import Truth
 
 __all__ = ["Search", "SearchEvent", "benchmark_name"]
@@ -124,6 +125,7 @@ class Search:
 
         self._benchmark = get_benchmark(self.benchmark)
         self.result: dict[str, Any] | None = None
+        self._check_prices()
         #: The call path of a run on a provider (None in oracle mode, or before `run`).
         self.callpath: Any = None
 
@@ -281,11 +283,9 @@ class Search:
         dev, held = self.questions()
         simulate: Any = False
         if self.simulate:
-            from ..simulate import SimulatedServer
-
-            server = SimulatedServer(self.simulation_settings([*dev, *held]))
-            await stack.enter_async_context(server)
-            simulate = server.base_url
+            # The call path starts the server from these settings, so its cache entries are
+            # keyed by them, not by the server's port: a rerun (a resumed search) finds them.
+            simulate = self.simulation_settings([*dev, *held])
         # One call path for the whole search: every architecture shares its limits, and its
         # response cache (in the run dir) makes layers that architectures share, a resumed
         # search and the baseline's answers cost nothing the second time.
@@ -361,6 +361,38 @@ class Search:
                 effects=self.effects, questions=self.question_numbers(questions)
             ),
         )
+
+    def unpriced_models(self) -> list[str]:
+        """The models of the space, the judge and the baseline with no list price."""
+        refs = [*self.models, self._resolve(self.settings.judge_model)]
+        refs.append(self._resolve(self.settings.baseline_model))
+        return unpriced(ref.model for ref in refs if ref is not None)
+
+    def _check_prices(self) -> None:
+        """A dollar objective, constraint or budget needs a price for every model: an
+        unpriced one would count as $0 (the cheapest of all) without a word.
+
+        Raises:
+            ConfigError: naming the unpriced models and the dollar settings to drop.
+        """
+        ext = self.settings.archon_async
+        uses = [
+            name
+            for name, used in (
+                ("objective score_per_dollar", ext.objective == "score_per_dollar"),
+                ("constraints.max_dollars_per_query", ext.constraints.max_dollars_per_query),
+                ("budget dollars", self.budget.dollars),
+            )
+            if used
+        ]
+        missing = self.unpriced_models() if uses else []
+        if missing:
+            raise ConfigError(
+                f"no list price for {', '.join(missing)}, so the {' and the '.join(uses)} "
+                "would count their calls as $0: drop the dollar settings (use calls or "
+                "tokens instead) or use models with a list price",
+                source=str(self.path),
+            )
 
     def _resolve(self, entry: str | dict[str, Any] | None) -> ModelRef | None:
         from ._models import resolve_model

@@ -212,6 +212,11 @@ class Space:
 
     # -- cost -------------------------------------------------------------------------
 
+    def models_of(self, candidate: Candidate) -> list[ModelRef]:
+        """The models ``candidate`` calls (the best-ranked first: it also critiques, ranks,
+        verifies and fuses last)."""
+        return list(self.models[: max(1, candidate.model_top_k, *candidate.fusers)])
+
     def cost(self, candidate: Candidate) -> Cost:
         """Estimated calls, tokens and dollars of one query of ``candidate``."""
         cached = self._costs.get(candidate)

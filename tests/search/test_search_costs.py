@@ -1,0 +1,115 @@
+"""A simulated search's outputs: held-out scores, intervals, per-query costs that do not
+depend on the cache, and models with no list price named rather than counted as $0."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from archon_async import ConfigError
+from archon_async.search import Search
+from tests.conftest import run_cli
+from tests.search._spaces import small_space, write
+
+
+def _board(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
+    return [orjson.loads(line) for line in lines]
+
+
+def _space(**extension: Any) -> dict[str, Any]:
+    space = small_space(evaluations=4, parallel=2, dev_questions=12, **extension)
+    space["number_of_archon_configs_for_final_ranking"] = 2
+    return space
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One simulated GSM8K search with held-out questions."""
+    folder = tmp_path_factory.mktemp("costs")
+    path = write(folder, _space(held_out_questions=20))
+    search = Search(path, simulate=True, run_dir=folder / "run", algorithm="random_search")
+    return folder, anyio.run(search.run)
+
+
+def test_gsm8k_held_out_questions_are_scored_like_dev_ones(
+    searched: tuple[Path, dict[str, Any]],
+) -> None:
+    _, report = searched
+    final = report["final_ranking"]
+    assert len(final) == 2
+    for entry in final:
+        held = entry["held_out"]
+        assert held["questions"] == 20
+        # The simulated models know the held-out answers as well as the dev ones (they
+        # scored 0 on every one when only the dev questions were in the answer key).
+        assert 0.0 < held["score"] <= 100.0
+        assert 0.0 <= held["ci"][0] <= held["score"] <= held["ci"][1] <= 100.0
+
+
+def test_every_interval_is_inside_0_to_100_and_never_a_point(
+    searched: tuple[Path, dict[str, Any]],
+) -> None:
+    folder, _ = searched
+    for line in _board(folder / "run"):
+        low, high = line["ci"]
+        assert 0.0 <= low <= line["score"] <= high <= 100.0
+        assert low < high  # 12 questions cannot pin a score down
+
+
+def test_per_query_costs_are_the_same_when_every_call_is_a_cache_hit(
+    searched: tuple[Path, dict[str, Any]],
+) -> None:
+    folder, _ = searched
+    again = folder / "again"
+    again.mkdir()
+    # A consistent copy of the first run's cache (its log included): every call a hit.
+    with sqlite3.connect(folder / "run" / "cache.sqlite") as source:
+        with sqlite3.connect(again / "cache.sqlite") as target:
+            source.backup(target)
+    path = folder / "space.json"
+    search = Search(path, simulate=True, run_dir=again, algorithm="random_search")
+    anyio.run(search.run)
+    first, second = _board(folder / "run"), _board(again)
+    assert [line["key"] for line in second] == [line["key"] for line in first]
+    for one, other in zip(first, second, strict=True):
+        assert other["calls"] == 0 and other["cache_hit_share"] == 1.0  # nothing was sent
+        assert one["cache_hit_share"] < 1.0
+        for cost in ("calls_per_query", "tokens_per_query", "dollars_per_query"):
+            assert other[cost] == one[cost] > 0, cost
+
+
+def test_models_without_a_price_are_named_and_never_a_zero_dollar_anchor(
+    tmp_path: Path,
+) -> None:
+    space = _space(held_out_questions=0)
+    space["models_available"] = ["qwen2-72b-instruct", "gpt-4-turbo-2024-04-09"]
+    space["model_top_k_choices"] = [1, 2]
+    path = write(tmp_path, space)
+    estimate = run_cli("search", str(path), "--simulate", "--estimate")
+    assert estimate.returncode == 0, estimate.stderr
+    told = json.loads(estimate.stdout)
+    assert told["unpriced_models"] == ["gpt-4-turbo-2024-04-09"]
+    assert "gpt-4-turbo-2024-04-09" in told["note"]
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="grid_search")
+    report = anyio.run(search.run)
+    assert report["unpriced_models"] == ["gpt-4-turbo-2024-04-09"]
+    lines = _board(tmp_path / "run")
+    ranking = json.loads((tmp_path / "run" / "ranking.json").read_text())
+    turbo_first = max(ranking, key=ranking.__getitem__) == "gpt-4-turbo-2024-04-09"
+    # The best-ranked model fuses last in every architecture; the other only generates.
+    uses = [line for line in lines if turbo_first or line["params"]["model_top_k"] == 2]
+    assert uses and all(line["unpriced_models"] == ["gpt-4-turbo-2024-04-09"] for line in uses)
+    pareto = json.loads((tmp_path / "run" / "pareto.json").read_text())
+    assert pareto["cost"] == "calls_per_query"  # not dollars, where it would look free
+    assert pareto["unpriced_models"] == ["gpt-4-turbo-2024-04-09"]
+    assert 'id="unpriced"' in (tmp_path / "run" / "report.html").read_text()
+    space["archon_async"]["objective"] = "score_per_dollar"
+    with pytest.raises(ConfigError, match=r"no list price for gpt-4-turbo-2024-04-09.*score_per"):
+        Search(write(tmp_path, space, "dollar.json"), simulate=True)
