@@ -24,6 +24,10 @@ def add_search_command(commands: Any) -> None:
         description="Evaluates architectures of the space the search file describes and "
         "writes best.json, leaderboard.jsonl, pareto.json/svg, report.json and report.html "
         "in the run directory. Rerun the same command to resume a stopped search.",
+        epilog="exit status: 0 when the planned evaluations are done; 1 when a budget "
+        "(--budget-*) stopped the search (report.json's stopped_by names it; the outputs are "
+        "written: rerun with a larger budget to go on), or on an error; 2 on a usage error; "
+        "130 when interrupted (rerun the same command to resume).",
     )
     search.add_argument("space", type=Path, help="an Archon search configuration (JSON)")
     search.add_argument("--benchmark", help="overrides the file's benchmark")
@@ -105,7 +109,8 @@ def _search(args: argparse.Namespace) -> int:
     report = anyio.run(go)
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
-    return 0
+    # As `batch` does: a search a budget stopped exits 1 (its outputs are all written).
+    return 1 if report.get("stopped_by") else 0
 
 
 def _progress(event: Any) -> None:

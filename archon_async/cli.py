@@ -27,7 +27,8 @@ __all__ = ["main"]
 #: The exit statuses, as --help and the README list them.
 EXIT_CODES = """exit status:
   0    done (every prompt answered)
-  1    an error (bad config, no key, provider failure), or a batch stopped early
+  1    an error (bad config, no key, provider failure), or a batch or search
+       stopped early (a budget): its outputs are written, rerun to go on
   2    usage error (missing or wrong arguments)
   3    the batch finished, but some prompts failed (see their error lines)
   130  interrupted (Ctrl-C); a batch prints its summary first

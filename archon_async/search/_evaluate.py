@@ -31,7 +31,7 @@ from ..benchmarks import (
 from ._interval import interval
 from ._record import Evaluation
 from ._space import Candidate, Space
-from ._spend import RunStats, unpriced
+from ._spend import RunStats, by_model, unpriced
 from ._truth import Truth
 
 __all__ = ["EngineEvaluator", "Evaluator", "OracleEvaluator"]
@@ -101,6 +101,8 @@ class EngineEvaluator:
         concurrency: questions in flight per architecture.
         early_fraction, early_z: early stopping (``early_fraction=None``: off).
         mode: ``simulated`` or ``real`` (stamped on every evaluation).
+        outside: counts the calls of no evaluation (the model ranking, the baseline's
+            answers, the held-out scoring); shared by the evaluators of one search.
     """
 
     def __init__(
@@ -119,8 +121,10 @@ class EngineEvaluator:
         cost_weight: float = 0.0,
         mode: str = "simulated",
         held_out: Sequence[BenchmarkItem] = (),
+        outside: BatchStats | None = None,
     ) -> None:
         self.space = space
+        self.outside = outside if outside is not None else BatchStats(total=0)
         self.benchmark = benchmark
         self.dev = list(dev)
         self.engine_options = engine_options
@@ -151,7 +155,7 @@ class EngineEvaluator:
                     ]
                 ],
             }
-            values, _ = await self._run(config, self.dev)
+            values, _ = await self._run(config, self.dev, self.outside, self.outside)
             scores[model.model] = 100.0 * sum(values) / max(1, len(values))
         return scores
 
@@ -201,16 +205,14 @@ class EngineEvaluator:
             cache_hit_share=round(hits / max(1, calls + hits), 4),
             stopped_early=stopped,
             mode=self.mode,
-            per_model={
-                model: {"calls": u.calls, "tokens": u.input_tokens + u.output_tokens}
-                for model, u in stats.per_model.items()
-            },
+            per_model=by_model(stats, judge_stats),
         )
 
     async def score_held_out(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the held-out questions (for reporting, never for
         selection): ``{"score", "ci", "questions"}``."""
-        values, _ = await self._run(self.space.archon_config(candidate), self.held_out)
+        config = self.space.archon_config(candidate)
+        values, _ = await self._run(config, self.held_out, self.outside, self.outside)
         points = [100.0 * v for v in values]
         return {
             "score": round(sum(points) / max(1, len(points)), 6),
@@ -303,5 +305,5 @@ class EngineEvaluator:
             self._baseline_answers = {}
         missing = [item for item in items if item.id not in self._baseline_answers]
         if missing:
-            self._baseline_answers.update(await self._answer(self.baseline, missing, None))
+            self._baseline_answers.update(await self._answer(self.baseline, missing, self.outside))
         return self._baseline_answers

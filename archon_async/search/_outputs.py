@@ -10,11 +10,11 @@ leaderboard and the spend by model.
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from typing import Any
 
 from ._record import Evaluation, RunRecord
 from ._space import Candidate, Space
+from ._spend import add_by_model
 from ._truth import Truth
 
 __all__ = ["pareto_front", "write_outputs"]
@@ -46,11 +46,7 @@ def write_outputs(
     config = space.archon_config(candidate, name=f"itas-best-{best.key}")
     record.save_json("best.json", config)
     report["best"] = {k: v for k, v in best.to_json().items() if k != "per_model"}
-    report["spend"] = {
-        "calls": sum(e.calls for e in evaluations),
-        "tokens": sum(e.tokens for e in evaluations),
-        "dollars": round(sum(e.dollars for e in evaluations), 6),
-    }
+    report["spend"] = _spend(record, evaluations)
     # Dollars only when every model has a price: a missing price is no $0 anchor.
     missing = sorted({model for e in evaluations for model in e.unpriced_models})
     if missing:
@@ -75,6 +71,28 @@ def write_outputs(
     record.save_json("report.json", report)
     (record.run_dir / "report.html").write_text(_html(report, evaluations, front, cost))
     return report
+
+
+def _spend(record: RunRecord, evaluations: list[Evaluation]) -> dict[str, Any]:
+    """What the search sent (cache hits cost nothing), in all and by model: the
+    architectures and their judging, plus what no evaluation owns (the model ranking, the
+    baseline's answers, the held-out scoring), so the models' rows sum to the totals."""
+    models: dict[str, dict[str, float]] = {}
+    for e in evaluations:
+        add_by_model(models, e.per_model)
+    outside = record.load_json("outside_spend.json") or {}
+    add_by_model(models, outside)
+    rows = models.values()
+    return {
+        "calls": int(sum(u["calls"] for u in rows)),
+        "tokens": int(sum(u["tokens"] for u in rows)),
+        "dollars": round(sum(u["dollars"] for u in rows), 6),
+        "outside_evaluations": {
+            "calls": int(sum(u.get("calls", 0) for u in outside.values())),
+            "dollars": round(sum(u.get("dollars", 0.0) for u in outside.values()), 6),
+        },
+        "by_model": dict(sorted(models.items())),
+    }
 
 
 def _truth_report(
@@ -216,18 +234,19 @@ def _html(
         f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
         for i, e in enumerate(ranked[:100], 1)
     )
-    spend: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0.0, "tokens": 0.0})
-    for e in evaluations:
-        for model, used in e.per_model.items():
-            spend[model]["calls"] += used.get("calls", 0)
-            spend[model]["tokens"] += used.get("tokens", 0)
-    spend_rows = (
-        "".join(
-            f"<tr><td>{esc(m)}</td><td>{int(u['calls'])}</td><td>{int(u['tokens'])}</td></tr>"
-            for m, u in sorted(spend.items())
-        )
-        or '<tr><td colspan="3">no calls were made (oracle scores)</td></tr>'
+    spent = report.get("spend") or {}
+    spend_rows = "".join(
+        f"<tr><td>{esc(m)}</td><td>{int(u['calls'])}</td><td>{int(u['tokens'])}</td>"
+        f"<td>{u['dollars']:.4f}</td></tr>"
+        for m, u in (spent.get("by_model") or {}).items()
     )
+    if spend_rows:
+        spend_rows += (
+            f"<tr><th>total</th><th>{spent['calls']}</th><th>{spent['tokens']}</th>"
+            f"<th>{spent['dollars']:.4f}</th></tr>"
+        )
+    else:
+        spend_rows = '<tr><td colspan="4">no calls were made (oracle scores)</td></tr>'
     facts = "".join(
         f"<tr><th>{esc(k)}</th><td>{_fact_html(v)}</td></tr>"
         for k, v in report.items()
@@ -252,7 +271,10 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;te
 <th>calls/query</th><th>tokens/query</th><th>$/query</th><th>cache hits</th>
 <th>stopped early</th></tr>{rows}</table>
 <h2>Spend by model</h2>
-<table id="spend"><tr><th>model</th><th>calls</th><th>tokens</th></tr>{spend_rows}</table>
+<p>Calls sent (cache hits cost nothing): the architectures, their judging, the model
+ranking, the baseline's answers and the held-out scoring.</p>
+<table id="spend"><tr><th>model</th><th>calls</th><th>tokens</th><th>$ (list price)</th></tr>
+{spend_rows}</table>
 <h2>Run</h2><table>{facts}</table>
 </body></html>
 """

@@ -25,6 +25,7 @@ import anyio
 from pydantic import ValidationError
 
 from .._exceptions import ConfigError
+from .._progress import BatchStats
 from ._algorithms import make_algorithm
 from ._effects import Effects
 from ._evaluate import EngineEvaluator, Evaluator, OracleEvaluator
@@ -34,7 +35,7 @@ from ._outputs import write_outputs
 from ._record import Evaluation, RunRecord
 from ._settings import Budget, SearchFile
 from ._space import Candidate, Space
-from ._spend import unpriced
+from ._spend import add_by_model, by_model, unpriced
 from ._truth import Truth
 
 __all__ = ["Search", "SearchEvent", "benchmark_name"]
@@ -109,10 +110,7 @@ class Search:
         self.mode = "oracle" if oracle else "simulated" if simulate else "real"
         self.budget = _search_budget(budget, str(self.path)) or ext.budget
         self.parallel = parallel or ext.parallel
-        planned = evaluations or self.settings.planned_evaluations(self.algorithm)
-        if self.budget.architectures is not None:
-            planned = min(planned, self.budget.architectures)
-        self.evaluations = planned
+        self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
         self.keys = keys
         try:
             self.effects = Effects.model_validate({"seed": seed, **ext.simulation})
@@ -126,8 +124,13 @@ class Search:
         self._benchmark = get_benchmark(self.benchmark)
         self.result: dict[str, Any] | None = None
         self._check_prices()
+        space = Space(self.settings, self.models)
+        if not len(space):
+            raise ConfigError(space.why_empty(), source=str(self.path))
         #: The call path of a run on a provider (None in oracle mode, or before `run`).
         self.callpath: Any = None
+        #: The calls of no evaluation in this run (model ranking, baseline, held-out).
+        self.outside = BatchStats(total=0)
 
     def _default_run_dir(self) -> Path:
         ext = self.settings.archon_async
@@ -162,15 +165,19 @@ class Search:
         if self.mode == "real":
             self._check_keys()
         record = RunRecord(self.run_dir, self.identity())
+        before = record.load_json("outside_spend.json") or {}
         async with AsyncExitStack() as stack:
             evaluator_for = await self._evaluators(stack)
             ranking = record.load_json("ranking.json")
             if ranking is None:
                 ranking = await evaluator_for(Space(self.settings, self.models)).rank_models()
                 record.save_json("ranking.json", ranking)
+                self._save_outside(record, before)
             ranked = sorted(self.models, key=lambda m: -float(ranking[m.model]))
             yield SearchEvent("ranked", {"ranking": ranking, "order": [m.model for m in ranked]})
             space = Space(self.settings, ranked)
+            if not len(space):  # dollars depend on which model ranks first (it fuses last)
+                raise ConfigError(space.why_empty(), source=str(self.path))
             evaluator = evaluator_for(space)
             scores: dict[Candidate, float] = {}
             proposals = make_algorithm(
@@ -178,16 +185,20 @@ class Search:
             )
             stop = ""
             count = 0
+            # The architectures budget caps the planned evaluations; reaching it is a stop.
+            limit = min(self.evaluations, self.budget.architectures or self.evaluations)
             for batch in proposals:
                 stop = self._over_budget(record, started, count)
                 if stop:
                     break
-                batch = batch[: self.evaluations - count]
+                batch = batch[: limit - count]
                 done = await self._evaluate_batch(evaluator, record, batch, count, scores)
                 count += len(batch)
                 for evaluation in done:
                     yield SearchEvent("evaluated", _event(evaluation, record, self.evaluations))
-                if count >= self.evaluations:
+                if count >= limit:
+                    if limit < min(self.evaluations, len(space)):
+                        stop = "budget: architectures"
                     break  # never resume the algorithm past its last scored proposal
             record.rewrite()  # in proposal order, whatever order they finished in
             if stop:
@@ -197,6 +208,7 @@ class Search:
             if isinstance(evaluator, EngineEvaluator) and evaluator.held_out:
                 head["final_ranking"] = await self._final_ranking(evaluator, record)
             head["sent"] = self._sent()
+            self._save_outside(record, before)
             self.result = write_outputs(record, space, head, truth)
         yield SearchEvent("finished", self.result)
 
@@ -217,6 +229,14 @@ class Search:
             ranking.append(entry)
             record.save_json("final_ranking.json", ranking)
         return ranking
+
+    def _save_outside(self, record: RunRecord, before: dict[str, Any]) -> None:
+        """Keep the spend of no evaluation (``outside_spend.json``): what earlier runs of
+        this search spent (``before``) plus this run's, so a resumed search counts it all."""
+        spend: dict[str, Any] = {}
+        add_by_model(spend, before)
+        add_by_model(spend, by_model(self.outside))
+        record.save_json("outside_spend.json", spend)
 
     def _over_budget(self, record: RunRecord, started: float, count: int) -> str:
         """Why no new batch may start, or ''."""
@@ -317,6 +337,7 @@ class Search:
                 cost_weight=self._cost_weight(),
                 mode=self.mode,
                 held_out=held,
+                outside=self.outside,
             )
 
         return engine

@@ -256,6 +256,47 @@ class Space:
             calls=len(spend), tokens=sum(i + o for _, i, o in spend), dollars=round(dollars, 6)
         )
 
+    def why_empty(self) -> str:
+        """Why no architecture is feasible: each limit the cheapest architecture exceeds,
+        with the least it needs (the message of the error a search raises)."""
+        limits = self.settings.archon_async.constraints
+        if limits.max_calls_per_query is not None:
+            calls_name = "constraints.max_calls_per_query"
+        else:
+            calls_name = "maximum_inference_calls"
+        checks = (
+            (
+                calls_name,
+                limits.max_calls_per_query or self.settings.maximum_inference_calls,
+                "calls",
+                "{:g}",
+            ),
+            ("constraints.max_tokens_per_query", limits.max_tokens_per_query, "tokens", "{:g}"),
+            (
+                "constraints.max_dollars_per_query",
+                limits.max_dollars_per_query,
+                "dollars",
+                "${:.6g}",
+            ),
+        )
+        over = []
+        for name, cap, what, shape in checks:
+            least = min(getattr(cost, what) for cost in self._costs.values())
+            if cap is not None and least > cap:
+                over.append(
+                    f"{name} is {shape.format(cap)} but the cheapest architecture needs "
+                    f"{shape.format(least)} {what} per query: raise it to at least "
+                    f"{shape.format(least)}"
+                )
+        if not over:
+            over = ["no single architecture meets all the limits at once: raise one of them"]
+        return (
+            f"none of the space's {len(self._costs)} architectures is feasible: "
+            + "; ".join(over)
+            + " (or offer smaller choices: model_top_k_choices, sample_top_k_choices, the "
+            "fuser layers, critic/ranker/final choices)"
+        )
+
     def _feasible(self, candidate: Candidate) -> bool:
         limits = self.settings.archon_async.constraints
         cost = self.cost(candidate)

@@ -18,12 +18,43 @@ from .._pricing import DEFAULT_PRICES, cost_usd
 from .._progress import BatchStats, ModelUsage
 from .._types import CallRecord
 
-__all__ = ["RunStats", "unpriced"]
+__all__ = ["RunStats", "add_by_model", "by_model", "unpriced"]
+
+#: Spend of one model: calls, tokens (in plus out) and list-price dollars.
+ModelSpend = dict[str, float]
 
 
 def unpriced(models: Iterable[str]) -> list[str]:
     """The models of ``models`` with no list price (sorted, once each)."""
     return sorted({model for model in models if model not in DEFAULT_PRICES})
+
+
+def by_model(*tallies: BatchStats) -> dict[str, ModelSpend]:
+    """What was sent, by model, over ``tallies`` (cache hits apart): calls, tokens and
+    list-price dollars (0 for a model with no price, named elsewhere)."""
+    spend: dict[str, ModelSpend] = {}
+    for tally in tallies:
+        for model, usage in tally.per_model.items():
+            dollars = cost_usd(model, usage.input_tokens, usage.output_tokens, tally.prices)
+            add_by_model(
+                spend,
+                {
+                    model: {
+                        "calls": usage.calls,
+                        "tokens": usage.input_tokens + usage.output_tokens,
+                        "dollars": dollars or 0.0,
+                    }
+                },
+            )
+    return spend
+
+
+def add_by_model(total: dict[str, ModelSpend], more: dict[str, ModelSpend]) -> None:
+    """Add the spend by model ``more`` into ``total``."""
+    for model, used in more.items():
+        into = total.setdefault(model, {"calls": 0, "tokens": 0, "dollars": 0.0})
+        for what in ("calls", "tokens", "dollars"):
+            into[what] = round(into[what] + used.get(what, 0), 8)
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ def _board(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _space(**extension: Any) -> dict[str, Any]:
-    space = small_space(evaluations=4, parallel=2, dev_questions=12, **extension)
+    space = small_space(**({"evaluations": 4, "parallel": 2, "dev_questions": 12} | extension))
     space["number_of_archon_configs_for_final_ranking"] = 2
     return space
 
@@ -113,3 +113,57 @@ def test_models_without_a_price_are_named_and_never_a_zero_dollar_anchor(
     space["archon_async"]["objective"] = "score_per_dollar"
     with pytest.raises(ConfigError, match=r"no list price for gpt-4-turbo-2024-04-09.*score_per"):
         Search(write(tmp_path, space, "dollar.json"), simulate=True)
+
+
+def test_a_space_with_no_feasible_architecture_is_an_error_before_any_call(
+    tmp_path: Path,
+) -> None:
+    space = _space()
+    space["maximum_inference_calls"] = 1
+    path = write(tmp_path, space)
+    done = run_cli("search", str(path), "--simulate", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert "maximum_inference_calls is 1" in done.stderr
+    assert "raise it to at least 2" in done.stderr
+    assert not (tmp_path / "run").exists()  # nothing written, nothing called
+    space = _space(constraints={"max_tokens_per_query": 10})
+    with pytest.raises(ConfigError, match=r"constraints\.max_tokens_per_query is 10 but"):
+        Search(write(tmp_path, space, "tokens.json"), simulate=True)
+
+
+def test_a_budget_stop_is_named_and_exits_1_as_a_stopped_batch_does(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space())
+    args = ["search", str(path), "--simulate", "--oracle", "--evaluations", "12", "--quiet"]
+    done = run_cli(*args, "--budget-architectures", "5", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["stopped_by"] == "budget: architectures" and report["evaluations"] == 5
+    assert (tmp_path / "run" / "best.json").exists()  # the outputs are written
+    more = run_cli(*args, "--budget-architectures", "20", "--run-dir", str(tmp_path / "run"))
+    assert more.returncode == 0, more.stderr  # a larger budget goes on to the plan
+    report = json.loads(more.stdout)
+    assert report["stopped_by"] is None and report["evaluations"] == 12
+    assert "budget" in run_cli("search", "--help").stdout.split("exit status")[1]
+
+
+def test_spend_by_model_holds_every_call_and_sums_to_the_totals(tmp_path: Path) -> None:
+    from tests.search._spaces import EXAMPLE
+
+    # Archon's example: arena_hard, judged pairwise against a baseline, with a final ranking.
+    search = Search(EXAMPLE, simulate=True, run_dir=tmp_path / "run")
+    report = anyio.run(search.run)
+    spend = report["spend"]
+    models = spend["by_model"]
+    judge, baseline = "gpt-4o-mini", "gpt-4-turbo"  # the model ids of their configs
+    assert judge in models and baseline in models
+    for total in ("calls", "tokens"):
+        assert sum(row[total] for row in models.values()) == spend[total]
+    assert sum(row["dollars"] for row in models.values()) == pytest.approx(
+        spend["dollars"], abs=1e-6
+    )
+    # A fresh run: every call it sent (ranking, baseline, judge, held-out) is in the table.
+    assert spend["calls"] == report["sent"]["calls"] and spend["outside_evaluations"]["calls"]
+    page = (tmp_path / "run" / "report.html").read_text()
+    table = page.split('id="spend"')[1].split("</table>")[0]
+    assert table.count("<tr>") == len(models) + 2  # header, a row a model, the total
+    assert f"<td>{judge}</td>" in table and f"<td>{baseline}</td>" in table

@@ -89,7 +89,7 @@ def test_an_engine_budget_caps_a_search_as_calls_tokens_and_dollars(tmp_path: Pa
     engine_budget = archon_async.Budget(max_calls=500, max_tokens=9000, max_cost_usd=1.5)
     search = Search(path, simulate=True, oracle=True, budget=engine_budget)
     assert (search.budget.calls, search.budget.tokens, search.budget.dollars) == (500, 9000, 1.5)
-    assert Search(path, simulate=True, budget={"architectures": 4}).evaluations == 4
+    assert Search(path, simulate=True, budget={"architectures": 4}).budget.architectures == 4
     with pytest.raises(ConfigError, match="budget must be"):
         Search(path, simulate=True, budget=500)
     with pytest.raises(ConfigError, match=r"budget\.calls"):
