@@ -50,7 +50,7 @@ def estimate(search: Search) -> dict[str, Any]:
         space = Space(search.settings, search.models)
         return {
             "mode": "oracle",
-            "architectures": min(search.evaluations, len(space)),
+            "architectures": min(search.planned_architectures(), len(space)),
             "space_size": len(space),
             "calls": 0,
             "tokens": 0,
@@ -65,7 +65,7 @@ def estimate(search: Search) -> dict[str, Any]:
         ranking = {m.model: float(chances.chance(m.model).mean()) for m in search.models}
     ranked = sorted(search.models, key=lambda m: -ranking[m.model])
     space = Space(search.settings, ranked)
-    evaluations = min(search.evaluations, len(space))
+    evaluations = min(search.planned_architectures(), len(space))
     head: dict[str, Any] = {
         "mode": search.mode,
         "architectures": evaluations,

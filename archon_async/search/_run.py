@@ -186,7 +186,7 @@ class Search:
             stop = ""
             count = 0
             # The architectures budget caps the planned evaluations; reaching it is a stop.
-            limit = min(self.evaluations, self.budget.architectures or self.evaluations)
+            limit = self.planned_architectures()
             for batch in proposals:
                 stop = self._over_budget(record, started, count)
                 if stop:
@@ -382,6 +382,11 @@ class Search:
                 effects=self.effects, questions=self.question_numbers(questions)
             ),
         )
+
+    def planned_architectures(self) -> int:
+        """The architectures this run evaluates at most: the planned evaluations, capped by
+        the architectures budget (reaching that cap is a budget stop)."""
+        return min(self.evaluations, self.budget.architectures or self.evaluations)
 
     def unpriced_models(self) -> list[str]:
         """The models of the space, the judge and the baseline with no list price."""
