@@ -76,6 +76,10 @@ _CONTENT_FIELDS = tuple(
 )
 
 
+# Values orjson serializes as they are: the Mapping check (an ABC's, slow) is for the rest.
+_SERIALIZED_AS_IS = frozenset({str, int, float, bool, tuple, list, dict, type(None)})
+
+
 def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
     """The content address of a request (16 bytes): wire, endpoint, model, messages and
     every sampling parameter (every field of `ChatRequest` but the model_type's name, the
@@ -85,7 +89,7 @@ def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
         value = getattr(request, name)
         if name == "messages":
             value = [[m["role"], m["content"]] for m in value]
-        elif isinstance(value, Mapping):
+        elif type(value) not in _SERIALIZED_AS_IS and isinstance(value, Mapping):
             value = dict(value)
         material[name] = value
     digest = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=16)

@@ -1,5 +1,6 @@
 """The cache's read-ahead (a small file's namespace read in one query when a call path
-opens) and the hits of a fully cached request (one record per model, counted together)."""
+opens), the hits of a fully cached request (one record per model, counted together), and
+request keys that do not change between versions."""
 
 from __future__ import annotations
 
@@ -97,3 +98,18 @@ async def test_the_hits_of_a_fully_cached_request_are_counted_and_marked() -> No
     assert len(records) == 4
     assert all(r.cached and r.model == "m" and r.provider == "Fake_API" for r in records)
     assert all(r.input_tokens == 0 and r.output_tokens == 0 for r in records)
+
+
+def test_a_request_key_stays_the_same_across_versions() -> None:
+    """Cache files outlive the code: a key computed today must be found tomorrow."""
+    request = ChatRequest(
+        model="m",
+        model_type="OpenAI_API",
+        messages=[{"role": "user", "content": "q"}],
+        temperature=0.7,
+        max_tokens=64,
+        extra={"seed": 1},
+        stop=("END",),
+    )
+    key = request_key("OpenAIChatProvider", "https://a/v1", request)
+    assert key.hex() == "7ad827c97c3ccf2ebb66da3237094f1e"  # recorded on 2026-11-30
