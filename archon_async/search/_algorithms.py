@@ -14,8 +14,9 @@ result. Every candidate proposed is feasible (the space holds no other) and new.
   TPESampler and GPSampler over the raw axes (proposals that are infeasible or already
   evaluated are moved to the nearest new feasible point, and Optuna is told the point
   actually evaluated).
-* ``slice_search`` (ours): quadratic models of the score within each slice of the
-  categorical choices, exploiting the best point's slice (see `slice_search`).
+* ``slice_search`` (ours): a Bayesian linear model of the whole space, every slice of the
+  categorical choices probed near its own best, then local refinement of the leading
+  slices plus Thompson draws (see `archon_async.search._slice_search`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._exceptions import ConfigError
+from ._slice_search import slice_search
 from ._space import AXES, Candidate, Space
 
 __all__ = ["ALGORITHMS", "Proposals", "make_algorithm"]
@@ -193,89 +195,6 @@ def _sampler(kind: str, seed: int, salt: int) -> Any:
             "scipy (pip install torch scipy); tpe or slice_search need neither"
         ) from None
     return optuna.samplers.GPSampler(seed=mixed, deterministic_objective=True)
-
-
-def slice_search(
-    space: Space, scores: Mapping[Candidate, float], seed: int, batch: int
-) -> Proposals:
-    """Ours. The space splits into slices by its categorical choices (critic, ranker and
-    its top_k, final stage); within a slice the score is a smooth function of the counts
-    (models, samples, fusers per layer). After a few random points, each batch takes the
-    best predicted new points of the best point's slice, by a quadratic ridge regression
-    on that slice's counts, plus one point by an additive model of the whole space, which
-    lets the search move to another slice."""
-    rng = random.Random(seed)
-    start = rng.sample(list(space.candidates), min(len(space), max(batch, 8)))
-    for begin in range(0, len(start), batch):
-        yield start[begin : begin + batch]
-    features = _features(space)
-    slices, quadratic = _slices(space)
-    evaluated = np.zeros(len(space), dtype=bool)
-    while len(scores) < len(space):
-        for candidate in scores:
-            evaluated[space.index(candidate)] = True
-        leader = max(scores, key=lambda c: (scores[c], -space.index(c)))
-        same = slices == slices[space.index(leader)]
-        rows = np.flatnonzero(same & evaluated)
-        chosen: list[int] = []
-        if len(rows) >= _SLICE_MIN and batch > 1:
-            prediction = quadratic @ _ridge(quadratic[rows], _values(space, scores, rows), 1e-3)
-            pool = np.flatnonzero(same & ~evaluated)
-            chosen = [int(i) for i in pool[np.argsort(-prediction[pool], kind="stable")]]
-            chosen = chosen[: batch - 1]
-        rows = np.flatnonzero(evaluated)
-        y = _values(space, scores, rows)
-        additive = features @ _ridge(features[rows], y - y.mean(), 1e-2)
-        pool = np.flatnonzero(~evaluated)
-        order = [int(i) for i in pool[np.argsort(-additive[pool], kind="stable")]]
-        chosen += [i for i in order if i not in chosen][: batch - len(chosen)]
-        yield [space.candidates[i] for i in chosen]
-
-
-#: Scored points a slice needs before its quadratic model is trusted.
-_SLICE_MIN = 10
-
-
-def _slices(space: Space) -> tuple[np.ndarray, np.ndarray]:
-    """Each candidate's slice number, and the quadratic features of its counts."""
-    numbers: dict[tuple[bool, int, str], int] = {}
-    slices = np.array(
-        [
-            numbers.setdefault((c.critic, c.ranker_top_k, c.final), len(numbers))
-            for c in space.candidates
-        ]
-    )
-    counts = np.array(
-        [[c.model_top_k, c.sample_top_k, *[*c.fusers, 0, 0, 0][:3]] for c in space.candidates],
-        dtype=float,
-    )
-    counts /= np.maximum(1.0, counts.max(axis=0))
-    columns = [np.ones(len(space)), *counts.T]
-    columns += [counts[:, i] * counts[:, j] for i in range(5) for j in range(i, 5)]
-    return slices, np.stack(columns, axis=1)
-
-
-def _values(space: Space, scores: Mapping[Candidate, float], rows: np.ndarray) -> np.ndarray:
-    return np.array([scores[space.candidates[int(i)]] for i in rows])
-
-
-def _ridge(x: np.ndarray, y: np.ndarray, strength: float) -> np.ndarray:
-    weights: np.ndarray = np.linalg.solve(x.T @ x + strength * np.eye(x.shape[1]), x.T @ y)
-    return weights
-
-
-def _features(space: Space) -> np.ndarray:
-    """One-hot choices of every axis, plus the calls per query: the surrogate's inputs."""
-    columns = [np.ones(len(space))]
-    positions = np.array(space.positions)
-    columns += [
-        (positions[:, axis] == value).astype(float)
-        for axis, (_, choices) in enumerate(space.axes)
-        for value in range(1, len(choices))
-    ]
-    calls = np.array([space.cost(c).calls for c in space.candidates], dtype=float)
-    columns += [calls / max(1.0, calls.max()), (calls / max(1.0, calls.max())) ** 2]
-    return np.stack(columns, axis=1)
 
 
 ALGORITHMS: dict[str, Factory] = {

@@ -1,0 +1,248 @@
+"""``slice_search``: our model-based search over the slices of the categorical choices.
+
+The space splits into slices by its categorical choices (critic, ranker and its top_k,
+final stage); within a slice the score is a smooth function of the counts (models,
+samples, fusers per layer) and of the calls they cost. The search keeps one Bayesian
+linear model of the whole space over features of the architecture (counts, generations,
+calls per query and their squares and products, depth, the categorical choices and their
+products with the counts), its prior and noise precisions set by evidence maximisation
+(MacKay's updates), and proposes, batch by batch:
+
+1. a few random points (the model's first data);
+2. one point in every slice, the best of that slice under a draw from the posterior
+   (Thompson sampling), so that every categorical choice is seen near its own best
+   rather than judged by its random points;
+3. then, in each batch, the best predicted new neighbour of the best point of each of the
+   two leading slices (a neighbour differs on one or two axes), which refines the
+   leaders exactly, plus Thompson draws over the whole space for the other slots, which
+   keeps looking elsewhere. A slice whose best has not improved after `PATIENCE` of its
+   neighbours is left, so the local slot passes to the next slice.
+
+It sees only the candidates and their scores (never how a score was made), and works the
+same on noisy scores: the model is a regression, not an interpolation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Generator, Mapping
+
+import numpy as np
+
+from ._space import Candidate, Space
+
+__all__ = ["slice_search"]
+
+#: Random points before the model is fitted.
+START = 12
+#: Neighbours of a slice's best, none better, before the local search leaves that slice.
+PATIENCE = 6
+#: Slices refined at once by local search (the other slots of a batch are global draws).
+LEADERS = 2
+# Axes whose choices are ordered numbers (a neighbour moves them one step).
+_ORDINAL = (0, 1, 2, 3, 4, 7)
+
+
+def slice_search(
+    space: Space, scores: Mapping[Candidate, float], seed: int, batch: int
+) -> Generator[list[Candidate], None, None]:
+    """Yields batches of new feasible candidates (see the module docstring)."""
+    rng = random.Random(seed)
+    draws = np.random.default_rng(seed)
+    start = rng.sample(range(len(space)), min(len(space), START))
+    for begin in range(0, len(start), batch):
+        yield [space.candidates[i] for i in start[begin : begin + batch]]
+    features = _features(space)
+    slices = _slices(space)
+    evaluated = np.zeros(len(space), dtype=bool)
+    state = _LocalState()
+    rounds = 0
+    while len(scores) < len(space):
+        for candidate in scores:
+            evaluated[space.index(candidate)] = True
+        rows = np.flatnonzero(evaluated)
+        y = np.array([scores[space.candidates[int(i)]] for i in rows])
+        model = _BayesianRidge(features[rows], y)
+        chosen: list[int] = []
+        unprobed = [s for s in range(int(slices.max()) + 1) if s not in state.probed]
+        if unprobed:
+            for s in unprobed[:batch]:
+                state.probed.add(s)
+                pool = np.flatnonzero((slices == s) & ~evaluated)
+                if len(pool):
+                    chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
+        else:
+            local = max(1, batch * LEADERS // 4) if batch > 1 else 1 - rounds % 2
+            mean = features @ model.mean
+            chosen += state.refine(space, rows, y, slices, mean, evaluated, local)
+        chosen += _thompson(features, model, draws, evaluated, chosen, batch - len(chosen))
+        rounds += 1
+        if not chosen:
+            return
+        yield [space.candidates[i] for i in chosen]
+
+
+class _LocalState:
+    """Which slices were probed, each slice's best so far and how long since it improved."""
+
+    def __init__(self) -> None:
+        self.probed: set[int] = set()
+        self.best: dict[int, int] = {}
+        self.stale: dict[int, int] = {}
+
+    def refine(
+        self,
+        space: Space,
+        rows: np.ndarray,
+        y: np.ndarray,
+        slices: np.ndarray,
+        mean: np.ndarray,
+        evaluated: np.ndarray,
+        count: int,
+    ) -> list[int]:
+        """The best predicted new neighbour of the best of each of the ``count`` leading
+        slices that have not gone stale."""
+        leaders: dict[int, int] = {}
+        for k in np.argsort(-y, kind="stable"):
+            leaders.setdefault(int(slices[rows[k]]), int(rows[k]))
+        for s, i in leaders.items():
+            if self.best.get(s) != i:
+                self.best[s], self.stale[s] = i, 0
+        chosen: list[int] = []
+        for s, i in leaders.items():  # best first
+            if len(chosen) >= count:
+                break
+            if self.stale[s] >= PATIENCE:
+                continue
+            fresh = [j for j in _neighbours(space, i) if not evaluated[j] and j not in chosen]
+            self.stale[s] += 1
+            if not fresh:
+                self.stale[s] = PATIENCE
+                continue
+            chosen.append(max(fresh, key=lambda j: (mean[j], -j)))
+        return chosen
+
+
+def _thompson(
+    features: np.ndarray,
+    model: _BayesianRidge,
+    draws: np.random.Generator,
+    evaluated: np.ndarray,
+    chosen: list[int],
+    count: int,
+) -> list[int]:
+    """``count`` new points, each the best of the space under its own posterior draw."""
+    picked: list[int] = []
+    taken = evaluated.copy()
+    taken[chosen] = True
+    for _ in range(count):
+        if taken.all():
+            break
+        value = model.draw(features, draws)
+        value[taken] = -np.inf
+        best = int(np.argmax(value))
+        picked.append(best)
+        taken[best] = True
+    return picked
+
+
+class _BayesianRidge:
+    """Bayesian linear regression of the standardised scores, its weight precision
+    (``alpha``) and noise precision (``beta``) by evidence maximisation (MacKay, 1992;
+    the updates of Bishop, PRML section 3.5.2)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, iterations: int = 50) -> None:
+        self.centre, self.scale = float(y.mean()), float(y.std()) or 1.0
+        z = (y - self.centre) / self.scale
+        u, s, vt = np.linalg.svd(x, full_matrices=False)
+        eig, uz = s**2, u.T @ z
+        alpha, beta = 1.0, 10.0
+        for _ in range(iterations):
+            weights = vt.T @ (s / (eig + alpha / beta) * uz)
+            gamma = float(np.sum(beta * eig / (alpha + beta * eig)))
+            residual = z - x @ weights
+            alpha_next = gamma / max(1e-12, float(weights @ weights))
+            beta_next = min(1e6, max(1e-6, len(z) - gamma) / max(1e-12, float(residual @ residual)))
+            converged = abs(alpha_next - alpha) < 1e-6 * alpha
+            converged = converged and abs(beta_next - beta) < 1e-6 * beta
+            alpha, beta = alpha_next, beta_next
+            if converged:
+                break
+        precision = beta * x.T @ x + alpha * np.eye(x.shape[1])
+        self.covariance: np.ndarray = np.linalg.inv(precision)
+        self.mean: np.ndarray = beta * self.covariance @ x.T @ z
+        self._root = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(x.shape[1]))
+
+    def draw(self, features: np.ndarray, draws: np.random.Generator) -> np.ndarray:
+        """The (standardised) scores of ``features`` under one draw of the weights."""
+        weights = self.mean + self._root @ draws.standard_normal(len(self.mean))
+        value: np.ndarray = features @ weights
+        return value
+
+
+def _neighbours(space: Space, i: int) -> list[int]:
+    """The candidates one or two axis moves from candidate ``i`` (any choice of a
+    categorical axis or of an ordered one), in a fixed order."""
+    here = list(space.positions[i])
+    moves = [
+        (axis, value)
+        for axis, (_, choices) in enumerate(space.axes)
+        for value in range(len(choices))
+        if value != here[axis]
+    ]
+    found: dict[int, None] = {}
+    singles = [[m] for m in moves]
+    pairs = [[a, b] for a, b in itertools.combinations(moves, 2) if a[0] != b[0]]
+    for change in singles + pairs:
+        position = here.copy()
+        for axis, value in change:
+            position[axis] = value
+        candidate = space.candidate_of(space.values(position))
+        if candidate is not None:
+            found.setdefault(space.index(candidate))
+    found.pop(i, None)
+    return list(found)
+
+
+def _slices(space: Space) -> np.ndarray:
+    """Each candidate's slice number (its categorical choices), in first-seen order."""
+    numbers: dict[tuple[bool, int, str], int] = {}
+    return np.array(
+        [
+            numbers.setdefault((c.critic, c.ranker_top_k, c.final), len(numbers))
+            for c in space.candidates
+        ]
+    )
+
+
+def _features(space: Space) -> np.ndarray:
+    """The model's inputs, one row per candidate: an intercept; the counts (models,
+    samples, fusers of each layer), generations (models x samples) and calls per query,
+    each scaled to [0, 1], with their squares and pairwise products; the depth and the
+    categorical choices as indicators, and their products with the counts."""
+    candidates = space.candidates
+    raw = np.array(
+        [[c.model_top_k, c.sample_top_k, *[*c.fusers, 0, 0, 0][:3]] for c in candidates],
+        dtype=float,
+    )
+    calls = np.array([space.cost(c).calls for c in candidates], dtype=float)
+    counts = np.column_stack([raw, raw[:, 0] * raw[:, 1], calls])
+    counts /= np.maximum(1.0, counts.max(axis=0))
+    width = counts.shape[1]
+    columns = [np.ones(len(candidates)), *counts.T]
+    columns += [counts[:, i] * counts[:, j] for i in range(width) for j in range(i, width)]
+    depth = np.array([len(c.fusers) for c in candidates])
+    indicators = [(depth == d).astype(float) for d in sorted(set(depth.tolist()))[1:]]
+    indicators.append(np.array([c.critic for c in candidates], dtype=float))
+    indicators += [
+        np.array([c.ranker_top_k == top_k for c in candidates], dtype=float)
+        for top_k in sorted({c.ranker_top_k for c in candidates} - {0})
+    ]
+    indicators += [
+        np.array([c.final == final for c in candidates], dtype=float)
+        for final in sorted({c.final for c in candidates} - {"none"})
+    ]
+    columns += indicators
+    columns += [flag * count for flag in indicators for count in counts.T]
+    return np.stack(columns, axis=1)
