@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -141,3 +142,19 @@ async def test_a_late_wake_up_sends_within_the_windows_slack_and_books_again_bey
 def test_out_of_range_settings_are_a_config_error(bad: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match="RedisLimits"):
         RedisLimits("redis://127.0.0.1:1/0", **bad)
+
+
+async def test_requests_waiting_out_a_pause_get_turns_one_interval_apart(redis_url: str) -> None:
+    # No herd when a Retry-After pause ends: each request booked during it is handed its
+    # own turn, one interval after the previous one. The script's answers (microseconds to
+    # wait) say so without sleeping: at 6 rpm and headroom 0.95 a turn is 10.5 s.
+    limits = RedisLimits(redis_url, prefix="herd")
+    keys = ["herd:p:k:rpm", "herd:p:k:pause"]
+    interval_us = 60 * 1_000_000 / (6 * 0.95)
+    await limits._pause(keys=[keys[1]], args=[20_000_000])  # the key paused for 20 s
+    waits = [int(await limits._admit(keys=keys, args=[interval_us, 1])) for _ in range(5)]
+    assert 19_000_000 < waits[0] <= 20_000_000  # the first turn is the pause's end
+    for earlier, later in itertools.pairwise(waits):
+        # One interval later each (less the few milliseconds between two calls).
+        assert interval_us - 2_000_000 < later - earlier <= interval_us + 1  # + rounding
+    await limits.aclose()
