@@ -12,6 +12,7 @@ count: they were sent. One budget may be given to a `CallPath` (everything on it
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -56,6 +57,12 @@ class Budget:
         max_tokens: tokens (prompt + completion) allowed.
         max_cost_usd: estimated dollars allowed, at ``prices`` (USD per million tokens,
             input and output; `archon_async._pricing.DEFAULT_PRICES` by default).
+        per_call: a hard cap, also checked before every call a `CallPath` sends: a call is
+            sent only while the calls sent and in flight are under ``max_calls`` and the
+            tokens and dollars spent under theirs. Calls never go over their cap; tokens and
+            dollars by at most what the calls in flight spend. The prompts in flight then
+            meet `BudgetExceededError` at their next call (``refused_at`` says when the
+            first was refused), so their results are partial: a search discards them.
 
     Raises:
         InvalidInputError: a cap is negative.
@@ -68,6 +75,7 @@ class Budget:
         max_tokens: int | None = None,
         max_cost_usd: float | None = None,
         prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+        per_call: bool = False,
     ) -> None:
         for name, value in (
             ("max_calls", max_calls),
@@ -87,6 +95,10 @@ class Budget:
         self._cost = 0.0
         self._hits = 0
         self._unpriced: set[str] = set()
+        self.per_call = per_call
+        self._held = 0  # calls reserved by `reserve` and not yet released
+        #: `time.monotonic()` of the first call `reserve` refused (None: none yet).
+        self.refused_at: float | None = None
 
     def __repr__(self) -> str:
         return (
@@ -148,11 +160,44 @@ class Budget:
                 tuple(sorted(self._unpriced)),
             )
 
+    def reserve(self, calls: int = 1) -> None:
+        """Hold room for a call of ``calls`` samples about to be sent (``per_call``).
+
+        Raises:
+            BudgetExceededError: the calls sent and in flight would go over ``max_calls``,
+                or the tokens or dollars spent reached their cap; no call is sent.
+        """
+        reason = self._tokens_or_dollars()
+        with self._lock:
+            made = self._calls + self._held
+            if reason is None and self.max_calls is not None and made + calls > self.max_calls:
+                reason = f"the budget of {self.max_calls} calls is spent or in flight"
+            if reason is None:
+                self._held += calls
+                return
+            if self.refused_at is None:
+                self.refused_at = time.monotonic()
+        error = BudgetExceededError(f"{reason}: no new call is sent")
+        error.budget = self
+        raise error
+
+    def release(self, calls: int = 1) -> None:
+        """Give back what `reserve` held, once the call is charged (or failed unsent)."""
+        with self._lock:
+            self._held -= calls
+
     def exceeded(self) -> str | None:
-        """Which cap is reached, as a sentence, or None while every cap has room."""
+        """Which cap is reached, as a sentence, or None while every cap has room (calls
+        reserved by `reserve` count as made)."""
         spent = self.spent()
-        if self.max_calls is not None and spent.calls >= self.max_calls:
+        with self._lock:
+            held = self._held
+        if self.max_calls is not None and spent.calls + held >= self.max_calls:
             return f"the budget of {self.max_calls} calls is spent ({spent.calls} made)"
+        return self._tokens_or_dollars()
+
+    def _tokens_or_dollars(self) -> str | None:
+        spent = self.spent()
         if self.max_tokens is not None and spent.tokens >= self.max_tokens:
             return f"the budget of {self.max_tokens} tokens is spent ({spent.tokens} used)"
         if self.max_cost_usd is not None and spent.cost_usd >= self.max_cost_usd:

@@ -145,6 +145,12 @@ class CallPath:
         return bool(self._simulate)
 
     @property
+    def simulator(self) -> Any:
+        """The in-process `SimulatedServer` this open call path started (its stats and
+        request log), or None (not simulating, or simulating on a given URL)."""
+        return self._simulator
+
+    @property
     def dispatcher(self) -> Dispatcher:
         """The dispatcher (keys, limits, retries) of an open call path.
 

@@ -66,6 +66,20 @@ class Sender:
         Raises:
             ProviderError: the call failed after its retries (charged if it has a record).
         """
+        held = self.budget is not None and self.budget.per_call
+        if held:
+            assert self.budget is not None
+            self.budget.reserve(request.n)  # a hard cap: raises instead of sending
+        try:
+            return await self._send(request, ticket, charge)
+        finally:
+            if held:
+                assert self.budget is not None
+                self.budget.release(request.n)
+
+    async def _send(
+        self, request: ChatRequest, ticket: int, charge: bool
+    ) -> tuple[ChatResponse, CallRecord]:
         dispatcher = self.opened()
         gate = self.gates.get(request.model_type)
         if gate is None:

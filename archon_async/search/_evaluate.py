@@ -18,7 +18,7 @@ import anyio
 from .._batch import answer_item
 from .._batch_io import BatchItem
 from .._engine import Engine
-from .._exceptions import OutputParseError
+from .._exceptions import BudgetExceededError, OutputParseError
 from .._progress import BatchStats
 from ..benchmarks import (
     Benchmark,
@@ -236,12 +236,18 @@ class EngineEvaluator:
     ) -> dict[str, str]:
         answers: dict[str, str] = {}
         gate = anyio.Semaphore(self.concurrency)
+        refused: list[BudgetExceededError] = []
         async with Engine(config, **self.engine_options) as engine:
 
             async def one(item: BenchmarkItem) -> None:
                 async with gate:
                     batch_item = BatchItem(id=item.id, messages=item.messages, turns=item.turns)
-                    record = await answer_item(engine, batch_item, attempts=2, stats=stats)
+                    try:
+                        record = await answer_item(engine, batch_item, attempts=2, stats=stats)
+                    except BudgetExceededError as exc:
+                        # Not raised here: the other questions' calls in flight finish.
+                        refused.append(exc)
+                        return
                 answers[item.id] = str(record.get("answer", ""))
                 if "turns" in record:
                     answers[item.id + "\0turns"] = "\0".join(record["turns"])
@@ -249,6 +255,8 @@ class EngineEvaluator:
             async with anyio.create_task_group() as group:
                 for item in items:
                     group.start_soon(one, item)
+        if refused:
+            raise refused[0]
         return answers
 
     async def _score(
@@ -268,6 +276,7 @@ class EngineEvaluator:
         kind = judge_kind(self.benchmark) if self.pairwise else "rating"
         baseline = await self._baseline(items) if kind == "pairwise" else {}
         values: dict[str, float] = {}
+        refused: list[BudgetExceededError] = []
         async with Engine(self.judge, **self.engine_options) as judge:
 
             async def one(item: BenchmarkItem) -> None:
@@ -278,9 +287,13 @@ class EngineEvaluator:
                     messages = build_judge_messages(
                         self.benchmark, item, given, baseline=baseline.get(item.id), swap=swap
                     )
-                    record = await answer_item(
-                        judge, BatchItem(id=item.id, messages=messages), stats=stats
-                    )
+                    try:
+                        record = await answer_item(
+                            judge, BatchItem(id=item.id, messages=messages), stats=stats
+                        )
+                    except BudgetExceededError as exc:
+                        refused.append(exc)
+                        return
                     try:
                         verdict = parse_judgement(
                             str(record.get("answer", "")), kind=kind, swap=swap
@@ -295,6 +308,8 @@ class EngineEvaluator:
             async with anyio.create_task_group() as group:
                 for item in items:
                     group.start_soon(one, item)
+        if refused:
+            raise refused[0]
         return [values[item.id] for item in items]
 
     async def _baseline(self, items: Sequence[BenchmarkItem]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
-from .._exceptions import ConfigError
+from .._exceptions import BudgetExceededError, ConfigError
 from .._progress import BatchStats
 from ._algorithms import make_algorithm
 from ._effects import Effects
@@ -76,6 +76,8 @@ class Search:
         parallel: architectures evaluated at once.
         evaluations: architectures to evaluate at most.
         keys: API keys for real runs (as `Engine` takes them).
+        simulator: with ``simulate``, more settings of the simulated provider
+            (`archon_async.simulate.SimulationSettings` fields: latency, rate limits...).
 
     Raises:
         ConfigError: a bad search file, ``oracle`` without ``simulate``, or a run directory
@@ -96,6 +98,7 @@ class Search:
         parallel: int | None = None,
         evaluations: int | None = None,
         keys: Any = None,
+        simulator: dict[str, Any] | None = None,
     ) -> None:
         if oracle and not simulate:
             raise ConfigError("--oracle scores by the simulated ground truth: add --simulate")
@@ -118,6 +121,15 @@ class Search:
             raise validation_error(
                 exc, str(self.path), Effects, ("archon_async", "simulation")
             ) from None
+        if ext.providers:
+            from ..callpath._settings import validated_settings
+
+            try:
+                validated_settings(ext.providers)
+            except ConfigError as exc:  # named in the search file, before anything runs
+                raise ConfigError(
+                    f"{exc} (archon_async.providers)", source=str(self.path)
+                ) from None
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
         from ..benchmarks import get_benchmark
 
@@ -131,6 +143,12 @@ class Search:
         self.callpath: Any = None
         #: The calls of no evaluation in this run (model ranking, baseline, held-out).
         self.outside = BatchStats(total=0)
+        self.simulator_options = dict(simulator or {})
+        #: The simulated provider of a simulated run (None otherwise, or before `run`).
+        self.simulator: Any = None
+        # The hard cap on calls, tokens and dollars the call path enforces (see `_hard_cap`).
+        self._cap: Any = None
+        self._spent_before = (0, 0, 0.0)
 
     def _default_run_dir(self) -> Path:
         ext = self.settings.archon_async
@@ -166,13 +184,27 @@ class Search:
             self._check_keys()
         record = RunRecord(self.run_dir, self.identity())
         before = record.load_json("outside_spend.json") or {}
+        self._spent_before = _spent_before(record)
         async with AsyncExitStack() as stack:
             evaluator_for = await self._evaluators(stack)
             ranking = record.load_json("ranking.json")
             if ranking is None:
-                ranking = await evaluator_for(Space(self.settings, self.models)).rank_models()
+                try:
+                    ranking = await evaluator_for(Space(self.settings, self.models)).rank_models()
+                except BudgetExceededError:
+                    ranking = None
+                if ranking is None:
+                    reason = self._cap_reached() or "budget"
+                    yield SearchEvent("stopped", {"reason": reason})
+                    space = Space(self.settings, self.models)
+                    head = self._report_head(space, reason, started)
+                    head["sent"] = self._sent()
+                    self.result = write_outputs(record, space, head, None)
+                    yield SearchEvent("finished", self.result)
+                    return
                 record.save_json("ranking.json", ranking)
                 self._save_outside(record, before)
+                self._save_spent(record)
             ranked = sorted(self.models, key=lambda m: -float(ranking[m.model]))
             yield SearchEvent("ranked", {"ranking": ranking, "order": [m.model for m in ranked]})
             space = Space(self.settings, ranked)
@@ -196,6 +228,10 @@ class Search:
                 count += len(batch)
                 for evaluation in done:
                     yield SearchEvent("evaluated", _event(evaluation, record, self.evaluations))
+                self._save_spent(record)
+                stop = self._cap_reached()
+                if stop:
+                    break  # the batch's cut evaluations are not told: a resume redoes them
                 if count >= limit:
                     if limit < min(self.evaluations, len(space)):
                         stop = "budget: architectures"
@@ -205,10 +241,11 @@ class Search:
                 yield SearchEvent("stopped", {"reason": stop})
             truth = getattr(evaluator, "truth", None)
             head = self._report_head(space, stop, started)
-            if isinstance(evaluator, EngineEvaluator) and evaluator.held_out:
+            if isinstance(evaluator, EngineEvaluator) and evaluator.held_out and not stop:
                 head["final_ranking"] = await self._final_ranking(evaluator, record)
             head["sent"] = self._sent()
             self._save_outside(record, before)
+            self._save_spent(record)
             self.result = write_outputs(record, space, head, truth)
         yield SearchEvent("finished", self.result)
 
@@ -237,9 +274,43 @@ class Search:
         add_by_model(spend, before)
         add_by_model(spend, by_model(self.outside))
         record.save_json("outside_spend.json", spend)
+    def _save_spent(self, record: RunRecord) -> None:
+        """What every run of this search sent so far (``spent.json``: the budget's base
+        when it resumes)."""
+        sent = self._sent()
+        calls, tokens, dollars = self._spent_before
+        record.save_json(
+            "spent.json",
+            {
+                "calls": calls + sent["calls"],
+                "tokens": tokens + sent["tokens"],
+                "dollars": round(dollars + sent["dollars"], 6),
+            },
+        )
+
+    def _cap_reached(self) -> str:
+        """Why the hard cap stopped the search (a call was refused), or ''."""
+        cap = self._cap
+        if cap is None or cap.refused_at is None:
+            return ""
+        return self._cap_reason()
+
+    def _cap_reason(self) -> str:
+        """Which of the search's caps on calls, tokens and dollars is spent, over every run
+        of the search (e.g. ``budget: calls (150 of 150 sent)``)."""
+        sent = self._sent()
+        before = dict(zip(("calls", "tokens", "dollars"), self._spent_before, strict=True))
+        for name in ("calls", "tokens", "dollars"):
+            cap = getattr(self.budget, name)
+            used = before[name] + sent[name]
+            if cap is not None and used >= cap:
+                return f"budget: {name} ({used:g} of {cap:g} sent)"
+        return "budget: calls (the rest are in flight)"
 
     def _over_budget(self, record: RunRecord, started: float, count: int) -> str:
         """Why no new batch may start, or ''."""
+        if self._cap is not None and self._cap.exceeded():
+            return self._cap_reason()
         spent = record.evaluations.values()
         budget = self.budget
         checks = (
@@ -268,13 +339,20 @@ class Search:
         async def one(candidate: Candidate, n: int) -> None:
             held = record.evaluations.get(candidate.key())
             if held is None:
-                held = await evaluator.evaluate(candidate, n, stop_below=best)
+                try:
+                    held = await evaluator.evaluate(candidate, n, stop_below=best)
+                except BudgetExceededError:
+                    return
+                if self._cap_reached():
+                    return  # it may have lost calls to the hard cap: a resume redoes it
                 record.add(held)
             results[candidate] = held
 
         async with anyio.create_task_group() as group:
             for offset, candidate in enumerate(batch):
                 group.start_soon(one, candidate, count + offset + 1)
+        if len(results) < len(batch):
+            return [results[c] for c in batch if c in results]
         # Told in proposal order, whatever order they finished in: the same history.
         for candidate in batch:
             scores[candidate] = results[candidate].objective
@@ -313,9 +391,12 @@ class Search:
             keys=None if self.simulate else self.keys,
             simulate=simulate,
             cache=self.run_dir / "cache.sqlite",
+            providers=self.settings.archon_async.providers or None,
+            budget=self._hard_cap(),
         )
         await stack.enter_async_context(callpath)
         self.callpath = callpath
+        self.simulator = callpath.simulator
         options: dict[str, Any] = {"seed": self.seed, "callpath": callpath}
         ext = self.settings.archon_async
         judge = _single(self._resolve(self.settings.judge_model))
@@ -374,14 +455,37 @@ class Search:
         from ..simulate._effects import GroundTruth
 
         models = {m.model: ModelSettings(skill=self.effects.skill(m.model)) for m in self.models}
-        return SimulationSettings(
-            seed=self.seed,
-            models=models,
-            answer_key=simulated_answer_key(self._benchmark.name, questions),
-            ground_truth=GroundTruth(
+        given = {
+            "seed": self.seed,
+            "models": models,
+            "answer_key": simulated_answer_key(self._benchmark.name, questions),
+            "ground_truth": GroundTruth(
                 effects=self.effects, questions=self.question_numbers(questions)
             ),
+        }
+        return SimulationSettings.model_validate({**given, **self.simulator_options})
+
+    def _hard_cap(self) -> Any:
+        """The call path's budget for the calls, tokens and dollars caps, less what the
+        record says earlier runs of this search spent: checked before every call, so the
+        calls never go over and tokens and dollars by at most the calls in flight."""
+        from ..callpath import Budget as CallBudget
+
+        budget = self.budget
+        if budget.calls is None and budget.tokens is None and budget.dollars is None:
+            return None
+        calls, tokens, dollars = self._spent_before
+
+        def left(cap: float | None, used: float) -> Any:
+            return None if cap is None else max(0, cap - used)
+
+        self._cap = CallBudget(
+            max_calls=left(budget.calls, calls),
+            max_tokens=left(budget.tokens, tokens),
+            max_cost_usd=left(budget.dollars, dollars),
+            per_call=True,
         )
+        return self._cap
 
     def planned_architectures(self) -> int:
         """The architectures this run evaluates at most: the planned evaluations, capped by
@@ -488,6 +592,19 @@ class Search:
             "stopped_by": stop or None,
             "wall_time_s": round(time.monotonic() - started, 3),
         }
+
+
+def _spent_before(record: RunRecord) -> tuple[int, int, float]:
+    """What earlier runs of a search sent: ``spent.json``, else its evaluations' spend."""
+    held = record.load_json("spent.json")
+    if held is not None:
+        return int(held["calls"]), int(held["tokens"]), float(held["dollars"])
+    spent = record.evaluations.values()
+    return (
+        sum(e.calls for e in spent),
+        sum(e.tokens for e in spent),
+        sum(e.dollars for e in spent),
+    )
 
 
 def _settings_digest(settings: SearchFile, models: list[ModelRef]) -> str:

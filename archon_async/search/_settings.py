@@ -117,6 +117,9 @@ class Extension(BaseModel):
             ``pairwise`` (judge against the baseline) or ``single`` (judge ratings).
         simulation: the simulated ground truth's settings (see `Effects`).
         prompt_tokens / answer_tokens: the token model of the per-query estimates.
+        providers: settings of each model_type for the whole search
+            (`archon_async.ProviderSettings`: ``rpm``, ``tpm``, ``max_concurrency``...),
+            e.g. ``{"Together_API": {"rpm": 600}}``; every architecture in flight shares them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -144,6 +147,7 @@ class Extension(BaseModel):
     simulation: dict[str, Any] = Field(default_factory=dict)
     prompt_tokens: int = Field(default=300, ge=1)
     answer_tokens: int = Field(default=400, ge=1)
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("critic_choices", "ranker_choices", "ranker_top_k_choices", "final_choices")
     @classmethod

@@ -1,0 +1,77 @@
+"""A search's hard cap on calls, its provider settings, and what the simulator saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import orjson
+import pytest
+
+from archon_async import ConfigError
+from archon_async._exceptions import BudgetExceededError
+from archon_async._types import CallRecord
+from archon_async.callpath import Budget
+from archon_async.search import Search
+from tests.search._spaces import small_space, write
+
+
+def _board(run_dir: Path) -> list[tuple[str, float, int]]:
+    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
+    return sorted((e["key"], e["score"], e["questions"]) for e in map(orjson.loads, lines))
+
+
+def _search(path: Path, run_dir: Path, **options: object) -> Search:
+    return Search(path, simulate=True, run_dir=run_dir, algorithm="random_search", **options)  # type: ignore[arg-type]
+
+
+def test_a_per_call_budget_counts_calls_in_flight_and_refuses_beyond() -> None:
+    budget = Budget(max_calls=3, per_call=True)
+    budget.reserve(2)
+    with pytest.raises(BudgetExceededError, match="3 calls"):
+        budget.reserve(2)  # 2 in flight + 2 would be 4
+    assert budget.refused_at is not None
+    budget.charge(
+        CallRecord(model="m", provider="p", latency_s=0, input_tokens=1, output_tokens=1, retries=0)
+    )
+    budget.release(1)
+    budget.reserve(1)  # 1 sent + 1 in flight + 1 = 3
+    assert budget.exceeded() is not None  # no new prompt starts either
+
+
+def test_a_hard_cap_on_calls_holds_and_a_resume_loses_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=12, dev_questions=8, held_out_questions=0))
+    cut = anyio.run(_search(path, tmp_path / "cut", budget={"calls": 150}).run)
+    assert cut["sent"]["calls"] <= 150  # calls in flight were held against the cap
+    assert cut["stopped_by"] == "budget: calls (150 of 150 sent)"
+    recorded = _board(tmp_path / "cut")
+    # Only whole evaluations are recorded: one cut short by the cap is done again later.
+    assert 0 < len(recorded) < 12 and all(questions == 8 for _, _, questions in recorded)
+    again = anyio.run(_search(path, tmp_path / "cut", budget={"calls": 150}).run)
+    assert again["sent"]["calls"] == 0  # the cap holds over every run of the search
+    resumed = anyio.run(_search(path, tmp_path / "cut").run)
+    whole = anyio.run(_search(path, tmp_path / "whole").run)
+    assert _board(tmp_path / "cut") == _board(tmp_path / "whole")
+    assert resumed["best"]["key"] == whole["best"]["key"]
+    # Every call the cut run sent was kept in the cache and served to its resume.
+    assert cut["sent"]["calls"] + resumed["sent"]["calls"] == whole["sent"]["calls"]
+
+
+def test_the_simulator_saw_exactly_the_calls_the_report_says_were_sent(tmp_path: Path) -> None:
+    data = small_space(
+        evaluations=6,
+        dev_questions=5,
+        held_out_questions=0,
+        providers={"Together_API": {"rpm": 60_000, "max_concurrency": 64}},
+    )
+    search = _search(write(tmp_path, data), tmp_path / "run", simulator={"request_log": 10_000})
+    report = anyio.run(search.run)
+    log = search.simulator.request_log()
+    assert sum(r.n for r in log if r.status == 200) == report["sent"]["calls"] > 0
+
+
+def test_bad_provider_settings_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(providers={"Together_API": {"rpm": -5}}))
+    with pytest.raises(ConfigError, match="providers"):
+        _search(path, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
