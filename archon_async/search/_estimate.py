@@ -27,6 +27,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .._pricing import DEFAULT_PRICES, cost_usd
 from ._algorithms import make_algorithm
 from ._effects import QuestionSet
@@ -331,6 +333,19 @@ def _query(item: Any) -> str:
     return str(users[-1] if users else "")
 
 
+async def _answers(engine: Any, items: Sequence[Any]) -> dict[str, str]:
+    """Each item's answer by ``engine``, all at once."""
+    answers: dict[str, str] = {}
+
+    async def one(item: Any) -> None:
+        answers[item.id] = (await engine.generate(item.messages)).text
+
+    async with anyio.create_task_group() as group:
+        for item in items:
+            group.start_soon(one, item)
+    return answers
+
+
 def _pilot(
     search: Search, dev: Sequence[Any]
 ) -> tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None]:
@@ -349,7 +364,7 @@ def _pilot(
             generator = {"type": "generator", "model": ref.model, "model_type": ref.model_type}
             config = {"name": ref.name, "layers": [[{**generator, "samples": 1}]]}
             async with Engine(config, callpath=callpath, seed=search.seed) as engine:
-                answers = {item.id: (await engine.generate(item.messages)).text for item in dev}
+                answers = await _answers(engine, dev)
             report = await score_all(benchmark, dev, answers)
             scores[ref.model] = float(sum(1 for r in report.results if r.correct))
         return scores
@@ -357,7 +372,18 @@ def _pilot(
     async def run() -> tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None]:
         models = [(m.model, m.model_type) for m in search.models]
         done = []
-        settings = search.simulation_settings(list(dev))
+        # The search's simulator without its latency, limits and faults: the replies
+        # depend on the settings that stay (seed, models, ground truth), not on those.
+        settings = search.simulation_settings(list(dev)).model_copy(
+            update={
+                "latency_s": 0.0,
+                "jitter_s": 0.0,
+                "rpm": None,
+                "keys": {},
+                "fault_rate": 0.0,
+                "request_log": 0,
+            }
+        )
         async with CallPath(simulate=settings) as callpath:
             ranking = None if benchmark.scoring == "judge" else await rank(callpath)
             for config, per_question in pilot_configs(models):
@@ -366,8 +392,6 @@ def _pilot(
                         result = await engine.generate(item.messages)
                         done.append((result.trace, per_question))
         return done, ranking
-
-    import anyio
 
     # A thread of its own: the estimate may be asked for from inside an event loop.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
