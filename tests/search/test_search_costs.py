@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ def test_per_query_costs_are_the_same_when_every_call_is_a_cache_hit(
     again = folder / "again"
     again.mkdir()
     # A consistent copy of the first run's cache (its log included): every call a hit.
-    with sqlite3.connect(folder / "run" / "cache.sqlite") as source:
-        with sqlite3.connect(again / "cache.sqlite") as target:
+    with closing(sqlite3.connect(folder / "run" / "cache.sqlite")) as source:
+        with closing(sqlite3.connect(again / "cache.sqlite")) as target:
             source.backup(target)
     path = folder / "space.json"
     search = Search(path, simulate=True, run_dir=again, algorithm="random_search")
