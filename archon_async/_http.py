@@ -5,7 +5,10 @@ Measured on this machine (shared/design/MEASUREMENTS.md), one chat completion co
 default transport, so the transport decides a batch engine's throughput (ours,
 `_aiohttp_transport`, also bounds each call by its timeout as a whole). The pool is sized
 from the provider's ``max_concurrency`` so that requests queue in the engine's limiters, not
-inside the connection pool (httpx's pool degrades badly with thousands of waiters).
+inside the connection pool (httpx's pool degrades badly with thousands of waiters). A
+whole-reply POST on that transport skips even httpx's request and response objects
+(`AiohttpTransport.post_whole`, used by `HttpProvider`); streams and other transports (tests'
+mocks, proxies) go through httpx.
 
 It also reads what providers say about their limits (``retry-after``, ``x-ratelimit-*``,
 ``anthropic-ratelimit-*``), for the adapters' errors and the engine's limiters alike.
