@@ -612,7 +612,11 @@ def _settings_digest(settings: SearchFile, models: list[ModelRef]) -> str:
 
     import orjson
 
-    data = {"settings": settings.model_dump(mode="json"), "models": [m.model for m in models]}
+    # What the search evaluates, not how far it may go nor how fast: a budget, rate limits,
+    # the run directory or the estimate's token guesses may change on a resume.
+    free = {"budget", "providers", "run_dir", "prompt_tokens", "answer_tokens"}
+    dumped = settings.model_dump(mode="json", exclude={"archon_async": free})
+    data = {"settings": dumped, "models": [m.model for m in models]}
     return hashlib.blake2b(
         orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=8
     ).hexdigest()

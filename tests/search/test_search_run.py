@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ElementTree
 from html.parser import HTMLParser
 from pathlib import Path
 
+import anyio
 import orjson
 import pytest
 
@@ -185,6 +186,22 @@ def test_a_different_space_refuses_to_resume(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="holds another search"):
         Search(other, simulate=True, oracle=True, run_dir=tmp_path / "run")
         _run(other, tmp_path / "run")
+
+
+def test_a_larger_budget_in_the_file_resumes_the_same_search(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=10, budget={"architectures": 4}))
+    first = anyio.run(Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run").run)
+    assert first["evaluations"] == 4
+    path = write(
+        tmp_path,
+        small_space(
+            evaluations=10, budget={"architectures": 10}, providers={"Together_API": {"rpm": 60}}
+        ),
+    )
+    report = anyio.run(Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run").run)
+    assert report["evaluations"] == 10
+    lines = _leaderboard(tmp_path / "run")
+    assert [line["n"] for line in lines] == list(range(1, 11))  # the first four kept
 
 
 def test_budget_of_architectures_stops_the_search(tmp_path: Path) -> None:
