@@ -36,9 +36,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Effects", "GroundTruth", "QuestionSet", "fuser_chance", "ranker_accuracy"]
 
@@ -91,6 +94,10 @@ class QuestionSet:
     """
 
     def __init__(self, effects: Effects, models: Sequence[str] = ()) -> None:
+        # numpy (the search extra) is imported only when a ground truth is drawn: the
+        # simulator itself runs on the base install.
+        import numpy as np
+
         self.effects = effects
         self.models = tuple(models)
         rng = np.random.default_rng(effects.seed)
@@ -107,6 +114,8 @@ class QuestionSet:
         """One model's chance of a right answer on each question (shape: questions)."""
         row = self._rows.get(model)
         if row is None:
+            import numpy as np
+
             effects = self.effects
             # The model's own stream: its affinities do not shift when models are added.
             stream = np.random.default_rng([effects.seed, _name_key(model)])
