@@ -187,7 +187,7 @@ class _Plan:
         scores = []
         for candidate in batch:
             score = self.truth.score(candidate)
-            on = 1.0 if self.best is None else _goes_on(score, self.best, self.cut, self.z)
+            on = 1.0 if self.best is None else _goes_on(score, self._bar(), self.cut, self.z)
             first = self.best is None
             calls = calls_of(self.space, candidate, self.names)
             for call in calls + self.judgements(calls[-1].name):
@@ -197,6 +197,13 @@ class _Plan:
         best = max(scores, default=None)
         if best is not None and (self.best is None or best > self.best):
             self.best = best
+
+    def _bar(self) -> float:
+        """What early stopping compares with: the lower end of the best full score's 95%
+        interval on the dev questions (the evaluator's rule)."""
+        assert self.best is not None
+        p = min(1.0, max(0.0, self.best / 100.0))
+        return self.best - 1.96 * 100.0 * math.sqrt(p * (1 - p) / max(1, self.dev))
 
     def judgements(self, answer: int) -> list[Call]:
         """The judge's calls on one answer (none for a benchmark scored without a judge)."""
@@ -282,8 +289,8 @@ def _model_of(search: Search, entry: str | dict[str, Any] | None) -> str:
 
 def _goes_on(score: float, best: float, cut: int, z: float) -> float:
     """The chance that an architecture of expected ``score`` (points) is not stopped after
-    ``cut`` questions when the best full score so far is ``best`` (the evaluator's rule:
-    stopped when its mean plus ``z`` standard errors is below the best)."""
+    ``cut`` questions when early stopping compares with ``best`` (the evaluator's rule:
+    stopped when its mean plus ``z`` standard errors is below it)."""
     p = min(1.0, max(0.0, score / 100.0))
     stop = 0.0
     for k in range(cut + 1):

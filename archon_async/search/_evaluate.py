@@ -49,8 +49,8 @@ class Evaluator(Protocol):
     async def evaluate(
         self, candidate: Candidate, n: int, *, stop_below: float | None
     ) -> Evaluation:
-        """Score ``candidate`` (the ``n``-th proposal); ``stop_below``: the best score so
-        far, for early stopping."""
+        """Score ``candidate`` (the ``n``-th proposal); ``stop_below``: the lower end of
+        the interval of the best full score so far, for early stopping."""
         ...
 
 
@@ -102,7 +102,9 @@ class EngineEvaluator:
         early_fraction, early_z: early stopping (``early_fraction=None``: off).
         mode: ``simulated`` or ``real`` (stamped on every evaluation).
         outside: counts the calls of no evaluation (the model ranking, the baseline's
-            answers, the held-out scoring); shared by the evaluators of one search.
+            answers, the final-ranking scoring); shared by the evaluators of one search.
+        final: the final-ranking questions (disjoint from ``dev``).
+        ranking: the questions each model alone is ranked on (default: ``dev``).
     """
 
     def __init__(
@@ -120,7 +122,8 @@ class EngineEvaluator:
         early_z: float = 2.0,
         cost_weight: float = 0.0,
         mode: str = "simulated",
-        held_out: Sequence[BenchmarkItem] = (),
+        final: Sequence[BenchmarkItem] = (),
+        ranking: Sequence[BenchmarkItem] | None = None,
         outside: BatchStats | None = None,
     ) -> None:
         self.space = space
@@ -136,7 +139,8 @@ class EngineEvaluator:
         self.early_z = early_z
         self.cost_weight = cost_weight
         self.mode = mode
-        self.held_out = list(held_out)
+        self.final = list(final)
+        self.ranking = list(ranking) if ranking is not None else self.dev
         self._baseline_answers: dict[str, str] | None = None
 
     async def rank_models(self) -> dict[str, float]:
@@ -155,7 +159,7 @@ class EngineEvaluator:
                     ]
                 ],
             }
-            values, _ = await self._run(config, self.dev, self.outside, self.outside)
+            values, _ = await self._run(config, self.ranking, self.outside, self.outside)
             scores[model.model] = 100.0 * sum(values) / max(1, len(values))
         return scores
 
@@ -208,11 +212,11 @@ class EngineEvaluator:
             per_model=by_model(stats, judge_stats),
         )
 
-    async def score_held_out(self, candidate: Candidate) -> dict[str, Any]:
-        """The candidate's score on the held-out questions (for reporting, never for
-        selection): ``{"score", "ci", "questions"}``."""
+    async def score_final(self, candidate: Candidate) -> dict[str, Any]:
+        """The candidate's score on the final-ranking questions: ``{"score", "ci",
+        "questions"}``."""
         config = self.space.archon_config(candidate)
-        values, _ = await self._run(config, self.held_out, self.outside, self.outside)
+        values, _ = await self._run(config, self.final, self.outside, self.outside)
         points = [100.0 * v for v in values]
         return {
             "score": round(sum(points) / max(1, len(points)), 6),
@@ -313,7 +317,7 @@ class EngineEvaluator:
         return [values[item.id] for item in items]
 
     async def _baseline(self, items: Sequence[BenchmarkItem]) -> dict[str, str]:
-        """The baseline's answers, generated once per question (dev or held-out)."""
+        """The baseline's answers, generated once per question (dev or final ranking)."""
         if self.baseline is None:
             raise ValueError("a pairwise judgement needs baseline_model in the search file")
         if self._baseline_answers is None:

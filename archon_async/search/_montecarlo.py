@@ -1,19 +1,48 @@
 """The simulated ground truth drawn answer by answer (the brute force the exact scores are
-checked against, and a noisy evaluator for sampled-question runs).
+checked against, and the noisy evaluator of ``--simulate --oracle --sampled`` runs).
 
-It follows the rules of `archon_async.search._effects` literally, one candidate at a time,
-with its own random draws and none of `_truth`'s algebra.
+It follows the rules of `archon_async.simulate._effects` literally, one candidate at a
+time, with its own random draws and none of `_truth`'s algebra. Every draw names what it
+decides (a generator's sample, a fuser of a layer after a given prefix of stages...):
+with a plain ``random.Random`` the names are ignored and every run is independent; with
+`PairedDraws` the same name gives the same draw, so two architectures that share a prefix
+share its answers, as runs on the simulated provider share calls through the response
+cache (the comparison between architectures is paired the same way).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import struct
+from typing import Protocol
 
-from ..simulate._effects import fuser_chance, ranker_accuracy
+from ..simulate._effects import Effects, fuser_chance, ranker_accuracy
 from ._effects import QuestionSet
 from ._space import Candidate, Space
 
-__all__ = ["draw_answer"]
+__all__ = ["PairedDraws", "draw_answer"]
+
+
+class _Uniform(Protocol):
+    def __call__(self, *name: object) -> float: ...
+
+
+class PairedDraws:
+    """Uniform draws in [0, 1) named by what they decide, for one question of one run.
+
+    Args:
+        seed: the run's seed (the simulated provider's seed).
+        question: names the question (its id, or its number).
+    """
+
+    def __init__(self, seed: int, question: object) -> None:
+        self._prefix = f"{seed}\x1f{question}"
+
+    def __call__(self, *name: object) -> float:
+        text = "\x1f".join([self._prefix, *map(str, name)]).encode()
+        (value,) = struct.unpack(">Q", hashlib.blake2b(text, digest_size=8).digest())
+        return float(value >> 11) / float(1 << 53)
 
 
 def draw_answer(
@@ -21,51 +50,79 @@ def draw_answer(
     questions: QuestionSet,
     candidate: Candidate,
     question: int,
-    rng: random.Random,
+    rng: random.Random | PairedDraws,
     *,
     judged: bool,
 ) -> bool:
     """One run of ``candidate`` on question ``question``: whether it scores (is right, or is
     judged a win on a judged benchmark)."""
+    u: _Uniform = rng if isinstance(rng, PairedDraws) else (lambda *_: rng.random())
     effects = questions.effects
     ext = space.settings.archon_async
-    chances = [float(questions.p[m, question]) for m in range(len(space.models))]
-    answers: list[bool] = []
-    for m in range(candidate.model_top_k):
-        if rng.random() < effects.sample_correlation:
-            answers += [rng.random() < chances[m]] * candidate.sample_top_k
-        else:
-            answers += [rng.random() < chances[m] for _ in range(candidate.sample_top_k)]
+    names = [m.model for m in space.models]
+    chances = {name: float(questions.chance(name)[question]) for name in names}
+    answers = _generate(candidate, names, chances, effects, u)
+    prefix: tuple[object, ...] = ("gen", candidate.model_top_k, candidate.sample_top_k)
     for width in candidate.fusers:
+        # A stage's inputs are decided by the stages before it: draws named by that
+        # prefix are the same calls in every architecture sharing it.
+        step = (*prefix, candidate.critic, candidate.ranker_top_k)
         if candidate.ranker_top_k:
             accuracy = ranker_accuracy(effects, candidate.critic)
-            answers = _select(answers, candidate.ranker_top_k, accuracy, rng)
+            answers = _select(
+                answers, candidate.ranker_top_k, accuracy, u, (*prefix, candidate.critic, "rank")
+            )
         answers = [
-            rng.random()
-            < fuser_chance(effects, sum(answers), len(answers), chances[i], candidate.critic)
+            u(*step, "fuse", names[i])
+            < fuser_chance(effects, sum(answers), len(answers), chances[names[i]], candidate.critic)
             for i in range(width)
         ]
+        prefix = (*prefix, "layer", width, candidate.critic, candidate.ranker_top_k)
     if candidate.final == "verifier":
-        kept = [
-            a
-            for a in answers
-            if rng.random() < (effects.verifier_tpr if a else effects.verifier_fpr)
-        ]
+        rates = (effects.verifier_tpr, effects.verifier_fpr)
+        kept = [a for i, a in enumerate(answers) if u(*prefix, "verify", i) < rates[not a]]
         answers = kept or answers
     elif candidate.final == "unit_tests":
-        answers = _select(answers, ext.final_top_k, effects.unit_test_accuracy, rng)
+        # One coin per question: every architecture's candidates face the same tests.
+        accurate = u("unit_tests") < effects.unit_test_accuracy
+        answers = _select(answers, ext.final_top_k, float(accurate), u, (*prefix, "tests"))
+    prefix = (*prefix, candidate.final)
     if ext.add_final_fuser:
-        right = rng.random() < fuser_chance(effects, sum(answers), len(answers), chances[0], False)
+        chance = fuser_chance(effects, sum(answers), len(answers), chances[names[0]], False)
+        right = u(*prefix, "final_fuser") < chance
     else:
-        right = rng.choice(answers)
+        right = answers[min(len(answers) - 1, int(u("pick") * len(answers)))]
     if judged:
-        return rng.random() < (effects.judge_skill if right else 1 - effects.judge_skill)
+        return u(*prefix, "judge") < (effects.judge_skill if right else 1 - effects.judge_skill)
     return right
 
 
-def _select(answers: list[bool], keep: int, accuracy: float, rng: random.Random) -> list[bool]:
+def _generate(
+    candidate: Candidate,
+    names: list[str],
+    chances: dict[str, float],
+    effects: Effects,
+    u: _Uniform,
+) -> list[bool]:
+    """Every generator's samples: with ``sample_correlation`` one shared draw per model."""
+    answers: list[bool] = []
+    for name in names[: candidate.model_top_k]:
+        p = chances[name]
+        if u("gen", name, "correlated") < effects.sample_correlation:
+            answers += [u("gen", name, "shared") < p] * candidate.sample_top_k
+        else:
+            answers += [u("gen", name, j) < p for j in range(candidate.sample_top_k)]
+    return answers
+
+
+def _select(
+    answers: list[bool], keep: int, accuracy: float, u: _Uniform, name: tuple[object, ...]
+) -> list[bool]:
+    """A ranker (or unit tests) keeping ``keep``: right first with ``accuracy``, else a
+    random subset."""
     if keep >= len(answers):
         return answers
-    if rng.random() < accuracy:
+    if u(*name, "accurate") < accuracy:
         return sorted(answers, reverse=True)[:keep]
-    return rng.sample(answers, keep)
+    order = sorted(range(len(answers)), key=lambda i: u(*name, "order", i))
+    return [answers[i] for i in order[:keep]]

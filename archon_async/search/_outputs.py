@@ -31,9 +31,15 @@ def pareto_front(evaluations: list[Evaluation], cost: str) -> list[Evaluation]:
 
 
 def write_outputs(
-    record: RunRecord, space: Space, head: dict[str, Any], truth: Truth | None
+    record: RunRecord,
+    space: Space,
+    head: dict[str, Any],
+    truth: Truth | None,
+    *,
+    chosen: str | None = None,
 ) -> dict[str, Any]:
-    """Write every output; returns the report."""
+    """Write every output; returns the report. ``chosen``: the key of the architecture
+    the search returns (the final ranking's choice), else the best objective evaluated."""
     evaluations = sorted(record.evaluations.values(), key=lambda e: e.n)
     report: dict[str, Any] = dict(head)
     report["evaluations"] = len(evaluations)
@@ -42,6 +48,8 @@ def write_outputs(
         record.save_json("report.json", report)
         return report
     best = max(evaluations, key=lambda e: (e.objective, -e.n))
+    if chosen is not None:
+        best = record.evaluations[chosen]
     candidate = Candidate.from_params(best.params)
     config = space.archon_config(candidate, name=f"itas-best-{best.key}")
     record.save_json("best.json", config)
@@ -68,6 +76,12 @@ def write_outputs(
     (record.run_dir / "pareto.svg").write_text(_pareto_svg(evaluations, front, cost))
     if truth is not None:
         report.update(_truth_report(space, truth, evaluations, best))
+        if chosen is not None:
+            # What returning the best dev score would have cost, for comparison.
+            top = max(evaluations, key=lambda e: (e.objective, -e.n))
+            true_best = report["true_best"]["score"]
+            top_score = truth.score(Candidate.from_params(top.params))
+            report["dev_best"] = {"key": top.key, "regret": round(true_best - top_score, 6)}
     record.save_json("report.json", report)
     (record.run_dir / "report.html").write_text(_html(report, evaluations, front, cost))
     return report

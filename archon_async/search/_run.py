@@ -33,6 +33,7 @@ from ._load import load_search_file, validation_error
 from ._models import ModelRef
 from ._outputs import write_outputs
 from ._record import Evaluation, RunRecord
+from ._sampled import SampledEvaluator
 from ._settings import Budget, SearchFile
 from ._space import Candidate, Space
 from ._spend import add_by_model, by_model, unpriced
@@ -70,6 +71,9 @@ class Search:
         seed: seeds the algorithm, the question subsets and the simulation.
         simulate: use the simulated provider and ground truth (nothing is paid).
         oracle: with ``simulate``, score by the exact expected score (no calls at all).
+        sampled: with ``oracle``, draw each dev question's outcome from the ground truth
+            instead (`SampledEvaluator`): the noise of a run on the simulated provider,
+            still no calls.
         budget: overrides our section's budget: a `Budget` (calls, tokens, dollars,
             architectures, wall time), an engine `archon_async.Budget` (its caps read as
             calls, tokens and dollars) or a dict of `Budget`'s fields.
@@ -94,6 +98,7 @@ class Search:
         seed: int = 0,
         simulate: bool = False,
         oracle: bool = False,
+        sampled: bool = False,
         budget: Budget | Any = None,
         parallel: int | None = None,
         evaluations: int | None = None,
@@ -110,7 +115,12 @@ class Search:
         self.seed = seed
         self.simulate = simulate
         self.oracle = oracle
-        self.mode = "oracle" if oracle else "simulated" if simulate else "real"
+        if sampled and not oracle:
+            raise ConfigError("sampled draws outcomes from the ground truth: add oracle")
+        self.sampled = sampled
+        self.mode = (
+            ("sampled" if sampled else "oracle") if oracle else "simulated" if simulate else "real"
+        )
         self.budget = _search_budget(budget, str(self.path)) or ext.budget
         self.parallel = parallel or ext.parallel
         self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
@@ -141,7 +151,7 @@ class Search:
             raise ConfigError(space.why_empty(), source=str(self.path))
         #: The call path of a run on a provider (None in oracle mode, or before `run`).
         self.callpath: Any = None
-        #: The calls of no evaluation in this run (model ranking, baseline, held-out).
+        #: The calls of no evaluation in this run (model ranking, baseline, final ranking).
         self.outside = BatchStats(total=0)
         self.simulator_options = dict(simulator or {})
         #: The simulated provider of a simulated run (None otherwise, or before `run`).
@@ -241,19 +251,25 @@ class Search:
                 yield SearchEvent("stopped", {"reason": stop})
             truth = getattr(evaluator, "truth", None)
             head = self._report_head(space, stop, started)
-            if isinstance(evaluator, EngineEvaluator) and evaluator.held_out and not stop:
-                head["final_ranking"] = await self._final_ranking(evaluator, record)
+            chosen = None
+            final_ranking = isinstance(evaluator, EngineEvaluator | SampledEvaluator)
+            if final_ranking and evaluator.final and not stop:
+                final = head["final_ranking"] = await self._final_ranking(evaluator, record)
+                if final:
+                    chosen = max(final, key=lambda e: (e["objective"], -e["n"]))["key"]
             head["sent"] = self._sent()
             self._save_outside(record, before)
             self._save_spent(record)
-            self.result = write_outputs(record, space, head, truth)
+            self.result = write_outputs(record, space, head, truth, chosen=chosen)
         yield SearchEvent("finished", self.result)
 
     async def _final_ranking(
-        self, evaluator: EngineEvaluator, record: RunRecord
+        self, evaluator: EngineEvaluator | SampledEvaluator, record: RunRecord
     ) -> list[dict[str, Any]]:
         """Archon's final ranking: the best architectures by dev score, re-scored on the
-        held-out questions (reported, never used to choose)."""
+        final-ranking questions, whose score (``score``, ``objective``) chooses the search's
+        result: the dev scores that put them there flatter the luckiest of many noisy
+        evaluations, the final questions are new to all of them."""
         count = self.settings.number_of_archon_configs_for_final_ranking
         done = {entry["key"]: entry for entry in record.load_json("final_ranking.json") or []}
         top = sorted(record.evaluations.values(), key=lambda e: (-e.objective, e.n))[:count]
@@ -261,8 +277,17 @@ class Search:
         for evaluation in top:
             entry = done.get(evaluation.key)
             if entry is None:
-                held = await evaluator.score_held_out(Candidate.from_params(evaluation.params))
-                entry = {"key": evaluation.key, "dev_score": evaluation.score, "held_out": held}
+                final = await evaluator.score_final(Candidate.from_params(evaluation.params))
+                score = final["score"]
+                entry = {
+                    "key": evaluation.key,
+                    "n": evaluation.n,
+                    "dev_score": evaluation.score,
+                    "final": final,
+                    "score": round(score, 6),
+                    # The cost term of the objective stays what the evaluation found.
+                    "objective": round(score + evaluation.objective - evaluation.score, 6),
+                }
             ranking.append(entry)
             record.save_json("final_ranking.json", ranking)
         return ranking
@@ -333,7 +358,9 @@ class Search:
         scores: dict[Candidate, float],
     ) -> list[Evaluation]:
         results: dict[Candidate, Evaluation] = {}
-        full = [e.score for e in record.evaluations.values() if not e.stopped_early]
+        # "Clearly weaker" than the best so far: below the lower end of its interval, as
+        # the best of many noisy scores is a lucky one (its own mean would stop too many).
+        full = [e.ci[0] for e in record.evaluations.values() if not e.stopped_early]
         best = max(full) if full else None
 
         async def one(candidate: Candidate, n: int) -> None:
@@ -359,6 +386,8 @@ class Search:
         return [results[c] for c in batch]
 
     async def _evaluators(self, stack: AsyncExitStack) -> Any:
+        if self.sampled:
+            return self._sampled_evaluators()
         if self.oracle:
             judged = self._benchmark.scoring == "judge"
             cost_weight = self._cost_weight()
@@ -371,6 +400,36 @@ class Search:
             return oracle
         return await self._engine_evaluators(stack)
 
+    def _sampled_evaluators(self) -> Any:
+        dev, final = self.questions()
+        ranking = self.ranking_questions(dev)
+        numbers = self.question_numbers([*dev, *final, *ranking])
+        ext = self.settings.archon_async
+
+        def pairs(items: list[Any]) -> list[tuple[str, int]]:
+            return [
+                (item.id, numbers[item.messages[-1]["content"]]) for item in items if item.messages
+            ]
+
+        def sampled(space: Space) -> SampledEvaluator:
+            judged = self._benchmark.scoring == "judge"
+            return SampledEvaluator(
+                space,
+                Truth(space, self.effects, judged=judged),
+                pairs(dev),
+                pairs(final),
+                pairs(ranking),
+                seed=self.seed,
+                judged=judged,
+                early_fraction=(
+                    ext.early_stopping.first_fraction if ext.early_stopping.enabled else None
+                ),
+                early_z=ext.early_stopping.z,
+                cost_weight=self._cost_weight(),
+            )
+
+        return sampled
+
     def _cost_weight(self) -> float:
         ext = self.settings.archon_async
         return ext.cost_weight if ext.objective == "score_per_dollar" else 0.0
@@ -378,12 +437,13 @@ class Search:
     async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
         from ..callpath import CallPath
 
-        dev, held = self.questions()
+        dev, final = self.questions()
+        ranking = self.ranking_questions(dev)
         simulate: Any = False
         if self.simulate:
             # The call path starts the server from these settings, so its cache entries are
             # keyed by them, not by the server's port: a rerun (a resumed search) finds them.
-            simulate = self.simulation_settings([*dev, *held])
+            simulate = self.simulation_settings([*dev, *final, *ranking])
         # One call path for the whole search: every architecture shares its limits, and its
         # response cache (in the run dir) makes layers that architectures share, a resumed
         # search and the baseline's answers cost nothing the second time.
@@ -417,7 +477,8 @@ class Search:
                 early_z=ext.early_stopping.z,
                 cost_weight=self._cost_weight(),
                 mode=self.mode,
-                held_out=held,
+                final=final,
+                ranking=ranking,
                 outside=self.outside,
             )
 
@@ -532,7 +593,7 @@ class Search:
         return resolve_model(entry, base=self.path.resolve().parent, where=str(self.path))
 
     def questions(self) -> tuple[list[Any], list[Any]]:
-        """The dev questions and the held-out ones (disjoint, seeded)."""
+        """The dev questions and the final-ranking ones (disjoint, seeded)."""
         items = self._benchmark.items()
         ext = self.settings.archon_async
         dev_count = ext.dev_questions or _count(self.settings.dataset_sample_for_search, len(items))
@@ -545,6 +606,16 @@ class Search:
         dev = [items[i] for i in sorted(order[:dev_count])]
         held = [items[i] for i in sorted(order[dev_count : dev_count + held_count])]
         return dev, held
+
+    def ranking_questions(self, dev: list[Any]) -> list[Any]:
+        """The questions each model alone is ranked on: a seeded sample of Archon's
+        ``dataset_sample_for_power_ranking`` when the file sets it, else the dev ones."""
+        if "dataset_sample_for_power_ranking" not in self.settings.model_fields_set:
+            return dev
+        items = self._benchmark.items()
+        count = _count(self.settings.dataset_sample_for_power_ranking, len(items))
+        order = random.Random(f"{self.seed}:power_ranking").sample(range(len(items)), count)
+        return [items[i] for i in sorted(order)]
 
     def question_numbers(self, items: list[Any]) -> dict[str, int]:
         """Question text -> the simulated effects' question it plays: the benchmark's

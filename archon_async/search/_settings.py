@@ -79,7 +79,8 @@ class EarlyStopping(BaseModel):
     """Stop evaluating an architecture that is clearly weaker than the best so far.
 
     It is first run on ``first_fraction`` of the dev questions; when the upper end of its
-    confidence interval there (``z`` standard errors) is below the best full score so far,
+    confidence interval there (``z`` standard errors) is below the lower end of the 95%
+    interval of the best full score so far (the best of many noisy scores is a lucky one),
     it is recorded with that partial score and marked ``stopped_early``.
     """
 
@@ -111,7 +112,9 @@ class Extension(BaseModel):
         algorithm: overrides ``search_algorithm_choice``.
         evaluations: architectures to evaluate (else from Archon's iteration keys).
         parallel: architectures evaluated at once.
-        dev_questions / held_out_questions: question counts (else Archon's fractions).
+        dev_questions / held_out_questions: how many dev and final-ranking questions
+            (else Archon's ``dataset_sample_for_search`` and
+            ``dataset_sample_for_final_ranking``); the two sets are disjoint.
         early_stopping: see `EarlyStopping`.
         scoring: ``auto`` (built-in scorer, or the judge for judged benchmarks),
             ``pairwise`` (judge against the baseline) or ``single`` (judge ratings).

@@ -6,7 +6,7 @@ exactly what `archon_async.search.Truth` computes for it. What each task does:
 
 * generator: right with ``p[model, q]``; with ``sample_correlation`` every sample of a
   model on a question is one shared draw (the group is the seed, the model and the
-  question), else each sample draws on its own;
+  question's text), else each sample draws on its own;
 * fuser: counts the right candidates it is shown and is right with `fuser_chance` (its own
   ``p[model, q]``; the critique effects when every candidate carries a fresh critique);
 * ranker: orders the right candidates first with `ranker_accuracy`, else at random;
@@ -93,7 +93,7 @@ class Grounded:
         if task is Task.VERIFY_VERDICT:
             return self._verdict(prompt, known, rng)
         if task is Task.UNIT_TEST_VERDICTS:
-            return self._unit_test_verdicts(prompt, known, question, rng)
+            return self._unit_test_verdicts(prompt, known, rng)
         if task is Task.JUDGE_RATING:
             return self._rating(prompt, known, rng)
         if task is Task.JUDGE_PAIRWISE:
@@ -105,7 +105,9 @@ class Grounded:
 
     def _generate(self, known: KnownQuestion, question: int, model: str, rng: random.Random) -> str:
         p = self._chance(model, question)
-        group = random.Random(derive_seed(self.seed, "samples", model, question))
+        # The group is the question itself, not the number it plays: two questions playing
+        # the same number draw independently, as two runs of one question would.
+        group = random.Random(derive_seed(self.seed, "samples", model, known.question))
         if group.random() < self.effects.sample_correlation:
             right = group.random() < p  # one draw for every sample of the group
             rng.random()  # keeps the sample's own stream aligned either way
@@ -136,11 +138,9 @@ class Grounded:
         passes = rng.random() < (effects.verifier_tpr if right else effects.verifier_fpr)
         return f"{filler(rng, 12)}\n{render_verdict(passes)}"
 
-    def _unit_test_verdicts(
-        self, prompt: Prompt, known: KnownQuestion, question: int, rng: random.Random
-    ) -> str:
+    def _unit_test_verdicts(self, prompt: Prompt, known: KnownQuestion, rng: random.Random) -> str:
         tests = "\n".join(unit_tests_shown(prompt.text))
-        coin = random.Random(derive_seed(self.seed, "unit_tests", question, tests))
+        coin = random.Random(derive_seed(self.seed, "unit_tests", known.question, tests))
         if coin.random() < self.effects.unit_test_accuracy:
             passed = contains_answer(prompt.text, known)
         else:

@@ -36,13 +36,13 @@ def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> Non
     assert all(line["calls"] > 0 and line["mode"] == "simulated" for line in lines)
     # The dev subset is Archon's dataset_sample_for_search: 1.25% of 500 questions.
     assert all(line["questions"] == 6 for line in lines)
-    # Archon's final ranking: the best architectures re-scored on held-out questions.
+    # Archon's final ranking: the best architectures re-scored on the final-ranking questions.
     final = report["final_ranking"]
     assert [entry["key"] for entry in final] == sorted(
         (line["key"] for line in lines),
         key=lambda key: -next(x["objective"] for x in lines if x["key"] == key),
     )
-    assert all(entry["held_out"]["questions"] == 6 for entry in final)
+    assert all(entry["final"]["questions"] == 6 for entry in final)
     best = Architecture.from_file(tmp_path / "run" / "best.json")
     assert best.layers[-1][0].type == "fuser"
 

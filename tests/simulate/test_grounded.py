@@ -218,3 +218,26 @@ async def test_architectures_run_through_the_engine_score_their_exact_expected_s
     expected = np.array(chances)
     z = (sum(hits) - expected.sum()) / np.sqrt((expected * (1 - expected)).sum())
     assert abs(z) < 4, (sum(hits) / len(hits), expected.mean())
+
+
+def test_two_questions_playing_one_number_draw_apart() -> None:
+    other = "Question 8: how many pears are left if 11 of 53 are eaten?"
+    truth = GroundTruth(
+        effects=Effects(seed=1, questions=10, sample_correlation=1.0),
+        questions={QUESTION: 7, other: 7},
+    )
+    key = AnswerKey({QUESTION: ANSWER, other: ANSWER})
+    draws = 1500
+    same = 0
+    for seed in range(draws):
+        grounded = Grounded(truth, seed)
+        answers = []
+        for text in (QUESTION, other):
+            known = key.find(text)
+            assert known is not None
+            reply = grounded.reply(detect_task(text), known, 7, MODEL, random.Random(seed))
+            assert reply is not None
+            answers.append(contains_answer(reply, known))
+        same += answers[0] == answers[1]
+    p = float(Grounded(truth, 0).chances.chance(MODEL)[7])
+    _near(same, draws, p**2 + (1 - p) ** 2)

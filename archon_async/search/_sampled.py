@@ -1,0 +1,136 @@
+"""`SampledEvaluator`: evaluations with a real evaluation's noise, drawn from the ground truth.
+
+``Search(simulate=True, oracle=True, sampled=True)`` scores an architecture the way a run
+on the simulated provider would, question by question on the dev questions, but draws each
+question's outcome from the simulated effects (`draw_answer` with `PairedDraws`) instead
+of sending calls: architectures that share stages share their answers, as they share calls
+through the response cache, and the expected score of each is its exact `Truth` score
+(tests check both against the simulated provider run through the engine). It makes a
+search of hundreds of architectures on noisy scores take seconds, to measure what a search
+returns when its scores are noisy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._interval import interval
+from ._montecarlo import PairedDraws, draw_answer
+from ._record import Evaluation
+from ._space import Candidate, Space
+from ._truth import Truth
+
+__all__ = ["SampledEvaluator"]
+
+
+class SampledEvaluator:
+    """Noisy evaluations drawn from the simulated ground truth (no calls).
+
+    Args:
+        space: the space (its models in ranked order once `rank_models` ran).
+        truth: the exact scores of that space (its effects decide every draw).
+        dev: the dev questions, as (question id, the effects' question number it plays);
+            draws are named by the id, so two questions playing one number draw apart.
+        final: the final-ranking questions, likewise.
+        ranking: those each model alone is ranked on (default: ``dev``).
+        seed: the run's seed (the simulated provider's).
+        judged: the benchmark is judged (``judge_skill`` applies).
+        early_fraction, early_z, cost_weight: as for `EngineEvaluator`.
+    """
+
+    mode = "sampled"
+
+    def __init__(
+        self,
+        space: Space,
+        truth: Truth,
+        dev: Sequence[tuple[str, int]],
+        final: Sequence[tuple[str, int]] = (),
+        ranking: Sequence[tuple[str, int]] | None = None,
+        *,
+        seed: int,
+        judged: bool,
+        early_fraction: float | None = None,
+        early_z: float = 2.0,
+        cost_weight: float = 0.0,
+    ) -> None:
+        self.space = space
+        self.truth = truth
+        self.dev = list(dev)
+        self.final = list(final)
+        self.ranking = list(ranking) if ranking is not None else self.dev
+        self.seed = seed
+        self.judged = judged
+        self.early_fraction = early_fraction
+        self.early_z = early_z
+        self.cost_weight = cost_weight
+
+    async def rank_models(self) -> dict[str, float]:
+        skill = self.truth.effects.judge_skill
+        scores = {}
+        for model in self.space.models:
+            chance = self.truth.questions.chance(model.model)
+            hits = 0
+            for key, q in self.ranking:
+                draw = PairedDraws(self.seed, key)
+                right = draw("alone", model.model) < chance[q]
+                if self.judged:
+                    right = draw("alone", model.model, "judge") < (skill if right else 1 - skill)
+                hits += right
+            scores[model.model] = 100.0 * hits / max(1, len(self.ranking))
+        return scores
+
+    def points(self, candidate: Candidate, questions: Sequence[tuple[str, int]]) -> list[float]:
+        """Per question, 100 if the drawn run scores, else 0."""
+        truth = self.truth
+        return [
+            100.0
+            * draw_answer(
+                self.space,
+                truth.questions,
+                candidate,
+                q,
+                PairedDraws(self.seed, key),
+                judged=self.judged,
+            )
+            for key, q in questions
+        ]
+
+    async def evaluate(
+        self, candidate: Candidate, n: int, *, stop_below: float | None
+    ) -> Evaluation:
+        points = self.points(candidate, self.dev)
+        stopped = False
+        if self.early_fraction and stop_below is not None and len(self.dev) >= 10:
+            cut = max(5, int(len(self.dev) * self.early_fraction))
+            # Clearly weaker: even the top of its interval (z wide) is below the bar.
+            if interval(points[:cut], z=self.early_z)[1] < stop_below:
+                points, stopped = points[:cut], True
+        score = round(sum(points) / max(1, len(points)), 6)
+        cost = self.space.cost(candidate)
+        asked = len(points)
+        return Evaluation(
+            key=candidate.key(),
+            n=n,
+            params=candidate.params(),
+            score=score,
+            ci=interval(points),
+            objective=round(score - self.cost_weight * cost.dollars, 6),
+            questions=asked,
+            calls_per_query=cost.calls,
+            tokens_per_query=cost.tokens,
+            dollars_per_query=cost.dollars,
+            stopped_early=stopped,
+            mode=self.mode,
+        )
+
+    async def score_final(self, candidate: Candidate) -> dict[str, Any]:
+        """The candidate's score on the final-ranking questions: ``{"score", "ci",
+        "questions"}``."""
+        points = self.points(candidate, self.final)
+        return {
+            "score": round(sum(points) / max(1, len(points)), 6),
+            "ci": list(interval(points)),
+            "questions": len(points),
+        }

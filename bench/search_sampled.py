@@ -1,0 +1,163 @@
+"""Searches on noisy scores from sampled questions, against the exact simulated truth.
+
+    .venv/bin/python bench/search_sampled.py                      # 20 seeds, 200 evaluations
+    .venv/bin/python bench/search_sampled.py --seeds 5 --dev 100 --final 100 --top 10
+    .venv/bin/python bench/search_sampled.py --summarize bench/out/a.json bench/out/b.json
+
+Each seed is one ``Search(simulate=True, oracle=True, sampled=True, seed=s)``: the world
+(the simulated effects), the dev and final-ranking question subsets of GSM8K and the
+algorithm are all seeded by ``s``; the space is `search_oracle`'s at ``--calls`` per query
+(26,064 architectures at 20). Every evaluation runs the architecture on the dev
+questions, each question's outcome drawn from the simulated effects (`SampledEvaluator`:
+the same distribution as a run on the simulated provider through the engine, which
+``tests/simulate/test_grounded.py`` checks, and shared between architectures that share
+stages, as the response cache shares calls). The model ranking (each model alone on
+``--power`` of the benchmark) is noisy too; the ``--top`` best by dev score are re-scored on
+``--final`` new questions, which choose the result. Regret =
+exact score of the true best - exact score of the architecture the search returns, in
+points; the true best is the best of the space under the true model ranking (a noisy
+ranking can only make the space searched worse). Also reported: the regret of the best dev
+score alone (without the final ranking). Writes a Markdown table and the raw numbers
+(``--output``, JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from archon_async.search import Effects, Search, Truth
+from archon_async.search._space import Candidate, Space
+
+sys.path.insert(0, str(Path(__file__).parent))
+from search_oracle import space_file
+
+
+def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
+    data = space_file(args.calls)
+    extension = dict(data["archon_async"])  # type: ignore[call-overload]
+    extension |= {
+        "algorithm": args.algorithm,
+        "evaluations": args.evaluations,
+        "dev_questions": args.dev,
+        "held_out_questions": args.final,
+        "parallel": args.parallel,
+    }
+    data |= {
+        "archon_async": extension,
+        "number_of_archon_configs_for_final_ranking": args.top,
+        "dataset_sample_for_power_ranking": args.power,
+    }
+    path = root / f"space-{seed}.json"
+    path.write_text(json.dumps(data))
+    search = Search(
+        path, simulate=True, oracle=True, sampled=True, seed=seed, run_dir=root / f"run-{seed}"
+    )
+    started = time.perf_counter()
+    report = asyncio.run(search.run())
+    elapsed = time.perf_counter() - started
+    return _regrets(search, report, root / f"run-{seed}", elapsed)
+
+
+def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) -> dict[str, Any]:
+    """Regret against the true best of the space under the true model ranking."""
+    effects: Effects = search.effects
+    ranking = orjson.loads((run / "ranking.json").read_bytes())
+    noisy = sorted(search.models, key=lambda m: -float(ranking[m.model]))
+    space = Space(search.settings, noisy)
+    truth = Truth(space, effects, judged=False)
+    true_order = sorted(search.models, key=lambda m: -truth.model_score(m.model))
+    best_true_order = report["true_best"]["score"]
+    if true_order != noisy:
+        # Same candidates, other model order: the space a noise-free ranking gives.
+        other = copy.copy(space)
+        other.models = tuple(true_order)
+        best_true_order = float(Truth(other, effects, judged=False).table().max())
+    best = max(best_true_order, report["true_best"]["score"])
+    found = truth.score(Candidate.from_params(report["best"]["params"]))
+    dev_best = found  # without a final ranking the search returns its best dev score
+    if "dev_best" in report:
+        dev_best = report["true_best"]["score"] - report["dev_best"]["regret"]
+    evaluated = [orjson.loads(line) for line in (run / "leaderboard.jsonl").read_bytes().split()]
+    best_evaluated = max(truth.score(Candidate.from_params(e["params"])) for e in evaluated)
+    return {
+        "seed": search.seed,
+        # Did the search evaluate something near the best at all (the algorithm's part)?
+        "regret_best_evaluated": round(best - best_evaluated, 4),
+        "regret": round(best - found, 4),
+        "regret_dev_best": round(best - dev_best, 4),
+        # Against the best of the space the search's own model ranking gave.
+        "regret_in_space": report["regret"],
+        "ranking_exact": true_order == noisy,
+        "true_best": round(best, 4),
+        "found": report["best"]["key"],
+        "evaluations": report["evaluations"],
+        "seconds": round(elapsed, 2),
+    }
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))]
+
+
+def _table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    regrets = [r["regret"] for r in rows]
+    plain = [r["regret_dev_best"] for r in rows]
+    print(
+        "| algorithm | calls/query | dev + final questions | top re-scored | seeds "
+        "| median regret | 90th pct | median without final ranking | 90th pct | s per search |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {args.algorithm} | {args.calls} | {args.dev} + {args.final} | {args.top} "
+        f"| {len(rows)} | {statistics.median(regrets):.2f} | {_pct(regrets, 0.9):.2f} "
+        f"| {statistics.median(plain):.2f} | {_pct(plain, 0.9):.2f} "
+        f"| {statistics.mean(r['seconds'] for r in rows):.1f} |"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--evaluations", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--algorithm", default="slice_search")
+    parser.add_argument("--dev", type=int, default=200, help="dev questions")
+    parser.add_argument("--final", type=int, default=1119, help="final-ranking questions")
+    parser.add_argument("--top", type=int, default=20, help="architectures in the final ranking")
+    parser.add_argument("--power", type=float, default=1.0, help="power-ranking share")
+    parser.add_argument("--summarize", type=Path, nargs="*", help="only summarize outputs")
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--output", type=Path, default=Path("bench/out/search_sampled.json"))
+    args = parser.parse_args()
+    if args.summarize:
+        rows = [row for path in args.summarize for row in orjson.loads(path.read_bytes())["rows"]]
+        _table(args, rows)
+        return 0
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            rows.append(one_seed(args, seed, Path(tmp)))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    _table(args, rows)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(
+        orjson.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows})
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Noisy evaluations drawn from the ground truth: right on average, paired between
+architectures that share stages, and what a sampled search returns."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from archon_async import Architecture
+from archon_async._exceptions import ConfigError
+from archon_async.search import (
+    Candidate,
+    Effects,
+    Search,
+    Space,
+    Truth,
+    draw_answer,
+    search_file_from_dict,
+)
+from archon_async.search._montecarlo import PairedDraws
+from tests.search._spaces import small_space, write
+
+
+def _truth(questions: int = 30) -> Truth:
+    space = Space(*search_file_from_dict(small_space() | {"maximum_inference_calls": 40}))
+    return Truth(space, Effects(seed=2, questions=questions, sample_correlation=0.5), judged=False)
+
+
+def test_paired_draws_average_to_the_exact_score() -> None:
+    truth = _truth()
+    space = truth.space
+    for candidate in (
+        Candidate(3, 2, (2,), True, 2, "unit_tests"),
+        Candidate(2, 1, (2, 2), False, 0, "verifier"),
+    ):
+        runs = 200
+        hits = sum(
+            draw_answer(space, truth.questions, candidate, q, PairedDraws(seed, q), judged=False)
+            for seed in range(runs)
+            for q in range(30)
+        )
+        expected = truth.accuracy(candidate)
+        sd = np.sqrt((expected * (1 - expected)).sum() * runs)
+        assert abs(hits - runs * expected.sum()) < 4 * sd, (candidate.key(), hits / runs / 30)
+
+
+def test_architectures_sharing_stages_share_their_draws() -> None:
+    truth = _truth()
+    space = truth.space
+    plain = Candidate(2, 2, (2,), False, 0, "none")
+    checked = Candidate(2, 2, (2,), False, 0, "verifier")
+    same = agree = 0
+    expected_agree = 0.0
+    for seed in range(100):
+        for q in range(30):
+            a = draw_answer(space, truth.questions, plain, q, PairedDraws(seed, q), judged=False)
+            again = draw_answer(
+                space, truth.questions, plain, q, PairedDraws(seed, q), judged=False
+            )
+            b = draw_answer(space, truth.questions, checked, q, PairedDraws(seed, q), judged=False)
+            same += a == again
+            agree += a == b
+            pa, pb = truth.accuracy(plain)[q], truth.accuracy(checked)[q]
+            expected_agree += pa * pb + (1 - pa) * (1 - pb)
+    assert same == 3000  # the same draws give the same run
+    # Shared generators and fusers: they agree far more often than independent runs would.
+    assert agree > expected_agree + 150, (agree, expected_agree)
+
+
+def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
+    tmp_path: Path,
+) -> None:
+    space = small_space(evaluations=12, dev_questions=40, held_out_questions=40)
+    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
+    search = Search(
+        path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run"
+    )
+    report = _run(search)
+    assert report["mode"] == "sampled" and report["evaluations"] == 12
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "leaderboard.jsonl").read_text().splitlines()
+    ]
+    assert all(line["questions"] <= 40 and line["calls"] == 0 for line in lines)
+    final = report["final_ranking"]
+    assert len(final) == 4 and all(entry["final"]["questions"] == 40 for entry in final)
+    for entry in final:
+        assert entry["score"] == entry["final"]["score"] == entry["objective"]
+    chosen = max(final, key=lambda e: (e["objective"], -e["n"]))
+    assert report["best"]["key"] == chosen["key"]
+    best = Architecture.from_file(tmp_path / "run" / "best.json")
+    assert best.name == f"itas-best-{chosen['key']}"
+    assert report["regret"] >= 0 and "dev_best" in report
+    # Run again: the record replays, the same result.
+    again = _run(
+        Search(path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run")
+    )
+    assert again["best"]["key"] == report["best"]["key"]
+
+
+def test_sampled_needs_the_oracle(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space())
+    with pytest.raises(ConfigError, match="add oracle"):
+        Search(path, simulate=True, sampled=True)
+
+
+def _run(search: Search) -> dict[str, Any]:
+    return asyncio.run(search.run())
