@@ -140,6 +140,9 @@ class EngineEvaluator:
         self.cost_weight = cost_weight
         self.mode = mode
         self.final = list(final)
+        #: held-out questions: the chosen architecture's score for the report, set by the
+        #: search (none by default).
+        self.report: list[BenchmarkItem] = []
         self.ranking = list(ranking) if ranking is not None else self.dev
         self._baseline_answers: dict[str, str] | None = None
 
@@ -215,8 +218,17 @@ class EngineEvaluator:
     async def score_final(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the final-ranking questions: ``{"score", "ci",
         "questions"}``."""
+        return await self._score_on(candidate, self.final)
+
+    async def score_report(self, candidate: Candidate) -> dict[str, Any]:
+        """The candidate's score on the held-out questions (``report``), as `score_final`."""
+        return await self._score_on(candidate, self.report)
+
+    async def _score_on(
+        self, candidate: Candidate, items: Sequence[BenchmarkItem]
+    ) -> dict[str, Any]:
         config = self.space.archon_config(candidate)
-        values, _ = await self._run(config, self.final, self.outside, self.outside)
+        values, _ = await self._run(config, items, self.outside, self.outside)
         points = [100.0 * v for v in values]
         return {
             "score": round(sum(points) / max(1, len(points)), 6),

@@ -257,11 +257,26 @@ class Search:
                 final = head["final_ranking"] = await self._final_ranking(evaluator, record)
                 if final:
                     chosen = max(final, key=lambda e: (e["objective"], -e["n"]))["key"]
+            if chosen is not None:
+                head["held_out"] = await self._held_out(evaluator, record, chosen)
             head["sent"] = self._sent()
             self._save_outside(record, before)
             self._save_spent(record)
             self.result = write_outputs(record, space, head, truth, chosen=chosen)
         yield SearchEvent("finished", self.result)
+
+    async def _held_out(self, evaluator: Any, record: RunRecord, chosen: str) -> Any:
+        """The chosen architecture's score on the held-out questions (kept in
+        ``held_out.json`` for a resume), or None when there are none."""
+        if not getattr(evaluator, "report", None):
+            return None
+        done = record.load_json("held_out.json")
+        if done is not None and done.get("key") == chosen:
+            return done
+        params = record.evaluations[chosen].params
+        entry = {"key": chosen, **await evaluator.score_report(Candidate.from_params(params))}
+        record.save_json("held_out.json", entry)
+        return entry
 
     async def _final_ranking(
         self, evaluator: EngineEvaluator | SampledEvaluator, record: RunRecord
@@ -401,9 +416,9 @@ class Search:
         return await self._engine_evaluators(stack)
 
     def _sampled_evaluators(self) -> Any:
-        dev, final = self.questions()
+        dev, final, report = self._splits()
         ranking = self.ranking_questions(dev)
-        numbers = self.question_numbers([*dev, *final, *ranking])
+        numbers = self.question_numbers([*dev, *final, *ranking, *report])
         ext = self.settings.archon_async
 
         def pairs(items: list[Any]) -> list[tuple[str, int]]:
@@ -413,7 +428,7 @@ class Search:
 
         def sampled(space: Space) -> SampledEvaluator:
             judged = self._benchmark.scoring == "judge"
-            return SampledEvaluator(
+            evaluator = SampledEvaluator(
                 space,
                 Truth(space, self.effects, judged=judged),
                 pairs(dev),
@@ -427,6 +442,8 @@ class Search:
                 early_z=ext.early_stopping.z,
                 cost_weight=self._cost_weight(),
             )
+            evaluator.report = pairs(report)
+            return evaluator
 
         return sampled
 
@@ -437,13 +454,13 @@ class Search:
     async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
         from ..callpath import CallPath
 
-        dev, final = self.questions()
+        dev, final, report = self._splits()
         ranking = self.ranking_questions(dev)
         simulate: Any = False
         if self.simulate:
             # The call path starts the server from these settings, so its cache entries are
             # keyed by them, not by the server's port: a rerun (a resumed search) finds them.
-            simulate = self.simulation_settings([*dev, *final, *ranking])
+            simulate = self.simulation_settings([*dev, *final, *ranking, *report])
         # One call path for the whole search: every architecture shares its limits, and its
         # response cache (in the run dir) makes layers that architectures share, a resumed
         # search and the baseline's answers cost nothing the second time.
@@ -463,7 +480,7 @@ class Search:
         baseline = _single(self._resolve(self.settings.baseline_model))
 
         def engine(space: Space) -> EngineEvaluator:
-            return EngineEvaluator(
+            evaluator = EngineEvaluator(
                 space,
                 self._benchmark,
                 dev,
@@ -481,6 +498,8 @@ class Search:
                 ranking=ranking,
                 outside=self.outside,
             )
+            evaluator.report = report
+            return evaluator
 
         return engine
 
@@ -594,18 +613,30 @@ class Search:
 
     def questions(self) -> tuple[list[Any], list[Any]]:
         """The dev questions and the final-ranking ones (disjoint, seeded)."""
+        dev, final, _ = self._splits()
+        return dev, final
+
+    def report_questions(self) -> list[Any]:
+        """The held-out questions: disjoint from the dev and final-ranking ones, scored
+        for the report only (the chosen architecture's unbiased score), never to choose."""
+        return self._splits()[2]
+
+    def _splits(self) -> tuple[list[Any], list[Any], list[Any]]:
         items = self._benchmark.items()
         ext = self.settings.archon_async
         dev_count = ext.dev_questions or _count(self.settings.dataset_sample_for_search, len(items))
-        held_count = (
+        final_count = (
             ext.held_out_questions
             if ext.held_out_questions is not None
             else _count(self.settings.dataset_sample_for_final_ranking, len(items))
         )
+        report_count = ext.report_questions if ext.report_questions is not None else final_count
         order = random.Random(self.seed).sample(range(len(items)), len(items))
-        dev = [items[i] for i in sorted(order[:dev_count])]
-        held = [items[i] for i in sorted(order[dev_count : dev_count + held_count])]
-        return dev, held
+        cuts = (dev_count, dev_count + final_count, dev_count + final_count + report_count)
+        dev = [items[i] for i in sorted(order[: cuts[0]])]
+        final = [items[i] for i in sorted(order[cuts[0] : cuts[1]])]
+        report = [items[i] for i in sorted(order[cuts[1] : cuts[2]])]
+        return dev, final, report
 
     def ranking_questions(self, dev: list[Any]) -> list[Any]:
         """The questions each model alone is ranked on: a seeded sample of Archon's

@@ -59,6 +59,9 @@ class SampledEvaluator:
         self.truth = truth
         self.dev = list(dev)
         self.final = list(final)
+        #: held-out questions: the chosen architecture's score for the report, set by the
+        #: search (none by default).
+        self.report: list[tuple[str, int]] = []
         self.ranking = list(ranking) if ranking is not None else self.dev
         self.seed = seed
         self.judged = judged
@@ -128,7 +131,14 @@ class SampledEvaluator:
     async def score_final(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the final-ranking questions: ``{"score", "ci",
         "questions"}``."""
-        points = self.points(candidate, self.final)
+        return self._score_on(candidate, self.final)
+
+    async def score_report(self, candidate: Candidate) -> dict[str, Any]:
+        """The candidate's score on the held-out questions (``report``), as `score_final`."""
+        return self._score_on(candidate, self.report)
+
+    def _score_on(self, candidate: Candidate, pairs: Sequence[tuple[str, int]]) -> dict[str, Any]:
+        points = self.points(candidate, pairs)
         return {
             "score": round(sum(points) / max(1, len(points)), 6),
             "ci": list(interval(points)),

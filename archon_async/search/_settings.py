@@ -115,6 +115,10 @@ class Extension(BaseModel):
         dev_questions / held_out_questions: how many dev and final-ranking questions
             (else Archon's ``dataset_sample_for_search`` and
             ``dataset_sample_for_final_ranking``); the two sets are disjoint.
+        report_questions: held-out questions the chosen architecture is scored on for the
+            report only, never to choose (``held_out`` in report.json): by default as many
+            as the final ranking has, from the questions dev and final ranking leave; 0
+            for none.
         early_stopping: see `EarlyStopping`.
         scoring: ``auto`` (built-in scorer, or the judge for judged benchmarks),
             ``pairwise`` (judge against the baseline) or ``single`` (judge ratings).
@@ -145,6 +149,7 @@ class Extension(BaseModel):
     parallel: int = Field(default=4, ge=1, le=256)
     dev_questions: int | None = Field(default=None, ge=1)
     held_out_questions: int | None = Field(default=None, ge=0)
+    report_questions: int | None = Field(default=None, ge=0)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
     scoring: Literal["auto", "pairwise", "single"] = "auto"
     simulation: dict[str, Any] = Field(default_factory=dict)

@@ -173,3 +173,34 @@ def test_the_report_shows_parameters_and_no_python_reprs(tmp_path: Path) -> None
     for repr_text in ("{'", "True", "False", "None"):
         assert repr_text not in run
     assert "models x" in page and "samples" in page  # each architecture in words
+
+
+def test_held_out_questions_score_the_chosen_architecture_for_the_report_only(
+    tmp_path: Path,
+) -> None:
+    space = small_space(
+        evaluations=4, parallel=2, dev_questions=6, held_out_questions=5, report_questions=7
+    )
+    path = write(tmp_path, space)
+    search = Search(path, simulate=True, run_dir=tmp_path / "run")
+    dev, final = search.questions()
+    report_items = search.report_questions()
+    ids = [{item.id for item in part} for part in (dev, final, report_items)]
+    assert [len(part) for part in ids] == [6, 5, 7]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])  # disjoint
+    report = anyio.run(search.run)
+    held_out = report["held_out"]
+    assert held_out["key"] == report["best"]["key"] and held_out["questions"] == 7
+    assert 0 <= held_out["ci"][0] <= held_out["score"] <= held_out["ci"][1] <= 100
+    # Chosen by the final ranking, whatever the held-out score says.
+    final = max(report["final_ranking"], key=lambda e: (e["objective"], -e["n"]))
+    assert final["key"] == report["best"]["key"]
+    # Without held-out questions the report says none.
+    none = write(
+        tmp_path,
+        space | {"archon_async": {**space["archon_async"], "report_questions": 0}},
+        "n.json",
+    )
+    assert (
+        anyio.run(Search(none, simulate=True, run_dir=tmp_path / "n").run).get("held_out") is None
+    )
