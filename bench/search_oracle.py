@@ -11,6 +11,9 @@ simulated effects, seed 0. The truth table (exact expected score of every feasib
 architecture) is computed once; each search then runs the algorithm's own generator with
 batches of ``--parallel`` (as `Search` does) and its proposals are scored from the table.
 A search "finds the best" when it evaluates the table's argmax within ``--evaluations``.
+With ``--noise SD`` the algorithm sees each score plus Gaussian noise of SD points (seeded),
+as a dev subset's score would be, and the table adds the regret (true points below the
+true best) of the architecture it would keep, the best observed one.
 Writes a Markdown table on stdout and the raw numbers to ``--output`` (JSON).
 """
 
@@ -71,22 +74,32 @@ def truth_of(calls: int) -> tuple[Space, np.ndarray]:
 
 
 def one_search(
-    space: Space, table: np.ndarray, algorithm: str, seed: int, budget: int, parallel: int
-) -> int | None:
+    space: Space,
+    table: np.ndarray,
+    algorithm: str,
+    seed: int,
+    budget: int,
+    parallel: int,
+    noise: float = 0.0,
+) -> tuple[int | None, float]:
+    """After how many evaluations the true best was first evaluated (None: never within
+    ``budget``), and the regret of the best observed architecture at the end."""
     best = space.candidates[int(table.argmax())]
     scores: dict[object, float] = {}
-    count = 0
+    draws = np.random.default_rng(10_000 + seed)
+    count, hit = 0, None
     for batch in make_algorithm(algorithm, space, scores, seed=seed, batch=parallel):  # type: ignore[arg-type]
         batch = batch[: budget - count]
         for candidate in batch:
             count += 1
-            if candidate == best:
-                return count
+            if candidate == best and hit is None:
+                hit = count
         for candidate in batch:
-            scores[candidate] = float(table[space.index(candidate)])
-        if count >= budget:
-            return None
-    return None
+            scores[candidate] = float(table[space.index(candidate)]) + noise * draws.normal()
+        if count >= budget or (hit is not None and not noise):
+            break
+    kept = max(scores, key=lambda c: scores[c])
+    return hit, float(table.max() - table[space.index(kept)])  # type: ignore[arg-type]
 
 
 def main() -> int:
@@ -96,22 +109,28 @@ def main() -> int:
     parser.add_argument("--evaluations", type=int, default=100)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--calls", type=int, nargs="+", default=[30])
+    parser.add_argument("--noise", type=float, default=0.0, help="score noise SD (points)")
     parser.add_argument("--output", type=Path, default=Path("bench/out/search_oracle.json"))
     args = parser.parse_args()
     results = []
+    extra = " median regret of the kept one | 90th pct regret |" if args.noise else ""
     print(
         "| calls/query | feasible | algorithm | found (of seeds) | median evals to best "
-        "| 90th pct | s per search |"
+        "| 90th pct | s per search |" + extra
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if args.noise else ""))
     for calls in args.calls:
         space, table = truth_of(calls)
         for algorithm in args.algorithms:
             started = time.perf_counter()
-            hits = [
-                one_search(space, table, algorithm, seed, args.evaluations, args.parallel)
+            ends = [
+                one_search(
+                    space, table, algorithm, seed, args.evaluations, args.parallel, args.noise
+                )
                 for seed in range(args.seeds)
             ]
+            hits = [hit for hit, _ in ends]
+            regrets = sorted(regret for _, regret in ends)
             elapsed = (time.perf_counter() - started) / args.seeds
             found = [h for h in hits if h is not None]
             # A search that never found it counts as beyond the budget for the percentiles.
@@ -122,6 +141,12 @@ def main() -> int:
             print(
                 f"| {calls} | {len(space)} | {algorithm} | {len(found)} / {args.seeds} | "
                 f"{show(median)} | {show(p90)} | {elapsed:.2f} |"
+                + (
+                    f" {statistics.median(regrets):.2f} | "
+                    f"{regrets[int(0.9 * (len(regrets) - 1))]:.2f} |"
+                    if args.noise
+                    else ""
+                )
             )
             sys.stdout.flush()
             results.append(
@@ -132,7 +157,9 @@ def main() -> int:
                     "seeds": args.seeds,
                     "evaluations": args.evaluations,
                     "parallel": args.parallel,
+                    "noise": args.noise,
                     "hits": hits,
+                    "regrets": regrets,
                 }
             )
     args.output.parent.mkdir(parents=True, exist_ok=True)

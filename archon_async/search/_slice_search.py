@@ -172,7 +172,13 @@ class _BayesianRidge:
         precision = beta * x.T @ x + alpha * np.eye(x.shape[1])
         self.covariance: np.ndarray = np.linalg.inv(precision)
         self.mean: np.ndarray = beta * self.covariance @ x.T @ z
-        self._root = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(x.shape[1]))
+        try:
+            self._root = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(x.shape[1]))
+        except np.linalg.LinAlgError:
+            # Rounding can leave a nearly singular covariance not quite positive definite:
+            # its symmetric square root with the negative eigenvalues set to zero.
+            values, vectors = np.linalg.eigh((self.covariance + self.covariance.T) / 2)
+            self._root = vectors * np.sqrt(np.clip(values, 0.0, None))
 
     def draw(self, features: np.ndarray, draws: np.random.Generator) -> np.ndarray:
         """The (standardised) scores of ``features`` under one draw of the weights."""

@@ -137,3 +137,15 @@ def test_on_noisy_scores_it_still_beats_random_search() -> None:
     ours = [regret("slice_search", seed) for seed in range(5)]
     theirs = [regret("random_search", seed) for seed in range(5)]
     assert np.mean(ours) < 0.5 and np.mean(ours) < 0.25 * np.mean(theirs), (ours, theirs)
+
+
+def test_the_model_draws_finite_scores_from_a_degenerate_design() -> None:
+    from archon_async.search._slice_search import _BayesianRidge
+
+    # More columns than points, and repeated columns: the covariance is nearly singular.
+    base = np.random.default_rng(0).random((6, 5))
+    x = np.hstack([base, base, base * 1e-9, np.ones((6, 1))])
+    model = _BayesianRidge(x, np.array([70.0, 71.0, 70.5, 72.0, 69.0, 71.5]))
+    draws = np.random.default_rng(1)
+    values = np.stack([model.draw(x, draws) for _ in range(20)])
+    assert np.isfinite(values).all() and values.std(axis=0).max() > 0
