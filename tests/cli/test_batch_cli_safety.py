@@ -90,7 +90,7 @@ def test_two_runs_on_one_output_do_not_both_answer(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     args = _batch(
         "configs/single_model.json", "--input", str(prompts), "--output", str(out),
-        "--simulate", "--simulate-latency-ms", "200", "--concurrency", "2",
+        "--simulate", "--simulate-latency-ms", "1000", "--concurrency", "1",
     )  # fmt: skip
     first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
