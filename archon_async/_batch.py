@@ -308,6 +308,21 @@ class _Worker:
             await self.on_answer(line)
 
 
+def budget_cause(exc: BaseException) -> BudgetExceededError | None:
+    """The `BudgetExceededError` behind a failure (inside a layer's group, or the cause of a
+    component's error), or None."""
+    if isinstance(exc, BudgetExceededError):
+        return exc
+    inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
+    if exc.__cause__ is not None:
+        inner.append(exc.__cause__)
+    for each in inner:
+        found = budget_cause(each)
+        if found is not None:
+            return found
+    return None
+
+
 async def answer_item(
     engine: Engine,
     item: BatchItem,
@@ -342,6 +357,9 @@ async def answer_item(
             except BudgetExceededError:
                 raise  # not the prompt's failure: it is left for a run with a larger budget
             except (ArchonError, ExceptionGroup) as exc:
+                spent_budget = budget_cause(exc)
+                if spent_budget is not None:  # a layer whose calls the budget refused
+                    raise spent_budget from None
                 error, fatal = describe_error(exc), is_fatal(exc)
                 log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
                 if fatal:

@@ -253,12 +253,19 @@ class Search:
             head = self._report_head(space, stop, started)
             chosen = None
             final_ranking = isinstance(evaluator, EngineEvaluator | SampledEvaluator)
-            if final_ranking and evaluator.final and not stop:
-                final = head["final_ranking"] = await self._final_ranking(evaluator, record)
-                if final:
-                    chosen = max(final, key=lambda e: (e["objective"], -e["n"]))["key"]
-            if chosen is not None:
-                head["held_out"] = await self._held_out(evaluator, record, chosen)
+            try:
+                if final_ranking and evaluator.final and not stop:
+                    final = head["final_ranking"] = await self._final_ranking(evaluator, record)
+                    if final:
+                        chosen = max(final, key=lambda e: (e["objective"], -e["n"]))["key"]
+                if chosen is not None:
+                    head["held_out"] = await self._held_out(evaluator, record, chosen)
+            except BudgetExceededError:
+                # The cap ran out in the final stages: the search's results stand, written
+                # below; a rerun with a larger budget finishes them from the record.
+                stop = self._cap_reason()
+                head["stopped_by"] = stop
+                yield SearchEvent("stopped", {"reason": stop})
             head["sent"] = self._sent()
             self._save_outside(record, before)
             self._save_spent(record)

@@ -204,3 +204,29 @@ def test_held_out_questions_score_the_chosen_architecture_for_the_report_only(
     assert (
         anyio.run(Search(none, simulate=True, run_dir=tmp_path / "n").run).get("held_out") is None
     )
+
+
+@pytest.mark.parametrize("cap", [100, 140])
+def test_a_call_cap_reached_anywhere_stops_cleanly_with_every_output(
+    tmp_path: Path, cap: int
+) -> None:
+    space = {
+        "model_top_k_choices": [1, 2],
+        "sample_top_k_choices": [1, 3],
+        "fuser_layer_1_choices": [0, 1],
+        "maximum_inference_calls": 10,
+        "models_available": small_space()["models_available"],
+        "benchmark": "gsm8k",
+        "number_of_archon_configs_for_final_ranking": 3,
+        "archon_async": {
+            "dev_questions": 8, "held_out_questions": 8, "report_questions": 8, "evaluations": 6
+        },
+    }  # fmt: skip
+    path = write(tmp_path, space)
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", budget={"calls": cap})
+    # At 100 the cap falls in the evaluations, at 140 in the final ranking: no
+    # BudgetExceededError escapes, and the stop is reported as one.
+    report = anyio.run(search.run)
+    assert (tmp_path / "run" / "report.json").exists()
+    assert report["sent"]["calls"] <= cap
+    assert report["stopped_by"].startswith("budget: calls")
