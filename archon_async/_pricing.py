@@ -15,6 +15,9 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-2024-05-13": (5.00, 15.00),
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4-turbo": (10.00, 30.00),
+    "gpt-4-turbo-2024-04-09": (10.00, 30.00),  # the snapshot gpt-4-turbo points to
+    "gpt-4o-2024-08-06": (2.50, 10.00),
+    "gpt-4o-mini-2024-07-18": (0.15, 0.60),
     "claude-3-5-sonnet-20240620": (3.00, 15.00),
     "claude-3-opus-20240229": (15.00, 75.00),
     "claude-3-haiku-20240307": (0.25, 1.25),

@@ -235,6 +235,28 @@ def _unpriced_html(report: dict[str, Any]) -> str:
     )
 
 
+def _chosen_html(report: dict[str, Any]) -> str:
+    """Why the best is the best when the final ranking chose it: its final-ranking and
+    held-out scores beside the dev score the leaderboard sorts by."""
+    final = report.get("final_ranking") or []
+    best = report.get("best") or {}
+    if not final or final[0].get("key") != best.get("key"):
+        return ""
+    chosen = final[0]
+    text = (
+        f"Chosen by Archon's final ranking of the {len(final)} best by dev score: final "
+        f"score {chosen['final']['score']:.2f} on {chosen['final']['questions']} questions"
+    )
+    held = report.get("held_out")
+    if held:
+        low, high = held["ci"]
+        text += (
+            f"; held-out score (never used to choose) {held['score']:.2f} "
+            f"({low:.2f} to {high:.2f}) on {held['questions']} questions"
+        )
+    return f'<p id="chosen">{html.escape(text)}.</p>'
+
+
 def _html(
     report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
 ) -> str:
@@ -275,9 +297,9 @@ def _html(
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
 </style></head><body>
 <h1>{marker}Architecture search on {esc(str(report.get("benchmark")))}</h1>
-<p>Best: <b id="best">{esc(str(best.get("key")))}</b>, score {best.get("score")} points
+<p>Best: <b id="best">{esc(str(best.get("key")))}</b>, dev score {best.get("score")} points
 ({esc(str(report.get("mode")))} evaluation, {report.get("evaluations")} architectures of
-{report.get("space_size")}).</p>{_unpriced_html(report)}
+{report.get("space_size")}).</p>{_chosen_html(report)}{_unpriced_html(report)}
 <h2>Search curve</h2>{_curve_svg(evaluations)}
 <h2>Pareto front</h2>{_pareto_svg(evaluations, front, cost)}
 <h2>Leaderboard</h2>

@@ -204,11 +204,14 @@ class Search:
                 except BudgetExceededError:
                     ranking = None
                 if ranking is None:
-                    reason = self._cap_reached() or "budget"
+                    reason = self._cap_reason()
                     yield SearchEvent("stopped", {"reason": reason})
                     space = Space(self.settings, self.models)
                     head = self._report_head(space, reason, started)
                     head["sent"] = self._sent()
+                    # What the ranking sent counts on a resume (the cap spans every run).
+                    self._save_outside(record, before)
+                    self._save_spent(record)
                     self.result = write_outputs(record, space, head, None)
                     yield SearchEvent("finished", self.result)
                     return
@@ -237,7 +240,9 @@ class Search:
                 done = await self._evaluate_batch(evaluator, record, batch, count, scores)
                 count += len(batch)
                 for evaluation in done:
-                    yield SearchEvent("evaluated", _event(evaluation, record, self.evaluations))
+                    sent = self._sent() if self.callpath is not None else None
+                    event = _event(evaluation, record, self.evaluations, sent)
+                    yield SearchEvent("evaluated", event)
                 self._save_spent(record)
                 stop = self._cap_reached()
                 if stop:
@@ -255,9 +260,12 @@ class Search:
             final_ranking = isinstance(evaluator, EngineEvaluator | SampledEvaluator)
             try:
                 if final_ranking and evaluator.final and not stop:
-                    final = head["final_ranking"] = await self._final_ranking(evaluator, record)
+                    final = await self._final_ranking(evaluator, record)
+                    # Listed by what chose: the final ranking's own objective.
+                    final = sorted(final, key=lambda e: (-e["objective"], e["n"]))
+                    head["final_ranking"] = final
                     if final:
-                        chosen = max(final, key=lambda e: (e["objective"], -e["n"]))["key"]
+                        chosen = final[0]["key"]
                 if chosen is not None:
                     head["held_out"] = await self._held_out(evaluator, record, chosen)
             except BudgetExceededError:
@@ -321,6 +329,7 @@ class Search:
         add_by_model(spend, before)
         add_by_model(spend, by_model(self.outside))
         record.save_json("outside_spend.json", spend)
+
     def _save_spent(self, record: RunRecord) -> None:
         """What every run of this search sent so far (``spent.json``: the budget's base
         when it resumes)."""
@@ -783,9 +792,12 @@ def _count(share: float, total: int) -> int:
     return max(1, min(total, wanted))
 
 
-def _event(evaluation: Evaluation, record: RunRecord, total: int) -> dict[str, Any]:
+def _event(
+    evaluation: Evaluation, record: RunRecord, total: int, sent: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """An ``evaluated`` event: this evaluation, the best up to it in proposal order, and
-    what the search has spent so far (calls sent, tokens, dollars)."""
+    what the search has spent so far (calls sent, tokens, dollars: ``sent``, what the call
+    path sent up to now, when there is one; else the evaluations' own spend)."""
     so_far = [e for e in record.evaluations.values() if e.n <= evaluation.n]
     best = max(so_far, key=lambda e: (e.objective, -e.n))
     return {
@@ -797,7 +809,9 @@ def _event(evaluation: Evaluation, record: RunRecord, total: int) -> dict[str, A
         "best_objective": best.objective,
         "evaluated": evaluation.n,
         "planned": total,
-        "spent": {
+        "spent": {k: sent[k] for k in ("calls", "tokens", "dollars")}
+        if sent is not None
+        else {
             "calls": sum(e.calls for e in record.evaluations.values()),
             "tokens": sum(e.tokens for e in record.evaluations.values()),
             "dollars": round(sum(e.dollars for e in record.evaluations.values()), 6),

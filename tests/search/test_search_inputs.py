@@ -192,9 +192,11 @@ def test_held_out_questions_score_the_chosen_architecture_for_the_report_only(
     held_out = report["held_out"]
     assert held_out["key"] == report["best"]["key"] and held_out["questions"] == 7
     assert 0 <= held_out["ci"][0] <= held_out["score"] <= held_out["ci"][1] <= 100
-    # Chosen by the final ranking, whatever the held-out score says.
+    # Chosen by the final ranking, whatever the held-out score says; listed by it.
     final = max(report["final_ranking"], key=lambda e: (e["objective"], -e["n"]))
-    assert final["key"] == report["best"]["key"]
+    assert final["key"] == report["best"]["key"] == report["final_ranking"][0]["key"]
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="chosen"' in page and "held-out score (never used to choose)" in page
     # Without held-out questions the report says none.
     none = write(
         tmp_path,
@@ -206,7 +208,7 @@ def test_held_out_questions_score_the_chosen_architecture_for_the_report_only(
     )
 
 
-@pytest.mark.parametrize("cap", [100, 140])
+@pytest.mark.parametrize("cap", [10, 100, 140])
 def test_a_call_cap_reached_anywhere_stops_cleanly_with_every_output(
     tmp_path: Path, cap: int
 ) -> None:
@@ -224,9 +226,12 @@ def test_a_call_cap_reached_anywhere_stops_cleanly_with_every_output(
     }  # fmt: skip
     path = write(tmp_path, space)
     search = Search(path, simulate=True, run_dir=tmp_path / "run", budget={"calls": cap})
-    # At 100 the cap falls in the evaluations, at 140 in the final ranking: no
+    # At 10 the cap falls in the model ranking, at 100 in the evaluations, at 140 in the
+    # final ranking: no
     # BudgetExceededError escapes, and the stop is reported as one.
     report = anyio.run(search.run)
     assert (tmp_path / "run" / "report.json").exists()
     assert report["sent"]["calls"] <= cap
     assert report["stopped_by"].startswith("budget: calls")
+    # What was sent counts when the search resumes, wherever it stopped (10: in the ranking).
+    assert (tmp_path / "run" / "spent.json").exists()
