@@ -90,30 +90,34 @@ def test_models_without_a_price_are_named_and_never_a_zero_dollar_anchor(
     tmp_path: Path,
 ) -> None:
     space = _space(held_out_questions=0)
-    space["models_available"] = ["qwen2-72b-instruct", "gpt-4-turbo-2024-04-09"]
+    space["models_available"] = ["qwen2-72b-instruct", "deepseek-coder-33b-instruct"]
     # Both models generate in every architecture, whichever the ranking puts first.
     space["model_top_k_choices"] = [2]
     path = write(tmp_path, space)
     estimate = run_cli("search", str(path), "--simulate", "--estimate")
     assert estimate.returncode == 0, estimate.stderr
     told = json.loads(estimate.stdout)
-    assert told["unpriced_models"] == ["gpt-4-turbo-2024-04-09"]
-    assert "gpt-4-turbo-2024-04-09" in told["note"]
+    assert told["unpriced_models"] == ["deepseek-ai/deepseek-coder-33b-instruct"]
+    assert "deepseek-ai/deepseek-coder-33b-instruct" in told["note"]
     search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="grid_search")
     report = anyio.run(search.run)
-    assert report["unpriced_models"] == ["gpt-4-turbo-2024-04-09"]
+    assert report["unpriced_models"] == ["deepseek-ai/deepseek-coder-33b-instruct"]
     lines = _board(tmp_path / "run")
     ranking = json.loads((tmp_path / "run" / "ranking.json").read_text())
-    turbo_first = max(ranking, key=ranking.__getitem__) == "gpt-4-turbo-2024-04-09"
+    turbo_first = max(ranking, key=ranking.__getitem__) == "deepseek-ai/deepseek-coder-33b-instruct"
     # The best-ranked model fuses last in every architecture; the other only generates.
     uses = [line for line in lines if turbo_first or line["params"]["model_top_k"] == 2]
-    assert uses and all(line["unpriced_models"] == ["gpt-4-turbo-2024-04-09"] for line in uses)
+    assert uses and all(
+        line["unpriced_models"] == ["deepseek-ai/deepseek-coder-33b-instruct"] for line in uses
+    )
     pareto = json.loads((tmp_path / "run" / "pareto.json").read_text())
     assert pareto["cost"] == "calls_per_query"  # not dollars, where it would look free
-    assert pareto["unpriced_models"] == ["gpt-4-turbo-2024-04-09"]
+    assert pareto["unpriced_models"] == ["deepseek-ai/deepseek-coder-33b-instruct"]
     assert 'id="unpriced"' in (tmp_path / "run" / "report.html").read_text()
     space["archon_async"]["objective"] = "score_per_dollar"
-    with pytest.raises(ConfigError, match=r"no list price for gpt-4-turbo-2024-04-09.*score_per"):
+    with pytest.raises(
+        ConfigError, match=r"no list price for deepseek-ai/deepseek-coder-33b-instruct.*score_per"
+    ):
         Search(write(tmp_path, space, "dollar.json"), simulate=True)
 
 
