@@ -10,6 +10,7 @@ tuple).
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
 from typing import Any
@@ -26,6 +27,18 @@ _TIMEOUT_S = 30
 
 def _timeout() -> int | None:
     return _TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+class _NoTimeoutNotice(logging.Filter):
+    """Drops Math-Verify's notice that its timeout is off: off in a worker thread is our
+    choice (above), and the notice reached users once per search or batch."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timeout is disabled")
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_NoTimeoutNotice())
 
 
 @lru_cache(maxsize=4096)
