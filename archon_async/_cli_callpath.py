@@ -148,12 +148,38 @@ def print_estimate(
     figures["architecture"] = architecture.name
     if already_answered:
         figures["already_answered"] = already_answered
+    caps = _caps_reached(figures, args)
+    if caps:
+        figures["budget"] = caps
     figures["note"] = (
         "low: no parse retry, replies of a quarter of max_tokens; high: every parse retry, "
         "replies of the full max_tokens; provider retries and cache hits not foreseen"
     )
     sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def _caps_reached(figures: Mapping[str, Any], args: argparse.Namespace) -> list[str]:
+    """The budget options the expected spend would reach: the run stops there (a sentence
+    each, with about how many prompts it answers first)."""
+    prompts = int(figures["prompts"])
+    said = []
+    options = (
+        ("--max-calls", getattr(args, "max_calls", None), figures["calls"]),
+        ("--max-total-tokens", getattr(args, "budget_tokens", None), figures["tokens"]),
+        ("--max-cost", getattr(args, "max_cost", None), figures["estimated_cost_usd"]),
+    )
+    for option, cap, (low, high) in options:
+        if cap is None or not prompts or high <= cap:
+            continue
+        per_prompt = (low + high) / 2 / prompts
+        answered = min(prompts, int(cap // per_prompt)) if per_prompt else prompts
+        expected = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+        said.append(
+            f"{option} {cap} is below the expected {expected}: the run stops after about "
+            f"{answered} of {prompts} prompts"
+        )
+    return said
 
 
 def item_prompts(items: Iterable[Any]) -> Iterable[str | Sequence[Mapping[str, str]]]:

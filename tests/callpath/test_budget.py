@@ -312,3 +312,19 @@ def test_least_calls_is_a_floor_of_what_an_answered_run_makes() -> None:
     # After a verifier the candidates are not known: the ranker behind it counts nothing.
     verifier = spec("verifier")
     assert floor([spec("generator", samples=4)], [verifier], [spec("ranker", top_k=1)]) == 4
+
+
+def test_cli_estimate_says_when_a_budget_will_stop_the_run(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(
+        "".join(orjson.dumps({"id": i, "prompt": f"q {i}"}).decode() + "\n" for i in range(10))
+    )
+    args = ["batch", "--input", str(prompts), "--output", str(tmp_path / "o.jsonl"), "--estimate"]
+    capped = run_cli(*args, "--max-calls", "30", env_without_keys=True)
+    assert capped.returncode == 0, capped.stderr
+    figures = orjson.loads(capped.stdout)
+    assert figures["budget"] == [
+        "--max-calls 30 is below the expected 120: the run stops after about 2 of 10 prompts"
+    ]
+    roomy = orjson.loads(run_cli(*args, "--max-calls", "500", env_without_keys=True).stdout)
+    assert "budget" not in roomy
