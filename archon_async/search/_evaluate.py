@@ -28,7 +28,7 @@ from ..benchmarks import (
     parse_judgement,
     score_all,
 )
-from ._interval import interval
+from ._interval import interval, summary
 from ._record import Evaluation
 from ._space import Candidate, Space
 from ._spend import RunStats, by_model, unpriced
@@ -230,11 +230,7 @@ class EngineEvaluator:
         config = self.space.archon_config(candidate)
         values, _ = await self._run(config, items, self.outside, self.outside)
         points = [100.0 * v for v in values]
-        return {
-            "score": round(sum(points) / max(1, len(points)), 6),
-            "ci": list(interval(points)),
-            "questions": len(points),
-        }
+        return summary(points)
 
     async def _run(
         self,

@@ -26,10 +26,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["interval", "wilson"]
+__all__ = ["interval", "summary", "wilson"]
 
 #: Bootstrap resamples: enough that the 2.5% and 97.5% points move by well under a point.
 _RESAMPLES = 2000
@@ -67,3 +68,13 @@ def interval(points: Sequence[float], z: float = 1.96) -> tuple[float, float]:
     tail = 0.5 * math.erfc(z / math.sqrt(2))  # the normal's upper tail beyond z
     low, high = np.quantile(means, [tail, 1 - tail])
     return (round(float(low), 4), round(float(high), 4))
+
+
+def summary(points: Sequence[float]) -> dict[str, Any]:
+    """A score on some questions: ``{"score": mean points, "ci": [low, high], "questions"}``
+    (the form of the final-ranking and held-out entries of report.json)."""
+    return {
+        "score": round(sum(points) / max(1, len(points)), 6),
+        "ci": list(interval(points)),
+        "questions": len(points),
+    }

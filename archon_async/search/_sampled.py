@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._interval import interval
+from ._interval import interval, summary
 from ._montecarlo import PairedDraws, draw_answer
 from ._record import Evaluation
 from ._space import Candidate, Space
@@ -139,8 +139,4 @@ class SampledEvaluator:
 
     def _score_on(self, candidate: Candidate, pairs: Sequence[tuple[str, int]]) -> dict[str, Any]:
         points = self.points(candidate, pairs)
-        return {
-            "score": round(sum(points) / max(1, len(points)), 6),
-            "ci": list(interval(points)),
-            "questions": len(points),
-        }
+        return summary(points)
