@@ -18,7 +18,7 @@ handling reads exactly what it read before.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
 
 import aiohttp
@@ -114,17 +114,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_connect=timeouts.get("connect"),
             sock_read=read,
         )
+        # Built once for both paths: awaited, it returns at the headers (a stream);
+        # entered, it reads the whole reply and frees the connection on exit.
+        sending = session.request(
+            request.method,
+            str(request.url),
+            data=await request.aread() or None,
+            headers=request.headers.multi_items(),
+            allow_redirects=False,
+            timeout=deadline,
+        )
         if request.extensions.get(STREAM_EXTENSION):
-            return await _open_stream(session, request, deadline)
+            return await _open_stream(sending, request)
         try:
-            async with session.request(
-                request.method,
-                str(request.url),
-                data=await request.aread() or None,
-                headers=request.headers.multi_items(),
-                allow_redirects=False,
-                timeout=deadline,
-            ) as reply:
+            async with sending as reply:
                 content = await self._read_body(reply, request)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _as_httpx_error(exc, request) from exc
@@ -219,21 +222,14 @@ def _too_large(request: httpx.Request | None, cap: int) -> ReplyTooLargeError:
 
 
 async def _open_stream(
-    session: aiohttp.ClientSession, request: httpx.Request, deadline: aiohttp.ClientTimeout
+    sending: Awaitable[aiohttp.ClientResponse], request: httpx.Request
 ) -> httpx.Response:
     """Send a request and return as soon as the headers are in: the body streams as read.
 
     The deadline still bounds the call as a whole, body included.
     """
     try:
-        reply = await session.request(
-            request.method,
-            str(request.url),
-            data=await request.aread() or None,
-            headers=request.headers.multi_items(),
-            allow_redirects=False,
-            timeout=deadline,
-        )
+        reply = await sending
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise _as_httpx_error(exc, request) from exc
     return httpx.Response(
