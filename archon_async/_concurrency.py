@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextvars import Context, copy_context
 from typing import Any, TypeVar
 
 import anyio
@@ -19,6 +20,13 @@ async def gather(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
 
     The first failure cancels the siblings and is raised as itself (not wrapped in an
     exception group), so callers can catch `ArchonError` directly.
+
+    The functions start in order in the calling task, each running until it first waits:
+    one that ends without waiting (a cached rerun's fan-out: every call answered from
+    memory) needs no task, and the next starts in the same way; at the first that waits,
+    the ones after it are started as tasks and it is finished in this task, as they run.
+    The ones started here run in a copy of the caller's context, as a task would (the
+    first in the caller's own, as before: it always ran here).
     """
     if len(fns) <= 1:
         return [await fn() for fn in fns]
@@ -29,15 +37,62 @@ async def gather(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
 
     try:
         async with anyio.create_task_group() as group:
-            for index in range(1, len(fns)):
-                group.start_soon(run, index, fns[index])
-            # The first runs in this task, inside the group (a failure cancels the others as
-            # theirs cancels it): one task fewer, which is most of a cached run's fan-out
-            # cost; it still starts before the others.
-            await run(0, fns[0])
+            for index, fn in enumerate(fns):
+                started = _Started(fn(), None if index == 0 else copy_context())
+                if started.done:
+                    results[index] = started.value
+                    continue
+                for later in range(index + 1, len(fns)):
+                    group.start_soon(run, later, fns[later])
+                results[index] = await started
+                break
     except BaseExceptionGroup as exc:
         raise _first_leaf(exc) from None
     return results
+
+
+class _Started:
+    """An awaitable run to its first wait on creation (in ``context``, if given): `done`
+    when it ended without waiting (its result in `value`); otherwise awaiting this
+    finishes it in the awaiting task, as ``await awaitable`` would have (what it waits
+    for, what is sent or thrown into it, and closing it are passed through)."""
+
+    __slots__ = ("_context", "_steps", "_waiting", "done", "value")
+
+    def __init__(self, awaitable: Awaitable[Any], context: Context | None) -> None:
+        self._steps = awaitable.__await__()
+        self._context = context
+        self.done = False
+        self.value: Any = None
+        self._waiting: Any = None
+        try:
+            self._waiting = self._step(self._steps.send, None)
+        except StopIteration as end:
+            self.done, self.value = True, end.value
+
+    def _step(self, method: Callable[[Any], Any], argument: Any) -> Any:
+        if self._context is None:
+            return method(argument)
+        return self._context.run(method, argument)
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        waiting = self._waiting
+        while True:
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                self._steps.close()
+                raise
+            except BaseException as exc:  # cancellation included: passed on, not kept
+                try:
+                    waiting = self._step(self._steps.throw, exc)
+                except StopIteration as end:
+                    return end.value
+            else:
+                try:
+                    waiting = self._step(self._steps.send, sent)
+                except StopIteration as end:
+                    return end.value
 
 
 async def gather_settled(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T | ArchonError]:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
+
 import anyio
 import anyio.lowlevel
 import pytest
@@ -63,3 +66,87 @@ async def test_cancelling_the_caller_cancels_every_function() -> None:
     with anyio.move_on_after(0.05):
         await gather([lambda i=i: _step(f"f{i}", 5, log) for i in range(2)])
     assert sorted(log) == ["f0 cancelled", "f1 cancelled"]
+
+
+async def test_functions_that_end_without_waiting_run_in_the_calling_task() -> None:
+    # A cached rerun's fan-out: nothing waits, so no task is started.
+    caller = anyio.get_current_task().id
+    ran: list[tuple[str, int]] = []
+
+    async def ends(name: str) -> str:
+        ran.append((name, anyio.get_current_task().id))
+        return name
+
+    assert await gather([partial(ends, n) for n in "abc"]) == ["a", "b", "c"]
+    assert ran == [("a", caller), ("b", caller), ("c", caller)]
+
+
+async def test_the_first_that_waits_is_finished_here_while_the_rest_run_as_tasks() -> None:
+    caller = anyio.get_current_task().id
+    tasks: dict[str, int] = {}
+    released = anyio.Event()
+
+    async def ends() -> str:
+        tasks["ends"] = anyio.get_current_task().id
+        return "ends"
+
+    async def waits() -> str:
+        await released.wait()  # set by the last one: they run at the same time
+        tasks["waits"] = anyio.get_current_task().id
+        return "waits"
+
+    async def releases() -> str:
+        tasks["releases"] = anyio.get_current_task().id
+        released.set()
+        return "releases"
+
+    with anyio.fail_after(3):
+        assert await gather([ends, waits, releases]) == ["ends", "waits", "releases"]
+    assert tasks["ends"] == tasks["waits"] == caller
+    assert tasks["releases"] != caller
+
+
+async def test_a_later_function_run_here_does_not_change_the_callers_context() -> None:
+    from contextvars import ContextVar
+
+    mark: ContextVar[str] = ContextVar("mark", default="caller")
+
+    async def sets(value: str) -> str:
+        mark.set(value)
+        if value == "waits":
+            await anyio.lowlevel.checkpoint()
+        return mark.get()
+
+    assert await gather([lambda: sets("first"), lambda: sets("second")]) == ["first", "second"]
+    assert mark.get() == "first"  # the first always ran in the caller's own context
+    mark.set("caller")
+    assert await gather([lambda: sets("caller"), lambda: sets("waits")]) == ["caller", "waits"]
+    assert mark.get() == "caller"
+
+
+@pytest.mark.parametrize("failing", [1, 2])
+async def test_a_failure_cancels_a_later_function_that_waits_here(failing: int) -> None:
+    log: list[str] = []
+
+    async def ends() -> str:
+        return "ends"
+
+    steps = [
+        partial(_step, f"f{i}", 0.01 if i == failing else 5, log, fail=i == failing) for i in (1, 2)
+    ]
+    fns: list[Callable[[], Awaitable[str]]] = [ends, *steps]
+    with anyio.fail_after(3), pytest.raises(ArchonError, match=f"f{failing} failed"):
+        await gather(fns)
+    assert log == [f"f{3 - failing} cancelled"]
+
+
+async def test_cancelling_the_caller_cancels_a_later_function_waiting_here() -> None:
+    log: list[str] = []
+
+    async def ends() -> str:
+        return "ends"
+
+    fns: list[Callable[[], Awaitable[str]]] = [ends, partial(_step, "f1", 5, log)]
+    with anyio.move_on_after(0.05):
+        await gather([*fns, partial(_step, "f2", 5, log)])
+    assert sorted(log) == ["f1 cancelled", "f2 cancelled"]
