@@ -134,19 +134,21 @@ class CallContext:
             return await gather_settled([lambda: self.complete(messages)] * count)
         outcomes = await many(request, count)
         results: list[ChatResponse | ArchonError] = []
+        records: list[CallRecord] = []  # in order, recorded together
         recorded: set[int] = set()
         for outcome in outcomes:
             if isinstance(outcome, ProviderError):
                 if id(outcome) not in recorded:
                     recorded.add(id(outcome))
                     if outcome.call_record is not None:
-                        self._trace.record_call(outcome.call_record)
+                        records.append(outcome.call_record)
                     self._trace.notes.append({"event": "call_failed", "error": str(outcome)})
                 results.append(outcome)
                 continue
             response, record = outcome
-            self._trace.record_call(record)
+            records.append(record)
             results.append(response)
+        self._trace.record_calls(records)
         return results
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:

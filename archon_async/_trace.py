@@ -37,6 +37,13 @@ class ComponentTrace:
         if sink is not None:
             sink.append(record)
 
+    def record_calls(self, records: list[CallRecord]) -> None:
+        """`record_call` for several calls, in order."""
+        self.calls.extend(records)
+        sink = call_sink.get()
+        if sink is not None:
+            sink.extend(records)
+
 
 @dataclass(slots=True)
 class LayerTrace:

@@ -230,6 +230,9 @@ async def sample_texts(
         replies = await many(_sendable(spec, messages), count)
         outcomes = [r if isinstance(r, ArchonError) else r.text.strip() for r in replies]
         truncated = sum(1 for r in replies if not isinstance(r, ArchonError) and _cut(r))
+    elif count == 1:
+        # One call, nothing to run beside it: its error is raised as it is, as below.
+        outcomes = [await one(0)]
     else:
         outcomes = await ctx.map_settled(one, list(range(count)))
     if truncated:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import queue
 import sqlite3
 import threading
@@ -76,6 +77,8 @@ _CONTENT_FIELDS = tuple(
 )
 
 
+_content_of = operator.attrgetter(*_CONTENT_FIELDS)
+
 # Values orjson serializes as they are: the Mapping check (an ABC's, slow) is for the rest.
 _SERIALIZED_AS_IS = frozenset({str, int, float, bool, tuple, list, dict, type(None)})
 
@@ -84,16 +87,28 @@ def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
     """The content address of a request (16 bytes): wire, endpoint, model, messages and
     every sampling parameter (every field of `ChatRequest` but the model_type's name, the
     base URL, which the endpoint stands for, and ``n``); not the key, not the sample."""
-    material: dict[str, Any] = {"wire": wire, "endpoint": endpoint}
-    for name in _CONTENT_FIELDS:
-        value = getattr(request, name)
-        if name == "messages":
-            value = [[m["role"], m["content"]] for m in value]
-        elif type(value) not in _SERIALIZED_AS_IS and isinstance(value, Mapping):
-            value = dict(value)
-        material[name] = value
+    values = _content_of(request)
+    material: dict[str, Any] = dict(zip(_CONTENT_FIELDS, values, strict=True))
+    if not _SERIALIZED_AS_IS.issuperset(map(type, values)):  # rare: checked one by one
+        for name, value in material.items():
+            if type(value) not in _SERIALIZED_AS_IS and isinstance(value, Mapping):
+                material[name] = dict(value)
+    material["messages"] = [[m["role"], m["content"]] for m in request.messages]
+    material["wire"], material["endpoint"] = wire, endpoint
     digest = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=16)
     return digest.digest()
+
+
+#: A stored reply as its columns: text, model, finish_reason, input and output tokens.
+_Row = tuple[str, str, str | None, int, int]
+
+
+def _response(
+    text: str, model: str, finish: str | None, tokens_in: int, tokens_out: int
+) -> ChatResponse:
+    return ChatResponse(
+        text=text, usage=Usage(tokens_in, tokens_out), model=model, finish_reason=finish
+    )
 
 
 class ResponseCache:
@@ -121,8 +136,11 @@ class ResponseCache:
         self.namespace = namespace
         self.read_ahead_mib = read_ahead_mib
         self._memory: dict[tuple[bytes, int], ChatResponse] = {}
-        # What `read_ahead` found on disk: entries are immutable, so it never goes stale.
-        self._ahead: dict[tuple[bytes, int], ChatResponse] = {}
+        # What `read_ahead` found on disk, as its rows (text, model, finish_reason, tokens
+        # in, out): entries are immutable, so it never goes stale. A reply is built when it
+        # is looked up: short-lived objects, where thousands built at once and kept would
+        # be the garbage collector's work for the whole run.
+        self._ahead: dict[bytes, dict[int, _Row]] = {}  # by key, then sample
         self._lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
         self._writes: queue.Queue[Any] = queue.Queue()
@@ -168,11 +186,13 @@ class ResponseCache:
             else:
                 found = [None] * count
             if self.path is not None and None in found:
-                ahead = self._ahead
+                ahead = self._ahead.get(key)
                 if ahead:
                     for offset in range(count):
                         if found[offset] is None:
-                            found[offset] = ahead.get((key, first + offset))
+                            row = ahead.get(first + offset)
+                            if row is not None:
+                                found[offset] = _response(*row)
                 if None in found:
                     self._read(key, first, found)
             hits = count - found.count(None)
@@ -189,11 +209,9 @@ class ResponseCache:
             "FROM responses WHERE namespace = ? AND key = ? AND sample BETWEEN ? AND ?",
             (self.namespace, key, first, first + len(found) - 1),
         ).fetchall()
-        for sample, text, model, finish, tokens_in, tokens_out in rows:
+        for sample, *row in rows:
             if found[sample - first] is None:
-                found[sample - first] = ChatResponse(
-                    text=text, usage=Usage(tokens_in, tokens_out), model=model, finish_reason=finish
-                )
+                found[sample - first] = _response(*row)
 
     def read_ahead(self) -> int:
         """Read the namespace's entries into memory in one query, if the file is at most
@@ -222,15 +240,12 @@ class ResponseCache:
             raise ConfigError(f"cannot read the response cache {self.path}: {exc}") from None
         finally:
             db.close()
-        ahead = {
-            (key, sample): ChatResponse(
-                text=text, usage=Usage(tokens_in, tokens_out), model=model, finish_reason=finish
-            )
-            for key, sample, text, model, finish, tokens_in, tokens_out in rows
-        }
+        ahead: dict[bytes, dict[int, _Row]] = {}
+        for key, sample, *row in rows:
+            ahead.setdefault(key, {})[sample] = tuple(row)
         with self._lock:
             self._ahead = ahead
-        return len(ahead)
+        return len(rows)
 
     def get(self, key: bytes, sample: int) -> ChatResponse | None:
         """One sample of a request, or None."""

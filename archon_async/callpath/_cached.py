@@ -107,7 +107,7 @@ class CachedCalls:
         found = self.cache.get_many(key, first, count)
         hits = count - found.count(None)
         if hits:
-            self._sender.hit(request, hits)
+            self._sender.count_hits(hits)
         record = self._sender.hit_record
         if hits == count:  # a cached rerun: no task, no future
             return [(response, record(request, response)) for response in found if response]

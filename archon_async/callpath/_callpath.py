@@ -371,7 +371,9 @@ class CallPath:
             await self.open()
         if self._loop is not asyncio.get_running_loop():
             return await self._forward(self._complete_home(request, sample, counter, ticket))
-        return await self._complete_home(request, sample, counter, ticket)
+        if self._cached is not None:  # (what _complete_home does, one coroutine fewer)
+            return await self._cached.complete(request, sample, counter, ticket)
+        return await self._sender.send(request, ticket)
 
     async def _complete_home(
         self,
@@ -412,10 +414,11 @@ class CallPath:
         ready = self._ready
         if ready is not self._opened and (ready is None or not ready.done()):
             await self.open()
-        work = self._samples_home(request, count, first, counter, ticket)
         if self._loop is not asyncio.get_running_loop():
-            return await self._forward(work)
-        return await work
+            return await self._forward(self._samples_home(request, count, first, counter, ticket))
+        if self._cached is not None:  # (what _samples_home does, one coroutine fewer)
+            return await self._cached.samples(request, count, first, counter, ticket)
+        return await self._sender.draw(request, count, ticket)
 
     async def _samples_home(
         self,

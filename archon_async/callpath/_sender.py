@@ -162,10 +162,14 @@ class Sender:
     ) -> CallRecord:
         """Count ``count`` cache hits of ``request`` in the meter and the budget; the record
         of each (`hit_record` of ``response``)."""
+        self.count_hits(count)
+        return self.hit_record(request, response)
+
+    def count_hits(self, count: int) -> None:
+        """Count ``count`` cache hits in the meter and the budget."""
         self.meter.hit(count)
         if self.budget is not None:
             self.budget.hit(count)
-        return self.hit_record(request, response)
 
     def hit_record(self, request: ChatRequest, response: ChatResponse | None) -> CallRecord:
         """The record of a cache hit: cost 0, ``cached``, with the tokens ``response`` cost
