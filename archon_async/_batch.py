@@ -152,9 +152,10 @@ def count_of(number: int, noun: str) -> str:
 def _budget_gate(engine: Engine, budget: Budget | None) -> BudgetGate:
     """The gate of a batch's prompts under every budget its calls are charged to."""
     budgets = [b for b in (budget, engine.budget, engine.callpath.budget) if b is not None]
-    if not budgets or engine.callpath.cache is not None:
-        return BudgetGate(budgets, 0)  # a cached prompt may cost no call: reserve none
-    return BudgetGate(budgets, least_calls(engine.architecture))
+    cached = engine.callpath.cache is not None
+    if not budgets or (cached and any(b.per_call for b in budgets)):
+        return BudgetGate(budgets, 0)  # a per-call cap holds each call; a hit costs none
+    return BudgetGate(budgets, least_calls(engine.architecture), cached=cached)
 
 
 def _stopped(

@@ -14,8 +14,12 @@ bound to spend, and starts a prompt only if its own share fits beside that:
   at a time; a prompt that does not fit waits for the prompts in flight, and is refused
   (the batch stops) once none is left and it still does not fit.
 
-With a response cache a prompt may cost nothing: the gate then only applies the budgets' own
-check (a cap reached stops new prompts).
+With a response cache a prompt may cost nothing, or less than its least: its cache hits count
+as calls of its least already made (free), and a prompt that does not fit waits for the
+prompts in flight (their hits may leave room) instead of stopping the batch at once. So a
+cached rerun under ``--max-calls`` answers every cached prompt, a few at a time, and a
+partly cached batch still stops within the cap. Only a per-call budget (a search's, which
+holds every call itself) makes the gate reserve nothing under a cache.
 """
 
 from __future__ import annotations
@@ -41,13 +45,18 @@ class BudgetGate:
 
     Args:
         budgets: every budget the batch's calls are charged to.
-        least_calls: the calls one run of the architecture makes at the least; 0 (a cache
-            may answer for free): the gate reserves nothing.
+        least_calls: the calls one run of the architecture makes at the least; 0: the gate
+            reserves nothing.
+        cached: the calls go through a response cache (a prompt may cost less than its
+            least, so one that does not fit waits for the prompts in flight).
     """
 
-    def __init__(self, budgets: Sequence[Budget], least_calls: int) -> None:
+    def __init__(
+        self, budgets: Sequence[Budget], least_calls: int, *, cached: bool = False
+    ) -> None:
         self._budgets = [budget for budget in budgets if budget.is_capped]
         self._least = least_calls
+        self._cached = cached
         self._in_flight: dict[int, tuple[int, list[CallRecord]]] = {}  # runs, calls so far
         self._runs_done = 0
         self._tokens_done = 0
@@ -129,12 +138,13 @@ class BudgetGate:
                 return budget, "calls", True
             spent = budget.spent()
             if budget.max_calls is not None:
+                # A call made (sent, or a free hit) is one of the prompt's least done.
                 due = sum(
-                    max(self._least * n - sum(not c.cached for c in calls), 0)
-                    for n, calls in self._in_flight.values()
+                    max(self._least * n - len(calls), 0) for n, calls in self._in_flight.values()
                 )
                 if spent.calls + due + self._least * runs > budget.max_calls:
-                    return budget, "calls", True
+                    # Under a cache, the prompts in flight may yet leave room (their hits).
+                    return budget, "calls", not self._cached
             if budget.max_tokens is not None and not self._fits(
                 spent.tokens, budget.max_tokens, self._tokens_done, runs, _tokens
             ):

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ._architecture import Architecture
-from ._cli_common import UsageError
+from ._cli_common import UsageError, positive_float, positive_int
 from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._estimate import estimate
@@ -50,20 +50,21 @@ def add_callpath_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="keep this run's cache entries apart from other experiments' (default: default)",
     )
+    # A cap of 0 (or NaN, or infinity) could only answer nothing or mean no cap: refused.
     parser.add_argument(
-        "--max-calls", type=int, metavar="N", help="stop starting prompts after N calls"
+        "--max-calls", type=positive_int, metavar="N", help="stop starting prompts after N calls"
     )
     # --max-tokens is the output limit of every call (cli.py): the budget is of total tokens.
     parser.add_argument(
         "--max-total-tokens",
-        type=int,
+        type=positive_int,
         metavar="N",
         dest="budget_tokens",
         help="stop starting prompts after N tokens in and out, all calls together",
     )
     parser.add_argument(
         "--max-cost",
-        type=float,
+        type=positive_float,
         metavar="USD",
         help="stop starting prompts once the estimated cost reaches USD (list prices)",
     )
@@ -127,7 +128,7 @@ def budget_from_args(args: argparse.Namespace) -> Budget | None:
     """The budget the options set, if any.
 
     Raises:
-        InvalidInputError: a negative cap.
+        InvalidInputError: a negative or non-finite cap.
     """
     caps = (args.max_calls, args.budget_tokens, args.max_cost)
     if caps == (None, None, None):
@@ -199,12 +200,13 @@ def check_budget_fits(architecture: Architecture, args: argparse.Namespace) -> N
     """Refuse, before any call, a ``--max-calls`` below the calls one prompt makes at the
     least (`least_calls`: its generators' and fusers' samples, a ranker's call). A budget is checked
     when a prompt starts and a started prompt finishes, so such a cap would either answer
-    nothing or be silently overrun. With ``--cache`` a prompt may cost no call: not checked.
+    nothing or be silently overrun. With ``--cache`` too: a batch reserves a prompt's least
+    before it starts, whatever its hits turn out to be (`archon_async._batch_budget`).
 
     Raises:
         UsageError: the cap is below one prompt's calls; it says the least that works.
     """
-    if args.max_calls is None or getattr(args, "cache", None) is not None:
+    if args.max_calls is None:
         return
     from ._batch_budget import least_calls
 

@@ -11,6 +11,7 @@ count: they were sent. One budget may be given to a `CallPath` (everything on it
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -65,7 +66,7 @@ class Budget:
             first was refused), so their results are partial: a search discards them.
 
     Raises:
-        InvalidInputError: a cap is negative.
+        InvalidInputError: a cap is negative, NaN or infinite.
     """
 
     def __init__(
@@ -82,8 +83,12 @@ class Budget:
             ("max_tokens", max_tokens),
             ("max_cost_usd", max_cost_usd),
         ):
-            if value is not None and value < 0:
-                raise InvalidInputError(f"{name} must be 0 or more, got {value}")
+            # NaN compares false with everything: it would never stop, nor say a sane cap.
+            if value is not None and not 0 <= value < math.inf:
+                raise InvalidInputError(
+                    f"Budget: {name} must be a finite number, 0 or more (None: no cap), "
+                    f"got {value!r}"
+                )
         self.max_calls = max_calls
         self.max_tokens = max_tokens
         self.max_cost_usd = max_cost_usd

@@ -208,6 +208,8 @@ class CallPath:
         ready.set_result(None)
 
     async def _open_now(self) -> None:
+        if self.shared_limits is not None:
+            await self.shared_limits.check()  # a server not there: say so before any call
         keys = self._keys
         factory: type[Dispatcher] = Dispatcher
         urls: dict[str, str] = {}

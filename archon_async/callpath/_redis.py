@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,7 +39,7 @@ from .._config import ProviderSettings
 from .._exceptions import ConfigError
 from .._limits import ProviderLimits
 
-__all__ = ["RedisLimits"]
+__all__ = ["RedisLimits", "redacted_url"]
 
 _ADMIT = """
 local t = redis.call('TIME')
@@ -82,7 +83,9 @@ class RedisLimits:
 
     Raises:
         ConfigError: the ``redis`` package is not installed, or headroom or window_s is
-            out of range.
+            out of range. The server is reached when a `CallPath` opens (`check`): one
+            that cannot be is a `ConfigError` then, before any call, and so is a failure
+            of the server later, when a request takes its turn.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class RedisLimits:
         self._admit = self._client.register_script(_ADMIT)
         self._pause = self._client.register_script(_PAUSE)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
     def __repr__(self) -> str:
         return f"RedisLimits(prefix={self.prefix!r})"
@@ -125,6 +129,25 @@ class RedisLimits:
         """A provider's limits: its own, plus the shared buckets (the dispatcher calls it)."""
         return _SharedProviderLimits(self, provider, settings, clock=clock, sleep=sleep)
 
+    async def check(self) -> None:
+        """Reach the server once (`CallPath` does it when it opens, before any call).
+
+        Raises:
+            ConfigError: the server cannot be reached or refused us; it names the server
+                (never its password) and what to do.
+        """
+        try:
+            await self._client.ping()
+        except self._errors as exc:
+            raise self._failed(exc, "cannot be reached") from None
+
+    def _failed(self, exc: BaseException, what: str) -> ConfigError:
+        return ConfigError(
+            f"the Redis server of the shared limits, {redacted_url(self.url)}, {what} "
+            f"({type(exc).__name__}: {exc}): start redis-server there, or fix the URL "
+            "(--shared-limits / RedisLimits)"
+        )
+
     async def admit(self, scope: str, kind: str, per_minute: float | None, cost: float) -> None:
         """Take the next turn of a shared bucket (``kind`` ``rpm`` or ``tpm``) for ``cost``
         units, and wait for it; with no rate, wait out the scope's pause only.
@@ -135,7 +158,10 @@ class RedisLimits:
         interval = 60.0 * _US / (per_minute * self.headroom) if per_minute else 0.0
         keys = [f"{self.prefix}:{scope}:{kind}", f"{self.prefix}:{scope}:pause"]
         while True:
-            wait_us = int(await self._admit(keys=keys, args=[interval, cost]))
+            try:
+                wait_us = int(await self._admit(keys=keys, args=[interval, cost]))
+            except self._errors as exc:
+                raise self._failed(exc, "failed") from None
             if wait_us <= 0:
                 return
             due = time.monotonic() + wait_us / _US
@@ -159,6 +185,19 @@ class RedisLimits:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return "<a Redis URL that cannot be parsed>"
 
 
 class _SharedProviderLimits(ProviderLimits):

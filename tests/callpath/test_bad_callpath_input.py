@@ -1,0 +1,118 @@
+"""Bad call-path input is refused before any call, naming the place and what to do: budget
+values, and a Redis server for the shared limits that is not there (or goes away)."""
+
+from __future__ import annotations
+
+import io
+import math
+import socket
+from pathlib import Path
+
+import pytest
+
+from archon_async import (
+    Architecture,
+    ArchonError,
+    BatchStoppedError,
+    Budget,
+    CallPath,
+    ConfigError,
+    Engine,
+    InvalidInputError,
+)
+from archon_async._batch import run_batch
+from archon_async._batch_io import BatchItem
+from archon_async.callpath import RedisLimits
+from tests.conftest import FakeProvider, fake_registry, run_cli
+
+
+def architecture(provider: FakeProvider) -> Architecture:
+    spec = {"type": "generator", "model": "m", "model_type": "Fake_API"}
+    return Architecture.from_dict({"layers": [[spec]]}, registry=fake_registry(provider))
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port  # nothing listens there once the probe is closed
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--max-cost", "nan", "argument --max-cost: nan must be a finite number above 0"),
+        ("--max-cost", "inf", "argument --max-cost: inf must be a finite number above 0"),
+        ("--max-cost", "0", "argument --max-cost: 0 must be a finite number above 0"),
+        ("--max-total-tokens", "0", "argument --max-total-tokens: 0 must be at least 1"),
+        ("--max-calls", "-5", "argument --max-calls: -5 must be at least 1"),
+    ],
+)
+def test_cli_refuses_budget_values_that_cannot_cap(
+    tmp_path: Path, option: str, value: str, said: str
+) -> None:
+    """A zero cap used to stop the batch at once and print a resume command with the same
+    zero; NaN let one prompt run and then said 'the budget of $nan'."""
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"id": 1, "prompt": "q"}\n')
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "batch", "--input", str(prompts), "--output", str(out), f"{option}={value}",
+        env_without_keys=True,
+    )  # fmt: skip
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_budget_refuses_caps_that_are_not_finite(value: float) -> None:
+    with pytest.raises(InvalidInputError, match="max_cost_usd must be a finite number"):
+        Budget(max_cost_usd=value)
+    with pytest.raises(InvalidInputError, match="max_tokens must be a finite number"):
+        Budget(max_tokens=value)  # type: ignore[arg-type]
+
+
+async def test_a_redis_server_not_there_is_said_when_the_call_path_opens() -> None:
+    provider = FakeProvider(lambda request: "ok")
+    url = f"redis://:hunter2@127.0.0.1:{closed_port()}/0"
+    engine = Engine(architecture(provider), shared_limits=RedisLimits(url))
+    with pytest.raises(ConfigError, match="cannot be reached") as raised:
+        async with engine:
+            await engine.generate("q")
+    message = str(raised.value)
+    assert "hunter2" not in message and "redis://:***@127.0.0.1" in message
+    assert "start redis-server there, or fix the URL" in message
+    assert provider.requests == []
+
+
+def test_cli_says_a_redis_server_is_not_there_without_a_traceback() -> None:
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    done = run_cli("run", "q", "--simulate", "--shared-limits", url)
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"the Redis server of the shared limits, {url}, cannot be reached" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+async def test_a_redis_server_that_goes_away_stops_a_batch(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A failure every prompt would meet: the batch stops and says why, with no traceback
+    of redis's own errors (it raised redis's ConnectionError out of the batch)."""
+    provider = FakeProvider(lambda request: "ok")
+    limits = RedisLimits(redis_url, prefix="gone")
+    out = tmp_path / "out.jsonl"
+    prompts = [
+        BatchItem(id=f"q{i}", messages=[{"role": "user", "content": f"question {i}"}])
+        for i in range(5)
+    ]
+    async with CallPath(shared_limits=limits) as calls:
+        engine = Engine(architecture(provider), callpath=calls)
+        await engine.generate("first")
+        await limits._client.shutdown(nosave=True)  # the server stops
+        with pytest.raises(BatchStoppedError, match=r"shared limits, .* failed") as stopped:
+            await run_batch(engine, prompts, out, total=5, concurrency=1, progress=io.StringIO())
+    assert isinstance(stopped.value, ArchonError)
+    assert len(provider.requests) == 1
+    # The prompt that met it has an error line (a rerun retries it); no other started.
+    written = out.read_text().splitlines()
+    assert len(written) == 1 and "shared limits" in written[0]
