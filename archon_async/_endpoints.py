@@ -8,6 +8,8 @@ naming the file, the component and what to set.
 
 from __future__ import annotations
 
+import os
+import urllib.parse
 from collections.abc import Mapping, Sequence
 
 from ._architecture import Architecture, is_reward_model
@@ -38,14 +40,19 @@ def check_base_urls(
     (custom generators) are not checked.
 
     Raises:
-        ConfigError: a component's provider has none; the file, the component
-            (``layers[i][j]``) and the variable or settings to give are named.
+        ConfigError: a component's provider has none, or one that is not an http:// or
+            https:// URL with a host (a typo in ``TOGETHER_BASE_URL`` was met only at the
+            first call, and retried); the file, the component (``layers[i][j]``) and the
+            variable or settings to give are named.
     """
     resolvers: dict[str, object] = {}
     for index, layer in enumerate(layers):
         for position, spec in enumerate(layer):
             model_type = spec.model_type
-            if spec.base_url or not model_type or not registry.has_provider(model_type):
+            if spec.base_url:
+                _check_form(spec.base_url, "its 'base_url'", spec, source, (index, position))
+                continue
+            if not model_type or not registry.has_provider(model_type):
                 continue
             if is_reward_model(spec):
                 continue  # scored by a backend, not called through the provider
@@ -58,9 +65,40 @@ def check_base_urls(
             if not callable(resolve):
                 continue
             try:
-                resolve(ChatRequest(model=spec.model, model_type=model_type, messages=()))
+                url = resolve(ChatRequest(model=spec.model, model_type=model_type, messages=()))
             except ConfigError:
                 raise _missing(provider, spec, source, (index, position)) from None
+            where = _origin(provider, settings.get(model_type), model_type)
+            _check_form(str(url), where, spec, source, (index, position))
+
+
+def _origin(provider: object, settings: ProviderSettings | None, model_type: str) -> str:
+    """Where a provider's base URL comes from, as `base_url` resolves it (for messages)."""
+    if settings is not None and settings.base_url:
+        return f"providers.{model_type}.base_url"
+    variable = getattr(provider, "env_base_url", None)
+    if variable and os.environ.get(variable):
+        return f"the environment variable {variable}"
+    return "its default"
+
+
+def _check_form(
+    url: str, where: str, spec: ComponentSpec, source: str, place: tuple[int, int]
+) -> None:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        fine = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:  # a bad port or bracketed host
+        fine = False
+    if not fine:
+        raise ConfigError(
+            f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
+            f"{url!r} from {where}: give an http:// or https:// URL with a host, such as "
+            "http://127.0.0.1:8000/v1",
+            source=source,
+            location=format_location(("layers", *place)),
+        )
 
 
 def _missing(

@@ -93,9 +93,7 @@ def test_cli_says_a_redis_server_is_not_there_without_a_traceback() -> None:
     assert "Traceback" not in done.stderr
 
 
-async def test_a_redis_server_that_goes_away_stops_a_batch(
-    redis_url: str, tmp_path: Path
-) -> None:
+async def test_a_redis_server_that_goes_away_stops_a_batch(redis_url: str, tmp_path: Path) -> None:
     """A failure every prompt would meet: the batch stops and says why, with no traceback
     of redis's own errors (it raised redis's ConnectionError out of the batch)."""
     provider = FakeProvider(lambda request: "ok")
