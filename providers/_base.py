@@ -247,11 +247,7 @@ class HttpProvider:
         try:
             response = await self._send(url, content, {**_JSON_HEADERS, **headers})
         except ReplyTooLargeError:
-            failure = self.malformed(
-                request,
-                f"the reply is larger than max_reply_bytes ({self.settings.max_reply_bytes}): "
-                "raise it in the provider's settings if such replies are expected",
-            )
+            failure = self.too_large(request)
         except httpx.HTTPError as exc:
             failure = self._connection_error(request, exc)
         if failure is not None:
@@ -272,6 +268,14 @@ class HttpProvider:
     def malformed(self, request: ChatRequest, what: str) -> MalformedResponseError:
         """A `MalformedResponseError` naming this provider and the request's model."""
         return MalformedResponseError(what, provider=self.model_type, model=request.model)
+
+    def too_large(self, request: ChatRequest) -> MalformedResponseError:
+        """The error of a reply (whole or streamed) over ``max_reply_bytes``."""
+        return self.malformed(
+            request,
+            f"the reply is larger than max_reply_bytes ({self.settings.max_reply_bytes}): "
+            "raise it in the provider's settings if such replies are expected",
+        )
 
     def _connection_error(
         self, request: ChatRequest, exc: httpx.HTTPError

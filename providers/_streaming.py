@@ -15,7 +15,9 @@ arrives. Formats, from each API's reference:
   and ``usageMetadata``.
 
 A stream that ends before the wire says the reply is complete is a connection error (the
-engine retries it only when no text went out yet); an error event is a provider error.
+engine retries it only when no text went out yet); an error event is a provider error; a
+stream longer than the provider's ``max_reply_bytes`` is cut there with the error a whole
+reply that long gets (`HttpProvider.too_large`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from archon_async.core import (
     ProviderServerError,
     ProviderStatusError,
     RateLimitError,
+    ReplyTooLargeError,
     Usage,
     rate_limit_headers,
 )
@@ -256,6 +259,8 @@ class _Stream:
         # its request holds the key's header.
         if failure is not None:
             raise failure
+        # The same cap as a whole reply's, counted as the body arrives, whatever the transport.
+        response.stream = _Capped(response.stream, provider.settings.max_reply_bytes)
         self._response = response
         self.limits = rate_limit_headers(response.headers)
         if response.status_code >= 400:
@@ -288,6 +293,8 @@ class _Stream:
                 elif line.startswith("event:"):
                     event = line[6:].strip()
                 # Comments (":") and other fields (id, retry) carry nothing we use.
+        except ReplyTooLargeError:
+            failure = self.provider.too_large(self.request)
         except httpx.HTTPError as exc:
             failure = self.provider._connection_error(self.request, exc)
         if failure is not None:
@@ -308,6 +315,26 @@ class _Stream:
         if not isinstance(value, dict):
             raise self.provider.malformed(self.request, "a stream event is not a JSON object")
         return value
+
+
+class _Capped(httpx.AsyncByteStream):
+    """A reply body that raises `ReplyTooLargeError` once more than ``cap`` bytes came."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, cap: int) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)  # an async client's are
+        self._stream = stream
+        self._cap = cap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._stream:
+            size += len(chunk)
+            if size > self._cap:
+                raise ReplyTooLargeError(f"the reply is larger than {self._cap} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def _stream_error(

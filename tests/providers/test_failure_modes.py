@@ -267,6 +267,47 @@ async def test_a_runaway_reply_is_cut_at_max_reply_bytes_and_reported_as_malform
     assert sum(served) < 64 << 20  # the server was cut off long before 200 MB
 
 
+async def test_a_runaway_stream_is_cut_at_max_reply_bytes_with_the_whole_replys_error() -> None:
+    served: list[int] = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        reply = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await reply.prepare(request)
+        event = b'data: {"choices": [{"index": 0, "delta": {"content": "' + b"a" * (1 << 16)
+        event += b'"}}]}\n\n'
+        try:
+            for _ in range(3200):  # 200 MB if read to the end
+                await reply.write(event)
+                served.append(len(event))
+        except (ConnectionResetError, ConnectionError):
+            pass
+        return reply
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", endless)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = ProviderSettings(base_url=f"http://127.0.0.1:{port}/v1", max_reply_bytes=2 << 20)
+    provider = OpenAIChatProvider("OpenAI_Compatible", settings)
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    try:
+        with pytest.raises(MalformedResponseError, match="larger than max_reply_bytes"):
+            await provider.stream(chat_request("OpenAI_Compatible"), api_key=None, on_delta=collect)
+    finally:
+        await provider.aclose()
+        await runner.cleanup()
+    # The text read before the cap was handed over; nothing past 2 MiB was read.
+    assert 0 < sum(map(len, pieces)) <= 2 << 20
+    assert sum(served) < 64 << 20  # the server was cut off long before 200 MB
+
+
 async def test_a_reply_with_an_escaped_lone_surrogate_is_parsed(router: respx.MockRouter) -> None:
     body = (
         b'{"choices": [{"index": 0, "message": {"role": "assistant", '
