@@ -29,6 +29,7 @@ from .._logging import get_logger
 from .._trace import Result
 from ._errors import ServeError, error_body, error_response, from_exception
 from ._protocol import CompletionRequest, chunk, completion, parse_request, usage_of
+from ._stop import StopScanner, cut_at_stop
 
 if TYPE_CHECKING:
     from ._app import ArchonService
@@ -131,7 +132,7 @@ class _Call:
         body = completion(
             self.trace_id,
             self.params.model,
-            [result.text for result in results],
+            [cut_at_stop(result.text, self.params.stop) for result in results],
             _usage(results),
             fingerprint=self.fingerprint,
             created=self.created,
@@ -238,6 +239,9 @@ class _ChunkWriter:
         # asyncio's lock takes no turn of the loop when it is free (anyio's always does):
         # one less wait before each piece of text.
         self._lock = asyncio.Lock()
+        stops = call.params.stop
+        # Each choice's text is cut at its first stop sequence (none: sent as it comes).
+        self._scanners = [StopScanner(stops) for _ in range(call.params.n)] if stops else None
 
     async def start(self) -> None:
         if self.started:
@@ -252,13 +256,20 @@ class _ChunkWriter:
         )
 
     async def delta(self, index: int, text: str) -> None:
+        if self._scanners is not None:
+            text = self._scanners[index].feed(text)
+            if not text:
+                return
         async with self._lock:  # the choices' runs write concurrently
             await self.start()
             await self.event(self.call._chunk(index=index, delta={"content": text}))
 
     async def done(self, index: int) -> None:
+        held = self._scanners[index].flush() if self._scanners is not None else ""
         async with self._lock:
             await self.start()
+            if held:  # the end of the answer: what might have begun a stop sequence
+                await self.event(self.call._chunk(index=index, delta={"content": held}))
             await self.event(self.call._chunk(index=index, delta={}, finish_reason="stop"))
 
     async def event(self, data: dict[str, Any]) -> None:

@@ -2,9 +2,10 @@
 
 Shapes follow OpenAI's API reference for ``POST /v1/chat/completions`` (the
 ``chat.completion`` object, the ``chat.completion.chunk`` object of a stream, ``usage``).
-Fields the architecture cannot honour (tools, logprobs, JSON modes, stop sequences) are
-refused with a 400 naming the field, rather than silently ignored; sampling knobs that have
-no meaning for an architecture (``top_p``, penalties, ``user``, ``metadata``) are ignored.
+Fields the architecture cannot honour (tools, logprobs, JSON modes) are refused with a 400
+naming the field, rather than silently ignored; sampling knobs that have no meaning for an
+architecture (``top_p``, penalties, ``user``, ``metadata``) are ignored. ``stop`` (a string
+or up to 4) cuts each answer before its first stop sequence (`._stop`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = [
 
 #: The most choices one request may ask for (each is a whole run of the architecture).
 MAX_CHOICES = 16
+#: The most stop sequences a request may give (OpenAI's limit).
+MAX_STOP_SEQUENCES = 4
 # Fields whose presence (with a value that asks for something) the server refuses.
 _UNSUPPORTED = {
     "tools": "tool calls are not supported: an architecture answers with text",
@@ -51,6 +54,7 @@ class CompletionRequest:
         temperature: the answer layer's temperature, if the request sets one.
         max_tokens: the answer layer's budget (``max_completion_tokens`` or ``max_tokens``).
         seed: the seed of the runs' random choices (choice i uses seed + i).
+        stop: stop sequences: each answer ends before the first one in it.
     """
 
     model: str
@@ -61,6 +65,7 @@ class CompletionRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    stop: tuple[str, ...] = ()
 
 
 def parse_request(body: Any) -> CompletionRequest:
@@ -101,6 +106,7 @@ def parse_request(body: Any) -> CompletionRequest:
         temperature=temperature,
         max_tokens=max_tokens,
         seed=_optional(body, "seed", int),
+        stop=_stop_sequences(body.get("stop")),
     )
 
 
@@ -118,13 +124,28 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
             "'response_format': only text answers are supported (no JSON modes)",
             param="response_format",
         )
-    if body.get("stop") not in (None, "", []):
-        raise ServeError(
-            400, "'stop': stop sequences are not supported by architectures", param="stop"
-        )
     modalities = body.get("modalities")
     if modalities not in (None, ["text"]):
         raise ServeError(400, "'modalities': only text is supported", param="modalities")
+
+
+def _stop_sequences(value: Any) -> tuple[str, ...]:
+    """``stop`` as OpenAI's API takes it: null, a string, or a list of up to 4 strings
+    (an empty string or list means none)."""
+    if value is None or value == "":
+        return ()
+    sequences = [value] if isinstance(value, str) else value
+    if not isinstance(sequences, list) or not all(isinstance(s, str) for s in sequences):
+        raise ServeError(400, "'stop' must be a string or a list of strings", param="stop")
+    if len(sequences) > MAX_STOP_SEQUENCES:
+        raise ServeError(
+            400,
+            f"'stop' has {len(sequences)} sequences: give at most {MAX_STOP_SEQUENCES}",
+            param="stop",
+        )
+    if "" in sequences:
+        raise ServeError(400, "'stop' sequences must not be empty strings", param="stop")
+    return tuple(dict.fromkeys(sequences))
 
 
 def _optional(body: Mapping[str, Any], name: str, kind: type) -> Any:

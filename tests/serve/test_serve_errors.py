@@ -70,6 +70,9 @@ def test_unknown_model_is_404(url: str, clients: Clients) -> None:
         ({"messages": QUESTION, "temperature": 3}, "temperature"),
         ({"messages": QUESTION, "tools": [{"type": "function"}]}, "tools"),
         ({"messages": QUESTION, "stream": "yes"}, "stream"),
+        ({"messages": QUESTION, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"messages": QUESTION, "stop": [1]}, "stop"),
+        ({"messages": QUESTION, "stop": [""]}, "stop"),
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages"),
     ],
 )
