@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -45,16 +45,25 @@ from archon_async.core import (
 
 from ._base import HttpProvider, JsonObject, gemini_usage, require_text, token_usage
 
-__all__ = ["stream_anthropic", "stream_gemini", "stream_openai"]
+__all__ = [
+    "OnDelta",
+    "Reading",
+    "Stream",
+    "stream_anthropic",
+    "stream_error",
+    "stream_gemini",
+    "stream_openai",
+]
 
 OnDelta = Callable[[str], Awaitable[None]]
+_Item = TypeVar("_Item")
 _SSE_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
 # Anthropic's error types and the statuses they come with outside a stream.
 _ANTHROPIC_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
 
 
 @dataclass(slots=True)
-class _Reading:
+class Reading:
     """What a stream has said so far."""
 
     texts: list[str] = field(default_factory=list)
@@ -111,15 +120,15 @@ async def stream_openai(
     streamed: dict[str, Any] = {**body, "stream": True}
     if provider.model_type != "tgi":  # TGI's OpenAI layer does not take stream_options
         streamed["stream_options"] = {"include_usage": True}
-    reading = _Reading()
-    async with _Stream(provider, request, url, streamed, headers, secret) as stream:
+    reading = Reading()
+    async with Stream(provider, request, url, streamed, headers, secret) as stream:
         async for _, data in stream.events():
             if data.strip() == "[DONE]":
                 reading.complete = True
                 break
             chunk = stream.json(data)
             if "error" in chunk:
-                raise _stream_error(provider, request, chunk["error"], None)
+                raise stream_error(provider, request, chunk["error"], None)
             for choice in chunk.get("choices") or ():
                 if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                     continue
@@ -151,16 +160,16 @@ async def stream_anthropic(
     Raises:
         ProviderError: as a whole reply would, plus a stream that breaks or reports an error.
     """
-    reading = _Reading()
+    reading = Reading()
     input_tokens = output_tokens = 0
-    async with _Stream(provider, request, url, {**body, "stream": True}, headers, secret) as stream:
+    async with Stream(provider, request, url, {**body, "stream": True}, headers, secret) as stream:
         async for event, data in stream.events():
             if event == "ping":
                 continue
             payload = stream.json(data)
             kind = payload.get("type", event)
             if kind == "error":
-                raise _stream_error(provider, request, payload.get("error"), "anthropic")
+                raise stream_error(provider, request, payload.get("error"), "anthropic")
             if kind == "message_start":
                 message = payload.get("message") or {}
                 reading.model = str(message.get("model") or "")
@@ -200,13 +209,13 @@ async def stream_gemini(
     Raises:
         ProviderError: as a whole reply would, plus a stream that breaks or reports an error.
     """
-    reading = _Reading()
+    reading = Reading()
     sse_url = f"{url}{'&' if '?' in url else '?'}alt=sse"
-    async with _Stream(provider, request, sse_url, body, headers, secret) as stream:
+    async with Stream(provider, request, sse_url, body, headers, secret) as stream:
         async for _, data in stream.events():
             payload = stream.json(data)
             if "error" in payload:
-                raise _stream_error(provider, request, payload["error"], None)
+                raise stream_error(provider, request, payload["error"], None)
             candidates = payload.get("candidates") or []
             first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
             parts = (first.get("content") or {}).get("parts") or []
@@ -222,7 +231,7 @@ async def stream_gemini(
         return reading.response(provider, request, stream.limits)
 
 
-class _Stream:
+class Stream:
     """One streamed POST: opened on entry (errors mapped), closed on exit."""
 
     def __init__(
@@ -230,7 +239,7 @@ class _Stream:
         provider: HttpProvider,
         request: ChatRequest,
         url: str,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | bytes,
         headers: Mapping[str, str],
         secret: str | None,
     ) -> None:
@@ -239,7 +248,7 @@ class _Stream:
         self._outgoing = httpx.Request(
             "POST",
             url,
-            content=orjson.dumps(body),
+            content=body if isinstance(body, bytes) else orjson.dumps(body),
             headers={**_SSE_HEADERS, **headers},
             extensions={**provider._timeouts(provider.client), STREAM_EXTENSION: True},
         )
@@ -247,7 +256,7 @@ class _Stream:
         self._response: httpx.Response | None = None
         self.limits: dict[str, str] = {}
 
-    async def __aenter__(self) -> _Stream:
+    async def __aenter__(self) -> Stream:
         provider, request = self.provider, self.request
         transport = provider.client._transport_for_url(self._outgoing.url)
         failure: ProviderError | None = None
@@ -281,26 +290,36 @@ class _Stream:
         """(event name, data) of each server-sent event, as the SSE standard frames them."""
         assert self._response is not None
         event, data = "", list[str]()
+        async for line in self._guarded(self._response.aiter_lines()):
+            if not line:
+                if data:
+                    yield event, "\n".join(data)
+                event, data = "", []
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            # Comments (":") and other fields (id, retry) carry nothing we use.
+        if data:
+            yield event, "\n".join(data)
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, for binary framings (AWS event streams)."""
+        assert self._response is not None
+        return self._guarded(self._response.aiter_bytes())
+
+    async def _guarded(self, source: AsyncIterator[_Item]) -> AsyncIterator[_Item]:
+        """``source`` with the transport's errors raised as provider errors."""
         failure: ProviderError | None = None
         try:
-            async for line in self._response.aiter_lines():
-                if not line:
-                    if data:
-                        yield event, "\n".join(data)
-                    event, data = "", []
-                elif line.startswith("data:"):
-                    data.append(line[5:].removeprefix(" "))
-                elif line.startswith("event:"):
-                    event = line[6:].strip()
-                # Comments (":") and other fields (id, retry) carry nothing we use.
+            async for item in source:
+                yield item
         except ReplyTooLargeError:
             failure = self.provider.too_large(self.request)
         except httpx.HTTPError as exc:
             failure = self.provider._connection_error(self.request, exc)
         if failure is not None:
             raise failure  # outside the handler: see __aenter__
-        if data:
-            yield event, "\n".join(data)
 
     def json(self, data: str) -> JsonObject:
         """An event's data as a JSON object.
@@ -337,7 +356,7 @@ class _Capped(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-def _stream_error(
+def stream_error(
     provider: HttpProvider, request: ChatRequest, error: Any, wire: str | None
 ) -> ProviderStatusError:
     """An error the provider reported inside a stream that had started with a 200."""

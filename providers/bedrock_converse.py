@@ -2,7 +2,9 @@
 
 Authentication is a Bedrock API key sent as a bearer token. Without a key, requests are
 signed with SigV4 from the standard AWS credentials, if botocore is installed (the
-``bedrock`` extra); otherwise the first call says what to do.
+``bedrock`` extra); otherwise the first call says what to do. A streamed call uses
+ConverseStream (`._bedrock_stream`), whose event stream botocore parses; without botocore
+it is sent whole and its text handed over in one piece.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from archon_async.core import (
     ChatRequest,
     ChatResponse,
     ConfigError,
+    DeltaCallback,
     ProviderSettings,
 )
 
 from ._base import HttpProvider, JsonObject, merge_extra, require_text, token_usage
+from ._bedrock_stream import event_stream_parser, stream_bedrock
 from ._turns import alternating_turns
 from .models import anthropic_output_limit, learn_output_limit
 
@@ -159,12 +163,49 @@ class BedrockConverseProvider(HttpProvider):
     async def _send_once(self, request: ChatRequest, api_key: str | None) -> ChatResponse:
         url = self.url(request)
         content = orjson.dumps(self.build_body(request))
-        if api_key:
-            headers = {"authorization": f"Bearer {api_key}"}
-        else:
-            headers = await self._sigv4_headers(url, content)
+        headers = await self._auth_headers(url, content, api_key)
         data, limits = await self.post_json(request, url, content, headers=headers, secret=api_key)
         return self.parse(request, data, limits)
+
+    async def stream(
+        self, request: ChatRequest, *, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
+        """`send`, streamed through ConverseStream: each piece of text goes to ``on_delta``
+        as it arrives (in one piece, sent whole, when botocore is not installed).
+
+        Raises:
+            ProviderError: as `send`; also a stream that breaks or reports an exception.
+            ConfigError: as `send`.
+        """
+        if event_stream_parser() is None:
+            response = await self.send(request, api_key=api_key)
+            await on_delta(response.text)
+            return response
+        sent = bedrock_max_tokens(request, self.settings, self.learned_limits)
+        try:
+            return await self._stream_once(request, api_key, on_delta)
+        except BadRequestError as exc:
+            # A 400 comes before any text: sending again lowered streams nothing twice.
+            if sent is None or not learn_output_limit(
+                self.learned_limits, request.model, sent, exc
+            ):
+                raise
+        return await self._stream_once(request, api_key, on_delta)
+
+    async def _stream_once(
+        self, request: ChatRequest, api_key: str | None, on_delta: DeltaCallback
+    ) -> ChatResponse:
+        url = self.url(request).removesuffix("/converse") + "/converse-stream"
+        content = orjson.dumps(self.build_body(request))
+        headers = await self._auth_headers(url, content, api_key)
+        return await stream_bedrock(
+            self, request, url, content, headers=headers, secret=api_key, on_delta=on_delta
+        )
+
+    async def _auth_headers(self, url: str, content: bytes, api_key: str | None) -> dict[str, str]:
+        if api_key:
+            return {"authorization": f"Bearer {api_key}"}
+        return await self._sigv4_headers(url, content)
 
     def parse(
         self, request: ChatRequest, data: JsonObject, headers: dict[str, str]
