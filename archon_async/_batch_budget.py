@@ -31,6 +31,7 @@ import anyio
 
 from ._architecture import Architecture, is_reward_model
 from ._exceptions import BudgetExceededError
+from ._pricing import usd_text
 from ._types import CallRecord
 from .callpath import Budget
 
@@ -118,7 +119,8 @@ class BudgetGate:
             share = self._cost_done[self._budgets.index(budget)] / max(self._runs_done, 1)
             return (
                 f"the budget of ${budget.max_cost_usd:g} has no room for another prompt "
-                f"(about ${spent.cost_usd:.4f} spent; a prompt has cost about ${share:.4f})"
+                f"(about {usd_text(spent.cost_usd)} spent; a prompt has cost about "
+                f"{usd_text(share)})"
             )
         return (
             f"the budget of {budget.max_calls} calls has no room for another prompt "

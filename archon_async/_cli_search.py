@@ -12,6 +12,7 @@ import orjson
 
 from ._cli_common import positive_float, positive_int
 from ._exceptions import ConfigError
+from ._pricing import usd_text
 
 __all__ = ["add_search_command"]
 
@@ -123,7 +124,7 @@ def _progress(event: Any) -> None:
             f"[{data['evaluated']}{of}] {data['key']}: {data['score']:.2f} "
             f"(best so far {data['best_key']}: {data['best_objective']:.2f}; "
             f"spent {spent['calls']} calls, {spent['tokens']} tokens, "
-            f"${spent['dollars']:.4f})\n"
+            f"{usd_text(spent['dollars'])})\n"
         )
     elif event.kind == "ranked":
         sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")

@@ -1,14 +1,17 @@
 """Approximate list prices, to estimate what a batch costs on real providers.
 
 USD per million tokens (input, output), as the providers listed them in 2024-2025; a user
-can pass their own table. Unknown models cost 0 and are reported as unpriced.
+can pass their own table. Unknown models cost 0 and are reported as unpriced. Every summary
+and report writes dollars through `usd` (JSON) and `usd_text` (text), so that no float
+noise (``0.0038376000000000005``) and no cheap run shown as ``$0.0000`` reaches a reader.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_PRICES", "cost_usd"]
+__all__ = ["DEFAULT_PRICES", "cost_usd", "usd", "usd_text"]
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -48,3 +51,17 @@ def cost_usd(
     if price is None:
         return None
     return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
+
+
+def usd(value: float) -> float:
+    """Dollars as JSON writes them: 6 significant digits (list prices have fewer), so a
+    sum's float noise is gone and a cheap call's cost (1.2e-05) is not rounded to 0."""
+    return float(f"{value:.6g}")
+
+
+def usd_text(value: float) -> str:
+    """Dollars for a person: cents from $1 up, else 3 significant digits ($0.00384)."""
+    if value >= 1 or value <= 0:
+        return f"${value:,.2f}" if value else "$0"
+    decimals = min(8, 2 - math.floor(math.log10(value)))
+    return f"${value:.{decimals}f}"

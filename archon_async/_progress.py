@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import anyio
 from tqdm import tqdm
 
-from ._pricing import DEFAULT_PRICES, cost_usd
+from ._pricing import DEFAULT_PRICES, cost_usd, usd, usd_text
 from ._types import CallRecord
 
 __all__ = ["BatchStats", "ModelUsage", "ProgressReporter", "report_progress"]
@@ -103,7 +103,7 @@ class BatchStats:
         return (
             f"{self.failed} failed, {self.in_flight} in flight, {retried}"
             f"{self.calls / elapsed:.1f} calls/s, {self.tokens / elapsed:.0f} tokens/s, "
-            f"~${cost:.4f}"
+            f"~{usd_text(cost)}"
         )
 
     def summary(self) -> dict[str, Any]:
@@ -119,20 +119,24 @@ class BatchStats:
             "retries": self.retries,
             "timeouts": self.timeouts,
             "cache_hits": self.cache_hits,
-            "estimated_cost_usd": round(cost, 6),
+            "estimated_cost_usd": usd(cost),
             "unpriced_models": unpriced,
             "per_model": {
                 model: {
                     "calls": usage.calls,
                     "input_tokens": usage.input_tokens,
                     "output_tokens": usage.output_tokens,
-                    "estimated_cost_usd": cost_usd(
-                        model, usage.input_tokens, usage.output_tokens, self.prices
+                    "estimated_cost_usd": _usd_or_none(
+                        cost_usd(model, usage.input_tokens, usage.output_tokens, self.prices)
                     ),
                 }
                 for model, usage in sorted(self.per_model.items())
             },
         }
+
+
+def _usd_or_none(value: float | None) -> float | None:
+    return None if value is None else usd(value)
 
 
 class ProgressReporter:

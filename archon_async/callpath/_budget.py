@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .._exceptions import BudgetExceededError, InvalidInputError
-from .._pricing import DEFAULT_PRICES, cost_usd
+from .._pricing import DEFAULT_PRICES, cost_usd, usd_text
 from .._types import CallRecord
 
 __all__ = ["Budget", "BudgetSnapshot"]
@@ -208,7 +208,7 @@ class Budget:
         if self.max_cost_usd is not None and spent.cost_usd >= self.max_cost_usd:
             return (
                 f"the budget of ${self.max_cost_usd:g} is spent "
-                f"(about ${spent.cost_usd:.4f} at list prices)"
+                f"(about {usd_text(spent.cost_usd)} at list prices)"
             )
         return None
 

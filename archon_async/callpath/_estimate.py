@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .._architecture import Architecture, is_reward_model
 from .._config import ComponentSpec
-from .._pricing import DEFAULT_PRICES, cost_usd
+from .._pricing import DEFAULT_PRICES, cost_usd, usd
 
 __all__ = ["Estimate", "estimate"]
 
@@ -57,7 +57,7 @@ class Estimate:
             "input_tokens": list(self.input_tokens),
             "output_tokens": list(self.output_tokens),
             "tokens": [a + b for a, b in zip(self.input_tokens, self.output_tokens, strict=True)],
-            "estimated_cost_usd": [round(value, 6) for value in self.cost_usd],
+            "estimated_cost_usd": [usd(value) for value in self.cost_usd],
             "unpriced_models": sorted(self.unpriced_models),
             "per_model_calls": {m: list(calls) for m, calls in sorted(self.per_model.items())},
         }

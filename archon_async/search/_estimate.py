@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._pricing import DEFAULT_PRICES, cost_usd
+from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from ._algorithms import make_algorithm
 from ._effects import QuestionSet
 from ._sharing import Call, Names, calls_of, generator_call
@@ -115,9 +115,8 @@ def _cap(search: Search, totals: dict[str, list[float]]) -> dict[str, Any]:
         )
         totals[end] = [v * share for v in values]
     for index, name in enumerate(("calls", "tokens", "dollars")):
-        digits = 6 if name == "dollars" else 0
         result[name] = {
-            end: round(totals[end][index], digits) if digits else round(totals[end][index])
+            end: usd(totals[end][index]) if name == "dollars" else round(totals[end][index])
             for end in ("expected", "low", "high")
         }
     return result

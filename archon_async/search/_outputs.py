@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .._pricing import usd, usd_text
 from ._record import Evaluation, RunRecord
 from ._space import Candidate, Space
 from ._spend import add_by_model
@@ -100,10 +101,10 @@ def _spend(record: RunRecord, evaluations: list[Evaluation]) -> dict[str, Any]:
     return {
         "calls": int(sum(u["calls"] for u in rows)),
         "tokens": int(sum(u["tokens"] for u in rows)),
-        "dollars": round(sum(u["dollars"] for u in rows), 6),
+        "dollars": usd(sum(u["dollars"] for u in rows)),
         "outside_evaluations": {
             "calls": int(sum(u.get("calls", 0) for u in outside.values())),
-            "dollars": round(sum(u.get("dollars", 0.0) for u in outside.values()), 6),
+            "dollars": usd(sum(u.get("dollars", 0.0) for u in outside.values())),
         },
         "by_model": dict(sorted(models.items())),
     }
@@ -266,7 +267,7 @@ def _html(
         f"<tr><td>{i}</td><td>{esc(e.key)}</td>"
         f"<td>{esc(Candidate.from_params(e.params).describe())}</td><td>{e.score:.2f}</td>"
         f"<td>{e.ci[0]:.2f} to {e.ci[1]:.2f}</td><td>{e.calls_per_query:g}</td>"
-        f"<td>{e.tokens_per_query:g}</td><td>{e.dollars_per_query:.5f}</td>"
+        f"<td>{e.tokens_per_query:g}</td><td>{usd_text(e.dollars_per_query)}</td>"
         f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
         for i, e in enumerate(ranked[:100], 1)
     )

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from .._exceptions import ConfigError
+from .._pricing import usd
 
 __all__ = ["Evaluation", "RunRecord"]
 
@@ -68,6 +69,8 @@ class Evaluation:
         """The leaderboard line."""
         data = asdict(self)
         data["ci"] = list(self.ci)
+        data["dollars"] = usd(self.dollars)
+        data["dollars_per_query"] = usd(self.dollars_per_query)
         return data
 
     @classmethod

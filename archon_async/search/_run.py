@@ -25,6 +25,7 @@ import anyio
 from pydantic import ValidationError
 
 from .._exceptions import BudgetExceededError, ConfigError
+from .._pricing import usd
 from .._progress import BatchStats
 from ._algorithms import make_algorithm
 from ._effects import Effects
@@ -340,7 +341,7 @@ class Search:
             {
                 "calls": calls + sent["calls"],
                 "tokens": tokens + sent["tokens"],
-                "dollars": round(dollars + sent["dollars"], 6),
+                "dollars": usd(dollars + sent["dollars"]),
             },
         )
 
@@ -693,7 +694,7 @@ class Search:
             "input_tokens": spent.input_tokens,
             "output_tokens": spent.output_tokens,
             "tokens": spent.tokens,
-            "dollars": round(spent.cost_usd, 6),
+            "dollars": usd(spent.cost_usd),
         }
 
     def _report_head(self, space: Space, stop: str, started: float) -> dict[str, Any]:
@@ -814,6 +815,6 @@ def _event(
         else {
             "calls": sum(e.calls for e in record.evaluations.values()),
             "tokens": sum(e.tokens for e in record.evaluations.values()),
-            "dollars": round(sum(e.dollars for e in record.evaluations.values()), 6),
+            "dollars": usd(sum(e.dollars for e in record.evaluations.values())),
         },
     }

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .._pricing import DEFAULT_PRICES, cost_usd
+from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from .._progress import BatchStats, ModelUsage
 from .._types import CallRecord
 
@@ -54,7 +54,8 @@ def add_by_model(total: dict[str, ModelSpend], more: dict[str, ModelSpend]) -> N
     for model, used in more.items():
         into = total.setdefault(model, {"calls": 0, "tokens": 0, "dollars": 0.0})
         for what in ("calls", "tokens", "dollars"):
-            into[what] = round(into[what] + used.get(what, 0), 8)
+            into[what] = into[what] + used.get(what, 0)
+        into["dollars"] = usd(into["dollars"])
 
 
 @dataclass(slots=True)
