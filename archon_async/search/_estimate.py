@@ -2,16 +2,21 @@
 
 The estimate follows the search as it will run, with its response cache:
 
-* **Which architectures.** Random and grid search propose the same architectures whatever
-  the scores: those exactly. A model-based algorithm's proposals depend on the scores it
-  sees: the estimate runs it against the simulated ground truth (`Truth`, the search's
-  effects), the scores a simulated search follows, and a stand-in for a real one's.
+* **Which architectures** (`_walk`). Random and grid search propose the same
+  architectures whatever the scores: those exactly. A model-based algorithm's proposals
+  depend on the scores it sees: the estimate runs it on the scores a simulated run would
+  see, drawn question by question from the simulated ground truth (the search's effects)
+  with paired draws (architectures sharing stages right or wrong together, as they share
+  calls), a stand-in for a real run's. One run's spend varies widely with its draws (by a
+  quarter either way for 500 architectures), so the estimate is the mean of `PATHS` runs,
+  and says the least and most costly of them.
 * **Which calls they send.** Every call of every architecture is named by what decides
   its request (`_sharing`); the search sends each distinct request once per question it
   is asked on, since the cache answers the repeats (the model ranking's answers included).
 * **Early stopping.** An architecture runs on the first part of the dev questions, and on
-  the rest unless it is stopped: the chance that it goes on follows from its expected score
-  and the best before it (binomial per-question outcomes).
+  the rest unless it is stopped: for random and grid search, the chance that it goes on
+  follows from its expected score and the best before it (binomial per-question outcomes);
+  for a model-based one, the walk's drawn scores stop it or not.
 * **Tokens and dollars** per call from `TokenModel` (prompts built by the components'
   own prompt functions; replies measured by a pilot on the simulator, or from the search
   file's ``answer_tokens`` for a real run), at list prices.
@@ -23,19 +28,18 @@ question); ``low`` assumes every architecture after the first batch is stopped e
 from __future__ import annotations
 
 import concurrent.futures
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
-from ._algorithms import make_algorithm
 from ._effects import QuestionSet
 from ._sharing import Call, Names, calls_of, generator_call
 from ._space import Candidate, Space
 from ._tokens import TokenModel, chars_tokens, measured_replies, pilot_configs, settings_replies
 from ._truth import Truth
+from ._walk import SCORE_FREE, Step, walk
 
 if TYPE_CHECKING:
     from ._run import Search
@@ -43,6 +47,9 @@ if TYPE_CHECKING:
 __all__ = ["estimate"]
 
 _PILOT_QUESTIONS = 3
+#: Runs walked for a model-based algorithm: one run's spend varies by a quarter either way
+#: (measured, 500 architectures), so the estimate is their mean.
+PATHS = 6
 
 
 def estimate(search: Search) -> dict[str, Any]:
@@ -74,12 +81,17 @@ def estimate(search: Search) -> dict[str, Any]:
         "space_size": len(space),
     }
     truth = Truth(space, search.effects, judged=judged)
-    batches = _proposals(search, space, truth, evaluations)
-    plan = _Plan(search, space, truth, tokens, len(dev))
-    for batch in batches:
-        plan.add_batch(batch)
-    totals = plan.totals()
-    totals = _held_out(plan, totals, len(held))
+    paths = []
+    for draws in range(1 if search.algorithm in SCORE_FREE else PATHS):
+        plan = _Plan(search, space, tokens, len(dev))
+        for batch in walk(search, space, truth, len(dev), evaluations, draws=draws):
+            plan.add_batch(batch)
+        paths.append(_held_out(plan, plan.totals(), len(held)))
+    totals = {
+        end: [sum(path[end][i] for path in paths) / len(paths) for i in range(3)]
+        for end in ("expected", "low", "high")
+    }
+    spread = [round(path["expected"][0]) for path in paths]
     capped = _cap(search, totals)
     missing = search.unpriced_models()
     return {
@@ -89,10 +101,22 @@ def estimate(search: Search) -> dict[str, Any]:
         "held_out_questions": len(held),
         **capped,
         "cache_share": round(totals["expected"][0] / max(1.0, totals["high"][0]), 4),
+        **(
+            {"paths": {"count": len(spread), "calls": [min(spread), max(spread)]}}
+            if len(paths) > 1
+            else {}
+        ),
         "note": (
             "with the response cache: each distinct request is sent once per question "
-            "(the model ranking's answers reused); proposals of a model-based algorithm and "
-            "early stopping follow the simulated ground truth; parse retries as measured; "
+            "(the model ranking's answers reused); "
+            + (
+                "early stopping by its chance under the simulated ground truth; "
+                if search.algorithm in SCORE_FREE
+                else f"the mean of {PATHS} runs on scores drawn from the simulated ground "
+                "truth (paired, as a run's are; 'paths': the calls of the least and most "
+                "costly of them); "
+            )
+            + "parse retries as measured; "
             f"tokens: {tokens.source}; dollars at list prices"
             + (f" (no price for {', '.join(missing)}: not in them)" if missing else "")
             + "; "
@@ -122,38 +146,13 @@ def _cap(search: Search, totals: dict[str, list[float]]) -> dict[str, Any]:
     return result
 
 
-def _proposals(
-    search: Search, space: Space, truth: Truth, evaluations: int
-) -> list[list[Candidate]]:
-    """The batches the algorithm proposes when the scores are the simulated truth's."""
-    scores: dict[Candidate, float] = {}
-    weight = search._cost_weight()
-    batches: list[list[Candidate]] = []
-    count = 0
-    algorithm = make_algorithm(
-        search.algorithm, space, scores, seed=search.seed, batch=search.parallel
-    )
-    for batch in algorithm:
-        batch = batch[: evaluations - count]
-        for candidate in batch:
-            scores[candidate] = truth.score(candidate) - weight * space.cost(candidate).dollars
-        batches.append(batch)
-        count += len(batch)
-        if count >= evaluations:
-            break
-    return batches
-
-
 class _Plan:
     """The distinct calls of a search's evaluations, with the chance each goes past the
     early-stopping cut."""
 
-    def __init__(
-        self, search: Search, space: Space, truth: Truth, tokens: TokenModel, dev: int
-    ) -> None:
+    def __init__(self, search: Search, space: Space, tokens: TokenModel, dev: int) -> None:
         self.search = search
         self.space = space
-        self.truth = truth
         self.tokens = tokens
         self.names = Names()
         ext = search.settings.archon_async
@@ -162,14 +161,13 @@ class _Plan:
         if stopping.enabled and dev >= 10:
             self.cut = max(5, int(dev * stopping.first_fraction))
         self.dev = dev
-        self.z = stopping.z
         self.judged = search._benchmark.scoring == "judge"
         self.judge_calls = (2 if ext.scoring != "single" else 1) if self.judged else 0
         self.calls: dict[int, Call] = {}
         self.keep: dict[int, float] = {}  # name -> chance no architecture asks it after the cut
         self.naive = [0.0, 0.0, 0.0]  # calls, tokens, dollars, no cache
         self.low_names: set[int] = set()
-        self.best: float | None = None
+        self.first = True
         self.full: list[tuple[float, Candidate]] = []
         self.judge_model = _model_of(search, search.settings.judge_model)
         for model in search.models:  # the model ranking: each model alone, every question
@@ -181,28 +179,15 @@ class _Plan:
         if self.judge_calls == 2 and baseline:  # its answers, once per question
             self._add(generator_call(self.names, baseline, 0), 1.0, first=True)
 
-    def add_batch(self, batch: Sequence[Candidate]) -> None:
-        """Add one batch of proposals (early stopping compares with earlier batches)."""
-        scores = []
-        for candidate in batch:
-            score = self.truth.score(candidate)
-            on = 1.0 if self.best is None else _goes_on(score, self._bar(), self.cut, self.z)
-            first = self.best is None
-            calls = calls_of(self.space, candidate, self.names)
+    def add_batch(self, batch: Sequence[Step]) -> None:
+        """Add one batch of the walk (the first batch is what ``low`` runs whole)."""
+        for step in batch:
+            calls = calls_of(self.space, step.candidate, self.names)
             for call in calls + self.judgements(calls[-1].name):
-                self._add(call, on, first=first)
-            scores.append(score)
-            self.full.append((score, candidate))
-        best = max(scores, default=None)
-        if best is not None and (self.best is None or best > self.best):
-            self.best = best
-
-    def _bar(self) -> float:
-        """What early stopping compares with: the lower end of the best full score's 95%
-        interval on the dev questions (the evaluator's rule)."""
-        assert self.best is not None
-        p = min(1.0, max(0.0, self.best / 100.0))
-        return self.best - 1.96 * 100.0 * math.sqrt(p * (1 - p) / max(1, self.dev))
+                self._add(call, step.on, first=self.first)
+            self.full.append((step.score, step.candidate))
+        if batch:
+            self.first = False
 
     def judgements(self, answer: int) -> list[Call]:
         """The judge's calls on one answer (none for a benchmark scored without a judge)."""
@@ -284,20 +269,6 @@ def _model_of(search: Search, entry: str | dict[str, Any] | None) -> str:
     """The model id of the search file's judge or baseline entry ('' when none)."""
     resolved = search._resolve(entry)
     return resolved.model if resolved is not None else ""
-
-
-def _goes_on(score: float, best: float, cut: int, z: float) -> float:
-    """The chance that an architecture of expected ``score`` (points) is not stopped after
-    ``cut`` questions when early stopping compares with ``best`` (the evaluator's rule:
-    stopped when its mean plus ``z`` standard errors is below it)."""
-    p = min(1.0, max(0.0, score / 100.0))
-    stop = 0.0
-    for k in range(cut + 1):
-        mean = 100.0 * k / cut
-        variance = 100.0**2 * k * (cut - k) / (cut * (cut - 1)) if cut > 1 else 0.0
-        if mean + z * math.sqrt(variance / cut) < best:
-            stop += math.comb(cut, k) * p**k * (1 - p) ** (cut - k)
-    return 1.0 - stop
 
 
 def _token_model(search: Search, dev: Sequence[Any]) -> tuple[TokenModel, dict[str, float] | None]:

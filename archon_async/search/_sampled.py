@@ -103,6 +103,10 @@ class SampledEvaluator:
     async def evaluate(
         self, candidate: Candidate, n: int, *, stop_below: float | None
     ) -> Evaluation:
+        return self.evaluate_now(candidate, n, stop_below=stop_below)
+
+    def evaluate_now(self, candidate: Candidate, n: int, *, stop_below: float | None) -> Evaluation:
+        """`evaluate` without an event loop (it never waits: the draws are computed)."""
         points = self.points(candidate, self.dev)
         stopped = False
         if self.early_fraction and stop_below is not None and len(self.dev) >= 10:

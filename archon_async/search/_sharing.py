@@ -78,7 +78,7 @@ def calls_of(space: Space, candidate: Candidate, names: Names) -> list[Call]:
         if candidate.critic:
             critiques = names("critic", *candidates)
             calls.append(Call(critiques, "critic", best, len(candidates)))
-        if candidate.ranker_top_k:
+        if candidate.ranker_top_k and len(candidates) > 1:  # one candidate: no call
             ranking = names("ranker", critiques, *candidates)
             calls.append(Call(ranking, "ranker", best, len(candidates), critiques >= 0))
             # The i-th best is the same candidate whatever number the ranker keeps.

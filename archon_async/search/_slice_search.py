@@ -29,6 +29,7 @@ import random
 from collections.abc import Generator, Mapping
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from ._space import Candidate, Space
 
@@ -61,26 +62,48 @@ def slice_search(
     while len(scores) < len(space):
         for candidate in scores:
             evaluated[space.index(candidate)] = True
-        rows = np.flatnonzero(evaluated)
-        y = np.array([scores[space.candidates[int(i)]] for i in rows])
-        model = _BayesianRidge(features[rows], y)
-        chosen: list[int] = []
-        unprobed = [s for s in range(int(slices.max()) + 1) if s not in state.probed]
-        if unprobed:
-            for s in unprobed[:batch]:
-                state.probed.add(s)
-                pool = np.flatnonzero((slices == s) & ~evaluated)
-                if len(pool):
-                    chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
-        else:
-            local = max(1, batch * LEADERS // 4) if batch > 1 else 1 - rounds % 2
-            mean = features @ model.mean
-            chosen += state.refine(space, rows, y, slices, mean, evaluated, local)
-        chosen += _thompson(features, model, draws, evaluated, chosen, batch - len(chosen))
+        # The matrices are small (a hundred columns): BLAS threads cost more than they
+        # save, and on a loaded machine they spin against each other (4x slower measured).
+        with threadpool_limits(limits=1, user_api="blas"):
+            chosen = _next_batch(
+                space, scores, features, slices, evaluated, state, draws, batch, rounds
+            )
         rounds += 1
         if not chosen:
             return
         yield [space.candidates[i] for i in chosen]
+
+
+def _next_batch(
+    space: Space,
+    scores: Mapping[Candidate, float],
+    features: np.ndarray,
+    slices: np.ndarray,
+    evaluated: np.ndarray,
+    state: _LocalState,
+    draws: np.random.Generator,
+    batch: int,
+    rounds: int,
+) -> list[int]:
+    """One batch after the random start: unprobed slices first, then local refinement of
+    the leading slices, the rest of the batch by Thompson draws."""
+    rows = np.flatnonzero(evaluated)
+    y = np.array([scores[space.candidates[int(i)]] for i in rows])
+    model = _BayesianRidge(features[rows], y)
+    chosen: list[int] = []
+    unprobed = [s for s in range(int(slices.max()) + 1) if s not in state.probed]
+    if unprobed:
+        for s in unprobed[:batch]:
+            state.probed.add(s)
+            pool = np.flatnonzero((slices == s) & ~evaluated)
+            if len(pool):
+                chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
+    else:
+        local = max(1, batch * LEADERS // 4) if batch > 1 else 1 - rounds % 2
+        mean = features @ model.mean
+        chosen += state.refine(space, rows, y, slices, mean, evaluated, local)
+    chosen += _thompson(features, model, draws, evaluated, chosen, batch - len(chosen))
+    return chosen
 
 
 class _LocalState:

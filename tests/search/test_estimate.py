@@ -94,3 +94,19 @@ def test_a_budget_caps_the_estimate_and_an_oracle_search_costs_nothing(tmp_path:
     assert abs(ratio - 50 / uncapped["calls"]["expected"]) < 0.01
     oracle = Search(path, simulate=True, oracle=True, run_dir=tmp_path / "c").estimate()
     assert oracle["calls"] == 0 and oracle["mode"] == "oracle"
+
+
+def test_a_model_based_search_is_estimated_on_paired_noisy_scores(tmp_path: Path) -> None:
+    # slice_search follows the scores it sees; the estimate walks it on scores drawn
+    # question by question with paired draws, as a run on the simulated provider sees them.
+    data = small_space(evaluations=40, dev_questions=10, held_out_questions=0, parallel=4)
+    path = write(tmp_path, data)
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="slice_search")
+    estimate = search.estimate()
+    assert "paired" in estimate["note"]
+    report = anyio.run(search.run)
+    sent = report["sent"]
+    for name in ("calls", "tokens", "dollars"):
+        expected, low, high = (estimate[name][end] for end in ("expected", "low", "high"))
+        assert low <= expected <= high, name
+        assert abs(expected / sent[name] - 1) <= 0.2, (name, expected, sent[name])
