@@ -20,6 +20,7 @@ from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
 from ._cli_common import TERMINATED, UsageError, report_summary
 from ._exceptions import BatchStoppedError, InvalidInputError
 from ._progress import BatchStats
+from .callpath._journal import journal_beside, spent_all_runs
 
 __all__ = ["add_batch_command"]
 
@@ -126,6 +127,8 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     check_budget_fits(engine.architecture, args)
     announce_simulated(engine, command="batch", chosen=args.config is not None)
     stats = BatchStats(total=total)
+    journal = None if output is sys.stdout else journal_beside(path)
+    engine.callpath.journal = journal
 
     async def go() -> Any:
         return await run_batch(
@@ -151,6 +154,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         said["stopped"] = why
         if isinstance(exc, BatchStoppedError):
             said.update(stopped_fields(exc, args, retry_errors=not args.no_retry_errors))
+        said.update(spent_all_runs(journal))
         # "simulated" first, so that no one reads a simulated bill or score for a real one.
         report_summary({"simulated": engine.simulated} | stats.summary() | said, args.summary)
         if isinstance(exc, BatchStoppedError):
@@ -158,6 +162,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         return 143 if terminated else 130
     summary = stats.summary()
     summary["output"] = "-" if output is sys.stdout else str(output)
+    summary.update(spent_all_runs(journal))
     if finish is not None:
         summary.update(finish(path))
     report_summary({"simulated": engine.simulated} | summary, args.summary)

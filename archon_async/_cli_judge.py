@@ -23,6 +23,7 @@ from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
 from ._exceptions import BatchStoppedError, ConfigError, InvalidInputError, OutputParseError
 from ._progress import BatchStats
+from .callpath._journal import journal_beside, spent_all_runs
 
 __all__ = ["add_judge_command"]
 
@@ -114,6 +115,8 @@ def _judge(args: argparse.Namespace) -> int:
 
     check_budget_fits(engine.architecture, args)
     stats = BatchStats(total=len(requests))
+    # Each request recorded before it is sent: a killed judge's calls count on the resume.
+    engine.callpath.journal = journal = journal_beside(Path(output))
 
     async def go() -> Any:
         async with engine:  # opening checks the judge's keys, before any call
@@ -142,6 +145,7 @@ def _judge(args: argparse.Namespace) -> int:
         stopped = str(exc) if isinstance(exc, BatchStoppedError) else "interrupted"
         summary.update(_spend(stats))
         summary.update({"judgements": str(output), "stopped": stopped})
+        summary.update(spent_all_runs(journal))
         if isinstance(exc, BatchStoppedError):
             summary.update(stopped_fields(exc, args))  # what finished, the command to go on
         report_summary(summary, args.summary)
@@ -151,6 +155,7 @@ def _judge(args: argparse.Namespace) -> int:
     summary.update(_summarise(output, plan, kind))
     summary.update(_spend(stats))
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
+    summary.update(spent_all_runs(journal))
     # On standard error with every other summary (standard output is for answers).
     report_summary(summary, args.summary)
     return 0

@@ -37,7 +37,8 @@ the cache file is shared by processes as it is.
 
 For the architecture search built on top: create one `CallPath` (with ``cache=`` and a
 ``budget=``), give it to every candidate's `Engine`, and read `CallPath.statistics` and
-`CallPath.spent` for what the search cost.
+`CallPath.spent` for what the search cost. ``calls.journal = SpendJournal(path)`` records
+each request before it is sent, so a resumed run knows what a killed one spent.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ from __future__ import annotations
 from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache
 from ._callpath import CallPath
+from ._journal import JournalTotals, SpendJournal
 from ._redis import RedisLimits
 
-__all__ = ["Budget", "BudgetSnapshot", "CallPath", "RedisLimits", "ResponseCache"]
+__all__ = [
+    "Budget",
+    "BudgetSnapshot",
+    "CallPath",
+    "JournalTotals",
+    "RedisLimits",
+    "ResponseCache",
+    "SpendJournal",
+]

@@ -30,6 +30,7 @@ from ._budget import Budget, BudgetSnapshot
 from ._cache import ResponseCache
 from ._cached import CachedCalls
 from ._home import check_home, forward, start_loop_thread, stop_loop_thread
+from ._journal import SpendJournal
 from ._redis import RedisLimits
 from ._sender import Outcome, Sender
 from ._settings import validated_settings
@@ -125,6 +126,16 @@ class CallPath:
     @budget.setter
     def budget(self, budget: Budget | None) -> None:
         self._sender.budget = budget
+
+    @property
+    def journal(self) -> SpendJournal | None:
+        """Where each request is recorded before it is sent, so that a killed run's spend
+        is known to the next (`SpendJournal`; None: not recorded)."""
+        return self._sender.journal
+
+    @journal.setter
+    def journal(self, journal: SpendJournal | None) -> None:
+        self._sender.journal = journal
 
     @property
     def is_open(self) -> bool:

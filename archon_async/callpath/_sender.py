@@ -18,6 +18,7 @@ from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
 from .._types import CallRecord, ChatRequest, ChatResponse, Usage
 from ._budget import Budget
+from ._journal import SpendJournal
 from ._samples import NRefusals, chunk_sizes, numbered, refuses_n, sample_records
 
 __all__ = ["Outcome", "Sender"]
@@ -42,6 +43,8 @@ class Sender:
         #: The dispatcher of the open call path; None while it is closed.
         self.dispatcher: Dispatcher | None = None
         self.budget = budget
+        #: Where each request is recorded before it is sent (None: nowhere).
+        self.journal: SpendJournal | None = None
         #: What every call spent, capped or not.
         self.meter = Budget()
         self.gates: dict[str, PriorityGate] = {}
@@ -86,14 +89,21 @@ class Sender:
             capacity = dispatcher.settings_for(request.model_type).max_concurrency
             gate = self.gates[request.model_type] = PriorityGate(capacity)
         await gate.acquire(ticket)
+        journal = self.journal
+        entry = "" if journal is None else journal.sent(request.n)  # before it can be sent
         try:
             response, record = await dispatcher.complete(request)
         except ProviderError as exc:
+            if journal is not None:
+                failed = exc.call_record
+                journal.done(entry, [failed], calls=int(failed is not None))
             if exc.call_record is not None and charge:
                 self.charge(exc.call_record)
             raise
         finally:
             gate.release()
+        if journal is not None:
+            journal.done(entry, [record], calls=request.n)
         if charge:
             self.charge(record)
         return response, record

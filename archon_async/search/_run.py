@@ -44,6 +44,8 @@ __all__ = ["Search", "SearchEvent", "benchmark_name"]
 
 #: Archon's benchmark names that differ from ours.
 _ARCHON_BENCHMARKS = {"arena_hard_auto": "arena_hard"}
+#: The run directory's spend journal (`archon_async.callpath.SpendJournal`).
+SPEND_JOURNAL = "spend.journal.jsonl"
 
 
 def benchmark_name(name: str) -> str:
@@ -469,7 +471,7 @@ class Search:
         return ext.cost_weight if ext.objective == "score_per_dollar" else 0.0
 
     async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
-        from ..callpath import CallPath
+        from ..callpath import CallPath, SpendJournal
 
         dev, final, report = self._splits()
         ranking = self.ranking_questions(dev)
@@ -489,6 +491,10 @@ class Search:
             budget=self._hard_cap(),
         )
         await stack.enter_async_context(callpath)
+        # Each request is recorded before it is sent: a killed search's spend is known to
+        # the next run (`_spent_before`), so the hard cap spans every run, kills included.
+        callpath.journal = SpendJournal(self.run_dir / SPEND_JOURNAL)
+        stack.callback(callpath.journal.close)
         self.callpath = callpath
         self.simulator = callpath.simulator
         options: dict[str, Any] = {"seed": self.seed, "callpath": callpath}
@@ -714,10 +720,24 @@ class Search:
 
 
 def _spent_before(record: RunRecord) -> tuple[int, int, float]:
-    """What earlier runs of a search sent: ``spent.json``, else its evaluations' spend."""
+    """What earlier runs of a search sent: the spend journal (written before each request,
+    so it holds what a killed run sent) or ``spent.json`` (saved between steps; it alone
+    holds the runs made before there was a journal), the larger of each, else the
+    evaluations' spend."""
+    from ..callpath import SpendJournal
+
     held = record.load_json("spent.json")
-    if held is not None:
-        return int(held["calls"]), int(held["tokens"]), float(held["dollars"])
+    journal = SpendJournal.totals(record.run_dir / SPEND_JOURNAL)
+    if held is not None or journal is not None:
+        saved = (0, 0, 0.0) if held is None else (held["calls"], held["tokens"], held["dollars"])
+        logged = (
+            (0, 0, 0.0) if journal is None else (journal.calls, journal.tokens, journal.cost_usd)
+        )
+        return (
+            int(max(saved[0], logged[0])),
+            int(max(saved[1], logged[1])),
+            float(max(saved[2], logged[2])),
+        )
     spent = record.evaluations.values()
     return (
         sum(e.calls for e in spent),

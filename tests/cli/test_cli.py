@@ -172,6 +172,8 @@ def test_judge_summary_counts_calls_and_cache_hits_and_a_budget_stop_still_repor
     spent = summary_of(first)
     assert spent["graded"] == 6 and spent["calls"] == 6 and spent["cache_hits"] == 0
     assert "estimated_cost_usd" in spent and "per_model" in spent
+    # Every run on this output, as its spend journal holds it (a killed run included).
+    assert spent["spent_all_runs"]["calls"] == 6
     again = cli(*judge, "--cache", str(cache), "--output", str(tmp_path / "j2.jsonl"))
     assert again.returncode == 0, again.stderr
     assert summary_of(again)["cache_hits"] == 6

@@ -1,0 +1,177 @@
+"""`SpendJournal`: what a call path sent, written ahead of each request, safe from a kill.
+
+A budget's totals live in memory and a run's files are written between steps, so a run
+killed (SIGKILL, a lost machine) between two saves loses the spend of the calls it sent
+since: a resumed search or batch then under-counts what the provider billed, and a hard
+cap lets it spend that much again. The journal is the write-ahead record that closes the
+gap: one line ``{"sent": id, "n": samples}`` is appended *before* a request goes to the
+dispatcher, and one line ``{"done": id, "calls": k, "in": tokens, "out": tokens, "usd":
+dollars}`` once its reply (or its failure) is in. Totals (`SpendJournal.totals`) count
+every finished request as what it spent, and every request sent with no ``done`` line as
+``n`` calls of unknown tokens: a kill at any instant never under-counts calls; it
+over-counts by at most the requests in flight that had not reached the provider yet (the
+calls waiting for a rate limit inside the dispatcher, cancelled or killed there). Their
+tokens and dollars are unknown and not counted. A request is one call whatever its retries
+(as `Budget` counts it); a request of ``n`` samples is ``n`` calls.
+
+Each line is one ``write(2)`` on a file opened with ``O_APPEND``: the kernel has it once
+the call returns, so a killed process loses none of it (only a machine that loses power
+before its page cache is written may); a line cut short by a full disk is skipped when
+read. Appending stays cheaper per call than a database transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._pricing import DEFAULT_PRICES, cost_usd, usd
+from .._types import CallRecord
+
+__all__ = ["JournalTotals", "SpendJournal", "journal_beside", "spent_all_runs"]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTotals:
+    """What the requests of a journal spent, over every run that wrote it.
+
+    Attributes:
+        calls: calls sent (a request of n samples is n calls), those in flight at a kill
+            included.
+        input_tokens, output_tokens: tokens of the answered (or failed) requests.
+        cost_usd: their list-price dollars (unpriced models count 0).
+        unfinished: calls sent with no reply recorded (in flight when the run ended).
+    """
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unfinished: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Tokens in and out."""
+        return self.input_tokens + self.output_tokens
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready, in a batch summary's terms."""
+        return {
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "estimated_cost_usd": usd(self.cost_usd),
+            "unfinished_calls": self.unfinished,
+        }
+
+
+class SpendJournal:
+    """An append-only record of the requests a call path sends (see the module docstring).
+
+    Args:
+        path: the journal file (created on the first request; appended to by later runs).
+        prices: USD per million tokens, input and output, for the ``usd`` of each line.
+    """
+
+    def __init__(
+        self, path: str | Path, *, prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES
+    ) -> None:
+        self.path = Path(path)
+        self._prices = prices
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+        # Request ids are unique in the file across runs: a random prefix per journal object.
+        self._prefix = secrets.token_hex(4)
+        self._count = 0
+
+    def __repr__(self) -> str:
+        return f"SpendJournal({str(self.path)!r})"
+
+    def sent(self, samples: int) -> str:
+        """Record a request of ``samples`` samples about to be sent; returns its id."""
+        with self._lock:
+            self._count += 1
+            entry = f"{self._prefix}{self._count:x}"
+        self._append({"sent": entry, "n": samples})
+        return entry
+
+    def done(self, entry: str, records: Iterable[CallRecord | None], *, calls: int) -> None:
+        """Record what request ``entry`` spent: ``calls`` calls, the tokens of ``records``
+        (its records; None for a failure with no record)."""
+        tokens_in = tokens_out = 0
+        dollars = 0.0
+        for record in records:
+            if record is None:
+                continue
+            tokens_in += record.input_tokens
+            tokens_out += record.output_tokens
+            price = cost_usd(record.model, record.input_tokens, record.output_tokens, self._prices)
+            dollars += price or 0.0
+        line = {"done": entry, "calls": calls, "in": tokens_in, "out": tokens_out, "usd": dollars}
+        self._append(line)
+
+    def _append(self, line: Mapping[str, object]) -> None:
+        data = orjson.dumps(line) + b"\n"
+        with self._lock:
+            if self._fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(self._fd, data)
+
+    def close(self) -> None:
+        """Close the file (a later request opens it again)."""
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    @staticmethod
+    def totals(path: str | Path) -> JournalTotals | None:
+        """The totals of the journal at ``path`` (None when there is no such file)."""
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            return None
+        pending: dict[str, int] = {}
+        calls = tokens_in = tokens_out = 0
+        dollars = 0.0
+        for text in raw.splitlines():
+            try:
+                line = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                continue  # cut short (a full disk): its request counts as unfinished
+            if "sent" in line:
+                pending[line["sent"]] = int(line["n"])
+            elif "done" in line and pending.pop(line["done"], None) is not None:
+                calls += int(line["calls"])
+                tokens_in += int(line["in"])
+                tokens_out += int(line["out"])
+                dollars += float(line["usd"])
+        unfinished = sum(pending.values())
+        return JournalTotals(calls + unfinished, tokens_in, tokens_out, dollars, unfinished)
+
+
+def journal_beside(output: Path) -> SpendJournal:
+    """The spend journal of an answers (or judgements) file: ``OUTPUT.spend.jsonl``,
+    started anew with a new output file (a resumed one adds to it)."""
+    path = output.with_name(output.name + ".spend.jsonl")
+    if not output.exists():
+        path.unlink(missing_ok=True)
+    return SpendJournal(path)
+
+
+def spent_all_runs(journal: SpendJournal | None) -> dict[str, Any]:
+    """A summary's ``spent_all_runs``: what every run on an output sent, killed ones
+    included (``journal`` is closed first); empty without a journal."""
+    if journal is None:
+        return {}
+    journal.close()
+    totals = SpendJournal.totals(journal.path)
+    return {} if totals is None else {"spent_all_runs": totals.summary()}
