@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 
 from ._architecture import Architecture
@@ -27,6 +28,7 @@ __all__ = [
     "budget_overrun",
     "cache_from_args",
     "check_budget_fits",
+    "check_shared_limits",
     "item_prompts",
     "print_estimate",
     "shared_limits_from_args",
@@ -114,6 +116,27 @@ def shared_limits_from_args(args: argparse.Namespace) -> RedisLimits | None:
     """
     url = shared_limits_url(args)
     return None if url is None else RedisLimits(url, prefix=args.shared_limits_prefix)
+
+
+def check_shared_limits(args: argparse.Namespace) -> None:
+    """Reach the ``--shared-limits`` Redis server once, if given (``serve`` does it before
+    it listens: its engines open in the server's startup, where a failure is uvicorn's
+    traceback, or answered every request with a 500 before the server was checked).
+
+    Raises:
+        ConfigError: not a Redis URL, or the server cannot be reached.
+    """
+    limits = shared_limits_from_args(args)
+    if limits is None:
+        return
+
+    async def reach() -> None:
+        try:
+            await limits.check()
+        finally:
+            await limits.aclose()
+
+    anyio.run(reach)
 
 
 def cache_from_args(args: argparse.Namespace) -> ResponseCache | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._architecture import Architecture
-from ._cli_callpath import shared_limits_url
+from ._cli_callpath import check_shared_limits, shared_limits_url
 from ._exceptions import ConfigError
 
 __all__ = ["add_serve_command"]
@@ -104,6 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         simulate = SimulationSettings(latency_s=(args.simulate_latency_ms or 0) / 1000)
     architectures = [Architecture.from_file(path) for path in args.configs]
+    check_shared_limits(args)
     app = create_app(
         architectures,
         api_keys=api_keys,

@@ -10,8 +10,8 @@ its samples are drawn one request each from then on.
 
 The trace stays per sample: each sample gets its own `CallRecord` with its share of the
 request's tokens (see `providers._base.with_choices`); the samples after the first are
-marked ``batched`` (no request of their own), and the first carries the request's retries
-and timeouts.
+marked ``batched`` (no request of their own), and the first carries the request's retries,
+timeouts and wait for the limits (so the trace's totals count each once).
 
 On the simulated provider, a request drawn for the cache carries the sample numbers its
 choices stand for (`SAMPLES_FIELD`), so the simulator answers sample j of a request with
@@ -94,6 +94,7 @@ def sample_records(record: CallRecord, response: ChatResponse) -> list[CallRecor
                 output_tokens=choice.usage.output_tokens,
                 retries=record.retries if index == 0 else 0,
                 timeouts=record.timeouts if index == 0 else 0,
+                wait_s=record.wait_s if index == 0 else 0.0,  # one request waited once
                 finish_reason=choice.finish_reason,
                 batched=index > 0,
             )

@@ -114,3 +114,13 @@ async def test_a_redis_server_that_goes_away_stops_a_batch(redis_url: str, tmp_p
     # The prompt that met it has an error line (a rerun retries it); no other started.
     written = out.read_text().splitlines()
     assert len(written) == 1 and "shared limits" in written[0]
+
+
+def test_serve_refuses_to_start_on_a_redis_server_not_there() -> None:
+    """It started, said ready, and answered every request with a 500."""
+    url = f"redis://:hunter2@127.0.0.1:{closed_port()}/0"
+    done = run_cli("serve", "default", "--simulate", "--port", "0", "--shared-limits", url)
+    assert done.returncode == 1, done.stderr
+    assert "the Redis server of the shared limits, redis://:***@" in done.stderr
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+    assert "serving" not in done.stderr

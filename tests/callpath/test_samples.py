@@ -6,8 +6,8 @@ from typing import Any
 
 from archon_async import CallPath, Engine, ResponseCache
 from archon_async._defaults import DEFAULT_ARCHITECTURE
-from archon_async._types import ChatRequest
-from archon_async.callpath._samples import chunk_sizes, refuses_n
+from archon_async._types import CallRecord, ChatRequest, ChatResponse, Usage
+from archon_async.callpath._samples import chunk_sizes, refuses_n, sample_records
 from archon_async.core import BadRequestError, ProviderError
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
 
@@ -125,3 +125,19 @@ async def test_a_cached_sample_reads_the_same_as_one_drawn_from_a_fresh_simulato
         assert len(set(whole)) == 5
         assert await draw(3, 2, model_type) == whole[3:]
         assert await draw(1, 1, model_type) == whole[1:2]
+
+
+def test_the_samples_of_one_request_count_its_wait_and_retries_once() -> None:
+    """The trace's limit_wait_s summed the request's wait once per sample (a generate with
+    2 requests of 5 samples said 3.2 s of waiting in a 0.7 s run)."""
+    record = CallRecord(
+        model="m", provider="p", latency_s=0.1, input_tokens=30, output_tokens=15,
+        retries=1, wait_s=2.0, timeouts=1,
+    )  # fmt: skip
+    choices = tuple(ChatResponse(text=f"s{i}", usage=Usage(10, 5), model="m") for i in range(3))
+    response = ChatResponse(text="s0", usage=Usage(30, 15), model="m", choices=choices)
+    records = sample_records(record, response)
+    assert len(records) == 3 and [r.batched for r in records] == [False, True, True]
+    assert sum(r.wait_s for r in records) == 2.0
+    assert sum(r.retries for r in records) == 1 and sum(r.timeouts for r in records) == 1
+    assert sum(r.input_tokens for r in records) == 30
