@@ -133,9 +133,22 @@ class CallContext:
         if many is None:  # a completer of one call at a time
             return await gather_settled([lambda: self.complete(messages)] * count)
         outcomes = await many(request, count)
+        replaced: Sequence[ProviderError] = ()
+        if self._spec.fallbacks:
+            from .callpath._fallbacks import samples_with_fallbacks
+
+            outcomes, replaced = await samples_with_fallbacks(
+                request, outcomes, self._spec.fallbacks, many, self.note
+            )
         results: list[ChatResponse | ArchonError] = []
         records: list[CallRecord] = []  # in order, recorded together
         recorded: set[int] = set()
+        for error in replaced:  # calls made too, though a fallback answered
+            if id(error) not in recorded:
+                recorded.add(id(error))
+                if error.call_record is not None:
+                    records.append(error.call_record)
+                self._trace.notes.append({"event": "call_failed", "error": str(error)})
         for outcome in outcomes:
             if isinstance(outcome, ProviderError):
                 if id(outcome) not in recorded:

@@ -18,7 +18,9 @@ reasons (``"fallbacks"`` in its config)::
   ``timeout_s``, open it for 30 s).
 
 A fallback is a model name (same model_type) or ``{"model", "model_type"}``; they are tried
-in order, and each use is noted in the trace (``fallback``: trigger, from, to, error).
+in order, and each use is noted in the trace (``fallback``: trigger, from, to, error). A
+component drawing several samples (in requests of ``n``) falls back for the samples whose
+request failed, drawing as many from the fallback (`samples_with_fallbacks`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .._exceptions import (
     BadRequestError,
@@ -37,7 +39,9 @@ from .._exceptions import (
 )
 from .._types import ChatRequest
 
-__all__ = ["fallback_trigger", "with_fallbacks"]
+T = TypeVar("T")
+
+__all__ = ["fallback_trigger", "samples_with_fallbacks", "with_fallbacks"]
 
 Trigger = Literal["context_window", "content_policy", "unavailable"]
 
@@ -109,3 +113,53 @@ async def with_fallbacks(
         except ProviderError as error:
             last = error
     raise last
+
+
+async def samples_with_fallbacks(
+    request: ChatRequest,
+    outcomes: Sequence[T | ProviderError],
+    fallbacks: Mapping[Any, Sequence[str | Mapping[str, Any]]],
+    draw: Callable[[ChatRequest, int], Awaitable[Sequence[T | ProviderError]]],
+    note: Callable[..., None],
+) -> tuple[list[T | ProviderError], list[ProviderError]]:
+    """The samples of ``request`` (``outcomes``, per sample), with those whose error has
+    fallbacks drawn again from each fallback in turn (``draw(alternative, k)``; each use
+    noted) until they succeed or the fallbacks of their trigger run out.
+
+    Returns:
+        Per sample its outcome, and the errors that fallbacks replaced (their calls were
+        made: the trace records them).
+    """
+    final = list(outcomes)
+    replaced: list[ProviderError] = []
+    waiting: dict[Trigger, list[int]] = {}
+    for index, outcome in enumerate(final):
+        if isinstance(outcome, ProviderError):
+            trigger = fallback_trigger(outcome)
+            if trigger is not None and fallbacks.get(trigger):
+                waiting.setdefault(trigger, []).append(index)
+    for trigger, indices in waiting.items():
+        for entry in fallbacks[trigger]:
+            alternative = _alternative(request, entry)
+            last = final[indices[0]]
+            note(
+                "fallback",
+                trigger=trigger,
+                model=request.model,
+                fallback=alternative.model,
+                error=f"{type(last).__name__}: {last}",
+                samples=len(indices),
+            )
+            drawn = await draw(alternative, len(indices))
+            failed = []
+            for index, outcome in zip(indices, drawn, strict=True):
+                previous = final[index]
+                if isinstance(previous, ProviderError):  # always: only errors wait here
+                    replaced.append(previous)
+                final[index] = outcome
+                if isinstance(outcome, ProviderError):
+                    failed.append(index)
+            indices = failed
+            if not indices:
+                break
+    return final, replaced

@@ -150,6 +150,33 @@ async def test_each_trigger_against_the_simulated_provider_over_http() -> None:
     assert "HTTP 503" in components[2].calls[0].error
 
 
+async def test_a_component_of_several_samples_falls_back_too() -> None:
+    """Samples drawn in one request of ``n`` (the default architecture's generators draw 5)
+    had no fallback at all: the component failed on the first context-length error."""
+    settings = SimulationSettings(
+        request_log=100, models={"small-8k": ModelSettings(context_window=300)}
+    )
+    spec = {"type": "generator", "model": "small-8k", "model_type": "OpenAI_API",
+            "max_tokens": 32, "samples": 3,
+            "fallbacks": {"context_window": ["big-128k"]}}  # fmt: skip
+    config = {"layers": [[spec]]}
+    async with SimulatedServer(settings) as server:
+        async with Engine(config, simulate=str(server.base_url)) as engine:
+            result = await engine.generate("a long question " * 100)
+        sent = [(record.model, record.n) for record in server.request_log()]
+    assert len(result.candidates) == 3
+    # One request of n=3 refused (the log names no model for it), then the 3 samples from
+    # the fallback in one request.
+    assert [n for _, n in sent] == [3, 3] and sent[1][0] == "big-128k"
+    [component] = result.trace.layers[0].components
+    [note] = [n for n in component.notes if n["event"] == "fallback"]
+    assert note["trigger"] == "context_window" and note["fallback"] == "big-128k"
+    assert note["samples"] == 3
+    models = [call.model for call in component.calls]
+    assert models == ["small-8k", "big-128k", "big-128k", "big-128k"]
+    assert component.calls[0].error is not None
+
+
 @pytest.mark.parametrize("wire", list(Wire))
 def test_each_apis_context_wording_is_read_as_a_context_window_error(wire: Wire) -> None:
     inbound = Inbound(wire=wire, model="m", messages=(("user", "x" * 2000),), max_tokens=100)
