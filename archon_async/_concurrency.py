@@ -29,7 +29,9 @@ async def gather(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     first in the caller's own, as before: it always ran here).
     """
     if len(fns) <= 1:
-        return [await fn() for fn in fns]
+        # One function runs in this task: no group, and no comprehension's frame between
+        # the caller and its awaits (every loop turn resumes the whole chain).
+        return [await fns[0]()] if fns else []
     results: list[Any] = [None] * len(fns)
 
     async def run(index: int, fn: Callable[[], Awaitable[T]]) -> None:
@@ -101,13 +103,16 @@ async def gather_settled(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T | 
     Other exceptions are bugs: they cancel the siblings and propagate.
     """
 
-    async def settle(fn: Callable[[], Awaitable[T]]) -> T | ArchonError:
-        try:
-            return await fn()
-        except ArchonError as exc:
-            return exc
+    if len(fns) == 1:
+        return [await _settle(fns[0])]
+    return await gather([lambda fn=fn: _settle(fn) for fn in fns])  # type: ignore[misc]
 
-    return await gather([lambda fn=fn: settle(fn) for fn in fns])  # type: ignore[misc]
+
+async def _settle(fn: Callable[[], Awaitable[T]]) -> T | ArchonError:
+    try:
+        return await fn()
+    except ArchonError as exc:
+        return exc
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -32,7 +32,12 @@ class LibraryLogger:
 
     def enabled_for(self, level: int) -> bool:
         """Whether an event of ``level`` would go anywhere (cheap: for hot paths)."""
-        return structlog.is_configured() or self._stdlib.isEnabledFor(level)
+        if not structlog.is_configured():
+            return self._stdlib.isEnabledFor(level)
+        # The application's structlog decides: its filtering loggers (the default wrapper
+        # class included) know their level; a wrapper that cannot tell gets every event.
+        check = getattr(self._structlog, "is_enabled_for", None)
+        return True if check is None else bool(check(level))
 
     def debug(self, event: str, **fields: Any) -> None:
         """Log at DEBUG."""

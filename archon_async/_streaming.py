@@ -88,16 +88,17 @@ def claim_stream_sink() -> StreamSink | None:
     return sink
 
 
-async def send_for_sink(
+def send_for_sink(
     provider: Any, request: ChatRequest, api_key: str | None, sink: StreamSink | None
-) -> ChatResponse:
+) -> Awaitable[ChatResponse]:
     """One attempt of a call: streamed into ``sink`` when there is one and the provider can
-    stream (it has ``stream(request, *, api_key, on_delta)``), else sent whole."""
+    stream (it has ``stream(request, *, api_key, on_delta)``), else sent whole. Returns the
+    provider's own coroutine, for the caller to await (no level in between)."""
     streamer = getattr(provider, "stream", None) if sink is not None else None
     if streamer is None or sink is None:
-        response: ChatResponse = await provider.send(request, api_key=api_key)
-        return response
-    streamed: ChatResponse = await streamer(request, api_key=api_key, on_delta=sink.deliver)
+        sent: Awaitable[ChatResponse] = provider.send(request, api_key=api_key)
+        return sent
+    streamed: Awaitable[ChatResponse] = streamer(request, api_key=api_key, on_delta=sink.deliver)
     return streamed
 
 

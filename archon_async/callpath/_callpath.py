@@ -380,24 +380,17 @@ class CallPath:
         if ticket is None:
             ticket = current_ticket.get()
         ready = self._ready
-        if ready is not self._opened and (ready is None or not ready.done()):
-            await self.open()
-        if self._loop is not asyncio.get_running_loop():
-            return await self._forward(self._complete_home(request, sample, counter, ticket))
-        if self._cached is not None:  # (what _complete_home does, one coroutine fewer)
-            return await self._cached.complete(request, sample, counter, ticket)
-        return await self._sender.send(request, ticket)
-
-    async def _complete_home(
-        self,
-        request: ChatRequest,
-        sample: int | None,
-        counter: dict[bytes, int] | None,
-        ticket: int,
-    ) -> tuple[ChatResponse, CallRecord]:
+        if ready is None or (ready is not self._opened and not ready.done()):
+            await self.open()  # closed (or never opened): opens on this loop
+        # The sender's (or the cache's) coroutine itself, not one that awaits it: a level
+        # less for every loop turn of the call.
         if self._cached is None:
-            return await self._sender.send(request, ticket)
-        return await self._cached.complete(request, sample, counter, ticket)
+            work = self._sender.send(request, ticket)
+        else:
+            work = self._cached.complete(request, sample, counter, ticket)
+        if self._loop is not asyncio.get_running_loop():
+            return await self._forward(work)
+        return await work
 
     async def complete_samples(
         self,
@@ -425,22 +418,12 @@ class CallPath:
         if ticket is None:
             ticket = current_ticket.get()
         ready = self._ready
-        if ready is not self._opened and (ready is None or not ready.done()):
-            await self.open()
-        if self._loop is not asyncio.get_running_loop():
-            return await self._forward(self._samples_home(request, count, first, counter, ticket))
-        if self._cached is not None:  # (what _samples_home does, one coroutine fewer)
-            return await self._cached.samples(request, count, first, counter, ticket)
-        return await self._sender.draw(request, count, ticket)
-
-    async def _samples_home(
-        self,
-        request: ChatRequest,
-        count: int,
-        first: int | None,
-        counter: dict[bytes, int] | None,
-        ticket: int,
-    ) -> list[Outcome]:
+        if ready is None or (ready is not self._opened and not ready.done()):
+            await self.open()  # closed (or never opened): opens on this loop
         if self._cached is None:
-            return await self._sender.draw(request, count, ticket)
-        return await self._cached.samples(request, count, first, counter, ticket)
+            work = self._sender.draw(request, count, ticket)
+        else:
+            work = self._cached.samples(request, count, first, counter, ticket)
+        if self._loop is not asyncio.get_running_loop():
+            return await self._forward(work)
+        return await work

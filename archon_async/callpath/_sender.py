@@ -69,39 +69,34 @@ class Sender:
         Raises:
             ProviderError: the call failed after its retries (charged if it has a record).
         """
-        held = self.budget is not None and self.budget.per_call
-        if held:
-            assert self.budget is not None
-            self.budget.reserve(request.n)  # a hard cap: raises instead of sending
-        try:
-            return await self._send(request, ticket, charge)
-        finally:
-            if held:
-                assert self.budget is not None
-                self.budget.release(request.n)
-
-    async def _send(
-        self, request: ChatRequest, ticket: int, charge: bool
-    ) -> tuple[ChatResponse, CallRecord]:
         dispatcher = self.opened()
         gate = self.gates.get(request.model_type)
         if gate is None:
             capacity = dispatcher.settings_for(request.model_type).max_concurrency
             gate = self.gates[request.model_type] = PriorityGate(capacity)
-        await gate.acquire(ticket)
+        # One coroutine from here to the dispatcher: every loop turn of a call resumes each
+        # level between the batch worker and the socket (bench/RESULTS.md, measure 3).
         journal = self.journal
-        entry = "" if journal is None else journal.sent(request.n)  # before it can be sent
+        held = self.budget if self.budget is not None and self.budget.per_call else None
+        if held is not None:
+            held.reserve(request.n)  # a hard cap: raises instead of sending
         try:
-            response, record = await dispatcher.complete(request)
+            await gate.acquire(ticket)
+            try:
+                entry = "" if journal is None else journal.sent(request.n)  # before it can be sent
+                response, record = await dispatcher.complete(request)
+            finally:
+                gate.release()
         except ProviderError as exc:
+            failed = exc.call_record
             if journal is not None:
-                failed = exc.call_record
                 journal.done(entry, [failed], calls=int(failed is not None))
-            if exc.call_record is not None and charge:
-                self.charge(exc.call_record)
+            if failed is not None and charge:
+                self.charge(failed)
             raise
         finally:
-            gate.release()
+            if held is not None:
+                held.release(request.n)  # after the charge: the cap never sees a gap
         if journal is not None:
             journal.done(entry, [record], calls=request.n)
         if charge:

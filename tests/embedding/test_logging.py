@@ -63,3 +63,31 @@ def test_events_reach_the_standard_logging_module() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == 1  # single_model: one call
+
+
+def test_an_application_structlog_level_decides_whether_a_call_line_is_built() -> None:
+    # The per-call line is built only when it would be kept: a filtering structlog logger
+    # above DEBUG says no (before, a configured structlog always got it, to drop it).
+    done = _python(
+        textwrap.dedent(
+            """
+        import logging, structlog
+        from archon_async._logging import get_logger
+        events = []
+        def keep(logger, method, event_dict):
+            events.append(event_dict["event"])
+            raise structlog.DropEvent
+        log = get_logger("archon_async._dispatch")
+        structlog.configure(
+            processors=[keep], wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)
+        )
+        assert not log.enabled_for(logging.DEBUG) and log.enabled_for(logging.INFO)
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+        assert log.enabled_for(logging.DEBUG)
+        """
+        )
+        + RUN
+        + "print(events.count('provider_call'))\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == 1

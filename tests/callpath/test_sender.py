@@ -1,0 +1,74 @@
+"""The call path's admission of one request: a hard budget's reservation and the
+model_type's slot are held while the call is sent, and given back however it ends."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from archon_async import Budget, BudgetExceededError, CallPath, ChatRequest, ProviderError
+from tests.conftest import FakeProvider, fake_registry
+
+
+def _request(text: str) -> ChatRequest:
+    return ChatRequest(
+        model="m", model_type="Fake_API", messages=({"role": "user", "content": text},)
+    )
+
+
+async def test_a_call_cancelled_at_the_gate_gives_back_its_reservation_and_place() -> None:
+    sent, release = anyio.Event(), anyio.Event()
+
+    async def reply(request: ChatRequest) -> str:
+        sent.set()
+        await release.wait()
+        return "ok"
+
+    provider = FakeProvider(reply)
+    budget = Budget(max_calls=2, per_call=True)
+    settings = {"Fake_API": {"max_concurrency": 1}}
+    registry = fake_registry(provider)
+    async with CallPath(registry=registry, providers=settings, budget=budget) as calls:
+        async with anyio.create_task_group() as group:
+            group.start_soon(calls.complete, _request("first"))  # takes the one slot
+            await sent.wait()
+            with anyio.move_on_after(0.05):  # waits at the full gate, then is cancelled
+                await calls.complete(_request("cancelled"))
+            # Had the cancelled call kept its reservation, this third one would be refused
+            # (1 in flight + 1 held + 1 = 3 > 2); had it kept its place, it would never run.
+            group.start_soon(calls.complete, _request("third"))
+            release.set()
+        assert calls.spent().calls == 2
+        with pytest.raises(BudgetExceededError):  # both sent and charged: the cap is reached
+            await calls.complete(_request("fourth"))
+    assert [r.messages[-1]["content"] for r in provider.requests] == ["first", "third"]
+    assert provider.max_in_flight == 1
+
+
+async def test_a_closed_callpath_opens_again_on_the_next_call() -> None:
+    provider = FakeProvider(lambda request: "ok")
+    calls = CallPath(registry=fake_registry(provider))
+    async with calls:
+        await calls.complete(_request("one"))
+    response, _ = await calls.complete(_request("two"))  # reopened on this loop
+    await calls.aclose()
+    assert response.text == "ok" and len(provider.requests) == 2
+
+
+async def test_a_failed_call_is_charged_and_gives_back_its_reservation() -> None:
+    def reply(request: ChatRequest) -> str:
+        raise ProviderError("down", provider="Fake_API", model=request.model)
+
+    budget = Budget(max_calls=5, per_call=True)
+    provider = FakeProvider(reply)
+    settings = {"Fake_API": {"max_concurrency": 1, "max_retries": 0}}
+    registry = fake_registry(provider)
+    async with CallPath(registry=registry, providers=settings, budget=budget) as calls:
+        for _ in range(3):
+            with pytest.raises(ProviderError):
+                await calls.complete(_request("q"))
+    # Each failure is one call charged, and nothing stays held: three more would fit two.
+    assert budget.spent().calls == 3
+    budget.reserve(2)
+    with pytest.raises(BudgetExceededError):
+        budget.reserve(1)
