@@ -7,6 +7,8 @@ tokens counted), Gemini's wait given only in the body, waits longer than a call 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -234,51 +236,19 @@ async def test_a_limiter_wait_is_in_the_trace_and_the_log() -> None:
     assert logged[0]["provider"] == "Fake_API"
 
 
-async def test_a_runaway_reply_is_cut_at_max_reply_bytes_and_reported_as_malformed() -> None:
-    served: list[int] = []
-
-    async def huge(request: web.Request) -> web.StreamResponse:
-        reply = web.StreamResponse(headers={"content-type": "application/json"})
-        await reply.prepare(request)
-        chunk = b'{"choices": [{"message": {"content": "' + b"a" * (1 << 20)
-        try:
-            for _ in range(200):  # 200 MB if read to the end
-                await reply.write(chunk)
-                served.append(len(chunk))
-        except (ConnectionResetError, ConnectionError):
-            pass
-        return reply
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", huge)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    settings = ProviderSettings(base_url=f"http://127.0.0.1:{port}/v1", max_reply_bytes=2 << 20)
-    provider = OpenAIChatProvider("OpenAI_Compatible", settings)
-    try:
-        with pytest.raises(MalformedResponseError, match="larger than max_reply_bytes"):
-            await provider.send(chat_request("OpenAI_Compatible"), api_key=None)
-    finally:
-        await provider.aclose()
-        await runner.cleanup()
-    assert sum(served) < 64 << 20  # the server was cut off long before 200 MB
-
-
-async def test_a_runaway_stream_is_cut_at_max_reply_bytes_with_the_whole_replys_error() -> None:
+@asynccontextmanager
+async def runaway(piece: bytes, media_type: str) -> AsyncIterator[tuple[str, list[int]]]:
+    """A chat-completions server on 127.0.0.1 writing ``piece`` until 200 MB are out or the
+    client leaves; yields its base URL and the sizes written so far."""
     served: list[int] = []
 
     async def endless(request: web.Request) -> web.StreamResponse:
-        reply = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        reply = web.StreamResponse(headers={"content-type": media_type})
         await reply.prepare(request)
-        event = b'data: {"choices": [{"index": 0, "delta": {"content": "' + b"a" * (1 << 16)
-        event += b'"}}]}\n\n'
         try:
-            for _ in range(3200):  # 200 MB if read to the end
-                await reply.write(event)
-                served.append(len(event))
+            for _ in range((200 << 20) // len(piece)):
+                await reply.write(piece)
+                served.append(len(piece))
         except (ConnectionResetError, ConnectionError):
             pass
         return reply
@@ -290,19 +260,41 @@ async def test_a_runaway_stream_is_cut_at_max_reply_bytes_with_the_whole_replys_
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    settings = ProviderSettings(base_url=f"http://127.0.0.1:{port}/v1", max_reply_bytes=2 << 20)
-    provider = OpenAIChatProvider("OpenAI_Compatible", settings)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", served
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_runaway_reply_is_cut_at_max_reply_bytes_and_reported_as_malformed() -> None:
+    piece = b'{"choices": [{"message": {"content": "' + b"a" * (1 << 20)
+    async with runaway(piece, "application/json") as (url, served):
+        settings = ProviderSettings(base_url=url, max_reply_bytes=2 << 20)
+        provider = OpenAIChatProvider("OpenAI_Compatible", settings)
+        try:
+            with pytest.raises(MalformedResponseError, match="larger than max_reply_bytes"):
+                await provider.send(chat_request("OpenAI_Compatible"), api_key=None)
+        finally:
+            await provider.aclose()
+    assert sum(served) < 64 << 20  # the server was cut off long before 200 MB
+
+
+async def test_a_runaway_stream_is_cut_at_max_reply_bytes_with_the_whole_replys_error() -> None:
+    piece = b'data: {"choices": [{"index": 0, "delta": {"content": "' + b"a" * (1 << 16)
     pieces: list[str] = []
 
     async def collect(text: str) -> None:
         pieces.append(text)
 
-    try:
-        with pytest.raises(MalformedResponseError, match="larger than max_reply_bytes"):
-            await provider.stream(chat_request("OpenAI_Compatible"), api_key=None, on_delta=collect)
-    finally:
-        await provider.aclose()
-        await runner.cleanup()
+    async with runaway(piece + b'"}}]}\n\n', "text/event-stream") as (url, served):
+        settings = ProviderSettings(base_url=url, max_reply_bytes=2 << 20)
+        provider = OpenAIChatProvider("OpenAI_Compatible", settings)
+        request = chat_request("OpenAI_Compatible")
+        try:
+            with pytest.raises(MalformedResponseError, match="larger than max_reply_bytes"):
+                await provider.stream(request, api_key=None, on_delta=collect)
+        finally:
+            await provider.aclose()
     # The text read before the cap was handed over; nothing past 2 MiB was read.
     assert 0 < sum(map(len, pieces)) <= 2 << 20
     assert sum(served) < 64 << 20  # the server was cut off long before 200 MB
