@@ -394,15 +394,20 @@ async def answer_item(
 
 
 def _spending(calls: list[CallRecord]) -> dict[str, int]:
-    hits = sum(1 for call in calls if call.cached)
-    # Attempts resent after a failure, and how many of them timed out (a busy server's
-    # queue shows here first): written when there were any.
-    retries = sum(call.retries for call in calls)
-    timeouts = sum(call.timeouts for call in calls)
+    # One pass over the prompt's calls (a cached rerun's line is mostly this).
+    hits = retries = timeouts = tokens_in = tokens_out = 0
+    for call in calls:
+        hits += call.cached
+        # Attempts resent after a failure, and how many of them timed out (a busy
+        # server's queue shows here first): written when there were any.
+        retries += call.retries
+        timeouts += call.timeouts
+        tokens_in += call.input_tokens
+        tokens_out += call.output_tokens
     return {
         "calls": len(calls) - hits,
-        "input_tokens": sum(call.input_tokens for call in calls),
-        "output_tokens": sum(call.output_tokens for call in calls),
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
         **({"cache_hits": hits} if hits else {}),
         **({"retries": retries} if retries else {}),
         **({"timeouts": timeouts} if timeouts else {}),

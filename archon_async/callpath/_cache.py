@@ -241,8 +241,11 @@ class ResponseCache:
         finally:
             db.close()
         ahead: dict[bytes, dict[int, _Row]] = {}
-        for key, sample, *row in rows:
-            ahead.setdefault(key, {})[sample] = tuple(row)
+        for row in rows:
+            samples = ahead.get(row[0])
+            if samples is None:
+                samples = ahead[row[0]] = {}
+            samples[row[1]] = row[2:]
         with self._lock:
             self._ahead = ahead
         return len(rows)
