@@ -44,6 +44,9 @@ class BatchStats:
     cache_hits: int = 0
     retries: int = 0
     timeouts: int = 0
+    # Requests sent: a request of n samples is n calls (one per sample, each with its
+    # share of the tokens) and one request, which is what a requests-per-minute limit counts.
+    requests: int = 0
 
     def add_calls(self, calls: Iterable[CallRecord]) -> None:
         """Count the calls of one finished prompt (cache hits apart: they cost nothing)."""
@@ -53,6 +56,7 @@ class BatchStats:
             if call.cached:
                 self.cache_hits += 1
                 continue
+            self.requests += not call.batched
             usage = self.per_model[call.model]
             usage.calls += 1
             usage.input_tokens += call.input_tokens
@@ -116,6 +120,7 @@ class BatchStats:
             "failed": self.failed,
             "elapsed_s": round(self.elapsed_s, 3),
             "calls": self.calls,
+            "requests": self.requests,
             "retries": self.retries,
             "timeouts": self.timeouts,
             "cache_hits": self.cache_hits,

@@ -82,10 +82,11 @@ class RedisLimits:
             how late a request may be sent after its turn follows from it (see the module).
 
     Raises:
-        ConfigError: the ``redis`` package is not installed, or headroom or window_s is
-            out of range. The server is reached when a `CallPath` opens (`check`): one
-            that cannot be is a `ConfigError` then, before any call, and so is a failure
-            of the server later, when a request takes its turn.
+        ConfigError: the ``redis`` package is not installed, ``url`` is not a Redis URL,
+            or headroom or window_s is out of range. The server is reached when a
+            `CallPath` opens (`check`): one that cannot be is a `ConfigError` then, before
+            any call, and so is a failure of the server later, when a request takes its
+            turn.
     """
 
     def __init__(
@@ -109,7 +110,13 @@ class RedisLimits:
         # How late after its turn a request may still be sent (half the window's slack).
         self.late_s = window_s * (1 - headroom) / headroom / 2
         self.rebooked = 0  # turns given up by requests woken too late (bench/ reads it)
-        self._client: Any = redis.asyncio.from_url(url)
+        try:
+            self._client: Any = redis.asyncio.from_url(url)
+        except ValueError as exc:  # redis's own words: the schemes it takes
+            raise ConfigError(
+                f"RedisLimits: {redacted_url(url)!r} is not a Redis URL ({exc}), e.g. "
+                "redis://127.0.0.1:6379/0"
+            ) from None
         self._admit = self._client.register_script(_ADMIT)
         self._pause = self._client.register_script(_PAUSE)
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -124,3 +124,9 @@ def test_serve_refuses_to_start_on_a_redis_server_not_there() -> None:
     assert "the Redis server of the shared limits, redis://:***@" in done.stderr
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
     assert "serving" not in done.stderr
+
+
+def test_redis_limits_refuse_a_url_that_is_not_redis() -> None:
+    """It was redis's own ValueError, not an ArchonError."""
+    with pytest.raises(ConfigError, match="'http://x' is not a Redis URL"):
+        RedisLimits("http://x")

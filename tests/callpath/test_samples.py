@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 from archon_async import CallPath, Engine, ResponseCache
+from archon_async._batch import run_batch
+from archon_async._batch_io import BatchItem
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async._types import CallRecord, ChatRequest, ChatResponse, Usage
 from archon_async.callpath._samples import chunk_sizes, refuses_n, sample_records
@@ -141,3 +145,20 @@ def test_the_samples_of_one_request_count_its_wait_and_retries_once() -> None:
     assert sum(r.wait_s for r in records) == 2.0
     assert sum(r.retries for r in records) == 1 and sum(r.timeouts for r in records) == 1
     assert sum(r.input_tokens for r in records) == 30
+
+
+async def test_a_batch_summary_counts_requests_apart_from_calls(tmp_path: Path) -> None:
+    """What a requests-per-minute limit counts: 4 requests a prompt of the default
+    architecture, though its trace and 'calls' keep 12 (one per sample)."""
+    items = [
+        BatchItem(id=f"q{i}", messages=[{"role": "user", "content": f"question {i}"}])
+        for i in range(3)
+    ]
+    async with SimulatedServer(SimulationSettings(request_log=100)) as server:
+        engine = Engine(DEFAULT_ARCHITECTURE, simulate=server.base_url)
+        stats = await run_batch(
+            engine, items, tmp_path / "out.jsonl", total=3, progress=io.StringIO()
+        )
+        sent = len(server.request_log())
+    summary = stats.summary()
+    assert summary["calls"] == 36 and summary["requests"] == 12 == sent
