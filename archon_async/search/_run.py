@@ -147,6 +147,7 @@ class Search:
         from ..benchmarks import get_benchmark
 
         self._benchmark = get_benchmark(self.benchmark)
+        self._check_judging()
         self.result: dict[str, Any] | None = None
         self._check_prices()
         space = Space(self.settings, self.models)
@@ -500,7 +501,7 @@ class Search:
         options: dict[str, Any] = {"seed": self.seed, "callpath": callpath}
         ext = self.settings.archon_async
         judge = _single(self._resolve(self.settings.judge_model))
-        baseline = _single(self._resolve(self.settings.baseline_model))
+        baseline = _single(self._resolve(self.settings.baseline_model, "baseline_model"))
 
         def engine(space: Space) -> EngineEvaluator:
             evaluator = EngineEvaluator(
@@ -536,7 +537,7 @@ class Search:
         from .._keys import check_required_keys, load_key_sets
 
         refs = [*self.models, self._resolve(self.settings.judge_model)]
-        refs.append(self._resolve(self.settings.baseline_model))
+        refs.append(self._resolve(self.settings.baseline_model, "baseline_model"))
         types = {ref.model_type for ref in refs if ref is not None}
         try:
             check_required_keys(types, load_key_sets(self.keys), source=str(self.path))
@@ -598,7 +599,7 @@ class Search:
     def unpriced_models(self) -> list[str]:
         """The models of the space, the judge and the baseline with no list price."""
         refs = [*self.models, self._resolve(self.settings.judge_model)]
-        refs.append(self._resolve(self.settings.baseline_model))
+        refs.append(self._resolve(self.settings.baseline_model, "baseline_model"))
         return unpriced(ref.model for ref in refs if ref is not None)
 
     def _check_prices(self) -> None:
@@ -627,12 +628,43 @@ class Search:
                 source=str(self.path),
             )
 
-    def _resolve(self, entry: str | dict[str, Any] | None) -> ModelRef | None:
+    def _check_judging(self) -> None:
+        """The judge and the baseline load, and a run that judges has them: checked before
+        the run directory is written (a mistake there would leave a directory that refuses
+        the corrected file) and before any call.
+
+        Raises:
+            ConfigError: naming the search file, the key and what to set.
+        """
+        for key in ("judge_model", "baseline_model"):
+            self._resolve(getattr(self.settings, key), key)
+        if self.mode not in ("simulated", "real") or self._benchmark.scoring != "judge":
+            return  # the oracle and the sampled path score by the ground truth
+        from ..benchmarks import judge_kind
+
+        needed = ["judge_model"]
+        if self.settings.archon_async.scoring != "single" and judge_kind(self.benchmark) == (
+            "pairwise"
+        ):
+            needed.append("baseline_model")
+        missing = [key for key in needed if getattr(self.settings, key) is None]
+        if missing:
+            raise ConfigError(
+                f"{self.benchmark} is scored by an LLM judge"
+                + (" against a baseline's answers" if "baseline_model" in needed else "")
+                + f": set {' and '.join(missing)} (a single-model Archon config, e.g. "
+                '"configs/individual_models/gpt-4o-mini.json")',
+                source=str(self.path),
+            )
+
+    def _resolve(
+        self, entry: str | dict[str, Any] | None, key: str = "judge_model"
+    ) -> ModelRef | None:
         from ._models import resolve_model
 
         if entry is None:
             return None
-        return resolve_model(entry, base=self.path.resolve().parent, where=str(self.path))
+        return resolve_model(entry, base=self.path.resolve().parent, where=f"{self.path}: {key}")
 
     def questions(self) -> tuple[list[Any], list[Any]]:
         """The dev questions and the final-ranking ones (disjoint, seeded)."""

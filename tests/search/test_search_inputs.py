@@ -16,7 +16,7 @@ from archon_async import ConfigError
 from archon_async.cli import main
 from archon_async.search import Search, search_file_from_dict
 from tests.conftest import run_cli
-from tests.search._spaces import small_space, write
+from tests.search._spaces import EXAMPLE, small_space, write
 
 
 @pytest.mark.parametrize(
@@ -235,3 +235,43 @@ def test_a_call_cap_reached_anywhere_stops_cleanly_with_every_output(
     assert report["stopped_by"].startswith("budget: calls")
     # What was sent counts when the search resumes, wherever it stopped (10: in the ranking).
     assert (tmp_path / "run" / "spent.json").exists()
+
+
+def _example(**changes: object) -> dict[str, object]:
+    data = orjson.loads(EXAMPLE.read_bytes())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    return data
+
+
+@pytest.mark.parametrize("key", ["judge_model", "baseline_model"])
+def test_a_judged_benchmark_without_its_judge_or_baseline_is_refused_before_any_call(
+    tmp_path: Path, key: str
+) -> None:
+    # Arena-Hard is judged pairwise against the baseline: without either the model ranking
+    # used to run (calls paid) and then fail with a ValueError traceback.
+    path = write(tmp_path, _example(**{key: None}))
+    run_dir = tmp_path / "run"
+    done = run_cli("search", str(path), "--simulate", "--run-dir", str(run_dir))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"set {key}" in done.stderr and "arena_hard" in done.stderr
+    assert not run_dir.exists()
+    # The oracle scores by the ground truth: it needs neither.
+    Search(path, simulate=True, oracle=True, run_dir=run_dir)
+
+
+def test_a_judge_that_cannot_be_found_leaves_no_run_directory_to_refuse_the_fix(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, _example(judge_model="configs/individual_models/gpt-4o-minii.json"))
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"judge_model: no model config .*gpt-4o-minii"):
+        Search(path, simulate=True, run_dir=run_dir)
+    assert not run_dir.exists()
+    write(tmp_path, _example())  # corrected: the same run directory takes it
+    report = anyio.run(Search(path, simulate=True, run_dir=run_dir, evaluations=1, parallel=1).run)
+    assert report["evaluations"] == 1 and report["mode"] == "simulated"
