@@ -395,7 +395,11 @@ class Search:
         results: dict[Candidate, Evaluation] = {}
         # "Clearly weaker" than the best so far: below the lower end of its interval, as
         # the best of many noisy scores is a lucky one (its own mean would stop too many).
-        full = [e.ci[0] for e in record.evaluations.values() if not e.stopped_early]
+        # Only earlier batches count: a resumed search's record may already hold some of
+        # this batch (done before the kill), which an uninterrupted run did not know yet.
+        full = [
+            e.ci[0] for e in record.evaluations.values() if not e.stopped_early and e.n <= count
+        ]
         best = max(full) if full else None
 
         async def one(candidate: Candidate, n: int) -> None:

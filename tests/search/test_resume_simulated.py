@@ -3,14 +3,19 @@ command, ends with the leaderboard of an uninterrupted run with the same seed.""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import orjson
+import pytest
 
+from archon_async.search import Search
 from tests.conftest import ROOT, run_cli
 from tests.search._spaces import small_space, write
 
@@ -65,3 +70,52 @@ def test_a_simulated_search_killed_mid_evaluation_resumes_to_the_same_scores(
     assert len({line["score"] for line in expected}) > 1  # scores that can differ
     assert _board(cut) == expected
     assert orjson.loads(done.stdout)["best"]["key"] == orjson.loads(whole.stdout)["best"]["key"]
+
+
+def _lines(run_dir: Path) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(line) for line in (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_search_killed_with_part_of_a_batch_recorded_stops_the_same_ones_early(
+    tmp_path: Path, seed: int
+) -> None:
+    # A kill keeps the evaluations of the batch in flight that had finished. The early
+    # stopping threshold of the rest must not see them: the uninterrupted run did not.
+    space = small_space(
+        evaluations=16,
+        parallel=4,
+        dev_questions=60,
+        held_out_questions=0,
+        early_stopping={"z": 0.3, "first_fraction": 0.3},
+    )
+    path = write(tmp_path, space)
+
+    def search(run_dir: Path) -> Search:
+        return Search(
+            path,
+            simulate=True,
+            oracle=True,
+            sampled=True,
+            seed=seed,
+            run_dir=run_dir,
+            algorithm="random_search",
+        )
+
+    whole = tmp_path / "whole"
+    anyio.run(search(whole).run)
+    lines = _lines(whole)
+    assert any(line["stopped_early"] for line in lines)
+    # Killed in the second batch after its strongest architecture was recorded.
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for name in ("search.json", "ranking.json"):
+        shutil.copy(whole / name, cut / name)
+    second = [line for line in lines if 4 < int(line["n"]) <= 8]
+    strongest = max(second, key=lambda line: line["ci"][0])
+    kept = [line for line in lines if int(line["n"]) <= 4] + [strongest]
+    (cut / "leaderboard.jsonl").write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in kept))
+    anyio.run(search(cut).run)
+    assert _board(cut) == _board(whole)
