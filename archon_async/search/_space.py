@@ -350,7 +350,12 @@ class Space:
         elif candidate.final == "unit_tests":
             layers.append([component("unit_test_generator", best)])
             top_k = min(ext.final_top_k, n)
-            layers.append([component("unit_test_evaluator", best, top_k=top_k)])
+            # Archon's Unit_Test_Evaluator reads this key without a default (a KeyError
+            # there when missing); False is our default, so the architecture evaluated here.
+            evaluator = component(
+                "unit_test_evaluator", best, top_k=top_k, remove_unit_tests_from_prompt=False
+            )
+            layers.append([evaluator])
         if ext.add_final_fuser:
             layers.append([component("fuser", best)])
         return {"name": name or f"itas-{candidate.key()}", "layers": layers}

@@ -107,6 +107,45 @@ def test_every_candidate_is_an_architecture_that_loads() -> None:
         assert calls <= space.cost(candidate).calls
 
 
+#: The keys Archon's component constructors read as ``config[key]`` (a KeyError when
+#: missing): ScalingIntelligence/Archon 07114d7, src/archon/completions/components/*.py and
+#: archon.py (every component needs "type"; a ranker sets its own samples).
+_ARCHON_REQUIRED = {
+    "generator": {"type", "model", "model_type", "temperature", "max_tokens"},
+    "fuser": {"type", "model", "model_type", "temperature", "max_tokens"},
+    "critic": {"type", "model", "model_type", "temperature", "samples", "max_tokens"},
+    "ranker": {"type", "model", "model_type", "top_k", "temperature", "max_tokens"},
+    "verifier": {"type", "model", "model_type", "temperature", "samples", "max_tokens"},
+    "unit_test_generator": {"type", "model", "model_type", "temperature", "samples", "max_tokens"},
+    "unit_test_evaluator": {
+        "type",
+        "model",
+        "model_type",
+        "temperature",
+        "samples",
+        "max_tokens",
+        "remove_unit_tests_from_prompt",
+    },
+}
+
+
+def test_every_candidate_has_the_keys_archons_loader_reads() -> None:
+    # best.json must load in Archon too: its Unit_Test_Evaluator reads
+    # config["remove_unit_tests_from_prompt"], so every unit-test architecture failed there.
+    space = Space(*search_file_from_dict(small_space()))
+    kinds = set()
+    for candidate in space.candidates:
+        config = space.archon_config(candidate)
+        assert isinstance(config["name"], str) and isinstance(config["layers"], list)
+        for layer in config["layers"]:
+            assert isinstance(layer, list) and layer
+            for component in layer:
+                kinds.add(component["type"])
+                missing = _ARCHON_REQUIRED[component["type"]] - component.keys()
+                assert not missing, (candidate.key(), component["type"], missing)
+    assert kinds == set(_ARCHON_REQUIRED)
+
+
 def test_constraints_on_tokens_and_dollars_shrink_the_space() -> None:
     settings, models = search_file_from_dict(small_space())
     full = len(Space(settings, models))
