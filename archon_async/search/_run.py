@@ -163,6 +163,8 @@ class Search:
         # The hard cap on calls, tokens and dollars the call path enforces (see `_hard_cap`).
         self._cap: Any = None
         self._spent_before = (0, 0, 0.0)
+        # When the wall-time budget ends (monotonic seconds; None: no such budget).
+        self._deadline: float | None = None
 
     def _default_run_dir(self) -> Path:
         ext = self.settings.archon_async
@@ -194,6 +196,7 @@ class Search:
     async def events(self) -> AsyncIterator[SearchEvent]:
         """Run the search, yielding what happens as it happens."""
         started = time.monotonic()
+        self._deadline = started + self.budget.wall_time_s if self.budget.wall_time_s else None
         if self.mode == "real":
             self._check_keys()
         record = RunRecord(self.run_dir, self.identity())
@@ -272,12 +275,13 @@ class Search:
                         chosen = final[0]["key"]
                 if chosen is not None:
                     head["held_out"] = await self._held_out(evaluator, record, chosen)
-            except BudgetExceededError:
+            except (BudgetExceededError, _WallTimeUp) as exc:
                 # The cap ran out in the final stages: the search's results stand, written
                 # below; a rerun with a larger budget finishes them from the record.
-                stop = self._cap_reason()
+                stop = "budget: wall_time_s" if isinstance(exc, _WallTimeUp) else self._cap_reason()
                 head["stopped_by"] = stop
                 yield SearchEvent("stopped", {"reason": stop})
+            head["wall_time_s"] = round(time.monotonic() - started, 3)  # final stages too
             head["sent"] = self._sent()
             self._save_outside(record, before)
             self._save_spent(record)
@@ -293,6 +297,7 @@ class Search:
         if done is not None and done.get("key") == chosen:
             return done
         params = record.evaluations[chosen].params
+        self._check_wall_time()
         entry = {"key": chosen, **await evaluator.score_report(Candidate.from_params(params))}
         record.save_json("held_out.json", entry)
         return entry
@@ -311,6 +316,7 @@ class Search:
         for evaluation in top:
             entry = done.get(evaluation.key)
             if entry is None:
+                self._check_wall_time()
                 final = await evaluator.score_final(Candidate.from_params(evaluation.params))
                 score = final["score"]
                 entry = {
@@ -325,6 +331,17 @@ class Search:
             ranking.append(entry)
             record.save_json("final_ranking.json", ranking)
         return ranking
+
+    def _check_wall_time(self) -> None:
+        """Start no new final-stage scoring once the wall-time budget is spent (one can
+        take longer than the whole search: every final-ranking question, for each of the
+        best architectures); the one in flight finishes, as in the search.
+
+        Raises:
+            _WallTimeUp: the budget's ``wall_time_s`` has passed.
+        """
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise _WallTimeUp
 
     def _save_outside(self, record: RunRecord, before: dict[str, Any]) -> None:
         """Keep the spend of no evaluation (``outside_spend.json``): what earlier runs of
@@ -753,6 +770,10 @@ class Search:
             "stopped_by": stop or None,
             "wall_time_s": round(time.monotonic() - started, 3),
         }
+
+
+class _WallTimeUp(Exception):
+    """The wall-time budget passed before a final-stage scoring started."""
 
 
 def _spent_before(record: RunRecord) -> tuple[int, int, float]:

@@ -75,3 +75,51 @@ def test_bad_provider_settings_are_refused_before_anything_runs(tmp_path: Path) 
     with pytest.raises(ConfigError, match="providers"):
         _search(path, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_wall_time_budget_stops_the_final_ranking_and_the_report_counts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The final ranking scores the best architectures on every final question: it can
+    # take longer than the search. Each scoring here "takes" 100 s of a fake clock.
+    from types import SimpleNamespace
+
+    from archon_async.search import _run
+    from archon_async.search._sampled import SampledEvaluator
+
+    now = [1000.0]
+    monkeypatch.setattr(_run, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    scored = []
+    score_final = SampledEvaluator.score_final
+
+    async def slow(self: SampledEvaluator, candidate: object) -> dict[str, object]:
+        scored.append(candidate)
+        now[0] += 100.0
+        return await score_final(self, candidate)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SampledEvaluator, "score_final", slow)
+    space = small_space(evaluations=8, dev_questions=20, held_out_questions=40)
+    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
+    run_dir = tmp_path / "run"
+
+    def search(seconds: float) -> Search:
+        return Search(
+            path,
+            simulate=True,
+            oracle=True,
+            sampled=True,
+            run_dir=run_dir,
+            algorithm="random_search",
+            budget={"wall_time_s": seconds},
+        )
+
+    report = anyio.run(search(150).run)
+    assert len(scored) == 2  # the second started before 150 s, none after
+    assert report["stopped_by"] == "budget: wall_time_s"
+    assert report["wall_time_s"] == 200.0  # the final ranking's time included
+    assert "final_ranking" not in report and report["best"] is not None
+    assert (run_dir / "report.html").exists()
+    # Rerun with more time: the two scored are not scored again.
+    report = anyio.run(search(1000).run)
+    assert report["stopped_by"] is None and len(report["final_ranking"]) == 4
+    assert len(scored) == 4 and report["held_out"] is not None
