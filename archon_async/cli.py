@@ -62,8 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _terminate(signum: int, frame: object) -> None:
+def _terminate(signum: int, frame: Any) -> None:
     TERMINATED.set()
+    # Inside asyncio.run (anyio.run) SIGINT's handler is the runner's: it cancels the main
+    # task, so every task group unwinds and the run ends in KeyboardInterrupt. Raised here,
+    # it would land in whichever task was running and the loop's shutdown print a traceback.
+    interrupt = signal.getsignal(signal.SIGINT)
+    if callable(interrupt) and interrupt is not signal.default_int_handler:
+        interrupt(signal.SIGINT, frame)
+        return
     raise KeyboardInterrupt
 
 
