@@ -126,6 +126,11 @@ def _progress(event: Any) -> None:
             f"spent {spent['calls']} calls, {spent['tokens']} tokens, "
             f"{usd_text(spent['dollars'])})\n"
         )
+    elif event.kind == "final_scored":
+        sys.stderr.write(
+            f"[final ranking {data['done']}/{data['of']}] {data['key']}: {data['score']:.2f} "
+            f"on {data['questions']} final questions (dev {data['dev_score']:.2f})\n"
+        )
     elif event.kind == "ranked":
         sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")
     elif event.kind == "stopped":

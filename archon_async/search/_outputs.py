@@ -291,6 +291,8 @@ def _html(
     )
     best = report.get("best") or {}
     marker = "SIMULATED: " if report.get("simulated") else ""
+    score = best.get("score")
+    dev_score = "&mdash;" if score is None else f"{score:.2f}"  # as the leaderboard shows it
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{marker}ITAS search report: {esc(str(report.get("benchmark")))}</title>
@@ -298,7 +300,7 @@ def _html(
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
 </style></head><body>
 <h1>{marker}Architecture search on {esc(str(report.get("benchmark")))}</h1>
-<p>Best: <b id="best">{esc(str(best.get("key")))}</b>, dev score {best.get("score")} points
+<p>Best: <b id="best">{esc(str(best.get("key")))}</b>, dev score {dev_score} points
 ({esc(str(report.get("mode")))} evaluation, {report.get("evaluations")} architectures of
 {report.get("space_size")}).</p>{_chosen_html(report)}{_unpriced_html(report)}
 <h2>Search curve</h2>{_curve_svg(evaluations)}

@@ -56,7 +56,8 @@ def benchmark_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class SearchEvent:
-    """Something the search did: ``ranked``, ``evaluated``, ``stopped`` or ``finished``."""
+    """Something the search did: ``ranked``, ``evaluated``, ``final_scored`` (one of the
+    final ranking re-scored), ``stopped`` or ``finished``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -267,7 +268,10 @@ class Search:
             final_ranking = isinstance(evaluator, EngineEvaluator | SampledEvaluator)
             try:
                 if final_ranking and evaluator.final and not stop:
-                    final = await self._final_ranking(evaluator, record)
+                    final = []
+                    async for entry, of in self._final_ranking(evaluator, record):
+                        final.append(entry)
+                        yield SearchEvent("final_scored", _final_event(entry, len(final), of))
                     # Listed by what chose: the final ranking's own objective.
                     final = sorted(final, key=lambda e: (-e["objective"], e["n"]))
                     head["final_ranking"] = final
@@ -304,11 +308,12 @@ class Search:
 
     async def _final_ranking(
         self, evaluator: EngineEvaluator | SampledEvaluator, record: RunRecord
-    ) -> list[dict[str, Any]]:
+    ) -> AsyncIterator[tuple[dict[str, Any], int]]:
         """Archon's final ranking: the best architectures by dev score, re-scored on the
         final-ranking questions, whose score (``score``, ``objective``) chooses the search's
         result: the dev scores that put them there flatter the luckiest of many noisy
-        evaluations, the final questions are new to all of them."""
+        evaluations, the final questions are new to all of them. Yields each entry as it
+        is scored (or read back from the record), with how many there are to score."""
         count = self.settings.number_of_archon_configs_for_final_ranking
         done = {entry["key"]: entry for entry in record.load_json("final_ranking.json") or []}
         top = sorted(record.evaluations.values(), key=lambda e: (-e.objective, e.n))[:count]
@@ -330,7 +335,7 @@ class Search:
                 }
             ranking.append(entry)
             record.save_json("final_ranking.json", ranking)
-        return ranking
+            yield entry, len(top)
 
     def _check_wall_time(self) -> None:
         """Start no new final-stage scoring once the wall-time budget is spent (one can
@@ -770,6 +775,20 @@ class Search:
             "stopped_by": stop or None,
             "wall_time_s": round(time.monotonic() - started, 3),
         }
+
+
+def _final_event(entry: dict[str, Any], done: int, of: int) -> dict[str, Any]:
+    """A ``final_scored`` event: one architecture of the final ranking re-scored (the
+    final ranking can take longer than the search: every final question, for each)."""
+    final = entry["final"]
+    return {
+        "key": entry["key"],
+        "dev_score": entry["dev_score"],
+        "score": final["score"],
+        "questions": final["questions"],
+        "done": done,
+        "of": of,
+    }
 
 
 class _WallTimeUp(Exception):

@@ -14,7 +14,7 @@ import pytest
 import archon_async
 from archon_async import ConfigError
 from archon_async.cli import main
-from archon_async.search import Search, search_file_from_dict
+from archon_async.search import Search, SearchEvent, search_file_from_dict
 from tests.conftest import run_cli
 from tests.search._spaces import EXAMPLE, small_space, write
 
@@ -173,6 +173,9 @@ def test_the_report_shows_parameters_and_no_python_reprs(tmp_path: Path) -> None
     for repr_text in ("{'", "True", "False", "None"):
         assert repr_text not in run
     assert "models x" in page and "samples" in page  # each architecture in words
+    # The headline's score reads as the leaderboard's (86.67, not 86.666667).
+    best = orjson.loads((tmp_path / "run" / "report.json").read_bytes())["best"]
+    assert f"dev score {best['score']:.2f} points" in page
 
 
 def test_held_out_questions_score_the_chosen_architecture_for_the_report_only(
@@ -275,3 +278,39 @@ def test_a_judge_that_cannot_be_found_leaves_no_run_directory_to_refuse_the_fix(
     write(tmp_path, _example())  # corrected: the same run directory takes it
     report = anyio.run(Search(path, simulate=True, run_dir=run_dir, evaluations=1, parallel=1).run)
     assert report["evaluations"] == 1 and report["mode"] == "simulated"
+
+
+def test_the_final_ranking_tells_its_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The final ranking re-scores the best on every final question: it can take longer
+    # than the search, and a display must not sit silent through it.
+    space = small_space(evaluations=8, dev_questions=20, held_out_questions=40)
+    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 3})
+    search = Search(
+        path, simulate=True, oracle=True, sampled=True, run_dir=tmp_path / "run", parallel=4
+    )
+
+    async def collect() -> list[tuple[str, dict[str, object]]]:
+        return [(e.kind, e.data) async for e in search.events()]
+
+    events = anyio.run(collect)
+    kinds = [kind for kind, _ in events]
+    finals = [data for kind, data in events if kind == "final_scored"]
+    assert [(e["done"], e["of"]) for e in finals] == [(1, 3), (2, 3), (3, 3)]
+    assert kinds.index("final_scored") > max(i for i, k in enumerate(kinds) if k == "evaluated")
+    assert kinds[-1] == "finished"
+    ranking = {entry["key"]: entry for entry in search.result["final_ranking"]}  # type: ignore[index]
+    for event in finals:
+        entry = ranking[event["key"]]
+        assert (event["score"], event["questions"]) == (
+            entry["final"]["score"],
+            entry["final"]["questions"],
+        )
+    # The command line prints them.
+    from archon_async._cli_search import _progress
+
+    _progress(SearchEvent("final_scored", finals[1]))
+    line = capsys.readouterr().err
+    assert line.startswith(f"[final ranking 2/3] {finals[1]['key']}: ")
+    assert "on 40 final questions" in line
