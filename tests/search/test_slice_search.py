@@ -149,3 +149,23 @@ def test_the_model_draws_finite_scores_from_a_degenerate_design() -> None:
     draws = np.random.default_rng(1)
     values = np.stack([model.draw(x, draws) for _ in range(20)])
     assert np.isfinite(values).all() and values.std(axis=0).max() > 0
+
+
+def test_it_tells_apart_a_near_tie_of_two_distant_architectures() -> None:
+    # The runner-up of another slice (other categorical choices) raised to 0.01 points
+    # below the best: the search must still evaluate the exact best, not settle on it.
+    space, table = _medium()
+    best = int(table.argmax())
+    slices = [(c.critic, c.ranker_top_k, c.final) for c in space.candidates]
+    rival = max((i for i in range(len(space)) if slices[i] != slices[best]), key=lambda i: table[i])
+    tied = table.copy()
+    tied[rival] = table[best] - 0.01
+    found = []
+    for seed in range(6):
+        order = _search(
+            "slice_search", space, lambda c: float(tied[space.index(c)]), seed=seed, evaluations=100
+        )
+        found.append(
+            order.index(space.candidates[best]) + 1 if space.candidates[best] in order else None
+        )
+    assert all(n is not None for n in found), found
