@@ -137,7 +137,10 @@ async def _started(descriptor: int, timeout_s: float) -> bool:
     pipe = os.fdopen(descriptor, "rb", buffering=0)  # a pipe: no I/O here; the transport closes it
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     try:
-        return bool(await asyncio.wait_for(reader.read(1), timeout_s))
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result when a
+        # cancellation arrives as the read completes, and the cancelled run would go on.
+        async with asyncio.timeout(timeout_s):
+            return bool(await reader.read(1))
     except TimeoutError:
         return False
     finally:
@@ -380,7 +383,8 @@ class Sandbox:
 
     async def _wait(self, process: asyncio.subprocess.Process, limit: float) -> tuple[int, bool]:
         try:
-            return await asyncio.wait_for(process.wait(), limit), False
+            async with asyncio.timeout(limit):  # not wait_for: see `_started`
+                return await process.wait(), False
         except TimeoutError:
             _kill_group(process)
             return await process.wait(), True
