@@ -217,20 +217,21 @@ class EngineEvaluator:
 
     async def score_final(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the final-ranking questions: ``{"score", "ci",
-        "questions"}``."""
-        return await self._score_on(candidate, self.final)
+        "questions", "points"}`` (``points``: per question, in the questions' order, which
+        the final ranking compares finalists by)."""
+        return await self._score_on(candidate, self.final, points=True)
 
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the held-out questions (``report``), as `score_final`."""
         return await self._score_on(candidate, self.report)
 
     async def _score_on(
-        self, candidate: Candidate, items: Sequence[BenchmarkItem]
+        self, candidate: Candidate, items: Sequence[BenchmarkItem], *, points: bool = False
     ) -> dict[str, Any]:
         config = self.space.archon_config(candidate)
         values, _ = await self._run(config, items, self.outside, self.outside)
-        points = [100.0 * v for v in values]
-        return summary(points)
+        scores = [100.0 * v for v in values]
+        return summary(scores) | ({"points": scores} if points else {})
 
     async def _run(
         self,

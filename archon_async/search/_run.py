@@ -30,6 +30,7 @@ from .._progress import BatchStats
 from ._algorithms import make_algorithm
 from ._effects import Effects
 from ._evaluate import EngineEvaluator, Evaluator, OracleEvaluator
+from ._final import CHOSEN_BY, choose
 from ._load import load_search_file, validation_error
 from ._models import ModelRef
 from ._outputs import write_outputs
@@ -272,10 +273,11 @@ class Search:
                     async for entry, of in self._final_ranking(evaluator, record):
                         final.append(entry)
                         yield SearchEvent("final_scored", _final_event(entry, len(final), of))
-                    # Listed by what chose: the final ranking's own objective.
-                    final = sorted(final, key=lambda e: (-e["objective"], e["n"]))
+                    # Each with its pooled estimate; listed by what chose, best first.
+                    final = choose(space, list(record.evaluations.values()), final)
                     head["final_ranking"] = final
                     if final:
+                        head["chosen_by"] = CHOSEN_BY
                         chosen = final[0]["key"]
                 if chosen is not None:
                     head["held_out"] = await self._held_out(evaluator, record, chosen)
@@ -310,28 +312,28 @@ class Search:
         self, evaluator: EngineEvaluator | SampledEvaluator, record: RunRecord
     ) -> AsyncIterator[tuple[dict[str, Any], int]]:
         """Archon's final ranking: the best architectures by dev score, re-scored on the
-        final-ranking questions, whose score (``score``, ``objective``) chooses the search's
-        result: the dev scores that put them there flatter the luckiest of many noisy
-        evaluations, the final questions are new to all of them. Yields each entry as it
-        is scored (or read back from the record), with how many there are to score."""
+        final-ranking questions, whose score chooses the search's result (`choose`): the
+        dev scores that put them there flatter the luckiest of many noisy evaluations, the
+        final questions are new to all of them. Yields each entry as it is scored (or read
+        back from the record), with how many there are to score; each keeps its
+        per-question ``points`` (in the record, for the pooled estimate)."""
         count = self.settings.number_of_archon_configs_for_final_ranking
         done = {entry["key"]: entry for entry in record.load_json("final_ranking.json") or []}
         top = sorted(record.evaluations.values(), key=lambda e: (-e.objective, e.n))[:count]
         ranking = []
         for evaluation in top:
             entry = done.get(evaluation.key)
-            if entry is None:
+            if entry is None or "points" not in entry:
                 self._check_wall_time()
                 final = await evaluator.score_final(Candidate.from_params(evaluation.params))
-                score = final["score"]
+                points = final.pop("points")
                 entry = {
                     "key": evaluation.key,
                     "n": evaluation.n,
                     "dev_score": evaluation.score,
                     "final": final,
-                    "score": round(score, 6),
-                    # The cost term of the objective stays what the evaluation found.
-                    "objective": round(score + evaluation.objective - evaluation.score, 6),
+                    "score": round(final["score"], 6),
+                    "points": points,
                 }
             ranking.append(entry)
             record.save_json("final_ranking.json", ranking)

@@ -134,8 +134,9 @@ class SampledEvaluator:
 
     async def score_final(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the final-ranking questions: ``{"score", "ci",
-        "questions"}``."""
-        return self._score_on(candidate, self.final)
+        "questions", "points"}`` (per question, as `EngineEvaluator.score_final`)."""
+        points = self.points(candidate, self.final)
+        return summary(points) | {"points": points}
 
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the held-out questions (``report``), as `score_final`."""

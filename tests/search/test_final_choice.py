@@ -1,0 +1,136 @@
+"""The final ranking's choice: a pooled estimate passes over a finalist whose final score
+is lucky, and the held-out questions never decide anything."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from archon_async.search import Candidate, Effects, Search, Space, Truth, search_file_from_dict
+from archon_async.search._evaluate import EngineEvaluator
+from archon_async.search._final import choose
+from archon_async.search._pooled import pooled_scores
+from archon_async.search._record import Evaluation
+from archon_async.search._sampled import SampledEvaluator
+from tests.search._spaces import small_space, write
+
+
+def _evaluations(space: Space, table: np.ndarray, rng: np.random.Generator) -> list[Evaluation]:
+    """150 architectures of the space, each scored on 200 dev questions (binomial noise
+    around its exact score)."""
+    picks = rng.choice(len(space), 150, replace=False)
+    out = []
+    for n, i in enumerate(picks, 1):
+        candidate = space.candidates[int(i)]
+        score = 100.0 * rng.binomial(200, table[i] / 100.0) / 200
+        out.append(
+            Evaluation(
+                key=candidate.key(),
+                n=n,
+                params=candidate.params(),
+                score=score,
+                ci=(score - 6.0, score + 6.0),
+                objective=score,
+                questions=200,
+                calls_per_query=1.0,
+                tokens_per_query=1.0,
+                dollars_per_query=0.0,
+            )
+        )
+    return out
+
+
+def test_the_pooled_estimate_passes_over_a_lucky_finalist_the_raw_best_would_choose() -> None:
+    space = Space(*search_file_from_dict(small_space()))
+    table = Truth(space, Effects(seed=1), judged=False).table()
+    rng = np.random.default_rng(5)
+    evaluations = _evaluations(space, table, rng)
+    exact = {e.key: float(table[space.index(Candidate.from_params(e.params))]) for e in evaluations}
+    finalists = sorted(evaluations, key=lambda e: -e.score)[:8]
+    best = max(exact[e.key] for e in finalists)
+    # A finalist well below the best, lucky on the final questions: it answers as if it
+    # were 3 points better than the best finalist.
+    lucky = min(finalists, key=lambda e: exact[e.key])
+    assert exact[lucky.key] < best - 3
+    ranking = []
+    for e in finalists:
+        chance = (best + 3 if e is lucky else exact[e.key]) / 100.0
+        points = (100.0 * (rng.random(400) < chance)).tolist()
+        ranking.append({"key": e.key, "n": e.n, "score": float(np.mean(points)), "points": points})
+    raw = max(ranking, key=lambda entry: entry["score"])
+    assert raw["key"] == lucky.key  # the raw best final score is the lucky one
+    chosen = choose(space, evaluations, ranking)
+    assert chosen[0]["key"] != lucky.key
+    assert exact[chosen[0]["key"]] > best - 1.0
+    assert chosen[0]["estimate"]["chance_best"] == max(e["estimate"]["chance_best"] for e in chosen)
+    assert all("points" not in entry for entry in chosen)
+
+
+def test_pooled_estimates_shrink_toward_neighbours_and_pair_the_final_scores() -> None:
+    rng = np.random.default_rng(0)
+    x = np.column_stack([np.ones(100), rng.random((100, 3))])
+    truth = 80 + x[:, 1:] @ np.array([4.0, -2.0, 1.0])
+    dev = truth + rng.normal(0, 3.0, 100)
+    pooled = pooled_scores(x, dev, [200] * 100)
+    # Pooled over the 100, each estimate is nearer its truth than its own dev score.
+    assert np.abs(pooled.mean - truth).mean() < 0.5 * np.abs(dev - truth).mean()
+    # Two finalists answering alike on most questions: their difference is measured far
+    # more precisely than either score, and the estimate keeps it.
+    common = 100.0 * (rng.random(1000) < 0.8)
+    other = common.copy()
+    other[:30] = 100.0  # 30 questions the second gets right whatever the first did
+    paired = pooled_scores(x, dev, [200] * 100, [0, 1], np.stack([common, other]))
+    gap = paired.final_mean[1] - paired.final_mean[0]
+    assert gap > 0 and paired.chance_best[1] > 0.5
+
+
+def test_pooled_scores_refuse_mismatched_inputs() -> None:
+    with pytest.raises(ValueError, match="one feature row"):
+        pooled_scores(np.ones((3, 2)), [1.0, 2.0], [10, 10])
+    with pytest.raises(ValueError, match="one row of final-ranking points"):
+        pooled_scores(np.ones((3, 2)), [1.0, 2.0, 3.0], [10] * 3, [0, 5], np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("sampled", [True, False], ids=["sampled", "engine"])
+def test_held_out_scores_are_never_read_by_the_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sampled: bool
+) -> None:
+    """The same search with the held-out scores forced to 0 and to 100: the same final
+    ranking, estimates and choice; the held-out scoring runs once, after the choice."""
+    space = small_space(
+        evaluations=6, parallel=2, dev_questions=8, held_out_questions=8, report_questions=8
+    )
+    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 3})
+    evaluator = SampledEvaluator if sampled else EngineEvaluator
+    reports = []
+    for forced in (0.0, 100.0):
+        calls: list[str] = []
+        run = tmp_path / f"run-{forced:g}"
+
+        async def score_report(
+            self: Any,
+            candidate: Any,
+            forced: float = forced,
+            run: Path = run,
+            calls: list[str] = calls,
+        ) -> Any:
+            # By then the choice is made and kept.
+            kept = json.loads((run / "final_ranking.json").read_text())
+            calls.append(candidate.key())
+            assert len(kept) == 3
+            return {"score": forced, "ci": [forced, forced], "questions": 8}
+
+        monkeypatch.setattr(evaluator, "score_report", score_report)
+        search = Search(path, simulate=True, oracle=sampled, sampled=sampled, seed=4, run_dir=run)
+        report = asyncio.run(search.run())
+        assert calls == [report["best"]["key"]]
+        assert report["held_out"]["score"] == forced
+        reports.append(report)
+    first, second = reports
+    assert first["final_ranking"] == second["final_ranking"]
+    assert first["best"]["key"] == second["best"]["key"] == first["final_ranking"][0]["key"]
