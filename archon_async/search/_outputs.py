@@ -249,10 +249,10 @@ def _chosen_html(report: dict[str, Any]) -> str:
         f"score {chosen['final']['score']:.2f} on {chosen['final']['questions']} questions"
     )
     estimate = chosen.get("estimate")
-    if estimate:  # the pooled estimate chose (report.json's chosen_by)
+    if estimate:  # reported beside the measured score, which chose (chosen_by)
         low, high = estimate["ci"]
         text += (
-            f", pooled estimate {estimate['score']:.2f} ({low:.2f} to {high:.2f}; "
+            f" (pooled estimate {estimate['score']:.2f}, {low:.2f} to {high:.2f}; "
             f"best of the finalists with probability {estimate['chance_best']:.0%})"
         )
     held = report.get("held_out")
