@@ -101,13 +101,7 @@ async def with_fallbacks(
         last: ProviderError = error
     for entry in entries:
         alternative = _alternative(request, entry)
-        note(
-            "fallback",
-            trigger=trigger,
-            model=request.model,
-            fallback=alternative.model,
-            error=f"{type(last).__name__}: {last}",
-        )
+        _note_fallback(note, trigger, request, alternative, last)
         try:
             return await call(alternative)
         except ProviderError as error:
@@ -142,14 +136,7 @@ async def samples_with_fallbacks(
         for entry in fallbacks[trigger]:
             alternative = _alternative(request, entry)
             last = final[indices[0]]
-            note(
-                "fallback",
-                trigger=trigger,
-                model=request.model,
-                fallback=alternative.model,
-                error=f"{type(last).__name__}: {last}",
-                samples=len(indices),
-            )
+            _note_fallback(note, trigger, request, alternative, last, samples=len(indices))
             drawn = await draw(alternative, len(indices))
             failed = []
             for index, outcome in zip(indices, drawn, strict=True):
@@ -163,3 +150,22 @@ async def samples_with_fallbacks(
             if not indices:
                 break
     return final, replaced
+
+
+def _note_fallback(
+    note: Callable[..., None],
+    trigger: Any,
+    request: ChatRequest,
+    alternative: ChatRequest,
+    error: object,
+    **extra: Any,
+) -> None:
+    """Record one use of a fallback in the trace: why, from which model, to which."""
+    note(
+        "fallback",
+        trigger=trigger,
+        model=request.model,
+        fallback=alternative.model,
+        error=f"{type(error).__name__}: {error}",
+        **extra,
+    )
