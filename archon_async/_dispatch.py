@@ -4,9 +4,11 @@
 `generate()` and batch prompt on that call path shares its providers, connection pools,
 limiters and key pools. One call is:
 
-    key lease (rotates, waits for a cooling key) -> rpm/tpm buckets of that key and of the
-    provider -> an in-flight slot -> provider.send (one attempt) -> on failure: classify,
-    cool down or disable the key, rotate or back off, and try again within the retry policy.
+    admission (the provider's one gate: at most ``max_concurrency`` calls, the oldest run's
+    first, held until the call ends) -> key lease (rotates, waits for a cooling key) ->
+    rpm/tpm buckets of that key and of the provider -> provider.send (one attempt) -> on
+    failure: classify, cool down or disable the key, rotate or back off, and try again
+    within the retry policy.
 
 Keys behind one organisation share its limit, so a 429 on one key is often a 429 on all:
 moving on to a ready key is free once per other key, and each round over the keys that ends
@@ -213,8 +215,13 @@ class Dispatcher:
         """
         check_required_keys(model_types, self._key_sets, source=source)
 
-    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
+    async def complete(
+        self, request: ChatRequest, ticket: int = 0
+    ) -> tuple[ChatResponse, CallRecord]:
         """Make one completion call, with the retries the provider's policy allows.
+
+        ``ticket``: the start ticket of the run the call belongs to; at a full gate, the
+        lowest is admitted first (see `PriorityGate`).
 
         Raises:
             ProviderError: the call failed (the last attempt's error, or a
@@ -229,14 +236,15 @@ class Dispatcher:
         sink = claim_stream_sink()  # None except for the call whose text is streamed out
         settings = self.settings_for(request.model_type)
         threshold, open_s = settings.circuit_failures, settings.circuit_open_s
+        gate = lane.limits.gate
+        await gate.acquire(ticket)  # cancelled here, it holds nothing
         try:
             while True:
                 self._circuits.before_attempt(request, threshold=threshold)
                 lease = await self._wait_for_limits(lane, request, tokens, spent)
                 attempt_started = time.perf_counter()
                 try:
-                    async with lane.limits.slot():
-                        response = await send_for_sink(lane.provider, request, lease.value(), sink)
+                    response = await send_for_sink(lane.provider, request, lease.value(), sink)
                 except ProviderError as error:
                     # The provider's frames hold the key (its argument, the auth header):
                     # the error leaves them behind, so that no traceback printed with its
@@ -281,6 +289,8 @@ class Dispatcher:
             if spent.attempts or spent.wait_s:
                 error.call_record = _failed_record(request, spent, error)
             raise
+        finally:
+            gate.release()
 
     async def _wait_for_limits(
         self, lane: _Lane, request: ChatRequest, tokens: int, spent: _Spent

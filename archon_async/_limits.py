@@ -1,6 +1,9 @@
-"""Per-provider limits: requests and tokens per minute, and requests in flight.
+"""Per-provider limits: requests and tokens per minute, and calls in flight.
 
 Every concurrent call of an engine draws from the same `ProviderLimits` of its provider.
+A call is admitted once, through the provider's `PriorityGate` (`ProviderLimits.gate`: at
+most ``max_concurrency`` calls admitted, the oldest run's call first), and holds its place
+until it ends, its waits for the rate buckets and its retries included.
 Rates have two scopes (see `ProviderSettings`): ``rpm``/``tpm`` for the provider as a whole
 and ``key_rpm``/``key_tpm`` for each key; a call waits for every bucket it draws from. The
 request buckets are aiolimiter leaky buckets, created lazily inside the running loop; the
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 import anyio
 from aiolimiter import AsyncLimiter
 
+from ._admission import PriorityGate
 from ._config import ProviderSettings
 from ._logging import get_logger
 from ._retry import limit_reset_error
@@ -124,9 +128,9 @@ class LimiterStatistics:
         provider: the model_type.
         rpm: configured requests per minute for the whole provider, or None.
         tpm: configured tokens per minute for the whole provider, or None.
-        max_concurrency: the cap on requests in flight.
-        in_flight: requests in flight now.
-        waiting: calls waiting for a slot.
+        max_concurrency: the cap on calls admitted at once.
+        in_flight: calls admitted now (sending, or waiting for a rate bucket or a retry).
+        waiting: calls waiting to be admitted.
         keys: key fingerprints with a bucket.
         slowed: keys whose effective rate is lowered after a 429.
         paused: keys paused until a reset.
@@ -179,7 +183,7 @@ def _announced(headers: Mapping[str, str], names: tuple[str, ...]) -> float | No
 
 
 class ProviderLimits:
-    """The rate buckets (per provider and per key) and the in-flight cap of one provider.
+    """The admission gate, and the rate buckets (per provider and per key), of one provider.
 
     Args:
         provider: the model_type.
@@ -203,9 +207,8 @@ class ProviderLimits:
         self._sleep = sleep
         self._shared: _Bucket | None = None
         self._buckets: dict[str | None, _Bucket] = {}
-        self._slots: asyncio.Semaphore | None = None
-        self._in_flight = 0
-        self._waiting = 0
+        #: The one admission of a call: ``max_concurrency`` places, oldest ticket first.
+        self.gate = PriorityGate(settings.max_concurrency)
         self._learned_tokens = False
 
     def __repr__(self) -> str:
@@ -272,13 +275,6 @@ class ProviderLimits:
         if bucket.rpm is None and self._shared.rpm is None:
             bucket.sent.append(self._clock())
 
-    def slot(self) -> _Slot:
-        """Hold one of the provider's ``max_concurrency`` in-flight slots
-        (``async with limits.slot():``)."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.settings.max_concurrency)
-        return _Slot(self, self._slots)
-
     def pause(self, key_id: str | None, seconds: float) -> None:
         """Hold every request of a key for ``seconds`` (a reset time or a Retry-After)."""
         bucket = self._bucket(key_id)
@@ -340,6 +336,7 @@ class ProviderLimits:
     def statistics(self) -> LimiterStatistics:
         """A snapshot of the slots and buckets."""
         now = self._clock()
+        gate = self.gate.statistics()
         return LimiterStatistics(
             provider=self.provider,
             rpm=self.settings.rpm,
@@ -347,38 +344,11 @@ class ProviderLimits:
             key_rpm=self.settings.key_rpm,
             key_tpm=self.settings.key_tpm,
             max_concurrency=self.settings.max_concurrency,
-            in_flight=self._in_flight,
-            waiting=self._waiting,
+            in_flight=gate.in_flight,
+            waiting=gate.waiting,
             keys=len(self._buckets),
             slowed=sum(1 for b in self._buckets.values() if b.factor < 1.0),
             paused=sum(1 for b in self._buckets.values() if b.paused_until > now),
             learned=sum(1 for b in self._buckets.values() if b.learned_rpm or b.learned_tpm),
         )
 
-
-class _Slot:
-    """One in-flight slot of a `ProviderLimits`, as an async context manager.
-
-    A class, not an ``asynccontextmanager`` generator: it runs once per call on the hot path,
-    and asyncio's semaphore takes a free slot without yielding to the loop (anyio's
-    CapacityLimiter always checkpoints), so entering a free slot costs no loop turn.
-    """
-
-    __slots__ = ("_limits", "_semaphore")
-
-    def __init__(self, limits: ProviderLimits, semaphore: asyncio.Semaphore) -> None:
-        self._limits = limits
-        self._semaphore = semaphore
-
-    async def __aenter__(self) -> None:
-        limits = self._limits
-        limits._waiting += 1
-        try:
-            await self._semaphore.acquire()
-        finally:
-            limits._waiting -= 1
-        limits._in_flight += 1
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._limits._in_flight -= 1
-        self._semaphore.release()

@@ -258,7 +258,6 @@ class CallPath:
                 self._simulator = None
             if self.shared_limits is not None:
                 await self.shared_limits.aclose()
-            self._sender.gates.clear()
             with self._lock:
                 self._ready, self._loop = None, None
             self._adopted.clear()

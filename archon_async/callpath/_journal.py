@@ -10,7 +10,8 @@ dollars}`` once its reply (or its failure) is in. Totals (`SpendJournal.totals`)
 every finished request as what it spent, and every request sent with no ``done`` line as
 ``n`` calls of unknown tokens: a kill at any instant never under-counts calls; it
 over-counts by at most the requests in flight that had not reached the provider yet (the
-calls waiting for a rate limit inside the dispatcher, cancelled or killed there). Their
+calls waiting for admission or a rate limit inside the dispatcher, cancelled or killed
+there: a request is journaled when a hard budget reserves it, before it waits). Their
 tokens and dollars are unknown and not counted. A request is one call whatever its retries
 (as `Budget` counts it); a request of ``n`` samples is ``n`` calls.
 

@@ -1,9 +1,10 @@
 """`Sender`: the call path below the cache, where requests are sent and paid for.
 
-One request: the model_type's priority gate (at most ``max_concurrency`` in flight, oldest
-run first) -> the dispatcher (circuit, key lease, rpm/tpm buckets, retries) -> the meter and
-the budget. Several samples of one request are drawn in requests of ``n`` where the
-provider takes it (see `_samples`).
+One request: the hard budget's reservation (before any wait: a capped call is refused at
+once) -> the dispatcher (its one admission gate: at most ``max_concurrency`` in flight,
+oldest run first; circuit, key lease, rpm/tpm buckets, retries) -> the meter and the
+budget. Several samples of one request are drawn in requests of ``n`` where the provider
+takes it (see `_samples`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 
-from .._admission import PriorityGate
 from .._concurrency import gather
 from .._dispatch import Dispatcher
 from .._exceptions import ArchonError, ProviderError
@@ -47,7 +47,6 @@ class Sender:
         self.journal: SpendJournal | None = None
         #: What every call spent, capped or not.
         self.meter = Budget()
-        self.gates: dict[str, PriorityGate] = {}
         self.no_n = NRefusals()
         self._hit_records: dict[tuple[str, str, int, int], CallRecord] = {}
 
@@ -64,16 +63,14 @@ class Sender:
     async def send(
         self, request: ChatRequest, ticket: int, *, charge: bool = True
     ) -> tuple[ChatResponse, CallRecord]:
-        """One request through circuit, gate and dispatcher; charged unless told not to.
+        """One request through the dispatcher (admission, circuit, limits, retries);
+        charged unless told not to.
 
         Raises:
+            BudgetExceededError: a hard cap would be passed (before the call waits at all).
             ProviderError: the call failed after its retries (charged if it has a record).
         """
         dispatcher = self.opened()
-        gate = self.gates.get(request.model_type)
-        if gate is None:
-            capacity = dispatcher.settings_for(request.model_type).max_concurrency
-            gate = self.gates[request.model_type] = PriorityGate(capacity)
         # One coroutine from here to the dispatcher: every loop turn of a call resumes each
         # level between the batch worker and the socket (bench/RESULTS.md, measure 3).
         journal = self.journal
@@ -81,12 +78,9 @@ class Sender:
         if held is not None:
             held.reserve(request.n)  # a hard cap: raises instead of sending
         try:
-            await gate.acquire(ticket)
-            try:
-                entry = "" if journal is None else journal.sent(request.n)  # before it can be sent
-                response, record = await dispatcher.complete(request)
-            finally:
-                gate.release()
+            # Journaled as it is reserved: before it can be sent (see `SpendJournal`).
+            entry = "" if journal is None else journal.sent(request.n)
+            response, record = await dispatcher.complete(request, ticket)
         except ProviderError as exc:
             failed = exc.call_record
             if journal is not None:

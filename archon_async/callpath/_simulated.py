@@ -106,7 +106,9 @@ class SimulatedDispatcher(Dispatcher):
         url = self.simulator_urls.get(model_type)
         return settings if url is None else settings.model_copy(update={"base_url": url})
 
-    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
+    async def complete(
+        self, request: ChatRequest, ticket: int = 0
+    ) -> tuple[ChatResponse, CallRecord]:
         if request.base_url is not None:
             request = dataclasses.replace(request, base_url=None)
-        return await super().complete(request)
+        return await super().complete(request, ticket)

@@ -3,6 +3,8 @@ model_type's slot are held while the call is sent, and given back however it end
 
 from __future__ import annotations
 
+from functools import partial
+
 import anyio
 import pytest
 
@@ -72,3 +74,39 @@ async def test_a_failed_call_is_charged_and_gives_back_its_reservation() -> None
     budget.reserve(2)
     with pytest.raises(BudgetExceededError):
         budget.reserve(1)
+
+
+async def test_a_full_gate_admits_the_oldest_run_first() -> None:
+    release = anyio.Event()
+
+    async def reply(request: ChatRequest) -> str:
+        await release.wait()
+        return "ok"
+
+    provider = FakeProvider(reply)
+    settings = {"Fake_API": {"max_concurrency": 1}}
+    async with CallPath(registry=fake_registry(provider), providers=settings) as calls:
+        async with anyio.create_task_group() as group:
+            for text, ticket in [("first", 1), ("nine", 9), ("three", 3), ("five", 5), ("3b", 3)]:
+                group.start_soon(partial(calls.complete, _request(text), ticket=ticket))
+                for _ in range(20):  # each waits at the gate in this order
+                    await anyio.lowlevel.checkpoint()
+            limits = calls.statistics()["Fake_API"].limits
+            assert (limits.in_flight, limits.waiting) == (1, 4)
+            release.set()
+    # Lowest ticket first, first come first among equal tickets; one at a time.
+    sent = [r.messages[-1]["content"] for r in provider.requests]
+    assert sent == ["first", "three", "3b", "five", "nine"]
+    assert provider.max_in_flight == 1
+
+
+async def test_a_hard_budget_refuses_before_waiting_for_the_rate_limit() -> None:
+    provider = FakeProvider(lambda request: "ok")
+    budget = Budget(max_calls=1, per_call=True)
+    settings = {"Fake_API": {"rpm": 1}}  # the second request would wait about a minute
+    registry = fake_registry(provider)
+    async with CallPath(registry=registry, providers=settings, budget=budget) as calls:
+        await calls.complete(_request("one"))
+        with anyio.fail_after(30), pytest.raises(BudgetExceededError):
+            await calls.complete(_request("two"))
+    assert len(provider.requests) == 1

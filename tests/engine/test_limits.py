@@ -142,16 +142,19 @@ async def test_pause_holds_requests_until_the_reset() -> None:
     assert target.statistics().paused == 0
 
 
-async def test_slots_cap_requests_in_flight() -> None:
+async def test_the_gate_caps_calls_in_flight() -> None:
     target = limits(max_concurrency=2)
     release = anyio.Event()
     peak = 0
 
     async def hold() -> None:
         nonlocal peak
-        async with target.slot():
+        await target.gate.acquire(0)
+        try:
             peak = max(peak, target.statistics().in_flight)
             await release.wait()
+        finally:
+            target.gate.release()
 
     async with anyio.create_task_group() as group:
         for _ in range(5):
