@@ -114,15 +114,21 @@ async def run_batch(
     # shared by the workers measured 20x the loop lag, bench measure 6). asyncio's queue
     # does it for less CPU than an anyio memory stream.
     queue: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=1)
-    reporter = ProgressReporter(stats, stream=progress, interval_s=progress_interval_s)
+    reporter: ProgressReporter | None = None
     opened_here = not engine.is_open
     with _claimed(output) as finished_ids:
         finished = finished_ids(retry_errors, fingerprint, engine.simulated)
         try:
             await engine.open()
             with AnswerWriter(output) as writer:
+                # Only now, with everything open: an error opening it (a missing key, an
+                # unreachable Redis, an unwritable output) is never preceded by progress.
+                if show_progress:
+                    reporter = ProgressReporter(
+                        stats, stream=progress, interval_s=progress_interval_s
+                    )
                 async with anyio.create_task_group() as outer:
-                    if show_progress:
+                    if reporter is not None:
                         outer.start_soon(reporter.run)
                     async with anyio.create_task_group() as workers:
                         pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
@@ -134,7 +140,7 @@ async def run_batch(
                             workers.start_soon(worker.run, queue)
                     outer.cancel_scope.cancel()  # stops the progress reporter
         finally:
-            if show_progress:
+            if reporter is not None:
                 reporter.close()  # the final state, even when interrupted
             if opened_here:
                 await engine.aclose()

@@ -17,7 +17,7 @@ import anyio
 
 from ._batch import run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
-from ._cli_common import TERMINATED, UsageError, report_summary
+from ._cli_common import TERMINATED, UsageError, check_summary_path, report_summary
 from ._exceptions import BatchStoppedError, InvalidInputError
 from ._progress import BatchStats
 from .callpath._journal import journal_beside, spent_all_runs
@@ -121,6 +121,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         return _estimate(engine, items, output, args)
+    check_summary_path(args.summary)
     from ._cli_callpath import check_budget_fits, stopped_fields
     from ._cli_simulated import announce_simulated
 

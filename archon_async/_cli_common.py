@@ -12,7 +12,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["TERMINATED", "UsageError", "positive_float", "positive_int", "report_summary"]
+__all__ = [
+    "TERMINATED",
+    "UsageError",
+    "check_summary_path",
+    "positive_float",
+    "positive_int",
+    "report_summary",
+]
 
 #: Set by SIGTERM, which then unwinds as a KeyboardInterrupt (the event loop turns any
 #: subclass back into a plain one): exit status 143 instead of 130.
@@ -43,6 +50,21 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
     return value
+
+
+def check_summary_path(path: Path | None) -> None:
+    """Refuse, before any call, a ``--summary`` path the summary could not be written to
+    (a folder, a folder that is missing): the run would end in a traceback after its work.
+
+    Raises:
+        UsageError: the path is not a writable file (said with the fix).
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--summary {path} is a folder: give a file path")
+    if not path.parent.is_dir():
+        raise UsageError(f"--summary {path}: the folder {path.parent} does not exist")
 
 
 def report_summary(summary: dict[str, Any], path: Path | None) -> None:

@@ -17,7 +17,7 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem
-from ._cli_common import TERMINATED, report_summary
+from ._cli_common import TERMINATED, check_summary_path, report_summary
 from ._cli_simulated import announce_simulated, refuse_simulated_answers
 from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
@@ -114,6 +114,7 @@ def _judge(args: argparse.Namespace) -> int:
     from ._cli_callpath import check_budget_fits, stopped_fields
 
     check_budget_fits(engine.architecture, args)
+    check_summary_path(args.summary)
     stats = BatchStats(total=len(requests))
     # Each request recorded before it is sent: a killed judge's calls count on the resume.
     engine.callpath.journal = journal = journal_beside(Path(output))
