@@ -73,7 +73,8 @@ def add_callpath_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--estimate",
         action="store_true",
-        help="print the expected calls, tokens and cost (a range) and exit without a call",
+        help="print the expected requests, calls (samples), tokens and cost (a range) and "
+        "exit without a call",
     )
     add_shared_limits_option(parser)
 
@@ -176,8 +177,10 @@ def print_estimate(
     if caps:
         figures["budget"] = caps
     figures["note"] = (
-        "low: no parse retry, replies of a quarter of max_tokens; high: every parse retry, "
-        "replies of the full max_tokens; provider retries and cache hits not foreseen"
+        "calls and samples: one a sample (what --max-calls and the summary's calls count); "
+        "requests: HTTP requests (a component's samples go in one where the provider takes "
+        "n); low: no parse retry, replies of a quarter of max_tokens; high: every parse "
+        "retry, replies of the full max_tokens; provider retries and cache hits not foreseen"
     )
     sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0

@@ -7,6 +7,13 @@ quarter of ``max_tokens``; the high end assumes every parse retry (`PARSE_RETRIE
 replies of the full ``max_tokens``. Prompt tokens are counted as characters / 4, the
 candidates a component reads included. Retries on provider errors and cache hits are not
 foreseen: they make a run cost more, or less.
+
+Calls and requests: a call is one sample (what the trace, budgets and ``--max-calls``
+count); a request is one HTTP request. A generator's or fuser's samples go in requests of
+``n`` where the provider takes it (its ``max_samples_per_request``, see `_samples`), so the
+default architecture makes 12 calls a prompt in 4 requests; a provider found to refuse
+``n`` during the run makes it more (one request a sample), which the estimate does not
+foresee.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .._architecture import Architecture, is_reward_model
-from .._config import ComponentSpec
+from .._config import ComponentSpec, ProviderSettings
+from .._exceptions import ArchonError
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 
 __all__ = ["Estimate", "estimate"]
@@ -33,7 +41,8 @@ class Estimate:
 
     Attributes:
         prompts: the runs (prompts, or turns of multi-turn prompts) counted.
-        calls: provider calls.
+        calls: provider calls, one a sample (what budgets count).
+        requests: HTTP requests (several samples in one where the provider takes ``n``).
         input_tokens: prompt tokens.
         output_tokens: completion tokens.
         cost_usd: estimated dollars at list prices (unpriced models count 0).
@@ -43,6 +52,7 @@ class Estimate:
 
     prompts: int = 0
     calls: list[int] = field(default_factory=lambda: [0, 0])
+    requests: list[int] = field(default_factory=lambda: [0, 0])
     input_tokens: list[int] = field(default_factory=lambda: [0, 0])
     output_tokens: list[int] = field(default_factory=lambda: [0, 0])
     cost_usd: list[float] = field(default_factory=lambda: [0.0, 0.0])
@@ -54,6 +64,8 @@ class Estimate:
         return {
             "prompts": self.prompts,
             "calls": list(self.calls),
+            "samples": list(self.calls),
+            "requests": list(self.requests),
             "input_tokens": list(self.input_tokens),
             "output_tokens": list(self.output_tokens),
             "tokens": [a + b for a, b in zip(self.input_tokens, self.output_tokens, strict=True)],
@@ -104,11 +116,35 @@ def estimate(
         prices: USD per million tokens (input, output) by model.
     """
     result = Estimate()
+    most = _samples_per_request(architecture)
     for prompt in prompts:
         chars = len(prompt) if isinstance(prompt, str) else sum(len(m["content"]) for m in prompt)
         result.prompts += 1
-        _add_run(result, architecture, chars // 4 + 10, prices)
+        _add_run(result, architecture, chars // 4 + 10, prices, most)
     return result
+
+
+def _samples_per_request(architecture: Architecture) -> dict[str, int]:
+    """How many samples one request may draw, by model_type: the provider's own
+    ``max_samples_per_request`` (building a provider opens nothing), 1 where it has none."""
+    most: dict[str, int] = {}
+    for model_type in architecture.model_types():
+        settings = architecture.providers.get(model_type) or ProviderSettings()
+        try:
+            provider = architecture.registry.build_provider(model_type, settings)
+        except ArchonError:  # said when the run opens; one request a sample meanwhile
+            most[model_type] = 1
+            continue
+        most[model_type] = max(1, int(getattr(provider, "max_samples_per_request", 1)))
+    return most
+
+
+def _requests(spec: ComponentSpec, calls: int, most: Mapping[str, int]) -> int:
+    """The HTTP requests of a component's ``calls``: a generator's or fuser's samples go in
+    requests of up to ``most`` samples (as `Sender.draw` sends them)."""
+    if spec.type not in ("generator", "fuser") or calls <= 1:
+        return calls
+    return -(-calls // most.get(spec.model_type or "", 1))
 
 
 def _add_run(
@@ -116,6 +152,7 @@ def _add_run(
     architecture: Architecture,
     prompt_tokens: int,
     prices: Mapping[str, tuple[float, float]],
+    most: Mapping[str, int],
 ) -> None:
     candidates = 0
     reply = [0.0, 0.0]  # tokens of one candidate at the low and high end
@@ -130,6 +167,7 @@ def _add_run(
                 tokens_in = int(calls * (prompt_tokens + reads * reply[end]))
                 tokens_out = int(calls * out[end])
                 result.calls[end] += calls
+                result.requests[end] += _requests(spec, calls, most)
                 result.input_tokens[end] += tokens_in
                 result.output_tokens[end] += tokens_out
                 result.per_model[spec.model][end] += calls
