@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import typing as _typing
 
 from ._architecture import Architecture as Architecture
 from ._config import ComponentSpec as ComponentSpec
@@ -57,10 +57,24 @@ from .callpath import Budget as Budget
 from .callpath import CallPath as CallPath
 from .callpath import ResponseCache as ResponseCache
 
-try:
-    __version__ = version("archon-async")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+if _typing.TYPE_CHECKING:
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> str:
+        # Read from the installed metadata when first asked for (a look through the
+        # installed distributions): a command that never prints it never pays for it.
+        if name != "__version__":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("archon-async")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            found = "0.0.0"
+        globals()["__version__"] = found
+        return found
+
 
 __all__ = [
     "AnswerStream",

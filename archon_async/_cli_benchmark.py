@@ -32,7 +32,7 @@ def add_benchmark_options(parser: argparse.ArgumentParser) -> None:
     ``--format``: the answer format of the official file, where a benchmark has several
     (Arena-Hard-Auto: ``current`` or ``legacy``, v0.1's, which Archon reads).
     """
-    from .benchmarks import ARENA_HARD_FORMATS
+    from .benchmarks._formats import ARENA_HARD_FORMATS
 
     parser.add_argument(
         "--format",

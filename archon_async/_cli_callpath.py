@@ -19,7 +19,6 @@ from ._architecture import Architecture
 from ._cli_common import UsageError, positive_float, positive_int
 from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
-from .callpath._estimate import estimate
 
 __all__ = [
     "add_callpath_options",
@@ -169,6 +168,8 @@ def print_estimate(
 ) -> int:
     """Write the estimate of running ``architecture`` on ``prompts`` as JSON on stdout
     (``already_answered``: prompts of the input the output holds, left out)."""
+    from .callpath._estimate import estimate  # only for --estimate
+
     figures: dict[str, Any] = estimate(architecture, prompts).to_dict()
     figures["architecture"] = architecture.name
     if already_answered:

@@ -7,17 +7,25 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
-from tqdm import tqdm
 
 from ._pricing import DEFAULT_PRICES, cost_usd, usd, usd_text
 from ._types import CallRecord
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 __all__ = ["BatchStats", "ModelUsage", "ProgressReporter", "report_progress"]
 
-format_interval = tqdm.format_interval
+
+def format_interval(seconds: float) -> str:
+    """``[H:]MM:SS``, as tqdm shows elapsed and remaining time (tqdm itself is imported
+    only for a live bar: a batch writing to a file or a pipe never loads it)."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 @dataclass(slots=True)
@@ -167,6 +175,8 @@ class ProgressReporter:
         self._bar: tqdm[Any] | None = None
         self._closed = False
         if self._live:
+            from tqdm import tqdm
+
             self._bar = tqdm(
                 total=stats.total,
                 file=self._out,

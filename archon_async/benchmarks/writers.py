@@ -17,6 +17,7 @@ import orjson
 
 from .._logging import get_logger
 from ._code import extract_code, humaneval_completion
+from ._formats import ARENA_HARD_FORMATS
 from ._registry import Benchmark
 from ._scoring import score
 from ._tokens import count_tokens
@@ -31,11 +32,6 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-
-#: Arena-Hard-Auto answer formats: ``current`` (``uid``/``messages``, the repository's
-#: format since its April 2025 reformat) and ``legacy`` (v0.1's ``question_id``/``choices``,
-#: the one Archon's and the original arena-hard-auto's scripts read).
-ARENA_HARD_FORMATS = ("current", "legacy")
 
 
 def read_answers(path: Path) -> dict[str, dict[str, Any]]:

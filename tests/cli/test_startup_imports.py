@@ -1,0 +1,75 @@
+"""The command's start-up loads only what a batch or a run needs, and the names imported
+lazily (benchmarks, the version) still resolve as before.
+
+A fully cached rerun of a batch is mostly the interpreter starting and importing: every
+module left out of it is time saved on each invocation (bench/RESULTS.md, issue 12).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import subprocess
+import sys
+
+import pytest
+
+import archon_async
+import archon_async.benchmarks as benchmarks
+
+#: Modules the CLI's start-up (imports and every subcommand's parser) must not load.
+NOT_AT_STARTUP = (
+    "tqdm",  # the live bar: only on a terminal
+    "archon_async.benchmarks.writers",
+    "archon_async.benchmarks._registry",
+    "archon_async.benchmarks._scoring",
+    "archon_async.benchmarks.sandbox",
+    "archon_async.callpath._estimate",  # only for --estimate
+    "archon_async.search",
+    "archon_async.serve",
+    "numpy",
+    "optuna",
+    "starlette",
+    "uvicorn",
+)
+
+
+def test_cli_startup_leaves_out_what_a_batch_does_not_use() -> None:
+    code = (
+        "import sys\n"
+        "import archon_async.cli as cli\n"
+        "cli._parser()\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = set(done.stdout.split())
+    assert "archon_async.cli" in loaded  # the probe ran
+    assert "archon_async.benchmarks._formats" in loaded  # the batch parser's choices
+    assert sorted(name for name in NOT_AT_STARTUP if name in loaded) == []
+
+
+@pytest.mark.parametrize("name", benchmarks.__all__)
+def test_every_benchmarks_name_resolves_to_its_module_object(name: str) -> None:
+    value = getattr(benchmarks, name)
+    module = importlib.import_module(benchmarks._MODULES[name], benchmarks.__name__)
+    assert value is getattr(module, name)
+    assert name in dir(benchmarks)
+
+
+def test_benchmarks_star_import_and_unknown_name() -> None:
+    namespace: dict[str, object] = {}
+    exec("from archon_async.benchmarks import *", namespace)
+    assert set(benchmarks.__all__) <= set(namespace)
+    with pytest.raises(AttributeError, match="no attribute 'get_benchmarks'"):
+        benchmarks.get_benchmarks  # noqa: B018  (a misspelling is still an error)
+
+
+def test_version_is_the_installed_distributions() -> None:
+    assert archon_async.__version__ == importlib.metadata.version("archon-async")
+    from archon_async import __version__
+
+    assert __version__ == archon_async.__version__
+    with pytest.raises(AttributeError, match="no attribute 'Engines'"):
+        archon_async.Engines  # type: ignore[attr-defined]  # noqa: B018
