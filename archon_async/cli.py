@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -37,6 +38,10 @@ EXIT_CODES = """exit status:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archon-async`` command; returns the exit status."""
+    if argv is None:  # the program itself (not a caller passing arguments): see below
+        # The objects the imports made live as long as the process: kept out of the
+        # garbage collector's walks, a batch's collections cost a quarter (bench/RESULTS.md).
+        gc.freeze()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["simulate"]:
         # Everything after "simulate" belongs to the simulator's own parser.
@@ -100,16 +105,28 @@ def _dispatch_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, read only when asked for (see __init__)."""
 
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "show the version and exit")
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from . import __version__
+
+        sys.stdout.write(f"archon-async {__version__}\n")
+        parser.exit()
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archon-async",
         description="Run Archon inference-time architectures on an asyncio engine.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"archon-async {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: every call)"
     )

@@ -73,3 +73,22 @@ def test_version_is_the_installed_distributions() -> None:
     assert __version__ == archon_async.__version__
     with pytest.raises(AttributeError, match="no attribute 'Engines'"):
         archon_async.Engines  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_program_freezes_its_import_time_objects_a_caller_keeps_its_collector() -> None:
+    code = (
+        "import gc, sys\n"
+        "from archon_async.cli import main\n"
+        "main(['validate', 'default'])\n"
+        "print('frozen', gc.get_freeze_count())\n"
+        "sys.argv = ['archon-async', 'validate', 'default']\n"
+        "main()\n"
+        "print('frozen', gc.get_freeze_count())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    counts = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("frozen")]
+    by_caller, by_program = (int(count) for count in counts)
+    assert by_caller == 0  # a test or an application calling main() keeps its collector
+    assert by_program > 1000  # the command itself: the modules' objects are frozen
