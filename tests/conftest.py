@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -21,6 +22,14 @@ from archon_async.core import Usage
 ARCHON_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "archon"
 
 Reply = Callable[[ChatRequest], Awaitable[str] | str]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # pyproject's `timeout` is pytest-timeout's (the dev extra). A venv installed before it
+    # was added still runs the tests (--strict-config would refuse the unknown key), with
+    # no time limit, until `pip install -e '.[dev]'` brings the plugin.
+    if importlib.util.find_spec("pytest_timeout") is None:
+        parser.addini("timeout", "per-test time limit (pip install -e '.[dev]' for it)")
 
 
 @dataclass

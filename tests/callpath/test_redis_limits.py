@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import subprocess
 import sys
@@ -16,7 +17,12 @@ from tests.conftest import ROOT
 from tests.integration.helpers import generator
 
 RPM = 1200  # 20 requests a second for all the processes together
-WINDOW_S = 3.0  # the simulator counts the limit over any 3 s: 60 requests at most
+# The simulator counts the limit over any 6 s (120 requests at most) and the processes'
+# buckets fill at 95% of R (114 turns in 6 s): a loaded machine may read the requests up
+# to 0.3 s late and bunched before a window holds too many (3 s windows left 0.15 s), and
+# a process may send up to 0.16 s after its turn (RedisLimits.late_s) instead of 0.08.
+WINDOW_S = 6.0
+PROMPTS = 40  # per process: 160 requests, 8.4 s of turns, more than one window
 
 _WORKER = """
 import sys, anyio
@@ -26,7 +32,7 @@ sim_url, redis_url, rpm, prompts = sys.argv[1], sys.argv[2], float(sys.argv[3]),
 arch = {"name": "w", "layers": [[{"type": "generator", "model": "m", "model_type": "OpenAI_API",
         "max_tokens": 8}]]}
 async def main():
-    limits = RedisLimits(redis_url, prefix="test", window_s=3.0)  # default headroom 0.95
+    limits = RedisLimits(redis_url, prefix="test", window_s=float(sys.argv[6]))  # headroom .95
     async with CallPath(simulate=sim_url, providers={"OpenAI_API": {"rpm": rpm}},
                         shared_limits=limits) as calls:
         engine = Engine(arch, callpath=calls)
@@ -36,6 +42,7 @@ async def main():
         async with anyio.create_task_group() as group:
             for i in range(prompts):
                 group.start_soon(engine.generate, f"{sys.argv[5]} question {i}")
+    print("rebooked", limits.rebooked, flush=True)
 anyio.run(main)
 """
 
@@ -43,12 +50,12 @@ anyio.run(main)
 async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
     settings = SimulationSettings(rpm=RPM, rpm_window_s=WINDOW_S, request_log=10_000)
     async with SimulatedServer(settings) as server:
-        args = [str(server.base_url), redis_url, str(RPM), "30"]
+        args = [str(server.base_url), redis_url, str(RPM), str(PROMPTS)]
 
         def run_all() -> list[subprocess.CompletedProcess[str]]:
             workers = [
                 subprocess.Popen(
-                    [sys.executable, "-c", _WORKER, *args, f"p{n}"],
+                    [sys.executable, "-c", _WORKER, *args, f"p{n}", str(WINDOW_S)],
                     cwd=ROOT,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
@@ -74,35 +81,43 @@ async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
                 done.append(subprocess.CompletedProcess(worker.args, worker.returncode, out, err))
             return done
 
+        rebooked = 0
         for finished in await anyio.to_thread.run_sync(run_all):
             assert finished.returncode == 0, finished.stderr[-2000:]
+            rebooked += int(finished.stdout.split("rebooked")[1])
         log = server.request_log()
     answered = [record for record in log if record.status == 200]
     refused = [record for record in log if record.status == 429]
-    assert len(answered) == 4 + 4 * 30  # the warm-up calls, then the load
-    # Together at or under the limit: (almost) no 429 from a server counting it over 3 s.
+    assert len(answered) == 4 + 4 * PROMPTS  # the warm-up calls, then the load
+    # Together at or under the limit: (almost) no 429 from a server counting it over 6 s.
     assert len(refused) <= len(log) // 100
-    allowance = int(RPM * WINDOW_S / 60)
-    assert all(
+    # Counted by the server over any 6 s (a window from each answered request back):
+    # together never over R, and in the busiest window at least 0.9 R. The buckets fill at
+    # 95% of R, one turn an interval apart across the processes; a window holds fewer when
+    # a request is woken later than the window's slack allows and gives its turn up
+    # (sending then would crowd the window). Counting requests in windows, not timing the
+    # whole load, leaves out when the first and last requests happened to be read: at load
+    # averages of 20-23 on 2 cores, the simulator (in this process) read the last ones up
+    # to 0.8 s late, which made the rate over the whole load 0.87 R (turns given up
+    # counted as used).
+    # (bench/redis_share.py measures the rate over the whole load, RESULTS.md.)
+    allowance = RPM * WINDOW_S / 60
+    windows = [
         sum(1 for other in answered if record.at_s - WINDOW_S < other.at_s <= record.at_s)
-        <= allowance
         for record in answered
-    )
-    # And using most of it from the first request of the load to the last: the buckets fill
-    # at 95% of R (measured 0.94-0.95 R at load averages of 11-16 on 2 cores). A process
-    # woken later than a 3 s window's slack allows gives its turn up (sending then would
-    # crowd the window), which a loaded machine does at times: hence 0.85, not 0.9
-    # (bench/redis_share.py measures the 0.9 target in separate processes, RESULTS.md).
+    ]
+    assert max(windows) <= allowance, max(windows)
     load = answered[4:]  # the warm-ups all finished before the load began
-    span = load[-1].at_s - load[0].at_s
-    assert (len(load) - 1) / span * 60 >= 0.85 * RPM
+    assert load[-1].at_s - load[0].at_s > WINDOW_S  # the busiest window is in the load
+    assert max(windows) >= 0.9 * allowance, (max(windows), rebooked)
 
 
 async def test_a_retry_after_pauses_every_process_on_the_key(redis_url: str) -> None:
     async with SimulatedServer(SimulationSettings(request_log=100)) as server:
+        first_limits = RedisLimits(redis_url, prefix="p")
         paths = [
-            CallPath(simulate=server.base_url, shared_limits=RedisLimits(redis_url, prefix="p"))
-            for _ in range(2)
+            CallPath(simulate=server.base_url, shared_limits=limits)
+            for limits in (first_limits, RedisLimits(redis_url, prefix="p"))
         ]
         async with paths[0] as first, paths[1] as second:
             await Engine(generator(1), callpath=first).generate("warm up")
@@ -111,7 +126,9 @@ async def test_a_retry_after_pauses_every_process_on_the_key(redis_url: str) -> 
             key_id = lane.keys.key_ids[0]  # the fingerprint of the simulator's key
             first.dispatcher._lane("OpenAI_API").limits.pause(key_id, 0.5)
             started = anyio.current_time()
-            await anyio.sleep(0.05)  # the pause is written in the background
+            # The pause is written in the background: wait for it (a fixed 0.05 s was too
+            # short for a loaded machine).
+            await asyncio.gather(*first_limits._tasks)
             await Engine(generator(1), callpath=second).generate("after the pause")
             # ...so the second one waits it out before its request.
             assert anyio.current_time() - started >= 0.45

@@ -11,6 +11,9 @@ from typing import Any
 import uvicorn
 
 KEY = "sk-serve-test"
+#: The official clients' timeout in these tests (the SDK's default is 600 s): far more than
+#: any reply takes on a loaded machine, far less than a hung test would hold the suite.
+CLIENT_TIMEOUT_S = 60.0
 
 
 def architecture(name: str = "one-call", *, samples: int = 1, **fields: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from archon_async import Engine
 from archon_async.serve import TRACE_HEADER, create_app
 from tests.conftest import FakeProvider, fake_registry
 from tests.serve.conftest import Clients
-from tests.serve.serve_helpers import KEY, architecture, ranked, running
+from tests.serve.serve_helpers import CLIENT_TIMEOUT_S, KEY, architecture, ranked, running
 
 QUESTION = [{"role": "user", "content": "What is 17 * 23?"}]
 
@@ -27,7 +27,11 @@ def url() -> Iterator[str]:
 
 
 def trace_of(url: str, trace_id: str) -> dict[str, Any]:
-    reply = httpx.get(f"{url}/v1/traces/{trace_id}", headers={"authorization": f"Bearer {KEY}"})
+    reply = httpx.get(
+        f"{url}/v1/traces/{trace_id}",
+        headers={"authorization": f"Bearer {KEY}"},
+        timeout=CLIENT_TIMEOUT_S,  # httpx's default 5 s is short for a loaded machine
+    )
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
@@ -86,7 +90,9 @@ def test_seed_picks_reproducibly_among_final_candidates(clients: Clients) -> Non
 
 
 def trace_of_anyone(url: str, trace_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(f"{url}/v1/traces/{trace_id}").json()
+    body: dict[str, Any] = httpx.get(
+        f"{url}/v1/traces/{trace_id}", timeout=CLIENT_TIMEOUT_S
+    ).json()
     return body
 
 
@@ -142,7 +148,9 @@ def test_stream_sync_ends_with_usage_and_done(url: str, clients: Clients) -> Non
 
 
 async def test_async_client_whole_and_streamed(url: str) -> None:
-    async_client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+    async_client = openai.AsyncOpenAI(
+        base_url=f"{url}/v1", api_key=KEY, max_retries=0, timeout=CLIENT_TIMEOUT_S
+    )
     completion = await async_client.chat.completions.create(model="one-call", messages=QUESTION)
     assert completion.choices[0].message.content
     stream = await async_client.chat.completions.create(
