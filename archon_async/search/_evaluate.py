@@ -31,7 +31,7 @@ from ..benchmarks import (
 from ._interval import interval, summary
 from ._record import Evaluation
 from ._space import Candidate, Space
-from ._spend import RunStats, by_model, unpriced
+from ._spend import RunStats, by_model
 from ._truth import Truth
 
 __all__ = ["EngineEvaluator", "Evaluator", "OracleEvaluator"]
@@ -71,19 +71,14 @@ class OracleEvaluator:
         self, candidate: Candidate, n: int, *, stop_below: float | None
     ) -> Evaluation:
         score = round(self.truth.score(candidate), 6)
-        cost = self.space.cost(candidate)
-        return Evaluation(
-            key=candidate.key(),
-            n=n,
-            params=candidate.params(),
+        return Evaluation.estimated(
+            self.space,
+            candidate,
+            n,
             score=score,
             ci=(score, score),
-            objective=round(score - self.cost_weight * cost.dollars, 6),
             questions=self.truth.effects.questions,
-            calls_per_query=cost.calls,
-            tokens_per_query=cost.tokens,
-            dollars_per_query=cost.dollars,
-            unpriced_models=unpriced(m.model for m in self.space.models_of(candidate)),
+            cost_weight=self.cost_weight,
             mode="oracle",
         )
 

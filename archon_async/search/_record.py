@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .._exceptions import ConfigError
 from .._pricing import usd
+from ._spend import unpriced
+
+if TYPE_CHECKING:
+    from ._space import Candidate, Space
 
 __all__ = ["Evaluation", "RunRecord"]
 
@@ -72,6 +76,41 @@ class Evaluation:
         data["dollars"] = usd(self.dollars)
         data["dollars_per_query"] = usd(self.dollars_per_query)
         return data
+
+    @classmethod
+    def estimated(
+        cls,
+        space: Space,
+        candidate: Candidate,
+        n: int,
+        *,
+        score: float,
+        ci: tuple[float, float],
+        questions: int,
+        cost_weight: float,
+        mode: str,
+        stopped_early: bool = False,
+    ) -> Evaluation:
+        """The evaluation of ``candidate`` scored without calls (the oracle's and the
+        sampled evaluator's): its spend per query is the space's estimate of a run, its
+        objective the score less ``cost_weight`` times those dollars, and nothing was
+        spent."""
+        cost = space.cost(candidate)
+        return cls(
+            key=candidate.key(),
+            n=n,
+            params=candidate.params(),
+            score=score,
+            ci=ci,
+            objective=round(score - cost_weight * cost.dollars, 6),
+            questions=questions,
+            calls_per_query=cost.calls,
+            tokens_per_query=cost.tokens,
+            dollars_per_query=cost.dollars,
+            unpriced_models=unpriced(model.model for model in space.models_of(candidate)),
+            stopped_early=stopped_early,
+            mode=mode,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Evaluation:

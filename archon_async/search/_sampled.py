@@ -114,22 +114,16 @@ class SampledEvaluator:
             # Clearly weaker: even the top of its interval (z wide) is below the bar.
             if interval(points[:cut], z=self.early_z)[1] < stop_below:
                 points, stopped = points[:cut], True
-        score = round(sum(points) / max(1, len(points)), 6)
-        cost = self.space.cost(candidate)
-        asked = len(points)
-        return Evaluation(
-            key=candidate.key(),
-            n=n,
-            params=candidate.params(),
-            score=score,
+        return Evaluation.estimated(
+            self.space,
+            candidate,
+            n,
+            score=round(sum(points) / max(1, len(points)), 6),
             ci=interval(points),
-            objective=round(score - self.cost_weight * cost.dollars, 6),
-            questions=asked,
-            calls_per_query=cost.calls,
-            tokens_per_query=cost.tokens,
-            dollars_per_query=cost.dollars,
-            stopped_early=stopped,
+            questions=len(points),
+            cost_weight=self.cost_weight,
             mode=self.mode,
+            stopped_early=stopped,
         )
 
     async def score_final(self, candidate: Candidate) -> dict[str, Any]:
