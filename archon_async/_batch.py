@@ -161,7 +161,9 @@ def _budget_gate(engine: Engine, budget: Budget | None) -> BudgetGate:
     cached = engine.callpath.cache is not None
     if not budgets or (cached and any(b.per_call for b in budgets)):
         return BudgetGate(budgets, 0)  # a per-call cap holds each call; a hit costs none
-    return BudgetGate(budgets, least_calls(engine.architecture), cached=cached)
+    return BudgetGate(
+        budgets, least_calls(engine.architecture), cached=cached, charged_at_end=budget
+    )
 
 
 def _stopped(

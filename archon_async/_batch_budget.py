@@ -50,12 +50,20 @@ class BudgetGate:
             reserves nothing.
         cached: the calls go through a response cache (a prompt may cost less than its
             least, so one that does not fit waits for the prompts in flight).
+        charged_at_end: the one of ``budgets`` charged a prompt's calls when the prompt ends
+            (a batch's own), not as each call ends (an engine's, a call path's).
     """
 
     def __init__(
-        self, budgets: Sequence[Budget], least_calls: int, *, cached: bool = False
+        self,
+        budgets: Sequence[Budget],
+        least_calls: int,
+        *,
+        cached: bool = False,
+        charged_at_end: Budget | None = None,
     ) -> None:
         self._budgets = [budget for budget in budgets if budget.is_capped]
+        self._charged_at_end = charged_at_end
         self._least = least_calls
         self._cached = cached
         self._in_flight: dict[int, tuple[int, list[CallRecord]]] = {}  # runs, calls so far
@@ -138,24 +146,38 @@ class BudgetGate:
         for index, budget in enumerate(self._budgets):
             if budget.exceeded() is not None:
                 return budget, "calls", True
-            spent = budget.spent()
+            calls, tokens, cost = self._spent(budget)
             if budget.max_calls is not None:
                 # A call made (sent, or a free hit) is one of the prompt's least done.
                 due = sum(
-                    max(self._least * n - len(calls), 0) for n, calls in self._in_flight.values()
+                    max(self._least * n - len(made), 0) for n, made in self._in_flight.values()
                 )
-                if spent.calls + due + self._least * runs > budget.max_calls:
+                if calls + due + self._least * runs > budget.max_calls:
                     # Under a cache, the prompts in flight may yet leave room (their hits).
                     return budget, "calls", not self._cached
             if budget.max_tokens is not None and not self._fits(
-                spent.tokens, budget.max_tokens, self._tokens_done, runs, _tokens
+                tokens, budget.max_tokens, self._tokens_done, runs, _tokens
             ):
                 return budget, "tokens", False
             if budget.max_cost_usd is not None and not self._fits(
-                spent.cost_usd, budget.max_cost_usd, self._cost_done[index], runs, budget.cost_of
+                cost, budget.max_cost_usd, self._cost_done[index], runs, budget.cost_of
             ):
                 return budget, "cost", False
         return None
+
+    def _spent(self, budget: Budget) -> tuple[float, float, float]:
+        """The calls, tokens and dollars ``budget`` has spent, with the calls the prompts in
+        flight made where it is charged only when a prompt ends (``charged_at_end``): the
+        calls still due are counted from what each prompt made, so those must be in."""
+        spent = budget.spent()
+        calls, tokens, cost = float(spent.calls), float(spent.tokens), spent.cost_usd
+        if budget is self._charged_at_end:
+            for _, made in self._in_flight.values():
+                sent = [call for call in made if not call.cached]
+                calls += len(sent)
+                tokens += _tokens(sent)
+                cost += budget.cost_of(sent)
+        return calls, tokens, cost
 
     def _fits(self, spent: float, cap: float, done: float, runs: int, measure: _Measure) -> bool:
         if not self._runs_done:

@@ -328,3 +328,34 @@ def test_cli_estimate_says_when_a_budget_will_stop_the_run(tmp_path: Path) -> No
     ]
     roomy = orjson.loads(run_cli(*args, "--max-calls", "500", env_without_keys=True).stdout)
     assert "budget" not in roomy
+
+
+async def test_a_batch_budget_counts_the_calls_of_prompts_still_in_flight(tmp_path: Path) -> None:
+    """``engine.batch(budget=...)`` charges its budget when a prompt ends, so the gate must
+    count the calls a prompt in flight has already made: q1 has made its 3 samples and
+    waits on its fuser when q0 ends; 4 + 3 made, 1 due and 4 for q2 is over 9: no q2."""
+    q0_answered = anyio.Event()
+
+    async def reply(request: ChatRequest) -> str:
+        content = " ".join(str(m["content"]) for m in request.messages)
+        if "candidate responses" in content and "question 1" in content:
+            await q0_answered.wait()  # q1's fuser: held until q0's line is out
+        return "ok"
+
+    provider = FakeProvider(reply)
+    spec = {"model": "m", "model_type": "Fake_API"}
+    arch = Architecture.from_dict(
+        {"layers": [[{"type": "generator", "samples": 3, **spec}], [{"type": "fuser", **spec}]]},
+        registry=fake_registry(provider),
+    )
+    budget = Budget(max_calls=9)
+    seen: list[str] = []
+    with pytest.raises(BatchBudgetExceededError, match="no room for another prompt"):
+        async with Engine(arch) as engine:
+            async for line in engine.batch(
+                items(6), output=tmp_path / "a.jsonl", concurrency=2, budget=budget
+            ):
+                seen.append(line["id"])
+                q0_answered.set()
+    assert sorted(seen) == ["q0", "q1"]
+    assert len(provider.requests) == 8 and budget.spent().calls == 8
