@@ -5,7 +5,9 @@ under the provider's limit. Each process keeps its own `ProviderLimits` (in-flig
 learned limits, slowed keys); on top of them every request also takes its turn in buckets
 kept in Redis, one per scope: the provider as a whole (``rpm``/``tpm``) and each key
 (``key_rpm``/``key_tpm``). A 429 that says when to come back pauses the scope for every
-process. Keys are named by fingerprint only: no secret reaches Redis.
+process; so does a per-minute limit a key's replies announce where none is configured (each
+process learns it from its own replies, and they hold it together). Keys are named by
+fingerprint only: no secret reaches Redis.
 
 A bucket is GCRA (the generic cell rate algorithm, as in ATM traffic shaping and the
 redis-cell module) with reservations: Redis keeps the bucket's theoretical arrival time,
@@ -228,13 +230,26 @@ class _SharedProviderLimits(ProviderLimits):
         await super().acquire(key_id, tokens, max_pause_s=max_pause_s)
         settings = self.settings
         key_scope = f"{self.provider}:{key_id or 'nokey'}"
+        # No rate configured: the key's limits its replies announced (`learn`) are the
+        # provider's for the key, so every process holds them together, not each alone.
+        bucket = self._buckets.get(key_id)
+        key_rpm, key_tpm, unbooked = settings.key_rpm, settings.key_tpm, 0
+        if bucket is not None and bucket.learned_rpm is not None:
+            key_rpm = bucket.learned_rpm
+            # The requests sent before the limit was known (every process starts so) are
+            # in the provider's window too: booked now, or the first minute goes over.
+            now = self._clock()
+            unbooked = sum(1 for sent in bucket.sent if now - sent <= self._redis.window_s)
+            bucket.sent.clear()
+        if bucket is not None and bucket.learned_tpm is not None:
+            key_tpm = bucket.learned_tpm
         for scope, rpm, tpm in (
-            (key_scope, settings.key_rpm, settings.key_tpm),
+            (key_scope, key_rpm, key_tpm),
             (f"{self.provider}:all", settings.rpm, settings.tpm),
         ):
             # The key's pause (a Retry-After another process met) holds even with no rate.
             if rpm is not None or scope == key_scope:
-                await self._redis.admit(scope, "rpm", rpm, 1)
+                await self._redis.admit(scope, "rpm", rpm, 1 + (unbooked if rpm else 0))
             if tpm is not None:
                 await self._redis.admit(scope, "tpm", tpm, max(tokens, 1))
 

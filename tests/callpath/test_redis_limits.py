@@ -175,3 +175,28 @@ async def test_requests_waiting_out_a_pause_get_turns_one_interval_apart(redis_u
         # One interval later each (less the few milliseconds between two calls).
         assert interval_us - 2_000_000 < later - earlier <= interval_us + 1  # + rounding
     await limits.aclose()
+
+
+async def test_a_limit_learned_from_the_replies_is_held_by_every_process(redis_url: str) -> None:
+    """No rate configured: each process paces its key at the limit the replies announce
+    (``x-ratelimit-limit-requests``), and with shared limits the processes hold it together,
+    not each on its own (four processes each at the announced limit made 10% 429s)."""
+    rpm = 600  # announced by the simulator; turns at 95% of it: one each 0.105 s
+    async with SimulatedServer(SimulationSettings(rpm=rpm, request_log=1000)) as server:
+        paths = [
+            CallPath(simulate=server.base_url, shared_limits=RedisLimits(redis_url, prefix="l"))
+            for _ in range(2)
+        ]
+        async with paths[0] as first, paths[1] as second:
+            engines = [Engine(generator(1), callpath=path) for path in (first, second)]
+            for engine in engines:
+                await engine.generate("warm up")  # each learns the announced limit
+            async with anyio.create_task_group() as group:
+                for index in range(30):
+                    group.start_soon(engines[index % 2].generate, f"question {index}")
+        log = [record for record in server.request_log() if record.status == 200]
+    load = log[2:]
+    assert len(load) == 30
+    # 30 turns of the one shared bucket are 29 intervals apart at the least (each process
+    # alone would have sent its 15 in half that time).
+    assert load[-1].at_s - load[0].at_s >= 29 * 60 / (rpm * 0.95) * 0.9
