@@ -6,7 +6,9 @@ requests-per-minute limit is what decides throughput. An adapter says how many s
 request may ask for (``max_samples_per_request``: OpenAI's wire 128 as OpenAI documents, 1
 for Groq, which documents ``n=1`` only; Gemini 8); adapters without it draw one per request.
 A provider that refuses ``n`` (a 400 naming it) is remembered per model_type and model, and
-its samples are drawn one request each from then on.
+its samples are drawn one request each from then on, or, where the refusal states the most a
+request may ask ("'n' : number must be at most 3", OpenAI's "Expected a value <= 10"), in
+requests of that many.
 
 The trace stays per sample: each sample gets its own `CallRecord` with its share of the
 request's tokens (see `providers._base.with_choices`); the samples after the first are
@@ -30,7 +32,15 @@ from collections.abc import Sequence
 from .._exceptions import ProviderError, ProviderStatusError
 from .._types import CallRecord, ChatRequest, ChatResponse
 
-__all__ = ["SAMPLES_FIELD", "NRefusals", "chunk_sizes", "numbered", "refuses_n", "sample_records"]
+__all__ = [
+    "SAMPLES_FIELD",
+    "NRefusals",
+    "chunk_sizes",
+    "most_allowed",
+    "numbered",
+    "refuses_n",
+    "sample_records",
+]
 
 #: The body field that tells the simulated provider which sample numbers a request's
 #: choices are (a list of ints, one per choice); the simulator reads it and drops it.
@@ -45,6 +55,11 @@ _NAMES_N = re.compile(
 )
 
 
+# How they state the most a request may ask: "must be at most 3" (Groq, Gemini's
+# candidateCount), OpenAI's "Expected a value <= 10", "between 1 and 4".
+_MOST = re.compile(r"at most (\d+)|<=\s*(\d+)|between 1 and (\d+)", re.IGNORECASE)
+
+
 def refuses_n(error: ProviderError) -> bool:
     """Whether a failed request was refused for asking several samples at once."""
     if not isinstance(error, ProviderStatusError) or error.status_code not in (400, 422):
@@ -52,20 +67,34 @@ def refuses_n(error: ProviderError) -> bool:
     return bool(_NAMES_N.search(f"{error} {error.body or ''}"))
 
 
+def most_allowed(error: ProviderError) -> int | None:
+    """The most samples a request may ask for, as a refusal of ``n`` states it, if it does."""
+    found = _MOST.search(f"{error} {getattr(error, 'body', None) or ''}")
+    if found is None:
+        return None
+    return max(int(next(group for group in found.groups() if group is not None)), 1)
+
+
 class NRefusals:
-    """The (model_type, model) pairs that refused ``n``: drawn one request per sample."""
+    """The (model_type, model) pairs that refused ``n``, with the most samples a request may
+    ask of them since (1: one request per sample)."""
 
     def __init__(self) -> None:
-        self._refused: set[tuple[str, str]] = set()
+        self._most: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, pair: object) -> bool:
-        return pair in self._refused
+        return pair in self._most
 
-    def add(self, model_type: str, model: str) -> None:
-        """Remember a refusal."""
+    def most(self, model_type: str, model: str) -> int | None:
+        """The most samples a request may ask, if the pair refused ``n`` (else None)."""
+        return self._most.get((model_type, model))
+
+    def add(self, model_type: str, model: str, most: int = 1) -> None:
+        """Remember a refusal: requests of at most ``most`` samples from now on."""
         with self._lock:
-            self._refused.add((model_type, model))
+            known = self._most.get((model_type, model))
+            self._most[(model_type, model)] = most if known is None else min(known, most)
 
 
 def chunk_sizes(count: int, most: int) -> list[int]:

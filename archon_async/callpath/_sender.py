@@ -19,7 +19,14 @@ from .._logging import get_logger
 from .._types import CallRecord, ChatRequest, ChatResponse, Usage
 from ._budget import Budget
 from ._journal import SpendJournal
-from ._samples import NRefusals, chunk_sizes, numbered, refuses_n, sample_records
+from ._samples import (
+    NRefusals,
+    chunk_sizes,
+    most_allowed,
+    numbered,
+    refuses_n,
+    sample_records,
+)
 
 __all__ = ["Outcome", "Sender"]
 
@@ -106,8 +113,17 @@ class Sender:
             return []
         provider = self.opened().provider_for(request.model_type)
         most = int(getattr(provider, "max_samples_per_request", 1))
-        if count == 1 or most <= 1 or (request.model_type, request.model) in self.no_n:
+        refused = self.no_n.most(request.model_type, request.model)
+        if refused is not None:
+            most = min(most, refused)
+        if count == 1 or most <= 1:
             return await self._draw_singly(request, count, ticket, samples)
+        return await self._draw_in(request, count, most, ticket, samples)
+
+    async def _draw_in(
+        self, request: ChatRequest, count: int, most: int, ticket: int, samples: list[int] | None
+    ) -> list[Outcome]:
+        """``count`` samples in requests of at most ``most`` each, sent at once."""
         steps, start = [], 0
         for size in chunk_sizes(count, most):
             part = None if samples is None else samples[start : start + size]
@@ -142,8 +158,14 @@ class Sender:
                 self.charge(exc.call_record)
             if not refuses_n(exc):
                 return [exc] * size
-            self.no_n.add(request.model_type, request.model)
-            log.info("n_refused", provider=request.model_type, model=request.model, n=size)
+            stated = most_allowed(exc)
+            most = stated if stated is not None and stated < size else 1
+            self.no_n.add(request.model_type, request.model, most)
+            log.info(
+                "n_refused", provider=request.model_type, model=request.model, n=size, most=most
+            )
+            if most > 1:
+                return await self._draw_in(request, size, most, ticket, samples)
             return await self._draw_singly(request, size, ticket, samples)
         records = sample_records(record, response)
         for each in records:

@@ -11,7 +11,7 @@ from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async._types import CallRecord, ChatRequest, ChatResponse, Usage
-from archon_async.callpath._samples import chunk_sizes, refuses_n, sample_records
+from archon_async.callpath._samples import chunk_sizes, most_allowed, refuses_n, sample_records
 from archon_async.core import BadRequestError, ProviderError
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
 
@@ -64,6 +64,34 @@ async def test_a_refused_n_falls_back_to_single_requests_and_is_remembered() -> 
             assert sent_choices(server)[9:] == [4]
     assert len(first.candidates) == 4 and len(second.candidates) == 4
     assert calls.spent().calls == 4 + 4 + 4 + 1  # the refused request counts: it was sent
+
+
+async def test_a_refusal_that_states_the_most_n_is_drawn_in_requests_of_that_many() -> None:
+    """A provider that says how many samples a request may ask ("'n' : number must be at
+    most 3") is asked that many from then on, not one a request: 7 samples are 3 requests
+    (3, 2, 2), not 7."""
+    settings = SimulationSettings(request_log=100, models={"m": ModelSettings(max_n=3)})
+    async with SimulatedServer(settings) as server:
+        async with CallPath(simulate=server.base_url) as calls:
+            engine = Engine(generator("OpenAI_API", 7), callpath=calls)
+            first = await engine.generate("one")
+            assert sent_choices(server) == [7, 3, 2, 2]  # refused, then in threes
+            second = await engine.generate("two")
+            assert sent_choices(server)[4:] == [3, 2, 2]  # remembered
+    assert len(set(first.candidates)) == 7 and len(set(second.candidates)) == 7
+    assert server.stats().bad_requests == 1
+
+
+def test_the_most_n_a_refusal_states_is_read_in_each_providers_words() -> None:
+    def bad(message: str) -> BadRequestError:
+        return BadRequestError(message, status_code=400)
+
+    assert most_allowed(bad("'n' : number must be at most 3")) == 3
+    assert most_allowed(bad("candidateCount must be at most 8 for model x")) == 8
+    openai = "Invalid 'n': integer above maximum value. Expected a value <= 10, but got 16."
+    assert most_allowed(bad(openai)) == 10
+    assert most_allowed(bad("n must be between 1 and 4")) == 4
+    assert most_allowed(bad("invalid request: n is not supported")) is None
 
 
 async def test_gemini_draws_at_most_eight_candidates_a_request() -> None:
