@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "cache_from_args",
     "check_budget_fits",
     "check_shared_limits",
+    "invoked_as",
     "item_prompts",
     "print_estimate",
     "shared_limits_from_args",
@@ -291,7 +294,7 @@ def stopped_fields(
             new[flag] = f"{max(cap, math.ceil(need * 100) / 100):.2f}"
         else:
             new[flag] = str(max(int(cap), math.ceil(need)))
-    command = "archon-async " + shlex.join(_with_options(getattr(args, "command_line", []), new))
+    command = f"{invoked_as()} " + shlex.join(_with_options(getattr(args, "command_line", []), new))
     fields["resume"] = command
     fields["stopped"] = (
         f"the budget stopped the batch: {error.reason or budget.exceeded()}; no "
@@ -303,6 +306,25 @@ def stopped_fields(
         f"{rest} left, run: {command}"
     )
     return fields
+
+
+def invoked_as() -> str:
+    """The words that run this command again in the user's shell, as it was run: the bare
+    ``archon-async`` only where that name finds this very program (a virtual environment
+    not activated: ``.venv/bin/archon-async``, the path it was called by), ``python -m
+    archon_async.cli`` as that. A resume command that names a program the shell cannot
+    find cannot be run as printed."""
+    called = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(called)
+    if name == "archon-async":
+        found = shutil.which(name)
+        if found is not None and os.path.realpath(found) == os.path.realpath(called):
+            return name
+        return shlex.quote(called)
+    if os.path.dirname(called).endswith("archon_async") and name in ("cli.py", "__main__.py"):
+        module = "archon_async.cli" if name == "cli.py" else "archon_async"
+        return f"{shlex.quote(sys.executable)} -m {module}"
+    return "archon-async"
 
 
 def _caps(

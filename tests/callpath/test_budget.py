@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +212,15 @@ def test_cli_estimate_makes_no_call_and_max_calls_caps_a_batch(tmp_path: Path) -
     assert summary["not_started"] == 30 - answered
     assert f"{30 - answered} prompts did not start" in stopped
     # The command to go on: the same one, with room for the rest (12 calls each, + 10%).
+    # It names the program as it was run (run_cli: python -m archon_async.cli), so that it
+    # runs as printed.
     resume = shlex.split(summary["resume"])
     need = math.ceil(12 * (30 - answered) * 1.1)
-    assert resume == ["archon-async", *args, "--max-calls", str(need)]
+    program = [sys.executable, "-m", "archon_async.cli"]
+    assert resume == [*program, *args, "--max-calls", str(need)]
     assert summary["resume"] in stopped
     assert not out.with_name("out.jsonl.lock").exists()
-    rest = run_cli(*resume[1:], env_without_keys=True)
+    rest = run_cli(*resume[len(program) :], env_without_keys=True)
     assert rest.returncode == 0, rest.stderr
     summary = summary_of(rest)
     assert summary["skipped_already_done"] == answered and summary["answered"] == 30 - answered
@@ -359,3 +364,24 @@ async def test_a_batch_budget_counts_the_calls_of_prompts_still_in_flight(tmp_pa
                 q0_answered.set()
     assert sorted(seen) == ["q0", "q1"]
     assert len(provider.requests) == 8 and budget.spent().calls == 8
+
+
+def test_the_resume_command_names_the_program_as_the_shell_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtual environment not activated: the resume command must say
+    ``.venv/bin/archon-async`` (as it was run), or the shell cannot find it."""
+    from archon_async._cli_callpath import invoked_as
+
+    script = tmp_path / ".venv" / "bin" / "archon-async"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/archon-async", "batch"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert invoked_as() == ".venv/bin/archon-async"
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}/usr/bin")  # activated
+    assert invoked_as() == "archon-async"
+    monkeypatch.setattr(sys, "argv", ["/x/archon_async/cli.py", "batch"])
+    assert invoked_as() == f"{shlex.quote(sys.executable)} -m archon_async.cli"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import subprocess
 import sys
@@ -186,6 +187,6 @@ def test_judge_summary_counts_calls_and_cache_hits_and_a_budget_stop_still_repor
     assert stopped["judgements"] == str(tmp_path / "j3.jsonl")
     # One judge call a request: exactly 2 calls, 4 requests left, and the command to go on.
     assert stopped["calls"] == 2 and stopped["not_started"] == 4
-    resume = stopped["resume"].split()
+    resume = shlex.split(stopped["resume"])
     assert resume[resume.index("--max-calls") + 1] == "5"  # 4 more at 1 call each, + 10%
     assert stopped["resume"] in stopped["stopped"]
