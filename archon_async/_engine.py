@@ -76,8 +76,9 @@ class Engine:
         cache: a `ResponseCache` or the path of an SQLite cache file (private call path).
         budget: caps on what this engine's runs spend (`Budget`); a run that would start
             past a cap raises `BudgetExceededError`.
-        shared_limits: a `RedisLimits` (private call path): its rate limits are held
-            together with every other engine and process sharing that Redis and prefix.
+        shared_limits: a `RedisLimits` or a Redis URL (private call path): its rate limits
+            are held together with every other engine and process sharing that Redis and
+            prefix.
 
     Raises:
         ConfigError: the architecture is invalid or needs something that is missing.
@@ -96,7 +97,7 @@ class Engine:
         callpath: CallPath | None = None,
         cache: ResponseCache | str | Path | None = None,
         budget: Budget | None = None,
-        shared_limits: RedisLimits | None = None,
+        shared_limits: RedisLimits | str | None = None,
     ) -> None:
         self.architecture = _as_architecture(architecture, registry)
         self._registry = registry or self.architecture.registry

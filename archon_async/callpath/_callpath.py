@@ -22,7 +22,7 @@ import anyio
 from .._admission import current_ticket
 from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
-from .._exceptions import ArchonError
+from .._exceptions import ArchonError, ConfigError
 from .._keys import KeysArgument, hidden_keys
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
@@ -69,11 +69,12 @@ class CallPath:
             simulated provider; or the URL of a running one.
         cache: a `ResponseCache`, a path to an SQLite cache file, or None for no cache.
         budget: caps on what everything on this call path may spend (see `Budget`).
-        shared_limits: a `RedisLimits`: the rpm/tpm buckets and 429 cooldowns are also
+        shared_limits: a `RedisLimits`, or a Redis URL (``redis://host:6379/0``, as
+            ``--shared-limits`` takes it): the rpm/tpm buckets and 429 cooldowns are also
             shared with every other process using the same Redis server and prefix.
 
     Raises:
-        ConfigError: invalid provider settings.
+        ConfigError: invalid provider settings; a cache or shared limits of another kind.
     """
 
     def __init__(
@@ -85,10 +86,22 @@ class CallPath:
         simulate: bool | str | SimulationSettings = False,
         cache: ResponseCache | str | Path | None = None,
         budget: Budget | None = None,
-        shared_limits: RedisLimits | None = None,
+        shared_limits: RedisLimits | str | None = None,
     ) -> None:
         self._keys = hidden_keys(keys)
         check_simulate(simulate)
+        if isinstance(shared_limits, str):
+            shared_limits = RedisLimits(shared_limits)
+        elif shared_limits is not None and not isinstance(shared_limits, RedisLimits):
+            raise ConfigError(
+                "shared_limits takes a RedisLimits or a Redis URL such as "
+                f"redis://127.0.0.1:6379/0, not {type(shared_limits).__name__}"
+            )
+        if cache is not None and not isinstance(cache, ResponseCache | str | Path):
+            raise ConfigError(
+                "cache takes a ResponseCache or the path of its file (created if missing), "
+                f"not {type(cache).__name__}"
+            )
         self.shared_limits = shared_limits
         self._settings = validated_settings(providers)
         self._registry = (registry or Registry.default()).copy()

@@ -130,3 +130,28 @@ def test_redis_limits_refuse_a_url_that_is_not_redis() -> None:
     """It was redis's own ValueError, not an ArchonError."""
     with pytest.raises(ConfigError, match="'http://x' is not a Redis URL"):
         RedisLimits("http://x")
+
+
+async def test_shared_limits_take_the_redis_url_as_the_cli_does(redis_url: str) -> None:
+    """``Engine(..., shared_limits="redis://...")`` was an AttributeError ('str' object has
+    no attribute 'check') when the engine opened."""
+    provider = FakeProvider(lambda request: "ok")
+    async with Engine(architecture(provider), shared_limits=redis_url) as engine:
+        await engine.generate("q")
+        assert isinstance(engine.callpath.shared_limits, RedisLimits)
+    assert len(provider.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("argument", "said"),
+    [
+        ({"shared_limits": "http://x"}, "'http://x' is not a Redis URL"),
+        ({"shared_limits": 6379}, "shared_limits takes a RedisLimits or a Redis URL"),
+        ({"cache": 5}, "cache takes a ResponseCache or the path of its file"),
+    ],
+)
+def test_call_path_arguments_of_the_wrong_kind_are_a_config_error(
+    argument: dict[str, object], said: str
+) -> None:
+    with pytest.raises(ConfigError, match=said):
+        CallPath(**argument)  # type: ignore[arg-type]
