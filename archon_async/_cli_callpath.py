@@ -284,12 +284,15 @@ def stopped_fields(
     done = stats.answered + stats.failed
     rest = error.not_started + (stats.failed if retry_errors else 0)
     spent = budget.spent()
+    # Cached prompts cost nothing: the rest is priced as the prompts that were sent, each
+    # hit counted as the call it saved (10 cached prompts beside 2 sent ones said a tenth).
+    uncached = (spent.calls + spent.cache_hits) / spent.calls if spent.calls else 1.0
     new: dict[str, str] = {}
     for flag, cap, used in _caps(budget, spent.calls, spent.tokens, spent.cost_usd):
         if cap is None:
             continue
         # What the rest needs at this run's rate per prompt, plus a tenth for the spread.
-        need = used / done * rest * 1.1 if done else cap * 2
+        need = used * uncached / done * rest * 1.1 if done else cap * 2
         if flag == "--max-cost":
             new[flag] = f"{max(cap, math.ceil(need * 100) / 100):.2f}"
         else:

@@ -88,3 +88,25 @@ def test_cli_max_calls_with_a_cache_caps_the_batch(tmp_path: Path) -> None:
     # Below one prompt's calls is refused before any call, with a cache as without.
     low = run_cli(*args, "--output", out, "--max-calls", "5", env_without_keys=True)
     assert low.returncode == 2 and "give --max-calls 12 or more" in low.stderr
+
+
+async def test_the_resume_command_has_room_for_the_rest_though_the_answered_were_cached(
+    tmp_path: Path,
+) -> None:
+    """The resume cap came from the calls per answered prompt, the cached ones (free)
+    included: 10 cached and 2 sent prompts of 2 calls made 4 calls, so the 8 left were
+    given --max-calls 5 again (room for 2 more), not the 18 they need."""
+    import argparse
+
+    from archon_async._cli_callpath import stopped_fields
+
+    provider = FakeProvider(lambda request: "ok")
+    cache = tmp_path / "cache.sqlite"
+    await batch(provider, cache, tmp_path / "first.jsonl", 10, None)
+    budget = Budget(max_calls=5)
+    with pytest.raises(BatchBudgetExceededError) as stopped:
+        await batch(provider, cache, tmp_path / "more.jsonl", 20, budget)
+    assert budget.spent().calls == 4 and stopped.value.not_started == 8
+    args = argparse.Namespace(command_line=["batch", "--max-calls", "5"])
+    resume = stopped_fields(stopped.value, args)["resume"].split()
+    assert resume[resume.index("--max-calls") + 1] == "18"  # 8 prompts of 2 calls, + 10%
