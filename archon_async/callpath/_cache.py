@@ -341,7 +341,10 @@ class ResponseCache:
             raise ConfigError(f"the response cache {self.path} could not be written: {self._error}")
 
     def close(self) -> None:
-        """Write what is pending and close the file (the cache can be reopened)."""
+        """Write what is pending, checkpoint the write-ahead log into the file and close
+        every connection, so that the file alone holds the cache once every process has
+        closed it (SQLite removes the -wal and -shm files with the last connection). The
+        cache can be reopened: the next lookup or write opens the file again."""
         if self._writer is not None:
             self._writes.put(_STOP)
             self._writer.join()
@@ -349,6 +352,10 @@ class ResponseCache:
         with self._lock:
             self._ahead = {}  # the file may be replaced while closed
             if self._reader is not None:
+                try:
+                    self._reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:  # another process is writing: its close finishes it
+                    pass
                 self._reader.close()
                 self._reader = None
         if self._error is not None:

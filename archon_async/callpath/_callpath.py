@@ -275,7 +275,9 @@ class CallPath:
                 self._ready, self._loop = None, None
             self._adopted.clear()
             if self.cache is not None:
-                await anyio.to_thread.run_sync(self.cache.flush)
+                # Every connection closed, the log checkpointed: the file alone is the cache
+                # (no -wal/-shm left beside it); it reopens on the next call.
+                await anyio.to_thread.run_sync(self.cache.close)
 
     def start(self) -> None:
         """Open on a thread of its own (what ``with CallPath(...)`` does), for threads.
