@@ -227,15 +227,29 @@ def item_prompts(items: Iterable[Any]) -> Iterable[str | Sequence[Mapping[str, s
 
 
 def check_budget_fits(architecture: Architecture, args: argparse.Namespace) -> None:
-    """Refuse, before any call, a ``--max-calls`` below the calls one prompt makes at the
+    """Refuse, before any call, a ``--max-cost`` on models with no list price (it could
+    never stop anything), and a ``--max-calls`` below the calls one prompt makes at the
     least (`least_calls`: its generators' and fusers' samples, a ranker's call). A budget is checked
     when a prompt starts and a started prompt finishes, so such a cap would either answer
     nothing or be silently overrun. With ``--cache`` too: a batch reserves a prompt's least
     before it starts, whatever its hits turn out to be (`archon_async._batch_budget`).
 
     Raises:
-        UsageError: the cap is below one prompt's calls; it says the least that works.
+        UsageError: a cost cap on unpriced models, or a calls cap below one prompt's
+            calls; it says what works.
     """
+    max_cost = getattr(args, "max_cost", None)
+    if max_cost is not None:
+        from .callpath._estimate import estimate  # only with --max-cost
+
+        unpriced = sorted(estimate(architecture, ["?"]).unpriced_models)
+        if unpriced:
+            raise UsageError(
+                f"--max-cost {max_cost:g} cannot cap this run: {', '.join(unpriced)} "
+                f"{'has' if len(unpriced) == 1 else 'have'} no list price "
+                "(archon_async/_pricing.py), so its calls cost the budget nothing; cap "
+                "it with --max-calls or --max-total-tokens instead"
+            )
     if args.max_calls is None:
         return
     from ._batch_budget import least_calls

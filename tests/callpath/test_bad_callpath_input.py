@@ -8,6 +8,7 @@ import math
 import socket
 from pathlib import Path
 
+import orjson
 import pytest
 
 from archon_async import (
@@ -155,3 +156,19 @@ def test_call_path_arguments_of_the_wrong_kind_are_a_config_error(
 ) -> None:
     with pytest.raises(ConfigError, match=said):
         CallPath(**argument)  # type: ignore[arg-type]
+
+
+def test_max_cost_on_a_model_with_no_list_price_is_refused_before_any_call(
+    tmp_path: Path,
+) -> None:
+    """Its calls cost $0 to the budget, so --max-cost never stopped anything: a batch under
+    --max-cost 0.0001 answered every prompt, exit status 0."""
+    config = tmp_path / "local.json"
+    spec = {"type": "generator", "model": "my-local-model", "model_type": "OpenAI_API"}
+    config.write_text(orjson.dumps({"name": "local", "layers": [[spec]]}).decode())
+    done = run_cli("run", str(config), "q", "--simulate", "--max-cost", "0.0001")
+    assert done.returncode == 2, done.stderr
+    assert "--max-cost 0.0001 cannot cap" in done.stderr and "my-local-model" in done.stderr
+    assert "--max-calls or --max-total-tokens" in done.stderr and done.stdout == ""
+    priced = run_cli("run", "q", "--simulate", "--max-cost", "1")  # the default's models
+    assert priced.returncode == 0, priced.stderr
