@@ -241,7 +241,7 @@ class Dispatcher:
         try:
             while True:
                 self._circuits.before_attempt(request, threshold=threshold)
-                lease = await self._wait_for_limits(lane, request, tokens, spent)
+                lease = await self._wait_for_limits(lane, request, tokens, spent, ticket)
                 attempt_started = time.perf_counter()
                 try:
                     response = await send_for_sink(lane.provider, request, lease.value(), sink)
@@ -293,7 +293,7 @@ class Dispatcher:
             gate.release()
 
     async def _wait_for_limits(
-        self, lane: _Lane, request: ChatRequest, tokens: int, spent: _Spent
+        self, lane: _Lane, request: ChatRequest, tokens: int, spent: _Spent, ticket: int = 0
     ) -> KeyLease:
         """A key, once it and the provider's rate buckets allow one more request.
 
@@ -305,7 +305,7 @@ class Dispatcher:
         longest = lane.policy.max_retry_after_s
         started = self._clock()
         lease = await lane.keys.acquire(max_wait_s=longest)
-        await lane.limits.acquire(lease.key_id, tokens, max_pause_s=longest)
+        await lane.limits.acquire(lease.key_id, tokens, max_pause_s=longest, ticket=ticket)
         waited = self._clock() - started
         spent.wait_s += waited
         if waited >= _LOGGED_WAIT_S:

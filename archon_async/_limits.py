@@ -95,7 +95,7 @@ class _TokenBucket:
         self._last = clock()
         self._lock: asyncio.Lock | None = None
 
-    def _wait_s(self, amount: float, now: float) -> float:
+    def wait_s(self, amount: float, now: float) -> float:
         """Drain the bucket to ``now``; the seconds until ``amount`` may go."""
         self._level = max(self._level - (now - self._last) * self.per_second, 0.0)
         self._last = now
@@ -108,7 +108,7 @@ class _TokenBucket:
             self._lock = asyncio.Lock()
         # An uncontended asyncio lock is taken without a loop turn (the hot path).
         async with self._lock:
-            while (wait := self._wait_s(amount, clock())) > 0:
+            while (wait := self.wait_s(amount, clock())) > 0:
                 await sleep(wait)
             # Charged only once through: a waiter cancelled above has taken nothing.
             self._level += amount
@@ -165,6 +165,8 @@ class _Bucket:
     # Limits adopted from the provider's headers (None: configured, or never announced).
     learned_rpm: float | None = None
     learned_tpm: float | None = None
+    # One call at a time waits for the buckets, the oldest run's first (see `acquire`).
+    turn: PriorityGate = field(default_factory=lambda: PriorityGate(1))
 
 
 def _announced(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
@@ -243,7 +245,12 @@ class ProviderLimits:
         return bucket
 
     async def acquire(
-        self, key_id: str | None, tokens: int, *, max_pause_s: float | None = None
+        self,
+        key_id: str | None,
+        tokens: int,
+        *,
+        max_pause_s: float | None = None,
+        ticket: int = 0,
     ) -> None:
         """Wait until a key may make one more request of about ``tokens`` tokens.
 
@@ -251,6 +258,8 @@ class ProviderLimits:
             key_id: the key's fingerprint (None for a pool without keys).
             tokens: the request's estimated tokens (0 when no token limit applies).
             max_pause_s: the longest a paused key is waited for; None waits it out.
+            ticket: the start ticket of the run the call belongs to: calls waiting for a
+                bucket get their turns lowest ticket first (see `PriorityGate`).
 
         Raises:
             RateLimitResetError: the key is paused (a reset announced by the provider) for
@@ -267,13 +276,37 @@ class ProviderLimits:
             self._shared = self._new_bucket(self.settings.rpm, self.settings.tpm)
         # The key's own buckets first: a wait there should not hold the provider's share.
         for scope in (bucket, self._shared):
-            if scope.rpm is not None:
-                # A slowed key pays more than one unit per request: same bucket, lower rate.
-                await scope.rpm.acquire(min(1.0 / bucket.factor, scope.rpm.max_rate))
-            if scope.tpm is not None:
-                await scope.tpm.acquire(float(tokens), self._clock, self._sleep)
+            if scope.rpm is None and scope.tpm is None:
+                continue
+            # A slowed key pays more than one unit a request: same bucket, lower rate.
+            units = 0.0 if scope.rpm is None else min(1.0 / bucket.factor, scope.rpm.max_rate)
+            if scope.turn.statistics().in_flight == 0 and self._has_room(scope, units, tokens):
+                await self._take(scope, units, tokens)  # room now: no wait, no turn needed
+                continue
+            # The buckets serve their waiters first come first, so under a rate limit a
+            # batch's new prompts went before the next call of its old ones (its first
+            # answer came after every prompt in flight had sent its first requests): one
+            # waiter at a time, the oldest run's first, as the admission gate does.
+            await scope.turn.acquire(ticket)
+            try:
+                await self._take(scope, units, tokens)
+            finally:
+                scope.turn.release()
         if bucket.rpm is None and self._shared.rpm is None:
             bucket.sent.append(self._clock())
+
+    def _has_room(self, scope: _Bucket, units: float, tokens: int) -> bool:
+        """Whether ``scope``'s buckets let a request through now, without a wait."""
+        if scope.rpm is not None and not scope.rpm.has_capacity(units):
+            return False
+        return scope.tpm is None or scope.tpm.wait_s(float(tokens), self._clock()) <= 0
+
+    async def _take(self, scope: _Bucket, units: float, tokens: int) -> None:
+        """Charge a request to ``scope``'s buckets, once they have room."""
+        if scope.rpm is not None:
+            await scope.rpm.acquire(units)
+        if scope.tpm is not None:
+            await scope.tpm.acquire(float(tokens), self._clock, self._sleep)
 
     def pause(self, key_id: str | None, seconds: float) -> None:
         """Hold every request of a key for ``seconds`` (a reset time or a Retry-After)."""

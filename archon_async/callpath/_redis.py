@@ -37,6 +37,7 @@ from typing import Any
 
 import anyio
 
+from .._admission import PriorityGate
 from .._config import ProviderSettings
 from .._exceptions import ConfigError
 from .._limits import ProviderLimits
@@ -223,11 +224,17 @@ class _SharedProviderLimits(ProviderLimits):
     ) -> None:
         super().__init__(provider, settings, clock=clock, sleep=sleep)
         self._redis = shared
+        self._turns: dict[str, PriorityGate] = {}
 
     async def acquire(
-        self, key_id: str | None, tokens: int, *, max_pause_s: float | None = None
+        self,
+        key_id: str | None,
+        tokens: int,
+        *,
+        max_pause_s: float | None = None,
+        ticket: int = 0,
     ) -> None:
-        await super().acquire(key_id, tokens, max_pause_s=max_pause_s)
+        await super().acquire(key_id, tokens, max_pause_s=max_pause_s, ticket=ticket)
         settings = self.settings
         key_scope = f"{self.provider}:{key_id or 'nokey'}"
         # No rate configured: the key's limits its replies announced (`learn`) are the
@@ -247,11 +254,23 @@ class _SharedProviderLimits(ProviderLimits):
             (key_scope, key_rpm, key_tpm),
             (f"{self.provider}:all", settings.rpm, settings.tpm),
         ):
-            # The key's pause (a Retry-After another process met) holds even with no rate.
-            if rpm is not None or scope == key_scope:
-                await self._redis.admit(scope, "rpm", rpm, 1 + (unbooked if rpm else 0))
-            if tpm is not None:
-                await self._redis.admit(scope, "tpm", tpm, max(tokens, 1))
+            if rpm is None and tpm is None:
+                if scope == key_scope:  # a Retry-After another process met still holds
+                    await self._redis.admit(scope, "rpm", None, 1)
+                continue
+            # Turns are handed out in the order they are booked: one booking of this
+            # process waits at a time, the oldest run's first (as in `ProviderLimits`).
+            turn = self._turns.get(scope)
+            if turn is None:
+                turn = self._turns[scope] = PriorityGate(1)
+            await turn.acquire(ticket)
+            try:
+                if rpm is not None or scope == key_scope:
+                    await self._redis.admit(scope, "rpm", rpm, 1 + (unbooked if rpm else 0))
+                if tpm is not None:
+                    await self._redis.admit(scope, "tpm", tpm, max(tokens, 1))
+            finally:
+                turn.release()
 
     def pause(self, key_id: str | None, seconds: float) -> None:
         super().pause(key_id, seconds)

@@ -110,3 +110,24 @@ async def test_a_hard_budget_refuses_before_waiting_for_the_rate_limit() -> None
         with anyio.fail_after(30), pytest.raises(BudgetExceededError):
             await calls.complete(_request("two"))
     assert len(provider.requests) == 1
+
+
+async def test_calls_waiting_for_the_rate_limit_go_oldest_run_first() -> None:
+    """Under an rpm limit a batch's first answer came only after every prompt in flight had
+    sent its first requests (a FIFO bucket served a new prompt's call before an old
+    prompt's next one): the calls waiting for a turn go lowest ticket first too."""
+    provider = FakeProvider(lambda request: "ok")
+    # A turn every 1.05 s (95% of 60 a minute) and a burst of one: after the first call
+    # the bucket stays empty for a second, so each call below waits (the order they started
+    # waiting in is not the order they go in).
+    settings = {"Fake_API": {"rpm": 60}}
+    async with CallPath(registry=fake_registry(provider), providers=settings) as calls:
+        async with anyio.create_task_group() as group:
+            group.start_soon(partial(calls.complete, _request("burst"), ticket=9))
+            # "waiting" holds the turn (it waits in the bucket); the others queue for it.
+            for text, ticket in [("waiting", 9), ("nine", 9), ("three", 3), ("3b", 3)]:
+                for _ in range(20):  # each starts waiting for a turn in this order
+                    await anyio.lowlevel.checkpoint()
+                group.start_soon(partial(calls.complete, _request(text), ticket=ticket))
+    sent = [r.messages[-1]["content"] for r in provider.requests]
+    assert sent == ["burst", "waiting", "three", "3b", "nine"]
