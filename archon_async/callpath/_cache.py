@@ -178,14 +178,25 @@ class ResponseCache:
 
     def get_many(self, key: bytes, first: int, count: int) -> list[ChatResponse | None]:
         """Samples ``first`` .. ``first + count - 1`` of a request; None where not cached."""
-        found: list[ChatResponse | None]
+        return self.lookup(key, first, count)[0]
+
+    def lookup(self, key: bytes, first: int, count: int) -> tuple[list[ChatResponse | None], int]:
+        """`get_many`, and how many of the samples were found (hits).
+
+        Misses are counted as the list is filled, never by ``None in found`` or
+        ``found.count(None)``: those compare each reply to None through the dataclass's
+        ``__eq__``, a Python call per reply (a cached rerun looks up 12,000)."""
+        found: list[ChatResponse | None] = [None] * count
+        missing = count
         with self._lock:
             memory = self._memory  # replies not yet on disk (all of them, without a file)
             if memory:
-                found = [memory.get((key, first + offset)) for offset in range(count)]
-            else:
-                found = [None] * count
-            if self.path is not None and None in found:
+                for offset in range(count):
+                    reply = memory.get((key, first + offset))
+                    if reply is not None:
+                        found[offset] = reply
+                        missing -= 1
+            if missing and self.path is not None:
                 ahead = self._ahead.get(key)
                 if ahead:
                     for offset in range(count):
@@ -193,15 +204,15 @@ class ResponseCache:
                             row = ahead.get(first + offset)
                             if row is not None:
                                 found[offset] = _response(*row)
-                if None in found:
-                    self._read(key, first, found)
-            hits = count - found.count(None)
-            self.hits += hits
-            self.misses += count - hits
-        return found
+                                missing -= 1
+                if missing:
+                    missing -= self._read(key, first, found)
+            self.hits += count - missing
+            self.misses += missing
+        return found, count - missing
 
-    def _read(self, key: bytes, first: int, found: list[ChatResponse | None]) -> None:
-        """Fill the gaps of ``found`` (samples from ``first`` on) from the file."""
+    def _read(self, key: bytes, first: int, found: list[ChatResponse | None]) -> int:
+        """Fill the gaps of ``found`` (samples from ``first`` on) from the file; how many."""
         if self._reader is None:  # reopened after close()
             self._reader = self._connect()
         rows = self._reader.execute(
@@ -209,9 +220,12 @@ class ResponseCache:
             "FROM responses WHERE namespace = ? AND key = ? AND sample BETWEEN ? AND ?",
             (self.namespace, key, first, first + len(found) - 1),
         ).fetchall()
+        filled = 0
         for sample, *row in rows:
             if found[sample - first] is None:
                 found[sample - first] = _response(*row)
+                filled += 1
+        return filled
 
     def read_ahead(self) -> int:
         """Read the namespace's entries into memory in one query, if the file is at most

@@ -104,8 +104,7 @@ class CachedCalls:
             first = counter.get(key, 0) if counter is not None else 0
         if counter is not None:
             counter[key] = max(counter.get(key, 0), first + count)
-        found = self.cache.get_many(key, first, count)
-        hits = count - found.count(None)
+        found, hits = self.cache.lookup(key, first, count)
         if hits:
             self._sender.count_hits(hits)
         record = self._sender.hit_record

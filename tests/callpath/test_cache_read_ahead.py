@@ -44,6 +44,26 @@ def test_read_ahead_serves_the_namespace_from_memory(tmp_path: Path) -> None:
     cache.close()
 
 
+def test_lookup_counts_the_samples_found_in_memory_ahead_and_in_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)  # samples 0-2 on disk
+    cache = ResponseCache(path)
+    cache.read_ahead()
+    writer = ResponseCache(path)  # sample 3 written since the read-ahead, by another process
+    writer.put(KEY, 3, ChatResponse(text="s3", model="m"))
+    writer.close()
+    cache.put(KEY, 4, ChatResponse(text="s4", model="m"))  # sample 4 not yet on disk
+    found, hits = cache.lookup(KEY, 1, 5)
+    assert [r.text if r else None for r in found] == ["s1", "s2", "s3", "s4", None]
+    assert hits == 4
+    assert cache.statistics() == {"hits": 4, "misses": 1}
+    assert cache.lookup(OTHER, 0, 2) == ([None, None], 0)
+    assert cache.statistics() == {"hits": 4, "misses": 3}
+    cache.close()
+
+
 def test_entries_written_after_the_read_ahead_are_read_from_the_file(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     _filled(path)
