@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archon-async`` command; returns the exit status."""
     if argv is None:  # the program itself (not a caller passing arguments): see below
         # The objects the imports made live as long as the process: kept out of the
-        # garbage collector's walks, a batch's collections cost a quarter (bench/RESULTS.md).
+        # garbage collector's walks, the run's collections and the one at exit cost a
+        # fifth (a cached rerun of 1,000 prompts: 0.86 s of CPU -> 0.70 s; RESULTS.md).
         gc.freeze()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["simulate"]:

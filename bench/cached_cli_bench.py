@@ -109,13 +109,16 @@ def _answers(path: Path) -> dict[str, str]:
     return {line["id"]: line["answer"] for line in lines}
 
 
-def batch_twice(tree: Tree, url: str, prompts: Path, folder: Path) -> dict[str, float]:
+def batch_twice(
+    tree: Tree, url: str, prompts: Path, folder: Path, latency_ms: float
+) -> dict[str, float]:
     """The batch on a new cache, then again on it (two processes); their figures.
 
     Raises:
-        SystemExit: the rerun sent a request, or answered a prompt differently.
+        SystemExit: the first run sent nothing (not a new cache), the rerun sent a
+            request, or the rerun did not answer every prompt as the first run did.
     """
-    cache = folder / f"{tree.name}-{len(tree.runs)}.sqlite"
+    cache = folder / f"{tree.name}-{latency_ms:g}ms-{len(tree.runs)}.sqlite"
     figures: dict[str, float] = {}
     for run in ("first", "rerun"):
         output = cache.with_name(f"{cache.stem}-{run}.jsonl")
@@ -132,11 +135,14 @@ def batch_twice(tree: Tree, url: str, prompts: Path, folder: Path) -> dict[str, 
         sent_before = 0 if run == "rerun" else before["requests"]  # the rerun's: reset
         figures[f"{run}_requests"] = after["requests"] - sent_before
     logged = _get(url, "/requests")
+    if not figures["first_requests"]:
+        raise SystemExit(f"{tree.name}: the first run sent nothing: {cache} was not new")
     if figures["rerun_requests"] or logged:
         raise SystemExit(f"{tree.name}: the cached rerun sent requests: {logged}")
     first = _answers(cache.with_name(f"{cache.stem}-first.jsonl"))
-    if first != _answers(cache.with_name(f"{cache.stem}-rerun.jsonl")):
-        raise SystemExit(f"{tree.name}: the cached rerun's answers differ from the first run's")
+    again = _answers(cache.with_name(f"{cache.stem}-rerun.jsonl"))
+    if len(first) != sum(1 for _ in prompts.open()) or first != again:
+        raise SystemExit(f"{tree.name}: the cached rerun did not answer every prompt as before")
     figures["ratio"] = figures["first_s"] / figures["rerun_s"]
     figures["cpu_ratio"] = figures["first_cpu_s"] / figures["rerun_cpu_s"]
     return figures
@@ -173,7 +179,7 @@ def main(options: argparse.Namespace) -> None:
             with simulator(trees[-1].python, latency) as url:
                 for _ in range(options.runs):
                     for tree in trees:
-                        tree.runs.append(batch_twice(tree, url, prompts, folder))
+                        tree.runs.append(batch_twice(tree, url, prompts, folder, latency))
             rows += _rows(latency, trees, options.prompts)
     startup: dict[str, list[float]] = {tree.name: [] for tree in trees}  # alternating
     for _ in range(options.startup_runs):
