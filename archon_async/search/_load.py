@@ -59,7 +59,8 @@ def validation_error(
     (under ``prefix``); an unknown key gets the closest known one as a suggestion."""
     first = exc.errors()[0]
     location = (*prefix, *first["loc"])
-    message = first["msg"]
+    # pydantic prefixes our validators' messages with "Value error, ": not the user's words.
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         known = _field_names(root, first["loc"][:-1])
         close = difflib.get_close_matches(str(location[-1]), known, n=1)

@@ -115,7 +115,14 @@ class Search:
         self.path = Path(space_file)
         self.settings, self.models = load_search_file(self.path)
         ext = self.settings.archon_async
-        self.benchmark = benchmark_name(benchmark or self.settings.benchmark)
+        benchmark = benchmark or self.settings.benchmark
+        if not benchmark:  # Archon's files always name one; guessing would search the wrong task
+            raise ConfigError(
+                'no benchmark: set "benchmark" in the file (e.g. "gsm8k", Archon\'s '
+                '"arena_hard_auto") or give --benchmark NAME',
+                source=str(space_file),
+            )
+        self.benchmark = benchmark_name(benchmark)
         self.algorithm = algorithm or self.settings.algorithm()
         self.seed = seed
         self.simulate = simulate
@@ -149,6 +156,8 @@ class Search:
         from ..benchmarks import get_benchmark
 
         self._benchmark = get_benchmark(self.benchmark)
+        if self.mode != "oracle":  # question sets that do not fit: said now, not mid-run
+            self._split_counts(len(self._benchmark.items()))
         self._check_judging()
         self.result: dict[str, Any] | None = None
         self._check_prices()
@@ -706,19 +715,48 @@ class Search:
 
     def _splits(self) -> tuple[list[Any], list[Any], list[Any]]:
         items = self._benchmark.items()
-        ext = self.settings.archon_async
-        dev_count = ext.dev_questions or _count(self.settings.dataset_sample_for_search, len(items))
-        final_count = (
-            ext.held_out_questions
-            if ext.held_out_questions is not None
-            else _count(self.settings.dataset_sample_for_final_ranking, len(items))
-        )
-        report_count = ext.report_questions if ext.report_questions is not None else final_count
+        dev_count, final_count, report_count = self._split_counts(len(items))
         order = random.Random(self.seed).sample(range(len(items)), len(items))
         cuts = (dev_count, dev_count + final_count, dev_count + final_count + report_count)
         dev = [items[i] for i in sorted(order[: cuts[0]])]
         final = [items[i] for i in sorted(order[cuts[0] : cuts[1]])]
         report = [items[i] for i in sorted(order[cuts[1] : cuts[2]])]
+        return dev, final, report
+
+    def _split_counts(self, total: int) -> tuple[int, int, int]:
+        """How many dev, final-ranking and report questions of the benchmark's ``total``:
+        three disjoint sets. Unset, the dev and final-ranking ones are 60% and 20% of the
+        benchmark and the report's as many as the final ranking's, from those left.
+
+        Raises:
+            ConfigError: the counts the file sets need more questions than there are.
+        """
+        settings, ext = self.settings, self.settings.archon_async
+        given = settings.model_fields_set
+        dev_share = (
+            settings.dataset_sample_for_search if "dataset_sample_for_search" in given else None
+        )
+        final_share = (
+            settings.dataset_sample_for_final_ranking
+            if "dataset_sample_for_final_ranking" in given
+            else None
+        )
+        dev = ext.dev_questions or _count(dev_share or _DEV_SHARE, total)
+        final = (
+            ext.held_out_questions
+            if ext.held_out_questions is not None
+            else _count(final_share or _FINAL_SHARE, total)
+        )
+        left = max(0, total - dev - final)
+        report = ext.report_questions if ext.report_questions is not None else min(final, left)
+        if dev + final + report > total:
+            raise ConfigError(
+                f"the dev ({dev}), final-ranking ({final}) and report ({report}) questions "
+                f"are disjoint, but {self.benchmark} has {total}: lower "
+                "dataset_sample_for_search / dataset_sample_for_final_ranking (or our "
+                "section's dev_questions, held_out_questions, report_questions)",
+                source=str(self.path),
+            )
         return dev, final, report
 
     def ranking_questions(self, dev: list[Any]) -> list[Any]:
@@ -883,6 +921,11 @@ def _search_budget(budget: Any, source: str) -> Budget | None:
         return Budget.model_validate(budget)
     except ValidationError as exc:
         raise validation_error(exc, source, Budget, ("budget",)) from None
+
+
+#: The benchmark's shares of dev and final-ranking questions when the file sets none (the
+#: sets are disjoint: all for the search would leave none to choose or report with).
+_DEV_SHARE, _FINAL_SHARE = 0.6, 0.2
 
 
 def _count(share: float, total: int) -> int:

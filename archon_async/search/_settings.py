@@ -182,7 +182,8 @@ class SearchFile(BaseModel):
             each fusion layer, the best-ranked models first; 0 = no such layer.
         maximum_inference_calls: calls per query an architecture may make.
         models_available: single-model Archon configs (paths) or model config objects.
-        benchmark: a benchmark name (``arena_hard_auto`` is Archon's name for arena_hard).
+        benchmark: a benchmark name (``arena_hard_auto`` is Archon's name for arena_hard);
+            required, here or as the search's ``benchmark`` override.
         judge_model, baseline_model: single-model Archon configs for judged benchmarks.
         dataset_sample_for_power_ranking, dataset_sample_for_search,
             dataset_sample_for_final_ranking: the share of the benchmark (a fraction <= 1)
@@ -206,7 +207,7 @@ class SearchFile(BaseModel):
     fuser_layer_3_choices: list[int] = Field(default_factory=lambda: [0])
     maximum_inference_calls: int | None = Field(default=None, ge=1)
     models_available: list[str | dict[str, Any]]
-    benchmark: str = "gsm8k"
+    benchmark: str | None = None
     judge_model: str | dict[str, Any] | None = None
     baseline_model: str | dict[str, Any] | None = None
     dataset_sample_for_power_ranking: float = Field(default=1.0, gt=0)
