@@ -362,7 +362,10 @@ async def answer_item(
     try:
         for attempt in range(1, attempts + 1):
             try:
-                answers = await _answer_turns(engine, item)
+                if item.turns:
+                    answers = await _answer_turns(engine, item)
+                else:  # awaited here: a coroutine level less on every loop turn of a call
+                    answers = [(await engine.generate(item.messages)).text]
             except BudgetExceededError:
                 raise  # not the prompt's failure: it is left for a run with a larger budget
             except (ArchonError, ExceptionGroup) as exc:
@@ -448,9 +451,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 async def _answer_turns(engine: Engine, item: BatchItem) -> list[str]:
-    """Answer the item's turns (their calls reach the prompt's bill through `call_sink`)."""
-    if not item.turns:
-        return [(await engine.generate(item.messages)).text]
+    """Answer the item's turns, one after another (their calls reach the prompt's bill
+    through `call_sink`)."""
     conversation: list[Mapping[str, Any]] = list(item.messages)
     answers = []
     for turn in item.turns:

@@ -2,55 +2,96 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextvars import Context, copy_context
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 
 from ._exceptions import ArchonError
 
-__all__ = ["gather", "gather_settled"]
+__all__ = ["gather", "gather_map", "gather_map_settled", "gather_settled"]
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
-async def gather(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-    """Run every function concurrently in one task group; results in order.
+async def gather_map(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> list[T]:
+    """Run ``fn(item)`` for every item concurrently in one task group; results in order.
 
     The first failure cancels the siblings and is raised as itself (not wrapped in an
     exception group), so callers can catch `ArchonError` directly.
 
-    The functions start in order in the calling task, each running until it first waits:
-    one that ends without waiting (a cached rerun's fan-out: every call answered from
-    memory) needs no task, and the next starts in the same way; at the first that waits,
-    the ones after it are started as tasks and it is finished in this task, as they run.
-    The ones started here run in a copy of the caller's context, as a task would (the
-    first in the caller's own, as before: it always ran here).
-    """
-    if len(fns) <= 1:
-        # One function runs in this task: no group, and no comprehension's frame between
-        # the caller and its awaits (every loop turn resumes the whole chain).
-        return [await fns[0]()] if fns else []
-    results: list[Any] = [None] * len(fns)
+    The calls start in order in the calling task, each running until it first waits: one
+    that ends without waiting (a cached rerun's fan-out: every call answered from memory)
+    needs no task, and the next starts in the same way; at the first that waits, the ones
+    after it are started as tasks and it is finished in this task, as they run. The ones
+    started here run in a copy of the caller's context, as a task would (the first in the
+    caller's own, as before: it always ran here).
 
-    async def run(index: int, fn: Callable[[], Awaitable[T]]) -> None:
-        results[index] = await fn()
+    ``fn`` and the items, not a closure per item: nothing is built per item but its call
+    (a batch keeps every prompt's fan-outs alive at once, for the garbage collector).
+    """
+    if len(items) <= 1:
+        # One call runs in this task: no group, and no comprehension's frame between the
+        # caller and its awaits (every loop turn resumes the whole chain).
+        return [await fn(items[0])] if items else []
+    results: list[Any] = [None] * len(items)
+
+    async def run(index: int) -> None:
+        results[index] = await fn(items[index])
 
     try:
         async with anyio.create_task_group() as group:
-            for index, fn in enumerate(fns):
-                started = _Started(fn(), None if index == 0 else copy_context())
+            for index, item in enumerate(items):
+                started = _Started(fn(item), None if index == 0 else copy_context())
                 if started.done:
                     results[index] = started.value
                     continue
-                for later in range(index + 1, len(fns)):
-                    group.start_soon(run, later, fns[later])
+                for later in range(index + 1, len(items)):
+                    group.start_soon(run, later)
                 results[index] = await started
                 break
     except BaseExceptionGroup as exc:
         raise _first_leaf(exc) from None
     return results
+
+
+def gather_map_settled(
+    fn: Callable[[A], Awaitable[T]], items: Sequence[A]
+) -> Coroutine[Any, Any, list[T | ArchonError]]:
+    """`gather_map`, each result its value or its `ArchonError`.
+
+    Other exceptions are bugs: they cancel the siblings and propagate.
+    """
+    return gather_map(partial(_settle, fn), items)
+
+
+def gather(fns: Sequence[Callable[[], Awaitable[T]]]) -> Coroutine[Any, Any, list[T]]:
+    """Run every function concurrently (see `gather_map`); results in order."""
+    return gather_map(_call, fns)
+
+
+def gather_settled(
+    fns: Sequence[Callable[[], Awaitable[T]]],
+) -> Coroutine[Any, Any, list[T | ArchonError]]:
+    """Run every function concurrently; each result is its value or its `ArchonError`.
+
+    Other exceptions are bugs: they cancel the siblings and propagate.
+    """
+    return gather_map_settled(_call, fns)
+
+
+def _call(fn: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+    return fn()
+
+
+async def _settle(fn: Callable[[A], Awaitable[T]], item: A) -> T | ArchonError:
+    try:
+        return await fn(item)
+    except ArchonError as exc:
+        return exc
 
 
 class _Started:
@@ -95,24 +136,6 @@ class _Started:
                     waiting = self._step(self._steps.send, sent)
                 except StopIteration as end:
                     return end.value
-
-
-async def gather_settled(fns: Sequence[Callable[[], Awaitable[T]]]) -> list[T | ArchonError]:
-    """Run every function concurrently; each result is its value or its `ArchonError`.
-
-    Other exceptions are bugs: they cancel the siblings and propagate.
-    """
-
-    if len(fns) == 1:
-        return [await _settle(fns[0])]
-    return await gather([lambda fn=fn: _settle(fn) for fn in fns])  # type: ignore[misc]
-
-
-async def _settle(fn: Callable[[], Awaitable[T]]) -> T | ArchonError:
-    try:
-        return await fn()
-    except ArchonError as exc:
-        return exc
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

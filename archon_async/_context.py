@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from ._concurrency import gather, gather_settled
+from ._concurrency import gather_map, gather_map_settled
 from ._config import ComponentSpec
 from ._exceptions import ArchonError, ProviderError
 from ._trace import ComponentTrace
@@ -89,22 +89,24 @@ class CallContext:
             self._rng = random.Random(self._seed)
         return self._rng
 
-    async def complete(
+    def complete(
         self,
         messages: Sequence[Message],
         *,
         temperature: float | None = None,
         max_tokens: int | None = None,
-    ) -> ChatResponse:
+    ) -> Coroutine[Any, Any, ChatResponse]:
+        # The call's own coroutine, not one that awaits it: a level less on every loop turn
+        # of the call (and one object less alive per call in flight).
         request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
         if self._spec.fallbacks:
             from .callpath._fallbacks import with_fallbacks
 
-            response: ChatResponse = await with_fallbacks(
+            answered: Coroutine[Any, Any, ChatResponse] = with_fallbacks(
                 request, self._spec.fallbacks, self._call, self.note
             )
-            return response
-        return await self._call(request)
+            return answered
+        return self._call(request)
 
     async def _call(self, request: ChatRequest) -> ChatResponse:
         try:
@@ -131,7 +133,7 @@ class CallContext:
         request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
         many = getattr(self._completer, "complete_samples", None)
         if many is None:  # a completer of one call at a time
-            return await gather_settled([lambda: self.complete(messages)] * count)
+            return await gather_map_settled(self.complete, [messages] * count)
         outcomes = await many(request, count)
         replaced: Sequence[ProviderError] = ()
         if self._spec.fallbacks:
@@ -165,12 +167,12 @@ class CallContext:
         return results
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        return await gather([lambda item=item: fn(item) for item in items])  # type: ignore[misc]
+        return await gather_map(fn, items)
 
     async def map_settled(
         self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]
     ) -> list[R | ArchonError]:
-        return await gather_settled([lambda item=item: fn(item) for item in items])  # type: ignore[misc]
+        return await gather_map_settled(fn, items)
 
     def note(self, event: str, **fields: Any) -> None:
         self._trace.notes.append({"event": event, **fields})

@@ -326,7 +326,7 @@ class Engine:
         state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
         # Calls of runs that started earlier are admitted first (see _admission); a caller
         # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
-        ticket = current_ticket.set(current_ticket.get() or next_ticket())
+        ticket = None if current_ticket.get() else current_ticket.set(next_ticket())
         calls = _RunCalls(self._callpath, self._budget)  # numbers this run's samples
         # bind + reset, not bound_contextvars(): that one copies the whole context first
         # (about 4x the CPU, once per prompt; bench/RESULTS.md, "Wire hot path").
@@ -334,8 +334,8 @@ class Engine:
         try:
             try:
                 for index, members in enumerate(self._layers):
-                    make_context = self._context_factory(
-                        conversation, run_key, index, options, calls
+                    make_context = _LayerContexts(
+                        conversation, run_key, index, options, calls, self._scorers
                     )
                     with options.layer(index):
                         state, layer_trace = await run_layer(index, members, state, make_context)
@@ -352,28 +352,8 @@ class Engine:
             raise
         finally:
             trace.elapsed_s = time.perf_counter() - started
-            current_ticket.reset(ticket)
-
-    def _context_factory(
-        self,
-        conversation: Sequence[Message],
-        seed: str,
-        layer: int,
-        options: RunOptions,
-        completer: _RunCalls,
-    ) -> Any:
-
-        def make(spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
-            return CallContext(
-                spec=options.spec(layer, spec),
-                conversation=conversation,
-                completer=completer,
-                trace=trace,
-                seed=f"{seed}:{layer}:{position}",
-                scorers=self._scorers,
-            )
-
-        return make
+            if ticket is not None:
+                current_ticket.reset(ticket)
 
     def _result(self, state: Mapping[str, Any], trace: Trace, seed: int, key: str) -> Result:
         candidates = tuple(state.get("candidates") or ())
@@ -505,6 +485,39 @@ class Engine:
             retry_errors=retry_errors,
             progress=progress,
             budget=budget,
+        )
+
+
+class _LayerContexts:
+    """Builds the `CallContext` of each component of one layer of a run (`run_layer`'s
+    context factory): one object, not a closure with a cell per variable it reads."""
+
+    __slots__ = ("_completer", "_conversation", "_layer", "_options", "_scorers", "_seed")
+
+    def __init__(
+        self,
+        conversation: Sequence[Message],
+        seed: str,
+        layer: int,
+        options: RunOptions,
+        completer: _RunCalls,
+        scorers: Mapping[str, Any],
+    ) -> None:
+        self._conversation = conversation
+        self._seed = seed
+        self._layer = layer
+        self._options = options
+        self._completer = completer
+        self._scorers = scorers
+
+    def __call__(self, spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
+        return CallContext(
+            spec=self._options.spec(self._layer, spec),
+            conversation=self._conversation,
+            completer=self._completer,
+            trace=trace,
+            seed=f"{self._seed}:{self._layer}:{position}",
+            scorers=self._scorers,
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from ._concurrency import gather
+from ._concurrency import gather_map
 from ._config import ComponentSpec
 from ._exceptions import ArchonError, ComponentError, LayerFailedGroup
 from ._trace import ComponentTrace, LayerTrace
@@ -44,34 +44,9 @@ async def run_layer(
         through) and the layer's trace.
     """
     started = time.perf_counter()
-    traces = [
-        ComponentTrace(index=i, type=spec.type, model=spec.model, model_type=spec.model_type)
-        for i, (spec, _) in enumerate(members)
-    ]
-    tests = _UnitTestOrder(members)
-
-    async def run_one(position: int) -> StateUpdate | ArchonError:
-        spec, component = members[position]
-        trace = traces[position]
-        view = await tests.state_for(position, state, trace)
-        begun = time.perf_counter()
-        try:
-            update = _checked(
-                await component.run(make_context(spec, position, trace), view),
-                spec,
-                index,
-                position,
-            )
-            tests.written(position, update)
-            return update
-        except ArchonError as exc:
-            trace.error = f"{type(exc).__name__}: {exc}"
-            return exc
-        finally:
-            trace.elapsed_s = time.perf_counter() - begun
-            tests.done(position)
-
-    outcomes = await gather([lambda p=p: run_one(p) for p in range(len(members))])  # type: ignore[misc]
+    run = _LayerRun(index, members, state, make_context)
+    traces = run.traces
+    outcomes = await gather_map(run.component, range(len(members)))
     errors = [outcome for outcome in outcomes if isinstance(outcome, ArchonError)]
     if len(errors) == len(outcomes):
         failed = LayerFailedGroup(f"layer {index}: every component failed", errors)
@@ -93,10 +68,55 @@ async def run_layer(
             else:
                 next_state[key] = value
             written.add(key)
-    tests.merge(state, next_state)
+    run.tests.merge(state, next_state)
     return next_state, LayerTrace(
         index=index, components=traces, elapsed_s=time.perf_counter() - started
     )
+
+
+class _LayerRun:
+    """One run of a layer: its components' traces, and running each of them.
+
+    A class rather than a closure: one object per layer run, not a function and a cell per
+    variable it reads (a batch keeps every prompt's layer alive at once).
+    """
+
+    __slots__ = ("_index", "_make_context", "_members", "_state", "tests", "traces")
+
+    def __init__(
+        self,
+        index: int,
+        members: Sequence[tuple[ComponentSpec, Component]],
+        state: Mapping[str, Any],
+        make_context: ContextFactory,
+    ) -> None:
+        self._index = index
+        self._members = members
+        self._state = state
+        self._make_context = make_context
+        self.tests = _UnitTestOrder(members)
+        self.traces = [
+            ComponentTrace(index=i, type=spec.type, model=spec.model, model_type=spec.model_type)
+            for i, (spec, _) in enumerate(members)
+        ]
+
+    async def component(self, position: int) -> StateUpdate | ArchonError:
+        """Run the component at ``position``: its update, or the error it ended with."""
+        spec, component = self._members[position]
+        trace, tests = self.traces[position], self.tests
+        view = await tests.state_for(position, self._state, trace)
+        begun = time.perf_counter()
+        try:
+            context = self._make_context(spec, position, trace)
+            update = _checked(await component.run(context, view), spec, self._index, position)
+            tests.written(position, update)
+            return update
+        except ArchonError as exc:
+            trace.error = f"{type(exc).__name__}: {exc}"
+            return exc
+        finally:
+            trace.elapsed_s = time.perf_counter() - begun
+            tests.done(position)
 
 
 def _checked(update: Any, spec: ComponentSpec, layer: int, position: int) -> StateUpdate:
@@ -123,6 +143,8 @@ def _where(spec: ComponentSpec, layer: int, position: int) -> str:
 
 class _UnitTestOrder:
     """Archon's order around the unit test generators of one layer (see the module doc)."""
+
+    __slots__ = ("_done", "_generators", "_tests")
 
     def __init__(self, members: Sequence[tuple[ComponentSpec, Component]]) -> None:
         self._generators = [

@@ -214,27 +214,19 @@ async def sample_texts(
     Raises:
         ArchonError: every sample failed (the first sample's error).
     """
-    truncated = 0
-
-    async def one(_: int) -> str:
-        nonlocal truncated
-        text, cut = await complete_reply(ctx, spec, messages)
-        truncated += cut
-        return text
-
     # The engine's context draws the samples in as few requests as the provider allows
     # (OpenAI's n); a plugin's context that cannot, one call each.
-    many = getattr(ctx, "complete_samples", None)
-    outcomes: list[str | ArchonError]
-    if many is not None and count > 1:
+    many = getattr(ctx, "complete_samples", None) if count > 1 else None
+    replies: Sequence[ChatResponse | ArchonError]
+    if many is not None:
         replies = await many(_sendable(spec, messages), count)
-        outcomes = [r if isinstance(r, ArchonError) else r.text.strip() for r in replies]
-        truncated = sum(1 for r in replies if not isinstance(r, ArchonError) and _cut(r))
     elif count == 1:
         # One call, nothing to run beside it: its error is raised as it is, as below.
-        outcomes = [await one(0)]
+        replies = [await ctx.complete(_sendable(spec, messages))]
     else:
-        outcomes = await ctx.map_settled(one, list(range(count)))
+        replies = await ctx.map_settled(ctx.complete, [_sendable(spec, messages)] * count)
+    outcomes = [r if isinstance(r, ArchonError) else r.text.strip() for r in replies]
+    truncated = sum(1 for r in replies if not isinstance(r, ArchonError) and _cut(r))
     if truncated:
         record(ctx, "replies_truncated", truncated=truncated, hint=truncation_hint(spec))
     texts = [o for o in outcomes if isinstance(o, str)]

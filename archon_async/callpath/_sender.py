@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 
-from .._concurrency import gather
+from .._concurrency import gather, gather_map
 from .._dispatch import Dispatcher
 from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
@@ -142,7 +142,7 @@ class Sender:
             except ProviderError as exc:
                 return exc
 
-        return await gather([partial(one, index) for index in range(count)])
+        return await gather_map(one, range(count))
 
     async def _draw_n(
         self, request: ChatRequest, size: int, ticket: int, samples: list[int] | None
