@@ -10,7 +10,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from archon_async._concurrency import gather, gather_settled
+from archon_async._concurrency import gather, gather_map, gather_map_settled, gather_settled
 from archon_async._exceptions import ArchonError
 
 
@@ -150,3 +150,31 @@ async def test_cancelling_the_caller_cancels_a_later_function_waiting_here() -> 
     with anyio.move_on_after(0.05):
         await gather([*fns, partial(_step, "f2", 5, log)])
     assert sorted(log) == ["f1 cancelled", "f2 cancelled"]
+
+
+async def test_gather_map_calls_fn_once_per_item_concurrently_in_order() -> None:
+    seen: list[int] = []
+
+    async def double(item: int) -> int:
+        seen.append(item)
+        await anyio.sleep(0.01 * max(3 - item, 0))  # the last item ends first
+        return item * 2
+
+    with anyio.fail_after(3):
+        assert await gather_map(double, range(3)) == [0, 2, 4]
+        assert await gather_map(double, [5]) == [10]
+        assert await gather_map(double, []) == []
+    assert seen == [0, 1, 2, 5]
+
+
+async def test_gather_map_settled_keeps_each_items_error_in_its_place() -> None:
+    async def check(item: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        if item % 2:
+            raise ArchonError(f"odd {item}")
+        return item
+
+    results = await gather_map_settled(check, [0, 1, 2, 3])
+    assert [r if isinstance(r, int) else str(r) for r in results] == [0, "odd 1", 2, "odd 3"]
+    alone = await gather_map_settled(check, [1])
+    assert [str(r) for r in alone] == ["odd 1"]
