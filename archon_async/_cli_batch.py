@@ -13,11 +13,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import anyio
-
 from ._batch import run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
-from ._cli_common import TERMINATED, UsageError, check_summary_path, report_summary
+from ._cli_common import (
+    TERMINATED,
+    UsageError,
+    check_summary_path,
+    report_summary,
+    run_async,
+)
 from ._exceptions import BatchStoppedError, InvalidInputError
 from ._progress import BatchStats
 from .callpath._journal import journal_beside, spent_all_runs
@@ -146,7 +150,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     # A stopped batch (Ctrl-C, a kill, a failure every prompt would meet) still says what it
     # did and spent: the summary is the bill. SIGTERM sets cli.TERMINATED.
     try:
-        anyio.run(go)
+        run_async(go)
     except (KeyboardInterrupt, BatchStoppedError) as exc:
         terminated = TERMINATED.is_set()
         why = "terminated" if terminated else "interrupted"

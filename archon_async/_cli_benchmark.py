@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from ._batch_io import BatchItem
+from ._cli_common import run_async
 from ._exceptions import InvalidInputError
 
 __all__ = ["add_benchmark_options", "benchmark_items"]
@@ -123,7 +122,7 @@ def benchmark_items(
         async def score() -> Any:
             return await score_all(benchmark, chosen, texts, sandbox=sandbox)
 
-        scored = anyio.run(score)
+        scored = run_async(score)
         annotate_answers(output, scored.results, code=sandbox is not None)
         report["score"] = scored.summary() | {"verdicts_in": str(output)}
         return report
@@ -164,7 +163,7 @@ def _sandbox(args: argparse.Namespace) -> Any:
     if not timeout > 0:
         raise InvalidInputError("--code-timeout must be a positive number of seconds")
     sandbox = Sandbox(timeout_s=timeout, allow_unsafe=getattr(args, "unsafe_no_sandbox", False))
-    anyio.run(sandbox.resolve)
+    run_async(sandbox.resolve)
     return sandbox
 
 

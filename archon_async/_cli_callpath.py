@@ -14,11 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 
 from ._architecture import Architecture
-from ._cli_common import UsageError, positive_float, positive_int
+from ._cli_common import UsageError, positive_float, positive_int, run_async
 from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
 
@@ -139,7 +138,7 @@ def check_shared_limits(args: argparse.Namespace) -> None:
         finally:
             await limits.aclose()
 
-    anyio.run(reach)
+    run_async(reach)
 
 
 def cache_from_args(args: argparse.Namespace) -> ResponseCache | None:

@@ -5,25 +5,82 @@ globals would not see the first's)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 
 __all__ = [
     "TERMINATED",
     "UsageError",
+    "cancel_main",
     "check_summary_path",
     "positive_float",
     "positive_int",
     "report_summary",
+    "run_async",
 ]
+
+T = TypeVar("T")
 
 #: Set by SIGTERM, which then unwinds as a KeyboardInterrupt (the event loop turns any
 #: subclass back into a plain one): exit status 143 instead of 130.
 TERMINATED = threading.Event()
+
+
+#: The event loop and main task of the command running on the loop, if one is (`run_async`).
+_MAIN: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+
+def run_async(fn: Callable[[], Awaitable[T]]) -> T:
+    """``anyio.run(fn)`` for a command: SIGTERM (`cancel_main`) cancels its main task.
+
+    Raises:
+        KeyboardInterrupt: the run was cancelled by SIGTERM (or, as anyio.run raises it,
+            by Ctrl-C).
+    """
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        _MAIN.append((asyncio.get_running_loop(), task))
+        try:
+            return await fn()
+        finally:
+            _MAIN.pop()
+
+    try:
+        return anyio.run(main)
+    except asyncio.CancelledError:
+        if TERMINATED.is_set():  # asyncio.run says KeyboardInterrupt for its own Ctrl-C
+            raise KeyboardInterrupt from None
+        raise
+
+
+def cancel_main() -> bool:
+    """From a signal handler: cancel the main task of the command running on the event
+    loop, as asyncio's runner does on Ctrl-C (once: a second signal changes nothing);
+    False when no command runs on the loop.
+
+    Every task group then unwinds from the loop's next step. Raising KeyboardInterrupt in
+    the handler instead lands in whichever frame is running: between creating a
+    coroutine and making it a task (``coroutine ... was never awaited``), or in a task
+    whose traceback the loop's shutdown then prints. It is what happened whenever the
+    runner had installed no handler of its own, i.e. when SIGINT was ignored, as in a
+    script's background job.
+    """
+    if not _MAIN:
+        return False
+    loop, task = _MAIN[-1]
+    if not task.cancelling():
+        task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the loop if it is waiting
+    return True
 
 
 class UsageError(Exception):

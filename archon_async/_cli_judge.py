@@ -12,12 +12,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem
-from ._cli_common import TERMINATED, check_summary_path, report_summary
+from ._cli_common import TERMINATED, check_summary_path, report_summary, run_async
 from ._cli_simulated import announce_simulated, refuse_simulated_answers
 from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
@@ -132,7 +131,7 @@ def _judge(args: argparse.Namespace) -> int:
 
     summary: dict[str, Any] = {"simulated": engine.simulated, "judge_models": _judge_models(engine)}
     try:
-        anyio.run(go)
+        run_async(go)
     except ConfigError as exc:
         judge = ", ".join(_judge_models(engine))
         exc.cli_message = (

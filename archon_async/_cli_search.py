@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 
-from ._cli_common import positive_float, positive_int
+from ._cli_common import positive_float, positive_int, run_async
 from ._exceptions import ConfigError
 from ._pricing import usd_text
 
@@ -107,7 +106,7 @@ def _search(args: argparse.Namespace) -> int:
         assert search.result is not None
         return search.result
 
-    report = anyio.run(go)
+    report = run_async(go)
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
     # As `batch` does: a search a budget stopped exits 1 (its outputs are all written).

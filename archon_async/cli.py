@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 
 from ._architecture import Architecture, is_reward_model
-from ._cli_common import TERMINATED, UsageError
+from ._cli_common import TERMINATED, UsageError, cancel_main, run_async
 from ._config import ConfigWarning
 from ._defaults import DEFAULT_ARCHITECTURE
 from ._engine import Engine
@@ -70,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _terminate(signum: int, frame: Any) -> None:
     TERMINATED.set()
+    if cancel_main():  # a command on the event loop unwinds from the loop's next step
+        return
     # Inside asyncio.run (anyio.run) SIGINT's handler is the runner's: it cancels the main
     # task, so every task group unwinds and the run ends in KeyboardInterrupt. Raised here,
     # it would land in whichever task was running and the loop's shutdown print a traceback.
@@ -336,7 +337,7 @@ def _run(args: argparse.Namespace) -> int:
         async with engine:
             return await engine.generate(question)
 
-    result = anyio.run(answer)
+    result = run_async(answer)
     sys.stdout.write(result.text.rstrip() + "\n")
     totals = result.trace.totals()
     hits = f", {totals['cache_hits']} cached" if totals["cache_hits"] else ""
