@@ -13,8 +13,15 @@ so one file serves several processes of a search or a batch. We chose it over `d
 (itself a layer over SQLite) because a lookup here reads the samples j..j+k-1 of one request
 in one indexed range query, which a key-value API would make k lookups, and because it adds
 no dependency. Reads run inline (an indexed read in WAL mode takes tens of microseconds and
-never waits for a writer); writes go to a writer thread, which commits them in batches, so
-the event loop never waits for the disk. ``path=None`` keeps entries in memory only.
+never waits for a writer); writes go to a writer thread (`CacheFile`), which commits them in
+batches, so the event loop never waits for the disk. ``path=None`` keeps entries in memory
+only.
+
+Several processes at once (`CacheFile` says how): a reply is kept only where its sample is
+not stored yet, and the caller goes on with the stored one (`keep`: first writer wins, read
+back), so every process's answers are what the file gives a rerun; a sample about to be
+sent is claimed in the file (`claim`), so a request in flight in one process is not sent
+again by another; a provider that refused ``n`` is recorded (`remember_refusal`).
 
 A ``namespace`` keeps experiments apart in one file: entries of one namespace are never
 served to another.
@@ -34,18 +41,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import operator
-import queue
 import sqlite3
 import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .._exceptions import ConfigError
-from .._types import ChatRequest, ChatResponse, Usage
+from .._types import ChatRequest, ChatResponse
+from ._cache_file import CLAIMS_SCHEMA, REFUSALS_SCHEMA, CacheFile, Claimed
+from ._cache_file import reply as _response
 
 __all__ = ["ResponseCache", "request_key"]
 
@@ -64,8 +71,6 @@ CREATE TABLE IF NOT EXISTS responses (
 ) WITHOUT ROWID
 """
 _BUSY_TIMEOUT_MS = 30_000
-_WRITE_BATCH = 512
-_STOP = object()
 
 
 # Every field of a request decides its reply, except these: the model_type is a name of
@@ -103,14 +108,6 @@ def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
 _Row = tuple[str, str, str | None, int, int]
 
 
-def _response(
-    text: str, model: str, finish: str | None, tokens_in: int, tokens_out: int
-) -> ChatResponse:
-    return ChatResponse(
-        text=text, usage=Usage(tokens_in, tokens_out), model=model, finish_reason=finish
-    )
-
-
 class ResponseCache:
     """Successful completions by request key and sample number.
 
@@ -120,6 +117,10 @@ class ResponseCache:
         namespace: entries are kept and served within this namespace only.
         read_ahead_mib: `read_ahead` reads the namespace into memory only when the file
             (with its write-ahead log) is at most this many MiB; 0 turns it off.
+        claim_lease_s: how long a claim of a sample in flight lasts unless renewed (its
+            process renews it while alive; see `CacheFile`).
+        claim_max_s: how long a claim may be renewed: a request slower than this may be
+            sent again by a process waiting for it (the first reply kept wins).
 
     Raises:
         ConfigError: the file cannot be opened as a cache.
@@ -131,6 +132,8 @@ class ResponseCache:
         *,
         namespace: str = "default",
         read_ahead_mib: float = 32.0,
+        claim_lease_s: float = 30.0,
+        claim_max_s: float = 300.0,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.namespace = namespace
@@ -143,15 +146,18 @@ class ResponseCache:
         self._ahead: dict[bytes, dict[int, _Row]] = {}  # by key, then sample
         self._lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
-        self._writes: queue.Queue[Any] = queue.Queue()
-        self._writer: threading.Thread | None = None
-        self._unwritten = 0
-        self._written = threading.Condition(self._lock)
-        self._error: BaseException | None = None
+        self._file: CacheFile | None = None
         self.hits = 0
         self.misses = 0
         if self.path is not None:
             self._reader = self._connect()
+            self._file = CacheFile(
+                self._connect,
+                namespace,
+                lease_s=claim_lease_s,
+                max_hold_s=claim_max_s,
+                written=self._forget_written,
+            )
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "memory"
@@ -168,6 +174,8 @@ class ResponseCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
+            db.execute(CLAIMS_SCHEMA)
+            db.execute(REFUSALS_SCHEMA)
             db.commit()
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(
@@ -269,79 +277,90 @@ class ResponseCache:
         return self.get_many(key, sample, 1)[0]
 
     def put(self, key: bytes, sample: int, response: ChatResponse) -> None:
-        """Keep a successful reply as sample ``sample`` of a request (the first one kept for
-        a sample stays: another process may have drawn it first)."""
-        stored = ChatResponse(
-            text=response.text,
-            usage=response.usage,
-            model=response.model,
-            finish_reason=response.finish_reason,
-        )
+        """Keep a successful reply as sample ``sample`` of a request, without waiting (the
+        first one kept for a sample stays: another process may have drawn it first; a
+        caller that goes on with the reply uses `keep`, which says the one kept)."""
+        stored = _plain(response)
         with self._lock:
             self._memory.setdefault((key, sample), stored)
-            if self.path is None:
-                return
-            self._unwritten += 1
-        self._ensure_writer()
-        self._writes.put((key, sample, stored))
+        if self._file is not None:
+            self._file.put(key, sample, stored)
 
-    def _ensure_writer(self) -> None:
-        if self._writer is None:
+    def _forget_written(self, slots: Sequence[tuple[bytes, int]]) -> None:
+        """Called by the writer: these are on disk now (or failed), read from there."""
+        with self._lock:
+            for slot in slots:
+                self._memory.pop(slot, None)
+
+    async def keep(
+        self, key: bytes, samples: Sequence[int], responses: Sequence[ChatResponse]
+    ) -> list[ChatResponse]:
+        """Keep replies as samples ``samples`` of a request where none is kept yet, and
+        return the ones kept: another process's where it stored that sample first, so that
+        everything built on a sample is what the cache gives a rerun.
+
+        The replies are on disk when it returns (a failed write is raised by `flush` and
+        `close`; the replies given are returned then)."""
+        plain = [_plain(response) for response in responses]
+        if self._file is None:
             with self._lock:
-                if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="archon-cache-writer", daemon=True
-                    )
-                    self._writer.start()
+                kept = [
+                    self._memory.setdefault((key, sample), reply)
+                    for sample, reply in zip(samples, plain, strict=True)
+                ]
+        else:
+            kept = await self._file.keep(key, samples, plain)
+        # The caller's own object where its reply was kept (its headers, its choices).
+        return [
+            given if stored == reply else stored
+            for given, reply, stored in zip(responses, plain, kept, strict=True)
+        ]
 
-    def _write_loop(self) -> None:
-        db = self._connect()
-        try:
-            while True:
-                item = self._writes.get()
-                batch = [item]
-                while len(batch) < _WRITE_BATCH:
-                    try:
-                        batch.append(self._writes.get_nowait())
-                    except queue.Empty:
-                        break
-                rows = [entry for entry in batch if entry is not _STOP]
-                if rows:
-                    self._commit(db, rows)
-                if len(rows) != len(batch):
-                    return
-        finally:
-            db.close()
+    async def claim(self, key: bytes, samples: Sequence[int]) -> Claimed:
+        """Claim samples of a request before sending them (see `CacheFile`): those stored
+        meanwhile, those now this process's to send, those in flight in another process.
+        In memory, every sample is this process's (single flight covers the rest)."""
+        if self._file is None:
+            return Claimed({}, list(samples), [])
+        return await self._file.claim(key, samples)
 
-    def _commit(self, db: sqlite3.Connection, rows: Sequence[Any]) -> None:
-        now = time.time()
-        try:
-            with db:
-                db.executemany(
-                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            self.namespace,
-                            key,
-                            sample,
-                            r.text,
-                            r.model,
-                            r.finish_reason,
-                            r.usage.input_tokens,
-                            r.usage.output_tokens,
-                            now,
-                        )
-                        for key, sample, r in rows
-                    ],
-                )
-        except sqlite3.Error as exc:  # kept to raise from flush(): never lost silently
-            self._error = exc
-        with self._written:
-            # On disk now: the memory copy was only there until the commit.
-            for key, sample, _ in rows:
-                self._memory.pop((key, sample), None)
-            self._unwritten -= len(rows)
-            self._written.notify_all()
+    def release(self, key: bytes, samples: Sequence[int]) -> None:
+        """Drop this process's claims of samples it will not keep (their request failed,
+        or was cancelled), so that another process sends them without waiting."""
+        if self._file is not None:
+            self._file.release(key, samples)
+
+    def refusals(self) -> dict[tuple[str, str], int]:
+        """The (model_type, model) pairs recorded as refusing ``n``, with the most samples
+        a request may ask of them (none in memory).
+
+        Raises:
+            ConfigError: the file cannot be read as a cache.
+        """
+        if self.path is None:
+            return {}
+        with self._lock:
+            if self._reader is None:
+                self._reader = self._connect()
+            try:
+                rows = self._reader.execute(
+                    "SELECT model_type, model, most FROM refusals"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot read the response cache {self.path}: {exc}") from None
+        return {(model_type, model): most for model_type, model, most in rows}
+
+    def remember_refusal(self, model_type: str, model: str, most: int) -> None:
+        """Record that a provider and model refused ``n`` (``most`` samples a request at
+        most since), for every process on the file."""
+        if self._file is not None:
+            self._file.remember_refusal(model_type, model, most)
+
+    def watch_refusals(self, learn: Callable[[dict[tuple[str, str], int]], object]) -> None:
+        """Have ``learn`` called with the refusals the file records, about once a second
+        while this process writes to it (on the writer's thread)."""
+        if self._file is not None:
+            self._file.on_refusals = learn
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until every reply put so far is on disk.
@@ -349,20 +368,21 @@ class ResponseCache:
         Raises:
             ConfigError: the writer could not write (disk full, file removed).
         """
-        with self._written:
-            self._written.wait_for(lambda: self._unwritten <= 0, timeout=timeout_s)
-        if self._error is not None:
-            raise ConfigError(f"the response cache {self.path} could not be written: {self._error}")
+        if self._file is not None:
+            self._file.flush(timeout_s)
+        self._raise_error()
 
     def close(self) -> None:
-        """Write what is pending, checkpoint the write-ahead log into the file and close
-        every connection, so that the file alone holds the cache once every process has
-        closed it (SQLite removes the -wal and -shm files with the last connection). The
-        cache can be reopened: the next lookup or write opens the file again."""
-        if self._writer is not None:
-            self._writes.put(_STOP)
-            self._writer.join()
-            self._writer = None
+        """Write what is pending, drop this object's claims, checkpoint the write-ahead log
+        into the file and close every connection, so that the file alone holds the cache
+        once every process has closed it (SQLite removes the -wal and -shm files with the
+        last connection). The cache can be reopened: the next lookup or write opens it.
+
+        Raises:
+            ConfigError: the writer could not write (disk full, file removed).
+        """
+        if self._file is not None:
+            self._file.close()
         with self._lock:
             self._ahead = {}  # the file may be replaced while closed
             if self._reader is not None:
@@ -372,9 +392,23 @@ class ResponseCache:
                     pass
                 self._reader.close()
                 self._reader = None
-        if self._error is not None:
-            raise ConfigError(f"the response cache {self.path} could not be written: {self._error}")
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        error = None if self._file is None else self._file.error
+        if error is not None:
+            raise ConfigError(f"the response cache {self.path} could not be written: {error}")
 
     def statistics(self) -> Mapping[str, int]:
         """Hits and misses counted by this object (samples looked up)."""
         return {"hits": self.hits, "misses": self.misses}
+
+
+def _plain(response: ChatResponse) -> ChatResponse:
+    """A reply as the cache keeps it: its text, usage, model and finish reason only."""
+    return ChatResponse(
+        text=response.text,
+        usage=response.usage,
+        model=response.model,
+        finish_reason=response.finish_reason,
+    )

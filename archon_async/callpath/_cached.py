@@ -18,7 +18,6 @@ from .._concurrency import gather
 from .._exceptions import ProviderError
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._cache import ResponseCache, request_key
-from ._samples import numbered
 from ._sender import Outcome, Sender
 
 __all__ = ["CachedCalls"]
@@ -78,16 +77,13 @@ class CachedCalls:
             # The leader failed (errors are not shared): draw it ourselves.
         future: asyncio.Future[ChatResponse | None] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
-        shared = None
-        try:
-            marked = numbered(request, [sample] if self.simulated_as is not None else None)
-            response, record = await self._sender.send(marked, ticket)
-            self.cache.put(key, sample, response)
-            shared = response
-            return response, record
-        finally:
-            del self._inflight[slot]
-            future.set_result(shared)
+        outcomes: list[Outcome | None] = [None]
+        await self._draw_own(request, key, sample, {0: future}, outcomes, ticket)
+        outcome = outcomes[0]
+        assert outcome is not None  # _draw_own fills every slot it leads
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
 
     async def samples(
         self,
@@ -144,18 +140,95 @@ class CachedCalls:
         outcomes: list[Outcome | None],
         ticket: int,
     ) -> None:
-        """Draw the samples this call leads (``futures``, by offset from ``first``); the
-        responses are kept, and shared with the calls waiting for them."""
+        """Draw the samples this call leads in this process (``futures``, by offset from
+        ``first``): those another process has in flight are waited for (see `CacheFile`);
+        the responses the cache keeps are shared with the calls waiting here."""
         shared: dict[int, ChatResponse] = {}
         try:
-            told = [first + i for i in futures] if self.simulated_as is not None else None
-            drawn = await self._sender.draw(request, len(futures), ticket, told)
-            for i, outcome in zip(futures, drawn, strict=True):
-                outcomes[i] = outcome
-                if not isinstance(outcome, ProviderError):
-                    self.cache.put(key, first + i, outcome[0])
+            await self._fill(request, key, [first + i for i in futures], first, outcomes, ticket)
+            for i in futures:
+                outcome = outcomes[i]
+                if outcome is not None and not isinstance(outcome, ProviderError):
                     shared[i] = outcome[0]
         finally:
             for i, future in futures.items():
                 del self._inflight[(key, first + i)]
                 future.set_result(shared.get(i))
+
+    async def _fill(
+        self,
+        request: ChatRequest,
+        key: bytes,
+        numbers: list[int],
+        first: int,
+        outcomes: list[Outcome | None],
+        ticket: int,
+        delay: float = 0.0,
+    ) -> None:
+        """Samples ``numbers`` into ``outcomes`` (indexed from ``first``): claimed and sent
+        by this process, or taken from the cache where another one stored them."""
+        if not numbers:
+            return
+        claimed = await self.cache.claim(key, numbers)
+        for number, response in claimed.found.items():  # another process drew it meanwhile
+            outcomes[number - first] = (response, self._sender.hit(request, response=response))
+        steps: list[Callable[[], Awaitable[None]]] = []
+        if claimed.mine:
+            steps.append(partial(self._send, request, key, claimed.mine, first, outcomes, ticket))
+        if claimed.busy:
+            # In flight in another process: look again after a while, growing to 0.25 s.
+            wait = min(max(delay * 1.5, 0.01), 0.25)
+            steps.append(
+                partial(self._wait, request, key, claimed.busy, first, outcomes, ticket, wait)
+            )
+        await gather(steps)
+
+    async def _wait(
+        self,
+        request: ChatRequest,
+        key: bytes,
+        numbers: list[int],
+        first: int,
+        outcomes: list[Outcome | None],
+        ticket: int,
+        delay: float,
+    ) -> None:
+        await asyncio.sleep(delay)
+        await self._fill(request, key, numbers, first, outcomes, ticket, delay)
+
+    async def _send(
+        self,
+        request: ChatRequest,
+        key: bytes,
+        numbers: list[int],
+        first: int,
+        outcomes: list[Outcome | None],
+        ticket: int,
+    ) -> None:
+        """Send the samples ``numbers`` this process claimed; keep what succeeded and go on
+        with what the cache holds (the first writer's sample: the same in every process)."""
+        told = numbers if self.simulated_as is not None else None
+        try:
+            drawn = await self._sender.draw(request, len(numbers), ticket, told)
+        except BaseException:
+            self.cache.release(key, numbers)  # cancelled: nobody waits for the lease
+            raise
+        kept: list[int] = []
+        replies: list[ChatResponse] = []
+        failed: list[int] = []
+        for number, outcome in zip(numbers, drawn, strict=True):
+            outcomes[number - first] = outcome
+            if isinstance(outcome, ProviderError):
+                failed.append(number)
+            else:
+                kept.append(number)
+                replies.append(outcome[0])
+        if failed:
+            self.cache.release(key, failed)  # errors are not kept: another may send it
+        if kept:
+            winners = await self.cache.keep(key, kept, replies)
+            for number, winner in zip(kept, winners, strict=True):
+                drawn_here = outcomes[number - first]
+                assert drawn_here is not None and not isinstance(drawn_here, ProviderError)
+                if winner is not drawn_here[0]:  # another process's sample was kept first
+                    outcomes[number - first] = (winner, drawn_here[1])
