@@ -254,6 +254,21 @@ class CallPath:
         if self.cache is not None:
             # One query for what a rerun will look up (see ResponseCache.read_ahead).
             await anyio.to_thread.run_sync(self.cache.read_ahead)
+        await self._share_refusals()
+
+    async def _share_refusals(self) -> None:
+        """Refusals of ``n`` are kept where other processes look (the cache file, Redis):
+        learned from there now (and from the file while writing to it), told there when
+        this process meets one, so that no process asks ``n`` of them first."""
+        refused = self._sender.no_n
+        refused.listeners.clear()
+        if self.cache is not None:
+            refused.learn(await anyio.to_thread.run_sync(self.cache.refusals))
+            refused.listeners.append(self.cache.remember_refusal)
+            self.cache.watch_refusals(refused.learn)
+        if self.shared_limits is not None:
+            refused.learn(await self.shared_limits.refusals())
+            refused.listeners.append(self.shared_limits.remember_refusal)
 
     async def aclose(self) -> None:
         """Close every connection pool and the in-process simulator; write the cache out.

@@ -44,6 +44,16 @@ from .._limits import ProviderLimits
 
 __all__ = ["RedisLimits", "redacted_url"]
 
+# A refusal of n kept as the least "most samples a request" any process learned.
+_REFUSE = """
+local known = redis.call('HGET', KEYS[1], ARGV[1])
+if (not known) or tonumber(known) > tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0
+"""
+_SEPARATOR = "\x1f"  # between model_type and model in a field name: in neither
+
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -122,6 +132,7 @@ class RedisLimits:
             ) from None
         self._admit = self._client.register_script(_ADMIT)
         self._pause = self._client.register_script(_PAUSE)
+        self._refuse = self._client.register_script(_REFUSE)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
@@ -181,6 +192,34 @@ class RedisLimits:
             if not interval or time.monotonic() - due <= self.late_s:
                 return
             self.rebooked += 1
+
+    async def refusals(self) -> dict[tuple[str, str], int]:
+        """The (model_type, model) pairs some process recorded as refusing ``n``, with the
+        most samples a request may ask of them.
+
+        Raises:
+            ConfigError: the server failed.
+        """
+        try:
+            fields = await self._client.hgetall(f"{self.prefix}:n_refused")
+        except self._errors as exc:
+            raise self._failed(exc, "failed") from None
+        found = {}
+        for pair, most in fields.items():
+            model_type, _, model = pair.decode().partition(_SEPARATOR)
+            found[(model_type, model)] = int(most)
+        return found
+
+    def remember_refusal(self, model_type: str, model: str, most: int) -> None:
+        """Record for every process that a provider and model refused ``n`` (``most``
+        samples a request at most since); written in the background."""
+        field = f"{model_type}{_SEPARATOR}{model}"
+        self._background(self._refuse(keys=[f"{self.prefix}:n_refused"], args=[field, most]))
+
+    def _background(self, write: Awaitable[Any]) -> None:
+        task = asyncio.get_running_loop().create_task(_quietly(write))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def pause(self, scope: str, seconds: float) -> None:
         """Pause a scope for every process (a Retry-After); written in the background."""
@@ -275,3 +314,11 @@ class _SharedProviderLimits(ProviderLimits):
     def pause(self, key_id: str | None, seconds: float) -> None:
         super().pause(key_id, seconds)
         self._redis.pause(f"{self.provider}:{key_id or 'nokey'}", seconds)
+
+
+async def _quietly(write: Awaitable[Any]) -> None:
+    """A background write whose failure costs only what it would have shared."""
+    try:
+        await write
+    except Exception:  # the server went away: limits say so on the next request
+        return

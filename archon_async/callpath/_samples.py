@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .._exceptions import ProviderError, ProviderStatusError
 from .._types import CallRecord, ChatRequest, ChatResponse
@@ -82,6 +82,9 @@ class NRefusals:
     def __init__(self) -> None:
         self._most: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+        #: Told of each refusal learned here: the stores other processes read it from (the
+        #: cache file, Redis), so that they do not ask ``n`` first (`CallPath` sets them).
+        self.listeners: list[Callable[[str, str, int], None]] = []
 
     def __contains__(self, pair: object) -> bool:
         return pair in self._most
@@ -92,9 +95,20 @@ class NRefusals:
 
     def add(self, model_type: str, model: str, most: int = 1) -> None:
         """Remember a refusal: requests of at most ``most`` samples from now on."""
+        if self.learn({(model_type, model): most}):
+            for tell in self.listeners:
+                tell(model_type, model, most)
+
+    def learn(self, refusals: Mapping[tuple[str, str], int]) -> bool:
+        """Take refusals another process recorded (or this one): whether any was new."""
+        changed = False
         with self._lock:
-            known = self._most.get((model_type, model))
-            self._most[(model_type, model)] = most if known is None else min(known, most)
+            for pair, most in refusals.items():
+                known = self._most.get(pair)
+                if known is None or most < known:
+                    self._most[pair] = most
+                    changed = True
+        return changed
 
 
 def chunk_sizes(count: int, most: int) -> list[int]:
