@@ -33,7 +33,9 @@ those 3 and draws 2 more (see `ResponseCache`).
 
 Processes: ``CallPath(shared_limits=RedisLimits("redis://..."))`` shares the rpm/tpm
 buckets and 429 cooldowns with every process on the same Redis server (see `RedisLimits`);
-the cache file is shared by processes as it is.
+the cache file is shared by processes as it is (a request in flight in one is not sent by
+another, and the first reply kept for a sample is the one every process goes on with: see
+`ResponseCache`).
 
 For the architecture search built on top: create one `CallPath` (with ``cache=`` and a
 ``budget=``), give it to every candidate's `Engine`, and read `CallPath.statistics` and

@@ -217,7 +217,12 @@ class CacheFile:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        db = self._connect()
+        try:
+            db = self._connect()
+        except Exception as exc:  # the file went away: every waiter gets its fallback
+            self.error = self.error or exc
+            self._answer_without_file()
+            return
         db.isolation_level = None  # transactions begun here, IMMEDIATE
         try:
             while True:
@@ -239,6 +244,10 @@ class CacheFile:
                     return
         finally:
             db.close()
+
+    def _answer_without_file(self) -> None:
+        while (op := self._ops.get()) is not _STOP:
+            self._settle([op], [op.fallback])
 
     def _transaction(self, db: sqlite3.Connection, ops: list[_Op]) -> None:
         now = time.time()

@@ -6,6 +6,11 @@ otherwise it is sent and its response kept. Samples are numbered per request key
 caller (``sample``/``first``) or by a run's counter, where the j-th identical request of
 one run is sample j. While simulating, the sample numbers are told to the simulator (see
 `_samples.numbered`), so a sample reads the same from the cache or from a fresh server.
+
+Across processes on one cache file (see `CacheFile`): a sample about to be sent is claimed
+in the file first; one another process has in flight is waited for (polled, from 10 ms up to
+0.25 s apart) and then read from the cache; a reply drawn here goes on as the one the file
+kept (the first writer's), so every process builds on the samples a rerun will read.
 """
 
 from __future__ import annotations
@@ -169,7 +174,11 @@ class CachedCalls:
         by this process, or taken from the cache where another one stored them."""
         if not numbers:
             return
-        claimed = await self.cache.claim(key, numbers)
+        try:
+            claimed = await self.cache.claim(key, numbers)
+        except BaseException:  # cancelled: a claim made meanwhile would hold others back
+            self.cache.release(key, numbers)
+            raise
         for number, response in claimed.found.items():  # another process drew it meanwhile
             outcomes[number - first] = (response, self._sender.hit(request, response=response))
         steps: list[Callable[[], Awaitable[None]]] = []
