@@ -31,6 +31,13 @@ def add_search_command(commands: Any) -> None:
     )
     search.add_argument("space", type=Path, help="an Archon search configuration (JSON)")
     search.add_argument("--benchmark", help="overrides the file's benchmark")
+    search.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help="the benchmark's data where it is not shipped (math, alpaca_eval, mixeval, "
+        "code_contests), as for bench",
+    )
     search.add_argument("--algorithm", help="overrides the file's search_algorithm_choice")
     search.add_argument("--run-dir", type=Path, help="where the record and outputs go")
     search.add_argument("--seed", type=int, default=0, help="seeds every random choice")
@@ -84,6 +91,7 @@ def _search(args: argparse.Namespace) -> int:
     search = Search(
         args.space,
         benchmark=args.benchmark,
+        data=args.data,
         algorithm=args.algorithm,
         run_dir=args.run_dir,
         seed=args.seed,

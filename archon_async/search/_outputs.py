@@ -196,7 +196,13 @@ def _curve_svg(evaluations: list[Evaluation]) -> str:
     ]
     line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, best, strict=True))
     parts.append(f'<polyline points="{line}" fill="none" stroke="#36c" stroke-width="2"/>')
-    parts += [_tick(f"{best[-1]:.2f}", 4, 40), _tick(f"{int(max(xs))}", _W - 40, _H - _PAD + 16)]
+    # Both ends of both axes: a curve whose bottom is unlabelled reads as rising from zero.
+    parts += [
+        _tick(f"{best[-1]:.2f}", 4, 40),
+        _tick(f"{min(e.objective for e in evaluations):.2f}", 4, _H - _PAD),
+        _tick(f"{int(min(xs))}", _PAD, _H - _PAD + 16),
+        _tick(f"{int(max(xs))}", _W - 40, _H - _PAD + 16),
+    ]
     parts.append("</svg>")
     return "\n".join(parts)
 

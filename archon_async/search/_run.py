@@ -70,6 +70,7 @@ class Search:
     Args:
         space_file: an Archon search configuration (with our optional section).
         benchmark: overrides the file's benchmark.
+        data: the benchmark's data (a path) where it is not shipped, or to replace it.
         algorithm: overrides the file's algorithm.
         run_dir: where the record and outputs go (default: our section's ``run_dir``, else
             ``<base_output_directory>/<file stem>``, else ``<file stem>.search``).
@@ -98,6 +99,7 @@ class Search:
         space_file: str | Path,
         *,
         benchmark: str | None = None,
+        data: str | Path | None = None,
         algorithm: str | None = None,
         run_dir: str | Path | None = None,
         seed: int = 0,
@@ -155,7 +157,7 @@ class Search:
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
         from ..benchmarks import get_benchmark
 
-        self._benchmark = get_benchmark(self.benchmark)
+        self._benchmark = get_benchmark(self.benchmark, path=data)
         if self.mode != "oracle":  # question sets that do not fit: said now, not mid-run
             self._split_counts(len(self._benchmark.items()))
         self._check_judging()

@@ -4,12 +4,14 @@ that reads)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from archon_async import ConfigError
 from archon_async.search import Search
+from tests.conftest import run_cli
 from tests.search._spaces import small_space, write
 
 
@@ -73,3 +75,46 @@ def test_set_question_counts_that_fit_are_kept_and_the_report_takes_what_is_left
     keys = {"dataset_sample_for_search": 0.7, "dataset_sample_for_final_ranking": 0.2}
     search = Search(write(tmp_path, small_space() | keys), simulate=True, oracle=True, sampled=True)
     assert _counts(search) == (923, 264, 132)
+
+
+def test_a_benchmark_that_is_not_shipped_is_searched_from_its_data(tmp_path: Path) -> None:
+    data = tmp_path / "math.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"problem": f"What is {i} + {i}?", "solution": f"\\\\boxed{{{2 * i}}}"})
+            + "\n"
+            for i in range(10)
+        )
+    )
+    space = {
+        **small_space(evaluations=1, dev_questions=3, held_out_questions=0),
+        "benchmark": "math",
+    }
+    path = write(tmp_path, space)
+    done = run_cli(
+        "search", str(path), "--data", str(data), "--simulate", "--quiet",
+        "--run-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["benchmark"] == "math" and report["evaluations"] == 1
+    assert report["best"]["questions"] == 3
+    search = Search(path, simulate=True, oracle=True, sampled=True, data=data)
+    assert [len(part) for part in search.questions()] == [3, 0]
+
+
+def test_the_search_curve_labels_both_ends_of_both_axes(tmp_path: Path) -> None:
+    import re
+
+    import anyio
+
+    path = write(tmp_path, small_space(evaluations=12))
+    report = anyio.run(Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run").run)
+    page = (tmp_path / "run" / "report.html").read_text()
+    curve = next(svg for svg in re.findall(r"<svg.*?</svg>", page, re.S) if "Search curve" in svg)
+    labels = re.findall(r'<text x="[^"]*" y="[^"]*" font-size="11">([^<]*)</text>', curve)
+    lines = (tmp_path / "run" / "leaderboard.jsonl").read_text().splitlines()
+    objectives = [json.loads(line)["objective"] for line in lines]
+    assert sorted(labels) == sorted(
+        [f"{max(objectives):.2f}", f"{min(objectives):.2f}", "1", str(report["evaluations"])]
+    )
