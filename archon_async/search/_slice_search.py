@@ -12,10 +12,13 @@ products with the counts), its prior and noise precisions set by evidence maximi
 2. one point in every slice, the best of that slice under a draw from the posterior
    (Thompson sampling), so that every categorical choice is seen near its own best
    rather than judged by its random points;
-3. then, in each batch, the best predicted new neighbour of the best point of each of the
-   two leading slices (a neighbour differs on one or two axes), which refines the
-   leaders exactly, plus Thompson draws over the whole space for the other slots, which
-   keeps looking elsewhere. A slice whose best has not improved after `PATIENCE` of its
+3. then, in each batch, one point of the leading slice at a depth (number of fusion
+   layers) it has not been probed at, while there is one, again by Thompson sampling;
+   the best predicted new neighbour of the best point of each of the two leading slices
+   (a neighbour is one or two moves away: a move changes one axis, or the models and
+   samples of the generation layer together), which refines the leaders exactly, plus
+   Thompson draws over the whole space for the other slots, which keeps looking
+   elsewhere. A slice whose best has not improved after `PATIENCE` of its
    neighbours is left, so the local slot passes to the next slice.
 
 It sees only the candidates and their scores (never how a score was made), and works the
@@ -56,6 +59,7 @@ def slice_search(
         yield [space.candidates[i] for i in start[begin : begin + batch]]
     features = _features(space)
     slices = _slices(space)
+    depths = np.array([len(c.fusers) for c in space.candidates])
     evaluated = np.zeros(len(space), dtype=bool)
     state = _LocalState()
     rounds = 0
@@ -66,7 +70,7 @@ def slice_search(
         # save, and on a loaded machine they spin against each other (4x slower measured).
         with threadpool_limits(limits=1, user_api="blas"):
             chosen = _next_batch(
-                space, scores, features, slices, evaluated, state, draws, batch, rounds
+                space, scores, features, (slices, depths), evaluated, state, draws, batch, rounds
             )
         rounds += 1
         if not chosen:
@@ -78,7 +82,7 @@ def _next_batch(
     space: Space,
     scores: Mapping[Candidate, float],
     features: np.ndarray,
-    slices: np.ndarray,
+    groups: tuple[np.ndarray, np.ndarray],
     evaluated: np.ndarray,
     state: _LocalState,
     draws: np.random.Generator,
@@ -86,7 +90,9 @@ def _next_batch(
     rounds: int,
 ) -> list[int]:
     """One batch after the random start: unprobed slices first, then local refinement of
-    the leading slices, the rest of the batch by Thompson draws."""
+    the leading slices, the rest of the batch by Thompson draws. ``groups``: each
+    candidate's slice and depth (fusion layers)."""
+    slices, depths = groups
     rows = np.flatnonzero(evaluated)
     y = np.array([scores[space.candidates[int(i)]] for i in rows])
     model = _BayesianRidge(features[rows], y)
@@ -99,9 +105,24 @@ def _next_batch(
             if len(pool):
                 chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
     else:
+        # The leading slice at each of its depths once: its best is often at another
+        # depth than its first good point, several axis moves away (one fusion layer of
+        # five against two of four and three), where the model, fitted mostly elsewhere,
+        # does not look on its own.
+        lead = int(slices[rows[int(np.argmax(y))]])
+        for depth in sorted(set(depths[slices == lead].tolist())):
+            if (lead, depth) not in state.probed_depths:
+                state.probed_depths.add((lead, depth))
+                pool = np.flatnonzero((slices == lead) & (depths == depth) & ~evaluated)
+                if len(pool):
+                    chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
+                    break
         local = max(1, batch * LEADERS // 4) if batch > 1 else 1 - rounds % 2
         mean = features @ model.mean
-        chosen += state.refine(space, rows, y, slices, mean, evaluated, local)
+        busy = evaluated.copy()
+        busy[chosen] = True
+        chosen += state.refine(space, rows, y, slices, mean, busy, local)
+        chosen = chosen[:batch]
     chosen += _thompson(features, model, draws, evaluated, chosen, batch - len(chosen))
     return chosen
 
@@ -111,8 +132,12 @@ class _LocalState:
 
     def __init__(self) -> None:
         self.probed: set[int] = set()
+        self.probed_depths: set[tuple[int, int]] = set()
         self.best: dict[int, int] = {}
         self.stale: dict[int, int] = {}
+        # A leader keeps its neighbours for many batches: listing them walks thousands
+        # of positions.
+        self.neighbours: dict[int, list[int]] = {}
 
     def refine(
         self,
@@ -138,7 +163,9 @@ class _LocalState:
                 break
             if self.stale[s] >= PATIENCE:
                 continue
-            fresh = [j for j in _neighbours(space, i) if not evaluated[j] and j not in chosen]
+            if i not in self.neighbours:
+                self.neighbours[i] = _neighbours(space, i)
+            fresh = [j for j in self.neighbours[i] if not evaluated[j] and j not in chosen]
             self.stale[s] += 1
             if not fresh:
                 self.stale[s] = PATIENCE
@@ -211,19 +238,31 @@ class _BayesianRidge:
 
 
 def _neighbours(space: Space, i: int) -> list[int]:
-    """The candidates one or two axis moves from candidate ``i`` (any choice of a
-    categorical axis or of an ordered one), in a fixed order."""
+    """The candidates one or two moves from candidate ``i``, in a fixed order. A move sets
+    one axis to another of its choices, or the generation layer (models and samples) to
+    another pair of both: the best points sit on the call limit, where trading models for
+    samples at about the same number of generations (``m7s1`` to ``m4s2``) is one step,
+    not two that each leave the limit or the plateau."""
     here = list(space.positions[i])
     moves = [
-        (axis, value)
+        [(axis, value)]
         for axis, (_, choices) in enumerate(space.axes)
         for value in range(len(choices))
         if value != here[axis]
     ]
+    moves += [
+        [(0, models), (1, samples)]
+        for models in range(len(space.axes[0][1]))
+        for samples in range(len(space.axes[1][1]))
+        if models != here[0] and samples != here[1]
+    ]
+    pairs = [
+        a + b
+        for a, b in itertools.combinations(moves, 2)
+        if not {axis for axis, _ in a} & {axis for axis, _ in b}
+    ]
     found: dict[int, None] = {}
-    singles = [[m] for m in moves]
-    pairs = [[a, b] for a, b in itertools.combinations(moves, 2) if a[0] != b[0]]
-    for change in singles + pairs:
+    for change in moves + pairs:
         position = here.copy()
         for axis, value in change:
             position[axis] = value
