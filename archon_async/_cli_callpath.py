@@ -182,8 +182,10 @@ def print_estimate(
     figures["note"] = (
         "calls and samples: one a sample (what --max-calls and the summary's calls count); "
         "requests: HTTP requests (a component's samples go in one where the provider takes "
-        "n); low: no parse retry, replies of a quarter of max_tokens; high: every parse "
-        "retry, replies of the full max_tokens; provider retries and cache hits not foreseen"
+        "n); low: no parse retry, replies of one token (a run spends at least this); "
+        "central: replies of 256 tokens (or max_tokens if lower), a typical chat answer; "
+        "high: every parse retry, replies of the full max_tokens, every sample paying its "
+        "prompt; provider retries and cache hits not foreseen"
     )
     sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
@@ -195,14 +197,15 @@ def _caps_reached(figures: Mapping[str, Any], args: argparse.Namespace) -> list[
     prompts = int(figures["prompts"])
     said = []
     options = (
-        ("--max-calls", getattr(args, "max_calls", None), figures["calls"]),
-        ("--max-total-tokens", getattr(args, "budget_tokens", None), figures["tokens"]),
-        ("--max-cost", getattr(args, "max_cost", None), figures["estimated_cost_usd"]),
+        ("--max-calls", getattr(args, "max_calls", None), "calls"),
+        ("--max-total-tokens", getattr(args, "budget_tokens", None), "tokens"),
+        ("--max-cost", getattr(args, "max_cost", None), "estimated_cost_usd"),
     )
-    for option, cap, (low, high) in options:
+    for option, cap, name in options:
+        low, high = figures[name]
         if cap is None or not prompts or high <= cap:
             continue
-        per_prompt = (low + high) / 2 / prompts
+        per_prompt = figures["central"][name] / prompts
         answered = min(prompts, int(cap // per_prompt)) if per_prompt else prompts
         expected = f"{low:g}" if low == high else f"{low:g} to {high:g}"
         said.append(

@@ -2,11 +2,22 @@
 
 The architecture is walked layer by layer, following how many candidates each layer leaves
 and how many calls each built-in component makes for them (the component modules' own
-docstrings say it). The low end assumes no parse retry, no failed call and replies of a
-quarter of ``max_tokens``; the high end assumes every parse retry (`PARSE_RETRIES`) and
-replies of the full ``max_tokens``. Prompt tokens are counted as characters / 4, the
-candidates a component reads included. Retries on provider errors and cache hits are not
-foreseen: they make a run cost more, or less.
+docstrings say it). Three ends, one model of a reply each:
+
+* low: no parse retry, no failed call, replies of `LOW_REPLY_TOKENS` (a one-word answer):
+  what a run spends at the least, so a real run is at or above it;
+* central: no parse retry, replies of `CENTRAL_REPLY_TOKENS` (a paragraph; ``max_tokens``
+  if lower): a guess at a typical chat answer, for planning;
+* high: every parse retry (`PARSE_RETRIES`), replies of the full ``max_tokens``, and every
+  sample's request paying its prompt (as when a provider refuses ``n``).
+
+The downstream components (ranker, fuser, critic...) quote the candidates in their prompts,
+so the reply model drives their input tokens too: replies of a quarter of ``max_tokens``
+(the low end until this session) put a run of the default architecture on the simulator at
+five times what it used. Prompt tokens are counted as characters / 4; a request of ``n``
+samples pays its prompt once (as OpenAI-compatible APIs bill ``n``) at the low and central
+ends. Retries on provider errors and cache hits are not foreseen: they make a run cost more,
+or less.
 
 Calls and requests: a call is one sample (what the trace, budgets and ``--max-calls``
 count); a request is one HTTP request. A generator's or fuser's samples go in requests of
@@ -27,17 +38,26 @@ from .._config import ComponentSpec, ProviderSettings
 from .._exceptions import ArchonError
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 
-__all__ = ["Estimate", "estimate"]
+__all__ = ["CENTRAL_REPLY_TOKENS", "LOW_REPLY_TOKENS", "Estimate", "estimate"]
 
 _PARSE_RETRIES = 3  # components._common.PARSE_RETRIES
-_LOW_REPLY = 0.25
+#: Reply tokens at the low end: a one-word answer (a number, a choice).
+LOW_REPLY_TOKENS = 1
+#: Reply tokens at the central end (``max_tokens`` if lower): about a paragraph.
+CENTRAL_REPLY_TOKENS = 256
+_ENDS = 3  # low, central, high
 # Components whose candidates list replaces nothing but is read (critic), or filtered.
 _WRITES_CANDIDATES = {"generator", "fuser", "ranker", "verifier", "unit_test_evaluator"}
 
 
+def _ends() -> list[int]:
+    return [0] * _ENDS
+
+
 @dataclass(slots=True)
 class Estimate:
-    """The expected spend of a run: each figure is a (low, high) pair.
+    """The expected spend of a run: each figure is a (low, central, high) list (see the
+    module for what each end assumes).
 
     Attributes:
         prompts: the runs (prompts, or turns of multi-turn prompts) counted.
@@ -47,31 +67,37 @@ class Estimate:
         output_tokens: completion tokens.
         cost_usd: estimated dollars at list prices (unpriced models count 0).
         unpriced_models: models with no known price.
-        per_model: calls (low, high) by model.
+        per_model: calls (low, central, high) by model.
     """
 
     prompts: int = 0
-    calls: list[int] = field(default_factory=lambda: [0, 0])
-    requests: list[int] = field(default_factory=lambda: [0, 0])
-    input_tokens: list[int] = field(default_factory=lambda: [0, 0])
-    output_tokens: list[int] = field(default_factory=lambda: [0, 0])
-    cost_usd: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    calls: list[int] = field(default_factory=_ends)
+    requests: list[int] = field(default_factory=_ends)
+    input_tokens: list[int] = field(default_factory=_ends)
+    output_tokens: list[int] = field(default_factory=_ends)
+    cost_usd: list[float] = field(default_factory=lambda: [0.0] * _ENDS)
     unpriced_models: set[str] = field(default_factory=set)
-    per_model: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    per_model: dict[str, list[int]] = field(default_factory=lambda: defaultdict(_ends))
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready copy."""
+        """A JSON-ready copy: each figure as its [low, high] range, and ``central`` (the
+        same figures at the central end)."""
+        tokens = [a + b for a, b in zip(self.input_tokens, self.output_tokens, strict=True)]
+        figures: dict[str, list[int] | list[float]] = {
+            "calls": self.calls,
+            "samples": self.calls,
+            "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "tokens": tokens,
+            "estimated_cost_usd": [usd(value) for value in self.cost_usd],
+        }
         return {
             "prompts": self.prompts,
-            "calls": list(self.calls),
-            "samples": list(self.calls),
-            "requests": list(self.requests),
-            "input_tokens": list(self.input_tokens),
-            "output_tokens": list(self.output_tokens),
-            "tokens": [a + b for a, b in zip(self.input_tokens, self.output_tokens, strict=True)],
-            "estimated_cost_usd": [usd(value) for value in self.cost_usd],
+            **{name: [ends[0], ends[-1]] for name, ends in figures.items()},
+            "central": {name: ends[1] for name, ends in figures.items()},
             "unpriced_models": sorted(self.unpriced_models),
-            "per_model_calls": {m: list(calls) for m, calls in sorted(self.per_model.items())},
+            "per_model_calls": {m: [c[0], c[-1]] for m, c in sorted(self.per_model.items())},
         }
 
 
@@ -147,6 +173,12 @@ def _requests(spec: ComponentSpec, calls: int, most: Mapping[str, int]) -> int:
     return -(-calls // most.get(spec.model_type or "", 1))
 
 
+def _reply_tokens(spec: ComponentSpec) -> tuple[float, float, float]:
+    """The tokens of one of ``spec``'s replies at the low, central and high end."""
+    most = float(spec.max_tokens)
+    return min(most, LOW_REPLY_TOKENS), min(most, CENTRAL_REPLY_TOKENS), most
+
+
 def _add_run(
     result: Estimate,
     architecture: Architecture,
@@ -155,19 +187,22 @@ def _add_run(
     most: Mapping[str, int],
 ) -> None:
     candidates = 0
-    reply = [0.0, 0.0]  # tokens of one candidate at the low and high end
+    reply = [0.0] * _ENDS  # tokens of one candidate at each end
     for layer in architecture.layers:
         written = 0
         writes = False
-        replies = [0.0, 0.0]
+        replies = [0.0] * _ENDS
         for spec in layer:
             calls_low, calls_high, reads = _calls(spec, candidates)
-            out = (spec.max_tokens * _LOW_REPLY, float(spec.max_tokens))
-            for end, calls in enumerate((calls_low, calls_high)):
-                tokens_in = int(calls * (prompt_tokens + reads * reply[end]))
+            out = _reply_tokens(spec)
+            for end, calls in enumerate((calls_low, calls_low, calls_high)):
+                requests = _requests(spec, calls, most)
+                # A request of n samples pays its prompt once; the high end as if n is refused.
+                paying = calls if end == _ENDS - 1 else requests
+                tokens_in = int(paying * (prompt_tokens + reads * reply[end]))
                 tokens_out = int(calls * out[end])
                 result.calls[end] += calls
-                result.requests[end] += _requests(spec, calls, most)
+                result.requests[end] += requests
                 result.input_tokens[end] += tokens_in
                 result.output_tokens[end] += tokens_out
                 result.per_model[spec.model][end] += calls
@@ -184,5 +219,5 @@ def _add_run(
                     replies = list(out)
         if writes:
             candidates = written
-            if replies != [0.0, 0.0]:
+            if any(replies):
                 reply = replies
