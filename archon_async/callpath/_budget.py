@@ -21,33 +21,44 @@ from .._exceptions import BudgetExceededError, InvalidInputError
 from .._pricing import DEFAULT_PRICES, cost_usd, usd_text
 from .._types import CallRecord
 
-__all__ = ["Budget", "BudgetSnapshot"]
+__all__ = ["Budget", "BudgetSnapshot", "Spend"]
 
 
 @dataclass(frozen=True, slots=True)
-class BudgetSnapshot:
-    """What was spent against a budget.
+class Spend:
+    """Calls, tokens and dollars added up: what a budget's snapshot and a spend journal's
+    totals have in common.
 
     Attributes:
         calls: provider calls (failed ones included; each with its retries is one call).
         input_tokens: prompt tokens counted by the providers.
         output_tokens: completion tokens counted by the providers.
         cost_usd: estimated dollars at list prices (unpriced models count 0).
-        cache_hits: calls answered from the response cache (free).
-        unpriced_models: models with no known price, whose tokens cost 0 here.
     """
 
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-    cache_hits: int = 0
-    unpriced_models: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> int:
         """Tokens in and out."""
         return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSnapshot(Spend):
+    """What was spent against a budget: a `Spend` (calls, input_tokens, output_tokens,
+    cost_usd, tokens), and:
+
+    Attributes:
+        cache_hits: calls answered from the response cache (free).
+        unpriced_models: models with no known price, whose tokens cost 0 here.
+    """
+
+    cache_hits: int = 0
+    unpriced_models: tuple[str, ...] = ()
 
 
 class Budget:

@@ -35,32 +35,23 @@ import orjson
 
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from .._types import CallRecord
+from ._budget import Spend
 
 __all__ = ["JournalTotals", "SpendJournal", "journal_beside", "spent_all_runs"]
 
 
 @dataclass(frozen=True, slots=True)
-class JournalTotals:
-    """What the requests of a journal spent, over every run that wrote it.
+class JournalTotals(Spend):
+    """What the requests of a journal spent, over every run that wrote it: a `Spend` whose
+    ``calls`` are the calls sent (a request of n samples is n calls), those in flight at a
+    kill included, and whose tokens and dollars are those of the answered (or failed)
+    requests; and:
 
     Attributes:
-        calls: calls sent (a request of n samples is n calls), those in flight at a kill
-            included.
-        input_tokens, output_tokens: tokens of the answered (or failed) requests.
-        cost_usd: their list-price dollars (unpriced models count 0).
         unfinished: calls sent with no reply recorded (in flight when the run ended).
     """
 
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
     unfinished: int = 0
-
-    @property
-    def tokens(self) -> int:
-        """Tokens in and out."""
-        return self.input_tokens + self.output_tokens
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready, in a batch summary's terms."""
