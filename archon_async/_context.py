@@ -135,6 +135,8 @@ class CallContext:
         if many is None:  # a completer of one call at a time
             return await gather_map_settled(self.complete, [messages] * count)
         outcomes = await many(request, count)
+        # Requests refused for asking n samples (their samples drawn again): sent too.
+        refused: Sequence[CallRecord] = getattr(outcomes, "refused", ())
         replaced: Sequence[ProviderError] = ()
         if self._spec.fallbacks:
             from .callpath._fallbacks import samples_with_fallbacks
@@ -143,7 +145,7 @@ class CallContext:
                 request, outcomes, self._spec.fallbacks, many, self.note
             )
         results: list[ChatResponse | ArchonError] = []
-        records: list[CallRecord] = []  # in order, recorded together
+        records: list[CallRecord] = list(refused)  # in order, recorded together
         recorded: set[int] = set()
         for error in replaced:  # calls made too, though a fallback answered
             if id(error) not in recorded:

@@ -548,6 +548,9 @@ class _RunCalls:
     ) -> list[tuple[ChatResponse, CallRecord] | ProviderError]:
         outcomes = await self._callpath.complete_samples(request, count, counter=self._samples)
         if self._budget is not None:
+            # Requests refused for asking n samples were sent too (`Drawn.refused`).
+            for refused in getattr(outcomes, "refused", ()):
+                self._budget.charge(refused)
             charged: set[int] = set()
             for outcome in outcomes:
                 if not isinstance(outcome, ProviderError):

@@ -23,7 +23,7 @@ from .._concurrency import gather
 from .._exceptions import ProviderError
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._cache import ResponseCache, request_key
-from ._sender import Outcome, Sender
+from ._sender import Drawn, Outcome, Sender, refused_records
 
 __all__ = ["CachedCalls"]
 
@@ -83,7 +83,8 @@ class CachedCalls:
         future: asyncio.Future[ChatResponse | None] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
         outcomes: list[Outcome | None] = [None]
-        await self._draw_own(request, key, sample, {0: future}, outcomes, ticket)
+        # One sample goes alone (no n to refuse): nothing lands in the refused list.
+        await self._draw_own(request, key, sample, {0: future}, outcomes, ticket, [])
         outcome = outcomes[0]
         assert outcome is not None  # _draw_own fills every slot it leads
         if isinstance(outcome, ProviderError):
@@ -129,12 +130,13 @@ class CachedCalls:
             except ProviderError as exc:
                 outcomes[i] = exc
 
+        refused: list[CallRecord] = []  # requests refused for n: sent by this run
         steps: list[Callable[[], Awaitable[None]]] = [
-            partial(self._draw_own, request, key, start, futures, outcomes, ticket)
+            partial(self._draw_own, request, key, start, futures, outcomes, ticket, refused)
         ]
         steps += [partial(follow, i) for i in led]
         await gather(steps)
-        return [outcome for outcome in outcomes if outcome is not None]
+        return Drawn((outcome for outcome in outcomes if outcome is not None), refused)
 
     async def _draw_own(
         self,
@@ -144,13 +146,15 @@ class CachedCalls:
         futures: dict[int, asyncio.Future[ChatResponse | None]],
         outcomes: list[Outcome | None],
         ticket: int,
+        refused: list[CallRecord],
     ) -> None:
         """Draw the samples this call leads in this process (``futures``, by offset from
         ``first``): those another process has in flight are waited for (see `CacheFile`);
         the responses the cache keeps are shared with the calls waiting here."""
         shared: dict[int, ChatResponse] = {}
         try:
-            await self._fill(request, key, [first + i for i in futures], first, outcomes, ticket)
+            numbers = [first + i for i in futures]
+            await self._fill(request, key, numbers, first, outcomes, ticket, refused)
             for i in futures:
                 outcome = outcomes[i]
                 if outcome is not None and not isinstance(outcome, ProviderError):
@@ -168,10 +172,12 @@ class CachedCalls:
         first: int,
         outcomes: list[Outcome | None],
         ticket: int,
+        refused: list[CallRecord],
         delay: float = 0.0,
     ) -> None:
         """Samples ``numbers`` into ``outcomes`` (indexed from ``first``): claimed and sent
-        by this process, or taken from the cache where another one stored them."""
+        by this process, or taken from the cache where another one stored them (``refused``
+        gets the records of requests refused for ``n``, see `Drawn`)."""
         if not numbers:
             return
         try:
@@ -183,12 +189,15 @@ class CachedCalls:
             outcomes[number - first] = (response, self._sender.hit(request, response=response))
         steps: list[Callable[[], Awaitable[None]]] = []
         if claimed.mine:
-            steps.append(partial(self._send, request, key, claimed.mine, first, outcomes, ticket))
+            mine = claimed.mine
+            steps.append(partial(self._send, request, key, mine, first, outcomes, ticket, refused))
         if claimed.busy:
             # In flight in another process: look again after a while, growing to 0.25 s.
             wait = min(max(delay * 1.5, 0.01), 0.25)
             steps.append(
-                partial(self._wait, request, key, claimed.busy, first, outcomes, ticket, wait)
+                partial(
+                    self._wait, request, key, claimed.busy, first, outcomes, ticket, refused, wait
+                )
             )
         await gather(steps)
 
@@ -200,10 +209,11 @@ class CachedCalls:
         first: int,
         outcomes: list[Outcome | None],
         ticket: int,
+        refused: list[CallRecord],
         delay: float,
     ) -> None:
         await asyncio.sleep(delay)
-        await self._fill(request, key, numbers, first, outcomes, ticket, delay)
+        await self._fill(request, key, numbers, first, outcomes, ticket, refused, delay)
 
     async def _send(
         self,
@@ -213,6 +223,7 @@ class CachedCalls:
         first: int,
         outcomes: list[Outcome | None],
         ticket: int,
+        refused: list[CallRecord],
     ) -> None:
         """Send the samples ``numbers`` this process claimed; keep what succeeded and go on
         with what the cache holds (the first writer's sample: the same in every process)."""
@@ -222,6 +233,7 @@ class CachedCalls:
         except BaseException:
             self.cache.release(key, numbers)  # cancelled: nobody waits for the lease
             raise
+        refused += refused_records(drawn)
         kept: list[int] = []
         replies: list[ChatResponse] = []
         failed: list[int] = []

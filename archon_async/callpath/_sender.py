@@ -10,6 +10,7 @@ takes it (see `_samples`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from .._concurrency import gather, gather_map
@@ -28,10 +29,29 @@ from ._samples import (
     sample_records,
 )
 
-__all__ = ["Outcome", "Sender"]
+__all__ = ["Drawn", "Outcome", "Sender", "refused_records"]
 
 #: A sample's outcome: its response and record, or the error its request met.
 Outcome = tuple[ChatResponse, CallRecord] | ProviderError
+
+
+class Drawn(list[Outcome]):
+    """The outcomes of drawn samples, one a sample, with ``refused``: the records of the
+    requests refused for asking ``n`` samples, whose samples the outcomes drew again. They
+    were sent (and charged, and journaled) too, so the run's trace keeps them: without
+    them a batch summary counted fewer calls and requests than were sent."""
+
+    __slots__ = ("refused",)
+
+    def __init__(self, outcomes: Iterable[Outcome] = (), refused: Iterable[CallRecord] = ()):
+        super().__init__(outcomes)
+        self.refused: list[CallRecord] = list(refused)
+
+
+def refused_records(outcomes: Sequence[object]) -> list[CallRecord]:
+    """The refused requests' records ``outcomes`` carry (`Drawn`), none for a plain list."""
+    return list(getattr(outcomes, "refused", ()))
+
 
 log = get_logger(__name__)
 
@@ -130,7 +150,8 @@ class Sender:
             steps.append(partial(self._draw_n, request, size, ticket, part))
             start += size
         parts = await gather(steps)
-        return [outcome for part in parts for outcome in part]
+        refused = [record for part in parts for record in refused_records(part)]
+        return Drawn((outcome for part in parts for outcome in part), refused)
 
     async def _draw_singly(
         self, request: ChatRequest, count: int, ticket: int, samples: list[int] | None
@@ -165,8 +186,11 @@ class Sender:
                 "n_refused", provider=request.model_type, model=request.model, n=size, most=most
             )
             if most > 1:
-                return await self._draw_in(request, size, most, ticket, samples)
-            return await self._draw_singly(request, size, ticket, samples)
+                again = await self._draw_in(request, size, most, ticket, samples)
+            else:
+                again = await self._draw_singly(request, size, ticket, samples)
+            refused = [exc.call_record] if exc.call_record is not None else []
+            return Drawn(again, refused + refused_records(again))
         records = sample_records(record, response)
         for each in records:
             self.charge(each)
