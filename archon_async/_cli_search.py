@@ -135,8 +135,9 @@ def _progress(event: Any) -> None:
         )
     elif event.kind == "final_scored":
         sys.stderr.write(
-            f"[final ranking {data['done']}/{data['of']}] {data['key']}: {data['score']:.2f} "
-            f"on {data['questions']} final questions (dev {data['dev_score']:.2f})\n"
+            f"[final ranking {data['done']}/{data['of']}] stage {data['stage']}: "
+            f"{data['key']}: {data['score']:.2f} on {data['questions']} selection questions "
+            f"(dev {data['dev_score']:.2f})\n"
         )
     elif event.kind == "ranked":
         sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")

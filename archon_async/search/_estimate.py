@@ -232,12 +232,24 @@ class _Plan:
         return {"expected": expected, "low": low, "high": list(self.naive)}
 
 
+#: Leaders re-evaluated during a search (racing), per evaluation: 38 to 74 in 200 (six
+#: leaders, bench/search_sampled.py, bench/RESULTS.md 2026-11-30); the expected count.
+LEADER_TOP_UPS = 0.3
+
+
 def _held_out(plan: _Plan, totals: dict[str, list[float]], held: int) -> dict[str, list[float]]:
-    """Add Archon's final ranking: the best architectures re-run on held-out questions."""
+    """Add Archon's final ranking (the best architectures re-run on the final-ranking
+    questions: an engine run races them on one pass) and racing's leaders re-evaluated
+    during the search on those questions, beyond the finalists (`LEADER_TOP_UPS`)."""
     count = plan.search.settings.number_of_archon_configs_for_final_ranking
+    racing = plan.search.settings.archon_async.racing
     if not held or not count:
         return totals
-    top = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])[:count]]
+    ranked = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])]
+    top = ranked[:count]
+    if racing.enabled and racing.leaders:
+        ups = round(LEADER_TOP_UPS * len(plan.full))
+        top = ranked[: count + max(0, ups - count)]
     names: dict[int, Call] = {}
     naive = [0.0, 0.0, 0.0]
     for candidate in top:

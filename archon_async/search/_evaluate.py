@@ -216,6 +216,19 @@ class EngineEvaluator:
         the final ranking compares finalists by)."""
         return await self._score_on(candidate, self.final, points=True)
 
+    def selection_size(self, draws: int) -> int:
+        """Selection positions (dev, then final-ranking questions): one pass whatever
+        ``draws`` asks, as the response cache would answer a second pass the same."""
+        return len(self.dev) + len(self.final)
+
+    async def score_positions(self, candidate: Candidate, start: int, stop: int) -> list[float]:
+        """Per-question points on selection positions ``start`` to ``stop`` (dev questions,
+        then final-ranking ones; dev ones come from the cache). Never a report question."""
+        items = [*self.dev, *self.final][start:stop]
+        scored = await self._score_on(candidate, items, points=True)
+        points: list[float] = scored["points"]
+        return points
+
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the held-out questions (``report``), as `score_final`."""
         return await self._score_on(candidate, self.report)

@@ -34,6 +34,7 @@ from ._final import CHOSEN_BY, choose
 from ._load import load_search_file, validation_error
 from ._models import ModelRef
 from ._outputs import write_outputs
+from ._racing import Race
 from ._record import Evaluation, RunRecord
 from ._sampled import SampledEvaluator
 from ._settings import Budget, SearchFile
@@ -244,6 +245,7 @@ class Search:
             if not len(space):  # dollars depend on which model ranks first (it fuses last)
                 raise ConfigError(space.why_empty(), source=str(self.path))
             evaluator = evaluator_for(space)
+            race = self._race(evaluator, record)
             scores: dict[Candidate, float] = {}
             proposals = make_algorithm(
                 self.algorithm, space, scores, seed=self.seed, batch=self.parallel
@@ -267,6 +269,12 @@ class Search:
                 stop = self._cap_reached()
                 if stop:
                     break  # the batch's cut evaluations are not told: a resume redoes them
+                if race is not None:
+                    try:  # the leaders rest on more questions before the next proposals
+                        await race.follow_leaders(scores, upto=count)
+                    except BudgetExceededError:
+                        stop = self._cap_reason()
+                        break
                 if count >= limit:
                     if limit < min(self.evaluations, len(space)):
                         stop = "budget: architectures"
@@ -277,15 +285,16 @@ class Search:
             truth = getattr(evaluator, "truth", None)
             head = self._report_head(space, stop, started)
             chosen = None
-            final_ranking = isinstance(evaluator, EngineEvaluator | SampledEvaluator)
+            count = self.settings.number_of_archon_configs_for_final_ranking
             try:
-                if final_ranking and evaluator.final and not stop:
-                    final = []
-                    async for entry, of in self._final_ranking(evaluator, record):
-                        final.append(entry)
-                        yield SearchEvent("final_scored", _final_event(entry, len(final), of))
+                if race is not None and race.size > race.dev and count and not stop:
+                    async for progress in race.final_stages(count):
+                        yield SearchEvent("final_scored", progress)
+                    final = race.final_ranking
                     # Each with its pooled estimate; listed by what chose, best first.
-                    final = choose(space, list(record.evaluations.values()), final)
+                    points = [race.final_points(entry["key"]) for entry in final]
+                    final = choose(space, list(record.evaluations.values()), final, points)
+                    record.save_json("final_ranking.json", final)
                     head["final_ranking"] = final
                     if final:
                         head["chosen_by"] = CHOSEN_BY
@@ -298,6 +307,8 @@ class Search:
                 stop = "budget: wall_time_s" if isinstance(exc, _WallTimeUp) else self._cap_reason()
                 head["stopped_by"] = stop
                 yield SearchEvent("stopped", {"reason": stop})
+            if race is not None:
+                head["racing"] = race.spend()
             head["wall_time_s"] = round(time.monotonic() - started, 3)  # final stages too
             head["sent"] = self._sent()
             self._save_outside(record, before)
@@ -319,36 +330,20 @@ class Search:
         record.save_json("held_out.json", entry)
         return entry
 
-    async def _final_ranking(
-        self, evaluator: EngineEvaluator | SampledEvaluator, record: RunRecord
-    ) -> AsyncIterator[tuple[dict[str, Any], int]]:
-        """Archon's final ranking: the best architectures by dev score, re-scored on the
-        final-ranking questions, whose score chooses the search's result (`choose`): the
-        dev scores that put them there flatter the luckiest of many noisy evaluations, the
-        final questions are new to all of them. Yields each entry as it is scored (or read
-        back from the record), with how many there are to score; each keeps its
-        per-question ``points`` (in the record, for the pooled estimate)."""
-        count = self.settings.number_of_archon_configs_for_final_ranking
-        done = {entry["key"]: entry for entry in record.load_json("final_ranking.json") or []}
-        top = sorted(record.evaluations.values(), key=lambda e: (-e.objective, e.n))[:count]
-        ranking = []
-        for evaluation in top:
-            entry = done.get(evaluation.key)
-            if entry is None or "points" not in entry:
-                self._check_wall_time()
-                final = await evaluator.score_final(Candidate.from_params(evaluation.params))
-                points = final.pop("points")
-                entry = {
-                    "key": evaluation.key,
-                    "n": evaluation.n,
-                    "dev_score": evaluation.score,
-                    "final": final,
-                    "score": round(final["score"], 6),
-                    "points": points,
-                }
-            ranking.append(entry)
-            record.save_json("final_ranking.json", ranking)
-            yield entry, len(top)
+    def _race(self, evaluator: Any, record: RunRecord) -> Race | None:
+        """The racing state (`archon_async.search._racing`) of an evaluator on questions
+        (engine or sampled; the oracle's exact scores need none)."""
+        if not isinstance(evaluator, EngineEvaluator | SampledEvaluator):
+            return None
+        racing = self.settings.archon_async.racing
+        return Race(
+            evaluator,
+            record,
+            leaders=racing.leaders if racing.enabled else 0,
+            leader_questions=racing.leader_questions,
+            draws=racing.draws if racing.enabled else 1,
+            check=self._check_wall_time,
+        )
 
     def _check_wall_time(self) -> None:
         """Start no new final-stage scoring once the wall-time budget is spent (one can
@@ -817,20 +812,6 @@ class Search:
             "stopped_by": stop or None,
             "wall_time_s": round(time.monotonic() - started, 3),
         }
-
-
-def _final_event(entry: dict[str, Any], done: int, of: int) -> dict[str, Any]:
-    """A ``final_scored`` event: one architecture of the final ranking re-scored (the
-    final ranking can take longer than the search: every final question, for each)."""
-    final = entry["final"]
-    return {
-        "key": entry["key"],
-        "dev_score": entry["dev_score"],
-        "score": final["score"],
-        "questions": final["questions"],
-        "done": done,
-        "of": of,
-    }
 
 
 class _WallTimeUp(Exception):

@@ -132,6 +132,23 @@ class SampledEvaluator:
         points = self.points(candidate, self.final)
         return summary(points) | {"points": points}
 
+    def selection_size(self, draws: int) -> int:
+        """Selection positions (dev, then final-ranking questions) in ``draws`` passes:
+        each pass draws every answer anew (see `archon_async.search._racing`)."""
+        return (len(self.dev) + len(self.final)) * max(1, draws)
+
+    async def score_positions(self, candidate: Candidate, start: int, stop: int) -> list[float]:
+        """Per-question points on selection positions ``start`` to ``stop``: position
+        ``i`` is question ``i % P`` of pass ``i // P``, whose draws are named apart (a new
+        answer, as a run in its own cache namespace would give). Never a report question."""
+        pool = [*self.dev, *self.final]
+        pairs = [
+            (key if i < len(pool) else f"{key}\x1fpass{i // len(pool)}", q)
+            for i in range(start, stop)
+            for key, q in (pool[i % len(pool)],)
+        ]
+        return self.points(candidate, pairs)
+
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the held-out questions (``report``), as `score_final`."""
         return self._score_on(candidate, self.report)

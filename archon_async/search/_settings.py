@@ -91,6 +91,22 @@ class EarlyStopping(BaseModel):
     z: float = Field(default=2.0, gt=0)
 
 
+class Racing(BaseModel):
+    """More questions for the architectures that could be the best (`archon_async.search.
+    _racing`): during the search the ``leaders`` best rest on ``leader_questions``
+    selection questions (dev, then final-ranking ones; default: all of them once); the
+    final ranking races its finalists by successive halving up to ``draws`` passes over
+    the selection questions (independent answers to the same questions, where the
+    evaluator can draw anew). ``enabled: false``: no leaders, one pass."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    enabled: bool = True
+    leaders: int = Field(default=6, ge=0)
+    leader_questions: int | None = Field(default=None, ge=1)
+    draws: int = Field(default=8, ge=1)
+
+
 class Extension(BaseModel):
     """Our section of a search file (``"archon_async": {...}``); every field is optional.
 
@@ -120,6 +136,7 @@ class Extension(BaseModel):
             as the final ranking has, from the questions dev and final ranking leave; 0
             for none.
         early_stopping: see `EarlyStopping`.
+        racing: see `Racing`.
         scoring: ``auto`` (built-in scorer, or the judge for judged benchmarks),
             ``pairwise`` (judge against the baseline) or ``single`` (judge ratings).
         simulation: the simulated ground truth's settings (see `Effects`).
@@ -151,6 +168,7 @@ class Extension(BaseModel):
     held_out_questions: int | None = Field(default=None, ge=0)
     report_questions: int | None = Field(default=None, ge=0)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    racing: Racing = Field(default_factory=Racing)
     scoring: Literal["auto", "pairwise", "single"] = "auto"
     simulation: dict[str, Any] = Field(default_factory=dict)
     prompt_tokens: int = Field(default=300, ge=1)
@@ -194,7 +212,7 @@ class SearchFile(BaseModel):
         init_points, n_iter: a Bayesian optimisation's random start and model-guided steps.
         search_iterations: evaluations of Archon's greedy search.
         number_of_archon_configs_for_final_ranking: the best architectures re-scored on
-            the held-out questions.
+            the final-ranking questions and raced (`Racing`).
         base_output_directory: where Archon wrote its runs (our default run dir's parent).
     """
 

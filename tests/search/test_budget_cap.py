@@ -81,7 +81,8 @@ def test_the_wall_time_budget_stops_the_final_ranking_and_the_report_counts_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The final ranking scores the best architectures on every final question: it can
-    # take longer than the search. Each scoring here "takes" 100 s of a fake clock.
+    # take longer than the search. Each scoring here "takes" 100 s of a fake clock (one
+    # pass, no leaders re-scored during the search: each finalist is scored once).
     from types import SimpleNamespace
 
     from archon_async.search import _run
@@ -90,15 +91,22 @@ def test_the_wall_time_budget_stops_the_final_ranking_and_the_report_counts_it(
     now = [1000.0]
     monkeypatch.setattr(_run, "time", SimpleNamespace(monotonic=lambda: now[0]))
     scored = []
-    score_final = SampledEvaluator.score_final
+    score_positions = SampledEvaluator.score_positions
 
-    async def slow(self: SampledEvaluator, candidate: object) -> dict[str, object]:
+    async def slow(
+        self: SampledEvaluator, candidate: object, start: int, stop: int
+    ) -> list[float]:
         scored.append(candidate)
         now[0] += 100.0
-        return await score_final(self, candidate)  # type: ignore[arg-type]
+        return await score_positions(self, candidate, start, stop)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SampledEvaluator, "score_final", slow)
-    space = small_space(evaluations=8, dev_questions=20, held_out_questions=40)
+    monkeypatch.setattr(SampledEvaluator, "score_positions", slow)
+    space = small_space(
+        evaluations=8,
+        dev_questions=20,
+        held_out_questions=40,
+        racing={"leaders": 0, "draws": 1},
+    )
     path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
     run_dir = tmp_path / "run"
 

@@ -62,9 +62,9 @@ def test_the_pooled_estimate_passes_over_a_lucky_finalist_the_raw_best_would_cho
         chance = (best + 3 if e is lucky else exact[e.key]) / 100.0
         points = (100.0 * (rng.random(400) < chance)).tolist()
         ranking.append({"key": e.key, "n": e.n, "score": float(np.mean(points)), "points": points})
-    chosen = choose(space, evaluations, ranking)
-    # The search returns the raw best final score (the pooled estimate chose no better on
-    # fresh seeds): here the lucky one ...
+    ranking.sort(key=lambda entry: -entry["score"])
+    chosen = choose(space, evaluations, ranking, [entry.pop("points") for entry in ranking])
+    # The order (what chose) is kept: here the lucky one leads ...
     assert chosen[0]["key"] == lucky.key
     # ... while the pooled estimate puts a truly better finalist first.
     pooled = max(chosen, key=lambda e: e["estimate"]["score"])

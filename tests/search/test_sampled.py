@@ -75,7 +75,9 @@ def test_architectures_sharing_stages_share_their_draws() -> None:
 def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
     tmp_path: Path,
 ) -> None:
-    space = small_space(evaluations=12, dev_questions=40, held_out_questions=40)
+    space = small_space(
+        evaluations=12, dev_questions=40, held_out_questions=40, racing={"draws": 2}
+    )
     path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
     search = Search(
         path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run"
@@ -88,19 +90,23 @@ def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
     ]
     assert all(line["questions"] <= 40 and line["calls"] == 0 for line in lines)
     final = report["final_ranking"]
-    assert len(final) == 4 and all(entry["final"]["questions"] == 40 for entry in final)
+    # The leaders answered every selection question (40 dev + 40 final) during the
+    # search: the 4 finalists race on a second pass (draws: 2), new to all of them.
+    assert [entry["stage"] for entry in final] == [1, 1, 1, 1]
+    assert [entry["questions"] for entry in final] == [160] * 4
     for entry in final:
-        # The score as measured chooses (no cost term here); the pooled estimate informs.
+        # Its score on that pass chooses (no cost term here); the pooled estimate informs.
         assert entry["score"] == entry["final"]["score"] == entry["objective"]
+        assert entry["final"]["questions"] == 80
         estimate = entry["estimate"]
         assert estimate["ci"][0] < estimate["score"] < estimate["ci"][1]
-        assert "points" not in entry  # kept in the record, not in the report
     assert sum(entry["estimate"]["chance_best"] for entry in final) == pytest.approx(1, abs=0.01)
     chosen = max(final, key=lambda e: (e["objective"], -e["n"]))
     assert report["best"]["key"] == chosen["key"] == final[0]["key"]
-    assert report["chosen_by"].startswith("final-ranking score")
-    kept = json.loads((tmp_path / "run" / "final_ranking.json").read_text())
-    assert all(len(entry["points"]) == 40 for entry in kept)
+    assert report["chosen_by"].startswith("racing")
+    kept = json.loads((tmp_path / "run" / "racing.json").read_text())
+    assert all(len(kept[entry["key"]]) >= entry["questions"] - 40 for entry in final)
+    assert report["racing"]["questions"] == sum(len(points) for points in kept.values())
     best = Architecture.from_file(tmp_path / "run" / "best.json")
     assert best.name == f"itas-best-{chosen['key']}"
     assert report["regret"] >= 0 and "dev_best" in report

@@ -285,7 +285,9 @@ def test_the_final_ranking_tells_its_progress(
 ) -> None:
     # The final ranking re-scores the best on every final question: it can take longer
     # than the search, and a display must not sit silent through it.
-    space = small_space(evaluations=8, dev_questions=20, held_out_questions=40)
+    space = small_space(
+        evaluations=8, dev_questions=20, held_out_questions=40, racing={"leaders": 0, "draws": 2}
+    )
     path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 3})
     search = Search(
         path, simulate=True, oracle=True, sampled=True, run_dir=tmp_path / "run", parallel=4
@@ -297,20 +299,27 @@ def test_the_final_ranking_tells_its_progress(
     events = anyio.run(collect)
     kinds = [kind for kind, _ in events]
     finals = [data for kind, data in events if kind == "final_scored"]
-    assert [(e["done"], e["of"]) for e in finals] == [(1, 3), (2, 3), (3, 3)]
+    # Three finalists on the 60 selection questions, then two on two passes (120).
+    assert [(e["done"], e["of"], e["stage"]) for e in finals] == [
+        (1, 5, 1),
+        (2, 5, 1),
+        (3, 5, 1),
+        (4, 5, 2),
+        (5, 5, 2),
+    ]
+    assert [e["questions"] for e in finals] == [60, 60, 60, 120, 120]
     assert kinds.index("final_scored") > max(i for i, k in enumerate(kinds) if k == "evaluated")
     assert kinds[-1] == "finished"
     ranking = {entry["key"]: entry for entry in search.result["final_ranking"]}  # type: ignore[index]
-    for event in finals:
+    for event in finals[3:]:  # the last stage's scores are those the ranking lists
         entry = ranking[event["key"]]
-        assert (event["score"], event["questions"]) == (
-            entry["final"]["score"],
-            entry["final"]["questions"],
-        )
+        assert (event["score"], event["questions"]) == (entry["score"], entry["questions"])
+        assert entry["final"]["questions"] == 100  # beyond the dev questions that chose it
     # The command line prints them.
     from archon_async._cli_search import _progress
 
     _progress(SearchEvent("final_scored", finals[1]))
     line = capsys.readouterr().err
-    assert line.startswith(f"[final ranking 2/3] {finals[1]['key']}: ")
-    assert "on 40 final questions" in line
+    assert line.startswith(f"[final ranking 2/5] stage 1: {finals[1]['key']}: ")
+    assert "on 60 selection questions" in line
+

@@ -1,0 +1,286 @@
+"""Racing: the architectures that could be the best get more questions (issue 13).
+
+A dev score on a few hundred questions has a few points of noise, while the architectures
+near the top of a space differ by tenths of a point: the best of many dev scores is
+mostly a lucky one. So the search re-evaluates, on more questions, what could be the best,
+and only that:
+
+* **During the search**, after each batch, the ``leaders`` best architectures by their
+  current score are topped up to ``leader_questions``; a lucky one falls back as its
+  score regresses and the next one is topped up in turn, until the leaders all rest on
+  that many questions. The algorithm is told the new scores (``slice_search`` refits its
+  model and refines around the leaders it now sees), so it searches around the truly
+  good architectures, not the lucky ones.
+* **The final ranking** takes the ``number_of_archon_configs_for_final_ranking`` best by
+  that score and races them by successive halving: each stage tops every survivor up to
+  the same number of questions (one pass over the selection questions, then twice as
+  many each stage, up to ``draws`` passes), then keeps the better half (two race on to
+  the end); the best of the last stage is returned. They are compared only on the
+  questions none of them had answered when they became finalists: the points that made
+  them finalists carry the luck that chose them (the best of some 70 leaders' scores on
+  1,319 questions each was 2.3 points above its exact score in a trial search, seed 0),
+  fresh ones do not.
+
+The questions are the *selection questions*: the dev questions, then the final-ranking
+ones, then again with independent draws (a second answer to the same question) where the
+evaluator can draw anew (`SampledEvaluator`; an engine run answers each question once: its
+response cache would return the same answer). Position ``i`` of that sequence is question
+``i % P`` of draw ``i // P`` (``P`` selection questions). Every architecture answers the
+same positions in the same order, so two of them are compared on the same questions, and
+those that share stages share answers (the comparison is paired). The held-out report
+questions are never among them.
+
+A re-evaluation is not an evaluation: the search still evaluates (proposes and scores) at
+most its planned number of architectures; the questions a re-evaluation answers are counted
+apart (``racing`` in report.json) beside those of the evaluations, and its calls are in the
+search's spend like the final ranking's. The points answered beyond the dev questions are
+kept per architecture in ``racing.json``, so a resumed search reads them back and makes the
+same decisions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from typing import Any, Protocol
+
+from ._interval import summary
+from ._record import Evaluation, RunRecord
+from ._space import Candidate
+
+__all__ = ["Race", "RaceEvaluator"]
+
+
+class RaceEvaluator(Protocol):
+    """What racing needs of an evaluator (`SampledEvaluator`, `EngineEvaluator`)."""
+
+    @property
+    def dev(self) -> Sequence[Any]:
+        """The dev questions (the first selection positions)."""
+        ...
+
+    def selection_size(self, draws: int) -> int:
+        """How many selection positions it can answer with at most ``draws`` passes."""
+        ...
+
+    async def score_positions(self, candidate: Candidate, start: int, stop: int) -> list[float]:
+        """Per-question points (0-100) of ``candidate`` on positions ``start`` to ``stop``."""
+        ...
+
+
+class Race:
+    """The racing state of one search: every architecture's points beyond the dev questions.
+
+    Args:
+        evaluator: answers selection positions.
+        record: the run's record (``racing.json`` is read back and kept up to date).
+        leaders: architectures kept on ``leader_questions`` during the search (0: none).
+        leader_questions: questions each leader rests on (capped at, and by default, one
+            pass over the selection questions).
+        draws: passes over the selection questions the last stage of the final ranking
+            reaches (capped at what the evaluator can draw).
+        check: called before each re-evaluation of the final ranking that answers
+            questions (it may raise to stop: the search's wall-time budget).
+    """
+
+    def __init__(
+        self,
+        evaluator: RaceEvaluator,
+        record: RunRecord,
+        *,
+        leaders: int,
+        leader_questions: int | None,
+        draws: int,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        self.evaluator = evaluator
+        self.check = check
+        self.record = record
+        self.leaders = leaders
+        self.dev = len(evaluator.dev)
+        self.single = evaluator.selection_size(1)
+        self.size = evaluator.selection_size(draws)
+        self.leader_questions = min(leader_questions or self.single, self.single)
+        stored = record.load_json("racing.json") or {}
+        #: key -> points on positions ``dev`` onwards, as answered (kept in the record).
+        self.stored: dict[str, list[float]] = {k: list(v) for k, v in stored.items()}
+        # key -> how many of them count so far: a resumed search reads back points a later
+        # stage answered, and must not count them before that stage, to decide the same.
+        self.counted: dict[str, int] = {}
+        #: questions answered by re-evaluations in this run (read-back ones excluded).
+        self.answered = 0
+        #: the final ranking once `final_stages` has run: entries best first (the last
+        #: stage's best leads).
+        self.final_ranking: list[dict[str, Any]] = []
+        #: where the final ranking's window starts (0: every point counts).
+        self.base = 0
+
+    def extra(self, key: str) -> list[float]:
+        """``key``'s points counted so far beyond the dev questions."""
+        return self.stored.get(key, [])[: self.counted.get(key, 0)]
+
+    def questions(self, evaluation: Evaluation) -> int:
+        """How many selection positions ``evaluation``'s score rests on."""
+        return evaluation.questions + self.counted.get(evaluation.key, 0)
+
+    def score(self, evaluation: Evaluation) -> float:
+        """Its mean points over every position it answered (dev and beyond)."""
+        extra = self.extra(evaluation.key)
+        total = evaluation.score * evaluation.questions + sum(extra)
+        return total / max(1, evaluation.questions + len(extra))
+
+    def objective(self, evaluation: Evaluation) -> float:
+        """`score` less the evaluation's cost term (when the objective weighs dollars)."""
+        return round(self.score(evaluation) + evaluation.objective - evaluation.score, 6)
+
+    def ranked(self, evaluations: Sequence[Evaluation]) -> list[Evaluation]:
+        """Full evaluations (not stopped early), best `objective` first."""
+        full = [e for e in evaluations if not e.stopped_early and e.questions >= self.dev]
+        return sorted(full, key=lambda e: (-self.objective(e), e.n))
+
+    async def top_up(self, evaluation: Evaluation, questions: int, *, final: bool = False) -> None:
+        """Answer positions up to ``questions`` (kept in ``racing.json`` at once); in the
+        final ranking (``final``) ``check`` comes first."""
+        if questions <= self.questions(evaluation):
+            return
+        stored = self.stored.setdefault(evaluation.key, [])
+        have = evaluation.questions + len(stored)
+        if questions > have:
+            if final and self.check is not None:
+                self.check()
+            candidate = Candidate.from_params(evaluation.params)
+            points = await self.evaluator.score_positions(candidate, have, questions)
+            stored.extend(points)
+            self.answered += len(points)
+            self.record.save_json("racing.json", self.stored)
+        self.counted[evaluation.key] = questions - evaluation.questions
+
+    async def follow_leaders(self, scores: MutableMapping[Candidate, float], upto: int) -> int:
+        """Top the leaders among the first ``upto`` evaluations up until the ``leaders``
+        best all rest on ``leader_questions``; the algorithm's ``scores`` get every changed
+        score. Returns the top-ups made."""
+        if not self.leaders or self.leader_questions <= self.dev:
+            return 0
+        made = 0
+        known = [e for e in self.record.evaluations.values() if e.n <= upto]
+        while True:
+            top = self.ranked(known)[: self.leaders]
+            short = [e for e in top if self.questions(e) < self.leader_questions]
+            if not short:
+                return made
+            for evaluation in short:
+                await self.top_up(evaluation, self.leader_questions)
+                scores[Candidate.from_params(evaluation.params)] = self.objective(evaluation)
+                made += 1
+
+    def spend(self) -> dict[str, int]:
+        """What re-evaluations answered: ``architectures`` re-evaluated, ``questions``
+        answered beyond their evaluations (every run of the search, resumed ones included),
+        ``questions_this_run``."""
+        return {
+            "architectures": sum(1 for points in self.stored.values() if points),
+            "questions": sum(len(points) for points in self.stored.values()),
+            "questions_this_run": self.answered,
+        }
+
+    def stages(self, count: int, base: int) -> list[tuple[int, int]]:
+        """The final ranking's plan for ``count`` finalists, some of which already answered
+        ``base`` positions: (survivors, positions each) per stage; the first stage ends at
+        the first of one pass, two, four... beyond ``base``."""
+        plan = []
+        level = self.single
+        while level <= base and level < self.size:
+            level = min(self.size, level * 2)
+        while count:
+            plan.append((count, level))
+            if count <= 1 or level >= self.size:
+                break
+            # Halved, but two race on to the last stage: one alone learns nothing more.
+            count, level = max(2, math.ceil(count / 2)), min(self.size, level * 2)
+        return plan
+
+    def fresh(self, evaluation: Evaluation) -> list[float]:
+        """Its points on the positions of the final ranking's window (`final_stages`)."""
+        start = max(0, self.base - evaluation.questions)
+        return self.extra(evaluation.key)[start:] if self.base else self.all_points(evaluation)
+
+    def all_points(self, evaluation: Evaluation) -> list[float]:
+        """Its dev score (as one mean) weighted by its questions, and its extra points."""
+        extra = self.extra(evaluation.key)
+        return [evaluation.score] * evaluation.questions + extra
+
+    def final_objective(self, evaluation: Evaluation) -> float:
+        """Its mean on the window, less the evaluation's cost term."""
+        points = self.fresh(evaluation)
+        mean = sum(points) / max(1, len(points))
+        return round(mean + evaluation.objective - evaluation.score, 6)
+
+    async def final_stages(self, count: int) -> AsyncIterator[dict[str, Any]]:
+        """The final ranking: the ``count`` best raced by successive halving (see the module
+        docstring), compared on the positions none of them had answered when they were
+        chosen (the window from ``base``, the most any of them had then): the points that
+        made them finalists carry the luck that chose them. Where there are no such
+        positions (an engine run whose finalists all answered every selection question),
+        on every position after the dev questions (the final-ranking questions). Yields,
+        as each finalist is scored at a stage, ``key``, ``stage``,
+        ``score`` (on the window), ``questions`` (positions answered), ``dev_score``,
+        ``done`` and ``of`` (scorings planned); then `final_ranking` holds the result."""
+        survivors = self.ranked(list(self.record.evaluations.values()))[:count]
+        self.base = max((self.questions(e) for e in survivors), default=0)
+        if self.base >= self.size:
+            # No position is new to all of them (an engine run's leaders answered every
+            # selection question): the final-ranking questions decide, as in Archon.
+            self.base = self.dev
+        plan = self.stages(len(survivors), self.base)
+        of, done = sum(n for n, _ in plan), 0
+        reached: dict[str, int] = {}
+        for stage, (number, level) in enumerate(plan, 1):
+            survivors = survivors[:number]
+            for evaluation in survivors:
+                await self.top_up(evaluation, level, final=True)
+                reached[evaluation.key] = stage
+                done += 1
+                yield {
+                    "key": evaluation.key,
+                    "dev_score": evaluation.score,
+                    "score": round(mean(self.fresh(evaluation)), 6),
+                    "questions": self.questions(evaluation),
+                    "stage": stage,
+                    "done": done,
+                    "of": of,
+                }
+            survivors = sorted(survivors, key=lambda e: (-self.final_objective(e), e.n))
+        self.final_ranking = sorted(
+            (self._entry(key, stage) for key, stage in reached.items()),
+            key=lambda e: (-e["stage"], -e["objective"], e["n"]),
+        )
+
+    def _entry(self, key: str, stage: int) -> dict[str, Any]:
+        """A finalist's entry of the final ranking: ``key``, ``n``, ``dev_score``,
+        ``questions`` (positions it answered), ``final`` (its score on the window:
+        ``score``, ``ci``, ``questions``), ``score`` (the same), ``all_score`` (over every
+        position it answered, dev included), ``stage`` (the last it reached),
+        ``objective``."""
+        evaluation = self.record.evaluations[key]
+        final = summary(self.fresh(evaluation))
+        return {
+            "key": key,
+            "n": evaluation.n,
+            "dev_score": evaluation.score,
+            "questions": self.questions(evaluation),
+            "final": final,
+            "score": final["score"],
+            "all_score": round(self.score(evaluation), 6),
+            "stage": stage,
+            "objective": self.final_objective(evaluation),
+        }
+
+    def final_points(self, key: str) -> list[float]:
+        """``key``'s points on the final-ranking questions' first pass (paired across
+        finalists: every finalist answered them)."""
+        return self.extra(key)[: self.single - self.dev]
+
+
+def mean(points: Sequence[float]) -> float:
+    """The mean of per-question points (0 when there are none)."""
+    return sum(points) / max(1, len(points))
