@@ -154,7 +154,8 @@ class CachedCalls:
         shared: dict[int, ChatResponse] = {}
         try:
             numbers = [first + i for i in futures]
-            await self._fill(request, key, numbers, first, outcomes, ticket, refused)
+            draw = _Draw(self, request, key, first, outcomes, ticket, refused)
+            await draw.fill(numbers)
             for i in futures:
                 outcome = outcomes[i]
                 if outcome is not None and not isinstance(outcome, ProviderError):
@@ -164,76 +165,69 @@ class CachedCalls:
                 del self._inflight[(key, first + i)]
                 future.set_result(shared.get(i))
 
-    async def _fill(
+
+class _Draw:
+    """The samples of one request that one call leads, claimed in the cache file and sent
+    here or waited for from another process; ``outcomes`` is filled by offset from
+    ``first`` and ``refused`` gets the records of requests refused for ``n`` (see `Drawn`)."""
+
+    __slots__ = ("calls", "first", "key", "outcomes", "refused", "request", "ticket")
+
+    def __init__(
         self,
+        calls: CachedCalls,
         request: ChatRequest,
         key: bytes,
-        numbers: list[int],
         first: int,
         outcomes: list[Outcome | None],
         ticket: int,
         refused: list[CallRecord],
-        delay: float = 0.0,
     ) -> None:
-        """Samples ``numbers`` into ``outcomes`` (indexed from ``first``): claimed and sent
-        by this process, or taken from the cache where another one stored them (``refused``
-        gets the records of requests refused for ``n``, see `Drawn`)."""
+        self.calls = calls
+        self.request = request
+        self.key = key
+        self.first = first
+        self.outcomes = outcomes
+        self.ticket = ticket
+        self.refused = refused
+
+    async def fill(self, numbers: list[int], delay: float = 0.0) -> None:
+        """Samples ``numbers``: claimed and sent by this process, or taken from the cache
+        where another one stored them."""
         if not numbers:
             return
+        cache = self.calls.cache
         try:
-            claimed = await self.cache.claim(key, numbers)
+            claimed = await cache.claim(self.key, numbers)
         except BaseException:  # cancelled: a claim made meanwhile would hold others back
-            self.cache.release(key, numbers)
+            cache.release(self.key, numbers)
             raise
+        hit = self.calls._sender.hit
         for number, response in claimed.found.items():  # another process drew it meanwhile
-            outcomes[number - first] = (response, self._sender.hit(request, response=response))
+            self.outcomes[number - self.first] = (response, hit(self.request, response=response))
         steps: list[Callable[[], Awaitable[None]]] = []
         if claimed.mine:
-            mine = claimed.mine
-            steps.append(partial(self._send, request, key, mine, first, outcomes, ticket, refused))
+            steps.append(partial(self.send, claimed.mine))
         if claimed.busy:
             # In flight in another process: look again after a while, growing to 0.25 s.
-            wait = min(max(delay * 1.5, 0.01), 0.25)
-            steps.append(
-                partial(
-                    self._wait, request, key, claimed.busy, first, outcomes, ticket, refused, wait
-                )
-            )
+            steps.append(partial(self.wait, claimed.busy, min(max(delay * 1.5, 0.01), 0.25)))
         await gather(steps)
 
-    async def _wait(
-        self,
-        request: ChatRequest,
-        key: bytes,
-        numbers: list[int],
-        first: int,
-        outcomes: list[Outcome | None],
-        ticket: int,
-        refused: list[CallRecord],
-        delay: float,
-    ) -> None:
+    async def wait(self, numbers: list[int], delay: float) -> None:
         await asyncio.sleep(delay)
-        await self._fill(request, key, numbers, first, outcomes, ticket, refused, delay)
+        await self.fill(numbers, delay)
 
-    async def _send(
-        self,
-        request: ChatRequest,
-        key: bytes,
-        numbers: list[int],
-        first: int,
-        outcomes: list[Outcome | None],
-        ticket: int,
-        refused: list[CallRecord],
-    ) -> None:
+    async def send(self, numbers: list[int]) -> None:
         """Send the samples ``numbers`` this process claimed; keep what succeeded and go on
         with what the cache holds (the first writer's sample: the same in every process)."""
-        told = numbers if self.simulated_as is not None else None
+        calls, key, first, outcomes = self.calls, self.key, self.first, self.outcomes
+        told = numbers if calls.simulated_as is not None else None
         try:
-            drawn = await self._sender.draw(request, len(numbers), ticket, told)
+            drawn = await calls._sender.draw(self.request, len(numbers), self.ticket, told)
         except BaseException:
-            self.cache.release(key, numbers)  # cancelled: nobody waits for the lease
+            calls.cache.release(key, numbers)  # cancelled: nobody waits for the lease
             raise
-        refused += refused_records(drawn)
+        self.refused += refused_records(drawn)
         kept: list[int] = []
         replies: list[ChatResponse] = []
         failed: list[int] = []
@@ -245,9 +239,9 @@ class CachedCalls:
                 kept.append(number)
                 replies.append(outcome[0])
         if failed:
-            self.cache.release(key, failed)  # errors are not kept: another may send it
+            calls.cache.release(key, failed)  # errors are not kept: another may send it
         if kept:
-            winners = await self.cache.keep(key, kept, replies)
+            winners = await calls.cache.keep(key, kept, replies)
             for number, winner in zip(kept, winners, strict=True):
                 drawn_here = outcomes[number - first]
                 assert drawn_here is not None and not isinstance(drawn_here, ProviderError)

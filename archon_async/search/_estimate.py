@@ -232,9 +232,10 @@ class _Plan:
         return {"expected": expected, "low": low, "high": list(self.naive)}
 
 
-#: Leaders re-evaluated during a search (racing), per evaluation: 38 to 74 in 200 (six
-#: leaders, bench/search_sampled.py, bench/RESULTS.md 2026-11-30); the expected count.
-LEADER_TOP_UPS = 0.3
+#: Leaders re-evaluated during a search (racing) beyond the first ``leaders``, per
+#: evaluation: 38 to 74 in 200 with six leaders (bench/search_sampled.py), 16 in 30
+#: (random search, the lead's check; bench/RESULTS.md 2026-11-30); the expected count.
+LEADER_TOP_UPS = 0.25
 
 
 def _held_out(plan: _Plan, totals: dict[str, list[float]], held: int) -> dict[str, list[float]]:
@@ -248,8 +249,8 @@ def _held_out(plan: _Plan, totals: dict[str, list[float]], held: int) -> dict[st
     ranked = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])]
     top = ranked[:count]
     if racing.enabled and racing.leaders:
-        ups = round(LEADER_TOP_UPS * len(plan.full))
-        top = ranked[: count + max(0, ups - count)]
+        ups = racing.leaders + round(LEADER_TOP_UPS * len(plan.full))
+        top = ranked[: max(count, ups)]
     names: dict[int, Call] = {}
     naive = [0.0, 0.0, 0.0]
     for candidate in top:
