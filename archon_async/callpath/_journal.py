@@ -4,7 +4,7 @@ A budget's totals live in memory and a run's files are written between steps, so
 killed (SIGKILL, a lost machine) between two saves loses the spend of the calls it sent
 since: a resumed search or batch then under-counts what the provider billed, and a hard
 cap lets it spend that much again. The journal is the write-ahead record that closes the
-gap: one line ``{"sent": id, "n": samples}`` is appended *before* a request goes to the
+gap: one line ``{"sent": id, "n": samples, "model": m}`` is appended *before* a request goes to the
 dispatcher, and one line ``{"done": id, "calls": k, "in": tokens, "out": tokens, "usd":
 dollars}`` once its reply (or its failure) is in. Totals (`SpendJournal.totals`) count
 every finished request as what it spent, and every request sent with no ``done`` line as
@@ -86,12 +86,13 @@ class SpendJournal:
     def __repr__(self) -> str:
         return f"SpendJournal({str(self.path)!r})"
 
-    def sent(self, samples: int) -> str:
-        """Record a request of ``samples`` samples about to be sent; returns its id."""
+    def sent(self, samples: int, model: str = "") -> str:
+        """Record a request of ``samples`` samples to ``model`` about to be sent; returns
+        its id."""
         with self._lock:
             self._count += 1
             entry = f"{self._prefix}{self._count:x}"
-        self._append({"sent": entry, "n": samples})
+        self._append({"sent": entry, "n": samples, "model": model})
         return entry
 
     def done(self, entry: str, records: Iterable[CallRecord | None], *, calls: int) -> None:
@@ -127,27 +128,53 @@ class SpendJournal:
     @staticmethod
     def totals(path: str | Path) -> JournalTotals | None:
         """The totals of the journal at ``path`` (None when there is no such file)."""
+        by_model = SpendJournal.by_model(path)
+        if by_model is None:
+            return None
+        spends = by_model.values()
+        return JournalTotals(
+            sum(s.calls for s in spends),
+            sum(s.input_tokens for s in spends),
+            sum(s.output_tokens for s in spends),
+            sum(s.cost_usd for s in spends),
+            sum(s.unfinished for s in spends),
+        )
+
+    @staticmethod
+    def by_model(path: str | Path) -> dict[str, JournalTotals] | None:
+        """The totals of the journal at ``path`` by model, as `totals` counts them (``""``:
+        requests journaled with no model, by a version that did not record it); None when
+        there is no such file."""
         try:
             raw = Path(path).read_bytes()
         except FileNotFoundError:
             return None
-        pending: dict[str, int] = {}
-        calls = tokens_in = tokens_out = 0
-        dollars = 0.0
+        pending: dict[str, tuple[str, int]] = {}
+        done: dict[str, list[float]] = {}  # model -> calls, tokens in, tokens out, dollars
         for text in raw.splitlines():
             try:
                 line = orjson.loads(text)
             except orjson.JSONDecodeError:
                 continue  # cut short (a full disk): its request counts as unfinished
             if "sent" in line:
-                pending[line["sent"]] = int(line["n"])
-            elif "done" in line and pending.pop(line["done"], None) is not None:
-                calls += int(line["calls"])
-                tokens_in += int(line["in"])
-                tokens_out += int(line["out"])
-                dollars += float(line["usd"])
-        unfinished = sum(pending.values())
-        return JournalTotals(calls + unfinished, tokens_in, tokens_out, dollars, unfinished)
+                pending[line["sent"]] = (str(line.get("model", "")), int(line["n"]))
+            elif "done" in line and (sent := pending.pop(line["done"], None)) is not None:
+                into = done.setdefault(sent[0], [0, 0, 0, 0.0])
+                into[0] += int(line["calls"])
+                into[1] += int(line["in"])
+                into[2] += int(line["out"])
+                into[3] += float(line["usd"])
+        unfinished: dict[str, int] = {}
+        for model, samples in pending.values():
+            unfinished[model] = unfinished.get(model, 0) + samples
+        totals = {}
+        for model in sorted(done.keys() | unfinished.keys()):
+            calls, tokens_in, tokens_out, dollars = done.get(model, [0, 0, 0, 0.0])
+            cut = unfinished.get(model, 0)
+            totals[model] = JournalTotals(
+                int(calls) + cut, int(tokens_in), int(tokens_out), dollars, cut
+            )
+        return totals
 
 
 def journal_beside(output: Path) -> SpendJournal:

@@ -106,7 +106,7 @@ class Sender:
             held.reserve(request.n)  # a hard cap: raises instead of sending
         try:
             # Journaled as it is reserved: before it can be sent (see `SpendJournal`).
-            entry = "" if journal is None else journal.sent(request.n)
+            entry = "" if journal is None else journal.sent(request.n, request.model)
             response, record = await dispatcher.complete(request, ticket)
         except ProviderError as exc:
             failed = exc.call_record

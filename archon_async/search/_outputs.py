@@ -15,7 +15,7 @@ from typing import Any
 from .._pricing import usd, usd_text
 from ._record import Evaluation, RunRecord
 from ._space import Candidate, Space
-from ._spend import add_by_model
+from ._spend import SPEND_JOURNAL, add_by_model
 from ._truth import Truth
 
 __all__ = ["pareto_front", "write_outputs"]
@@ -89,16 +89,34 @@ def write_outputs(
 
 
 def _spend(record: RunRecord, evaluations: list[Evaluation]) -> dict[str, Any]:
-    """What the search sent (cache hits cost nothing), in all and by model: the
-    architectures and their judging, plus what no evaluation owns (the model ranking, the
-    baseline's answers, the held-out scoring), so the models' rows sum to the totals."""
+    """What the search sent (cache hits cost nothing), in all and by model, over every run
+    of it: the architectures and their judging, plus what no evaluation owns (the model
+    ranking, the baseline's answers, racing, the held-out scoring), so the models' rows sum
+    to the totals. A search that made calls has a spend journal (`SPEND_JOURNAL`), the
+    record of every request before it was sent: its totals are the spend, as the budget's
+    hard cap counts them, and ``unrecorded`` is what killed runs sent that no record
+    holds (evaluations cut short, whose answers the cache gave their rerun, and the calls
+    in flight at the kill)."""
+    from ..callpath import SpendJournal
+
     models: dict[str, dict[str, float]] = {}
     for e in evaluations:
         add_by_model(models, e.per_model)
     outside = record.load_json("outside_spend.json") or {}
     add_by_model(models, outside)
+    recorded = [sum(u[what] for u in models.values()) for what in ("calls", "tokens", "dollars")]
+    journal = SpendJournal.by_model(record.run_dir / SPEND_JOURNAL)
+    if journal is not None:
+        models = {
+            model or "(not recorded)": {
+                "calls": sent.calls,
+                "tokens": sent.tokens,
+                "dollars": usd(sent.cost_usd),
+            }
+            for model, sent in journal.items()
+        }
     rows = models.values()
-    return {
+    spend: dict[str, Any] = {
         "calls": int(sum(u["calls"] for u in rows)),
         "tokens": int(sum(u["tokens"] for u in rows)),
         "dollars": usd(sum(u["dollars"] for u in rows)),
@@ -106,8 +124,23 @@ def _spend(record: RunRecord, evaluations: list[Evaluation]) -> dict[str, Any]:
             "calls": int(sum(u.get("calls", 0) for u in outside.values())),
             "dollars": usd(sum(u.get("dollars", 0.0) for u in outside.values())),
         },
-        "by_model": dict(sorted(models.items())),
     }
+    if journal is not None:
+        spend["unrecorded"] = {
+            "calls": max(0, spend["calls"] - int(recorded[0])),
+            "tokens": max(0, spend["tokens"] - int(recorded[1])),
+            "dollars": _difference(spend["dollars"], recorded[2]),
+            "in_flight_at_a_kill": sum(sent.unfinished for sent in journal.values()),
+        }
+    spend["by_model"] = dict(sorted(models.items()))
+    return spend
+
+
+def _difference(total: float, part: float) -> float:
+    """``total - part`` in dollars, 0 within their rounding: rows are kept to 6 significant
+    digits (`usd`), so sums of them differ by a few millionths of the total."""
+    gap = total - part
+    return usd(gap) if gap > 1e-5 * total else 0.0
 
 
 def _truth_report(

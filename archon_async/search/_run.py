@@ -39,15 +39,13 @@ from ._record import Evaluation, RunRecord
 from ._sampled import SampledEvaluator
 from ._settings import Budget, SearchFile
 from ._space import Candidate, Space
-from ._spend import add_by_model, by_model, unpriced
+from ._spend import SPEND_JOURNAL, add_by_model, by_model, unpriced
 from ._truth import Truth
 
 __all__ = ["Search", "SearchEvent", "benchmark_name"]
 
 #: Archon's benchmark names that differ from ours.
 _ARCHON_BENCHMARKS = {"arena_hard_auto": "arena_hard"}
-#: The run directory's spend journal (`archon_async.callpath.SpendJournal`).
-SPEND_JOURNAL = "spend.journal.jsonl"
 
 
 def benchmark_name(name: str) -> str:

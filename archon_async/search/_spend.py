@@ -18,7 +18,11 @@ from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from .._progress import BatchStats, ModelUsage
 from .._types import CallRecord
 
-__all__ = ["RunStats", "add_by_model", "by_model", "unpriced"]
+__all__ = ["SPEND_JOURNAL", "RunStats", "add_by_model", "by_model", "unpriced"]
+
+#: The run directory's spend journal (`archon_async.callpath.SpendJournal`): every request
+#: of every run of the search, written before it is sent.
+SPEND_JOURNAL = "spend.journal.jsonl"
 
 #: Spend of one model: calls, tokens (in plus out) and list-price dollars.
 ModelSpend = dict[str, float]
