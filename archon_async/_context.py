@@ -136,13 +136,19 @@ class CallContext:
             return await gather_map_settled(self.complete, [messages] * count)
         outcomes = await many(request, count)
         # Requests refused for asking n samples (their samples drawn again): sent too.
-        refused: Sequence[CallRecord] = getattr(outcomes, "refused", ())
+        refused: list[CallRecord] = list(getattr(outcomes, "refused", ()))
         replaced: Sequence[ProviderError] = ()
         if self._spec.fallbacks:
             from .callpath._fallbacks import samples_with_fallbacks
 
+            async def draw(alternative: ChatRequest, k: int) -> Any:
+                # A fallback model refusing n was sent to as well: its refusals count too.
+                drawn = await many(alternative, k)
+                refused.extend(getattr(drawn, "refused", ()))
+                return drawn
+
             outcomes, replaced = await samples_with_fallbacks(
-                request, outcomes, self._spec.fallbacks, many, self.note
+                request, outcomes, self._spec.fallbacks, draw, self.note
             )
         results: list[ChatResponse | ArchonError] = []
         records: list[CallRecord] = list(refused)  # in order, recorded together
