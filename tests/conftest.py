@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,8 @@ import pytest
 
 from archon_async import ChatRequest, ChatResponse, ProviderSettings, Registry
 from archon_async.core import Usage
+from tests.cli_process import ROOT as ROOT
+from tests.cli_process import run_cli as run_cli
 
 # The published Archon configurations, shipped in the repository (configs/archon/NOTICE.md).
 ARCHON_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "archon"
@@ -84,27 +84,6 @@ def archon_configs() -> list[Path]:
     files = sorted(ARCHON_CONFIGS.glob("*.json"))
     assert files, f"no Archon configs found in {ARCHON_CONFIGS}"
     return files
-
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(
-    *args: str, timeout: float = 240, env_without_keys: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """Run ``archon-async ARGS...`` in a subprocess from the repository root, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if env_without_keys:
-        env = {k: v for k, v in env.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    return subprocess.run(
-        [sys.executable, "-m", "archon_async.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
 
 
 def summary_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:

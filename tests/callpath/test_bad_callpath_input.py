@@ -24,6 +24,7 @@ from archon_async import (
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async.callpath import RedisLimits
+from tests.cli_process import expect_status
 from tests.conftest import FakeProvider, fake_registry, run_cli
 
 
@@ -89,7 +90,7 @@ async def test_a_redis_server_not_there_is_said_when_the_call_path_opens() -> No
 def test_cli_says_a_redis_server_is_not_there_without_a_traceback() -> None:
     url = f"redis://127.0.0.1:{closed_port()}/0"
     done = run_cli("run", "q", "--simulate", "--shared-limits", url)
-    assert done.returncode == 1 and done.stdout == ""
+    assert expect_status(done, 1).stdout == ""
     assert f"the Redis server of the shared limits, {url}, cannot be reached" in done.stderr
     assert "Traceback" not in done.stderr
 

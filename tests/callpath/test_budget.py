@@ -31,6 +31,7 @@ from archon_async._batch_budget import least_calls
 from archon_async._batch_io import BatchItem
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async.callpath._estimate import estimate
+from tests.cli_process import expect_status
 from tests.conftest import FakeProvider, fake_registry, last_user, run_cli, summary_of
 
 
@@ -250,7 +251,7 @@ def test_cli_estimate_of_a_resumed_batch_leaves_out_what_is_answered(tmp_path: P
 
 def test_run_refuses_a_max_calls_below_one_prompt_before_any_call() -> None:
     done = run_cli("run", "--max-calls", "3", "What is 2 + 2?", env_without_keys=True)
-    assert done.returncode == 2 and done.stdout == ""
+    assert expect_status(done, 2).stdout == ""
     assert "--max-calls 3 is below the 12 calls one prompt" in done.stderr
     assert "give --max-calls 12 or more" in done.stderr
     # At or above the floor, the run answers; a cap it went over is said.

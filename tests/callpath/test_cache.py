@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async.callpath._cache import request_key
 from archon_async.simulate import SimulatedServer, SimulationSettings
-from tests.conftest import ROOT, FakeProvider, fake_registry
+from tests.cli_process import CliChild, cli_env, expect_status
+from tests.conftest import FakeProvider, fake_registry
 
 COUNTER = {"n": 0}
 
@@ -221,39 +221,21 @@ anyio.run(main)
 def test_one_cache_file_is_shared_by_processes_writing_at_once(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.sqlite")
 
-    def spawn(tag: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-c", _WRITER, path, tag, "10"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    writers = [spawn("alpha"), spawn("beta"), spawn("alpha")]
-    outputs = [w.communicate(timeout=120) for w in writers]
-    for writer, (_, err) in zip(writers, outputs, strict=True):
-        assert writer.returncode == 0, err
+    writers = [_write(path, "alpha"), _write(path, "beta"), _write(path, "alpha")]
+    for writer in writers:
+        expect_status(writer.finish(timeout=120))
     # Every prompt of each process was answered; the two "alpha" processes raced on the
     # same requests: whatever each drew, a process reading afterwards finds all of them.
-    reader = subprocess.run(
-        [sys.executable, "-c", _WRITER, path, "beta", "10"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert _counts(reader.stdout) == ["0 4"] * 10
-    reader = subprocess.run(
-        [sys.executable, "-c", _WRITER, path, "alpha", "10"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert _counts(reader.stdout) == ["0 4"] * 10
+    reader = _write(path, "beta").finish(timeout=120)
+    assert _counts(expect_status(reader).stdout) == ["0 4"] * 10
+    reader = _write(path, "alpha").finish(timeout=120)
+    assert _counts(expect_status(reader).stdout) == ["0 4"] * 10
+
+
+def _write(path: str, tag: str) -> CliChild:
+    """A process answering 10 prompts "TAG i" with 4 samples each on the cache at ``path``."""
+    command = [sys.executable, "-c", _WRITER, path, tag, "10"]
+    return CliChild(command, logs=Path(path).parent / "logs", env=cli_env())
 
 
 def _counts(stdout: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ from archon_async import CallPath, ChatRequest, ChatResponse, Engine, ResponseCa
 from archon_async.callpath._cache import request_key
 from archon_async.simulate import SimulatedServer, SimulationSettings, _simulator
 from tests.callpath.test_cache import architecture
-from tests.conftest import ROOT, FakeProvider
+from tests.cli_process import described, expect_status, run_cli, start_cli
+from tests.conftest import FakeProvider
 
 KEY = request_key("Wire", "https://a/v1", ChatRequest(model="m", model_type="X", messages=[]))
 
@@ -167,26 +169,32 @@ async def test_two_batch_processes_on_one_cache_send_each_request_once(
 
         def batch(output: str) -> list[str]:
             return [
-                sys.executable, "-m", "archon_async.cli", "batch", "--input", str(prompts),
-                "--output", str(tmp_path / output), "--cache", str(cache), "--base-url",
-                f"{server.base_url}/v1", "--model", "m", "--concurrency", "4",
+                "batch", "--input", str(prompts), "--output", str(tmp_path / output),
+                "--cache", str(cache), "--base-url", f"{server.base_url}/v1", "--model", "m",
+                "--concurrency", "4",
             ]  # fmt: skip
 
-        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-        pair = [
-            await anyio.open_process(batch(name), cwd=ROOT, env=env)
-            for name in ("a.jsonl", "b.jsonl")
-        ]
-        for process in pair:
-            assert await process.wait() == 0
-            await process.aclose()
+        def both() -> list[subprocess.CompletedProcess[str]]:
+            logs = tmp_path / "logs"
+            with (
+                start_cli(*batch("a.jsonl"), logs=logs, env_without_keys=True) as one,
+                start_cli(*batch("b.jsonl"), logs=logs, env_without_keys=True) as two,
+            ):
+                return [one.finish(), two.finish()]
+
+        pair = await anyio.to_thread.run_sync(both)
+        for done in pair:
+            expect_status(done, 0)
         sent = len(bodies)
         # Each prompt's 4 requests once, as one process alone sends them: two generators
         # of 5 samples (one request: samples 0-4 and 5-9 of it), a ranker, a fuser.
-        assert sent == 24 * 4 and len(set(bodies)) == 24 * 3
-        third = await anyio.run_process(batch("c.jsonl"), cwd=ROOT, env=env, check=False)
-        assert third.returncode == 0, third.stderr.decode()
-        assert len(bodies) == sent  # a third run on the cache sends nothing
+        stories = "\n".join(described(done) for done in pair)
+        assert sent == 24 * 4 and len(set(bodies)) == 24 * 3, stories
+        third = await anyio.to_thread.run_sync(
+            lambda: run_cli(*batch("c.jsonl"), env_without_keys=True)
+        )
+        expect_status(third, 0)
+        assert len(bodies) == sent, described(third)  # a third run on the cache sends nothing
 
     def answers(name: str) -> dict[str, str]:
         lines = (tmp_path / name).read_bytes().splitlines()

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from archon_async.simulate import SimulatedServer, SimulationSettings
+from tests.cli_process import expect_status
 from tests.conftest import ROOT, run_cli
 
 RPM = 600  # 10 requests a second for both processes together
@@ -85,7 +86,7 @@ async def test_two_batch_processes_hold_one_limit_through_redis(
 
 def test_a_shared_limits_url_that_is_not_redis_is_refused(tmp_path: Path) -> None:
     done = run_cli("run", "Q?", "--simulate", "--shared-limits", "http://127.0.0.1:6379")
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "--shared-limits takes a Redis URL" in done.stderr
     assert "Traceback" not in done.stderr
 

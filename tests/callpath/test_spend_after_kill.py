@@ -4,19 +4,17 @@ at most the calls that were in flight at the kill."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
 from archon_async.callpath import SpendJournal
-from tests.conftest import ROOT
+from tests.cli_process import cli_env, expect_status, run_cli, start_cli
 from tests.search._spaces import small_space, write
+
+_COUNTING = "tests.callpath.counting_cli"  # archon-async, its provider counting requests
 
 
 def received(requests: Path) -> int:
@@ -26,36 +24,22 @@ def received(requests: Path) -> int:
     return sum(int(line) for line in requests.read_text().split())
 
 
-def run(args: list[str], requests: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ARCHON_TEST_REQUESTS": str(requests), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "tests.callpath.counting_cli", *args]
-    return subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+def run(args: list[str], requests: Path) -> subprocess.CompletedProcess[str]:
+    """The run, with the counting provider, waited for; failed unless it exits with 0."""
+    env = cli_env(ARCHON_TEST_REQUESTS=str(requests))
+    return expect_status(run_cli(*args, module=_COUNTING, env=env, timeout=600))
 
 
 def kill_mid_run(args: list[str], requests: Path, ready: Callable[[], bool]) -> None:
     """Start the run, wait until ``ready()`` and then until 5 more calls were received
     (sent since the run last saved anything), and kill it with SIGKILL."""
-    env = {**os.environ, "ARCHON_TEST_REQUESTS": str(requests)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.callpath.counting_cli", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while not ready() and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.01)
+    env = cli_env(ARCHON_TEST_REQUESTS=str(requests))
+    logs = requests.parent / "logs"
+    with start_cli(*args, logs=logs, module=_COUNTING, env=env) as child:
+        child.wait_until(ready, timeout=300)
         mark = received(requests)
-        while received(requests) < mark + 5 and process.poll() is None:
-            time.sleep(0.002)
-        assert process.poll() is None, "the run ended before it could be killed"
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=60)
+        child.wait_until(lambda: received(requests) >= mark + 5)
+        child.kill()
 
 
 def test_a_killed_search_counts_every_call_it_sent_after_the_resume(tmp_path: Path) -> None:
@@ -72,8 +56,7 @@ def test_a_killed_search_counts_every_call_it_sent_after_the_resume(tmp_path: Pa
     assert journal is not None
     in_flight = journal.unfinished
     assert sent_before_kill <= journal.calls <= sent_before_kill + in_flight
-    done = run(args, requests)
-    assert done.returncode == 0, done.stderr
+    run(args, requests)
     spent = orjson.loads((run_dir / "spent.json").read_bytes())
     # Every call the provider received is counted; at most those in flight at the kill twice.
     assert received(requests) <= spent["calls"] <= received(requests) + in_flight
@@ -96,7 +79,6 @@ def test_a_killed_batch_counts_every_call_it_sent_after_the_resume(tmp_path: Pat
     # What the answer lines say was spent misses the prompts in flight: the journal does not.
     assert sum(line["calls"] for line in answered) < received(requests) <= journal.calls
     done = run(args, requests)
-    assert done.returncode == 0, done.stderr
     summary = orjson.loads(done.stderr[done.stderr.index("{") :])
     all_runs = summary["spent_all_runs"]
     assert received(requests) <= all_runs["calls"] <= received(requests) + in_flight

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shlex
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import orjson
 
+from tests.cli_process import start_cli
 from tests.conftest import ROOT, run_cli, summary_of
 
 
@@ -83,19 +81,9 @@ def test_batch_killed_mid_run_resumes_without_duplicates(tmp_path: Path) -> None
         "--concurrency",
         "2",
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "archon_async.cli", *args],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(_lines(out)) < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
+    with start_cli(*args, logs=tmp_path / "logs") as child:
+        child.wait_until(lambda: len(_lines(out)) >= 6, timeout=60)
+        child.kill()
     first = _lines(out)
     assert 6 <= len(first) < 60  # killed part-way
     done = cli(*args[:-4], "--concurrency", "16")

@@ -4,10 +4,6 @@ command, ends with the leaderboard of an uninterrupted run with the same seed.""
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +12,7 @@ import orjson
 import pytest
 
 from archon_async.search import Search
-from tests.conftest import ROOT, run_cli
+from tests.cli_process import expect_status, run_cli, start_cli
 from tests.search._spaces import small_space, write
 
 #: What an evaluation is, whatever the cache held: its actual spend (calls, tokens,
@@ -47,25 +43,15 @@ def test_a_simulated_search_killed_mid_evaluation_resumes_to_the_same_scores(
         tmp_path, small_space(evaluations=6, parallel=2, dev_questions=12, held_out_questions=0)
     )
     args = ["search", str(path), "--simulate", "--algorithm", "tpe", "--seed", "3", "--quiet"]
-    whole = run_cli(*args, "--run-dir", str(tmp_path / "whole"))
-    assert whole.returncode == 0, whole.stderr
+    whole = expect_status(run_cli(*args, "--run-dir", str(tmp_path / "whole")))
     cut = tmp_path / "cut"
-    command = [sys.executable, "-m", "archon_async.cli", *args, "--run-dir", str(cut)]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     board = cut / "leaderboard.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        if board.exists() and len(board.read_bytes().splitlines()) >= 2:
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    with start_cli(*args, "--run-dir", str(cut), logs=tmp_path / "logs") as child:
+        child.wait_until(lambda: board.exists() and len(board.read_bytes().splitlines()) >= 2)
+        child.kill()
     # Killed with architectures in flight: their calls so far are in the cache.
     assert 2 <= len(board.read_bytes().splitlines()) < 6
-    done = run_cli(*args, "--run-dir", str(cut))
-    assert done.returncode == 0, done.stderr
+    done = expect_status(run_cli(*args, "--run-dir", str(cut)))
     expected = _board(tmp_path / "whole")
     assert len({line["score"] for line in expected}) > 1  # scores that can differ
     assert _board(cut) == expected

@@ -15,7 +15,7 @@ import pytest
 
 from archon_async import ConfigError
 from archon_async.search import Search
-from tests.conftest import run_cli
+from tests.cli_process import expect_status, run_cli
 from tests.search._spaces import small_space, write
 
 
@@ -128,7 +128,7 @@ def test_a_space_with_no_feasible_architecture_is_an_error_before_any_call(
     space["maximum_inference_calls"] = 1
     path = write(tmp_path, space)
     done = run_cli("search", str(path), "--simulate", "--run-dir", str(tmp_path / "run"))
-    assert done.returncode == 1 and done.stdout == ""
+    assert expect_status(done, 1).stdout == ""
     assert "maximum_inference_calls is 1" in done.stderr
     assert "raise it to at least 2" in done.stderr
     assert not (tmp_path / "run").exists()  # nothing written, nothing called

@@ -15,7 +15,7 @@ import archon_async
 from archon_async import ConfigError
 from archon_async.cli import main
 from archon_async.search import Search, SearchEvent, search_file_from_dict
-from tests.conftest import run_cli
+from tests.cli_process import expect_status, run_cli
 from tests.search._spaces import EXAMPLE, small_space, write
 
 
@@ -259,7 +259,7 @@ def test_a_judged_benchmark_without_its_judge_or_baseline_is_refused_before_any_
     path = write(tmp_path, _example(**{key: None}))
     run_dir = tmp_path / "run"
     done = run_cli("search", str(path), "--simulate", "--run-dir", str(run_dir))
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "Traceback" not in done.stderr
     assert f"set {key}" in done.stderr and "arena_hard" in done.stderr
     assert not run_dir.exists()

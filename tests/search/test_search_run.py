@@ -15,7 +15,7 @@ import pytest
 
 from archon_async import Architecture, ConfigError
 from archon_async.search import ALGORITHMS, Candidate, Search, Space, search_file_from_dict
-from tests.conftest import run_cli
+from tests.cli_process import expect_status, run_cli, start_cli
 from tests.search._spaces import EXAMPLE, small_space, write
 
 
@@ -140,38 +140,16 @@ def test_a_killed_search_resumes_to_the_same_result(tmp_path: Path) -> None:
 
 
 def test_a_search_killed_by_a_signal_resumes_from_its_record(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
     path = write(tmp_path, small_space(evaluations=40, parallel=1))
     run_dir = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "archon_async.cli",
-        "search",
-        str(path),
-        "--simulate",
-        "--oracle",
-        "--algorithm",
-        "slice_search",
-        "--run-dir",
-        str(run_dir),
-    ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        board = run_dir / "leaderboard.jsonl"
-        if board.exists() and len(board.read_bytes().splitlines()) >= 3:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = run_cli(*args[3:])
-    assert done.returncode == 0, done.stderr
-    whole = run_cli(*[*args[3:-1], str(tmp_path / "whole")])
+    args = ["search", str(path), "--simulate", "--oracle", "--algorithm", "slice_search"]
+    board = run_dir / "leaderboard.jsonl"
+    with start_cli(*args, "--run-dir", str(run_dir), logs=tmp_path / "logs") as child:
+        child.wait_until(lambda: board.exists() and len(board.read_bytes().splitlines()) >= 3)
+    # Leaving the block killed it (SIGKILL), unless it had just finished (then the run
+    # below has nothing left to do).
+    done = expect_status(run_cli(*args, "--run-dir", str(run_dir)))
+    whole = expect_status(run_cli(*args, "--run-dir", str(tmp_path / "whole")))
     assert json.loads(done.stdout)["best"] == json.loads(whole.stdout)["best"]
     keys = [line["key"] for line in _leaderboard(run_dir)]
     assert keys == [line["key"] for line in _leaderboard(tmp_path / "whole")]
