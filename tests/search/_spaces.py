@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archon_async.search import EXAMPLE_SEARCH_CONFIG
+from archon_async.search import EXAMPLE_SEARCH_CONFIG, Candidate
+from archon_async.search._record import Evaluation
 
 EXAMPLE = EXAMPLE_SEARCH_CONFIG
 
@@ -36,6 +37,23 @@ def small_space(**extension: Any) -> dict[str, Any]:
             **extension,
         },
     }
+
+
+def scored(candidate: Candidate, n: int, score: float, *, half_width: float) -> Evaluation:
+    """An evaluation of ``candidate``, the ``n``-th proposed, that scored ``score`` points on
+    200 questions (confidence interval ``score`` +- ``half_width``) at one call a question."""
+    return Evaluation(
+        key=candidate.key(),
+        n=n,
+        params=candidate.params(),
+        score=score,
+        ci=(score - half_width, score + half_width),
+        objective=score,
+        questions=200,
+        calls_per_query=1.0,
+        tokens_per_query=1.0,
+        dollars_per_query=0.0,
+    )
 
 
 def write(tmp_path: Path, data: dict[str, Any], name: str = "space.json") -> Path:

@@ -17,32 +17,19 @@ from archon_async.search._final import choose
 from archon_async.search._pooled import pooled_scores
 from archon_async.search._record import Evaluation
 from archon_async.search._sampled import SampledEvaluator
-from tests.search._spaces import small_space, write
+from tests.search._spaces import scored, small_space, write
 
 
 def _evaluations(space: Space, table: np.ndarray, rng: np.random.Generator) -> list[Evaluation]:
     """150 architectures of the space, each scored on 200 dev questions (binomial noise
     around its exact score)."""
     picks = rng.choice(len(space), 150, replace=False)
-    out = []
-    for n, i in enumerate(picks, 1):
-        candidate = space.candidates[int(i)]
-        score = 100.0 * rng.binomial(200, table[i] / 100.0) / 200
-        out.append(
-            Evaluation(
-                key=candidate.key(),
-                n=n,
-                params=candidate.params(),
-                score=score,
-                ci=(score - 6.0, score + 6.0),
-                objective=score,
-                questions=200,
-                calls_per_query=1.0,
-                tokens_per_query=1.0,
-                dollars_per_query=0.0,
-            )
-        )
-    return out
+    scores = (100.0 * rng.binomial(200, table[i] / 100.0) / 200 for i in picks)
+    candidates = (space.candidates[int(i)] for i in picks)
+    return [
+        scored(candidate, n, score, half_width=6.0)
+        for n, (candidate, score) in enumerate(zip(candidates, scores, strict=True), 1)
+    ]
 
 
 def test_the_pooled_estimate_passes_over_a_lucky_finalist_the_raw_best_would_choose() -> None:

@@ -14,9 +14,9 @@ import pytest
 
 from archon_async.search import Candidate, Search, Space, search_file_from_dict
 from archon_async.search._racing import Race
-from archon_async.search._record import Evaluation, RunRecord
+from archon_async.search._record import RunRecord
 from archon_async.search._sampled import SampledEvaluator
-from tests.search._spaces import small_space, write
+from tests.search._spaces import scored, small_space, write
 
 
 class _Bernoulli:
@@ -48,20 +48,7 @@ def _record(tmp_path: Path, dev_scores: list[float]) -> tuple[RunRecord, list[Ca
     record = RunRecord(tmp_path / "run", {"test": True})
     candidates = list(space.candidates[: len(dev_scores)])
     for n, (candidate, score) in enumerate(zip(candidates, dev_scores, strict=True), 1):
-        record.add(
-            Evaluation(
-                key=candidate.key(),
-                n=n,
-                params=candidate.params(),
-                score=score,
-                ci=(score - 5.0, score + 5.0),
-                objective=score,
-                questions=200,
-                calls_per_query=1.0,
-                tokens_per_query=1.0,
-                dollars_per_query=0.0,
-            )
-        )
+        record.add(scored(candidate, n, score, half_width=5.0))
     return record, candidates
 
 
