@@ -24,7 +24,8 @@ from typing import Any
 import aiohttp
 import httpx
 
-from ._http import STREAM_EXTENSION, ReplyTooLargeError
+from ._http import STREAM_EXTENSION
+from ._http_client import ReplyTooLargeError
 
 __all__ = ["AiohttpTransport", "WholeReply"]
 

@@ -1,17 +1,10 @@
-"""The HTTP client every provider uses: httpx's API on an aiohttp transport.
+"""What providers say about their limits, and the names every HTTP transport shares.
 
-Measured on this machine (shared/design/MEASUREMENTS.md), one chat completion costs about
-0.7 ms of client CPU through httpx on an aiohttp transport against 2.8-4.4 ms on httpx's
-default transport, so the transport decides a batch engine's throughput (ours,
-`_aiohttp_transport`, also bounds each call by its timeout as a whole). The pool is sized
-from the provider's ``max_concurrency`` so that requests queue in the engine's limiters, not
-inside the connection pool (httpx's pool degrades badly with thousands of waiters). A
-whole-reply POST on that transport skips even httpx's request and response objects
-(`AiohttpTransport.post_whole`, used by `HttpProvider`); streams and other transports (tests'
-mocks, proxies) go through httpx.
-
-It also reads what providers say about their limits (``retry-after``, ``x-ratelimit-*``,
-``anthropic-ratelimit-*``), for the adapters' errors and the engine's limiters alike.
+The headers (``retry-after``, ``x-ratelimit-*``, ``anthropic-ratelimit-*``) are read here,
+for the adapters' errors and the engine's limiters alike. The HTTP client itself (httpx's
+API on an aiohttp transport) is built in `archon_async._http_client`, imported when a
+provider first sends: this module imports no HTTP library, so that a run that sends nothing
+(a fully cached rerun, ``--help``, ``validate``) never pays for importing httpx.
 """
 
 from __future__ import annotations
@@ -23,13 +16,9 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import httpx
-
 __all__ = [
     "CONNECT_TIMEOUT_S",
     "STREAM_EXTENSION",
-    "ReplyTooLargeError",
-    "make_http_client",
     "rate_limit_headers",
     "retry_after_from_headers",
 ]
@@ -39,57 +28,6 @@ __all__ = [
 STREAM_EXTENSION = "archon.stream"
 #: Connecting should be quick; a slow connect means the host is unreachable or overloaded.
 CONNECT_TIMEOUT_S = 10.0
-# Idle connections are kept this long, so that calls of successive layers reuse them.
-_KEEPALIVE_S = 30.0
-
-
-class ReplyTooLargeError(httpx.TransportError):
-    """A reply body is larger than the provider's ``max_reply_bytes``; it was not read on."""
-
-
-def make_http_client(
-    *,
-    timeout_s: float,
-    max_connections: int,
-    headers: Mapping[str, str] | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    max_reply_bytes: int | None = None,
-) -> httpx.AsyncClient:
-    """Build one provider's shared client.
-
-    Args:
-        timeout_s: the per-request timeout (read, write and pool); connecting gets at most
-            `CONNECT_TIMEOUT_S`.
-        max_connections: the pool size, normally the provider's ``max_concurrency``.
-        headers: headers sent with every request (never put a key here: keys rotate).
-        transport: a transport to use instead of aiohttp's (tests, custom proxies).
-        max_reply_bytes: the largest reply body the aiohttp transport reads (None: no cap).
-
-    Returns:
-        An `httpx.AsyncClient`; the caller owns it and closes it with ``aclose()``.
-    """
-    limits = httpx.Limits(
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=_KEEPALIVE_S,
-    )
-    timeout = httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
-    if transport is None:
-        # Imported here: aiohttp is costly to import and only needed once a call is made.
-        from ._aiohttp_transport import AiohttpTransport
-
-        transport = AiohttpTransport(
-            max_connections=max_connections,
-            keepalive_expiry=_KEEPALIVE_S,
-            max_reply_bytes=max_reply_bytes,
-        )
-    return httpx.AsyncClient(
-        transport=transport,
-        limits=limits,
-        timeout=timeout,
-        headers=dict(headers or {}),
-        follow_redirects=False,
-    )
 
 
 #: Response headers that say how much of a rate limit is left (captured into responses).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
 import orjson
 
 from ._exceptions import MalformedResponseError, ProviderConnectionError, ProviderStatusError
@@ -20,6 +19,10 @@ class HttpScorer:
     def __init__(self, base_url: str, *, model: str, timeout_s: float = 60.0) -> None:
         self._url = base_url.rstrip("/") + "/score"
         self._model = model
+        # httpx is imported with the first scorer: the engine imports this module, and a
+        # run that scores nothing need not pay for it.
+        import httpx
+
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
     def __repr__(self) -> str:
@@ -31,6 +34,8 @@ class HttpScorer:
         Raises:
             ProviderError: the backend failed or answered something else.
         """
+        import httpx  # loaded with the client
+
         body = orjson.dumps({"model": self._model, "query": query, "candidates": list(candidates)})
         try:
             reply = await self._client.post(

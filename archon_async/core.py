@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ._config import ComponentSpec, ProviderSettings
 from ._exceptions import (
@@ -29,17 +29,14 @@ from ._exceptions import (
     RateLimitError,
     RateLimitResetError,
 )
-from ._http import (
-    STREAM_EXTENSION,
-    ReplyTooLargeError,
-    make_http_client,
-    rate_limit_headers,
-    retry_after_from_headers,
-)
+from ._http import STREAM_EXTENSION, rate_limit_headers, retry_after_from_headers
 from ._logging import get_logger
 from ._redact import redact_secret
 from ._streaming import DeltaCallback
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
+
+if TYPE_CHECKING:
+    from ._http_client import ReplyTooLargeError, make_http_client
 
 __all__ = [
     "QUERY_UNIT_TESTS",
@@ -88,6 +85,19 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Names resolved on first use: they import httpx (a tenth of the command's start-up), which
+#: a run that sends nothing (a fully cached rerun) never needs.
+_HTTP_CLIENT_NAMES = frozenset({"ReplyTooLargeError", "make_http_client"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HTTP_CLIENT_NAMES:
+        from . import _http_client
+
+        return getattr(_http_client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The state a layer receives: ``candidates``, ``critiques``, ``unit_tests`` and custom keys.
 State = Mapping[str, Any]

@@ -11,9 +11,8 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import httpx
 import orjson
 
 from archon_async.core import (
@@ -31,13 +30,14 @@ from archon_async.core import (
     ProviderStatusError,
     ProviderTimeoutError,
     RateLimitError,
-    ReplyTooLargeError,
     Usage,
-    make_http_client,
     rate_limit_headers,
     redact_secret,
     retry_after_from_headers,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "HttpProvider",
@@ -145,6 +145,9 @@ class HttpProvider:
     def client(self) -> httpx.AsyncClient:
         """The shared client, created on first use inside the running event loop."""
         if self._client is None:
+            # Imported here, with httpx: a run that sends nothing (a cached rerun) skips both.
+            from archon_async.core import make_http_client
+
             self._client = make_http_client(
                 timeout_s=self.settings.timeout_s,
                 max_connections=self.settings.max_concurrency,
@@ -168,6 +171,8 @@ class HttpProvider:
         if parsed is None:
             if len(self._parsed_urls) >= _PARSED_URLS_KEPT:
                 self._parsed_urls.clear()
+            import httpx  # loaded with the client above
+
             parsed = self._parsed_urls[url] = httpx.URL(url)
         transport = client._transport_for_url(parsed)
         post_whole = getattr(transport, "post_whole", None)
@@ -177,6 +182,8 @@ class HttpProvider:
             reply = await self._send_httpx(transport, parsed, content, headers)
         if len(reply.content) > self.settings.max_reply_bytes:
             # Another transport (a proxy's, a test's) read it all; still never kept.
+            from archon_async.core import ReplyTooLargeError
+
             raise ReplyTooLargeError(
                 f"the reply is larger than {self.settings.max_reply_bytes} bytes"
             )
@@ -190,6 +197,8 @@ class HttpProvider:
         headers: dict[str, str],
     ) -> httpx.Response:
         """Send through any httpx transport (tests' mocks, proxies), reading the reply whole."""
+        import httpx
+
         outgoing = httpx.Request(
             "POST", url, content=content, headers=headers, extensions=self._timeouts(self.client)
         )
@@ -246,10 +255,10 @@ class HttpProvider:
         failure: ProviderError | None = None
         try:
             response = await self._send(url, content, {**_JSON_HEADERS, **headers})
-        except ReplyTooLargeError:
-            failure = self.too_large(request)
-        except httpx.HTTPError as exc:
-            failure = self._connection_error(request, exc)
+        except Exception as exc:
+            failure = self._send_failure(request, exc)
+            if failure is None:
+                raise
         if failure is not None:
             # Raised outside the handler, so that the httpx error is not chained to it: its
             # request (and its frames' locals) hold the key's header.
@@ -277,9 +286,30 @@ class HttpProvider:
             "raise it in the provider's settings if such replies are expected",
         )
 
+    def _send_failure(self, request: ChatRequest, exc: Exception) -> ProviderError | None:
+        """The error to raise for ``exc`` out of the transport: a reply over
+        ``max_reply_bytes`` or any httpx error; None for anything else (raised as it is)."""
+        from archon_async.core import ReplyTooLargeError
+
+        if isinstance(exc, ReplyTooLargeError):
+            return self.too_large(request)
+        return self._transport_failure(request, exc)
+
+    def _transport_failure(
+        self, request: ChatRequest, exc: Exception
+    ) -> ProviderConnectionError | None:
+        """``exc`` as a connection error when it is httpx's; None for anything else."""
+        # httpx is loaded once a reply can fail (the client imported it); imported here, not
+        # with the module, so that a run that never sends never imports it.
+        import httpx
+
+        return self._connection_error(request, exc) if isinstance(exc, httpx.HTTPError) else None
+
     def _connection_error(
         self, request: ChatRequest, exc: httpx.HTTPError
     ) -> ProviderConnectionError:
+        import httpx
+
         kind = type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             message = f"no answer within {self.settings.timeout_s:g} s ({kind})"

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import orjson
 
 from archon_async.core import (
@@ -38,12 +37,14 @@ from archon_async.core import (
     ProviderServerError,
     ProviderStatusError,
     RateLimitError,
-    ReplyTooLargeError,
     Usage,
     rate_limit_headers,
 )
 
 from ._base import HttpProvider, JsonObject, gemini_usage, require_text, token_usage
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "OnDelta",
@@ -243,6 +244,8 @@ class Stream:
         headers: Mapping[str, str],
         secret: str | None,
     ) -> None:
+        import httpx  # here, not with the module: a run that never sends never imports it
+
         self.provider = provider
         self.request = request
         self._outgoing = httpx.Request(
@@ -262,21 +265,27 @@ class Stream:
         failure: ProviderError | None = None
         try:
             response = await transport.handle_async_request(self._outgoing)
-        except httpx.HTTPError as exc:
-            failure = provider._connection_error(request, exc)
+        except Exception as exc:
+            failure = provider._transport_failure(request, exc)
+            if failure is None:
+                raise
         # Errors are raised outside the handlers, so that no httpx error is chained to them:
         # its request holds the key's header.
         if failure is not None:
             raise failure
         # The same cap as a whole reply's, counted as the body arrives, whatever the transport.
-        response.stream = _Capped(response.stream, provider.settings.max_reply_bytes)
+        from ._capped import Capped
+
+        response.stream = Capped(response.stream, provider.settings.max_reply_bytes)
         self._response = response
         self.limits = rate_limit_headers(response.headers)
         if response.status_code >= 400:
             try:
                 await response.aread()
-            except httpx.HTTPError as exc:
-                failure = provider._connection_error(request, exc)
+            except Exception as exc:
+                failure = provider._transport_failure(request, exc)
+                if failure is None:
+                    raise
             finally:
                 await response.aclose()
             raise failure or provider._status_error(request, response, self.limits, self._secret)
@@ -314,10 +323,10 @@ class Stream:
         try:
             async for item in source:
                 yield item
-        except ReplyTooLargeError:
-            failure = self.provider.too_large(self.request)
-        except httpx.HTTPError as exc:
-            failure = self.provider._connection_error(self.request, exc)
+        except Exception as exc:
+            failure = self.provider._send_failure(self.request, exc)
+            if failure is None:
+                raise
         if failure is not None:
             raise failure  # outside the handler: see __aenter__
 
@@ -334,26 +343,6 @@ class Stream:
         if not isinstance(value, dict):
             raise self.provider.malformed(self.request, "a stream event is not a JSON object")
         return value
-
-
-class _Capped(httpx.AsyncByteStream):
-    """A reply body that raises `ReplyTooLargeError` once more than ``cap`` bytes came."""
-
-    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, cap: int) -> None:
-        assert isinstance(stream, httpx.AsyncByteStream)  # an async client's are
-        self._stream = stream
-        self._cap = cap
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        size = 0
-        async for chunk in self._stream:
-            size += len(chunk)
-            if size > self._cap:
-                raise ReplyTooLargeError(f"the reply is larger than {self._cap} bytes")
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 def stream_error(

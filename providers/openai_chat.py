@@ -10,8 +10,6 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, ProviderSettings
 
 from ._base import (
@@ -29,6 +27,7 @@ from .models import REASONING_BUDGET_ADVICE, ReasoningModel, reasoning_model
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import httpx
     from openai.types.chat import ChatCompletionMessageParam
     from openai.types.chat.completion_create_params import (
         CompletionCreateParamsNonStreaming as WireBody,

@@ -25,6 +25,8 @@ NOT_AT_STARTUP = (
     "archon_async.benchmarks._scoring",
     "archon_async.benchmarks.sandbox",
     "archon_async.callpath._estimate",  # only for --estimate
+    "httpx",  # the providers' client: built on the first request sent
+    "aiohttp",
     "archon_async.search",
     "archon_async.serve",
     "numpy",
