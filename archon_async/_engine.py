@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
-import structlog
 
 from ._admission import current_ticket, next_ticket
 from ._architecture import Architecture, is_reward_model
@@ -33,7 +32,7 @@ from ._endpoints import check_base_urls
 from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
 from ._keys import KeysArgument
 from ._layer import run_layer
-from ._logging import get_logger
+from ._logging import bind_log_context, get_logger, reset_log_context
 from ._loop_thread import LoopThread, close_home, closes_with_loop
 from ._registry import Registry
 from ._scoring import HttpScorer
@@ -330,7 +329,7 @@ class Engine:
         calls = _RunCalls(self._callpath, self._budget)  # numbers this run's samples
         # bind + reset, not bound_contextvars(): that one copies the whole context first
         # (about 4x the CPU, once per prompt; bench/RESULTS.md, "Wire hot path").
-        bound = structlog.contextvars.bind_contextvars(architecture=self.architecture.name)
+        bound = bind_log_context(architecture=self.architecture.name)
         try:
             try:
                 for index, members in enumerate(self._layers):
@@ -341,7 +340,7 @@ class Engine:
                         state, layer_trace = await run_layer(index, members, state, make_context)
                     trace.layers.append(layer_trace)
             finally:
-                structlog.contextvars.reset_contextvars(**bound)
+                reset_log_context(bound)
             result = self._result(state, trace, run_seed, run_key)
             await options.finish(result.text)
             return result

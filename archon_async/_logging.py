@@ -8,16 +8,50 @@ which case the events take that configuration (``structlog.testing.capture_logs`
 Each stdlib record's message reads ``event key=value ...``; the fields are also on the record
 as ``record.archon_fields`` (and the event name as ``record.archon_event``) for structured
 handlers.
+
+structlog is never imported here: an application that configured it has imported it, so
+where it is not loaded the events go to the stdlib logger, and a run's context (its
+architecture's name, `bind_log_context`) is kept in a context variable of ours. Importing
+structlog was a twentieth of the command's start-up (bench/RESULTS.md, issue 12).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from contextvars import ContextVar, Token
+from types import MappingProxyType
 from typing import Any
 
-import structlog
+__all__ = ["LibraryLogger", "bind_log_context", "get_logger", "reset_log_context"]
 
-__all__ = ["LibraryLogger", "get_logger"]
+#: A run's log context while structlog is not loaded (read by the stdlib path below).
+_CONTEXT: ContextVar[MappingProxyType[str, Any]] = ContextVar(
+    "archon_async_log_context", default=MappingProxyType({})
+)
+
+
+def _structlog() -> Any:
+    """structlog if anything imported it (the application, to configure it), else None."""
+    return sys.modules.get("structlog")
+
+
+def bind_log_context(**fields: Any) -> Any:
+    """Add ``fields`` to the context of every event logged until `reset_log_context`: in
+    structlog's context variables when structlog is loaded (an application's
+    ``merge_contextvars`` sees them), in ours otherwise. Returns what to reset."""
+    structlog = _structlog()
+    if structlog is not None:
+        return structlog.contextvars.bind_contextvars(**fields)
+    return _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **fields}))
+
+
+def reset_log_context(bound: Any) -> None:
+    """Undo a `bind_log_context` (its return value)."""
+    if isinstance(bound, Token):
+        _CONTEXT.reset(bound)
+    else:
+        _structlog().contextvars.reset_contextvars(**bound)
 
 
 class LibraryLogger:
@@ -28,15 +62,25 @@ class LibraryLogger:
     def __init__(self, name: str) -> None:
         self._name = name
         self._stdlib = logging.getLogger(name)
-        self._structlog: Any = structlog.get_logger(name)
+        self._structlog: Any = None  # structlog's logger, made when first configured
+
+    def _configured(self) -> Any:
+        """structlog's logger of this name when the application configured structlog."""
+        structlog = _structlog()
+        if structlog is None or not structlog.is_configured():
+            return None
+        if self._structlog is None:
+            self._structlog = structlog.get_logger(self._name)
+        return self._structlog
 
     def enabled_for(self, level: int) -> bool:
         """Whether an event of ``level`` would go anywhere (cheap: for hot paths)."""
-        if not structlog.is_configured():
+        configured = self._configured()
+        if configured is None:
             return self._stdlib.isEnabledFor(level)
         # The application's structlog decides: its filtering loggers (the default wrapper
         # class included) know their level; a wrapper that cannot tell gets every event.
-        check = getattr(self._structlog, "is_enabled_for", None)
+        check = getattr(configured, "is_enabled_for", None)
         return True if check is None else bool(check(level))
 
     def debug(self, event: str, **fields: Any) -> None:
@@ -56,12 +100,16 @@ class LibraryLogger:
         self._emit(logging.ERROR, "error", event, fields)
 
     def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
-        if structlog.is_configured():
-            getattr(self._structlog, method)(event, **fields)
+        configured = self._configured()
+        if configured is not None:
+            # A context bound before structlog was loaded goes with the event.
+            getattr(configured, method)(event, **{**_CONTEXT.get(), **fields})
             return
         if not self._stdlib.isEnabledFor(level):
             return
-        merged = {**structlog.contextvars.get_contextvars(), **fields}
+        structlog = _structlog()
+        context = structlog.contextvars.get_contextvars() if structlog is not None else {}
+        merged = {**_CONTEXT.get(), **context, **fields}
         text = " ".join([event, *(f"{key}={value!r}" for key, value in merged.items())])
         self._stdlib.log(
             level,

@@ -26,6 +26,7 @@ NOT_AT_STARTUP = (
     "archon_async.benchmarks.sandbox",
     "archon_async.callpath._estimate",  # only for --estimate
     "httpx",  # the providers' client: built on the first request sent
+    "structlog",  # only when the application loaded it (see archon_async._logging)
     "aiohttp",
     "archon_async.search",
     "archon_async.serve",

@@ -55,6 +55,9 @@ def test_events_reach_the_standard_logging_module() -> None:
         first = calls[0]
         assert first.name == "archon_async._dispatch" and first.levelno == logging.DEBUG
         assert first.archon_fields["status"] == "ok"
+        # The run's context without structlog (never imported here: ours holds it).
+        assert first.archon_fields["architecture"] == "single-call"
+        assert "structlog" not in sys.modules
         assert first.getMessage().startswith("provider_call ")
         assert "sim-key" not in " ".join(r.getMessage() for r in records)  # no key, ever
         print(len(calls))
