@@ -17,6 +17,11 @@
 
 from __future__ import annotations
 
+# First, before the imports a Ctrl-C can interrupt: in the command's process, its start-up
+# handler (one line, exit status 130; see _cli_start).
+from . import _cli_start  # noqa: F401  (installs it as it is imported)
+
+# isort: split
 import typing as _typing
 
 from ._architecture import Architecture as Architecture

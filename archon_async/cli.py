@@ -16,6 +16,7 @@ import orjson
 
 from ._architecture import Architecture, is_reward_model
 from ._cli_common import TERMINATED, UsageError, cancel_main, run_async
+from ._cli_start import end_guard
 from ._config import ConfigWarning
 from ._defaults import DEFAULT_ARCHITECTURE
 from ._engine import Engine
@@ -37,6 +38,14 @@ EXIT_CODES = """exit status:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archon-async`` command; returns the exit status."""
+    end_guard()  # Ctrl-C is a KeyboardInterrupt from here on: caught below, or by a command
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     if argv is None:  # the program itself (not a caller passing arguments): see below
         # The objects the imports made live as long as the process: kept out of the
         # garbage collector's walks, the run's collections and the one at exit cost a
@@ -100,11 +109,16 @@ def _dispatch_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         sys.stderr.write(f"archon-async: {message}\n")
         return 1
     except KeyboardInterrupt:
-        if TERMINATED.is_set():
-            sys.stderr.write("archon-async: terminated\n")
-            return 143
-        sys.stderr.write("archon-async: interrupted\n")
-        return 130
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    """Say that a KeyboardInterrupt (Ctrl-C, or SIGTERM) stopped the command; its status."""
+    if TERMINATED.is_set():
+        sys.stderr.write("archon-async: terminated\n")
+        return 143
+    sys.stderr.write("archon-async: interrupted\n")
+    return 130
 
 
 class _VersionAction(argparse.Action):
