@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Coroutine, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -258,10 +259,12 @@ class CallPath:
 
     async def _share_refusals(self) -> None:
         """Refusals of ``n`` are kept where other processes look (the cache file, Redis):
-        learned from there now (and from the file while writing to it), told there when
+        learned from there now (and again while running: from the file while writing to it,
+        from Redis before drawing samples, each at most once a second), told there when
         this process meets one, so that no process asks ``n`` of them first."""
         refused = self._sender.no_n
         refused.listeners.clear()
+        self._sender.refresh_refusals = None
         if self.cache is not None:
             refused.learn(await anyio.to_thread.run_sync(self.cache.refusals))
             refused.listeners.append(self.cache.remember_refusal)
@@ -269,6 +272,10 @@ class CallPath:
         if self.shared_limits is not None:
             refused.learn(await self.shared_limits.refusals())
             refused.listeners.append(self.shared_limits.remember_refusal)
+            # And re-read before samples are drawn (once a second at most), as the file is.
+            self._sender.refresh_refusals = partial(
+                self.shared_limits.refresh_refusals, refused.learn
+            )
 
     async def aclose(self) -> None:
         """Close every connection pool and the in-process simulator; write the cache out.

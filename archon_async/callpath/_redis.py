@@ -134,6 +134,7 @@ class RedisLimits:
         self._pause = self._client.register_script(_PAUSE)
         self._refuse = self._client.register_script(_REFUSE)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._refusals_read = -1e9  # when `refusals` last read them (time.monotonic())
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
     def __repr__(self) -> str:
@@ -200,6 +201,7 @@ class RedisLimits:
         Raises:
             ConfigError: the server failed.
         """
+        self._refusals_read = time.monotonic()
         try:
             fields = await self._client.hgetall(f"{self.prefix}:n_refused")
         except self._errors as exc:
@@ -209,6 +211,18 @@ class RedisLimits:
             model_type, _, model = pair.decode().partition(_SEPARATOR)
             found[(model_type, model)] = int(most)
         return found
+
+    async def refresh_refusals(self, learn: Callable[[dict[tuple[str, str], int]], object]) -> None:
+        """Hand ``learn`` the refusals of ``n`` some process recorded, if they were last read
+        a second ago or more: a running process sees another's within about a second, as it
+        does through the cache file (read once a second while it is written). A server that
+        fails here is reported by the next request's turn, not by this."""
+        if time.monotonic() - self._refusals_read < 1.0:
+            return
+        try:
+            learn(await self.refusals())
+        except ConfigError:
+            return
 
     def remember_refusal(self, model_type: str, model: str, most: int) -> None:
         """Record for every process that a provider and model refused ``n`` (``most``

@@ -10,7 +10,7 @@ takes it (see `_samples`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 
 from .._concurrency import gather, gather_map
@@ -75,6 +75,9 @@ class Sender:
         #: What every call spent, capped or not.
         self.meter = Budget()
         self.no_n = NRefusals()
+        #: Reads the refusals of ``n`` other processes recorded meanwhile (at most once a
+        #: second: `RedisLimits.refresh_refusals`); None: none are shared that way.
+        self.refresh_refusals: Callable[[], Awaitable[None]] | None = None
         self._hit_records: dict[tuple[str, str, int, int], CallRecord] = {}
 
     def opened(self) -> Dispatcher:
@@ -131,6 +134,8 @@ class Sender:
         ``samples``: their numbers, told to the simulated provider (see `numbered`)."""
         if count == 0:
             return []
+        if count > 1 and self.refresh_refusals is not None:
+            await self.refresh_refusals()  # another process may have met a refusal of n
         provider = self.opened().provider_for(request.model_type)
         most = int(getattr(provider, "max_samples_per_request", 1))
         refused = self.no_n.most(request.model_type, request.model)
