@@ -125,7 +125,11 @@ class RedisLimits:
         self.rebooked = 0  # turns given up by requests woken too late (bench/ reads it)
         try:
             self._client: Any = redis.asyncio.from_url(url)
-        except ValueError as exc:  # redis's own words: the schemes it takes
+            # The URL's query options become the connection's arguments, checked only when
+            # it connects (a TypeError from deep in redis then): built once here, unconnected.
+            pool = self._client.connection_pool
+            pool.connection_class(**pool.connection_kwargs)
+        except (ValueError, TypeError) as exc:  # redis's own words: the schemes it takes
             raise ConfigError(
                 f"RedisLimits: {redacted_url(url)!r} is not a Redis URL ({exc}), e.g. "
                 "redis://127.0.0.1:6379/0"

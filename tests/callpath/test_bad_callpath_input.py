@@ -134,6 +134,19 @@ def test_redis_limits_refuse_a_url_that_is_not_redis() -> None:
         RedisLimits("http://x")
 
 
+@pytest.mark.parametrize("query", ["foo=bar", "socket_timeout=soon"])
+def test_redis_limits_refuse_a_url_option_redis_does_not_take(query: str) -> None:
+    """An unknown option in the URL's query was a TypeError traceback from inside redis when
+    the call path opened (a bad value was refused, as it is still)."""
+    url = f"redis://:hunter2@127.0.0.1:{closed_port()}/0?{query}"
+    with pytest.raises(ConfigError, match="is not a Redis URL") as refused:
+        RedisLimits(url)
+    assert "hunter2" not in str(refused.value) and "redis://:***@127.0.0.1" in str(refused.value)
+    done = run_cli("run", "q", "--simulate", "--shared-limits", url)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "is not a Redis URL" in done.stderr and "hunter2" not in done.stderr
+
+
 async def test_shared_limits_take_the_redis_url_as_the_cli_does(redis_url: str) -> None:
     """``Engine(..., shared_limits="redis://...")`` was an AttributeError ('str' object has
     no attribute 'check') when the engine opened."""
