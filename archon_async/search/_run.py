@@ -13,7 +13,6 @@ twice) and continues to the same result.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -34,6 +33,7 @@ from ._final import CHOSEN_BY, choose
 from ._load import load_search_file, validation_error
 from ._models import ModelRef
 from ._outputs import write_outputs
+from ._questions import QuestionSets
 from ._racing import Race
 from ._record import Evaluation, RunRecord
 from ._sampled import SampledEvaluator
@@ -157,8 +157,11 @@ class Search:
         from ..benchmarks import get_benchmark
 
         self._benchmark = get_benchmark(self.benchmark, path=data)
+        self._questions = QuestionSets(
+            self.settings, self._benchmark, name=self.benchmark, seed=seed, source=str(self.path)
+        )
         if self.mode != "oracle":  # question sets that do not fit: said now, not mid-run
-            self._split_counts(len(self._benchmark.items()))
+            self._questions.counts(len(self._benchmark.items()))
         self._check_judging()
         self.result: dict[str, Any] | None = None
         self._check_prices()
@@ -218,25 +221,13 @@ class Search:
             evaluator_for = await self._evaluators(stack)
             ranking = record.load_json("ranking.json")
             if ranking is None:
-                try:
-                    ranking = await evaluator_for(Space(self.settings, self.models)).rank_models()
-                except BudgetExceededError:
-                    ranking = None
-                if ranking is None:
-                    reason = self._cap_reason()
-                    yield SearchEvent("stopped", {"reason": reason})
-                    space = Space(self.settings, self.models)
-                    head = self._report_head(space, reason, started)
-                    head["sent"] = self._sent()
-                    # What the ranking sent counts on a resume (the cap spans every run).
-                    self._save_outside(record, before)
-                    self._save_spent(record)
-                    self.result = write_outputs(record, space, head, None)
-                    yield SearchEvent("finished", self.result)
-                    return
-                record.save_json("ranking.json", ranking)
-                self._save_outside(record, before)
-                self._save_spent(record)
+                ranking = await self._rank_models(evaluator_for, record, before)
+            if ranking is None:
+                reason = self._cap_reason()
+                yield SearchEvent("stopped", {"reason": reason})
+                self.result = self._stopped_in_ranking(record, before, reason, started)
+                yield SearchEvent("finished", self.result)
+                return
             ranked = sorted(self.models, key=lambda m: -float(ranking[m.model]))
             yield SearchEvent("ranked", {"ranking": ranking, "order": [m.model for m in ranked]})
             space = Space(self.settings, ranked)
@@ -313,6 +304,35 @@ class Search:
             self._save_spent(record)
             self.result = write_outputs(record, space, head, truth, chosen=chosen)
         yield SearchEvent("finished", self.result)
+
+    async def _rank_models(
+        self, evaluator_for: Any, record: RunRecord, before: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Each model alone on the ranking questions, kept in ``ranking.json`` (a resumed
+        search does not rank again); None when the budget ran out first."""
+        try:
+            ranking: dict[str, Any] | None = await evaluator_for(
+                Space(self.settings, self.models)
+            ).rank_models()
+        except BudgetExceededError:
+            return None
+        if ranking is not None:
+            record.save_json("ranking.json", ranking)
+            self._save_outside(record, before)
+            self._save_spent(record)
+        return ranking
+
+    def _stopped_in_ranking(
+        self, record: RunRecord, before: dict[str, Any], reason: str, started: float
+    ) -> dict[str, Any]:
+        """The outputs of a search whose budget ran out while it ranked the models."""
+        space = Space(self.settings, self.models)
+        head = self._report_head(space, reason, started)
+        head["sent"] = self._sent()
+        # What the ranking sent counts on a resume (the cap spans every run).
+        self._save_outside(record, before)
+        self._save_spent(record)
+        return write_outputs(record, space, head, None)
 
     async def _held_out(self, evaluator: Any, record: RunRecord, chosen: str) -> Any:
         """The chosen architecture's score on the held-out questions (kept in
@@ -468,7 +488,7 @@ class Search:
         return await self._engine_evaluators(stack)
 
     def _sampled_evaluators(self) -> Any:
-        dev, final, report = self._splits()
+        dev, final, report = self._questions.splits()
         ranking = self.ranking_questions(dev)
         numbers = self.question_numbers([*dev, *final, *ranking, *report])
         ext = self.settings.archon_async
@@ -506,7 +526,7 @@ class Search:
     async def _engine_evaluators(self, stack: AsyncExitStack) -> Any:
         from ..callpath import CallPath, SpendJournal
 
-        dev, final, report = self._splits()
+        dev, final, report = self._questions.splits()
         ranking = self.ranking_questions(dev)
         simulate: Any = False
         if self.simulate:
@@ -700,80 +720,22 @@ class Search:
 
     def questions(self) -> tuple[list[Any], list[Any]]:
         """The dev questions and the final-ranking ones (disjoint, seeded)."""
-        dev, final, _ = self._splits()
+        dev, final, _ = self._questions.splits()
         return dev, final
 
     def report_questions(self) -> list[Any]:
         """The held-out questions: disjoint from the dev and final-ranking ones, scored
         for the report only (the chosen architecture's unbiased score), never to choose."""
-        return self._splits()[2]
-
-    def _splits(self) -> tuple[list[Any], list[Any], list[Any]]:
-        items = self._benchmark.items()
-        dev_count, final_count, report_count = self._split_counts(len(items))
-        order = random.Random(self.seed).sample(range(len(items)), len(items))
-        cuts = (dev_count, dev_count + final_count, dev_count + final_count + report_count)
-        dev = [items[i] for i in sorted(order[: cuts[0]])]
-        final = [items[i] for i in sorted(order[cuts[0] : cuts[1]])]
-        report = [items[i] for i in sorted(order[cuts[1] : cuts[2]])]
-        return dev, final, report
-
-    def _split_counts(self, total: int) -> tuple[int, int, int]:
-        """How many dev, final-ranking and report questions of the benchmark's ``total``:
-        three disjoint sets. Unset, the dev and final-ranking ones are 60% and 20% of the
-        benchmark and the report's as many as the final ranking's, from those left.
-
-        Raises:
-            ConfigError: the counts the file sets need more questions than there are.
-        """
-        settings, ext = self.settings, self.settings.archon_async
-        given = settings.model_fields_set
-        dev_share = (
-            settings.dataset_sample_for_search if "dataset_sample_for_search" in given else None
-        )
-        final_share = (
-            settings.dataset_sample_for_final_ranking
-            if "dataset_sample_for_final_ranking" in given
-            else None
-        )
-        dev = ext.dev_questions or _count(dev_share or _DEV_SHARE, total)
-        final = (
-            ext.held_out_questions
-            if ext.held_out_questions is not None
-            else _count(final_share or _FINAL_SHARE, total)
-        )
-        left = max(0, total - dev - final)
-        report = ext.report_questions if ext.report_questions is not None else min(final, left)
-        if dev + final + report > total:
-            raise ConfigError(
-                f"the dev ({dev}), final-ranking ({final}) and report ({report}) questions "
-                f"are disjoint, but {self.benchmark} has {total}: lower "
-                "dataset_sample_for_search / dataset_sample_for_final_ranking (or our "
-                "section's dev_questions, held_out_questions, report_questions)",
-                source=str(self.path),
-            )
-        return dev, final, report
+        return self._questions.splits()[2]
 
     def ranking_questions(self, dev: list[Any]) -> list[Any]:
-        """The questions each model alone is ranked on: a seeded sample of Archon's
-        ``dataset_sample_for_power_ranking`` when the file sets it, else the dev ones."""
-        if "dataset_sample_for_power_ranking" not in self.settings.model_fields_set:
-            return dev
-        items = self._benchmark.items()
-        count = _count(self.settings.dataset_sample_for_power_ranking, len(items))
-        order = random.Random(f"{self.seed}:power_ranking").sample(range(len(items)), count)
-        return [items[i] for i in sorted(order)]
+        """The questions each model alone is ranked on (see `QuestionSets.ranking`)."""
+        return self._questions.ranking(dev)
 
     def question_numbers(self, items: list[Any]) -> dict[str, int]:
         """Question text -> the simulated effects' question it plays: the benchmark's
         i-th question plays question ``i % effects.questions``."""
-        position = {item.id: i for i, item in enumerate(self._benchmark.items())}
-        count = self.effects.questions
-        return {
-            item.messages[-1]["content"]: position[item.id] % count
-            for item in items
-            if item.messages
-        }
+        return self._questions.numbers(items, self.effects.questions)
 
     def estimate(self) -> dict[str, Any]:
         """What the search is expected to spend, before any call (a range)."""
@@ -902,17 +864,6 @@ def _search_budget(budget: Any, source: str) -> Budget | None:
         return Budget.model_validate(budget)
     except ValidationError as exc:
         raise validation_error(exc, source, Budget, ("budget",)) from None
-
-
-#: The benchmark's shares of dev and final-ranking questions when the file sets none (the
-#: sets are disjoint: all for the search would leave none to choose or report with).
-_DEV_SHARE, _FINAL_SHARE = 0.6, 0.2
-
-
-def _count(share: float, total: int) -> int:
-    """Archon's dataset_sample: a fraction of the benchmark, or a number of questions."""
-    wanted = round(share * total) if share <= 1 else int(share)
-    return max(1, min(total, wanted))
 
 
 def _event(
