@@ -22,45 +22,56 @@ from __future__ import annotations
 from . import _cli_start  # noqa: F401  (installs it as it is imported)
 
 # isort: split
+import gc as _gc
 import typing as _typing
 
-from ._architecture import Architecture as Architecture
-from ._config import ComponentSpec as ComponentSpec
-from ._config import ConfigWarning as ConfigWarning
-from ._config import ProviderSettings as ProviderSettings
-from ._engine import Engine as Engine
-from ._exceptions import ArchonError as ArchonError
-from ._exceptions import AuthenticationError as AuthenticationError
-from ._exceptions import BadRequestError as BadRequestError
-from ._exceptions import BatchBudgetExceededError as BatchBudgetExceededError
-from ._exceptions import BatchStoppedError as BatchStoppedError
-from ._exceptions import BudgetExceededError as BudgetExceededError
-from ._exceptions import CircuitOpenError as CircuitOpenError
-from ._exceptions import ComponentError as ComponentError
-from ._exceptions import ConfigError as ConfigError
-from ._exceptions import IncompleteReplyError as IncompleteReplyError
-from ._exceptions import InvalidInputError as InvalidInputError
-from ._exceptions import KeyPoolExhaustedError as KeyPoolExhaustedError
-from ._exceptions import LayerFailedGroup as LayerFailedGroup
-from ._exceptions import MalformedResponseError as MalformedResponseError
-from ._exceptions import OutputParseError as OutputParseError
-from ._exceptions import ProviderConnectionError as ProviderConnectionError
-from ._exceptions import ProviderError as ProviderError
-from ._exceptions import ProviderServerError as ProviderServerError
-from ._exceptions import ProviderStatusError as ProviderStatusError
-from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
-from ._exceptions import RateLimitError as RateLimitError
-from ._exceptions import RateLimitResetError as RateLimitResetError
-from ._registry import Registry as Registry
-from ._streaming import AnswerStream as AnswerStream
-from ._streaming import StreamChunk as StreamChunk
-from ._trace import Result as Result
-from ._trace import Trace as Trace
-from ._types import ChatRequest as ChatRequest
-from ._types import ChatResponse as ChatResponse
-from .callpath import Budget as Budget
-from .callpath import CallPath as CallPath
-from .callpath import ResponseCache as ResponseCache
+# The imports below make some 20,000 objects that live as long as the process, and the
+# collections their allocations set off (57 young and 6 middle ones) walk them for a few
+# hundred cycles: a tenth of the command's start-up (bench/RESULTS.md, issue 12). The
+# collector waits until they are done, and runs as the importer had it after.
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from ._architecture import Architecture as Architecture
+    from ._config import ComponentSpec as ComponentSpec
+    from ._config import ConfigWarning as ConfigWarning
+    from ._config import ProviderSettings as ProviderSettings
+    from ._engine import Engine as Engine
+    from ._exceptions import ArchonError as ArchonError
+    from ._exceptions import AuthenticationError as AuthenticationError
+    from ._exceptions import BadRequestError as BadRequestError
+    from ._exceptions import BatchBudgetExceededError as BatchBudgetExceededError
+    from ._exceptions import BatchStoppedError as BatchStoppedError
+    from ._exceptions import BudgetExceededError as BudgetExceededError
+    from ._exceptions import CircuitOpenError as CircuitOpenError
+    from ._exceptions import ComponentError as ComponentError
+    from ._exceptions import ConfigError as ConfigError
+    from ._exceptions import IncompleteReplyError as IncompleteReplyError
+    from ._exceptions import InvalidInputError as InvalidInputError
+    from ._exceptions import KeyPoolExhaustedError as KeyPoolExhaustedError
+    from ._exceptions import LayerFailedGroup as LayerFailedGroup
+    from ._exceptions import MalformedResponseError as MalformedResponseError
+    from ._exceptions import OutputParseError as OutputParseError
+    from ._exceptions import ProviderConnectionError as ProviderConnectionError
+    from ._exceptions import ProviderError as ProviderError
+    from ._exceptions import ProviderServerError as ProviderServerError
+    from ._exceptions import ProviderStatusError as ProviderStatusError
+    from ._exceptions import ProviderTimeoutError as ProviderTimeoutError
+    from ._exceptions import RateLimitError as RateLimitError
+    from ._exceptions import RateLimitResetError as RateLimitResetError
+    from ._registry import Registry as Registry
+    from ._streaming import AnswerStream as AnswerStream
+    from ._streaming import StreamChunk as StreamChunk
+    from ._trace import Result as Result
+    from ._trace import Trace as Trace
+    from ._types import ChatRequest as ChatRequest
+    from ._types import ChatResponse as ChatResponse
+    from .callpath import Budget as Budget
+    from .callpath import CallPath as CallPath
+    from .callpath import ResponseCache as ResponseCache
+finally:
+    if _collecting:
+        _gc.enable()
 
 if _typing.TYPE_CHECKING:
     __version__: str

@@ -22,7 +22,9 @@ A tree is a checkout with its own virtual environment (the default: this interpr
 ``--tree before=/tmp/base/.venv/bin/python --tree after=.venv/bin/python`` to compare two.
 Children run with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` removed from their
 environment, where it is set): with it off, every start compiles the package from source,
-which measures the environment, not the code. The load average is printed before and after.
+which measures the environment, not the code. They run with ``PYTHONSAFEPATH=1``, so that
+each imports its own tree's package, never the one in the working directory. The load
+average is printed before and after.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class Tree:
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # Each tree's interpreter imports its own package: without this, ``-m`` and ``-c`` put
+    # the working directory first on sys.path, and every tree run from a checkout's root
+    # imported that checkout's archon_async (before 2026-11-30 12:20, "before" and "after"
+    # measured the same code).
+    env["PYTHONSAFEPATH"] = "1"
     return env
 
 

@@ -95,3 +95,22 @@ def test_the_program_freezes_its_import_time_objects_a_caller_keeps_its_collecto
     by_caller, by_program = (int(count) for count in counts)
     assert by_caller == 0  # a test or an application calling main() keeps its collector
     assert by_program > 1000  # the command itself: the modules' objects are frozen
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_importing_the_package_leaves_the_collector_as_the_importer_had_it(enabled: bool) -> None:
+    # The collector is paused while the package imports (57 young and 6 middle collections
+    # before, finding little; one may still run as the package's own module is loaded);
+    # the importer's choice holds after, either way.
+    code = (
+        "import gc\n"
+        f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
+        "before = [stats['collections'] for stats in gc.get_stats()]\n"
+        "import archon_async\n"
+        "after = [stats['collections'] for stats in gc.get_stats()]\n"
+        "print(gc.isenabled(), sum(after) - sum(before) <= 2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == [str(enabled), "True"]
