@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from ._config import ProviderSettings
 from ._exceptions import (
     AuthenticationError,
+    BadRequestError,
     CircuitOpenError,
     KeyPoolExhaustedError,
     MalformedResponseError,
@@ -61,6 +62,8 @@ def is_retryable(error: BaseException) -> bool:
             return False
         if isinstance(error, AuthenticationError):
             return False  # the dispatcher may rotate to another key, but never waits
+        if isinstance(error, BadRequestError):
+            return False  # refused for what it asks, whatever the status (llama.cpp's 500)
         return error.status_code in _RETRYABLE_STATUS or error.status_code >= 500
     if isinstance(error, KeyPoolExhaustedError | CircuitOpenError):
         return False

@@ -79,7 +79,7 @@ class ChatResponse:
         headers: the response headers that matter to limits (x-ratelimit-*, retry-after).
         choices: for a request with ``n`` > 1, every sample in order, each with its share
             of the usage (``text`` and ``finish_reason`` above are the first one's, ``usage``
-            the request's); empty otherwise.
+            the request's), fewer than ``n`` from a server that ignores it; empty otherwise.
     """
 
     text: str

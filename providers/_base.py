@@ -357,6 +357,11 @@ class HttpProvider:
             return RateLimitError(
                 message, body=body, retry_after=retry_after, headers=limits, **common
             )
+        if status >= 500 and _ONE_CHOICE.search(message):
+            # llama.cpp's server refuses n > 1 with a 500 ("Only one completion choice is
+            # allowed"): the request is refused, the server is not at fault (not retried, and
+            # the call path then asks one sample a request).
+            return BadRequestError(message, body=body, **common)
         if status >= 500:
             return ProviderServerError(message, body=body, **common)
         if status in (408, 409):
@@ -490,6 +495,10 @@ def with_choices(
             for i, (text, finish) in enumerate(choices)
         ),
     )
+
+
+#: llama.cpp's refusal of ``n`` > 1 (its server's "Only one completion choice is allowed").
+_ONE_CHOICE = re.compile(r"only one completion choice", re.IGNORECASE)
 
 
 def _says_key_is_bad(body: str) -> bool:

@@ -220,8 +220,10 @@ class OpenAIChatProvider(HttpProvider):
         )
         if request.n <= 1:
             return first
-        if len(texts) != request.n:
+        if len(texts) > request.n:
             raise self.malformed(request, f"asked for {request.n} choices, got {len(texts)}")
+        # Fewer is a server that ignores n (llama-cpp-python's answers one choice): what came
+        # is kept, and the call path draws the rest (`Sender`).
         return with_choices(first, texts, usage)
 
     def _choice(self, request: ChatRequest, choice: Any, usage: Any) -> tuple[str, str | None]:

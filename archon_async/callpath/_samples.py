@@ -8,7 +8,9 @@ for Groq, which documents ``n=1`` only; Gemini 8); adapters without it draw one 
 A provider that refuses ``n`` (a 400 naming it) is remembered per model_type and model, and
 its samples are drawn one request each from then on, or, where the refusal states the most a
 request may ask ("'n' : number must be at most 3", OpenAI's "Expected a value <= 10"), in
-requests of that many.
+requests of that many. A server that ignores ``n`` and answers fewer choices than asked
+(llama-cpp-python's and lmdeploy's servers answer one) is remembered the same way: the
+choices it sent are kept and the rest drawn as many a request as it answered.
 
 The trace stays per sample: each sample gets its own `CallRecord` with its share of the
 request's tokens (see `providers._base.with_choices`); the samples after the first are
@@ -29,7 +31,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from .._exceptions import ProviderError, ProviderStatusError
+from .._exceptions import BadRequestError, ProviderError, ProviderStatusError
 from .._types import CallRecord, ChatRequest, ChatResponse
 
 __all__ = [
@@ -47,10 +49,11 @@ __all__ = [
 SAMPLES_FIELD = "simulate_samples"
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
-# "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...".
+# "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",
+# llama.cpp's "Only one completion choice is allowed".
 _NAMES_N = re.compile(
     r"""["']n["']|\bn\b\s*(?:must|=|:|is|should|>|<)"""
-    r"|candidate_?count|number of (?:choices|candidates)",
+    r"|candidate_?count|number of (?:choices|candidates)|one completion choice",
     re.IGNORECASE,
 )
 
@@ -62,7 +65,10 @@ _MOST = re.compile(r"at most (\d+)|<=\s*(\d+)|between 1 and (\d+)", re.IGNORECAS
 
 def refuses_n(error: ProviderError) -> bool:
     """Whether a failed request was refused for asking several samples at once."""
-    if not isinstance(error, ProviderStatusError) or error.status_code not in (400, 422):
+    if not isinstance(error, ProviderStatusError):
+        return False
+    # A refusal is a 400 or 422, or what the adapter read as one (llama.cpp's 500).
+    if error.status_code not in (400, 422) and not isinstance(error, BadRequestError):
         return False
     return bool(_NAMES_N.search(f"{error} {error.body or ''}"))
 

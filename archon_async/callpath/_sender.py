@@ -199,7 +199,31 @@ class Sender:
         records = sample_records(record, response)
         for each in records:
             self.charge(each)
-        return list(zip(response.choices, records, strict=True))
+        drawn: list[Outcome] = list(zip(response.choices, records, strict=True))
+        if len(drawn) < size:
+            return await self._draw_rest(request, size, drawn, ticket, samples)
+        return drawn
+
+    async def _draw_rest(
+        self,
+        request: ChatRequest,
+        size: int,
+        drawn: list[Outcome],
+        ticket: int,
+        samples: list[int] | None,
+    ) -> list[Outcome]:
+        """A reply of fewer choices than the ``size`` asked: a server that ignores ``n``
+        (llama-cpp-python's answers one). The choices it sent are kept, the model is
+        remembered as taking that many a request, and the rest drawn so."""
+        got = len(drawn)
+        self.no_n.add(request.model_type, request.model, got)
+        log.info("n_ignored", provider=request.model_type, model=request.model, n=size, got=got)
+        rest = None if samples is None else samples[got:]
+        if got > 1:
+            again = await self._draw_in(request, size - got, got, ticket, rest)
+        else:
+            again = await self._draw_singly(request, size - got, ticket, rest)
+        return Drawn([*drawn, *again], refused_records(again))
 
     def charge(self, record: CallRecord) -> None:
         """Count a call's cost in the meter and the budget."""
