@@ -38,8 +38,8 @@ EXIT_CODES = """exit status:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archon-async`` command; returns the exit status."""
-    end_guard()  # Ctrl-C is a KeyboardInterrupt from here on: caught below, or by a command
     try:
+        end_guard()  # Ctrl-C is a KeyboardInterrupt from here on: caught below, or by a command
         return _main(argv)
     except KeyboardInterrupt:
         return _interrupted()
