@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench._common import CALLS_PER_PROMPT, Phase, write_result
+from bench._common import CALLS_PER_PROMPT, Phase, settle_heap, write_result
 
 Call = Callable[[str, list[dict[str, str]]], Awaitable[str]]
 
@@ -93,6 +93,7 @@ async def run_batch(call: Call, shape: str, n: int, workers: int) -> int:
 async def measure(call: Call, args: argparse.Namespace, extra: dict[str, Any]) -> None:
     """Warm up, run the mode the arguments ask for, and write the result file."""
     await asyncio.gather(*(call(MODELS[0], _user("warm-up")) for _ in range(args.warmup)))
+    settle_heap()
     if args.mode == "query":
         walls = []
         phase = Phase()

@@ -22,7 +22,7 @@ import structlog
 from archon_async import Engine
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
-from bench._common import CALLS_PER_PROMPT, Phase, load_shape_config, write_result
+from bench._common import CALLS_PER_PROMPT, Phase, load_shape_config, settle_heap, write_result
 from bench.clients._raw import base_parser
 
 
@@ -87,6 +87,7 @@ async def main() -> None:
     extra: dict[str, Any] = {"client": "engine", "inflight": args.inflight}
     async with engine:
         await asyncio.gather(*(engine.generate("warm-up") for _ in range(args.warmup)))
+        settle_heap()
         if args.mode == "query":
             walls = []
             phase = Phase()
