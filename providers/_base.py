@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import orjson
@@ -156,8 +156,12 @@ class HttpProvider:
             )
         return self._client
 
-    async def _send(self, url: str, content: bytes, headers: dict[str, str]) -> Reply:
-        """POST straight to the client's transport, reading the whole reply.
+    def _send(
+        self, url: str, content: bytes, headers: dict[str, str]
+    ) -> Coroutine[Any, Any, Reply]:
+        """The POST straight to the client's transport, reading the whole reply (awaited by
+        `post_json`: the transport's own coroutine, not one more level around it that every
+        loop turn of the call would pass through).
 
         `AsyncClient.post` would add its per-request machinery (auth flow, redirects,
         cookies, hooks: none of which we use), which measured at about a third of a call's
@@ -177,17 +181,9 @@ class HttpProvider:
         transport = client._transport_for_url(parsed)
         post_whole = getattr(transport, "post_whole", None)
         if post_whole is not None:
-            reply: Reply = await post_whole(url, content, headers, client.timeout)
-        else:
-            reply = await self._send_httpx(transport, parsed, content, headers)
-        if len(reply.content) > self.settings.max_reply_bytes:
-            # Another transport (a proxy's, a test's) read it all; still never kept.
-            from archon_async.core import ReplyTooLargeError
-
-            raise ReplyTooLargeError(
-                f"the reply is larger than {self.settings.max_reply_bytes} bytes"
-            )
-        return reply
+            whole: Coroutine[Any, Any, Reply] = post_whole(url, content, headers, client.timeout)
+            return whole
+        return self._send_httpx(transport, parsed, content, headers)
 
     async def _send_httpx(
         self,
@@ -259,6 +255,10 @@ class HttpProvider:
             failure = self._send_failure(request, exc)
             if failure is None:
                 raise
+        else:
+            if len(response.content) > self.settings.max_reply_bytes:
+                # Another transport (a proxy's, a test's) read it all; still never kept.
+                failure = self.too_large(request)
         if failure is not None:
             # Raised outside the handler, so that the httpx error is not chained to it: its
             # request (and its frames' locals) hold the key's header.
