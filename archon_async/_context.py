@@ -19,9 +19,15 @@ R = TypeVar("R")
 
 
 class Completer(Protocol):
-    """The engine side of a call (the dispatcher)."""
+    """The engine side of a call: the run's call path, and what it charges."""
 
-    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]: ...
+    def complete(self, request: ChatRequest) -> Awaitable[tuple[ChatResponse, CallRecord]]:
+        """Make the call (its record is on the `ProviderError` if it fails)."""
+        ...
+
+    def charge(self, record: CallRecord) -> None:
+        """Count a call made, failed or not (`CallContext` calls it as the call ends)."""
+        ...
 
 
 def request_for(
@@ -109,15 +115,20 @@ class CallContext:
         return self._call(request)
 
     async def _call(self, request: ChatRequest) -> ChatResponse:
+        # The completer's coroutine is awaited here and charged here, not by a coroutine of
+        # the completer's own: a level less on every loop turn of the call.
+        completer = self._completer
         try:
-            response, record = await self._completer.complete(request)
+            response, record = await completer.complete(request)
         except ProviderError as exc:
             # A failed call is a call too: its attempts count in the trace's totals.
             if exc.call_record is not None:
                 self._trace.record_call(exc.call_record)
+                completer.charge(exc.call_record)
             self._trace.notes.append({"event": "call_failed", "error": str(exc)})
             raise
         self._trace.record_call(record)
+        completer.charge(record)
         return response
 
     async def complete_samples(

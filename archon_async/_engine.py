@@ -12,6 +12,7 @@ import weakref
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
+    Coroutine,
     Iterable,
     Mapping,
     Sequence,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["Engine"]
 
 log = get_logger(__name__)
+
 
 class Engine:
     """Runs an architecture: ``async with Engine(arch) as engine: await engine.generate(q)``.
@@ -531,16 +533,17 @@ class _RunCalls:
         self._budget = budget
         self._samples: dict[bytes, int] = {}
 
-    async def complete(self, request: ChatRequest) -> tuple[ChatResponse, CallRecord]:
-        try:
-            response, record = await self._callpath.complete(request, counter=self._samples)
-        except ProviderError as exc:
-            if self._budget is not None and exc.call_record is not None:
-                self._budget.charge(exc.call_record)
-            raise
+    def complete(
+        self, request: ChatRequest
+    ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
+        """The call, the next sample of its request in this run (`CallContext` awaits it
+        and calls `charge` as it ends)."""
+        return self._callpath.complete(request, counter=self._samples)
+
+    def charge(self, record: CallRecord) -> None:
+        """Charge the engine's budget for a call made (a cache hit as a hit)."""
         if self._budget is not None:
             self._budget.charge_all((record,))
-        return response, record
 
     async def complete_samples(
         self, request: ChatRequest, count: int

@@ -105,6 +105,10 @@ async def test_call_context_records_the_failed_call_of_the_dispatcher() -> None:
             error.call_record = record
             raise error
 
+        def charge(self, record: CallRecord) -> None:
+            charged.append(record)
+
+    charged: list[CallRecord] = []
     trace = ComponentTrace(index=0, type="generator", model="m", model_type="Fake_API")
     architecture = Architecture.from_dict({"layers": [[generator("Fake_API")]]}, registry=_reg())
     context = CallContext(
@@ -118,6 +122,7 @@ async def test_call_context_records_the_failed_call_of_the_dispatcher() -> None:
     with pytest.raises(ProviderServerError):
         await context.complete([{"role": "user", "content": "q"}])
     assert trace.calls == [record]
+    assert charged == [record]  # the run's budget is charged for it too
 
 
 def _reg() -> Registry:
