@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+from asyncio import _get_running_loop as _running_loop  # None outside a loop
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -392,15 +393,17 @@ class CallPath:
         dispatcher = self._sender.dispatcher
         return dispatcher.statistics() if dispatcher is not None else {}
 
-    async def complete(
+    def complete(
         self,
         request: ChatRequest,
         *,
         sample: int | None = None,
         counter: dict[bytes, int] | None = None,
         ticket: int | None = None,
-    ) -> tuple[ChatResponse, CallRecord]:
+    ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
         """Make one call (or answer it from the cache): sample ``sample`` of ``request``.
+
+        Awaited, as a coroutine function's call is: ``await callpath.complete(request)``.
 
         Args:
             request: the completion to make.
@@ -415,20 +418,11 @@ class CallPath:
         """
         if ticket is None:
             ticket = current_ticket.get()
-        ready = self._ready
-        if ready is None or (ready is not self._opened and not ready.done()):
-            await self.open()  # closed (or never opened): opens on this loop
-        # The sender's (or the cache's) coroutine itself, not one that awaits it: a level
-        # less for every loop turn of the call.
-        if self._cached is None:
-            work = self._sender.send(request, ticket)
-        else:
-            work = self._cached.complete(request, sample, counter, ticket)
-        if self._loop is not asyncio.get_running_loop():
-            return await self._forward(work)
-        return await work
+        if self._here():
+            return self._one(request, sample, counter, ticket)
+        return self._open_then(partial(self._one, request, sample, counter, ticket))
 
-    async def complete_samples(
+    def complete_samples(
         self,
         request: ChatRequest,
         count: int,
@@ -436,9 +430,11 @@ class CallPath:
         first: int | None = None,
         counter: dict[bytes, int] | None = None,
         ticket: int | None = None,
-    ) -> list[Outcome]:
+    ) -> Coroutine[Any, Any, list[Outcome]]:
         """Samples ``first`` .. ``first + count - 1`` of ``request``: from the cache where
         it has them, the rest in as few requests as the provider allows (see `_samples`).
+
+        Awaited, as a coroutine function's call is.
 
         Args:
             request: the completion to sample (its ``n`` is ignored).
@@ -453,13 +449,46 @@ class CallPath:
         """
         if ticket is None:
             ticket = current_ticket.get()
+        if self._here():
+            return self._many(request, count, first, counter, ticket)
+        return self._open_then(partial(self._many, request, count, first, counter, ticket))
+
+    def _here(self) -> bool:
+        """Open on the running loop: a call's coroutine is then the sender's (or the
+        cache's) own, awaited by the caller itself, with no level of ours between them that
+        every loop turn of the call would pass through."""
+        ready = self._ready
+        return ready is not None and ready is self._opened and self._loop is _running_loop()
+
+    def _one(
+        self,
+        request: ChatRequest,
+        sample: int | None,
+        counter: dict[bytes, int] | None,
+        ticket: int,
+    ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
+        if self._cached is None:
+            return self._sender.send(request, ticket)
+        return self._cached.complete(request, sample, counter, ticket)
+
+    def _many(
+        self,
+        request: ChatRequest,
+        count: int,
+        first: int | None,
+        counter: dict[bytes, int] | None,
+        ticket: int,
+    ) -> Coroutine[Any, Any, list[Outcome]]:
+        if self._cached is None:
+            return self._sender.draw(request, count, ticket)
+        return self._cached.samples(request, count, first, counter, ticket)
+
+    async def _open_then(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """A call made while the call path is closed or still opening, or from another
+        loop: opens it on this loop first, or forwards the call to its home loop."""
         ready = self._ready
         if ready is None or (ready is not self._opened and not ready.done()):
             await self.open()  # closed (or never opened): opens on this loop
-        if self._cached is None:
-            work = self._sender.draw(request, count, ticket)
-        else:
-            work = self._cached.samples(request, count, first, counter, ticket)
         if self._loop is not asyncio.get_running_loop():
-            return await self._forward(work)
-        return await work
+            return await self._forward(work())
+        return await work()
