@@ -30,7 +30,7 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 
-async def gather_map(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> list[T]:
+def gather_map(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> Coroutine[Any, Any, list[T]]:
     """Run ``fn(item)`` for every item concurrently in one task group; results in order.
 
     The first failure cancels the siblings and is raised as itself (not wrapped in an
@@ -47,9 +47,18 @@ async def gather_map(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> lis
     (a batch keeps every prompt's fan-outs alive at once, for the garbage collector).
     """
     if len(items) <= 1:
-        # One call runs in this task: no group, and no comprehension's frame between the
-        # caller and its awaits (every loop turn resumes the whole chain).
-        return [await fn(items[0])] if items else []
+        return _gather_one(fn, items)
+    return _gather_many(fn, items)
+
+
+async def _gather_one(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> list[T]:
+    # One call runs in this task: no group, and no comprehension's frame between the caller
+    # and its awaits (every loop turn resumes the whole chain); no closure's cells either (a
+    # layer of one component, a component of one sample: most calls of a batch).
+    return [await fn(items[0])] if items else []
+
+
+async def _gather_many(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> list[T]:
     results: list[Any] = [None] * len(items)
 
     async def run(index: int) -> None:
