@@ -94,7 +94,7 @@ class _LayerRun:
         self._members = members
         self._state = state
         self._make_context = make_context
-        self.tests = _UnitTestOrder(members)
+        self.tests = _UnitTestOrder.of(members)
         self.traces = [
             ComponentTrace(index=i, type=spec.type, model=spec.model, model_type=spec.model_type)
             for i, (spec, _) in enumerate(members)
@@ -146,12 +146,20 @@ class _UnitTestOrder:
 
     __slots__ = ("_done", "_generators", "_tests")
 
-    def __init__(self, members: Sequence[tuple[ComponentSpec, Component]]) -> None:
-        self._generators = [
+    def __init__(self, generators: list[int]) -> None:
+        self._generators = generators  # the positions of the layer's unit test generators
+        self._done = {i: anyio.Event() for i in generators}
+        self._tests: dict[int, list[str]] = {}
+
+    @staticmethod
+    def of(members: Sequence[tuple[ComponentSpec, Component]]) -> _UnitTestOrder:
+        """The order of one run of a layer of ``members``."""
+        generators = [
             i for i, (spec, _) in enumerate(members) if spec.type == "unit_test_generator"
         ]
-        self._done = {i: anyio.Event() for i in self._generators}
-        self._tests: dict[int, list[str]] = {}
+        # A layer without generators (nearly all) has nothing to order and nothing that
+        # changes: every run shares one, instead of three objects alive per run.
+        return _UnitTestOrder(generators) if generators else _NO_UNIT_TESTS
 
     async def state_for(
         self, position: int, state: Mapping[str, Any], trace: ComponentTrace
@@ -181,3 +189,8 @@ class _UnitTestOrder:
         tails = [self._tests[i] for i in self._generators if self._tests.get(i)]
         if tails:
             next_state[QUERY_UNIT_TESTS] = [*query_unit_tests(state), *tails]
+
+
+#: The order of every run of a layer without unit test generators: empty, and never written
+#: (`written` and `done` change only the generators' entries).
+_NO_UNIT_TESTS = _UnitTestOrder([])
