@@ -334,12 +334,17 @@ class Engine:
         bound = bind_log_context(architecture=self.architecture.name)
         try:
             try:
-                for index, members in enumerate(self._layers):
+                layers = self._layers
+                # By position: a range's iterator is not tracked by the garbage collector,
+                # enumerate's and the list's are (alive while every prompt's calls are).
+                for index in range(len(layers)):
                     make_context = _LayerContexts(
                         conversation, run_key, index, options, calls, self._scorers
                     )
                     with options.layer(index):
-                        state, layer_trace = await run_layer(index, members, state, make_context)
+                        state, layer_trace = await run_layer(
+                            index, layers[index], state, make_context
+                        )
                     trace.layers.append(layer_trace)
             finally:
                 reset_log_context(bound)
