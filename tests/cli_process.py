@@ -11,11 +11,13 @@ the child was killed.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +28,8 @@ CLI_MODULE = "archon_async.cli"
 #: How much of a child's standard error an assertion message shows: its summary and the
 #: traceback of its failure, which come last.
 STDERR_SHOWN = 6000
+#: The line the simulated provider's process writes once it accepts connections.
+_LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 def cli_env(*, without_keys: bool = False, **extra: str) -> dict[str, str]:
@@ -44,11 +48,14 @@ def run_cli(
     env_without_keys: bool = False,
     module: str = CLI_MODULE,
     env: dict[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``archon-async ARGS...`` (``python -m MODULE ARGS...``) from the repository root
-    and wait for it; ``env`` replaces the environment built by `cli_env`."""
+    and wait for it; ``input`` is its standard input, ``env`` replaces the environment
+    built by `cli_env`."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
+        input=input,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -141,13 +148,15 @@ class CliChild:
                 pytest.fail(f"not ready after {timeout} s: {described(self.outcome())}")
             time.sleep(0.01)
 
-    def kill(self) -> subprocess.CompletedProcess[str]:
-        """SIGKILL the child (which must still run) and return what it had written."""
+    def kill(
+        self, sig: int = signal.SIGKILL, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Send the child (which must still run) ``sig``, wait for it to exit and return
+        what it did."""
         if self.process.poll() is not None:
-            pytest.fail(f"the child ended before it could be killed: {described(self.outcome())}")
-        self.process.send_signal(signal.SIGKILL)
-        self._ended()
-        return self.outcome()
+            pytest.fail(f"the child ended before the signal {sig}: {described(self.outcome())}")
+        self.process.send_signal(sig)
+        return self.finish(timeout)
 
 
 def start_cli(
@@ -166,3 +175,25 @@ def start_cli(
         env=env if env is not None else cli_env(without_keys=env_without_keys),
         **popen,
     )
+
+
+@contextmanager
+def simulator_process(*flags: str, logs: Path) -> Iterator[str]:
+    """The simulated provider as a process of its own, on a free loopback port
+    (``python -m archon_async.simulate --port 0 FLAGS...``), as a user runs a local server:
+    yields its base URL once it says it listens; stopped with SIGTERM at the end."""
+    command = [sys.executable, "-m", "archon_async.simulate", "--port", "0", *flags]
+    with CliChild(command, logs=logs, env=cli_env()) as child:
+        urls: list[str] = []
+
+        def listening() -> bool:
+            urls.extend(_LISTENING.findall(child.outcome().stdout))
+            return bool(urls)
+
+        child.wait_until(listening, timeout=60)
+        try:
+            yield urls[0]
+        finally:
+            if child.process.poll() is None:
+                child.process.terminate()
+            child.finish(timeout=30)

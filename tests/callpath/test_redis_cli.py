@@ -65,7 +65,7 @@ async def test_two_batch_processes_hold_one_limit_through_redis(
             return done
 
         for finished in await anyio.to_thread.run_sync(run_both):
-            assert finished.returncode == 0, finished.stderr[-2000:]
+            expect_status(finished)
         log = server.request_log()
     answered = [record for record in log if record.status == 200]
     assert len(answered) == 40

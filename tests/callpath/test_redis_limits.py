@@ -13,6 +13,7 @@ import pytest
 from archon_async import CallPath, ConfigError, Engine
 from archon_async.callpath import RedisLimits, _redis
 from archon_async.simulate import SimulatedServer, SimulationSettings
+from tests.cli_process import described, expect_status
 from tests.conftest import ROOT
 from tests.integration.helpers import generator
 
@@ -70,7 +71,11 @@ async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
             # have made one call.
             for worker in workers:
                 assert worker.stdout is not None and worker.stdin is not None
-                assert worker.stdout.readline().strip() == "ready", worker.stderr
+                if worker.stdout.readline().strip() != "ready":  # it failed: say why
+                    worker.kill()
+                    out, err = worker.communicate(timeout=60)
+                    done = subprocess.CompletedProcess(worker.args, worker.returncode, out, err)
+                    pytest.fail(f"a worker did not warm up: {described(done)}")
             for worker in workers:
                 assert worker.stdin is not None
                 worker.stdin.write("go\n")
@@ -83,7 +88,7 @@ async def test_four_processes_share_one_rpm_limit(redis_url: str) -> None:
 
         rebooked = 0
         for finished in await anyio.to_thread.run_sync(run_all):
-            assert finished.returncode == 0, finished.stderr[-2000:]
+            expect_status(finished)
             rebooked += int(finished.stdout.split("rebooked")[1])
         log = server.request_log()
     answered = [record for record in log if record.status == 200]

@@ -4,8 +4,6 @@ journal (``spent_all_runs``) and the provider's own request log do."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import anyio
@@ -15,7 +13,8 @@ import pytest
 from archon_async import Architecture, Engine
 from archon_async._defaults import DEFAULT_ARCHITECTURE
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
-from tests.conftest import ROOT, summary_of
+from tests.cli_process import expect_status, run_cli
+from tests.conftest import summary_of
 
 _PROMPTS = 3
 
@@ -36,19 +35,13 @@ async def test_the_batch_summary_counts_the_requests_refused_for_n(
     lines = (orjson.dumps({"id": i, "prompt": f"What is {i} * 23?"}) for i in range(_PROMPTS))
     prompts.write_bytes(b"".join(line + b"\n" for line in lines))
     async with SimulatedServer(_refusing_n()) as server:
-        command = [
-            sys.executable, "-m", "archon_async.cli", "batch", "--input", str(prompts),
-            "--output", str(tmp_path / "out.jsonl"), "--simulate-url", str(server.base_url),
-        ]  # fmt: skip
+        args = ["batch", "--input", str(prompts), "--output", str(tmp_path / "out.jsonl")]
+        args += ["--simulate-url", str(server.base_url)]
         if cached:  # the samples then go through the cache's claims (`CachedCalls._send`)
-            command += ["--cache", str(tmp_path / "cache.sqlite")]
-        done = await anyio.to_thread.run_sync(
-            lambda: subprocess.run(
-                command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
-            )
-        )
+            args += ["--cache", str(tmp_path / "cache.sqlite")]
+        done = await anyio.to_thread.run_sync(lambda: run_cli(*args))
         log = server.request_log()
-    assert done.returncode == 0, done.stderr[-2000:]
+    expect_status(done)
     refused = [record for record in log if record.status == 400]
     assert refused and all(record.n and record.n > 1 for record in refused)
     assert all(record.status == 200 for record in log if record not in refused)

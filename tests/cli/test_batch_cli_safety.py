@@ -5,14 +5,14 @@ every bad input line said, progress and the bill of an interrupted run."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import orjson
 
-from tests.conftest import ROOT, run_cli, summary_of
+from tests.cli_process import expect_status, run_cli, start_cli
+from tests.conftest import summary_of
 
 
 def _prompts(path: Path, count: int) -> Path:
@@ -25,23 +25,14 @@ def _prompts(path: Path, count: int) -> Path:
     return path
 
 
-def _batch(*args: str) -> list[str]:
-    return [sys.executable, "-m", "archon_async.cli", "batch", *args]
-
-
 def test_standard_input_to_standard_output() -> None:
     prompts = "".join(
         orjson.dumps({"id": f"q{i}", "prompt": f"Question {i}?"}).decode() + "\n" for i in range(3)
     )
-    done = subprocess.run(
-        _batch("configs/single_model.json", "--input", "-", "--output", "-", "--simulate"),
-        input=prompts,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(
+        "batch", "configs/single_model.json", "--input", "-", "--output", "-", "--simulate",
+        input=prompts, timeout=120,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = [orjson.loads(line) for line in done.stdout.splitlines()]
     assert sorted(line["id"] for line in lines) == ["q0", "q1", "q2"]
@@ -88,37 +79,23 @@ def test_an_output_that_is_not_an_answers_file_is_left_untouched(tmp_path: Path)
 def test_two_runs_on_one_output_do_not_both_answer(tmp_path: Path) -> None:
     prompts = _prompts(tmp_path / "in.jsonl", 40)
     out = tmp_path / "out.jsonl"
-    args = _batch(
-        "configs/single_model.json", "--input", str(prompts), "--output", str(out),
+    args = (
+        "batch", "configs/single_model.json", "--input", str(prompts), "--output", str(out),
         "--simulate", "--simulate-latency-ms", "1000", "--concurrency", "1",
     )  # fmt: skip
-    first = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        # Ctrl-C as in a terminal, whatever the tests were started with: a script's
-        # background job (CI under nohup or `&`) passes SIGINT on ignored, and this run
-        # then answered all 40 prompts and exited 0.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while (not out.exists() or not out.read_bytes()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert first.poll() is None, "the first run ended too soon to test the lock"
-        second = subprocess.run(
-            args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert second.returncode == 1
-        assert "another run is writing" in second.stderr
-    finally:
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=60)
+    # Ctrl-C as in a terminal, whatever the tests were started with: a script's background
+    # job (CI under nohup or `&`) passes SIGINT on ignored, and this run then answered all
+    # 40 prompts and exited 0.
+    as_in_a_terminal = partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    with start_cli(*args, logs=tmp_path / "logs", preexec_fn=as_in_a_terminal) as first:
+        first.wait_until(lambda: out.exists() and bool(out.read_bytes()), timeout=60)
+        second = run_cli(*args, timeout=120)
+        assert "another run is writing" in expect_status(second, 1).stderr
+        interrupted = first.kill(signal.SIGINT)
     ids = [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()]
     assert len(ids) == len(set(ids))  # nothing answered twice
     # Interrupted (and refused) runs leave no lock file behind.
-    assert first.returncode == 130
+    expect_status(interrupted, 130)
     assert not out.with_name("out.jsonl.lock").exists()
 
 
@@ -165,31 +142,12 @@ def test_a_run_shorter_than_the_report_interval_still_reports(tmp_path: Path) ->
 def test_the_bill_of_a_killed_batch_counts_the_prompts_in_flight(tmp_path: Path) -> None:
     prompts = _prompts(tmp_path / "in.jsonl", 100)
     out = tmp_path / "out.jsonl"
-    process = subprocess.Popen(
-        _batch(
-            "--input",
-            str(prompts),
-            "--output",
-            str(out),
-            "--simulate",
-            "--simulate-latency-ms",
-            "300",
-            "--concurrency",
-            "4",
-        ),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 90
-    while (not out.exists() or not out.read_bytes()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # the next prompts are part-way through the built-in 3-layer architecture
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
-    summary = summary_of(subprocess.CompletedProcess([], 143, stdout, stderr))
+    args = ["batch", "--input", str(prompts), "--output", str(out), "--simulate"]
+    args += ["--simulate-latency-ms", "300", "--concurrency", "4"]
+    with start_cli(*args, logs=tmp_path / "logs") as child:
+        child.wait_until(lambda: out.exists() and bool(out.read_bytes()), timeout=90)
+        time.sleep(0.5)  # the next prompts are part-way through the built-in 3-layer one
+        summary = summary_of(expect_status(child.kill(signal.SIGTERM), 143))
     written = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     on_lines = sum(line["calls"] for line in written)
     assert summary["stopped"] == "terminated"

@@ -6,10 +6,8 @@ real API), and the judge with and without a key."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import orjson
 import pytest
 
 from archon_async.simulate import SIMULATED_MARK
+from tests.cli_process import simulator_process
 from tests.conftest import ROOT
 
 
@@ -41,23 +40,9 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server speaking the OpenAI API on the loopback, logging the requests it gets."""
-    log = tmp_path_factory.mktemp("provider") / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "archon_async.simulate", "--port", "0", "--request-log", "500"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while (found := re.search(r"listening on (http://\S+)", log.read_text())) is None:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not announce its address"
-            time.sleep(0.05)
-        yield found.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    logs = tmp_path_factory.mktemp("provider")
+    with simulator_process("--request-log", "500", logs=logs) as url:
+        yield url
 
 
 def real_env(url: str) -> dict[str, str]:

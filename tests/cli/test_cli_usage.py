@@ -6,13 +6,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
 import pytest
 
 from archon_async import Architecture, ConfigError, __version__
+from tests.cli_process import expect_status, start_cli
 from tests.conftest import ROOT, run_cli
 
 
@@ -117,35 +117,12 @@ def test_sigterm_prints_the_summary_and_exits_143(tmp_path: Path) -> None:
         )
     )
     out = tmp_path / "out.jsonl"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "archon_async.cli",
-            "batch",
-            "configs/single_model.json",
-            "--input",
-            str(prompts),
-            "--output",
-            str(out),
-            "--simulate",
-            "--simulate-latency-ms",
-            "200",
-            "--concurrency",
-            "4",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
-    assert '"stopped": "terminated"' in stderr
+    args = ["batch", "configs/single_model.json", "--input", str(prompts), "--output", str(out)]
+    args += ["--simulate", "--simulate-latency-ms", "200", "--concurrency", "4"]
+    with start_cli(*args, logs=tmp_path / "logs") as child:
+        child.wait_until(lambda: out.exists() and out.stat().st_size > 0, timeout=60)
+        done = expect_status(child.kill(signal.SIGTERM), 143)
+    assert '"stopped": "terminated"' in done.stderr
 
 
 def test_validate_reports_every_problem_of_a_file(tmp_path: Path) -> None:

@@ -4,10 +4,6 @@ architecture at one OpenAI-compatible server (here the simulator, served in a su
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,32 +12,15 @@ import httpx
 import pytest
 
 from archon_async import Architecture, ConfigError, ConfigWarning, Engine
-from tests.conftest import ROOT, FakeProvider, fake_registry, run_cli
+from tests.cli_process import simulator_process
+from tests.conftest import FakeProvider, fake_registry, run_cli
 
 
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
     """An OpenAI-compatible server on loopback (the simulator, as its own process)."""
-    said = tmp_path / "simulator.out"
-    with said.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "archon_async.simulate", "--port", "0", "--request-log", "99"],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"listening on (http://\S+)", said.read_text())
-            if found:
-                yield found.group(1)
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"the simulator did not start: {said.read_text()}")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with simulator_process("--request-log", "99", logs=tmp_path / "simulator") as url:
+        yield url
 
 
 def test_base_url_and_model_point_every_component_at_one_server(server_url: str) -> None:

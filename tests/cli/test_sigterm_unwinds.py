@@ -5,18 +5,14 @@ about a coroutine that the interrupted frame had created and not yet made a task
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.conftest import ROOT
+from tests.cli_process import cli_env, expect_status, start_cli
 
 
 def _as_in_a_terminal() -> None:
@@ -42,23 +38,12 @@ def test_sigterm_in_a_batch_prints_no_traceback(
         )
     )
     out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "archon_async.cli", "batch", "--input", str(prompts)]
-    command += ["--output", str(out), "--simulate", "--concurrency", "16"]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=started,
-        env=os.environ | {"PYTHONWARNINGS": "always::RuntimeWarning"},
-    )
-    deadline = time.monotonic() + 90
-    while (not out.exists() or not out.read_bytes()) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
+    args = ["batch", "--input", str(prompts), "--output", str(out), "--simulate"]
+    args += ["--concurrency", "16"]
+    env = cli_env(PYTHONWARNINGS="always::RuntimeWarning")
+    with start_cli(*args, logs=tmp_path / "logs", env=env, preexec_fn=started) as child:
+        child.wait_until(lambda: out.exists() and bool(out.read_bytes()), timeout=90)
+        stderr = expect_status(child.kill(signal.SIGTERM), 143).stderr
     assert "Traceback" not in stderr and "unhandled exception" not in stderr, stderr
     assert "never awaited" not in stderr and "Task was destroyed" not in stderr, stderr
     assert '"stopped": "terminated"' in stderr  # the summary, as for Ctrl-C

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli_process import simulator_process
 from tests.conftest import ROOT
 
 
@@ -38,17 +39,9 @@ def _wait_for(log: Path, pattern: str, process: subprocess.Popen[bytes]) -> re.M
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[str]:
-    log = tmp_path / "simulator.log"
     # Each call takes 1.5 s: the client leaves during the first layer.
-    process = _start(
-        [sys.executable, "-m", "archon_async.simulate", "--port", "0", "--latency-ms", "1500"],
-        log,
-    )
-    try:
-        yield _wait_for(log, r"listening on (http://\S+)", process).group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with simulator_process("--latency-ms", "1500", logs=tmp_path / "simulator") as url:
+        yield url
 
 
 @pytest.fixture

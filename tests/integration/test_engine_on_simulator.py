@@ -17,23 +17,7 @@ from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async.simulate import KeySettings, SimulatedServer, SimulationSettings
 from tests.conftest import ARCHON_CONFIGS
-from tests.integration.helpers import only_leaf
-
-SINGLE = {
-    "name": "one-call",
-    "layers": [
-        [
-            {
-                "type": "generator",
-                "model": "gpt-4o",
-                "model_type": "OpenAI_API",
-                "temperature": 0.7,
-                "max_tokens": 64,
-                "samples": 1,
-            }
-        ]
-    ],
-}
+from tests.integration.helpers import SINGLE, engine_on, only_leaf
 
 
 async def test_a_batch_under_injected_faults_loses_nothing(tmp_path: Path) -> None:
@@ -44,18 +28,10 @@ async def test_a_batch_under_injected_faults_loses_nothing(tmp_path: Path) -> No
         seed=11,
     )
     async with SimulatedServer(settings) as server:
-        engine = Engine(
-            SINGLE,
-            keys={"OPENAI_API_KEY": ["sk-one"]},
-            # No circuit breaker: on a loaded machine the simulator can stay silent for a
-            # whole 0.5 s timeout, and this test is about retries losing nothing.
-            providers={
-                "OpenAI_API": {
-                    "base_url": f"{server.base_url}/v1",
-                    "timeout_s": 0.5,
-                    "circuit_failures": 0,
-                }
-            },
+        # No circuit breaker: on a loaded machine the simulator can stay silent for a whole
+        # 0.5 s timeout, and this test is about retries losing nothing.
+        engine = engine_on(
+            server, ["sk-one"], architecture=SINGLE, timeout_s=0.5, circuit_failures=0
         )
         items = [
             BatchItem(id=f"f{i}", messages=[{"role": "user", "content": f"Q{i}?"}])
@@ -84,11 +60,7 @@ async def test_keys_never_reach_logs_and_are_sent_only_as_auth() -> None:
     secret = "sk-live-VERY-SECRET-123456"
     async with SimulatedServer(SimulationSettings(require_key=True)) as server:
         with capture_logs() as logs:
-            async with Engine(
-                SINGLE,
-                keys={"OPENAI_API_KEY": [secret]},
-                providers={"OpenAI_API": {"base_url": f"{server.base_url}/v1"}},
-            ) as engine:
+            async with engine_on(server, [secret], architecture=SINGLE) as engine:
                 result = await engine.generate("hello?")
                 text = repr(engine) + repr(engine.dispatcher)
     assert result.text
@@ -101,11 +73,7 @@ async def test_a_missing_key_is_a_clear_error() -> None:
     async with SimulatedServer(SimulationSettings(require_key=True)) as server:
         # Checked when the engine is built, or at the first call: either names the variable.
         with pytest.raises((ConfigError, ExceptionGroup)) as info:
-            async with Engine(
-                SINGLE,
-                keys={"OPENAI_API_KEY": []},
-                providers={"OpenAI_API": {"base_url": f"{server.base_url}/v1"}},
-            ) as engine:
+            async with engine_on(server, [], architecture=SINGLE) as engine:
                 await engine.generate("hello?")
     error = info.value if isinstance(info.value, ConfigError) else only_leaf(info.value)
     assert "OPENAI_API_KEY" in str(error)
@@ -115,11 +83,7 @@ async def test_a_refused_key_is_a_clear_error_without_the_key() -> None:
     revoked = "sk-revoked-SECRET-0042"
     settings = SimulationSettings(keys={revoked: KeySettings(refuse="invalid")})
     async with SimulatedServer(settings) as server:
-        async with Engine(
-            SINGLE,
-            keys={"OPENAI_API_KEY": [revoked]},
-            providers={"OpenAI_API": {"base_url": f"{server.base_url}/v1"}},
-        ) as engine:
+        async with engine_on(server, [revoked], architecture=SINGLE) as engine:
             with pytest.raises(ExceptionGroup) as info:
                 await engine.generate("hello?")
     error = only_leaf(info.value)

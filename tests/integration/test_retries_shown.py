@@ -7,11 +7,10 @@ from pathlib import Path
 
 import orjson
 
-from archon_async import Engine
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async.simulate import SimulatedServer, SimulationSettings
-from tests.integration.test_engine_on_simulator import SINGLE
+from tests.integration.helpers import SINGLE, engine_on
 
 
 async def test_timeouts_and_retries_are_counted_per_line_and_in_the_summary(
@@ -19,16 +18,9 @@ async def test_timeouts_and_retries_are_counted_per_line_and_in_the_summary(
 ) -> None:
     settings = SimulationSettings(fault_rate=0.4, faults=["timeout"], timeout_fault_s=3.0, seed=5)
     async with SimulatedServer(settings) as server:
-        engine = Engine(
-            SINGLE,
-            keys={"OPENAI_API_KEY": ["sk-one"]},
-            providers={
-                "OpenAI_API": {
-                    "base_url": f"{server.base_url}/v1",
-                    "timeout_s": 0.3,
-                    "circuit_failures": 0,  # every timeout is retried here
-                }
-            },
+        # No circuit breaker: every timeout is retried here.
+        engine = engine_on(
+            server, ["sk-one"], architecture=SINGLE, timeout_s=0.3, circuit_failures=0
         )
         items = [
             BatchItem(id=f"q{i}", messages=[{"role": "user", "content": f"Q{i}?"}])
