@@ -141,8 +141,9 @@ class RunRecord:
             )
             if changed and self._holds_results(run_dir):
                 raise ConfigError(
-                    f"{run_dir} holds another search (it differs in: {', '.join(changed)}); "
-                    "run the same command to resume it, or give another --run-dir",
+                    f"{run_dir} holds another search: {_changes(changed, held, identity)}; "
+                    "run the same command to resume it, or give another --run-dir (the "
+                    "evaluations, Archon's iteration counts and the budget may change)",
                     source=str(self.meta_path),
                 )
         # Written anew when the directory holds nothing to resume (a run that failed before
@@ -192,6 +193,22 @@ class RunRecord:
         """Read ``name`` back, or None when it is not there."""
         path = self.run_dir / name
         return orjson.loads(path.read_bytes()) if path.exists() else None
+
+
+def _changes(names: list[str], held: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """What differs between a record's search and the one asked for, for a person: the
+    first few settings with both values."""
+
+    def shown(value: Any) -> str:
+        text = "unset" if value is None else orjson.dumps(value).decode()
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    parts = [
+        f"{name} is {shown(held.get(name))} there, {shown(wanted.get(name))} here"
+        for name in names[:4]
+    ]
+    more = f" and {len(names) - 4} more settings" if len(names) > 4 else ""
+    return "; ".join(parts) + more
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -190,15 +190,20 @@ class Search:
         return Path(f"{self.path.stem}.search")
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed search must share with the record it continues."""
+        """What a resumed search must share with the record it continues: every setting
+        of the space and of how an architecture is scored and chosen (by name: the refusal
+        says which changed), the models, and what orders the proposals. Not how far the
+        search may go (the evaluations, Archon's iteration counts, the budget) nor how
+        fast, nor where: a search resumed with more evaluations continues the same
+        proposals, as the algorithms depend on the scores so far and the seed only."""
         return {
-            "space": _settings_digest(self.settings, self.models),
+            **_space_settings(self.settings),
+            "models": [m.model for m in self.models],
             "benchmark": self.benchmark,
             "mode": self.mode,
             "algorithm": self.algorithm,
             "seed": self.seed,
             "parallel": self.parallel,
-            "evaluations": self.evaluations,
         }
 
     async def run(self) -> dict[str, Any]:
@@ -805,19 +810,38 @@ def _spent_before(record: RunRecord) -> tuple[int, int, float]:
     )
 
 
-def _settings_digest(settings: SearchFile, models: list[ModelRef]) -> str:
-    import hashlib
+#: Settings that do not make a search another one: how far it may go (Archon's iteration
+#: counts, our evaluations and budget), how fast (rate limits), where it writes, the
+#: estimate's token guesses, and what `Search.identity` holds resolved (the algorithm,
+#: the benchmark, the architectures in flight at once).
+_FREE_SETTINGS = {
+    "random_search_iterations",
+    "init_points",
+    "n_iter",
+    "search_iterations",
+    "base_output_directory",
+    "search_algorithm_choice",
+    "benchmark",
+}
+_FREE_OURS = {
+    "evaluations",
+    "budget",
+    "providers",
+    "run_dir",
+    "prompt_tokens",
+    "answer_tokens",
+    "algorithm",
+    "parallel",
+}
 
-    import orjson
 
-    # What the search evaluates, not how far it may go nor how fast: a budget, rate limits,
-    # the run directory or the estimate's token guesses may change on a resume.
-    free = {"budget", "providers", "run_dir", "prompt_tokens", "answer_tokens"}
-    dumped = settings.model_dump(mode="json", exclude={"archon_async": free})
-    data = {"settings": dumped, "models": [m.model for m in models]}
-    return hashlib.blake2b(
-        orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=8
-    ).hexdigest()
+def _space_settings(settings: SearchFile) -> dict[str, Any]:
+    """The search file's settings that define the search, by name (ours as
+    ``archon_async.NAME``), JSON-ready."""
+    exclude: dict[str, Any] = dict.fromkeys(_FREE_SETTINGS, True)
+    dumped = settings.model_dump(mode="json", exclude=exclude | {"archon_async": _FREE_OURS})
+    ours = dumped.pop("archon_async")
+    return dumped | {f"archon_async.{name}": value for name, value in ours.items()}
 
 
 def _single(model: ModelRef | None) -> dict[str, Any] | None:
