@@ -12,6 +12,7 @@ import orjson
 from ._cli_common import positive_float, positive_int, run_async
 from ._exceptions import ConfigError
 from ._pricing import usd_text
+from ._words import plural
 
 __all__ = ["add_search_command"]
 
@@ -121,23 +122,41 @@ def _search(args: argparse.Namespace) -> int:
     return 1 if report.get("stopped_by") else 0
 
 
+def _spent(spent: dict[str, Any]) -> str:
+    return (
+        f"spent {spent['calls']:,} calls, {spent['tokens']:,} tokens, {usd_text(spent['dollars'])}"
+    )
+
+
 def _progress(event: Any) -> None:
     data = event.data
     if event.kind == "evaluated":
         planned = data["planned"]
         of = f"/{planned}" if planned < 10**9 else ""
-        spent = data["spent"]
         sys.stderr.write(
             f"[{data['evaluated']}{of}] {data['key']}: {data['score']:.2f} "
             f"(best so far {data['best_key']}: {data['best_objective']:.2f}; "
-            f"spent {spent['calls']} calls, {spent['tokens']} tokens, "
-            f"{usd_text(spent['dollars'])})\n"
+            f"{_spent(data['spent'])})\n"
         )
+    elif event.kind == "ranking":
+        where = f"[ranking {data['done']}/{data['of']}]"
+        if "model" not in data:
+            questions = plural(data["questions"], "question")
+            sys.stderr.write(f"{where} each model alone on {questions}\n")
+        else:
+            sys.stderr.write(
+                f"{where} {data['model']}: {data['score']:.2f} ({_spent(data['spent'])})\n"
+            )
     elif event.kind == "final_scored":
+        # The score is on the questions none of the finalists had answered when chosen.
+        fresh, answered = data["fresh_questions"], data["questions"]
+        on, dev = plural(answered, "selection question"), f"dev {data['dev_score']:.2f}"
+        if fresh < answered:
+            on = f"{plural(fresh, 'question')} new to the finalists"
+            dev = f"{answered:,} answered in all; {dev}"
         sys.stderr.write(
             f"[final ranking {data['done']}/{data['of']}] stage {data['stage']}: "
-            f"{data['key']}: {data['score']:.2f} on {data['questions']} selection questions "
-            f"(dev {data['dev_score']:.2f})\n"
+            f"{data['key']}: {data['score']:.2f} on {on} ({dev})\n"
         )
     elif event.kind == "ranked":
         sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")

@@ -10,7 +10,7 @@ whose answers are generated once, or by single ratings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -142,7 +142,12 @@ class EngineEvaluator:
         self._baseline_answers: dict[str, str] | None = None
 
     async def rank_models(self) -> dict[str, float]:
-        scores = {}
+        return {model: score async for model, score in self.rank_each()}
+
+    async def rank_each(self) -> AsyncIterator[tuple[str, float]]:
+        """Each available model alone on the ranking questions, one after the other:
+        yields (model id, score in points) as each is done (a live display shows them:
+        the ranking can take as long as many evaluations)."""
         for model in self.space.models:
             config = {
                 "name": model.name,
@@ -158,8 +163,7 @@ class EngineEvaluator:
                 ],
             }
             values, _ = await self._run(config, self.ranking, self.outside, self.outside)
-            scores[model.model] = 100.0 * sum(values) / max(1, len(values))
-        return scores
+            yield model.model, 100.0 * sum(values) / max(1, len(values))
 
     async def evaluate(
         self, candidate: Candidate, n: int, *, stop_below: float | None

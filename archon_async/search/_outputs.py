@@ -10,6 +10,7 @@ leaderboard and the spend by model.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 from .._pricing import usd, usd_text
@@ -193,7 +194,9 @@ def _pareto_svg(evaluations: list[Evaluation], front: list[Evaluation], cost: st
     xs = [float(getattr(e, cost)) for e in evaluations]
     ys = [e.score for e in evaluations]
     sx, sy = _scale(xs, _PAD, _W - 24), _scale(ys, _H - _PAD, 36)
-    parts = _axes("Score against cost per query", cost.replace("_", " "), "score (points)")
+    dollars = cost == "dollars_per_query"
+    x_label = "list-price dollars per query" if dollars else cost.replace("_", " ")
+    parts = _axes("Score against cost per query", x_label, "score (points)")
     parts += [
         f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="#9aa"><title>{e.key}: '
         f"{e.score:.2f}</title></circle>"
@@ -201,14 +204,30 @@ def _pareto_svg(evaluations: list[Evaluation], front: list[Evaluation], cost: st
     ]
     line = " ".join(f"{sx(float(getattr(e, cost))):.1f},{sy(e.score):.1f}" for e in front)
     parts.append(f'<polyline points="{line}" fill="none" stroke="#c33" stroke-width="2"/>')
+    x_low, x_high = _ends(min(xs), max(xs), "$" if dollars else "")
+    y_low, y_high = _ends(min(ys), max(ys))
     parts += [
-        _tick(f"{min(xs):g}", _PAD, _H - _PAD + 16),
-        _tick(f"{max(xs):g}", _W - 40, _H - _PAD + 16),
-        _tick(f"{min(ys):.1f}", 4, _H - _PAD),
-        _tick(f"{max(ys):.1f}", 4, 40),
+        _tick(x_low, _PAD, _H - _PAD + 16),
+        _tick(x_high, _W - 64, _H - _PAD + 16),
+        _tick(y_low, 4, _H - _PAD),
+        _tick(y_high, 4, 40),
     ]
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _ends(low: float, high: float, unit: str = "") -> tuple[str, str]:
+    """The two ends of an axis as text: 2 decimals (dollars: 3 significant digits of the
+    larger end), more when that would print two different ends alike."""
+    top = max(abs(low), abs(high))
+    decimals = 2
+    if unit == "$" and 0 < top < 1:
+        decimals = 2 - math.floor(math.log10(top))
+    for more in range(decimals, decimals + 6):
+        ends = f"{unit}{low:.{more}f}", f"{unit}{high:.{more}f}"
+        if ends[0] != ends[1]:
+            return ends
+    return ends
 
 
 def _tick(text: str, x: float, y: float) -> str:
@@ -231,8 +250,14 @@ def _curve_svg(evaluations: list[Evaluation]) -> str:
     parts.append(f'<polyline points="{line}" fill="none" stroke="#36c" stroke-width="2"/>')
     # Both ends of both axes: a curve whose bottom is unlabelled reads as rising from zero.
     parts += [
-        _tick(f"{best[-1]:.2f}", 4, 40),
-        _tick(f"{min(e.objective for e in evaluations):.2f}", 4, _H - _PAD),
+        *(
+            _tick(text, 4, y)
+            for text, y in zip(
+                _ends(min(e.objective for e in evaluations), best[-1]),
+                (_H - _PAD, 40),
+                strict=True,
+            )
+        ),
         _tick(f"{int(min(xs))}", _PAD, _H - _PAD + 16),
         _tick(f"{int(max(xs))}", _W - 40, _H - _PAD + 16),
     ]
@@ -313,20 +338,20 @@ def _html(
         f"<tr><td>{i}</td><td>{esc(e.key)}</td>"
         f"<td>{esc(Candidate.from_params(e.params).describe())}</td><td>{e.score:.2f}</td>"
         f"<td>{e.ci[0]:.2f} to {e.ci[1]:.2f}</td><td>{e.calls_per_query:g}</td>"
-        f"<td>{e.tokens_per_query:g}</td><td>{usd_text(e.dollars_per_query)}</td>"
+        f"<td>{e.tokens_per_query:,.0f}</td><td>{usd_text(e.dollars_per_query)}</td>"
         f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
         for i, e in enumerate(ranked[:100], 1)
     )
     spent = report.get("spend") or {}
     spend_rows = "".join(
-        f"<tr><td>{esc(m)}</td><td>{int(u['calls'])}</td><td>{int(u['tokens'])}</td>"
-        f"<td>{u['dollars']:.4f}</td></tr>"
+        f"<tr><td>{esc(m)}</td><td>{int(u['calls']):,}</td><td>{int(u['tokens']):,}</td>"
+        f"<td>{usd_text(u['dollars'])}</td></tr>"
         for m, u in (spent.get("by_model") or {}).items()
     )
     if spend_rows:
         spend_rows += (
-            f"<tr><th>total</th><th>{spent['calls']}</th><th>{spent['tokens']}</th>"
-            f"<th>{spent['dollars']:.4f}</th></tr>"
+            f"<tr><th>total</th><th>{spent['calls']:,}</th><th>{spent['tokens']:,}</th>"
+            f"<th>{usd_text(spent['dollars'])}</th></tr>"
         )
     else:
         spend_rows = '<tr><td colspan="4">no calls were made (oracle scores)</td></tr>'
@@ -356,8 +381,9 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;te
 <th>calls/query</th><th>tokens/query</th><th>$/query</th><th>cache hits</th>
 <th>stopped early</th></tr>{rows}</table>
 <h2>Spend by model</h2>
-<p>Calls sent (cache hits cost nothing): the architectures, their judging, the model
-ranking, the baseline's answers and the held-out scoring.</p>
+<p>Calls sent by every run of the search (cache hits cost nothing): the architectures,
+their judging, the model ranking, the baseline's answers, racing and the held-out
+scoring.</p>
 <table id="spend"><tr><th>model</th><th>calls</th><th>tokens</th><th>$ (list price)</th></tr>
 {spend_rows}</table>
 <h2>Run</h2><table>{facts}</table>

@@ -244,6 +244,7 @@ class Race:
                     "key": evaluation.key,
                     "dev_score": evaluation.score,
                     "score": round(mean(self.fresh(evaluation)), 6),
+                    "fresh_questions": len(self.fresh(evaluation)),  # what the score is on
                     "questions": self.questions(evaluation),
                     "stage": stage,
                     "done": done,

@@ -56,8 +56,9 @@ def benchmark_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class SearchEvent:
-    """Something the search did: ``ranked``, ``evaluated``, ``final_scored`` (one of the
-    final ranking re-scored), ``stopped`` or ``finished``."""
+    """Something the search did: ``ranking`` (the model ranking started, or one more model
+    ranked), ``ranked``, ``evaluated``, ``final_scored`` (one of the final ranking
+    re-scored), ``stopped`` or ``finished``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -226,7 +227,12 @@ class Search:
             evaluator_for = await self._evaluators(stack)
             ranking = record.load_json("ranking.json")
             if ranking is None:
-                ranking = await self._rank_models(evaluator_for, record, before)
+                ranking = {}
+                try:
+                    async for ranked_one in self._rank(evaluator_for, record, before, ranking):
+                        yield ranked_one
+                except BudgetExceededError:
+                    ranking = None
             if ranking is None:
                 reason = self._cap_reason()
                 yield SearchEvent("stopped", {"reason": reason})
@@ -310,22 +316,43 @@ class Search:
             self.result = write_outputs(record, space, head, truth, chosen=chosen)
         yield SearchEvent("finished", self.result)
 
-    async def _rank_models(
-        self, evaluator_for: Any, record: RunRecord, before: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Each model alone on the ranking questions, kept in ``ranking.json`` (a resumed
-        search does not rank again); None when the budget ran out first."""
-        try:
-            ranking: dict[str, Any] | None = await evaluator_for(
-                Space(self.settings, self.models)
-            ).rank_models()
-        except BudgetExceededError:
-            return None
-        if ranking is not None:
-            record.save_json("ranking.json", ranking)
-            self._save_outside(record, before)
-            self._save_spent(record)
-        return ranking
+    async def _rank(
+        self,
+        evaluator_for: Any,
+        record: RunRecord,
+        before: dict[str, Any],
+        ranking: dict[str, float],
+    ) -> AsyncIterator[SearchEvent]:
+        """Each model alone on the ranking questions, into ``ranking`` and then
+        ``ranking.json`` (a resumed search does not rank again), with a ``ranking`` event as
+        it starts and as each model is done (a live display shows the ranking's progress).
+
+        Raises:
+            BudgetExceededError: the budget ran out first (nothing is kept).
+        """
+        evaluator = evaluator_for(Space(self.settings, self.models))
+        if not isinstance(evaluator, EngineEvaluator):  # scores known at once: no calls
+            ranking.update(await evaluator.rank_models())
+        else:
+            of, questions = len(self.models), len(evaluator.ranking)
+            yield SearchEvent("ranking", {"done": 0, "of": of, "questions": questions})
+            async for model, score in evaluator.rank_each():
+                ranking[model] = score
+                sent = self._sent()
+                yield SearchEvent(
+                    "ranking",
+                    {
+                        "model": model,
+                        "score": score,
+                        "done": len(ranking),
+                        "of": of,
+                        "questions": questions,
+                        "spent": {k: sent[k] for k in ("calls", "tokens", "dollars")},
+                    },
+                )
+        record.save_json("ranking.json", ranking)
+        self._save_outside(record, before)
+        self._save_spent(record)
 
     def _stopped_in_ranking(
         self, record: RunRecord, before: dict[str, Any], reason: str, started: float

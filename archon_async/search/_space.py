@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from .._pricing import DEFAULT_PRICES, cost_usd
+from .._words import plural
 from ._models import ModelRef
 from ._settings import SearchFile
 
@@ -89,8 +90,10 @@ class Candidate:
     def describe(self) -> str:
         """The candidate in words, e.g. ``top 3 models x 2 samples; fusion layers of 4, 2
         fusers; critic; ranker keeps 5; verifier``."""
-        parts = [f"top {self.model_top_k} models x {self.sample_top_k} samples"]
-        if self.fusers:
+        parts = [f"top {plural(self.model_top_k, 'model')} x {plural(self.sample_top_k, 'sample')}"]
+        if len(self.fusers) == 1:
+            parts.append(f"a fusion layer of {plural(self.fusers[0], 'fuser')}")
+        elif self.fusers:
             parts.append("fusion layers of " + ", ".join(map(str, self.fusers)) + " fusers")
         if self.critic:
             parts.append("critic")

@@ -1,0 +1,124 @@
+"""What a person reads while a search runs and after: the model ranking's live progress,
+counts in words, the Pareto plot's axis ends and the report's spend table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import anyio
+import pytest
+
+from archon_async._cli_search import _progress
+from archon_async.search import Search, SearchEvent
+from archon_async.search._outputs import _ends
+from archon_async.search._space import Candidate
+from tests.search._spaces import small_space, write
+
+
+def test_the_model_ranking_shows_each_model_as_it_is_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, small_space(evaluations=1, dev_questions=6, held_out_questions=0))
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
+
+    async def collect() -> list[SearchEvent]:
+        return [event async for event in search.events()]
+
+    events = anyio.run(collect)
+    kinds = [event.kind for event in events]
+    # Said before the first ranking call, then once per model, before any evaluation.
+    assert kinds[:6] == ["ranking"] * 5 + ["ranked"]
+    start, *done = (event.data for event in events[:5])
+    assert start == {"done": 0, "of": 4, "questions": 6}
+    assert [d["done"] for d in done] == [1, 2, 3, 4]
+    assert {d["model"] for d in done} == set(events[5].data["ranking"])
+    calls = [d["spent"]["calls"] for d in done]
+    assert calls == sorted(calls) and calls[-1] == 4 * 6  # each model alone, 6 questions
+    for event in events[:5]:
+        _progress(event)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "[ranking 0/4] each model alone on 6 questions"
+    assert re.fullmatch(
+        r"\[ranking 4/4\] \S+: \d+\.\d\d \(spent 24 calls, [\d,]+ tokens, \$.+\)", lines[4]
+    )
+
+
+def test_counts_in_words_are_singular_for_one() -> None:
+    one = Candidate.from_params(
+        {
+            "model_top_k": 1,
+            "sample_top_k": 1,
+            "fuser_layer_1": 1,
+            "fuser_layer_2": 0,
+            "fuser_layer_3": 0,
+            "critic": False,
+            "ranker": False,
+            "ranker_top_k": 0,
+            "final": "none",
+        }
+    )
+    assert one.describe() == "top 1 model x 1 sample; a fusion layer of 1 fuser"
+    two = Candidate.from_params(
+        {
+            "model_top_k": 3,
+            "sample_top_k": 2,
+            "fuser_layer_1": 4,
+            "fuser_layer_2": 2,
+            "fuser_layer_3": 0,
+            "critic": True,
+            "ranker": False,
+            "ranker_top_k": 0,
+            "final": "verifier",
+        }
+    )
+    assert (
+        two.describe() == "top 3 models x 2 samples; fusion layers of 4, 2 fusers; critic; verifier"
+    )
+
+
+def test_axis_ends_are_told_apart_and_dollars_read_as_dollars() -> None:
+    assert _ends(62.5, 90.0) == ("62.50", "90.00")
+    # Architectures near the top differ by tenths of a point or less.
+    assert _ends(81.23, 81.27) == ("81.23", "81.27")
+    assert _ends(81.2301, 81.2349) == ("81.230", "81.235")
+    assert _ends(0.0016731, 0.00567, "$") == ("$0.00167", "$0.00567")
+    assert _ends(0.004701, 0.004705, "$") == ("$0.004701", "$0.004705")
+    assert _ends(1.5, 12.25, "$") == ("$1.50", "$12.25")
+
+
+def test_the_pareto_plot_and_spend_table_show_units(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=4, dev_questions=5, held_out_questions=0))
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
+    anyio.run(search.run)
+    svg = (tmp_path / "run" / "pareto.svg").read_text()
+    assert "list-price dollars per query" in svg
+    ticks = re.findall(r'font-size="11">([^<]*)</text>', svg)
+    assert len(ticks) == 4 and all(t.startswith("$") for t in ticks[:2])
+    assert all(re.fullmatch(r"\d+\.\d\d+", t) for t in ticks[2:])
+    page = (tmp_path / "run" / "report.html").read_text()
+    spend = page[page.index('<table id="spend">') :]
+    spend = spend[: spend.index("</table>")]
+    assert re.search(r"<th>total</th><th>[\d,]+</th><th>[\d,]+</th><th>\$[\d.]+</th>", spend)
+
+
+def test_a_final_ranking_line_says_which_questions_its_score_is_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    progress = {"key": "m2s1", "dev_score": 75.0, "stage": 1, "done": 1, "of": 6}
+    _progress(
+        SearchEvent(
+            "final_scored", progress | {"score": 83.3333, "fresh_questions": 30, "questions": 42}
+        )
+    )
+    _progress(
+        SearchEvent(
+            "final_scored", progress | {"score": 80.0, "fresh_questions": 1, "questions": 1}
+        )
+    )
+    first, second = capsys.readouterr().err.splitlines()
+    assert first == (
+        "[final ranking 1/6] stage 1: m2s1: 83.33 on 30 questions new to the finalists "
+        "(42 answered in all; dev 75.00)"
+    )
+    assert second == "[final ranking 1/6] stage 1: m2s1: 80.00 on 1 selection question (dev 75.00)"
