@@ -103,12 +103,9 @@ def check_required_keys(
         ConfigError: naming the first such model_type, its variables and the ways to give
             a key.
     """
-    for model_type in sorted(model_types):
-        if model_type not in _KEY_REQUIRED:
-            continue
-        names = key_variables(model_type)
-        if any(key_sets.get(name) for name in names):
-            continue
+    missing = keyless_provider(model_types, key_sets)
+    if missing is not None:
+        model_type, names = missing
         either = " or ".join(names)
         needed = (
             f"{model_type} needs an API key and none is given: set {either} (and "
@@ -123,6 +120,16 @@ def check_required_keys(
             f"({{{names[0]!r}: ['...']}}); or add --simulate to try it on the simulated "
             "provider, or --base-url URL --model NAME to use your own OpenAI-compatible server",
         )
+
+
+def keyless_provider(model_types: Iterable[str], key_sets: KeySets) -> tuple[str, list[str]] | None:
+    """The first hosted model_type of ``model_types`` with no key in ``key_sets``, and the
+    variables its key may be given in; None when every one that needs a key has one."""
+    for model_type in sorted(model_types):
+        names = key_variables(model_type)
+        if model_type in _KEY_REQUIRED and not any(key_sets.get(name) for name in names):
+            return model_type, list(names)
+    return None
 
 
 def load_key_sets(

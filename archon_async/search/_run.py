@@ -618,21 +618,27 @@ class Search:
         Raises:
             ConfigError: naming the search file, the provider and how to give a key.
         """
-        from .._keys import check_required_keys, load_key_sets
+        from .._keys import keyless_provider, load_key_sets
 
         refs = [*self.models, self._resolve(self.settings.judge_model)]
         refs.append(self._resolve(self.settings.baseline_model, "baseline_model"))
         types = {ref.model_type for ref in refs if ref is not None}
-        try:
-            check_required_keys(types, load_key_sets(self.keys), source=str(self.path))
-        except ConfigError as exc:
-            # The engine's advice names run/batch options; say the search's own.
-            raise ConfigError(
-                str(exc).split(" or a .env file, or ")[0].split(": ", 1)[-1]
-                + " or a .env file; or pass keys= (Python) / --keys FILE (a JSON key file); "
-                "or add --simulate to search on the simulated provider",
-                source=str(self.path),
-            ) from None
+        missing = keyless_provider(types, load_key_sets(self.keys))
+        if missing is None:
+            return
+        # The search's own advice, once each (the engine's names run/batch options).
+        model_type, names = missing
+        needed = (
+            f"{model_type} needs an API key and none is given: set {' or '.join(names)} (and "
+            f"{names[0]}_2, ... for more keys) in the environment or in a .env file, or give "
+            f"a JSON key file ({{{names[0]!r}: ['...']}}, Archon's api_keys.json)"
+        )
+        raise ConfigError(
+            f"{needed} as Search(keys=PATH); or simulate=True to search on the simulated provider",
+            source=str(self.path),
+            cli_hint=f"{needed} with --keys FILE; or add --simulate to search on the "
+            "simulated provider",
+        )
 
     def simulation_settings(self, questions: list[Any]) -> Any:
         """The simulated provider's settings for this search: its models' skills, the seed,

@@ -122,3 +122,22 @@ def test_a_final_ranking_line_says_which_questions_its_score_is_on(
         "(42 answered in all; dev 75.00)"
     )
     assert second == "[final ranking 1/6] stage 1: m2s1: 80.00 on 1 selection question (dev 75.00)"
+
+
+def test_a_missing_key_is_told_once_in_the_searchs_own_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archon_async import ConfigError
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ("TOGETHER_API_KEY", "TOGETHER_API_KEY_2"):
+        monkeypatch.delenv(name, raising=False)
+    path = write(tmp_path, small_space(evaluations=3))
+    with pytest.raises(ConfigError) as raised:
+        anyio.run(Search(path, run_dir=tmp_path / "run").run)
+    message, cli = str(raised.value), raised.value.cli_message
+    for text in (message, cli):
+        assert text.count(".env") == 1 and text.count("simulated provider") == 1
+        assert "Engine(" not in text and "TOGETHER_API_KEY_2" in text
+    assert "Search(keys=PATH)" in message and "--keys" not in message
+    assert "--keys FILE" in cli and "--simulate" in cli and "--base-url" not in cli

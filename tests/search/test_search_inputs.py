@@ -106,7 +106,7 @@ def test_a_missing_key_is_said_for_the_search_before_the_run_directory_is_writte
     run_dir = tmp_path / "run"
     with pytest.raises(ConfigError) as raised:
         anyio.run(Search(path, run_dir=run_dir).run)
-    message = str(raised.value)
+    message = raised.value.cli_message or ""  # as the command line says it
     assert str(path) in message and "TOGETHER_API_KEY" in message
     assert "--simulate" in message and "--base-url" not in message
     assert not (run_dir / "search.json").exists()
@@ -321,5 +321,5 @@ def test_the_final_ranking_tells_its_progress(
     _progress(SearchEvent("final_scored", finals[1]))
     line = capsys.readouterr().err
     assert line.startswith(f"[final ranking 2/5] stage 1: {finals[1]['key']}: ")
-    assert "on 60 selection questions" in line
+    assert "on 40 questions new to the finalists (60 answered in all; dev" in line
 
