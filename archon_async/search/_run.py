@@ -24,7 +24,7 @@ import anyio
 from pydantic import ValidationError
 
 from .._exceptions import BudgetExceededError, ConfigError
-from .._pricing import usd
+from .._pricing import usd, usd_text
 from .._progress import BatchStats
 from ._algorithms import make_algorithm
 from ._effects import Effects
@@ -444,7 +444,8 @@ class Search:
             cap = getattr(self.budget, name)
             used = before[name] + sent[name]
             if cap is not None and used >= cap:
-                return f"budget: {name} ({used:g} of {cap:g} sent)"
+                said = usd_text if name == "dollars" else "{:,.0f}".format
+                return f"budget: {name} ({said(used)} of {said(cap)} sent)"
         return "budget: calls (the rest are in flight)"
 
     def _over_budget(self, record: RunRecord, started: float, count: int) -> str:

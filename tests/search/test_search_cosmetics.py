@@ -141,3 +141,18 @@ def test_a_missing_key_is_told_once_in_the_searchs_own_terms(
         assert "Engine(" not in text and "TOGETHER_API_KEY_2" in text
     assert "Search(keys=PATH)" in message and "--keys" not in message
     assert "--keys FILE" in cli and "--simulate" in cli and "--base-url" not in cli
+
+
+@pytest.mark.parametrize(
+    ("budget", "said"),
+    [
+        ({"dollars": 0.002}, r"budget: dollars \(\$0\.00\d+ of \$0\.00200 sent\)"),
+        ({"tokens": 5000}, r"budget: tokens \(\d,\d{3} of 5,000 sent\)"),
+    ],
+)
+def test_a_budget_stop_says_its_units(tmp_path: Path, budget: dict[str, float], said: str) -> None:
+    path = write(tmp_path, small_space(evaluations=3, dev_questions=4, held_out_questions=0))
+    search = Search(
+        path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search", budget=budget
+    )
+    assert re.fullmatch(said, anyio.run(search.run)["stopped_by"])
