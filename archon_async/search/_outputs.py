@@ -329,6 +329,35 @@ def _chosen_html(report: dict[str, Any]) -> str:
     return f'<p id="chosen">{html.escape(text)}.</p>'
 
 
+def _final_html(report: dict[str, Any]) -> str:
+    """The final ranking as a table (best first), beside the leaderboard's dev scores."""
+    final = report.get("final_ranking") or []
+    if not final:
+        return ""
+    rows = []
+    for place, entry in enumerate(final, 1):
+        fresh, estimate = entry["final"], entry.get("estimate") or {}
+        pooled = (
+            f"{estimate['score']:.2f} ({estimate['ci'][0]:.2f} to {estimate['ci'][1]:.2f}); "
+            f"best with probability {estimate['chance_best']:.0%}"
+            if estimate
+            else "&mdash;"
+        )
+        rows.append(
+            f"<tr><td>{place}</td><td>{html.escape(entry['key'])}</td><td>{entry['stage']}</td>"
+            f"<td>{fresh['score']:.2f}</td><td>{fresh['ci'][0]:.2f} to {fresh['ci'][1]:.2f}</td>"
+            f"<td>{fresh['questions']:,}</td><td>{entry['dev_score']:.2f}</td><td>{pooled}</td></tr>"
+        )
+    return (
+        "\n<h2>Final ranking</h2>\n<p>The finalists raced on questions none of them had "
+        "answered when chosen; the last stage's best is returned.</p>\n"
+        '<table id="final-ranking"><tr><th>#</th><th>key</th><th>stage</th><th>score</th>'
+        "<th>95% CI</th><th>questions</th><th>dev score</th><th>pooled estimate</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
 def _html(
     report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
 ) -> str:
@@ -358,7 +387,7 @@ def _html(
     facts = "".join(
         f"<tr><th>{esc(k)}</th><td>{_fact_html(v)}</td></tr>"
         for k, v in report.items()
-        if k not in ("best",)
+        if k not in ("best", "final_ranking")  # each has its own section
     )
     best = report.get("best") or {}
     marker = "SIMULATED: " if report.get("simulated") else ""
@@ -379,7 +408,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;te
 <h2>Leaderboard</h2>
 <table id="leaderboard"><tr><th>#</th><th>key</th><th>architecture</th><th>score</th><th>95% CI</th>
 <th>calls/query</th><th>tokens/query</th><th>$/query</th><th>cache hits</th>
-<th>stopped early</th></tr>{rows}</table>
+<th>stopped early</th></tr>{rows}</table>{_final_html(report)}
 <h2>Spend by model</h2>
 <p>Calls sent by every run of the search (cache hits cost nothing): the architectures,
 their judging, the model ranking, the baseline's answers, racing and the held-out

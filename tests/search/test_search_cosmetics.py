@@ -156,3 +156,24 @@ def test_a_budget_stop_says_its_units(tmp_path: Path, budget: dict[str, float], 
         path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search", budget=budget
     )
     assert re.fullmatch(said, anyio.run(search.run)["stopped_by"])
+
+
+def test_the_report_shows_the_final_ranking_as_one_table(tmp_path: Path) -> None:
+    data = small_space(evaluations=8, parallel=2, dev_questions=20, held_out_questions=10)
+    data["number_of_archon_configs_for_final_ranking"] = 3
+    search = Search(
+        write(tmp_path, data),
+        simulate=True,
+        oracle=True,
+        sampled=True,
+        run_dir=tmp_path / "run",
+        algorithm="random_search",
+    )
+    report = anyio.run(search.run)
+    page = (tmp_path / "run" / "report.html").read_text()
+    table = page[page.index('<table id="final-ranking">') :]
+    table = table[: table.index("</table>")]
+    keys = re.findall(r"<tr><td>\d+</td><td>([^<]+)</td>", table)
+    assert keys == [entry["key"] for entry in report["final_ranking"]]
+    run = page[page.index("<h2>Run</h2>") :]
+    assert "final_ranking" not in run  # not again as nested tables of tables
