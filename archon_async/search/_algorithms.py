@@ -31,7 +31,7 @@ from .._exceptions import ConfigError
 from ._slice_search import slice_search
 from ._space import AXES, Candidate, Space
 
-__all__ = ["ALGORITHMS", "Proposals", "make_algorithm"]
+__all__ = ["ALGORITHMS", "Proposals", "check_algorithm", "make_algorithm"]
 
 #: Yields candidates to evaluate; their scores are in the mapping when it resumes.
 Proposals = Generator[list[Candidate], None, None]
@@ -187,14 +187,30 @@ def _sampler(kind: str, seed: int, salt: int) -> Any:
     mixed = seed * 1_000_003 + salt
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=mixed, multivariate=True, n_startup_trials=10)
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("scipy") is None:
-        raise ConfigError(
-            "the gaussian_process algorithm is Optuna's GPSampler, which needs torch and "
-            "scipy (pip install torch scipy); tpe or slice_search need neither"
-        ) from None
+    check_algorithm("gaussian_process")
     return optuna.samplers.GPSampler(seed=mixed, deterministic_objective=True)
+
+
+def check_algorithm(name: str) -> None:
+    """Refuse, before a search makes any call, an algorithm that is not one of ours or
+    whose library is not installed.
+
+    Raises:
+        ConfigError: unknown algorithm (the choices are listed), or gaussian_process
+            without torch and scipy.
+    """
+    if name not in ALGORITHMS:
+        raise ConfigError(
+            f"unknown search algorithm {name!r}; choose one of: {', '.join(ALGORITHMS)}"
+        )
+    if name == "gaussian_process":
+        import importlib.util
+
+        if any(importlib.util.find_spec(lib) is None for lib in ("torch", "scipy")):
+            raise ConfigError(
+                "the gaussian_process algorithm is Optuna's GPSampler, which needs torch and "
+                "scipy (pip install torch scipy); tpe or slice_search need neither"
+            )
 
 
 ALGORITHMS: dict[str, Factory] = {
@@ -216,9 +232,5 @@ def make_algorithm(
     Raises:
         ConfigError: unknown algorithm (the choices are listed).
     """
-    factory = ALGORITHMS.get(name)
-    if factory is None:
-        raise ConfigError(
-            f"unknown search algorithm {name!r}; choose one of: {', '.join(ALGORITHMS)}"
-        )
-    return factory(space, scores, seed, batch)
+    check_algorithm(name)
+    return ALGORITHMS[name](space, scores, seed, batch)

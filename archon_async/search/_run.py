@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from .._exceptions import BudgetExceededError, ConfigError
 from .._pricing import usd, usd_text
 from .._progress import BatchStats
-from ._algorithms import make_algorithm
+from ._algorithms import check_algorithm, make_algorithm
 from ._effects import Effects
 from ._evaluate import EngineEvaluator, Evaluator, OracleEvaluator
 from ._final import CHOSEN_BY, choose
@@ -126,6 +126,7 @@ class Search:
             )
         self.benchmark = benchmark_name(benchmark)
         self.algorithm = algorithm or self.settings.algorithm()
+        check_algorithm(self.algorithm)  # now: the model ranking's calls come before it runs
         self.seed = seed
         self.simulate = simulate
         self.oracle = oracle
