@@ -147,6 +147,12 @@ def _progress(event: Any) -> None:
             sys.stderr.write(
                 f"{where} {data['model']}: {data['score']:.2f} ({_spent(data['spent'])})\n"
             )
+    elif event.kind == "raced":
+        spent = f" ({_spent(data['spent'])})" if data["spent"] else ""
+        sys.stderr.write(
+            f"[racing] {plural(data['leaders'], 'leader')} re-evaluated on "
+            f"{plural(data['questions'], 'more question')}{spent}\n"
+        )
     elif event.kind == "final_scored":
         # The score is on the questions none of the finalists had answered when chosen.
         fresh, answered = data["fresh_questions"], data["questions"]

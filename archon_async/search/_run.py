@@ -57,8 +57,9 @@ def benchmark_name(name: str) -> str:
 @dataclass(frozen=True)
 class SearchEvent:
     """Something the search did: ``ranking`` (the model ranking started, or one more model
-    ranked), ``ranked``, ``evaluated``, ``final_scored`` (one of the final ranking
-    re-scored), ``stopped`` or ``finished``."""
+    ranked), ``ranked``, ``evaluated``, ``raced`` (leaders re-evaluated on more questions
+    after a batch), ``final_scored`` (one of the final ranking re-scored), ``stopped`` or
+    ``finished``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -271,11 +272,14 @@ class Search:
                 if stop:
                     break  # the batch's cut evaluations are not told: a resume redoes them
                 if race is not None:
+                    answered = race.answered
                     try:  # the leaders rest on more questions before the next proposals
-                        await race.follow_leaders(scores, upto=count)
+                        made = await race.follow_leaders(scores, upto=count)
                     except BudgetExceededError:
                         stop = self._cap_reason()
                         break
+                    if made:
+                        yield self._raced(made, race.answered - answered)
                 if count >= limit:
                     if limit < min(self.evaluations, len(space)):
                         stop = "budget: architectures"
@@ -354,6 +358,13 @@ class Search:
         record.save_json("ranking.json", ranking)
         self._save_outside(record, before)
         self._save_spent(record)
+
+    def _raced(self, made: int, questions: int) -> SearchEvent:
+        """A ``raced`` event: ``made`` re-evaluations of leaders answered ``questions``
+        more questions (0 when a resumed search read them back), and the spend so far."""
+        sent = self._sent() if self.callpath is not None else None
+        spent = None if sent is None else {k: sent[k] for k in ("calls", "tokens", "dollars")}
+        return SearchEvent("raced", {"leaders": made, "questions": questions, "spent": spent})
 
     def _stopped_in_ranking(
         self, record: RunRecord, before: dict[str, Any], reason: str, started: float

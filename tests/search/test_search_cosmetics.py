@@ -177,3 +177,27 @@ def test_the_report_shows_the_final_ranking_as_one_table(tmp_path: Path) -> None
     assert keys == [entry["key"] for entry in report["final_ranking"]]
     run = page[page.index("<h2>Run</h2>") :]
     assert "final_ranking" not in run  # not again as nested tables of tables
+
+
+def test_racing_after_a_batch_is_told(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = small_space(evaluations=6, parallel=2, dev_questions=20, held_out_questions=10)
+    search = Search(
+        write(tmp_path, data),
+        simulate=True,
+        oracle=True,
+        sampled=True,
+        run_dir=tmp_path / "run",
+        algorithm="random_search",
+    )
+
+    async def collect() -> list[SearchEvent]:
+        return [event async for event in search.events()]
+
+    events = anyio.run(collect)
+    raced = [event for event in events if event.kind == "raced"]
+    assert raced and all(e.data["leaders"] > 0 and e.data["questions"] > 0 for e in raced)
+    report = search.result or {}
+    assert sum(e.data["questions"] for e in raced) <= report["racing"]["questions_this_run"]
+    _progress(raced[0])
+    line = capsys.readouterr().err
+    assert re.fullmatch(r"\[racing\] \d leaders? re-evaluated on [\d,]+ more questions?\n", line)
