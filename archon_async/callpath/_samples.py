@@ -50,10 +50,12 @@ SAMPLES_FIELD = "simulate_samples"
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
 # "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",
-# llama.cpp's "Only one completion choice is allowed".
+# llama.cpp's "Only one completion choice is allowed", Gemini's "Multiple candidates is not
+# enabled for this model" (Gemini 3) and "Only one candidate can be specified" (gemini-pro).
 _NAMES_N = re.compile(
     r"""["']n["']|\bn\b\s*(?:must|=|:|is|should|>|<)"""
-    r"|candidate_?count|number of (?:choices|candidates)|one completion choice",
+    r"|candidate_?count|number of (?:choices|candidates)|one completion choice"
+    r"|multiple candidates|only one candidate",
     re.IGNORECASE,
 )
 
