@@ -106,26 +106,11 @@ class Counters:
         self.in_flight -= 1
 
     def snapshot(self) -> SimulationStats:
-        """A frozen copy."""
-        return SimulationStats(
-            requests=self.requests,
-            by_endpoint=dict(self.by_endpoint),
-            by_model=dict(self.by_model),
-            by_task=dict(self.by_task),
-            by_key=dict(self.by_key),
-            replies=self.replies,
-            rate_limited=self.rate_limited,
-            rate_limited_by_model=dict(self.rate_limited_by_model),
-            rate_limited_by_key=dict(self.rate_limited_by_key),
-            faults=dict(self.faults),
-            cancelled=self.cancelled,
-            unauthorized=self.unauthorized,
-            out_of_quota=self.out_of_quota,
-            bad_requests=self.bad_requests,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            in_flight=self.in_flight,
-            in_flight_max=self.in_flight_max,
+        """A frozen copy: each of `SimulationStats`'s fields from the tally of that name,
+        the per-name counters as plain dicts."""
+        tallies = {name: getattr(self, name) for name in SimulationStats.model_fields}
+        return SimulationStats.model_validate(
+            {k: dict(v) if isinstance(v, Counter) else v for k, v in tallies.items()}
         )
 
     def reset(self) -> None:
