@@ -38,11 +38,18 @@ __all__ = [
 ]
 
 
+def _cache_path(text: str) -> Path:
+    """``--cache``'s file: an empty one was read as the working directory ("cannot use .")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give the path of the cache file, e.g. runs.sqlite")
+    return Path(text)
+
+
 def add_callpath_options(parser: argparse.ArgumentParser) -> None:
     """Add the cache, budget and estimate options to a command."""
     parser.add_argument(
         "--cache",
-        type=Path,
+        type=_cache_path,
         metavar="PATH",
         help="a response cache (SQLite file, created if missing, shared safely by several "
         "processes): answered requests are not sent again",

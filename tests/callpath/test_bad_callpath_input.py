@@ -48,13 +48,15 @@ def closed_port() -> int:
         ("--max-cost", "0", "argument --max-cost: 0 must be a finite number above 0"),
         ("--max-total-tokens", "0", "argument --max-total-tokens: 0 must be at least 1"),
         ("--max-calls", "-5", "argument --max-calls: -5 must be at least 1"),
+        ("--cache", "", "argument --cache: give the path of the cache file, e.g. runs.sqlite"),
     ],
 )
-def test_cli_refuses_budget_values_that_cannot_cap(
+def test_cli_refuses_budget_and_cache_values_that_cannot_work(
     tmp_path: Path, option: str, value: str, said: str
 ) -> None:
     """A zero cap used to stop the batch at once and print a resume command with the same
-    zero; NaN let one prompt run and then said 'the budget of $nan'."""
+    zero; NaN let one prompt run and then said 'the budget of $nan'; an empty --cache said
+    'cannot use . as a response cache'."""
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"id": 1, "prompt": "q"}\n')
     out = tmp_path / "out.jsonl"
