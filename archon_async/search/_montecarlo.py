@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import struct
 from typing import Protocol
 
 from ..simulate._effects import Effects, fuser_chance, ranker_accuracy
@@ -22,6 +21,9 @@ from ._effects import QuestionSet
 from ._space import Candidate, Space
 
 __all__ = ["PairedDraws", "draw_answer"]
+
+#: Separates the parts of a draw's name.
+_SEP = "\x1f"
 
 
 class _Uniform(Protocol):
@@ -34,15 +36,39 @@ class PairedDraws:
     Args:
         seed: the run's seed (the simulated provider's seed).
         question: names the question (its id, or its number).
+        memo: keep every draw made, by its name (for a question many architectures answer:
+            those sharing stages ask the same names). Names are then strings only (``1``
+            and ``True`` are equal keys but name different draws).
     """
 
-    def __init__(self, seed: int, question: object) -> None:
-        self._prefix = f"{seed}\x1f{question}"
+    def __init__(self, seed: int, question: object, *, memo: bool = False) -> None:
+        prefix = f"{seed}{_SEP}{question}".encode()
+        # A draw hashes the prefix then its name: the prefix is hashed once, and each draw
+        # continues from a copy of that state (the same digest as hashing it all at once).
+        self._prefix = hashlib.blake2b(prefix, digest_size=8)
+        self._alone = _uniform(self._prefix.digest())
+        self._memo: dict[tuple[object, ...], float] | None = {} if memo else None
 
     def __call__(self, *name: object) -> float:
-        text = "\x1f".join([self._prefix, *map(str, name)]).encode()
-        (value,) = struct.unpack(">Q", hashlib.blake2b(text, digest_size=8).digest())
-        return float(value >> 11) / float(1 << 53)
+        memo = self._memo
+        if memo is not None:
+            value = memo.get(name)
+            if value is None:
+                value = memo[name] = self._draw(name)
+            return value
+        return self._draw(name)
+
+    def _draw(self, name: tuple[object, ...]) -> float:
+        if not name:
+            return self._alone
+        hashed = self._prefix.copy()
+        hashed.update((_SEP + _SEP.join(map(str, name))).encode())
+        return _uniform(hashed.digest())
+
+
+def _uniform(digest: bytes) -> float:
+    """A uniform draw in [0, 1) from an 8-byte digest (its top 53 bits)."""
+    return float(int.from_bytes(digest, "big") >> 11) / float(1 << 53)
 
 
 def draw_answer(
@@ -62,38 +88,40 @@ def draw_answer(
     names = [m.model for m in space.models]
     chances = {name: float(questions.chance(name)[question]) for name in names}
     answers = _generate(candidate, names, chances, effects, u)
-    prefix: tuple[object, ...] = ("gen", candidate.model_top_k, candidate.sample_top_k)
+    # Names are joined as `PairedDraws` joins them (a prefix joined once names the same
+    # draws as its parts), and every part is a string (a `PairedDraws` memo keys on them).
+    critic, top_k = str(candidate.critic), str(candidate.ranker_top_k)
+    prefix = f"gen{_SEP}{candidate.model_top_k}{_SEP}{candidate.sample_top_k}"
     for width in candidate.fusers:
         # A stage's inputs are decided by the stages before it: draws named by that
         # prefix are the same calls in every architecture sharing it.
-        step = (*prefix, candidate.critic, candidate.ranker_top_k)
+        step = f"{prefix}{_SEP}{critic}{_SEP}{top_k}"
         if candidate.ranker_top_k:
             accuracy = ranker_accuracy(effects, candidate.critic)
-            answers = _select(
-                answers, candidate.ranker_top_k, accuracy, u, (*prefix, candidate.critic, "rank")
-            )
+            name = f"{prefix}{_SEP}{critic}{_SEP}rank"
+            answers = _select(answers, candidate.ranker_top_k, accuracy, u, name)
         answers = [
-            u(*step, "fuse", names[i])
+            u(step, "fuse", names[i])
             < fuser_chance(effects, sum(answers), len(answers), chances[names[i]], candidate.critic)
             for i in range(width)
         ]
-        prefix = (*prefix, "layer", width, candidate.critic, candidate.ranker_top_k)
+        prefix = f"{prefix}{_SEP}layer{_SEP}{width}{_SEP}{critic}{_SEP}{top_k}"
     if candidate.final == "verifier":
         rates = (effects.verifier_tpr, effects.verifier_fpr)
-        kept = [a for i, a in enumerate(answers) if u(*prefix, "verify", i) < rates[not a]]
+        kept = [a for i, a in enumerate(answers) if u(prefix, "verify", str(i)) < rates[not a]]
         answers = kept or answers
     elif candidate.final == "unit_tests":
         # One coin per question: every architecture's candidates face the same tests.
         accurate = u("unit_tests") < effects.unit_test_accuracy
-        answers = _select(answers, ext.final_top_k, float(accurate), u, (*prefix, "tests"))
-    prefix = (*prefix, candidate.final)
+        answers = _select(answers, ext.final_top_k, float(accurate), u, f"{prefix}{_SEP}tests")
+    prefix = f"{prefix}{_SEP}{candidate.final}"
     if ext.add_final_fuser:
         chance = fuser_chance(effects, sum(answers), len(answers), chances[names[0]], False)
-        right = u(*prefix, "final_fuser") < chance
+        right = u(prefix, "final_fuser") < chance
     else:
         right = answers[min(len(answers) - 1, int(u("pick") * len(answers)))]
     if judged:
-        return u(*prefix, "judge") < (effects.judge_skill if right else 1 - effects.judge_skill)
+        return u(prefix, "judge") < (effects.judge_skill if right else 1 - effects.judge_skill)
     return right
 
 
@@ -111,18 +139,16 @@ def _generate(
         if u("gen", name, "correlated") < effects.sample_correlation:
             answers += [u("gen", name, "shared") < p] * candidate.sample_top_k
         else:
-            answers += [u("gen", name, j) < p for j in range(candidate.sample_top_k)]
+            answers += [u("gen", name, str(j)) < p for j in range(candidate.sample_top_k)]
     return answers
 
 
-def _select(
-    answers: list[bool], keep: int, accuracy: float, u: _Uniform, name: tuple[object, ...]
-) -> list[bool]:
+def _select(answers: list[bool], keep: int, accuracy: float, u: _Uniform, name: str) -> list[bool]:
     """A ranker (or unit tests) keeping ``keep``: right first with ``accuracy``, else a
     random subset."""
     if keep >= len(answers):
         return answers
-    if u(*name, "accurate") < accuracy:
+    if u(name, "accurate") < accuracy:
         return sorted(answers, reverse=True)[:keep]
-    order = sorted(range(len(answers)), key=lambda i: u(*name, "order", i))
+    order = sorted(range(len(answers)), key=lambda i: u(name, "order", str(i)))
     return [answers[i] for i in order[:keep]]

@@ -68,6 +68,11 @@ class SampledEvaluator:
         self.early_fraction = early_fraction
         self.early_z = early_z
         self.cost_weight = cost_weight
+        # The draws of the dev and final-ranking questions, kept: every evaluation answers
+        # the dev ones and racing's leaders the others, and architectures sharing stages
+        # ask the same draws (about half of them). The further passes' draws (a few
+        # finalists') are not kept.
+        self._draws = {key: PairedDraws(seed, key, memo=True) for key, _ in self.dev + self.final}
 
     async def rank_models(self) -> dict[str, float]:
         skill = self.truth.effects.judge_skill
@@ -94,7 +99,7 @@ class SampledEvaluator:
                 truth.questions,
                 candidate,
                 q,
-                PairedDraws(self.seed, key),
+                self._draws.get(key) or PairedDraws(self.seed, key),
                 judged=self.judged,
             )
             for key, q in questions

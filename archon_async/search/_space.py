@@ -107,17 +107,33 @@ class Candidate:
     def from_params(cls, params: Mapping[str, Any]) -> Candidate:
         """The canonical candidate of raw parameters (zeros between fusion layers removed,
         a critic or ranker with no fusion layer dropped)."""
-        fusers = tuple(
-            int(params[f"fuser_layer_{i}"]) for i in (1, 2, 3) if int(params[f"fuser_layer_{i}"])
+        return cls.from_raw(
+            (
+                params["model_top_k"],
+                params["sample_top_k"],
+                params["fuser_layer_1"],
+                params["fuser_layer_2"],
+                params["fuser_layer_3"],
+                params.get("critic", False),
+                params.get("ranker", False),
+                params.get("ranker_top_k", 0),
+                params.get("final", "none"),
+            )
         )
-        ranker = bool(params.get("ranker", False)) and bool(fusers)
+
+    @classmethod
+    def from_raw(cls, raw: Sequence[Any]) -> Candidate:
+        """`from_params` of a raw vector in `AXES` order (the space's enumeration: no dict
+        per point)."""
+        fusers = tuple(int(width) for width in raw[2:5] if int(width))
+        ranker = bool(raw[6]) and bool(fusers)
         return cls(
-            model_top_k=int(params["model_top_k"]),
-            sample_top_k=int(params["sample_top_k"]),
+            model_top_k=int(raw[0]),
+            sample_top_k=int(raw[1]),
             fusers=fusers,
-            critic=bool(params.get("critic", False)) and bool(fusers),
-            ranker_top_k=int(params.get("ranker_top_k", 0)) if ranker else 0,
-            final=str(params.get("final", "none")),
+            critic=bool(raw[5]) and bool(fusers),
+            ranker_top_k=int(raw[7]) if ranker else 0,
+            final=str(raw[8]),
         )
 
 
@@ -158,11 +174,37 @@ class Space:
             ("ranker_top_k", tuple(ext.ranker_top_k_choices)),
             ("final", tuple(ext.final_choices)),
         )
-        self._costs: dict[Candidate, Cost] = {}
+        # A search builds its space several times (to check it is not empty, to rank the
+        # models, again once they are ranked): the same file and models enumerate the same.
+        # Only dollars depend on the models' order (calls and tokens on their number), so
+        # without a dollar limit any order of the same models enumerates the same.
+        ordered = [(m.name, m.model) for m in self.models]
+        dollars = ext.constraints.max_dollars_per_query is not None
+        key = orjson.dumps(
+            [settings.model_dump(mode="json"), ordered if dollars else sorted(ordered)],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        order = orjson.dumps(ordered)
+        known = _RECENT.pop(key, None) or (order, *self._enumerate())
+        _RECENT[key] = known
+        while len(_RECENT) > 4:
+            del _RECENT[next(iter(_RECENT))]
+        self._distinct, self.candidates, self.positions, self.infeasible = known[3:]
+        # Costs priced in another order are not these: priced again as they are asked.
+        self._costs: dict[Candidate, Cost] = known[1] if known[0] == order else {}
+        self._folds: dict[tuple[object, ...], _Totals] = known[2] if known[0] == order else {}
+        self._index = {c: i for i, c in enumerate(self.candidates)}
+
+    def _enumerate(self) -> _Enumeration:
+        """Every raw vector canonicalised and checked: the costs and running totals computed
+        on the way, the distinct candidates, the feasible ones (grid order), their positions
+        and how many were infeasible."""
+        self._costs = {}
+        self._folds = {}
         seen: dict[Candidate, tuple[int, ...] | None] = {}
         sizes = [range(len(choices)) for _, choices in self.axes]
         for raw, where in zip(self.raw_points(), itertools.product(*sizes), strict=True):
-            candidate = Candidate.from_params(dict(zip(AXES, raw, strict=True)))
+            candidate = Candidate.from_raw(raw)
             if candidate not in seen:
                 seen[candidate] = where if self._feasible(candidate) else None
             elif (
@@ -173,11 +215,16 @@ class Space:
                 # The representative of (0, 3, 0) is (3, 0, 0): neighbours are then one
                 # layer away, as a person would count them.
                 seen[candidate] = where
-        self.candidates = tuple(c for c, where in seen.items() if where is not None)
-        #: Per candidate, the choice index on each axis of the first raw vector giving it.
-        self.positions = tuple(seen[c] or () for c in self.candidates)
-        self.infeasible = sum(1 for where in seen.values() if where is None)
-        self._index = {c: i for i, c in enumerate(self.candidates)}
+        candidates = tuple(c for c, where in seen.items() if where is not None)
+        return (
+            self._costs,
+            self._folds,
+            tuple(seen),  # every distinct architecture, feasible or not (`why_empty`)
+            candidates,
+            # Per candidate, the choice index on each axis of the first raw vector giving it.
+            tuple(seen[c] or () for c in candidates),
+            sum(1 for where in seen.values() if where is None),
+        )
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -199,7 +246,7 @@ class Space:
 
     def candidate_of(self, raw: Sequence[Any]) -> Candidate | None:
         """The feasible candidate of a raw vector, or None when it is infeasible."""
-        candidate = Candidate.from_params(dict(zip(AXES, raw, strict=True)))
+        candidate = Candidate.from_raw(raw)
         return candidate if candidate in self._index else None
 
     def fingerprint(self) -> str:
@@ -228,24 +275,48 @@ class Space:
         return cached
 
     def _estimate(self, c: Candidate) -> Cost:
+        calls, tokens, dollars = _add(*self._stages(c))
+        return Cost(calls=calls, tokens=tokens, dollars=round(dollars, 6))
+
+    def _calls(self, c: Candidate) -> int:
+        """`cost`'s calls alone (no tokens or dollars summed for the last stages)."""
+        (calls, _, _), last = self._stages(c)
+        return calls + len(last)
+
+    def _stages(self, c: Candidate) -> tuple[_Totals, list[tuple[str, int, int]]]:
+        """A query's calls in order: the running totals after the generators and fusion
+        layers (each layer its critic, ranker and fusers), then the final stage's and final
+        fuser's calls (model, input tokens, output tokens). Candidates sharing a prefix of
+        layers share its totals, kept per prefix, so a space of 100,000 candidates is priced
+        once per distinct prefix, not call by call per candidate."""
         ext = self.settings.archon_async
         p, a = ext.prompt_tokens, ext.answer_tokens
-        spend: list[tuple[str, int, int]] = []  # (model, input tokens, output tokens)
         best = self.models[0].model
-        for model in self.models[: c.model_top_k]:
-            spend += [(model.model, p, a)] * c.sample_top_k
+        prefix: tuple[object, ...] = (c.model_top_k, c.sample_top_k)
+        totals = self._folds.get(prefix)
+        if totals is None:
+            spend = []
+            for m in self.models[: c.model_top_k]:
+                spend += [(m.model, p, a)] * c.sample_top_k
+            totals = self._folds[prefix] = _add(_START, spend)
         n = c.model_top_k * c.sample_top_k
         for width in c.fusers:
-            context = p + n * a
-            if c.critic:
-                spend.append((best, context, n * a // 2))
-                context += n * a // 2
-            if c.ranker_top_k:
-                spend.append((best, context, 50))
-                n = min(n, c.ranker_top_k)
-                context = p + n * a + (n * a // 2 if c.critic else 0)
-            spend += [(m.model, context, a) for m in self.models[:width]]
-            n = width
+            prefix = (*prefix, width, c.critic, c.ranker_top_k)
+            after = self._folds.get(prefix)
+            if after is None:
+                spend = []
+                context = p + n * a
+                if c.critic:
+                    spend.append((best, context, n * a // 2))
+                    context += n * a // 2
+                if c.ranker_top_k:
+                    spend.append((best, context, 50))
+                    n = min(n, c.ranker_top_k)
+                    context = p + n * a + (n * a // 2 if c.critic else 0)
+                spend += [(m.model, context, a) for m in self.models[:width]]
+                after = self._folds[prefix] = _add(totals, spend)
+            totals, n = after, width
+        spend = []
         if c.final == "verifier":
             spend += [(best, p + a, a), (best, p + 2 * a, 20)] * n
         elif c.final == "unit_tests":
@@ -254,15 +325,13 @@ class Space:
             n = min(n, ext.final_top_k)
         if ext.add_final_fuser:
             spend.append((best, p + n * a, a))
-        dollars = sum(cost_usd(m, i, o, DEFAULT_PRICES) or 0.0 for m, i, o in spend)
-        return Cost(
-            calls=len(spend), tokens=sum(i + o for _, i, o in spend), dollars=round(dollars, 6)
-        )
+        return totals, spend
 
     def why_empty(self) -> str:
         """Why no architecture is feasible: each limit the cheapest architecture exceeds,
         with the least it needs (the message of the error a search raises)."""
         limits = self.settings.archon_async.constraints
+        costs = [self.cost(candidate) for candidate in self._distinct]
         if limits.max_calls_per_query is not None:
             calls_name = "constraints.max_calls_per_query"
         else:
@@ -284,7 +353,7 @@ class Space:
         )
         over = []
         for name, cap, what, shape in checks:
-            least = min(getattr(cost, what) for cost in self._costs.values())
+            least = min(getattr(cost, what) for cost in costs)
             if cap is not None and least > cap:
                 over.append(
                     f"{name} is {shape.format(cap)} but the cheapest architecture needs "
@@ -294,7 +363,7 @@ class Space:
         if not over:
             over = ["no single architecture meets all the limits at once: raise one of them"]
         return (
-            f"none of the space's {len(self._costs)} architectures is feasible: "
+            f"none of the space's {len(costs)} architectures is feasible: "
             + "; ".join(over)
             + " (or offer smaller choices: model_top_k_choices, sample_top_k_choices, the "
             "fuser layers, critic/ranker/final choices)"
@@ -302,10 +371,13 @@ class Space:
 
     def _feasible(self, candidate: Candidate) -> bool:
         limits = self.settings.archon_async.constraints
-        cost = self.cost(candidate)
         max_calls = limits.max_calls_per_query or self.settings.maximum_inference_calls
-        if max_calls is not None and cost.calls > max_calls:
+        # Calls first: most of a large space is over them, and they need no token sums.
+        if max_calls is not None and self._calls(candidate) > max_calls:
             return False
+        if limits.max_tokens_per_query is None and limits.max_dollars_per_query is None:
+            return True
+        cost = self.cost(candidate)
         if limits.max_tokens_per_query is not None and cost.tokens > limits.max_tokens_per_query:
             return False
         return not (
@@ -362,6 +434,35 @@ class Space:
         if ext.add_final_fuser:
             layers.append([component("fuser", best)])
         return {"name": name or f"itas-{candidate.key()}", "layers": layers}
+
+
+#: What `Space._enumerate` finds (see there).
+_Enumeration = tuple[
+    dict[Candidate, "Cost"],
+    dict[tuple[object, ...], "_Totals"],
+    tuple[Candidate, ...],
+    tuple[Candidate, ...],
+    tuple[tuple[int, ...], ...],
+    int,
+]
+#: The enumerations of the spaces built last (after the models' order they were priced in),
+#: by the search file and models deciding them.
+_RECENT: dict[bytes, tuple[bytes, *_Enumeration]] = {}
+
+#: Calls, tokens and dollars so far (the dollars summed call by call, in call order).
+_Totals = tuple[int, int, float]
+_START: _Totals = (0, 0, 0)
+
+
+def _add(totals: _Totals, spend: list[tuple[str, int, int]]) -> _Totals:
+    """``totals`` plus the calls of ``spend`` (model, input tokens, output tokens), each
+    priced at list price (an unpriced model adds no dollars)."""
+    calls, tokens, dollars = totals
+    for model, tokens_in, tokens_out in spend:
+        calls += 1
+        tokens += tokens_in + tokens_out
+        dollars += cost_usd(model, tokens_in, tokens_out, DEFAULT_PRICES) or 0.0
+    return calls, tokens, dollars
 
 
 def _packed(raw: Sequence[Any]) -> bool:

@@ -125,3 +125,54 @@ def test_sampled_needs_the_oracle(tmp_path: Path) -> None:
 
 def _run(search: Search) -> dict[str, Any]:
     return asyncio.run(search.run())
+
+
+def test_named_draws_keep_their_values() -> None:
+    # A draw is a hash of its name: these values were made by the first implementation
+    # (the whole name hashed at once), and a faster one must give them bit for bit, or
+    # every recorded bench figure and resumed search would change.
+    for memo in (False, True):
+        draw = PairedDraws(3, "gsm8k-17\x1fpass2", memo=memo)
+        for _ in range(2):  # the second time from the memo
+            assert draw("gen", "m1", "0") == 0.0035974085866514738
+            assert draw("gen", "gpt-4o", "correlated") == 0.7764645618323178
+            assert draw("gen\x1f7\x1f2", "layer", "3", "False", "0", "fuse", "x") == (
+                0.5569039360531007
+            )
+            assert draw("pick") == 0.6811317497045671
+            assert draw() == 0.3550547873037586
+
+
+def test_a_seeded_sampled_search_returns_what_it_returned_before_the_speed_up(
+    tmp_path: Path,
+) -> None:
+    # Recorded from the code before the sampled path was made faster (commit 4f8a42b):
+    # the same seed must give the same scores, racing, final ranking and choice.
+    space = small_space(
+        evaluations=16, dev_questions=40, held_out_questions=40, racing={"draws": 3, "leaders": 3}
+    )
+    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
+    report = _run(
+        Search(path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run")
+    )
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "leaderboard.jsonl").read_text().splitlines()
+    ]
+    assert [line["score"] for line in lines] == [
+        67.5, 62.5, 70.0, 72.5, 77.5, 70.0, 65.0, 67.5,
+        72.5, 72.5, 62.5, 75.0, 67.5, 65.0, 70.0, 80.0,
+    ]  # fmt: skip
+    assert sum(line["calls_per_query"] for line in lines) == 145
+    assert sum(line["tokens_per_query"] for line in lines) == 182200
+    assert sum(line["dollars_per_query"] for line in lines) == pytest.approx(0.164822, abs=1e-9)
+    final = [(e["key"], e["score"], e["questions"]) for e in report["final_ranking"]]
+    assert final == [
+        ("m2s1-f2.1-c-r2-unit_tests", 76.25, 240),
+        ("m2s2-f2-c-unit_tests", 76.25, 240),
+        ("m1s2-f1.1", 73.75, 160),
+        ("m1s2-f2-c-unit_tests", 73.75, 160),
+    ]
+    assert report["racing"] == {"architectures": 6, "questions": 720, "questions_this_run": 720}
+    assert report["best"]["key"] == "m2s1-f2.1-c-r2-unit_tests"
+    assert report["regret"] == pytest.approx(5.185227, abs=1e-6)

@@ -205,3 +205,37 @@ def test_an_unknown_key_is_a_warning_with_a_suggestion() -> None:
     with pytest.warns(ConfigWarning, match="did you mean 'random_search_iterations'"):
         settings, _ = search_file_from_dict(data)
     assert settings.random_search_iterations == 10  # the misspelt key changed nothing
+
+
+@pytest.mark.parametrize("dollar_limit", [False, True])
+def test_a_space_built_again_is_the_space_built_afresh(dollar_limit: bool) -> None:
+    # A search builds its space several times and the enumeration is kept between builds
+    # (in any models' order when no dollar limit makes the order matter): what a build
+    # reuses must be what a fresh build finds, costs included (they are priced per order).
+    from archon_async.search import _space
+
+    extension = {}
+    if dollar_limit:
+        settings, models = search_file_from_dict(small_space())
+        dollars = sorted(
+            Space(settings, models).cost(c).dollars for c in Space(settings, models)._distinct
+        )
+        extension = {"constraints": {"max_dollars_per_query": dollars[len(dollars) // 2]}}
+    settings, models = search_file_from_dict(small_space(**extension))
+    spaces = {}
+    for order in (tuple(models), tuple(reversed(models))):
+        Space(settings, models)  # kept for the next build
+        again = Space(settings, order)
+        _space._RECENT.clear()
+        fresh = Space(settings, order)
+        assert again.candidates == fresh.candidates
+        assert again.positions == fresh.positions and again.infeasible == fresh.infeasible
+        assert {c: again.cost(c) for c in fresh._distinct} == {
+            c: fresh.cost(c) for c in fresh._distinct
+        }
+        spaces[order] = fresh
+    first, second = spaces.values()
+    # The models' order changes the dollars (the best-ranked one critiques and fuses), and
+    # with a dollar limit which architectures are feasible.
+    assert any(first.cost(c).dollars != second.cost(c).dollars for c in first._distinct)
+    assert (first.candidates != second.candidates) == dollar_limit
