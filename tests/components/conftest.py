@@ -6,9 +6,9 @@ Tests get it through the ``make_ctx`` fixture:
 
 ``reply`` receives the messages of each call and returns the reply's text, or a whole
 `ChatResponse` (to give a ``finish_reason``). ``ctx.requests`` records every call's
-messages in arrival order, ``ctx.notes`` every note. ``ctx.map``/``ctx.map_settled`` run
-on an anyio task group like the engine's, so concurrency is real; `Barrier` proves that a
-number of calls are in flight together (each call waits until all have arrived).
+messages in arrival order, ``ctx.notes`` every note. ``ctx.map``/``ctx.map_settled`` are
+the engine's own (`archon_async._concurrency`), so concurrency is real; `Barrier` proves
+that a number of calls are in flight together (each call waits until all have arrived).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import anyio
 import pytest
 
+from archon_async._concurrency import gather_map, gather_map_settled
 from archon_async.core import ArchonError, ChatResponse, ComponentSpec, Message, Usage
 
 T = TypeVar("T")
@@ -76,29 +77,12 @@ class FakeContext:
         return ChatResponse(text=reply, usage=Usage(1, 1), model=self.spec.model)
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        results: list[Any] = [None] * len(items)
-
-        async def run(index: int) -> None:
-            results[index] = await fn(items[index])
-
-        try:
-            async with anyio.create_task_group() as group:
-                for index in range(len(items)):
-                    group.start_soon(run, index)
-        except BaseExceptionGroup as exc:
-            raise exc.exceptions[0] from None
-        return results
+        return await gather_map(fn, items)
 
     async def map_settled(
         self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]
     ) -> list[R | ArchonError]:
-        async def settle(item: T) -> R | ArchonError:
-            try:
-                return await fn(item)
-            except ArchonError as exc:
-                return exc
-
-        return await self.map(settle, items)
+        return await gather_map_settled(fn, items)
 
     def note(self, event: str, **fields: Any) -> None:
         self.notes.append({"event": event, **fields})
