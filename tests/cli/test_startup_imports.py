@@ -37,6 +37,13 @@ NOT_AT_STARTUP = (
 )
 
 
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE`` in a fresh process (its own imports and collector); it must succeed."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+
+
 def test_cli_startup_leaves_out_what_a_batch_does_not_use() -> None:
     code = (
         "import sys\n"
@@ -44,9 +51,7 @@ def test_cli_startup_leaves_out_what_a_batch_does_not_use() -> None:
         "cli._parser()\n"
         "print('\\n'.join(sorted(sys.modules)))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
+    done = _python(code)
     loaded = set(done.stdout.split())
     assert "archon_async.cli" in loaded  # the probe ran
     assert "archon_async.benchmarks._formats" in loaded  # the batch parser's choices
@@ -88,9 +93,7 @@ def test_the_program_freezes_its_import_time_objects_a_caller_keeps_its_collecto
         "main()\n"
         "print('frozen', gc.get_freeze_count())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
+    done = _python(code)
     counts = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("frozen")]
     by_caller, by_program = (int(count) for count in counts)
     assert by_caller == 0  # a test or an application calling main() keeps its collector
@@ -110,7 +113,5 @@ def test_importing_the_package_leaves_the_collector_as_the_importer_had_it(enabl
         "after = [stats['collections'] for stats in gc.get_stats()]\n"
         "print(gc.isenabled(), sum(after) - sum(before) <= 2)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
+    done = _python(code)
     assert done.stdout.split() == [str(enabled), "True"]
