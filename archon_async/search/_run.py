@@ -789,10 +789,36 @@ class Search:
         return self._questions.numbers(items, self.effects.questions)
 
     def estimate(self) -> dict[str, Any]:
-        """What the search is expected to spend, before any call (a range)."""
+        """What the search is expected to spend, before any call (a range). When its run
+        directory holds this search already (stopped by a budget, or killed), also what
+        its earlier runs sent (``spent``, as the budget counts it) and what the whole
+        search is expected to send beyond it (``remaining``: expected less spent, at least
+        0): the same command sends about that much more."""
         from ._estimate import estimate
 
-        return estimate(self)
+        result = estimate(self)
+        spent = self._spent_earlier()
+        if spent is not None:
+            result["spent"] = spent
+            left = {w: max(0, result[w]["expected"] - spent[w]) for w in ("calls", "tokens")}
+            dollars = usd(max(0.0, result["dollars"]["expected"] - spent["dollars"]))
+            result["remaining"] = left | {"dollars": dollars}
+        return result
+
+    def _spent_earlier(self) -> dict[str, Any] | None:
+        """What earlier runs of this search sent (None when the run directory holds no
+        run of it); reads only, so an estimate writes nothing."""
+        import orjson
+
+        from ..callpath import SpendJournal
+
+        meta = self.run_dir / "search.json"
+        if not meta.exists() or orjson.loads(meta.read_bytes()) != self.identity():
+            return None
+        totals = SpendJournal.totals(self.run_dir / SPEND_JOURNAL)
+        if totals is None:
+            return None
+        return {"calls": totals.calls, "tokens": totals.tokens, "dollars": usd(totals.cost_usd)}
 
     def _sent(self) -> dict[str, Any]:
         """What this run of the search sent to the provider, ranking and judge included

@@ -1,0 +1,37 @@
+"""--estimate on a run directory that holds the search already: what its earlier runs sent
+and what is left, beside the whole search's expected spend; nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from archon_async.callpath import SpendJournal
+from archon_async.search import Search
+from tests.search._spaces import small_space, write
+
+
+def _search(path: Path, run_dir: Path, **options: object) -> Search:
+    return Search(path, simulate=True, run_dir=run_dir, algorithm="random_search", **options)  # type: ignore[arg-type]
+
+
+def test_the_estimate_of_a_stopped_search_says_what_is_spent_and_left(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=6, dev_questions=6, held_out_questions=0))
+    fresh = _search(path, tmp_path / "other").estimate()
+    assert "spent" not in fresh and "remaining" not in fresh
+    assert not (tmp_path / "other").exists()
+    run_dir = tmp_path / "run"
+    stopped = anyio.run(_search(path, run_dir, budget={"calls": 120}).run)
+    assert stopped["stopped_by"]
+    listing = sorted(p.name for p in run_dir.iterdir())
+    estimate = _search(path, run_dir).estimate()
+    journal = SpendJournal.totals(run_dir / "spend.journal.jsonl")
+    assert journal is not None
+    assert estimate["spent"]["calls"] == journal.calls == stopped["spend"]["calls"]
+    expected = estimate["calls"]["expected"]
+    assert estimate["remaining"]["calls"] == max(0, expected - journal.calls)
+    assert sorted(p.name for p in run_dir.iterdir()) == listing  # the estimate wrote nothing
+    # Another search's directory is not this one's spend.
+    other = _search(path, run_dir, seed=3).estimate()
+    assert "spent" not in other
