@@ -67,6 +67,8 @@ def write_outputs(
     record.save_json(
         "pareto.json",
         {
+            "simulated": bool(head.get("simulated")),  # read alone, it says so too
+            "mode": head.get("mode"),
             "cost": cost,
             **({"unpriced_models": missing} if missing else {}),
             "front": [
@@ -75,7 +77,8 @@ def write_outputs(
             ],
         },
     )
-    (record.run_dir / "pareto.svg").write_text(_pareto_svg(evaluations, front, cost))
+    marker = "SIMULATED: " if head.get("simulated") else ""
+    (record.run_dir / "pareto.svg").write_text(_pareto_svg(evaluations, front, cost, marker))
     if truth is not None:
         report.update(_truth_report(space, truth, evaluations, best))
         if chosen is not None:
@@ -190,13 +193,15 @@ def _axes(title: str, x_label: str, y_label: str) -> list[str]:
     ]
 
 
-def _pareto_svg(evaluations: list[Evaluation], front: list[Evaluation], cost: str) -> str:
+def _pareto_svg(
+    evaluations: list[Evaluation], front: list[Evaluation], cost: str, marker: str = ""
+) -> str:
     xs = [float(getattr(e, cost)) for e in evaluations]
     ys = [e.score for e in evaluations]
     sx, sy = _scale(xs, _PAD, _W - 24), _scale(ys, _H - _PAD, 36)
     dollars = cost == "dollars_per_query"
     x_label = "list-price dollars per query" if dollars else cost.replace("_", " ")
-    parts = _axes("Score against cost per query", x_label, "score (points)")
+    parts = _axes(f"{marker}Score against cost per query", x_label, "score (points)")
     parts += [
         f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="#9aa"><title>{e.key}: '
         f"{e.score:.2f}</title></circle>"

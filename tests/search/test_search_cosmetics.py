@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import anyio
+import orjson
 import pytest
 
 from archon_async._cli_search import _progress
@@ -93,6 +94,10 @@ def test_the_pareto_plot_and_spend_table_show_units(tmp_path: Path) -> None:
     anyio.run(search.run)
     svg = (tmp_path / "run" / "pareto.svg").read_text()
     assert "list-price dollars per query" in svg
+    # Read alone, the plot and the front say they are simulated.
+    assert "SIMULATED: Score against cost per query" in svg
+    front = orjson.loads((tmp_path / "run" / "pareto.json").read_bytes())
+    assert front["simulated"] is True and front["mode"] == "simulated"
     ticks = re.findall(r'font-size="11">([^<]*)</text>', svg)
     assert len(ticks) == 4 and all(t.startswith("$") for t in ticks[:2])
     assert all(re.fullmatch(r"\d+\.\d\d+", t) for t in ticks[2:])
