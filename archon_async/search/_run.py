@@ -265,7 +265,7 @@ class Search:
                 count += len(batch)
                 for evaluation in done:
                     sent = self._sent() if self.callpath is not None else None
-                    event = _event(evaluation, record, self.evaluations, sent)
+                    event = _event(evaluation, record, min(limit, len(space)), sent)
                     yield SearchEvent("evaluated", event)
                 self._save_spent(record)
                 stop = self._cap_reached()

@@ -206,3 +206,27 @@ def test_racing_after_a_batch_is_told(tmp_path: Path, capsys: pytest.CaptureFixt
     _progress(raced[0])
     line = capsys.readouterr().err
     assert re.fullmatch(r"\[racing\] \d leaders? re-evaluated on [\d,]+ more questions?\n", line)
+
+
+@pytest.mark.parametrize(
+    ("evaluations", "options", "planned"),
+    [
+        (None, {"algorithm": "grid_search"}, None),  # until the space is exhausted: its size
+        (8, {"algorithm": "random_search", "budget": {"architectures": 3}}, 3),
+    ],
+)
+def test_progress_counts_to_what_the_search_will_evaluate(
+    tmp_path: Path, evaluations: int | None, options: dict[str, object], planned: int | None
+) -> None:
+    space = small_space(evaluations=evaluations) if evaluations else small_space()
+    search = Search(
+        write(tmp_path, space), simulate=True, oracle=True, run_dir=tmp_path / "run", **options
+    )  # type: ignore[arg-type]
+
+    async def collect() -> list[dict[str, object]]:
+        return [e.data async for e in search.events() if e.kind == "evaluated"]
+
+    events = anyio.run(collect)
+    total = planned or (search.result or {})["space_size"]
+    assert len(events) == total
+    assert {e["planned"] for e in events} == {total}
