@@ -264,7 +264,7 @@ class Search:
                 done = await self._evaluate_batch(evaluator, record, batch, count, scores)
                 count += len(batch)
                 for evaluation in done:
-                    sent = self._sent() if self.callpath is not None else None
+                    sent = self._spent_so_far() if self.callpath is not None else None
                     event = _event(evaluation, record, min(limit, len(space)), sent)
                     yield SearchEvent("evaluated", event)
                 self._save_spent(record)
@@ -343,7 +343,6 @@ class Search:
             yield SearchEvent("ranking", {"done": 0, "of": of, "questions": questions})
             async for model, score in evaluator.rank_each():
                 ranking[model] = score
-                sent = self._sent()
                 yield SearchEvent(
                     "ranking",
                     {
@@ -352,7 +351,7 @@ class Search:
                         "done": len(ranking),
                         "of": of,
                         "questions": questions,
-                        "spent": {k: sent[k] for k in ("calls", "tokens", "dollars")},
+                        "spent": self._spent_so_far(),
                     },
                 )
         record.save_json("ranking.json", ranking)
@@ -362,8 +361,7 @@ class Search:
     def _raced(self, made: int, questions: int) -> SearchEvent:
         """A ``raced`` event: ``made`` re-evaluations of leaders answered ``questions``
         more questions (0 when a resumed search read them back), and the spend so far."""
-        sent = self._sent() if self.callpath is not None else None
-        spent = None if sent is None else {k: sent[k] for k in ("calls", "tokens", "dollars")}
+        spent = self._spent_so_far() if self.callpath is not None else None
         return SearchEvent("raced", {"leaders": made, "questions": questions, "spent": spent})
 
     def _stopped_in_ranking(
@@ -429,16 +427,18 @@ class Search:
     def _save_spent(self, record: RunRecord) -> None:
         """What every run of this search sent so far (``spent.json``: the budget's base
         when it resumes)."""
+        record.save_json("spent.json", self._spent_so_far())
+
+    def _spent_so_far(self) -> dict[str, Any]:
+        """Calls, tokens and dollars every run of this search sent so far, as its budget
+        counts them (what progress shows: a resumed search goes on from its earlier runs)."""
         sent = self._sent()
         calls, tokens, dollars = self._spent_before
-        record.save_json(
-            "spent.json",
-            {
-                "calls": calls + sent["calls"],
-                "tokens": tokens + sent["tokens"],
-                "dollars": usd(dollars + sent["dollars"]),
-            },
-        )
+        return {
+            "calls": calls + sent["calls"],
+            "tokens": tokens + sent["tokens"],
+            "dollars": usd(dollars + sent["dollars"]),
+        }
 
     def _cap_reached(self) -> str:
         """Why the hard cap stopped the search (a call was refused), or ''."""
@@ -966,8 +966,8 @@ def _event(
     evaluation: Evaluation, record: RunRecord, total: int, sent: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """An ``evaluated`` event: this evaluation, the best up to it in proposal order, and
-    what the search has spent so far (calls sent, tokens, dollars: ``sent``, what the call
-    path sent up to now, when there is one; else the evaluations' own spend)."""
+    what the search has spent so far (calls sent, tokens, dollars: ``sent``, what every
+    run of it sent up to now, when it has a call path; else the evaluations' own spend)."""
     so_far = [e for e in record.evaluations.values() if e.n <= evaluation.n]
     best = max(so_far, key=lambda e: (e.objective, -e.n))
     return {

@@ -35,3 +35,21 @@ def test_the_estimate_of_a_stopped_search_says_what_is_spent_and_left(tmp_path: 
     # Another search's directory is not this one's spend.
     other = _search(path, run_dir, seed=3).estimate()
     assert "spent" not in other
+
+
+def test_a_resumed_searchs_progress_counts_its_earlier_runs(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=6, dev_questions=6, held_out_questions=0))
+    run_dir = tmp_path / "run"
+    anyio.run(_search(path, run_dir, budget={"calls": 120}).run)
+    before = SpendJournal.totals(run_dir / "spend.journal.jsonl")
+    assert before is not None and before.calls >= 120
+    search = _search(path, run_dir)
+
+    async def spent() -> list[int]:
+        return [e.data["spent"]["calls"] async for e in search.events() if e.kind == "evaluated"]
+
+    calls = anyio.run(spent)
+    report = search.result or {}
+    # As the budget counts: the earlier runs' calls, then this run's on top.
+    assert calls and calls[0] >= before.calls
+    assert calls[-1] == before.calls + report["sent"]["calls"] == report["spend"]["calls"]
