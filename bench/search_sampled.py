@@ -101,6 +101,17 @@ def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) 
     params = {e["key"]: e["params"] for e in evaluated}
     final = report.get("final_ranking") or [{"key": report["best"]["key"], "score": 0, "n": 0}]
     exact = {e["key"]: truth.score(Candidate.from_params(params[e["key"]])) for e in final}
+    # What each stage of the final ranking's successive halving would return, were it the
+    # last: its best by the objective it ranked them by (a search with fewer ``draws``
+    # stops there with the same draws, so one search gives every shorter race's choice).
+    stages = max((len(e.get("stage_objectives", [])) for e in final), default=0)
+    by_stage = [
+        max(
+            (e for e in final if len(e["stage_objectives"]) > s),
+            key=lambda e: (e["stage_objectives"][s], -e["n"]),
+        )["key"]
+        for s in range(stages)
+    ]
     # The pooled estimate's choice (reported beside each finalist; it does not choose).
     pooled = max(final, key=lambda e: (e.get("estimate", e)["score"], -e["n"]))["key"]
     # Spend: questions answered (architecture x question runs) by the evaluations and by
@@ -121,6 +132,7 @@ def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) 
         "regret": round(best - found, 4),
         "regret_dev_best": round(best - dev_best, 4),
         "regret_pooled": round(best - exact[pooled], 4),
+        "regret_by_stage": [round(best - exact[key], 4) for key in by_stage],
         # The floor of any rule choosing among these finalists: the best of them exactly.
         "regret_floor": round(best - max(exact.values()), 4),
         # Against the best of the space the search's own model ranking gave.
@@ -163,6 +175,23 @@ def _table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         f"| {args.algorithm} | {args.calls} | {args.dev} + {args.final} | {args.top} "
         f"| {len(rows)} | {cells} | {spend} | {statistics.mean(r['seconds'] for r in rows):.1f} |"
     )
+    staged = [r["regret_by_stage"] for r in rows if r.get("regret_by_stage")]
+    if staged and all(len(s) == len(staged[0]) for s in staged):
+        # Each stage's choice, as if the race had ended there (stage k: 2**k passes).
+        print(
+            "\n| stage (passes) | "
+            + " | ".join(f"{k + 1} ({2 ** (k + 1)})" for k in range(len(staged[0])))
+            + " |"
+        )
+        print("|---|" + "---|" * len(staged[0]))
+        print(
+            "| regret median / 90th pct | "
+            + " | ".join(
+                f"{statistics.median(v):.2f} / {_pct(v, 0.9):.2f}"
+                for v in ([s[k] for s in staged] for k in range(len(staged[0])))
+            )
+            + " |"
+        )
 
 
 def main() -> int:
@@ -180,7 +209,7 @@ def main() -> int:
     parser.add_argument(
         "--leader-questions", type=int, default=0, help="racing: their questions (0: one pass)"
     )
-    parser.add_argument("--draws", type=int, default=8, help="racing: passes (0: racing off)")
+    parser.add_argument("--draws", type=int, default=32, help="racing: passes (0: racing off)")
     parser.add_argument("--summarize", type=Path, nargs="*", help="only summarize outputs")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--output", type=Path, default=Path("bench/out/search_sampled.json"))

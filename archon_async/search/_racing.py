@@ -114,6 +114,8 @@ class Race:
         self.final_ranking: list[dict[str, Any]] = []
         #: where the final ranking's window starts (0: every point counts).
         self.base = 0
+        #: key -> its `final_objective` at the end of each stage it reached.
+        self.stage_objectives: dict[str, list[float]] = {}
 
     def extra(self, key: str) -> list[float]:
         """``key``'s points counted so far beyond the dev questions."""
@@ -250,6 +252,10 @@ class Race:
                     "done": done,
                     "of": of,
                 }
+            for evaluation in survivors:
+                self.stage_objectives.setdefault(evaluation.key, []).append(
+                    self.final_objective(evaluation)
+                )
             survivors = sorted(survivors, key=lambda e: (-self.final_objective(e), e.n))
         self.final_ranking = sorted(
             (self._entry(key, stage) for key, stage in reached.items()),
@@ -261,7 +267,8 @@ class Race:
         ``questions`` (positions it answered), ``final`` (its score on the window:
         ``score``, ``ci``, ``questions``), ``score`` (the same), ``all_score`` (over every
         position it answered, dev included), ``stage`` (the last it reached),
-        ``objective``."""
+        ``objective``, ``stage_objectives`` (its objective at the end of each stage it
+        reached: what each stage ranked it by)."""
         evaluation = self.record.evaluations[key]
         final = summary(self.fresh(evaluation))
         return {
@@ -274,6 +281,7 @@ class Race:
             "all_score": round(self.score(evaluation), 6),
             "stage": stage,
             "objective": self.final_objective(evaluation),
+            "stage_objectives": self.stage_objectives.get(key, []),
         }
 
     def final_points(self, key: str) -> list[float]:

@@ -104,7 +104,7 @@ class Racing(BaseModel):
     enabled: bool = True
     leaders: int = Field(default=6, ge=0)
     leader_questions: int | None = Field(default=None, ge=1)
-    draws: int = Field(default=8, ge=1)
+    draws: int = Field(default=32, ge=1)
 
 
 class Extension(BaseModel):

@@ -89,6 +89,13 @@ def test_racing_passes_over_a_lucky_dev_score_the_raw_best_would_choose(tmp_path
     assert chosen["key"] == good and chosen["stage"] == 3 and chosen["questions"] == 4000
     assert chosen["final"]["questions"] == 3800  # its dev questions chose it: not counted
     assert [e["stage"] for e in race.final_ranking] == [3, 3, 1, 1]
+    # Each finalist's objective at the end of every stage it reached, what ranked it there:
+    # the two best of stage 1 raced on, and the last stage's best was chosen.
+    ranked = {e["key"]: (e["stage_objectives"], e["n"]) for e in race.final_ranking}
+    assert [len(ranked[e["key"]][0]) for e in race.final_ranking] == [3, 3, 1, 1]
+    first = sorted(ranked, key=lambda k: (-ranked[k][0][0], ranked[k][1]))
+    assert {e["key"] for e in race.final_ranking if e["stage"] > 1} == set(first[:2])
+    assert ranked[good][0][-1] == chosen["objective"] > ranked[race.final_ranking[1]["key"]][0][-1]
     # Every re-evaluation is kept: a new Race on the same record answers nothing again.
     kept = json.loads((tmp_path / "run" / "racing.json").read_text())
     assert len(kept[good]) == 3800
