@@ -118,6 +118,7 @@ async def test_claims_of_a_dead_process_or_a_lapsed_lease_are_taken_over(tmp_pat
         _claim_by(path, dead.pid, time.time() + 60)
         assert (await cache.claim(KEY, [0])).mine == [0]  # its process is gone: at once
         cache.release(KEY, [0])
+        cache.flush(10.0)  # a release is queued to the writer thread: written before we look
         other = ResponseCache(path)
         assert (await other.claim(KEY, [0])).mine == [0]  # released: free for anyone
         other.close()
