@@ -12,6 +12,7 @@ import orjson
 
 from archon_async.benchmarks import Sandbox, ScoreResult, get_benchmark, score_code
 from archon_async.benchmarks._verdicts import annotate_answers
+from tests.cli_process import expect_status
 from tests.conftest import ROOT, run_cli
 
 
@@ -73,7 +74,7 @@ def test_without_isolation_the_run_stops_before_any_call(tmp_path: Path) -> None
          "--simulate", "--limit", "2", "--output", str(output)],
         cwd=ROOT, capture_output=True, text=True, timeout=240, env=env, check=False,
     )  # fmt: skip
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "no isolation for untrusted code works here" in done.stderr
     assert "--unsafe-no-sandbox" in done.stderr and "allow_unsafe" not in done.stderr
     assert not output.exists()  # refused before any answer was asked for

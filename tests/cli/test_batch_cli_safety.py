@@ -48,7 +48,7 @@ def test_the_input_file_is_never_the_output(tmp_path: Path) -> None:
         "batch", "configs/single_model.json", "--input", str(prompts), "--output",
         str(prompts), "--simulate",
     )  # fmt: skip
-    assert done.returncode == 2
+    expect_status(done, 2)
     assert "is the input file" in done.stderr
     assert prompts.read_bytes() == before
 
@@ -62,7 +62,7 @@ def test_an_output_that_is_not_an_answers_file_is_left_untouched(tmp_path: Path)
         "batch", "configs/single_model.json", "--input", str(prompts), "--output",
         str(notes), "--simulate",
     )  # fmt: skip
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "not an answer line" in done.stderr and "line 1" in done.stderr
     assert notes.read_bytes() == before
     # A copy of the input under another name is refused the same way.
@@ -72,7 +72,7 @@ def test_an_output_that_is_not_an_answers_file_is_left_untouched(tmp_path: Path)
         "batch", "configs/single_model.json", "--input", str(prompts), "--output",
         str(copy), "--simulate",
     )  # fmt: skip
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert copy.read_bytes() == prompts.read_bytes()
 
 
@@ -103,7 +103,7 @@ def test_an_empty_input_file_says_so(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     done = run_cli("batch", "--input", str(empty), "--output", str(tmp_path / "o.jsonl"))
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "has no prompt" in done.stderr
 
 
@@ -117,7 +117,7 @@ def test_every_bad_input_line_is_reported(tmp_path: Path) -> None:
         + "".join(f'{{"prompt": "no id {i}"}}\n' for i in range(30))
     )
     done = run_cli("batch", "--input", str(bad), "--output", str(tmp_path / "o.jsonl"))
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "33 bad lines" in done.stderr
     for words in ("line 2: not valid JSON", "line 3: give exactly one", "line 4: id '1'"):
         assert words in done.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.cli_process import start_cli
+from tests.cli_process import expect_status, start_cli
 from tests.conftest import ROOT, run_cli, summary_of
 
 
@@ -46,7 +46,7 @@ def test_validate_reports_warnings_and_errors(tmp_path: Path) -> None:
     bad.write_text('{"layers": [[{"type": "generator", "model": "m", "model_type": "Nope"}]]}')
     pairrm = shared / "archon-1-110bFuser-1-PairRM3-8-70BM3S.json"
     done = cli("validate", str(bad), str(pairrm))
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "layers[0][0].model_type" in done.stderr
     # The other file is still checked, and what it needs to run is said.
     assert f"ok {pairrm}" in done.stdout
@@ -169,7 +169,7 @@ def test_judge_summary_counts_calls_and_cache_hits_and_a_budget_stop_still_repor
     capped = cli(
         *judge, "--max-calls", "2", "--concurrency", "1", "--output", str(tmp_path / "j3.jsonl")
     )
-    assert capped.returncode == 1
+    expect_status(capped, 1)
     stopped = summary_of(capped)
     assert "budget" in stopped["stopped"] and stopped["calls"] >= 2
     assert stopped["judgements"] == str(tmp_path / "j3.jsonl")

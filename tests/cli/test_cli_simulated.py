@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from archon_async.simulate import SIMULATED_MARK
-from tests.cli_process import simulator_process
+from tests.cli_process import expect_status, simulator_process
 from tests.conftest import ROOT
 
 
@@ -114,7 +114,7 @@ def test_a_real_run_refuses_a_simulated_file(
     calls_before = len(requests_seen(provider))
     real = cli("batch", str(openai_config), "--input", source, "--output", str(output),
                env=real_env(provider))  # fmt: skip
-    assert real.returncode == 1
+    expect_status(real, 1)
     assert "these lines are simulated" in real.stdout and "this run is real" in real.stdout
     assert "never mixed" in real.stdout
     assert output.read_bytes() == before  # nothing resumed, nothing written
@@ -135,7 +135,7 @@ def test_a_simulated_run_refuses_a_real_file(
     before = output.read_bytes()
     simulated = cli("batch", str(openai_config), "--input", source, "--simulate",
                     "--output", str(output))  # fmt: skip
-    assert simulated.returncode == 1
+    expect_status(simulated, 1)
     assert "these lines are real model answers and this run is simulated" in simulated.stdout
     assert output.read_bytes() == before
 
@@ -154,7 +154,7 @@ def test_the_judge_without_a_key_says_what_to_set_and_rates_nothing(
     answers = real_mt_bench_answers(tmp_path, provider, openai_config)
     calls_before = len(requests_seen(provider))
     done = cli("judge", "--benchmark", "mt_bench", "--answers", str(answers))
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "OPENAI_API_KEY" in done.stdout and "--simulate" in done.stdout
     assert "the judge (gpt-4o) is a real model" in done.stdout
     assert "rating" not in done.stdout  # no rating that no model gave
@@ -189,7 +189,7 @@ def test_a_real_judge_refuses_simulated_answers(
     calls_before = len(requests_seen(provider))
     judged = cli("judge", "--benchmark", "mt_bench", "--answers", str(answers),
                  env=real_env(provider))  # fmt: skip
-    assert judged.returncode == 1
+    expect_status(judged, 1)
     assert "2 of 2 answers are simulated" in judged.stdout and "--simulate" in judged.stdout
     assert len(requests_seen(provider)) == calls_before
 

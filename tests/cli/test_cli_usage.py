@@ -18,13 +18,13 @@ from tests.conftest import ROOT, run_cli
 
 def test_version() -> None:
     done = run_cli("--version")
-    assert done.returncode == 0
+    expect_status(done, 0)
     assert done.stdout.strip() == f"archon-async {__version__}"
 
 
 def test_help_lists_the_exit_statuses() -> None:
     done = run_cli("--help")
-    assert done.returncode == 0
+    expect_status(done, 0)
     for status in ("0 ", "1 ", "2 ", "3 ", "130", "143"):
         assert f"\n  {status}" in done.stdout, status
 
@@ -97,13 +97,13 @@ def test_validate_every_published_archon_config_by_name(monkeypatch: pytest.Monk
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok archon/MoA-lite")
     done = run_cli("validate")
-    assert done.returncode == 2
+    expect_status(done, 2)
     assert "--all" in done.stderr
 
 
 def test_a_missing_key_is_worded_for_the_command_line() -> None:
     done = run_cli("run", "default", "Hello?", env_without_keys=True)
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "TOGETHER_API_KEY" in done.stderr
     assert "--keys" in done.stderr and "--simulate" in done.stderr
     assert "Engine(" not in done.stderr
@@ -143,7 +143,7 @@ def test_validate_reports_every_problem_of_a_file(tmp_path: Path) -> None:
         ).decode()
     )  # fmt: skip
     done = run_cli("validate", str(bad), "default")
-    assert done.returncode == 1
+    expect_status(done, 1)
     assert "4 problems" in done.stderr
     for place in ("layers[0][0].type", "layers[0][1].temperature", "layers[1][0].model_type",
                   "name: "):  # fmt: skip

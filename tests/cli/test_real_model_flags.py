@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from archon_async import Architecture, ConfigError, ConfigWarning, Engine
-from tests.cli_process import simulator_process
+from tests.cli_process import expect_status, simulator_process
 from tests.conftest import FakeProvider, fake_registry, run_cli
 
 
@@ -47,7 +47,7 @@ def test_base_url_and_model_point_every_component_at_one_server(server_url: str)
 
 def test_base_url_and_simulate_exclude_each_other() -> None:
     done = run_cli("run", "default", "Hi?", "--simulate", "--base-url", "http://127.0.0.1:9/v1")
-    assert done.returncode == 2
+    expect_status(done, 2)
     assert "exclude each other" in done.stderr
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from archon_async.simulate.__main__ import build_settings
+from tests.cli_process import expect_status
 
 
 def test_flags_override_the_config_file(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ async def test_a_port_in_use_is_a_one_line_error_with_status_2() -> None:
         )
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     lines = stderr.decode().strip().splitlines()
-    assert process.returncode == 2
+    expect_status(process, 2)
     assert stdout == b""
     assert len(lines) == 1, stderr.decode()
     assert "Traceback" not in lines[0]
