@@ -15,6 +15,7 @@ from aiohttp import web
 
 from archon_async import BadRequestError, Engine
 from archon_async.callpath._samples import refuses_n
+from tests.local_http import serving
 
 _NOT_ENABLED = "Multiple candidates is not enabled for this model"
 
@@ -59,15 +60,8 @@ async def gemini() -> AsyncIterator[tuple[str, list[int]]]:
 
     app = web.Application()
     app.router.add_post("/v1beta/models/{model}", generate)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", asked
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url, asked
 
 
 async def test_a_gemini_model_without_multiple_candidates_draws_one_a_request() -> None:

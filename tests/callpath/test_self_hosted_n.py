@@ -17,6 +17,7 @@ from aiohttp import web
 
 from archon_async import Architecture, Engine
 from archon_async._defaults import DEFAULT_ARCHITECTURE
+from tests.local_http import serving
 
 _RANK = re.compile(r"Rank all (\d+) candidates")
 
@@ -53,15 +54,8 @@ async def server(style: str) -> AsyncIterator[tuple[str, list[int]]]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v1", asked
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/v1", asked
 
 
 @pytest.mark.parametrize("style", ["llama.cpp", "ignores n"])

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from archon_async import Engine
+from tests.local_http import serving
 
 
 @pytest.fixture
@@ -42,13 +43,8 @@ async def server() -> AsyncIterator[tuple[str, Counter[str]]]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/v1", received
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/v1", received
 
 
 def moa(base_url: str) -> dict[str, Any]:

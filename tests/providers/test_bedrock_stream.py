@@ -14,6 +14,7 @@ from aiohttp import web
 
 from archon_async.core import MalformedResponseError, ProviderSettings, RateLimitError
 from archon_async.providers.bedrock_converse import BedrockConverseProvider
+from tests.local_http import serving
 from tests.providers.helpers import SECRET, chat_request
 
 
@@ -83,13 +84,8 @@ async def server() -> AsyncIterator[tuple[str, dict[str, Any]]]:
     app = web.Application()
     app.router.add_post("/model/garbled/converse-stream", garbled)
     app.router.add_post("/model/{model}/converse-stream", converse_stream)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", state
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url, state
 
 
 async def test_text_arrives_piece_by_piece_as_the_stream_is_written(

@@ -31,6 +31,7 @@ from archon_async.core import MalformedResponseError
 from archon_async.providers.google_gemini import GeminiProvider
 from archon_async.providers.openai_chat import OpenAIChatProvider
 from tests.engine.test_dispatch import ScriptedProvider
+from tests.local_http import serving
 from tests.providers.helpers import SECRET, FakeClock, chat_request
 
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
@@ -255,15 +256,8 @@ async def runaway(piece: bytes, media_type: str) -> AsyncIterator[tuple[str, lis
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", endless)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v1", served
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/v1", served
 
 
 async def test_a_runaway_reply_is_cut_at_max_reply_bytes_and_reported_as_malformed() -> None:

@@ -24,6 +24,7 @@ from archon_async.core import (
 )
 from archon_async.providers.anthropic_messages import AnthropicMessagesProvider
 from archon_async.providers.openai_chat import OpenAIChatProvider
+from tests.local_http import serving
 from tests.providers.helpers import SECRET, chat_request
 
 CHAT_OK = {
@@ -114,13 +115,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_post("/counted/chat/completions", counted)
     app.router.add_post("/limited/chat/completions", limited)
     app.router.add_post("/huge/chat/completions", huge)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 async def test_openai_adapter_over_aiohttp(server: str) -> None:

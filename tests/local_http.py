@@ -1,0 +1,26 @@
+"""Serve a test's aiohttp application on a free port of 127.0.0.1 (tests never go further)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+__all__ = ["serving"]
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Run ``app`` until the block ends; yields its base URL, ``http://127.0.0.1:PORT``.
+
+    Handlers still running at the end are given 0.1 s (a streaming test's endless reply
+    must not hold the test's teardown for aiohttp's default minute).
+    """
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
