@@ -1,5 +1,6 @@
 """The lock a batch holds on its output file (``OUTPUT.lock``), so that two runs never
-answer into one file, and that leaves no file behind once the batch ends.
+answer into one file, and that leaves no file behind once the batch ends. A search holds
+the same lock on its run directory's ``search.json``.
 
 The lock is an ``flock`` taken through `filelock` (kernel-held: a killed run never leaves a
 stale lock). On every end of the batch (normal, error, Ctrl-C) the lock file is unlinked
@@ -29,11 +30,16 @@ def output_lock_path(output: Path) -> Path:
 
 
 @contextmanager
-def output_lock(output: Path) -> Iterator[None]:
+def output_lock(output: Path, *, busy: str | None = None) -> Iterator[None]:
     """Hold ``output``'s lock for the block; the lock file is gone after it.
 
+    Args:
+        output: the file the lock guards.
+        busy: the refusal's message when another run holds the lock (default: a batch's,
+            naming ``output`` and the lock file).
+
     Raises:
-        InvalidInputError: another run holds the lock (it names the lock file).
+        InvalidInputError: another run holds the lock.
     """
     path = output_lock_path(output)
 
@@ -50,7 +56,8 @@ def output_lock(output: Path) -> Iterator[None]:
         lock.acquire(timeout=0)
     except Timeout:
         raise InvalidInputError(
-            f"{output}: another run is writing these answers (its lock {path} is held); "
+            busy
+            or f"{output}: another run is writing these answers (its lock {path} is held); "
             "wait for it to end, or give another --output"
         ) from None
     try:

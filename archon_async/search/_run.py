@@ -14,8 +14,8 @@ twice) and continues to the same result.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import anyio
 from pydantic import ValidationError
 
 from .._exceptions import BudgetExceededError, ConfigError
+from .._output_lock import output_lock, output_lock_path
 from .._pricing import usd, usd_text
 from .._progress import BatchStats
 from ._algorithms import check_algorithm, make_algorithm
@@ -217,7 +218,28 @@ class Search:
         return self.result
 
     async def events(self) -> AsyncIterator[SearchEvent]:
-        """Run the search, yielding what happens as it happens."""
+        """Run the search, yielding what happens as it happens.
+
+        While it runs, the run directory is locked (``search.json.lock``, released by the
+        system if the process dies, so a killed search resumes).
+
+        Raises:
+            InvalidInputError: another search is running in the run directory (before any
+                call).
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = output_lock_path(self.run_dir / "search.json")
+        busy = (
+            f"{self.run_dir}: another search is running in this run directory (its lock "
+            f"{lock} is held); wait for it to end (or stop it) and run this search again "
+            "to resume it there, or give another run directory (--run-dir)"
+        )
+        with output_lock(self.run_dir / "search.json", busy=busy):
+            async with aclosing(self._events()) as events:
+                async for event in events:
+                    yield event
+
+    async def _events(self) -> AsyncGenerator[SearchEvent, None]:
         started = time.monotonic()
         self._deadline = started + self.budget.wall_time_s if self.budget.wall_time_s else None
         if self.mode == "real":
