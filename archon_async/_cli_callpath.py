@@ -32,6 +32,7 @@ __all__ = [
     "invoked_as",
     "item_prompts",
     "print_estimate",
+    "rerun_command",
     "shared_limits_from_args",
     "shared_limits_url",
     "stopped_fields",
@@ -320,7 +321,7 @@ def stopped_fields(
             new[flag] = f"{max(cap, math.ceil(need * 100) / 100):.2f}"
         else:
             new[flag] = str(max(int(cap), math.ceil(need)))
-    command = f"{invoked_as()} " + shlex.join(_with_options(getattr(args, "command_line", []), new))
+    command = rerun_command(args, new)
     fields["resume"] = command
     fields["stopped"] = (
         f"the budget stopped the batch: {error.reason or budget.exceeded()}; no "
@@ -332,6 +333,13 @@ def stopped_fields(
         f"{rest} left, run: {command}"
     )
     return fields
+
+
+def rerun_command(args: argparse.Namespace, new: Mapping[str, str] | None = None) -> str:
+    """The command line that runs this command again as the user ran it (`invoked_as`),
+    with each option of ``new`` set to its value."""
+    arguments = _with_options(getattr(args, "command_line", []), new or {})
+    return f"{invoked_as()} {shlex.join(arguments)}"
 
 
 def invoked_as() -> str:

@@ -115,7 +115,16 @@ def _search(args: argparse.Namespace) -> int:
         assert search.result is not None
         return search.result
 
-    report = run_async(go)
+    try:
+        report = run_async(go)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the record keeps every finished evaluation
+        from ._cli_callpath import rerun_command
+
+        sys.stderr.write(
+            f"[search: stopped; the run directory {search.run_dir} keeps what was done: "
+            f"to resume, run the same command again: {rerun_command(args)}]\n"
+        )
+        raise
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
     # As `batch` does: a search a budget stopped exits 1 (its outputs are all written).

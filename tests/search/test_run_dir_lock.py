@@ -53,7 +53,9 @@ def test_a_second_search_in_a_running_search_s_directory_is_refused_at_once(
     # Killed with its lock held: the lock file stays, and blocks nothing.
     assert output_lock_path(run_dir / "search.json").exists()
     left = _lines(board)
-    done = expect_status(run_cli(*args, "--quiet"))
+    # One more evaluation is enough to show it resumed (how far it goes is no part of the
+    # search's identity): the whole rest would take a minute.
+    done = expect_status(run_cli(*args, "--quiet", "--evaluations", str(left + 1)))
     assert _lines(board) >= left
     assert orjson.loads(done.stdout)["best"]["key"]
     assert not output_lock_path(run_dir / "search.json").exists()  # gone once it ended
