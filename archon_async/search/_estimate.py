@@ -22,7 +22,11 @@ The estimate follows the search as it will run, with its response cache:
   file's ``answer_tokens`` for a real run), at list prices.
 
 The range: ``high`` is the naive sum (no cache hit at all, every architecture on every dev
-question); ``low`` assumes every architecture after the first batch is stopped early.
+question) of the most costly walked run, with every reply as long as the longest the pilot
+measured of its kind and racing re-evaluating as many leaders as measured at most
+(`LEADER_TOP_UPS_HIGH`): tokens and dollars share few cache hits (the shared calls are
+mostly the short generator ones), so their high end needs these margins where the calls'
+does not. ``low`` assumes every architecture after the first batch is stopped early.
 """
 
 from __future__ import annotations
@@ -89,8 +93,9 @@ def estimate(search: Search) -> dict[str, Any]:
         paths.append(_held_out(plan, plan.totals(), len(held)))
     totals = {
         end: [sum(path[end][i] for path in paths) / len(paths) for i in range(3)]
-        for end in ("expected", "low", "high")
+        for end in ("expected", "low")
     }
+    totals["high"] = [max(path["high"][i] for path in paths) for i in range(3)]
     spread = [round(path["expected"][0]) for path in paths]
     capped = _cap(search, totals)
     missing = search.unpriced_models()
@@ -120,8 +125,9 @@ def estimate(search: Search) -> dict[str, Any]:
             f"tokens: {tokens.source}; dollars at list prices"
             + (f" (no price for {', '.join(missing)}: not in them)" if missing else "")
             + "; "
-            "high: no cache at all; low: every architecture after the first batch stopped "
-            "early"
+            "high: no cache at all, the most costly run, the longest replies measured and "
+            "the most racing measured; low: every architecture after the first batch "
+            "stopped early"
         ),
     }
 
@@ -154,6 +160,7 @@ class _Plan:
         self.search = search
         self.space = space
         self.tokens = tokens
+        self.upper = tokens.upper()
         self.names = Names()
         ext = search.settings.archon_async
         stopping = ext.early_stopping
@@ -202,16 +209,18 @@ class _Plan:
         if first:
             self.low_names.add(call.name)
         if naive:
-            calls, tokens, dollars = self._price(call)
+            calls, tokens, dollars = self._price(call, upper=True)
             self.naive[0] += calls * self.dev
             self.naive[1] += tokens * self.dev
             self.naive[2] += dollars * self.dev
 
-    def _price(self, call: Call) -> tuple[float, float, float]:
-        """Calls (parse retries included), tokens and dollars of one call on one question."""
-        times = self.tokens.retries.get(call.kind, 1.0)
-        tokens_in = self.tokens.input(call)
-        tokens_out = self.tokens.output(call)
+    def _price(self, call: Call, *, upper: bool = False) -> tuple[float, float, float]:
+        """Calls (parse retries included), tokens and dollars of one call on one question
+        (``upper``: its replies as long as the longest measured)."""
+        model = self.upper if upper else self.tokens
+        times = model.retries.get(call.kind, 1.0)
+        tokens_in = model.input(call)
+        tokens_out = model.output(call)
         dollars = cost_usd(call.model, round(tokens_in), round(tokens_out), DEFAULT_PRICES) or 0.0
         return times, times * (tokens_in + tokens_out), times * dollars
 
@@ -236,6 +245,8 @@ class _Plan:
 #: evaluation: 38 to 74 in 200 with six leaders (bench/search_sampled.py), 16 in 30
 #: (random search, the lead's check; bench/RESULTS.md 2026-11-30); the expected count.
 LEADER_TOP_UPS = 0.25
+#: The most of them measured (74 in 200), rounded up: the high end's.
+LEADER_TOP_UPS_HIGH = 0.4
 
 
 def _held_out(plan: _Plan, totals: dict[str, list[float]], held: int) -> dict[str, list[float]]:
@@ -247,24 +258,26 @@ def _held_out(plan: _Plan, totals: dict[str, list[float]], held: int) -> dict[st
     if not held or not count:
         return totals
     ranked = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])]
-    top = ranked[:count]
+    top, most = ranked[:count], ranked[:count]
     if racing.enabled and racing.leaders:
         ups = racing.leaders + round(LEADER_TOP_UPS * len(plan.full))
         top = ranked[: max(count, ups)]
+        most = ranked[: max(count, racing.leaders + round(LEADER_TOP_UPS_HIGH * len(plan.full)))]
     names: dict[int, Call] = {}
     naive = [0.0, 0.0, 0.0]
-    for candidate in top:
+    for rank, candidate in enumerate(most):
         calls = calls_of(plan.space, candidate, plan.names)
         for call in calls + plan.judgements(calls[-1].name):
-            names[call.name] = call
-            price = plan._price(call)
+            if rank < len(top):
+                names[call.name] = call
+            price = plan._price(call, upper=True)
             for i in range(3):
                 naive[i] += price[i] * held
     baseline = _model_of(plan.search, plan.search.settings.baseline_model)
     if plan.judge_calls == 2 and baseline:
         call = generator_call(plan.names, baseline, 0)
         names[call.name] = call
-        for i, value in enumerate(plan._price(call)):
+        for i, value in enumerate(plan._price(call, upper=True)):
             naive[i] += value * held
     shared = [0.0, 0.0, 0.0]
     for call in names.values():
@@ -304,11 +317,14 @@ def _token_model(search: Search, dev: Sequence[Any]) -> tuple[TokenModel, dict[s
     replies, retries = measured_replies(runs)
     merged = {**settings_replies(ext.answer_tokens), **replies}
     merged["judge"] = merged["generator"]
+    longest, _ = measured_replies(runs, longest=True)
+    longest["judge"] = longest.get("generator", merged["judge"])
     model = TokenModel(
         estimate_tokens,
         merged,
         questions,
         retries=retries,
+        longest=longest,
         source="replies measured by a pilot on the simulated provider "
         f"({_PILOT_QUESTIONS} questions, not counted), the simulator's token count",
     )

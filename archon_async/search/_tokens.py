@@ -76,6 +76,8 @@ class TokenModel:
         questions: the dev questions' texts (the query each component repeats).
         retries: calls per call of each kind (parse retries; 1.0 = none).
         source: how the reply lengths were found (said in the estimate).
+        longest: the longest reply measured of each kind (the pilot's), for the high end
+            of the estimate; empty when the lengths are not measured.
     """
 
     count: Callable[[str], int]
@@ -83,7 +85,15 @@ class TokenModel:
     questions: Sequence[str]
     retries: Mapping[str, float] = field(default_factory=dict)
     source: str = ""
+    longest: Mapping[str, float] = field(default_factory=dict)
     _memo: dict[tuple[str, int, bool], float] = field(default_factory=dict)
+
+    def upper(self) -> TokenModel:
+        """The same model with every reply as long as the longest measured of its kind
+        (prompts that carry replies grow with them): what a run's tokens stay under
+        when its replies run long, as the pilot saw them do."""
+        replies = {kind: max(v, self.longest.get(kind, v)) for kind, v in self.replies.items()}
+        return TokenModel(self.count, replies, self.questions, self.retries, self.source)
 
     def output(self, call: Call) -> float:
         """Reply tokens of ``call``."""
@@ -181,9 +191,12 @@ def pilot_configs(models: Sequence[tuple[str, str]]) -> list[tuple[dict[str, Any
 
 def measured_replies(
     runs: Sequence[tuple[Any, Mapping[str, int]]],
+    *,
+    longest: bool = False,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Reply tokens, and calls per expected call, by kind, from pilot traces (each with the
-    calls its architecture makes per question when nothing is asked again).
+    """Reply tokens (the mean, or with ``longest`` the longest), and calls per expected
+    call, by kind, from pilot traces (each with the calls its architecture makes per
+    question when nothing is asked again).
 
     A verifier makes one reasoning and one verdict call per candidate: their mean reply is
     kept for both (their sum is what counts). A critic's reply is per candidate it read.
@@ -204,7 +217,7 @@ def measured_replies(
                         if kind == "critic":
                             tokens /= _PILOT_CRITIC_READS
                         out.setdefault(kind, []).append(tokens)
-    replies = {kind: sum(v) / len(v) for kind, v in out.items() if v}
+    replies = {kind: max(v) if longest else sum(v) / len(v) for kind, v in out.items() if v}
     if "verifier" in replies:
         replies["verifier_reasoning"] = replies["verifier_verdict"] = replies.pop("verifier")
     retries = {kind: made.get(kind, 0) / n for kind, n in expected.items() if n}

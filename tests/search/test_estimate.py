@@ -7,7 +7,8 @@ from pathlib import Path
 import anyio
 
 from archon_async.search import Candidate, Search, Space, search_file_from_dict
-from archon_async.search._sharing import Names, calls_of
+from archon_async.search._sharing import Call, Names, calls_of
+from archon_async.search._tokens import TokenModel, chars_tokens, settings_replies
 from tests.search._spaces import small_space, write
 
 
@@ -110,3 +111,30 @@ def test_a_model_based_search_is_estimated_on_paired_noisy_scores(tmp_path: Path
         expected, low, high = (estimate[name][end] for end in ("expected", "low", "high"))
         assert low <= expected <= high, name
         assert abs(expected / sent[name] - 1) <= 0.2, (name, expected, sent[name])
+
+
+def test_a_simulated_search_spends_within_the_estimated_range(tmp_path: Path) -> None:
+    # Issue 13's report: tpe, seed 5, sent more tokens than the estimate's high. The high
+    # end now takes the most costly walked run, the longest replies the pilot measured and
+    # the most racing measured; racing is on here (final-ranking questions held out).
+    data = small_space(evaluations=40, dev_questions=10, held_out_questions=10, parallel=4)
+    path = write(tmp_path, data)
+    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="tpe", seed=5)
+    estimate = search.estimate()
+    report = anyio.run(search.run)
+    assert report["racing"]["architectures"] > 0  # leaders were re-evaluated
+    sent = report["sent"]
+    for name in ("calls", "tokens", "dollars"):
+        low, high = estimate[name]["low"], estimate[name]["high"]
+        assert low <= sent[name] <= high, (name, low, sent[name], high)
+
+
+def test_the_high_end_prices_replies_at_the_longest_measured() -> None:
+    replies = settings_replies(100)
+    model = TokenModel(chars_tokens, replies, ["What is 2 + 3?"], longest={"fuser": 400.0})
+    upper = model.upper()
+    fuser = Call(1, "fuser", "m", 3)
+    assert model.output(fuser) == 100 and upper.output(fuser) == 400
+    assert upper.input(fuser) > model.input(fuser)  # it reads candidates that long
+    generator = Call(2, "generator", "m", 0)
+    assert upper.output(generator) == model.output(generator) == 100  # none longer measured
