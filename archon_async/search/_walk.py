@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._algorithms import make_algorithm
+from ._evaluators import cost_weight
 from ._sampled import SampledEvaluator
 from ._space import Candidate, Space
 from ._truth import Truth
@@ -138,7 +139,7 @@ def sampled_evaluator(search: Search, space: Space, truth: Truth, seed: int) -> 
         judged=truth.judged,
         early_fraction=stopping.first_fraction if stopping.enabled else None,
         early_z=stopping.z,
-        cost_weight=search._cost_weight(),
+        cost_weight=cost_weight(search.settings),
     )
 
 

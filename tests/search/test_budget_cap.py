@@ -85,11 +85,11 @@ def test_the_wall_time_budget_stops_the_final_ranking_and_the_report_counts_it(
     # pass, no leaders re-scored during the search: each finalist is scored once).
     from types import SimpleNamespace
 
-    from archon_async.search import _run
+    from archon_async.search import _spending
     from archon_async.search._sampled import SampledEvaluator
 
     now = [1000.0]
-    monkeypatch.setattr(_run, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(_spending, "time", SimpleNamespace(monotonic=lambda: now[0]))
     scored = []
     score_positions = SampledEvaluator.score_positions
 

@@ -1,0 +1,127 @@
+"""A search's input checks before any call and before the run directory is written: the
+judge and the baseline, the API keys of a real run, and the list prices a dollar setting
+needs. Each error names the search file, the key and what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ConfigError
+from ._models import ModelRef
+from ._spend import unpriced
+
+if TYPE_CHECKING:
+    from ._run import Search
+
+__all__ = ["check_judging", "check_keys", "check_prices", "resolve", "unpriced_models"]
+
+
+def resolve(
+    path: Path, entry: str | dict[str, Any] | None, key: str = "judge_model"
+) -> ModelRef | None:
+    """The model a search file's ``key`` (a config path or an inline config) names, or
+    None when it is not set; paths are relative to the search file ``path``."""
+    from ._models import resolve_model
+
+    if entry is None:
+        return None
+    return resolve_model(entry, base=path.resolve().parent, where=f"{path}: {key}")
+
+
+def _refs(search: Search) -> list[ModelRef | None]:
+    """The models of the space, the judge and the baseline (None when not set)."""
+    refs = [*search.models, resolve(search.path, search.settings.judge_model)]
+    refs.append(resolve(search.path, search.settings.baseline_model, "baseline_model"))
+    return refs
+
+
+def unpriced_models(search: Search) -> list[str]:
+    """The models of the space, the judge and the baseline with no list price."""
+    return unpriced(ref.model for ref in _refs(search) if ref is not None)
+
+
+def check_keys(search: Search) -> None:
+    """Every hosted provider the space, the judge and the baseline use has a key, checked
+    before the run directory is written and before any call.
+
+    Raises:
+        ConfigError: naming the search file, the provider and how to give a key.
+    """
+    from .._keys import keyless_provider, load_key_sets
+
+    types = {ref.model_type for ref in _refs(search) if ref is not None}
+    missing = keyless_provider(types, load_key_sets(search.keys))
+    if missing is None:
+        return
+    # The search's own advice, once each (the engine's names run/batch options).
+    model_type, names = missing
+    needed = (
+        f"{model_type} needs an API key and none is given: set {' or '.join(names)} (and "
+        f"{names[0]}_2, ... for more keys) in the environment or in a .env file, or give "
+        f"a JSON key file ({{{names[0]!r}: ['...']}}, Archon's api_keys.json)"
+    )
+    raise ConfigError(
+        f"{needed} as Search(keys=PATH); or simulate=True to search on the simulated provider",
+        source=str(search.path),
+        cli_hint=f"{needed} with --keys FILE; or add --simulate to search on the "
+        "simulated provider",
+    )
+
+
+def check_prices(search: Search) -> None:
+    """A dollar objective, constraint or budget needs a price for every model: an
+    unpriced one would count as $0 (the cheapest of all) without a word.
+
+    Raises:
+        ConfigError: naming the unpriced models and the dollar settings to drop.
+    """
+    ext = search.settings.archon_async
+    uses = [
+        name
+        for name, used in (
+            ("objective score_per_dollar", ext.objective == "score_per_dollar"),
+            ("constraints.max_dollars_per_query", ext.constraints.max_dollars_per_query),
+            ("budget dollars", search.budget.dollars),
+        )
+        if used
+    ]
+    missing = unpriced_models(search) if uses else []
+    if missing:
+        raise ConfigError(
+            f"no list price for {', '.join(missing)}, so the {' and the '.join(uses)} "
+            "would count their calls as $0: drop the dollar settings (use calls or "
+            "tokens instead) or use models with a list price",
+            source=str(search.path),
+        )
+
+
+def check_judging(search: Search, scoring: str) -> None:
+    """The judge and the baseline load, and a run that judges (its benchmark's
+    ``scoring`` is ``"judge"``) has them: checked before the run directory is written (a
+    mistake there would leave a directory that refuses the corrected file) and before any
+    call.
+
+    Raises:
+        ConfigError: naming the search file, the key and what to set.
+    """
+    settings = search.settings
+    for key in ("judge_model", "baseline_model"):
+        resolve(search.path, getattr(settings, key), key)
+    if search.mode not in ("simulated", "real") or scoring != "judge":
+        return  # the oracle and the sampled path score by the ground truth
+    from ..benchmarks import judge_kind
+
+    needed = ["judge_model"]
+    if settings.archon_async.scoring != "single" and judge_kind(search.benchmark) == ("pairwise"):
+        needed.append("baseline_model")
+    missing = [key for key in needed if getattr(settings, key) is None]
+    if missing:
+        raise ConfigError(
+            f"{search.benchmark} is scored by an LLM judge"
+            + (" against a baseline's answers" if "baseline_model" in needed else "")
+            + f": set {' and '.join(missing)} (a single-model Archon config, e.g. "
+            '"configs/individual_models/gpt-4o-mini.json")',
+            source=str(search.path),
+        )

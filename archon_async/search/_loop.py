@@ -1,0 +1,323 @@
+"""A search's event loop: the model ranking, then the algorithm's proposals in batches
+evaluated concurrently and recorded line by line, the leaders raced on more questions,
+the final stages and the held-out score, and the outputs; each step told as a
+`SearchEvent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._exceptions import BudgetExceededError, ConfigError
+from .._pricing import usd
+from ._algorithms import make_algorithm
+from ._evaluate import EngineEvaluator, Evaluator
+from ._evaluators import evaluators
+from ._final import CHOSEN_BY, choose
+from ._inputs import check_keys
+from ._outputs import write_outputs
+from ._racing import Race
+from ._record import Evaluation, RunRecord
+from ._sampled import SampledEvaluator
+from ._space import Candidate, Space
+from ._spending import WallTimeUp, spent_before
+
+if TYPE_CHECKING:
+    from ._run import Search
+
+__all__ = ["SearchEvent", "search_events"]
+
+
+@dataclass(frozen=True)
+class SearchEvent:
+    """Something the search did: ``ranking`` (the model ranking started, or one more model
+    ranked), ``ranked``, ``evaluated``, ``raced`` (leaders re-evaluated on more questions
+    after a batch), ``final_scored`` (one of the final ranking re-scored), ``stopped`` or
+    ``finished``."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def search_events(search: Search) -> AsyncGenerator[SearchEvent, None]:
+    """Run ``search`` (see `Search.events`), yielding what happens as it happens; its
+    report ends in ``search.result``."""
+    spending = search._spending
+    spending.start()
+    if search.mode == "real":
+        check_keys(search)
+    record = RunRecord(search.run_dir, search.identity())
+    before = record.load_json("outside_spend.json") or {}
+    spending.before = spent_before(record)
+    async with AsyncExitStack() as stack:
+        evaluator_for = await evaluators(search, stack)
+        ranking = record.load_json("ranking.json")
+        if ranking is None:
+            ranking = {}
+            try:
+                async for ranked_one in _rank(search, evaluator_for, record, before, ranking):
+                    yield ranked_one
+            except BudgetExceededError:
+                ranking = None
+        if ranking is None:
+            reason = spending.cap_reason()
+            yield SearchEvent("stopped", {"reason": reason})
+            search.result = _stopped_in_ranking(search, record, before, reason)
+            yield SearchEvent("finished", search.result)
+            return
+        ranked = sorted(search.models, key=lambda m: -float(ranking[m.model]))
+        yield SearchEvent("ranked", {"ranking": ranking, "order": [m.model for m in ranked]})
+        space = Space(search.settings, ranked)
+        if not len(space):  # dollars depend on which model ranks first (it fuses last)
+            raise ConfigError(space.why_empty(), source=str(search.path))
+        evaluator = evaluator_for(space)
+        race = _race(search, evaluator, record)
+        scores: dict[Candidate, float] = {}
+        proposals = make_algorithm(
+            search.algorithm, space, scores, seed=search.seed, batch=search.parallel
+        )
+        stop = ""
+        count = 0
+        # The architectures budget caps the planned evaluations; reaching it is a stop.
+        limit = search.planned_architectures()
+        for batch in proposals:
+            stop = spending.over_budget(record)
+            if stop:
+                break
+            batch = batch[: limit - count]
+            done = await _evaluate_batch(search, evaluator, record, batch, count, scores)
+            count += len(batch)
+            for evaluation in done:
+                sent = spending.spent_so_far() if search.callpath is not None else None
+                event = _event(evaluation, record, min(limit, len(space)), sent)
+                yield SearchEvent("evaluated", event)
+            spending.save_spent(record)
+            stop = spending.cap_reached()
+            if stop:
+                break  # the batch's cut evaluations are not told: a resume redoes them
+            if race is not None:
+                answered = race.answered
+                try:  # the leaders rest on more questions before the next proposals
+                    made = await race.follow_leaders(scores, upto=count)
+                except BudgetExceededError:
+                    stop = spending.cap_reason()
+                    break
+                if made:
+                    yield _raced(search, made, race.answered - answered)
+            if count >= limit:
+                if limit < min(search.evaluations, len(space)):
+                    stop = "budget: architectures"
+                break  # never resume the algorithm past its last scored proposal
+        record.rewrite()  # in proposal order, whatever order they finished in
+        if stop:
+            yield SearchEvent("stopped", {"reason": stop})
+        truth = getattr(evaluator, "truth", None)
+        head = _report_head(search, space, stop)
+        chosen = None
+        count = search.settings.number_of_archon_configs_for_final_ranking
+        try:
+            if race is not None and race.size > race.dev and count and not stop:
+                async for progress in race.final_stages(count):
+                    yield SearchEvent("final_scored", progress)
+                final = race.final_ranking
+                # Each with its pooled estimate; listed by what chose, best first.
+                points = [race.final_points(entry["key"]) for entry in final]
+                final = choose(space, list(record.evaluations.values()), final, points)
+                record.save_json("final_ranking.json", final)
+                head["final_ranking"] = final
+                if final:
+                    head["chosen_by"] = CHOSEN_BY
+                    chosen = final[0]["key"]
+            if chosen is not None:
+                head["held_out"] = await _held_out(search, evaluator, record, chosen)
+        except (BudgetExceededError, WallTimeUp) as exc:
+            # The cap ran out in the final stages: the search's results stand, written
+            # below; a rerun with a larger budget finishes them from the record.
+            stop = "budget: wall_time_s" if isinstance(exc, WallTimeUp) else spending.cap_reason()
+            head["stopped_by"] = stop
+            yield SearchEvent("stopped", {"reason": stop})
+        if race is not None:
+            head["racing"] = race.spend()
+        head["wall_time_s"] = spending.elapsed()  # final stages too
+        head["sent"] = spending.sent()
+        spending.save_outside(record, before, search.outside)
+        spending.save_spent(record)
+        search.result = write_outputs(record, space, head, truth, chosen=chosen)
+    yield SearchEvent("finished", search.result)
+
+
+async def _rank(
+    search: Search,
+    evaluator_for: Any,
+    record: RunRecord,
+    before: dict[str, Any],
+    ranking: dict[str, float],
+) -> AsyncIterator[SearchEvent]:
+    """Each model alone on the ranking questions, into ``ranking`` and then
+    ``ranking.json`` (a resumed search does not rank again), with a ``ranking`` event as
+    it starts and as each model is done (a live display shows the ranking's progress).
+
+    Raises:
+        BudgetExceededError: the budget ran out first (nothing is kept).
+    """
+    spending = search._spending
+    evaluator = evaluator_for(Space(search.settings, search.models))
+    if not isinstance(evaluator, EngineEvaluator):  # scores known at once: no calls
+        ranking.update(await evaluator.rank_models())
+    else:
+        of, questions = len(search.models), len(evaluator.ranking)
+        yield SearchEvent("ranking", {"done": 0, "of": of, "questions": questions})
+        async for model, score in evaluator.rank_each():
+            ranking[model] = score
+            yield SearchEvent(
+                "ranking",
+                {
+                    "model": model,
+                    "score": score,
+                    "done": len(ranking),
+                    "of": of,
+                    "questions": questions,
+                    "spent": spending.spent_so_far(),
+                },
+            )
+    record.save_json("ranking.json", ranking)
+    spending.save_outside(record, before, search.outside)
+    spending.save_spent(record)
+
+
+def _raced(search: Search, made: int, questions: int) -> SearchEvent:
+    """A ``raced`` event: ``made`` re-evaluations of leaders answered ``questions``
+    more questions (0 when a resumed search read them back), and the spend so far."""
+    spent = search._spending.spent_so_far() if search.callpath is not None else None
+    return SearchEvent("raced", {"leaders": made, "questions": questions, "spent": spent})
+
+
+def _stopped_in_ranking(
+    search: Search, record: RunRecord, before: dict[str, Any], reason: str
+) -> dict[str, Any]:
+    """The outputs of a search whose budget ran out while it ranked the models."""
+    space = Space(search.settings, search.models)
+    head = _report_head(search, space, reason)
+    head["sent"] = search._spending.sent()
+    # What the ranking sent counts on a resume (the cap spans every run).
+    search._spending.save_outside(record, before, search.outside)
+    search._spending.save_spent(record)
+    return write_outputs(record, space, head, None)
+
+
+async def _held_out(search: Search, evaluator: Any, record: RunRecord, chosen: str) -> Any:
+    """The chosen architecture's score on the held-out questions (kept in
+    ``held_out.json`` for a resume), or None when there are none."""
+    if not getattr(evaluator, "report", None):
+        return None
+    done = record.load_json("held_out.json")
+    if done is not None and done.get("key") == chosen:
+        return done
+    params = record.evaluations[chosen].params
+    search._spending.check_wall_time()
+    entry = {"key": chosen, **await evaluator.score_report(Candidate.from_params(params))}
+    record.save_json("held_out.json", entry)
+    return entry
+
+
+def _race(search: Search, evaluator: Any, record: RunRecord) -> Race | None:
+    """The racing state (`archon_async.search._racing`) of an evaluator on questions
+    (engine or sampled; the oracle's exact scores need none)."""
+    if not isinstance(evaluator, EngineEvaluator | SampledEvaluator):
+        return None
+    racing = search.settings.archon_async.racing
+    return Race(
+        evaluator,
+        record,
+        leaders=racing.leaders if racing.enabled else 0,
+        leader_questions=racing.leader_questions,
+        draws=racing.draws if racing.enabled else 1,
+        check=search._spending.check_wall_time,
+    )
+
+
+async def _evaluate_batch(
+    search: Search,
+    evaluator: Evaluator,
+    record: RunRecord,
+    batch: list[Candidate],
+    count: int,
+    scores: dict[Candidate, float],
+) -> list[Evaluation]:
+    results: dict[Candidate, Evaluation] = {}
+    # "Clearly weaker" than the best so far: below the lower end of its interval, as
+    # the best of many noisy scores is a lucky one (its own mean would stop too many).
+    # Only earlier batches count: a resumed search's record may already hold some of
+    # this batch (done before the kill), which an uninterrupted run did not know yet.
+    full = [e.ci[0] for e in record.evaluations.values() if not e.stopped_early and e.n <= count]
+    best = max(full) if full else None
+
+    async def one(candidate: Candidate, n: int) -> None:
+        held = record.evaluations.get(candidate.key())
+        if held is None:
+            try:
+                held = await evaluator.evaluate(candidate, n, stop_below=best)
+            except BudgetExceededError:
+                return
+            if search._spending.cap_reached():
+                return  # it may have lost calls to the hard cap: a resume redoes it
+            record.add(held)
+        results[candidate] = held
+
+    async with anyio.create_task_group() as group:
+        for offset, candidate in enumerate(batch):
+            group.start_soon(one, candidate, count + offset + 1)
+    if len(results) < len(batch):
+        return [results[c] for c in batch if c in results]
+    # Told in proposal order, whatever order they finished in: the same history.
+    for candidate in batch:
+        scores[candidate] = results[candidate].objective
+    return [results[c] for c in batch]
+
+
+def _report_head(search: Search, space: Space, stop: str) -> dict[str, Any]:
+    return {
+        "search_file": str(search.path),
+        "benchmark": search.benchmark,
+        "mode": search.mode,
+        "simulated": search.mode != "real",
+        "algorithm": search.algorithm,
+        "seed": search.seed,
+        "parallel": search.parallel,
+        "space_size": len(space),
+        "infeasible_removed": space.infeasible,
+        "stopped_by": stop or None,
+        "wall_time_s": search._spending.elapsed(),
+    }
+
+
+def _event(
+    evaluation: Evaluation, record: RunRecord, total: int, sent: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An ``evaluated`` event: this evaluation, the best up to it in proposal order, and
+    what the search has spent so far (calls sent, tokens, dollars: ``sent``, what every
+    run of it sent up to now, when it has a call path; else the evaluations' own spend)."""
+    so_far = [e for e in record.evaluations.values() if e.n <= evaluation.n]
+    best = max(so_far, key=lambda e: (e.objective, -e.n))
+    return {
+        "n": evaluation.n,
+        "key": evaluation.key,
+        "score": evaluation.score,
+        "objective": evaluation.objective,
+        "best_key": best.key,
+        "best_objective": best.objective,
+        "evaluated": evaluation.n,
+        "planned": total,
+        "spent": {k: sent[k] for k in ("calls", "tokens", "dollars")}
+        if sent is not None
+        else {
+            "calls": sum(e.calls for e in record.evaluations.values()),
+            "tokens": sum(e.tokens for e in record.evaluations.values()),
+            "dollars": usd(sum(e.dollars for e in record.evaluations.values())),
+        },
+    }
