@@ -154,7 +154,10 @@ def cache_from_args(args: argparse.Namespace) -> ResponseCache | None:
     path = getattr(args, "cache", None)
     if path is None:
         return None
-    return ResponseCache(path, namespace=args.cache_namespace)
+    cache = ResponseCache(path, namespace=args.cache_namespace)
+    if not getattr(args, "estimate", False):  # the command will open its call path
+        cache.start_read_ahead()  # read while the engine is built and the loop starts
+    return cache
 
 
 def budget_from_args(args: argparse.Namespace) -> Budget | None:

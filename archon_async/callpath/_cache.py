@@ -145,6 +145,7 @@ class ResponseCache:
         # be the garbage collector's work for the whole run.
         self._ahead: dict[bytes, dict[int, _Row]] = {}  # by key, then sample
         self._lock = threading.Lock()
+        self._reading: _ReadAhead | None = None  # started by `start_read_ahead`
         self._reader: sqlite3.Connection | None = None
         self._file: CacheFile | None = None
         self.hits = 0
@@ -235,16 +236,34 @@ class ResponseCache:
                 filled += 1
         return filled
 
+    def start_read_ahead(self) -> None:
+        """Start `read_ahead` on a thread of its own and return at once; the next
+        `read_ahead` call waits for it instead of reading again.
+
+        The command line calls it as soon as it has the cache, so that the file is read
+        while the engine is built and the event loop starts (a whole core on a machine of
+        two or more) instead of while the call path opens.
+        """
+        if self._reading is None and self.path is not None and self.read_ahead_mib > 0:
+            self._reading = _ReadAhead(self._read_ahead_now)
+
     def read_ahead(self) -> int:
         """Read the namespace's entries into memory in one query, if the file is at most
         ``read_ahead_mib`` MiB (see the module doc); blocking: call it off the event loop.
+        After `start_read_ahead`, it waits for that read instead.
 
         Returns:
-            The entries read (0: no file, too large, or off).
+            The entries read (0: no file, too large, off, or read already).
 
         Raises:
             ConfigError: the file cannot be read as a cache.
         """
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            return reading.result()
+        return self._read_ahead_now()
+
+    def _read_ahead_now(self) -> int:
         if self.path is None or self.read_ahead_mib <= 0:
             return 0
         files = (self.path, self.path.with_name(self.path.name + "-wal"))
@@ -383,6 +402,9 @@ class ResponseCache:
         """
         if self._file is not None:
             self._file.close()
+        reading, self._reading = self._reading, None
+        if reading is not None:  # started and never waited for (the command failed first)
+            reading.wait()
         with self._lock:
             self._ahead = {}  # the file may be replaced while closed
             if self._reader is not None:
@@ -402,6 +424,38 @@ class ResponseCache:
     def statistics(self) -> Mapping[str, int]:
         """Hits and misses counted by this object (samples looked up)."""
         return {"hits": self.hits, "misses": self.misses}
+
+
+class _ReadAhead:
+    """A read-ahead running on a daemon thread of its own: its entry count, or its error."""
+
+    def __init__(self, read: Callable[[], int]) -> None:
+        self._read = read
+        self._count = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="archon-cache-read-ahead")
+        self._thread.daemon = True  # a command that fails first exits without waiting
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._count = self._read()
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> int:
+        """The entries read; blocks until the read is done.
+
+        Raises:
+            ConfigError: the file cannot be read as a cache.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._count
 
 
 def _plain(response: ChatResponse) -> ChatResponse:

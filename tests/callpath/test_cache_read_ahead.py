@@ -1,13 +1,19 @@
 """The cache's read-ahead (a small file's namespace read in one query when a call path
-opens), the hits of a fully cached request (one record per model, counted together), and
-request keys that do not change between versions."""
+opens, or started early on a thread of its own, as the command line does), the hits of a
+fully cached request (one record per model, counted together), and request keys that do not
+change between versions."""
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
+import threading
 from pathlib import Path
 
-from archon_async import CallPath, ChatRequest, ChatResponse, Engine, ResponseCache
+import pytest
+
+from archon_async import CallPath, ChatRequest, ChatResponse, ConfigError, Engine, ResponseCache
+from archon_async._cli_callpath import cache_from_args
 from archon_async._types import Usage
 from archon_async.callpath._cache import request_key
 from tests.callpath.test_cache import architecture, numbered
@@ -133,3 +139,74 @@ def test_a_request_key_stays_the_same_across_versions() -> None:
     )
     key = request_key("OpenAIChatProvider", "https://a/v1", request)
     assert key.hex() == "7ad827c97c3ccf2ebb66da3237094f1e"  # recorded on 2026-11-30
+
+
+def test_a_read_ahead_started_early_is_the_one_read_ahead_returns(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    cache = ResponseCache(path)
+    cache.start_read_ahead()
+    assert cache.read_ahead() == 3  # waited for the started read
+    _forget_on_disk(path)
+    assert [r.text if r else None for r in cache.get_many(KEY, 0, 3)] == ["s0", "s1", "s2"]
+    cache.close()
+
+
+def test_an_early_read_ahead_that_fails_raises_when_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    cache = ResponseCache(path)
+    path.write_bytes(b"not a database" * 100)  # replaced behind its back
+    cache.start_read_ahead()
+    with pytest.raises(ConfigError, match="response cache"):
+        cache.read_ahead()
+    cache.close()
+
+
+def test_closing_waits_for_an_early_read_ahead_nobody_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    release, threads = threading.Event(), []
+    read = ResponseCache._read_ahead_now
+
+    def slow(self: ResponseCache) -> int:
+        threads.append(threading.current_thread())
+        release.wait(10)
+        return read(self)
+
+    monkeypatch.setattr(ResponseCache, "_read_ahead_now", slow)
+    cache = ResponseCache(path)
+    cache.start_read_ahead()
+    threading.Timer(0.1, release.set).start()
+    cache.close()  # a command that failed before its call path opened
+    assert threads and threads[0] is not threading.main_thread()
+    assert not threads[0].is_alive()
+    _forget_on_disk(path)
+    assert cache.get(KEY, 0) is None  # what it read is dropped with the closed cache
+
+
+@pytest.mark.parametrize("estimate", [False, True])
+def test_the_command_starts_reading_its_cache_as_it_builds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, estimate: bool
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    started: list[threading.Thread] = []
+    read = ResponseCache._read_ahead_now
+
+    def noted(self: ResponseCache) -> int:
+        started.append(threading.current_thread())
+        return read(self)
+
+    monkeypatch.setattr(ResponseCache, "_read_ahead_now", noted)
+    args = argparse.Namespace(cache=path, cache_namespace="default", estimate=estimate)
+    cache = cache_from_args(args)
+    assert cache is not None
+    if estimate:  # --estimate never opens its call path: nothing to read
+        assert cache.read_ahead() == 3 and started == [threading.main_thread()]
+    else:
+        assert cache.read_ahead() == 3
+        assert len(started) == 1 and started[0] is not threading.main_thread()
+    cache.close()
