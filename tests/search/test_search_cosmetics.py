@@ -12,7 +12,7 @@ import pytest
 
 from archon_async._cli_search import _progress
 from archon_async.search import Search, SearchEvent
-from archon_async.search._outputs import _ends
+from archon_async.search._report_html import _ends
 from archon_async.search._space import Candidate
 from tests.search._spaces import small_space, write
 
