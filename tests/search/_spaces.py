@@ -1,11 +1,16 @@
-"""Search files the search tests share."""
+"""Search files, searches and run-directory readers the search tests share."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archon_async.search import EXAMPLE_SEARCH_CONFIG, Candidate
+import anyio
+import orjson
+
+from archon_async import ConfigError
+from archon_async.search import EXAMPLE_SEARCH_CONFIG, Candidate, Search, SearchEvent
 from archon_async.search._record import Evaluation
 
 EXAMPLE = EXAMPLE_SEARCH_CONFIG
@@ -18,9 +23,11 @@ MODELS = [
 ]
 
 
-def small_space(**extension: Any) -> dict[str, Any]:
-    """A small space over four of Archon's published models, on GSM8K."""
-    return {
+def small_space(*, finalists: int | None = None, **extension: Any) -> dict[str, Any]:
+    """A small space over four of Archon's published models, on GSM8K; ``extension`` is
+    our section, ``finalists`` Archon's ``number_of_archon_configs_for_final_ranking``."""
+    final = {} if finalists is None else {"number_of_archon_configs_for_final_ranking": finalists}
+    return final | {
         "model_top_k_choices": [1, 2, 3],
         "sample_top_k_choices": [1, 2],
         "fuser_layer_1_choices": [0, 1, 2],
@@ -62,3 +69,33 @@ def write(tmp_path: Path, data: dict[str, Any], name: str = "space.json") -> Pat
     path = tmp_path / name
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def sampled_search(path: Path, run_dir: Path | None = None, **options: Any) -> Search:
+    """A search of the file ``path`` on outcomes drawn from the simulated ground truth
+    (oracle and sampled: no calls), into ``run_dir``."""
+    return Search(path, simulate=True, oracle=True, sampled=True, run_dir=run_dir, **options)
+
+
+def events_of(search: Search, kind: str | None = None) -> list[SearchEvent]:
+    """Run ``search`` to the end and return its events (only those of ``kind`` if given)."""
+
+    async def collect() -> list[SearchEvent]:
+        return [e async for e in search.events() if kind is None or e.kind == kind]
+
+    return anyio.run(collect)
+
+
+def leaderboard(run_dir: Path) -> list[dict[str, Any]]:
+    """The lines of ``run_dir``'s ``leaderboard.jsonl``, in file order."""
+    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
+    return [orjson.loads(line) for line in lines]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a search refused with, the search file and the run directory it was given."""
+
+    error: ConfigError
+    path: Path
+    run_dir: Path

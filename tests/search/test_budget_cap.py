@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import orjson
 import pytest
 
 from archon_async import ConfigError
@@ -13,12 +12,11 @@ from archon_async._exceptions import BudgetExceededError
 from archon_async._types import CallRecord
 from archon_async.callpath import Budget
 from archon_async.search import Search
-from tests.search._spaces import small_space, write
+from tests.search._spaces import leaderboard, sampled_search, small_space, write
 
 
 def _board(run_dir: Path) -> list[tuple[str, float, int]]:
-    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
-    return sorted((e["key"], e["score"], e["questions"]) for e in map(orjson.loads, lines))
+    return sorted((e["key"], e["score"], e["questions"]) for e in leaderboard(run_dir))
 
 
 def _search(path: Path, run_dir: Path, **options: object) -> Search:
@@ -102,24 +100,18 @@ def test_the_wall_time_budget_stops_the_final_ranking_and_the_report_counts_it(
 
     monkeypatch.setattr(SampledEvaluator, "score_positions", slow)
     space = small_space(
+        finalists=4,
         evaluations=8,
         dev_questions=20,
         held_out_questions=40,
         racing={"leaders": 0, "draws": 1},
     )
-    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
+    path = write(tmp_path, space)
     run_dir = tmp_path / "run"
 
     def search(seconds: float) -> Search:
-        return Search(
-            path,
-            simulate=True,
-            oracle=True,
-            sampled=True,
-            run_dir=run_dir,
-            algorithm="random_search",
-            budget={"wall_time_s": seconds},
-        )
+        budget = {"wall_time_s": seconds}
+        return sampled_search(path, run_dir, algorithm="random_search", budget=budget)
 
     report = anyio.run(search(150).run)
     assert len(scored) == 2  # the second started before 150 s, none after

@@ -16,7 +16,7 @@ from archon_async.search import Candidate, Search, Space, search_file_from_dict
 from archon_async.search._racing import Race
 from archon_async.search._record import RunRecord
 from archon_async.search._sampled import SampledEvaluator
-from tests.search._spaces import scored, small_space, write
+from tests.search._spaces import sampled_search, scored, small_space, write
 
 
 class _Bernoulli:
@@ -116,6 +116,7 @@ def test_held_out_questions_are_never_asked_before_the_choice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     space = small_space(
+        finalists=4,
         evaluations=8,
         parallel=2,
         dev_questions=20,
@@ -123,8 +124,7 @@ def test_held_out_questions_are_never_asked_before_the_choice(
         report_questions=30,
         racing={"leaders": 2, "leader_questions": 40, "draws": 4},
     )
-    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
-    search = Search(path, simulate=True, oracle=True, sampled=True, seed=2, run_dir=tmp_path / "r")
+    search = sampled_search(write(tmp_path, space), tmp_path / "r", seed=2)
     report_ids = {item.id for item in search.report_questions()}
     asked: list[tuple[bool, str]] = []
     reporting = [False]
@@ -169,18 +169,17 @@ def test_a_search_killed_while_racing_resumes_to_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: int
 ) -> None:
     space = small_space(
+        finalists=4,
         evaluations=16,
         parallel=2,
         dev_questions=20,
         held_out_questions=40,
         racing={"leaders": 2, "leader_questions": 50, "draws": 4},
     )
-    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
+    path = write(tmp_path, space)
 
     def search(run: str) -> Search:
-        return Search(
-            path, simulate=True, oracle=True, sampled=True, seed=5, run_dir=tmp_path / run
-        )
+        return sampled_search(path, tmp_path / run, seed=5)
 
     whole = asyncio.run(search("whole").run())
     with monkeypatch.context() as patch:

@@ -9,17 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import orjson
 import pytest
 
 from archon_async import ConfigError
 from archon_async.search import Search
-from tests.search._spaces import small_space, write
+from tests.search._spaces import leaderboard, sampled_search, small_space, write
 
 
 def _board(run_dir: Path) -> list[tuple[Any, ...]]:
-    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
-    return [(e["key"], e["n"], e["score"], e["questions"]) for e in map(orjson.loads, lines)]
+    return [(e["key"], e["n"], e["score"], e["questions"]) for e in leaderboard(run_dir)]
 
 
 def _search(path: Path, run_dir: Path, **options: Any) -> dict[str, Any]:
@@ -59,23 +57,16 @@ def test_more_evaluations_of_a_raced_search_on_noisy_scores_end_as_one_run(
     # run re-evaluated and raced is read back, and the longer search decides the same.
     def space(evaluations: int) -> Path:
         data = small_space(
-            evaluations=evaluations, parallel=2, dev_questions=20, held_out_questions=10
+            finalists=3,
+            evaluations=evaluations,
+            parallel=2,
+            dev_questions=20,
+            held_out_questions=10,
         )
-        data["number_of_archon_configs_for_final_ranking"] = 3
         return write(tmp_path, data, name=f"space{evaluations}.json")
 
     def search(path: Path, run_dir: Path) -> dict[str, Any]:
-        return anyio.run(
-            Search(
-                path,
-                simulate=True,
-                oracle=True,
-                sampled=True,
-                run_dir=run_dir,
-                algorithm="random_search",
-                seed=4,
-            ).run
-        )
+        return anyio.run(sampled_search(path, run_dir, algorithm="random_search", seed=4).run)
 
     first = search(space(5), tmp_path / "run")
     assert first["final_ranking"]

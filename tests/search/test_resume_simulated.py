@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import anyio
 import orjson
@@ -13,7 +12,7 @@ import pytest
 
 from archon_async.search import Search
 from tests.cli_process import expect_status, run_cli, start_cli
-from tests.search._spaces import small_space, write
+from tests.search._spaces import leaderboard, sampled_search, small_space, write
 
 #: What an evaluation is, whatever the cache held: its actual spend (calls, tokens,
 #: dollars, cache-hit share and the calls by model) depends on what was drawn before.
@@ -32,8 +31,7 @@ _SAME = (
 
 
 def _board(run_dir: Path) -> list[dict[str, object]]:
-    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
-    return [{k: orjson.loads(line)[k] for k in _SAME} for line in lines]
+    return [{k: line[k] for k in _SAME} for line in leaderboard(run_dir)]
 
 
 def test_a_simulated_search_killed_mid_evaluation_resumes_to_the_same_scores(
@@ -58,12 +56,6 @@ def test_a_simulated_search_killed_mid_evaluation_resumes_to_the_same_scores(
     assert orjson.loads(done.stdout)["best"]["key"] == orjson.loads(whole.stdout)["best"]["key"]
 
 
-def _lines(run_dir: Path) -> list[dict[str, Any]]:
-    return [
-        orjson.loads(line) for line in (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
-    ]
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_search_killed_with_part_of_a_batch_recorded_stops_the_same_ones_early(
     tmp_path: Path, seed: int
@@ -80,19 +72,11 @@ def test_a_search_killed_with_part_of_a_batch_recorded_stops_the_same_ones_early
     path = write(tmp_path, space)
 
     def search(run_dir: Path) -> Search:
-        return Search(
-            path,
-            simulate=True,
-            oracle=True,
-            sampled=True,
-            seed=seed,
-            run_dir=run_dir,
-            algorithm="random_search",
-        )
+        return sampled_search(path, run_dir, seed=seed, algorithm="random_search")
 
     whole = tmp_path / "whole"
     anyio.run(search(whole).run)
-    lines = _lines(whole)
+    lines = leaderboard(whole)
     assert any(line["stopped_early"] for line in lines)
     # Killed in the second batch after its strongest architecture was recorded.
     cut = tmp_path / "cut"

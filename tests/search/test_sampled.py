@@ -23,7 +23,7 @@ from archon_async.search import (
     search_file_from_dict,
 )
 from archon_async.search._montecarlo import PairedDraws
-from tests.search._spaces import small_space, write
+from tests.search._spaces import leaderboard, sampled_search, small_space, write
 
 
 def _truth(questions: int = 30) -> Truth:
@@ -76,18 +76,12 @@ def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
     tmp_path: Path,
 ) -> None:
     space = small_space(
-        evaluations=12, dev_questions=40, held_out_questions=40, racing={"draws": 2}
+        finalists=4, evaluations=12, dev_questions=40, held_out_questions=40, racing={"draws": 2}
     )
-    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
-    search = Search(
-        path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run"
-    )
-    report = _run(search)
+    path = write(tmp_path, space)
+    report = _run(sampled_search(path, tmp_path / "run", seed=3))
     assert report["mode"] == "sampled" and report["evaluations"] == 12
-    lines = [
-        json.loads(line)
-        for line in (tmp_path / "run" / "leaderboard.jsonl").read_text().splitlines()
-    ]
+    lines = leaderboard(tmp_path / "run")
     assert all(line["questions"] <= 40 and line["calls"] == 0 for line in lines)
     final = report["final_ranking"]
     # The leaders answered every selection question (40 dev + 40 final) during the
@@ -111,9 +105,7 @@ def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
     assert best.name == f"itas-best-{chosen['key']}"
     assert report["regret"] >= 0 and "dev_best" in report
     # Run again: the record replays, the same result.
-    again = _run(
-        Search(path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run")
-    )
+    again = _run(sampled_search(path, tmp_path / "run", seed=3))
     assert again["best"]["key"] == report["best"]["key"]
 
 
@@ -149,16 +141,14 @@ def test_a_seeded_sampled_search_returns_what_it_returned_before_the_speed_up(
     # Recorded from the code before the sampled path was made faster (commit 4f8a42b):
     # the same seed must give the same scores, racing, final ranking and choice.
     space = small_space(
-        evaluations=16, dev_questions=40, held_out_questions=40, racing={"draws": 3, "leaders": 3}
+        finalists=4,
+        evaluations=16,
+        dev_questions=40,
+        held_out_questions=40,
+        racing={"draws": 3, "leaders": 3},
     )
-    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 4})
-    report = _run(
-        Search(path, simulate=True, oracle=True, sampled=True, seed=3, run_dir=tmp_path / "run")
-    )
-    lines = [
-        json.loads(line)
-        for line in (tmp_path / "run" / "leaderboard.jsonl").read_text().splitlines()
-    ]
+    report = _run(sampled_search(write(tmp_path, space), tmp_path / "run", seed=3))
+    lines = leaderboard(tmp_path / "run")
     assert [line["score"] for line in lines] == [
         67.5, 62.5, 70.0, 72.5, 77.5, 70.0, 65.0, 67.5,
         72.5, 72.5, 62.5, 75.0, 67.5, 65.0, 70.0, 80.0,

@@ -14,7 +14,7 @@ from archon_async._cli_search import _progress
 from archon_async.search import Search, SearchEvent
 from archon_async.search._report_html import _ends
 from archon_async.search._space import Candidate
-from tests.search._spaces import small_space, write
+from tests.search._spaces import Refusal, events_of, sampled_search, small_space, write
 
 
 def test_the_model_ranking_shows_each_model_as_it_is_done(
@@ -22,11 +22,7 @@ def test_the_model_ranking_shows_each_model_as_it_is_done(
 ) -> None:
     path = write(tmp_path, small_space(evaluations=1, dev_questions=6, held_out_questions=0))
     search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
-
-    async def collect() -> list[SearchEvent]:
-        return [event async for event in search.events()]
-
-    events = anyio.run(collect)
+    events = events_of(search)
     kinds = [event.kind for event in events]
     # Said before the first ranking call, then once per model, before any evaluation.
     assert kinds[:6] == ["ranking"] * 5 + ["ranked"]
@@ -129,18 +125,8 @@ def test_a_final_ranking_line_says_which_questions_its_score_is_on(
     assert second == "[final ranking 1/6] stage 1: m2s1: 80.00 on 1 selection question (dev 75.00)"
 
 
-def test_a_missing_key_is_told_once_in_the_searchs_own_terms(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from archon_async import ConfigError
-
-    monkeypatch.chdir(tmp_path)  # no .env here
-    for name in ("TOGETHER_API_KEY", "TOGETHER_API_KEY_2"):
-        monkeypatch.delenv(name, raising=False)
-    path = write(tmp_path, small_space(evaluations=3))
-    with pytest.raises(ConfigError) as raised:
-        anyio.run(Search(path, run_dir=tmp_path / "run").run)
-    message, cli = str(raised.value), raised.value.cli_message
+def test_a_missing_key_is_told_once_in_the_searchs_own_terms(keyless_refusal: Refusal) -> None:
+    message, cli = str(keyless_refusal.error), keyless_refusal.error.cli_message or ""
     for text in (message, cli):
         assert text.count(".env") == 1 and text.count("simulated provider") == 1
         assert "Engine(" not in text and "TOGETHER_API_KEY_2" in text
@@ -164,16 +150,10 @@ def test_a_budget_stop_says_its_units(tmp_path: Path, budget: dict[str, float], 
 
 
 def test_the_report_shows_the_final_ranking_as_one_table(tmp_path: Path) -> None:
-    data = small_space(evaluations=8, parallel=2, dev_questions=20, held_out_questions=10)
-    data["number_of_archon_configs_for_final_ranking"] = 3
-    search = Search(
-        write(tmp_path, data),
-        simulate=True,
-        oracle=True,
-        sampled=True,
-        run_dir=tmp_path / "run",
-        algorithm="random_search",
+    data = small_space(
+        finalists=3, evaluations=8, parallel=2, dev_questions=20, held_out_questions=10
     )
+    search = sampled_search(write(tmp_path, data), tmp_path / "run", algorithm="random_search")
     report = anyio.run(search.run)
     page = (tmp_path / "run" / "report.html").read_text()
     table = page[page.index('<table id="final-ranking">') :]
@@ -186,20 +166,8 @@ def test_the_report_shows_the_final_ranking_as_one_table(tmp_path: Path) -> None
 
 def test_racing_after_a_batch_is_told(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = small_space(evaluations=6, parallel=2, dev_questions=20, held_out_questions=10)
-    search = Search(
-        write(tmp_path, data),
-        simulate=True,
-        oracle=True,
-        sampled=True,
-        run_dir=tmp_path / "run",
-        algorithm="random_search",
-    )
-
-    async def collect() -> list[SearchEvent]:
-        return [event async for event in search.events()]
-
-    events = anyio.run(collect)
-    raced = [event for event in events if event.kind == "raced"]
+    search = sampled_search(write(tmp_path, data), tmp_path / "run", algorithm="random_search")
+    raced = events_of(search, "raced")
     assert raced and all(e.data["leaders"] > 0 and e.data["questions"] > 0 for e in raced)
     report = search.result or {}
     assert sum(e.data["questions"] for e in raced) <= report["racing"]["questions_this_run"]
@@ -222,11 +190,7 @@ def test_progress_counts_to_what_the_search_will_evaluate(
     search = Search(
         write(tmp_path, space), simulate=True, oracle=True, run_dir=tmp_path / "run", **options
     )  # type: ignore[arg-type]
-
-    async def collect() -> list[dict[str, object]]:
-        return [e.data async for e in search.events() if e.kind == "evaluated"]
-
-    events = anyio.run(collect)
+    events = [e.data for e in events_of(search, "evaluated")]
     total = planned or (search.result or {})["space_size"]
     assert len(events) == total
     assert {e["planned"] for e in events} == {total}

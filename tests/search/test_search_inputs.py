@@ -16,7 +16,7 @@ from archon_async import ConfigError
 from archon_async.cli import main
 from archon_async.search import Search, SearchEvent, search_file_from_dict
 from tests.cli_process import expect_status, run_cli
-from tests.search._spaces import EXAMPLE, small_space, write
+from tests.search._spaces import EXAMPLE, Refusal, events_of, sampled_search, small_space, write
 
 
 @pytest.mark.parametrize(
@@ -97,16 +97,10 @@ def test_an_engine_budget_caps_a_search_as_calls_tokens_and_dollars(tmp_path: Pa
 
 
 def test_a_missing_key_is_said_for_the_search_before_the_run_directory_is_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keyless_refusal: Refusal,
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # no .env here
-    for name in ("TOGETHER_API_KEY", "TOGETHER_API_KEY_2"):
-        monkeypatch.delenv(name, raising=False)
-    path = write(tmp_path, small_space(evaluations=3))
-    run_dir = tmp_path / "run"
-    with pytest.raises(ConfigError) as raised:
-        anyio.run(Search(path, run_dir=run_dir).run)
-    message = raised.value.cli_message or ""  # as the command line says it
+    path, run_dir = keyless_refusal.path, keyless_refusal.run_dir
+    message = keyless_refusal.error.cli_message or ""  # as the command line says it
     assert str(path) in message and "TOGETHER_API_KEY" in message
     assert "--simulate" in message and "--base-url" not in message
     assert not (run_dir / "search.json").exists()
@@ -130,11 +124,7 @@ def test_a_run_directory_with_nothing_to_resume_takes_another_search(tmp_path: P
 def test_progress_events_read_in_proposal_order_with_the_best_so_far(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(evaluations=12))
     search = Search(path, simulate=True, oracle=True, parallel=4, run_dir=tmp_path / "run")
-
-    async def collect() -> list[dict[str, object]]:
-        return [e.data async for e in search.events() if e.kind == "evaluated"]
-
-    events = anyio.run(collect)
+    events = [e.data for e in events_of(search, "evaluated")]
     assert [e["evaluated"] for e in events] == list(range(1, 13))
     assert all(e["planned"] == 12 for e in events)
     best: dict[str, object] | None = None
@@ -286,17 +276,14 @@ def test_the_final_ranking_tells_its_progress(
     # The final ranking re-scores the best on every final question: it can take longer
     # than the search, and a display must not sit silent through it.
     space = small_space(
-        evaluations=8, dev_questions=20, held_out_questions=40, racing={"leaders": 0, "draws": 2}
+        finalists=3,
+        evaluations=8,
+        dev_questions=20,
+        held_out_questions=40,
+        racing={"leaders": 0, "draws": 2},
     )
-    path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 3})
-    search = Search(
-        path, simulate=True, oracle=True, sampled=True, run_dir=tmp_path / "run", parallel=4
-    )
-
-    async def collect() -> list[tuple[str, dict[str, object]]]:
-        return [(e.kind, e.data) async for e in search.events()]
-
-    events = anyio.run(collect)
+    search = sampled_search(write(tmp_path, space), tmp_path / "run", parallel=4)
+    events = [(e.kind, e.data) for e in events_of(search)]
     kinds = [kind for kind, _ in events]
     finals = [data for kind, data in events if kind == "final_scored"]
     # Three finalists on the 60 selection questions, then two on two passes (120).

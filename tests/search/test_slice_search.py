@@ -195,16 +195,7 @@ def test_it_tells_apart_a_near_tie_of_two_distant_architectures() -> None:
     best = int(table.argmax())
     slices = [(c.critic, c.ranker_top_k, c.final) for c in space.candidates]
     rival = max((i for i in range(len(space)) if slices[i] != slices[best]), key=lambda i: table[i])
-    tied = table.copy()
-    tied[rival] = table[best] - 0.01
-    found = []
-    for seed in range(6):
-        order = _search(
-            "slice_search", space, lambda c: float(tied[space.index(c)]), seed=seed, evaluations=100
-        )
-        found.append(
-            order.index(space.candidates[best]) + 1 if space.candidates[best] in order else None
-        )
+    found = _found_in_tie(space, table, rival, 0.01, seeds=6, evaluations=100)
     assert all(n is not None for n in found), found
 
 
@@ -218,14 +209,28 @@ def test_it_finds_the_best_of_a_near_tie_between_two_slices_on_the_call_limit() 
     rival = next(
         i for i, c in enumerate(space.candidates) if c.key() == "m4s3-f3.3-c-r2-unit_tests"
     )
+    found = _found_in_tie(space, table, rival, 0.002, seeds=8, evaluations=80)
+    assert all(n is not None for n in found), found
+
+
+def _found_in_tie(
+    space: Space, table: np.ndarray, rival: int, gap: float, *, seeds: int, evaluations: int
+) -> list[int | None]:
+    """For each seed, when slice_search reaches the best of ``table`` (its place among the
+    evaluations, or None) once the ``rival`` is raised to ``gap`` points below the best."""
+    best = int(table.argmax())
     tied = table.copy()
-    tied[rival] = table[best] - 0.002
+    tied[rival] = table[best] - gap
     found = []
-    for seed in range(8):
+    for seed in range(seeds):
         order = _search(
-            "slice_search", space, lambda c: float(tied[space.index(c)]), seed=seed, evaluations=80
+            "slice_search",
+            space,
+            lambda c: float(tied[space.index(c)]),
+            seed=seed,
+            evaluations=evaluations,
         )
         found.append(
             order.index(space.candidates[best]) + 1 if space.candidates[best] in order else None
         )
-    assert all(n is not None for n in found), found
+    return found
