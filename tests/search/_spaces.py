@@ -77,6 +77,20 @@ def sampled_search(path: Path, run_dir: Path | None = None, **options: Any) -> S
     return Search(path, simulate=True, oracle=True, sampled=True, run_dir=run_dir, **options)
 
 
+def simulated_search(
+    path: Path, run_dir: Path, *, algorithm: str = "random_search", **options: Any
+) -> Search:
+    """A search of the file ``path`` on the simulated provider (calls, no payment), by
+    random search unless told, into ``run_dir``."""
+    return Search(path, simulate=True, run_dir=run_dir, algorithm=algorithm, **options)
+
+
+def oracle_run(path: Path, run_dir: Path, **options: Any) -> dict[str, Any]:
+    """The report of a search of the file ``path`` scored by the exact expected score
+    (no calls), run to the end into ``run_dir``."""
+    return anyio.run(Search(path, simulate=True, oracle=True, run_dir=run_dir, **options).run)
+
+
 def events_of(search: Search, kind: str | None = None) -> list[SearchEvent]:
     """Run ``search`` to the end and return its events (only those of ``kind`` if given)."""
 

@@ -12,15 +12,11 @@ from archon_async._exceptions import BudgetExceededError
 from archon_async._types import CallRecord
 from archon_async.callpath import Budget
 from archon_async.search import Search
-from tests.search._spaces import leaderboard, sampled_search, small_space, write
+from tests.search._spaces import leaderboard, sampled_search, simulated_search, small_space, write
 
 
 def _board(run_dir: Path) -> list[tuple[str, float, int]]:
     return sorted((e["key"], e["score"], e["questions"]) for e in leaderboard(run_dir))
-
-
-def _search(path: Path, run_dir: Path, **options: object) -> Search:
-    return Search(path, simulate=True, run_dir=run_dir, algorithm="random_search", **options)  # type: ignore[arg-type]
 
 
 def test_a_per_call_budget_counts_calls_in_flight_and_refuses_beyond() -> None:
@@ -39,16 +35,16 @@ def test_a_per_call_budget_counts_calls_in_flight_and_refuses_beyond() -> None:
 
 def test_a_hard_cap_on_calls_holds_and_a_resume_loses_nothing(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(evaluations=12, dev_questions=8, held_out_questions=0))
-    cut = anyio.run(_search(path, tmp_path / "cut", budget={"calls": 150}).run)
+    cut = anyio.run(simulated_search(path, tmp_path / "cut", budget={"calls": 150}).run)
     assert cut["sent"]["calls"] <= 150  # calls in flight were held against the cap
     assert cut["stopped_by"] == "budget: calls (150 of 150 sent)"
     recorded = _board(tmp_path / "cut")
     # Only whole evaluations are recorded: one cut short by the cap is done again later.
     assert 0 < len(recorded) < 12 and all(questions == 8 for _, _, questions in recorded)
-    again = anyio.run(_search(path, tmp_path / "cut", budget={"calls": 150}).run)
+    again = anyio.run(simulated_search(path, tmp_path / "cut", budget={"calls": 150}).run)
     assert again["sent"]["calls"] == 0  # the cap holds over every run of the search
-    resumed = anyio.run(_search(path, tmp_path / "cut").run)
-    whole = anyio.run(_search(path, tmp_path / "whole").run)
+    resumed = anyio.run(simulated_search(path, tmp_path / "cut").run)
+    whole = anyio.run(simulated_search(path, tmp_path / "whole").run)
     assert _board(tmp_path / "cut") == _board(tmp_path / "whole")
     assert resumed["best"]["key"] == whole["best"]["key"]
     # Every call the cut run sent was kept in the cache and served to its resume.
@@ -62,7 +58,8 @@ def test_the_simulator_saw_exactly_the_calls_the_report_says_were_sent(tmp_path:
         held_out_questions=0,
         providers={"Together_API": {"rpm": 60_000, "max_concurrency": 64}},
     )
-    search = _search(write(tmp_path, data), tmp_path / "run", simulator={"request_log": 10_000})
+    path = write(tmp_path, data)
+    search = simulated_search(path, tmp_path / "run", simulator={"request_log": 10_000})
     report = anyio.run(search.run)
     log = search.simulator.request_log()
     assert sum(r.n for r in log if r.status == 200) == report["sent"]["calls"] > 0
@@ -71,7 +68,7 @@ def test_the_simulator_saw_exactly_the_calls_the_report_says_were_sent(tmp_path:
 def test_bad_provider_settings_are_refused_before_anything_runs(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(providers={"Together_API": {"rpm": -5}}))
     with pytest.raises(ConfigError, match="providers"):
-        _search(path, tmp_path / "run")
+        simulated_search(path, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 

@@ -8,24 +8,19 @@ from pathlib import Path
 import anyio
 
 from archon_async.callpath import SpendJournal
-from archon_async.search import Search
-from tests.search._spaces import small_space, write
-
-
-def _search(path: Path, run_dir: Path, **options: object) -> Search:
-    return Search(path, simulate=True, run_dir=run_dir, algorithm="random_search", **options)  # type: ignore[arg-type]
+from tests.search._spaces import simulated_search, small_space, write
 
 
 def test_the_estimate_of_a_stopped_search_says_what_is_spent_and_left(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(evaluations=6, dev_questions=6, held_out_questions=0))
-    fresh = _search(path, tmp_path / "other").estimate()
+    fresh = simulated_search(path, tmp_path / "other").estimate()
     assert "spent" not in fresh and "remaining" not in fresh
     assert not (tmp_path / "other").exists()
     run_dir = tmp_path / "run"
-    stopped = anyio.run(_search(path, run_dir, budget={"calls": 120}).run)
+    stopped = anyio.run(simulated_search(path, run_dir, budget={"calls": 120}).run)
     assert stopped["stopped_by"]
     listing = sorted(p.name for p in run_dir.iterdir())
-    estimate = _search(path, run_dir).estimate()
+    estimate = simulated_search(path, run_dir).estimate()
     journal = SpendJournal.totals(run_dir / "spend.journal.jsonl")
     assert journal is not None
     assert estimate["spent"]["calls"] == journal.calls == stopped["spend"]["calls"]
@@ -33,17 +28,17 @@ def test_the_estimate_of_a_stopped_search_says_what_is_spent_and_left(tmp_path: 
     assert estimate["remaining"]["calls"] == max(0, expected - journal.calls)
     assert sorted(p.name for p in run_dir.iterdir()) == listing  # the estimate wrote nothing
     # Another search's directory is not this one's spend.
-    other = _search(path, run_dir, seed=3).estimate()
+    other = simulated_search(path, run_dir, seed=3).estimate()
     assert "spent" not in other
 
 
 def test_a_resumed_searchs_progress_counts_its_earlier_runs(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(evaluations=6, dev_questions=6, held_out_questions=0))
     run_dir = tmp_path / "run"
-    anyio.run(_search(path, run_dir, budget={"calls": 120}).run)
+    anyio.run(simulated_search(path, run_dir, budget={"calls": 120}).run)
     before = SpendJournal.totals(run_dir / "spend.journal.jsonl")
     assert before is not None and before.calls >= 120
-    search = _search(path, run_dir)
+    search = simulated_search(path, run_dir)
 
     async def spent() -> list[int]:
         return [e.data["spent"]["calls"] async for e in search.events() if e.kind == "evaluated"]

@@ -12,17 +12,11 @@ import anyio
 import pytest
 
 from archon_async import ConfigError
-from archon_async.search import Search
-from tests.search._spaces import leaderboard, sampled_search, small_space, write
+from tests.search._spaces import leaderboard, oracle_run, sampled_search, small_space, write
 
 
 def _board(run_dir: Path) -> list[tuple[Any, ...]]:
     return [(e["key"], e["n"], e["score"], e["questions"]) for e in leaderboard(run_dir)]
-
-
-def _search(path: Path, run_dir: Path, **options: Any) -> dict[str, Any]:
-    search = Search(path, simulate=True, oracle=True, run_dir=run_dir, **options)
-    return anyio.run(search.run)
 
 
 @pytest.mark.parametrize(
@@ -41,10 +35,10 @@ def test_more_evaluations_resume_to_the_search_run_that_far_at_once(
         data["archon_async"] |= counts.pop("archon_async", {})
         return data | counts
 
-    first = _search(write(tmp_path, space(dict(fewer))), tmp_path / "run")
+    first = oracle_run(write(tmp_path, space(dict(fewer))), tmp_path / "run")
     longer = write(tmp_path, space(dict(more)), name="longer.json")
-    resumed = _search(longer, tmp_path / "run")
-    whole = _search(longer, tmp_path / "whole")
+    resumed = oracle_run(longer, tmp_path / "run")
+    whole = oracle_run(longer, tmp_path / "whole")
     assert first["evaluations"] < resumed["evaluations"] == whole["evaluations"]
     assert _board(tmp_path / "run") == _board(tmp_path / "whole")
     assert resumed["best"] == whole["best"]
@@ -78,16 +72,16 @@ def test_more_evaluations_of_a_raced_search_on_noisy_scores_end_as_one_run(
 
 
 def test_a_different_space_is_refused_naming_what_changed(tmp_path: Path) -> None:
-    _search(write(tmp_path, small_space(evaluations=3)), tmp_path / "run")
+    oracle_run(write(tmp_path, small_space(evaluations=3)), tmp_path / "run")
     other = small_space(evaluations=3) | {"maximum_inference_calls": 11}
     other["archon_async"]["critic_choices"] = [False]
     path = write(tmp_path, other, name="other.json")
     with pytest.raises(ConfigError) as refused:
-        _search(path, tmp_path / "run")
+        oracle_run(path, tmp_path / "run")
     message = str(refused.value)
     assert "archon_async.critic_choices is [false,true] there, [false] here" in message
     assert "maximum_inference_calls is 12 there, 11 here" in message
     assert "random_search_iterations" not in message
     # The seed orders the proposals: another seed is another search, said as such.
     with pytest.raises(ConfigError, match="seed is 0 there, 5 here"):
-        _search(write(tmp_path, small_space(evaluations=3)), tmp_path / "run", seed=5)
+        oracle_run(write(tmp_path, small_space(evaluations=3)), tmp_path / "run", seed=5)

@@ -10,24 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import orjson
 import pytest
 
 from archon_async import ConfigError
 from archon_async.search import Search
 from tests.cli_process import expect_status, run_cli
-from tests.search._spaces import small_space, write
-
-
-def _board(run_dir: Path) -> list[dict[str, Any]]:
-    lines = (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
-    return [orjson.loads(line) for line in lines]
+from tests.search._spaces import leaderboard, small_space, write
 
 
 def _space(**extension: Any) -> dict[str, Any]:
-    space = small_space(**({"evaluations": 4, "parallel": 2, "dev_questions": 12} | extension))
-    space["number_of_archon_configs_for_final_ranking"] = 2
-    return space
+    defaults = {"evaluations": 4, "parallel": 2, "dev_questions": 12}
+    return small_space(finalists=2, **(defaults | extension))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +51,7 @@ def test_every_interval_is_inside_0_to_100_and_never_a_point(
     searched: tuple[Path, dict[str, Any]],
 ) -> None:
     folder, _ = searched
-    for line in _board(folder / "run"):
+    for line in leaderboard(folder / "run"):
         low, high = line["ci"]
         assert 0.0 <= low <= line["score"] <= high <= 100.0
         assert low < high  # 12 questions cannot pin a score down
@@ -77,7 +70,7 @@ def test_per_query_costs_are_the_same_when_every_call_is_a_cache_hit(
     path = folder / "space.json"
     search = Search(path, simulate=True, run_dir=again, algorithm="random_search")
     anyio.run(search.run)
-    first, second = _board(folder / "run"), _board(again)
+    first, second = leaderboard(folder / "run"), leaderboard(again)
     assert [line["key"] for line in second] == [line["key"] for line in first]
     for one, other in zip(first, second, strict=True):
         assert other["calls"] == 0 and other["cache_hit_share"] == 1.0  # nothing was sent
@@ -102,7 +95,7 @@ def test_models_without_a_price_are_named_and_never_a_zero_dollar_anchor(
     search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="grid_search")
     report = anyio.run(search.run)
     assert report["unpriced_models"] == ["deepseek-ai/deepseek-coder-33b-instruct"]
-    lines = _board(tmp_path / "run")
+    lines = leaderboard(tmp_path / "run")
     ranking = json.loads((tmp_path / "run" / "ranking.json").read_text())
     turbo_first = max(ranking, key=ranking.__getitem__) == "deepseek-ai/deepseek-coder-33b-instruct"
     # The best-ranked model fuses last in every architecture; the other only generates.

@@ -16,13 +16,7 @@ import pytest
 from archon_async import Architecture, ConfigError
 from archon_async.search import ALGORITHMS, Candidate, Search, Space, search_file_from_dict
 from tests.cli_process import expect_status, run_cli, start_cli
-from tests.search._spaces import EXAMPLE, small_space, write
-
-
-def _leaderboard(run_dir: Path) -> list[dict[str, object]]:
-    return [
-        orjson.loads(line) for line in (run_dir / "leaderboard.jsonl").read_bytes().splitlines()
-    ]
+from tests.search._spaces import EXAMPLE, leaderboard, oracle_run, small_space, write
 
 
 def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> None:
@@ -30,7 +24,7 @@ def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["benchmark"] == "arena_hard" and report["mode"] == "simulated"
-    lines = _leaderboard(tmp_path / "run")
+    lines = leaderboard(tmp_path / "run")
     # The space of the example holds two architectures: both are evaluated, with calls.
     assert sorted(line["key"] for line in lines) == ["m1s1", "m2s1"]
     assert all(line["calls"] > 0 and line["mode"] == "simulated" for line in lines)
@@ -49,20 +43,13 @@ def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> Non
 
 def test_oracle_report_records_the_true_best_and_regret(tmp_path: Path) -> None:
     path = write(tmp_path, small_space())
-    report = _run(path, tmp_path / "run", algorithm="grid_search")
+    report = oracle_run(path, tmp_path / "run", algorithm="grid_search")
     assert report["regret"] == 0.0
     assert report["true_best"]["key"] == report["found"]["key"]
-    lines = _leaderboard(tmp_path / "run")
+    lines = leaderboard(tmp_path / "run")
     first = next(line["n"] for line in lines if line["key"] == report["true_best"]["key"])
     assert report["evaluations_to_best"] == first
     assert all(line["calls"] == 0 for line in lines)  # the oracle makes no call
-
-
-def _run(path: Path, run_dir: Path, **options: object) -> dict[str, object]:
-    import anyio
-
-    search = Search(path, simulate=True, oracle=True, run_dir=run_dir, **options)  # type: ignore[arg-type]
-    return anyio.run(search.run)
 
 
 @pytest.mark.parametrize("algorithm", sorted(set(ALGORITHMS) - {"gaussian_process"}))
@@ -70,10 +57,10 @@ def test_each_algorithm_evaluates_distinct_feasible_points_reproducibly(
     tmp_path: Path, algorithm: str
 ) -> None:
     path = write(tmp_path, small_space(evaluations=24, parallel=4))
-    report = _run(path, tmp_path / "a", algorithm=algorithm, seed=3)
-    again = _run(path, tmp_path / "b", algorithm=algorithm, seed=3)
+    report = oracle_run(path, tmp_path / "a", algorithm=algorithm, seed=3)
+    again = oracle_run(path, tmp_path / "b", algorithm=algorithm, seed=3)
     assert again["best"] == report["best"]
-    first, second = _leaderboard(tmp_path / "a"), _leaderboard(tmp_path / "b")
+    first, second = leaderboard(tmp_path / "a"), leaderboard(tmp_path / "b")
     keys = [line["key"] for line in first]
     assert keys == [line["key"] for line in second]  # same seed, same search
     assert len(keys) == len(set(keys)) == report["evaluations"] == 24
@@ -88,7 +75,7 @@ def test_each_algorithm_evaluates_distinct_feasible_points_reproducibly(
 def test_gaussian_process_needs_torch_or_says_so(tmp_path: Path) -> None:
     pytest.importorskip("torch", reason="Optuna's GPSampler needs torch (a multi-GB install)")
     path = write(tmp_path, small_space(evaluations=14))
-    report = _run(path, tmp_path / "gp", algorithm="gaussian_process")
+    report = oracle_run(path, tmp_path / "gp", algorithm="gaussian_process")
     assert report["evaluations"] == 14
 
 
@@ -99,13 +86,13 @@ def test_gaussian_process_without_torch_is_a_clear_error(tmp_path: Path) -> None
         pytest.skip("torch is installed: the GP sampler runs (see the test above)")
     path = write(tmp_path, small_space(evaluations=14))
     with pytest.raises(ConfigError, match="needs torch"):
-        _run(path, tmp_path / "gp", algorithm="gaussian_process")
+        oracle_run(path, tmp_path / "gp", algorithm="gaussian_process")
 
 
 def test_infeasible_points_are_never_evaluated_even_by_a_full_grid(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(constraints={"max_tokens_per_query": 8000}))
-    _run(path, tmp_path / "run", algorithm="grid_search", evaluations=10_000)
-    lines = _leaderboard(tmp_path / "run")
+    oracle_run(path, tmp_path / "run", algorithm="grid_search", evaluations=10_000)
+    lines = leaderboard(tmp_path / "run")
     settings, models = search_file_from_dict(
         small_space(constraints={"max_tokens_per_query": 8000})
     )
@@ -117,7 +104,7 @@ def test_a_killed_search_resumes_to_the_same_result(tmp_path: Path) -> None:
     import anyio
 
     path = write(tmp_path, small_space(evaluations=20, parallel=3))
-    whole = _run(path, tmp_path / "whole", algorithm="tpe", seed=5)
+    whole = oracle_run(path, tmp_path / "whole", algorithm="tpe", seed=5)
 
     async def killed() -> None:
         search = Search(
@@ -130,10 +117,10 @@ def test_a_killed_search_resumes_to_the_same_result(tmp_path: Path) -> None:
                 return  # the process dies here: the rest never runs
 
     anyio.run(killed)
-    assert 7 <= len(_leaderboard(tmp_path / "cut")) < 20
-    resumed = _run(path, tmp_path / "cut", algorithm="tpe", seed=5)
-    assert [line["key"] for line in _leaderboard(tmp_path / "cut")] == [
-        line["key"] for line in _leaderboard(tmp_path / "whole")
+    assert 7 <= len(leaderboard(tmp_path / "cut")) < 20
+    resumed = oracle_run(path, tmp_path / "cut", algorithm="tpe", seed=5)
+    assert [line["key"] for line in leaderboard(tmp_path / "cut")] == [
+        line["key"] for line in leaderboard(tmp_path / "whole")
     ]
     assert resumed["best"] == whole["best"]
     assert resumed["evaluations_to_best"] == whole["evaluations_to_best"]
@@ -151,19 +138,19 @@ def test_a_search_killed_by_a_signal_resumes_from_its_record(tmp_path: Path) -> 
     done = expect_status(run_cli(*args, "--run-dir", str(run_dir)))
     whole = expect_status(run_cli(*args, "--run-dir", str(tmp_path / "whole")))
     assert json.loads(done.stdout)["best"] == json.loads(whole.stdout)["best"]
-    keys = [line["key"] for line in _leaderboard(run_dir)]
-    assert keys == [line["key"] for line in _leaderboard(tmp_path / "whole")]
+    keys = [line["key"] for line in leaderboard(run_dir)]
+    assert keys == [line["key"] for line in leaderboard(tmp_path / "whole")]
 
 
 def test_a_different_space_refuses_to_resume(tmp_path: Path) -> None:
     first = write(tmp_path, small_space(evaluations=5))
-    _run(first, tmp_path / "run")
+    oracle_run(first, tmp_path / "run")
     other = write(
         tmp_path, small_space(evaluations=5) | {"maximum_inference_calls": 11}, name="other.json"
     )
     with pytest.raises(ConfigError, match="holds another search"):
         Search(other, simulate=True, oracle=True, run_dir=tmp_path / "run")
-        _run(other, tmp_path / "run")
+        oracle_run(other, tmp_path / "run")
 
 
 def test_a_larger_budget_in_the_file_resumes_the_same_search(tmp_path: Path) -> None:
@@ -178,13 +165,13 @@ def test_a_larger_budget_in_the_file_resumes_the_same_search(tmp_path: Path) -> 
     )
     report = anyio.run(Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run").run)
     assert report["evaluations"] == 10
-    lines = _leaderboard(tmp_path / "run")
+    lines = leaderboard(tmp_path / "run")
     assert [line["n"] for line in lines] == list(range(1, 11))  # the first four kept
 
 
 def test_budget_of_architectures_stops_the_search(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(budget={"architectures": 6}))
-    report = _run(path, tmp_path / "run", algorithm="random_search")
+    report = oracle_run(path, tmp_path / "run", algorithm="random_search")
     assert report["evaluations"] == 6
 
 
@@ -202,7 +189,7 @@ class _Collect(HTMLParser):
 
 def test_outputs_pareto_and_html_report_parse(tmp_path: Path) -> None:
     path = write(tmp_path, small_space(evaluations=30))
-    _run(path, tmp_path / "run", algorithm="random_search")
+    oracle_run(path, tmp_path / "run", algorithm="random_search")
     run_dir = tmp_path / "run"
     pareto = orjson.loads((run_dir / "pareto.json").read_bytes())
     front = pareto["front"]
@@ -216,7 +203,7 @@ def test_outputs_pareto_and_html_report_parse(tmp_path: Path) -> None:
     # The page is one self-contained file of HTML and inline SVG (rendered by a browser in
     # the test below).
     space = Space(*search_file_from_dict(small_space()))
-    for line in _leaderboard(run_dir):
+    for line in leaderboard(run_dir):
         candidate = Candidate.from_params(line["params"])
         Architecture.from_dict(space.archon_config(candidate))
 
@@ -241,7 +228,7 @@ def test_the_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
     if browser is None:
         pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
     path = write(tmp_path, small_space(evaluations=20))
-    _run(path, tmp_path / "run", algorithm="random_search")
+    oracle_run(path, tmp_path / "run", algorithm="random_search")
     page = (tmp_path / "run" / "report.html").as_uri()
     flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
     dom = subprocess.run(
@@ -269,7 +256,7 @@ def test_a_simulated_search_shares_one_cache_across_architectures(tmp_path: Path
     search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
     report = anyio.run(search.run)
     assert report["mode"] == "simulated" and report["evaluations"] == 6
-    lines = _leaderboard(tmp_path / "run")
+    lines = leaderboard(tmp_path / "run")
     # The model ranking ran every model alone on the same questions: an architecture's
     # first sample of each of its generators is answered from the cache, for nothing.
     assert all(line["cache_hit_share"] > 0 for line in lines)
