@@ -365,7 +365,7 @@ async def answer_item(
                 if item.turns:
                     answers = await _answer_turns(engine, item)
                 else:  # awaited here: a coroutine level less on every loop turn of a call
-                    answers = [(await engine.generate(item.messages)).text]
+                    answers = [(await engine.generate(item.messages, draw=item.draw)).text]
             except BudgetExceededError:
                 raise  # not the prompt's failure: it is left for a run with a larger budget
             except (ArchonError, ExceptionGroup) as exc:
@@ -457,7 +457,7 @@ async def _answer_turns(engine: Engine, item: BatchItem) -> list[str]:
     answers = []
     for turn in item.turns:
         conversation.append(Message(role="user", content=turn))
-        result = await engine.generate(conversation)
+        result = await engine.generate(conversation, draw=item.draw)
         conversation.append(Message(role="assistant", content=result.text))
         answers.append(result.text)
     return answers

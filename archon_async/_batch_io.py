@@ -34,6 +34,8 @@ class BatchItem:
             another, each with the conversation so far; ``messages`` is then unused.
         metadata: carried into the answer line untouched.
         raw_id: the id as the input wrote it (an integer stays an integer in the output).
+        draw: which independent answer to the prompt (`Engine.generate`'s ``draw``; 0 for
+            a batch, the pass for the search's race).
     """
 
     id: str
@@ -41,6 +43,7 @@ class BatchItem:
     turns: Sequence[str] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     raw_id: str | int | None = None
+    draw: int = 0
 
     @property
     def output_id(self) -> str | int:

@@ -30,7 +30,14 @@ from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
 from ._endpoints import check_base_urls
-from ._exceptions import ArchonError, ComponentError, ConfigError, LayerFailedGroup, ProviderError
+from ._exceptions import (
+    ArchonError,
+    ComponentError,
+    ConfigError,
+    InvalidInputError,
+    LayerFailedGroup,
+    ProviderError,
+)
 from ._keys import KeysArgument
 from ._layer import run_layer
 from ._logging import bind_log_context, get_logger, reset_log_context
@@ -282,6 +289,7 @@ class Engine:
         temperature: float | None = None,
         max_tokens: int | None = None,
         on_delta: DeltaCallback | None = None,
+        draw: int = 0,
     ) -> Result:
         """Answer a prompt (a string or an OpenAI-style message list) with the architecture.
 
@@ -296,6 +304,11 @@ class Engine:
             on_delta: an async callable given the answer's text as it is written: streamed
                 from the provider when the final layer is a single one-sample generator or
                 fuser, otherwise the chosen answer in one piece.
+            draw: which independent answer to the prompt (a race pass of the search): with a
+                response cache, draw ``d`` asks samples of its own (numbered from ``d`` *
+                2**32), the same for every architecture asking draw ``d``; draw 0 is the
+                usual numbering. Independent only where the model samples (temperature
+                above 0): at temperature 0 a real model answers the same again.
 
         Raises:
             InvalidInputError: the messages or overrides are malformed (before any call).
@@ -305,6 +318,8 @@ class Engine:
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
+        if draw and (type(draw) is not int or draw < 0):
+            raise InvalidInputError(f"draw must be a whole number >= 0, not {draw!r}")
         if temperature is None and max_tokens is None and on_delta is None:
             options = self._plain_options  # a batch's every prompt: the same, built once
         else:
@@ -328,7 +343,7 @@ class Engine:
         # Calls of runs that started earlier are admitted first (see _admission); a caller
         # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
         ticket = None if current_ticket.get() else current_ticket.set(next_ticket())
-        calls = _RunCalls(self._callpath, self._budget)  # numbers this run's samples
+        calls = _RunCalls(self._callpath, self._budget, draw)  # numbers this run's samples
         # bind + reset, not bound_contextvars(): that one copies the whole context first
         # (about 4x the CPU, once per prompt; bench/RESULTS.md, "Wire hot path").
         bound = bind_log_context(architecture=self.architecture.name)
@@ -529,13 +544,14 @@ class _LayerContexts:
 
 class _RunCalls:
     """One run's side of the call path: numbers its identical requests as samples 0, 1, ...
-    (for the cache) and charges the engine's budget."""
+    of its ``draw`` (for the cache) and charges the engine's budget."""
 
-    __slots__ = ("_budget", "_callpath", "_samples")
+    __slots__ = ("_budget", "_callpath", "_draw", "_samples")
 
-    def __init__(self, callpath: CallPath, budget: Budget | None) -> None:
+    def __init__(self, callpath: CallPath, budget: Budget | None, draw: int = 0) -> None:
         self._callpath = callpath
         self._budget = budget
+        self._draw = draw
         self._samples: dict[bytes, int] = {}
 
     def complete(
@@ -543,7 +559,7 @@ class _RunCalls:
     ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
         """The call, the next sample of its request in this run (`CallContext` awaits it
         and calls `charge` as it ends)."""
-        return self._callpath.complete(request, counter=self._samples)
+        return self._callpath.complete(request, counter=self._samples, draw=self._draw)
 
     def charge(self, record: CallRecord) -> None:
         """Charge the engine's budget for a call made (a cache hit as a hit)."""
@@ -553,7 +569,9 @@ class _RunCalls:
     async def complete_samples(
         self, request: ChatRequest, count: int
     ) -> list[tuple[ChatResponse, CallRecord] | ProviderError]:
-        outcomes = await self._callpath.complete_samples(request, count, counter=self._samples)
+        outcomes = await self._callpath.complete_samples(
+            request, count, counter=self._samples, draw=self._draw
+        )
         if self._budget is not None:
             # Requests refused for asking n samples were sent too (`Drawn.refused`).
             for refused in getattr(outcomes, "refused", ()):

@@ -29,7 +29,9 @@ about takes the settings of the first architecture that names it (its config's
 
 Sample indices (for the cache): within one `generate()`, the j-th identical request is
 sample j. An architecture asking for 5 samples of a request another one asked 3 of reuses
-those 3 and draws 2 more (see `ResponseCache`).
+those 3 and draws 2 more (see `ResponseCache`). ``generate(..., draw=d)`` asks for an
+independent answer to the same prompt: its samples are numbered from ``d * 2**32``, entries
+of their own (draw 0 is the usual numbering), shared by every architecture on that draw.
 
 Processes: ``CallPath(shared_limits=RedisLimits("redis://..."))`` shares the rpm/tpm
 buckets and 429 cooldowns with every process on the same Redis server (see `RedisLimits`);

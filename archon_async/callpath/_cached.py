@@ -4,8 +4,9 @@ A call is answered from the cache when its sample is there; an identical call in
 awaited instead of sent (single flight: the leader shares its response, never its error);
 otherwise it is sent and its response kept. Samples are numbered per request key: by the
 caller (``sample``/``first``) or by a run's counter, where the j-th identical request of
-one run is sample j. While simulating, the sample numbers are told to the simulator (see
-`_samples.numbered`), so a sample reads the same from the cache or from a fresh server.
+one run is sample j (``base + j`` for a run that draws anew: see `_samples.DRAW_STRIDE`).
+While simulating, the sample numbers are told to the simulator (see `_samples.numbered`),
+so a sample reads the same from the cache or from a fresh server.
 
 Across processes on one cache file (see `CacheFile`): a sample about to be sent is claimed
 in the file first; one another process has in flight is waited for (polled, from 10 ms up to
@@ -59,17 +60,20 @@ class CachedCalls:
         sample: int | None,
         counter: dict[bytes, int] | None,
         ticket: int,
+        base: int = 0,
     ) -> tuple[ChatResponse, CallRecord]:
-        """Sample ``sample`` of ``request`` (or the run's next, from ``counter``).
+        """Sample ``sample`` of ``request`` (or the run's next, from ``counter``, counted
+        from ``base``).
 
         Raises:
             ProviderError: the call was sent and failed after its retries.
         """
         key = self.address(request)
         if sample is None:
-            sample = counter.get(key, 0) if counter is not None else 0
+            taken = counter.get(key, 0) if counter is not None else 0
             if counter is not None:
-                counter[key] = sample + 1
+                counter[key] = taken + 1
+            sample = base + taken
         cached = self.cache.get(key, sample)
         if cached is not None:
             return cached, self._sender.hit(request, response=cached)
@@ -98,14 +102,16 @@ class CachedCalls:
         first: int | None,
         counter: dict[bytes, int] | None,
         ticket: int,
+        base: int = 0,
     ) -> list[Outcome]:
-        """Samples ``first`` .. ``first + count - 1`` (``first`` default: the run's next);
-        per sample its response and record or the error its request met."""
+        """Samples ``first`` .. ``first + count - 1`` (``first`` default: the run's next,
+        counted from ``base``); per sample its response and record or the error its
+        request met."""
         key = self.address(request)
         if first is None:
-            first = counter.get(key, 0) if counter is not None else 0
+            first = base + (counter.get(key, 0) if counter is not None else 0)
         if counter is not None:
-            counter[key] = max(counter.get(key, 0), first + count)
+            counter[key] = max(counter.get(key, 0), first - base + count)
         found, hits = self.cache.lookup(key, first, count)
         if hits:
             self._sender.count_hits(hits)

@@ -34,6 +34,7 @@ from ._cached import CachedCalls
 from ._home import check_home, forward, start_loop_thread, stop_loop_thread
 from ._journal import SpendJournal
 from ._redis import RedisLimits
+from ._samples import DRAW_STRIDE
 from ._sender import Outcome, Sender
 from ._settings import validated_settings
 from ._simulated import (
@@ -400,6 +401,7 @@ class CallPath:
         sample: int | None = None,
         counter: dict[bytes, int] | None = None,
         ticket: int | None = None,
+        draw: int = 0,
     ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
         """Make one call (or answer it from the cache): sample ``sample`` of ``request``.
 
@@ -411,6 +413,8 @@ class CallPath:
             counter: instead of ``sample``, a run's count of its requests by cache key: the
                 call is the next sample of its request in that run (what `Engine` passes).
             ticket: the admission ticket of the run it belongs to (default: the current one).
+            draw: with ``counter``, which independent draw of the run it is: its samples
+                count from ``draw * DRAW_STRIDE`` (draw 0: from 0; see `_samples`).
 
         Raises:
             ProviderError: the call failed after its retries (``call_record`` set).
@@ -418,9 +422,10 @@ class CallPath:
         """
         if ticket is None:
             ticket = current_ticket.get()
+        base = draw * DRAW_STRIDE
         if self._here():
-            return self._one(request, sample, counter, ticket)
-        return self._open_then(partial(self._one, request, sample, counter, ticket))
+            return self._one(request, sample, counter, ticket, base)
+        return self._open_then(partial(self._one, request, sample, counter, ticket, base))
 
     def complete_samples(
         self,
@@ -430,6 +435,7 @@ class CallPath:
         first: int | None = None,
         counter: dict[bytes, int] | None = None,
         ticket: int | None = None,
+        draw: int = 0,
     ) -> Coroutine[Any, Any, list[Outcome]]:
         """Samples ``first`` .. ``first + count - 1`` of ``request``: from the cache where
         it has them, the rest in as few requests as the provider allows (see `_samples`).
@@ -442,6 +448,7 @@ class CallPath:
             first: the first sample's number (default 0, or the run's next from ``counter``).
             counter: a run's count of its requests by cache key (what `Engine` passes).
             ticket: the admission ticket of the run (default: the current one).
+            draw: with ``counter``, the run's independent draw (as for `complete`).
 
         Returns:
             Per sample, in order, its response and record, or the `ProviderError` it met
@@ -449,9 +456,10 @@ class CallPath:
         """
         if ticket is None:
             ticket = current_ticket.get()
+        base = draw * DRAW_STRIDE
         if self._here():
-            return self._many(request, count, first, counter, ticket)
-        return self._open_then(partial(self._many, request, count, first, counter, ticket))
+            return self._many(request, count, first, counter, ticket, base)
+        return self._open_then(partial(self._many, request, count, first, counter, ticket, base))
 
     def _here(self) -> bool:
         """Open on the running loop: a call's coroutine is then the sender's (or the
@@ -466,10 +474,11 @@ class CallPath:
         sample: int | None,
         counter: dict[bytes, int] | None,
         ticket: int,
+        base: int,
     ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
-        if self._cached is None:
+        if self._cached is None:  # every call is a new draw: nothing numbers its samples
             return self._sender.send(request, ticket)
-        return self._cached.complete(request, sample, counter, ticket)
+        return self._cached.complete(request, sample, counter, ticket, base)
 
     def _many(
         self,
@@ -478,10 +487,11 @@ class CallPath:
         first: int | None,
         counter: dict[bytes, int] | None,
         ticket: int,
+        base: int,
     ) -> Coroutine[Any, Any, list[Outcome]]:
         if self._cached is None:
             return self._sender.draw(request, count, ticket)
-        return self._cached.samples(request, count, first, counter, ticket)
+        return self._cached.samples(request, count, first, counter, ticket, base)
 
     async def _open_then(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """A call made while the call path is closed or still opening, or from another

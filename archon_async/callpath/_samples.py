@@ -35,6 +35,7 @@ from .._exceptions import BadRequestError, ProviderError, ProviderStatusError
 from .._types import CallRecord, ChatRequest, ChatResponse
 
 __all__ = [
+    "DRAW_STRIDE",
     "SAMPLES_FIELD",
     "NRefusals",
     "chunk_sizes",
@@ -47,6 +48,15 @@ __all__ = [
 #: The body field that tells the simulated provider which sample numbers a request's
 #: choices are (a list of ints, one per choice); the simulator reads it and drops it.
 SAMPLES_FIELD = "simulate_samples"
+
+#: Sample numbers per draw: draw ``d`` of a run (``Engine.generate(..., draw=d)``, an
+#: independent answer to the same prompt, as the search's race passes ask) numbers its
+#: requests' samples from ``d * DRAW_STRIDE``, so draw 0 is sample 0, 1, ... as ever (the
+#: cache keys of every earlier run) and no run's samples reach the next draw's (a run would
+#: need 2**32 identical requests). Where the model samples (temperature above 0, or the
+#: simulated provider, which also draws a new correlated group per draw) another draw is an
+#: independent answer; at temperature 0 a real model gives the same answer again.
+DRAW_STRIDE = 1 << 32
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
 # "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",

@@ -17,6 +17,10 @@ The estimate follows the search as it will run, with its response cache:
   the rest unless it is stopped: for random and grid search, the chance that it goes on
   follows from its expected score and the best before it (binomial per-question outcomes);
   for a model-based one, the walk's drawn scores stop it or not.
+* **After the evaluations** (`_estimate_final`): racing's leaders and the finalists on
+  the final-ranking questions, the final ranking's race on every further pass (each pass
+  sends its survivors' requests anew: samples of their own) and the chosen architecture
+  on the held-out report questions.
 * **Tokens and dollars** per call from `TokenModel` (prompts built by the components'
   own prompt functions; replies measured by a pilot on the simulator, or from the search
   file's ``answer_tokens`` for a real run), at list prices.
@@ -24,9 +28,10 @@ The estimate follows the search as it will run, with its response cache:
 The range: ``high`` is the naive sum (no cache hit at all, every architecture on every dev
 question) of the most costly walked run, with every reply as long as the longest the pilot
 measured of its kind and racing re-evaluating as many leaders as measured at most
-(`LEADER_TOP_UPS_HIGH`): tokens and dollars share few cache hits (the shared calls are
-mostly the short generator ones), so their high end needs these margins where the calls'
-does not. ``low`` assumes every architecture after the first batch is stopped early.
+(`_estimate_final.LEADER_TOP_UPS_HIGH`): tokens and dollars share few cache hits (the
+shared calls are mostly the short generator ones), so their high end needs these margins
+where the calls' does not. ``low`` assumes every architecture after the first batch is
+stopped early.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import anyio
 
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from ._effects import QuestionSet
+from ._estimate_final import after_search
 from ._sharing import Call, Names, calls_of, generator_call
 from ._space import Candidate, Space
 from ._tokens import TokenModel, chars_tokens, measured_replies, pilot_configs, settings_replies
@@ -71,6 +77,7 @@ def estimate(search: Search) -> dict[str, Any]:
             "note": "oracle scores are computed exactly: no call is made",
         }
     dev, held = search.questions()
+    report = len(search.report_questions())
     tokens, ranking = _token_model(search, dev)
     if ranking is None:
         # The model ranking as the simulated truth has it (each model alone, its chance).
@@ -90,7 +97,7 @@ def estimate(search: Search) -> dict[str, Any]:
         plan = _Plan(search, space, tokens, len(dev))
         for batch in walk(search, space, truth, len(dev), evaluations, draws=draws):
             plan.add_batch(batch)
-        paths.append(_held_out(plan, plan.totals(), len(held)))
+        paths.append(after_search(plan, plan.totals(), len(held), report))
     totals = {
         end: [sum(path[end][i] for path in paths) / len(paths) for i in range(3)]
         for end in ("expected", "low")
@@ -104,6 +111,7 @@ def estimate(search: Search) -> dict[str, Any]:
         **({"unpriced_models": missing} if missing else {}),
         "dev_questions": len(dev),
         "held_out_questions": len(held),
+        "report_questions": report,
         **capped,
         "cache_share": round(totals["expected"][0] / max(1.0, totals["high"][0]), 4),
         **(
@@ -121,7 +129,9 @@ def estimate(search: Search) -> dict[str, Any]:
                 "truth (paired, as a run's are; 'paths': the calls of the least and most "
                 "costly of them); "
             )
-            + "parse retries as measured; "
+            + "the final ranking's race to its last pass (each pass anew) and the chosen "
+            "architecture's run on the report questions; "
+            "parse retries as measured; "
             f"tokens: {tokens.source}; dollars at list prices"
             + (f" (no price for {', '.join(missing)}: not in them)" if missing else "")
             + "; "
@@ -239,56 +249,6 @@ class _Plan:
                 else:
                     low[i] += price[i] * self.cut
         return {"expected": expected, "low": low, "high": list(self.naive)}
-
-
-#: Leaders re-evaluated during a search (racing) beyond the first ``leaders``, per
-#: evaluation: 38 to 74 in 200 with six leaders (bench/search_sampled.py), 16 in 30
-#: (random search, the lead's check; bench/RESULTS.md 2026-11-30); the expected count.
-LEADER_TOP_UPS = 0.25
-#: The most of them measured (74 in 200), rounded up: the high end's.
-LEADER_TOP_UPS_HIGH = 0.4
-
-
-def _held_out(plan: _Plan, totals: dict[str, list[float]], held: int) -> dict[str, list[float]]:
-    """Add Archon's final ranking (the best architectures re-run on the final-ranking
-    questions: an engine run races them on one pass) and racing's leaders re-evaluated
-    during the search on those questions, beyond the finalists (`LEADER_TOP_UPS`)."""
-    count = plan.search.settings.number_of_archon_configs_for_final_ranking
-    racing = plan.search.settings.archon_async.racing
-    if not held or not count:
-        return totals
-    ranked = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])]
-    top, most = ranked[:count], ranked[:count]
-    if racing.enabled and racing.leaders:
-        ups = racing.leaders + round(LEADER_TOP_UPS * len(plan.full))
-        top = ranked[: max(count, ups)]
-        most = ranked[: max(count, racing.leaders + round(LEADER_TOP_UPS_HIGH * len(plan.full)))]
-    names: dict[int, Call] = {}
-    naive = [0.0, 0.0, 0.0]
-    for rank, candidate in enumerate(most):
-        calls = calls_of(plan.space, candidate, plan.names)
-        for call in calls + plan.judgements(calls[-1].name):
-            if rank < len(top):
-                names[call.name] = call
-            price = plan._price(call, upper=True)
-            for i in range(3):
-                naive[i] += price[i] * held
-    baseline = _model_of(plan.search, plan.search.settings.baseline_model)
-    if plan.judge_calls == 2 and baseline:
-        call = generator_call(plan.names, baseline, 0)
-        names[call.name] = call
-        for i, value in enumerate(plan._price(call, upper=True)):
-            naive[i] += value * held
-    shared = [0.0, 0.0, 0.0]
-    for call in names.values():
-        price = plan._price(call)
-        for i in range(3):
-            shared[i] += price[i] * held
-    return {
-        "expected": [a + b for a, b in zip(totals["expected"], shared, strict=True)],
-        "low": [a + b for a, b in zip(totals["low"], shared, strict=True)],
-        "high": [a + b for a, b in zip(totals["high"], naive, strict=True)],
-    }
 
 
 def _model_of(search: Search, entry: str | dict[str, Any] | None) -> str:

@@ -221,16 +221,26 @@ class EngineEvaluator:
         return await self._score_on(candidate, self.final, points=True)
 
     def selection_size(self, draws: int) -> int:
-        """Selection positions (dev, then final-ranking questions): one pass whatever
-        ``draws`` asks, as the response cache would answer a second pass the same."""
-        return len(self.dev) + len(self.final)
+        """Selection positions (dev, then final-ranking questions) in ``draws`` passes:
+        pass ``p`` runs every question as `Engine.generate`'s draw ``p``, samples of its
+        own in the response cache (an independent answer where the models sample)."""
+        return (len(self.dev) + len(self.final)) * max(1, draws)
 
     async def score_positions(self, candidate: Candidate, start: int, stop: int) -> list[float]:
-        """Per-question points on selection positions ``start`` to ``stop`` (dev questions,
-        then final-ranking ones; dev ones come from the cache). Never a report question."""
-        items = [*self.dev, *self.final][start:stop]
-        scored = await self._score_on(candidate, items, points=True)
-        points: list[float] = scored["points"]
+        """Per-question points on selection positions ``start`` to ``stop``: position
+        ``i`` is question ``i % P`` (dev questions, then final-ranking ones) of pass
+        ``i // P``, run as draw ``i // P`` (pass 0's dev answers come from the cache; every
+        architecture on a pass shares its samples, so the comparison stays paired). Never
+        a report question."""
+        pool = [*self.dev, *self.final]
+        points: list[float] = []
+        position = start
+        while position < stop:
+            draw, first = divmod(position, len(pool))
+            last = min(len(pool), first + stop - position)
+            scored = await self._score_on(candidate, pool[first:last], points=True, draw=draw)
+            points += scored["points"]
+            position += last - first
         return points
 
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:
@@ -238,10 +248,15 @@ class EngineEvaluator:
         return await self._score_on(candidate, self.report)
 
     async def _score_on(
-        self, candidate: Candidate, items: Sequence[BenchmarkItem], *, points: bool = False
+        self,
+        candidate: Candidate,
+        items: Sequence[BenchmarkItem],
+        *,
+        points: bool = False,
+        draw: int = 0,
     ) -> dict[str, Any]:
         config = self.space.archon_config(candidate)
-        values, _ = await self._run(config, items, self.outside, self.outside)
+        values, _ = await self._run(config, items, self.outside, self.outside, draw=draw)
         scores = [100.0 * v for v in values]
         return summary(scores) | ({"points": scores} if points else {})
 
@@ -251,13 +266,20 @@ class EngineEvaluator:
         items: Sequence[BenchmarkItem],
         stats: BatchStats | None = None,
         judge_stats: BatchStats | None = None,
+        *,
+        draw: int = 0,
     ) -> tuple[list[float], dict[str, str]]:
-        """Answer ``items`` with ``config``; per-question scores in [0, 1], and the answers."""
-        answers = await self._answer(config, items, stats)
-        return await self._score(items, answers, judge_stats), answers
+        """Answer ``items`` with ``config`` (as `Engine.generate`'s ``draw``, the judge
+        too); per-question scores in [0, 1], and the answers."""
+        answers = await self._answer(config, items, stats, draw)
+        return await self._score(items, answers, judge_stats, draw), answers
 
     async def _answer(
-        self, config: dict[str, Any], items: Sequence[BenchmarkItem], stats: BatchStats | None
+        self,
+        config: dict[str, Any],
+        items: Sequence[BenchmarkItem],
+        stats: BatchStats | None,
+        draw: int = 0,
     ) -> dict[str, str]:
         answers: dict[str, str] = {}
         gate = anyio.Semaphore(self.concurrency)
@@ -266,7 +288,9 @@ class EngineEvaluator:
 
             async def one(item: BenchmarkItem) -> None:
                 async with gate:
-                    batch_item = BatchItem(id=item.id, messages=item.messages, turns=item.turns)
+                    batch_item = BatchItem(
+                        id=item.id, messages=item.messages, turns=item.turns, draw=draw
+                    )
                     try:
                         record = await answer_item(engine, batch_item, attempts=2, stats=stats)
                     except BudgetExceededError as exc:
@@ -285,17 +309,27 @@ class EngineEvaluator:
         return answers
 
     async def _score(
-        self, items: Sequence[BenchmarkItem], answers: dict[str, str], stats: BatchStats | None
+        self,
+        items: Sequence[BenchmarkItem],
+        answers: dict[str, str],
+        stats: BatchStats | None,
+        draw: int = 0,
     ) -> list[float]:
         if self.benchmark.scoring != "judge":
             report = await score_all(self.benchmark, items, answers)
             by_id = {result.id: result.correct for result in report.results}
             return [1.0 if by_id.get(item.id) else 0.0 for item in items]
-        return await self._judge(items, answers, stats)
+        return await self._judge(items, answers, stats, draw)
 
     async def _judge(
-        self, items: Sequence[BenchmarkItem], answers: dict[str, str], stats: BatchStats | None
+        self,
+        items: Sequence[BenchmarkItem],
+        answers: dict[str, str],
+        stats: BatchStats | None,
+        draw: int = 0,
     ) -> list[float]:
+        """Judge the answers (the judge's verdicts of pass ``draw`` are its own draw too;
+        the baseline's answers are generated once, on draw 0)."""
         if self.judge is None:
             raise ValueError("a judged benchmark needs judge_model in the search file")
         kind = judge_kind(self.benchmark) if self.pairwise else "rating"
@@ -314,7 +348,7 @@ class EngineEvaluator:
                     )
                     try:
                         record = await answer_item(
-                            judge, BatchItem(id=item.id, messages=messages), stats=stats
+                            judge, BatchItem(id=item.id, messages=messages, draw=draw), stats=stats
                         )
                     except BudgetExceededError as exc:
                         refused.append(exc)

@@ -22,10 +22,12 @@ and only that:
   fresh ones do not.
 
 The questions are the *selection questions*: the dev questions, then the final-ranking
-ones, then again with independent draws (a second answer to the same question) where the
-evaluator can draw anew (`SampledEvaluator`; an engine run answers each question once: its
-response cache would return the same answer). Position ``i`` of that sequence is question
-``i % P`` of draw ``i // P`` (``P`` selection questions). Every architecture answers the
+ones, then again with independent draws (a second answer to the same question): the
+`SampledEvaluator` names the draws of another pass apart, the `EngineEvaluator` runs pass
+``p`` as `Engine.generate`'s draw ``p``, whose samples are entries of their own in the
+response cache (independent answers where the models sample: not from a real model at
+temperature 0). Position ``i`` of that sequence is question ``i % P`` of draw ``i // P``
+(``P`` selection questions). Every architecture answers the
 same positions in the same order, so two of them are compared on the same questions, and
 those that share stages share answers (the comparison is paired). The held-out report
 questions are never among them.
@@ -48,7 +50,7 @@ from ._interval import summary
 from ._record import Evaluation, RunRecord
 from ._space import Candidate
 
-__all__ = ["Race", "RaceEvaluator"]
+__all__ = ["Race", "RaceEvaluator", "stage_plan"]
 
 
 class RaceEvaluator(Protocol):
@@ -187,19 +189,8 @@ class Race:
 
     def stages(self, count: int, base: int) -> list[tuple[int, int]]:
         """The final ranking's plan for ``count`` finalists, some of which already answered
-        ``base`` positions: (survivors, positions each) per stage; the first stage ends at
-        the first of one pass, two, four... beyond ``base``."""
-        plan = []
-        level = self.single
-        while level <= base and level < self.size:
-            level = min(self.size, level * 2)
-        while count:
-            plan.append((count, level))
-            if count <= 1 or level >= self.size:
-                break
-            # Halved, but two race on to the last stage: one alone learns nothing more.
-            count, level = max(2, math.ceil(count / 2)), min(self.size, level * 2)
-        return plan
+        ``base`` positions: (survivors, positions each) per stage (see `stage_plan`)."""
+        return stage_plan(count, base, self.single, self.size)
 
     def fresh(self, evaluation: Evaluation) -> list[float]:
         """Its points on the positions of the final ranking's window (`final_stages`)."""
@@ -222,16 +213,16 @@ class Race:
         docstring), compared on the positions none of them had answered when they were
         chosen (the window from ``base``, the most any of them had then): the points that
         made them finalists carry the luck that chose them. Where there are no such
-        positions (an engine run whose finalists all answered every selection question),
-        on every position after the dev questions (the final-ranking questions). Yields,
+        positions (finalists that all answered every selection position), on every
+        position after the dev questions. Yields,
         as each finalist is scored at a stage, ``key``, ``stage``,
         ``score`` (on the window), ``questions`` (positions answered), ``dev_score``,
         ``done`` and ``of`` (scorings planned); then `final_ranking` holds the result."""
         survivors = self.ranked(list(self.record.evaluations.values()))[:count]
         self.base = max((self.questions(e) for e in survivors), default=0)
         if self.base >= self.size:
-            # No position is new to all of them (an engine run's leaders answered every
-            # selection question): the final-ranking questions decide, as in Archon.
+            # No position is new to all of them (a race of one pass whose leaders answered
+            # every selection question): the final-ranking questions decide, as in Archon.
             self.base = self.dev
         plan = self.stages(len(survivors), self.base)
         of, done = sum(n for n, _ in plan), 0
@@ -288,6 +279,24 @@ class Race:
         """``key``'s points on the final-ranking questions' first pass (paired across
         finalists: every finalist answered them)."""
         return self.extra(key)[: self.single - self.dev]
+
+
+def stage_plan(count: int, base: int, single: int, size: int) -> list[tuple[int, int]]:
+    """The final ranking's successive halving for ``count`` finalists, some of which
+    already answered ``base`` positions, with ``single`` positions a pass and ``size`` in
+    all: (survivors, positions each) per stage; the first stage ends at the first of one
+    pass, two, four... beyond ``base`` (``--estimate`` plans the race with it too)."""
+    plan = []
+    level = single
+    while level <= base and level < size:
+        level = min(size, level * 2)
+    while count:
+        plan.append((count, level))
+        if count <= 1 or level >= size:
+            break
+        # Halved, but two race on to the last stage: one alone learns nothing more.
+        count, level = max(2, math.ceil(count / 2)), min(size, level * 2)
+    return plan
 
 
 def mean(points: Sequence[float]) -> float:

@@ -96,8 +96,10 @@ class Racing(BaseModel):
     _racing`): during the search the ``leaders`` best rest on ``leader_questions``
     selection questions (dev, then final-ranking ones; default: all of them once); the
     final ranking races its finalists by successive halving up to ``draws`` passes over
-    the selection questions (independent answers to the same questions, where the
-    evaluator can draw anew). ``enabled: false``: no leaders, one pass."""
+    the selection questions (independent answers to the same questions: an engine run's
+    pass ``p`` is `Engine.generate`'s draw ``p``, samples of its own; independent only
+    where the models sample, not at temperature 0). ``enabled: false``: no leaders, one
+    pass."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 

@@ -30,7 +30,10 @@ up no sample. A client may instead tell which samples a request's choices are (t
 field ``simulate_samples``, a list of one number per choice, which is no part of the
 digest): the reply is then a function of the request, the seed and those numbers alone,
 whatever the server drew before. A `CallPath` with a cache does so, so that sample j of a
-request reads the same from the cache or from a fresh server (a resumed search).
+request reads the same from the cache or from a fresh server (a resumed search). Sample
+numbers from ``d * 2**32`` on are draw ``d`` (`Engine.generate`'s ``draw``: the search's
+race passes): under a ground truth, each draw is another run of the question, with its own
+correlated-sample and unit-test coins.
 
 Replay: a request that carries a seed -- OpenAI's ``seed`` field, Gemini's
 ``generationConfig.seed``, or an ``x-simulate-seed`` header on any wire -- is answered as

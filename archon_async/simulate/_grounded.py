@@ -6,7 +6,8 @@ exactly what `archon_async.search.Truth` computes for it. What each task does:
 
 * generator: right with ``p[model, q]``; with ``sample_correlation`` every sample of a
   model on a question is one shared draw (the group is the seed, the model and the
-  question's text), else each sample draws on its own;
+  question's text, and the draw for samples numbered past `DRAW_STRIDE`: another run of
+  the question, as the search's race passes ask), else each sample draws on its own;
 * fuser: counts the right candidates it is shown and is right with `fuser_chance` (its own
   ``p[model, q]``; the critique effects when every candidate carries a fresh critique);
 * ranker: orders the right candidates first with `ranker_accuracy`, else at random;
@@ -77,13 +78,21 @@ class Grounded:
         return number
 
     def reply(
-        self, prompt: Prompt, known: KnownQuestion, question: int, model: str, rng: random.Random
+        self,
+        prompt: Prompt,
+        known: KnownQuestion,
+        question: int,
+        model: str,
+        rng: random.Random,
+        draw: int = 0,
     ) -> str | None:
         """The reply's text after the simulated mark, or None to answer as without a ground
-        truth (tasks the effects say nothing about: unit tests, verifier reasoning)."""
+        truth (tasks the effects say nothing about: unit tests, verifier reasoning).
+        ``draw``: which independent run of the question the sample belongs to (its sample
+        number's `DRAW_STRIDE` multiple): each draws its own shared coins."""
         task = prompt.task
         if task is Task.GENERATE:
-            return self._generate(known, question, model, rng)
+            return self._generate(known, question, model, rng, draw)
         if task is Task.FUSE:
             return self._fuse(prompt, known, question, model, rng)
         if task is Task.RANK:
@@ -93,7 +102,7 @@ class Grounded:
         if task is Task.VERIFY_VERDICT:
             return self._verdict(prompt, known, rng)
         if task is Task.UNIT_TEST_VERDICTS:
-            return self._unit_test_verdicts(prompt, known, rng)
+            return self._unit_test_verdicts(prompt, known, rng, draw)
         if task is Task.JUDGE_RATING:
             return self._rating(prompt, known, rng)
         if task is Task.JUDGE_PAIRWISE:
@@ -103,11 +112,15 @@ class Grounded:
     def _chance(self, model: str, question: int) -> float:
         return float(self.chances.chance(model)[question])
 
-    def _generate(self, known: KnownQuestion, question: int, model: str, rng: random.Random) -> str:
+    def _generate(
+        self, known: KnownQuestion, question: int, model: str, rng: random.Random, draw: int
+    ) -> str:
         p = self._chance(model, question)
         # The group is the question itself, not the number it plays: two questions playing
-        # the same number draw independently, as two runs of one question would.
-        group = random.Random(derive_seed(self.seed, "samples", model, known.question))
+        # the same number draw independently, as two runs of one question would; so do two
+        # draws of one question (draw 0 keeps the seed it always had).
+        named = (known.question, draw) if draw else (known.question,)
+        group = random.Random(derive_seed(self.seed, "samples", model, *named))
         if group.random() < self.effects.sample_correlation:
             right = group.random() < p  # one draw for every sample of the group
             rng.random()  # keeps the sample's own stream aligned either way
@@ -138,9 +151,12 @@ class Grounded:
         passes = rng.random() < (effects.verifier_tpr if right else effects.verifier_fpr)
         return f"{filler(rng, 12)}\n{render_verdict(passes)}"
 
-    def _unit_test_verdicts(self, prompt: Prompt, known: KnownQuestion, rng: random.Random) -> str:
+    def _unit_test_verdicts(
+        self, prompt: Prompt, known: KnownQuestion, rng: random.Random, draw: int
+    ) -> str:
         tests = "\n".join(unit_tests_shown(prompt.text))
-        coin = random.Random(derive_seed(self.seed, "unit_tests", known.question, tests))
+        named = (tests, draw) if draw else (tests,)
+        coin = random.Random(derive_seed(self.seed, "unit_tests", known.question, *named))
         if coin.random() < self.effects.unit_test_accuracy:
             passed = contains_answer(prompt.text, known)
         else:

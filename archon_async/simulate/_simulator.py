@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..callpath._samples import SAMPLES_FIELD
+from ..callpath._samples import DRAW_STRIDE, SAMPLES_FIELD
 from ._answers import AnswerKey
 from ._faults import inject_fault
 from ._grounded import Grounded
@@ -322,7 +322,8 @@ class Simulator:
         if self.grounded is not None and known is not None:
             question = self.grounded.question(known, inbound.question_id)
             if question is not None:
-                text = self.grounded.reply(prompt, known, question, inbound.model, rng)
+                draw = sample // DRAW_STRIDE
+                text = self.grounded.reply(prompt, known, question, inbound.model, rng, draw)
                 if text is not None:
                     return _truncate(f"{SIMULATED_MARK}\n{text}", inbound.max_tokens)
         context = ReplyContext(

@@ -34,7 +34,9 @@ def test_a_per_call_budget_counts_calls_in_flight_and_refuses_beyond() -> None:
 
 
 def test_a_hard_cap_on_calls_holds_and_a_resume_loses_nothing(tmp_path: Path) -> None:
-    path = write(tmp_path, small_space(evaluations=12, dev_questions=8, held_out_questions=0))
+    # One pass (no final ranking): the cap is checked on the evaluations' calls.
+    data = small_space(evaluations=12, dev_questions=8, held_out_questions=0, racing={"draws": 1})
+    path = write(tmp_path, data)
     cut = anyio.run(simulated_search(path, tmp_path / "cut", budget={"calls": 150}).run)
     assert cut["sent"]["calls"] <= 150  # calls in flight were held against the cap
     assert cut["stopped_by"] == "budget: calls (150 of 150 sent)"

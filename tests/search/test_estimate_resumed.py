@@ -33,7 +33,10 @@ def test_the_estimate_of_a_stopped_search_says_what_is_spent_and_left(tmp_path: 
 
 
 def test_a_resumed_searchs_progress_counts_its_earlier_runs(tmp_path: Path) -> None:
-    path = write(tmp_path, small_space(evaluations=6, dev_questions=6, held_out_questions=0))
+    # One pass: no final ranking (no final-ranking questions), so the last evaluation's
+    # spend is the run's.
+    data = small_space(evaluations=6, dev_questions=6, held_out_questions=0, racing={"draws": 1})
+    path = write(tmp_path, data)
     run_dir = tmp_path / "run"
     anyio.run(simulated_search(path, run_dir, budget={"calls": 120}).run)
     before = SpendJournal.totals(run_dir / "spend.journal.jsonl")

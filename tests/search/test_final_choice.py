@@ -93,7 +93,12 @@ def test_held_out_scores_are_never_read_by_the_choice(
     """The same search with the held-out scores forced to 0 and to 100: the same final
     ranking, estimates and choice; the held-out scoring runs once, after the choice."""
     space = small_space(
-        evaluations=6, parallel=2, dev_questions=8, held_out_questions=8, report_questions=8
+        evaluations=6,
+        parallel=2,
+        dev_questions=8,
+        held_out_questions=8,
+        report_questions=8,
+        racing={"draws": 2},  # a second pass, each answered anew: enough to show it
     )
     path = write(tmp_path, space | {"number_of_archon_configs_for_final_ranking": 3})
     evaluator = SampledEvaluator if sampled else EngineEvaluator

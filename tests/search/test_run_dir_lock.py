@@ -26,7 +26,10 @@ def _lines(path: Path) -> int:
 def test_a_second_search_in_a_running_search_s_directory_is_refused_at_once(
     tmp_path: Path,
 ) -> None:
-    path = write(tmp_path, small_space(evaluations=40, parallel=1, dev_questions=30))
+    # One pass of the final ranking's race: its further passes are no part of what is
+    # checked here, and would take minutes.
+    data = small_space(evaluations=40, parallel=1, dev_questions=30, racing={"draws": 1})
+    path = write(tmp_path, data)
     run_dir = tmp_path / "run"
     args = ["search", str(path), "--simulate", "--seed", "1", "--run-dir", str(run_dir)]
     board = run_dir / "leaderboard.jsonl"

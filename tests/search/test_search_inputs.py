@@ -172,7 +172,12 @@ def test_held_out_questions_score_the_chosen_architecture_for_the_report_only(
     tmp_path: Path,
 ) -> None:
     space = small_space(
-        evaluations=4, parallel=2, dev_questions=6, held_out_questions=5, report_questions=7
+        evaluations=4,
+        parallel=2,
+        dev_questions=6,
+        held_out_questions=5,
+        report_questions=7,
+        racing={"draws": 2},  # a second pass: the race's further questions are not held out
     )
     path = write(tmp_path, space)
     search = Search(path, simulate=True, run_dir=tmp_path / "run")

@@ -30,13 +30,16 @@ def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> Non
     assert all(line["calls"] > 0 and line["mode"] == "simulated" for line in lines)
     # The dev subset is Archon's dataset_sample_for_search: 1.25% of 500 questions.
     assert all(line["questions"] == 6 for line in lines)
-    # Archon's final ranking: the best architectures re-scored on the final-ranking questions.
+    # Archon's final ranking: the best architectures re-scored on the final-ranking questions,
+    # then raced on 32 passes over the 12 selection questions (each pass answered anew),
+    # compared on what neither had answered when chosen (both rested on the first pass).
     final = report["final_ranking"]
     assert sorted(entry["key"] for entry in final) == sorted(line["key"] for line in lines)
     # Listed by what chose the best: the final ranking's own objective.
     assert [e["objective"] for e in final] == sorted((e["objective"] for e in final), reverse=True)
     assert final[0]["key"] == report["best"]["key"]
-    assert all(entry["final"]["questions"] == 6 for entry in final)
+    assert all(entry["questions"] == 32 * 12 for entry in final)
+    assert all(entry["final"]["questions"] == 31 * 12 for entry in final)
     best = Architecture.from_file(tmp_path / "run" / "best.json")
     assert best.layers[-1][0].type == "fuser"
 
@@ -252,7 +255,9 @@ def test_the_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
 def test_a_simulated_search_shares_one_cache_across_architectures(tmp_path: Path) -> None:
     import anyio
 
-    path = write(tmp_path, small_space(evaluations=6, dev_questions=8, held_out_questions=0))
+    # One pass and no final-ranking questions: no final ranking, the evaluations alone.
+    data = small_space(evaluations=6, dev_questions=8, held_out_questions=0, racing={"draws": 1})
+    path = write(tmp_path, data)
     search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
     report = anyio.run(search.run)
     assert report["mode"] == "simulated" and report["evaluations"] == 6

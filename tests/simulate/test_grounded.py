@@ -241,3 +241,26 @@ def test_two_questions_playing_one_number_draw_apart() -> None:
         same += answers[0] == answers[1]
     p = float(Grounded(truth, 0).chances.chance(MODEL)[7])
     _near(same, draws, p**2 + (1 - p) ** 2)
+
+
+def test_each_draw_of_a_question_draws_its_own_correlated_group() -> None:
+    # Fully correlated samples: within one draw every sample of a model is right or wrong
+    # together; another draw (a race pass) is another run of the question, its group drawn
+    # anew, right with the model's chance; draw 0 is the group it always was.
+    grounded = _grounded(3, sample_correlation=1.0)
+    prompt = detect_task(QUESTION)
+    known = KEY.find(prompt.text)
+    assert known is not None
+
+    def right(draw: int, sample: int) -> bool:
+        reply = grounded.reply(prompt, known, 7, MODEL, random.Random(sample), draw)
+        assert reply is not None
+        return _right(reply)
+
+    draws = 400
+    groups = [{right(d, s) for s in range(3)} for d in range(draws)]
+    assert all(len(group) == 1 for group in groups)
+    p = float(grounded.chances.chance(MODEL)[7])
+    _near(sum(True in group for group in groups), draws, p)
+    old = grounded.reply(prompt, known, 7, MODEL, random.Random(0))  # no draw: draw 0
+    assert old == grounded.reply(prompt, known, 7, MODEL, random.Random(0), 0)

@@ -1,0 +1,166 @@
+"""``--estimate`` after the search proper: the final ranking and the held-out report run.
+
+What a search sends once its evaluations are done (see `archon_async.search._racing`):
+
+* **Leaders and finalists on the final-ranking questions** (the first pass of the
+  selection questions beyond the dev ones): the finalists, and racing's leaders
+  re-evaluated during the search beyond them (`LEADER_TOP_UPS`), each distinct request
+  once a question.
+* **The race's further passes.** Successive halving (`stage_plan`, the search's own plan)
+  takes the finalists to ``draws`` passes over every selection question; pass ``p`` runs
+  as `Engine.generate`'s draw ``p``, samples of its own, so each pass sends its survivors'
+  distinct requests anew on every selection question. The survivors of each stage are
+  taken as the best finalists by the walk's scores (``high``: the most costly of them,
+  none shared; ``low``: one finalist's requests, the cheapest, a pass).
+* **The held-out report questions**: the chosen architecture (the walk's best) once on
+  each, with the judge and the baseline's answers there on a pairwise-judged benchmark.
+
+Each part adds to ``expected``, ``low`` and ``high`` as `estimate` sums them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ._racing import stage_plan
+from ._sharing import Call, calls_of, generator_call
+from ._space import Candidate
+
+if TYPE_CHECKING:
+    from ._estimate import _Plan
+
+__all__ = ["LEADER_TOP_UPS", "LEADER_TOP_UPS_HIGH", "after_search"]
+
+#: Leaders re-evaluated during a search (racing) beyond the first ``leaders``, per
+#: evaluation: 38 to 74 in 200 with six leaders (bench/search_sampled.py), 16 in 30
+#: (random search, the lead's check; bench/RESULTS.md 2026-11-30); the expected count.
+LEADER_TOP_UPS = 0.25
+#: The most of them measured (74 in 200), rounded up: the high end's.
+LEADER_TOP_UPS_HIGH = 0.4
+
+_Totals = dict[str, list[float]]
+
+
+def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Totals:
+    """``totals`` (the dev questions' spend) with what follows the evaluations added: the
+    final-ranking questions' first pass, the race's further passes, the report run
+    (``held``: final-ranking questions; ``report``: held-out report questions)."""
+    search = plan.search
+    count = search.settings.number_of_archon_configs_for_final_ranking
+    racing = search.settings.archon_async.racing
+    ranked = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])]
+    single = plan.dev + held
+    size = single * (racing.draws if racing.enabled else 1)
+    if not count or size <= plan.dev or not ranked:
+        return totals  # no final ranking: nothing is chosen, nothing reported
+    parts = [totals, _first_pass(plan, ranked, held)]
+    parts.append(_passes(plan, ranked[:count], single, size))
+    if report:
+        parts.append(_report(plan, ranked[:count], report))
+    return {end: [sum(part[end][i] for part in parts) for i in range(3)] for end in totals}
+
+
+def _first_pass(plan: _Plan, ranked: Sequence[Candidate], held: int) -> _Totals:
+    """The finalists, and racing's leaders re-evaluated during the search beyond them
+    (`LEADER_TOP_UPS`), on the final-ranking questions."""
+    count = plan.search.settings.number_of_archon_configs_for_final_ranking
+    racing = plan.search.settings.archon_async.racing
+    top, most = ranked[:count], ranked[:count]
+    if racing.enabled and racing.leaders:
+        ups = racing.leaders + round(LEADER_TOP_UPS * len(plan.full))
+        top = ranked[: max(count, ups)]
+        most = ranked[: max(count, racing.leaders + round(LEADER_TOP_UPS_HIGH * len(plan.full)))]
+    names: dict[int, Call] = {}
+    naive = [0.0, 0.0, 0.0]
+    for rank, candidate in enumerate(most):
+        for call in _calls(plan, candidate):
+            if rank < len(top):
+                names[call.name] = call
+            _add(naive, plan._price(call, upper=True), held)
+    baseline = _baseline(plan)
+    if baseline is not None:
+        names[baseline.name] = baseline
+        _add(naive, plan._price(baseline, upper=True), held)
+    shared = _priced(plan, names.values(), held)
+    return {"expected": shared, "low": list(shared), "high": naive}
+
+
+def _passes(plan: _Plan, finalists: Sequence[Candidate], single: int, size: int) -> _Totals:
+    """The race's passes after the first: pass ``p`` by the survivors of the first stage
+    that reaches past it, every selection question anew."""
+    racing = plan.search.settings.archon_async.racing
+    leaders = racing.leaders if racing.enabled else 0
+    topped = min(racing.leader_questions or single, single)
+    # The finalists' start, as `Race.final_stages` finds it: the leaders among them rest on
+    # ``topped`` positions when leaders are topped up at all.
+    base = topped if leaders and topped > plan.dev else plan.dev
+    if base >= size:
+        base = plan.dev
+    stages = stage_plan(len(finalists), base, single, size)
+    result: _Totals = {end: [0.0, 0.0, 0.0] for end in ("expected", "low", "high")}
+    naive = sorted((_naive(plan, c) for c in finalists), key=lambda v: -v[0])
+    cheapest = min(
+        (_priced(plan, _calls(plan, c), single) for c in finalists), key=lambda v: v[0]
+    )
+    for draw in range(1, size // single):
+        survivors = next(n for n, level in stages if level >= (draw + 1) * single)
+        names = {call.name: call for c in finalists[:survivors] for call in _calls(plan, c)}
+        _add(result["expected"], _priced(plan, names.values(), single), 1)
+        _add(result["low"], cheapest, 1)
+        for values in naive[:survivors]:
+            _add(result["high"], values, single)
+    return result
+
+
+def _report(plan: _Plan, finalists: Sequence[Candidate], report: int) -> _Totals:
+    """The chosen architecture (the walk's best; ``low``: the cheapest finalist) once on
+    each report question, with the baseline's answers there when the judge compares."""
+    baseline = _baseline(plan)
+    extra = [baseline] if baseline is not None else []
+    chosen = _priced(plan, [*_calls(plan, finalists[0]), *extra], report)
+    cheapest = min(
+        (_priced(plan, [*_calls(plan, c), *extra], report) for c in finalists),
+        key=lambda v: v[0],
+    )
+    high = [0.0, 0.0, 0.0]
+    for call in [*_calls(plan, finalists[0]), *extra]:
+        _add(high, plan._price(call, upper=True), report)
+    return {"expected": chosen, "low": cheapest, "high": high}
+
+
+def _calls(plan: _Plan, candidate: Candidate) -> list[Call]:
+    """One question's calls of ``candidate``, its judge's included."""
+    calls = calls_of(plan.space, candidate, plan.names)
+    return calls + plan.judgements(calls[-1].name)
+
+
+def _baseline(plan: _Plan) -> Call | None:
+    """The baseline's answer call (a pairwise judge compares against it), if any."""
+    from ._estimate import _model_of
+
+    baseline = _model_of(plan.search, plan.search.settings.baseline_model)
+    if plan.judge_calls == 2 and baseline:
+        return generator_call(plan.names, baseline, 0)
+    return None
+
+
+def _naive(plan: _Plan, candidate: Candidate) -> list[float]:
+    """One question of ``candidate`` with no cache and the longest replies measured."""
+    total = [0.0, 0.0, 0.0]
+    for call in _calls(plan, candidate):
+        _add(total, plan._price(call, upper=True), 1)
+    return total
+
+
+def _priced(plan: _Plan, calls: Iterable[Call], questions: int) -> list[float]:
+    """Calls, tokens and dollars of ``calls`` (each distinct once) on ``questions``."""
+    total = [0.0, 0.0, 0.0]
+    for call in {call.name: call for call in calls}.values():
+        _add(total, plan._price(call), questions)
+    return total
+
+
+def _add(total: list[float], values: Sequence[float], times: float) -> None:
+    for i in range(3):
+        total[i] += values[i] * times

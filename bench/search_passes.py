@@ -1,0 +1,125 @@
+"""An engine search on the simulated provider: its race's passes, calls sent and regret.
+
+    .venv/bin/python bench/search_passes.py --seeds 3 --output bench/out/passes.json
+    PYTHONPATH=/path/to/older/checkout .venv/bin/python bench/search_passes.py ...  # before
+
+Each seed runs ``Search(SPACE, simulate=True, seed=s)`` through the engine against the
+simulated provider (every call sent, the response cache in the run directory), on a small
+space (`--space small`: tests/search/_spaces.py's GSM8K space over four of Archon's models,
+or `--space example`: Archon's example search file shipped in the package), then reads
+what it sent (``report.json``'s ``sent``), what racing answered, and the regret: the exact
+expected score (`Truth`, the simulator's own ground truth) of the true best of the space
+under the search's model ranking, less that of the architecture it returned, in points.
+``--estimate`` is taken first, so its error against the calls sent is reported too. Run it
+with another checkout first on ``PYTHONPATH`` to measure that code (the script only uses
+what main had before the race passes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from archon_async.search import EXAMPLE_SEARCH_CONFIG, Search, Truth
+from archon_async.search._space import Candidate, Space
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from tests.search._spaces import small_space
+
+
+def _space_file(args: argparse.Namespace, root: Path) -> Path:
+    if args.space == "example":
+        data = json.loads(Path(EXAMPLE_SEARCH_CONFIG).read_text())
+        data["archon_async"] = {}
+    else:
+        data = small_space()
+    data["archon_async"] |= {
+        "evaluations": args.evaluations,
+        "dev_questions": args.dev,
+        "held_out_questions": args.final,
+        "report_questions": args.report,
+        "parallel": args.parallel,
+        "algorithm": "random_search",
+    }
+    data["number_of_archon_configs_for_final_ranking"] = args.top
+    path = root / "space.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
+    path = _space_file(args, root)
+    run = root / f"run-{seed}"
+
+    def search() -> Search:
+        return Search(path, simulate=True, seed=seed, run_dir=run)
+
+    estimate = search().estimate()
+    started = time.perf_counter()
+    report = anyio.run(search().run)
+    elapsed = time.perf_counter() - started
+    current = search()
+    ranking = json.loads((run / "ranking.json").read_text())
+    ranked = sorted(current.models, key=lambda m: -float(ranking[m.model]))
+    space = Space(current.settings, ranked)
+    truth = Truth(space, current.effects, judged=current._benchmark.scoring == "judge")
+    best = float(truth.table().max())
+    found = truth.score(Candidate.from_params(report["best"]["params"]))
+    kept = run / "racing.json"
+    racing = json.loads(kept.read_text()) if kept.exists() else {}
+    final = report.get("final_ranking") or []
+    return {
+        "seed": seed,
+        "calls": report["sent"]["calls"],
+        "cache_hits": report["sent"]["cache_hits"],
+        "estimate_calls": estimate["calls"]["expected"],
+        "estimate_low_high": [estimate["calls"]["low"], estimate["calls"]["high"]],
+        "racing_questions": sum(len(v) for v in racing.values()),
+        "final_questions": max((e["questions"] for e in final), default=0),
+        "regret": round(best - found, 4),
+        "found": report["best"]["key"],
+        "held_out": (report.get("held_out") or {}).get("score"),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--space", choices=("small", "example"), default="small")
+    parser.add_argument("--evaluations", type=int, default=16)
+    parser.add_argument("--dev", type=int, default=20)
+    parser.add_argument("--final", type=int, default=20)
+    parser.add_argument("--report", type=int, default=20)
+    parser.add_argument("--top", type=int, default=4)
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            root = Path(tmp) / str(seed)
+            root.mkdir()
+            rows.append(one_seed(args, seed, root))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
+                                           "rows": rows}, indent=1))  # fmt: skip
+    for name in ("calls", "regret", "racing_questions", "seconds"):
+        values = [row[name] for row in rows]
+        print(f"{name}: median {statistics.median(values)}, all {values}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
