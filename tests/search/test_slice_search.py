@@ -70,12 +70,7 @@ def test_the_default_effects_make_a_space_where_bigger_is_not_better() -> None:
 def test_it_finds_the_brute_force_best_of_a_space() -> None:
     space, table = _medium()
     best = space.candidates[int(table.argmax())]
-    found = []
-    for seed in range(6):
-        order = _search(
-            "slice_search", space, lambda c: float(table[space.index(c)]), seed=seed, evaluations=80
-        )
-        found.append(order.index(best) + 1 if best in order else None)
+    found = _found(space, table, seeds=6, evaluations=80)
     assert all(n is not None for n in found), found
     # Random search over the same budget: 80 of 6,516 points, about one chance in 80.
     randomly = [
@@ -149,13 +144,7 @@ def test_it_finds_the_best_of_a_near_tie_on_the_call_limit() -> None:
     top = [space.candidates[int(i)].key() for i in np.argsort(-table)[:3]]
     assert top == ["m4s2-f3-c-r2", "m3s3-f3-c-r2", "m4s1-f3.3-c-r2"]
     assert table.max() - np.sort(table)[-3] < 0.03
-    best = space.candidates[int(table.argmax())]
-    found = []
-    for seed in range(8):
-        order = _search(
-            "slice_search", space, lambda c: float(table[space.index(c)]), seed=seed, evaluations=80
-        )
-        found.append(order.index(best) + 1 if best in order else None)
+    found = _found(space, table, seeds=8, evaluations=80)
     assert all(n is not None for n in found), found
 
 
@@ -195,7 +184,7 @@ def test_it_tells_apart_a_near_tie_of_two_distant_architectures() -> None:
     best = int(table.argmax())
     slices = [(c.critic, c.ranker_top_k, c.final) for c in space.candidates]
     rival = max((i for i in range(len(space)) if slices[i] != slices[best]), key=lambda i: table[i])
-    found = _found_in_tie(space, table, rival, 0.01, seeds=6, evaluations=100)
+    found = _found(space, _tied(table, rival, 0.01), seeds=6, evaluations=100)
     assert all(n is not None for n in found), found
 
 
@@ -209,28 +198,29 @@ def test_it_finds_the_best_of_a_near_tie_between_two_slices_on_the_call_limit() 
     rival = next(
         i for i, c in enumerate(space.candidates) if c.key() == "m4s3-f3.3-c-r2-unit_tests"
     )
-    found = _found_in_tie(space, table, rival, 0.002, seeds=8, evaluations=80)
+    found = _found(space, _tied(table, rival, 0.002), seeds=8, evaluations=80)
     assert all(n is not None for n in found), found
 
 
-def _found_in_tie(
-    space: Space, table: np.ndarray, rival: int, gap: float, *, seeds: int, evaluations: int
-) -> list[int | None]:
-    """For each seed, when slice_search reaches the best of ``table`` (its place among the
-    evaluations, or None) once the ``rival`` is raised to ``gap`` points below the best."""
-    best = int(table.argmax())
+def _tied(table: np.ndarray, rival: int, gap: float) -> np.ndarray:
+    """``table`` with the ``rival`` raised to ``gap`` points below the best."""
     tied = table.copy()
-    tied[rival] = table[best] - gap
+    tied[rival] = table.max() - gap
+    return tied
+
+
+def _found(space: Space, table: np.ndarray, *, seeds: int, evaluations: int) -> list[int | None]:
+    """For each seed, when slice_search scoring by ``table`` reaches its best: its place
+    among the evaluations, or None when it never does."""
+    best = space.candidates[int(table.argmax())]
     found = []
     for seed in range(seeds):
         order = _search(
             "slice_search",
             space,
-            lambda c: float(tied[space.index(c)]),
+            lambda c: float(table[space.index(c)]),
             seed=seed,
             evaluations=evaluations,
         )
-        found.append(
-            order.index(space.candidates[best]) + 1 if space.candidates[best] in order else None
-        )
+        found.append(order.index(best) + 1 if best in order else None)
     return found
