@@ -329,7 +329,8 @@ class Engine:
                 max_tokens=max_tokens,
                 on_delta=on_delta,
             )
-        await self.open()
+        if not (self._adopted and self._callpath.is_open):
+            await self.open()  # a coroutine a prompt only when there is something to open
         self._callpath.check_budget()
         if self._budget is not None:
             self._budget.check()
