@@ -305,7 +305,8 @@ class _Worker:
             stats.in_flight -= 1
             if gate:
                 gate.release(made)
-        line = {**record, **self._stamp}
+        line = record  # answer_item's own dict: stamped in place, not copied
+        line.update(self._stamp)
         self._writer.write(line)
         if "error" not in record:
             stats.answered += 1
@@ -377,15 +378,10 @@ async def answer_item(
                 if fatal:
                     break
                 continue
-            return {
-                "id": item.output_id,
-                "answer": answers[-1],
-                **({"turns": answers} if item.turns else {}),
-                **_spending(spent),
-                "latency_s": round(time.perf_counter() - started, 4),
-                "attempts": attempt,
-                **({"metadata": dict(item.metadata)} if item.metadata else {}),
-            }
+            line: dict[str, Any] = {"id": item.output_id, "answer": answers[-1]}
+            if item.turns:
+                line["turns"] = answers
+            return _ended(line, item, spent, started, attempt)
     finally:
         call_sink.reset(sink)
         current_ticket.reset(ticket)
@@ -393,18 +389,26 @@ async def answer_item(
             stats.add_calls(spent)
         if budget is not None:
             budget.charge_all(spent)
-    return {
-        "id": item.output_id,
-        "error": error,
-        **({"fatal": True} if fatal else {}),
-        **_spending(spent),
-        "latency_s": round(time.perf_counter() - started, 4),
-        "attempts": attempt,
-        **({"metadata": dict(item.metadata)} if item.metadata else {}),
-    }
+    line = {"id": item.output_id, "error": error}
+    if fatal:
+        line["fatal"] = True
+    return _ended(line, item, spent, started, attempt)
 
 
-def _spending(calls: list[CallRecord]) -> dict[str, int]:
+def _ended(
+    line: dict[str, Any], item: BatchItem, calls: list[CallRecord], started: float, attempts: int
+) -> dict[str, Any]:
+    """``line`` (its id and answer or error) completed in place with what the prompt
+    spent, its latency, attempts and metadata: one dict a prompt, no merged copies."""
+    _add_spending(line, calls)
+    line["latency_s"] = round(time.perf_counter() - started, 4)
+    line["attempts"] = attempts
+    if item.metadata:
+        line["metadata"] = dict(item.metadata)
+    return line
+
+
+def _add_spending(line: dict[str, Any], calls: list[CallRecord]) -> None:
     # One pass over the prompt's calls (a cached rerun's line is mostly this).
     hits = retries = timeouts = tokens_in = tokens_out = 0
     for call in calls:
@@ -415,14 +419,15 @@ def _spending(calls: list[CallRecord]) -> dict[str, int]:
         timeouts += call.timeouts
         tokens_in += call.input_tokens
         tokens_out += call.output_tokens
-    return {
-        "calls": len(calls) - hits,
-        "input_tokens": tokens_in,
-        "output_tokens": tokens_out,
-        **({"cache_hits": hits} if hits else {}),
-        **({"retries": retries} if retries else {}),
-        **({"timeouts": timeouts} if timeouts else {}),
-    }
+    line["calls"] = len(calls) - hits
+    line["input_tokens"] = tokens_in
+    line["output_tokens"] = tokens_out
+    if hits:
+        line["cache_hits"] = hits
+    if retries:
+        line["retries"] = retries
+    if timeouts:
+        line["timeouts"] = timeouts
 
 
 #: Failures that every other prompt of the batch would meet as well.
