@@ -104,7 +104,9 @@ class _LayerRun:
         """Run the component at ``position``: its update, or the error it ended with."""
         spec, component = self._members[position]
         trace, tests = self.traces[position], self.tests
-        view = await tests.state_for(position, self._state, trace)
+        before = tests.generators_before(position)
+        # Only a component after a unit test generator of its layer waits (no coroutine else).
+        view = await tests.state_after(before, self._state, trace) if before else self._state
         begun = time.perf_counter()
         try:
             context = self._make_context(spec, position, trace)
@@ -161,13 +163,15 @@ class _UnitTestOrder:
         # changes: every run shares one, instead of three objects alive per run.
         return _UnitTestOrder(generators) if generators else _NO_UNIT_TESTS
 
-    async def state_for(
-        self, position: int, state: Mapping[str, Any], trace: ComponentTrace
+    def generators_before(self, position: int) -> Sequence[int]:
+        """The unit test generators listed before ``position`` (the component waits for them)."""
+        return [i for i in self._generators if i < position] if self._generators else ()
+
+    async def state_after(
+        self, before: Sequence[int], state: Mapping[str, Any], trace: ComponentTrace
     ) -> Mapping[str, Any]:
-        """The state a component reads: after the generators before it, with their tests."""
-        before = [i for i in self._generators if i < position]
-        if not before:
-            return state
+        """The state a component reads once the generators ``before`` it are done: with
+        their tests."""
         trace.notes.append({"event": "waited_for_unit_tests", "generators": before})
         for generator in before:
             await self._done[generator].wait()

@@ -225,12 +225,17 @@ async def sample_texts(
         replies = [await ctx.complete(_sendable(spec, messages))]
     else:
         replies = await ctx.map_settled(ctx.complete, [_sendable(spec, messages)] * count)
-    outcomes = [r if isinstance(r, ArchonError) else r.text.strip() for r in replies]
-    truncated = sum(1 for r in replies if not isinstance(r, ArchonError) and _cut(r))
+    texts: list[str] = []
+    errors: list[ArchonError] = []
+    truncated = 0
+    for reply in replies:  # one pass: it runs for every sample of every run
+        if isinstance(reply, ArchonError):
+            errors.append(reply)
+        else:
+            texts.append(reply.text.strip())
+            truncated += _cut(reply)
     if truncated:
         record(ctx, "replies_truncated", truncated=truncated, hint=truncation_hint(spec))
-    texts = [o for o in outcomes if isinstance(o, str)]
-    errors = [o for o in outcomes if isinstance(o, ArchonError)]
     if not texts and errors:
         raise errors[0]
     if errors:
