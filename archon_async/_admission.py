@@ -61,10 +61,16 @@ class PriorityGate:
         """How many calls are in flight and waiting."""
         return GateStatistics(self._capacity, self._in_flight, len(self._waiters))
 
-    async def acquire(self, ticket: int) -> None:
-        """Wait for a slot; older tickets are served first."""
+    def acquire_nowait(self) -> bool:
+        """Take a slot if one is free and nobody waits for one: True; else nothing changes."""
         if self._in_flight < self._capacity and not self._waiters:
             self._in_flight += 1
+            return True
+        return False
+
+    async def acquire(self, ticket: int) -> None:
+        """Wait for a slot; older tickets are served first."""
+        if self.acquire_nowait():
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (ticket, next(self._order), future))

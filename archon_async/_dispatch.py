@@ -237,11 +237,15 @@ class Dispatcher:
         settings = self.settings_for(request.model_type)
         threshold, open_s = settings.circuit_failures, settings.circuit_open_s
         gate = lane.limits.gate
-        await gate.acquire(ticket)  # cancelled here, it holds nothing
+        if not gate.acquire_nowait():  # a free place needs no coroutine
+            await gate.acquire(ticket)  # cancelled here, it holds nothing
         try:
             while True:
                 self._circuits.before_attempt(request, threshold=threshold)
-                lease = await self._wait_for_limits(lane, request, tokens, spent, ticket)
+                # A ready key that nothing paces goes at once: no coroutine, no wait timed.
+                lease = lane.keys.acquire_nowait()
+                if lease is None or not lane.limits.acquire_nowait(lease.key_id):
+                    lease = await self._wait_for_limits(lane, request, tokens, spent, ticket, lease)
                 attempt_started = time.perf_counter()
                 try:
                     response = await send_for_sink(lane.provider, request, lease.value(), sink)
@@ -293,9 +297,16 @@ class Dispatcher:
             gate.release()
 
     async def _wait_for_limits(
-        self, lane: _Lane, request: ChatRequest, tokens: int, spent: _Spent, ticket: int = 0
+        self,
+        lane: _Lane,
+        request: ChatRequest,
+        tokens: int,
+        spent: _Spent,
+        ticket: int = 0,
+        lease: KeyLease | None = None,
     ) -> KeyLease:
-        """A key, once it and the provider's rate buckets allow one more request.
+        """A key (``lease``, or the next one ready), once it and the provider's rate buckets
+        allow one more request.
 
         A wait that is a reset far away (a key cooling or paused for longer than the policy
         lets a call wait) fails the call at once with `RateLimitResetError`, instead of
@@ -304,7 +315,8 @@ class Dispatcher:
         """
         longest = lane.policy.max_retry_after_s
         started = self._clock()
-        lease = await lane.keys.acquire(max_wait_s=longest)
+        if lease is None:
+            lease = await lane.keys.acquire(max_wait_s=longest)
         await lane.limits.acquire(lease.key_id, tokens, max_pause_s=longest, ticket=ticket)
         waited = self._clock() - started
         spent.wait_s += waited

@@ -267,6 +267,10 @@ class KeyPoolStatistics:
     key_ids: tuple[str, ...]
 
 
+#: The lease of a pool without keys (self-hosted servers).
+_NO_KEY = KeyLease(None)
+
+
 @dataclass(slots=True)
 class _Key:
     secret: SecretStr = field(repr=False)
@@ -274,6 +278,11 @@ class _Key:
     cooling_until: float = 0.0
     strikes: int = 0
     disabled: bool = False
+    # Handed out for each attempt with this key: immutable, so one object serves them all.
+    lease: KeyLease = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.lease = KeyLease(self.key_id, self.secret)
 
 
 class KeyPool:
@@ -350,14 +359,14 @@ class KeyPool:
         if not self._keys:
             if self.required:
                 raise self.exhausted_error("no key is given")
-            return KeyLease(None)
+            return _NO_KEY
         now = self._clock()
         count = len(self._keys)
         for step in range(count):
             key = self._keys[(self._cursor + step) % count]
             if not key.disabled and key.cooling_until <= now:
                 self._cursor = (self._cursor + step + 1) % count
-                return KeyLease(key.key_id, key.secret)
+                return key.lease
         if all(key.disabled for key in self._keys):
             raise self.exhausted_error(f"all {count} keys were refused or are out of quota")
         return None

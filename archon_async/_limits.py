@@ -244,6 +244,21 @@ class ProviderLimits:
             self._buckets[key_id] = bucket
         return bucket
 
+    def acquire_nowait(self, key_id: str | None) -> bool:
+        """Let a key's request through at once when nothing paces it (no rate bucket of the
+        key's or the provider's, no pause): True, counted as `acquire` counts it; False
+        changes nothing, and the caller awaits `acquire`."""
+        bucket = self._bucket(key_id)
+        shared = self._shared
+        if shared is None or bucket.paused_until > self._clock():
+            return False  # never acquired yet (`acquire` builds the shared bucket), or paused
+        if bucket.rpm is not None or bucket.tpm is not None:
+            return False
+        if shared.rpm is not None or shared.tpm is not None:
+            return False
+        bucket.sent.append(self._clock())
+        return True
+
     async def acquire(
         self,
         key_id: str | None,

@@ -283,6 +283,10 @@ class _SharedProviderLimits(ProviderLimits):
         self._redis = shared
         self._turns: dict[str, PriorityGate] = {}
 
+    def acquire_nowait(self, key_id: str | None) -> bool:
+        """Never: every request books in Redis, through `acquire`."""
+        return False
+
     async def acquire(
         self,
         key_id: str | None,
