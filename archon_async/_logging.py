@@ -57,12 +57,14 @@ def reset_log_context(bound: Any) -> None:
 class LibraryLogger:
     """A logger with structlog's calling style (``log.info("event", key=value)``)."""
 
-    __slots__ = ("_name", "_stdlib", "_structlog")
+    __slots__ = ("_level_check", "_name", "_stdlib", "_structlog")
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._stdlib = logging.getLogger(name)
         self._structlog: Any = None  # structlog's logger, made when first configured
+        # Its level check, once structlog has cached the logger behind it for good.
+        self._level_check: Any = None
 
     def _configured(self) -> Any:
         """structlog's logger of this name when the application configured structlog."""
@@ -80,8 +82,16 @@ class LibraryLogger:
             return self._stdlib.isEnabledFor(level)
         # The application's structlog decides: its filtering loggers (the default wrapper
         # class included) know their level; a wrapper that cannot tell gets every event.
-        check = getattr(configured, "is_enabled_for", None)
-        return True if check is None else bool(check(level))
+        check = self._level_check
+        if check is None:
+            check = getattr(configured, "is_enabled_for", None)  # the lazy proxy builds a logger
+            if check is None:
+                return True
+            if "bind" in getattr(configured, "__dict__", ()):
+                # cache_logger_on_first_use: the proxy hands back this same logger from now
+                # on (its events too, in `_emit`), so its check is kept, not rebuilt per call.
+                self._level_check = check
+        return bool(check(level))
 
     def debug(self, event: str, **fields: Any) -> None:
         """Log at DEBUG."""
