@@ -135,6 +135,9 @@ class CallRecord:
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
 
+_SEQUENCES = (list, tuple)
+
+
 def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Message]:
     """Turn a prompt string or an OpenAI-style chat list into a validated message list.
 
@@ -154,13 +157,14 @@ def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[Mess
             {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
             {"role": "user", "content": messages},
         ]
-    if not isinstance(messages, Sequence) or not messages:
+    # Exact types first: an abstract class's isinstance costs more, on every prompt.
+    if not (type(messages) in _SEQUENCES or isinstance(messages, Sequence)) or not messages:
         raise InvalidInputError(
             "messages must be a non-empty string or a list of role/content dicts"
         )
     result: list[Message] = []
     for index, item in enumerate(messages):
-        if not isinstance(item, Mapping):
+        if not (type(item) is dict or isinstance(item, Mapping)):
             raise InvalidInputError(f"messages[{index}] is {type(item).__name__}, not a dict")
         role, content = item.get("role"), item.get("content")
         if role not in ("system", "user", "assistant"):
