@@ -94,3 +94,35 @@ def test_an_application_structlog_level_decides_whether_a_call_line_is_built() -
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == 1
+
+
+def test_a_cached_structlog_logger_keeps_its_level_for_the_call_line_and_its_events() -> None:
+    # With cache_logger_on_first_use, structlog keeps the logger it built first, whatever is
+    # configured later: whether the per-call line is built (the level check the library
+    # keeps) agrees with what that logger does with the event when it is logged.
+    done = _python(
+        textwrap.dedent(
+            """
+        import logging, structlog
+        from archon_async._dispatch import log  # the logger of the per-call line
+        events = []
+        def keep(logger, method, event_dict):
+            events.append(event_dict["event"])
+            raise structlog.DropEvent
+        structlog.configure(
+            processors=[keep],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+            cache_logger_on_first_use=True,
+        )
+        assert log.enabled_for(logging.DEBUG)
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+        assert log.enabled_for(logging.DEBUG)  # the cached logger's level, as structlog's
+        log.debug("kept_by_the_cached_logger")
+        assert events == ["kept_by_the_cached_logger"], events
+        """
+        )
+        + RUN
+        + "print(events.count('provider_call'))\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == 1

@@ -64,3 +64,23 @@ async def test_a_cancelled_waiter_gives_up_its_turn() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         PriorityGate(0)
+
+
+async def test_a_free_place_is_taken_at_once_unless_someone_waits_for_one() -> None:
+    gate = PriorityGate(2)
+    assert gate.acquire_nowait() and gate.acquire_nowait()
+    assert not gate.acquire_nowait()  # full: nothing changes
+    assert gate.statistics().in_flight == 2
+    waiter = asyncio.create_task(gate.acquire(1))
+    await asyncio.sleep(0)
+    gate.release()  # the place goes to the waiter ...
+    await waiter
+    gate.release()
+    assert gate.statistics().in_flight == 1
+    blocked = PriorityGate(1)
+    await blocked.acquire(0)
+    queued = asyncio.create_task(blocked.acquire(3))
+    await asyncio.sleep(0)
+    blocked.release()  # handed to the queued waiter, which has not run yet
+    assert not blocked.acquire_nowait()  # the place is the waiter's, not the newcomer's
+    await queued

@@ -257,3 +257,32 @@ async def test_a_429_storm_on_an_unpaced_key_adapts_its_rate_aimd() -> None:
     for _ in range(30):  # additive increase: 0.05 of the rate back per success
         target.succeeded("key-a")
     assert target.statistics().slowed == 0
+
+
+async def test_a_request_nothing_paces_passes_at_once_counted_as_acquire_counts_it() -> None:
+    clock = FakeClock()
+    target = limits(clock)
+    assert not target.acquire_nowait("key-a")  # nothing acquired yet: acquire sets up
+    await target.acquire("key-a", 0)
+    started = clock.now
+    for sent in range(1, 61):  # 600 a minute, each passing at once and counted
+        assert target.acquire_nowait("key-a")
+        clock.now = started + sent / 10
+    target.rate_limited("key-a", None)  # adopts the rate it was sent at, halved
+    assert target.statistics().slowed == 1
+    assert not target.acquire_nowait("key-a")  # paced now: callers wait in acquire
+    assert await count_admitted(target, 50, "key-a", 0) == 5
+
+
+async def test_a_paused_or_paced_key_never_passes_at_once() -> None:
+    clock = FakeClock()
+    target = limits(clock)
+    await target.acquire("key-a", 0)
+    target.rate_limited("key-a", 3.0)
+    assert not target.acquire_nowait("key-a")
+    assert target.acquire_nowait("key-b")  # other keys are not held
+    clock.now += 3.0
+    assert target.acquire_nowait("key-a")
+    for paced in (limits(clock, rpm=600), limits(clock, key_tpm=1000)):
+        await paced.acquire("key-a", 1)
+        assert not paced.acquire_nowait("key-a")
