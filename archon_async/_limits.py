@@ -280,6 +280,8 @@ class ProviderLimits:
             RateLimitResetError: the key is paused (a reset announced by the provider) for
                 longer than ``max_pause_s``.
         """
+        if self.acquire_nowait(key_id):
+            return  # nothing paces the key: see there
         bucket = self._bucket(key_id)
         while (wait := bucket.paused_until - self._clock()) > 0:
             if max_pause_s is not None and wait > max_pause_s:
