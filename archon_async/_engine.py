@@ -589,8 +589,9 @@ class _RunCalls:
 
 def _digest(conversation: Sequence[Message]) -> str:
     """A short, stable fingerprint of a conversation (the same in every process)."""
-    # role NUL content NUL for each message, hashed in one update (the same digest).
-    text = "".join(f"{message['role']}\0{message['content']}\0" for message in conversation)
+    # role NUL content NUL for each message, hashed in one update (the same digest); from a
+    # list, which join builds from a generator anyway, at a cost.
+    text = "".join([f"{message['role']}\0{message['content']}\0" for message in conversation])
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
