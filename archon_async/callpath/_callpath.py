@@ -106,8 +106,8 @@ class CallPath:
                 f"not {type(cache).__name__}"
             )
         self.shared_limits = shared_limits
-        self._settings = validated_settings(providers)
         self._registry = (registry or Registry.default()).copy()
+        self._settings = validated_settings(providers, registry=self._registry)
         self._simulate = simulate
         self._sender = Sender(budget)
         if cache is not None and not isinstance(cache, ResponseCache):

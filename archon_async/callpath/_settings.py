@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._config import ProviderSettings
+from pydantic import ValidationError
+
+from .._config import ProviderSettings, format_location
 from .._exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from .._registry import Registry
 
 __all__ = ["validated_settings"]
 
@@ -14,14 +20,42 @@ __all__ = ["validated_settings"]
 def validated_settings(
     given: Mapping[str, ProviderSettings | Mapping[str, Any]] | None,
     base: Mapping[str, ProviderSettings] | None = None,
+    *,
+    registry: Registry | None = None,
+    source: str | None = None,
+    root: tuple[str, ...] = ("providers",),
 ) -> dict[str, ProviderSettings]:
     """``base`` updated with ``given`` (dicts validated into `ProviderSettings`).
 
+    Args:
+        registry: when given, every model_type of ``given`` must be one of its providers
+            (a misspelt one would be ignored: its limits would never apply).
+        source, root: the file and the place of ``given`` in it, for error messages
+            (``root`` ``("archon_async", "providers")`` in a search file).
+
     Raises:
-        ConfigError: a setting is invalid; names the model_type.
+        ConfigError: a model_type no provider serves, or an invalid setting; names the
+            place (``providers.Together_API.rpm``) and the value given.
     """
     merged = dict(base or {})
     for model_type, value in (given or {}).items():
+        where = (*root, model_type)
+        if registry is not None and not registry.has_provider(model_type):
+            known = registry.provider_names()
+            match = difflib.get_close_matches(model_type, known, n=1)
+            hint = f"did you mean {match[0]!r}? " if match else ""
+            raise ConfigError(
+                f"no provider is registered for model_type {model_type!r}; {hint}known: "
+                f"{', '.join(known)}",
+                source=source,
+                location=format_location(where),
+            )
+        if not isinstance(value, ProviderSettings | Mapping):
+            raise ConfigError(
+                f"must be an object of settings (rpm, tpm, base_url...), got {value!r}",
+                source=source,
+                location=format_location(where),
+            )
         current = merged.get(model_type) or ProviderSettings()
         update = (
             value.model_dump(exclude_unset=True)
@@ -32,8 +66,11 @@ def validated_settings(
             merged[model_type] = ProviderSettings.model_validate(
                 {**current.model_dump(exclude_unset=True), **update}
             )
-        except ValueError as exc:
+        except ValidationError as exc:
+            first = exc.errors()[0]
             raise ConfigError(
-                f"invalid settings: {exc}", location=f"providers[{model_type!r}]"
+                f"{first['msg']} (got {first.get('input')!r})",
+                source=source,
+                location=format_location((*where, *map(str, first["loc"]))),
             ) from None
     return merged
