@@ -127,8 +127,45 @@ def _search(args: argparse.Namespace) -> int:
         raise
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
+    if report.get("stopped_by"):
+        sys.stderr.write(_resume_line(args, search, report))
     # As `batch` does: a search a budget stopped exits 1 (its outputs are all written).
     return 1 if report.get("stopped_by") else 0
+
+
+# Each budget's option (report.json's stopped_by names the budget: "budget: calls (...)").
+_BUDGET_OPTIONS = {
+    "calls": "--budget-calls",
+    "tokens": "--budget-tokens",
+    "dollars": "--budget-dollars",
+    "architectures": "--budget-architectures",
+    "wall_time_s": "--budget-wall-time-s",
+}
+
+
+def _resume_line(args: argparse.Namespace, search: Any, report: dict[str, Any]) -> str:
+    """The command that goes on after a budget stop, as a stopped batch prints its own:
+    the same command with the budget that stopped it raised (calls, tokens and dollars
+    count every run of the search, so the same cap would stop it at once)."""
+    from ._cli_callpath import rerun_command
+
+    name = str(report["stopped_by"]).removeprefix("budget: ").split(" ", 1)[0]
+    option, cap = _BUDGET_OPTIONS.get(name), getattr(search.budget, name, None)
+    kept = f"the run directory {search.run_dir} keeps what was done"
+    if option is None or cap is None:
+        return f"[search: {kept}: run the same command again to go on]\n"
+    if name == "wall_time_s":  # counted from each start: the same command goes on
+        return f"[search: {kept}: to go on, run the same command again: {rerun_command(args)}]\n"
+    raised: float = cap * 2
+    if name == "architectures":  # up to what the search plans, where it plans an end
+        raised = min(search.evaluations, report.get("space_size") or raised)
+        raised = raised if raised > cap else cap * 2
+    value = f"{raised:g}" if name == "dollars" else str(int(raised))
+    command = rerun_command(args, {option: value})
+    return (
+        f"[search: {kept}: to go on, rerun with a larger budget: {command}]\n"
+        f"[search: the same command with --estimate says what the rest is expected to spend]\n"
+    )
 
 
 def _spent(spent: dict[str, Any]) -> str:
