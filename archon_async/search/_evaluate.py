@@ -151,16 +151,7 @@ class EngineEvaluator:
         for model in self.space.models:
             config = {
                 "name": model.name,
-                "layers": [
-                    [
-                        {
-                            "type": "generator",
-                            "model": model.model,
-                            "model_type": model.model_type,
-                            "samples": 1,
-                        }
-                    ]
-                ],
+                "layers": [[model.component(samples=1)]],
             }
             values, _ = await self._run(config, self.ranking, self.outside, self.outside)
             yield model.model, 100.0 * sum(values) / max(1, len(values))

@@ -161,16 +161,4 @@ def _single(model: ModelRef | None) -> dict[str, Any] | None:
     """A single-model Archon config of ``model`` (the judge, the baseline), or None."""
     if model is None:
         return None
-    return {
-        "name": model.name,
-        "layers": [
-            [
-                {
-                    "type": "generator",
-                    "model": model.model,
-                    "model_type": model.model_type,
-                    "samples": 1,
-                }
-            ]
-        ],
-    }
+    return {"name": model.name, "layers": [[model.component(samples=1)]]}

@@ -15,7 +15,14 @@ from ._spend import unpriced
 if TYPE_CHECKING:
     from ._run import Search
 
-__all__ = ["check_judging", "check_keys", "check_prices", "resolve", "unpriced_models"]
+__all__ = [
+    "check_endpoints",
+    "check_judging",
+    "check_keys",
+    "check_prices",
+    "resolve",
+    "unpriced_models",
+]
 
 
 def resolve(
@@ -68,6 +75,22 @@ def check_keys(search: Search) -> None:
         cli_hint=f"{needed} with --keys FILE; or add --simulate to search on the "
         "simulated provider",
     )
+
+
+def check_endpoints(search: Search) -> None:
+    """Every model, the judge and the baseline have a base URL that can work, said in the
+    search file's terms (`_models.check_endpoints`), before any call.
+
+    Raises:
+        ConfigError: naming the search file, the model's place and what to set.
+    """
+    from ._models import check_endpoints as check
+
+    places = [(f"models_available[{i}]", ref) for i, ref in enumerate(search.models)]
+    for key in ("judge_model", "baseline_model"):
+        ref = resolve(search.path, getattr(search.settings, key), key)
+        places += [(key, ref)] if ref is not None else []
+    check(places, search.settings.archon_async.providers, str(search.path))
 
 
 def check_prices(search: Search) -> None:

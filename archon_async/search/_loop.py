@@ -19,7 +19,7 @@ from ._algorithms import make_algorithm
 from ._evaluate import EngineEvaluator, Evaluator
 from ._evaluators import evaluators
 from ._final import CHOSEN_BY, choose
-from ._inputs import check_keys
+from ._inputs import check_endpoints, check_keys
 from ._outputs import write_outputs
 from ._racing import Race
 from ._record import Evaluation, RunRecord
@@ -51,6 +51,7 @@ async def search_events(search: Search) -> AsyncGenerator[SearchEvent, None]:
     spending.start()
     if search.mode == "real":
         check_keys(search)
+        check_endpoints(search)
     record = RunRecord(search.run_dir, search.identity())
     before = record.load_json("outside_spend.json") or {}
     spending.before = spent_before(record)

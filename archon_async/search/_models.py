@@ -4,11 +4,13 @@ Archon's search files name models by path (``configs/individual_models/gpt-4o-mi
 relative to where Archon runs. A path is looked up next to the search file, then in the
 current directory, then among the single-model configs Archon publishes, which ship with
 this package (``configs/archon/individual_models``, Apache-2.0, see its NOTICE.md). A model
-may also be given inline: ``{"name": ..., "model": ..., "model_type": ...}``.
+may also be given inline: ``{"name": ..., "model": ..., "model_type": ...}``. A model's own
+``base_url`` (a server of the user's) is kept: every architecture calls it there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 from .._architecture import Architecture
 from .._exceptions import ConfigError
 
-__all__ = ["SHIPPED_MODELS", "ModelRef", "resolve_model"]
+__all__ = ["SHIPPED_MODELS", "ModelRef", "check_endpoints", "resolve_model"]
 
 #: Archon's published single-model configurations, shipped with the package.
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "configs" / "archon" / "individual_models"
@@ -31,12 +33,26 @@ class ModelRef:
         model: the provider's model id.
         model_type: the provider key (``OpenAI_API``, ``Together_API``...).
         source: where it was read from.
+        base_url: the model's own endpoint, where its config names one (else the
+            provider's: the search file's ``providers``, the environment, the default).
     """
 
     name: str
     model: str
     model_type: str
     source: str
+    base_url: str | None = None
+
+    def component(self, kind: str = "generator", **settings: Any) -> dict[str, Any]:
+        """A component of ``kind`` calling this model (at its own base URL, if any)."""
+        where = {"base_url": self.base_url} if self.base_url else {}
+        return {
+            "type": kind,
+            "model": self.model,
+            "model_type": self.model_type,
+            **where,
+            **settings,
+        }
 
 
 def resolve_model(entry: str | dict[str, Any], *, base: Path, where: str) -> ModelRef:
@@ -90,4 +106,31 @@ def _ref(architecture: Architecture, where: str) -> ModelRef:
         model=first.model,
         model_type=first.model_type,
         source=architecture.source,
+        base_url=first.base_url,
     )
+
+
+def check_endpoints(
+    models: Sequence[tuple[str, ModelRef]], providers: Mapping[str, Any], source: str
+) -> None:
+    """Every model's provider knows where to call (`archon_async._endpoints`), said in
+    the search file's terms before any call: ``models`` are (place, model) pairs such as
+    ``("models_available[0]", ref)``, ``providers`` the file's ``archon_async.providers``.
+
+    Raises:
+        ConfigError: naming the search file, the model's place and what to set.
+    """
+    from .._config import ComponentSpec
+    from .._endpoints import check_base_urls
+    from .._registry import Registry
+    from ..callpath._settings import validated_settings
+
+    settings = validated_settings(providers)
+    registry = Registry.default()
+    for place, ref in models:
+        spec = ComponentSpec.model_validate(ref.component())
+        try:
+            check_base_urls([[spec]], settings, registry, "")
+        except ConfigError as exc:
+            said = str(exc).removeprefix(f"{exc.location}: ")
+            raise ConfigError(said, source=source, location=place) from None

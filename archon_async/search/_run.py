@@ -135,14 +135,16 @@ class Search:
                 exc, str(self.path), Effects, ("archon_async", "simulation")
             ) from None
         if ext.providers:
+            from .._registry import Registry
             from ..callpath._settings import validated_settings
 
-            try:
-                validated_settings(ext.providers)
-            except ConfigError as exc:  # named in the search file, before anything runs
-                raise ConfigError(
-                    f"{exc} (archon_async.providers)", source=str(self.path)
-                ) from None
+            # Named in the search file, before anything runs.
+            validated_settings(
+                ext.providers,
+                registry=Registry.default(),
+                source=str(self.path),
+                root=("archon_async", "providers"),
+            )
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
         from ..benchmarks import get_benchmark
 

@@ -269,15 +269,9 @@ class Space:
         best = self.models[0]
 
         def component(kind: str, model: ModelRef, **extra: Any) -> dict[str, Any]:
-            return {
-                "type": kind,
-                "model": model.model,
-                "model_type": model.model_type,
-                "temperature": ext.temperature,
-                "max_tokens": ext.max_tokens,
-                "samples": 1,
-                **extra,
-            }
+            return model.component(
+                kind, temperature=ext.temperature, max_tokens=ext.max_tokens, samples=1, **extra
+            )
 
         layers: list[list[dict[str, Any]]] = [
             [
