@@ -115,8 +115,18 @@ def _search(args: argparse.Namespace) -> int:
         assert search.result is not None
         return search.result
 
+    from .search._failures import ProviderOutageError
+
     try:
         report = run_async(go)
+    except ProviderOutageError:  # said as an error; the same command goes on
+        from ._cli_callpath import rerun_command
+
+        sys.stderr.write(
+            f"[search: stopped; the run directory {search.run_dir} keeps what was done: "
+            f"once the provider answers, resume with the same command: {rerun_command(args)}]\n"
+        )
+        raise
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the record keeps every finished evaluation
         from ._cli_callpath import rerun_command
 

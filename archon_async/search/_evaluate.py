@@ -28,6 +28,7 @@ from ..benchmarks import (
     parse_judgement,
     score_all,
 )
+from ._failures import ProviderOutageError, outage_of
 from ._interval import interval, summary
 from ._record import Evaluation
 from ._space import Candidate, Space
@@ -275,6 +276,7 @@ class EngineEvaluator:
         answers: dict[str, str] = {}
         gate = anyio.Semaphore(self.concurrency)
         refused: list[BudgetExceededError] = []
+        outages: list[ProviderOutageError] = []
         async with Engine(config, **self.engine_options) as engine:
 
             async def one(item: BenchmarkItem) -> None:
@@ -282,12 +284,20 @@ class EngineEvaluator:
                     batch_item = BatchItem(
                         id=item.id, messages=item.messages, turns=item.turns, draw=draw
                     )
+                    calls: list[Any] = []
                     try:
-                        record = await answer_item(engine, batch_item, attempts=2, stats=stats)
+                        record = await answer_item(
+                            engine, batch_item, attempts=2, stats=stats, calls=calls
+                        )
                     except BudgetExceededError as exc:
                         # Not raised here: the other questions' calls in flight finish.
                         refused.append(exc)
                         return
+                fault = outage_of(record, calls)
+                if fault is not None:  # not a wrong answer: the provider's (see _failures)
+                    what = f"{config.get('name', 'an architecture')} on question {item.id}"
+                    outages.append(ProviderOutageError(what, fault))
+                    return
                 answers[item.id] = str(record.get("answer", ""))
                 if "turns" in record:
                     answers[item.id + "\0turns"] = "\0".join(record["turns"])
@@ -297,6 +307,8 @@ class EngineEvaluator:
                     group.start_soon(one, item)
         if refused:
             raise refused[0]
+        if outages:
+            raise outages[0]
         return answers
 
     async def _score(
@@ -327,6 +339,7 @@ class EngineEvaluator:
         baseline = await self._baseline(items) if kind == "pairwise" else {}
         values: dict[str, float] = {}
         refused: list[BudgetExceededError] = []
+        outages: list[ProviderOutageError] = []
         async with Engine(self.judge, **self.engine_options) as judge:
 
             async def one(item: BenchmarkItem) -> None:
@@ -337,12 +350,22 @@ class EngineEvaluator:
                     messages = build_judge_messages(
                         self.benchmark, item, given, baseline=baseline.get(item.id), swap=swap
                     )
+                    calls: list[Any] = []
                     try:
                         record = await answer_item(
-                            judge, BatchItem(id=item.id, messages=messages, draw=draw), stats=stats
+                            judge,
+                            BatchItem(id=item.id, messages=messages, draw=draw),
+                            stats=stats,
+                            calls=calls,
                         )
                     except BudgetExceededError as exc:
                         refused.append(exc)
+                        return
+                    fault = outage_of(record, calls)
+                    if fault is not None:
+                        outages.append(
+                            ProviderOutageError(f"the judge on question {item.id}", fault)
+                        )
                         return
                     try:
                         verdict = parse_judgement(
@@ -360,6 +383,8 @@ class EngineEvaluator:
                     group.start_soon(one, item)
         if refused:
             raise refused[0]
+        if outages:
+            raise outages[0]
         return [values[item.id] for item in items]
 
     async def _baseline(self, items: Sequence[BenchmarkItem]) -> dict[str, str]:

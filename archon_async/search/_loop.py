@@ -18,6 +18,7 @@ from .._pricing import usd
 from ._algorithms import make_algorithm
 from ._evaluate import EngineEvaluator, Evaluator
 from ._evaluators import evaluators
+from ._failures import ProviderOutageError
 from ._final import CHOSEN_BY, choose
 from ._inputs import check_endpoints, check_keys
 from ._outputs import write_outputs
@@ -257,6 +258,7 @@ async def _evaluate_batch(
     # this batch (done before the kill), which an uninterrupted run did not know yet.
     full = [e.ci[0] for e in record.evaluations.values() if not e.stopped_early and e.n <= count]
     best = max(full) if full else None
+    outages: list[ProviderOutageError] = []
 
     async def one(candidate: Candidate, n: int) -> None:
         held = record.evaluations.get(candidate.key())
@@ -264,6 +266,9 @@ async def _evaluate_batch(
             try:
                 held = await evaluator.evaluate(candidate, n, stop_below=best)
             except BudgetExceededError:
+                return
+            except ProviderOutageError as exc:  # the others finish and are recorded
+                outages.append(exc)
                 return
             if search._spending.cap_reached():
                 return  # it may have lost calls to the hard cap: a resume redoes it
@@ -273,6 +278,8 @@ async def _evaluate_batch(
     async with anyio.create_task_group() as group:
         for offset, candidate in enumerate(batch):
             group.start_soon(one, candidate, count + offset + 1)
+    if outages:
+        raise outages[0]
     if len(results) < len(batch):
         return [results[c] for c in batch if c in results]
     # Told in proposal order, whatever order they finished in: the same history.
