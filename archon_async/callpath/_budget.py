@@ -55,10 +55,15 @@ class BudgetSnapshot(Spend):
     Attributes:
         cache_hits: calls answered from the response cache (free).
         unpriced_models: models with no known price, whose tokens cost 0 here.
+        requests: HTTP requests the calls were sent in (a request of ``n`` samples is one),
+            first attempts only: what a requests-per-minute limit counts.
+        retries: attempts sent again after a failure (429, 5xx, timeouts...), apart.
     """
 
     cache_hits: int = 0
     unpriced_models: tuple[str, ...] = ()
+    requests: int = 0
+    retries: int = 0
 
 
 class Budget:
@@ -110,6 +115,8 @@ class Budget:
         self._output = 0
         self._cost = 0.0
         self._hits = 0
+        self._requests = 0
+        self._retries = 0
         self._unpriced: set[str] = set()
         self.per_call = per_call
         self._held = 0  # calls reserved by `reserve` and not yet released
@@ -132,6 +139,8 @@ class Budget:
         price = cost_usd(record.model, record.input_tokens, record.output_tokens, self._prices)
         with self._lock:
             self._calls += 1
+            self._requests += not record.batched
+            self._retries += record.retries
             self._input += record.input_tokens
             self._output += record.output_tokens
             if price is None:
@@ -174,6 +183,8 @@ class Budget:
                 self._cost,
                 self._hits,
                 tuple(sorted(self._unpriced)),
+                self._requests,
+                self._retries,
             )
 
     def reserve(self, calls: int = 1) -> None:

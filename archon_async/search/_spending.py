@@ -114,6 +114,8 @@ class Spending:
         spent = callpath.spent()
         return {
             "calls": spent.calls,
+            "requests": spent.requests,  # as the provider counts them (n samples: one)
+            "retries": spent.retries,
             "cache_hits": spent.cache_hits,
             "input_tokens": spent.input_tokens,
             "output_tokens": spent.output_tokens,
