@@ -149,10 +149,14 @@ class EngineEvaluator:
         """Each available model alone on the ranking questions, one after the other:
         yields (model id, score in points) as each is done (a live display shows them:
         the ranking can take as long as many evaluations)."""
+        ext = self.space.settings.archon_async
+        temp, most = ext.temperature, ext.max_tokens
         for model in self.space.models:
             config = {
                 "name": model.name,
-                "layers": [[model.component(samples=1)]],
+                # As the architectures ask it (the file's temperature and max_tokens), so
+                # that their generators' first samples are these answers, from the cache.
+                "layers": [[model.component(samples=1, temperature=temp, max_tokens=most)]],
             }
             values, _ = await self._run(config, self.ranking, self.outside, self.outside)
             yield model.model, 100.0 * sum(values) / max(1, len(values))
