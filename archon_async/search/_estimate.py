@@ -37,7 +37,8 @@ stopped early.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -94,7 +95,7 @@ def estimate(search: Search) -> dict[str, Any]:
     truth = Truth(space, search.effects, judged=judged)
     paths = []
     for draws in range(1 if search.algorithm in SCORE_FREE else PATHS):
-        plan = _Plan(search, space, tokens, len(dev))
+        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev))
         for batch in walk(search, space, truth, len(dev), evaluations, draws=draws):
             plan.add_batch(batch)
         paths.append(after_search(plan, plan.totals(), len(held), report))
@@ -166,8 +167,12 @@ class _Plan:
     """The distinct calls of a search's evaluations, with the chance each goes past the
     early-stopping cut."""
 
-    def __init__(self, search: Search, space: Space, tokens: TokenModel, dev: int) -> None:
+    def __init__(
+        self, search: Search, space: Space, tokens: TokenModel, dev: int, *, turns: float = 1.0
+    ) -> None:
         self.search = search
+        # Runs of an architecture per question beyond the first (MT-Bench: 1 more turn).
+        self.later_turns = max(0, round(turns) - 1)
         self.space = space
         self.tokens = tokens
         self.upper = tokens.upper()
@@ -179,7 +184,12 @@ class _Plan:
             self.cut = max(5, int(dev * stopping.first_fraction))
         self.dev = dev
         self.judged = search._benchmark.scoring == "judge"
-        self.judge_calls = (2 if ext.scoring != "single" else 1) if self.judged else 0
+        from ..benchmarks import judge_kind
+
+        # As the evaluator judges: pairwise (both orders) or one rating (MT-Bench's kind).
+        pairwise = self.judged and ext.scoring != "single"
+        kind = judge_kind(search._benchmark) if pairwise else "rating"
+        self.judge_calls = (2 if kind == "pairwise" else 1) if self.judged else 0
         self.calls: dict[int, Call] = {}
         self.keep: dict[int, float] = {}  # name -> chance no architecture asks it after the cut
         self.naive = [0.0, 0.0, 0.0]  # calls, tokens, dollars, no cache
@@ -189,18 +199,32 @@ class _Plan:
         self.judge_model = _model_of(search, search.settings.judge_model)
         for model in search.models:  # the model ranking: each model alone, every question
             call = generator_call(self.names, model.model, 0)
-            self._add(call, 1.0, first=True)
+            for each in self.turns_of([call], ("ranking", model.model)):
+                self._add(each, 1.0, first=True)
             for judgement in self.judgements(call.name):
                 self._add(judgement, 1.0, first=True)
         baseline = _model_of(search, search.settings.baseline_model)
         if self.judge_calls == 2 and baseline:  # its answers, once per question
-            self._add(generator_call(self.names, baseline, 0), 1.0, first=True)
+            for each in self.turns_of([generator_call(self.names, baseline, 0)], "baseline"):
+                self._add(each, 1.0, first=True)
+
+    def turns_of(self, calls: list[Call], owner: Hashable) -> list[Call]:
+        """``calls`` (a question's first turn) and those of its later turns: a later turn's
+        prompt holds the conversation so far, the answers of that very architecture
+        (``owner``), so no other architecture asks it."""
+        later = [
+            dataclasses.replace(call, name=self.names("turn", turn, owner, call.name))
+            for turn in range(1, self.later_turns + 1)
+            for call in calls
+        ]
+        return calls + later
 
     def add_batch(self, batch: Sequence[Step]) -> None:
         """Add one batch of the walk (the first batch is what ``low`` runs whole)."""
         for step in batch:
             calls = calls_of(self.space, step.candidate, self.names)
-            for call in calls + self.judgements(calls[-1].name):
+            answers = self.turns_of(calls, step.candidate.key())
+            for call in answers + self.judgements(calls[-1].name):
                 self._add(call, step.on, first=self.first)
             self.full.append((step.score, step.candidate))
         if batch:
@@ -249,6 +273,13 @@ class _Plan:
                 else:
                     low[i] += price[i] * self.cut
         return {"expected": expected, "low": low, "high": list(self.naive)}
+
+
+def _turns(questions: Sequence[Any]) -> float:
+    """Runs of an architecture per question: one a turn (MT-Bench's two), else one."""
+    return sum(len(getattr(q, "turns", None) or ()) or 1 for q in questions) / max(
+        1, len(questions)
+    )
 
 
 def _model_of(search: Search, entry: str | dict[str, Any] | None) -> str:

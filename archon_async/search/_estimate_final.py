@@ -130,9 +130,9 @@ def _report(plan: _Plan, finalists: Sequence[Candidate], report: int) -> _Totals
 
 
 def _calls(plan: _Plan, candidate: Candidate) -> list[Call]:
-    """One question's calls of ``candidate``, its judge's included."""
+    """One question's calls of ``candidate`` (every turn of it), its judge's included."""
     calls = calls_of(plan.space, candidate, plan.names)
-    return calls + plan.judgements(calls[-1].name)
+    return plan.turns_of(calls, candidate.key()) + plan.judgements(calls[-1].name)
 
 
 def _baseline(plan: _Plan) -> Call | None:
