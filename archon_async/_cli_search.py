@@ -124,7 +124,8 @@ def _search(args: argparse.Namespace) -> int:
 
         sys.stderr.write(
             f"[search: stopped; the run directory {search.run_dir} keeps what was done: "
-            f"once the provider answers, resume with the same command: {rerun_command(args)}]\n"
+            f"once the provider answers (or the cause is fixed), resume with the same command: "
+            f"{rerun_command(args)}]\n"
         )
         raise
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the record keeps every finished evaluation

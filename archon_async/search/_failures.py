@@ -7,12 +7,15 @@ not the architecture: scored as wrong answers, an outage made every architecture
 the search end "done" with a best.json chosen among zeros, kept by every resume. Such a run
 stops the search instead (`ProviderOutageError`); what was recorded stays, the evaluation it
 cut is done again by the same command once the provider answers, its calls so far from the
-cache. A call the provider refused for the request itself (a 400: the prompt too long for
-the model, a content filter) is the architecture's answer on that question, and is scored.
+cache. So does a failure every question would meet (no such model, no access to it: a 404
+or 403, as `archon_async._batch.is_fatal` has it). A call the provider refused for the
+request itself (a 400: the prompt too long for the model, a content filter) is the
+architecture's answer on that question, and is scored.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from .._exceptions import ArchonError
@@ -38,6 +41,10 @@ _OUTAGES = frozenset(
 )
 
 
+# No such model (404) or no access to it (403): every question would meet it.
+_EVERY_QUESTION = re.compile(r"\bHTTP 40[34]\b")
+
+
 class ProviderOutageError(ArchonError):
     """A provider failed an architecture's calls during a search (after their retries); the
     search stopped with what it recorded kept. Run it again once the provider answers.
@@ -52,14 +59,16 @@ class ProviderOutageError(ArchonError):
             f"the search stopped: a provider failed {what} after its retries ({error}); "
             "the run directory keeps every evaluation finished, and the one cut short is "
             "done again (from the cache as far as it went) when the same command runs once "
-            "the provider answers"
+            "the provider answers (or the cause is fixed)"
         )
 
 
 def outage(calls: Iterable[CallRecord]) -> str | None:
     """The error of the first call among ``calls`` given up on a provider fault, or None."""
     for call in calls:
-        if call.error and call.error.split(":", 1)[0] in _OUTAGES:
+        if call.error and (
+            call.error.split(":", 1)[0] in _OUTAGES or _EVERY_QUESTION.search(call.error)
+        ):
             return call.error
     return None
 
@@ -73,5 +82,7 @@ def outage_of(record: dict[str, object], calls: Iterable[CallRecord]) -> str | N
     error = record.get("error")
     if isinstance(error, str):
         faults = [name for name in _OUTAGES if f"{name}:" in error]
-        return (outage(calls) or error) if faults else None
+        if faults or record.get("fatal") or _EVERY_QUESTION.search(error):
+            return outage(calls) or error
+        return None
     return outage(calls) if record.get("attempts") == 1 else None

@@ -6,6 +6,7 @@ the same command finishes the search once the provider answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from collections.abc import Iterator
@@ -129,3 +130,16 @@ def test_a_refused_request_is_the_architectures_answer_but_a_fault_is_not() -> N
     # architecture than the one measured.
     assert outage_of({"answer": "42", "attempts": 1}, [call(None), call(down)]) == down
     assert outage_of({"answer": "42", "attempts": 1}, [call(None), call(bad_request)]) is None
+
+
+def test_a_model_that_does_not_exist_stops_the_search_it_is_no_wrong_answer() -> None:
+    """A typo in a model name (404) scored the model and every architecture using it 0, and
+    the search ended 'done' (a real search sent 296 such requests)."""
+    missing = "BadRequestError: OpenAI_Compatible gpt-4o-mni: HTTP 404: The model does not exist"
+    whole = {"error": f"layer 0: every component failed: {missing}", "fatal": True}
+    assert outage_of({**whole, "attempts": 1}, []) is not None
+    record = CallRecord(
+        model="m", provider="p", latency_s=0, input_tokens=0, output_tokens=0, retries=0
+    )
+    failed = [record, dataclasses.replace(record, error=missing)]
+    assert outage_of({"answer": "42", "attempts": 1}, failed) == missing
