@@ -3,7 +3,9 @@
 A user with a local OpenAI-compatible server (llama.cpp's ``llama-server``, Ollama, vLLM) or a
 single API key runs any architecture against it without editing every layer: every component
 that calls a model gets the same model_type, model and sampling settings, and the endpoint
-becomes that model_type's base URL in the providers section.
+becomes each such component's base URL (so that it holds on a shared `CallPath` too, whose
+own providers section an engine reads instead of the architecture's) and that model_type's
+base URL in the providers section.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def override_architecture(
             if component.get("model_type") or component["type"] in _LLM_TYPES:
                 component.update(update)
                 if base_url is not None:
-                    component.pop("base_url", None)  # the override's endpoint wins
+                    component["base_url"] = base_url  # the override's endpoint wins
     if base_url is not None:
         assert model_type is not None
         providers = data.setdefault("providers", {})
