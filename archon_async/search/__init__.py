@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ._algorithms import ALGORITHMS
 from ._effects import Effects, QuestionSet
+from ._failures import ProviderOutageError
 from ._load import EXAMPLE_SEARCH_CONFIG, load_search_file, search_file_from_dict
 from ._models import ModelRef, resolve_model
 from ._montecarlo import draw_answer
@@ -37,6 +38,7 @@ __all__ = [
     "Evaluation",
     "Extension",
     "ModelRef",
+    "ProviderOutageError",
     "QuestionSet",
     "Search",
     "SearchEvent",
