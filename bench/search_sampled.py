@@ -59,6 +59,9 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
             "leaders": args.leaders,
             "leader_questions": args.leader_questions or None,
             "draws": max(1, args.draws),
+            "second_looks": args.second_looks,
+            "predicted_finalists": args.predicted_finalists,
+            "first_passes": args.first_passes,
         },
     }
     data |= {
@@ -97,7 +100,8 @@ def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) 
     if "dev_best" in report:
         dev_best = report["true_best"]["score"] - report["dev_best"]["regret"]
     evaluated = [orjson.loads(line) for line in (run / "leaderboard.jsonl").read_bytes().split()]
-    best_evaluated = max(truth.score(Candidate.from_params(e["params"])) for e in evaluated)
+    exact_of = {e["key"]: truth.score(Candidate.from_params(e["params"])) for e in evaluated}
+    best_evaluated = max(exact_of.values())
     params = {e["key"]: e["params"] for e in evaluated}
     final = report.get("final_ranking") or [{"key": report["best"]["key"], "score": 0, "n": 0}]
     exact = {e["key"]: truth.score(Candidate.from_params(params[e["key"]])) for e in final}
@@ -127,6 +131,7 @@ def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) 
     }
     return {
         "seed": search.seed,
+        "lost": _lost(evaluated, exact_of, extra, final, best),
         # Did the search evaluate something near the best at all (the algorithm's part)?
         "regret_best_evaluated": round(best - best_evaluated, 4),
         "regret": round(best - found, 4),
@@ -144,6 +149,37 @@ def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) 
         **spend,
         "seconds": round(elapsed, 2),
     }
+
+
+def _lost(
+    evaluated: list[dict[str, Any]],
+    exact: dict[str, float],
+    extra: dict[str, list[float]],
+    final: list[dict[str, Any]],
+    best: float,
+) -> list[dict[str, Any]]:
+    """The evaluated architectures within 0.5 points of the best evaluated that did not
+    become finalists, and why: each one's regret, proposal place, dev score and its rank
+    among the full dev scores, whether it was stopped early, and the questions it was
+    re-evaluated on (0: never a leader)."""
+    top = max(exact.values())
+    finalists = {e["key"] for e in final}
+    order = sorted(
+        (e for e in evaluated if not e["stopped_early"]), key=lambda e: (-e["score"], e["n"])
+    )
+    rank = {e["key"]: i + 1 for i, e in enumerate(order)}
+    return [
+        {
+            "regret": round(best - exact[e["key"]], 2),
+            "n": e["n"],
+            "dev_score": round(e["score"], 2),
+            "dev_rank": rank.get(e["key"]),
+            "stopped_early": e["stopped_early"],
+            "re_evaluated": len(extra.get(e["key"], [])),
+        }
+        for e in sorted(evaluated, key=lambda e: -exact[e["key"]])
+        if exact[e["key"]] >= top - 0.5 and e["key"] not in finalists
+    ]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -209,10 +245,22 @@ def main() -> int:
     parser.add_argument(
         "--leader-questions", type=int, default=0, help="racing: their questions (0: one pass)"
     )
+    parser.add_argument(
+        "--second-looks", type=int, default=0, help="racing: the model's best re-evaluated"
+    )
+    parser.add_argument(
+        "--predicted-finalists", type=int, default=0, help="racing: the model's best raced too"
+    )
+    parser.add_argument(
+        "--first-passes", type=int, default=1, help="racing: passes of the final's first stage"
+    )
     parser.add_argument("--draws", type=int, default=32, help="racing: passes (0: racing off)")
     parser.add_argument("--summarize", type=Path, nargs="*", help="only summarize outputs")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--output", type=Path, default=Path("bench/out/search_sampled.json"))
+    parser.add_argument(
+        "--keep", type=Path, help="keep each seed's run directory under this folder"
+    )
     args = parser.parse_args()
     if args.summarize:
         rows = [row for path in args.summarize for row in orjson.loads(path.read_bytes())["rows"]]
@@ -220,8 +268,10 @@ def main() -> int:
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            rows.append(one_seed(args, seed, Path(tmp)))
+            rows.append(one_seed(args, seed, root))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     _table(args, rows)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from ._evaluators import evaluators
 from ._failures import ProviderOutageError
 from ._final import CHOSEN_BY, choose
 from ._inputs import check_endpoints, check_keys
+from ._outlook import Outlook
 from ._outputs import write_outputs
 from ._racing import Race
 from ._record import Evaluation, RunRecord
@@ -240,6 +241,10 @@ def _race(search: Search, evaluator: Any, record: RunRecord) -> Race | None:
         leader_questions=racing.leader_questions,
         draws=racing.draws if racing.enabled else 1,
         check=search._spending.check_wall_time,
+        outlook=Outlook(evaluator.space),
+        second_looks=racing.second_looks if racing.enabled else 0,
+        predicted_finalists=racing.predicted_finalists if racing.enabled else 0,
+        first_passes=racing.first_passes,
     )
 
 

@@ -21,6 +21,14 @@ and only that:
   1,319 questions each was 2.3 points above its exact score in a trial search, seed 0),
   fresh ones do not.
 
+Options, off by default (measured on noisy scores in bench/RESULTS.md, "second look":
+each lowered the floor of a perfect choice among the finalists, none the regret of what
+the search returns): a **second look** (``second_looks``) also tops up the architectures a
+model of the score across the space predicts best (`archon_async.search._outlook`),
+whatever their own score; **predicted finalists** (``predicted_finalists``) race beside
+the raw best; the final ranking's first stage can start on more passes (``first_passes``).
+`--estimate` does not count these options.
+
 The questions are the *selection questions*: the dev questions, then the final-ranking
 ones, then again with independent draws (a second answer to the same question): the
 `SampledEvaluator` names the draws of another pass apart, the `EngineEvaluator` runs pass
@@ -47,6 +55,7 @@ from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
 
 from ._interval import summary
+from ._outlook import Outlook
 from ._record import Evaluation, RunRecord
 from ._space import Candidate
 
@@ -83,6 +92,13 @@ class Race:
             reaches (capped at what the evaluator can draw).
         check: called before each re-evaluation of the final ranking that answers
             questions (it may raise to stop: the search's wall-time budget).
+        outlook: with ``second_looks``, the ``second_looks`` evaluations a model of the
+            score across the space predicts best also rest on ``leader_questions``
+            (`archon_async.search._outlook`), whatever their own score; with
+            ``predicted_finalists``, that many it predicts best race in the final ranking
+            beside the ``number_of_archon_configs_for_final_ranking`` best by score.
+        first_passes: passes over the selection questions the final ranking's first
+            stage reaches at least.
     """
 
     def __init__(
@@ -94,7 +110,15 @@ class Race:
         leader_questions: int | None,
         draws: int,
         check: Callable[[], None] | None = None,
+        outlook: Outlook | None = None,
+        second_looks: int = 0,
+        predicted_finalists: int = 0,
+        first_passes: int = 1,
     ) -> None:
+        self.first_passes = first_passes
+        self.outlook = outlook
+        self.second_looks = second_looks if outlook is not None else 0
+        self.predicted_finalists = predicted_finalists if outlook is not None else 0
         self.evaluator = evaluator
         self.check = check
         self.record = record
@@ -138,8 +162,9 @@ class Race:
         return round(self.score(evaluation) + evaluation.objective - evaluation.score, 6)
 
     def ranked(self, evaluations: Sequence[Evaluation]) -> list[Evaluation]:
-        """Full evaluations (not stopped early), best `objective` first."""
-        full = [e for e in evaluations if not e.stopped_early and e.questions >= self.dev]
+        """Evaluations on every dev question (those stopped early only once a second look
+        re-evaluated them), best `objective` first."""
+        full = [e for e in evaluations if self.questions(e) >= self.dev]
         return sorted(full, key=lambda e: (-self.objective(e), e.n))
 
     async def top_up(self, evaluation: Evaluation, questions: int, *, final: bool = False) -> None:
@@ -161,21 +186,31 @@ class Race:
 
     async def follow_leaders(self, scores: MutableMapping[Candidate, float], upto: int) -> int:
         """Top the leaders among the first ``upto`` evaluations up until the ``leaders``
-        best all rest on ``leader_questions``; the algorithm's ``scores`` get every changed
-        score. Returns the top-ups made."""
+        best, and the ``second_looks`` predicted best, all rest on ``leader_questions``; the
+        algorithm's ``scores`` get every changed score. Returns the top-ups made."""
         if not self.leaders or self.leader_questions <= self.dev:
             return 0
         made = 0
         known = [e for e in self.record.evaluations.values() if e.n <= upto]
         while True:
-            top = self.ranked(known)[: self.leaders]
+            top = self.ranked(known)[: self.leaders] + self.predicted(known, self.second_looks)
             short = [e for e in top if self.questions(e) < self.leader_questions]
+            short = list({e.key: e for e in short}.values())
             if not short:
                 return made
             for evaluation in short:
                 await self.top_up(evaluation, self.leader_questions)
                 scores[Candidate.from_params(evaluation.params)] = self.objective(evaluation)
                 made += 1
+
+    def predicted(self, evaluations: Sequence[Evaluation], count: int) -> list[Evaluation]:
+        """The ``count`` evaluations the outlook's model, fitted on all of them at their
+        current `objective`, predicts best."""
+        if not count or self.outlook is None:
+            return []
+        candidates = [Candidate.from_params(e.params) for e in evaluations]
+        scores = [self.objective(e) for e in evaluations]
+        return [evaluations[i] for i in self.outlook.best(candidates, scores, count)]
 
     def spend(self) -> dict[str, int]:
         """What re-evaluations answered: ``architectures`` re-evaluated, ``questions``
@@ -190,7 +225,7 @@ class Race:
     def stages(self, count: int, base: int) -> list[tuple[int, int]]:
         """The final ranking's plan for ``count`` finalists, some of which already answered
         ``base`` positions: (survivors, positions each) per stage (see `stage_plan`)."""
-        return stage_plan(count, base, self.single, self.size)
+        return stage_plan(count, base, self.single, self.size, first_passes=self.first_passes)
 
     def fresh(self, evaluation: Evaluation) -> list[float]:
         """Its points on the positions of the final ranking's window (`final_stages`)."""
@@ -218,7 +253,12 @@ class Race:
         as each finalist is scored at a stage, ``key``, ``stage``,
         ``score`` (on the window), ``questions`` (positions answered), ``dev_score``,
         ``done`` and ``of`` (scorings planned); then `final_ranking` holds the result."""
-        survivors = self.ranked(list(self.record.evaluations.values()))[:count]
+        every = list(self.record.evaluations.values())
+        survivors = self.ranked(every)[:count]
+        chosen = {e.key for e in survivors}
+        survivors += [
+            e for e in self.predicted(every, self.predicted_finalists) if e.key not in chosen
+        ]
         self.base = max((self.questions(e) for e in survivors), default=0)
         if self.base >= self.size:
             # No position is new to all of them (a race of one pass whose leaders answered
@@ -281,15 +321,19 @@ class Race:
         return self.extra(key)[: self.single - self.dev]
 
 
-def stage_plan(count: int, base: int, single: int, size: int) -> list[tuple[int, int]]:
+def stage_plan(
+    count: int, base: int, single: int, size: int, *, first_passes: int = 1
+) -> list[tuple[int, int]]:
     """The final ranking's successive halving for ``count`` finalists, some of which
     already answered ``base`` positions, with ``single`` positions a pass and ``size`` in
     all: (survivors, positions each) per stage; the first stage ends at the first of one
-    pass, two, four... beyond ``base`` (``--estimate`` plans the race with it too)."""
+    pass, two, four... beyond ``base``, and at ``first_passes`` passes at least
+    (``--estimate`` plans the race with it too)."""
     plan = []
     level = single
     while level <= base and level < size:
         level = min(size, level * 2)
+    level = max(level, min(size, single * first_passes))
     while count:
         plan.append((count, level))
         if count <= 1 or level >= size:

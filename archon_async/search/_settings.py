@@ -98,8 +98,12 @@ class Racing(BaseModel):
     final ranking races its finalists by successive halving up to ``draws`` passes over
     the selection questions (independent answers to the same questions: an engine run's
     pass ``p`` is `Engine.generate`'s draw ``p``, samples of its own; independent only
-    where the models sample, not at temperature 0). ``enabled: false``: no leaders, one
-    pass."""
+    where the models sample, not at temperature 0). Off by default (measured in
+    bench/RESULTS.md, "second look"): the ``second_looks`` evaluations a model of the score
+    across the space predicts best rest on ``leader_questions`` too, and
+    ``predicted_finalists`` of them race in the final ranking
+    (`archon_async.search._outlook`); the final ranking's first stage reaches at least
+    ``first_passes`` passes. ``enabled: false``: no leaders, one pass."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -107,6 +111,9 @@ class Racing(BaseModel):
     leaders: int = Field(default=6, ge=0)
     leader_questions: int | None = Field(default=None, ge=1)
     draws: int = Field(default=32, ge=1)
+    second_looks: int = Field(default=0, ge=0)
+    predicted_finalists: int = Field(default=0, ge=0)
+    first_passes: int = Field(default=1, ge=1)
 
 
 class Extension(BaseModel):

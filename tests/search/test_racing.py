@@ -192,3 +192,12 @@ def test_a_search_killed_while_racing_resumes_to_the_same_result(
     assert resumed["racing"]["questions"] == whole["racing"]["questions"]
     lines = [(tmp_path / run / "leaderboard.jsonl").read_text() for run in ("whole", "cut")]
     assert lines[0] == lines[1]
+
+
+def test_the_final_rankings_first_stage_can_start_on_more_passes(tmp_path: Path) -> None:
+    record, _ = _record(tmp_path, [90.0, 85.0])
+    evaluator = _Bernoulli({}, dev=200, final=800)
+    race = Race(evaluator, record, leaders=0, leader_questions=None, draws=32, first_passes=4)
+    assert race.stages(10, base=1000) == [(10, 4000), (5, 8000), (3, 16000), (2, 32000)]
+    race = Race(evaluator, record, leaders=0, leader_questions=None, draws=32)
+    assert race.stages(10, base=1000)[0] == (10, 2000)
