@@ -224,3 +224,83 @@ def _found(space: Space, table: np.ndarray, *, seeds: int, evaluations: int) -> 
         )
         found.append(order.index(best) + 1 if best in order else None)
     return found
+
+
+@cache
+def _four_by_four(calls: int) -> tuple[Space, np.ndarray]:
+    """4,386 architectures under 20 calls (four models, up to four samples, two fusion
+    layers of up to four fusers, a critic, a ranker of top 2 or 3, a final stage), whose
+    best uses every call, and their exact scores."""
+    data = small_space() | {
+        "model_top_k_choices": [1, 2, 3, 4],
+        "sample_top_k_choices": [1, 2, 3, 4],
+        "fuser_layer_1_choices": [0, 1, 2, 3, 4],
+        "fuser_layer_2_choices": [0, 1, 2, 3, 4],
+        "fuser_layer_3_choices": [0],
+        "maximum_inference_calls": calls,
+    }
+    data["archon_async"] |= {"ranker_top_k_choices": [2, 3]}
+    space = Space(*search_file_from_dict(data))
+    return space, Truth(space, Effects(), judged=False).table()
+
+
+def test_it_finds_a_trade_on_the_call_limit_that_the_model_cannot_see() -> None:
+    from archon_async.search._slice_search import _neighbours
+
+    # The best, m4s2-f4.3-c-r2, uses all 20 calls; m2s4-f4.3-c-r3 (two models fewer, two
+    # samples more, a top-3 ranker) costs the same and is two moves away. Raised to 0.002
+    # points above the best, it becomes a best the model has no way to predict (its own
+    # score is 1 point lower): only evaluating the trades of the runner-up finds it, as
+    # the bench's 40-call best must be found from its runner-up. The algorithm before
+    # trades were tried first missed it within 80 evaluations on seeds 1, 2 and 3.
+    space, table = _four_by_four(20)
+    runner_up = int(table.argmax())
+    best = next(i for i, c in enumerate(space.candidates) if c.key() == "m2s4-f4.3-c-r3")
+    assert space.candidates[runner_up].key() == "m4s2-f4.3-c-r2"
+    assert best in _neighbours(space, runner_up)
+    assert space.cost(space.candidates[best]).calls == 20
+    assert space.cost(space.candidates[runner_up]).calls == 20
+    assert table[runner_up] - table[best] > 0.5
+    raised = table.copy()
+    raised[best] = table[runner_up] + 0.002
+    found = _found(space, raised, seeds=8, evaluations=80)
+    assert all(n is not None for n in found), found
+
+
+def test_a_leader_on_the_call_limit_tries_its_trades_first_and_for_longer() -> None:
+    from archon_async.search._slice_search import (
+        LEAD_PATIENCE,
+        PATIENCE,
+        _LocalState,
+        _slices,
+    )
+
+    space, table = _four_by_four(20)
+    calls = np.array([space.cost(c).calls for c in space.candidates])
+    slices = _slices(space)
+    lead = int(table.argmax())
+    second = max(
+        (i for i in range(len(space)) if slices[i] != slices[lead] and calls[i] < 20),
+        key=lambda i: table[i],
+    )
+    assert calls[lead] == 20 and calls[second] < 20
+    rows = np.array([lead, second])
+    y = table[rows]
+    # A model that predicts the cheapest neighbours best: the leader still takes its
+    # trades at 20 calls first, the second slice (not on the limit) the cheapest.
+    mean = -calls.astype(float)
+    evaluated = np.zeros(len(space), dtype=bool)
+    evaluated[rows] = True
+    state = _LocalState(calls)
+    picks = []
+    for _ in range(LEAD_PATIENCE + 1):
+        chosen = state.refine(space, rows, y, slices, mean, evaluated, 2)
+        evaluated[chosen] = True
+        picks.append(chosen)
+    lead_picks = [p[0] for p in picks[:LEAD_PATIENCE]]
+    assert all(calls[j] == 20 for j in lead_picks)
+    second_picks = [p[1] for p in picks[:PATIENCE]]
+    assert all(calls[j] < calls[second] for j in second_picks)
+    # The second slice gives up after PATIENCE neighbours none better, the leader's after
+    # LEAD_PATIENCE; then neither has a local pick left.
+    assert [len(p) for p in picks] == [2] * PATIENCE + [1] * (LEAD_PATIENCE - PATIENCE) + [0]
