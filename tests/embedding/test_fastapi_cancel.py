@@ -5,7 +5,6 @@ later layers are never made."""
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 from tests.cli_process import simulator_process
 from tests.conftest import ROOT
+from tests.uvicorn_port import bound_port
 
 
 def _start(
@@ -25,16 +25,6 @@ def _start(
 ) -> subprocess.Popen[bytes]:
     with log.open("w") as out:
         return subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-
-def _wait_for(log: Path, pattern: str, process: subprocess.Popen[bytes]) -> re.Match[str]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        found = re.search(pattern, log.read_text())
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not started: {log.read_text()}")
 
 
 @pytest.fixture
@@ -46,20 +36,16 @@ def simulator(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def app_url(simulator: str, tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     log = tmp_path / "uvicorn.log"
     env = {**os.environ, "ARCHON_SIMULATE_URL": simulator}
     process = _start(
         [sys.executable, "-m", "uvicorn", "fastapi_cancel:app", "--app-dir", "examples",
-         "--host", "127.0.0.1", "--port", str(port)],
+         "--host", "127.0.0.1", "--port", "0"],
         log,
         env,
     )  # fmt: skip
     try:
-        _wait_for(log, r"Uvicorn running on", process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{bound_port(log, process)}"
     finally:
         process.terminate()
         process.wait(timeout=30)

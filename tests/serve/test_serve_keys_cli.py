@@ -18,6 +18,7 @@ from archon_async.serve import ENV_API_KEYS, load_api_keys
 from archon_async.serve._auth import Gate
 from archon_async.serve._errors import ServeError
 from tests.conftest import ROOT
+from tests.uvicorn_port import bound_port
 
 
 def test_keys_come_from_flags_a_file_and_the_environment(tmp_path: Path) -> None:
@@ -55,20 +56,21 @@ def test_the_gate_names_callers_by_fingerprint_and_counts_them() -> None:
 
 
 def test_the_command_serves_and_never_logs_a_key(tmp_path: Path) -> None:
-    port = _free_port()
     keys = tmp_path / "keys.txt"
     keys.write_text("sk-from-file-7f3a\n")
     env = {**os.environ, ENV_API_KEYS: "sk-from-env-91bc", "PYTHONUNBUFFERED": "1"}
     command = [
         sys.executable, "-m", "archon_async.cli", "-vv", "serve", "configs/single_model.json",
-        "--simulate", "--port", str(port), "--api-key", "sk-from-flag-55d0",
+        "--simulate", "--port", "0", "--api-key", "sk-from-flag-55d0",
         "--api-key-file", str(keys), "--grace-s", "2",
     ]  # fmt: skip
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    log = tmp_path / "serve.log"  # uvicorn says there which port it bound
+    with log.open("w") as err_file:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err_file, text=True
+        )
     try:
-        root = f"http://127.0.0.1:{port}"
+        root = f"http://127.0.0.1:{bound_port(log, server)}"
         _wait_ready(root, server)
         question = {"model": "single-call", "messages": [{"role": "user", "content": "Hi?"}]}
         for key in ("sk-from-flag-55d0", "sk-from-file-7f3a", "sk-from-env-91bc"):
@@ -87,24 +89,17 @@ def test_the_command_serves_and_never_logs_a_key(tmp_path: Path) -> None:
         assert wrong.status_code == 401
     finally:
         server.send_signal(signal.SIGTERM)
-        out, err = server.communicate(timeout=60)
+        out, _ = server.communicate(timeout=60)
+    err = log.read_text()
     assert "serving single-call" in err
     for secret in ("sk-from-flag-55d0", "sk-from-file-7f3a", "sk-from-env-91bc", "sk-wrong"):
         assert secret not in out and secret not in err
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_ready(root: str, server: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        assert server.poll() is None, server.communicate()[1]
+        assert server.poll() is None, "the server ended before it was ready"
         try:
             if httpx.get(f"{root}/ready", timeout=2).status_code == 200:
                 return
