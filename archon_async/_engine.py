@@ -49,6 +49,7 @@ from ._trace import ComponentTrace, FinalChoice, Result, Trace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
 from .callpath._callpath import validated_settings
+from .callpath._samples import MAX_DRAWS
 from .core import Component, Scorer
 
 if TYPE_CHECKING:
@@ -318,8 +319,10 @@ class Engine:
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
-        if draw and (type(draw) is not int or draw < 0):
-            raise InvalidInputError(f"draw must be a whole number >= 0, not {draw!r}")
+        if type(draw) is not int or not 0 <= draw < MAX_DRAWS:  # bool, None, 0.0: refused
+            raise InvalidInputError(
+                f"draw must be a whole number from 0 to {MAX_DRAWS - 1}, not {draw!r}"
+            )
         if temperature is None and max_tokens is None and on_delta is None:
             options = self._plain_options  # a batch's every prompt: the same, built once
         else:

@@ -36,6 +36,7 @@ from .._types import CallRecord, ChatRequest, ChatResponse
 
 __all__ = [
     "DRAW_STRIDE",
+    "MAX_DRAWS",
     "SAMPLES_FIELD",
     "NRefusals",
     "chunk_sizes",
@@ -57,6 +58,10 @@ SAMPLES_FIELD = "simulate_samples"
 #: simulated provider, which also draws a new correlated group per draw) another draw is an
 #: independent answer; at temperature 0 a real model gives the same answer again.
 DRAW_STRIDE = 1 << 32
+#: Draws a run may ask for (0 .. MAX_DRAWS - 1): the last draw's last sample number,
+#: ``(MAX_DRAWS - 1) * DRAW_STRIDE + DRAW_STRIDE - 1``, is 2**63 - 1, the largest integer a
+#: cache file (SQLite's signed 64-bit INTEGER) stores.
+MAX_DRAWS = 1 << 31
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
 # "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from archon_async import CallPath, Engine, InvalidInputError
-from archon_async.callpath._samples import DRAW_STRIDE
+from archon_async.callpath._samples import DRAW_STRIDE, MAX_DRAWS
 from archon_async.simulate import SimulationSettings
 
 QUESTION = "What is 17 * 23?"
@@ -84,8 +84,15 @@ async def test_draw_zero_is_answered_by_a_cache_written_before_draws(tmp_path: P
         assert fresh.trace.totals()["calls"] == 4
 
 
-@pytest.mark.parametrize("draw", [-1, 1.5, "1"])
-async def test_a_draw_that_is_not_a_whole_number_is_refused_before_any_call(draw: Any) -> None:
-    async with Engine(CONFIG, simulate=True) as engine:
-        with pytest.raises(InvalidInputError, match="draw must be a whole number"):
+@pytest.mark.parametrize("draw", [-1, 1.5, "1", True, False, None, 0.0, MAX_DRAWS, 2**40])
+async def test_a_draw_that_is_not_a_whole_number_is_refused_before_any_call(
+    draw: Any, tmp_path: Path
+) -> None:
+    # A cache, so that a draw past MAX_DRAWS would reach SQLite's 64-bit sample numbers.
+    async with Engine(CONFIG, simulate=True, cache=tmp_path / "cache.sqlite") as engine:
+        with pytest.raises(InvalidInputError, match="draw must be a whole number from 0 to"):
             await engine.generate(QUESTION, draw=draw)
+        # The largest draw is served: its last sample numbers still fit the cache file.
+        last = await engine.generate(QUESTION, draw=MAX_DRAWS - 1)
+        assert last.trace.totals()["calls"] == 4
+    assert max(_samples(tmp_path / "cache.sqlite")) >= (MAX_DRAWS - 1) * DRAW_STRIDE
