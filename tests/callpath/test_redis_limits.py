@@ -126,6 +126,10 @@ async def test_a_retry_after_pauses_every_process_on_the_key(redis_url: str) -> 
         ]
         async with paths[0] as first, paths[1] as second:
             await Engine(generator(1), callpath=first).generate("warm up")
+            # The second has sent before too: its own limits hold no pause nor rate, and
+            # only Redis knows of the pause (a call it let through at once, as an unpaced
+            # key's is, would not wait for it).
+            await Engine(generator(1), callpath=second).generate("warm up too")
             # A 429 with Retry-After on the first "process" pauses the key in Redis...
             lane = first.dispatcher.statistics()["OpenAI_API"]
             key_id = lane.keys.key_ids[0]  # the fingerprint of the simulator's key
