@@ -90,7 +90,9 @@ class Engine:
             prefix.
 
     Raises:
-        ConfigError: the architecture is invalid or needs something that is missing.
+        ConfigError: the architecture is invalid or needs something that is missing, or
+            a budget (``budget`` or the call path's) caps dollars on a model it has no
+            price for (`Budget.refuse_unpriced`).
     """
 
     def __init__(
@@ -134,6 +136,12 @@ class Engine:
                 "an Engine given a callpath takes its keys, providers, simulate, cache and "
                 "shared_limits from it: give them to the CallPath instead"
             )
+        for where, capped in (
+            ("Engine(budget=...)", budget),
+            ("the CallPath's budget", callpath.budget),
+        ):
+            if capped is not None:
+                capped.refuse_unpriced(self.architecture, where)
         self._callpath = callpath
         self._adopted = False
         self._sync_lock = threading.Lock()
@@ -499,9 +507,12 @@ class Engine:
             BatchStoppedError: a failure every prompt would meet stopped the batch.
             BatchBudgetExceededError: a budget (this batch's, the engine's or its call
                 path's) stopped it; also a `BudgetExceededError` (see `run_batch`).
+            ConfigError: ``budget`` caps dollars on a model it has no price for.
         """
         from ._batch_api import run_batch_iter
 
+        if budget is not None:
+            budget.refuse_unpriced(self.architecture, "Engine.batch(budget=...)")
         return run_batch_iter(
             self,
             items,

@@ -16,8 +16,9 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .._exceptions import BudgetExceededError, InvalidInputError
+from .._exceptions import BudgetExceededError, ConfigError, InvalidInputError
 from .._pricing import DEFAULT_PRICES, cost_usd, usd_text
 from .._types import CallRecord
 
@@ -81,6 +82,10 @@ class Budget:
             meet `BudgetExceededError` at their next call (``refused_at`` says when the
             first was refused), so their results are partial: a search discards them.
 
+    A ``max_cost_usd`` cannot cap calls to a model with no price in ``prices`` (they cost
+    it nothing): an `Engine` refuses such a budget for an architecture calling one
+    (`refuse_unpriced`), as the command line refuses ``--max-cost``.
+
     Raises:
         InvalidInputError: a cap is negative, NaN or infinite.
     """
@@ -128,6 +133,27 @@ class Budget:
             f"Budget(max_calls={self.max_calls}, max_tokens={self.max_tokens}, "
             f"max_cost_usd={self.max_cost_usd}, spent={self.spent()})"
         )
+
+    def refuse_unpriced(self, architecture: Any, where: str) -> None:
+        """Refuse, before any call, a ``max_cost_usd`` that could never stop
+        ``architecture`` (an `Architecture`): some model it calls has no price here.
+
+        Raises:
+            ConfigError: naming ``where``, the unpriced models and what caps them instead.
+        """
+        if self.max_cost_usd is None:
+            return
+        from ._estimate import estimate  # only for a cost cap: estimate imports a lot
+
+        unpriced = sorted(estimate(architecture, ["?"], prices=self._prices).unpriced_models)
+        if unpriced:
+            raise ConfigError(
+                f"{where}: max_cost_usd={self.max_cost_usd:g} cannot cap "
+                f"{architecture.name!r}: {', '.join(unpriced)} "
+                f"{'has' if len(unpriced) == 1 else 'have'} no price in the budget's prices, "
+                "so its calls cost the budget nothing; give Budget(prices={model: (input, "
+                "output USD per million tokens)}) or cap with max_calls or max_tokens"
+            )
 
     @property
     def is_capped(self) -> bool:
