@@ -126,10 +126,9 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     if args.estimate:
         return _estimate(engine, items, output, args)
     check_summary_path(args.summary)
-    from ._cli_callpath import check_budget_fits, stopped_fields
+    from ._cli_callpath import stopped_fields
     from ._cli_simulated import announce_simulated
 
-    check_budget_fits(engine.architecture, args)
     announce_simulated(engine, command="batch", chosen=args.config is not None)
     stats = BatchStats(total=total)
     journal = None if output is sys.stdout else journal_beside(path)

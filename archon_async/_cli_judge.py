@@ -110,9 +110,8 @@ def _judge(args: argparse.Namespace) -> int:
 
         return print_estimate(engine.architecture, item_prompts(requests), args)
 
-    from ._cli_callpath import check_budget_fits, stopped_fields
+    from ._cli_callpath import stopped_fields
 
-    check_budget_fits(engine.architecture, args)
     check_summary_path(args.summary)
     stats = BatchStats(total=len(requests))
     # Each request recorded before it is sent: a killed judge's calls count on the resume.

@@ -320,15 +320,25 @@ def engine_from_args(
         simulate = SimulationSettings(
             latency_s=(args.simulate_latency_ms or 0) / 1000, answer_key=answer_key or {}
         )
-    from ._cli_callpath import budget_from_args, cache_from_args, shared_limits_from_args
+    from ._cli_callpath import (
+        budget_from_args,
+        cache_from_args,
+        check_budget_fits,
+        shared_limits_from_args,
+    )
 
+    # --estimate spends nothing: its caps are only reported. Otherwise a cap that cannot
+    # work is refused in the command's own words, before the Engine refuses it too.
+    budget = None if getattr(args, "estimate", False) else budget_from_args(args)
+    if budget is not None:
+        check_budget_fits(architecture, args)
     return Engine(
         architecture,
         keys=args.keys,
         seed=args.seed,
         simulate=simulate,
         cache=cache_from_args(args),
-        budget=budget_from_args(args),
+        budget=budget,
         shared_limits=shared_limits_from_args(args),
     )
 
@@ -342,9 +352,8 @@ def _run(args: argparse.Namespace) -> int:
         from ._cli_callpath import print_estimate
 
         return print_estimate(engine.architecture, [question], args)
-    from ._cli_callpath import budget_overrun, check_budget_fits
+    from ._cli_callpath import budget_overrun
 
-    check_budget_fits(engine.architecture, args)
     announce_simulated(engine, command="run", chosen=config is not None)
 
     async def answer() -> Any:
