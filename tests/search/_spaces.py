@@ -71,6 +71,43 @@ def write(tmp_path: Path, data: dict[str, Any], name: str = "space.json") -> Pat
     return path
 
 
+def served_models(base_url: str, names: tuple[str, ...] = ("alpha", "beta")) -> list[Any]:
+    """``models_available`` entries for models of an OpenAI-compatible server at ``base_url``."""
+    return [
+        {"name": name, "model": name, "model_type": "OpenAI_Compatible", "base_url": base_url}
+        for name in names
+    ]
+
+
+def served_space(
+    models: list[Any], *, iterations: int, dev: int = 3, **changes: Any
+) -> dict[str, Any]:
+    """A tiny gsm8k random search over ``models`` (1 or 2 models, up to one fuser, no racing,
+    no final ranking, no held-out questions), run through real HTTP. ``changes``: top-level
+    keys replaced (e.g. ``maximum_inference_calls``), or ``extension`` merged into our
+    section."""
+    extension = changes.pop("extension", {})
+    return {
+        "model_top_k_choices": [1, 2],
+        "sample_top_k_choices": [1],
+        "fuser_layer_1_choices": [0, 1],
+        "maximum_inference_calls": 6,
+        "models_available": models,
+        "benchmark": "gsm8k",
+        "search_algorithm_choice": "random_search",
+        "random_search_iterations": iterations,
+        "number_of_archon_configs_for_final_ranking": 0,
+        **changes,
+        "archon_async": {
+            "dev_questions": dev,
+            "held_out_questions": 0,
+            "report_questions": 0,
+            "racing": {"enabled": False},
+            **extension,
+        },
+    }
+
+
 def sampled_search(path: Path, run_dir: Path | None = None, **options: Any) -> Search:
     """A search of the file ``path`` on outcomes drawn from the simulated ground truth
     (oracle and sampled: no calls), into ``run_dir``."""

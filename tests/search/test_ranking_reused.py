@@ -13,32 +13,18 @@ import pytest
 
 from archon_async.search import Search
 from archon_async.simulate import SimulatedServer
-from tests.search._spaces import write
+from tests.search._spaces import served_models, served_space, write
 
 
 def _space(base_url: str, **extension: Any) -> dict[str, Any]:
-    models = [
-        {"name": name, "model": name, "model_type": "OpenAI_Compatible", "base_url": base_url}
-        for name in ("alpha", "beta")
-    ]
-    return {
-        "model_top_k_choices": [1],
-        "sample_top_k_choices": [1],
-        "fuser_layer_1_choices": [0],
-        "maximum_inference_calls": 4,
-        "models_available": models,
-        "benchmark": "gsm8k",
-        "search_algorithm_choice": "random_search",
-        "random_search_iterations": 1,
-        "number_of_archon_configs_for_final_ranking": 0,
-        "archon_async": {
-            "dev_questions": 3,
-            "held_out_questions": 0,
-            "report_questions": 0,
-            "racing": {"enabled": False},
-            **extension,
-        },
-    }
+    return served_space(
+        served_models(base_url),
+        iterations=1,
+        model_top_k_choices=[1],
+        fuser_layer_1_choices=[0],
+        maximum_inference_calls=4,
+        extension=extension,
+    )
 
 
 @pytest.mark.parametrize("settings", [{}, {"max_tokens": 300, "temperature": 0.2}])

@@ -17,7 +17,7 @@ import pytest
 from archon_async import Architecture, ConfigError
 from archon_async.search import Search
 from archon_async.simulate import SimulatedServer, SimulationSettings
-from tests.search._spaces import write
+from tests.search._spaces import served_space, write
 
 
 def _model(tmp_path: Path, name: str, base_url: str) -> str:
@@ -28,24 +28,7 @@ def _model(tmp_path: Path, name: str, base_url: str) -> str:
 
 
 def _space(models: list[Any], **extension: Any) -> dict[str, Any]:
-    return {
-        "model_top_k_choices": [1, 2],
-        "sample_top_k_choices": [1],
-        "fuser_layer_1_choices": [0, 1],
-        "maximum_inference_calls": 6,
-        "models_available": models,
-        "benchmark": "gsm8k",
-        "search_algorithm_choice": "random_search",
-        "random_search_iterations": 2,
-        "number_of_archon_configs_for_final_ranking": 0,
-        "archon_async": {
-            "dev_questions": 3,
-            "held_out_questions": 0,
-            "report_questions": 0,
-            "racing": {"enabled": False},
-            **extension,
-        },
-    }
+    return served_space(models, iterations=2, extension=extension)
 
 
 def test_each_model_is_called_at_its_own_base_url(tmp_path: Path) -> None:

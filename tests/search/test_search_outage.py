@@ -22,33 +22,14 @@ from archon_async.cli import main
 from archon_async.search import Search
 from archon_async.search._failures import ProviderOutageError, outage_of
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
-from tests.search._spaces import write
+from tests.search._spaces import served_models, served_space, write
 
 
 def _space(base_url: str) -> dict[str, Any]:
-    models = [
-        {"name": name, "model": name, "model_type": "OpenAI_Compatible", "base_url": base_url}
-        for name in ("alpha", "beta")
-    ]
-    return {
-        "model_top_k_choices": [1, 2],
-        "sample_top_k_choices": [1],
-        "fuser_layer_1_choices": [0, 1],
-        "maximum_inference_calls": 6,
-        "models_available": models,
-        "benchmark": "gsm8k",
-        "search_algorithm_choice": "random_search",
-        "random_search_iterations": 3,
-        "number_of_archon_configs_for_final_ranking": 0,
-        "archon_async": {
-            "dev_questions": 3,
-            "held_out_questions": 0,
-            "report_questions": 0,
-            "racing": {"enabled": False},
-            "parallel": 3,
-            "providers": {"OpenAI_Compatible": {"max_retries": 0, "timeout_s": 5}},
-        },
-    }
+    providers = {"OpenAI_Compatible": {"max_retries": 0, "timeout_s": 5}}
+    return served_space(
+        served_models(base_url), iterations=3, extension={"parallel": 3, "providers": providers}
+    )
 
 
 def _closed_port() -> int:

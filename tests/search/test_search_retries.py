@@ -12,32 +12,18 @@ import anyio
 
 from archon_async.search import Search
 from archon_async.simulate import SimulatedServer, SimulationSettings
-from tests.search._spaces import write
+from tests.search._spaces import served_models, served_space, write
 
 
 def _space(base_url: str) -> dict[str, Any]:
-    models = [
-        {"name": name, "model": name, "model_type": "OpenAI_Compatible", "base_url": base_url}
-        for name in ("alpha", "beta")
-    ]
-    return {
-        "model_top_k_choices": [1, 2],
-        "sample_top_k_choices": [1, 2],
-        "fuser_layer_1_choices": [0, 1],
-        "maximum_inference_calls": 8,
-        "models_available": models,
-        "benchmark": "gsm8k",
-        "search_algorithm_choice": "random_search",
-        "random_search_iterations": 3,
-        "number_of_archon_configs_for_final_ranking": 0,
-        "archon_async": {
-            "dev_questions": 4,
-            "held_out_questions": 0,
-            "report_questions": 0,
-            "racing": {"enabled": False},
-            "providers": {"OpenAI_Compatible": {"max_retries": 8}},
-        },
-    }
+    return served_space(
+        served_models(base_url),
+        iterations=3,
+        dev=4,
+        sample_top_k_choices=[1, 2],
+        maximum_inference_calls=8,
+        extension={"providers": {"OpenAI_Compatible": {"max_retries": 8}}},
+    )
 
 
 def test_report_counts_requests_and_retries_as_the_server_saw_them(tmp_path: Path) -> None:
