@@ -65,18 +65,8 @@ PATHS = 6
 
 def estimate(search: Search) -> dict[str, Any]:
     """The expected spend of ``search``: calls, tokens and dollars (expected, low, high)."""
-    judged = search._benchmark.scoring == "judge"
     if search.oracle:
-        space = Space(search.settings, search.models)
-        return {
-            "mode": "oracle",
-            "architectures": min(search.planned_architectures(), len(space)),
-            "space_size": len(space),
-            "calls": 0,
-            "tokens": 0,
-            "dollars": 0.0,
-            "note": "oracle scores are computed exactly: no call is made",
-        }
+        return _oracle(search)
     dev, held = search.questions()
     report = len(search.report_questions())
     tokens, ranking = _token_model(search, dev)
@@ -87,18 +77,7 @@ def estimate(search: Search) -> dict[str, Any]:
     ranked = sorted(search.models, key=lambda m: -ranking[m.model])
     space = Space(search.settings, ranked)
     evaluations = min(search.planned_architectures(), len(space))
-    head: dict[str, Any] = {
-        "mode": search.mode,
-        "architectures": evaluations,
-        "space_size": len(space),
-    }
-    truth = Truth(space, search.effects, judged=judged)
-    paths = []
-    for draws in range(1 if search.algorithm in SCORE_FREE else PATHS):
-        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev))
-        for batch in walk(search, space, truth, len(dev), evaluations, draws=draws):
-            plan.add_batch(batch)
-        paths.append(after_search(plan, plan.totals(), len(held), report))
+    paths = _paths(search, space, tokens, dev, evaluations, (len(held), report))
     totals = {
         end: [sum(path[end][i] for path in paths) / len(paths) for i in range(3)]
         for end in ("expected", "low")
@@ -108,7 +87,9 @@ def estimate(search: Search) -> dict[str, Any]:
     capped = _cap(search, totals)
     missing = search.unpriced_models()
     return {
-        **head,
+        "mode": search.mode,
+        "architectures": evaluations,
+        "space_size": len(space),
         **({"unpriced_models": missing} if missing else {}),
         "dev_questions": len(dev),
         "held_out_questions": len(held),
@@ -120,27 +101,67 @@ def estimate(search: Search) -> dict[str, Any]:
             if len(paths) > 1
             else {}
         ),
-        "note": (
-            "with the response cache: each distinct request is sent once per question "
-            "(the model ranking's answers reused); "
-            + (
-                "early stopping by its chance under the simulated ground truth; "
-                if search.algorithm in SCORE_FREE
-                else f"the mean of {PATHS} runs on scores drawn from the simulated ground "
-                "truth (paired, as a run's are; 'paths': the calls of the least and most "
-                "costly of them); "
-            )
-            + "the final ranking's race to its last pass (each pass anew) and the chosen "
-            "architecture's run on the report questions; "
-            "parse retries as measured; "
-            f"tokens: {tokens.source}; dollars at list prices"
-            + (f" (no price for {', '.join(missing)}: not in them)" if missing else "")
-            + "; "
-            "high: no cache at all, the most costly run, the longest replies measured and "
-            "the most racing measured; low: every architecture after the first batch "
-            "stopped early"
-        ),
+        "note": _note(search, tokens, missing),
     }
+
+
+def _oracle(search: Search) -> dict[str, Any]:
+    """An oracle search's estimate: nothing is called."""
+    space = Space(search.settings, search.models)
+    return {
+        "mode": "oracle",
+        "architectures": min(search.planned_architectures(), len(space)),
+        "space_size": len(space),
+        "calls": 0,
+        "tokens": 0,
+        "dollars": 0.0,
+        "note": "oracle scores are computed exactly: no call is made",
+    }
+
+
+def _paths(
+    search: Search,
+    space: Space,
+    tokens: TokenModel,
+    dev: list[Any],
+    evaluations: int,
+    after: tuple[int, int],
+) -> list[dict[str, list[float]]]:
+    """The spend (expected, low, high: calls, tokens, dollars) of each walked run: one
+    for random and grid search, `PATHS` for a model-based algorithm; ``after``: the
+    final-ranking and report questions."""
+    truth = Truth(space, search.effects, judged=search._benchmark.scoring == "judge")
+    paths = []
+    for draws in range(1 if search.algorithm in SCORE_FREE else PATHS):
+        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev))
+        for batch in walk(search, space, truth, len(dev), evaluations, draws=draws):
+            plan.add_batch(batch)
+        paths.append(after_search(plan, plan.totals(), *after))
+    return paths
+
+
+def _note(search: Search, tokens: TokenModel, missing: list[str]) -> str:
+    """What the estimate assumes, in words."""
+    return (
+        "with the response cache: each distinct request is sent once per question "
+        "(the model ranking's answers reused); "
+        + (
+            "early stopping by its chance under the simulated ground truth; "
+            if search.algorithm in SCORE_FREE
+            else f"the mean of {PATHS} runs on scores drawn from the simulated ground "
+            "truth (paired, as a run's are; 'paths': the calls of the least and most "
+            "costly of them); "
+        )
+        + "the final ranking's race to its last pass (each pass anew) and the chosen "
+        "architecture's run on the report questions; "
+        "parse retries as measured; "
+        f"tokens: {tokens.source}; dollars at list prices"
+        + (f" (no price for {', '.join(missing)}: not in them)" if missing else "")
+        + "; "
+        "high: no cache at all, the most costly run, the longest replies measured and "
+        "the most racing measured; low: every architecture after the first batch "
+        "stopped early"
+    )
 
 
 def _cap(search: Search, totals: dict[str, list[float]]) -> dict[str, Any]:

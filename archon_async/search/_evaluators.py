@@ -82,32 +82,9 @@ def cost_weight(settings: SearchFile) -> float:
 async def _engine_evaluators(
     search: Search, stack: AsyncExitStack
 ) -> Callable[[Space], EngineEvaluator]:
-    from ..callpath import CallPath, SpendJournal
-
     dev, final, report = search._questions.splits()
     ranking = search.ranking_questions(dev)
-    simulate: Any = False
-    if search.simulate:
-        # The call path starts the server from these settings, so its cache entries are
-        # keyed by them, not by the server's port: a rerun (a resumed search) finds them.
-        simulate = search.simulation_settings([*dev, *final, *ranking, *report])
-    # One call path for the whole search: every architecture shares its limits, and its
-    # response cache (in the run dir) makes layers that architectures share, a resumed
-    # search and the baseline's answers cost nothing the second time.
-    callpath = CallPath(
-        keys=None if search.simulate else search.keys,
-        simulate=simulate,
-        cache=search.run_dir / "cache.sqlite",
-        providers=search.settings.archon_async.providers or None,
-        budget=search._spending.hard_cap(),
-    )
-    await stack.enter_async_context(callpath)
-    # Each request is recorded before it is sent: a killed search's spend is known to
-    # the next run (`spent_before`), so the hard cap spans every run, kills included.
-    callpath.journal = SpendJournal(search.run_dir / SPEND_JOURNAL)
-    stack.callback(callpath.journal.close)
-    search.callpath = callpath
-    search.simulator = callpath.simulator
+    callpath = await _callpath(search, stack, [*dev, *final, *ranking, *report])
     options: dict[str, Any] = {"seed": search.seed, "callpath": callpath}
     ext = search.settings.archon_async
     judge = _single(search._resolve(search.settings.judge_model))
@@ -136,6 +113,35 @@ async def _engine_evaluators(
         return evaluator
 
     return engine
+
+
+async def _callpath(search: Search, stack: AsyncExitStack, questions: list[Any]) -> Any:
+    """The search's one call path, entered on ``stack``: every architecture shares its
+    limits, and its response cache (in the run dir) makes layers that architectures share,
+    a resumed search and the baseline's answers cost nothing the second time; a simulated
+    search's server answers ``questions``."""
+    from ..callpath import CallPath, SpendJournal
+
+    simulate: Any = False
+    if search.simulate:
+        # The call path starts the server from these settings, so its cache entries are
+        # keyed by them, not by the server's port: a rerun (a resumed search) finds them.
+        simulate = search.simulation_settings(questions)
+    callpath = CallPath(
+        keys=None if search.simulate else search.keys,
+        simulate=simulate,
+        cache=search.run_dir / "cache.sqlite",
+        providers=search.settings.archon_async.providers or None,
+        budget=search._spending.hard_cap(),
+    )
+    await stack.enter_async_context(callpath)
+    # Each request is recorded before it is sent: a killed search's spend is known to
+    # the next run (`spent_before`), so the hard cap spans every run, kills included.
+    callpath.journal = SpendJournal(search.run_dir / SPEND_JOURNAL)
+    stack.callback(callpath.journal.close)
+    search.callpath = callpath
+    search.simulator = callpath.simulator
+    return callpath
 
 
 def simulation_settings(search: Search, questions: list[Any]) -> Any:

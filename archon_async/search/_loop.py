@@ -78,80 +78,121 @@ async def search_events(search: Search) -> AsyncGenerator[SearchEvent, None]:
         space = Space(search.settings, ranked)
         if not len(space):  # dollars depend on which model ranks first (it fuses last)
             raise ConfigError(space.why_empty(), source=str(search.path))
-        evaluator = evaluator_for(space)
-        race = _race(search, evaluator, record)
-        scores: dict[Candidate, float] = {}
-        proposals = make_algorithm(
-            search.algorithm, space, scores, seed=search.seed, batch=search.parallel
-        )
-        stop = ""
-        count = 0
-        # The architectures budget caps the planned evaluations; reaching it is a stop.
-        limit = search.planned_architectures()
-        for batch in proposals:
-            stop = spending.over_budget(record)
-            if stop:
-                break
-            batch = batch[: limit - count]
-            done = await _evaluate_batch(search, evaluator, record, batch, count, scores)
-            count += len(batch)
-            for evaluation in done:
-                sent = spending.spent_so_far() if search.callpath is not None else None
-                event = _event(evaluation, record, min(limit, len(space)), sent)
-                yield SearchEvent("evaluated", event)
-            spending.save_spent(record)
-            stop = spending.cap_reached()
-            if stop:
-                break  # the batch's cut evaluations are not told: a resume redoes them
-            if race is not None:
-                answered = race.answered
-                try:  # the leaders rest on more questions before the next proposals
-                    made = await race.follow_leaders(scores, upto=count)
-                except BudgetExceededError:
-                    stop = spending.cap_reason()
-                    break
-                if made:
-                    yield _raced(search, made, race.answered - answered)
-            if count >= limit:
-                if limit < min(search.evaluations, len(space)):
-                    stop = "budget: architectures"
-                break  # never resume the algorithm past its last scored proposal
+        run = _Run(search, space, evaluator_for(space), record)
+        async for event in _proposals(run):
+            yield event
         record.rewrite()  # in proposal order, whatever order they finished in
-        if stop:
-            yield SearchEvent("stopped", {"reason": stop})
-        truth = getattr(evaluator, "truth", None)
-        head = _report_head(search, space, stop)
-        chosen = None
-        count = search.settings.number_of_archon_configs_for_final_ranking
-        try:
-            if race is not None and race.size > race.dev and count and not stop:
-                async for progress in race.final_stages(count):
-                    yield SearchEvent("final_scored", progress)
-                final = race.final_ranking
-                # Each with its pooled estimate; listed by what chose, best first.
-                points = [race.final_points(entry["key"]) for entry in final]
-                final = choose(space, list(record.evaluations.values()), final, points)
-                record.save_json("final_ranking.json", final)
-                head["final_ranking"] = final
-                if final:
-                    head["chosen_by"] = CHOSEN_BY
-                    chosen = final[0]["key"]
-            if chosen is not None:
-                head["held_out"] = await _held_out(search, evaluator, record, chosen)
-        except (BudgetExceededError, WallTimeUp) as exc:
-            # The cap ran out in the final stages: the search's results stand, written
-            # below; a rerun with a larger budget finishes them from the record.
-            stop = "budget: wall_time_s" if isinstance(exc, WallTimeUp) else spending.cap_reason()
-            head["stopped_by"] = stop
-            yield SearchEvent("stopped", {"reason": stop})
-        if race is not None:
-            head["racing"] = race.spend()
-        head["wall_time_s"] = spending.elapsed()  # final stages too
-        head["sent"] = spending.sent()
-        spending.save_outside(record, before, search.outside)
-        spending.save_spent(record)
-        search.result = write_outputs(record, space, head, truth, chosen=chosen)
+        if run.stop:
+            yield SearchEvent("stopped", {"reason": run.stop})
+        head = _report_head(search, space, run.stop)
+        async for event in _final_stages(run, head):
+            yield event
+        search.result = _write(run, head, before)
     yield SearchEvent("finished", search.result)
+
+
+@dataclass
+class _Run:
+    """What the steps of a search after the model ranking share: the space, its
+    evaluator, the record, the race (None for exact scores), the scores told to the
+    algorithm, why it stopped ("" while it runs) and the chosen finalist's key."""
+
+    search: Search
+    space: Space
+    evaluator: Any
+    record: RunRecord
+    race: Race | None = None
+    scores: dict[Candidate, float] = field(default_factory=dict)
+    stop: str = ""
+    chosen: str | None = None
+
+    def __post_init__(self) -> None:
+        self.race = _race(self.search, self.evaluator, self.record)
+
+
+async def _proposals(run: _Run) -> AsyncIterator[SearchEvent]:
+    """The algorithm's proposals in batches, each evaluated concurrently and recorded,
+    the leaders raced after each batch; ends at the planned evaluations or a stop
+    (``run.stop``)."""
+    search, record, race = run.search, run.record, run.race
+    spending = search._spending
+    proposals = make_algorithm(
+        search.algorithm, run.space, run.scores, seed=search.seed, batch=search.parallel
+    )
+    count = 0
+    # The architectures budget caps the planned evaluations; reaching it is a stop.
+    limit = search.planned_architectures()
+    for batch in proposals:
+        run.stop = spending.over_budget(record)
+        if run.stop:
+            break
+        batch = batch[: limit - count]
+        done = await _evaluate_batch(search, run.evaluator, record, batch, count, run.scores)
+        count += len(batch)
+        for evaluation in done:
+            sent = spending.spent_so_far() if search.callpath is not None else None
+            event = _event(evaluation, record, min(limit, len(run.space)), sent)
+            yield SearchEvent("evaluated", event)
+        spending.save_spent(record)
+        run.stop = spending.cap_reached()
+        if run.stop:
+            break  # the batch's cut evaluations are not told: a resume redoes them
+        if race is not None:
+            answered = race.answered
+            try:  # the leaders rest on more questions before the next proposals
+                made = await race.follow_leaders(run.scores, upto=count)
+            except BudgetExceededError:
+                run.stop = spending.cap_reason()
+                break
+            if made:
+                yield _raced(search, made, race.answered - answered)
+        if count >= limit:
+            if limit < min(search.evaluations, len(run.space)):
+                run.stop = "budget: architectures"
+            break  # never resume the algorithm past its last scored proposal
+
+
+async def _final_stages(run: _Run, head: dict[str, Any]) -> AsyncIterator[SearchEvent]:
+    """The final stages among the leaders (the final ranking, into ``head`` and
+    ``final_ranking.json``) and the chosen one's held-out score, unless the search
+    stopped; a cap reached here stops them (``run.stop``), the results so far stand."""
+    search, record, race = run.search, run.record, run.race
+    count = search.settings.number_of_archon_configs_for_final_ranking
+    try:
+        if race is not None and race.size > race.dev and count and not run.stop:
+            async for progress in race.final_stages(count):
+                yield SearchEvent("final_scored", progress)
+            final = race.final_ranking
+            # Each with its pooled estimate; listed by what chose, best first.
+            points = [race.final_points(entry["key"]) for entry in final]
+            final = choose(run.space, list(record.evaluations.values()), final, points)
+            record.save_json("final_ranking.json", final)
+            head["final_ranking"] = final
+            if final:
+                head["chosen_by"] = CHOSEN_BY
+                run.chosen = final[0]["key"]
+        if run.chosen is not None:
+            head["held_out"] = await _held_out(search, run.evaluator, record, run.chosen)
+    except (BudgetExceededError, WallTimeUp) as exc:
+        # The cap ran out in the final stages: the search's results stand, written
+        # below; a rerun with a larger budget finishes them from the record.
+        spending = search._spending
+        run.stop = "budget: wall_time_s" if isinstance(exc, WallTimeUp) else spending.cap_reason()
+        head["stopped_by"] = run.stop
+        yield SearchEvent("stopped", {"reason": run.stop})
+
+
+def _write(run: _Run, head: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """The spend kept for a resume and the outputs; returns the report."""
+    spending = run.search._spending
+    if run.race is not None:
+        head["racing"] = run.race.spend()
+    head["wall_time_s"] = spending.elapsed()  # final stages too
+    head["sent"] = spending.sent()
+    spending.save_outside(run.record, before, run.search.outside)
+    spending.save_spent(run.record)
+    truth = getattr(run.evaluator, "truth", None)
+    return write_outputs(run.record, run.space, head, truth, chosen=run.chosen)
 
 
 async def _rank(

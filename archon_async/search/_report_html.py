@@ -212,14 +212,11 @@ def _final_html(report: dict[str, Any]) -> str:
     )
 
 
-def report_html(
-    report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
-) -> str:
-    """``report.html`` of ``report`` (``report.json``'s content), the evaluations and
-    their Pareto ``front`` by ``cost``."""
+def _leaderboard_rows(evaluations: list[Evaluation]) -> str:
+    """The leaderboard's rows: the best 100 by objective (the earlier first on a tie)."""
     esc = html.escape
     ranked = sorted(evaluations, key=lambda e: (-e.objective, e.n))
-    rows = "".join(
+    return "".join(
         f"<tr><td>{i}</td><td>{esc(e.key)}</td>"
         f"<td>{esc(Candidate.from_params(e.params).describe())}</td><td>{e.score:.2f}</td>"
         f"<td>{e.ci[0]:.2f} to {e.ci[1]:.2f}</td><td>{e.calls_per_query:g}</td>"
@@ -227,19 +224,31 @@ def report_html(
         f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
         for i, e in enumerate(ranked[:100], 1)
     )
-    spent = report.get("spend") or {}
-    spend_rows = "".join(
-        f"<tr><td>{esc(m)}</td><td>{int(u['calls']):,}</td><td>{int(u['tokens']):,}</td>"
-        f"<td>{usd_text(u['dollars'])}</td></tr>"
+
+
+def _spend_rows(spent: dict[str, Any]) -> str:
+    """The spend table's rows: each model's calls, tokens and dollars, then the total."""
+    rows = "".join(
+        f"<tr><td>{html.escape(m)}</td><td>{int(u['calls']):,}</td>"
+        f"<td>{int(u['tokens']):,}</td><td>{usd_text(u['dollars'])}</td></tr>"
         for m, u in (spent.get("by_model") or {}).items()
     )
-    if spend_rows:
-        spend_rows += (
-            f"<tr><th>total</th><th>{spent['calls']:,}</th><th>{spent['tokens']:,}</th>"
-            f"<th>{usd_text(spent['dollars'])}</th></tr>"
-        )
-    else:
-        spend_rows = '<tr><td colspan="4">no calls were made (oracle scores)</td></tr>'
+    if not rows:
+        return '<tr><td colspan="4">no calls were made (oracle scores)</td></tr>'
+    return rows + (
+        f"<tr><th>total</th><th>{spent['calls']:,}</th><th>{spent['tokens']:,}</th>"
+        f"<th>{usd_text(spent['dollars'])}</th></tr>"
+    )
+
+
+def report_html(
+    report: dict[str, Any], evaluations: list[Evaluation], front: list[Evaluation], cost: str
+) -> str:
+    """``report.html`` of ``report`` (``report.json``'s content), the evaluations and
+    their Pareto ``front`` by ``cost``."""
+    esc = html.escape
+    rows = _leaderboard_rows(evaluations)
+    spend_rows = _spend_rows(report.get("spend") or {})
     facts = "".join(
         f"<tr><th>{esc(k)}</th><td>{_fact_html(v)}</td></tr>"
         for k, v in report.items()

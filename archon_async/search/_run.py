@@ -102,59 +102,28 @@ class Search:
     ) -> None:
         if oracle and not simulate:
             raise ConfigError("--oracle scores by the simulated ground truth: add --simulate")
+        if sampled and not oracle:
+            raise ConfigError("sampled draws outcomes from the ground truth: add oracle")
         self.path = Path(space_file)
         self.settings, self.models = load_search_file(self.path)
         ext = self.settings.archon_async
-        benchmark = benchmark or self.settings.benchmark
-        if not benchmark:  # Archon's files always name one; guessing would search the wrong task
-            raise ConfigError(
-                'no benchmark: set "benchmark" in the file (e.g. "gsm8k", Archon\'s '
-                '"arena_hard_auto") or give --benchmark NAME',
-                source=str(space_file),
-            )
-        self.benchmark = benchmark_name(benchmark)
+        self.benchmark = _benchmark(benchmark or self.settings.benchmark, self.path)
         self.algorithm = algorithm or self.settings.algorithm()
         check_algorithm(self.algorithm)  # now: the model ranking's calls come before it runs
         self.seed = seed
         self.simulate = simulate
         self.oracle = oracle
-        if sampled and not oracle:
-            raise ConfigError("sampled draws outcomes from the ground truth: add oracle")
         self.sampled = sampled
-        self.mode = (
-            ("sampled" if sampled else "oracle") if oracle else "simulated" if simulate else "real"
-        )
+        self.mode = _mode(simulate=simulate, oracle=oracle, sampled=sampled)
         self.budget = search_budget(budget, str(self.path)) or ext.budget
         self.parallel = parallel or ext.parallel
         self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
         self.keys = keys
-        try:
-            self.effects = Effects.model_validate({"seed": seed, **ext.simulation})
-        except ValidationError as exc:
-            raise validation_error(
-                exc, str(self.path), Effects, ("archon_async", "simulation")
-            ) from None
+        self.effects = _effects(self.path, seed, ext.simulation)
         if ext.providers:
-            from .._registry import Registry
-            from ..callpath._settings import validated_settings
-
-            # Named in the search file, before anything runs.
-            validated_settings(
-                ext.providers,
-                registry=Registry.default(),
-                source=str(self.path),
-                root=("archon_async", "providers"),
-            )
+            _check_providers(self.path, ext.providers)
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
-        from ..benchmarks import get_benchmark
-
-        self._benchmark = get_benchmark(self.benchmark, path=data)
-        self._questions = QuestionSets(
-            self.settings, self._benchmark, name=self.benchmark, seed=seed, source=str(self.path)
-        )
-        if self.mode != "oracle":  # question sets that do not fit: said now, not mid-run
-            self._questions.counts(len(self._benchmark.items()))
-        check_judging(self, self._benchmark.scoring)
+        self._load_questions(data)
         self.result: dict[str, Any] | None = None
         check_prices(self)
         space = Space(self.settings, self.models)
@@ -169,6 +138,23 @@ class Search:
         self.simulator: Any = None
         # The budget's state as the search runs: caps, spend, wall time.
         self._spending = Spending(self)
+
+    def _load_questions(self, data: str | Path | None) -> None:
+        """The benchmark and its seeded question sets; sets that do not fit it and a
+        judge the benchmark cannot use are refused now, not mid-run."""
+        from ..benchmarks import get_benchmark
+
+        self._benchmark = get_benchmark(self.benchmark, path=data)
+        self._questions = QuestionSets(
+            self.settings,
+            self._benchmark,
+            name=self.benchmark,
+            seed=self.seed,
+            source=str(self.path),
+        )
+        if self.mode != "oracle":  # question sets that do not fit: said now, not mid-run
+            self._questions.counts(len(self._benchmark.items()))
+        check_judging(self, self._benchmark.scoring)
 
     def _default_run_dir(self) -> Path:
         ext = self.settings.archon_async
@@ -279,6 +265,59 @@ class Search:
             dollars = usd(max(0.0, result["dollars"]["expected"] - spent["dollars"]))
             result["remaining"] = left | {"dollars": dollars}
         return result
+
+
+def _benchmark(name: str | None, path: Path) -> str:
+    """Our name of the search's benchmark.
+
+    Raises:
+        ConfigError: none is named (Archon's files always name one; guessing would search
+            the wrong task).
+    """
+    if not name:
+        raise ConfigError(
+            'no benchmark: set "benchmark" in the file (e.g. "gsm8k", Archon\'s '
+            '"arena_hard_auto") or give --benchmark NAME',
+            source=str(path),
+        )
+    return benchmark_name(name)
+
+
+def _mode(*, simulate: bool, oracle: bool, sampled: bool) -> str:
+    """How architectures are scored: ``real`` calls, ``simulated`` ones, the ``oracle``'s
+    exact expected score, or outcomes ``sampled`` from it."""
+    if oracle:
+        return "sampled" if sampled else "oracle"
+    return "simulated" if simulate else "real"
+
+
+def _effects(path: Path, seed: int, simulation: dict[str, Any]) -> Effects:
+    """The simulated effects of our section's ``simulation``, seeded by the search.
+
+    Raises:
+        ConfigError: a bad ``simulation`` setting (named by its place in the file).
+    """
+    try:
+        return Effects.model_validate({"seed": seed, **simulation})
+    except ValidationError as exc:
+        raise validation_error(exc, str(path), Effects, ("archon_async", "simulation")) from None
+
+
+def _check_providers(path: Path, providers: dict[str, Any]) -> None:
+    """Our section's ``providers`` (limits of the call path), checked before anything runs.
+
+    Raises:
+        ConfigError: a bad provider setting (named by its place in the file).
+    """
+    from .._registry import Registry
+    from ..callpath._settings import validated_settings
+
+    validated_settings(
+        providers,
+        registry=Registry.default(),
+        source=str(path),
+        root=("archon_async", "providers"),
+    )
 
 
 #: Settings that do not make a search another one: how far it may go (Archon's iteration
