@@ -34,7 +34,6 @@ from ._exceptions import (
     ArchonError,
     ComponentError,
     ConfigError,
-    InvalidInputError,
     LayerFailedGroup,
     ProviderError,
 )
@@ -49,7 +48,7 @@ from ._trace import ComponentTrace, FinalChoice, Result, Trace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
 from .callpath._callpath import validated_settings
-from .callpath._samples import MAX_DRAWS
+from .callpath._samples import check_draw
 from .core import Component, Scorer
 
 if TYPE_CHECKING:
@@ -320,17 +319,15 @@ class Engine:
                 above 0): at temperature 0 a real model answers the same again.
 
         Raises:
-            InvalidInputError: the messages or overrides are malformed (before any call).
+            InvalidInputError: the messages, overrides or ``draw`` are malformed (before any
+                call).
             BudgetExceededError: the engine's or the call path's budget is spent (before
                 any call); the runs in flight finish.
             LayerFailedGroup: every component of a layer failed.
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
-        if type(draw) is not int or not 0 <= draw < MAX_DRAWS:  # bool, None, 0.0: refused
-            raise InvalidInputError(
-                f"draw must be a whole number from 0 to {MAX_DRAWS - 1}, not {draw!r}"
-            )
+        check_draw(draw)
         if temperature is None and max_tokens is None and on_delta is None:
             options = self._plain_options  # a batch's every prompt: the same, built once
         else:

@@ -17,14 +17,14 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import anyio
 
 from .._admission import current_ticket
 from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
-from .._exceptions import ArchonError, ConfigError
+from .._exceptions import ArchonError, ConfigError, InvalidInputError
 from .._keys import KeysArgument, hidden_keys
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
@@ -34,7 +34,7 @@ from ._cached import CachedCalls
 from ._home import check_home, forward, start_loop_thread, stop_loop_thread
 from ._journal import SpendJournal
 from ._redis import RedisLimits
-from ._samples import DRAW_STRIDE
+from ._samples import DRAW_STRIDE, check_draw
 from ._sender import Outcome, Sender
 from ._settings import validated_settings
 from ._simulated import (
@@ -417,9 +417,15 @@ class CallPath:
                 count from ``draw * DRAW_STRIDE`` (draw 0: from 0; see `_samples`).
 
         Raises:
+            InvalidInputError: ``draw`` is not a whole number from 0 to 2**31 - 1 (when
+                awaited, before any call).
             ProviderError: the call failed after its retries (``call_record`` set).
             ConfigError: the provider is not configured.
         """
+        try:
+            check_draw(draw)
+        except InvalidInputError as error:
+            return _refused(error)
         if ticket is None:
             ticket = current_ticket.get()
         base = draw * DRAW_STRIDE
@@ -453,7 +459,15 @@ class CallPath:
         Returns:
             Per sample, in order, its response and record, or the `ProviderError` it met
             (a request's error, shared by its samples, carries its record once).
+
+        Raises:
+            InvalidInputError: ``draw`` is not a whole number from 0 to 2**31 - 1 (when
+                awaited, before any call).
         """
+        try:
+            check_draw(draw)
+        except InvalidInputError as error:
+            return _refused(error)
         if ticket is None:
             ticket = current_ticket.get()
         base = draw * DRAW_STRIDE
@@ -502,3 +516,9 @@ class CallPath:
         if self._loop is not asyncio.get_running_loop():
             return await self._forward(work())
         return await work()
+
+
+async def _refused(error: ArchonError) -> NoReturn:
+    """What a public call refused before any call returns: a coroutine raising ``error``,
+    so that the refusal comes when it is awaited, as a coroutine function's would."""
+    raise error

@@ -31,7 +31,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from .._exceptions import BadRequestError, ProviderError, ProviderStatusError
+from .._exceptions import BadRequestError, InvalidInputError, ProviderError, ProviderStatusError
 from .._types import CallRecord, ChatRequest, ChatResponse
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "MAX_DRAWS",
     "SAMPLES_FIELD",
     "NRefusals",
+    "check_draw",
     "chunk_sizes",
     "most_allowed",
     "numbered",
@@ -62,6 +63,23 @@ DRAW_STRIDE = 1 << 32
 #: ``(MAX_DRAWS - 1) * DRAW_STRIDE + DRAW_STRIDE - 1``, is 2**63 - 1, the largest integer a
 #: cache file (SQLite's signed 64-bit INTEGER) stores.
 MAX_DRAWS = 1 << 31
+
+
+def check_draw(draw: object) -> None:
+    """Refuse a ``draw`` that is not a whole number from 0 to ``MAX_DRAWS - 1``: what
+    `Engine.generate` and `CallPath.complete` / `complete_samples` check before any call.
+
+    Raises:
+        InvalidInputError: ``draw`` is a bool, None, a float, a string, negative, or past
+            the last draw whose sample numbers a cache file can store.
+    """
+    # type() is not isinstance(): True and False are ints to isinstance, and 1.0 compares
+    # equal to 1, but neither says which draw was meant.
+    if type(draw) is not int or not 0 <= draw < MAX_DRAWS:
+        raise InvalidInputError(
+            f"draw must be a whole number from 0 to {MAX_DRAWS - 1}, not {draw!r}: pass an "
+            "int (0, the default, is the usual numbering; d > 0 an independent answer)"
+        )
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
 # "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",

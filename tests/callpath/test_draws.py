@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from archon_async import CallPath, Engine, InvalidInputError
+from archon_async import CallPath, ChatRequest, Engine, InvalidInputError
 from archon_async.callpath._samples import DRAW_STRIDE, MAX_DRAWS
 from archon_async.simulate import SimulationSettings
+from tests.conftest import FakeProvider, fake_registry
 
 QUESTION = "What is 17 * 23?"
 GENERATOR = {"type": "generator", "model": "sim-a", "model_type": "OpenAI_API", "samples": 3}
@@ -96,3 +97,29 @@ async def test_a_draw_that_is_not_a_whole_number_is_refused_before_any_call(
         last = await engine.generate(QUESTION, draw=MAX_DRAWS - 1)
         assert last.trace.totals()["calls"] == 4
     assert max(_samples(tmp_path / "cache.sqlite")) >= (MAX_DRAWS - 1) * DRAW_STRIDE
+
+
+@pytest.mark.parametrize("draw", [-1, 1.5, "1", True, False, None, 0.0, MAX_DRAWS, 2**40])
+async def test_the_call_path_refuses_a_bad_draw_itself_before_any_call(
+    draw: Any, tmp_path: Path
+) -> None:
+    """`CallPath.complete` and `complete_samples` are public: they used to trust ``draw``
+    (only `Engine.generate` checked it), so -1 asked sample -2**32 of the cache and a draw
+    past 2**31 numbered samples SQLite cannot store."""
+    provider = FakeProvider(reply=lambda request: "an answer")
+    request = ChatRequest(
+        model="m", model_type="Fake_API", messages=[{"role": "user", "content": QUESTION}]
+    )
+    said = "draw must be a whole number from 0 to 2147483647, not .*: pass an int"
+    async with CallPath(registry=fake_registry(provider), cache=tmp_path / "c.sqlite") as calls:
+        refused = calls.complete(request, draw=draw)  # refused when awaited, as a coroutine
+        with pytest.raises(InvalidInputError, match=said):
+            await refused
+        with pytest.raises(InvalidInputError, match=said):
+            await calls.complete_samples(request, 3, draw=draw)
+        assert provider.requests == [] and calls.spent().calls == 0
+        # The largest draw is served, at its own sample numbers.
+        await calls.complete(request, draw=MAX_DRAWS - 1)
+        await calls.complete_samples(request, 2, draw=MAX_DRAWS - 1)
+    assert len(provider.requests) == 2
+    assert _samples(tmp_path / "c.sqlite") == [(MAX_DRAWS - 1) * DRAW_STRIDE + j for j in (0, 1)]
