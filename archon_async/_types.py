@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
-from ._exceptions import InvalidInputError
+from ._exceptions import InvalidInputError, ProviderError
 
 __all__ = [
     "CallRecord",
     "ChatRequest",
     "ChatResponse",
+    "FailedChoice",
     "Message",
     "Usage",
     "normalize_messages",
@@ -88,6 +89,16 @@ class ChatResponse:
     finish_reason: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     choices: tuple[ChatResponse, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FailedChoice(ChatResponse):
+    """A choice of an ``n`` > 1 reply that came without text while others have some (OpenAI
+    and Gemini give each choice its own finish reason: a filter can block one sample of
+    five), in the reply's ``choices``: ``text`` is empty and ``error`` is what a request
+    for that sample alone would have raised. The call path makes it that sample's error."""
+
+    error: ProviderError = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from ._http import STREAM_EXTENSION, rate_limit_headers, retry_after_from_header
 from ._logging import get_logger
 from ._redact import redact_secret
 from ._streaming import DeltaCallback
-from ._types import CallRecord, ChatRequest, ChatResponse, Message, Usage
+from ._types import CallRecord, ChatRequest, ChatResponse, FailedChoice, Message, Usage
 
 if TYPE_CHECKING:
     from ._http_client import ReplyTooLargeError, make_http_client
@@ -54,6 +54,7 @@ __all__ = [
     "ComponentSpec",
     "ConfigError",
     "DeltaCallback",
+    "FailedChoice",
     "IncompleteReplyError",
     "MalformedResponseError",
     "Message",

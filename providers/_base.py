@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import orjson
@@ -21,6 +21,7 @@ from archon_async.core import (
     ChatRequest,
     ChatResponse,
     ConfigError,
+    FailedChoice,
     IncompleteReplyError,
     MalformedResponseError,
     ProviderConnectionError,
@@ -42,8 +43,10 @@ if TYPE_CHECKING:
 __all__ = [
     "HttpProvider",
     "JsonObject",
+    "first_text",
     "gemini_usage",
     "merge_extra",
+    "read_choices",
     "require_text",
     "token_usage",
     "with_choices",
@@ -467,11 +470,41 @@ def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:
     return Usage(*(value if isinstance(value, int) else 0 for value in counts))
 
 
+def read_choices(
+    request: ChatRequest, choices: list[Any], read: Callable[[Any], tuple[str, str | None]]
+) -> list[tuple[str, str | None] | IncompleteReplyError]:
+    """Each choice's text and finish reason, as ``read`` takes them from one.
+
+    For a request of ``n`` > 1, a choice that ends without text for a reason it gives (a
+    filter blocked that sample, or its tokens ran out) is that choice's error, in its
+    place, while another choice has text: the others were answered and paid for.
+
+    Raises:
+        ProviderError: a choice ``read`` refuses otherwise (no text for no reason: the
+            request is worth another attempt), or, for ``n`` > 1, no choice has text.
+    """
+    if request.n <= 1:
+        return [read(choice) for choice in choices]
+    read_all: list[tuple[str, str | None] | IncompleteReplyError] = []
+    for choice in choices:
+        try:
+            read_all.append(read(choice))
+        except IncompleteReplyError as error:
+            read_all.append(error)
+    errors = [each for each in read_all if isinstance(each, IncompleteReplyError)]
+    if len(errors) == len(read_all):
+        raise errors[0]  # no text at all: as a reply of one sample would
+    return read_all
+
+
 def with_choices(
-    first: ChatResponse, choices: list[tuple[str, str | None]], usage: Usage
+    first: ChatResponse,
+    choices: list[tuple[str, str | None] | IncompleteReplyError],
+    usage: Usage,
 ) -> ChatResponse:
-    """A reply of ``n`` > 1 samples: ``first`` (choice 0, with the request's usage) holding
-    every choice as its own response with its share of the usage.
+    """A reply of ``n`` > 1 samples: ``first`` (the first choice with text, with the
+    request's usage) holding every choice as its own response with its share of the usage
+    (a choice ``read_choices`` found without text as a `FailedChoice`).
 
     Providers count the prompt once for all choices and the completion tokens together, so
     each choice gets an even share of the prompt tokens and a share of the completion
@@ -480,21 +513,33 @@ def with_choices(
     count = len(choices)
     inputs = [usage.input_tokens // count] * count
     inputs[0] += usage.input_tokens - sum(inputs)
-    lengths = [max(len(text), 1) for text, _ in choices]
+    lengths = [
+        1 if isinstance(each, IncompleteReplyError) else max(len(each[0]), 1) for each in choices
+    ]
     outputs = [usage.output_tokens * length // sum(lengths) for length in lengths]
     outputs[0] += usage.output_tokens - sum(outputs)
-    return dataclasses.replace(
-        first,
-        choices=tuple(
-            ChatResponse(
-                text=text,
-                usage=Usage(inputs[i], outputs[i]),
-                model=first.model,
-                finish_reason=finish,
+    replies: list[ChatResponse] = []
+    for i, each in enumerate(choices):
+        share = Usage(inputs[i], outputs[i])
+        if isinstance(each, IncompleteReplyError):
+            failed = FailedChoice(
+                text="", usage=share, model=first.model, finish_reason=each.finish_reason,
+                error=each,
+            )  # fmt: skip
+            replies.append(failed)
+        else:
+            replies.append(
+                ChatResponse(text=each[0], usage=share, model=first.model, finish_reason=each[1])
             )
-            for i, (text, finish) in enumerate(choices)
-        ),
-    )
+    return dataclasses.replace(first, choices=tuple(replies))
+
+
+def first_text(
+    choices: list[tuple[str, str | None] | IncompleteReplyError],
+) -> tuple[str, str | None]:
+    """The text and finish reason of the first choice with text (`read_choices` returns
+    at least one)."""
+    return next(each for each in choices if not isinstance(each, IncompleteReplyError))
 
 
 #: llama.cpp's refusal of ``n`` > 1 (its server's "Only one completion choice is allowed").

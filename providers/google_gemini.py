@@ -6,6 +6,7 @@ and the sampling settings in ``generationConfig``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -14,8 +15,10 @@ from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, Usage
 from ._base import (
     HttpProvider,
     JsonObject,
+    first_text,
     gemini_usage,
     merge_extra,
+    read_choices,
     require_text,
     with_choices,
 )
@@ -112,12 +115,13 @@ class GeminiProvider(HttpProvider):
             why = f" (prompt blocked: {reason})" if reason else ""
             raise self.malformed(request, f"the reply has no candidates{why}")
         usage = gemini_usage(data.get("usageMetadata"))
-        choices = [self._candidate(request, candidate, usage) for candidate in candidates]
+        choices = read_choices(request, candidates, partial(self._candidate, request, usage=usage))
+        text, reason = first_text(choices)
         first = ChatResponse(
-            text=choices[0][0],
+            text=text,
             usage=usage,
             model=str(data.get("modelVersion") or request.model),
-            finish_reason=choices[0][1],
+            finish_reason=reason,
             headers=headers,
         )
         if request.n <= 1:
@@ -136,4 +140,3 @@ class GeminiProvider(HttpProvider):
         reason = candidate.get("finishReason") if isinstance(candidate, dict) else None
         text = "".join(t for t in texts if isinstance(t, str))
         return require_text(self, request, text, finish_reason=reason, usage=usage), reason
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, ProviderSettings
@@ -15,7 +16,9 @@ from archon_async.core import ChatRequest, ChatResponse, DeltaCallback, Provider
 from ._base import (
     HttpProvider,
     JsonObject,
+    first_text,
     merge_extra,
+    read_choices,
     require_text,
     token_usage,
     with_choices,
@@ -210,12 +213,13 @@ class OpenAIChatProvider(HttpProvider):
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise self.malformed(request, "the reply has no choices")
         usage = token_usage(data.get("usage"), "prompt_tokens", "completion_tokens")
-        texts = [self._choice(request, choice, usage) for choice in choices]
+        texts = read_choices(request, choices, partial(self._choice, request, usage=usage))
+        text, reason = first_text(texts)
         first = ChatResponse(
-            text=texts[0][0],
+            text=text,
             usage=usage,
             model=str(data.get("model") or request.model),
-            finish_reason=texts[0][1],
+            finish_reason=reason,
             headers=headers,
         )
         if request.n <= 1:

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from .._exceptions import BadRequestError, InvalidInputError, ProviderError, ProviderStatusError
-from .._types import CallRecord, ChatRequest, ChatResponse
+from .._types import CallRecord, ChatRequest, ChatResponse, FailedChoice
 
 __all__ = [
     "DRAW_STRIDE",
@@ -168,12 +168,15 @@ def numbered(request: ChatRequest, samples: Sequence[int] | None) -> ChatRequest
 
 
 def sample_records(record: CallRecord, response: ChatResponse) -> list[CallRecord]:
-    """One record per sample of an ``n`` > 1 request, each with its share of the tokens."""
+    """One record per sample of an ``n`` > 1 request, each with its share of the tokens
+    (a `FailedChoice`'s with its error)."""
     records = []
     for index, choice in enumerate(response.choices):
+        failed = choice.error if isinstance(choice, FailedChoice) else None
         records.append(
             dataclasses.replace(
                 record,
+                error=None if failed is None else f"{type(failed).__name__}: {failed}",
                 input_tokens=choice.usage.input_tokens,
                 output_tokens=choice.usage.output_tokens,
                 retries=record.retries if index == 0 else 0,

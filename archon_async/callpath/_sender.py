@@ -21,7 +21,7 @@ from .._concurrency import gather, gather_map
 from .._dispatch import Dispatcher
 from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
-from .._types import CallRecord, ChatRequest, ChatResponse, Usage
+from .._types import CallRecord, ChatRequest, ChatResponse, FailedChoice, Usage
 from ._budget import Budget
 from ._journal import SpendJournal
 from ._samples import (
@@ -50,6 +50,14 @@ class Drawn(list[Outcome]):
     def __init__(self, outcomes: Iterable[Outcome] = (), refused: Iterable[CallRecord] = ()):
         super().__init__(outcomes)
         self.refused: list[CallRecord] = list(refused)
+
+
+def _failed(choice: FailedChoice, record: CallRecord) -> ProviderError:
+    """A choice of an ``n`` request that came without text, as that sample's error (its
+    record charged with the others: the request was answered and paid for)."""
+    error = choice.error
+    error.call_record = record
+    return error
 
 
 def refused_records(outcomes: Sequence[object]) -> list[CallRecord]:
@@ -243,7 +251,10 @@ class Sender:
         records = sample_records(record, response)
         for each in records:
             self.charge(each)
-        drawn: list[Outcome] = list(zip(response.choices, records, strict=True))
+        drawn: list[Outcome] = [
+            _failed(choice, each) if isinstance(choice, FailedChoice) else (choice, each)
+            for choice, each in zip(response.choices, records, strict=True)
+        ]
         if len(drawn) < size:
             return await self._draw_rest(request, size, drawn, ticket, samples)
         self.takes_n.add((request.model_type, request.model))  # no probe for it from now on
