@@ -39,8 +39,8 @@ async def server() -> AsyncIterator[tuple[str, list[tuple[str, int]]]]:
                 message = {"role": "assistant", "content": f"{body['model']} {len(asked)}.{index}"}
                 choices.append({"index": index, "message": message, "finish_reason": "stop"})
         usage = {"prompt_tokens": 10, "completion_tokens": 4 * n, "total_tokens": 10 + 4 * n}
-        return web.json_response({"id": "x", "object": "chat.completion",
-                                  "model": body["model"], "choices": choices, "usage": usage})  # fmt: skip
+        reply = {"id": "x", "object": "chat.completion", "model": body["model"]}
+        return web.json_response({**reply, "choices": choices, "usage": usage})
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
@@ -79,7 +79,7 @@ async def test_a_fallback_draws_only_the_filtered_choice() -> None:
             result = await engine.generate("a question")
     assert asked == [("strict", 5), ("lenient", 1)]
     assert sorted(text.split()[0] for text in result.candidates) == ["lenient"] + ["strict"] * 4
-    notes = [note for note in result.trace.layers[0].components[0].notes]
+    notes = result.trace.layers[0].components[0].notes
     fallback = [note for note in notes if note["event"] == "fallback"]
     assert len(fallback) == 1 and fallback[0]["samples"] == 1
 
