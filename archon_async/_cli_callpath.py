@@ -20,6 +20,7 @@ from ._architecture import Architecture
 from ._cli_common import UsageError, positive_float, positive_int, run_async
 from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
+from .callpath._budget import unpriced_models
 
 __all__ = [
     "add_callpath_options",
@@ -253,9 +254,7 @@ def check_budget_fits(architecture: Architecture, args: argparse.Namespace) -> N
     """
     max_cost = getattr(args, "max_cost", None)
     if max_cost is not None:
-        from .callpath._estimate import estimate  # only with --max-cost
-
-        unpriced = sorted(estimate(architecture, ["?"]).unpriced_models)
+        unpriced = unpriced_models(architecture)  # at list prices, as --max-cost counts
         if unpriced:
             raise UsageError(
                 f"--max-cost {max_cost:g} cannot cap this run: {', '.join(unpriced)} "

@@ -22,7 +22,22 @@ from .._exceptions import BudgetExceededError, ConfigError, InvalidInputError
 from .._pricing import DEFAULT_PRICES, cost_usd, usd_text
 from .._types import CallRecord
 
-__all__ = ["Budget", "BudgetSnapshot", "Spend"]
+__all__ = ["Budget", "BudgetSnapshot", "Spend", "unpriced_models"]
+
+
+def unpriced_models(
+    architecture: Any, prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES
+) -> list[str]:
+    """The models ``architecture`` (an `Architecture`) calls that have no price in
+    ``prices`` (sorted, once each): a dollar cap could never stop their calls. What
+    `Budget.refuse_unpriced` and the command line's ``--max-cost`` check each word in their
+    own terms.
+    """
+    from ._estimate import estimate  # only for a cost cap: estimate imports a lot
+
+    # The estimate's walk, not a list of the specs' models: a model named only by a
+    # component that makes no chat call (a reward-model ranker) is not billed per token.
+    return sorted(estimate(architecture, ["?"], prices=prices).unpriced_models)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +158,7 @@ class Budget:
         """
         if self.max_cost_usd is None:
             return
-        from ._estimate import estimate  # only for a cost cap: estimate imports a lot
-
-        unpriced = sorted(estimate(architecture, ["?"], prices=self._prices).unpriced_models)
+        unpriced = unpriced_models(architecture, self._prices)
         if unpriced:
             raise ConfigError(
                 f"{where}: max_cost_usd={self.max_cost_usd:g} cannot cap "
