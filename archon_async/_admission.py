@@ -62,8 +62,15 @@ class PriorityGate:
         return GateStatistics(self._capacity, self._in_flight, len(self._waiters))
 
     def acquire_nowait(self) -> bool:
-        """Take a slot if one is free and nobody waits for one: True; else nothing changes."""
-        if self._in_flight < self._capacity and not self._waiters:
+        """Take a slot if one is free: True; else nothing changes.
+
+        Never ahead of a waiter: a slot is only ever free while nobody waits for one.
+        A waiter queues only when every slot is taken, and `release` hands the slot it
+        frees straight to the oldest live waiter (``in_flight`` unchanged) before that
+        waiter even runs; only with no live waiter left does a slot become free. So a
+        check of the queue here could never decide (the capacity check refuses first).
+        """
+        if self._in_flight < self._capacity:
             self._in_flight += 1
             return True
         return False
