@@ -11,6 +11,7 @@ from typing import Any, BinaryIO, TextIO
 import orjson
 
 from ._exceptions import InvalidInputError
+from ._frozen import quick_init
 from ._types import normalize_messages
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BatchItem:
     """One prompt of a batch.

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ._frozen import quick_init
 from ._types import CallRecord
 
 __all__ = ["ComponentTrace", "FinalChoice", "LayerTrace", "Result", "Trace", "call_sink"]
@@ -130,6 +131,7 @@ class Trace:
         }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Result:
     """The answer of `Engine.generate` and how it was reached.

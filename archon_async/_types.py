@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from ._exceptions import InvalidInputError, ProviderError
+from ._frozen import quick_init
 
 __all__ = [
     "CallRecord",
@@ -28,6 +29,7 @@ class Message(TypedDict):
     content: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     """What a component asks of a model: one chat completion.
@@ -68,6 +70,7 @@ class Usage:
     output_tokens: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ChatResponse:
     """A parsed completion.
@@ -101,6 +104,7 @@ class FailedChoice(ChatResponse):
     error: ProviderError = field(kw_only=True)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     """One provider call as the trace keeps it.
