@@ -10,6 +10,7 @@ import os
 import shlex
 import shutil
 import sys
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ._cli_common import UsageError, positive_float, positive_int, run_async
 from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._budget import unpriced_models
+from .callpath._redis import redacted_url
 
 __all__ = [
     "add_callpath_options",
@@ -334,14 +336,35 @@ def stopped_fields(
         f"budget starts from zero and finished prompts are not asked again: to answer the "
         f"{rest} left, run: {command}"
     )
+    if ":***@" in command:
+        fields["stopped"] += f" ({_PASSWORD_HIDDEN})"
     return fields
 
 
 def rerun_command(args: argparse.Namespace, new: Mapping[str, str] | None = None) -> str:
     """The command line that runs this command again as the user ran it (`invoked_as`),
-    with each option of ``new`` set to its value."""
+    with each option of ``new`` set to its value. A URL's password (``--shared-limits
+    redis://user:PASSWORD@host``, ``--base-url``) is shown as ``***`` (`_PASSWORD_HIDDEN`):
+    the command is printed, and kept in summary files."""
     arguments = _with_options(getattr(args, "command_line", []), new or {})
-    return f"{invoked_as()} {shlex.join(arguments)}"
+    return f"{invoked_as()} {shlex.join(_without_password(word) for word in arguments)}"
+
+
+#: Said beside a printed command whose URL lost its password (`rerun_command`).
+_PASSWORD_HIDDEN = "a URL's password is shown as ***: put it back"
+
+
+def _without_password(word: str) -> str:
+    """``word`` (a URL, or ``--option=URL``) with the URL's password replaced by ``***``."""
+    if "://" not in word or "@" not in word:
+        return word
+    option, equals, url = word.partition("=") if word.startswith("-") else ("", "", word)
+    try:
+        if urllib.parse.urlsplit(url).password is None:
+            return word
+    except ValueError:
+        return word
+    return f"{option}{equals}{redacted_url(url)}"
 
 
 def invoked_as() -> str:
