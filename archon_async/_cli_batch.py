@@ -19,6 +19,7 @@ from ._cli_common import (
     TERMINATED,
     UsageError,
     check_summary_path,
+    positive_int,
     report_summary,
     run_async,
 )
@@ -60,7 +61,9 @@ def add_batch_command(commands: Any) -> None:
     )
     batch.add_argument("--limit", type=int, help="only the first N prompts")
     batch.add_argument("--sample", type=int, help="a random sample of N prompts (see --seed)")
-    batch.add_argument("--concurrency", type=int, default=64, help="prompts in flight at once")
+    batch.add_argument(
+        "--concurrency", type=positive_int, default=64, help="prompts in flight at once"
+    )
     batch.add_argument(
         "--no-retry-errors",
         action="store_true",

@@ -49,6 +49,13 @@ def _cache_path(text: str) -> Path:
     return Path(text)
 
 
+def _namespace(text: str) -> str:
+    """``--cache-namespace``'s name: a blank one would be a namespace of its own."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a name, e.g. exp1")
+    return text
+
+
 def add_callpath_options(parser: argparse.ArgumentParser) -> None:
     """Add the cache, budget and estimate options to a command."""
     parser.add_argument(
@@ -60,7 +67,7 @@ def add_callpath_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cache-namespace",
-        default="default",
+        type=_namespace,
         metavar="NAME",
         help="keep this run's cache entries apart from other experiments' (default: default)",
     )
@@ -153,11 +160,20 @@ def check_shared_limits(args: argparse.Namespace) -> None:
 
 
 def cache_from_args(args: argparse.Namespace) -> ResponseCache | None:
-    """The response cache the options name, if any."""
+    """The response cache the options name, if any.
+
+    Raises:
+        UsageError: ``--cache-namespace`` without ``--cache`` (there would be no cache).
+    """
     path = getattr(args, "cache", None)
+    namespace = getattr(args, "cache_namespace", None)
     if path is None:
+        if namespace is not None:
+            raise UsageError(
+                "--cache-namespace names a part of a cache file: give the file with --cache PATH"
+            )
         return None
-    cache = ResponseCache(path, namespace=args.cache_namespace)
+    cache = ResponseCache(path, namespace=namespace or "default")
     if not getattr(args, "estimate", False):  # the command will open its call path
         cache.start_read_ahead()  # read while the engine is built and the loop starts
     return cache

@@ -24,6 +24,7 @@ __all__ = [
     "positive_int",
     "report_summary",
     "run_async",
+    "temperature",
 ]
 
 T = TypeVar("T")
@@ -106,6 +107,18 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
+    return value
+
+
+def temperature(text: str) -> float:
+    """An argparse type: a sampling temperature, 0 to 2 as the configs take it (OpenAI's
+    range; otherwise a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 2:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} must be a number from 0 to 2")
     return value
 
 

@@ -16,7 +16,13 @@ import orjson
 
 from ._batch import run_batch
 from ._batch_io import BatchItem
-from ._cli_common import TERMINATED, check_summary_path, report_summary, run_async
+from ._cli_common import (
+    TERMINATED,
+    check_summary_path,
+    positive_int,
+    report_summary,
+    run_async,
+)
 from ._cli_simulated import announce_simulated, refuse_simulated_answers
 from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
@@ -54,7 +60,7 @@ def add_judge_command(commands: Any) -> None:
     )
     judge.add_argument("--data", type=Path, help="the benchmark's data, where it is not shipped")
     judge.add_argument("--output", type=Path, help="judge replies JSONL (resumable)")
-    judge.add_argument("--concurrency", type=int, default=32)
+    judge.add_argument("--concurrency", type=positive_int, default=32)
     judge.add_argument("--summary", type=Path, help="also write the summary JSON here")
     _add_engine_options(judge)
     judge.set_defaults(handler=_judge)

@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from ._architecture import Architecture, is_reward_model
-from ._cli_common import TERMINATED, UsageError, cancel_main, run_async
+from ._cli_common import (
+    TERMINATED,
+    UsageError,
+    cancel_main,
+    positive_int,
+    run_async,
+    temperature,
+)
 from ._cli_start import end_guard
 from ._config import ConfigWarning
 from ._defaults import DEFAULT_ARCHITECTURE
@@ -273,8 +280,12 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     real.add_argument(
         "--model-type", metavar="TYPE", help="the provider serving it (e.g. OpenAI_API)"
     )
-    real.add_argument("--max-tokens", type=int, metavar="N", help="output limit of every call")
-    real.add_argument("--temperature", type=float, metavar="T", help="temperature of every call")
+    real.add_argument(
+        "--max-tokens", type=positive_int, metavar="N", help="output limit of every call"
+    )
+    real.add_argument(
+        "--temperature", type=temperature, metavar="T", help="temperature of every call (0-2)"
+    )
     from ._cli_callpath import add_callpath_options
 
     add_callpath_options(parser)

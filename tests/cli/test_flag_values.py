@@ -1,0 +1,44 @@
+"""A flag value that cannot mean anything is a usage error (exit status 2) naming the flag,
+before any call: ``--temperature -1`` was read as a config error repeated for every
+component ("fix 'temperature' in the config", exit 1), ``--concurrency 0`` exited 1, and
+``--cache-namespace`` without ``--cache`` was ignored (no cache at all: a rerun paid again
+for what a user thought was kept), as was an empty namespace."""
+
+from __future__ import annotations
+
+import pytest
+
+from archon_async.cli import main
+
+QUESTION = ["run", "default", "What is 2 + 2?", "--simulate"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--temperature", "-1"], "argument --temperature: -1 must be a number from 0 to 2"),
+        (["--temperature", "nan"], "argument --temperature: nan must be a number from 0 to 2"),
+        (["--temperature", "warm"], "argument --temperature: 'warm' is not a number"),
+        (["--max-tokens", "0"], "argument --max-tokens: 0 must be at least 1"),
+        (["--cache-namespace", " "], "argument --cache-namespace: give a name"),
+        (["--cache-namespace", "exp1"], "--cache-namespace names a part of a cache file"),
+    ],
+)
+def test_a_flag_value_that_means_nothing_is_a_usage_error(
+    flags: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        status = main([*QUESTION, *flags])
+    except SystemExit as exc:  # argparse's own usage error
+        status = int(exc.code or 0)
+    captured = capsys.readouterr()
+    assert status == 2 and says in captured.err, captured.err
+    assert captured.out == ""  # nothing was answered
+
+
+def test_concurrency_of_zero_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["batch", "--benchmark", "gsm8k"], ["judge", "--benchmark", "mt_bench"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*command, "--concurrency", "0", "--simulate"])
+        assert exc.value.code == 2
+        assert "argument --concurrency: 0 must be at least 1" in capsys.readouterr().err
