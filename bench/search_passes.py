@@ -12,7 +12,10 @@ expected score (`Truth`, the simulator's own ground truth) of the true best of t
 under the search's model ranking, less that of the architecture it returned, in points.
 ``--estimate`` is taken first, so its error against the calls sent is reported too. Run it
 with another checkout first on ``PYTHONPATH`` to measure that code (the script only uses
-what main had before the race passes).
+what main had before the race passes). ``race_calls``: what racing's re-evaluations sent
+(counted around each, as they run one at a time), ``race_share``: over the rest of what
+the search sent; ``--max-share`` sets ``racing.max_share`` (``none``: unbounded; unset:
+the checkout's default), ``--leaders`` sets ``racing.leaders``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,13 @@ def _space_file(args: argparse.Namespace, root: Path) -> Path:
         "parallel": args.parallel,
         "algorithm": "random_search",
     }
+    racing: dict[str, Any] = {}
+    if args.max_share is not None:
+        racing["max_share"] = None if args.max_share == "none" else float(args.max_share)
+    if args.leaders is not None:
+        racing["leaders"] = args.leaders
+    if racing:
+        data["archon_async"]["racing"] = racing
     data["number_of_archon_configs_for_final_ranking"] = args.top
     path = root / "space.json"
     path.write_text(json.dumps(data))
@@ -64,7 +74,9 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
 
     estimate = search().estimate()
     started = time.perf_counter()
-    report = anyio.run(search().run)
+    running = search()
+    race = _count_race(running)
+    report = anyio.run(running.run)
     elapsed = time.perf_counter() - started
     current = search()
     ranking = json.loads((run / "ranking.json").read_text())
@@ -84,11 +96,31 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         "estimate_low_high": [estimate["calls"]["low"], estimate["calls"]["high"]],
         "racing_questions": sum(len(v) for v in racing.values()),
         "final_questions": max((e["questions"] for e in final), default=0),
+        "race_calls": race[0],
+        "race_share": round(race[0] / max(1, report["sent"]["calls"] - race[0]), 4),
         "regret": round(best - found, 4),
         "found": report["best"]["key"],
         "held_out": (report.get("held_out") or {}).get("score"),
         "seconds": round(elapsed, 1),
     }
+
+
+def _count_race(search: Search) -> list[int]:
+    """The calls racing's re-evaluations send (`EngineEvaluator.score_positions`, one at a
+    time), counted from the search's call path as each runs."""
+    from archon_async.search._evaluate import EngineEvaluator
+
+    original = EngineEvaluator.score_positions
+    sent = [0]
+
+    async def counted(self: Any, candidate: Any, start: int, stop: int) -> Any:
+        before = search.callpath.spent().calls
+        points = await original(self, candidate, start, stop)
+        sent[0] += search.callpath.spent().calls - before
+        return points
+
+    EngineEvaluator.score_positions = counted  # type: ignore[method-assign]
+    return sent
 
 
 def main() -> int:
@@ -102,6 +134,8 @@ def main() -> int:
     parser.add_argument("--report", type=int, default=20)
     parser.add_argument("--top", type=int, default=4)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--max-share", help="racing.max_share (a number, or none)")
+    parser.add_argument("--leaders", type=int, help="racing.leaders (unset: the default)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     rows = []
@@ -115,7 +149,7 @@ def main() -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
                                            "rows": rows}, indent=1))  # fmt: skip
-    for name in ("calls", "regret", "racing_questions", "seconds"):
+    for name in ("calls", "race_calls", "race_share", "regret", "racing_questions", "seconds"):
         values = [row[name] for row in rows]
         print(f"{name}: median {statistics.median(values)}, all {values}")
     return 0

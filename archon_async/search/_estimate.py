@@ -152,7 +152,8 @@ def _note(search: Search, tokens: TokenModel, missing: list[str]) -> str:
             "truth (paired, as a run's are; 'paths': the calls of the least and most "
             "costly of them); "
         )
-        + "the final ranking's race to its last pass (each pass anew) and the chosen "
+        + "the final ranking's race to its last pass (each pass anew; racing within "
+        "racing.max_share of the evaluations' calls) and the chosen "
         "architecture's run on the report questions; "
         "parse retries as measured; "
         f"tokens: {tokens.source}; dollars at list prices"
@@ -215,6 +216,8 @@ class _Plan:
         self.keep: dict[int, float] = {}  # name -> chance no architecture asks it after the cut
         self.naive = [0.0, 0.0, 0.0]  # calls, tokens, dollars, no cache
         self.low_names: set[int] = set()
+        # name -> chance no evaluation asks it after the cut (the model ranking's aside).
+        self.evaluated: dict[int, float] = {}
         self.first = True
         self.full: list[tuple[float, Candidate]] = []
         self.judge_model = _model_of(search, search.settings.judge_model)
@@ -247,9 +250,18 @@ class _Plan:
             answers = self.turns_of(calls, step.candidate.key())
             for call in answers + self.judgements(calls[-1].name):
                 self._add(call, step.on, first=self.first)
+                self.evaluated[call.name] = self.evaluated.get(call.name, 1.0) * (1.0 - step.on)
             self.full.append((step.score, step.candidate))
         if batch:
             self.first = False
+
+    def evaluation_calls(self) -> dict[str, float]:
+        """The evaluations' own calls on the dev questions, each distinct request once a
+        question, as racing's share counts them (`_race_share`): ``expected``, ``low``."""
+        rest = self.dev - self.cut
+        expected = sum(self.cut + rest * (1.0 - keep) for keep in self.evaluated.values())
+        low = sum(self.dev if n in self.low_names else self.cut for n in self.evaluated)
+        return {"expected": expected, "low": low}
 
     def judgements(self, answer: int) -> list[Call]:
         """The judge's calls on one answer (none for a benchmark scored without a judge)."""

@@ -29,6 +29,7 @@ from ._space import Candidate
 
 if TYPE_CHECKING:
     from ._estimate import _Plan
+    from ._settings import Racing
 
 __all__ = ["LEADER_TOP_UPS", "LEADER_TOP_UPS_HIGH", "after_search"]
 
@@ -54,11 +55,45 @@ def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Total
     size = single * (racing.draws if racing.enabled else 1)
     if not count or size <= plan.dev or not ranked:
         return totals  # no final ranking: nothing is chosen, nothing reported
-    parts = [totals, _first_pass(plan, ranked, held)]
-    parts.append(_passes(plan, ranked[:count], single, size))
+    race = _sum([_first_pass(plan, ranked, held), _passes(plan, ranked[:count], single, size)])
+    if racing.enabled and racing.max_share is not None:
+        evaluated = plan.evaluation_calls() | {"high": totals["high"][0]}
+        race = _within_share(race, evaluated, _archon_final(plan, ranked[:count], held), racing)
+    parts = [totals, race]
     if report:
         parts.append(_report(plan, ranked[:count], report))
-    return {end: [sum(part[end][i] for part in parts) for i in range(3)] for end in totals}
+    return _sum(parts)
+
+
+def _sum(parts: Sequence[_Totals]) -> _Totals:
+    return {end: [sum(part[end][i] for part in parts) for i in range(3)] for end in parts[0]}
+
+
+def _within_share(
+    race: _Totals, evaluated: dict[str, float], first: _Totals, racing: Racing
+) -> _Totals:
+    """Racing's spend as `racing.max_share` bounds it (`archon_async.search._race_share`):
+    at most that share of the evaluations' calls (``evaluated``, by end; high: the naive
+    sum), but never less than the final ranking's first stage (``first``), which always
+    runs; its tokens and dollars in proportion."""
+    assert racing.max_share is not None
+    bounded: _Totals = {}
+    for end, values in race.items():
+        allowed = max(first[end][0], racing.max_share * evaluated[end])
+        scale = min(1.0, allowed / values[0]) if values[0] else 1.0
+        bounded[end] = [value * scale for value in values]
+    return bounded
+
+
+def _archon_final(plan: _Plan, finalists: Sequence[Candidate], held: int) -> _Totals:
+    """The finalists on the final-ranking questions once (Archon's final ranking: the
+    least the first stage of the race sends)."""
+    names = {call.name: call for c in finalists for call in _calls(plan, c)}
+    shared = _priced(plan, names.values(), held)
+    naive = [0.0, 0.0, 0.0]
+    for c in finalists:
+        _add(naive, _naive(plan, c), held)
+    return {"expected": shared, "low": list(shared), "high": naive}
 
 
 def _first_pass(plan: _Plan, ranked: Sequence[Candidate], held: int) -> _Totals:
@@ -100,9 +135,7 @@ def _passes(plan: _Plan, finalists: Sequence[Candidate], single: int, size: int)
     stages = stage_plan(len(finalists), base, single, size)
     result: _Totals = {end: [0.0, 0.0, 0.0] for end in ("expected", "low", "high")}
     naive = sorted((_naive(plan, c) for c in finalists), key=lambda v: -v[0])
-    cheapest = min(
-        (_priced(plan, _calls(plan, c), single) for c in finalists), key=lambda v: v[0]
-    )
+    cheapest = min((_priced(plan, _calls(plan, c), single) for c in finalists), key=lambda v: v[0])
     for draw in range(1, size // single):
         survivors = next(n for n, level in stages if level >= (draw + 1) * single)
         names = {call.name: call for c in finalists[:survivors] for call in _calls(plan, c)}

@@ -23,6 +23,7 @@ from ._final import CHOSEN_BY, choose
 from ._inputs import check_endpoints, check_keys
 from ._outlook import Outlook
 from ._outputs import write_outputs
+from ._race_share import RaceShare
 from ._racing import Race
 from ._record import Evaluation, RunRecord
 from ._sampled import SampledEvaluator
@@ -286,7 +287,25 @@ def _race(search: Search, evaluator: Any, record: RunRecord) -> Race | None:
         second_looks=racing.second_looks if racing.enabled else 0,
         predicted_finalists=racing.predicted_finalists if racing.enabled else 0,
         first_passes=racing.first_passes,
+        share=_share(evaluator, racing.max_share if racing.enabled else None),
+        finalists=search.settings.number_of_archon_configs_for_final_ranking,
     )
+
+
+def _share(evaluator: Any, max_share: float | None) -> RaceShare | None:
+    """What bounds racing's calls (`archon_async.search._race_share`): only where the
+    evaluations send calls (an engine's), when ``max_share`` is set."""
+    if max_share is None or not isinstance(evaluator, EngineEvaluator):
+        return None
+    from ..benchmarks import judge_kind
+
+    judge_calls = 0
+    if evaluator.benchmark.scoring == "judge":
+        kind = judge_kind(evaluator.benchmark) if evaluator.pairwise else "rating"
+        judge_calls = 2 if kind == "pairwise" else 1
+    turns = [len(getattr(item, "turns", None) or ()) or 1 for item in evaluator.dev]
+    later = max(0, round(sum(turns) / max(1, len(turns))) - 1)
+    return RaceShare(evaluator.space, max_share, judge_calls=judge_calls, later_turns=later)
 
 
 async def _evaluate_batch(

@@ -43,7 +43,10 @@ questions are never among them.
 A re-evaluation is not an evaluation: the search still evaluates (proposes and scores) at
 most its planned number of architectures; the questions a re-evaluation answers are counted
 apart (``racing`` in report.json) beside those of the evaluations, and its calls are in the
-search's spend like the final ranking's. The points answered beyond the dev questions are
+search's spend like the final ranking's; where the evaluations send calls, what
+re-evaluations send is bounded by ``racing.max_share`` (`archon_async.search._race_share`:
+a leader is topped up, and a stage after the first runs, only as far as the share allows).
+The points answered beyond the dev questions are
 kept per architecture in ``racing.json``, so a resumed search reads them back and makes the
 same decisions.
 """
@@ -56,6 +59,7 @@ from typing import Any, Protocol
 
 from ._interval import summary
 from ._outlook import Outlook
+from ._race_share import RaceShare
 from ._record import Evaluation, RunRecord
 from ._space import Candidate
 
@@ -99,6 +103,9 @@ class Race:
             beside the ``number_of_archon_configs_for_final_ranking`` best by score.
         first_passes: passes over the selection questions the final ranking's first
             stage reaches at least.
+        share: what bounds racing's calls (`archon_async.search._race_share`; None: no
+            bound), with ``finalists`` (the final ranking's size) for the reserve of its
+            first stage.
     """
 
     def __init__(
@@ -114,7 +121,11 @@ class Race:
         second_looks: int = 0,
         predicted_finalists: int = 0,
         first_passes: int = 1,
+        share: RaceShare | None = None,
+        finalists: int = 0,
     ) -> None:
+        self.share = share
+        self.finalists = finalists
         self.first_passes = first_passes
         self.outlook = outlook
         self.second_looks = second_looks if outlook is not None else 0
@@ -199,6 +210,8 @@ class Race:
             if not short:
                 return made
             for evaluation in short:
+                if not self._leader_fits(known, evaluation):
+                    return made  # the share allows no more now: maybe after more evaluations
                 await self.top_up(evaluation, self.leader_questions)
                 scores[Candidate.from_params(evaluation.params)] = self.objective(evaluation)
                 made += 1
@@ -216,11 +229,59 @@ class Race:
         """What re-evaluations answered: ``architectures`` re-evaluated, ``questions``
         answered beyond their evaluations (every run of the search, resumed ones included),
         ``questions_this_run``."""
-        return {
+        spend = {
             "architectures": sum(1 for points in self.stored.values() if points),
             "questions": sum(len(points) for points in self.stored.values()),
             "questions_this_run": self.answered,
         }
+        if self.share is not None:
+            every = list(self.record.evaluations.values())
+            spend |= self.share.summary(every, self._reach(every))
+        return spend
+
+    def _reach(self, evaluations: Sequence[Evaluation]) -> dict[str, int]:
+        """Selection positions each of ``evaluations`` racing took further than its
+        evaluation (as counted so far)."""
+        return {e.key: self.questions(e) for e in evaluations if self.counted.get(e.key)}
+
+    def _leader_fits(self, known: Sequence[Evaluation], leader: Evaluation) -> bool:
+        """Whether the share allows topping ``leader`` up, with the final ranking's first
+        stage as it would start now reserved (always true with no share)."""
+        if self.share is None:
+            return True
+        reach = self._reach(known)
+        reach[leader.key] = max(self.questions(leader), self.leader_questions)
+        top = self.ranked(known)[: self.finalists]
+        if top:
+            base = max(reach.get(e.key, e.questions) for e in top)
+            first = self.stages(len(top), base if base < self.size else self.dev)[0][1]
+            for e in top:
+                reach[e.key] = max(reach.get(e.key, e.questions), first)
+        if self.share.fits(known, reach):
+            return True
+        self.share.limited = True
+        return False
+
+    def _afforded(
+        self, every: Sequence[Evaluation], survivors: Sequence[Evaluation], planned: int
+    ) -> int:
+        """The positions a final-ranking stage may take ``survivors`` to: ``planned``, or
+        as far as the share allows (0: no further than they are)."""
+        if self.share is None:
+            return planned
+        current = max(self.questions(e) for e in survivors)
+
+        def reach(level: int) -> dict[str, int]:
+            taken = self._reach(every)
+            for e in survivors:
+                taken[e.key] = max(self.questions(e), level)
+            return taken
+
+        if self.share.fits(every, reach(planned)):
+            return planned
+        self.share.limited = True
+        level = self.share.furthest(every, reach, current, planned)
+        return level if level > current else 0
 
     def stages(self, count: int, base: int) -> list[tuple[int, int]]:
         """The final ranking's plan for ``count`` finalists, some of which already answered
@@ -267,8 +328,12 @@ class Race:
         plan = self.stages(len(survivors), self.base)
         of, done = sum(n for n, _ in plan), 0
         reached: dict[str, int] = {}
-        for stage, (number, level) in enumerate(plan, 1):
+        for stage, (number, planned) in enumerate(plan, 1):
             survivors = survivors[:number]
+            # The first stage always runs (a final ranking exists); the share bounds the rest.
+            level = planned if stage == 1 else self._afforded(every, survivors, planned)
+            if not level:
+                break
             for evaluation in survivors:
                 await self.top_up(evaluation, level, final=True)
                 reached[evaluation.key] = stage
@@ -288,6 +353,8 @@ class Race:
                     self.final_objective(evaluation)
                 )
             survivors = sorted(survivors, key=lambda e: (-self.final_objective(e), e.n))
+            if level < planned:
+                break  # cut short by the share: racing has spent what it may
         self.final_ranking = sorted(
             (self._entry(key, stage) for key, stage in reached.items()),
             key=lambda e: (-e["stage"], -e["objective"], e["n"]),

@@ -212,6 +212,23 @@ def _final_html(report: dict[str, Any]) -> str:
     )
 
 
+def _racing_html(report: dict[str, Any]) -> str:
+    """Racing's spend apart from the evaluations' (`archon_async.search._race_share`),
+    when a share bounds it."""
+    racing = report.get("racing") or {}
+    if "calls" not in racing:
+        return ""
+    share = racing["share"]
+    said = "&mdash;" if share is None else f"{share:.2f}"
+    cut = " The share stopped racing before its plan." if racing["limited"] else ""
+    return (
+        f'\n<p id="racing-spend">Racing (leaders re-evaluated, the final ranking\'s race): '
+        f"{racing['calls']:,} calls, {said} times the evaluations' {racing['evaluation_calls']:,} "
+        f"(at most {racing['max_share']:g}: <code>racing.max_share</code>; counted as a fresh run "
+        f"sends them).{cut}</p>"
+    )
+
+
 def _leaderboard_rows(evaluations: list[Evaluation]) -> str:
     """The leaderboard's rows: the best 100 by objective (the earlier first on a tie)."""
     esc = html.escape
@@ -279,7 +296,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;te
 their judging, the model ranking, the baseline's answers, racing and the held-out
 scoring.</p>
 <table id="spend"><tr><th>model</th><th>calls</th><th>tokens</th><th>$ (list price)</th></tr>
-{spend_rows}</table>
+{spend_rows}</table>{_racing_html(report)}
 <h2>Run</h2><table>{facts}</table>
 </body></html>
 """

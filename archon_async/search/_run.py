@@ -351,4 +351,6 @@ def _space_settings(settings: SearchFile) -> dict[str, Any]:
     exclude: dict[str, Any] = dict.fromkeys(_FREE_SETTINGS, True)
     dumped = settings.model_dump(mode="json", exclude=exclude | {"archon_async": _FREE_OURS})
     ours = dumped.pop("archon_async")
+    if ours["racing"]["max_share"] is None:  # as run directories made before it hold
+        del ours["racing"]["max_share"]
     return dumped | {f"archon_async.{name}": value for name, value in ours.items()}

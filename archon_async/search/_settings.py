@@ -103,7 +103,12 @@ class Racing(BaseModel):
     across the space predicts best rest on ``leader_questions`` too, and
     ``predicted_finalists`` of them race in the final ranking
     (`archon_async.search._outlook`); the final ranking's first stage reaches at least
-    ``first_passes`` passes. ``enabled: false``: no leaders, one pass."""
+    ``first_passes`` passes. ``enabled: false``: no leaders, one pass.
+
+    ``max_share`` bounds what racing spends where the evaluations send calls: at most that
+    many times the calls of the search's own evaluations (counted as a fresh run sends
+    them; the final ranking's first stage always runs), further passes only while the
+    share allows (`archon_async.search._race_share`); ``null``: no bound."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -114,6 +119,7 @@ class Racing(BaseModel):
     second_looks: int = Field(default=0, ge=0)
     predicted_finalists: int = Field(default=0, ge=0)
     first_passes: int = Field(default=1, ge=1)
+    max_share: float | None = Field(default=1.0, ge=0)
 
 
 class Extension(BaseModel):

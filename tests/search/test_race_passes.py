@@ -29,7 +29,7 @@ def _search(tmp_path: Path, run: str) -> Search:
         dev_questions=DEV,
         held_out_questions=FINAL,
         report_questions=REPORT,
-        racing={"leaders": 2, "draws": DRAWS},
+        racing={"leaders": 2, "draws": DRAWS, "max_share": None},  # the passes, unbounded
     )
     path = write(tmp_path, data | {"number_of_archon_configs_for_final_ranking": 3})
     return Search(path, simulate=True, run_dir=tmp_path / run, algorithm="random_search", seed=3)

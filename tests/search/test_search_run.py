@@ -30,16 +30,19 @@ def test_archons_example_runs_end_to_end_on_the_simulator(tmp_path: Path) -> Non
     assert all(line["calls"] > 0 and line["mode"] == "simulated" for line in lines)
     # The dev subset is Archon's dataset_sample_for_search: 1.25% of 500 questions.
     assert all(line["questions"] == 6 for line in lines)
-    # Archon's final ranking: the best architectures re-scored on the final-ranking questions,
-    # then raced on 32 passes over the 12 selection questions (each pass answered anew),
-    # compared on what neither had answered when chosen (both rested on the first pass).
+    # Archon's final ranking: the best architectures re-scored on the final-ranking questions
+    # (racing further passes, each answered anew, only within racing.max_share of the
+    # evaluations' calls: here that first stage alone spends the share).
     final = report["final_ranking"]
     assert sorted(entry["key"] for entry in final) == sorted(line["key"] for line in lines)
     # Listed by what chose the best: the final ranking's own objective.
     assert [e["objective"] for e in final] == sorted((e["objective"] for e in final), reverse=True)
     assert final[0]["key"] == report["best"]["key"]
-    assert all(entry["questions"] == 32 * 12 for entry in final)
-    assert all(entry["final"]["questions"] == 31 * 12 for entry in final)
+    assert all(entry["questions"] == 12 for entry in final)
+    assert all(entry["final"]["questions"] == 6 for entry in final)
+    racing = report["racing"]
+    assert racing["limited"] and racing["max_share"] == 1.0
+    assert 0 < racing["calls"] <= racing["evaluation_calls"]
     best = Architecture.from_file(tmp_path / "run" / "best.json")
     assert best.layers[-1][0].type == "fuser"
 
