@@ -28,6 +28,7 @@ NOT_AT_STARTUP = (
     "httpx",  # the providers' client: built on the first request sent
     "structlog",  # only when the application loaded it (see archon_async._logging)
     "aiohttp",
+    "aiolimiter",  # the request buckets: built with the first rate to keep
     "archon_async.search",
     "archon_async.serve",
     "numpy",
