@@ -360,10 +360,11 @@ class HttpProvider:
             return RateLimitError(
                 message, body=body, retry_after=retry_after, headers=limits, **common
             )
-        if status >= 500 and _ONE_CHOICE.search(message):
+        if status >= 500 and (_ONE_CHOICE.search(message) or _TOO_LONG.search(body)):
             # llama.cpp's server refuses n > 1 with a 500 ("Only one completion choice is
-            # allowed"): the request is refused, the server is not at fault (not retried, and
-            # the call path then asks one sample a request).
+            # allowed"), and its builds of late 2025 a prompt longer than its context too:
+            # the request is refused, the server is not at fault (not retried, no circuit;
+            # the call path then asks one sample a request, or the context fallback).
             return BadRequestError(message, body=body, **common)
         if status >= 500:
             return ProviderServerError(message, body=body, **common)
@@ -544,6 +545,8 @@ def first_text(
 
 #: llama.cpp's refusal of ``n`` > 1 (its server's "Only one completion choice is allowed").
 _ONE_CHOICE = re.compile(r"only one completion choice", re.IGNORECASE)
+#: llama.cpp's refusal of a prompt longer than its context (error type and message).
+_TOO_LONG = re.compile(r"exceed_context_size_error|exceeds the available context", re.I)
 
 
 def _says_key_is_bad(body: str) -> bool:

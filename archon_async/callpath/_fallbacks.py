@@ -45,9 +45,14 @@ __all__ = ["fallback_trigger", "samples_with_fallbacks", "with_fallbacks"]
 
 Trigger = Literal["context_window", "content_policy", "unavailable"]
 
+# Self-hosted servers word it their own way: llama.cpp's "the request exceeds the available
+# context size" (type exceed_context_size_error), text-generation-inference's 422 "`inputs`
+# tokens + `max_new_tokens` must be <= 4096" and "`inputs` must have less than 1024 tokens".
 _CONTEXT = re.compile(
     r"context.length|context_length_exceeded|maximum context|prompt is too long|"
-    r"input is too long|too many (?:input )?tokens|exceeds the (?:context|maximum)",
+    r"input is too long|too many (?:input )?tokens|exceeds the (?:context|maximum)|"
+    r"exceeds? the available context|exceed_context_size|"
+    r"inputs`? (?:tokens \+ `?max_new_tokens`? must be|must have less than)",
     re.IGNORECASE,
 )
 _POLICY = re.compile(
