@@ -20,10 +20,15 @@ prompts in flight (their hits may leave room) instead of stopping the batch at o
 cached rerun under ``--max-calls`` answers every cached prompt, a few at a time, and a
 partly cached batch still stops within the cap. Only a per-call budget (a search's, which
 holds every call itself) makes the gate reserve nothing under a cache.
+
+Batches that share a budget (a call path's, or one `Budget` given to several) count the
+calls every one of their prompts in flight is still due to make, each gate its own and
+the others' (`_GATES`), as one batch counts its prompts.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -39,6 +44,12 @@ __all__ = ["BudgetGate", "least_calls"]
 
 _Cap = Literal["calls", "tokens", "cost"]
 _Measure = Callable[[Sequence[CallRecord]], float]
+
+#: The gates admitting prompts under each budget, so that batches sharing one count each
+#: other's prompts in flight (each alone started prompts the others' left no room for).
+_GATES: weakref.WeakKeyDictionary[Budget, weakref.WeakSet[BudgetGate]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class BudgetGate:
@@ -72,6 +83,8 @@ class BudgetGate:
         self._cost_done = [0.0] * len(self._budgets)
         self._released = anyio.Event()
         self._refused: tuple[Budget, _Cap] | None = None
+        for budget in self._budgets:
+            _GATES.setdefault(budget, weakref.WeakSet()).add(self)
 
     def __bool__(self) -> bool:
         return bool(self._budgets)
@@ -148,10 +161,7 @@ class BudgetGate:
                 return budget, "calls", True
             calls, tokens, cost = self._spent(budget)
             if budget.max_calls is not None:
-                # A call made (sent, or a free hit) is one of the prompt's least done.
-                due = sum(
-                    max(self._least * n - len(made), 0) for n, made in self._in_flight.values()
-                )
+                due = sum(gate._due_calls() for gate in self._sharing(budget))
                 if calls + due + self._least * runs > budget.max_calls:
                     # Under a cache, the prompts in flight may yet leave room (their hits).
                     return budget, "calls", not self._cached
@@ -165,14 +175,26 @@ class BudgetGate:
                 return budget, "cost", False
         return None
 
+    def _sharing(self, budget: Budget) -> list[BudgetGate]:
+        """The gates of the batches admitting prompts under ``budget``, this one included."""
+        return list(_GATES.get(budget, ())) or [self]
+
+    def _due_calls(self) -> int:
+        """The calls this gate's prompts in flight are still bound to make: each its least,
+        less the calls it made (sent, or a free hit: one of its least done)."""
+        return sum(max(self._least * n - len(made), 0) for n, made in self._in_flight.values())
+
     def _spent(self, budget: Budget) -> tuple[float, float, float]:
         """The calls, tokens and dollars ``budget`` has spent, with the calls the prompts in
-        flight made where it is charged only when a prompt ends (``charged_at_end``): the
-        calls still due are counted from what each prompt made, so those must be in."""
+        flight made where it is charged only when a prompt ends (``charged_at_end``, by
+        this batch or another sharing it): the calls still due are counted from what each
+        prompt made, so those must be in."""
         spent = budget.spent()
         calls, tokens, cost = float(spent.calls), float(spent.tokens), spent.cost_usd
-        if budget is self._charged_at_end:
-            for _, made in self._in_flight.values():
+        for gate in self._sharing(budget):
+            if budget is not gate._charged_at_end:
+                continue
+            for _, made in gate._in_flight.values():
                 sent = [call for call in made if not call.cached]
                 calls += len(sent)
                 tokens += _tokens(sent)
