@@ -78,6 +78,10 @@ def _judge(args: argparse.Namespace) -> int:
 
     benchmark = get_benchmark(args.benchmark, path=args.data)
     kind = judge_kind(benchmark)
+    if not args.answers.is_file():  # not a traceback (FileNotFoundError, IsADirectoryError)
+        raise InvalidInputError(
+            f"{args.answers}: no answers file there: give the file a batch wrote (its --output)"
+        )
     answers = read_answers(args.answers)
     # The judge is real unless --simulate says otherwise: a rating is a model's or is marked.
     engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE, simulate_default=False)

@@ -6,6 +6,8 @@ for what a user thought was kept), as was an empty namespace."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from archon_async.cli import main
@@ -42,3 +44,15 @@ def test_concurrency_of_zero_is_a_usage_error(capsys: pytest.CaptureFixture[str]
             main([*command, "--concurrency", "0", "--simulate"])
         assert exc.value.code == 2
         assert "argument --concurrency: 0 must be at least 1" in capsys.readouterr().err
+
+
+def test_judge_answers_that_are_not_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``judge --answers`` naming no file was a traceback (FileNotFoundError; a folder:
+    IsADirectoryError)."""
+    for answers in (str(tmp_path / "missing.jsonl"), str(tmp_path)):
+        status = main(["judge", "--benchmark", "mt_bench", "--answers", answers, "--simulate"])
+        err = capsys.readouterr().err
+        assert status == 1 and "Traceback" not in err, err
+        assert f"archon-async: {answers}: no answers file there" in err
