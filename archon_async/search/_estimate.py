@@ -101,8 +101,19 @@ def estimate(search: Search) -> dict[str, Any]:
             if len(paths) > 1
             else {}
         ),
+        **_racing(search, paths),
         "note": _note(search, tokens, missing),
     }
+
+
+def _racing(search: Search, paths: list[dict[str, list[float]]]) -> dict[str, Any]:
+    """Racing's expected part of the calls (``racing``: ``calls``, ``max_share``), when
+    the search races (a final ranking)."""
+    raced = [path["racing"][0] for path in paths if "racing" in path]
+    if not raced:
+        return {}
+    share = search.settings.archon_async.racing.max_share
+    return {"racing": {"calls": round(sum(raced) / len(raced)), "max_share": share}}
 
 
 def _oracle(search: Search) -> dict[str, Any]:

@@ -46,7 +46,8 @@ _Totals = dict[str, list[float]]
 def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Totals:
     """``totals`` (the dev questions' spend) with what follows the evaluations added: the
     final-ranking questions' first pass, the race's further passes, the report run
-    (``held``: final-ranking questions; ``report``: held-out report questions)."""
+    (``held``: final-ranking questions; ``report``: held-out report questions); and
+    ``racing``: the race's part of ``expected`` (leaders, finalists and passes)."""
     search = plan.search
     count = search.settings.number_of_archon_configs_for_final_ranking
     racing = search.settings.archon_async.racing
@@ -62,7 +63,8 @@ def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Total
     parts = [totals, race]
     if report:
         parts.append(_report(plan, ranked[:count], report))
-    return _sum(parts)
+    # Racing's own expected calls, tokens and dollars, told apart by the estimate.
+    return _sum(parts) | {"racing": race["expected"]}
 
 
 def _sum(parts: Sequence[_Totals]) -> _Totals:

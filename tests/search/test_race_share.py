@@ -125,6 +125,10 @@ def test_the_share_bounds_what_racing_sends(
     low, expected, high = (estimate["calls"][end] for end in ("low", "expected", "high"))
     assert low <= report["sent"]["calls"] <= high
     assert abs(expected / report["sent"]["calls"] - 1) <= 0.2, (expected, report["sent"])
+    # And tells the race's part apart.
+    told = estimate["racing"]
+    assert told["max_share"] == 0.5
+    assert abs(told["calls"] / racing["calls"] - 1) <= 0.25, (told, racing)
     html = (tmp_path / "bounded" / "report.html").read_text()
     assert 'id="racing-spend"' in html and f"{racing['calls']:,} calls" in html
 
@@ -156,3 +160,27 @@ def test_an_unbounded_race_keeps_the_identity_of_run_directories_made_before(
     bounded = _search(tmp_path, "bounded").identity()["archon_async.racing"]
     assert "max_share" not in free
     assert bounded["max_share"] == 1.0  # the default
+
+
+def test_a_search_killed_in_a_race_the_share_cuts_resumes_to_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = anyio.run(_search(tmp_path, "whole", max_share=0.5).run)
+    original = EngineEvaluator.score_positions
+    asked = [0]
+
+    async def cut(self: EngineEvaluator, candidate: Candidate, start: int, stop: int) -> Any:
+        asked[0] += 1
+        points = await original(self, candidate, start, stop)
+        if asked[0] == 3:  # killed once the third re-evaluation's calls are all sent
+            raise KeyboardInterrupt
+        return points
+
+    with monkeypatch.context() as patch:
+        patch.setattr(EngineEvaluator, "score_positions", cut)
+        with pytest.raises(KeyboardInterrupt):
+            anyio.run(_search(tmp_path, "cut", max_share=0.5).run)
+    resumed = anyio.run(_search(tmp_path, "cut", max_share=0.5).run)
+    assert resumed["final_ranking"] == whole["final_ranking"]
+    assert resumed["best"]["key"] == whole["best"]["key"]
+    assert resumed["racing"]["calls"] == whole["racing"]["calls"]
