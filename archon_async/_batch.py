@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,9 @@ from .callpath import Budget
 __all__ = ["answer_item", "count_of", "describe_error", "is_fatal", "run_batch"]
 
 log = get_logger(__name__)
+
+#: Prompts a batch starts in one loop turn at most (see `_Feed`).
+STARTS_PER_TURN = 1
 
 
 async def run_batch(
@@ -109,11 +113,6 @@ async def run_batch(
     }
     stop = _Stop()
     gate = _budget_gate(engine, budget)
-    # A feeder hands the items over one at a time through a queue of one: starts are spread
-    # over loop turns, so replies do not come back in waves that hold the loop (a generator
-    # shared by the workers measured 20x the loop lag, bench measure 6). asyncio's queue
-    # does it for less CPU than an anyio memory stream.
-    queue: asyncio.Queue[BatchItem | None] = asyncio.Queue(maxsize=1)
     reporter: ProgressReporter | None = None
     opened_here = not engine.is_open
     with _claimed(output) as finished_ids:
@@ -132,12 +131,12 @@ async def run_batch(
                         outer.start_soon(reporter.run)
                     async with anyio.create_task_group() as workers:
                         pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
-                        workers.start_soon(_feed, pending, queue, concurrency)
+                        feed = _Feed(pending, STARTS_PER_TURN)
                         for _ in range(concurrency):
                             worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
                             worker.on_answer = on_answer
                             worker.budget, worker.gate = budget, gate
-                            workers.start_soon(worker.run, queue)
+                            workers.start_soon(worker.run, feed)
                     outer.cancel_scope.cancel()  # stops the progress reporter
         finally:
             if reporter is not None:
@@ -223,13 +222,79 @@ class _Stop:
         self.budget: Budget | None = None  # the budget that stopped the batch
 
 
-async def _feed(
-    pending: Iterator[BatchItem], queue: asyncio.Queue[BatchItem | None], workers: int
-) -> None:
-    for item in pending:
-        await queue.put(item)
-    for _ in range(workers):
-        await queue.put(None)  # one end mark per worker
+class _End:
+    """The mark a worker gets when the feed has no prompt left."""
+
+
+_END = _End()
+
+
+class _Feed:
+    """Hands the batch's prompts to its workers, at most ``per_turn`` new ones a loop turn.
+
+    Starting every free worker in one turn makes the replies come back in waves that hold
+    the loop (a generator shared by the workers measured 20x the loop lag, bench measure 6),
+    so starts are spread over turns. A worker takes its next prompt at once while the turn
+    has starts left (no task, queue or future: the hand-off a queue of one made cost two
+    futures and two task wake-ups a prompt); otherwise it waits in arrival order, and the
+    next turn's refill hands the waiting workers their prompts.
+    """
+
+    __slots__ = ("_left", "_loop", "_pending", "_per_turn", "_refilling", "_waiting", "_woken")
+
+    def __init__(self, pending: Iterator[BatchItem], per_turn: int) -> None:
+        self._pending = pending
+        self._per_turn = per_turn
+        self._left = per_turn  # starts left in this loop turn
+        self._woken = 0  # waiting workers handed a prompt this turn: they start in the next
+        self._refilling = False  # a refill is scheduled for the next turn
+        self._waiting: deque[asyncio.Future[BatchItem | _End]] = deque()
+        self._loop = asyncio.get_running_loop()
+
+    def take_nowait(self) -> BatchItem | _End | None:
+        """The next prompt (`_END` when none is left), or None: this turn's starts are
+        spent, or others wait or were handed theirs and have not started (prompts start
+        in input order): `take` then waits for a later turn."""
+        if not self._left or self._waiting or self._woken:
+            return None
+        self._left -= 1
+        self._refill_next_turn()
+        return next(self._pending, _END)
+
+    async def take(self) -> BatchItem | _End:
+        """The next prompt, in a later loop turn, in the order the workers asked."""
+        waiter: asyncio.Future[BatchItem | _End] = self._loop.create_future()
+        self._waiting.append(waiter)
+        self._refill_next_turn()
+        return await waiter
+
+    def _refill_next_turn(self) -> None:
+        if not self._refilling:
+            self._refilling = True
+            self._loop.call_soon(self._refill)
+
+    def _refill(self) -> None:
+        # A new turn. The workers woken in the last one start in this one: they count
+        # against it. What is left of it wakes the workers waiting since an earlier turn,
+        # first come first served (one cancelled while it waited is passed over); they start
+        # in the next turn, and count against it too. So while workers wait, the starts
+        # come one turn in two, as the queue of one gave them: the loop lag stays as it was
+        # (bench/RESULTS.md, measure 3's sixth pass). Refilled until a turn has no start.
+        self._refilling = False
+        self._left = self._per_turn - self._woken
+        self._woken = 0
+        waiting = self._waiting
+        while waiting and self._woken < self._left:
+            waiter = waiting.popleft()
+            if waiter.done():
+                continue
+            self._woken += 1
+            try:
+                waiter.set_result(next(self._pending, _END))
+            except Exception as exc:  # a bad input line: the worker raises it
+                waiter.set_exception(exc)
+        if waiting or self._woken or self._left < self._per_turn:
+            self._refill_next_turn()
 
 
 def _pending(
@@ -277,8 +342,13 @@ class _Worker:
         self.gate: BudgetGate | None = None
         self.on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
-    async def run(self, queue: asyncio.Queue[BatchItem | None]) -> None:
-        while (item := await queue.get()) is not None:
+    async def run(self, feed: _Feed) -> None:
+        while True:
+            item = feed.take_nowait()
+            if item is None:  # this loop turn's starts are spent
+                item = await feed.take()
+            if isinstance(item, _End):
+                return
             await self._answer(item)
 
     async def _answer(self, item: BatchItem) -> None:
