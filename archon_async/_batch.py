@@ -385,6 +385,7 @@ class _Worker:
             if record.get("fatal"):
                 self._stop.reason = self._stop.reason or record["error"]
         if self.on_answer is not None:
+            self._writer.flush()  # the consumer is handed a line already in the file
             await self.on_answer(line)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -297,7 +298,14 @@ def _parse_answer_line(line: bytes) -> dict[str, Any] | None:
 
 
 class AnswerWriter:
-    """Appends one JSON line per finished prompt, flushed at once, so a kill loses nothing.
+    """Appends one JSON line per finished prompt; a kill loses no answered prompt.
+
+    The lines written in one loop turn are flushed together at the start of the next turn,
+    before the loop waits for anything: one write to the file for all of them (at L = 0 a
+    turn ends about four prompts, bench measure 3) instead of one a line, and never a line
+    held past the turn after its own. A kill in between loses only what a kill at the same
+    moment always lost, the prompts whose replies were still being handled: the rerun asks
+    them again. Used inside a running event loop.
 
     Args:
         path: the answers file, or an open text stream (standard output: not closed here).
@@ -307,6 +315,7 @@ class AnswerWriter:
         self._path = path
         self._handle: TextIO | None = None  # a stream given (standard output)
         self._bytes: BinaryIO | None = None  # a file of ours, written as bytes
+        self._flush_due: asyncio.Handle | None = None  # the next turn's flush, while one waits
 
     def __enter__(self) -> AnswerWriter:
         if isinstance(self._path, Path):
@@ -316,17 +325,28 @@ class AnswerWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.flush()
         if self._bytes is not None:
             self._bytes.close()
         self._handle = self._bytes = None
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Write and flush one answer line (one small write: not worth a thread hop)."""
+        """Write one answer line, flushed with the turn's others (one small write: not
+        worth a thread hop)."""
         line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         if self._bytes is not None:
             self._bytes.write(line)  # a file of ours: the bytes as they are, no decoding
-            self._bytes.flush()
-            return
-        assert self._handle is not None, "AnswerWriter used outside its with block"
-        self._handle.write(line.decode())
-        self._handle.flush()
+        else:
+            assert self._handle is not None, "AnswerWriter used outside its with block"
+            self._handle.write(line.decode())
+        if self._flush_due is None:
+            self._flush_due = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Flush the lines written so far, now."""
+        if self._flush_due is not None:
+            self._flush_due.cancel()  # done now (or this is it)
+            self._flush_due = None
+        stream = self._bytes if self._bytes is not None else self._handle
+        if stream is not None:
+            stream.flush()
