@@ -264,7 +264,30 @@ class Search:
             left = {w: max(0, result[w]["expected"] - spent[w]) for w in ("calls", "tokens")}
             dollars = usd(max(0.0, result["dollars"]["expected"] - spent["dollars"]))
             result["remaining"] = left | {"dollars": dollars}
+            if _finished(self.run_dir, self.planned_architectures()):
+                result["remaining"] = {"calls": 0, "tokens": 0, "dollars": 0.0}
+                result["note"] += (
+                    f"; {self.run_dir} holds this search, finished: the same command sends "
+                    "nothing more (more evaluations or a larger budget go on from it)"
+                )
         return result
+
+
+def _finished(run_dir: Path, planned: int) -> bool:
+    """Whether ``run_dir``'s report is of a search that ran to its end with ``planned``
+    architectures (or the whole space): the same command then ends from its records and
+    the cache, sending nothing."""
+    import orjson
+
+    try:
+        report = orjson.loads((run_dir / "report.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    if not isinstance(report, dict) or report.get("stopped_by") is not None:
+        return False
+    evaluated, size = report.get("evaluations"), report.get("space_size")
+    planned = min(planned, size) if isinstance(size, int) else planned
+    return isinstance(evaluated, int) and evaluated >= planned
 
 
 def _benchmark(name: str | None, path: Path) -> str:

@@ -51,3 +51,20 @@ def test_a_resumed_searchs_progress_counts_its_earlier_runs(tmp_path: Path) -> N
     # As the budget counts: the earlier runs' calls, then this run's on top.
     assert calls and calls[0] >= before.calls
     assert calls[-1] == before.calls + report["sent"]["calls"] == report["spend"]["calls"]
+
+
+def test_the_estimate_of_a_finished_search_leaves_nothing(tmp_path: Path) -> None:
+    """A search run to its end, estimated again: the same command sends nothing more (it
+    ends from its records and the cache), so nothing remains; ``remaining`` said the
+    expected spend less what was sent, as if the search could run again."""
+    path = write(tmp_path, small_space(evaluations=4, dev_questions=4, held_out_questions=0))
+    run_dir = tmp_path / "run"
+    report = anyio.run(simulated_search(path, run_dir).run)
+    assert report["stopped_by"] is None
+    estimate = simulated_search(path, run_dir).estimate()
+    assert estimate["spent"]["calls"] == report["spend"]["calls"] > 0
+    assert estimate["remaining"] == {"calls": 0, "tokens": 0, "dollars": 0.0}
+    assert f"{run_dir} holds this search, finished" in estimate["note"]
+    # More evaluations go on from it: then something remains.
+    further = simulated_search(path, run_dir, evaluations=8).estimate()
+    assert further["remaining"]["calls"] > 0
