@@ -43,6 +43,7 @@ import hashlib
 import operator
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ class ResponseCache:
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
             db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
             db.execute(CLAIMS_SCHEMA)
@@ -424,6 +425,29 @@ class ResponseCache:
     def statistics(self) -> Mapping[str, int]:
         """Hits and misses counted by this object (samples looked up)."""
         return {"hits": self.hits, "misses": self.misses}
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting (up to the busy timeout) for other connections.
+
+    SQLite's busy handler does not cover this statement on a file still in rollback mode
+    (a new cache): it reads the header under a shared lock, then asks for the exclusive
+    lock to rewrite it, and a connection that holds a lock already is told "database is
+    locked" at once instead of waiting (waiting could deadlock two upgraders). Several
+    processes opening one new cache at once race on it, so the change is retried here
+    with a growing pause. A file in WAL mode already needs no lock for it: one try.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 class _ReadAhead:

@@ -287,12 +287,18 @@ class CacheFile:
             self._idle.notify_all()
 
     def _finish(self, db: sqlite3.Connection) -> None:
+        # Everything queued is written (or its error kept) by now: what fails here loses
+        # nothing, so it is no error of the cache's. Claims left behind lapse within
+        # ``lease_s``; a checkpoint another connection blocks is done by the last to close.
         try:
             db.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
+        except sqlite3.Error:
+            pass
+        try:
             # The log's pages into the file: once the last connection closes, it is whole.
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:
-            self.error = self.error or exc
+        except sqlite3.Error:
+            pass
 
     # -- operations, inside a transaction --------------------------------------------------
 
