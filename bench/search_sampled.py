@@ -42,6 +42,7 @@ from archon_async.search import Effects, Search, Truth
 from archon_async.search._space import Candidate, Space
 
 sys.path.insert(0, str(Path(__file__).parent))
+from race_variants import capture, replay
 from search_oracle import space_file
 
 
@@ -75,9 +76,39 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         path, simulate=True, oracle=True, sampled=True, seed=seed, run_dir=root / f"run-{seed}"
     )
     started = time.perf_counter()
-    report = asyncio.run(search.run())
+    with capture() as captured:
+        report = asyncio.run(search.run())
     elapsed = time.perf_counter() - started
-    return _regrets(search, report, root / f"run-{seed}", elapsed)
+    row = _regrets(search, report, root / f"run-{seed}", elapsed)
+    if args.variants and captured:
+        row["variants"] = _variants(args, search, report, captured[0], row)
+    return row
+
+
+def _variants(
+    args: argparse.Namespace,
+    search: Search,
+    report: dict[str, Any],
+    state: tuple[Any, dict[str, int]],
+    row: dict[str, Any],
+) -> dict[str, Any]:
+    """Each final-race variant's regret and questions, replayed on this search's finalists
+    (`race_variants`); ``same`` must choose what the search chose."""
+    race, counted = state
+    truth = race.evaluator.truth
+    out = replay(
+        race,
+        counted,
+        args.top,
+        args.variants.split(","),
+        lambda e: truth.score(Candidate.from_params(e.params)),
+    )
+    found = truth.score(Candidate.from_params(report["best"]["params"]))
+    for result in out.values():  # measured as the search's own regret is
+        result["regret"] = round(row["regret"] + found - result.pop("exact"), 4)
+    if "same" in out and out["same"]["key"] != report["best"]["key"]:
+        raise AssertionError(f"seed {search.seed}: the replay chose otherwise than the search")
+    return out
 
 
 def _regrets(search: Search, report: dict[str, Any], run: Path, elapsed: float) -> dict[str, Any]:
@@ -211,6 +242,7 @@ def _table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         f"| {args.algorithm} | {args.calls} | {args.dev} + {args.final} | {args.top} "
         f"| {len(rows)} | {cells} | {spend} | {statistics.mean(r['seconds'] for r in rows):.1f} |"
     )
+    _variant_table(rows)
     staged = [r["regret_by_stage"] for r in rows if r.get("regret_by_stage")]
     if staged and all(len(s) == len(staged[0]) for s in staged):
         # Each stage's choice, as if the race had ended there (stage k: 2**k passes).
@@ -227,6 +259,31 @@ def _table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
                 for v in ([s[k] for s in staged] for k in range(len(staged[0])))
             )
             + " |"
+        )
+
+
+def _variant_table(rows: list[dict[str, Any]]) -> None:
+    """Each replayed final-race variant: regret median / 90th, mean, seeds within 0.5,
+    better / worse than the search's own race, and race questions a search (mean)."""
+    names = [
+        n for n in rows[0].get("variants", {}) if all(n in r.get("variants", {}) for r in rows)
+    ]
+    if not names:
+        return
+    print(
+        "\n| final race (replayed) | regret median / 90th | mean | within 0.5 "
+        "| better / worse than the search's | race questions a search |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        values = [r["variants"][name]["regret"] for r in rows]
+        better = sum(v < r["regret"] - 1e-9 for v, r in zip(values, rows, strict=True))
+        worse = sum(v > r["regret"] + 1e-9 for v, r in zip(values, rows, strict=True))
+        spend = statistics.mean(r["variants"][name]["questions"] for r in rows)
+        print(
+            f"| {name} | {statistics.median(values):.2f} / {_pct(values, 0.9):.2f} "
+            f"| {statistics.mean(values):.2f} | {sum(v <= 0.5 for v in values)} "
+            f"| {better} / {worse} | {spend:,.0f} |"
         )
 
 
@@ -255,6 +312,9 @@ def main() -> int:
         "--first-passes", type=int, default=1, help="racing: passes of the final's first stage"
     )
     parser.add_argument("--draws", type=int, default=32, help="racing: passes (0: racing off)")
+    parser.add_argument(
+        "--variants", default="", help="final-race variants replayed (race_variants.VARIANTS)"
+    )
     parser.add_argument("--summarize", type=Path, nargs="*", help="only summarize outputs")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--output", type=Path, default=Path("bench/out/search_sampled.json"))

@@ -134,7 +134,7 @@ def _passes(plan: _Plan, finalists: Sequence[Candidate], single: int, size: int)
     base = topped if leaders and topped > plan.dev else plan.dev
     if base >= size:
         base = plan.dev
-    stages = stage_plan(len(finalists), base, single, size)
+    stages = stage_plan(len(finalists), base, single, size, first_passes=racing.first_passes)
     result: _Totals = {end: [0.0, 0.0, 0.0] for end in ("expected", "low", "high")}
     naive = sorted((_naive(plan, c) for c in finalists), key=lambda v: -v[0])
     cheapest = min((_priced(plan, _calls(plan, c), single) for c in finalists), key=lambda v: v[0])

@@ -15,7 +15,10 @@ and only that:
   that score and races them by successive halving: each stage tops every survivor up to
   the same number of questions (one pass over the selection questions, then twice as
   many each stage, up to ``draws`` passes), then keeps the better half (two race on to
-  the end); the best of the last stage is returned. They are compared only on the
+  the end); the best of the last stage is returned. The first stage reaches at least
+  ``first_passes`` passes (4 by default): ten finalists a few tenths apart, halved on one
+  fresh pass each (about a point of noise each), lost the best of them on 4 of 20 seeded
+  noisy searches that 4 passes kept (bench/RESULTS.md, "first stage on 4 passes"). They are compared only on the
   questions none of them had answered when they became finalists: the points that made
   them finalists carry the luck that chose them (the best of some 70 leaders' scores on
   1,319 questions each was 2.3 points above its exact score in a trial search, seed 0),
@@ -26,8 +29,7 @@ each lowered the floor of a perfect choice among the finalists, none the regret 
 the search returns): a **second look** (``second_looks``) also tops up the architectures a
 model of the score across the space predicts best (`archon_async.search._outlook`),
 whatever their own score; **predicted finalists** (``predicted_finalists``) race beside
-the raw best; the final ranking's first stage can start on more passes (``first_passes``).
-`--estimate` does not count these options.
+the raw best. `--estimate` does not count these options.
 
 The questions are the *selection questions*: the dev questions, then the final-ranking
 ones, then again with independent draws (a second answer to the same question): the
@@ -45,7 +47,9 @@ most its planned number of architectures; the questions a re-evaluation answers 
 apart (``racing`` in report.json) beside those of the evaluations, and its calls are in the
 search's spend like the final ranking's; where the evaluations send calls, what
 re-evaluations send is bounded by ``racing.max_share`` (`archon_async.search._race_share`:
-a leader is topped up, and a stage after the first runs, only as far as the share allows).
+a leader is topped up, and a stage after the first runs, only as far as the share allows;
+the first stage always reaches one pass beyond what the finalists had, and on to
+``first_passes`` as the share allows).
 The points answered beyond the dev questions are
 kept per architecture in ``racing.json``, so a resumed search reads them back and makes the
 same decisions.
@@ -254,7 +258,7 @@ class Race:
         top = self.ranked(known)[: self.finalists]
         if top:
             base = max(reach.get(e.key, e.questions) for e in top)
-            first = self.stages(len(top), base if base < self.size else self.dev)[0][1]
+            first = self.least_first(len(top), base if base < self.size else self.dev)
             for e in top:
                 reach[e.key] = max(reach.get(e.key, e.questions), first)
         if self.share.fits(known, reach):
@@ -287,6 +291,11 @@ class Race:
         """The final ranking's plan for ``count`` finalists, some of which already answered
         ``base`` positions: (survivors, positions each) per stage (see `stage_plan`)."""
         return stage_plan(count, base, self.single, self.size, first_passes=self.first_passes)
+
+    def least_first(self, count: int, base: int) -> int:
+        """The positions the final ranking's first stage reaches whatever the share: one
+        pass beyond ``base`` (`first_passes` only as the share allows)."""
+        return stage_plan(count, base, self.single, self.size)[0][1]
 
     def fresh(self, evaluation: Evaluation) -> list[float]:
         """Its points on the positions of the final ranking's window (`final_stages`)."""
@@ -330,8 +339,11 @@ class Race:
         reached: dict[str, int] = {}
         for stage, (number, planned) in enumerate(plan, 1):
             survivors = survivors[:number]
-            # The first stage always runs (a final ranking exists); the share bounds the rest.
-            level = planned if stage == 1 else self._afforded(every, survivors, planned)
+            # The first stage always runs (a final ranking exists), one pass beyond what
+            # they had at least; the share bounds the rest.
+            level = self._afforded(every, survivors, planned)
+            if stage == 1:
+                level = max(level, self.least_first(number, self.base))
             if not level:
                 break
             for evaluation in survivors:

@@ -98,17 +98,19 @@ class Racing(BaseModel):
     final ranking races its finalists by successive halving up to ``draws`` passes over
     the selection questions (independent answers to the same questions: an engine run's
     pass ``p`` is `Engine.generate`'s draw ``p``, samples of its own; independent only
-    where the models sample, not at temperature 0). Off by default (measured in
-    bench/RESULTS.md, "second look"): the ``second_looks`` evaluations a model of the score
-    across the space predicts best rest on ``leader_questions`` too, and
+    where the models sample, not at temperature 0); its first stage reaches at least
+    ``first_passes`` passes (4: on 2, the true best finalist was halved away on some
+    seeded searches, bench/RESULTS.md "first stage on 4 passes"). Off by default (measured
+    in bench/RESULTS.md, "second look"): the ``second_looks`` evaluations a model of the
+    score across the space predicts best rest on ``leader_questions`` too, and
     ``predicted_finalists`` of them race in the final ranking
-    (`archon_async.search._outlook`); the final ranking's first stage reaches at least
-    ``first_passes`` passes. ``enabled: false``: no leaders, one pass.
+    (`archon_async.search._outlook`). ``enabled: false``: no leaders, one pass.
 
     ``max_share`` bounds what racing spends where the evaluations send calls: at most that
     many times the calls of the search's own evaluations (counted as a fresh run sends
-    them; the final ranking's first stage always runs), further passes only while the
-    share allows (`archon_async.search._race_share`); ``null``: no bound."""
+    them; the final ranking's first stage always runs, to one pass beyond what the
+    finalists had, and on to ``first_passes`` as the share allows), further passes only
+    while the share allows (`archon_async.search._race_share`); ``null``: no bound."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -118,7 +120,7 @@ class Racing(BaseModel):
     draws: int = Field(default=32, ge=1)
     second_looks: int = Field(default=0, ge=0)
     predicted_finalists: int = Field(default=0, ge=0)
-    first_passes: int = Field(default=1, ge=1)
+    first_passes: int = Field(default=4, ge=1)
     max_share: float | None = Field(default=1.0, ge=0)
 
 

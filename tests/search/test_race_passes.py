@@ -29,7 +29,8 @@ def _search(tmp_path: Path, run: str) -> Search:
         dev_questions=DEV,
         held_out_questions=FINAL,
         report_questions=REPORT,
-        racing={"leaders": 2, "draws": DRAWS, "max_share": None},  # the passes, unbounded
+        # The passes, unbounded, halved from 2 passes.
+        racing={"leaders": 2, "draws": DRAWS, "max_share": None, "first_passes": 1},
     )
     path = write(tmp_path, data | {"number_of_archon_configs_for_final_ranking": 3})
     return Search(path, simulate=True, run_dir=tmp_path / run, algorithm="random_search", seed=3)
@@ -99,3 +100,34 @@ def test_a_search_killed_while_racing_on_passes_resumes_to_the_same_result(
     assert resumed["held_out"] == whole["held_out"]
     lines = [(tmp_path / run / "leaderboard.jsonl").read_text() for run in ("whole", "cut")]
     assert lines[0] == lines[1]
+
+
+def test_the_estimate_plans_the_first_stage_on_its_passes(tmp_path: Path) -> None:
+    # By default the first stage takes every finalist to 4 passes before halving; with
+    # 4 passes in all, all three finalists answer every pass, where halving from 2 passes
+    # leaves the third after its second: --estimate plans the race the search runs.
+    def expected(first_passes: int) -> float:
+        data = small_space(
+            evaluations=8,
+            parallel=4,
+            dev_questions=DEV,
+            held_out_questions=FINAL,
+            report_questions=0,
+            racing={"leaders": 2, "draws": DRAWS, "first_passes": first_passes},
+        )
+        path = write(
+            tmp_path,
+            data | {"number_of_archon_configs_for_final_ranking": 3},
+            f"{first_passes}.json",
+        )
+        search = Search(
+            path,
+            simulate=True,
+            run_dir=tmp_path / f"r{first_passes}",
+            algorithm="random_search",
+            seed=3,
+        )
+        return float(search.estimate()["calls"]["expected"])
+
+    assert expected(DRAWS) > expected(1)
+    assert expected(DRAWS) == expected(8)  # at most every pass there is

@@ -201,3 +201,23 @@ def test_the_final_rankings_first_stage_can_start_on_more_passes(tmp_path: Path)
     assert race.stages(10, base=1000) == [(10, 4000), (5, 8000), (3, 16000), (2, 32000)]
     race = Race(evaluator, record, leaders=0, leader_questions=None, draws=32)
     assert race.stages(10, base=1000)[0] == (10, 2000)
+
+
+def test_by_default_the_first_stage_takes_every_finalist_to_four_passes(
+    tmp_path: Path,
+) -> None:
+    # Halved on two passes, the best of ten finalists a few tenths apart fell out on 4 of
+    # 20 seeded searches (bench/RESULTS.md, "first stage on 4 passes"): every finalist
+    # answers 4 passes (80 positions) before the better half goes on to 8 (160).
+    space = small_space(
+        finalists=4,
+        evaluations=8,
+        parallel=4,
+        dev_questions=10,
+        held_out_questions=10,
+        racing={"leaders": 2, "draws": 8},
+    )
+    report = asyncio.run(sampled_search(write(tmp_path, space), tmp_path / "r", seed=1).run())
+    stages = sorted((e["stage"], e["questions"]) for e in report["final_ranking"])
+    assert stages == [(1, 80), (1, 80), (2, 160), (2, 160)]
+    assert report["best"]["key"] == report["final_ranking"][0]["key"]

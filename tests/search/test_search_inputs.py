@@ -285,7 +285,7 @@ def test_the_final_ranking_tells_its_progress(
         evaluations=8,
         dev_questions=20,
         held_out_questions=40,
-        racing={"leaders": 0, "draws": 2},
+        racing={"leaders": 0, "draws": 2, "first_passes": 1},
     )
     search = sampled_search(write(tmp_path, space), tmp_path / "run", parallel=4)
     events = [(e.kind, e.data) for e in events_of(search)]
