@@ -309,7 +309,7 @@ def main() -> int:
         "--predicted-finalists", type=int, default=0, help="racing: the model's best raced too"
     )
     parser.add_argument(
-        "--first-passes", type=int, default=1, help="racing: passes of the final's first stage"
+        "--first-passes", type=int, default=4, help="racing: passes of the final's first stage"
     )
     parser.add_argument("--draws", type=int, default=32, help="racing: passes (0: racing off)")
     parser.add_argument(

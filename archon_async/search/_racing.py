@@ -18,11 +18,11 @@ and only that:
   the end); the best of the last stage is returned. The first stage reaches at least
   ``first_passes`` passes (4 by default): ten finalists a few tenths apart, halved on one
   fresh pass each (about a point of noise each), lost the best of them on 4 of 20 seeded
-  noisy searches that 4 passes kept (bench/RESULTS.md, "first stage on 4 passes"). They are compared only on the
-  questions none of them had answered when they became finalists: the points that made
-  them finalists carry the luck that chose them (the best of some 70 leaders' scores on
-  1,319 questions each was 2.3 points above its exact score in a trial search, seed 0),
-  fresh ones do not.
+  noisy searches that 4 passes kept (bench/RESULTS.md, "first stage on 4 passes"). They
+  are compared only on the questions none of them had answered when they became
+  finalists: the points that made them finalists carry the luck that chose them (the
+  best of some 70 leaders' scores on 1,319 questions each was 2.3 points above its exact
+  score in a trial search, seed 0), fresh ones do not.
 
 Options, off by default (measured on noisy scores in bench/RESULTS.md, "second look":
 each lowered the floor of a perfect choice among the finalists, none the regret of what

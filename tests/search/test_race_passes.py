@@ -113,7 +113,12 @@ def test_the_estimate_plans_the_first_stage_on_its_passes(tmp_path: Path) -> Non
             dev_questions=DEV,
             held_out_questions=FINAL,
             report_questions=0,
-            racing={"leaders": 2, "draws": DRAWS, "first_passes": first_passes},
+            racing={
+                "leaders": 2,
+                "draws": DRAWS,
+                "first_passes": first_passes,
+                "max_share": None,  # unbounded: the share would cap both alike
+            },
         )
         path = write(
             tmp_path,

@@ -184,3 +184,17 @@ def test_a_search_killed_in_a_race_the_share_cuts_resumes_to_the_same_result(
     assert resumed["final_ranking"] == whole["final_ranking"]
     assert resumed["best"]["key"] == whole["best"]["key"]
     assert resumed["racing"]["calls"] == whole["racing"]["calls"]
+
+
+def test_the_first_stage_passes_one_pass_only_as_the_share_allows(tmp_path: Path) -> None:
+    # The first stage takes every finalist to 4 passes (racing.first_passes) when racing
+    # may spend it; with nothing to spend it still runs, to one pass over the selection
+    # questions (Archon's final ranking), and the race ends there.
+    single = DEV + FINAL
+    tight = anyio.run(_search(tmp_path, "tight", max_share=0.0).run)
+    assert tight["racing"]["limited"]
+    assert [(e["stage"], e["questions"]) for e in tight["final_ranking"]] == [(1, single)] * 2
+    free = anyio.run(_search(tmp_path, "free", max_share=None).run)
+    stages = [e["stage_objectives"] for e in free["final_ranking"]]
+    assert [len(s) for s in stages] == [2, 2]  # 4 passes, then 8
+    assert [(e["stage"], e["questions"]) for e in free["final_ranking"]] == [(2, 8 * single)] * 2
