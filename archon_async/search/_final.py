@@ -47,8 +47,8 @@ def choose(
     final-ranking questions, and then no estimate).
 
     Each entry gains ``estimate`` (``score``: the pooled estimate, ``ci``: its 95%
-    posterior interval, ``chance_best``: the posterior probability that it is the best
-    finalist).
+    posterior interval, both within a score's 0 to 100, ``chance_best``: the posterior
+    probability that it is the best finalist).
 
     Raises:
         ValueError: the finalists' points are not on the same number of questions.
@@ -70,9 +70,16 @@ def choose(
     for i, entry in enumerate(ranking):
         mean, sd = float(pooled.final_mean[i]), float(pooled.final_sd[i])
         estimate = {
-            "score": round(mean, 6),
-            "ci": [round(mean - 1.96 * sd, 4), round(mean + 1.96 * sd, 4)],
+            "score": round(_clip(mean), 6),
+            "ci": [round(_clip(mean - 1.96 * sd), 4), round(_clip(mean + 1.96 * sd), 4)],
             "chance_best": round(float(pooled.chance_best[i]), 4),
         }
         chosen.append({**entry, "estimate": estimate})
     return chosen
+
+
+def _clip(points: float) -> float:
+    """``points`` within a score's range, 0 to 100: the pooled model is Gaussian, and
+    near the ends its interval ran past them (96.76 [86.87, 106.65] on a real search's
+    finalists), which no score can reach."""
+    return min(100.0, max(0.0, points))

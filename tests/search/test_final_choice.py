@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,10 @@ import pytest
 from archon_async.search import Candidate, Effects, Search, Space, Truth, search_file_from_dict
 from archon_async.search._evaluate import EngineEvaluator
 from archon_async.search._final import choose
+from archon_async.search._interval import summary
 from archon_async.search._pooled import pooled_scores
 from archon_async.search._record import Evaluation
+from archon_async.search._report_html import report_html
 from archon_async.search._sampled import SampledEvaluator
 from tests.search._spaces import scored, small_space, write
 
@@ -129,3 +133,42 @@ def test_held_out_scores_are_never_read_by_the_choice(
     first, second = reports
     assert first["final_ranking"] == second["final_ranking"]
     assert first["best"]["key"] == second["best"]["key"] == first["final_ranking"][0]["key"]
+
+
+def test_a_pooled_interval_stays_within_the_score_range_in_report_json_and_html() -> None:
+    """Near 100 the pooled model's Gaussian interval ran past it (96.76 [86.87, 106.65] on
+    a real search's finalists): finalists at 90-100 on 20 dev questions, then right on
+    18-20 of 20 final questions, are clipped to 0..100 in the entries report.json holds
+    and in the report's page."""
+    space = Space(*search_file_from_dict(small_space()))
+    rng = np.random.default_rng(0)
+    dev = rng.choice([85.0, 90.0, 95.0, 100.0], 40)
+    evaluations = [
+        replace(scored(candidate, n, float(score), half_width=5.0), questions=20)
+        for n, (candidate, score) in enumerate(zip(space.candidates[:40], dev, strict=True), 1)
+    ]
+    finalists = sorted(evaluations, key=lambda e: -e.score)[:3]
+    points = [[100.0] * 20, [100.0] * 19 + [0.0], [100.0] * 18 + [0.0] * 2]
+    ranking = [
+        {
+            "key": e.key,
+            "n": e.n,
+            "stage": 1,
+            "dev_score": e.score,
+            "final": summary(p),
+            "score": summary(p)["score"],
+        }
+        for e, p in zip(finalists, points, strict=True)
+    ]
+    chosen = choose(space, evaluations, ranking, points)
+    ends = [end for entry in chosen for end in entry["estimate"]["ci"]]
+    assert max(ends) == 100.0  # reached: the unclipped upper ends were 100.4 to 102.4
+    assert all(0.0 <= end <= 100.0 for end in ends)
+    assert all(e["estimate"]["ci"][0] < e["estimate"]["score"] for e in chosen)
+    report = {"benchmark": "gsm8k", "best": chosen[0], "final_ranking": chosen}
+    page = report_html(report, evaluations, [], "calls_per_query")
+    table = page[page.index('<table id="final-ranking"') :]
+    pooled = re.findall(r"(\d+\.\d\d) \((\d+\.\d\d) to (\d+\.\d\d)\); best", table)
+    pooled += re.findall(r"pooled estimate (\d+\.\d\d), (\d+\.\d\d) to (\d+\.\d\d)", page)
+    assert len(pooled) == 4  # each finalist's row and the chosen one's paragraph
+    assert all(0.0 <= float(end) <= 100.0 for shown in pooled for end in shown), pooled
