@@ -334,6 +334,7 @@ class Race:
             # No position is new to all of them (a race of one pass whose leaders answered
             # every selection question): the final-ranking questions decide, as in Archon.
             self.base = self.dev
+        order = self._final_order(survivors)
         plan = self.stages(len(survivors), self.base)
         of, done = sum(n for n, _ in plan), 0
         reached: dict[str, int] = {}
@@ -364,13 +365,29 @@ class Race:
                 self.stage_objectives.setdefault(evaluation.key, []).append(
                     self.final_objective(evaluation)
                 )
-            survivors = sorted(survivors, key=lambda e: (-self.final_objective(e), e.n))
+            survivors = sorted(survivors, key=order)
             if level < planned:
                 break  # cut short by the share: racing has spent what it may
         self.final_ranking = sorted(
             (self._entry(key, stage) for key, stage in reached.items()),
-            key=lambda e: (-e["stage"], -e["objective"], e["n"]),
+            key=lambda e: (-e["stage"], *order(self.record.evaluations[e["key"]])),
         )
+
+    def _final_order(
+        self, finalists: Sequence[Evaluation]
+    ) -> Callable[[Evaluation], tuple[float, float, float, str]]:
+        """How ``finalists`` rank at a stage: by their objective on the window; tied there
+        (a 0/1 scorer on a small final-ranking set: all at 100), by the evidence, not by
+        which was proposed first: their objective over every position each answered, then
+        the cheaper per query (dollars where every finalist is priced, else calls), then
+        the key (deterministic, and the same on a resume)."""
+        priced = not any(e.unpriced_models for e in finalists)
+
+        def order(e: Evaluation) -> tuple[float, float, float, str]:
+            cost = e.dollars_per_query if priced else e.calls_per_query
+            return (-self.final_objective(e), -self.objective(e), cost, e.key)
+
+        return order
 
     def _entry(self, key: str, stage: int) -> dict[str, Any]:
         """A finalist's entry of the final ranking: ``key``, ``n``, ``dev_score``,

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,32 @@ def test_by_default_the_first_stage_takes_every_finalist_to_four_passes(
     stages = sorted((e["stage"], e["questions"]) for e in report["final_ranking"])
     assert stages == [(1, 80), (1, 80), (2, 160), (2, 160)]
     assert report["best"]["key"] == report["final_ranking"][0]["key"]
+
+
+def test_finalists_tied_on_the_final_questions_are_told_apart_by_the_evidence(
+    tmp_path: Path,
+) -> None:
+    """A real GSM8K search with 20 final-ranking questions saw three finalists at 100 and
+    the first proposed won, here one whose dev score was 5 points lower than the others'.
+    Tied where they are compared, finalists rank by their score over everything they
+    answered, then the cheaper per query, then the key: never by proposal order."""
+    space = Space(*search_file_from_dict(small_space()))
+    record = RunRecord(tmp_path / "run", {"test": True})
+    candidates = list(space.candidates[:4])
+    dollars = [0.001, 0.002, 0.002, 0.001]  # the last proposed is the cheapest at 100
+    for n, (candidate, score, cost) in enumerate(
+        zip(candidates, [95.0, 100.0, 100.0, 100.0], dollars, strict=True), 1
+    ):
+        record.add(replace(scored(candidate, n, score, half_width=5.0), dollars_per_query=cost))
+    evaluator = _Bernoulli({c.key(): 1.0 for c in candidates}, dev=200, final=20)
+    race = Race(evaluator, record, leaders=0, leader_questions=1, draws=1)
+
+    async def final() -> None:
+        async for _ in race.final_stages(4):
+            pass
+
+    asyncio.run(final())
+    assert {e["score"] for e in race.final_ranking} == {100.0}  # tied where compared
+    tied = sorted(c.key() for c in candidates[1:3])  # equal in all but the key
+    expected = [candidates[3].key(), *tied, candidates[0].key()]
+    assert [e["key"] for e in race.final_ranking] == expected

@@ -95,7 +95,9 @@ def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
         estimate = entry["estimate"]
         assert estimate["ci"][0] < estimate["score"] < estimate["ci"][1]
     assert sum(entry["estimate"]["chance_best"] for entry in final) == pytest.approx(1, abs=0.01)
-    chosen = max(final, key=lambda e: (e["objective"], -e["n"]))
+    # Tied on that pass: the score over all each answered, the cheaper, the key.
+    cost = {line["key"]: line["dollars_per_query"] for line in lines}
+    chosen = min(final, key=lambda e: (-e["objective"], -e["all_score"], cost[e["key"]], e["key"]))
     assert report["best"]["key"] == chosen["key"] == final[0]["key"]
     assert report["chosen_by"].startswith("racing")
     kept = json.loads((tmp_path / "run" / "racing.json").read_text())
@@ -157,12 +159,18 @@ def test_a_seeded_sampled_search_returns_what_it_returned_before_the_speed_up(
     assert sum(line["tokens_per_query"] for line in lines) == 182200
     assert sum(line["dollars_per_query"] for line in lines) == pytest.approx(0.164822, abs=1e-9)
     final = [(e["key"], e["score"], e["questions"]) for e in report["final_ranking"]]
+    # Re-pinned when ties on the final questions went to the score over all each answered
+    # instead of the first proposed: both pairs are tied here (76.25 and 73.75 on their
+    # 80 new positions), and the order within each changed; the choice went from
+    # m2s1-f2.1-c-r2-unit_tests (all 75.83, regret 5.185227) to m2s2-f2-c-unit_tests
+    # (all 76.67, regret 5.678036). bench/search_sampled.py seeds 0-19: the same choice
+    # on every seed (no tie there).
     assert final == [
-        ("m2s1-f2.1-c-r2-unit_tests", 76.25, 240),
         ("m2s2-f2-c-unit_tests", 76.25, 240),
-        ("m1s2-f1.1", 73.75, 160),
+        ("m2s1-f2.1-c-r2-unit_tests", 76.25, 240),
         ("m1s2-f2-c-unit_tests", 73.75, 160),
+        ("m1s2-f1.1", 73.75, 160),
     ]
     assert report["racing"] == {"architectures": 6, "questions": 720, "questions_this_run": 720}
-    assert report["best"]["key"] == "m2s1-f2.1-c-r2-unit_tests"
-    assert report["regret"] == pytest.approx(5.185227, abs=1e-6)
+    assert report["best"]["key"] == "m2s2-f2-c-unit_tests"
+    assert report["regret"] == pytest.approx(5.678036, abs=1e-6)
