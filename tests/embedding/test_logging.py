@@ -28,6 +28,23 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: A structlog processor that keeps each event's name in ``events`` and drops the event.
+_KEEP_EVENTS = """
+import logging, structlog
+events = []
+def keep(logger, method, event_dict):
+    events.append(event_dict["event"])
+    raise structlog.DropEvent
+"""
+
+
+def _with_kept_events(set_up: str) -> subprocess.CompletedProcess[str]:
+    """``set_up`` (after `_KEEP_EVENTS`), then `RUN`, in a fresh process that prints how
+    many ``provider_call`` events ``keep`` saw."""
+    code = _KEEP_EVENTS + textwrap.dedent(set_up) + RUN
+    return _python(code + "print(events.count('provider_call'))\n")
+
+
 def test_the_library_prints_nothing_by_itself() -> None:
     done = _python(RUN)
     assert done.returncode == 0, done.stderr
@@ -71,15 +88,9 @@ def test_events_reach_the_standard_logging_module() -> None:
 def test_an_application_structlog_level_decides_whether_a_call_line_is_built() -> None:
     # The per-call line is built only when it would be kept: a filtering structlog logger
     # above DEBUG says no (before, a configured structlog always got it, to drop it).
-    done = _python(
-        textwrap.dedent(
-            """
-        import logging, structlog
+    done = _with_kept_events(
+        """
         from archon_async._logging import get_logger
-        events = []
-        def keep(logger, method, event_dict):
-            events.append(event_dict["event"])
-            raise structlog.DropEvent
         log = get_logger("archon_async._dispatch")
         structlog.configure(
             processors=[keep], wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)
@@ -88,9 +99,6 @@ def test_an_application_structlog_level_decides_whether_a_call_line_is_built() -
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
         assert log.enabled_for(logging.DEBUG)
         """
-        )
-        + RUN
-        + "print(events.count('provider_call'))\n"
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == 1
@@ -100,15 +108,9 @@ def test_a_cached_structlog_logger_keeps_its_level_for_the_call_line_and_its_eve
     # With cache_logger_on_first_use, structlog keeps the logger it built first, whatever is
     # configured later: whether the per-call line is built (the level check the library
     # keeps) agrees with what that logger does with the event when it is logged.
-    done = _python(
-        textwrap.dedent(
-            """
-        import logging, structlog
+    done = _with_kept_events(
+        """
         from archon_async._dispatch import log  # the logger of the per-call line
-        events = []
-        def keep(logger, method, event_dict):
-            events.append(event_dict["event"])
-            raise structlog.DropEvent
         structlog.configure(
             processors=[keep],
             wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
@@ -120,9 +122,6 @@ def test_a_cached_structlog_logger_keeps_its_level_for_the_call_line_and_its_eve
         log.debug("kept_by_the_cached_logger")
         assert events == ["kept_by_the_cached_logger"], events
         """
-        )
-        + RUN
-        + "print(events.count('provider_call'))\n"
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == 1
