@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -60,28 +61,40 @@ def test_a_ranker_is_shared_whatever_it_keeps_and_a_verifier_per_candidate() -> 
     assert plain["fuser"] != wider["fuser"]  # the final fuser reads what was kept
 
 
+def _estimate_and_run(
+    tmp_path: Path, evaluations: int, held_out: int, draws: int, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The estimate of a simulated search of the small space (10 dev questions, 4 at once,
+    ``held_out`` final-ranking questions, a race on ``draws`` passes), then its report."""
+    data = small_space(
+        evaluations=evaluations,
+        dev_questions=10,
+        held_out_questions=held_out,
+        parallel=4,
+        racing={"draws": draws},
+    )
+    search = Search(write(tmp_path, data), simulate=True, run_dir=tmp_path / "run", **options)
+    estimate = search.estimate()
+    assert not (tmp_path / "run").exists()  # estimating ran nothing of the search
+    return estimate, anyio.run(search.run)
+
+
+def _assert_within_a_fifth(estimate: dict[str, Any], sent: dict[str, Any]) -> None:
+    """Calls, tokens and dollars: expected within [low, high] and within 20% of ``sent``."""
+    for name in ("calls", "tokens", "dollars"):
+        expected, low, high = (estimate[name][end] for end in ("expected", "low", "high"))
+        assert low <= expected <= high, name
+        assert abs(expected / sent[name] - 1) <= 0.2, (name, expected, sent[name])
+
+
 def test_the_estimate_is_within_a_fifth_of_what_the_search_sends(tmp_path: Path) -> None:
     # Ten dev questions: early stopping is on (the first four, then the rest for those not
     # clearly weaker); the model ranking's answers and shared layers come from the cache.
     # One pass and no final-ranking questions: no final ranking (its race is counted in
     # test_estimate_race.py), so what is compared is the evaluations' sharing.
-    data = small_space(
-        evaluations=16,
-        dev_questions=10,
-        held_out_questions=0,
-        parallel=4,
-        racing={"draws": 1},
-    )
-    path = write(tmp_path, data)
-    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="random_search")
-    estimate = search.estimate()
-    assert not (tmp_path / "run").exists()  # estimating ran nothing of the search
-    report = anyio.run(search.run)
+    estimate, report = _estimate_and_run(tmp_path, 16, 0, 1, algorithm="random_search")
     sent = report["sent"]
-    for name in ("calls", "tokens", "dollars"):
-        expected, low, high = (estimate[name][end] for end in ("expected", "low", "high"))
-        assert low <= expected <= high, name
-        assert abs(expected / sent[name] - 1) <= 0.2, (name, expected, sent[name])
+    _assert_within_a_fifth(estimate, sent)
     # Without the cache the same evaluations would send far more: the estimate says so.
     naive = sent["calls"] + sent["cache_hits"]
     assert abs(estimate["calls"]["high"] / naive - 1) <= 0.2
@@ -109,19 +122,9 @@ def test_a_model_based_search_is_estimated_on_paired_noisy_scores(tmp_path: Path
     # slice_search follows the scores it sees; the estimate walks it on scores drawn
     # question by question with paired draws, as a run on the simulated provider sees them.
     # One pass: the final ranking's race is counted in test_race_passes.py.
-    data = small_space(
-        evaluations=40, dev_questions=10, held_out_questions=0, parallel=4, racing={"draws": 1}
-    )
-    path = write(tmp_path, data)
-    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="slice_search")
-    estimate = search.estimate()
+    estimate, report = _estimate_and_run(tmp_path, 40, 0, 1, algorithm="slice_search")
     assert "paired" in estimate["note"]
-    report = anyio.run(search.run)
-    sent = report["sent"]
-    for name in ("calls", "tokens", "dollars"):
-        expected, low, high = (estimate[name][end] for end in ("expected", "low", "high"))
-        assert low <= expected <= high, name
-        assert abs(expected / sent[name] - 1) <= 0.2, (name, expected, sent[name])
+    _assert_within_a_fifth(estimate, report["sent"])
 
 
 def test_a_simulated_search_spends_within_the_estimated_range(tmp_path: Path) -> None:
@@ -129,17 +132,7 @@ def test_a_simulated_search_spends_within_the_estimated_range(tmp_path: Path) ->
     # end now takes the most costly walked run, the longest replies the pilot measured and
     # the most racing measured; racing is on here (final-ranking questions held out).
     # Two race passes (each answered anew): counted too, in a few seconds.
-    data = small_space(
-        evaluations=40,
-        dev_questions=10,
-        held_out_questions=10,
-        parallel=4,
-        racing={"draws": 2},
-    )
-    path = write(tmp_path, data)
-    search = Search(path, simulate=True, run_dir=tmp_path / "run", algorithm="tpe", seed=5)
-    estimate = search.estimate()
-    report = anyio.run(search.run)
+    estimate, report = _estimate_and_run(tmp_path, 40, 10, 2, algorithm="tpe", seed=5)
     assert report["racing"]["architectures"] > 0  # leaders were re-evaluated
     sent = report["sent"]
     for name in ("calls", "tokens", "dollars"):
