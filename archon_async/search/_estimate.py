@@ -48,7 +48,15 @@ from ._effects import QuestionSet
 from ._estimate_final import after_search
 from ._sharing import Call, Names, calls_of, generator_call
 from ._space import Candidate, Space
-from ._tokens import TokenModel, chars_tokens, measured_replies, pilot_configs, settings_replies
+from ._spend import SPEND_JOURNAL
+from ._tokens import (
+    TokenModel,
+    chars_tokens,
+    measured_replies,
+    pilot_configs,
+    sent_replies,
+    settings_replies,
+)
 from ._truth import Truth
 from ._walk import SCORE_FREE, Step, walk
 
@@ -337,14 +345,24 @@ def _token_model(search: Search, dev: Sequence[Any]) -> tuple[TokenModel, dict[s
     questions = [_query(item) for item in dev]
     ext = search.settings.archon_async
     if not search.simulate:
-        model = TokenModel(
-            chars_tokens,
-            settings_replies(ext.answer_tokens),
-            questions,
-            source=f"replies of answer_tokens={ext.answer_tokens} (the search file), "
-            "about 4 characters a token",
+        measured = sent_replies(search.run_dir / SPEND_JOURNAL)
+        if measured is not None:
+            reply, calls = measured
+            source = (
+                f"replies of {reply:.0f} tokens a call, measured on the {calls:,} calls this "
+                "search sent already (its run directory's spend journal), prompts about 4 "
+                "characters a token"
+            )
+            return TokenModel(chars_tokens, settings_replies(reply), questions, source=source), None
+        source = (
+            f"replies assumed to be answer_tokens={ext.answer_tokens} tokens a call (nothing "
+            "measured yet: set archon_async.answer_tokens in the search file to your "
+            "models' usual reply length, as short replies cost far less), prompts about 4 "
+            "characters a token"
         )
-        return model, None
+        return TokenModel(
+            chars_tokens, settings_replies(ext.answer_tokens), questions, source=source
+        ), None
     # The simulator's own usage count (what a simulated run's calls report).
     from ..simulate._replies import estimate_tokens
 

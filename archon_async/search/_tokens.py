@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..components import prompts
@@ -50,7 +51,7 @@ def chars_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def settings_replies(answer_tokens: int) -> dict[str, float]:
+def settings_replies(answer_tokens: float) -> dict[str, float]:
     """Reply lengths from the search file's ``answer_tokens`` (see the module)."""
     a = float(answer_tokens)
     return {
@@ -64,6 +65,19 @@ def settings_replies(answer_tokens: int) -> dict[str, float]:
         "unit_test_evaluator": a / 2,
         "judge": a,
     }
+
+
+def sent_replies(journal: Path) -> tuple[float, int] | None:
+    """The mean completion tokens of the calls a search already sent (its run directory's
+    spend journal: the model ranking's answers, evaluations), and how many calls were
+    answered; None when it has answered none."""
+    from ..callpath import SpendJournal
+
+    totals = SpendJournal.totals(journal)
+    answered = 0 if totals is None else totals.calls - totals.unfinished
+    if totals is None or answered <= 0 or totals.output_tokens <= 0:
+        return None
+    return totals.output_tokens / answered, answered
 
 
 @dataclass
