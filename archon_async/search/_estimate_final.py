@@ -23,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ._racing import stage_plan
 from ._sharing import Call, calls_of, generator_call
 from ._space import Candidate
+from ._walk import SCORE_FREE
 
 if TYPE_CHECKING:
     from ._estimate import _Plan
@@ -40,31 +43,85 @@ LEADER_TOP_UPS = 0.25
 #: The most of them measured (74 in 200), rounded up: the high end's.
 LEADER_TOP_UPS_HIGH = 0.4
 
+#: Finalist picks averaged for random and grid search (`_orders`).
+PICKS = 32
+
 _Totals = dict[str, list[float]]
 
 
 def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Totals:
     """``totals`` (the dev questions' spend) with what follows the evaluations added: the
     final-ranking questions' first pass, the race's further passes, the report run
-    (``held``: final-ranking questions; ``report``: held-out report questions); and
-    ``racing``: the race's part of ``expected`` (leaders, finalists and passes)."""
+    (``held``: final-ranking questions; ``report``: held-out report questions), over the
+    finalists the run could pick (`_orders`): their mean for ``expected``, the least and
+    the most costly pick for ``low`` and ``high``; and ``racing``: the race's part of
+    ``expected`` (leaders, finalists and passes)."""
     search = plan.search
     count = search.settings.number_of_archon_configs_for_final_ranking
     racing = search.settings.archon_async.racing
-    ranked = [c for _, c in sorted(plan.full, key=lambda sc: -sc[0])]
     single = plan.dev + held
     size = single * (racing.draws if racing.enabled else 1)
-    if not count or size <= plan.dev or not ranked:
+    if not count or size <= plan.dev or not plan.full:
         return totals  # no final ranking: nothing is chosen, nothing reported
+    leaders = racing.leaders if racing.enabled else 0
+    topped = min(racing.leader_questions or single, single)
+    # The leaders rank on ``topped`` positions when racing tops them up, else the dev ones.
+    ranked_on = topped if leaders and topped > plan.dev else plan.dev
+    orders = _orders(plan, ranked_on)
+    picks = [_after_pick(plan, totals, ranked, held, report) for ranked in orders]
+    after = _over_picks(picks)
+    return _sum([totals, after]) | {"racing": after["racing"]}
+
+
+def _after_pick(
+    plan: _Plan, totals: _Totals, ranked: Sequence[Candidate], held: int, report: int
+) -> _Totals:
+    """What follows the evaluations when the run ranks them ``ranked`` (best first)."""
+    count = plan.search.settings.number_of_archon_configs_for_final_ranking
+    racing = plan.search.settings.archon_async.racing
+    single = plan.dev + held
+    size = single * (racing.draws if racing.enabled else 1)
     race = _sum([_first_pass(plan, ranked, held), _passes(plan, ranked[:count], single, size)])
     if racing.enabled and racing.max_share is not None:
         evaluated = plan.evaluation_calls() | {"high": totals["high"][0]}
         race = _within_share(race, evaluated, _archon_final(plan, ranked[:count], held), racing)
-    parts = [totals, race]
+    parts = [race]
     if report:
         parts.append(_report(plan, ranked[:count], report))
     # Racing's own expected calls, tokens and dollars, told apart by the estimate.
     return _sum(parts) | {"racing": race["expected"]}
+
+
+def _orders(plan: _Plan, questions: int) -> list[list[Candidate]]:
+    """The evaluated architectures best first, as the run could rank them. A walked path's
+    scores are drawn as a run's are: that order. Random and grid search are walked on
+    expected scores, but a run ranks them by scores measured on ``questions`` (the
+    leaders'), whose noise can make cheaper architectures the finalists, and the race's
+    passes are most of what a small search sends (the expected scores' top alone put the
+    estimate 23% over a run's calls, bench/RESULTS.md): `PICKS` orders by scores drawn
+    binomially on ``questions`` around the expected ones (seeded by the search)."""
+    scores = np.array([score for score, _ in plan.full], dtype=float)
+    candidates = [c for _, c in plan.full]
+    if plan.search.algorithm not in SCORE_FREE:
+        return [[candidates[i] for i in np.argsort(-scores, kind="stable")]]
+    rng = np.random.default_rng([plan.search.seed, len(candidates)])
+    chance = np.clip(scores / 100.0, 0.0, 1.0)
+    orders = []
+    for _ in range(PICKS):
+        drawn = rng.binomial(questions, chance)
+        orders.append([candidates[i] for i in np.argsort(-drawn, kind="stable")])
+    return orders
+
+
+def _over_picks(picks: Sequence[_Totals]) -> _Totals:
+    """``expected`` and ``racing``: the picks' mean; ``low``: the least of them; ``high``:
+    the most."""
+    return {
+        "expected": [sum(p["expected"][i] for p in picks) / len(picks) for i in range(3)],
+        "low": [min(p["low"][i] for p in picks) for i in range(3)],
+        "high": [max(p["high"][i] for p in picks) for i in range(3)],
+        "racing": [sum(p["racing"][i] for p in picks) / len(picks) for i in range(3)],
+    }
 
 
 def _sum(parts: Sequence[_Totals]) -> _Totals:
