@@ -70,15 +70,7 @@ class Adaptive(Race):
         return super().fresh(evaluation)
 
     async def final_stages(self, count: int) -> AsyncIterator[dict[str, Any]]:
-        every = list(self.record.evaluations.values())
-        survivors = self.ranked(every)[:count]
-        chosen = {e.key for e in survivors}
-        survivors += [
-            e for e in self.predicted(every, self.predicted_finalists) if e.key not in chosen
-        ]
-        self.base = max((self.questions(e) for e in survivors), default=0)
-        if self.base >= self.size:
-            self.base = self.dev
+        survivors = self.choose_finalists(count)
         level = self.single
         while level <= self.base and level < self.size:
             level = min(self.size, level * 2)

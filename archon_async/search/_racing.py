@@ -324,16 +324,7 @@ class Race:
         ``score`` (on the window), ``questions`` (positions answered), ``dev_score``,
         ``done`` and ``of`` (scorings planned); then `final_ranking` holds the result."""
         every = list(self.record.evaluations.values())
-        survivors = self.ranked(every)[:count]
-        chosen = {e.key for e in survivors}
-        survivors += [
-            e for e in self.predicted(every, self.predicted_finalists) if e.key not in chosen
-        ]
-        self.base = max((self.questions(e) for e in survivors), default=0)
-        if self.base >= self.size:
-            # No position is new to all of them (a race of one pass whose leaders answered
-            # every selection question): the final-ranking questions decide, as in Archon.
-            self.base = self.dev
+        survivors = self.choose_finalists(count)
         order = self._final_order(survivors)
         plan = self.stages(len(survivors), self.base)
         of, done = sum(n for n, _ in plan), 0
@@ -372,6 +363,22 @@ class Race:
             (self._entry(key, stage) for key, stage in reached.items()),
             key=lambda e: (-e["stage"], *order(self.record.evaluations[e["key"]])),
         )
+
+    def choose_finalists(self, count: int) -> list[Evaluation]:
+        """The ``count`` best by `ranked`, then the model's ``predicted_finalists`` not among
+        them; sets ``base``, the most positions any of them had answered (where that is
+        every selection position, the dev questions: the window is then the final-ranking
+        questions, as in Archon)."""
+        every = list(self.record.evaluations.values())
+        survivors = self.ranked(every)[:count]
+        chosen = {e.key for e in survivors}
+        survivors += [
+            e for e in self.predicted(every, self.predicted_finalists) if e.key not in chosen
+        ]
+        self.base = max((self.questions(e) for e in survivors), default=0)
+        if self.base >= self.size:
+            self.base = self.dev
+        return survivors
 
     def _final_order(
         self, finalists: Sequence[Evaluation]
