@@ -229,6 +229,15 @@ def _racing_html(report: dict[str, Any]) -> str:
     )
 
 
+def _dollars_cell(evaluation: Evaluation) -> str:
+    """Its $/query, or what that lacks: the calls to an unpriced model cost nothing in it,
+    so it is at least the priced calls' dollars (a dash where none is priced), not "$0"."""
+    dollars = evaluation.dollars_per_query
+    if not evaluation.unpriced_models:
+        return usd_text(dollars)
+    return f"&ge; {usd_text(dollars)}" if dollars > 0 else "&mdash;"
+
+
 def _leaderboard_rows(evaluations: list[Evaluation]) -> str:
     """The leaderboard's rows: the best 100 by objective (the earlier first on a tie)."""
     esc = html.escape
@@ -237,24 +246,26 @@ def _leaderboard_rows(evaluations: list[Evaluation]) -> str:
         f"<tr><td>{i}</td><td>{esc(e.key)}</td>"
         f"<td>{esc(Candidate.from_params(e.params).describe())}</td><td>{e.score:.2f}</td>"
         f"<td>{e.ci[0]:.2f} to {e.ci[1]:.2f}</td><td>{e.calls_per_query:g}</td>"
-        f"<td>{e.tokens_per_query:,.0f}</td><td>{usd_text(e.dollars_per_query)}</td>"
+        f"<td>{e.tokens_per_query:,.0f}</td><td>{_dollars_cell(e)}</td>"
         f"<td>{e.cache_hit_share:.0%}</td><td>{'yes' if e.stopped_early else ''}</td></tr>"
         for i, e in enumerate(ranked[:100], 1)
     )
 
 
-def _spend_rows(spent: dict[str, Any]) -> str:
-    """The spend table's rows: each model's calls, tokens and dollars, then the total."""
+def _spend_rows(spent: dict[str, Any], unpriced: list[str]) -> str:
+    """The spend table's rows: each model's calls, tokens and dollars (a dash for an
+    ``unpriced`` model, never "$0"), then the total (at least that, where one is unpriced)."""
     rows = "".join(
-        f"<tr><td>{html.escape(m)}</td><td>{int(u['calls']):,}</td>"
-        f"<td>{int(u['tokens']):,}</td><td>{usd_text(u['dollars'])}</td></tr>"
+        f"<tr><td>{html.escape(m)}</td><td>{int(u['calls']):,}</td><td>{int(u['tokens']):,}</td>"
+        f"<td>{'&mdash;' if m in unpriced else usd_text(u['dollars'])}</td></tr>"
         for m, u in (spent.get("by_model") or {}).items()
     )
     if not rows:
         return '<tr><td colspan="4">no calls were made (oracle scores)</td></tr>'
+    at_least = "&ge; " if unpriced else ""
     return rows + (
         f"<tr><th>total</th><th>{spent['calls']:,}</th><th>{spent['tokens']:,}</th>"
-        f"<th>{usd_text(spent['dollars'])}</th></tr>"
+        f"<th>{at_least}{usd_text(spent['dollars'])}</th></tr>"
     )
 
 
@@ -265,7 +276,7 @@ def report_html(
     their Pareto ``front`` by ``cost``."""
     esc = html.escape
     rows = _leaderboard_rows(evaluations)
-    spend_rows = _spend_rows(report.get("spend") or {})
+    spend_rows = _spend_rows(report.get("spend") or {}, report.get("unpriced_models") or [])
     facts = "".join(
         f"<tr><th>{esc(k)}</th><td>{_fact_html(v)}</td></tr>"
         for k, v in report.items()

@@ -107,7 +107,13 @@ def test_models_without_a_price_are_named_and_never_a_zero_dollar_anchor(
     pareto = json.loads((tmp_path / "run" / "pareto.json").read_text())
     assert pareto["cost"] == "calls_per_query"  # not dollars, where it would look free
     assert pareto["unpriced_models"] == ["deepseek-ai/deepseek-coder-33b-instruct"]
-    assert 'id="unpriced"' in (tmp_path / "run" / "report.html").read_text()
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="unpriced"' in page
+    # Nothing on the page reads as free: a leaderboard row calling the unpriced model costs
+    # at least its priced calls' dollars (the other model is priced in every architecture
+    # here), the model's own spend is a dash, the total at least what was priced.
+    assert "<td>&ge; $" in page and "<th>&ge; $" in page
+    assert "$0<" not in page
     space["archon_async"]["objective"] = "score_per_dollar"
     with pytest.raises(
         ConfigError, match=r"no list price for deepseek-ai/deepseek-coder-33b-instruct.*score_per"
