@@ -6,22 +6,21 @@ search curve, the Pareto front, the leaderboard, the final ranking and the spend
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 from .._pricing import usd_text
+from ._axis import Axis, axis
 from ._candidate import Candidate
 from ._record import Evaluation
 
 __all__ = ["pareto_svg", "report_html"]
 
-_W, _H, _PAD = 640, 360, 48
-
-
-def _scale(values: list[float], low: int, high: int) -> Any:
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
-    return lambda v: low + (v - lo) / span * (high - low)
+_W, _H = 640, 360
+# The plot area: room on the left for the tick labels and the rotated axis title.
+_LEFT, _RIGHT, _TOP, _BOTTOM = 72, _W - 24, 36, _H - 48
+# The axes' ranges a little inside the axis lines: a point at either end (a flat series
+# at 0) is drawn beside the line, not on it.
+_X_PIXELS, _Y_PIXELS = (_LEFT + 8, _RIGHT - 8), (_BOTTOM - 8, _TOP + 8)
 
 
 def _axes(title: str, x_label: str, y_label: str) -> list[str]:
@@ -31,12 +30,34 @@ def _axes(title: str, x_label: str, y_label: str) -> list[str]:
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{_W / 2}" y="18" text-anchor="middle" font-size="14">'
         f"{html.escape(title)}</text>",
-        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - 16}" y2="{_H - _PAD}" stroke="black"/>',
-        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_PAD}" y2="28" stroke="black"/>',
+        f'<line x1="{_LEFT}" y1="{_BOTTOM}" x2="{_RIGHT}" y2="{_BOTTOM}" stroke="black"/>',
+        f'<line x1="{_LEFT}" y1="{_BOTTOM}" x2="{_LEFT}" y2="{_TOP}" stroke="black"/>',
         f'<text x="{_W / 2}" y="{_H - 10}" text-anchor="middle" font-size="12">'
         f"{html.escape(x_label)}</text>",
         f'<text x="14" y="{_H / 2}" font-size="12" transform="rotate(-90 14 {_H / 2})" '
         f'text-anchor="middle">{html.escape(y_label)}</text>',
+    ]
+
+
+# A tick of each axis at pixel {at}: a mark (the y axis's: a faint grid line across the
+# plot) and its label.
+_TICK = {
+    "x": f'<line x1="{{at:.1f}}" y1="{_BOTTOM}" x2="{{at:.1f}}" y2="{_BOTTOM + 4}" '
+    f'stroke="black"/><text class="x-tick" x="{{at:.1f}}" y="{_BOTTOM + 17}" '
+    'text-anchor="middle" font-size="11">{text}</text>',
+    "y": f'<line x1="{_LEFT - 4}" y1="{{at:.1f}}" x2="{_RIGHT}" y2="{{at:.1f}}" stroke="#eee"/>'
+    f'<text class="y-tick" x="{_LEFT - 7}" y="{{label:.1f}}" text-anchor="end" '
+    'font-size="11">{text}</text>',
+}
+
+
+def _ticks(x: Axis, y: Axis) -> list[str]:
+    """Both axes' ticks, each where its axis puts its value."""
+    scales = {"x": (x, x.scale(*_X_PIXELS)), "y": (y, y.scale(*_Y_PIXELS))}
+    return [
+        _TICK[name].format(at=scale(value), label=scale(value) + 4, text=html.escape(text))
+        for name, (each, scale) in scales.items()
+        for value, text in zip(each.ticks, each.labels(), strict=True)
     ]
 
 
@@ -47,10 +68,12 @@ def pareto_svg(
     ``front`` joined; ``marker`` (e.g. ``SIMULATED: ``) heads the title."""
     xs = [float(getattr(e, cost)) for e in evaluations]
     ys = [e.score for e in evaluations]
-    sx, sy = _scale(xs, _PAD, _W - 24), _scale(ys, _H - _PAD, 36)
     dollars = cost == "dollars_per_query"
+    x_axis, y_axis = axis(xs, unit="$" if dollars else ""), axis(ys, top=100.0)
+    sx, sy = x_axis.scale(*_X_PIXELS), y_axis.scale(*_Y_PIXELS)
     x_label = "list-price dollars per query" if dollars else cost.replace("_", " ")
     parts = _axes(f"{marker}Score against cost per query", x_label, "score (points)")
+    parts += _ticks(x_axis, y_axis)
     parts += [
         f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="#9aa"><title>{e.key}: '
         f"{e.score:.2f}</title></circle>"
@@ -58,34 +81,8 @@ def pareto_svg(
     ]
     line = " ".join(f"{sx(float(getattr(e, cost))):.1f},{sy(e.score):.1f}" for e in front)
     parts.append(f'<polyline points="{line}" fill="none" stroke="#c33" stroke-width="2"/>')
-    x_low, x_high = _ends(min(xs), max(xs), "$" if dollars else "")
-    y_low, y_high = _ends(min(ys), max(ys))
-    parts += [
-        _tick(x_low, _PAD, _H - _PAD + 16),
-        _tick(x_high, _W - 64, _H - _PAD + 16),
-        _tick(y_low, 4, _H - _PAD),
-        _tick(y_high, 4, 40),
-    ]
     parts.append("</svg>")
     return "\n".join(parts)
-
-
-def _ends(low: float, high: float, unit: str = "") -> tuple[str, str]:
-    """The two ends of an axis as text: 2 decimals (dollars: 3 significant digits of the
-    larger end), more when that would print two different ends alike."""
-    top = max(abs(low), abs(high))
-    decimals = 2
-    if unit == "$" and 0 < top < 1:
-        decimals = 2 - math.floor(math.log10(top))
-    for more in range(decimals, decimals + 6):
-        ends = f"{unit}{low:.{more}f}", f"{unit}{high:.{more}f}"
-        if ends[0] != ends[1]:
-            return ends
-    return ends
-
-
-def _tick(text: str, x: float, y: float) -> str:
-    return f'<text x="{x}" y="{y}" font-size="11">{html.escape(text)}</text>'
 
 
 def _curve_svg(evaluations: list[Evaluation]) -> str:
@@ -94,27 +91,19 @@ def _curve_svg(evaluations: list[Evaluation]) -> str:
         running = max(running, e.objective)
         best.append(running)
     xs = [float(e.n) for e in evaluations]
-    sx, sy = _scale(xs, _PAD, _W - 24), _scale([e.objective for e in evaluations], _H - _PAD, 36)
+    # Ticks on both axes from the data: a curve whose bottom is unlabelled reads as
+    # rising from zero.
+    x_axis = axis(xs, integer=True)
+    y_axis = axis([e.objective for e in evaluations], top=100.0)
+    sx, sy = x_axis.scale(*_X_PIXELS), y_axis.scale(*_Y_PIXELS)
     parts = _axes("Search curve: best objective so far", "architectures evaluated", "objective")
+    parts += _ticks(x_axis, y_axis)
     parts += [
         f'<circle cx="{sx(x):.1f}" cy="{sy(e.objective):.1f}" r="2.5" fill="#9aa"/>'
         for e, x in zip(evaluations, xs, strict=True)
     ]
     line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, best, strict=True))
     parts.append(f'<polyline points="{line}" fill="none" stroke="#36c" stroke-width="2"/>')
-    # Both ends of both axes: a curve whose bottom is unlabelled reads as rising from zero.
-    parts += [
-        *(
-            _tick(text, 4, y)
-            for text, y in zip(
-                _ends(min(e.objective for e in evaluations), best[-1]),
-                (_H - _PAD, 40),
-                strict=True,
-            )
-        ),
-        _tick(f"{int(min(xs))}", _PAD, _H - _PAD + 16),
-        _tick(f"{int(max(xs))}", _W - 40, _H - _PAD + 16),
-    ]
     parts.append("</svg>")
     return "\n".join(parts)
 

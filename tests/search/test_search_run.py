@@ -16,6 +16,7 @@ import pytest
 from archon_async import Architecture, ConfigError
 from archon_async.search import ALGORITHMS, Candidate, Search, Space, search_file_from_dict
 from tests.cli_process import expect_status, run_cli, start_cli
+from tests.search._browser import rendered_dom, screenshot
 from tests.search._spaces import EXAMPLE, leaderboard, oracle_run, small_space, write
 
 
@@ -227,31 +228,15 @@ def test_estimate_prints_the_expected_spend(tmp_path: Path) -> None:
 
 
 def test_the_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
-    import shutil
-    import subprocess
-
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
     path = write(tmp_path, small_space(evaluations=20))
     oracle_run(path, tmp_path / "run", algorithm="random_search")
-    page = (tmp_path / "run" / "report.html").as_uri()
-    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-    dom = subprocess.run(
-        [browser, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = tmp_path / "run" / "report.html"
     parser = _Collect()
-    parser.feed(dom.stdout)  # the DOM the browser built, not the file
+    parser.feed(rendered_dom(page))  # the DOM the browser built, not the file
     assert {"best", "leaderboard", "spend"} <= parser.ids
     assert parser.tags.count("svg") == 2 and parser.tags.count("tr") > 20
     shot = tmp_path / "report.png"
-    subprocess.run(
-        [browser, *flags, f"--screenshot={shot}", "--window-size=1000,1400", page],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
+    screenshot(page, shot)
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
 
 
