@@ -22,6 +22,7 @@ from ._cli_common import UsageError, positive_float, positive_int, run_async
 from ._exceptions import BatchStoppedError, ConfigError
 from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._budget import unpriced_models
+from .callpath._cache import namespace_problem
 from .callpath._redis import redacted_url
 
 __all__ = [
@@ -50,9 +51,10 @@ def _cache_path(text: str) -> Path:
 
 
 def _namespace(text: str) -> str:
-    """``--cache-namespace``'s name: a blank one would be a namespace of its own."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("give a name, e.g. exp1")
+    """``--cache-namespace``'s name, checked as `ResponseCache` checks it."""
+    problem = namespace_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)  # argparse names the flag before it
     return text
 
 

@@ -50,12 +50,12 @@ from typing import Any
 
 import orjson
 
-from .._exceptions import ConfigError
+from .._exceptions import ConfigError, InvalidInputError
 from .._types import ChatRequest, ChatResponse
 from ._cache_file import CLAIMS_SCHEMA, REFUSALS_SCHEMA, CacheFile, Claimed
 from ._cache_file import reply as _response
 
-__all__ = ["ResponseCache", "request_key"]
+__all__ = ["ResponseCache", "namespace_problem", "request_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -105,6 +105,20 @@ def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:
     return digest.digest()
 
 
+def namespace_problem(namespace: object) -> str | None:
+    """What is wrong with ``namespace`` as a cache namespace, or None: the one check of
+    `ResponseCache` and the command line's ``--cache-namespace`` (each words the error its
+    own way). A blank name would be a namespace of its own that nobody meant, and a
+    non-str one is stored as its text, a different namespace in every process that
+    formats it alike only by chance.
+    """
+    if not isinstance(namespace, str):
+        return f"give a name (a str), e.g. exp1; got {type(namespace).__name__} {namespace!r}"
+    if not namespace.strip():
+        return f"give a name, e.g. exp1; got {namespace!r}, which is blank"
+    return None
+
+
 #: A stored reply as its columns: text, model, finish_reason, input and output tokens.
 _Row = tuple[str, str, str | None, int, int]
 
@@ -124,6 +138,7 @@ class ResponseCache:
             sent again by a process waiting for it (the first reply kept wins).
 
     Raises:
+        InvalidInputError: ``namespace`` is not a str, or blank (`namespace_problem`).
         ConfigError: the file cannot be opened as a cache.
     """
 
@@ -136,6 +151,9 @@ class ResponseCache:
         claim_lease_s: float = 30.0,
         claim_max_s: float = 300.0,
     ) -> None:
+        problem = namespace_problem(namespace)
+        if problem is not None:
+            raise InvalidInputError(f"ResponseCache(namespace=...): {problem}")
         self.path = None if path is None else Path(path)
         self.namespace = namespace
         self.read_ahead_mib = read_ahead_mib
