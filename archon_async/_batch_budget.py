@@ -22,14 +22,16 @@ partly cached batch still stops within the cap. Only a per-call budget (a search
 holds every call itself) makes the gate reserve nothing under a cache.
 
 Batches that share a budget (a call path's, or one `Budget` given to several) count the
-calls every one of their prompts in flight is still due to make, each gate its own and
-the others' (`_GATES`), as one batch counts its prompts.
+calls, tokens and dollars every one of their prompts in flight is still due to spend, each
+gate its own and the others' (`_GATES`, each batch's prompts at its own share), as one
+batch counts its prompts.
 """
 
 from __future__ import annotations
 
+import math
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import anyio
@@ -43,7 +45,6 @@ from .callpath import Budget
 __all__ = ["BudgetGate", "least_calls"]
 
 _Cap = Literal["calls", "tokens", "cost"]
-_Measure = Callable[[Sequence[CallRecord]], float]
 
 #: The gates admitting prompts under each budget, so that batches sharing one count each
 #: other's prompts in flight (each alone started prompts the others' left no room for).
@@ -102,13 +103,17 @@ class BudgetGate:
                 self._in_flight[id(made)] = (runs, made)
                 return
             budget, cap, certain = refusal
-            if certain or not self._in_flight:
+            others = self._others_in_flight()
+            if certain or not (self._in_flight or others):
                 self._refused = (budget, cap)
                 error = BudgetExceededError(self.reason(budget))
                 error.budget = budget
                 raise error
             released = self._released
-            await released.wait()
+            # Another batch's prompt ending sets no event here (it may run on another
+            # thread's loop): while only theirs are in flight, look again every 50 ms.
+            with anyio.move_on_after(0.05 if others else math.inf):
+                await released.wait()
 
     def release(self, made: list[CallRecord]) -> None:
         """The prompt whose calls are listed in ``made`` has ended: learn its spend."""
@@ -156,7 +161,7 @@ class BudgetGate:
                 if budget.exceeded() is not None:
                     return budget, "calls", True
             return None
-        for index, budget in enumerate(self._budgets):
+        for budget in self._budgets:
             if budget.exceeded() is not None:
                 return budget, "calls", True
             calls, tokens, cost = self._spent(budget)
@@ -166,14 +171,22 @@ class BudgetGate:
                     # Under a cache, the prompts in flight may yet leave room (their hits).
                     return budget, "calls", not self._cached
             if budget.max_tokens is not None and not self._fits(
-                tokens, budget.max_tokens, self._tokens_done, runs, _tokens
+                budget, "tokens", tokens, budget.max_tokens, runs
             ):
                 return budget, "tokens", False
             if budget.max_cost_usd is not None and not self._fits(
-                cost, budget.max_cost_usd, self._cost_done[index], runs, budget.cost_of
+                budget, "cost", cost, budget.max_cost_usd, runs
             ):
                 return budget, "cost", False
         return None
+
+    def _others_in_flight(self) -> bool:
+        """Whether a batch sharing one of this gate's budgets has a prompt in flight."""
+        return any(
+            gate is not self and gate._in_flight
+            for budget in self._budgets
+            for gate in self._sharing(budget)
+        )
 
     def _sharing(self, budget: Budget) -> list[BudgetGate]:
         """The gates of the batches admitting prompts under ``budget``, this one included."""
@@ -201,12 +214,34 @@ class BudgetGate:
                 cost += budget.cost_of(sent)
         return calls, tokens, cost
 
-    def _fits(self, spent: float, cap: float, done: float, runs: int, measure: _Measure) -> bool:
+    def _fits(self, budget: Budget, cap: _Cap, spent: float, limit: float, runs: int) -> bool:
+        """Whether a prompt of ``runs`` runs fits under ``budget``'s ``cap`` (tokens or
+        cost) beside what the prompts in flight of every batch sharing it are still due to
+        spend, each batch's at its own share (its architecture's, from its finished
+        prompts). A batch whose share is not known yet (none of its prompts finished) runs
+        one prompt at a time, and the others wait for it (its spend is unknown)."""
+        due = 0.0
+        for gate in self._sharing(budget):
+            share = gate._share(budget, cap)
+            if share is None:
+                if gate._in_flight:
+                    return False
+                continue
+            measure = budget.cost_of if cap == "cost" else _tokens
+            due += sum(max(share * n - measure(made), 0.0) for n, made in gate._in_flight.values())
+        share = self._share(budget, cap)
+        if share is None:
+            return spent + due < limit  # this batch's first prompt: where room is left
+        return spent + due + share * runs <= limit
+
+    def _share(self, budget: Budget, cap: _Cap) -> float | None:
+        """The tokens or dollars (``cap``) a run of this batch's prompts spends under
+        ``budget``, on average over those finished; None before one has."""
         if not self._runs_done:
-            return not self._in_flight  # no share known yet: one prompt at a time
-        share = done / self._runs_done
-        due = sum(max(share * n - measure(calls), 0.0) for n, calls in self._in_flight.values())
-        return spent + due + share * runs <= cap
+            return None
+        if cap == "cost":
+            return self._cost_done[self._budgets.index(budget)] / self._runs_done
+        return self._tokens_done / self._runs_done
 
 
 def _tokens(calls: Sequence[CallRecord]) -> float:
