@@ -43,7 +43,7 @@ from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
 from ._logging import get_logger
 from ._registry import Registry
 from ._retry import RetryPolicy, is_out_of_quota, limit_reset_error
-from ._streaming import claim_stream_sink, send_for_sink
+from ._streaming import StreamSink, claim_stream_sink, send_for_sink
 from ._types import CallRecord, ChatRequest, ChatResponse
 from .core import Provider
 
@@ -112,6 +112,17 @@ class _Spent:
     key_id: str | None = None
     wait_s: float = 0.0
     timeouts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One attempt of a call, as its failure is handled: the key it used, when it started,
+    the stream sink of the call (None unless streamed out) and the provider's settings."""
+
+    lease: KeyLease
+    started: float
+    sink: StreamSink | None
+    settings: ProviderSettings
 
 
 @dataclass(slots=True)
@@ -235,13 +246,12 @@ class Dispatcher:
         spent = _Spent(started=self._clock())
         sink = claim_stream_sink()  # None except for the call whose text is streamed out
         settings = self.settings_for(request.model_type)
-        threshold, open_s = settings.circuit_failures, settings.circuit_open_s
         gate = lane.limits.gate
         if not gate.acquire_nowait():  # a free place needs no coroutine
             await gate.acquire(ticket)  # cancelled here, it holds nothing
         try:
             while True:
-                self._circuits.before_attempt(request, threshold=threshold)
+                self._circuits.before_attempt(request, threshold=settings.circuit_failures)
                 # A ready key that nothing paces goes at once: no coroutine, no wait timed.
                 lease = lane.keys.acquire_nowait()
                 if lease is None or not lane.limits.acquire_nowait(lease.key_id):
@@ -250,39 +260,11 @@ class Dispatcher:
                 try:
                     response = await send_for_sink(lane.provider, request, lease.value(), sink)
                 except ProviderError as error:
-                    # The provider's frames hold the key (its argument, the auth header):
-                    # the error leaves them behind, so that no traceback printed with its
-                    # locals (pytest -l, rich, Sentry) can show it.
-                    error.with_traceback(None)
-                    spent.attempts += 1
-                    spent.timeouts += isinstance(error, ProviderTimeoutError)
-                    spent.key_id = lease.key_id
-                    step = self._after_failure(lane, lease, error, spent)
-                    streamed = sink is not None and sink.started
-                    opened = self._circuits.failed(
-                        request,
-                        error,
-                        threshold=threshold,
-                        open_s=open_s,
-                        quiet_s=settings.timeout_s,
-                        gave_up=step.error is not None or streamed,
-                    )
-                    if opened and step.error is None:
-                        # The model keeps failing: the layer goes on without this call.
-                        step = _Step("give_up", None, error=circuit_opened(request, error))
-                    spent.latency_s = _log_attempt(
-                        request, lease, spent.attempts - 1, attempt_started, error=error, step=step
-                    )
-                    # Text already streamed out cannot be taken back: no retry after it.
-                    if step.error is error or streamed:
-                        reset = _past_reset(lane, error)
-                        if reset is None:
-                            raise error
-                        raise reset from error
-                    if step.error is not None:
-                        raise step.error from error
-                    if step.sleep_s > 0:
-                        await self._sleep(step.sleep_s)
+                    # Raises to give up; else how long to sleep before the next attempt.
+                    attempt = _Attempt(lease, attempt_started, sink, settings)
+                    sleep_s = self._attempt_failed(lane, request, attempt, error, spent)
+                    if sleep_s > 0:
+                        await self._sleep(sleep_s)
                     continue
                 self._circuits.succeeded(request)
                 spent.latency_s = _log_attempt(
@@ -295,6 +277,55 @@ class Dispatcher:
             raise
         finally:
             gate.release()
+
+    def _attempt_failed(
+        self,
+        lane: _Lane,
+        request: ChatRequest,
+        attempt: _Attempt,
+        error: ProviderError,
+        spent: _Spent,
+    ) -> float:
+        """Learn from a failed attempt and log it; the seconds to sleep before the next.
+
+        Raises:
+            ProviderError: the call gives up (``error``, a `RateLimitResetError` chained
+                from a 429 whose reset is past what a call may wait, or the error of a key
+                pool exhausted or a circuit opened, chained from ``error``).
+        """
+        # The provider's frames hold the key (its argument, the auth header): the error
+        # leaves them behind, so that no traceback printed with its locals (pytest -l,
+        # rich, Sentry) can show it.
+        error.with_traceback(None)
+        lease, sink, settings = attempt.lease, attempt.sink, attempt.settings
+        spent.attempts += 1
+        spent.timeouts += isinstance(error, ProviderTimeoutError)
+        spent.key_id = lease.key_id
+        step = self._after_failure(lane, lease, error, spent)
+        streamed = sink is not None and sink.started
+        opened = self._circuits.failed(
+            request,
+            error,
+            threshold=settings.circuit_failures,
+            open_s=settings.circuit_open_s,
+            quiet_s=settings.timeout_s,
+            gave_up=step.error is not None or streamed,
+        )
+        if opened and step.error is None:
+            # The model keeps failing: the layer goes on without this call.
+            step = _Step("give_up", None, error=circuit_opened(request, error))
+        spent.latency_s = _log_attempt(
+            request, lease, spent.attempts - 1, attempt.started, error=error, step=step
+        )
+        # Text already streamed out cannot be taken back: no retry after it.
+        if step.error is error or streamed:
+            reset = _past_reset(lane, error)
+            if reset is None:
+                raise error
+            raise reset from error
+        if step.error is not None:
+            raise step.error from error
+        return step.sleep_s
 
     async def _wait_for_limits(
         self,
