@@ -126,18 +126,10 @@ async def run_batch(
                     reporter = ProgressReporter(
                         stats, stream=progress, interval_s=progress_interval_s
                     )
-                async with anyio.create_task_group() as outer:
-                    if reporter is not None:
-                        outer.start_soon(reporter.run)
-                    async with anyio.create_task_group() as workers:
-                        pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
-                        feed = _Feed(pending, STARTS_PER_TURN)
-                        for _ in range(concurrency):
-                            worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
-                            worker.on_answer = on_answer
-                            worker.budget, worker.gate = budget, gate
-                            workers.start_soon(worker.run, feed)
-                    outer.cancel_scope.cancel()  # stops the progress reporter
+                pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
+                worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
+                worker.on_answer, worker.budget, worker.gate = on_answer, budget, gate
+                await _run_workers(worker, _Feed(pending, STARTS_PER_TURN), concurrency, reporter)
         finally:
             if reporter is not None:
                 reporter.close()  # the final state, even when interrupted
@@ -147,6 +139,20 @@ async def run_batch(
     if stop.reason is not None:
         raise _stopped(stop, stats, output, gate)
     return stats
+
+
+async def _run_workers(
+    worker: _Worker, feed: _Feed, concurrency: int, reporter: ProgressReporter | None
+) -> None:
+    """``concurrency`` tasks running ``worker`` on the feed's prompts until it ends, with
+    the progress reporter beside them until they are done."""
+    async with anyio.create_task_group() as outer:
+        if reporter is not None:
+            outer.start_soon(reporter.run)
+        async with anyio.create_task_group() as workers:
+            for _ in range(concurrency):
+                workers.start_soon(worker.run, feed)
+        outer.cancel_scope.cancel()  # stops the progress reporter
 
 
 def count_of(number: int, noun: str) -> str:
@@ -321,7 +327,8 @@ def _pending(
 
 
 class _Worker:
-    """Answers prompts one after another until the feed ends or the batch stops."""
+    """Answers prompts one after another until the feed ends or the batch stops: each of
+    the batch's worker tasks runs `run` (the object holds only what they share)."""
 
     def __init__(
         self,
@@ -441,11 +448,7 @@ async def answer_item(
             except BudgetExceededError:
                 raise  # not the prompt's failure: it is left for a run with a larger budget
             except (ArchonError, ExceptionGroup) as exc:
-                spent_budget = budget_cause(exc)
-                if spent_budget is not None:  # a layer whose calls the budget refused
-                    raise spent_budget from None
-                error, fatal = describe_error(exc), is_fatal(exc)
-                log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
+                error, fatal = _failed_attempt(exc, item, attempt)
                 if fatal:
                     break
                 continue
@@ -464,6 +467,23 @@ async def answer_item(
     if fatal:
         line["fatal"] = True
     return _ended(line, item, spent, started, attempt)
+
+
+def _failed_attempt(
+    exc: ArchonError | ExceptionGroup[Exception], item: BatchItem, attempt: int
+) -> tuple[str, bool]:
+    """A failed attempt at a prompt, logged: its error line's text, and whether the
+    failure is one every prompt would meet (no other attempt then).
+
+    Raises:
+        BudgetExceededError: a layer failed because the budget refused its calls.
+    """
+    spent_budget = budget_cause(exc)
+    if spent_budget is not None:
+        raise spent_budget from None
+    error = describe_error(exc)
+    log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
+    return error, is_fatal(exc)
 
 
 def _ended(
