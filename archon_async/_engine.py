@@ -328,39 +328,27 @@ class Engine:
         """
         conversation = normalize_messages(messages)
         check_draw(draw)
-        if temperature is None and max_tokens is None and on_delta is None:
-            options = self._plain_options  # a batch's every prompt: the same, built once
-        else:
-            options = RunOptions.build(
-                self.architecture.layers,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                on_delta=on_delta,
-            )
+        options = self._run_options(temperature, max_tokens, on_delta)
         if not (self._adopted and self._callpath.is_open):
             await self.open()  # a coroutine a prompt only when there is something to open
-        self._callpath.check_budget()
-        if self._budget is not None:
-            self._budget.check()
-        run_seed = self._seed if seed is None else seed
-        # Random choices depend on the seed and the prompt: the same prompt and seed always
-        # choose alike, while the prompts of a batch do not all pick the same position.
-        run_key = f"{run_seed}:{_digest(conversation)}"
+        run_seed, run_key = self._admit(conversation, seed)
         trace = Trace()
         started = time.perf_counter()
-        state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
         # Calls of runs that started earlier are admitted first (see _admission); a caller
         # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
         ticket = None if current_ticket.get() else current_ticket.set(next_ticket())
         calls = _RunCalls(self._callpath, self._budget, draw)  # numbers this run's samples
+        state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
         # bind + reset, not bound_contextvars(): that one copies the whole context first
         # (about 4x the CPU, once per prompt; bench/RESULTS.md, "Wire hot path").
         bound = bind_log_context(architecture=self.architecture.name)
         try:
             try:
                 layers = self._layers
-                # By position: a range's iterator is not tracked by the garbage collector,
-                # enumerate's and the list's are (alive while every prompt's calls are).
+                # Awaited here, not in a method of its own: a coroutine level less that
+                # every loop turn of every call passes through. By position: a range's
+                # iterator is not tracked by the garbage collector, enumerate's and the
+                # list's are (alive while every prompt's calls are).
                 for index in range(len(layers)):
                     make_context = _LayerContexts(
                         conversation, run_key, index, options, calls, self._scorers
@@ -384,6 +372,33 @@ class Engine:
             trace.elapsed_s = time.perf_counter() - started
             if ticket is not None:
                 current_ticket.reset(ticket)
+
+    def _run_options(
+        self, temperature: float | None, max_tokens: int | None, on_delta: DeltaCallback | None
+    ) -> RunOptions:
+        """What a run changes in the architecture (answer layer's overrides, streaming)."""
+        if temperature is None and max_tokens is None and on_delta is None:
+            return self._plain_options  # a batch's every prompt: the same, built once
+        return RunOptions.build(
+            self.architecture.layers,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            on_delta=on_delta,
+        )
+
+    def _admit(self, conversation: Sequence[Message], seed: int | None) -> tuple[int, str]:
+        """Check the budgets before a run starts; the run's seed and its key.
+
+        Raises:
+            BudgetExceededError: the engine's or the call path's budget is spent.
+        """
+        self._callpath.check_budget()
+        if self._budget is not None:
+            self._budget.check()
+        run_seed = self._seed if seed is None else seed
+        # Random choices depend on the seed and the prompt: the same prompt and seed always
+        # choose alike, while the prompts of a batch do not all pick the same position.
+        return run_seed, f"{run_seed}:{_digest(conversation)}"
 
     def _result(self, state: Mapping[str, Any], trace: Trace, seed: int, key: str) -> Result:
         candidates = tuple(state.get("candidates") or ())
