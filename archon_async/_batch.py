@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import anyio
 
 from ._admission import current_ticket, next_ticket
-from ._batch_budget import BudgetGate, least_calls
+from ._batch_budget import BudgetGate, budget_gate
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
 from ._engine import Engine
 from ._exceptions import (
@@ -112,7 +112,7 @@ async def run_batch(
         "simulated": engine.simulated,
     }
     stop = _Stop()
-    gate = _budget_gate(engine, budget)
+    gate = budget_gate(engine, budget)
     reporter: ProgressReporter | None = None
     opened_here = not engine.is_open
     with _claimed(output) as finished_ids:
@@ -158,17 +158,6 @@ async def _run_workers(
 def count_of(number: int, noun: str) -> str:
     """``"1 prompt"``, ``"3 prompts"``."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def _budget_gate(engine: Engine, budget: Budget | None) -> BudgetGate:
-    """The gate of a batch's prompts under every budget its calls are charged to."""
-    budgets = [b for b in (budget, engine.budget, engine.callpath.budget) if b is not None]
-    cached = engine.callpath.cache is not None
-    if not budgets or (cached and any(b.per_call for b in budgets)):
-        return BudgetGate(budgets, 0)  # a per-call cap holds each call; a hit costs none
-    return BudgetGate(
-        budgets, least_calls(engine.architecture), cached=cached, charged_at_end=budget
-    )
 
 
 def _stopped(

@@ -31,18 +31,24 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
 
 from ._architecture import Architecture, is_reward_model
 from ._exceptions import BudgetExceededError
 from ._pricing import usd_text
+from ._trace import call_sink
 from ._types import CallRecord
 from .callpath import Budget
 
-__all__ = ["BudgetGate", "least_calls"]
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["BudgetGate", "budget_gate", "least_calls"]
+
+_T = TypeVar("_T")
 
 _Cap = Literal["calls", "tokens", "cost"]
 
@@ -114,6 +120,30 @@ class BudgetGate:
             # thread's loop): while only theirs are in flight, look again every 50 ms.
             with anyio.move_on_after(0.05 if others else math.inf):
                 await released.wait()
+
+    async def run(self, start: Callable[[], Awaitable[_T]]) -> _T:
+        """Admit one prompt of one run (`admit`), await ``start()`` for it with its calls
+        listed through `call_sink`, then `release` it: what `Engine.generate` does for a
+        prompt of its own, as a batch does for each of its prompts.
+
+        Raises:
+            BudgetExceededError: the prompt does not fit (see `admit`); nothing was sent.
+        """
+        made: list[CallRecord] = []
+        try:
+            await self.admit(made)
+        except BudgetExceededError as exc:
+            error = BudgetExceededError(
+                f"{exc}: no new prompt starts on it; give a budget with room left to go on"
+            )
+            error.budget = exc.budget
+            raise error from None
+        sink = call_sink.set(made)
+        try:
+            return await start()
+        finally:
+            call_sink.reset(sink)
+            self.release(made)
 
     def release(self, made: list[CallRecord]) -> None:
         """The prompt whose calls are listed in ``made`` has ended: learn its spend."""
@@ -246,6 +276,20 @@ class BudgetGate:
 
 def _tokens(calls: Sequence[CallRecord]) -> float:
     return float(sum(c.input_tokens + c.output_tokens for c in calls if not c.cached))
+
+
+def budget_gate(engine: Engine, budget: Budget | None = None) -> BudgetGate:
+    """The gate of ``engine``'s prompts under every budget their calls are charged to:
+    ``budget`` (a batch's own, charged as each prompt ends), the engine's and its call
+    path's (charged as each call ends). A batch's prompts and `Engine.generate`'s own go
+    through the same rule: a prompt starts only if its least fits (see the module's)."""
+    budgets = [b for b in (budget, engine.budget, engine.callpath.budget) if b is not None]
+    cached = engine.callpath.cache is not None
+    if not budgets or (cached and any(b.per_call for b in budgets)):
+        return BudgetGate(budgets, 0)  # a per-call cap holds each call; a hit costs none
+    return BudgetGate(
+        budgets, least_calls(engine.architecture), cached=cached, charged_at_end=budget
+    )
 
 
 def least_calls(architecture: Architecture) -> int:

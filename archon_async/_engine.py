@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import random
@@ -25,6 +26,7 @@ import anyio
 
 from ._admission import current_ticket, next_ticket
 from ._architecture import Architecture, is_reward_model
+from ._batch_budget import BudgetGate, budget_gate
 from ._batch_io import BatchItem
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
@@ -44,7 +46,7 @@ from ._loop_thread import LoopThread, close_home, closes_with_loop
 from ._registry import Registry
 from ._scoring import HttpScorer
 from ._streaming import AnswerStream, DeltaCallback, RunOptions
-from ._trace import ComponentTrace, FinalChoice, Result, Trace
+from ._trace import ComponentTrace, FinalChoice, Result, Trace, call_sink
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
 from .callpath._callpath import validated_settings
@@ -119,6 +121,7 @@ class Engine:
             self.architecture.layers, temperature=None, max_tokens=None, on_delta=None
         )
         self._budget = budget
+        self._gate: tuple[tuple[Budget | None, Budget | None], BudgetGate] | None = None
         self._owns_callpath = callpath is None
         if callpath is None:
             settings = validated_settings(providers, self.architecture.providers)
@@ -304,6 +307,18 @@ class Engine:
         Every component of a layer, and every sample of a component, runs concurrently;
         cancelling this call cancels every call it started.
 
+        Under a budget (the engine's or its call path's) a prompt starts by the rule of a
+        batch's prompts (`archon_async._batch_budget.BudgetGate`, one function for both):
+        only if the calls it makes at the least (its generators' and fusers' samples, its
+        critics' and rankers' calls) fit beside those the prompts in flight on that budget
+        (this engine's, other engines', batches') are still due to make, and under a token
+        or dollar cap, if its share (the average of the prompts finished) fits beside
+        theirs; a prompt whose share is not known yet runs alone. A prompt that may fit
+        once those in flight end waits for them; one that cannot is refused before any
+        call. So a 12-call prompt at 12 calls of 20 does not start, where a check of the
+        spend alone let it end at 24; only a prompt's calls beyond its least (parse
+        retries, failed calls) go over a cap.
+
         Args:
             messages: the prompt, or the conversation to answer.
             seed: the seed of this run's random choices (default: the engine's).
@@ -321,13 +336,21 @@ class Engine:
         Raises:
             InvalidInputError: the messages, overrides or ``draw`` are malformed (before any
                 call).
-            BudgetExceededError: the engine's or the call path's budget is spent (before
-                any call); the runs in flight finish.
+            BudgetExceededError: the engine's or the call path's budget has no room for
+                this prompt (before any call: see above); the runs in flight finish.
             LayerFailedGroup: every component of a layer failed.
             ComponentError: the architecture left no candidate.
         """
         conversation = normalize_messages(messages)
         check_draw(draw)
+        if call_sink.get() is None and (gate := self._run_gate()):
+            # A prompt of its own, admitted as a batch admits each of its prompts (whose
+            # runs come here admitted, their calls listed in call_sink).
+            run = functools.partial(
+                self.generate, conversation, seed=seed, temperature=temperature,
+                max_tokens=max_tokens, on_delta=on_delta, draw=draw,
+            )  # fmt: skip
+            return await gate.run(run)
         options = self._run_options(temperature, max_tokens, on_delta)
         if not (self._adopted and self._callpath.is_open):
             await self.open()  # a coroutine a prompt only when there is something to open
@@ -399,6 +422,16 @@ class Engine:
         # Random choices depend on the seed and the prompt: the same prompt and seed always
         # choose alike, while the prompts of a batch do not all pick the same position.
         return run_seed, f"{run_seed}:{_digest(conversation)}"
+
+    def _run_gate(self) -> BudgetGate | None:
+        """The gate of this engine's prompts of their own (not a batch's), under its budget
+        and its call path's; None while neither has one."""
+        budgets = (self._budget, self._callpath.budget)
+        if budgets == (None, None):
+            return None
+        if self._gate is None or self._gate[0] != budgets:  # a call path's budget is settable
+            self._gate = (budgets, budget_gate(self))
+        return self._gate[1]
 
     def _result(self, state: Mapping[str, Any], trace: Trace, seed: int, key: str) -> Result:
         candidates = tuple(state.get("candidates") or ())

@@ -1,9 +1,10 @@
 """`Budget`: caps on provider calls, tokens and estimated dollars.
 
 A budget is checked when a prompt *starts* (`Engine.generate`, each prompt of a batch) and
-charged when a call *ends*: once a cap is reached no new prompt starts, while the prompts in
-flight finish, so a run overshoots by at most the calls of the prompts in flight (a batch
-does better: it starts a prompt only if its share fits, see `archon_async._batch_budget`).
+charged when a call *ends*: a prompt starts only if its share fits beside what the prompts
+in flight are still due to spend (`archon_async._batch_budget`, one rule for both), so once
+a cap is reached no new prompt starts, the prompts in flight finish, and a run overshoots
+by at most their calls beyond their least (parse retries, failed calls).
 Cache hits are free (they cost no call, token or dollar) and are counted apart. Failed calls
 count: they were sent. One budget may be given to a `CallPath` (everything on it), to an
 `Engine`, or to a batch; it is safe to share between threads.

@@ -53,11 +53,11 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 async def test_an_engine_budget_stops_new_prompts_before_any_call() -> None:
     provider = FakeProvider(lambda request: "ok")
-    budget = Budget(max_calls=4)
+    budget = Budget(max_calls=7)
     async with Engine(architecture(provider, samples=3), budget=budget) as engine:
         await engine.generate("one")
-        await engine.generate("two")  # started under the cap: finishes (6 calls, over by 2)
-        with pytest.raises(BudgetExceededError, match="budget of 4 calls is spent"):
+        await engine.generate("two")  # 6 of 7 calls: a third prompt's 3 do not fit
+        with pytest.raises(BudgetExceededError, match="budget of 7 calls has no room"):
             await engine.generate("three")
     assert len(provider.requests) == 6
     assert budget.spent().calls == 6 and budget.spent().tokens == 6 * 15
@@ -72,9 +72,9 @@ async def test_token_and_cost_caps() -> None:
             await engine.generate("c")
     priced = Budget(max_cost_usd=0.0001, prices={"m": (1.0, 1.0)})  # $1 per million tokens
     async with Engine(architecture(provider), budget=priced) as engine:
-        for _ in range(7):
-            await engine.generate("a")  # 15 tokens each: $0.000015
-        with pytest.raises(BudgetExceededError, match=r"\$0.0001"):
+        for _ in range(6):
+            await engine.generate("a")  # 15 tokens each: $0.000015; a 7th does not fit
+        with pytest.raises(BudgetExceededError, match=r"\$0.0001 has no room"):
             await engine.generate("a")
     with pytest.raises(InvalidInputError, match="max_calls"):
         Budget(max_calls=-1)
