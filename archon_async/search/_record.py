@@ -23,7 +23,7 @@ from ._spend import unpriced
 if TYPE_CHECKING:
     from ._space import Candidate, Space
 
-__all__ = ["Evaluation", "RunRecord"]
+__all__ = ["Evaluation", "RunRecord", "refusal"]
 
 
 @dataclass(frozen=True)
@@ -134,18 +134,9 @@ class RunRecord:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.meta_path = run_dir / "search.json"
         self.leaderboard_path = run_dir / "leaderboard.jsonl"
-        if self.meta_path.exists():
-            held = orjson.loads(self.meta_path.read_bytes())
-            changed = sorted(
-                k for k in identity.keys() | held.keys() if identity.get(k) != held.get(k)
-            )
-            if changed and self._holds_results(run_dir):
-                raise ConfigError(
-                    f"{run_dir} holds another search: {_changes(changed, held, identity)}; "
-                    "run the same command to resume it, or give another --run-dir (the "
-                    "evaluations, Archon's iteration counts and the budget may change)",
-                    source=str(self.meta_path),
-                )
+        refused = refusal(run_dir, identity)
+        if refused is not None:
+            raise refused
         # Written anew when the directory holds nothing to resume (a run that failed before
         # its first result may be rerun with other options).
         _write_atomic(self.meta_path, orjson.dumps(identity, option=orjson.OPT_INDENT_2))
@@ -158,12 +149,6 @@ class RunRecord:
                     continue  # a line cut short by a kill: that evaluation runs again
                 self.evaluations[evaluation.key] = evaluation
             self.rewrite()
-
-    @staticmethod
-    def _holds_results(run_dir: Path) -> bool:
-        """Whether the directory holds anything a rerun would resume from."""
-        names = ("leaderboard.jsonl", "ranking.json", "cache.sqlite")
-        return any((run_dir / name).exists() for name in names)
 
     def add(self, evaluation: Evaluation) -> None:
         """Record an evaluation (appended and flushed at once)."""
@@ -193,6 +178,27 @@ class RunRecord:
         """Read ``name`` back, or None when it is not there."""
         path = self.run_dir / name
         return orjson.loads(path.read_bytes()) if path.exists() else None
+
+
+def refusal(run_dir: Path, identity: dict[str, Any]) -> ConfigError | None:
+    """Why ``run_dir`` refuses the search of ``identity``: it holds another search with
+    results a rerun would resume from (the error names each setting that differs); None
+    when it holds this search, none, or nothing to resume. A run raises it before its
+    first call, and ``--estimate`` too, in the same words (reads only)."""
+    meta_path = run_dir / "search.json"
+    if not meta_path.exists():
+        return None
+    held = orjson.loads(meta_path.read_bytes())
+    changed = sorted(k for k in identity.keys() | held.keys() if identity.get(k) != held.get(k))
+    names = ("leaderboard.jsonl", "ranking.json", "cache.sqlite")
+    if not changed or not any((run_dir / name).exists() for name in names):
+        return None
+    return ConfigError(
+        f"{run_dir} holds another search: {_changes(changed, held, identity)}; "
+        "run the same command to resume it, or give another --run-dir (the "
+        "evaluations, Archon's iteration counts and the budget may change)",
+        source=str(meta_path),
+    )
 
 
 def _changes(names: list[str], held: dict[str, Any], wanted: dict[str, Any]) -> str:

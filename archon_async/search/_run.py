@@ -254,9 +254,18 @@ class Search:
         directory holds this search already (stopped by a budget, or killed), also what
         its earlier runs sent (``spent``, as the budget counts it) and what the whole
         search is expected to send beyond it (``remaining``: expected less spent, at least
-        0): the same command sends about that much more."""
-        from ._estimate import estimate
+        0): the same command sends about that much more.
 
+        Raises:
+            ConfigError: as `run` would: a bad search file, or a run directory that holds
+                another search (no estimate of a run that would be refused).
+        """
+        from ._estimate import estimate
+        from ._record import refusal
+
+        refused = refusal(self.run_dir, self.identity())
+        if refused is not None:
+            raise refused
         result = estimate(self)
         spent = spent_earlier(self.run_dir, self.identity())
         if spent is not None:

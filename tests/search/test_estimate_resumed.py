@@ -1,13 +1,18 @@
 """--estimate on a run directory that holds the search already: what its earlier runs sent
-and what is left, beside the whole search's expected spend; nothing written."""
+and what is left, beside the whole search's expected spend; nothing written. On one that
+holds another search, the refusal the run would get, in its words."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import anyio
+import orjson
+import pytest
 
+from archon_async import ConfigError
 from archon_async.callpath import SpendJournal
+from tests.cli_process import run_cli
 from tests.search._spaces import simulated_search, small_space, write
 
 
@@ -27,9 +32,9 @@ def test_the_estimate_of_a_stopped_search_says_what_is_spent_and_left(tmp_path: 
     expected = estimate["calls"]["expected"]
     assert estimate["remaining"]["calls"] == max(0, expected - journal.calls)
     assert sorted(p.name for p in run_dir.iterdir()) == listing  # the estimate wrote nothing
-    # Another search's directory is not this one's spend.
-    other = simulated_search(path, run_dir, seed=3).estimate()
-    assert "spent" not in other
+    # Another search's directory is no estimate's: the run would be refused there.
+    with pytest.raises(ConfigError, match="holds another search: seed is 0 there, 3 here"):
+        simulated_search(path, run_dir, seed=3).estimate()
 
 
 def test_a_resumed_searchs_progress_counts_its_earlier_runs(tmp_path: Path) -> None:
@@ -68,3 +73,36 @@ def test_the_estimate_of_a_finished_search_leaves_nothing(tmp_path: Path) -> Non
     # More evaluations go on from it: then something remains.
     further = simulated_search(path, run_dir, evaluations=8).estimate()
     assert further["remaining"]["calls"] > 0
+
+
+def test_the_estimate_on_another_searchs_run_directory_is_refused_as_the_run_is(
+    tmp_path: Path,
+) -> None:
+    """A new user's --estimate on a directory holding a search of another space printed a
+    fresh estimate, exit status 0, and the run then refused to start: the estimate now
+    refuses as the run does (one function decides, the same words, exit status 1), and
+    still estimates where the run would resume."""
+    data = small_space(evaluations=3, dev_questions=4, held_out_questions=0)
+    data["search_algorithm_choice"] = "random_search"  # as simulated_search runs it
+    path = write(tmp_path, data)
+    other = write(tmp_path, data | {"maximum_inference_calls": 11}, name="other.json")
+    run_dir = tmp_path / "run"
+    anyio.run(simulated_search(path, run_dir, budget={"calls": 30}).run)
+    listing = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
+
+    def search(space: Path, *options: str) -> tuple[int, str, str]:
+        args = ("search", str(space), "--simulate", "--run-dir", str(run_dir), *options)
+        done = run_cli(*args, "--budget-calls", "30")
+        return done.returncode, done.stdout, done.stderr
+
+    status, out, refused = search(other, "--estimate")
+    run_status, _, run_refused = search(other)
+    assert status == run_status == 1 and not out
+    assert "holds another search: maximum_inference_calls is 12 there, 11 here" in refused
+    assert refused == run_refused
+    assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == listing
+    # The search the directory holds: an estimate, with what its earlier run spent.
+    status, out, err = search(path, "--estimate")
+    assert status == 0, err
+    estimate = orjson.loads(out)
+    assert estimate["spent"]["calls"] >= 30 and "remaining" in estimate
