@@ -78,8 +78,10 @@ class Search:
             (`archon_async.simulate.SimulationSettings` fields: latency, rate limits...).
 
     Raises:
-        ConfigError: a bad search file, ``oracle`` without ``simulate``, or a run directory
-            that holds another search.
+        ConfigError: a bad search file (a space with no feasible architecture, question
+            sets that do not fit the benchmark...), or ``oracle`` without ``simulate``
+            (`run`, `events` and `estimate` raise it for a run directory that holds
+            another search, before any call).
     """
 
     def __init__(
@@ -100,21 +102,16 @@ class Search:
         keys: Any = None,
         simulator: dict[str, Any] | None = None,
     ) -> None:
-        if oracle and not simulate:
-            raise ConfigError("--oracle scores by the simulated ground truth: add --simulate")
-        if sampled and not oracle:
-            raise ConfigError("sampled draws outcomes from the ground truth: add oracle")
+        self.mode = _mode(simulate=simulate, oracle=oracle, sampled=sampled)
+        self.simulate, self.oracle, self.sampled = simulate, oracle, sampled
         self.path = Path(space_file)
         self.settings, self.models = load_search_file(self.path)
         ext = self.settings.archon_async
+        # The arguments given override the file's settings.
         self.benchmark = _benchmark(benchmark or self.settings.benchmark, self.path)
         self.algorithm = algorithm or self.settings.algorithm()
         check_algorithm(self.algorithm)  # now: the model ranking's calls come before it runs
         self.seed = seed
-        self.simulate = simulate
-        self.oracle = oracle
-        self.sampled = sampled
-        self.mode = _mode(simulate=simulate, oracle=oracle, sampled=sampled)
         self.budget = search_budget(budget, str(self.path)) or ext.budget
         self.parallel = parallel or ext.parallel
         self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
@@ -124,11 +121,20 @@ class Search:
             _check_providers(self.path, ext.providers)
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
         self._load_questions(data)
-        self.result: dict[str, Any] | None = None
+        self._check_space()
+        self._start_state(simulator)
+
+    def _check_space(self) -> None:
+        """Refuse now, not mid-run, a space with an unpriced model where dollars count, or
+        with no feasible architecture (the error names the limit and how far to raise it)."""
         check_prices(self)
         space = Space(self.settings, self.models)
         if not len(space):
             raise ConfigError(space.why_empty(), source=str(self.path))
+
+    def _start_state(self, simulator: dict[str, Any] | None) -> None:
+        """What a run fills in as it goes (nothing yet)."""
+        self.result: dict[str, Any] | None = None
         #: The call path of a run on a provider (None in oracle mode, or before `run`).
         self.callpath: Any = None
         #: The calls of no evaluation in this run (model ranking, baseline, final ranking).
@@ -317,7 +323,15 @@ def _benchmark(name: str | None, path: Path) -> str:
 
 def _mode(*, simulate: bool, oracle: bool, sampled: bool) -> str:
     """How architectures are scored: ``real`` calls, ``simulated`` ones, the ``oracle``'s
-    exact expected score, or outcomes ``sampled`` from it."""
+    exact expected score, or outcomes ``sampled`` from it.
+
+    Raises:
+        ConfigError: ``oracle`` without ``simulate``, or ``sampled`` without ``oracle``.
+    """
+    if oracle and not simulate:
+        raise ConfigError("--oracle scores by the simulated ground truth: add --simulate")
+    if sampled and not oracle:
+        raise ConfigError("sampled draws outcomes from the ground truth: add oracle")
     if oracle:
         return "sampled" if sampled else "oracle"
     return "simulated" if simulate else "real"
