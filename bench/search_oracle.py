@@ -29,19 +29,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from archon_async.search import Effects, Space, Truth, search_file_from_dict
+from archon_async.search import Space
 from archon_async.search._algorithms import make_algorithm
+from archon_async.search._open_space import open_space_file, ranked_truth
 
-MODELS = [
-    "qwen2-72b-instruct",
-    "Llama-3-70b-chat-hf",
-    "WizardLM-2-8x22B",
-    "Mixtral-8x22B-Instruct-v0.1",
-    "dbrx-instruct",
-    "Qwen1.5-110B-Chat",
-    "Qwen1.5-72B-Chat",
-    "deepseek-llm-67b-chat",
-]
 ALGORITHMS = ["slice_search", "tpe", "greedy_search", "random_search", "grid_search"]
 #: Evaluations the paper's Bayesian optimisation needed to reach the best architecture at
 #: 10-50 calls per query (Archon, Saad-Falcon et al. 2024, ITAS results); the target is a
@@ -49,33 +40,9 @@ ALGORITHMS = ["slice_search", "tpe", "greedy_search", "random_search", "grid_sea
 PAPER_BO = {10: 254, 20: 386, 30: 452, 40: 515, 50: 589}
 
 
-def space_file(calls: int) -> dict[str, object]:
-    return {
-        "model_top_k_choices": [1, 2, 3, 4, 5, 6, 7, 8],
-        "sample_top_k_choices": [1, 2, 3, 4, 5],
-        "fuser_layer_1_choices": [0, 1, 2, 3, 4, 5],
-        "fuser_layer_2_choices": [0, 1, 2, 3, 4, 5],
-        "fuser_layer_3_choices": [0, 1, 2, 3, 4, 5],
-        "maximum_inference_calls": calls,
-        "models_available": MODELS,
-        "benchmark": "gsm8k",
-        "archon_async": {
-            "critic_choices": [False, True],
-            "ranker_choices": [False, True],
-            "ranker_top_k_choices": [3, 5],
-            "final_choices": ["none", "verifier", "unit_tests"],
-        },
-    }
-
-
-def truth_of(calls: int) -> tuple[Space, np.ndarray]:
-    settings, models = search_file_from_dict(space_file(calls))
-    effects = Effects()
-    # The model ranking (each model alone) comes first, as in a search.
-    unranked = Truth(Space(settings, models), effects, judged=False)
-    ranked = sorted(models, key=lambda m: -unranked.model_score(m.model))
-    space = Space(settings, ranked)
-    return space, Truth(space, effects, judged=False).table()
+# The space and its exact scores live in the package, where the tests use them too.
+space_file = open_space_file
+truth_of = ranked_truth
 
 
 def one_search(

@@ -11,16 +11,12 @@ import orjson
 
 from archon_async import ConfigError
 from archon_async.search import EXAMPLE_SEARCH_CONFIG, Candidate, Search, SearchEvent
+from archon_async.search._open_space import OPEN_MODELS
 from archon_async.search._record import Evaluation
 
 EXAMPLE = EXAMPLE_SEARCH_CONFIG
 
-MODELS = [
-    "qwen2-72b-instruct",
-    "Llama-3-70b-chat-hf",
-    "WizardLM-2-8x22B",
-    "Mixtral-8x22B-Instruct-v0.1",
-]
+MODELS = list(OPEN_MODELS[:4])
 
 
 def small_space(*, finalists: int | None = None, **extension: Any) -> dict[str, Any]:

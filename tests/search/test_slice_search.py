@@ -11,6 +11,7 @@ import numpy as np
 
 from archon_async.search import Candidate, Effects, Space, Truth, search_file_from_dict
 from archon_async.search._algorithms import make_algorithm
+from archon_async.search._open_space import ranked_truth
 from tests.search._spaces import small_space
 
 
@@ -308,40 +309,12 @@ def test_a_leader_on_the_call_limit_tries_its_trades_first_and_for_longer() -> N
     assert [len(p) for p in picks] == [2] * PATIENCE + [1] * (LEAD_PATIENCE - PATIENCE) + [0]
 
 
-#: Eight of Archon's published models (the bench's, bench/search_oracle.py).
-EIGHT = [
-    "qwen2-72b-instruct",
-    "Llama-3-70b-chat-hf",
-    "WizardLM-2-8x22B",
-    "Mixtral-8x22B-Instruct-v0.1",
-    "dbrx-instruct",
-    "Qwen1.5-110B-Chat",
-    "Qwen1.5-72B-Chat",
-    "deepseek-llm-67b-chat",
-]
-
-
 @cache
 def _bench_space(calls: int) -> tuple[Space, np.ndarray]:
-    """The bench's space (bench/search_oracle.py) under ``calls`` per query: eight models
-    ranked by their exact single-model scores, as a search ranks them, top-K 1-8, samples
-    1-5, three fusion layers of 0-5 fusers, a critic, a ranker of top 3 or 5, a final
-    stage (1,301 feasible architectures at 10 calls); and their exact scores."""
-    data = small_space() | {
-        "model_top_k_choices": [1, 2, 3, 4, 5, 6, 7, 8],
-        "sample_top_k_choices": [1, 2, 3, 4, 5],
-        "fuser_layer_1_choices": [0, 1, 2, 3, 4, 5],
-        "fuser_layer_2_choices": [0, 1, 2, 3, 4, 5],
-        "fuser_layer_3_choices": [0, 1, 2, 3, 4, 5],
-        "maximum_inference_calls": calls,
-        "models_available": EIGHT,
-    }
-    data["archon_async"] |= {"ranker_top_k_choices": [3, 5]}
-    settings, models = search_file_from_dict(data)
-    unranked = Truth(Space(settings, models), Effects(), judged=False)
-    ranked = sorted(models, key=lambda m: -unranked.model_score(m.model))
-    space = Space(settings, ranked)
-    return space, Truth(space, Effects(), judged=False).table()
+    """The bench's space (bench/search_oracle.py) under ``calls`` per query, its models
+    ranked as a search ranks them (1,301 feasible architectures at 10 calls), and their
+    exact scores."""
+    return ranked_truth(calls)
 
 
 def test_it_reaches_the_slice_of_the_best_when_its_first_probe_misjudged_it() -> None:
