@@ -118,6 +118,43 @@ def simulated_search(
     return Search(path, simulate=True, run_dir=run_dir, algorithm=algorithm, **options)
 
 
+def racing_search(
+    tmp_path: Path,
+    run: str,
+    *,
+    questions: tuple[int, int, int],
+    finalists: int,
+    racing: dict[str, Any],
+    seed: int,
+    evaluations: int = 8,
+    name: str = "space.json",
+    **options: Any,
+) -> Search:
+    """A simulated random search of the small space that races: ``evaluations``
+    architectures, 4 at once, on ``questions`` (dev, final-ranking, held-out report), its
+    ``finalists`` raced as our section's ``racing`` says, seeded by ``seed``; the file
+    ``tmp_path / name``, the run directory ``tmp_path / run``; ``options``: more of
+    `Search`'s arguments (a budget)."""
+    dev, final, report = questions
+    data = small_space(
+        finalists=finalists,
+        evaluations=evaluations,
+        parallel=4,
+        dev_questions=dev,
+        held_out_questions=final,
+        report_questions=report,
+        racing=racing,
+    )
+    return Search(
+        write(tmp_path, data, name),
+        simulate=True,
+        run_dir=tmp_path / run,
+        algorithm="random_search",
+        seed=seed,
+        **options,
+    )
+
+
 def oracle_run(path: Path, run_dir: Path, **options: Any) -> dict[str, Any]:
     """The report of a search of the file ``path`` scored by the exact expected score
     (no calls), run to the end into ``run_dir``."""

@@ -17,23 +17,21 @@ import pytest
 from archon_async.callpath._samples import DRAW_STRIDE
 from archon_async.search import Candidate, Search
 from archon_async.search._evaluate import EngineEvaluator
-from tests.search._spaces import small_space, write
+from tests.search._spaces import racing_search
 
 DEV, FINAL, REPORT, DRAWS = 10, 10, 10, 4
 
 
 def _search(tmp_path: Path, run: str) -> Search:
-    data = small_space(
-        evaluations=8,
-        parallel=4,
-        dev_questions=DEV,
-        held_out_questions=FINAL,
-        report_questions=REPORT,
+    return racing_search(
+        tmp_path,
+        run,
+        questions=(DEV, FINAL, REPORT),
+        finalists=3,
         # The passes, unbounded, halved from 2 passes.
         racing={"leaders": 2, "draws": DRAWS, "max_share": None, "first_passes": 1},
+        seed=3,
     )
-    path = write(tmp_path, data | {"number_of_archon_configs_for_final_ranking": 3})
-    return Search(path, simulate=True, run_dir=tmp_path / run, algorithm="random_search", seed=3)
 
 
 def _rows_by_draw(cache: Path) -> dict[int, int]:
@@ -107,30 +105,19 @@ def test_the_estimate_plans_the_first_stage_on_its_passes(tmp_path: Path) -> Non
     # 4 passes in all, all three finalists answer every pass, where halving from 2 passes
     # leaves the third after its second: --estimate plans the race the search runs.
     def expected(first_passes: int) -> float:
-        data = small_space(
-            evaluations=8,
-            parallel=4,
-            dev_questions=DEV,
-            held_out_questions=FINAL,
-            report_questions=0,
+        search = racing_search(
+            tmp_path,
+            f"r{first_passes}",
+            questions=(DEV, FINAL, 0),
+            finalists=3,
             racing={
                 "leaders": 2,
                 "draws": DRAWS,
                 "first_passes": first_passes,
                 "max_share": None,  # unbounded: the share would cap both alike
             },
-        )
-        path = write(
-            tmp_path,
-            data | {"number_of_archon_configs_for_final_ranking": 3},
-            f"{first_passes}.json",
-        )
-        search = Search(
-            path,
-            simulate=True,
-            run_dir=tmp_path / f"r{first_passes}",
-            algorithm="random_search",
             seed=3,
+            name=f"{first_passes}.json",
         )
         return float(search.estimate()["calls"]["expected"])
 

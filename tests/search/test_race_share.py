@@ -18,7 +18,7 @@ from archon_async.search._race_share import RaceShare
 from archon_async.search._record import Evaluation
 from archon_async.search._sharing import Names, calls_of
 from archon_async.search._space import Space
-from tests.search._spaces import scored, small_space, write
+from tests.search._spaces import racing_search, scored, small_space, write
 
 DEV, FINAL = 20, 10
 
@@ -66,21 +66,14 @@ def test_calls_are_counted_once_a_position_shared_requests_once(tmp_path: Path) 
 
 
 def _search(tmp_path: Path, run: str, budget: Any = None, **racing: Any) -> Search:
-    data = small_space(
-        evaluations=12,
-        parallel=4,
-        dev_questions=DEV,
-        held_out_questions=FINAL,
-        report_questions=0,
+    return racing_search(
+        tmp_path,
+        run,
+        questions=(DEV, FINAL, 0),
+        finalists=2,
         racing={"leaders": 2, "draws": 8, **racing},
-    )
-    path = write(tmp_path, data | {"number_of_archon_configs_for_final_ranking": 2})
-    return Search(
-        path,
-        simulate=True,
-        run_dir=tmp_path / run,
-        algorithm="random_search",
         seed=2,
+        evaluations=12,
         budget=budget,
     )
 
