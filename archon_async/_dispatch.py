@@ -38,7 +38,14 @@ from ._exceptions import (
     RateLimitResetError,
 )
 from ._http import retry_after_from_headers
-from ._keys import KeyLease, KeyPool, KeyPoolStatistics, check_required_keys, load_key_sets
+from ._keys import (
+    KeyLease,
+    KeyPool,
+    KeyPoolStatistics,
+    check_required_keys,
+    key_variables,
+    load_key_sets,
+)
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
 from ._logging import get_logger
 from ._registry import Registry
@@ -225,6 +232,10 @@ class Dispatcher:
             ConfigError: names the model_type, the variables to set and the other ways.
         """
         check_required_keys(model_types, self._key_sets, source=source)
+
+    def has_keys(self, model_type: str) -> bool:
+        """Whether ``model_type``'s calls carry a key (one of its variables holds one)."""
+        return any(self._key_sets.get(name) for name in key_variables(model_type))
 
     async def complete(
         self, request: ChatRequest, ticket: int = 0

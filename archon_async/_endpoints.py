@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._exceptions import ConfigError
+from ._keys import key_variables
+from ._redact import redacted_url
 from ._registry import Registry
 from ._types import ChatRequest
 
@@ -24,6 +26,7 @@ __all__ = ["check_base_urls", "self_hosted_notes"]
 # that set it: llama.cpp llama-server --parallel, Ollama OLLAMA_NUM_PARALLEL, vLLM
 # --max-num-seqs, TGI --max-concurrent-requests (each server's own documentation).
 _SELF_HOSTED = ("OpenAI_Compatible", "vLLM", "tgi")
+Place = tuple[int, int]  # a component's (layer, position)
 
 
 def check_base_urls(
@@ -31,45 +34,67 @@ def check_base_urls(
     settings: Mapping[str, ProviderSettings],
     registry: Registry,
     source: str,
+    keyed: Callable[[str], bool] | None = None,
 ) -> None:
     """Raise for the first component whose provider has no base URL anywhere.
 
     A base URL comes from the component's ``base_url``, the provider's settings (the
     config's ``providers`` section or ``Engine(providers=...)``), the provider's
     environment variable, or the provider's default. Providers that resolve no base URL
-    (custom generators) are not checked.
+    (custom generators) are not checked. ``keyed`` says whether a model_type's calls carry
+    a key (its pool holds one); given, a base URL with a user name and password (sent as
+    HTTP Basic authorization) is refused where the key goes in the same Authorization
+    header (aiohttp refuses each such request: "Cannot combine AUTHORIZATION header with
+    ... credentials encoded in URL").
 
     Raises:
         ConfigError: a component's provider has none, or one that is not an http:// or
             https:// URL with a host (a typo in ``TOGETHER_BASE_URL`` was met only at the
-            first call, and retried); the file, the component (``layers[i][j]``) and the
-            variable or settings to give are named.
+            first call, and retried), or one with a password beside a key (see
+            ``keyed``); the file, the component (``layers[i][j]``) and the variable or
+            settings to give are named, a URL's password as ``***``.
     """
     resolvers: dict[str, object] = {}
+
+    def provider_of(model_type: str) -> object:
+        if model_type not in resolvers:
+            resolvers[model_type] = registry.build_provider(
+                model_type, settings.get(model_type) or ProviderSettings()
+            )
+        return resolvers[model_type]
+
+    def check_credentials(url: str, where: str, spec: ComponentSpec, place: Place) -> None:
+        model_type = spec.model_type
+        if keyed is None or not model_type or not registry.has_provider(model_type):
+            return
+        if urllib.parse.urlsplit(url).password is None or not keyed(model_type):
+            return
+        if isinstance(provider_of(model_type), _bearer_wire()):
+            raise _credentials_and_key(url, where, spec, source, place)
+
     for index, layer in enumerate(layers):
         for position, spec in enumerate(layer):
             model_type = spec.model_type
+            place = (index, position)
             if spec.base_url:
-                _check_form(spec.base_url, "its 'base_url'", spec, source, (index, position))
+                _check_form(spec.base_url, "its 'base_url'", spec, source, place)
+                check_credentials(spec.base_url, "its 'base_url'", spec, place)
                 continue
             if not model_type or not registry.has_provider(model_type):
                 continue
             if is_reward_model(spec):
                 continue  # scored by a backend, not called through the provider
-            if model_type not in resolvers:
-                resolvers[model_type] = registry.build_provider(
-                    model_type, settings.get(model_type) or ProviderSettings()
-                )
-            provider = resolvers[model_type]
+            provider = provider_of(model_type)
             resolve = getattr(provider, "base_url", None)
             if not callable(resolve):
                 continue
             try:
                 url = resolve(ChatRequest(model=spec.model, model_type=model_type, messages=()))
             except ConfigError:
-                raise _missing(provider, spec, source, (index, position)) from None
+                raise _missing(provider, spec, source, place) from None
             where = _origin(provider, settings.get(model_type), model_type)
-            _check_form(str(url), where, spec, source, (index, position))
+            _check_form(str(url), where, spec, source, place)
+            check_credentials(str(url), where, spec, place)
 
 
 def _origin(provider: object, settings: ProviderSettings | None, model_type: str) -> str:
@@ -82,9 +107,7 @@ def _origin(provider: object, settings: ProviderSettings | None, model_type: str
     return "its default"
 
 
-def _check_form(
-    url: str, where: str, spec: ComponentSpec, source: str, place: tuple[int, int]
-) -> None:
+def _check_form(url: str, where: str, spec: ComponentSpec, source: str, place: Place) -> None:
     try:
         parts = urllib.parse.urlsplit(url)
         fine = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -94,16 +117,39 @@ def _check_form(
     if not fine:
         raise ConfigError(
             f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
-            f"{url!r} from {where}: give an http:// or https:// URL with a host, such as "
+            f"{redacted_url(url)!r} from {where}: give an http:// or https:// URL with a "
+            "host, such as "
             "http://127.0.0.1:8000/v1",
             source=source,
             location=format_location(("layers", *place)),
         )
 
 
-def _missing(
-    provider: object, spec: ComponentSpec, source: str, place: tuple[int, int]
+def _bearer_wire() -> type:
+    """The provider class whose key is a bearer token in the Authorization header."""
+    from .providers.openai_chat import OpenAIChatProvider
+
+    return OpenAIChatProvider
+
+
+def _credentials_and_key(
+    url: str, where: str, spec: ComponentSpec, source: str, place: Place
 ) -> ConfigError:
+    variable = key_variables(spec.model_type or "")[0]
+    # A hosted API needs its key; a server you run can take the URL's credentials alone.
+    keyless = f", or give no {variable} to call with the URL's credentials"
+    return ConfigError(
+        f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
+        f"{redacted_url(url)!r} from {where}, whose user name and password are sent as "
+        f"HTTP Basic authorization, and a key ({variable}) to send as a bearer token: a "
+        "request has one Authorization header. Take the user:password@ out of the URL to "
+        f"call with the key{keyless if spec.model_type in _SELF_HOSTED else ''}",
+        source=source,
+        location=format_location(("layers", *place)),
+    )
+
+
+def _missing(provider: object, spec: ComponentSpec, source: str, place: Place) -> ConfigError:
     variable = getattr(provider, "env_base_url", None)
     ways = [f"set {variable} (e.g. http://127.0.0.1:8000/v1)"] if variable else []
     ways += [

@@ -254,7 +254,13 @@ class Engine:
             # A self-hosted server without a base URL fails here too, naming the component.
             dispatcher = self._callpath.dispatcher
             settings = {model_type: dispatcher.settings_for(model_type) for model_type in called}
-            check_base_urls(layers, settings, self._registry, self.architecture.source)
+            check_base_urls(
+                layers,
+                settings,
+                self._registry,
+                self.architecture.source,
+                keyed=dispatcher.has_keys,
+            )
         self._adopted = True
         await self._guard_loop()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import ConfigWarning
 from ._exceptions import ConfigError
+from ._redact import redacted_url
 
 if TYPE_CHECKING:
     from ._architecture import Architecture
@@ -53,7 +54,9 @@ def override_architecture(
         ConfigError: a value is invalid (the result is validated like a loaded config).
     """
     if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"the base URL must start with http:// or https://, got {base_url!r}")
+        raise ConfigError(
+            f"the base URL must start with http:// or https://, got {redacted_url(base_url)!r}"
+        )
     if base_url is not None and model_type is None:
         model_type = OVERRIDE_MODEL_TYPE
     update: dict[str, Any] = {
@@ -78,9 +81,11 @@ def override_architecture(
         assert model_type is not None
         providers = data.setdefault("providers", {})
         providers[model_type] = {**providers.get(model_type, {}), "base_url": base_url}
+    # The source names the overrides in messages and reprs: a URL's password stays out.
+    shown = redacted_url(base_url) if base_url is not None else None
     said = ", ".join(
         f"{key}={value}"
-        for key, value in {**update, "base_url": base_url}.items()
+        for key, value in {**update, "base_url": shown}.items()
         if value is not None
     )
     with warnings.catch_warnings():

@@ -1,4 +1,5 @@
-"""Redaction of a key from text a provider sent back (error bodies, messages, request ids).
+"""Redaction of secrets from text: a key from what a provider sent back (error bodies,
+messages, request ids), and a URL's password (`redacted_url`) from what we print.
 
 Providers echo keys in more shapes than the whole key: OpenAI's "Incorrect API key provided:
 sk-AB12***********cdef", others quote its first 20 characters. Any run of 8 or more
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["REDACTED", "redact_secret"]
+__all__ = ["REDACTED", "redact_secret", "redacted_url"]
 
 REDACTED = "[redacted]"
 #: The shortest run of a key's characters that is redacted wherever it appears.
@@ -20,6 +21,16 @@ MIN_RUN = 8
 _MASKED = re.compile(r"[\w\-]{2,}(?:\*{2,}|\.{3,}|…)[\w\-]{2,}")
 # A masked form's visible end is taken as a piece of the key from this many characters.
 _MIN_VISIBLE = 3
+# A URL's user info with a password: "scheme://user:PASSWORD@"; the password runs to the
+# last "@" before the path (as urllib.parse reads it), and a URL that urllib cannot parse
+# (a bad port, a bracketed host) is masked all the same.
+_URL_PASSWORD = re.compile(r"(://[^/?#@:]*):[^/?#]*@")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages and reprs):
+    ``http://bob:pw@host/v1`` -> ``http://bob:***@host/v1``."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
 
 
 def redact_secret(text: str, secret: str | None) -> str:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,6 +40,7 @@ from .._admission import PriorityGate
 from .._config import ProviderSettings
 from .._exceptions import ConfigError
 from .._limits import ProviderLimits
+from .._redact import redacted_url
 
 __all__ = ["RedisLimits", "redacted_url"]
 
@@ -252,19 +252,6 @@ class RedisLimits:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
-
-
-def redacted_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***`` (for messages)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return "<a Redis URL that cannot be parsed>"
 
 
 class _SharedProviderLimits(ProviderLimits):
