@@ -64,8 +64,10 @@ async def _gather_many(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> l
     async def run(index: int) -> None:
         results[index] = await fn(items[index])
 
+    group = anyio.create_task_group()
     try:
-        async with anyio.create_task_group() as group:
+        await group.__aenter__()  # before the first call: the scopes it opens nest inside
+        try:
             for index, item in enumerate(items):
                 started = _Started(fn(item), None if index == 0 else copy_context())
                 if started.done:
@@ -75,6 +77,18 @@ async def _gather_many(fn: Callable[[A], Awaitable[T]], items: Sequence[A]) -> l
                     group.start_soon(run, later)
                 results[index] = await started
                 break
+            else:
+                # Every call ended without waiting, so no task was started: the group is
+                # left by its cancel scope alone. Its exit would yield to the event loop
+                # once (anyio's checkpoint for a group without tasks), a loop turn per
+                # fan-out of a cached rerun that nothing waits for.
+                group.cancel_scope.__exit__(None, None, None)
+                return results
+        except BaseException as exc:
+            if not await group.__aexit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            await group.__aexit__(None, None, None)
     except BaseExceptionGroup as exc:
         raise _first_leaf(exc) from None
     return results

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -79,6 +80,28 @@ async def test_functions_that_end_without_waiting_run_in_the_calling_task() -> N
 
     assert await gather([partial(ends, n) for n in "abc"]) == ["a", "b", "c"]
     assert ran == [("a", caller), ("b", caller), ("c", caller)]
+
+
+async def test_functions_that_end_without_waiting_give_the_loop_no_turn() -> None:
+    # A cached rerun's fan-out ends in the same loop turn: the task group, which started no
+    # task, is left without the checkpoint its exit would make (a turn a prompt before).
+    turns: list[int] = []
+    asyncio.get_running_loop().call_soon(turns.append, 1)
+
+    async def ends(name: str) -> str:
+        return name
+
+    assert await gather([partial(ends, n) for n in "abc"]) == ["a", "b", "c"]
+    assert turns == []  # the callback scheduled before it has not run yet
+    await anyio.lowlevel.checkpoint()
+    assert turns == [1]
+    # The caller's cancellation still reaches the caller at its next wait.
+    with anyio.move_on_after(5) as scope:
+        scope.cancel()
+        assert await gather([partial(ends, n) for n in "ab"]) == ["a", "b"]
+        await anyio.lowlevel.checkpoint()
+        pytest.fail("cancelled scope: the checkpoint raises")  # pragma: no cover
+    assert scope.cancelled_caught
 
 
 async def test_the_first_that_waits_is_finished_here_while_the_rest_run_as_tasks() -> None:
