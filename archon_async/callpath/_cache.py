@@ -214,10 +214,18 @@ class ResponseCache:
         Misses are counted as the list is filled, never by ``None in found`` or
         ``found.count(None)``: those compare each reply to None through the dataclass's
         ``__eq__``, a Python call per reply (a cached rerun looks up 12,000)."""
-        found: list[ChatResponse | None] = [None] * count
-        missing = count
         with self._lock:
             memory = self._memory  # replies not yet on disk (all of them, without a file)
+            if not memory:
+                # A cached rerun: every sample in the read-ahead's rows (no list to fill).
+                ahead = self._ahead.get(key)
+                if ahead is not None:
+                    rows = [ahead.get(sample) for sample in range(first, first + count)]
+                    if None not in rows:  # rows are tuples: compared by identity first
+                        self.hits += count
+                        return [_response(*row) for row in rows if row is not None], count
+            found: list[ChatResponse | None] = [None] * count
+            missing = count
             if memory:
                 for offset in range(count):
                     reply = memory.get((key, first + offset))
@@ -312,7 +320,7 @@ class ResponseCache:
 
     def get(self, key: bytes, sample: int) -> ChatResponse | None:
         """One sample of a request, or None."""
-        return self.get_many(key, sample, 1)[0]
+        return self.lookup(key, sample, 1)[0][0]
 
     def put(self, key: bytes, sample: int, response: ChatResponse) -> None:
         """Keep a successful reply as sample ``sample`` of a request, without waiting (the

@@ -105,3 +105,58 @@ async def test_a_cancelled_waiter_is_passed_over() -> None:
     assert isinstance(last, BatchItem) and last.id == "q2"
     assert isinstance(await feed.take(), _End)
     assert isinstance(await feed.take(), _End)  # and for every later worker
+
+
+async def answer(
+    feed: _Feed, name: str, log: list[tuple[int, str, str]], turns: Turns, sent: set[str]
+) -> None:
+    """A worker as the batch's: a prompt outside ``sent`` is answered wholly from the cache
+    (it ends without waiting), and its worker asks for the next one at once."""
+    cached = False
+    while True:
+        item = feed.take_after_hits() if cached else None
+        if item is None:
+            item = feed.take_nowait()
+        if item is None:
+            item = await feed.take()
+        if isinstance(item, _End):
+            return
+        log.append((turns.now, name, item.id))
+        cached = item.id not in sent
+        if not cached:
+            await asyncio.sleep(0.001)
+
+
+async def _starts_by_turn(
+    hits_per_turn: int, sent: set[str], count: int = 40
+) -> tuple[list[str], dict[int, int]]:
+    turns = Turns()
+    feed = _Feed(prompts(count), 1, hits_per_turn)
+    log: list[tuple[int, str, str]] = []
+    async with asyncio.TaskGroup() as group:
+        for w in range(8):
+            group.create_task(answer(feed, f"w{w}", log, turns, sent))
+    turns.stop()
+    starts: dict[int, int] = {}
+    for turn, _, _ in log:
+        starts[turn] = starts.get(turn, 0) + 1
+    return [prompt for _, _, prompt in log], starts
+
+
+async def test_a_worker_whose_prompt_was_cached_goes_on_in_the_same_turn() -> None:
+    every = [f"q{i}" for i in range(40)]
+    order, starts = await _starts_by_turn(4, sent=set())
+    assert order == every  # each prompt once, started in input order
+    # One start a turn, and up to four more after prompts answered from the cache.
+    assert max(starts.values()) == 5
+    assert len(starts) <= 8 + 1
+    order, starts = await _starts_by_turn(0, sent=set())  # without: one a turn
+    assert order == every and max(starts.values()) == 1 and len(starts) == 40
+
+
+async def test_cached_and_sent_prompts_mixed_still_start_once_each_in_order() -> None:
+    every = [f"q{i}" for i in range(60)]
+    sent = {f"q{i}" for i in range(0, 60, 3)}  # every third prompt sends a request
+    order, starts = await _starts_by_turn(4, sent=sent, count=60)
+    assert order == every  # a prompt handed to a woken worker is never overtaken
+    assert max(starts.values()) <= 5
