@@ -121,6 +121,7 @@ def namespace_problem(namespace: object) -> str | None:
 
 #: A stored reply as its columns: text, model, finish_reason, input and output tokens.
 _Row = tuple[str, str, str | None, int, int]
+_NO_SAMPLES: dict[int, _Row] = {}  # a key the read-ahead did not find (never written)
 
 
 class ResponseCache:
@@ -209,14 +210,9 @@ class ResponseCache:
         return self.lookup(key, first, count)[0]
 
     def lookup(self, key: bytes, first: int, count: int) -> tuple[list[ChatResponse | None], int]:
-        """`get_many`, and how many of the samples were found (hits).
-
-        Misses are counted as the list is filled, never by ``None in found`` or
-        ``found.count(None)``: those compare each reply to None through the dataclass's
-        ``__eq__``, a Python call per reply (a cached rerun looks up 12,000)."""
+        """`get_many`, and how many of the samples were found (hits)."""
         with self._lock:
-            memory = self._memory  # replies not yet on disk (all of them, without a file)
-            if not memory:
+            if not self._memory:
                 # A cached rerun: every sample in the read-ahead's rows (no list to fill).
                 ahead = self._ahead.get(key)
                 if ahead is not None:
@@ -224,27 +220,36 @@ class ResponseCache:
                     if None not in rows:  # rows are tuples: compared by identity first
                         self.hits += count
                         return [_response(*row) for row in rows if row is not None], count
-            found: list[ChatResponse | None] = [None] * count
-            missing = count
-            if memory:
+            return self._find(key, first, count)
+
+    def _find(self, key: bytes, first: int, count: int) -> tuple[list[ChatResponse | None], int]:
+        """`lookup` from every place a reply may be, with the lock held.
+
+        Misses are counted as the list is filled, never by ``None in found`` or
+        ``found.count(None)``: those compare each reply to None through the dataclass's
+        ``__eq__``, a Python call per reply (a cached rerun looks up 12,000)."""
+        found: list[ChatResponse | None] = [None] * count
+        missing = count
+        memory = self._memory  # replies not yet on disk (all of them, without a file)
+        if memory:
+            for offset in range(count):
+                reply = memory.get((key, first + offset))
+                if reply is not None:
+                    found[offset] = reply
+                    missing -= 1
+        if missing and self.path is not None:
+            ahead = self._ahead.get(key)
+            if ahead:
                 for offset in range(count):
-                    reply = memory.get((key, first + offset))
-                    if reply is not None:
-                        found[offset] = reply
-                        missing -= 1
-            if missing and self.path is not None:
-                ahead = self._ahead.get(key)
-                if ahead:
-                    for offset in range(count):
-                        if found[offset] is None:
-                            row = ahead.get(first + offset)
-                            if row is not None:
-                                found[offset] = _response(*row)
-                                missing -= 1
-                if missing:
-                    missing -= self._read(key, first, found)
-            self.hits += count - missing
-            self.misses += missing
+                    if found[offset] is None:
+                        row = ahead.get(first + offset)
+                        if row is not None:
+                            found[offset] = _response(*row)
+                            missing -= 1
+            if missing:
+                missing -= self._read(key, first, found)
+        self.hits += count - missing
+        self.misses += missing
         return found, count - missing
 
     def _read(self, key: bytes, first: int, found: list[ChatResponse | None]) -> int:
@@ -320,7 +325,13 @@ class ResponseCache:
 
     def get(self, key: bytes, sample: int) -> ChatResponse | None:
         """One sample of a request, or None."""
-        return self.lookup(key, sample, 1)[0][0]
+        with self._lock:
+            if not self._memory:  # a cached rerun: the sample in the read-ahead's rows
+                row = self._ahead.get(key, _NO_SAMPLES).get(sample)
+                if row is not None:
+                    self.hits += 1
+                    return _response(*row)
+            return self._find(key, sample, 1)[0][0]
 
     def put(self, key: bytes, sample: int, response: ChatResponse) -> None:
         """Keep a successful reply as sample ``sample`` of a request, without waiting (the

@@ -70,6 +70,24 @@ def test_lookup_counts_the_samples_found_in_memory_ahead_and_in_the_file(
     cache.close()
 
 
+def test_samples_all_read_ahead_are_served_and_counted_as_the_others(tmp_path: Path) -> None:
+    # A cached rerun's lookups: every sample asked is in the read-ahead's rows.
+    path = tmp_path / "cache.sqlite"
+    _filled(path)
+    cache = ResponseCache(path)
+    cache.read_ahead()
+    _forget_on_disk(path)  # only the read-ahead can answer
+    found, hits = cache.lookup(KEY, 0, 3)
+    assert [r.text if r else None for r in found] == ["s0", "s1", "s2"] and hits == 3
+    assert found[1] is not None and found[1].usage == Usage(7, 3) and found[1].model == "m"
+    one = cache.get(KEY, 2)
+    assert one is not None and one.text == "s2" and one.usage == Usage(7, 3)
+    assert cache.get(KEY, 3) is None and cache.get(OTHER, 0) is None  # read from the file
+    assert cache.lookup(KEY, 2, 2) == ([*found[2:], None], 1)  # s2 ahead, s3 nowhere
+    assert cache.statistics() == {"hits": 3 + 1 + 1, "misses": 2 + 1}
+    cache.close()
+
+
 def test_entries_written_after_the_read_ahead_are_read_from_the_file(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     _filled(path)
