@@ -88,6 +88,8 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
     kept = run / "racing.json"
     racing = json.loads(kept.read_text()) if kept.exists() else {}
     final = report.get("final_ranking") or []
+    params = {e["key"]: e["params"] for e in map(json.loads, _lines(run / "leaderboard.jsonl"))}
+    exact = [truth.score(Candidate.from_params(params[e["key"]])) for e in final]
     return {
         "seed": seed,
         "calls": report["sent"]["calls"],
@@ -99,10 +101,19 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         "race_calls": race[0],
         "race_share": round(race[0] / max(1, report["sent"]["calls"] - race[0]), 4),
         "regret": round(best - found, 4),
+        # The floor of any choice among the finalists: the best of them exactly.
+        "regret_floor": round(best - max(exact, default=found), 4),
+        # Each finalist (best first): the stage it reached, the positions it answered.
+        "finalists": [[e["stage"], e["questions"]] for e in final],
+        "share": (report.get("racing") or {}).get("share"),
         "found": report["best"]["key"],
         "held_out": (report.get("held_out") or {}).get("score"),
         "seconds": round(elapsed, 1),
     }
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip()]
 
 
 def _count_race(search: Search) -> list[int]:
@@ -149,9 +160,11 @@ def main() -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
                                            "rows": rows}, indent=1))  # fmt: skip
-    for name in ("calls", "race_calls", "race_share", "regret", "racing_questions", "seconds"):
-        values = [row[name] for row in rows]
-        print(f"{name}: median {statistics.median(values)}, all {values}")
+    names = ("calls", "race_calls", "race_share", "share", "regret", "regret_floor")
+    for name in (*names, "racing_questions", "seconds"):
+        values = [row[name] for row in rows if row[name] is not None]
+        print(f"{name}: median {statistics.median(values)}, mean "
+              f"{statistics.fmean(values):.4f}, all {values}")  # fmt: skip
     return 0
 
 

@@ -47,9 +47,11 @@ most its planned number of architectures; the questions a re-evaluation answers 
 apart (``racing`` in report.json) beside those of the evaluations, and its calls are in the
 search's spend like the final ranking's; where the evaluations send calls, what
 re-evaluations send is bounded by ``racing.max_share`` (`archon_async.search._race_share`:
-a leader is topped up, and a stage after the first runs, only as far as the share allows;
-the first stage always reaches one pass beyond what the finalists had, and on to
-``first_passes`` as the share allows).
+a leader is topped up only as far as the share allows; the final ranking's stages are then
+chosen pass by pass, `archon_async.search._race_bounded`: the first always reaches one pass
+beyond what the finalists had, every finalist on to ``first_passes`` as the share allows,
+one clearly behind leaving at once, and past that the worse half leave rather than a pass
+be cut for all).
 The points answered beyond the dev questions are
 kept per architecture in ``racing.json``, so a resumed search reads them back and makes the
 same decisions.
@@ -58,16 +60,20 @@ same decisions.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping, Sequence
 from typing import Any, Protocol
 
 from ._interval import summary
 from ._outlook import Outlook
+from ._race_bounded import bounded_steps
 from ._race_share import RaceShare
 from ._record import Evaluation, RunRecord
 from ._space import Candidate
 
 __all__ = ["Race", "RaceEvaluator", "stage_plan"]
+
+#: How finalists rank at a stage (`Race._final_order`): a sort key, best first.
+Order = Callable[[Evaluation], tuple[float, float, float, str]]
 
 
 class RaceEvaluator(Protocol):
@@ -326,18 +332,10 @@ class Race:
         every = list(self.record.evaluations.values())
         survivors = self.choose_finalists(count)
         order = self._final_order(survivors)
-        plan = self.stages(len(survivors), self.base)
-        of, done = sum(n for n, _ in plan), 0
+        of, done = sum(n for n, _ in self.stages(len(survivors), self.base)), 0
         reached: dict[str, int] = {}
-        for stage, (number, planned) in enumerate(plan, 1):
-            survivors = survivors[:number]
-            # The first stage always runs (a final ranking exists), one pass beyond what
-            # they had at least; the share bounds the rest.
-            level = self._afforded(every, survivors, planned)
-            if stage == 1:
-                level = max(level, self.least_first(number, self.base))
-            if not level:
-                break
+        steps = self._steps(every, survivors, order)
+        for stage, (survivors, level) in enumerate(steps, 1):
             for evaluation in survivors:
                 await self.top_up(evaluation, level, final=True)
                 reached[evaluation.key] = stage
@@ -350,19 +348,43 @@ class Race:
                     "questions": self.questions(evaluation),
                     "stage": stage,
                     "done": done,
-                    "of": of,
+                    "of": max(of, done),
                 }
             for evaluation in survivors:
                 self.stage_objectives.setdefault(evaluation.key, []).append(
                     self.final_objective(evaluation)
                 )
-            survivors = sorted(survivors, key=order)
-            if level < planned:
-                break  # cut short by the share: racing has spent what it may
         self.final_ranking = sorted(
             (self._entry(key, stage) for key, stage in reached.items()),
             key=lambda e: (-e["stage"], *order(self.record.evaluations[e["key"]])),
         )
+
+    def _steps(
+        self, every: list[Evaluation], finalists: list[Evaluation], order: Order
+    ) -> Iterator[tuple[list[Evaluation], int]]:
+        """The final ranking's stages, one at a time (survivors, positions each), each
+        chosen once the stage before it was answered: successive halving (`stage_plan`),
+        or with a share, the race that spends it (`archon_async.search._race_bounded`)."""
+        if self.share is not None:
+            return bounded_steps(self, every, finalists, order)
+        return self._halving(every, finalists, order)
+
+    def _halving(
+        self, every: list[Evaluation], finalists: list[Evaluation], order: Order
+    ) -> Iterator[tuple[list[Evaluation], int]]:
+        """`stage_plan`'s stages: each keeps the better half of the one before."""
+        survivors = finalists
+        for stage, (number, planned) in enumerate(self.stages(len(survivors), self.base), 1):
+            survivors = survivors[:number]
+            level = self._afforded(every, survivors, planned)
+            if stage == 1:  # the first stage always runs, one pass beyond what they had
+                level = max(level, self.least_first(number, self.base))
+            if not level:
+                return
+            yield survivors, level
+            survivors = sorted(survivors, key=order)
+            if level < planned:
+                return  # cut short by the share: racing has spent what it may
 
     def choose_finalists(self, count: int) -> list[Evaluation]:
         """The ``count`` best by `ranked`, then the model's ``predicted_finalists`` not among
@@ -380,9 +402,7 @@ class Race:
             self.base = self.dev
         return survivors
 
-    def _final_order(
-        self, finalists: Sequence[Evaluation]
-    ) -> Callable[[Evaluation], tuple[float, float, float, str]]:
+    def _final_order(self, finalists: Sequence[Evaluation]) -> Order:
         """How ``finalists`` rank at a stage: by their objective on the window; tied there
         (a 0/1 scorer on a small final-ranking set: all at 100), by the evidence, not by
         which was proposed first: their objective over every position each answered, then

@@ -110,7 +110,8 @@ class Racing(BaseModel):
     many times the calls of the search's own evaluations (counted as a fresh run sends
     them; the final ranking's first stage always runs, to one pass beyond what the
     finalists had, and on to ``first_passes`` as the share allows), further passes only
-    while the share allows (`archon_async.search._race_share`); ``null``: no bound."""
+    while the share allows (`archon_async.search._race_share`), chosen pass by pass
+    (`archon_async.search._race_bounded`); ``null``: no bound."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
