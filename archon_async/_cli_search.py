@@ -25,13 +25,19 @@ def add_search_command(commands: Any) -> None:
         description="Evaluates architectures of the space the search file describes and "
         "writes best.json, leaderboard.jsonl, pareto.json/svg, report.json and report.html "
         "in the run directory. Rerun the same command to resume a stopped search.",
-        epilog="exit status: 0 when the planned evaluations are done; 1 when a budget "
+        epilog="Each --budget-* overrides the file's archon_async.budget setting of that name. "
+        "exit status: 0 when the planned evaluations are done; 1 when a budget "
         "(--budget-*) stopped the search (report.json's stopped_by names it; the outputs are "
         "written: rerun with a larger budget to go on), or on an error; 2 on a usage error; "
         "130 when interrupted (rerun the same command to resume).",
     )
     search.add_argument("space", type=Path, help="an Archon search configuration (JSON)")
-    search.add_argument("--benchmark", help="overrides the file's benchmark")
+    search.add_argument(
+        "--benchmark",
+        metavar="NAME",
+        help="overrides the file's benchmark (archon-async batch --list-benchmarks lists "
+        "them; Archon's arena_hard_auto is arena_hard)",
+    )
     search.add_argument(
         "--data",
         type=Path,
@@ -39,32 +45,66 @@ def add_search_command(commands: Any) -> None:
         help="the benchmark's data where it is not shipped (math, alpaca_eval, mixeval, "
         "code_contests), as for bench",
     )
-    search.add_argument("--algorithm", help="overrides the file's search_algorithm_choice")
-    search.add_argument("--run-dir", type=Path, help="where the record and outputs go")
-    search.add_argument("--seed", type=int, default=0, help="seeds every random choice")
-    search.add_argument("--simulate", action="store_true", help="simulated provider and truth")
+    search.add_argument(
+        "--algorithm",
+        metavar="NAME",
+        help="overrides the file's search_algorithm_choice: grid_search, random_search, "
+        "greedy_search, tpe (Archon's bayesian_optimization), gaussian_process (needs torch "
+        "and scipy), slice_search",
+    )
+    search.add_argument(
+        "--run-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the record and outputs go (default: the file's archon_async.run_dir, "
+        "else base_output_directory/STEM, else STEM.search, STEM the file's name)",
+    )
+    search.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seeds every random choice (default: 0)"
+    )
+    search.add_argument(
+        "--simulate",
+        action="store_true",
+        help="call the simulated provider, whose replies follow a seeded ground truth "
+        "(nothing is paid; the outputs say SIMULATED)",
+    )
     search.add_argument(
         "--oracle", action="store_true", help="with --simulate: exact expected scores, no calls"
     )
-    search.add_argument("--estimate", action="store_true", help="print the expected spend, stop")
-    search.add_argument("--parallel", type=positive_int, help="architectures evaluated at once")
     search.add_argument(
-        "--evaluations", type=positive_int, help="architectures to evaluate at most"
+        "--estimate",
+        action="store_true",
+        help="print the expected calls, tokens and dollars (JSON, a range) and stop, "
+        "before any call",
     )
-    search.add_argument("--keys", type=Path, help="a JSON key file (real runs)")
-    for name, kind in (
-        ("calls", positive_int),
-        ("tokens", positive_int),
-        ("dollars", positive_float),
-        ("architectures", positive_int),
-        ("wall-time-s", positive_float),
-    ):
-        search.add_argument(
-            f"--budget-{name}",
-            type=kind,
-            metavar="N",
-            help=f"stop starting evaluations once {name.replace('-', ' ')} reach N",
-        )
+    search.add_argument(
+        "--parallel",
+        type=positive_int,
+        metavar="N",
+        help="architectures evaluated at once (default: the file's archon_async.parallel, 4)",
+    )
+    search.add_argument(
+        "--evaluations",
+        type=positive_int,
+        metavar="N",
+        help="architectures to evaluate at most (default: the file's archon_async.evaluations, "
+        "else Archon's random_search_iterations or init_points + n_iter for its algorithm, "
+        "else the whole space)",
+    )
+    search.add_argument("--keys", type=Path, metavar="PATH", help="a JSON key file (real runs)")
+    # Over every run of the search (a resumed one goes on from what the earlier runs sent);
+    # each overrides the file's archon_async.budget setting of that name.
+    over = "over every run of the search, by at most the calls in flight"
+    for name, kind, metavar, cap in (
+        ("calls", positive_int, "N", "a hard cap on the calls sent over every run of the "
+         "search: none beyond N"),
+        ("tokens", positive_int, "N", f"stop sending at N tokens, {over}"),
+        ("dollars", positive_float, "USD", f"stop sending at USD list-price dollars, {over}"),
+        ("architectures", positive_int, "N", "stop after N architectures evaluated"),
+        ("wall-time-s", positive_float, "SECONDS", "stop starting evaluations after SECONDS "
+         "of this run"),
+    ):  # fmt: skip
+        search.add_argument(f"--budget-{name}", type=kind, metavar=metavar, help=cap)
     search.add_argument("--quiet", action="store_true", help="no progress lines")
     search.set_defaults(handler=_search)
 

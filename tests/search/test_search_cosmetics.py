@@ -184,3 +184,22 @@ def test_progress_counts_to_what_the_search_will_evaluate(
     total = planned or (search.result or {})["space_size"]
     assert len(events) == total
     assert {e["planned"] for e in events} == {total}
+
+
+def test_search_help_names_the_choices_the_defaults_and_what_each_budget_caps() -> None:
+    from archon_async.search import ALGORITHMS
+    from tests.cli_process import run_cli
+
+    done = run_cli("search", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert all(name in text for name in ALGORITHMS)  # every algorithm a file may name
+    assert "archon-async batch --list-benchmarks" in text
+    assert "seeds every random choice (default: 0)" in text
+    assert "(default: the file's archon_async.parallel, 4)" in text
+    # The calls are a hard cap over every run (not "stop starting evaluations"), and the
+    # units are said: dollars, seconds.
+    assert "--budget-calls N a hard cap on the calls sent over every run" in text
+    assert "--budget-dollars USD stop sending at USD list-price dollars" in text
+    assert "--budget-wall-time-s SECONDS stop starting evaluations after SECONDS" in text
+    assert "wall time s reach" not in text
