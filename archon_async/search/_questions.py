@@ -99,7 +99,8 @@ class QuestionSets:
         if "dataset_sample_for_power_ranking" not in self._settings.model_fields_set:
             return dev
         items = self._benchmark.items()
-        count = _count(self._settings.dataset_sample_for_power_ranking, len(items))
+        # Not a set of its own (the models see the dev questions too): at most them all.
+        count = min(len(items), _count(self._settings.dataset_sample_for_power_ranking, len(items)))
         order = random.Random(f"{self._seed}:power_ranking").sample(range(len(items)), count)
         return [items[i] for i in sorted(order)]
 
@@ -115,6 +116,8 @@ class QuestionSets:
 
 
 def _count(share: float, total: int) -> int:
-    """Archon's dataset_sample: a fraction of the benchmark, or a number of questions."""
+    """Archon's dataset_sample: a fraction of the benchmark, or a number of questions (as
+    many as it asks, more than the ``total`` too: `QuestionSets.counts` refuses that,
+    naming the count asked rather than one cut to fit)."""
     wanted = round(share * total) if share <= 1 else int(share)
-    return max(1, min(total, wanted))
+    return max(1, wanted)

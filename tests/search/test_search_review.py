@@ -69,6 +69,17 @@ def test_question_sets_that_do_not_fit_the_benchmark_are_refused_before_any_call
     assert not (tmp_path / "run").exists()
 
 
+def test_a_count_above_the_benchmark_is_refused_as_asked_not_cut_to_fit(tmp_path: Path) -> None:
+    # Archon's dataset_sample as a count: 5,000 of gsm8k's 1,319 used to read as 1,319 (all
+    # of them, silently, and the refusal said "dev (1319)", which the file never asked).
+    keys = {"dataset_sample_for_search": 5000}
+    path = write(tmp_path, small_space(held_out_questions=0, report_questions=0) | keys)
+    with pytest.raises(ConfigError) as refused:
+        Search(path, simulate=True, run_dir=tmp_path / "run")
+    assert "the dev (5000), final-ranking (0) and report (0) questions" in str(refused.value)
+    assert "gsm8k has 1319: lower dataset_sample_for_search" in str(refused.value)
+
+
 def test_set_question_counts_that_fit_are_kept_and_the_report_takes_what_is_left(
     tmp_path: Path,
 ) -> None:
