@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ def get_benchmark(name: str, *, path: Path | str | None = None) -> Benchmark:
     """
     key = name.strip().lower().replace("-", "_")
     if key not in _TABLE:
-        raise ConfigError(f"unknown benchmark {name!r}; choose one of: {', '.join(_TABLE)}")
+        close = difflib.get_close_matches(key, _TABLE, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown benchmark {name!r}; {hint}choose one of: {', '.join(_TABLE)}")
     title, scoring, shipped, loader = _TABLE[key]
     return Benchmark(
         name=key,

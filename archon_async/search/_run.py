@@ -150,7 +150,10 @@ class Search:
         judge the benchmark cannot use are refused now, not mid-run."""
         from ..benchmarks import get_benchmark
 
-        self._benchmark = get_benchmark(self.benchmark, path=data)
+        try:
+            self._benchmark = get_benchmark(self.benchmark, path=data)
+        except ConfigError as exc:  # an unknown name: said with the file that gave it
+            raise ConfigError(str(exc), source=str(self.path), location="benchmark") from None
         self._questions = QuestionSets(
             self.settings,
             self._benchmark,

@@ -80,6 +80,16 @@ def test_a_count_above_the_benchmark_is_refused_as_asked_not_cut_to_fit(tmp_path
     assert "gsm8k has 1319: lower dataset_sample_for_search" in str(refused.value)
 
 
+def test_an_unknown_benchmark_names_the_file_and_the_benchmark_meant(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space() | {"benchmark": "gsm9k"})
+    with pytest.raises(ConfigError) as refused:
+        Search(path, simulate=True, run_dir=tmp_path / "run")
+    message = str(refused.value)
+    assert message.startswith(f"{path}, benchmark: unknown benchmark 'gsm9k'; "), message
+    assert "did you mean 'gsm8k'? choose one of: gsm8k, math" in message
+    assert not (tmp_path / "run").exists()
+
+
 def test_set_question_counts_that_fit_are_kept_and_the_report_takes_what_is_left(
     tmp_path: Path,
 ) -> None:
