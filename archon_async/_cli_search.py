@@ -265,3 +265,12 @@ def _progress(event: Any) -> None:
         sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")
     elif event.kind == "stopped":
         sys.stderr.write(f"[stopped] {data['reason']}\n")
+    elif event.kind == "finished" and (data.get("racing") or {}).get("limited"):
+        # The final ranking's count ("[final ranking 2/8]") is its plan: say why it ended
+        # before, rather than leave a count that stops short.
+        racing = data["racing"]
+        sys.stderr.write(
+            f"[racing] stopped at its share: {racing['calls']:,} calls, "
+            f"{racing['share']:.2f} times the evaluations' (racing.max_share "
+            f"{racing['max_share']:g}; raise it in the search file to race further)\n"
+        )

@@ -203,3 +203,18 @@ def test_search_help_names_the_choices_the_defaults_and_what_each_budget_caps() 
     assert "--budget-dollars USD stop sending at USD list-price dollars" in text
     assert "--budget-wall-time-s SECONDS stop starting evaluations after SECONDS" in text
     assert "wall time s reach" not in text
+
+
+def test_a_race_the_share_cut_short_says_so_when_the_search_ends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The final ranking's lines count its plan ("[final ranking 2/8]"): when racing's share
+    # ends it before, the last line says why (it used to end at 2/8 without a word).
+    racing = {"calls": 3164, "share": 1.0, "max_share": 1.0, "limited": True}
+    _progress(SearchEvent("finished", {"racing": racing, "evaluations": 2}))
+    _progress(SearchEvent("finished", {"racing": racing | {"limited": False}}))
+    _progress(SearchEvent("finished", {"evaluations": 2}))  # no racing at all
+    assert capsys.readouterr().err.splitlines() == [
+        "[racing] stopped at its share: 3,164 calls, 1.00 times the evaluations' "
+        "(racing.max_share 1; raise it in the search file to race further)"
+    ]
