@@ -124,8 +124,9 @@ def _spend(record: RunRecord, evaluations: list[Evaluation]) -> dict[str, Any]:
         "calls": int(sum(u["calls"] for u in rows)),
         "tokens": int(sum(u["tokens"] for u in rows)),
         "dollars": usd(sum(u["dollars"] for u in rows)),
-        "outside_evaluations": {
+        "outside_evaluations": {  # the same three as the totals
             "calls": int(sum(u.get("calls", 0) for u in outside.values())),
+            "tokens": int(sum(u.get("tokens", 0) for u in outside.values())),
             "dollars": usd(sum(u.get("dollars", 0.0) for u in outside.values())),
         },
     }

@@ -169,6 +169,13 @@ def test_spend_by_model_holds_every_call_and_sums_to_the_totals(tmp_path: Path) 
     )
     # A fresh run: every call it sent (ranking, baseline, judge, held-out) is in the table.
     assert spend["calls"] == report["sent"]["calls"] and spend["outside_evaluations"]["calls"]
+    # What no evaluation owns, in the totals' terms (its tokens were missing).
+    outside = json.loads((tmp_path / "run" / "outside_spend.json").read_text())
+    assert spend["outside_evaluations"] == {
+        "calls": sum(row["calls"] for row in outside.values()),
+        "tokens": sum(row["tokens"] for row in outside.values()),
+        "dollars": pytest.approx(sum(row["dollars"] for row in outside.values()), abs=1e-5),
+    }
     page = (tmp_path / "run" / "report.html").read_text()
     table = page.split('id="spend"')[1].split("</table>")[0]
     assert table.count("<tr>") == len(models) + 2  # header, a row a model, the total
