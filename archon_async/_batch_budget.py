@@ -249,19 +249,23 @@ class BudgetGate:
         cost) beside what the prompts in flight of every batch sharing it are still due to
         spend, each batch's at its own share (its architecture's, from its finished
         prompts). A batch whose share is not known yet (none of its prompts finished) runs
-        one prompt at a time, and the others wait for it (its spend is unknown)."""
-        due = 0.0
+        one prompt at a time, counted at the largest share known on the budget (if any),
+        and the others wait for it (its spend is unknown)."""
+        due, known = 0.0, []
         for gate in self._sharing(budget):
             share = gate._share(budget, cap)
             if share is None:
                 if gate._in_flight:
                     return False
                 continue
+            known.append(share)
             measure = budget.cost_of if cap == "cost" else _tokens
             due += sum(max(share * n - measure(made), 0.0) for n, made in gate._in_flight.values())
         share = self._share(budget, cap)
-        if share is None:
-            return spent + due < limit  # this batch's first prompt: where room is left
+        if share is None:  # this batch's first prompt
+            if not known:
+                return spent + due < limit  # nothing to go by: where room is left
+            share = max(known)  # a guess from the others' prompts, the largest
         return spent + due + share * runs <= limit
 
     def _share(self, budget: Budget, cap: _Cap) -> float | None:

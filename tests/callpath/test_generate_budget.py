@@ -17,6 +17,7 @@ from archon_async import (
     BatchBudgetExceededError,
     Budget,
     BudgetExceededError,
+    CallPath,
     ChatRequest,
     Engine,
 )
@@ -117,3 +118,27 @@ async def test_generate_and_a_batch_on_one_budget_count_each_other(tmp_path: Pat
                     answered.append(line["id"])  # noqa: PERF401
             held.set()
     assert len(answered) == 1 and budget.spent().calls == 24 and len(provider.requests) == 24
+
+
+@pytest.mark.parametrize("cap", ["tokens", "cost"])
+async def test_two_engines_on_one_call_path_budget_hold_its_tokens_and_dollars(cap: str) -> None:
+    """Engines on one call path count each other's prompts in flight, each at its own
+    share: 15 tokens ($0.000015) a prompt of either, 3 prompts fit where 8 started."""
+    provider = FakeProvider(lambda request: "ok")
+    if cap == "tokens":
+        budget = Budget(max_tokens=50)
+    else:
+        budget = Budget(max_cost_usd=0.00005, prices={"m": (1.0, 1.0)})
+    async with CallPath(budget=budget) as calls:
+        first = Engine(_one_call(provider), callpath=calls)
+        second = Engine(_one_call(provider), callpath=calls)
+        ended: list[list[str]] = []
+        async with anyio.create_task_group() as group:
+            for engine in (first, second):
+
+                async def run(engine: Engine = engine) -> None:
+                    ended.append(await _together(engine, 4))
+
+                group.start_soon(run)
+    assert sum(each.count("ok") for each in ended) == 3
+    assert budget.spent().tokens == 45 and len(provider.requests) == 3
