@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import operator
 import sqlite3
 import threading
@@ -119,6 +120,30 @@ def namespace_problem(namespace: object) -> str | None:
     return None
 
 
+def _check_seconds_and_size(read_ahead_mib: object, lease_s: object, max_s: object) -> None:
+    """Refuse sizes and durations that mean nothing: a lease of 0 s or less (or NaN) has
+    lapsed as it is taken, so every waiting process would send the request again; a
+    non-number fails only at the first claim, in the middle of a call.
+
+    Raises:
+        InvalidInputError: naming the argument and what it must be.
+    """
+    for name, value, zero_ok in (
+        ("read_ahead_mib", read_ahead_mib, True),
+        ("claim_lease_s", lease_s, False),
+        ("claim_max_s", max_s, False),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fits = False
+        else:
+            fits = math.isfinite(value) and (value > 0 or (zero_ok and value == 0))
+        if not fits:
+            least = "0 or more (0: off)" if zero_ok else "above 0"
+            raise InvalidInputError(
+                f"ResponseCache({name}=...): must be a finite number {least}, got {value!r}"
+            )
+
+
 #: A stored reply as its columns: text, model, finish_reason, input and output tokens.
 _Row = tuple[str, str, str | None, int, int]
 _NO_SAMPLES: dict[int, _Row] = {}  # a key the read-ahead did not find (never written)
@@ -139,7 +164,8 @@ class ResponseCache:
             sent again by a process waiting for it (the first reply kept wins).
 
     Raises:
-        InvalidInputError: ``namespace`` is not a str, or blank (`namespace_problem`).
+        InvalidInputError: ``namespace`` is not a str, or blank (`namespace_problem`), or
+            a size or duration is not a finite number in its range.
         ConfigError: the file cannot be opened as a cache.
     """
 
@@ -155,6 +181,7 @@ class ResponseCache:
         problem = namespace_problem(namespace)
         if problem is not None:
             raise InvalidInputError(f"ResponseCache(namespace=...): {problem}")
+        _check_seconds_and_size(read_ahead_mib, claim_lease_s, claim_max_s)
         self.path = None if path is None else Path(path)
         self.namespace = namespace
         self.read_ahead_mib = read_ahead_mib

@@ -52,3 +52,27 @@ def test_the_command_line_refuses_it_with_the_same_words_naming_the_flag(
     err = capsys.readouterr().err
     assert exited.value.code == 2
     assert f"argument --cache-namespace: give a name, e.g. exp1; got {text!r}" in err, err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("claim_lease_s", -1, "claim_lease_s=...): must be a finite number above 0, got -1"),
+        ("claim_lease_s", 0, "above 0, got 0"),
+        ("claim_lease_s", float("nan"), "above 0, got nan"),
+        ("claim_lease_s", "30", "above 0, got '30'"),
+        ("claim_max_s", 0.0, "claim_max_s=...): must be a finite number above 0, got 0.0"),
+        ("read_ahead_mib", -3, "read_ahead_mib=...): must be a finite number 0 or more"),
+        ("read_ahead_mib", float("inf"), "0 or more (0: off), got inf"),
+        ("read_ahead_mib", True, "got True"),
+    ],
+)
+def test_sizes_and_durations_that_mean_nothing_are_refused(
+    tmp_path: Path, option: str, value: Any, says: str
+) -> None:
+    """A lease of 0 s or less has lapsed as it is taken (every waiting process would send
+    the request again); a non-number failed only at the first claim, mid-call."""
+    with pytest.raises(InvalidInputError, match="ResponseCache") as caught:
+        ResponseCache(tmp_path / "cache.sqlite", **{option: value})
+    assert says in str(caught.value)
+    assert not (tmp_path / "cache.sqlite").exists()
