@@ -106,8 +106,8 @@ def _calls(spec: ComponentSpec, candidates: int) -> tuple[int, int, int]:
     kind = spec.type
     if kind in ("generator", "fuser"):
         return spec.samples, spec.samples, candidates if kind == "fuser" else 0
-    if kind == "ranker":
-        return (0, 0, 0) if is_reward_model(spec) else (1, 1, candidates)
+    if kind == "ranker":  # a reply with no ranking is asked again, as a critic's is
+        return (0, 0, 0) if is_reward_model(spec) else (1, 1 + _PARSE_RETRIES, candidates)
     if kind in ("critic", "unit_test_generator"):
         return 1, 1 + _PARSE_RETRIES, candidates if kind == "critic" else 0
     if kind == "verifier":  # a reasoning call then a verdict call per candidate

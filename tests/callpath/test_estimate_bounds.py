@@ -45,8 +45,10 @@ def test_a_simulated_run_of_the_default_architecture_spends_within_the_estimate(
         assert low <= value <= high, (name, low, value, high)
     low, high = figures["estimated_cost_usd"]
     assert low <= summary["estimated_cost_usd"] <= high
-    assert figures["calls"] == [summary["calls"]] * 2 == [12 * len(_PROMPTS)] * 2
-    assert figures["requests"] == [summary["requests"]] * 2
+    # The high end adds the ranker's 3 parse retries a prompt; this run's rankings parsed.
+    assert figures["calls"] == [summary["calls"], 15 * len(_PROMPTS)]
+    assert summary["calls"] == 12 * len(_PROMPTS)
+    assert figures["requests"] == [summary["requests"], summary["requests"] + 3 * len(_PROMPTS)]
 
 
 def test_the_central_figures_lie_between_the_ends_with_replies_as_documented() -> None:
@@ -57,6 +59,7 @@ def test_the_central_figures_lie_between_the_ends_with_replies_as_documented() -
     for name in ("calls", "requests", "input_tokens", "output_tokens", "tokens"):
         low, high = figures[name]  # type: ignore[misc]
         assert low <= central[name] <= high, name
-    # 12 replies a prompt (10 samples, the ranking, the fusion), max_tokens 2048 each.
-    assert figures["output_tokens"] == [12 * LOW_REPLY_TOKENS, 12 * 2048]
+    # 12 replies a prompt (10 samples, the ranking, the fusion), max_tokens 2048 each; the
+    # high end asks the ranking 3 more times.
+    assert figures["output_tokens"] == [12 * LOW_REPLY_TOKENS, 15 * 2048]
     assert central["output_tokens"] == 12 * CENTRAL_REPLY_TOKENS
