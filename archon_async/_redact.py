@@ -11,8 +11,9 @@ a log.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["REDACTED", "redact_secret", "redacted_url"]
+__all__ = ["REDACTED", "redact_secret", "redacted_url", "redacted_urls"]
 
 REDACTED = "[redacted]"
 #: The shortest run of a key's characters that is redacted wherever it appears.
@@ -31,6 +32,18 @@ def redacted_url(url: str) -> str:
     """``url`` with its password, if any, replaced by ``***`` (for messages and reprs):
     ``http://bob:pw@host/v1`` -> ``http://bob:***@host/v1``."""
     return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def redacted_urls(value: Any) -> Any:
+    """``value`` (JSON-ready: dicts, lists, strings, numbers) with every string's URL
+    password replaced by ``***`` (`redacted_url`), for a file the library writes."""
+    if isinstance(value, str):
+        return redacted_url(value)
+    if isinstance(value, list):
+        return [redacted_urls(item) for item in value]
+    if isinstance(value, dict):
+        return {key: redacted_urls(item) for key, item in value.items()}
+    return value
 
 
 def redact_secret(text: str, secret: str | None) -> str:

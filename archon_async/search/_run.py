@@ -28,6 +28,7 @@ from .._exceptions import ConfigError
 from .._output_lock import output_lock, output_lock_path
 from .._pricing import usd
 from .._progress import BatchStats
+from .._redact import redacted_urls
 from ._algorithms import check_algorithm
 from ._effects import Effects
 from ._evaluators import simulation_settings
@@ -180,15 +181,20 @@ class Search:
         search may go (the evaluations, Archon's iteration counts, the budget) nor how
         fast, nor where: a search resumed with more evaluations continues the same
         proposals, as the algorithms depend on the scores so far and the seed only."""
-        return {
-            **_space_settings(self.settings),
-            "models": [m.model for m in self.models],
-            "benchmark": self.benchmark,
-            "mode": self.mode,
-            "algorithm": self.algorithm,
-            "seed": self.seed,
-            "parallel": self.parallel,
-        }
+        # Kept in search.json: a model's base URL there loses its password (compared on
+        # resume in the same form).
+        identity: dict[str, Any] = redacted_urls(
+            {
+                **_space_settings(self.settings),
+                "models": [m.model for m in self.models],
+                "benchmark": self.benchmark,
+                "mode": self.mode,
+                "algorithm": self.algorithm,
+                "seed": self.seed,
+                "parallel": self.parallel,
+            }
+        )
+        return identity
 
     async def run(self) -> dict[str, Any]:
         """Run the search to the end; returns the report (also in ``report.json``)."""
