@@ -121,6 +121,21 @@ class Pooled(Race):
         return self.extra(evaluation.key)
 
 
+class Looked(Race):
+    """Before the finalists are chosen, the ``looks`` evaluations the model predicts best
+    (`Race.predicted`) are topped up to the leaders' questions (a second look at the end
+    of the search, which changes nothing before it), then main's final ranking."""
+
+    looks: int = 10
+
+    async def final_stages(self, count: int) -> AsyncIterator[dict[str, Any]]:
+        every = list(self.record.evaluations.values())
+        for evaluation in self.predicted(every, self.looks):
+            await self.top_up(evaluation, self.leader_questions)
+        async for event in super().final_stages(count):
+            yield event
+
+
 #: name -> (class, attributes set on the replayed race, draws of the last stage).
 VARIANTS: dict[str, tuple[type[Race], dict[str, Any], int | None]] = {
     "same": (Race, {}, None),
@@ -138,6 +153,12 @@ VARIANTS: dict[str, tuple[type[Race], dict[str, Any], int | None]] = {
     "pf8-z1-halve": (Adaptive, {"predicted_finalists": 8, "z": 1.0, "halve": True}, None),
     "pf8-z2": (Adaptive, {"predicted_finalists": 8, "z": 2.0}, None),
     "pf8-pooled": (Pooled, {"predicted_finalists": 8}, None),
+    "pf4": (Race, {"predicted_finalists": 4}, None),
+    "pf8-64": (Race, {"predicted_finalists": 8}, 64),
+    "look10": (Looked, {"looks": 10}, None),
+    "look20": (Looked, {"looks": 20}, None),
+    "look10-pf4": (Looked, {"looks": 10, "predicted_finalists": 4}, None),
+    "look10-64": (Looked, {"looks": 10}, 64),
 }
 
 

@@ -242,13 +242,15 @@ def _table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         f"| {args.algorithm} | {args.calls} | {args.dev} + {args.final} | {args.top} "
         f"| {len(rows)} | {cells} | {spend} | {statistics.mean(r['seconds'] for r in rows):.1f} |"
     )
+    _split_table(rows)
     _variant_table(rows)
     staged = [r["regret_by_stage"] for r in rows if r.get("regret_by_stage")]
     if staged and all(len(s) == len(staged[0]) for s in staged):
-        # Each stage's choice, as if the race had ended there (stage k: 2**k passes).
+        # Each stage's choice, as if the race had ended there (the first on
+        # ``first_passes`` passes, then twice as many each stage).
         print(
             "\n| stage (passes) | "
-            + " | ".join(f"{k + 1} ({2 ** (k + 1)})" for k in range(len(staged[0])))
+            + " | ".join(f"{k + 1} ({args.first_passes * 2**k})" for k in range(len(staged[0])))
             + " |"
         )
         print("|---|" + "---|" * len(staged[0]))
@@ -260,6 +262,42 @@ def _table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
             )
             + " |"
         )
+
+
+def _split_table(rows: list[dict[str, Any]]) -> None:
+    """Where each seed's regret is lost: the exploration (the best evaluated at all), the
+    finalists (the best finalist exactly against the best evaluated), the final race (what
+    it returned against the best finalist); and why the best evaluated was no finalist."""
+    parts = {
+        "exploration (best evaluated)": [r["regret_best_evaluated"] for r in rows],
+        "finalists (floor - best evaluated)": [
+            r["regret_floor"] - r["regret_best_evaluated"] for r in rows
+        ],
+        "final race (returned - floor)": [r["regret"] - r["regret_floor"] for r in rows],
+    }
+    print("\n| part of the regret | median / 90th | mean | seeds above 0.1 |")
+    print("|---|---|---|---|")
+    for name, values in parts.items():
+        print(
+            f"| {name} | {statistics.median(values):.2f} / {_pct(values, 0.9):.2f} "
+            f"| {statistics.mean(values):.2f} | {sum(v > 0.1 for v in values)} |"
+        )
+    # The best evaluated out of the finalists (`lost`'s first entry is it, when it is).
+    why = {"never re-evaluated": 0, "stopped early": 0, "re-evaluated, not a finalist": 0}
+    for r in rows:
+        lost = r.get("lost") or []
+        if lost and abs(lost[0]["regret"] - r["regret_best_evaluated"]) < 0.006:
+            if lost[0]["stopped_early"]:
+                why["stopped early"] += 1
+            elif lost[0]["re_evaluated"]:
+                why["re-evaluated, not a finalist"] += 1
+            else:
+                why["never re-evaluated"] += 1
+    print(
+        f"\nThe best evaluated was no finalist on {sum(why.values())} of {len(rows)} seeds: "
+        + ", ".join(f"{k} {n}" for k, n in why.items())
+        + "."
+    )
 
 
 def _variant_table(rows: list[dict[str, Any]]) -> None:
@@ -306,7 +344,7 @@ def main() -> int:
         "--second-looks", type=int, default=0, help="racing: the model's best re-evaluated"
     )
     parser.add_argument(
-        "--predicted-finalists", type=int, default=0, help="racing: the model's best raced too"
+        "--predicted-finalists", type=int, default=8, help="racing: the model's best raced too"
     )
     parser.add_argument(
         "--first-passes", type=int, default=4, help="racing: passes of the final's first stage"
@@ -323,7 +361,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.summarize:
-        rows = [row for path in args.summarize for row in orjson.loads(path.read_bytes())["rows"]]
+        outputs = [orjson.loads(path.read_bytes()) for path in args.summarize]
+        rows = [row for output in outputs for row in output["rows"]]
+        # The settings the runs had (the table's labels), not this command's defaults.
+        args.first_passes = int(outputs[0]["args"].get("first_passes", args.first_passes))
         _table(args, rows)
         return 0
     rows = []

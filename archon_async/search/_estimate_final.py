@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._outlook import FIT_MIN
 from ._racing import stage_plan
 from ._sharing import Call, calls_of, generator_call
 from ._space import Candidate
@@ -77,7 +78,7 @@ def _after_pick(
     plan: _Plan, totals: _Totals, ranked: Sequence[Candidate], held: int, report: int
 ) -> _Totals:
     """What follows the evaluations when the run ranks them ``ranked`` (best first)."""
-    count = plan.search.settings.number_of_archon_configs_for_final_ranking
+    count = _finalists(plan)
     racing = plan.search.settings.archon_async.racing
     single = plan.dev + held
     size = single * (racing.draws if racing.enabled else 1)
@@ -90,6 +91,17 @@ def _after_pick(
         parts.append(_report(plan, ranked[:count], report))
     # Racing's own expected calls, tokens and dollars, told apart by the estimate.
     return _sum(parts) | {"racing": race["expected"]}
+
+
+def _finalists(plan: _Plan) -> int:
+    """How many race in the final ranking: the configured number, and racing's
+    ``predicted_finalists`` once a model can be fitted (taken as the next best by the
+    walk's scores: the model's picks are near the top, some among the configured ones)."""
+    count = plan.search.settings.number_of_archon_configs_for_final_ranking
+    racing = plan.search.settings.archon_async.racing
+    if racing.enabled and len(plan.full) >= FIT_MIN:
+        count += racing.predicted_finalists
+    return count
 
 
 def _orders(plan: _Plan, questions: int) -> list[list[Candidate]]:
@@ -158,7 +170,7 @@ def _archon_final(plan: _Plan, finalists: Sequence[Candidate], held: int) -> _To
 def _first_pass(plan: _Plan, ranked: Sequence[Candidate], held: int) -> _Totals:
     """The finalists, and racing's leaders re-evaluated during the search beyond them
     (`LEADER_TOP_UPS`), on the final-ranking questions."""
-    count = plan.search.settings.number_of_archon_configs_for_final_ranking
+    count = _finalists(plan)
     racing = plan.search.settings.archon_async.racing
     top, most = ranked[:count], ranked[:count]
     if racing.enabled and racing.leaders:

@@ -288,7 +288,9 @@ def _race(search: Search, evaluator: Any, record: RunRecord) -> Race | None:
         predicted_finalists=racing.predicted_finalists if racing.enabled else 0,
         first_passes=racing.first_passes,
         share=_share(evaluator, racing.max_share if racing.enabled else None),
-        finalists=search.settings.number_of_archon_configs_for_final_ranking,
+        # The first stage's reserve: the predicted finalists race too.
+        finalists=search.settings.number_of_archon_configs_for_final_ranking
+        + (racing.predicted_finalists if racing.enabled else 0),
     )
 
 

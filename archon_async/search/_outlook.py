@@ -21,7 +21,10 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from ._slice_search import _BayesianRidge, _features
 from ._space import Candidate, Space
 
-__all__ = ["Outlook"]
+__all__ = ["FIT_MIN", "Outlook"]
+
+#: Fewer evaluations than this give no prediction (the model has more features).
+FIT_MIN = 12
 
 
 class Outlook:
@@ -41,7 +44,7 @@ class Outlook:
         """The positions (in ``candidates``) of the ``count`` with the best predicted score,
         best first, from a fit on all of them (``scores``: points, one each). Fewer than
         a dozen give no prediction (``[]``)."""
-        if count <= 0 or len(candidates) < 12:
+        if count <= 0 or len(candidates) < FIT_MIN:
             return []
         if self._features is None:
             self._features = _features(self.space)

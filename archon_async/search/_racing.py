@@ -24,12 +24,18 @@ and only that:
   best of some 70 leaders' scores on 1,319 questions each was 2.3 points above its exact
   score in a trial search, seed 0), fresh ones do not.
 
-Options, off by default (measured on noisy scores in bench/RESULTS.md, "second look":
-each lowered the floor of a perfect choice among the finalists, none the regret of what
-the search returns): a **second look** (``second_looks``) also tops up the architectures a
-model of the score across the space predicts best (`archon_async.search._outlook`),
-whatever their own score; **predicted finalists** (``predicted_finalists``) race beside
-the raw best. `--estimate` does not count these options.
+**Predicted finalists** (``predicted_finalists``, 8 by default) race beside the best by
+score: the evaluations a model of the score across the space (`archon_async.search.
+_outlook`, fitted on every evaluation's current score) predicts best, whatever their own
+score. The best architecture a noisy search evaluated was no finalist on about half of
+seeded searches, mostly one whose dev score (200 questions, about 2.5 points of noise)
+had ranked it 50th to 130th and which no leader's top-up ever reached; its neighbours in
+the space say it is good (bench/RESULTS.md, "predicted finalists by default").
+
+An option, off by default (bench/RESULTS.md, "second look": it lowered the floor of a
+perfect choice among the finalists, not the regret of what the search returns): a
+**second look** (``second_looks``) also tops up the architectures the model predicts best
+during the search, whatever their own score. `--estimate` does not count it.
 
 The questions are the *selection questions*: the dev questions, then the final-ranking
 ones, then again with independent draws (a second answer to the same question): the

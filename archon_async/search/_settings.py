@@ -100,11 +100,15 @@ class Racing(BaseModel):
     pass ``p`` is `Engine.generate`'s draw ``p``, samples of its own; independent only
     where the models sample, not at temperature 0); its first stage reaches at least
     ``first_passes`` passes (4: on 2, the true best finalist was halved away on some
-    seeded searches, bench/RESULTS.md "first stage on 4 passes"). Off by default (measured
-    in bench/RESULTS.md, "second look"): the ``second_looks`` evaluations a model of the
-    score across the space predicts best rest on ``leader_questions`` too, and
-    ``predicted_finalists`` of them race in the final ranking
-    (`archon_async.search._outlook`). ``enabled: false``: no leaders, one pass.
+    seeded searches, bench/RESULTS.md "first stage on 4 passes"). The
+    ``predicted_finalists`` evaluations a model of the score across the space predicts
+    best (`archon_async.search._outlook`) race in the final ranking beside the
+    ``number_of_archon_configs_for_final_ranking`` best by score (8: the best evaluated
+    architecture was no finalist on about half of seeded noisy searches, mostly one whose
+    200 dev questions had ranked it far down; bench/RESULTS.md "predicted finalists by
+    default"). Off by default (bench/RESULTS.md, "second look"): the ``second_looks``
+    evaluations it predicts best rest on ``leader_questions`` too. ``enabled: false``: no
+    leaders, one pass.
 
     ``max_share`` bounds what racing spends where the evaluations send calls: at most that
     many times the calls of the search's own evaluations (counted as a fresh run sends
@@ -120,7 +124,7 @@ class Racing(BaseModel):
     leader_questions: int | None = Field(default=None, ge=1)
     draws: int = Field(default=32, ge=1)
     second_looks: int = Field(default=0, ge=0)
-    predicted_finalists: int = Field(default=0, ge=0)
+    predicted_finalists: int = Field(default=8, ge=0)
     first_passes: int = Field(default=4, ge=1)
     max_share: float | None = Field(default=1.0, ge=0)
 

@@ -71,7 +71,8 @@ def _search(tmp_path: Path, run: str, budget: Any = None, **racing: Any) -> Sear
         run,
         questions=(DEV, FINAL, 0),
         finalists=2,
-        racing={"leaders": 2, "draws": 8, **racing},
+        # The share's subject: the two finalists alone (no predicted ones beside them).
+        racing={"leaders": 2, "draws": 8, "predicted_finalists": 0, **racing},
         seed=2,
         evaluations=12,
         budget=budget,

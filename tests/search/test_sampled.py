@@ -76,7 +76,11 @@ def test_a_sampled_search_chooses_by_the_final_ranking_and_reports_its_regret(
     tmp_path: Path,
 ) -> None:
     space = small_space(
-        finalists=4, evaluations=12, dev_questions=40, held_out_questions=40, racing={"draws": 2}
+        finalists=4,
+        evaluations=12,
+        dev_questions=40,
+        held_out_questions=40,
+        racing={"draws": 2, "predicted_finalists": 0},  # the 4 by score alone
     )
     path = write(tmp_path, space)
     report = _run(sampled_search(path, tmp_path / "run", seed=3))
@@ -147,7 +151,8 @@ def test_a_seeded_sampled_search_returns_what_it_returned_before_the_speed_up(
         evaluations=16,
         dev_questions=40,
         held_out_questions=40,
-        racing={"draws": 3, "leaders": 3, "first_passes": 1},  # the race of that code
+        # The race of that code.
+        racing={"draws": 3, "leaders": 3, "first_passes": 1, "predicted_finalists": 0},
     )
     report = _run(sampled_search(write(tmp_path, space), tmp_path / "run", seed=3))
     lines = leaderboard(tmp_path / "run")
