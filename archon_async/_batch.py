@@ -34,6 +34,7 @@ from ._progress import BatchStats, ProgressReporter
 from ._trace import call_sink
 from ._types import CallRecord, Message
 from .callpath import Budget
+from .callpath._budget import checked_budget
 
 __all__ = ["answer_item", "count_of", "describe_error", "is_fatal", "run_batch"]
 
@@ -102,8 +103,7 @@ async def run_batch(
             path's: see `Budget`) stopped it; a `BatchStoppedError` and a
             `BudgetExceededError`, whose ``budget`` is the one that ran out.
     """
-    if concurrency < 1:
-        raise InvalidInputError("concurrency must be at least 1")
+    check_batch_arguments(concurrency, budget)
     if prompt_attempts < 1:
         raise InvalidInputError("prompt_attempts must be at least 1")
     fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
@@ -428,6 +428,22 @@ class _Worker:
             self._writer.flush()  # the consumer is handed a line already in the file
             await self.on_answer(line)
         return bool(made) and all(call.cached for call in made)
+
+
+def check_batch_arguments(concurrency: object, budget: object) -> None:
+    """Refuse a batch's ``concurrency`` that is not a whole number of at least 1 (a bool,
+    a float or a string included) and a ``budget`` that is not a `Budget` or None, before
+    any prompt starts.
+
+    Raises:
+        InvalidInputError: naming the argument and what to pass.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(
+            f"concurrency must be a whole number of at least 1 (prompts in flight at once), "
+            f"not {concurrency!r}"
+        )
+    checked_budget(budget, "the batch's budget=")
 
 
 def budget_cause(exc: BaseException) -> BudgetExceededError | None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._batch import run_batch
+from ._batch import check_batch_arguments, run_batch
 from ._batch_io import BatchItem, _item_from_record, iter_jsonl_items, validate_jsonl_input
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ async def run_batch_iter(
         BatchBudgetExceededError: a budget (the engine's or its call path's) stopped it;
             also a `BudgetExceededError` (see `run_batch`).
     """
+    check_batch_arguments(concurrency, budget)  # before the queue is sized by it
     if isinstance(items, str | Path):
         path = Path(items)
         total = validate_jsonl_input(path)

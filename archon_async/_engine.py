@@ -49,6 +49,7 @@ from ._streaming import AnswerStream, DeltaCallback, RunOptions
 from ._trace import ComponentTrace, FinalChoice, Result, Trace, call_sink
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
+from .callpath._budget import checked_budget
 from .callpath._callpath import validated_settings
 from .callpath._samples import check_draw
 from .core import Component, Scorer
@@ -120,7 +121,7 @@ class Engine:
         self._plain_options = RunOptions.build(
             self.architecture.layers, temperature=None, max_tokens=None, on_delta=None
         )
-        self._budget = budget
+        self._budget = checked_budget(budget, "Engine(budget=...)")
         self._gate: tuple[tuple[Budget | None, Budget | None], BudgetGate] | None = None
         self._owns_callpath = callpath is None
         if callpath is None:
@@ -560,8 +561,10 @@ class Engine:
                 path's) stopped it; also a `BudgetExceededError` (see `run_batch`).
             ConfigError: ``budget`` caps dollars on a model it has no price for.
         """
+        from ._batch import check_batch_arguments
         from ._batch_api import run_batch_iter
 
+        check_batch_arguments(concurrency, budget)
         if budget is not None:
             budget.refuse_unpriced(self.architecture, "Engine.batch(budget=...)")
         return run_batch_iter(

@@ -23,7 +23,22 @@ from .._exceptions import BudgetExceededError, ConfigError, InvalidInputError
 from .._pricing import DEFAULT_PRICES, cost_usd, usd_text
 from .._types import CallRecord
 
-__all__ = ["Budget", "BudgetSnapshot", "Spend", "unpriced_models"]
+__all__ = ["Budget", "BudgetSnapshot", "Spend", "checked_budget", "unpriced_models"]
+
+
+def checked_budget(budget: object, where: str) -> Budget | None:
+    """``budget`` if it is a `Budget` or None.
+
+    Raises:
+        InvalidInputError: anything else (a number where ``Budget(max_calls=...)`` was
+            meant), naming ``where`` (e.g. ``"Engine(budget=...)"``).
+    """
+    if budget is None or isinstance(budget, Budget):
+        return budget
+    raise InvalidInputError(
+        f"{where} takes a Budget or None, not {type(budget).__name__} {budget!r}: pass e.g. "
+        "Budget(max_calls=100)"
+    )
 
 
 def unpriced_models(
@@ -103,7 +118,8 @@ class Budget:
     (`refuse_unpriced`), as the command line refuses ``--max-cost``.
 
     Raises:
-        InvalidInputError: a cap is negative, NaN or infinite.
+        InvalidInputError: a cap is negative, NaN, infinite, a bool, or (calls and
+            tokens) not a whole number.
     """
 
     def __init__(
@@ -115,16 +131,18 @@ class Budget:
         prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
         per_call: bool = False,
     ) -> None:
-        for name, value in (
-            ("max_calls", max_calls),
-            ("max_tokens", max_tokens),
-            ("max_cost_usd", max_cost_usd),
+        for name, value, kinds, what in (
+            ("max_calls", max_calls, int, "a whole number"),
+            ("max_tokens", max_tokens, int, "a whole number"),
+            ("max_cost_usd", max_cost_usd, (int, float), "a finite number"),
         ):
-            # NaN compares false with everything: it would never stop, nor say a sane cap.
-            if value is not None and not 0 <= value < math.inf:
+            if value is None:
+                continue
+            # NaN compares false with everything: it would never stop, nor say a sane cap;
+            # True is an int to Python, never a cap anyone meant.
+            if isinstance(value, bool) or not isinstance(value, kinds) or not 0 <= value < math.inf:
                 raise InvalidInputError(
-                    f"Budget: {name} must be a finite number, 0 or more (None: no cap), "
-                    f"got {value!r}"
+                    f"Budget: {name} must be {what}, 0 or more (None: no cap), got {value!r}"
                 )
         self.max_calls = max_calls
         self.max_tokens = max_tokens

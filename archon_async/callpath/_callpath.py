@@ -28,7 +28,7 @@ from .._exceptions import ArchonError, ConfigError, InvalidInputError
 from .._keys import KeysArgument, hidden_keys
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
-from ._budget import Budget, BudgetSnapshot
+from ._budget import Budget, BudgetSnapshot, checked_budget
 from ._cache import ResponseCache
 from ._cached import CachedCalls
 from ._home import check_home, forward, start_loop_thread, stop_loop_thread
@@ -109,7 +109,7 @@ class CallPath:
         self._registry = (registry or Registry.default()).copy()
         self._settings = validated_settings(providers, registry=self._registry)
         self._simulate = simulate
-        self._sender = Sender(budget)
+        self._sender = Sender(checked_budget(budget, "CallPath(budget=...)"))
         if cache is not None and not isinstance(cache, ResponseCache):
             cache = ResponseCache(cache)
         self._cached = None if cache is None else CachedCalls(cache, self._sender)
@@ -141,7 +141,7 @@ class CallPath:
 
     @budget.setter
     def budget(self, budget: Budget | None) -> None:
-        self._sender.budget = budget
+        self._sender.budget = checked_budget(budget, "CallPath.budget")
 
     @property
     def journal(self) -> SpendJournal | None:

@@ -72,7 +72,7 @@ def test_cli_refuses_budget_and_cache_values_that_cannot_work(
 def test_a_budget_refuses_caps_that_are_not_finite(value: float) -> None:
     with pytest.raises(InvalidInputError, match="max_cost_usd must be a finite number"):
         Budget(max_cost_usd=value)
-    with pytest.raises(InvalidInputError, match="max_tokens must be a finite number"):
+    with pytest.raises(InvalidInputError, match="max_tokens must be a whole number"):
         Budget(max_tokens=value)  # type: ignore[arg-type]
 
 
