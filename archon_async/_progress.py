@@ -110,12 +110,26 @@ class BatchStats:
     def rates(self) -> str:
         """Failures, prompts in flight, calls and tokens per second, and the cost so far."""
         elapsed = max(self.elapsed_s, 1e-9)
-        cost, _ = self.cost()
         retried = f"{self.retries} retries ({self.timeouts} timeouts), " if self.retries else ""
         return (
             f"{self.failed} failed, {self.in_flight} in flight, {retried}"
             f"{self.calls / elapsed:.1f} calls/s, {self.tokens / elapsed:.0f} tokens/s, "
-            f"~{usd_text(cost)}"
+            f"{self.cost_text()}"
+        )
+
+    def cost_text(self) -> str:
+        """The cost so far for people: ``~$0.00461``; never ``~$0`` for calls to a model
+        with no known price (``>= ~$0.00461 (no price for m)``, or ``~$? (...)`` where no
+        model called has a price)."""
+        cost, unpriced = self.cost()
+        if not unpriced:
+            return f"~{usd_text(cost)}"
+        names = ", ".join(unpriced) if len(unpriced) <= 2 else f"{len(unpriced)} models"
+        priced = len(unpriced) < len(self.per_model)
+        return (
+            f">= ~{usd_text(cost)} (no price for {names})"
+            if priced
+            else f"~$? (no price for {names})"
         )
 
     def summary(self) -> dict[str, Any]:

@@ -70,3 +70,14 @@ def test_search_records_write_dollars_without_float_noise() -> None:
     add_by_model(spend, {"m": {"calls": 1, "tokens": 10, "dollars": 0.1}})
     add_by_model(spend, {"m": {"calls": 1, "tokens": 10, "dollars": 0.2}})
     assert spend["m"] == {"calls": 2, "tokens": 20, "dollars": 0.3}
+
+
+def test_the_progress_line_never_shows_unpriced_calls_as_free() -> None:
+    stats = BatchStats(total=2)
+    stats.add_calls([call("my-local-model", 3000, 1000)])
+    assert stats.rates().endswith("~$? (no price for my-local-model)")  # was "~$0"
+    stats.add_calls([call("Qwen/Qwen2-72B-Instruct", 3126, 1138)])
+    assert stats.rates().endswith(">= ~$0.00384 (no price for my-local-model)")
+    stats.add_calls([call("a", 1, 1), call("b", 1, 1)])
+    assert stats.rates().endswith(">= ~$0.00384 (no price for 3 models)")
+    assert stats.summary()["unpriced_models"] == ["a", "b", "my-local-model"]
