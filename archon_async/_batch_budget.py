@@ -152,7 +152,7 @@ class BudgetGate:
             return
         sent = [call for call in made if not call.cached]
         self._runs_done += entry[0]
-        self._tokens_done += sum(call.input_tokens + call.output_tokens for call in sent)
+        self._tokens_done += int(_tokens(sent))
         for index, budget in enumerate(self._budgets):
             self._cost_done[index] += budget.cost_of(sent)
         self._released.set()
@@ -218,6 +218,11 @@ class BudgetGate:
             for gate in self._sharing(budget)
         )
 
+    def _flights(self) -> list[tuple[int, list[CallRecord]]]:
+        """The prompts in flight (runs, calls so far), copied in one step: a gate sharing
+        the budget may read them from another thread's loop while this one's change."""
+        return list(self._in_flight.values())
+
     def _sharing(self, budget: Budget) -> list[BudgetGate]:
         """The gates of the batches admitting prompts under ``budget``, this one included."""
         return list(_GATES.get(budget, ())) or [self]
@@ -225,7 +230,7 @@ class BudgetGate:
     def _due_calls(self) -> int:
         """The calls this gate's prompts in flight are still bound to make: each its least,
         less the calls it made (sent, or a free hit: one of its least done)."""
-        return sum(max(self._least * n - len(made), 0) for n, made in self._in_flight.values())
+        return sum(max(self._least * n - len(made), 0) for n, made in self._flights())
 
     def _spent(self, budget: Budget) -> tuple[float, float, float]:
         """The calls, tokens and dollars ``budget`` has spent, with the calls the prompts in
@@ -237,7 +242,7 @@ class BudgetGate:
         for gate in self._sharing(budget):
             if budget is not gate._charged_at_end:
                 continue
-            for _, made in gate._in_flight.values():
+            for _, made in gate._flights():
                 sent = [call for call in made if not call.cached]
                 calls += len(sent)
                 tokens += _tokens(sent)
@@ -260,7 +265,7 @@ class BudgetGate:
                 continue
             known.append(share)
             measure = budget.cost_of if cap == "cost" else _tokens
-            due += sum(max(share * n - measure(made), 0.0) for n, made in gate._in_flight.values())
+            due += sum(max(share * n - measure(made), 0.0) for n, made in gate._flights())
         share = self._share(budget, cap)
         if share is None:  # this batch's first prompt
             if not known:
