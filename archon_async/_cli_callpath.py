@@ -20,10 +20,10 @@ import orjson
 from ._architecture import Architecture
 from ._cli_common import UsageError, positive_float, positive_int, run_async
 from ._exceptions import BatchStoppedError, ConfigError
+from ._redact import redacted_url
 from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._budget import unpriced_models
 from .callpath._cache import namespace_problem
-from .callpath._redis import redacted_url
 
 __all__ = [
     "add_callpath_options",

@@ -42,7 +42,7 @@ from .._exceptions import ConfigError
 from .._limits import ProviderLimits
 from .._redact import redacted_url
 
-__all__ = ["RedisLimits", "redacted_url"]
+__all__ = ["RedisLimits"]
 
 # A refusal of n kept as the least "most samples a request" any process learned.
 _REFUSE = """
