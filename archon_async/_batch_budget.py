@@ -24,12 +24,16 @@ holds every call itself) makes the gate reserve nothing under a cache.
 Batches that share a budget (a call path's, or one `Budget` given to several) count the
 calls, tokens and dollars every one of their prompts in flight is still due to spend, each
 gate its own and the others' (`_GATES`, each batch's prompts at its own share), as one
-batch counts its prompts.
+batch counts its prompts. Such batches may run on other threads' loops (an engine or a call
+path shared by threads): every gate's state that another reads, and `_GATES` itself, change
+and are read under one lock (`_LOCK`), so a prompt's admission (look at everything in flight,
+then add itself) never interleaves with another thread's.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -54,9 +58,16 @@ _Cap = Literal["calls", "tokens", "cost"]
 
 #: The gates admitting prompts under each budget, so that batches sharing one count each
 #: other's prompts in flight (each alone started prompts the others' left no room for).
-_GATES: weakref.WeakKeyDictionary[Budget, weakref.WeakSet[BudgetGate]] = (
+#: Plain weak references, pruned as gates are added: a WeakSet's own removals (run by the
+#: garbage collector on any thread) would change it outside `_LOCK`.
+_GATES: weakref.WeakKeyDictionary[Budget, list[weakref.ref[BudgetGate]]] = (
     weakref.WeakKeyDictionary()
 )
+
+#: Held to read or change `_GATES` and what a gate's peers read of it (its prompts in flight,
+#: its finished prompts' spend): a prompt is admitted in one step under it. Never held
+#: across an await; a budget's own lock may be taken inside it, never the other way round.
+_LOCK = threading.Lock()
 
 
 class BudgetGate:
@@ -90,8 +101,11 @@ class BudgetGate:
         self._cost_done = [0.0] * len(self._budgets)
         self._released = anyio.Event()
         self._refused: tuple[Budget, _Cap] | None = None
-        for budget in self._budgets:
-            _GATES.setdefault(budget, weakref.WeakSet()).add(self)
+        with _LOCK:
+            for budget in self._budgets:
+                gates = [ref for ref in _GATES.get(budget, ()) if ref() is not None]
+                gates.append(weakref.ref(self))
+                _GATES[budget] = gates
 
     def __bool__(self) -> bool:
         return bool(self._budgets)
@@ -104,17 +118,18 @@ class BudgetGate:
             BudgetExceededError: a cap is reached, or will not leave room for this prompt.
         """
         while True:
-            refusal = self._refusal(runs)
-            if refusal is None:
-                self._in_flight[id(made)] = (runs, made)
-                return
-            budget, cap, certain = refusal
-            others = self._others_in_flight()
-            if certain or not (self._in_flight or others):
-                self._refused = (budget, cap)
-                error = BudgetExceededError(self.reason(budget))
-                error.budget = budget
-                raise error
+            with _LOCK:
+                refusal = self._refusal(runs)
+                if refusal is None:
+                    self._in_flight[id(made)] = (runs, made)
+                    return
+                budget, cap, certain = refusal
+                others = self._others_in_flight()
+                if certain or not (self._in_flight or others):
+                    self._refused = (budget, cap)
+                    error = BudgetExceededError(self._reason(budget))
+                    error.budget = budget
+                    raise error
             released = self._released
             # Another batch's prompt ending sets no event here (it may run on another
             # thread's loop): while only theirs are in flight, look again every 50 ms.
@@ -147,19 +162,26 @@ class BudgetGate:
 
     def release(self, made: list[CallRecord]) -> None:
         """The prompt whose calls are listed in ``made`` has ended: learn its spend."""
-        entry = self._in_flight.pop(id(made), None)
-        if entry is None:
-            return
         sent = [call for call in made if not call.cached]
-        self._runs_done += entry[0]
-        self._tokens_done += int(_tokens(sent))
-        for index, budget in enumerate(self._budgets):
-            self._cost_done[index] += budget.cost_of(sent)
+        costs = [budget.cost_of(sent) for budget in self._budgets]
+        with _LOCK:
+            entry = self._in_flight.pop(id(made), None)
+            if entry is None:
+                return
+            self._runs_done += entry[0]
+            self._tokens_done += int(_tokens(sent))
+            for index, cost in enumerate(costs):
+                self._cost_done[index] += cost
         self._released.set()
         self._released = anyio.Event()
 
     def reason(self, budget: Budget) -> str:
         """Why ``budget`` stops the batch, in the figures of now."""
+        with _LOCK:
+            return self._reason(budget)
+
+    def _reason(self, budget: Budget) -> str:
+        """`reason`, with `_LOCK` held."""
         reached = budget.exceeded()
         if reached is not None:
             return reached
@@ -185,7 +207,8 @@ class BudgetGate:
 
     def _refusal(self, runs: int) -> tuple[Budget, _Cap, bool] | None:
         """The first cap with no room for a prompt of ``runs`` runs, and whether that is
-        certain (waiting for the prompts in flight cannot make room)."""
+        certain (waiting for the prompts in flight cannot make room). With `_LOCK` held, as
+        every method below that reads another gate."""
         if self._least == 0:
             for budget in self._budgets:
                 if budget.exceeded() is not None:
@@ -219,13 +242,14 @@ class BudgetGate:
         )
 
     def _flights(self) -> list[tuple[int, list[CallRecord]]]:
-        """The prompts in flight (runs, calls so far), copied in one step: a gate sharing
-        the budget may read them from another thread's loop while this one's change."""
+        """The prompts in flight (runs, calls so far; each list may grow as the prompt's
+        calls end, on its own loop)."""
         return list(self._in_flight.values())
 
     def _sharing(self, budget: Budget) -> list[BudgetGate]:
         """The gates of the batches admitting prompts under ``budget``, this one included."""
-        return list(_GATES.get(budget, ())) or [self]
+        gates = [gate for ref in _GATES.get(budget, ()) if (gate := ref()) is not None]
+        return gates or [self]
 
     def _due_calls(self) -> int:
         """The calls this gate's prompts in flight are still bound to make: each its least,
