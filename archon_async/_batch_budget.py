@@ -27,18 +27,17 @@ gate its own and the others' (`_GATES`, each batch's prompts at its own share), 
 batch counts its prompts. Such batches may run on other threads' loops (an engine or a call
 path shared by threads): every gate's state that another reads, and `_GATES` itself, change
 and are read under one lock (`_LOCK`), so a prompt's admission (look at everything in flight,
-then add itself) never interleaves with another thread's.
+then add itself) never interleaves with another thread's. A prompt waiting for room is woken
+when a prompt of any gate sharing its budget ends, on its own loop (`_wake`), not by polling.
 """
 
 from __future__ import annotations
 
-import math
+import asyncio
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal, TypeVar
-
-import anyio
 
 from ._architecture import Architecture, is_reward_model
 from ._exceptions import BudgetExceededError
@@ -99,7 +98,7 @@ class BudgetGate:
         self._runs_done = 0
         self._tokens_done = 0
         self._cost_done = [0.0] * len(self._budgets)
-        self._released = anyio.Event()
+        self._waiting: list[asyncio.Future[None]] = []  # prompts waiting for room, any loop
         self._refused: tuple[Budget, _Cap] | None = None
         with _LOCK:
             for budget in self._budgets:
@@ -124,17 +123,20 @@ class BudgetGate:
                     self._in_flight[id(made)] = (runs, made)
                     return
                 budget, cap, certain = refusal
-                others = self._others_in_flight()
-                if certain or not (self._in_flight or others):
+                if certain or not (self._in_flight or self._others_in_flight()):
                     self._refused = (budget, cap)
                     error = BudgetExceededError(self._reason(budget))
                     error.budget = budget
                     raise error
-            released = self._released
-            # Another batch's prompt ending sets no event here (it may run on another
-            # thread's loop): while only theirs are in flight, look again every 50 ms.
-            with anyio.move_on_after(0.05 if others else math.inf):
-                await released.wait()
+                # Woken when a prompt of any gate sharing a budget ends (`release`).
+                woken = asyncio.get_running_loop().create_future()
+                self._waiting.append(woken)
+            try:
+                await woken
+            finally:
+                with _LOCK:
+                    if woken in self._waiting:  # cancelled before a release woke it
+                        self._waiting.remove(woken)
 
     async def run(self, start: Callable[[], Awaitable[_T]]) -> _T:
         """Admit one prompt of one run (`admit`), await ``start()`` for it with its calls
@@ -172,8 +174,8 @@ class BudgetGate:
             self._tokens_done += int(_tokens(sent))
             for index, cost in enumerate(costs):
                 self._cost_done[index] += cost
-        self._released.set()
-        self._released = anyio.Event()
+            waiting = self._take_waiting()
+        _wake(waiting)
 
     def reason(self, budget: Budget) -> str:
         """Why ``budget`` stops the batch, in the figures of now."""
@@ -241,6 +243,16 @@ class BudgetGate:
             for gate in self._sharing(budget)
         )
 
+    def _take_waiting(self) -> list[asyncio.Future[None]]:
+        """The prompts waiting for room on every gate sharing a budget with this one (their
+        lists emptied): a prompt of this gate ended, so each may fit now."""
+        waiting: list[asyncio.Future[None]] = []
+        for budget in self._budgets:
+            for gate in self._sharing(budget):
+                waiting += gate._waiting
+                gate._waiting = []
+        return waiting
+
     def _flights(self) -> list[tuple[int, list[CallRecord]]]:
         """The prompts in flight (runs, calls so far; each list may grow as the prompt's
         calls end, on its own loop)."""
@@ -305,6 +317,31 @@ class BudgetGate:
         if cap == "cost":
             return self._cost_done[self._budgets.index(budget)] / self._runs_done
         return self._tokens_done / self._runs_done
+
+
+def _wake(waiting: Sequence[asyncio.Future[None]]) -> None:
+    """Wake each prompt waiting for room, on its own loop (another thread's, through
+    ``call_soon_threadsafe``); one whose loop has closed waits no more."""
+    if not waiting:
+        return
+    try:
+        here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    for woken in waiting:
+        loop = woken.get_loop()
+        if loop is here:
+            _set(woken)
+            continue
+        try:
+            loop.call_soon_threadsafe(_set, woken)
+        except RuntimeError:  # its loop is closed
+            pass
+
+
+def _set(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # not cancelled meanwhile
+        woken.set_result(None)
 
 
 def _tokens(calls: Sequence[CallRecord]) -> float:

@@ -96,3 +96,69 @@ def test_prompts_admitted_on_other_threads_never_overrun_a_cap_of_calls() -> Non
 
         _on_threads(work)
         assert sum(len(each) for each in held) == 40
+
+
+def _frozen_loop() -> asyncio.AbstractEventLoop:
+    """An event loop whose clock never moves: a timer (a poll every 50 ms) never comes
+    due, so a waiting prompt goes on only if something wakes it."""
+    loop = asyncio.new_event_loop()
+    loop.time = lambda: 0.0  # type: ignore[method-assign]
+    return loop
+
+
+@pytest.mark.parametrize("where", ["another thread's loop", "the same loop"])
+def test_a_prompt_waiting_for_room_starts_when_a_prompt_sharing_the_budget_ends(
+    where: str,
+) -> None:
+    """A batch's prompt waits for room under a token cap while only another batch's
+    prompt is in flight (its share is not known yet); that prompt ends on its own loop.
+    The waiting prompt starts at the next turns of its loop: it was looked at again only
+    every 50 ms (here: never, the clock being frozen)."""
+    budget = Budget(max_tokens=100)
+    holder, waiter = BudgetGate([budget], 1), BudgetGate([budget], 1)
+    held: list[CallRecord] = []
+    admitted, waiting, released = threading.Event(), threading.Event(), threading.Event()
+    loop = _frozen_loop()
+
+    def release_on_another_thread() -> None:
+        asyncio.run(holder.admit(held))
+        admitted.set()
+        waiting.wait()  # the other loop's prompt waits for room: end this one
+        asyncio.run(_release(holder, held))
+        released.set()
+
+    async def wait_for_room() -> bool:
+        task = asyncio.create_task(waiter.admit([]))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not task.done()  # no room beside the prompt in flight
+        waiting.set()
+        if where == "the same loop":
+            holder.release(held)
+        else:
+            released.wait()  # the release is done, its wake-up sent to this loop
+        for _ in range(10):  # a few turns of this loop, no time
+            await asyncio.sleep(0)
+        started = task.done()
+        task.cancel()
+        return started
+
+    try:
+        if where == "the same loop":
+            loop.run_until_complete(holder.admit(held))
+            assert loop.run_until_complete(wait_for_room())
+        else:
+            other = threading.Thread(target=release_on_another_thread)
+            other.start()
+            try:
+                admitted.wait()  # its prompt is in flight, on the other loop
+                assert loop.run_until_complete(wait_for_room())
+            finally:
+                waiting.set()
+                other.join()
+    finally:
+        loop.close()
+
+
+async def _release(gate: BudgetGate, made: list[CallRecord]) -> None:
+    gate.release(made)  # in a loop, as a batch's prompt ends
