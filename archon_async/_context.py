@@ -12,7 +12,7 @@ from ._exceptions import ArchonError, ProviderError
 from ._trace import ComponentTrace
 from ._types import CallRecord, ChatRequest, ChatResponse, Message
 
-__all__ = ["CallContext", "Completer", "request_for"]
+__all__ = ["CallContext", "Completer", "RequestShape", "request_for"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,28 +39,77 @@ def request_for(
 ) -> ChatRequest:
     """The request a component's spec makes (a component's own temperature or budget wins
     over the spec's; a parameter the spec omits is left out whatever asked for it)."""
-    omit = spec.omit or ()
-    return ChatRequest(
-        model=spec.model,
-        model_type=spec.model_type,
-        messages=messages,
-        temperature=None
-        if "temperature" in omit
-        else (spec.temperature if temperature is None else temperature),
-        max_tokens=None
-        if "max_tokens" in omit
-        else (spec.max_tokens if max_tokens is None else max_tokens),
-        base_url=spec.base_url,
-        extra=spec.extra_body or {},
-        top_p=None if "top_p" in omit else spec.top_p,
-        stop=() if "stop" in omit else spec.stop_sequences(),
+    return RequestShape(spec).request(messages, temperature, max_tokens)
+
+
+class RequestShape:
+    """What every request of one spec shares, read from the spec once: an engine keeps one
+    per component of its architecture (`archon_async._layer.LayerPlan`), so that a call
+    builds only its `ChatRequest`, not the spec's fields, ``omit`` and ``stop`` again."""
+
+    __slots__ = (
+        "_base_url",
+        "_extra",
+        "_max_tokens",
+        "_model",
+        "_model_type",
+        "_omits_max_tokens",
+        "_omits_temperature",
+        "_stop",
+        "_temperature",
+        "_top_p",
     )
+
+    def __init__(self, spec: ComponentSpec) -> None:
+        omit = spec.omit or ()
+        self._model = spec.model
+        self._model_type = spec.model_type
+        self._omits_temperature = "temperature" in omit
+        self._omits_max_tokens = "max_tokens" in omit
+        self._temperature = None if self._omits_temperature else spec.temperature
+        self._max_tokens = None if self._omits_max_tokens else spec.max_tokens
+        self._base_url = spec.base_url
+        self._extra = spec.extra_body or {}
+        self._top_p = None if "top_p" in omit else spec.top_p
+        self._stop = () if "stop" in omit else spec.stop_sequences()
+
+    def request(
+        self,
+        messages: Sequence[Message],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatRequest:
+        """The request for ``messages`` (see `request_for`)."""
+        if temperature is None or self._omits_temperature:
+            temperature = self._temperature
+        if max_tokens is None or self._omits_max_tokens:
+            max_tokens = self._max_tokens
+        return ChatRequest(
+            self._model,
+            self._model_type,
+            messages,
+            temperature,
+            max_tokens,
+            self._base_url,
+            self._extra,
+            self._top_p,
+            self._stop,
+        )
 
 
 class CallContext:
     """Implements `archon_async.core.ComponentContext` for one component in one run."""
 
-    __slots__ = ("_completer", "_conversation", "_rng", "_scorers", "_seed", "_spec", "_trace")
+    __slots__ = (
+        "_completer",
+        "_conversation",
+        "_rng",
+        "_scorers",
+        "_seed",
+        "_shape",
+        "_spec",
+        "_trace",
+    )
 
     def __init__(
         self,
@@ -69,10 +118,15 @@ class CallContext:
         conversation: Sequence[Message],
         completer: Completer,
         trace: ComponentTrace,
-        seed: str,
+        seed: str | Callable[[], str],
         scorers: Mapping[str, Any],
+        shape: RequestShape | None = None,
     ) -> None:
+        # ``seed``: the string, or what makes it when a component first draws (the engine's
+        # run key hashes the conversation: done only for the runs that need it).
+        # ``shape``: the spec's `RequestShape` when the caller keeps one (the engine's plan).
         self._spec = spec
+        self._shape = shape if shape is not None else RequestShape(spec)
         self._conversation = conversation
         self._completer = completer
         self._trace = trace
@@ -92,7 +146,8 @@ class CallContext:
     def rng(self) -> random.Random:
         # Seeding from a string hashes it: done only for the components that draw.
         if self._rng is None:
-            self._rng = random.Random(self._seed)
+            seed = self._seed
+            self._rng = random.Random(seed if isinstance(seed, str) else seed())
         return self._rng
 
     def complete(
@@ -104,7 +159,7 @@ class CallContext:
     ) -> Coroutine[Any, Any, ChatResponse]:
         # The call's own coroutine, not one that awaits it: a level less on every loop turn
         # of the call (and one object less alive per call in flight).
-        request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
+        request = self._shape.request(messages, temperature, max_tokens)
         if self._spec.fallbacks:
             from .callpath._fallbacks import with_fallbacks
 
@@ -141,7 +196,7 @@ class CallContext:
     ) -> list[ChatResponse | ArchonError]:
         """``count`` samples of one completion, drawn in as few requests as the provider
         allows; each is its response or the error its request met (recorded once)."""
-        request = request_for(self._spec, messages, temperature=temperature, max_tokens=max_tokens)
+        request = self._shape.request(messages, temperature, max_tokens)
         many = getattr(self._completer, "complete_samples", None)
         if many is None:  # a completer of one call at a time
             return await gather_map_settled(self.complete, [messages] * count)

@@ -40,7 +40,7 @@ from ._exceptions import (
     ProviderError,
 )
 from ._keys import KeysArgument
-from ._layer import run_layer
+from ._layer import LayerPlan, run_layer
 from ._logging import bind_log_context, get_logger, reset_log_context
 from ._loop_thread import LoopThread, close_home, closes_with_loop
 from ._registry import Registry
@@ -52,7 +52,7 @@ from .callpath import Budget, CallPath, ResponseCache
 from .callpath._budget import checked_budget
 from .callpath._callpath import validated_settings
 from .callpath._samples import check_draw
-from .core import Component, Scorer
+from .core import Scorer
 
 if TYPE_CHECKING:
     from .callpath import RedisLimits
@@ -164,9 +164,10 @@ class Engine:
         answers are not a model's, and batch files and summaries say so."""
         return bool(self._callpath.simulated)
 
-    def _build_layers(self) -> list[list[tuple[ComponentSpec, Component]]]:
+    def _build_layers(self) -> list[LayerPlan]:
+        # The architecture's layers as every run reads them, worked out once (a plan).
         return [
-            [(spec, self._registry.build_component(spec)) for spec in layer]
+            LayerPlan([(spec, self._registry.build_component(spec)) for spec in layer])
             for layer in self.architecture.layers
         ]
 
@@ -361,7 +362,9 @@ class Engine:
         options = self._run_options(temperature, max_tokens, on_delta)
         if not (self._adopted and self._callpath.is_open):
             await self.open()  # a coroutine a prompt only when there is something to open
-        run_seed, run_key = self._admit(conversation, seed)
+        run_seed = self._admit(seed)
+        # Hashed only if a choice is drawn (several candidates left, a component's rng).
+        run_key = _RunKey(run_seed, conversation)
         trace = Trace()
         started = time.perf_counter()
         # Calls of runs that started earlier are admitted first (see _admission); a caller
@@ -374,23 +377,23 @@ class Engine:
         bound = bind_log_context(architecture=self.architecture.name)
         try:
             try:
-                layers = self._layers
+                plan = self._layers
+                make_context = _RunContexts(
+                    conversation, run_key, plan, options, calls, self._scorers
+                )
                 # Awaited here, not in a method of its own: a coroutine level less that
                 # every loop turn of every call passes through. By position: a range's
                 # iterator is not tracked by the garbage collector, enumerate's and the
                 # list's are (alive while every prompt's calls are).
-                for index in range(len(layers)):
-                    make_context = _LayerContexts(
-                        conversation, run_key, index, options, calls, self._scorers
-                    )
+                for index in range(len(plan)):
                     with options.layer(index):
                         state, layer_trace = await run_layer(
-                            index, layers[index], state, make_context
+                            index, plan[index], state, make_context
                         )
                     trace.layers.append(layer_trace)
             finally:
                 reset_log_context(bound)
-            result = self._result(state, trace, run_seed, run_key)
+            result = self._result(state, trace, run_key)
             await options.finish(result.text)
             return result
         except ArchonError as exc:
@@ -416,8 +419,8 @@ class Engine:
             on_delta=on_delta,
         )
 
-    def _admit(self, conversation: Sequence[Message], seed: int | None) -> tuple[int, str]:
-        """Check the budgets before a run starts; the run's seed and its key.
+    def _admit(self, seed: int | None) -> int:
+        """Check the budgets before a run starts; the run's seed.
 
         Raises:
             BudgetExceededError: the engine's or the call path's budget is spent.
@@ -425,10 +428,7 @@ class Engine:
         self._callpath.check_budget()
         if self._budget is not None:
             self._budget.check()
-        run_seed = self._seed if seed is None else seed
-        # Random choices depend on the seed and the prompt: the same prompt and seed always
-        # choose alike, while the prompts of a batch do not all pick the same position.
-        return run_seed, f"{run_seed}:{_digest(conversation)}"
+        return self._seed if seed is None else seed
 
     def _run_gate(self) -> BudgetGate | None:
         """The gate of this engine's prompts of their own (not a batch's), under its budget
@@ -440,7 +440,7 @@ class Engine:
             self._gate = (budgets, budget_gate(self))
         return self._gate[1]
 
-    def _result(self, state: Mapping[str, Any], trace: Trace, seed: int, key: str) -> Result:
+    def _result(self, state: Mapping[str, Any], trace: Trace, key: _RunKey) -> Result:
         candidates = tuple(state.get("candidates") or ())
         if not candidates:
             raise ComponentError(
@@ -448,8 +448,8 @@ class Engine:
             )
         index = 0
         if len(candidates) > 1:
-            index = random.Random(key).randrange(len(candidates))
-            trace.final_choice = FinalChoice(candidates=len(candidates), index=index, seed=seed)
+            index = random.Random(key.text()).randrange(len(candidates))
+            trace.final_choice = FinalChoice(candidates=len(candidates), index=index, seed=key.seed)
         return Result(text=candidates[index], candidates=candidates, trace=trace)
 
     def stream(
@@ -578,37 +578,67 @@ class Engine:
         )
 
 
-class _LayerContexts:
-    """Builds the `CallContext` of each component of one layer of a run (`run_layer`'s
-    context factory): one object, not a closure with a cell per variable it reads."""
+class _RunContexts:
+    """Builds the `CallContext` of each component of a run (`run_layer`'s context factory,
+    for every layer of the run): one object, not a closure with a cell per variable it
+    reads; the request shapes come from the engine's plan."""
 
-    __slots__ = ("_completer", "_conversation", "_layer", "_options", "_scorers", "_seed")
+    __slots__ = ("_completer", "_conversation", "_key", "_options", "_plan", "_scorers")
 
     def __init__(
         self,
         conversation: Sequence[Message],
-        seed: str,
-        layer: int,
+        key: _RunKey,
+        plan: Sequence[LayerPlan],
         options: RunOptions,
         completer: _RunCalls,
         scorers: Mapping[str, Any],
     ) -> None:
         self._conversation = conversation
-        self._seed = seed
-        self._layer = layer
+        self._key = key
+        self._plan = plan
         self._options = options
         self._completer = completer
         self._scorers = scorers
 
-    def __call__(self, spec: ComponentSpec, position: int, trace: ComponentTrace) -> CallContext:
+    def __call__(
+        self, layer: int, spec: ComponentSpec, position: int, trace: ComponentTrace
+    ) -> CallContext:
+        run_spec = self._options.spec(layer, spec)
         return CallContext(
-            spec=self._options.spec(self._layer, spec),
+            spec=run_spec,
             conversation=self._conversation,
             completer=self._completer,
             trace=trace,
-            seed=f"{self._seed}:{self._layer}:{position}",
+            seed=functools.partial(self._key.component, layer, position),
             scorers=self._scorers,
+            # A spec this run overrides (the answer layer's temperature) gets its own.
+            shape=self._plan[layer].shapes[position] if run_spec is spec else None,
         )
+
+
+class _RunKey:
+    """What a run's random choices are seeded with: the seed and the conversation's digest,
+    hashed when first asked for (most runs draw nothing: one candidate left, no component
+    that draws)."""
+
+    __slots__ = ("_conversation", "_text", "seed")
+
+    def __init__(self, seed: int, conversation: Sequence[Message]) -> None:
+        self.seed = seed
+        self._conversation = conversation
+        self._text: str | None = None
+
+    def text(self) -> str:
+        """``seed:digest``: the same prompt and seed always choose alike, while the prompts
+        of a batch do not all pick the same position."""
+        if self._text is None:
+            self._text = f"{self.seed}:{_digest(self._conversation)}"
+        return self._text
+
+    def component(self, layer: int, position: int) -> str:
+        """The seed of the component at ``position`` of ``layer``."""
+        return f"{self.text()}:{layer}:{position}"
 
 
 class _RunCalls:

@@ -17,19 +17,36 @@ import anyio
 
 from ._concurrency import gather_map
 from ._config import ComponentSpec
+from ._context import RequestShape
 from ._exceptions import ArchonError, ComponentError, LayerFailedGroup
 from ._trace import ComponentTrace, LayerTrace
 from .core import QUERY_UNIT_TESTS, Component, ComponentContext, StateUpdate, query_unit_tests
 
-__all__ = ["run_layer"]
+__all__ = ["LayerPlan", "run_layer"]
 
-ContextFactory = Callable[[ComponentSpec, int, ComponentTrace], ComponentContext]
+#: Makes a component's context: (layer index, spec, position, trace) -> context.
+ContextFactory = Callable[[int, ComponentSpec, int, ComponentTrace], ComponentContext]
 _STRING_LISTS = ("candidates", "critiques", "unit_tests")
+
+
+class LayerPlan:
+    """One layer of an architecture as every run of it reads it, worked out once per engine:
+    its components, the `RequestShape` of each (the engine's contexts build requests from
+    it), and the positions of its unit test generators (see the module docstring)."""
+
+    __slots__ = ("generators", "members", "shapes")
+
+    def __init__(self, members: Sequence[tuple[ComponentSpec, Component]]) -> None:
+        self.members = tuple(members)
+        self.shapes = tuple(RequestShape(spec) for spec, _ in members)
+        self.generators = [
+            i for i, (spec, _) in enumerate(members) if spec.type == "unit_test_generator"
+        ]
 
 
 async def run_layer(
     index: int,
-    members: Sequence[tuple[ComponentSpec, Component]],
+    plan: LayerPlan,
     state: Mapping[str, Any],
     make_context: ContextFactory,
 ) -> tuple[dict[str, Any], LayerTrace]:
@@ -44,9 +61,14 @@ async def run_layer(
         through) and the layer's trace.
     """
     started = time.perf_counter()
-    run = _LayerRun(index, members, state, make_context)
+    run = _LayerRun(index, plan, state, make_context)
     traces = run.traces
-    outcomes = await gather_map(run.component, range(len(members)))
+    # A layer of one component (most layers) runs it in this coroutine: no level between.
+    outcomes = (
+        [await run.component(0)]
+        if len(traces) == 1
+        else await gather_map(run.component, range(len(traces)))
+    )
     errors = [outcome for outcome in outcomes if isinstance(outcome, ArchonError)]
     if len(errors) == len(outcomes):
         failed = LayerFailedGroup(f"layer {index}: every component failed", errors)
@@ -86,15 +108,17 @@ class _LayerRun:
     def __init__(
         self,
         index: int,
-        members: Sequence[tuple[ComponentSpec, Component]],
+        plan: LayerPlan,
         state: Mapping[str, Any],
         make_context: ContextFactory,
     ) -> None:
         self._index = index
-        self._members = members
+        self._members = members = plan.members
         self._state = state
         self._make_context = make_context
-        self.tests = _UnitTestOrder.of(members)
+        # A layer without generators (nearly all) has nothing to order and nothing that
+        # changes: every run shares one, instead of three objects alive per run.
+        self.tests = _UnitTestOrder(plan.generators) if plan.generators else _NO_UNIT_TESTS
         self.traces = [
             ComponentTrace(index=i, type=spec.type, model=spec.model, model_type=spec.model_type)
             for i, (spec, _) in enumerate(members)
@@ -109,7 +133,7 @@ class _LayerRun:
         view = await tests.state_after(before, self._state, trace) if before else self._state
         begun = time.perf_counter()
         try:
-            context = self._make_context(spec, position, trace)
+            context = self._make_context(self._index, spec, position, trace)
             update = _checked(await component.run(context, view), spec, self._index, position)
             tests.written(position, update)
             return update
@@ -152,16 +176,6 @@ class _UnitTestOrder:
         self._generators = generators  # the positions of the layer's unit test generators
         self._done = {i: anyio.Event() for i in generators}
         self._tests: dict[int, list[str]] = {}
-
-    @staticmethod
-    def of(members: Sequence[tuple[ComponentSpec, Component]]) -> _UnitTestOrder:
-        """The order of one run of a layer of ``members``."""
-        generators = [
-            i for i, (spec, _) in enumerate(members) if spec.type == "unit_test_generator"
-        ]
-        # A layer without generators (nearly all) has nothing to order and nothing that
-        # changes: every run shares one, instead of three objects alive per run.
-        return _UnitTestOrder(generators) if generators else _NO_UNIT_TESTS
 
     def generators_before(self, position: int) -> Sequence[int]:
         """The unit test generators listed before ``position`` (the component waits for them)."""
