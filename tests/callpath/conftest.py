@@ -20,7 +20,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a redis-server started for the test on a free loopback port."""
+    """The URL of a redis-server started for the test on a free loopback port, with
+    timeouts a loaded machine does not reach."""
     binary = shutil.which("redis-server")
     if binary is None:  # .ci/run installs it; a bare machine may not have it
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
@@ -42,7 +43,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         raise RuntimeError("redis-server did not start on any of 5 free ports")
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        # redis-py gives up connecting, or on a reply, after 5 s: a test's processes and
+        # this server, starved on a loaded machine, took longer (a batch stopped on
+        # "Timeout connecting to server"). A server that is gone still fails at once.
+        yield f"redis://127.0.0.1:{port}/0?socket_connect_timeout=60&socket_timeout=60"
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from sim_helpers import Serve, user
 
-from archon_async.simulate import SimulatedServer
+from archon_async.simulate import SimulatedServer, _simulator
 
 
 def _post(
@@ -167,18 +166,36 @@ async def test_the_request_log_is_off_by_default(serve: Serve) -> None:
     assert sim.request_log() == []
 
 
-async def test_a_token_bucket_refills_continuously(serve: Serve) -> None:
-    # 300 rpm in a bucket of 1 s worth: 5 requests at once, then one per 200 ms.
-    sim = await serve(rpm=300, rpm_window_s=1.0, rate_limiter="token_bucket")
+class _Clock:
+    """The simulator's clock (its module's ``time``), moved by the test: a burst is at one
+    instant however slowly a loaded machine sends it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_a_token_bucket_refills_continuously(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 240 rpm in a bucket of 1 s worth: 4 requests at once, then one per 250 ms (times
+    # exact in binary, so the refill is too).
+    clock = _Clock()
+    monkeypatch.setattr(_simulator, "time", clock)
+    sim = await serve(rpm=240, rpm_window_s=1.0, rate_limiter="token_bucket")
     url, body, _ = _post(sim, "openai", None)
     async with httpx.AsyncClient() as client:
-        burst = [await client.post(url, json=body) for _ in range(6)]
-        refused = burst[-1]
-        await asyncio.sleep(int(refused.headers["retry-after-ms"]) / 1000)
-        later = await client.post(url, json=body)
-    assert [reply.status_code for reply in burst] == [200] * 5 + [429]
+        burst = [await client.post(url, json=body) for _ in range(5)]
+        clock.now += 0.125  # half a request refilled: not enough
+        early = await client.post(url, json=body)
+        clock.now += 0.125  # one whole request
+        later = [await client.post(url, json=body) for _ in range(2)]
+    assert [reply.status_code for reply in burst] == [200] * 4 + [429]
     assert [reply.headers["x-ratelimit-remaining-requests"] for reply in burst] == [
-        "4", "3", "2", "1", "0", "0"
+        "3", "2", "1", "0", "0"
     ]  # fmt: skip
-    assert 0 < int(refused.headers["retry-after-ms"]) <= 200
-    assert later.status_code == 200
+    assert burst[-1].headers["retry-after-ms"] == "250"
+    assert early.status_code == 429 and early.headers["retry-after-ms"] == "125"
+    assert [reply.status_code for reply in later] == [200, 429]
