@@ -8,14 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from .._exceptions import ConfigError
 from ._models import ModelRef
+from ._numbers import number_problem
 from ._spend import unpriced
 
 if TYPE_CHECKING:
     from ._run import Search
 
 __all__ = [
+    "check_arguments",
     "check_endpoints",
     "check_judging",
     "check_keys",
@@ -23,6 +27,43 @@ __all__ = [
     "resolve",
     "unpriced_models",
 ]
+
+
+class _Arguments(BaseModel):
+    """`Search`'s numeric arguments, checked as strictly as the search file's keys."""
+
+    model_config = ConfigDict(strict=True)
+
+    seed: int
+    parallel: int | None = Field(ge=1, le=256)
+    evaluations: int | None = Field(ge=1)
+
+
+#: What each argument is, and what None means (said with a refusal).
+_MEANING = {
+    "seed": "it seeds the algorithm, the question sets and the simulation",
+    "parallel": "architectures evaluated at once; None: the search file's archon_async.parallel",
+    "evaluations": "architectures to evaluate at most; None: the search file's "
+    "archon_async.evaluations, else Archon's iteration keys for the algorithm",
+}
+
+
+def check_arguments(*, seed: object, parallel: object, evaluations: object) -> None:
+    """`Search`'s numeric arguments, before anything is read or called: a whole number each
+    (never a bool, a float or a string), ``parallel`` 1 to 256 and ``evaluations`` at
+    least 1 (a 0 is refused, not read as "the file's value": None is that).
+
+    Raises:
+        ConfigError: naming the argument, what it takes and what it was given.
+    """
+    given = {"seed": seed, "parallel": parallel, "evaluations": evaluations}
+    try:
+        _Arguments.model_validate(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0])
+        problem = number_problem(error, _Arguments, python=True) or error["msg"]
+        raise ConfigError(f"Search({name}={given[name]!r}): {problem} ({_MEANING[name]})") from None
 
 
 def resolve(

@@ -32,7 +32,7 @@ from .._redact import redacted_urls
 from ._algorithms import check_algorithm
 from ._effects import Effects
 from ._evaluators import simulation_settings
-from ._inputs import check_judging, check_prices, resolve, unpriced_models
+from ._inputs import check_arguments, check_judging, check_prices, resolve, unpriced_models
 from ._load import load_search_file, validation_error
 from ._loop import SearchEvent, search_events
 from ._models import ModelRef
@@ -72,15 +72,19 @@ class Search:
         budget: overrides our section's budget: a `Budget` (calls, tokens, dollars,
             architectures, wall time), an engine `archon_async.Budget` (its caps read as
             calls, tokens and dollars) or a dict of `Budget`'s fields.
-        parallel: architectures evaluated at once.
-        evaluations: architectures to evaluate at most.
+        parallel: architectures evaluated at once, 1 to 256 (None: the file's
+            ``archon_async.parallel``).
+        evaluations: architectures to evaluate at most, at least 1 (None: the file's
+            ``archon_async.evaluations``, else Archon's iteration keys).
         keys: API keys for real runs (as `Engine` takes them).
         simulator: with ``simulate``, more settings of the simulated provider
             (`archon_async.simulate.SimulationSettings` fields: latency, rate limits...).
 
     Raises:
         ConfigError: a bad search file (a space with no feasible architecture, question
-            sets that do not fit the benchmark...), or ``oracle`` without ``simulate``
+            sets that do not fit the benchmark...), a ``seed``, ``parallel`` or
+            ``evaluations`` that is no whole number in range (named), or ``oracle``
+            without ``simulate``
             (`run`, `events` and `estimate` raise it for a run directory that holds
             another search, before any call).
     """
@@ -103,6 +107,7 @@ class Search:
         keys: Any = None,
         simulator: dict[str, Any] | None = None,
     ) -> None:
+        check_arguments(seed=seed, parallel=parallel, evaluations=evaluations)
         self.mode = _mode(simulate=simulate, oracle=oracle, sampled=sampled)
         self.simulate, self.oracle, self.sampled = simulate, oracle, sampled
         self.path = Path(space_file)
@@ -114,7 +119,7 @@ class Search:
         check_algorithm(self.algorithm)  # now: the model ranking's calls come before it runs
         self.seed = seed
         self.budget = search_budget(budget, str(self.path)) or ext.budget
-        self.parallel = parallel or ext.parallel
+        self.parallel = ext.parallel if parallel is None else parallel
         self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
         self.keys = keys
         self.effects = _effects(self.path, seed, ext.simulation)

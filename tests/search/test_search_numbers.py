@@ -1,0 +1,54 @@
+"""Numbers given to a search are what they say or refused (issue 13, a new user's bad
+input): `Search`'s numeric arguments are whole numbers in their range (0 is no "use the
+file's value": None is), and a refusal names the argument, what it takes and what it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archon_async import ConfigError
+from archon_async.search import Search
+from tests.search._spaces import small_space, write
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "allowed"),
+    [
+        ("parallel", 0, "at least 1 and at most 256"),
+        ("parallel", -2, "at least 1 and at most 256"),
+        ("parallel", 2.0, "whole number"),
+        ("evaluations", 0, "at least 1"),
+        ("evaluations", -1, "at least 1"),
+        ("evaluations", "5", "whole number"),
+        ("evaluations", True, "not a bool"),
+    ],
+)
+def test_a_search_argument_out_of_range_is_refused_not_replaced_by_the_file(
+    tmp_path: Path, argument: str, value: object, allowed: str
+) -> None:
+    path = write(tmp_path, small_space(evaluations=6, parallel=3))
+    with pytest.raises(ConfigError) as raised:
+        Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run", **{argument: value})  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert message.startswith(f"Search({argument}={value!r}): must be ")
+    assert allowed in message and "None: the search file's" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_none_takes_the_files_value(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(evaluations=6, parallel=3))
+    search = Search(path, simulate=True, oracle=True, parallel=None, evaluations=None)
+    assert (search.parallel, search.evaluations) == (3, 6)
+
+
+@pytest.mark.parametrize("seed", ["x", True, 1.5])
+def test_a_bad_seed_is_named_as_the_argument_given(tmp_path: Path, seed: object) -> None:
+    path = write(tmp_path, small_space())
+    with pytest.raises(ConfigError) as raised:
+        Search(path, simulate=True, oracle=True, seed=seed)  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert message.startswith(f"Search(seed={seed!r}): must be a whole number")
+    assert "simulation" in message.split("(", 2)[-1]  # only in what the seed seeds
+    assert "archon_async.simulation.seed" not in message
