@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from .._config import ConfigWarning, format_location
 from .._exceptions import ConfigError
 from ._models import ModelRef, resolve_model
+from ._numbers import number_problem
 from ._settings import SearchFile
 
 __all__ = [
@@ -60,7 +61,7 @@ def validation_error(
     first = exc.errors()[0]
     location = (*prefix, *first["loc"])
     # pydantic prefixes our validators' messages with "Value error, ": not the user's words.
-    message = first["msg"].removeprefix("Value error, ")
+    message = number_problem(first, root) or first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         known = _field_names(root, first["loc"][:-1])
         close = difflib.get_close_matches(str(location[-1]), known, n=1)
@@ -108,7 +109,9 @@ def search_file_from_dict(
                 stacklevel=2,
             )
     try:
-        settings = SearchFile.model_validate(data)
+        # Strict, as our section is: "1", true or 1.5 where Archon's code takes a whole
+        # number is refused, never read as 1.
+        settings = SearchFile.model_validate(data, strict=True)
     except ValidationError as exc:
         raise validation_error(exc, source) from None
     base = base or Path.cwd()

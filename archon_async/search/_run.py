@@ -358,7 +358,7 @@ def _effects(path: Path, seed: int, simulation: dict[str, Any]) -> Effects:
         ConfigError: a bad ``simulation`` setting (named by its place in the file).
     """
     try:
-        return Effects.model_validate({"seed": seed, **simulation})
+        return Effects.model_validate({"seed": seed, **simulation}, strict=True)
     except ValidationError as exc:
         raise validation_error(exc, str(path), Effects, ("archon_async", "simulation")) from None
 

@@ -9,7 +9,7 @@ still reads as Archon's.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -35,6 +35,16 @@ Algorithm = Literal[
     "slice_search",
 ]
 FinalStage = Literal["none", "verifier", "unit_tests"]
+#: A choice of a count that is at least 1 (models, samples, a ranker's top_k), or 0 too
+#: (fusers: 0 = no such layer).
+Positive = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=0)]
+#: Archon's ``dataset_sample_for_*``: a share of the benchmark or a number of questions.
+_SAMPLES = (
+    "dataset_sample_for_power_ranking",
+    "dataset_sample_for_search",
+    "dataset_sample_for_final_ranking",
+)
 
 
 class Constraints(BaseModel):
@@ -172,7 +182,7 @@ class Extension(BaseModel):
 
     critic_choices: list[bool] = Field(default_factory=lambda: [False])
     ranker_choices: list[bool] = Field(default_factory=lambda: [False])
-    ranker_top_k_choices: list[int] = Field(default_factory=lambda: [5])
+    ranker_top_k_choices: list[Positive] = Field(default_factory=lambda: [5])
     final_choices: list[FinalStage] = Field(default_factory=lambda: list[FinalStage](["none"]))
     final_top_k: int = Field(default=3, ge=1)
     add_final_fuser: bool = True
@@ -204,13 +214,6 @@ class Extension(BaseModel):
             raise ValueError("must list at least one choice")
         return list(dict.fromkeys(value))
 
-    @field_validator("ranker_top_k_choices")
-    @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if any(k < 1 for k in value):
-            raise ValueError("ranker top_k must be at least 1")
-        return value
-
 
 class SearchFile(BaseModel):
     """An Archon search configuration, key for key (Archon's ``itas_algorithm.py``).
@@ -240,11 +243,11 @@ class SearchFile(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    model_top_k_choices: list[int]
-    sample_top_k_choices: list[int] = Field(default_factory=lambda: [1])
-    fuser_layer_1_choices: list[int] = Field(default_factory=lambda: [0])
-    fuser_layer_2_choices: list[int] = Field(default_factory=lambda: [0])
-    fuser_layer_3_choices: list[int] = Field(default_factory=lambda: [0])
+    model_top_k_choices: list[Positive]
+    sample_top_k_choices: list[Positive] = Field(default_factory=lambda: [1])
+    fuser_layer_1_choices: list[Count] = Field(default_factory=lambda: [0])
+    fuser_layer_2_choices: list[Count] = Field(default_factory=lambda: [0])
+    fuser_layer_3_choices: list[Count] = Field(default_factory=lambda: [0])
     maximum_inference_calls: int | None = Field(default=None, ge=1)
     models_available: list[str | dict[str, Any]]
     benchmark: str | None = None
@@ -267,8 +270,6 @@ class SearchFile(BaseModel):
     def _at_least_one(cls, value: list[int]) -> list[int]:
         if not value:
             raise ValueError("must list at least one choice")
-        if any(v < 1 for v in value):
-            raise ValueError("every choice must be at least 1")
         return sorted(set(value))
 
     @field_validator("fuser_layer_1_choices", "fuser_layer_2_choices", "fuser_layer_3_choices")
@@ -276,9 +277,18 @@ class SearchFile(BaseModel):
     def _fusers(cls, value: list[int]) -> list[int]:
         if not value:
             raise ValueError("must list at least one choice (0 = no such layer)")
-        if any(v < 0 for v in value):
-            raise ValueError("fuser counts cannot be negative (0 = no such layer)")
         return sorted(set(value))
+
+    @field_validator(*_SAMPLES)
+    @classmethod
+    def _share_or_count(cls, value: float) -> float:
+        # Archon reads 1.5 as a share of 150%; a count of 1.5 questions is no count.
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(
+                "must be a share of the benchmark (above 0, at most 1) or a whole number "
+                f"of questions (above 1), not {value:g}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _enough_models(self) -> SearchFile:

@@ -160,8 +160,8 @@ def test_constraints_on_tokens_and_dollars_shrink_the_space() -> None:
 @pytest.mark.parametrize(
     ("change", "place"),
     [
-        ({"model_top_k_choices": [0, 1]}, "model_top_k_choices"),
-        ({"fuser_layer_2_choices": [-1]}, "fuser_layer_2_choices"),
+        ({"model_top_k_choices": [0, 1]}, "model_top_k_choices[0]"),  # the choice itself
+        ({"fuser_layer_2_choices": [-1]}, "fuser_layer_2_choices[0]"),
         ({"model_top_k_choices": [9]}, None),
         ({"archon_async": {"final_choices": ["judge"]}}, "archon_async.final_choices[0]"),
         ({"archon_async": {"parallel": "4"}}, "archon_async.parallel"),
