@@ -89,7 +89,8 @@ def add_search_command(commands: Any) -> None:
         metavar="N",
         help="architectures to evaluate at most (default: the file's archon_async.evaluations, "
         "else Archon's random_search_iterations or init_points + n_iter for its algorithm, "
-        "else the whole space)",
+        "else the whole space: refused above 100 architectures unless --oracle or a "
+        "--budget-* bounds it)",
     )
     search.add_argument("--keys", type=Path, metavar="PATH", help="a JSON key file (real runs)")
     # Over every run of the search (a resumed one goes on from what the earlier runs sent);

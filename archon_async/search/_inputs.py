@@ -18,11 +18,18 @@ from ._spend import unpriced
 if TYPE_CHECKING:
     from ._run import Search
 
+#: Architectures a search that sends calls may evaluate by default (grid search and a
+#: greedy search with no ``search_iterations``: the whole space): more needs a count of
+#: evaluations or a budget, said with the naive spend, not a surprise bill.
+WHOLE_SPACE_LIMIT = 100
+
 __all__ = [
+    "WHOLE_SPACE_LIMIT",
     "check_arguments",
     "check_endpoints",
     "check_judging",
     "check_keys",
+    "check_planned",
     "check_prices",
     "resolve",
     "unpriced_models",
@@ -189,3 +196,46 @@ def check_judging(search: Search, scoring: str) -> None:
             '"configs/individual_models/gpt-4o-mini.json")',
             source=str(search.path),
         )
+
+
+def check_planned(search: Search) -> None:
+    """A search that sends calls (real or simulated) and would evaluate the whole space by
+    default, the space holding more than `WHOLE_SPACE_LIMIT` architectures, with no budget
+    to stop it: refused before the run directory is written, with what it would spend at
+    most (no cache: every architecture on every dev question) and what to set.
+
+    Raises:
+        ConfigError: naming the algorithm, the space's size, the naive spend and the
+            settings that bound it.
+    """
+    from .._pricing import usd_text
+    from ._settings import WHOLE_SPACE
+    from ._space import Space
+
+    if search.mode not in ("real", "simulated") or search.evaluations < WHOLE_SPACE:
+        return
+    if any(value is not None for value in search.budget.model_dump().values()):
+        return  # a budget stops it
+    space = Space(search.settings, search.models)
+    if len(space) <= WHOLE_SPACE_LIMIT:
+        return
+    dev = len(search.questions()[0])
+    costs = [space.cost(candidate) for candidate in space.candidates]
+    calls, tokens = sum(c.calls for c in costs) * dev, sum(c.tokens for c in costs) * dev
+    dollars = usd_text(sum(c.dollars for c in costs) * dev)
+    count = " (or Archon's search_iterations)" if search.algorithm == "greedy_search" else ""
+    plan = (
+        f"{search.algorithm} with no count of evaluations evaluates the whole space: "
+        f"{len(space):,} architectures (more than {WHOLE_SPACE_LIMIT} by default), at most "
+        f"{calls:,} calls, {tokens:,} tokens, {dollars} on {dev:,} dev questions (no cache; "
+        "the estimate gives the expected range)"
+    )
+    raise ConfigError(
+        f"{plan}: give Search(evaluations=N) or archon_async.evaluations{count}, or a "
+        "budget (budget={'calls': N} or archon_async.budget: calls, tokens, dollars, "
+        "architectures or wall_time_s) to go on until it stops the search",
+        source=str(search.path),
+        cli_hint=f"{plan}: give --evaluations N (or archon_async.evaluations{count}), or a "
+        "budget (--budget-calls, --budget-dollars, --budget-architectures...) to go on "
+        "until it stops the search; --estimate says what it is expected to spend",
+    )

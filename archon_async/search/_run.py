@@ -32,7 +32,14 @@ from .._redact import redacted_urls
 from ._algorithms import check_algorithm
 from ._effects import Effects
 from ._evaluators import simulation_settings
-from ._inputs import check_arguments, check_judging, check_prices, resolve, unpriced_models
+from ._inputs import (
+    check_arguments,
+    check_judging,
+    check_planned,
+    check_prices,
+    resolve,
+    unpriced_models,
+)
 from ._load import load_search_file, validation_error
 from ._loop import SearchEvent, search_events
 from ._models import ModelRef
@@ -217,7 +224,11 @@ class Search:
         Raises:
             InvalidInputError: another search is running in the run directory (before any
                 call).
+            ConfigError: a search that sends calls would evaluate a space of more than
+                `WHOLE_SPACE_LIMIT` architectures by default, with no budget (before
+                the run directory is written).
         """
+        check_planned(self)  # a whole-space default too large to send unbounded
         self.run_dir.mkdir(parents=True, exist_ok=True)
         lock = output_lock_path(self.run_dir / "search.json")
         busy = (

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "ARCHON_ALGORITHMS",
+    "WHOLE_SPACE",
     "Budget",
     "Constraints",
     "EarlyStopping",
@@ -35,6 +36,8 @@ Algorithm = Literal[
     "slice_search",
 ]
 FinalStage = Literal["none", "verifier", "unit_tests"]
+#: `SearchFile.planned_evaluations` of an algorithm with no count: the whole space.
+WHOLE_SPACE = 10**9
 #: A choice of a count that is at least 1 (models, samples, a ranker's top_k), or 0 too
 #: (fusers: 0 = no such layer).
 Positive = Annotated[int, Field(ge=1)]
@@ -329,4 +332,4 @@ class SearchFile(BaseModel):
             return max(1, self.init_points + self.n_iter)
         if algorithm == "greedy_search" and self.search_iterations:
             return self.search_iterations
-        return 10**9  # grid and local search: until the space is exhausted or the budget
+        return WHOLE_SPACE  # grid and greedy search: until the space is exhausted or the budget
