@@ -88,7 +88,8 @@ def add_search_command(commands: Any) -> None:
         type=positive_int,
         metavar="N",
         help="architectures to evaluate at most (default: the file's archon_async.evaluations, "
-        "else Archon's random_search_iterations or init_points + n_iter for its algorithm, "
+        "else Archon's random_search_iterations (random_search), init_points + n_iter (tpe, "
+        "gaussian_process, slice_search) or search_iterations (greedy_search), "
         "else the whole space: refused above 100 architectures unless --oracle or a "
         "--budget-* bounds it)",
     )

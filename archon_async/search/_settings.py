@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "ARCHON_ALGORITHMS",
+    "MODEL_BASED",
     "WHOLE_SPACE",
     "Budget",
     "Constraints",
@@ -36,6 +37,9 @@ Algorithm = Literal[
     "slice_search",
 ]
 FinalStage = Literal["none", "verifier", "unit_tests"]
+#: The model-based algorithms: Archon's Bayesian optimisation's keys (``init_points`` +
+#: ``n_iter``) count their evaluations.
+MODEL_BASED = ("bayesian_optimization", "tpe", "gaussian_process", "slice_search")
 #: `SearchFile.planned_evaluations` of an algorithm with no count: the whole space.
 WHOLE_SPACE = 10**9
 #: A choice of a count that is at least 1 (models, samples, a ranker's top_k), or 0 too
@@ -237,7 +241,10 @@ class SearchFile(BaseModel):
         search_algorithm_choice: ``random_search``, ``grid_search``,
             ``bayesian_optimization`` (ours too: see `Algorithm`).
         random_search_iterations: evaluations of a random search.
-        init_points, n_iter: a Bayesian optimisation's random start and model-guided steps.
+        init_points, n_iter: a Bayesian optimisation's random start and model-guided steps:
+            their sum is how many architectures a model-based search evaluates (`MODEL_BASED`:
+            tpe, Archon's bayesian_optimization, gaussian_process, slice_search); each
+            algorithm starts with its own random points (TPE 10, slice_search 12).
         search_iterations: evaluations of Archon's greedy search.
         number_of_archon_configs_for_final_ranking: the best architectures re-scored on
             the final-ranking questions and raced (`Racing`).
@@ -328,7 +335,7 @@ class SearchFile(BaseModel):
         algorithm = algorithm or self.algorithm()
         if algorithm == "random_search":
             return self.random_search_iterations
-        if algorithm in ("bayesian_optimization", "tpe", "gaussian_process"):
+        if algorithm in MODEL_BASED:
             return max(1, self.init_points + self.n_iter)
         if algorithm == "greedy_search" and self.search_iterations:
             return self.search_iterations
