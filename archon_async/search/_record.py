@@ -193,11 +193,16 @@ def refusal(run_dir: Path, identity: dict[str, Any]) -> ConfigError | None:
     names = ("leaderboard.jsonl", "ranking.json", "cache.sqlite")
     if not changed or not any((run_dir / name).exists() for name in names):
         return None
+    # The directory named once, as the user gave it (not again as its search.json).
+    held_there = f"the run directory {run_dir} holds another search: " + _changes(
+        changed, held, identity
+    )
+    keeps = "(a search resumes with other evaluations, Archon's iteration counts or budget)"
     return ConfigError(
-        f"{run_dir} holds another search: {_changes(changed, held, identity)}; "
-        "run the same command to resume it, or give another --run-dir (the "
-        "evaluations, Archon's iteration counts and the budget may change)",
-        source=str(meta_path),
+        f"{held_there}; resume that one with its own search file and arguments, or give "
+        f"this one another run_dir {keeps}",
+        cli_hint=f"{held_there}; resume that one with its own search file and options, or "
+        f"give this one another --run-dir {keeps}",
     )
 
 
