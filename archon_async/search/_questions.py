@@ -93,6 +93,28 @@ class QuestionSets:
             )
         return dev, final, report
 
+    def check(self, total: int) -> None:
+        """The sets fit a benchmark of ``total`` questions (`counts`), and the report's
+        held-out set, left to its default, is not emptied by them: a chosen architecture
+        with no held-out score, unsaid, is not what a search promises.
+
+        Raises:
+            ConfigError: as `counts`, or the dev and final-ranking questions leave none
+                for the report (the sizes given, and what to change).
+        """
+        dev, final, report = self.counts(total)
+        if report or not final or self._settings.archon_async.report_questions is not None:
+            return
+        raise ConfigError(
+            f"{self._name} has {total} questions: the dev ({dev}) and final-ranking ({final}) "
+            "questions leave none for the report's held-out score of the chosen "
+            "architecture; set report_questions to 0 in the archon_async section to search "
+            "without it, or lower dataset_sample_for_search / "
+            "dataset_sample_for_final_ranking (or dev_questions, held_out_questions), or "
+            "give a benchmark with more questions",
+            source=self._source,
+        )
+
     def ranking(self, dev: list[Any]) -> list[Any]:
         """The questions each model alone is ranked on: a seeded sample of Archon's
         ``dataset_sample_for_power_ranking`` when the file sets it, else the dev ones."""

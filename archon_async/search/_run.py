@@ -175,7 +175,7 @@ class Search:
             source=str(self.path),
         )
         if self.mode != "oracle":  # question sets that do not fit: said now, not mid-run
-            self._questions.counts(len(self._benchmark.items()))
+            self._questions.check(len(self._benchmark.items()))
         check_judging(self, self._benchmark.scoring)
 
     def _default_run_dir(self) -> Path:
