@@ -244,7 +244,7 @@ def _progress(event: Any) -> None:
             sys.stderr.write(f"{where} each model alone on {questions}\n")
         else:
             sys.stderr.write(
-                f"{where} {data['model']}: {data['score']:.2f} ({_spent(data['spent'])})\n"
+                f"{where} {data['name']}: {data['score']:.2f} ({_spent(data['spent'])})\n"
             )
     elif event.kind == "raced":
         spent = f" ({_spent(data['spent'])})" if data["spent"] else ""
@@ -264,7 +264,7 @@ def _progress(event: Any) -> None:
             f"{data['key']}: {data['score']:.2f} on {on} ({dev})\n"
         )
     elif event.kind == "ranked":
-        sys.stderr.write(f"[ranking] {', '.join(data['order'])}\n")
+        sys.stderr.write(f"[ranking] {', '.join(data['names'])}\n")
     elif event.kind == "stopped":
         sys.stderr.write(f"[stopped] {data['reason']}\n")
     elif event.kind == "finished" and (data.get("racing") or {}).get("limited"):

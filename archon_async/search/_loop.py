@@ -39,9 +39,10 @@ __all__ = ["SearchEvent", "search_events"]
 @dataclass(frozen=True)
 class SearchEvent:
     """Something the search did: ``ranking`` (the model ranking started, or one more model
-    ranked), ``ranked``, ``evaluated``, ``raced`` (leaders re-evaluated on more questions
-    after a batch), ``final_scored`` (one of the final ranking re-scored), ``stopped`` or
-    ``finished``."""
+    ranked: its ``name`` as the search file names it, ``model`` the provider's id),
+    ``ranked`` (``names`` and ``order``, the same two ways), ``evaluated``, ``raced``
+    (leaders re-evaluated on more questions after a batch), ``final_scored`` (one of the
+    final ranking re-scored), ``stopped`` or ``finished``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +76,9 @@ async def search_events(search: Search) -> AsyncGenerator[SearchEvent, None]:
             yield SearchEvent("finished", search.result)
             return
         ranked = sorted(search.models, key=lambda m: -float(ranking[m.model]))
-        yield SearchEvent("ranked", {"ranking": ranking, "order": [m.model for m in ranked]})
+        # order: the provider ids (ranking.json's keys); names: as the search file names them.
+        order, names = [m.model for m in ranked], [m.name for m in ranked]
+        yield SearchEvent("ranked", {"ranking": ranking, "order": order, "names": names})
         space = Space(search.settings, ranked)
         if not len(space):  # dollars depend on which model ranks first (it fuses last)
             raise ConfigError(space.why_empty(), source=str(search.path))
@@ -217,12 +220,14 @@ async def _rank(
     else:
         of, questions = len(search.models), len(evaluator.ranking)
         yield SearchEvent("ranking", {"done": 0, "of": of, "questions": questions})
+        names = {m.model: m.name for m in search.models}
         async for model, score in evaluator.rank_each():
             ranking[model] = score
             yield SearchEvent(
                 "ranking",
                 {
                     "model": model,
+                    "name": names.get(model, model),
                     "score": score,
                     "done": len(ranking),
                     "of": of,
