@@ -70,7 +70,13 @@ def check_arguments(*, seed: object, parallel: object, evaluations: object) -> N
         error = exc.errors()[0]
         name = str(error["loc"][0])
         problem = number_problem(error, _Arguments, python=True) or error["msg"]
-        raise ConfigError(f"Search({name}={given[name]!r}): {problem} ({_MEANING[name]})") from None
+        meaning = _MEANING[name]
+        raise ConfigError(
+            f"Search({name}={given[name]!r}): {problem} ({meaning})",
+            # The command line's words: its option, and its default for None.
+            cli_hint=f"--{name} {given[name]}: {problem} "
+            f"({meaning.replace('None: the search file', 'default: the search file')})",
+        ) from None
 
 
 def resolve(

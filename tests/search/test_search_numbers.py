@@ -52,3 +52,14 @@ def test_a_bad_seed_is_named_as_the_argument_given(tmp_path: Path, seed: object)
     assert message.startswith(f"Search(seed={seed!r}): must be a whole number")
     assert "simulation" in message.split("(", 2)[-1]  # only in what the seed seeds
     assert "archon_async.simulation.seed" not in message
+
+
+def test_the_command_line_is_told_its_option(tmp_path: Path) -> None:
+    from tests.cli_process import run_cli
+
+    path = write(tmp_path, small_space(evaluations=2))
+    done = run_cli("search", str(path), "--simulate", "--oracle", "--parallel", "300")
+    assert done.returncode == 1 and not done.stdout
+    assert done.stderr.startswith("archon-async: --parallel 300: must be a whole number of at")
+    assert "at most 256" in done.stderr and "default: the search file's" in done.stderr
+    assert "Search(" not in done.stderr
