@@ -267,9 +267,14 @@ def _progress(event: Any) -> None:
         sys.stderr.write(f"[ranking] {', '.join(data['names'])}\n")
     elif event.kind == "stopped":
         sys.stderr.write(f"[stopped] {data['reason']}\n")
-    elif event.kind == "finished" and (data.get("racing") or {}).get("limited"):
+    elif (
+        event.kind == "finished"
+        and (data.get("racing") or {}).get("limited")
+        and not data.get("stopped_by")
+    ):
         # The final ranking's count ("[final ranking 2/8]") is its plan: say why it ended
-        # before, rather than leave a count that stops short.
+        # before, rather than leave a count that stops short. A budget stop has said why
+        # already ("[stopped] budget: ..."): raising the share would not race further.
         racing = data["racing"]
         sys.stderr.write(
             f"[racing] stopped at its share: {racing['calls']:,} calls, "
