@@ -232,9 +232,10 @@ def check_planned(search: Search) -> None:
     count = " (or Archon's search_iterations)" if search.algorithm == "greedy_search" else ""
     plan = (
         f"{search.algorithm} with no count of evaluations evaluates the whole space: "
-        f"{len(space):,} architectures (more than {WHOLE_SPACE_LIMIT} by default), at most "
-        f"{calls:,} calls, {tokens:,} tokens, {dollars} on {dev:,} dev questions (no cache; "
-        "the estimate gives the expected range)"
+        f"{len(space):,} architectures (more than {WHOLE_SPACE_LIMIT} by default), whose "
+        f"runs on the {dev:,} dev questions alone send up to {calls:,} calls, {tokens:,} "
+        f"tokens, {dollars} (no cache hit; racing, the final ranking and the report send "
+        "more; the estimate gives the expected range)"
     )
     raise ConfigError(
         f"{plan}: give Search(evaluations=N) or archon_async.evaluations{count}, or a "

@@ -47,7 +47,8 @@ def test_a_whole_space_default_is_refused_with_its_size_and_spend(
     message = str(raised.value)
     assert f"{algorithm} with no count of evaluations evaluates the whole space" in message
     assert f"{size:,} architectures (more than {WHOLE_SPACE_LIMIT} by default)" in message
-    assert "calls," in message and "tokens," in message and "on 3 dev questions" in message
+    assert "runs on the 3 dev questions alone send up to " in message
+    assert "calls," in message and "tokens," in message and "(no cache hit;" in message
     assert "Search(evaluations=N)" in message and "budget=" in message
     assert ("search_iterations" in message) == (algorithm == "greedy_search")
     assert not (tmp_path / "run").exists()
