@@ -89,8 +89,15 @@ def _after_pick(
     parts = [race]
     if report:
         parts.append(_report(plan, ranked[:count], report))
+    after = _sum(parts)
+    # The low end's pick is the cheapest in calls, whose calls may cost more tokens or
+    # dollars each than the expected pick's (a race bounded in calls then spends more
+    # dollars at its low end than expected): each figure's low is at most its expected.
+    after["low"] = [
+        min(low, mean) for low, mean in zip(after["low"], after["expected"], strict=True)
+    ]
     # Racing's own expected calls, tokens and dollars, told apart by the estimate.
-    return _sum(parts) | {"racing": race["expected"]}
+    return after | {"racing": race["expected"]}
 
 
 def _finalists(plan: _Plan) -> int:
