@@ -209,7 +209,9 @@ def _racing_html(report: dict[str, Any]) -> str:
         return ""
     share = racing["share"]
     said = "&mdash;" if share is None else f"{share:.2f}"
-    cut = " The share stopped racing before its plan." if racing["limited"] else ""
+    # Not after a budget stop: the budget stopped racing too (stopped_by says so).
+    limited = racing["limited"] and not report.get("stopped_by")
+    cut = " The share stopped racing before its plan." if limited else ""
     return (
         f'\n<p id="racing-spend">Racing (leaders re-evaluated, the final ranking\'s race): '
         f"{racing['calls']:,} calls, {said} times the evaluations' {racing['evaluation_calls']:,} "

@@ -1,7 +1,8 @@
-"""What the command line says when a budget stops a search (issue 13, a demanding user's
-budget-capped run): the budget, and the command that goes on; not that racing stopped at
-its share (it read '[racing] stopped at its share: 0 calls, 0.00 times ... raise it in the
-search file', advice that would not race one more pass)."""
+"""What is said when a budget stops a search (issue 13, a demanding user's budget-capped
+run): the budget, and the command that goes on; not that racing stopped at its share (the
+last line read '[racing] stopped at its share: 0 calls, 0.00 times ... raise it in the
+search file', and report.html 'The share stopped racing before its plan': advice that
+would not race one more pass)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,6 @@ def test_a_budget_stop_says_the_budget_not_racings_share(tmp_path: Path) -> None
         "rerun with a larger budget" in line and "--budget-calls 600" in line for line in lines
     )
     assert not any(line.startswith("[racing] stopped at its share") for line in lines), lines
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "budget: calls (300 of 300 sent)" in page
+    assert "The share stopped racing" not in page
