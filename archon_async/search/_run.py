@@ -380,9 +380,17 @@ def _check_providers(path: Path, providers: dict[str, Any]) -> None:
     Raises:
         ConfigError: a bad provider setting (named by its place in the file).
     """
+    from .._config import ProviderSettings
     from .._registry import Registry
     from ..callpath._settings import validated_settings
 
+    for model_type, given in providers.items():  # strict, as every number of the file
+        if isinstance(given, dict):
+            try:
+                ProviderSettings.model_validate(given, strict=True)
+            except ValidationError as exc:
+                where = ("archon_async", "providers", model_type)
+                raise validation_error(exc, str(path), ProviderSettings, where) from None
     validated_settings(
         providers,
         registry=Registry.default(),

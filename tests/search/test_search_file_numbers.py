@@ -34,6 +34,16 @@ from tests.search._spaces import small_space, write
         ({"archon_async": {"budget": {"calls": 1.5}}}, "archon_async.budget.calls", "not 1.5"),
         ({"archon_async": {"racing": {"max_share": "1"}}}, "racing.max_share", "number of"),
         ({"archon_async": {"simulation": {"fuser_corrupt": "0.3"}}}, "fuser_corrupt", '"0.3"'),
+        (
+            {"archon_async": {"providers": {"Together_API": {"rpm": "600"}}}},
+            "Together_API.rpm",
+            "a number above 0",
+        ),
+        (
+            {"archon_async": {"providers": {"Together_API": {"max_retries": True}}}},
+            "max_retries",
+            "not true",
+        ),
     ],
 )
 def test_every_numeric_key_of_a_search_file_is_checked_the_same_way(
