@@ -125,7 +125,8 @@ class Search:
         self.algorithm = algorithm or self.settings.algorithm()
         check_algorithm(self.algorithm)  # now: the model ranking's calls come before it runs
         self.seed = seed
-        self.budget = search_budget(budget, str(self.path)) or ext.budget
+        # A bad budget= is the argument's, not the file's (whose budget loads with it).
+        self.budget = search_budget(budget, "Search()") or ext.budget
         self.parallel = ext.parallel if parallel is None else parallel
         self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
         self.keys = keys

@@ -63,3 +63,18 @@ def test_the_command_line_is_told_its_option(tmp_path: Path) -> None:
     assert done.stderr.startswith("archon-async: --parallel 300: must be a whole number of at")
     assert "at most 256" in done.stderr and "default: the search file's" in done.stderr
     assert "Search(" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("budget", "said"),
+    [({"calls": 0}, "budget.calls: must be a whole number of at least 1, not 0"),
+     ({"dollars": "5"}, 'budget.dollars: must be a number above 0, not "5"')],
+)  # fmt: skip
+def test_a_bad_budget_argument_is_the_arguments_not_the_files(
+    tmp_path: Path, budget: dict[str, object], said: str
+) -> None:
+    path = write(tmp_path, small_space())
+    with pytest.raises(ConfigError) as raised:
+        Search(path, simulate=True, oracle=True, budget=budget)
+    assert str(raised.value).startswith(f"Search(), {said}")
+    assert str(path) not in str(raised.value)
