@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -57,6 +58,10 @@ def _space_file(args: argparse.Namespace, root: Path) -> Path:
         racing["max_share"] = None if args.max_share == "none" else float(args.max_share)
     if args.leaders is not None:
         racing["leaders"] = args.leaders
+    if args.first_passes is not None:
+        racing["first_passes"] = args.first_passes
+    if args.predicted is not None:
+        racing["predicted_finalists"] = args.predicted
     if racing:
         data["archon_async"]["racing"] = racing
     data["number_of_archon_configs_for_final_ranking"] = args.top
@@ -73,6 +78,10 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         return Search(path, simulate=True, seed=seed, run_dir=run)
 
     estimate = search().estimate()
+    if args.cache_from:  # a kept run's cache: its answers are free (screening only)
+        run.mkdir(parents=True, exist_ok=True)
+        for kept in (args.cache_from / str(seed) / f"run-{seed}").glob("cache.sqlite*"):
+            shutil.copy(kept, run / kept.name)
     started = time.perf_counter()
     running = search()
     race = _count_race(running)
@@ -109,6 +118,8 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         "found": report["best"]["key"],
         "held_out": (report.get("held_out") or {}).get("score"),
         "seconds": round(elapsed, 1),
+        # Each finalist (as ranked): its exact expected score, in points.
+        "finalists_exact": [round(x, 3) for x in exact],
     }
 
 
@@ -117,21 +128,35 @@ def _lines(path: Path) -> list[str]:
 
 
 def _count_race(search: Search) -> list[int]:
-    """The calls racing's re-evaluations send (`EngineEvaluator.score_positions`, one at a
-    time), counted from the search's call path as each runs."""
+    """The calls racing's re-evaluations send (`EngineEvaluator.score_questions`, which
+    `score_positions` answers through, or on a checkout without it `score_positions`; one
+    at a time), counted from the search's call path as each runs."""
     from archon_async.search._evaluate import EngineEvaluator
 
-    original = EngineEvaluator.score_positions
+    name = "score_questions" if hasattr(EngineEvaluator, "score_questions") else "score_positions"
+    original = getattr(EngineEvaluator, name)
     sent = [0]
 
-    async def counted(self: Any, candidate: Any, start: int, stop: int) -> Any:
+    async def counted(self: Any, *args: Any) -> Any:
         before = search.callpath.spent().calls
-        points = await original(self, candidate, start, stop)
+        points = await original(self, *args)
         sent[0] += search.callpath.spent().calls - before
         return points
 
-    EngineEvaluator.score_positions = counted  # type: ignore[method-assign]
+    setattr(EngineEvaluator, name, counted)
     return sent
+
+
+def _variant(args: argparse.Namespace) -> None:
+    """This checkout's race changed for a measurement (`--behind`, `--every-question`)."""
+    if args.behind is None and not args.every_question:
+        return
+    from archon_async.search import _race_bounded
+
+    if args.behind is not None:
+        _race_bounded.BEHIND = args.behind
+    if args.every_question:
+        _race_bounded._schedule = lambda *_: None  # type: ignore[assignment]
 
 
 def main() -> int:
@@ -147,13 +172,24 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--max-share", help="racing.max_share (a number, or none)")
     parser.add_argument("--leaders", type=int, help="racing.leaders (unset: the default)")
+    parser.add_argument("--first-passes", type=int, help="racing.first_passes")
+    parser.add_argument("--predicted", type=int, help="racing.predicted_finalists")
+    parser.add_argument("--behind", type=float, help="_race_bounded.BEHIND (this checkout)")
+    parser.add_argument(
+        "--every-question", action="store_true", help="this checkout's race on every question"
+    )
+    parser.add_argument("--keep", type=Path, help="keep each seed's run directory here")
+    parser.add_argument(
+        "--cache-from", type=Path, help="start each run from a kept run's cache (screening)"
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    _variant(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            root = Path(tmp) / str(seed)
-            root.mkdir()
+            root = (args.keep or Path(tmp)) / str(seed)
+            root.mkdir(parents=True)
             rows.append(one_seed(args, seed, root))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     if args.output:

@@ -228,15 +228,29 @@ class EngineEvaluator:
         ``i // P``, run as draw ``i // P`` (pass 0's dev answers come from the cache; every
         architecture on a pass shares its samples, so the comparison stays paired). Never
         a report question."""
+        single = len(self.dev) + len(self.final)
+        return await self.score_questions(
+            candidate, [(i % single, i // single) for i in range(start, stop)]
+        )
+
+    async def score_questions(
+        self, candidate: Candidate, pairs: Sequence[tuple[int, int]]
+    ) -> list[float]:
+        """Per-question points on ``pairs`` (selection question index, draw: as
+        `score_positions` numbers them), in their order; each run of one draw is answered
+        as one batch."""
         pool = [*self.dev, *self.final]
         points: list[float] = []
-        position = start
-        while position < stop:
-            draw, first = divmod(position, len(pool))
-            last = min(len(pool), first + stop - position)
-            scored = await self._score_on(candidate, pool[first:last], points=True, draw=draw)
+        first = 0
+        while first < len(pairs):
+            draw = pairs[first][1]
+            last = first
+            while last < len(pairs) and pairs[last][1] == draw:
+                last += 1
+            items = [pool[q] for q, _ in pairs[first:last]]
+            scored = await self._score_on(candidate, items, points=True, draw=draw)
             points += scored["points"]
-            position += last - first
+            first = last
         return points
 
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:

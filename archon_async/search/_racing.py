@@ -57,7 +57,8 @@ a leader is topped up only as far as the share allows; the final ranking's stage
 chosen pass by pass, `archon_async.search._race_bounded`: the first always reaches one pass
 beyond what the finalists had, every finalist on to ``first_passes`` as the share allows,
 one clearly behind leaving at once, and past that the worse half leave rather than a pass
-be cut for all).
+be cut for all; each pass after the first stage asks only the questions that separate the
+finalists still racing, `archon_async.search._race_questions`).
 The points answered beyond the dev questions are
 kept per architecture in ``racing.json``, so a resumed search reads them back and makes the
 same decisions.
@@ -72,6 +73,7 @@ from typing import Any, Protocol
 from ._interval import summary
 from ._outlook import Outlook
 from ._race_bounded import bounded_steps
+from ._race_questions import Schedule
 from ._race_share import RaceShare
 from ._record import Evaluation, RunRecord
 from ._space import Candidate
@@ -96,6 +98,13 @@ class RaceEvaluator(Protocol):
 
     async def score_positions(self, candidate: Candidate, start: int, stop: int) -> list[float]:
         """Per-question points (0-100) of ``candidate`` on positions ``start`` to ``stop``."""
+        ...
+
+    async def score_questions(
+        self, candidate: Candidate, pairs: Sequence[tuple[int, int]]
+    ) -> list[float]:
+        """Per-question points of ``candidate`` on ``pairs`` (selection question index,
+        draw), in their order (a bounded race's scheduled positions)."""
         ...
 
 
@@ -169,6 +178,10 @@ class Race:
         self.base = 0
         #: key -> its `final_objective` at the end of each stage it reached.
         self.stage_objectives: dict[str, list[float]] = {}
+        #: which question of which pass each position past the first stage asks, in a
+        #: race under a share (`archon_async.search._race_questions`; None: every
+        #: position is question ``i % P`` of pass ``i // P``).
+        self.schedule: Schedule | None = None
 
     def extra(self, key: str) -> list[float]:
         """``key``'s points counted so far beyond the dev questions."""
@@ -205,11 +218,23 @@ class Race:
             if final and self.check is not None:
                 self.check()
             candidate = Candidate.from_params(evaluation.params)
-            points = await self.evaluator.score_positions(candidate, have, questions)
+            points = await self._answer(candidate, have, questions)
             stored.extend(points)
             self.answered += len(points)
             self.record.save_json("racing.json", self.stored)
         self.counted[evaluation.key] = questions - evaluation.questions
+
+    async def _answer(self, candidate: Candidate, start: int, stop: int) -> list[float]:
+        """Points on positions ``start`` to ``stop``, the scheduled ones as scheduled."""
+        schedule = self.schedule
+        if schedule is None or stop <= schedule.start:
+            return await self.evaluator.score_positions(candidate, start, stop)
+        points: list[float] = []
+        if start < schedule.start:
+            points = await self.evaluator.score_positions(candidate, start, schedule.start)
+            start = schedule.start
+        pairs = schedule.pairs[start - schedule.start : stop - schedule.start]
+        return points + await self.evaluator.score_questions(candidate, pairs)
 
     async def follow_leaders(self, scores: MutableMapping[Candidate, float], upto: int) -> int:
         """Top the leaders among the first ``upto`` evaluations up until the ``leaders``
@@ -319,11 +344,18 @@ class Race:
         extra = self.extra(evaluation.key)
         return [evaluation.score] * evaluation.questions + extra
 
-    def final_objective(self, evaluation: Evaluation) -> float:
-        """Its mean on the window, less the evaluation's cost term."""
+    def window(self, evaluation: Evaluation) -> list[float]:
+        """`fresh`, and for each question a scheduled pass it finished skipped, the
+        points every finalist gave it before (the same for all: a score over every
+        question, `archon_async.search._race_questions`)."""
         points = self.fresh(evaluation)
-        mean = sum(points) / max(1, len(points))
-        return round(mean + evaluation.objective - evaluation.score, 6)
+        if self.schedule is None:
+            return points
+        return points + self.schedule.skipped(self.questions(evaluation))
+
+    def final_objective(self, evaluation: Evaluation) -> float:
+        """Its mean on the `window`, less the evaluation's cost term."""
+        return round(mean(self.window(evaluation)) + evaluation.objective - evaluation.score, 6)
 
     async def final_stages(self, count: int) -> AsyncIterator[dict[str, Any]]:
         """The final ranking: the ``count`` best raced by successive halving (see the module
@@ -349,7 +381,7 @@ class Race:
                 yield {
                     "key": evaluation.key,
                     "dev_score": evaluation.score,
-                    "score": round(mean(self.fresh(evaluation)), 6),
+                    "score": round(mean(self.window(evaluation)), 6),
                     "fresh_questions": len(self.fresh(evaluation)),  # what the score is on
                     "questions": self.questions(evaluation),
                     "stage": stage,
@@ -430,7 +462,7 @@ class Race:
         ``objective``, ``stage_objectives`` (its objective at the end of each stage it
         reached: what each stage ranked it by)."""
         evaluation = self.record.evaluations[key]
-        final = summary(self.fresh(evaluation))
+        final = summary(self.window(evaluation))
         return {
             "key": key,
             "n": evaluation.n,

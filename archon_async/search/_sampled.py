@@ -146,13 +146,23 @@ class SampledEvaluator:
         """Per-question points on selection positions ``start`` to ``stop``: position
         ``i`` is question ``i % P`` of pass ``i // P``, whose draws are named apart (a new
         answer, as a run in its own cache namespace would give). Never a report question."""
+        single = len(self.dev) + len(self.final)
+        return await self.score_questions(
+            candidate, [(i % single, i // single) for i in range(start, stop)]
+        )
+
+    async def score_questions(
+        self, candidate: Candidate, pairs: Sequence[tuple[int, int]]
+    ) -> list[float]:
+        """Per-question points on ``pairs`` (selection question index, pass), in their
+        order, drawn as `score_positions` draws them."""
         pool = [*self.dev, *self.final]
-        pairs = [
-            (key if i < len(pool) else f"{key}\x1fpass{i // len(pool)}", q)
-            for i in range(start, stop)
-            for key, q in (pool[i % len(pool)],)
+        named = [
+            (key if draw == 0 else f"{key}\x1fpass{draw}", q)
+            for question, draw in pairs
+            for key, q in (pool[question],)
         ]
-        return self.points(candidate, pairs)
+        return self.points(candidate, named)
 
     async def score_report(self, candidate: Candidate) -> dict[str, Any]:
         """The candidate's score on the held-out questions (``report``), as `score_final`."""

@@ -80,18 +80,19 @@ def _search(tmp_path: Path, run: str, budget: Any = None, **racing: Any) -> Sear
 
 
 def _race_sent(monkeypatch: pytest.MonkeyPatch, search: Search) -> list[int]:
-    """Counts the calls racing's re-evaluations send (they run one at a time)."""
-    original = EngineEvaluator.score_positions
+    """Counts the calls racing's re-evaluations send (they run one at a time; every
+    position is answered through `score_questions`)."""
+    original = EngineEvaluator.score_questions
     sent = [0]
 
-    async def counted(self: EngineEvaluator, candidate: Candidate, start: int, stop: int) -> Any:
+    async def counted(self: EngineEvaluator, candidate: Candidate, pairs: Any) -> Any:
         assert search.callpath is not None
         before = search.callpath.spent().calls
-        points = await original(self, candidate, start, stop)
+        points = await original(self, candidate, pairs)
         sent[0] += search.callpath.spent().calls - before
         return points
 
-    monkeypatch.setattr(EngineEvaluator, "score_positions", counted)
+    monkeypatch.setattr(EngineEvaluator, "score_questions", counted)
     return sent
 
 

@@ -38,6 +38,13 @@ class _Bernoulli:
         self.asked.append((key, start, stop))
         return [100.0 * (_unit(key, i) < self.chances[key]) for i in range(start, stop)]
 
+    async def score_questions(
+        self, candidate: Candidate, pairs: Sequence[tuple[int, int]]
+    ) -> list[float]:
+        key, single = candidate.key(), len(self.dev) + self.final
+        self.asked.append((key, -1, len(pairs)))
+        return [100.0 * (_unit(key, d * single + q) < self.chances[key]) for q, d in pairs]
+
 
 def _unit(key: str, i: int) -> float:
     digest = hashlib.blake2b(f"{key}:{i}".encode(), digest_size=8).digest()
