@@ -8,12 +8,13 @@ not errors. Real errors raise `ConfigError` naming the source and the place.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._exceptions import ConfigError
+from ._redact import redacted_url
 
 __all__ = [
     "ComponentSpec",
@@ -100,6 +101,10 @@ class ComponentSpec(BaseModel):
             return ()
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A base URL's password stays out of reprs and str() (a gateway's Basic auth).
+        return _redacted_base_url(super().__repr_args__())
+
     def unknown_keys(self) -> list[str]:
         """The keys of this component that no part of the engine reads."""
         return sorted((self.model_extra or {}).keys())
@@ -158,6 +163,9 @@ class ProviderSettings(BaseModel):
     max_reply_bytes: int = Field(default=32 * 2**20, ge=1024)
     circuit_failures: int = Field(default=2, ge=0)
     circuit_open_s: float = Field(default=30.0, gt=0)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        return _redacted_base_url(super().__repr_args__())
 
     @field_validator("max_output_tokens")
     @classmethod
@@ -223,3 +231,12 @@ def _explain(error: Mapping[str, Any]) -> str:
         return f"{field!r} is empty; give it a value in the config"
     given = error.get("input")
     return f"{error['msg'].lower()} (got {given!r}); fix {field!r} in the config"
+
+
+def _redacted_base_url(
+    args: Iterable[tuple[str | None, Any]],
+) -> Iterator[tuple[str | None, Any]]:
+    """A model's repr fields (pydantic's ``__repr_args__``) with ``base_url``'s password
+    replaced by ``***``."""
+    for name, value in args:
+        yield name, redacted_url(value) if name == "base_url" and value else value

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
 from ._exceptions import InvalidInputError, ProviderError
 from ._frozen import quick_init
+from ._redact import redacted_url
 
 __all__ = [
     "CallRecord",
@@ -60,6 +61,17 @@ class ChatRequest:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     n: int = 1
+
+    def __repr__(self) -> str:
+        # The dataclass's repr, with a base URL's password (a gateway's Basic auth) kept
+        # out: ``***`` (`redacted_url`).
+        shown = ", ".join(
+            f"{each.name}={getattr(self, each.name)!r}"
+            if each.name != "base_url" or not self.base_url
+            else f"base_url={redacted_url(self.base_url)!r}"
+            for each in fields(self)
+        )
+        return f"ChatRequest({shown})"
 
 
 @dataclass(frozen=True, slots=True)
