@@ -10,10 +10,12 @@ a log.
 
 from __future__ import annotations
 
+import base64
 import re
+import urllib.parse
 from typing import Any
 
-__all__ = ["REDACTED", "redact_secret", "redacted_url", "redacted_urls"]
+__all__ = ["REDACTED", "redact_secret", "redacted_url", "redacted_urls", "url_secrets"]
 
 REDACTED = "[redacted]"
 #: The shortest run of a key's characters that is redacted wherever it appears.
@@ -26,6 +28,8 @@ _MIN_VISIBLE = 3
 # last "@" before the path (as urllib.parse reads it), and a URL that urllib cannot parse
 # (a bad port, a bracketed host) is masked all the same.
 _URL_PASSWORD = re.compile(r"(://[^/?#@:]*):[^/?#]*@")
+#: The shortest URL password redacted as it is wherever it appears (`url_secrets`).
+_MIN_PASSWORD = 4
 
 
 def redacted_url(url: str) -> str:
@@ -44,6 +48,24 @@ def redacted_urls(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: redacted_urls(item) for key, item in value.items()}
     return value
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secrets a request to ``url`` sends for its user info, if it has a password: the
+    password and the HTTP Basic credentials (``base64(user:password)``, as UTF-8 and as
+    Latin-1), which a server quoting the Authorization header echoes (`redact_secret` each)."""
+    match = _URL_PASSWORD.search(url)
+    if match is None:
+        return ()
+    user = urllib.parse.unquote(match.group(1)[3:])
+    password = urllib.parse.unquote(match.group(0)[len(match.group(1)) + 1 : -1])
+    pair = f"{user}:{password}"
+    encoded = {
+        base64.b64encode(pair.encode(code, "replace")).decode() for code in ("utf-8", "latin-1")
+    }
+    # A password of a few characters is left in text as it is (every "pw" of a message would
+    # go); its Basic credentials are still redacted.
+    return (*([password] if len(password) >= _MIN_PASSWORD else []), *sorted(encoded))
 
 
 def redact_secret(text: str, secret: str | None) -> str:

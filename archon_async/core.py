@@ -31,7 +31,7 @@ from ._exceptions import (
 )
 from ._http import STREAM_EXTENSION, rate_limit_headers, retry_after_from_headers
 from ._logging import get_logger
-from ._redact import redact_secret
+from ._redact import redact_secret, url_secrets
 from ._streaming import DeltaCallback
 from ._types import CallRecord, ChatRequest, ChatResponse, FailedChoice, Message, Usage
 
@@ -82,6 +82,7 @@ __all__ = [
     "rate_limit_headers",
     "redact_secret",
     "retry_after_from_headers",
+    "url_secrets",
 ]
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import orjson
@@ -35,6 +35,7 @@ from archon_async.core import (
     rate_limit_headers,
     redact_secret,
     retry_after_from_headers,
+    url_secrets,
 )
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ class HttpProvider:
             raise failure
         limits = rate_limit_headers(response.headers)
         if response.status_code >= 400:
-            raise self._status_error(request, response, limits, secret)
+            raise self._status_error(request, response, limits, secret, url)
         try:
             data = _loads_json(response.content)
         except orjson.JSONDecodeError as exc:
@@ -331,8 +332,12 @@ class HttpProvider:
         response: Reply,
         limits: Mapping[str, str],
         secret: str | None,
+        url: str = "",
     ) -> ProviderStatusError:
         status = response.status_code
+        # The key, and the URL's password sent as Basic auth: a gateway quoting the
+        # Authorization header echoes either.
+        secrets = (secret, *url_secrets(url))
         common: dict[str, Any] = {
             "provider": self.model_type,
             "model": request.model,
@@ -340,7 +345,7 @@ class HttpProvider:
             # Some gateways echo what they were sent, the key included, as the id.
             "request_id": _redact(
                 response.headers.get("x-request-id") or response.headers.get("request-id") or "",
-                secret,
+                secrets,
             )
             or None,
         }
@@ -351,7 +356,7 @@ class HttpProvider:
                 f"the key was refused: check the key given for {self.model_type}", **common
             )
         # Redact before cutting: a key straddling the cut would otherwise leave its prefix.
-        body = _redact(text, secret)[:_BODY_LIMIT]
+        body = _redact(text, secrets)[:_BODY_LIMIT]
         message = _error_message(body) or response.reason_phrase or "error"
         if status == 429:
             retry_after = retry_after_from_headers(limits)
@@ -555,8 +560,10 @@ def _says_key_is_bad(body: str) -> bool:
     return any(code in lowered for code in _BAD_KEY_CODES) or bool(_BAD_KEY_PHRASE.search(lowered))
 
 
-def _redact(text: str, secret: str | None) -> str:
-    return redact_secret(text, secret)
+def _redact(text: str, secrets: Sequence[str | None]) -> str:
+    for secret in secrets:
+        text = redact_secret(text, secret)
+    return text
 
 
 def _error_message(body: str) -> str:

@@ -256,6 +256,7 @@ class Stream:
             extensions={**provider._timeouts(provider.client), STREAM_EXTENSION: True},
         )
         self._secret = secret
+        self._url = url
         self._response: httpx.Response | None = None
         self.limits: dict[str, str] = {}
 
@@ -288,7 +289,9 @@ class Stream:
                     raise
             finally:
                 await response.aclose()
-            raise failure or provider._status_error(request, response, self.limits, self._secret)
+            raise failure or provider._status_error(
+                request, response, self.limits, self._secret, self._url
+            )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from archon_async import Architecture, ConfigError, Engine
+from archon_async import Architecture, ConfigError, Engine, LayerFailedGroup
 from tests.cli_process import cli_env, run_cli
 from tests.local_http import serving
 
@@ -107,3 +107,37 @@ def test_cli_run_with_a_password_in_the_base_url_and_a_key() -> None:
     assert "Traceback" not in done.stderr
     assert PASSWORD not in done.stderr + done.stdout
     assert "OPENAI_API_KEY" in done.stderr and "OPENAI_BASE_URL" in done.stderr
+
+
+def echoing_server(status: int) -> web.Application:
+    """A server (a gateway, a proxy) whose errors quote what it was sent: the Authorization
+    header (Basic: the user name and password in base64) and the URL's password."""
+
+    async def chat(request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        credentials = base64.b64decode(header.removeprefix("Basic ")).decode()
+        message = f"bad request; Authorization: {header}; user info {credentials}"
+        return web.json_response({"error": {"message": message}}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+@pytest.mark.parametrize("status", [400, 502])
+async def test_an_error_that_echoes_the_basic_credentials_is_redacted(status: int) -> None:
+    # Found by the new-user test (issue 12's secrets): a key echoed in an error body was
+    # redacted, the base URL's password sent as Basic auth was not: an error quoting the
+    # Authorization header printed 'Basic Ym9i...' (the password, base64) on every log line.
+    encoded = base64.b64encode(f"bob:{PASSWORD}".encode()).decode()
+    async with serving(echoing_server(status)) as url:
+        with_password = url.replace("http://", f"http://bob:{PASSWORD}@") + "/v1"
+        settings = {"providers": {"OpenAI_Compatible": {"max_retries": 0}}}
+        async with Engine(config(base_url=with_password) | settings, keys={}) as engine:
+            with pytest.raises(LayerFailedGroup) as caught:
+                await engine.generate("hi")
+    [error] = caught.value.exceptions
+    text = f"{error} {getattr(error, 'body', '')} {caught.value} {error!r}"
+    assert "bad request; Authorization:" in text  # the provider's message, redacted
+    assert encoded not in text and encoded[:12] not in text
+    assert PASSWORD not in text
