@@ -9,9 +9,10 @@ bound to spend, and starts a prompt only if its own share fits beside that:
   critics', test generators' and rankers' calls), known before it starts, so a prompt that
   cannot fit is refused at once and the batch stops; the overshoot is only the calls beyond
   a prompt's least;
-* tokens and dollars: a prompt's share is the average of the batch's finished prompts (per
-  run: a turn of a multi-turn prompt is a run). Until one has finished, prompts start one
-  at a time; a prompt that does not fit waits for the prompts in flight, and is refused
+* tokens and dollars: a prompt's share is the average of the batch's finished prompts that
+  sent a call (per run: a turn of a multi-turn prompt is a run; one answered wholly from
+  the cache cost nothing and is left out). Until one has finished, prompts start one at a
+  time; a prompt that does not fit waits for the prompts in flight, and is refused
   (the batch stops) once none is left and it still does not fit.
 
 With a response cache a prompt may cost nothing, or less than its least: its cache hits count
@@ -170,10 +171,13 @@ class BudgetGate:
             entry = self._in_flight.pop(id(made), None)
             if entry is None:
                 return
-            self._runs_done += entry[0]
-            self._tokens_done += int(_tokens(sent))
-            for index, cost in enumerate(costs):
-                self._cost_done[index] += cost
+            if sent:
+                # A prompt answered wholly from the cache says nothing of what one that
+                # sends costs: averaged in at 0, it let every worker start one that sends.
+                self._runs_done += entry[0]
+                self._tokens_done += int(_tokens(sent))
+                for index, cost in enumerate(costs):
+                    self._cost_done[index] += cost
             waiting = self._take_waiting()
         _wake(waiting)
 
@@ -189,18 +193,17 @@ class BudgetGate:
             return reached
         spent = budget.spent()
         cap = self._refused[1] if self._refused and self._refused[0] is budget else "calls"
+        share = self._counted_share(budget, cap) if cap != "calls" else None
         if cap == "tokens":
-            share = self._tokens_done / max(self._runs_done, 1)
             return (
                 f"the budget of {budget.max_tokens} tokens has no room for another prompt "
-                f"({spent.tokens} used; a prompt has used about {share:.0f})"
+                f"({spent.tokens} used; a prompt has used about {share or 0:.0f})"
             )
         if cap == "cost":
-            share = self._cost_done[self._budgets.index(budget)] / max(self._runs_done, 1)
             return (
                 f"the budget of ${budget.max_cost_usd:g} has no room for another prompt "
                 f"(about {usd_text(spent.cost_usd)} spent; a prompt has cost about "
-                f"{usd_text(share)})"
+                f"{usd_text(share or 0.0)})"
             )
         return (
             f"the budget of {budget.max_calls} calls has no room for another prompt "
@@ -308,6 +311,15 @@ class BudgetGate:
                 return spent + due < limit  # nothing to go by: where room is left
             share = max(known)  # a guess from the others' prompts, the largest
         return spent + due + share * runs <= limit
+
+    def _counted_share(self, budget: Budget, cap: _Cap) -> float | None:
+        """The tokens or dollars a prompt of this batch is counted at (`_fits`): its own
+        share, else the largest known on the budget (None: none known)."""
+        own = self._share(budget, cap)
+        if own is not None:
+            return own
+        known = [gate._share(budget, cap) for gate in self._sharing(budget)]
+        return max((share for share in known if share is not None), default=None)
 
     def _share(self, budget: Budget, cap: _Cap) -> float | None:
         """The tokens or dollars (``cap``) a run of this batch's prompts spends under

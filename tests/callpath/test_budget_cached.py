@@ -111,3 +111,20 @@ async def test_the_resume_command_has_room_for_the_rest_though_the_answered_were
     args = argparse.Namespace(command_line=["batch", "--max-calls", "5"])
     resume = stopped_fields(stopped.value, args)["resume"].split()
     assert resume[resume.index("--max-calls") + 1] == "18"  # 8 prompts of 2 calls, + 10%
+
+
+async def test_cached_prompts_do_not_lower_a_token_caps_share(tmp_path: Path) -> None:
+    # Found by the new-user test (issue 12): a batch whose first prompts came from the
+    # cache learnt a prompt's share as 0 tokens (their average), so every worker then
+    # started a prompt that sends: --max-cost 0.01 on a cached run spent $0.0185.
+    provider = FakeProvider(lambda request: "ok")
+    cache = tmp_path / "cache.sqlite"
+    await batch(provider, cache, tmp_path / "first.jsonl", 10, None)
+    sent = len(provider.requests)
+    # Prompts of 2 calls of 15 tokens each (30 a prompt), q0-q9 cached, 8 workers.
+    budget = Budget(max_tokens=100)
+    with pytest.raises(BatchBudgetExceededError, match="budget of 100 tokens"):
+        await batch(provider, cache, tmp_path / "more.jsonl", 20, budget)
+    assert budget.spent().tokens <= 100  # 8 new prompts at once made 240
+    assert len(provider.requests) - sent == budget.spent().calls == 6  # three new prompts
+    assert len(ids(tmp_path / "more.jsonl")) == 13

@@ -14,8 +14,10 @@ import anyio
 import orjson
 import pytest
 
-from archon_async import BatchBudgetExceededError, Budget, CallPath, Engine
+from archon_async import BatchBudgetExceededError, Budget, BudgetExceededError, CallPath, Engine
+from archon_async._batch_budget import BudgetGate
 from archon_async._pricing import cost_usd
+from archon_async._types import CallRecord
 from tests.integration.helpers import generator
 
 PRICES = {"model-a": (2.0, 4.0), "model-b": (1.0, 3.0)}  # USD per million tokens in, out
@@ -103,3 +105,22 @@ async def test_batches_sharing_a_budget_hold_its_tokens_and_dollars_and_resume(
         ids = [line["id"] for line in _lines(tmp_path / f"{name}.jsonl")]
         assert sorted(ids) == sorted(item["id"] for item in _prompts(name))
         assert sorted(again[name][0] + stopped[name][0]) == sorted(ids) and not again[name][1]
+
+
+async def test_a_batch_stopped_before_its_first_prompt_ends_names_the_share_counted() -> None:
+    # Found by the new-user test (issue 12): two batches on two threads sharing a budget of
+    # 1,000 tokens, one stopped before any prompt of its own had ended: 'a prompt has used
+    # about 0', where its prompt was counted at the other batch's 145.
+    budget = Budget(max_tokens=100)
+    first, second = BudgetGate([budget], 1), BudgetGate([budget], 1)
+    made: list[CallRecord] = []
+    await first.admit(made)
+    call = CallRecord(model="m", provider="p", latency_s=0.0, input_tokens=40, output_tokens=20,
+                      retries=0)  # fmt: skip
+    made.append(call)
+    budget.charge(call)
+    first.release(made)
+    # 60 spent; the second batch's first prompt is counted at the first's 60: no room.
+    with pytest.raises(BudgetExceededError) as caught:
+        await second.admit([])
+    assert "(60 used; a prompt has used about 60)" in str(caught.value)
