@@ -152,8 +152,11 @@ def _chosen_html(report: dict[str, Any]) -> str:
         return ""
     chosen = final[0]
     text = (
-        f"Chosen by Archon's final ranking of the {len(final)} best by dev score: final "
-        f"score {chosen['final']['score']:.2f} on {chosen['final']['questions']} questions"
+        # Not "the N best by dev score": the finalists are the best by their racing score
+        # and those racing.predicted_finalists adds, whatever their own score.
+        f"Chosen by Archon's final ranking of {len(final)} finalists (the best by score, and "
+        "any a model of the score across the space predicts best): final score "
+        f"{chosen['final']['score']:.2f} on {chosen['final']['questions']} questions"
     )
     estimate = chosen.get("estimate")
     if estimate:  # reported beside the measured score, which chose (chosen_by)

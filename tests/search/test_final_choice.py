@@ -172,3 +172,25 @@ def test_a_pooled_interval_stays_within_the_score_range_in_report_json_and_html(
     pooled += re.findall(r"pooled estimate (\d+\.\d\d), (\d+\.\d\d) to (\d+\.\d\d)", page)
     assert len(pooled) == 4  # each finalist's row and the chosen one's paragraph
     assert all(0.0 <= float(end) <= 100.0 for shown in pooled for end in shown), pooled
+
+
+def test_the_report_does_not_call_predicted_finalists_the_best_by_dev_score() -> None:
+    # Found by the new-user test (issue 13): a slice search's report.html read "Chosen by
+    # Archon's final ranking of the 10 best by dev score" where 4 were the best by score and
+    # 6 the model's predicted finalists (one at dev 65 of a leaderboard topped at 90).
+    space = Space(*search_file_from_dict(small_space()))
+    scores = [90.0, 80.0, 65.0]
+    evaluations = [
+        scored(candidate, n, score, half_width=5.0)
+        for n, (candidate, score) in enumerate(zip(space.candidates, scores, strict=False), 1)
+    ]
+    final = {"score": 85.0, "ci": [80.0, 90.0], "questions": 40}
+    ranking = [  # the best by score, and the predicted one at 65 (80 left out)
+        {"key": e.key, "n": e.n, "stage": 1, "dev_score": e.score, "final": final, "score": 85.0}
+        for e in (evaluations[0], evaluations[2])
+    ]
+    report = {"benchmark": "gsm8k", "best": ranking[0], "final_ranking": ranking}
+    page = report_html(report, evaluations, [], "calls_per_query")
+    chosen = page[page.index('<p id="chosen">') :].split("</p>")[0]
+    assert "final ranking of 2 finalists" in chosen
+    assert "2 best by dev score" not in chosen
