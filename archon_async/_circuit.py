@@ -27,6 +27,7 @@ fuser could start. This is the classic breaker (Nygard, *Release It!*, "Circuit 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,10 +88,15 @@ class CircuitBreakers:
         if left <= 0 and not circuit.trial:
             circuit.trial = True  # half-open: this attempt is the trial
             return
+        # Rounded up: "0 s more" read as a circuit about to close while it was open.
+        wait = (
+            f"for {math.ceil(left)} s more, then one trial call is let through"
+            if left > 0
+            else "until its trial call, in flight, ends"
+        )
         raise CircuitOpenError(
             f"not called: its last {circuit.failures} attempts failed (timeouts, or 5xx or "
-            f"broken connections after their retries); its calls fail at once for "
-            f"{max(left, 0.0):.0f} s more, then one trial call is let through",
+            f"broken connections after their retries); its calls fail at once {wait}",
             provider=request.model_type,
             model=request.model,
         )

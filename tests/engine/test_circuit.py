@@ -29,9 +29,12 @@ def test_opens_after_failures_in_a_row_then_lets_one_trial_through() -> None:
         circuits.before_attempt(dead, threshold=2)
     circuits.before_attempt(other, threshold=2)  # another model of the vendor is not affected
 
-    clock.now += 30.0
+    clock.now += 29.7
+    with pytest.raises(CircuitOpenError, match=r"for 1 s more"):  # not "0 s more"
+        circuits.before_attempt(dead, threshold=2)
+    clock.now += 0.3
     circuits.before_attempt(dead, threshold=2)  # the half-open trial
-    with pytest.raises(CircuitOpenError):
+    with pytest.raises(CircuitOpenError, match=r"until its trial call, in flight, ends"):
         circuits.before_attempt(dead, threshold=2)  # only one trial at a time
     circuits.succeeded(dead)
     circuits.before_attempt(dead, threshold=2)
