@@ -36,22 +36,36 @@ def _structlog() -> Any:
     return sys.modules.get("structlog")
 
 
+#: The fields `bind_log_context` bound last in this context: a run inside a batch worker,
+#: which bound the same fields once for all its prompts, binds nothing again.
+_BOUND: ContextVar[dict[str, Any] | None] = ContextVar("archon_async_log_bound", default=None)
+
+
 def bind_log_context(**fields: Any) -> Any:
     """Add ``fields`` to the context of every event logged until `reset_log_context`: in
     structlog's context variables when structlog is loaded (an application's
-    ``merge_contextvars`` sees them), in ours otherwise. Returns what to reset."""
+    ``merge_contextvars`` sees them), in ours otherwise. Returns what to reset (None when
+    this context has them bound already, by an outer `bind_log_context`)."""
+    if _BOUND.get() == fields:
+        return None
     structlog = _structlog()
     if structlog is not None:
-        return structlog.contextvars.bind_contextvars(**fields)
-    return _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **fields}))
+        inner = structlog.contextvars.bind_contextvars(**fields)
+    else:
+        inner = _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **fields}))
+    return _BOUND.set(fields), inner
 
 
 def reset_log_context(bound: Any) -> None:
     """Undo a `bind_log_context` (its return value)."""
-    if isinstance(bound, Token):
-        _CONTEXT.reset(bound)
+    if bound is None:
+        return
+    outer, inner = bound
+    if isinstance(inner, Token):
+        _CONTEXT.reset(inner)
     else:
-        _structlog().contextvars.reset_contextvars(**bound)
+        _structlog().contextvars.reset_contextvars(**inner)
+    _BOUND.reset(outer)
 
 
 class LibraryLogger:
