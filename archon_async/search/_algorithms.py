@@ -200,8 +200,11 @@ def check_algorithm(name: str) -> None:
             without torch and scipy.
     """
     if name not in ALGORITHMS:
+        from ._load import suggestion
+
         raise ConfigError(
-            f"unknown search algorithm {name!r}; choose one of: {', '.join(ALGORITHMS)}"
+            f"unknown search algorithm {name!r}{suggestion(name, list(ALGORITHMS)) or ';'} "
+            f"choose one of: {', '.join(ALGORITHMS)}"
         )
     if name == "gaussian_process":
         import importlib.util

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ __all__ = [
     "EXAMPLE_SEARCH_CONFIG",
     "load_search_file",
     "search_file_from_dict",
+    "suggestion",
     "validation_error",
 ]
 
@@ -62,6 +65,10 @@ def validation_error(
     location = (*prefix, *first["loc"])
     # pydantic prefixes our validators' messages with "Value error, ": not the user's words.
     message = number_problem(first, root) or first["msg"].removeprefix("Value error, ")
+    if first["type"] == "literal_error":  # one of named choices: which, and the one meant
+        choices = re.findall(r"'([^']*)'", first["ctx"]["expected"])
+        given = first["input"]
+        message = f"{given!r} is not one of: {', '.join(choices)}" + suggestion(str(given), choices)
     if first["type"] == "extra_forbidden":
         known = _field_names(root, first["loc"][:-1])
         close = difflib.get_close_matches(str(location[-1]), known, n=1)
@@ -74,6 +81,14 @@ def validation_error(
         source=source,
         location=format_location(location) or None,
     )
+
+
+def suggestion(word: str, choices: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for the choice ``word`` was meant as (one it begins,
+    else the closest spelling), or "" when none is close."""
+    begun = [choice for choice in choices if word and choice.startswith(word.lower())]
+    close = begun or difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _field_names(root: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
