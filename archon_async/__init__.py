@@ -19,7 +19,7 @@ from __future__ import annotations
 
 # First, before the imports a Ctrl-C can interrupt: in the command's process, its start-up
 # handler (one line, exit status 130; see _cli_start).
-from . import _cli_start  # noqa: F401  (installs it as it is imported)
+from . import _cli_start  # installs it as it is imported
 
 # isort: split
 import gc as _gc
@@ -70,7 +70,9 @@ try:
     from .callpath import CallPath as CallPath
     from .callpath import ResponseCache as ResponseCache
 finally:
-    if _collecting:
+    # In the command's process it stays off until the command has frozen these objects
+    # (see _cli_start.hold_collector): turned on here, its next collection walks them all.
+    if _collecting and not _cli_start.hold_collector():
         _gc.enable()
 
 if _typing.TYPE_CHECKING:

@@ -116,3 +116,26 @@ def test_importing_the_package_leaves_the_collector_as_the_importer_had_it(enabl
     )
     done = _python(code)
     assert done.stdout.split() == [str(enabled), "True"]
+
+
+def test_the_command_keeps_the_collector_off_from_its_imports_until_it_froze_them() -> None:
+    # Turned back on as the package's import ends, the collector's first collection walked
+    # every object the imports made (a twelfth of the start-up); the command turns it on
+    # once main() has frozen them, before it does anything else.
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['/somewhere/bin/archon-async', 'validate', 'default']\n"
+        "import archon_async.cli as cli\n"
+        "print('imported', gc.isenabled())\n"
+        "seen = []\n"
+        "dispatch = cli._dispatch_command\n"
+        "def watched(*args):\n"
+        "    seen.append((gc.isenabled(), gc.get_freeze_count() > 1000))\n"
+        "    return dispatch(*args)\n"
+        "cli._dispatch_command = watched\n"
+        "status = cli.main()\n"
+        "print('running', *seen[0], status)\n"
+    )
+    done = _python(code)
+    assert done.stdout.splitlines()[0] == "imported False"
+    assert done.stdout.splitlines()[-1] == "running True True 0"
