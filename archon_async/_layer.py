@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import anyio
@@ -154,8 +155,10 @@ def _checked(update: Any, spec: ComponentSpec, layer: int, position: int) -> Sta
         )
     for key in _STRING_LISTS:
         value = update.get(key)
+        # map, not a generator expression: no Python frame resumed for each item (a
+        # generator's ten candidates, every prompt).
         if value is not None and not (
-            isinstance(value, list) and all(isinstance(item, str) for item in value)
+            isinstance(value, list) and all(map(isinstance, value, repeat(str)))
         ):
             raise ComponentError(
                 f"{_where(spec, layer, position)} wrote {key!r} that is not a list of strings"

@@ -233,7 +233,10 @@ async def sample_texts(
             errors.append(reply)
         else:
             texts.append(reply.text.strip())
-            truncated += _cut(reply)
+            # _cut's test, inline: a call less for each sample of every run.
+            finish = reply.finish_reason
+            if finish and finish.lower() in _TRUNCATED:
+                truncated += 1
     if truncated:
         record(ctx, "replies_truncated", truncated=truncated, hint=truncation_hint(spec))
     if not texts and errors:

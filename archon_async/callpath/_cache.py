@@ -240,13 +240,19 @@ class ResponseCache:
         """`get_many`, and how many of the samples were found (hits)."""
         with self._lock:
             if not self._memory:
-                # A cached rerun: every sample in the read-ahead's rows (no list to fill).
+                # A cached rerun: every sample in the read-ahead's rows, built in one pass
+                # (no list to fill); a sample it lacks ends the pass (KeyError).
                 ahead = self._ahead.get(key)
                 if ahead is not None:
-                    rows = [ahead.get(sample) for sample in range(first, first + count)]
-                    if None not in rows:  # rows are tuples: compared by identity first
+                    try:
+                        replies: list[ChatResponse | None] = [
+                            _response(*ahead[sample]) for sample in range(first, first + count)
+                        ]
+                    except KeyError:
+                        pass
+                    else:
                         self.hits += count
-                        return [_response(*row) for row in rows if row is not None], count
+                        return replies, count
             return self._find(key, first, count)
 
     def _find(self, key: bytes, first: int, count: int) -> tuple[list[ChatResponse | None], int]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import cast
 
 from .._concurrency import gather
 from .._exceptions import ProviderError
@@ -115,9 +116,9 @@ class CachedCalls:
         found, hits = self.cache.lookup(key, first, count)
         if hits:
             self._sender.count_hits(hits)
-        record = self._sender.hit_record
         if hits == count:  # a cached rerun: no task, no future
-            return [(response, record(request, response)) for response in found if response]
+            return self._sender.hit_outcomes(request, cast(list[ChatResponse], found))
+        record = self._sender.hit_record
         outcomes: list[Outcome | None] = [
             (response, record(request, response)) if response else None for response in found
         ]

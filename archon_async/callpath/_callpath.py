@@ -422,10 +422,11 @@ class CallPath:
             ProviderError: the call failed after its retries (``call_record`` set).
             ConfigError: the provider is not configured.
         """
-        try:
-            check_draw(draw)
-        except InvalidInputError as error:
-            return _refused(error)
+        if draw or type(draw) is not int:  # the usual draw, 0, needs no check
+            try:
+                check_draw(draw)
+            except InvalidInputError as error:
+                return _refused(error)
         if ticket is None:
             ticket = current_ticket.get()
         base = draw * DRAW_STRIDE
@@ -464,10 +465,11 @@ class CallPath:
             InvalidInputError: ``draw`` is not a whole number from 0 to 2**31 - 1 (when
                 awaited, before any call).
         """
-        try:
-            check_draw(draw)
-        except InvalidInputError as error:
-            return _refused(error)
+        if draw or type(draw) is not int:  # the usual draw, 0, needs no check
+            try:
+                check_draw(draw)
+            except InvalidInputError as error:
+                return _refused(error)
         if ticket is None:
             ticket = current_ticket.get()
         base = draw * DRAW_STRIDE

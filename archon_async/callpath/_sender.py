@@ -305,6 +305,19 @@ class Sender:
         if self.budget is not None:
             self.budget.hit(count)
 
+    def hit_outcomes(
+        self, request: ChatRequest, responses: Sequence[ChatResponse]
+    ) -> list[Outcome]:
+        """Each of ``responses`` (samples of ``request`` all found in the cache) with its
+        `hit_record`: the records looked up here, a call less for each sample of a rerun."""
+        kept, model_type, model = self._hit_records, request.model_type, request.model
+        outcomes: list[Outcome] = []
+        for response in responses:
+            usage = response.usage
+            record = kept.get((model_type, model, usage.input_tokens, usage.output_tokens))
+            outcomes.append((response, record or self.hit_record(request, response)))
+        return outcomes
+
     def hit_record(self, request: ChatRequest, response: ChatResponse | None) -> CallRecord:
         """The record of a cache hit: cost 0, ``cached``, with the tokens ``response`` cost
         when it was drawn as ``saved_*_tokens`` (what sending it again would cost)."""
