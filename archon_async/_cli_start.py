@@ -12,8 +12,8 @@ catches KeyboardInterrupt itself from then on.
 The package's ``__init__`` pauses the garbage collector while it imports; in the command's
 process it stays paused (`hold_collector`) until ``cli.main`` has frozen what the imports
 made and calls `release_collector`. Turned back on at the end of ``__init__``, its first
-collection walked every object the imports had made, to find nothing to free: 16-21 ms of
-CPU, about a twelfth of the command's start-up (bench/RESULTS.md, issue 12).
+collection walked every object the imports had made, finding a few hundred to free: 16-21
+ms of CPU, about a twelfth of the command's start-up (bench/RESULTS.md, issue 12).
 """
 
 from __future__ import annotations

@@ -422,7 +422,7 @@ class CallPath:
             ProviderError: the call failed after its retries (``call_record`` set).
             ConfigError: the provider is not configured.
         """
-        if draw or type(draw) is not int:  # the usual draw, 0, needs no check
+        if type(draw) is not int or draw:  # the usual draw, 0, needs no check
             try:
                 check_draw(draw)
             except InvalidInputError as error:
@@ -465,7 +465,7 @@ class CallPath:
             InvalidInputError: ``draw`` is not a whole number from 0 to 2**31 - 1 (when
                 awaited, before any call).
         """
-        if draw or type(draw) is not int:  # the usual draw, 0, needs no check
+        if type(draw) is not int or draw:  # the usual draw, 0, needs no check
             try:
                 check_draw(draw)
             except InvalidInputError as error:
