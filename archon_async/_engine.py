@@ -51,7 +51,7 @@ from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_me
 from .callpath import Budget, CallPath, ResponseCache
 from .callpath._budget import checked_budget
 from .callpath._callpath import validated_settings
-from .callpath._samples import check_draw
+from .callpath._samples import check_draw, check_seed
 from .core import Scorer
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class Engine:
         ConfigError: the architecture is invalid or needs something that is missing, or
             a budget (``budget`` or the call path's) caps dollars on a model it has no
             price for (`Budget.refuse_unpriced`).
+        InvalidInputError: ``seed`` is not a whole number.
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class Engine:
     ) -> None:
         self.architecture = _as_architecture(architecture, registry)
         self._registry = registry or self.architecture.registry
+        check_seed(seed, "Engine(seed=...)")
         self._seed = seed
         self._scorers: dict[str, Any] = dict(scorers or {})
         self._layers = self._build_layers()
@@ -342,8 +344,8 @@ class Engine:
                 above 0): at temperature 0 a real model answers the same again.
 
         Raises:
-            InvalidInputError: the messages, overrides or ``draw`` are malformed (before any
-                call).
+            InvalidInputError: the messages, overrides, ``seed`` or ``draw`` are malformed
+                (before any call).
             BudgetExceededError: the engine's or the call path's budget has no room for
                 this prompt (before any call: see above); the runs in flight finish.
             LayerFailedGroup: every component of a layer failed.
@@ -351,6 +353,8 @@ class Engine:
         """
         conversation = normalize_messages(messages)
         check_draw(draw)
+        if seed is not None:
+            check_seed(seed, "generate(seed=...)")
         if call_sink.get() is None and (gate := self._run_gate()):
             # A prompt of its own, admitted as a batch admits each of its prompts (whose
             # runs come here admitted, their calls listed in call_sink).

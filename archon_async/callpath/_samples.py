@@ -40,6 +40,7 @@ __all__ = [
     "SAMPLES_FIELD",
     "NRefusals",
     "check_draw",
+    "check_seed",
     "chunk_sizes",
     "most_allowed",
     "numbered",
@@ -65,6 +66,21 @@ DRAW_STRIDE = 1 << 32
 MAX_DRAWS = 1 << 31
 
 
+def check_seed(seed: object, where: str) -> None:
+    """Refuse a seed of random choices that is not a whole number (``where`` names the
+    argument, e.g. ``"Engine(seed=...)"``): a string, a float or a bool was taken as it was
+    and seeded choices by its text, so ``1.0``, ``True`` and ``1`` chose differently.
+
+    Raises:
+        InvalidInputError: ``seed`` is not an int (a bool is not one here).
+    """
+    if type(seed) is not int:
+        raise InvalidInputError(
+            f"{where} takes a whole number, not {type(seed).__name__} {seed!r}: pass an int "
+            "(the same seed and prompt always choose alike)"
+        )
+
+
 def check_draw(draw: object) -> None:
     """Refuse a ``draw`` that is not a whole number from 0 to ``MAX_DRAWS - 1``: what
     `Engine.generate` and `CallPath.complete` / `complete_samples` check before any call.
@@ -80,6 +96,7 @@ def check_draw(draw: object) -> None:
             f"draw must be a whole number from 0 to {MAX_DRAWS - 1}, not {draw!r}: pass an "
             "int (0, the default, is the usual numbering; d > 0 an independent answer)"
         )
+
 
 # How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
 # "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",
