@@ -16,7 +16,7 @@ from ._architecture import Architecture, is_reward_model
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._exceptions import ConfigError
 from ._keys import key_variables
-from ._redact import redacted_url
+from ._redact import MASK, redacted_url
 from ._registry import Registry
 from ._types import ChatRequest
 
@@ -120,6 +120,16 @@ def _check_form(url: str, where: str, spec: ComponentSpec, source: str, place: P
             f"{redacted_url(url)!r} from {where}: give an http:// or https:// URL with a "
             "host, such as "
             "http://127.0.0.1:8000/v1",
+            source=source,
+            location=format_location(("layers", *place)),
+        )
+    if parts.password == MASK:
+        # Sent as it is, *** would fail every call with a 401 (and be retried).
+        raise ConfigError(
+            f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
+            f"{url!r} from {where}, whose password is masked as {MASK} (a file the library "
+            "writes, such as a search's best.json, never holds a password): put the "
+            f"password back in place of {MASK}",
             source=source,
             location=format_location(("layers", *place)),
         )

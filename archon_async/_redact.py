@@ -15,9 +15,11 @@ import re
 import urllib.parse
 from typing import Any
 
-__all__ = ["REDACTED", "redact_secret", "redacted_url", "redacted_urls", "url_secrets"]
+__all__ = ["MASK", "REDACTED", "redact_secret", "redacted_url", "redacted_urls", "url_secrets"]
 
 REDACTED = "[redacted]"
+#: What stands for a URL's password in what we print and write (`redacted_url`).
+MASK = "***"
 #: The shortest run of a key's characters that is redacted wherever it appears.
 MIN_RUN = 8
 # A masked key: visible characters, a mask (***, ..., …), visible characters.
@@ -35,7 +37,7 @@ _MIN_PASSWORD = 4
 def redacted_url(url: str) -> str:
     """``url`` with its password, if any, replaced by ``***`` (for messages and reprs):
     ``http://bob:pw@host/v1`` -> ``http://bob:***@host/v1``."""
-    return _URL_PASSWORD.sub(r"\1:***@", url)
+    return _URL_PASSWORD.sub(rf"\1:{MASK}@", url)
 
 
 def redacted_urls(value: Any) -> Any:

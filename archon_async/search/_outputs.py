@@ -1,6 +1,7 @@
 """What a finished (or stopped) search leaves in its run directory.
 
-``best.json`` (the best architecture as a plain Archon config), ``pareto.json`` and
+``best.json`` (the best architecture as a plain Archon config, a base URL's password as
+``***``), ``pareto.json`` and
 ``pareto.svg`` (score against cost per query), ``report.json`` (what was searched, the
 best, the spend, and in oracle mode the true best, ``regret`` and ``evaluations_to_best``)
 and ``report.html``, a self-contained page: the search curve, the Pareto front, the
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._pricing import usd
+from .._redact import redacted_urls
 from ._record import Evaluation, RunRecord
 from ._report_html import pareto_svg, report_html
 from ._space import Candidate, Space
@@ -54,7 +56,9 @@ def write_outputs(
         best = record.evaluations[chosen]
     candidate = Candidate.from_params(best.params)
     config = space.archon_config(candidate, name=f"itas-best-{best.key}")
-    record.save_json("best.json", config)
+    # A model's URL password is a secret: written as ***, which an engine refuses to run
+    # until it is put back (`check_base_urls`).
+    record.save_json("best.json", redacted_urls(config))
     report["best"] = {k: v for k, v in best.to_json().items() if k != "per_model"}
     report["spend"] = _spend(record, evaluations)
     # Dollars only when every model has a price: a missing price is no $0 anchor.
