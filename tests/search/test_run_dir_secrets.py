@@ -22,15 +22,20 @@ from tests.search._spaces import served_space, write
 PASSWORD = "pw-Run-Dir-0815"
 
 
+def _space_behind_a_password(tmp_path: Path, server: SimulatedServer) -> Path:
+    """A search file of two models served at ``server`` through a URL with a password."""
+    url = server.openai_base_url.replace("http://", f"http://bob:{PASSWORD}@")
+    models = [
+        {"name": n, "model": n, "model_type": "OpenAI_Compatible", "base_url": url}
+        for n in ("alpha", "beta")
+    ]
+    return write(tmp_path, served_space(models, iterations=2))
+
+
 def test_a_password_in_a_model_base_url_stays_out_of_the_run_directory(tmp_path: Path) -> None:
     async def go() -> tuple[dict[str, Any], dict[str, Any], int]:
         async with SimulatedServer(SimulationSettings(request_log=1000)) as server:
-            url = server.openai_base_url.replace("http://", f"http://bob:{PASSWORD}@")
-            models = [
-                {"name": n, "model": n, "model_type": "OpenAI_Compatible", "base_url": url}
-                for n in ("alpha", "beta")
-            ]
-            path = write(tmp_path, served_space(models, iterations=2))
+            path = _space_behind_a_password(tmp_path, server)
             first = await Search(path, run_dir=tmp_path / "run", seed=1).run()
             sent = len(server.request_log())
             again = await Search(path, run_dir=tmp_path / "run", seed=1).run()
@@ -53,12 +58,7 @@ def test_a_password_in_a_model_base_url_stays_out_of_the_run_directory(tmp_path:
 def test_best_json_runs_once_its_masked_password_is_put_back(tmp_path: Path) -> None:
     async def go() -> tuple[str, int, int]:
         async with SimulatedServer(SimulationSettings(request_log=1000)) as server:
-            url = server.openai_base_url.replace("http://", f"http://bob:{PASSWORD}@")
-            models = [
-                {"name": n, "model": n, "model_type": "OpenAI_Compatible", "base_url": url}
-                for n in ("alpha", "beta")
-            ]
-            path = write(tmp_path, served_space(models, iterations=2))
+            path = _space_behind_a_password(tmp_path, server)
             await Search(path, run_dir=tmp_path / "run", seed=1).run()
             best = tmp_path / "run" / "best.json"
             sent = len(server.request_log())
