@@ -69,7 +69,11 @@ def test_ctrl_c_while_a_batch_starts_says_interrupted_and_exits_130(
     tmp_path: Path, how: str, delays: tuple[float, ...]
 ) -> None:
     prompts = tmp_path / "in.jsonl"
-    lines = (orjson.dumps({"id": i, "prompt": f"Question {i}?"}) for i in range(400))
+    # Enough prompts that the batch is still running when the signal comes: the delays
+    # count from when this process reads the import line, which a loaded machine can make
+    # seconds after the command wrote it (400 prompts, ~1 s, ended first under load:
+    # exit status -2, a SIGINT after main() had returned).
+    lines = (orjson.dumps({"id": i, "prompt": f"Question {i}?"}) for i in range(20_000))
     prompts.write_bytes(b"".join(line + b"\n" for line in lines))
     for delay in delays:
         out = tmp_path / f"out-{delay}.jsonl"
