@@ -30,6 +30,7 @@ from ..benchmarks import (
 )
 from ._failures import ProviderOutageError, outage_of
 from ._interval import interval, summary
+from ._race_questions import position_pairs
 from ._record import Evaluation
 from ._space import Candidate, Space
 from ._spend import RunStats, by_model
@@ -229,9 +230,7 @@ class EngineEvaluator:
         architecture on a pass shares its samples, so the comparison stays paired). Never
         a report question."""
         single = len(self.dev) + len(self.final)
-        return await self.score_questions(
-            candidate, [(i % single, i // single) for i in range(start, stop)]
-        )
+        return await self.score_questions(candidate, position_pairs(start, stop, single))
 
     async def score_questions(
         self, candidate: Candidate, pairs: Sequence[tuple[int, int]]

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Schedule", "differing"]
+__all__ = ["Schedule", "differing", "position_pairs"]
 
 
 @dataclass
@@ -105,3 +105,10 @@ def differing(
     questions = sorted(differ) + [q for q in range(schedule.single) if q not in asked]
     skipped = [sum(asked[q]) / len(asked[q]) for q in sorted(asked) if q not in differ]
     return questions, skipped
+
+
+def position_pairs(start: int, stop: int, per_pass: int) -> list[tuple[int, int]]:
+    """The (selection question index, pass) of positions ``start`` to ``stop``: position
+    ``i`` is question ``i % per_pass`` of pass ``i // per_pass``, the numbering every
+    evaluator's ``score_positions`` shares."""
+    return [(i % per_pass, i // per_pass) for i in range(start, stop)]

@@ -17,6 +17,7 @@ from typing import Any
 
 from ._interval import interval, summary
 from ._montecarlo import PairedDraws, draw_answer
+from ._race_questions import position_pairs
 from ._record import Evaluation
 from ._space import Candidate, Space
 from ._truth import Truth
@@ -147,9 +148,7 @@ class SampledEvaluator:
         ``i`` is question ``i % P`` of pass ``i // P``, whose draws are named apart (a new
         answer, as a run in its own cache namespace would give). Never a report question."""
         single = len(self.dev) + len(self.final)
-        return await self.score_questions(
-            candidate, [(i % single, i // single) for i in range(start, stop)]
-        )
+        return await self.score_questions(candidate, position_pairs(start, stop, single))
 
     async def score_questions(
         self, candidate: Candidate, pairs: Sequence[tuple[int, int]]
