@@ -49,7 +49,7 @@ from ._keys import (
 from ._limits import LimiterStatistics, ProviderLimits, estimate_tokens
 from ._logging import get_logger
 from ._registry import Registry
-from ._retry import RetryPolicy, is_out_of_quota, limit_reset_error
+from ._retry import RetryPolicy, is_out_of_quota, limit_reset_error, most_allowed, refuses_n
 from ._streaming import StreamSink, claim_stream_sink, send_for_sink
 from ._types import CallRecord, ChatRequest, ChatResponse
 from .core import Provider
@@ -547,14 +547,29 @@ def _log_attempt(
         )
     elif error is not None and step is not None:
         status = getattr(error, "status_code", None) or type(error).__name__
+        fallback = _n_fallback(request, error, step)
         # ``next`` says what the call does now, ``retry_in_s`` how long it expects to wait
         # for it, whether it sleeps a backoff or waits in the key pool for a cooling key.
-        log.warning(
+        # A refusal of ``n`` is the call path's expected fallback, not a failure: INFO.
+        (log.warning if fallback is None else log.info)(
             "provider_call",
             status=status,
             error=str(error),
-            next=step.next,
+            next=fallback or step.next,
             retry_in_s=None if step.wait_s is None else round(step.wait_s, 3),
             **fields,
         )
     return latency
+
+
+def _n_fallback(request: ChatRequest, error: ProviderError, step: _Step) -> str | None:
+    """What the call path does when a request of several samples (``n`` > 1, which only its
+    `Sender` asks) gives up on a refusal of ``n``: draws them again, in requests of the most
+    the refusal states (``smaller_requests``) or one a sample (``separate_requests``), as
+    `Sender._draw_n` does. None for any other give-up, or a step that is no give-up."""
+    if request.n <= 1 or step.error is not error or not refuses_n(error):
+        return None
+    stated = most_allowed(error)
+    return (
+        "smaller_requests" if stated is not None and 1 < stated < request.n else "separate_requests"
+    )

@@ -5,12 +5,16 @@ can answer well on the next try). Never retried: other 4xx (bad request, refused
 unknown model) and a key out of quota or credit, which cannot succeed by waiting (the
 dispatcher may still move on to another key). Delays back off exponentially from 0.5 s
 to 8 s with jitter, and a provider's Retry-After wins when it gives one (up to a cap).
+A refusal of ``n`` (several samples asked in one request) is told apart here too: the call
+path draws those samples again in smaller requests (`archon_async.callpath._samples`), so
+the dispatcher logs it as that fallback, not as a failure.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +32,14 @@ from ._exceptions import (
     RateLimitResetError,
 )
 
-__all__ = ["RetryPolicy", "is_out_of_quota", "is_retryable", "limit_reset_error"]
+__all__ = [
+    "RetryPolicy",
+    "is_out_of_quota",
+    "is_retryable",
+    "limit_reset_error",
+    "most_allowed",
+    "refuses_n",
+]
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 # 402 Payment Required (DeepSeek, OpenRouter, ...) says it by its status alone.
@@ -68,6 +79,41 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, KeyPoolExhaustedError | CircuitOpenError):
         return False
     return isinstance(error, ProviderConnectionError | MalformedResponseError)
+
+
+# How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
+# "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",
+# llama.cpp's "Only one completion choice is allowed", Gemini's "Multiple candidates is not
+# enabled for this model" (Gemini 3) and "Only one candidate can be specified" (gemini-pro).
+_NAMES_N = re.compile(
+    r"""["']n["']|\bn\b\s*(?:must|=|:|is|should|>|<)"""
+    r"|candidate_?count|number of (?:choices|candidates)|one completion choice"
+    r"|multiple candidates|only one candidate",
+    re.IGNORECASE,
+)
+
+
+# How they state the most a request may ask: "must be at most 3" (Groq, Gemini's
+# candidateCount), OpenAI's "Expected a value <= 10", "between 1 and 4".
+_MOST = re.compile(r"at most (\d+)|<=\s*(\d+)|between 1 and (\d+)", re.IGNORECASE)
+
+
+def refuses_n(error: ProviderError) -> bool:
+    """Whether a failed request was refused for asking several samples at once."""
+    if not isinstance(error, ProviderStatusError):
+        return False
+    # A refusal is a 400 or 422, or what the adapter read as one (llama.cpp's 500).
+    if error.status_code not in (400, 422) and not isinstance(error, BadRequestError):
+        return False
+    return bool(_NAMES_N.search(f"{error} {error.body or ''}"))
+
+
+def most_allowed(error: ProviderError) -> int | None:
+    """The most samples a request may ask for, as a refusal of ``n`` states it, if it does."""
+    found = _MOST.search(f"{error} {getattr(error, 'body', None) or ''}")
+    if found is None:
+        return None
+    return max(int(next(group for group in found.groups() if group is not None)), 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,11 @@ samples) gets the very replies an uninterrupted one got.
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from .._exceptions import BadRequestError, InvalidInputError, ProviderError, ProviderStatusError
+from .._exceptions import InvalidInputError
+from .._retry import most_allowed, refuses_n
 from .._types import CallRecord, ChatRequest, ChatResponse, FailedChoice
 
 __all__ = [
@@ -96,41 +96,6 @@ def check_draw(draw: object) -> None:
             f"draw must be a whole number from 0 to {MAX_DRAWS - 1}, not {draw!r}: pass an "
             "int (0, the default, is the usual numbering; d > 0 an independent answer)"
         )
-
-
-# How providers word a refusal of several choices: OpenAI-style {"param": "n"}, Groq's
-# "'n' : number must be at most 1", Gemini's candidateCount, vLLM's "n must be 1 ...",
-# llama.cpp's "Only one completion choice is allowed", Gemini's "Multiple candidates is not
-# enabled for this model" (Gemini 3) and "Only one candidate can be specified" (gemini-pro).
-_NAMES_N = re.compile(
-    r"""["']n["']|\bn\b\s*(?:must|=|:|is|should|>|<)"""
-    r"|candidate_?count|number of (?:choices|candidates)|one completion choice"
-    r"|multiple candidates|only one candidate",
-    re.IGNORECASE,
-)
-
-
-# How they state the most a request may ask: "must be at most 3" (Groq, Gemini's
-# candidateCount), OpenAI's "Expected a value <= 10", "between 1 and 4".
-_MOST = re.compile(r"at most (\d+)|<=\s*(\d+)|between 1 and (\d+)", re.IGNORECASE)
-
-
-def refuses_n(error: ProviderError) -> bool:
-    """Whether a failed request was refused for asking several samples at once."""
-    if not isinstance(error, ProviderStatusError):
-        return False
-    # A refusal is a 400 or 422, or what the adapter read as one (llama.cpp's 500).
-    if error.status_code not in (400, 422) and not isinstance(error, BadRequestError):
-        return False
-    return bool(_NAMES_N.search(f"{error} {error.body or ''}"))
-
-
-def most_allowed(error: ProviderError) -> int | None:
-    """The most samples a request may ask for, as a refusal of ``n`` states it, if it does."""
-    found = _MOST.search(f"{error} {getattr(error, 'body', None) or ''}")
-    if found is None:
-        return None
-    return max(int(next(group for group in found.groups() if group is not None)), 1)
 
 
 class NRefusals:

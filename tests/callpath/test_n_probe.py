@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from structlog.testing import capture_logs
 
 from archon_async import Architecture, Engine
 from archon_async._batch import run_batch
@@ -59,6 +60,22 @@ async def test_a_refusing_server_is_asked_n_once_in_a_batch(tmp_path: Path) -> N
     summary = stats.summary()
     assert summary["answered"] == PROMPTS and summary["failed"] == 0
     assert summary["requests"] == PROMPTS * 5 + 1 == len(asked)
+
+
+async def test_a_refused_probe_is_logged_as_the_fallback_not_a_warning(tmp_path: Path) -> None:
+    """The refusal of the probe is the call path's expected fallback (one request a
+    sample from then on): an INFO line that says so, no WARNING at all for the batch."""
+    settings = SimulationSettings(request_log=1000, models={"m": ModelSettings(max_n=1)})
+    async with SimulatedServer(settings) as server:
+        engine = Engine(five_samples(), simulate=server.base_url)
+        with capture_logs() as logs:
+            stats = await batch(engine, tmp_path / "out.jsonl")
+    assert stats.summary()["answered"] == PROMPTS
+    assert {entry["log_level"] for entry in logs} <= {"debug", "info"}
+    (probe,) = [entry for entry in logs if entry["event"] == "provider_call" and "next" in entry]
+    assert (probe["status"], probe["next"]) == (400, "separate_requests")
+    (learnt,) = [entry for entry in logs if entry["event"] == "n_refused"]
+    assert (learnt["n"], learnt["most"]) == (5, 1)
 
 
 async def test_once_n_is_taken_the_waiters_go_together_with_n(tmp_path: Path) -> None:

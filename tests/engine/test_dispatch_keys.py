@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -152,3 +154,46 @@ async def test_the_log_says_when_the_call_gives_up(clock: FakeClock) -> None:
         await dispatcher(provider, clock, [K1]).complete(request())
     (entry,) = [entry for entry in logs if entry["event"] == "provider_call"]
     assert entry["next"] == "give_up" and entry["retry_in_s"] is None
+    assert entry["log_level"] == "warning"
+
+
+def refused_n(message: str) -> BadRequestError:
+    return BadRequestError(message, status_code=400)
+
+
+@pytest.mark.parametrize(
+    ("message", "fallback"),
+    [
+        ("'n' : number must be at most 1", "separate_requests"),
+        ("invalid request: n is not supported", "separate_requests"),
+        ("'n' : number must be at most 3", "smaller_requests"),
+    ],
+)
+async def test_a_refusal_of_n_is_logged_as_the_fallback_the_call_path_takes(
+    clock: FakeClock, message: str, fallback: str
+) -> None:
+    # The call path draws the samples again (one a request, or as many as the refusal
+    # allows): an expected fallback, so INFO with what comes next, not WARNING give_up.
+    provider = ScriptedProvider([refused_n(message)])
+    asking = dataclasses.replace(request(), n=5)
+    with capture_logs() as logs, pytest.raises(BadRequestError):
+        await dispatcher(provider, clock, [K1]).complete(asking)
+    (entry,) = [entry for entry in logs if entry["event"] == "provider_call"]
+    assert (entry["log_level"], entry["next"], entry["status"]) == ("info", fallback, 400)
+
+
+@pytest.mark.parametrize(
+    ("n", "message"),
+    [
+        (1, "'n' : number must be at most 1"),  # one sample asked: no fallback left
+        (5, "max_tokens is too large: 9000"),  # several asked, refused for something else
+    ],
+)
+async def test_a_give_up_that_is_no_refusal_of_n_stays_a_warning(
+    clock: FakeClock, n: int, message: str
+) -> None:
+    provider = ScriptedProvider([refused_n(message)])
+    with capture_logs() as logs, pytest.raises(BadRequestError):
+        await dispatcher(provider, clock, [K1]).complete(dataclasses.replace(request(), n=n))
+    (entry,) = [entry for entry in logs if entry["event"] == "provider_call"]
+    assert (entry["log_level"], entry["next"]) == ("warning", "give_up")
