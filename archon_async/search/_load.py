@@ -50,7 +50,7 @@ def load_search_file(path: str | Path) -> tuple[SearchFile, list[ModelRef]]:
             source=source,
             location=f"line {exc.lineno}, column {exc.colno}",
         ) from None
-    return search_file_from_dict(data, source=source, base=Path(path).resolve().parent)
+    return _validated(data, source=source, base=Path(path).resolve().parent)
 
 
 def validation_error(
@@ -109,9 +109,27 @@ def search_file_from_dict(
 ) -> tuple[SearchFile, list[ModelRef]]:
     """Validate a search configuration given as a dict; models are looked up from ``base``.
 
+    Where JSON has an array, Python callers may give any sequence that is not a string (a
+    tuple, a range): ``"model_top_k_choices": (1, 2)`` reads as ``[1, 2]``. A search file
+    is JSON, whose arrays are lists, so `load_search_file` is as strict as before.
+
     Raises:
         ConfigError: as `load_search_file`.
     """
+    return _validated(_lists(data), source=source, base=base)
+
+
+def _lists(value: Any) -> Any:
+    """``value`` with every sequence in it that is not a string made a list (dicts walked)."""
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+        return [_lists(item) for item in value]
+    return value
+
+
+def _validated(data: Any, *, source: str, base: Path | None) -> tuple[SearchFile, list[ModelRef]]:
+    """`search_file_from_dict` for ``data`` as given (JSON's types: a list for an array)."""
     if not isinstance(data, dict):
         raise ConfigError("a search file must be a JSON object", source=source)
     for key in data:
@@ -121,7 +139,7 @@ def search_file_from_dict(
             hint = f"; did you mean {close[0]!r}?" if close else ""
             warnings.warn(
                 ConfigWarning(f"{source}: unknown search key {key!r} is ignored{hint}"),
-                stacklevel=2,
+                stacklevel=3,
             )
     try:
         # Strict, as our section is: "1", true or 1.5 where Archon's code takes a whole
