@@ -101,8 +101,11 @@ def check_required_keys(
 
     Raises:
         ConfigError: naming the first such model_type, its variables and the ways to give
-            a key.
+            a key; or a key of theirs holding a line break or another control character
+            (no HTTP header can carry it), naming its variable and fingerprint.
     """
+    model_types = sorted(set(model_types))
+    _check_header_safe(model_types, key_sets, source)
     missing = keyless_provider(model_types, key_sets)
     if missing is not None:
         model_type, names = missing
@@ -120,6 +123,31 @@ def check_required_keys(
             f"({{{names[0]!r}: ['...']}}); or add --simulate to try it on the simulated "
             "provider, or --base-url URL --model NAME to use your own OpenAI-compatible server",
         )
+
+
+# What an HTTP header value cannot carry (RFC 9110, 5.5: no control character but the tab);
+# aiohttp refuses such a header with a ValueError at send time, past every retry and check.
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_header_safe(model_types: Iterable[str], key_sets: KeySets, source: str | None) -> None:
+    """Refuse a key that no request could carry (a line break inside it: two keys pasted into
+    one variable, a file read whole), naming the variable and the key's fingerprint."""
+    for model_type in model_types:
+        for name in key_variables(model_type):
+            keys = key_sets.get(name, [])
+            for number, key in enumerate(keys, 1):
+                value = key.get_secret_value()
+                if _NOT_IN_A_HEADER.search(value) is None:
+                    continue
+                which = f"key {number} of {len(keys)} of {name}" if len(keys) > 1 else name
+                raise ConfigError(
+                    f"{which} ({fingerprint(value)}, for {model_type}) holds a line break or "
+                    "another control character, which an HTTP header cannot carry: give one "
+                    f"key a variable ({name}, {name}_2, ...) or a list in a JSON key file, "
+                    "each on one line",
+                    source=source,
+                )
 
 
 def keyless_provider(model_types: Iterable[str], key_sets: KeySets) -> tuple[str, list[str]] | None:

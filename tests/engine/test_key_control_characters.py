@@ -1,0 +1,82 @@
+"""A key holding a line break (two keys pasted into one variable, a key file read whole) is
+refused when the engine opens, before any call, naming its variable and never the key. It
+was sent: aiohttp refused the header at send time with a bare ValueError ("Forbidden control
+character detected in headers"), a traceback out of `archon-async run` and a batch that
+crashed without writing a line (found by the new-user test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+from archon_async import ConfigError, Engine
+from tests.cli_process import cli_env, described, run_cli
+from tests.local_http import serving
+
+SECRET = "sk-Secret-0123456789"
+
+
+def config(url: str) -> dict[str, Any]:
+    spec = {"type": "generator", "model": "m", "model_type": "OpenAI_API", "base_url": url}
+    return {"name": "one", "layers": [[spec]]}
+
+
+def counting_server(seen: list[str | None]) -> web.Application:
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response(
+            {
+                "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ([f"{SECRET}\nsk-Other-0123456789"], "OPENAI_API_KEY ("),
+        (["sk-Fine-0123456789", f"{SECRET}\r\x00x"], "key 2 of 2 of OPENAI_API_KEY ("),
+    ],
+)
+async def test_a_key_with_a_control_character_is_refused_before_any_call(
+    keys: list[str], named: str
+) -> None:
+    seen: list[str | None] = []
+    async with serving(counting_server(seen)) as url:
+        engine = Engine(config(url + "/v1"), keys={"OPENAI_API_KEY": keys})
+        with pytest.raises(ConfigError) as caught:
+            await engine.open()
+        await engine.aclose()
+    message = str(caught.value)
+    assert named in message and "holds a line break" in message
+    assert "OPENAI_API_KEY_2" in message  # what to do instead
+    assert SECRET not in message and SECRET not in repr(caught.value)
+    assert seen == []
+
+
+async def test_a_key_with_only_outer_whitespace_is_trimmed_and_sent() -> None:
+    seen: list[str | None] = []
+    async with serving(counting_server(seen)) as url:
+        async with Engine(config(url + "/v1"), keys={"OPENAI_API_KEY": [f"{SECRET}\r\n"]}) as e:
+            assert (await e.generate("hi")).text == "hello"
+    assert seen == [f"Bearer {SECRET}"]
+
+
+async def test_the_command_says_so_without_a_traceback() -> None:
+    seen: list[str | None] = []
+    async with serving(counting_server(seen)) as url:
+        env = cli_env(OPENAI_API_KEY=f"{SECRET}\nsk-Other-0123456789", OPENAI_BASE_URL=url + "/v1")
+        args = ["run", "single_model", "hi", "--model-type", "OpenAI_API", "--model", "m"]
+        done = await anyio.to_thread.run_sync(lambda: run_cli(*args, env=env))
+    assert done.returncode == 1, described(done)
+    assert "holds a line break" in done.stderr and "Traceback" not in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+    assert seen == []
