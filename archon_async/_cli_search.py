@@ -221,6 +221,13 @@ def _resume_line(args: argparse.Namespace, search: Any, report: dict[str, Any]) 
     )
 
 
+#: What an evaluated line says in place of the spend where scores need no call.
+_NO_CALLS = {
+    "oracle": "oracle: exact expected scores, no calls",
+    "sampled": "sampled from the simulated ground truth, no calls",
+}
+
+
 def _spent(spent: dict[str, Any]) -> str:
     return (
         f"spent {spent['calls']:,} calls, {spent['tokens']:,} tokens, {usd_text(spent['dollars'])}"
@@ -232,10 +239,11 @@ def _progress(event: Any) -> None:
     if event.kind == "evaluated":
         planned = data["planned"]
         of = f"/{planned}" if planned < 10**9 else ""
+        # An oracle's and a sampled search's scores come from the ground truth: no calls.
+        spent = _NO_CALLS.get(data.get("mode", "")) or _spent(data["spent"])
         sys.stderr.write(
             f"[{data['evaluated']}{of}] {data['key']}: {data['score']:.2f} "
-            f"(best so far {data['best_key']}: {data['best_objective']:.2f}; "
-            f"{_spent(data['spent'])})\n"
+            f"(best so far {data['best_key']}: {data['best_objective']:.2f}; {spent})\n"
         )
     elif event.kind == "ranking":
         where = f"[ranking {data['done']}/{data['of']}]"

@@ -40,7 +40,8 @@ __all__ = ["SearchEvent", "search_events"]
 class SearchEvent:
     """Something the search did: ``ranking`` (the model ranking started, or one more model
     ranked: its ``name`` as the search file names it, ``model`` the provider's id),
-    ``ranked`` (``names`` and ``order``, the same two ways), ``evaluated``, ``raced``
+    ``ranked`` (``names`` and ``order``, the same two ways), ``evaluated`` (its ``mode``
+    says how it was scored: ``oracle`` and ``sampled`` ones make no call), ``raced``
     (leaders re-evaluated on more questions after a batch), ``final_scored`` (one of the
     final ranking re-scored), ``stopped`` or ``finished``."""
 
@@ -136,6 +137,7 @@ async def _proposals(run: _Run) -> AsyncIterator[SearchEvent]:
         for evaluation in done:
             sent = spending.spent_so_far() if search.callpath is not None else None
             event = _event(evaluation, record, min(limit, len(run.space)), sent)
+            event["mode"] = search.mode  # an oracle's or sampled search's spend: no calls
             yield SearchEvent("evaluated", event)
         spending.save_spent(record)
         run.stop = spending.cap_reached()

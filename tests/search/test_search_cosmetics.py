@@ -218,3 +218,39 @@ def test_a_race_the_share_cut_short_says_so_when_the_search_ends(
         "[racing] stopped at its share: 3,164 calls, 1.00 times the evaluations' "
         "(racing.max_share 1; raise it in the search file to race further)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({}, "oracle: exact expected scores, no calls"),
+        ({"sampled": True}, "sampled from the simulated ground truth, no calls"),
+    ],
+)
+def test_an_oracle_search_says_it_makes_no_calls_rather_than_spent_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict[str, bool], said: str
+) -> None:
+    # Every line read "spent 0 calls, 0 tokens, $0" (the new-user test), as if the
+    # provider had answered nothing yet.
+    path = write(tmp_path, small_space(evaluations=3))
+    search = Search(path, simulate=True, oracle=True, run_dir=tmp_path / "run", **options)
+    evaluated = events_of(search, "evaluated")
+    assert {e.data["mode"] for e in evaluated} == {search.mode}
+    for event in evaluated:
+        _progress(event)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert all(line.endswith(f"; {said})") and "spent" not in line for line in lines), lines
+
+
+def test_a_search_that_calls_still_says_what_it_spent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = {"evaluated": 1, "planned": 2, "key": "m1s1", "score": 50.0, "mode": "simulated"}
+    data |= {"best_key": "m1s1", "best_objective": 50.0}
+    _progress(
+        SearchEvent("evaluated", data | {"spent": {"calls": 1200, "tokens": 9, "dollars": 0.5}})
+    )
+    assert capsys.readouterr().err == (
+        "[1/2] m1s1: 50.00 (best so far m1s1: 50.00; spent 1,200 calls, 9 tokens, $0.500)\n"
+    )
