@@ -111,7 +111,12 @@ def validate_jsonl_input(path: Path) -> int:
             repeat; the message lists each bad line.
     """
     if not path.is_file():
-        raise InvalidInputError(f"{path}: the input file does not exist")
+        # A pipe (`--input <(...)`) cannot be read twice: once to check, once to run.
+        what = "is not a regular file (a folder, a pipe)" if path.exists() else "does not exist"
+        raise InvalidInputError(
+            f"{path}: the input file {what}: give the path of a JSONL file (the command line "
+            "reads prompts from standard input with --input -)"
+        )
     seen: dict[str, int] = {}
     problems: list[str] = []
     bad = 0

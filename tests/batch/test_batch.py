@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,17 @@ def test_input_files_are_checked_before_any_call(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match=words) as info:
             validate_jsonl_input(bad)
         assert "bad.jsonl" in str(info.value)
+
+
+def test_an_input_that_is_not_a_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # A folder or a pipe (`--input <(...)`, read twice: to check, then to run) was said
+    # not to exist.
+    os.mkfifo(tmp_path / "pipe")
+    for name in ("pipe", "."):
+        with pytest.raises(InvalidInputError, match=r"is not a regular file .*--input -"):
+            validate_jsonl_input(tmp_path / name)
+    with pytest.raises(InvalidInputError, match=r"in\.jsonl: the input file does not exist"):
+        validate_jsonl_input(tmp_path / "in.jsonl")
 
 
 async def test_duplicate_ids_in_items_stop_the_batch(tmp_path: Path) -> None:
