@@ -111,7 +111,7 @@ def _estimate(engine: Any, items: Any, output: Path | TextIO, args: argparse.Nam
                 yield item
 
     prompts = list(item_prompts(left()))
-    return print_estimate(engine.architecture, prompts, args, already_answered=skipped)
+    return print_estimate(engine, prompts, args, already_answered=skipped)
 
 
 def _run(args: argparse.Namespace, engine_from_args: Any) -> int:

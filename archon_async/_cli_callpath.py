@@ -13,7 +13,7 @@ import sys
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,9 @@ from .callpath import Budget, RedisLimits, ResponseCache
 from .callpath._budget import unpriced_models
 from .callpath._cache import namespace_problem
 
+if TYPE_CHECKING:
+    from ._engine import Engine
+
 __all__ = [
     "add_callpath_options",
     "add_shared_limits_option",
@@ -35,6 +38,7 @@ __all__ = [
     "check_shared_limits",
     "invoked_as",
     "item_prompts",
+    "known_refusals",
     "print_estimate",
     "rerun_command",
     "shared_limits_from_args",
@@ -194,17 +198,20 @@ def budget_from_args(args: argparse.Namespace) -> Budget | None:
 
 
 def print_estimate(
-    architecture: Architecture,
+    engine: Engine,
     prompts: Iterable[str | Sequence[Mapping[str, str]]],
     args: argparse.Namespace,
     *,
     already_answered: int = 0,
 ) -> int:
-    """Write the estimate of running ``architecture`` on ``prompts`` as JSON on stdout
-    (``already_answered``: prompts of the input the output holds, left out)."""
+    """Write the estimate of running ``engine``'s architecture on ``prompts`` as JSON on
+    stdout (``already_answered``: prompts of the input the output holds, left out), with
+    the refusals of ``n`` its cache file recorded counted as known (`known_refusals`)."""
     from .callpath._estimate import estimate  # only for --estimate
 
-    figures: dict[str, Any] = estimate(architecture, prompts).to_dict()
+    architecture = engine.architecture
+    refusals = known_refusals(engine.callpath.cache)
+    figures: dict[str, Any] = estimate(architecture, prompts, refusals=refusals).to_dict()
     figures["architecture"] = architecture.name
     if already_answered:
         figures["already_answered"] = already_answered
@@ -217,10 +224,22 @@ def print_estimate(
         "n); low: no parse retry, replies of one token (a run spends at least this); "
         "central: replies of 256 tokens (or max_tokens if lower), a typical chat answer; "
         "high: every parse retry, replies of the full max_tokens, every sample paying its "
-        "prompt; provider retries and cache hits not foreseen"
+        "prompt, and where a provider and model are not known to refuse n (recorded in the "
+        "--cache file), one request a sample plus the refused probe, as if it did; "
+        "provider retries and cache hits not foreseen"
     )
     sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def known_refusals(cache: ResponseCache | None) -> dict[tuple[str, str], int]:
+    """The (model_type, model) pairs the cache file recorded as refusing ``n``, with the
+    most samples a request may ask of them: none without a cache file, or before the file
+    exists (an estimate writes nothing). Redis's record is not read: ``--estimate``
+    connects to nothing."""
+    if cache is None or cache.path is None or not cache.path.exists():
+        return {}
+    return cache.refusals()
 
 
 def _caps_reached(figures: Mapping[str, Any], args: argparse.Namespace) -> list[str]:

@@ -118,7 +118,7 @@ def _judge(args: argparse.Namespace) -> int:
     if args.estimate:
         from ._cli_callpath import item_prompts, print_estimate
 
-        return print_estimate(engine.architecture, item_prompts(requests), args)
+        return print_estimate(engine, item_prompts(requests), args)
 
     from ._cli_callpath import stopped_fields
 

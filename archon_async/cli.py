@@ -363,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.estimate:
         from ._cli_callpath import print_estimate
 
-        return print_estimate(engine.architecture, [question], args)
+        return print_estimate(engine, [question], args)
     from ._cli_callpath import budget_overrun
 
     announce_simulated(engine, command="run", chosen=config is not None)

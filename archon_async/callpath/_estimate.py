@@ -22,9 +22,18 @@ or less.
 Calls and requests: a call is one sample (what the trace, budgets and ``--max-calls``
 count); a request is one HTTP request. A generator's or fuser's samples go in requests of
 ``n`` where the provider takes it (its ``max_samples_per_request``, see `_samples`), so the
-default architecture makes 12 calls a prompt in 4 requests; a provider found to refuse
-``n`` during the run makes it more (one request a sample), which the estimate does not
-foresee.
+default architecture makes 12 calls a prompt in 4 requests at the low and central ends.
+Whether a provider and model take ``n`` is learnt by sending it: the first request of
+several samples is the probe (see `_sender`), and a refusal (a 400 naming ``n``) is
+remembered where other runs look (the cache file, Redis). So, for each (model_type, model)
+whose samples could go together:
+
+* known to refuse (``refusals``: what the cache file recorded): every end counts its samples
+  in requests of the most the refusal allowed (one a sample, usually), as the run sends them;
+* not known: the high end counts one request a sample, plus the refused probe (a request and
+  a call, once a run), as a refusing server makes the run send (a batch of 30 prompts of
+  three samples on a server refusing ``n``: 91 requests and 91 calls, the high end said 42
+  and 90 before); the low and central ends count requests of ``n``.
 """
 
 from __future__ import annotations
@@ -133,6 +142,7 @@ def estimate(
     prompts: Iterable[str | Sequence[Mapping[str, str]]],
     *,
     prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+    refusals: Mapping[tuple[str, str], int] | None = None,
 ) -> Estimate:
     """The expected spend of running ``architecture`` once on each prompt (see the module).
 
@@ -140,13 +150,20 @@ def estimate(
         architecture: what will run.
         prompts: each run's prompt: a string or a message list (only its length counts).
         prices: USD per million tokens (input, output) by model.
+        refusals: the (model_type, model) pairs known to refuse ``n``, with the most samples
+            a request may ask of them (`ResponseCache.refusals`); None: none known.
     """
     result = Estimate()
-    most = _samples_per_request(architecture)
+    sizes = _RequestSizes(_samples_per_request(architecture), refusals or {})
     for prompt in prompts:
         chars = len(prompt) if isinstance(prompt, str) else sum(len(m["content"]) for m in prompt)
         result.prompts += 1
-        _add_run(result, architecture, chars // 4 + 10, prices, most)
+        _add_run(result, architecture, chars // 4 + 10, prices, sizes)
+    if result.prompts:
+        for _, model in sizes.probed:  # each refused once, at the high end
+            result.calls[-1] += 1
+            result.requests[-1] += 1
+            result.per_model[model][-1] += 1
     return result
 
 
@@ -165,12 +182,30 @@ def _samples_per_request(architecture: Architecture) -> dict[str, int]:
     return most
 
 
-def _requests(spec: ComponentSpec, calls: int, most: Mapping[str, int]) -> int:
-    """The HTTP requests of a component's ``calls``: a generator's or fuser's samples go in
-    requests of up to ``most`` samples (as `Sender.draw` sends them)."""
-    if spec.type not in ("generator", "fuser") or calls <= 1:
-        return calls
-    return -(-calls // most.get(spec.model_type or "", 1))
+class _RequestSizes:
+    """How many samples a component's requests draw at each end, and the pairs whose
+    refusal of ``n`` the high end foresees (``probed``: one refused probe each)."""
+
+    def __init__(self, most: Mapping[str, int], refusals: Mapping[tuple[str, str], int]):
+        self._most = most
+        self._refusals = refusals
+        self.probed: set[tuple[str, str]] = set()
+
+    def requests(self, spec: ComponentSpec, calls: int, end: int) -> int:
+        """The HTTP requests of a component's ``calls`` at ``end``: a generator's or fuser's
+        samples go in requests of up to the provider's most (as `Sender.draw` sends them),
+        the refusal's most where one is known, one a sample at the high end otherwise."""
+        if spec.type not in ("generator", "fuser") or calls <= 1:
+            return calls
+        pair = (spec.model_type or "", spec.model)
+        most = self._most.get(pair[0], 1)
+        refused = self._refusals.get(pair)
+        if refused is not None:
+            most = min(most, max(refused, 1))
+        elif most > 1 and end == _ENDS - 1:
+            self.probed.add(pair)
+            most = 1  # n is not known to be taken: as if the probe is refused
+        return -(-calls // most)
 
 
 def _reply_tokens(spec: ComponentSpec) -> tuple[float, float, float]:
@@ -184,7 +219,7 @@ def _add_run(
     architecture: Architecture,
     prompt_tokens: int,
     prices: Mapping[str, tuple[float, float]],
-    most: Mapping[str, int],
+    sizes: _RequestSizes,
 ) -> None:
     candidates = 0
     reply = [0.0] * _ENDS  # tokens of one candidate at each end
@@ -196,7 +231,7 @@ def _add_run(
             calls_low, calls_high, reads = _calls(spec, candidates)
             out = _reply_tokens(spec)
             for end, calls in enumerate((calls_low, calls_low, calls_high)):
-                requests = _requests(spec, calls, most)
+                requests = sizes.requests(spec, calls, end)
                 # A request of n samples pays its prompt once; the high end as if n is refused.
                 paying = calls if end == _ENDS - 1 else requests
                 tokens_in = int(paying * (prompt_tokens + reads * reply[end]))

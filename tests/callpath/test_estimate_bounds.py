@@ -45,10 +45,12 @@ def test_a_simulated_run_of_the_default_architecture_spends_within_the_estimate(
         assert low <= value <= high, (name, low, value, high)
     low, high = figures["estimated_cost_usd"]
     assert low <= summary["estimated_cost_usd"] <= high
-    # The high end adds the ranker's 3 parse retries a prompt; this run's rankings parsed.
-    assert figures["calls"] == [summary["calls"], 15 * len(_PROMPTS)]
+    # The high end adds the ranker's 3 parse retries a prompt, and a refused probe of n for
+    # each generator's model (2): this run's rankings parsed, and the simulator took n.
+    assert figures["calls"] == [summary["calls"], 15 * len(_PROMPTS) + 2]
     assert summary["calls"] == 12 * len(_PROMPTS)
-    assert figures["requests"] == [summary["requests"], summary["requests"] + 3 * len(_PROMPTS)]
+    # Requests: 4 a prompt with n; at the high end one a sample, as if n were refused.
+    assert figures["requests"] == [summary["requests"], 15 * len(_PROMPTS) + 2]
 
 
 def test_the_central_figures_lie_between_the_ends_with_replies_as_documented() -> None:

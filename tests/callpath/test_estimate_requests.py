@@ -26,9 +26,11 @@ def test_requests_follow_what_one_request_of_each_provider_may_draw() -> None:
     }
     figures = estimate(Architecture.from_dict(spec), ["q", "r"]).to_dict()
     # Per prompt: OpenAI takes n up to 128 (1 request), Groq none (3), Gemini 8 at most (2),
-    # the fuser's 2 samples in one: 7 requests for 25 samples.
-    assert figures["requests"] == [14, 14]
-    assert figures["samples"] == figures["calls"] == [50, 50]
+    # the fuser's 2 samples in one: 7 requests for 25 samples. At the high end none is
+    # known to take n: one request a sample (25), and a refused probe once for each pair
+    # that could take it (OpenAI's, Gemini's, Together's), a request and a call each.
+    assert figures["requests"] == [14, 2 * 25 + 3]
+    assert figures["samples"] == figures["calls"] == [50, 50 + 3]
 
 
 def test_cli_estimate_of_the_default_architecture_names_requests_and_samples(
@@ -41,9 +43,10 @@ def test_cli_estimate_of_the_default_architecture_names_requests_and_samples(
     )
     assert done.returncode == 0, done.stderr
     figures = orjson.loads(done.stdout)
-    # Two generators of 5 samples (one request of n=5 each), a ranker, a fuser: 4 a prompt,
-    # and at the high end the ranker's 3 parse retries.
-    assert figures["requests"] == [12, 21]
-    assert figures["samples"] == [36, 45] and figures["calls"] == [36, 45]
+    # Two generators of 5 samples (one request of n=5 each), a ranker, a fuser: 4 a prompt;
+    # at the high end the ranker's 3 parse retries, every sample a request of its own (n
+    # not known to be taken) and the refused probe of each generator's model (2).
+    assert figures["requests"] == [12, 3 * 15 + 2]
+    assert figures["samples"] == [36, 47] and figures["calls"] == [36, 47]
     assert "requests: HTTP requests" in figures["note"]
     assert not (tmp_path / "o.jsonl").exists()
