@@ -201,7 +201,16 @@ async def test_progress_is_a_live_line_on_a_terminal_and_log_lines_elsewhere() -
         def isatty(self) -> bool:
             return True
 
-    stats = BatchStats(total=10, answered=3, failed=1, in_flight=2)
+    class StartedLongAgo(BatchStats):
+        """A batch 100 s in, whatever the wall clock: the test's own time (tqdm's import,
+        the two 50 ms windows) took over 0.67 s under load, and the line's "elapsed 00:00,
+        ETA 00:00" then read 00:01 or 00:02 (reproduced at nice 19, load 20)."""
+
+        @property
+        def elapsed_s(self) -> float:
+            return 100.0
+
+    stats = StartedLongAgo(total=10, answered=3, failed=1, in_flight=2)
     terminal = Terminal()
     with anyio.move_on_after(0.05):
         await report_progress(stats, stream=terminal, interval_s=0.01)
@@ -212,9 +221,10 @@ async def test_progress_is_a_live_line_on_a_terminal_and_log_lines_elsewhere() -
     with anyio.move_on_after(0.05):
         await report_progress(stats, stream=plain, interval_s=0.01)
     line = plain.getvalue().splitlines()[-1]
-    # A UTC timestamp first, then the counts, percentage, elapsed time and ETA.
+    # A UTC timestamp first, then the counts, percentage, elapsed time and ETA: 4 of 10
+    # done in 100 s, so the 6 left take 150 s more.
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ progress: 4/10 done \(40%\)", line)
-    assert "elapsed 00:00, ETA 00:00" in line and "1 failed, 2 in flight" in line
+    assert "elapsed 01:40, ETA 02:30" in line and "1 failed, 2 in flight" in line
 
 
 async def test_answers_of_another_architecture_are_not_mixed_in(tmp_path: Path) -> None:
