@@ -193,6 +193,10 @@ def _write(run: _Run, head: dict[str, Any], before: dict[str, Any]) -> dict[str,
     spending = run.search._spending
     if run.race is not None:
         head["racing"] = run.race.spend()
+        if head.get("stopped_by") and "limited" in head["racing"]:
+            # A budget stopped the search, and racing with it: say so, not that the share
+            # did (raising racing.max_share would not race further).
+            head["racing"] |= {"limited": False, "stopped_by": head["stopped_by"]}
     head["wall_time_s"] = spending.elapsed()  # final stages too
     head["sent"] = spending.sent()
     spending.save_outside(run.record, before, run.search.outside)

@@ -2,10 +2,12 @@
 run): the budget, and the command that goes on; not that racing stopped at its share (the
 last line read '[racing] stopped at its share: 0 calls, 0.00 times ... raise it in the
 search file', and report.html 'The share stopped racing before its plan': advice that
-would not race one more pass)."""
+would not race one more pass); report.json's racing says the budget stopped it too, not
+that the share ``limited`` it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.cli_process import run_cli
@@ -30,3 +32,7 @@ def test_a_budget_stop_says_the_budget_not_racings_share(tmp_path: Path) -> None
     page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert "budget: calls (300 of 300 sent)" in page
     assert "The share stopped racing" not in page
+    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert report["stopped_by"] == "budget: calls (300 of 300 sent)"
+    racing = report["racing"]
+    assert racing["limited"] is False and racing["stopped_by"] == report["stopped_by"], racing
