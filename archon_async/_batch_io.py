@@ -98,10 +98,11 @@ def _parse_item_line(line: bytes, where: str) -> BatchItem:
 MAX_REPORTED_LINES = 20
 
 
-def validate_jsonl_input(path: Path) -> int:
+def validate_jsonl_input(path: Path, *, shown_as: str | None = None) -> int:
     """Check a whole prompts file before any call: valid lines, unique ids.
 
-    Every bad line is reported (up to `MAX_REPORTED_LINES`), not only the first.
+    Every bad line is reported (up to `MAX_REPORTED_LINES`), not only the first, under
+    ``shown_as`` (e.g. "standard input", spooled to a temporary file) or else the path.
 
     Returns:
         The number of prompts.
@@ -110,11 +111,12 @@ def validate_jsonl_input(path: Path) -> int:
         InvalidInputError: the file is missing or has no prompt, lines are invalid, or ids
             repeat; the message lists each bad line.
     """
+    name = shown_as or str(path)
     if not path.is_file():
         # A pipe (`--input <(...)`) cannot be read twice: once to check, once to run.
         what = "is not a regular file (a folder, a pipe)" if path.exists() else "does not exist"
         raise InvalidInputError(
-            f"{path}: the input file {what}: give the path of a JSONL file (the command line "
+            f"{name}: the input file {what}: give the path of a JSONL file (the command line "
             "reads prompts from standard input with --input -)"
         )
     seen: dict[str, int] = {}
@@ -124,7 +126,7 @@ def validate_jsonl_input(path: Path) -> int:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            where = f"{path}, line {number}"
+            where = f"{name}, line {number}"
             try:
                 item = _parse_item_line(line, where)
             except InvalidInputError as exc:
@@ -139,13 +141,13 @@ def validate_jsonl_input(path: Path) -> int:
         shown = problems[:MAX_REPORTED_LINES]
         more = f"\n  ... and {bad - len(shown)} more" if bad > len(shown) else ""
         raise InvalidInputError(
-            f"{path}: {bad} bad line{'s' if bad > 1 else ''}, nothing was run:\n  "
+            f"{name}: {bad} bad line{'s' if bad > 1 else ''}, nothing was run:\n  "
             + "\n  ".join(shown)
             + more
         )
     if not seen:
         raise InvalidInputError(
-            f'{path}: the input file has no prompt (expected lines such as {{"id": 1, '
+            f'{name}: the input file has no prompt (expected lines such as {{"id": 1, '
             '"prompt": "..."})'
         )
     return len(seen)

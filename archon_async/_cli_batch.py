@@ -184,7 +184,8 @@ def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]
     for value, flag in ((args.limit, "--limit"), (args.sample, "--sample")):
         if value is not None and value < 1:
             raise InvalidInputError(f"{flag} must be at least 1")
-    total = validate_jsonl_input(args.input)
+    from_stdin = args.input.name.startswith(_STDIN_PREFIX)
+    total = validate_jsonl_input(args.input, shown_as="standard input" if from_stdin else None)
     # The file is read lazily (twice for a sample: once to count, here to pick), so a big
     # input never sits in memory.
     items: Iterable[BatchItem] = iter_jsonl_items(args.input)
@@ -195,7 +196,7 @@ def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]
         total = args.sample
     if args.limit is not None and args.limit < total:
         items, total = itertools.islice(items, args.limit), args.limit
-    name = "stdin" if args.input.name.startswith(_STDIN_PREFIX) else args.input.stem
+    name = "stdin" if from_stdin else args.input.stem
     return items, total, name, None, {}
 
 

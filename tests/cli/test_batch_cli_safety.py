@@ -41,6 +41,25 @@ def test_standard_input_to_standard_output() -> None:
     assert summary["answered"] == 3 and summary["output"] == "-"
 
 
+def test_a_bad_line_of_standard_input_is_named_as_standard_input() -> None:
+    # Standard input is spooled to a temporary file to be checked whole; its bad lines and
+    # an empty input were named by that file's path, which the user never gave.
+    prompts = '{"id": "a", "prompt": "fine"}\n{"prompt": "no id"}\n'
+    done = run_cli(
+        "batch", "configs/single_model.json", "--input", "-", "--output", "-", "--simulate",
+        input=prompts, timeout=120,
+    )  # fmt: skip
+    expect_status(done, 1)
+    assert "standard input: 1 bad line, nothing was run" in done.stderr
+    assert "standard input, line 2: 'id' must be" in done.stderr
+    assert "archon-async-stdin-" not in done.stderr and done.stdout == ""
+    empty = run_cli(
+        "batch", "configs/single_model.json", "--input", "-", "--simulate", input="", timeout=120
+    )
+    expect_status(empty, 1)
+    assert "standard input: the input file has no prompt" in empty.stderr
+
+
 def test_the_input_file_is_never_the_output(tmp_path: Path) -> None:
     prompts = _prompts(tmp_path / "in.jsonl", 3)
     before = prompts.read_bytes()
