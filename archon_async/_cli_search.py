@@ -60,7 +60,11 @@ def add_search_command(commands: Any) -> None:
         "else base_output_directory/STEM, else STEM.search, STEM the file's name)",
     )
     search.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seeds every random choice (default: 0)"
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seeds every random choice (0 to 4294967295; default: 0)",
     )
     search.add_argument(
         "--simulate",

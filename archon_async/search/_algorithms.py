@@ -184,7 +184,9 @@ def optuna_search(kind: str) -> Factory:
 def _sampler(kind: str, seed: int, salt: int) -> Any:
     import optuna
 
-    mixed = seed * 1_000_003 + salt
+    # numpy's legacy seeding, under Optuna's samplers, takes 0 to 2**32 - 1: wrapped, so
+    # that a seed above 4,294 is not refused (those below keep their proposals).
+    mixed = (seed * 1_000_003 + salt) % 2**32
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=mixed, multivariate=True, n_startup_trials=10)
     check_algorithm("gaussian_process")

@@ -36,12 +36,17 @@ __all__ = [
 ]
 
 
+#: The largest seed: numpy's legacy seeding (Optuna's samplers) takes 0 to 2**32 - 1, and
+#: its generators no negative one.
+MAX_SEED = 2**32 - 1
+
+
 class _Arguments(BaseModel):
     """`Search`'s numeric arguments, checked as strictly as the search file's keys."""
 
     model_config = ConfigDict(strict=True)
 
-    seed: int
+    seed: int = Field(ge=0, le=MAX_SEED)
     parallel: int | None = Field(ge=1, le=256)
     evaluations: int | None = Field(ge=1)
 

@@ -52,7 +52,7 @@ class Effects(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # numpy's generators' range
     questions: int = Field(default=200, ge=1, le=100_000)
     skills: dict[str, float] = Field(default_factory=dict)
     skill_low: float = Field(default=0.35, gt=0, lt=1)

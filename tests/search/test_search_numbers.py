@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from archon_async import ConfigError
@@ -78,3 +79,35 @@ def test_a_bad_budget_argument_is_the_arguments_not_the_files(
         Search(path, simulate=True, oracle=True, budget=budget)
     assert str(raised.value).startswith(f"Search(), {said}")
     assert str(path) not in str(raised.value)
+
+
+@pytest.mark.parametrize("seed", [-3, 2**32, 10**23])
+def test_a_seed_out_of_numpys_range_is_refused_before_the_run_directory(
+    tmp_path: Path, seed: int
+) -> None:
+    # A negative seed raised numpy's "expected non-negative integer", and one past 64 bits
+    # orjson's "Integer exceeds 64-bit range", out of a run directory already written.
+    path = write(tmp_path, small_space())
+    with pytest.raises(ConfigError) as raised:
+        Search(path, simulate=True, oracle=True, seed=seed, run_dir=tmp_path / "run")
+    assert str(raised.value).startswith(
+        f"Search(seed={seed!r}): must be a whole number of at least 0 and at most 4294967295"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_simulation_seed_out_of_range_is_named_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, small_space(simulation={"seed": -1}))
+    with pytest.raises(ConfigError, match=r"archon_async\.simulation\.seed: must be a whole"):
+        Search(path, simulate=True, oracle=True)
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "bayesian_optimization"])
+def test_optunas_samplers_take_every_seed_in_range(tmp_path: Path, algorithm: str) -> None:
+    # Any seed above 4,294 was refused by numpy under Optuna's sampler ("Seed must be
+    # between 0 and 2**32 - 1"), a traceback once the run directory was written.
+    path = write(tmp_path, small_space(algorithm=algorithm, evaluations=12, parallel=4))
+    for seed in (5000, 2**32 - 1):
+        report = anyio.run(Search(path, simulate=True, oracle=True, seed=seed,
+                                  run_dir=tmp_path / f"run-{seed}").run)  # fmt: skip
+        assert report["evaluations"] == 12
