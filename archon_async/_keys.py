@@ -36,6 +36,7 @@ __all__ = [
     "KeyPool",
     "KeyPoolStatistics",
     "KeysArgument",
+    "check_header_safe",
     "check_required_keys",
     "env_prefix",
     "fingerprint",
@@ -105,7 +106,7 @@ def check_required_keys(
             (no HTTP header can carry it), naming its variable and fingerprint.
     """
     model_types = sorted(set(model_types))
-    _check_header_safe(model_types, key_sets, source)
+    check_header_safe(model_types, key_sets, source)
     missing = keyless_provider(model_types, key_sets)
     if missing is not None:
         model_type, names = missing
@@ -130,9 +131,13 @@ def check_required_keys(
 _NOT_IN_A_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _check_header_safe(model_types: Iterable[str], key_sets: KeySets, source: str | None) -> None:
-    """Refuse a key that no request could carry (a line break inside it: two keys pasted into
-    one variable, a file read whole), naming the variable and the key's fingerprint."""
+def check_header_safe(model_types: Iterable[str], key_sets: KeySets, source: str | None) -> None:
+    """Refuse a key of ``model_types`` that no request could carry (a line break inside it:
+    two keys pasted into one variable, a file read whole).
+
+    Raises:
+        ConfigError: naming the variable, the key's place among its keys and fingerprint.
+    """
     for model_type in model_types:
         for name in key_variables(model_type):
             keys = key_sets.get(name, [])

@@ -113,12 +113,15 @@ def check_keys(search: Search) -> None:
     before the run directory is written and before any call.
 
     Raises:
-        ConfigError: naming the search file, the provider and how to give a key.
+        ConfigError: naming the search file, the provider and how to give a key; or a key
+            holding a line break (see `check_header_safe`).
     """
-    from .._keys import keyless_provider, load_key_sets
+    from .._keys import check_header_safe, keyless_provider, load_key_sets
 
-    types = {ref.model_type for ref in _refs(search) if ref is not None}
-    missing = keyless_provider(types, load_key_sets(search.keys))
+    types = sorted({ref.model_type for ref in _refs(search) if ref is not None})
+    key_sets = load_key_sets(search.keys)
+    check_header_safe(types, key_sets, str(search.path))
+    missing = keyless_provider(types, key_sets)
     if missing is None:
         return
     # The search's own advice, once each (the engine's names run/batch options).

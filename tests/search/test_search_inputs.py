@@ -315,3 +315,21 @@ def test_the_final_ranking_tells_its_progress(
     assert line.startswith(f"[final ranking 2/5] stage 1: {finals[1]['key']}: ")
     assert "on 40 questions new to the finalists (60 answered in all; dev" in line
 
+
+
+def test_a_key_with_a_line_break_is_said_for_the_search_before_the_run_directory(
+    tmp_path: Path,
+) -> None:
+    # It was said by the first engine to open, after the run directory was written and the
+    # model ranking had started, under the source '<dict>'.
+    secret = "sk-Search-0123456789"
+    keys = tmp_path / "keys.json"
+    keys.write_bytes(orjson.dumps({"TOGETHER_API_KEY": [f"{secret}\nsk-Other-0123456789"]}))
+    path = write(tmp_path, small_space(evaluations=3))
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError) as refused:
+        anyio.run(Search(path, run_dir=run_dir, keys=keys).run)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: TOGETHER_API_KEY (key-") and "line break" in message
+    assert secret not in message
+    assert not (run_dir / "search.json").exists()
