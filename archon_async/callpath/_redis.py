@@ -162,16 +162,26 @@ class RedisLimits:
             ConfigError: the server cannot be reached or refused us; it names the server
                 (never its password) and what to do.
         """
+        from redis.exceptions import AuthenticationError
+
         try:
             await self._client.ping()
+        except AuthenticationError as exc:  # it is there: starting it is not the fix
+            raise self._failed(
+                exc,
+                "refused the URL's credentials",
+                "give the server's password in the URL (redis://:PASSWORD@host:6379/0, or "
+                "redis://USER:PASSWORD@... for an ACL user)",
+            ) from None
         except self._errors as exc:
             raise self._failed(exc, "cannot be reached") from None
 
-    def _failed(self, exc: BaseException, what: str) -> ConfigError:
+    def _failed(
+        self, exc: BaseException, what: str, fix: str = "start redis-server there, or fix the URL"
+    ) -> ConfigError:
         return ConfigError(
             f"the Redis server of the shared limits, {redacted_url(self.url)}, {what} "
-            f"({type(exc).__name__}: {exc}): start redis-server there, or fix the URL "
-            "(--shared-limits / RedisLimits)"
+            f"({type(exc).__name__}: {exc}): {fix} (--shared-limits / RedisLimits)"
         )
 
     async def admit(self, scope: str, kind: str, per_minute: float | None, cost: float) -> None:

@@ -188,3 +188,25 @@ def test_max_cost_on_a_model_with_no_list_price_is_refused_before_any_call(
     assert "--max-calls or --max-total-tokens" in done.stderr and done.stdout == ""
     priced = run_cli("run", "q", "--simulate", "--max-cost", "1")  # the default's models
     assert priced.returncode == 0, priced.stderr
+
+
+@pytest.mark.parametrize("given", ["", ":wrong-Password-1@"])
+async def test_a_redis_server_refusing_the_password_is_not_said_to_be_absent(
+    redis_url: str, given: str
+) -> None:
+    # It read "cannot be reached (AuthenticationError: ...): start redis-server there".
+    import redis
+
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.config_set("requirepass", "right-Password-2")
+    provider = FakeProvider(lambda request: "ok")
+    url = redis_url.replace("redis://", f"redis://{given}")
+    engine = Engine(architecture(provider), shared_limits=RedisLimits(url))
+    with pytest.raises(ConfigError) as raised:
+        async with engine:
+            await engine.generate("q")
+    message = str(raised.value)
+    assert "refused the URL's credentials (AuthenticationError: " in message
+    assert "give the server's password in the URL" in message
+    assert "start redis-server" not in message and "wrong-Password-1" not in message
+    assert provider.requests == []
