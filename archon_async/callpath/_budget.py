@@ -220,11 +220,14 @@ class Budget:
 
     def charge_all(self, records: Iterable[CallRecord]) -> None:
         """Count the calls of a finished prompt (cache hits as hits)."""
+        hits = 0  # counted at once: a cached prompt's 12 hits took the lock 12 times
         for record in records:
             if record.cached:
-                self.hit()
+                hits += 1
             else:
                 self.charge(record)
+        if hits:
+            self.hit(hits)
 
     def hit(self, count: int = 1) -> None:
         """Count ``count`` calls answered from the cache (free)."""
@@ -279,10 +282,12 @@ class Budget:
             held = self._held
         if self.max_calls is not None and spent.calls + held >= self.max_calls:
             return f"the budget of {self.max_calls} calls is spent ({spent.calls} made)"
-        return self._tokens_or_dollars()
+        return self._tokens_or_dollars(spent)
 
-    def _tokens_or_dollars(self) -> str | None:
-        spent = self.spent()
+    def _tokens_or_dollars(self, spent: BudgetSnapshot | None = None) -> str | None:
+        """Which of the tokens and dollars caps ``spent`` (now, if None) reached."""
+        if spent is None:
+            spent = self.spent()
         if self.max_tokens is not None and spent.tokens >= self.max_tokens:
             return f"the budget of {self.max_tokens} tokens is spent ({spent.tokens} used)"
         if self.max_cost_usd is not None and spent.cost_usd >= self.max_cost_usd:
