@@ -40,8 +40,13 @@ __all__ = ["answer_item", "count_of", "describe_error", "is_fatal", "run_batch"]
 
 log = get_logger(__name__)
 
-#: Prompts a batch starts in one loop turn at most (see `_Feed`).
+#: Prompts a batch starts in one loop turn at most by default (``starts_per_turn``; see
+#: `_Feed`): one, so that a batch run inside an asyncio service keeps its loop's lag low.
 STARTS_PER_TURN = 1
+#: The ``batch`` command's default: a process that runs nothing else on its loop trades the
+#: loop's lag for fewer turns a prompt, so less CPU a call (bench/RESULTS.md, "Measure 3,
+#: ninth pass").
+COMMAND_STARTS_PER_TURN = 8
 #: Prompts answered wholly from the response cache that a worker may follow at once with
 #: its next, in the same loop turn, beyond those starts (see `_Feed.take_after_hits`).
 HITS_PER_TURN = 8
@@ -63,6 +68,7 @@ async def run_batch(
     unique_ids: bool = False,
     budget: Budget | None = None,
     on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    starts_per_turn: int = STARTS_PER_TURN,
 ) -> BatchStats:
     """Answer every item, appending one line per finished prompt to ``output``.
 
@@ -90,6 +96,10 @@ async def run_batch(
             does; benchmark ids are unique), so the batch keeps no set of the ids it has
             seen and its memory does not grow with the batch.
         budget: caps on what this batch spends (checked before each prompt starts).
+        starts_per_turn: prompts started in one event-loop turn at most. More starts a turn
+            take fewer turns a prompt, so less CPU a call, and make longer turns: the lag
+            of everything else on the loop grows (bench/RESULTS.md, "Measure 3, ninth
+            pass").
 
     Raises:
         InvalidInputError: bad arguments, an id repeats among the items, the output holds
@@ -103,7 +113,7 @@ async def run_batch(
             path's: see `Budget`) stopped it; a `BatchStoppedError` and a
             `BudgetExceededError`, whose ``budget`` is the one that ran out.
     """
-    check_batch_arguments(concurrency, budget)
+    check_batch_arguments(concurrency, budget, starts_per_turn)
     if prompt_attempts < 1:
         raise InvalidInputError("prompt_attempts must be at least 1")
     fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
@@ -132,7 +142,7 @@ async def run_batch(
                 pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
                 worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
                 worker.on_answer, worker.budget, worker.gate = on_answer, budget, gate
-                feed = _Feed(pending, STARTS_PER_TURN, HITS_PER_TURN)
+                feed = _Feed(pending, starts_per_turn, HITS_PER_TURN)
                 await _run_workers(worker, feed, concurrency, reporter)
         finally:
             if reporter is not None:
@@ -436,20 +446,26 @@ class _Worker:
         return bool(made) and all(call.cached for call in made)
 
 
-def check_batch_arguments(concurrency: object, budget: object) -> None:
-    """Refuse a batch's ``concurrency`` that is not a whole number of at least 1 (a bool,
-    a float or a string included) and a ``budget`` that is not a `Budget` or None, before
-    any prompt starts.
+def check_batch_arguments(
+    concurrency: object, budget: object, starts_per_turn: object = STARTS_PER_TURN
+) -> None:
+    """Refuse a batch's ``concurrency`` or ``starts_per_turn`` that is not a whole number
+    of at least 1 (a bool, a float or a string included) and a ``budget`` that is not a
+    `Budget` or None, before any prompt starts.
 
     Raises:
         InvalidInputError: naming the argument and what to pass.
     """
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidInputError(
-            f"concurrency must be a whole number of at least 1 (prompts in flight at once), "
-            f"not {concurrency!r}"
-        )
+    _check_count(concurrency, "concurrency", "prompts in flight at once")
+    _check_count(starts_per_turn, "starts_per_turn", "prompts started in one loop turn")
     checked_budget(budget, "the batch's budget=")
+
+
+def _check_count(value: object, name: str, meaning: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            f"{name} must be a whole number of at least 1 ({meaning}), not {value!r}"
+        )
 
 
 def budget_cause(exc: BaseException) -> BudgetExceededError | None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._batch import check_batch_arguments, run_batch
+from ._batch import STARTS_PER_TURN, check_batch_arguments, run_batch
 from ._batch_io import BatchItem, _item_from_record, iter_jsonl_items, validate_jsonl_input
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ async def run_batch_iter(
     retry_errors: bool = True,
     progress: TextIO | None = None,
     budget: Budget | None = None,
+    starts_per_turn: int = STARTS_PER_TURN,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Run a batch and yield each answer (or error) line once it is in ``output``.
 
@@ -47,6 +48,7 @@ async def run_batch_iter(
         retry_errors: on resume, run again the prompts whose line is an error.
         progress: a stream to show progress on (none by default: a library prints nothing).
         budget: caps on what this batch spends, checked before each prompt starts.
+        starts_per_turn: prompts started in one event-loop turn at most (see `run_batch`).
 
     Raises:
         InvalidInputError: an item is malformed, ids repeat, or the output is unusable.
@@ -54,7 +56,7 @@ async def run_batch_iter(
         BatchBudgetExceededError: a budget (the engine's or its call path's) stopped it;
             also a `BudgetExceededError` (see `run_batch`).
     """
-    check_batch_arguments(concurrency, budget)  # before the queue is sized by it
+    check_batch_arguments(concurrency, budget, starts_per_turn)  # before the queue is sized
     if isinstance(items, str | Path):
         path = Path(items)
         total = validate_jsonl_input(path)
@@ -80,6 +82,7 @@ async def run_batch_iter(
                 unique_ids=unique,
                 budget=budget,
                 on_answer=lines.put,
+                starts_per_turn=starts_per_turn,
             )
         except Exception:
             await lines.put(_DONE)  # the consumer stops reading, then sees the error

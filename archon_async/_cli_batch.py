@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._batch import run_batch
+from ._batch import COMMAND_STARTS_PER_TURN, run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
 from ._cli_common import (
     TERMINATED,
@@ -63,6 +63,13 @@ def add_batch_command(commands: Any) -> None:
     batch.add_argument("--sample", type=int, help="a random sample of N prompts (see --seed)")
     batch.add_argument(
         "--concurrency", type=positive_int, default=64, help="prompts in flight at once"
+    )
+    batch.add_argument(
+        "--starts-per-turn",
+        type=positive_int,
+        default=COMMAND_STARTS_PER_TURN,
+        help="prompts started in one event-loop turn at most (default: %(default)s; 1 keeps "
+        "the loop's lag lowest, more take less CPU a call)",
     )
     batch.add_argument(
         "--no-retry-errors",
@@ -147,6 +154,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
             retry_errors=not args.no_retry_errors,
             stats=stats,
             unique_ids=True,  # checked with the input file, or unique in the benchmark
+            starts_per_turn=args.starts_per_turn,
         )
 
     # A stopped batch (Ctrl-C, a kill, a failure every prompt would meet) still says what it

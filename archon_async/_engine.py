@@ -545,6 +545,7 @@ class Engine:
         retry_errors: bool = True,
         progress: TextIO | None = None,
         budget: Budget | None = None,
+        starts_per_turn: int = 1,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Answer many prompts, streaming each answer line as it is written to ``output``.
 
@@ -558,6 +559,13 @@ class Engine:
         its share fits, those in flight finish, and `BatchBudgetExceededError` says so; a
         rerun with a new budget goes on.
 
+        ``starts_per_turn`` is how many prompts may start in one turn of the event loop.
+        The default, 1, keeps the loop's lag low for whatever else runs on it (an asyncio
+        service); a process that runs only the batch may pass more, as the ``batch``
+        command does (8): fewer loop turns a prompt, up to a third less client CPU a call,
+        and 3-4x the loop's lag under a saturated batch (bench/RESULTS.md, "Measure 3,
+        ninth pass").
+
         Raises:
             InvalidInputError: bad items (every bad one named) or an unusable output.
             BatchStoppedError: a failure every prompt would meet stopped the batch.
@@ -568,7 +576,7 @@ class Engine:
         from ._batch import check_batch_arguments
         from ._batch_api import run_batch_iter
 
-        check_batch_arguments(concurrency, budget)
+        check_batch_arguments(concurrency, budget, starts_per_turn)
         if budget is not None:
             budget.refuse_unpriced(self.architecture, "Engine.batch(budget=...)")
         return run_batch_iter(
@@ -579,6 +587,7 @@ class Engine:
             retry_errors=retry_errors,
             progress=progress,
             budget=budget,
+            starts_per_turn=starts_per_turn,
         )
 
 

@@ -160,7 +160,9 @@ def _dispatch(rows: list[dict[str, Any]]) -> str:
     return (
         "## 3. Dispatch overhead: single calls, L = 0\n\n"
         "Single-call architecture (configs/single_model.json) for the engine; one request per "
-        "call for the others. 64 calls in flight on a pool of 64, after 200 warm-up calls.\n\n"
+        "call for the others. 64 calls in flight on a pool of 64, after 200 warm-up calls. "
+        "The engine row is `run_batch` with the `archon-async batch` command's starts a loop "
+        "turn; the Python API's default, one, is the row below it.\n\n"
         f"{table}\n\nTarget: engine CPU per call at most 3x bare aiohttp: "
         f"{_f(ratio)}x, {_verdict(ratio <= 3)}."
     )

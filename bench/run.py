@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from archon_async._batch import COMMAND_STARTS_PER_TURN
 from bench import _report
 from bench._common import (
     ARCHON_AI_PYTHON,
@@ -180,7 +181,9 @@ def measure_batch(sizes: Sizes) -> dict[str, Any]:
 def measure_dispatch(sizes: Sizes) -> list[dict[str, Any]]:
     """(3) Single calls at L = 0: CPU per call."""
     clients = {
-        "engine": ["engine"],
+        # `archon-async batch` starts several prompts a loop turn; the Python API, one.
+        "engine": ["engine", "--starts-per-turn", str(COMMAND_STARTS_PER_TURN)],
+        "engine, 1 start a turn (Python default)": ["engine"],
         "httpx.AsyncClient (default transport)": ["httpx_raw"],
         "httpx.AsyncClient (aiohttp transport)": ["httpx_raw", "--transport", "aiohttp"],
         "bare aiohttp": ["aiohttp_raw"],

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from archon_async import Engine
-from archon_async._batch import run_batch
+from archon_async._batch import STARTS_PER_TURN, run_batch
 from archon_async._batch_io import BatchItem
 from bench._common import CALLS_PER_PROMPT, Phase, load_shape_config, settle_heap, write_result
 from bench.clients._raw import base_parser
@@ -68,6 +68,12 @@ async def main() -> None:
     parser.add_argument("--rpm", type=float, default=None)
     parser.add_argument("--lag", action="store_true")
     parser.add_argument("--log-level", default="WARNING", help="structlog level kept")
+    parser.add_argument(
+        "--starts-per-turn",
+        type=int,
+        default=STARTS_PER_TURN,
+        help="the batch's starts a loop turn (default: the Python API's)",
+    )
     args = parser.parse_args()
     # An application configures logging; unconfigured structlog prints every debug line
     # (one per provider call) to stdout, which a benchmark should not pay for.
@@ -84,7 +90,11 @@ async def main() -> None:
         keys={"OPENAI_API_KEY": ["sim-key"]},
         providers={"OpenAI_API": provider},
     )
-    extra: dict[str, Any] = {"client": "engine", "inflight": args.inflight}
+    extra: dict[str, Any] = {
+        "client": "engine",
+        "inflight": args.inflight,
+        "starts_per_turn": args.starts_per_turn,
+    }
     async with engine:
         await asyncio.gather(*(engine.generate("warm-up") for _ in range(args.warmup)))
         settle_heap()
@@ -114,6 +124,7 @@ async def main() -> None:
                         concurrency=args.workers,
                         progress=quiet,
                         unique_ids=True,  # as the CLI, whose input file is checked first
+                        starts_per_turn=args.starts_per_turn,
                     )
         extra |= monitor.stop()
     summary = stats.summary()

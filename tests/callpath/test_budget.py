@@ -127,7 +127,10 @@ async def test_a_batch_stops_on_its_budget_and_resumes_with_a_larger_one(tmp_pat
     assert sorted(line["id"] for line in lines(out)) == sorted(f"q{i}" for i in range(10))
 
 
-async def test_prompts_in_flight_finish_when_the_budget_runs_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("starts_per_turn", [1, 8])
+async def test_prompts_in_flight_finish_when_the_budget_runs_out(
+    tmp_path: Path, starts_per_turn: int
+) -> None:
     gate = anyio.Event()
 
     async def held(request: ChatRequest) -> str:
@@ -142,10 +145,11 @@ async def test_prompts_in_flight_finish_when_the_budget_runs_out(tmp_path: Path)
     with pytest.raises(BatchStoppedError):
         await run_batch(
             Engine(architecture(provider)), items(20), out, total=20, concurrency=8,
-            progress=io.StringIO(), budget=budget,
+            progress=io.StringIO(), budget=budget, starts_per_turn=starts_per_turn,
         )
     # Four prompts of one call fit in the cap and ran at once, held until all four were in
-    # flight; no fifth started beside them, though 8 workers were free: no overshoot.
+    # flight; no fifth started beside them, though 8 workers were free (and, with 8 starts
+    # a turn, could all start in one turn): no overshoot.
     assert len(lines(out)) == 4 and budget.spent().calls == 4 and provider.max_in_flight == 4
 
 
