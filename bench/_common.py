@@ -294,6 +294,17 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def ratio_line(name: str, values: Sequence[float], bases: Sequence[float]) -> str:
+    """A variant's median and runs, and the median of its ratios to ``bases`` (a
+    baseline's runs, taken round by round with the variant's)."""
+    ratios = [value / base for value, base in zip(values, bases, strict=True)]
+    return (
+        f"  {name:>8}: median {statistics.median(values):6.1f} "
+        f"({', '.join(f'{v:.0f}' for v in values)}); ratio median "
+        f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+
+
 def python_version() -> str:
     """This interpreter's version."""
     return sys.version.split()[0]

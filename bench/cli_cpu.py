@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench._common import ROOT, VENV_PYTHON, server
+from bench._common import ROOT, VENV_PYTHON, ratio_line, server
 
 
 def _cpu_s(command: list[str], env: dict[str, str]) -> float:
@@ -79,19 +78,14 @@ def main(options: argparse.Namespace) -> None:
                     spent[name][size] = _cpu_s(cli, env)
             between = options.big - options.small
             for name, by_size in spent.items():
-                per_call[name].append((by_size["big"] - by_size["small"]) / between)
+                per_call[name].append((by_size["big"] - by_size["small"]) / between * 1e6)
             load.append(os.getloadavg()[0])
             print(f"round {round_ + 1} done, load {load[-1]:.1f}", flush=True)
     loads = ", ".join(f"{each:.1f}" for each in load)
     print(f"load average: {loads}; python {sys.version.split()[0]}")
     print(f"us of CPU a call beyond start-up ({options.big} prompts less {options.small})")
     for name, values in per_call.items():
-        ratios = [value / base for value, base in zip(values, per_call["aiohttp"], strict=True)]
-        print(
-            f"  {name:>8}: median {statistics.median(values) * 1e6:6.1f} "
-            f"({', '.join(f'{v * 1e6:.0f}' for v in values)}); ratio median "
-            f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)})"
-        )
+        print(ratio_line(name, values, per_call["aiohttp"]))
 
 
 if __name__ == "__main__":

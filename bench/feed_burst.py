@@ -18,7 +18,7 @@ import os
 import statistics
 from typing import Any
 
-from bench._common import run_client, server
+from bench._common import ratio_line, run_client, server
 
 MEASURE_3 = ["--shape", "single", "--n", "5000", "--inflight", "64", "--workers", "64"]
 MEASURE_6 = ["--shape", "single", "--n", "10000", "--lag", "--inflight", "256", "--workers", "128"]
@@ -61,12 +61,7 @@ def main(options: argparse.Namespace) -> None:
     print(f"load average: {', '.join(f'{each:.1f}' for each in load)}")
     print("measure 3 (L = 0), us of CPU a call; ratio: per-round pairs against bare aiohttp")
     for name, values in cpu.items():
-        ratios = [value / base for value, base in zip(values, cpu["aiohttp"], strict=True)]
-        print(
-            f"  {name:>8}: median {statistics.median(values):6.1f} "
-            f"({', '.join(f'{v:.0f}' for v in values)}); ratio median "
-            f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)})"
-        )
+        print(ratio_line(name, values, cpu["aiohttp"]))
     if options.skip_lag:
         return
     print("measure 6 (L = 20 ms, 128 prompts in flight): loop lag ms, CPU us a call, wall s")
