@@ -143,7 +143,10 @@ async def run_batch(
                 worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
                 worker.on_answer, worker.budget, worker.gate = on_answer, budget, gate
                 feed = _Feed(pending, starts_per_turn, HITS_PER_TURN)
-                await _run_workers(worker, feed, concurrency, reporter)
+                # No more workers than prompts (a task each): --concurrency 1000000 on 3
+                # prompts made a million tasks, 4.7 GB and minutes of a starved loop.
+                workers = min(concurrency, total) if total > 0 else concurrency
+                await _run_workers(worker, feed, workers, reporter)
         finally:
             if reporter is not None:
                 reporter.close()  # the final state, even when interrupted

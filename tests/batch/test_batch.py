@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -74,6 +75,22 @@ async def test_every_prompt_ends_as_one_line_and_concurrency_is_bounded(tmp_path
     assert provider.max_in_flight <= 8
     assert stats.answered == 200 and stats.failed == 0
     assert stats.summary()["per_model"]["m"]["calls"] == 200
+
+
+async def test_a_concurrency_above_the_prompts_starts_a_worker_a_prompt(tmp_path: Path) -> None:
+    # --concurrency 1000000 on 3 prompts made a task per unit: 4.7 GB and 8 minutes.
+    tasks_seen: list[int] = []
+
+    async def reply(request: ChatRequest) -> str:
+        tasks_seen.append(len(asyncio.all_tasks()))
+        return "answer to " + last_user(request)
+
+    out = tmp_path / "answers.jsonl"
+    stats = await run(engine_for(FakeProvider(reply)), items(3), out, concurrency=200_000)
+    assert stats.answered == 3 and sorted(line["id"] for line in read_lines(out)) == [
+        "q0", "q1", "q2",
+    ]  # fmt: skip
+    assert max(tasks_seen) < 50
 
 
 async def test_failures_are_recorded_not_lost_and_retried_on_resume(tmp_path: Path) -> None:
