@@ -271,9 +271,11 @@ def _progress(event: Any) -> None:
         if fresh < answered:
             on = f"{plural(fresh, 'question')} new to the finalists"
             dev = f"{answered:,} answered in all; {dev}"
+        # Counted among those racing in the stage: the plan's count over every stage
+        # ("done" of "of") overstates a race the share or the halving cuts.
         sys.stderr.write(
-            f"[final ranking {data['done']}/{data['of']}] stage {data['stage']}: "
-            f"{data['key']}: {data['score']:.2f} on {on} ({dev})\n"
+            f"[final ranking: stage {data['stage']}, finalist {data['place']} of "
+            f"{data['racing']}] {data['key']}: {data['score']:.2f} on {on} ({dev})\n"
         )
     elif event.kind == "ranked":
         sys.stderr.write(f"[ranking] {', '.join(data['names'])}\n")
@@ -284,8 +286,8 @@ def _progress(event: Any) -> None:
         and (data.get("racing") or {}).get("limited")
         and not data.get("stopped_by")
     ):
-        # The final ranking's count ("[final ranking 2/8]") is its plan: say why it ended
-        # before, rather than leave a count that stops short. A budget stop has said why
+        # The race ended before its plan's last stage: say why, rather than leave the
+        # reader to wonder why it stopped there. A budget stop has said why
         # already ("[stopped] budget: ..."): raising the share would not race further.
         racing = data["racing"]
         sys.stderr.write(

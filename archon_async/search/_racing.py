@@ -366,7 +366,9 @@ class Race:
         position after the dev questions. Yields,
         as each finalist is scored at a stage, ``key``, ``stage``,
         ``score`` (on the window), ``questions`` (positions answered), ``dev_score``,
-        ``done`` and ``of`` (scorings planned); then `final_ranking` holds the result."""
+        ``done`` and ``of`` (scorings planned, over every stage), ``place`` and ``racing``
+        (it is the ``place``-th of the ``racing`` finalists of its stage); then
+        `final_ranking` holds the result."""
         every = list(self.record.evaluations.values())
         survivors = self.choose_finalists(count)
         order = self._final_order(survivors)
@@ -374,7 +376,7 @@ class Race:
         reached: dict[str, int] = {}
         steps = self._steps(every, survivors, order)
         for stage, (survivors, level) in enumerate(steps, 1):
-            for evaluation in survivors:
+            for place, evaluation in enumerate(survivors, 1):
                 await self.top_up(evaluation, level, final=True)
                 reached[evaluation.key] = stage
                 done += 1
@@ -387,6 +389,8 @@ class Race:
                     "stage": stage,
                     "done": done,
                     "of": max(of, done),
+                    "place": place,
+                    "racing": len(survivors),
                 }
             for evaluation in survivors:
                 self.stage_objectives.setdefault(evaluation.key, []).append(

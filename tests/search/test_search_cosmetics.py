@@ -97,6 +97,7 @@ def test_a_final_ranking_line_says_which_questions_its_score_is_on(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     progress = {"key": "m2s1", "dev_score": 75.0, "stage": 1, "done": 1, "of": 6}
+    progress |= {"place": 1, "racing": 4}
     _progress(
         SearchEvent(
             "final_scored", progress | {"score": 83.3333, "fresh_questions": 30, "questions": 42}
@@ -109,10 +110,13 @@ def test_a_final_ranking_line_says_which_questions_its_score_is_on(
     )
     first, second = capsys.readouterr().err.splitlines()
     assert first == (
-        "[final ranking 1/6] stage 1: m2s1: 83.33 on 30 questions new to the finalists "
+        "[final ranking: stage 1, finalist 1 of 4] m2s1: 83.33 on 30 questions new to the "
+        "finalists "
         "(42 answered in all; dev 75.00)"
     )
-    assert second == "[final ranking 1/6] stage 1: m2s1: 80.00 on 1 selection question (dev 75.00)"
+    assert second == (
+        "[final ranking: stage 1, finalist 1 of 4] m2s1: 80.00 on 1 selection question (dev 75.00)"
+    )
 
 
 def test_a_missing_key_is_told_once_in_the_searchs_own_terms(keyless_refusal: Refusal) -> None:
@@ -208,8 +212,8 @@ def test_search_help_names_the_choices_the_defaults_and_what_each_budget_caps() 
 def test_a_race_the_share_cut_short_says_so_when_the_search_ends(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # The final ranking's lines count its plan ("[final ranking 2/8]"): when racing's share
-    # ends it before, the last line says why (it used to end at 2/8 without a word).
+    # When racing's share ends the final ranking before its plan's last stage, the last
+    # line says why (it used to end there without a word).
     racing = {"calls": 3164, "share": 1.0, "max_share": 1.0, "limited": True}
     _progress(SearchEvent("finished", {"racing": racing, "evaluations": 2}))
     _progress(SearchEvent("finished", {"racing": racing | {"limited": False}}))

@@ -74,7 +74,10 @@ def test_too_many_top_models_names_the_choice() -> None:
 
 
 def test_an_unknown_top_level_key_is_one_plain_warning_line(tmp_path: Path) -> None:
-    path = write(tmp_path, small_space() | {"random_search_iteration": 3})
+    # Few questions: the estimate of the whole benchmark's default sets (791 dev questions)
+    # took over the command's 240 s at load 36, for a test of one warning line.
+    space = small_space(dev_questions=10, held_out_questions=5, report_questions=5)
+    path = write(tmp_path, space | {"random_search_iteration": 3})
     done = run_cli("search", str(path), "--simulate", "--estimate")
     assert done.returncode == 0, done.stderr
     assert (
@@ -300,6 +303,8 @@ def test_the_final_ranking_tells_its_progress(
         (5, 5, 2),
     ]
     assert [e["questions"] for e in finals] == [60, 60, 60, 120, 120]
+    # Each among those racing in its stage (the plan's 5 scorings are no finalists' count).
+    assert [(e["place"], e["racing"]) for e in finals] == [(1, 3), (2, 3), (3, 3), (1, 2), (2, 2)]
     assert kinds.index("final_scored") > max(i for i, k in enumerate(kinds) if k == "evaluated")
     assert kinds[-1] == "finished"
     ranking = {entry["key"]: entry for entry in search.result["final_ranking"]}  # type: ignore[index]
@@ -312,9 +317,8 @@ def test_the_final_ranking_tells_its_progress(
 
     _progress(SearchEvent("final_scored", finals[1]))
     line = capsys.readouterr().err
-    assert line.startswith(f"[final ranking 2/5] stage 1: {finals[1]['key']}: ")
+    assert line.startswith(f"[final ranking: stage 1, finalist 2 of 3] {finals[1]['key']}: ")
     assert "on 40 questions new to the finalists (60 answered in all; dev" in line
-
 
 
 def test_a_key_with_a_line_break_is_said_for_the_search_before_the_run_directory(
