@@ -51,7 +51,7 @@ def _space_file(args: argparse.Namespace, root: Path) -> Path:
         "held_out_questions": args.final,
         "report_questions": args.report,
         "parallel": args.parallel,
-        "algorithm": "random_search",
+        "algorithm": args.algorithm,
     }
     racing: dict[str, Any] = {}
     if args.max_share is not None:
@@ -105,6 +105,8 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         "cache_hits": report["sent"]["cache_hits"],
         "estimate_calls": estimate["calls"]["expected"],
         "estimate_low_high": [estimate["calls"]["low"], estimate["calls"]["high"]],
+        "estimate_paths": (estimate.get("paths") or {}).get("calls"),
+        "estimate_race_calls": (estimate.get("racing") or {}).get("calls"),
         "racing_questions": sum(len(v) for v in racing.values()),
         "final_questions": max((e["questions"] for e in final), default=0),
         "race_calls": race[0],
@@ -164,6 +166,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--space", choices=("small", "example"), default="small")
+    parser.add_argument("--algorithm", default="random_search", help="the search algorithm")
     parser.add_argument("--evaluations", type=int, default=16)
     parser.add_argument("--dev", type=int, default=20)
     parser.add_argument("--final", type=int, default=20)
