@@ -199,7 +199,7 @@ def test_search_help_names_the_choices_the_defaults_and_what_each_budget_caps() 
     text = " ".join(done.stdout.split())
     assert all(name in text for name in ALGORITHMS)  # every algorithm a file may name
     assert "archon-async batch --list-benchmarks" in text
-    assert "seeds every random choice (default: 0)" in text
+    assert "seeds every random choice (0 to 4294967295; default: 0)" in text
     assert "(default: the file's archon_async.parallel, 4)" in text
     # The calls are a hard cap over every run (not "stop starting evaluations"), and the
     # units are said: dollars, seconds.
