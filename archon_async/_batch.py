@@ -80,7 +80,8 @@ async def run_batch(
 
     Args:
         engine: an open or closed engine (opened here if needed).
-        items: the prompts, read lazily.
+        items: the prompts, read lazily. A bad item, or the iterable's own error, stops
+            the batch there: the prompts in flight finish, then that error is raised.
         output: the JSONL answers file, or an open text stream (no resume then).
         total: how many items there are (for progress).
         concurrency: prompts in flight at once.
@@ -153,6 +154,9 @@ async def run_batch(
             if opened_here:
                 await engine.aclose()
     log.info("batch_finished", **{k: v for k, v in stats.summary().items() if k != "per_model"})
+    if stop.input_error is not None:
+        stop.input_error.add_note(_input_stop_note(stats, output))
+        raise stop.input_error
     if stop.reason is not None:
         raise _stopped(stop, stats, output, gate)
     return stats
@@ -175,6 +179,16 @@ async def _run_workers(
 def count_of(number: int, noun: str) -> str:
     """``"1 prompt"``, ``"3 prompts"``."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _input_stop_note(stats: BatchStats, output: Path | TextIO) -> str:
+    """What a batch stopped by a bad item did: the prompts before it are kept."""
+    where = output if isinstance(output, Path) else "the output"
+    return (
+        f"the batch stopped at this item: it answered {count_of(stats.answered, 'prompt')} "
+        f"and recorded {count_of(stats.failed, 'failure')} in {where} (the prompts in flight "
+        "finished); fix the input and run it again: finished prompts are not asked again"
+    )
 
 
 def _stopped(
@@ -227,11 +241,12 @@ def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str, bool], set[
 class _Stop:
     """Set by the first failure that every later prompt would meet too, or a budget."""
 
-    __slots__ = ("budget", "reason")
+    __slots__ = ("budget", "input_error", "reason")
 
     def __init__(self) -> None:
         self.reason: str | None = None
         self.budget: Budget | None = None  # the budget that stopped the batch
+        self.input_error: Exception | None = None  # a bad item met as the batch went
 
 
 class _End:
@@ -353,19 +368,25 @@ def _pending(
     *,
     check_ids: bool,
 ) -> Iterator[BatchItem]:
-    """The items still to answer, in input order, until the batch stops."""
+    """The items still to answer, in input order, until the batch stops. An item that is
+    bad (or the iterable's own error, read as the batch goes) ends them: it is kept in
+    ``stop.input_error`` for `run_batch` to raise once the prompts in flight finish, not
+    raised in a worker, where the task groups would wrap it and cancel those prompts."""
     seen: set[str] = set()
-    for item in items:
-        if stop.reason is not None:
-            return  # left for the rerun
-        if check_ids:
-            if item.id in seen:
-                raise InvalidInputError(f"id {item.id!r} appears twice in the batch")
-            seen.add(item.id)
-        if item.id in finished:
-            stats.skipped += 1
-            continue
-        yield item
+    try:
+        for item in items:
+            if stop.reason is not None:
+                return  # left for the rerun
+            if check_ids:
+                if item.id in seen:
+                    raise InvalidInputError(f"id {item.id!r} appears twice in the batch")
+                seen.add(item.id)
+            if item.id in finished:
+                stats.skipped += 1
+                continue
+            yield item
+    except Exception as exc:  # raised again by run_batch, unchanged
+        stop.input_error = exc
 
 
 class _Worker:
