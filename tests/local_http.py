@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-__all__ = ["serving"]
+__all__ = ["counting_server", "serving"]
 
 
 @asynccontextmanager
@@ -24,3 +24,21 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+def counting_server(seen: list[str | None]) -> web.Application:
+    """An OpenAI chat-completions endpoint answering "hello" that appends each request's
+    ``Authorization`` header to ``seen`` (so a test can count the calls and see the key)."""
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response(
+            {
+                "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app

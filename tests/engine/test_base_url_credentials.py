@@ -16,7 +16,7 @@ from aiohttp import web
 
 from archon_async import Architecture, ConfigError, Engine, LayerFailedGroup
 from tests.cli_process import cli_env, run_cli
-from tests.local_http import serving
+from tests.local_http import counting_server, serving
 
 PASSWORD = "pw-Secret-4711"
 
@@ -24,21 +24,6 @@ PASSWORD = "pw-Secret-4711"
 def config(**component: Any) -> dict[str, Any]:
     spec = {"type": "generator", "model": "m", "model_type": "OpenAI_Compatible", **component}
     return {"name": "one", "layers": [[spec]]}
-
-
-def counting_server(seen: list[str | None]) -> web.Application:
-    async def chat(request: web.Request) -> web.Response:
-        seen.append(request.headers.get("Authorization"))
-        return web.json_response(
-            {
-                "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
-            }
-        )
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    return app
 
 
 async def test_a_url_with_a_password_and_a_key_is_refused_at_open() -> None:

@@ -10,11 +10,10 @@ from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
 
 from archon_async import ConfigError, Engine
 from tests.cli_process import cli_env, described, run_cli
-from tests.local_http import serving
+from tests.local_http import counting_server, serving
 
 SECRET = "sk-Secret-0123456789"
 
@@ -22,21 +21,6 @@ SECRET = "sk-Secret-0123456789"
 def config(url: str) -> dict[str, Any]:
     spec = {"type": "generator", "model": "m", "model_type": "OpenAI_API", "base_url": url}
     return {"name": "one", "layers": [[spec]]}
-
-
-def counting_server(seen: list[str | None]) -> web.Application:
-    async def chat(request: web.Request) -> web.Response:
-        seen.append(request.headers.get("Authorization"))
-        return web.json_response(
-            {
-                "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
-            }
-        )
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    return app
 
 
 @pytest.mark.parametrize(
