@@ -115,24 +115,32 @@ def _check_form(url: str, where: str, spec: ComponentSpec, source: str, place: P
     except ValueError:  # a bad port or bracketed host
         fine = False
     if not fine:
-        raise ConfigError(
-            f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
+        raise _url_error(
+            spec,
             f"{redacted_url(url)!r} from {where}: give an http:// or https:// URL with a "
-            "host, such as "
-            "http://127.0.0.1:8000/v1",
-            source=source,
-            location=format_location(("layers", *place)),
+            "host, such as http://127.0.0.1:8000/v1",
+            source,
+            place,
         )
     if parts.password == MASK:
         # Sent as it is, *** would fail every call with a 401 (and be retried).
-        raise ConfigError(
-            f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
+        raise _url_error(
+            spec,
             f"{url!r} from {where}, whose password is masked as {MASK} (a file the library "
             "writes, such as a search's best.json, never holds a password): put the "
             f"password back in place of {MASK}",
-            source=source,
-            location=format_location(("layers", *place)),
+            source,
+            place,
         )
+
+
+def _url_error(spec: ComponentSpec, detail: str, source: str, place: Place) -> ConfigError:
+    """A ConfigError about a component's base URL; `detail` follows "has the base URL "."""
+    return ConfigError(
+        f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL {detail}",
+        source=source,
+        location=format_location(("layers", *place)),
+    )
 
 
 def _bearer_wire() -> type:
@@ -148,14 +156,14 @@ def _credentials_and_key(
     variable = key_variables(spec.model_type or "")[0]
     # A hosted API needs its key; a server you run can take the URL's credentials alone.
     keyless = f", or give no {variable} to call with the URL's credentials"
-    return ConfigError(
-        f"model_type {spec.model_type!r} (model {spec.model!r}) has the base URL "
+    return _url_error(
+        spec,
         f"{redacted_url(url)!r} from {where}, whose user name and password are sent as "
         f"HTTP Basic authorization, and a key ({variable}) to send as a bearer token: a "
         "request has one Authorization header. Take the user:password@ out of the URL to "
         f"call with the key{keyless if spec.model_type in _SELF_HOSTED else ''}",
-        source=source,
-        location=format_location(("layers", *place)),
+        source,
+        place,
     )
 
 
