@@ -28,7 +28,7 @@ from ._defaults import DEFAULT_JUDGE
 from ._engine import Engine
 from ._exceptions import BatchStoppedError, ConfigError, InvalidInputError, OutputParseError
 from ._progress import BatchStats
-from .callpath._journal import journal_beside, spent_all_runs
+from .callpath._journal import SpendJournal, journal_beside, spent_all_runs
 
 __all__ = ["add_judge_command"]
 
@@ -67,13 +67,7 @@ def add_judge_command(commands: Any) -> None:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from .benchmarks import (
-        build_judge_messages,
-        get_benchmark,
-        judge_kind,
-        read_answers,
-        read_baseline,
-    )
+    from .benchmarks import get_benchmark, judge_kind, read_answers, read_baseline
     from .cli import engine_from_args
 
     benchmark = get_benchmark(args.benchmark, path=args.data)
@@ -95,32 +89,12 @@ def _judge(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{args.answers}: no answer matches a {benchmark.name} question")
     if kind == "pairwise":
         _check_baseline(benchmark.name, items, baseline, args.baseline)
-    requests: list[BatchItem] = []
-    plan: dict[str, tuple[str, bool]] = {}  # request id -> (item id, swapped)
-    for item in items:
-        record = answers[item.id]
-        if kind == "rating":
-            replies = record.get("turns") or [record["answer"]]
-            for turn in range(1, len(replies) + 1):
-                messages = build_judge_messages(benchmark, item, replies, turn=turn)
-                requests.append(BatchItem(id=f"{item.id}#turn{turn}", messages=messages))
-                plan[f"{item.id}#turn{turn}"] = (item.id, False)
-            continue
-        against = baseline.get(item.id)  # None: the data file's own (AlpacaEval)
-        for swap in (False, True):
-            messages = build_judge_messages(
-                benchmark, item, str(record["answer"]), baseline=against, swap=swap
-            )
-            request_id = f"{item.id}#{'swapped' if swap else 'baseline-first'}"
-            requests.append(BatchItem(id=request_id, messages=messages))
-            plan[request_id] = (item.id, swap)
+    requests, plan = _judge_requests(benchmark, kind, items, answers, baseline)
     output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
     if args.estimate:
         from ._cli_callpath import item_prompts, print_estimate
 
         return print_estimate(engine, item_prompts(requests), args)
-
-    from ._cli_callpath import stopped_fields
 
     check_summary_path(args.summary)
     stats = BatchStats(total=len(requests))
@@ -149,18 +123,7 @@ def _judge(args: argparse.Namespace) -> int:
         )
         raise
     except (KeyboardInterrupt, BatchStoppedError) as exc:
-        # Stopped (a budget, Ctrl-C, a failure every request would meet): the summary still
-        # says what was judged and spent, and the same command goes on.
-        stopped = str(exc) if isinstance(exc, BatchStoppedError) else "interrupted"
-        summary.update(_spend(stats))
-        summary.update({"judgements": str(output), "stopped": stopped})
-        summary.update(spent_all_runs(journal))
-        if isinstance(exc, BatchStoppedError):
-            summary.update(stopped_fields(exc, args))  # what finished, the command to go on
-        report_summary(summary, args.summary)
-        if isinstance(exc, BatchStoppedError):
-            return 1
-        return 143 if TERMINATED.is_set() else 130
+        return _report_stopped(exc, summary, stats, journal, output, args)
     summary.update(_summarise(output, plan, kind))
     summary.update(_spend(stats))
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
@@ -168,6 +131,69 @@ def _judge(args: argparse.Namespace) -> int:
     # On standard error with every other summary (standard output is for answers).
     report_summary(summary, args.summary)
     return 0
+
+
+def _judge_requests(
+    benchmark: Any,
+    kind: str,
+    items: list[Any],
+    answers: dict[str, Any],
+    baseline: dict[str, Any],
+) -> tuple[list[BatchItem], dict[str, tuple[str, bool]]]:
+    """The judge's requests, and for each request id the item it grades and if swapped.
+
+    A rating benchmark gets one request per turn; a pairwise one two per item, the answer
+    first and then the baseline first.
+    """
+    from .benchmarks import build_judge_messages
+
+    requests: list[BatchItem] = []
+    plan: dict[str, tuple[str, bool]] = {}  # request id -> (item id, swapped)
+    for item in items:
+        record = answers[item.id]
+        if kind == "rating":
+            replies = record.get("turns") or [record["answer"]]
+            for turn in range(1, len(replies) + 1):
+                messages = build_judge_messages(benchmark, item, replies, turn=turn)
+                requests.append(BatchItem(id=f"{item.id}#turn{turn}", messages=messages))
+                plan[f"{item.id}#turn{turn}"] = (item.id, False)
+            continue
+        against = baseline.get(item.id)  # None: the data file's own (AlpacaEval)
+        for swap in (False, True):
+            messages = build_judge_messages(
+                benchmark, item, str(record["answer"]), baseline=against, swap=swap
+            )
+            request_id = f"{item.id}#{'swapped' if swap else 'baseline-first'}"
+            requests.append(BatchItem(id=request_id, messages=messages))
+            plan[request_id] = (item.id, swap)
+    return requests, plan
+
+
+def _report_stopped(
+    exc: BaseException,
+    summary: dict[str, Any],
+    stats: BatchStats,
+    journal: SpendJournal,
+    output: Path,
+    args: argparse.Namespace,
+) -> int:
+    """Report a judge stopped by a budget, Ctrl-C or a failure every request would meet.
+
+    The summary still says what was judged and spent, and the same command goes on.
+    Returns the exit status: 1 when stopped, 130 or 143 when interrupted.
+    """
+    from ._cli_callpath import stopped_fields
+
+    stopped = str(exc) if isinstance(exc, BatchStoppedError) else "interrupted"
+    summary.update(_spend(stats))
+    summary.update({"judgements": str(output), "stopped": stopped})
+    summary.update(spent_all_runs(journal))
+    if isinstance(exc, BatchStoppedError):
+        summary.update(stopped_fields(exc, args))  # what finished, the command to go on
+    report_summary(summary, args.summary)
+    if isinstance(exc, BatchStoppedError):
+        return 1
+    return 143 if TERMINATED.is_set() else 130
 
 
 def _spend(stats: BatchStats) -> dict[str, Any]:
