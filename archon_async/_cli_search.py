@@ -31,6 +31,14 @@ def add_search_command(commands: Any) -> None:
         "written: rerun with a larger budget to go on), or on an error; 2 on a usage error; "
         "130 when interrupted (rerun the same command to resume).",
     )
+    _add_space_options(search)
+    _add_run_options(search)
+    _add_spend_options(search)
+    search.set_defaults(handler=_search)
+
+
+def _add_space_options(search: argparse.ArgumentParser) -> None:
+    """What is searched: the search file, the benchmark and its data, the algorithm."""
     search.add_argument("space", type=Path, help="an Archon search configuration (JSON)")
     search.add_argument(
         "--benchmark",
@@ -52,6 +60,10 @@ def add_search_command(commands: Any) -> None:
         "greedy_search, tpe (Archon's bayesian_optimization), gaussian_process (needs torch "
         "and scipy), slice_search",
     )
+
+
+def _add_run_options(search: argparse.ArgumentParser) -> None:
+    """Where and how a search runs: run directory, seed, simulation, estimate."""
     search.add_argument(
         "--run-dir",
         type=Path,
@@ -81,6 +93,10 @@ def add_search_command(commands: Any) -> None:
         help="print the expected calls, tokens and dollars (JSON, a range) and stop, "
         "before any call",
     )
+
+
+def _add_spend_options(search: argparse.ArgumentParser) -> None:
+    """What a search may spend: architectures at once and in all, keys, budgets."""
     search.add_argument(
         "--parallel",
         type=positive_int,
@@ -112,7 +128,6 @@ def add_search_command(commands: Any) -> None:
     ):  # fmt: skip
         search.add_argument(f"--budget-{name}", type=kind, metavar=metavar, help=cap)
     search.add_argument("--quiet", action="store_true", help="no progress lines")
-    search.set_defaults(handler=_search)
 
 
 def _search(args: argparse.Namespace) -> int:
