@@ -15,6 +15,7 @@ import anyio
 from ._admission import current_ticket, next_ticket
 from ._batch_budget import BudgetGate, budget_gate
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
+from ._batch_outage import DEFAULT_WAIT_S, ProviderOutage, down_model
 from ._engine import Engine
 from ._exceptions import (
     ArchonError,
@@ -69,6 +70,7 @@ async def run_batch(
     budget: Budget | None = None,
     on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     starts_per_turn: int = STARTS_PER_TURN,
+    provider_down_wait_s: float = DEFAULT_WAIT_S,
 ) -> BatchStats:
     """Answer every item, appending one line per finished prompt to ``output``.
 
@@ -101,6 +103,11 @@ async def run_batch(
             take fewer turns a prompt, so less CPU a call, and make longer turns: the lag
             of everything else on the loop grows (bench/RESULTS.md, "Measure 3, ninth
             pass").
+        provider_down_wait_s: how long the batch waits for a provider that is down (its
+            model's circuit open, no ``unavailable`` fallback) before it stops. Meanwhile no
+            prompt starts and the prompts that failed on it are held, not written; each time
+            the circuit lets a trial call through, one prompt goes as the probe, and if the
+            model answers the batch goes on (`archon_async._batch_outage`).
 
     Raises:
         InvalidInputError: bad arguments, an id repeats among the items, the output holds
@@ -109,7 +116,8 @@ async def run_batch(
             writing to it.
         BatchStoppedError: a failure every prompt would meet stopped the batch; the prompts
             in flight finished, and the rerun goes on where it stopped. Its
-            ``not_started`` and ``stats`` say what was left and what was done.
+            ``not_started`` and ``stats`` say what was left and what was done. A provider
+            down for longer than ``provider_down_wait_s`` stops it too.
         BatchBudgetExceededError: a spent budget (this batch's, the engine's or its call
             path's: see `Budget`) stopped it; a `BatchStoppedError` and a
             `BudgetExceededError`, whose ``budget`` is the one that ran out.
@@ -117,6 +125,13 @@ async def run_batch(
     check_batch_arguments(concurrency, budget, starts_per_turn)
     if prompt_attempts < 1:
         raise InvalidInputError("prompt_attempts must be at least 1")
+    if isinstance(provider_down_wait_s, bool) or not (
+        isinstance(provider_down_wait_s, int | float) and provider_down_wait_s >= 0
+    ):
+        raise InvalidInputError(
+            "provider_down_wait_s must be a number of seconds of at least 0, not "
+            f"{provider_down_wait_s!r}"
+        )
     fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
     stats = stats or BatchStats(total=total)
     # Every line says whether a model wrote it: a simulated answer is never taken for a real one.
@@ -143,6 +158,9 @@ async def run_batch(
                 pending = _pending(items, finished, stats, stop, check_ids=not unique_ids)
                 worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
                 worker.on_answer, worker.budget, worker.gate = on_answer, budget, gate
+                worker.outage = ProviderOutage(
+                    engine.dispatcher.circuit_reopens_in, provider_down_wait_s
+                )
                 feed = _Feed(pending, starts_per_turn, HITS_PER_TURN)
                 # No more workers than prompts (a task each): --concurrency 1000000 on 3
                 # prompts made a million tasks, 4.7 GB and minutes of a starved loop.
@@ -205,10 +223,13 @@ def _stopped(
     error: BatchStoppedError
     if stop.budget is None:
         reason = stop.reason or ""
-        error = BatchStoppedError(
-            f"the batch stopped: {stop.reason}; {done}; fix the cause and run the same "
-            "command again to go on where it stopped"
+        then = (
+            "once it answers, run the same command again (the same output, and cache if "
+            "any) to go on where it stopped"
+            if stop.down is not None
+            else "fix the cause and run the same command again to go on where it stopped"
         )
+        error = BatchStoppedError(f"the batch stopped: {stop.reason}; {done}; {then}")
     else:
         # Said now, not when it was reached: the prompts in flight have spent more since.
         reason = gate.reason(stop.budget)
@@ -221,6 +242,8 @@ def _stopped(
         error.budget = stop.budget
     error.stats, error.not_started = stats, left
     error.reason = reason
+    if stop.down is not None:
+        error.provider_down = " ".join(stop.down)
     return error
 
 
@@ -241,10 +264,11 @@ def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str, bool], set[
 class _Stop:
     """Set by the first failure that every later prompt would meet too, or a budget."""
 
-    __slots__ = ("budget", "input_error", "reason")
+    __slots__ = ("budget", "down", "input_error", "reason")
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.down: tuple[str, str] | None = None  # the model whose provider stayed down
         self.budget: Budget | None = None  # the budget that stopped the batch
         self.input_error: Exception | None = None  # a bad item met as the batch went
 
@@ -411,6 +435,7 @@ class _Worker:
         self.budget: Budget | None = None
         self.gate: BudgetGate | None = None
         self.on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self.outage: ProviderOutage | None = None
 
     async def run(self, feed: _Feed) -> None:
         cached = False  # the last prompt was answered wholly from the cache
@@ -431,9 +456,51 @@ class _Worker:
             reset_log_context(bound)
 
     async def _answer(self, item: BatchItem) -> bool:
-        """Answer and write one prompt; whether every call it made was a cache hit."""
+        """Answer and write one prompt; whether every call it made was a cache hit. While
+        its provider is down the prompt is held (`ProviderOutage`), and tried again once
+        the provider is back."""
+        outage = self.outage
+        while True:
+            probe = False
+            if outage:
+                assert outage is not None
+                held = await outage.wait()
+                if held == "stop" and self._stop.reason is None:
+                    self._stop.reason, self._stop.down = outage.reason(), outage.down
+                probe = held == "probe"
+            down: list[tuple[str, str]] = []
+            try:
+                record = await self._attempt(item, down if outage is not None else None)
+            finally:
+                if probe and outage is not None:
+                    outage.probe_ended()
+            if record is None:
+                return False  # left for the rerun
+            if not down:
+                break
+            assert outage is not None
+            outage.noticed(down[0])  # not written: tried again once the provider is back
+        line = record  # answer_item's own dict: stamped in place, not copied
+        line.update(self._stamp)
+        self._writer.write(line)
+        if "error" not in record:
+            self._stats.answered += 1
+        else:
+            self._stats.failed += 1
+            if record.get("fatal"):
+                self._stop.reason = self._stop.reason or record["error"]
+        if self.on_answer is not None:
+            self._writer.flush()  # the consumer is handed a line already in the file
+            await self.on_answer(line)
+        return bool(record.get("calls") == 0) and bool(record.get("cache_hits"))
+
+    async def _attempt(
+        self, item: BatchItem, down: list[tuple[str, str]] | None
+    ) -> dict[str, Any] | None:
+        """Run one prompt: its line, or None if it did not start (the batch stopped, or
+        its budget is spent: the rerun answers it)."""
         if self._stop.reason is not None:
-            return False  # left for the rerun
+            return None
         stats, gate = self._stats, self.gate
         stats.in_flight += 1
         made: list[CallRecord] = []  # this prompt's calls, as they end
@@ -441,33 +508,20 @@ class _Worker:
             if gate:
                 await gate.admit(made, runs=len(item.turns) or 1)
                 if self._stop.reason is not None:
-                    return False  # the batch stopped while this prompt waited for room
-            record = await answer_item(
+                    return None  # the batch stopped while this prompt waited for room
+            return await answer_item(
                 self._engine, item, attempts=self._attempts, stats=stats, budget=self.budget,
-                calls=made,
+                calls=made, down=down,
             )  # fmt: skip
         except BudgetExceededError as exc:
             # No line: the rerun (with room in its budget) answers it.
             if self._stop.reason is None:
                 self._stop.reason, self._stop.budget = str(exc), exc.budget
-            return False
+            return None
         finally:
             stats.in_flight -= 1
             if gate:
                 gate.release(made)
-        line = record  # answer_item's own dict: stamped in place, not copied
-        line.update(self._stamp)
-        self._writer.write(line)
-        if "error" not in record:
-            stats.answered += 1
-        else:
-            stats.failed += 1
-            if record.get("fatal"):
-                self._stop.reason = self._stop.reason or record["error"]
-        if self.on_answer is not None:
-            self._writer.flush()  # the consumer is handed a line already in the file
-            await self.on_answer(line)
-        return bool(made) and all(call.cached for call in made)
 
 
 def check_batch_arguments(
@@ -515,12 +569,15 @@ async def answer_item(
     stats: BatchStats | None = None,
     budget: Budget | None = None,
     calls: list[CallRecord] | None = None,
+    down: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Answer one item; never raises for a provider or model failure: the line says it.
 
     The line counts the calls and tokens of every attempt, failed ones included: they were
     paid for. A failure every prompt would meet (see `is_fatal`) is not attempted again and
-    is marked ``"fatal": true``.
+    is marked ``"fatal": true``. Given ``down``, a failure only because a model's provider
+    is down (its circuit open: `down_model`) is not attempted again either, and that
+    (model_type, model) is appended to it.
 
     Raises:
         BudgetExceededError: a budget is spent: the prompt did not start (or a later turn
@@ -547,6 +604,11 @@ async def answer_item(
                 error, fatal = _failed_attempt(exc, item, attempt)
                 if fatal:
                     break
+                if down is not None:
+                    model = down_model(exc, engine.dispatcher.circuit_reopens_in)
+                    if model is not None:
+                        down.append(model)
+                        break
                 continue
             line: dict[str, Any] = {"id": item.output_id, "answer": answers[-1]}
             if item.turns:

@@ -142,6 +142,15 @@ class CircuitBreakers:
         circuit.failures, circuit.open_until, circuit.trial = 0, 0.0, False
         circuit.last_reply = self._clock()
 
+    def reopens_in(self, model_type: str, model: str) -> float | None:
+        """Seconds until the model's circuit lets its trial call through (0: now, or its
+        trial is in flight); None: the circuit is closed (it never opened, or the model
+        answered since)."""
+        circuit = self._circuits.get((model_type, model))
+        if circuit is None or not circuit.open_until:  # 0.0 until it opens, and once closed
+            return None
+        return max(circuit.open_until - self._clock(), 0.0)
+
     def open_models(self) -> list[tuple[str, str]]:
         """(model_type, model) of every circuit open now."""
         now = self._clock()

@@ -15,10 +15,12 @@ from typing import Any, TextIO
 
 from ._batch import COMMAND_STARTS_PER_TURN, run_batch
 from ._batch_io import BatchItem, iter_jsonl_items, validate_jsonl_input
+from ._batch_outage import DEFAULT_WAIT_S
 from ._cli_common import (
     TERMINATED,
     UsageError,
     check_summary_path,
+    positive_float,
     positive_int,
     report_summary,
     run_async,
@@ -75,6 +77,15 @@ def add_batch_command(commands: Any) -> None:
         "--no-retry-errors",
         action="store_true",
         help="on resume, keep error lines instead of running those prompts again",
+    )
+    batch.add_argument(
+        "--provider-down-wait",
+        type=positive_float,
+        default=DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help="how long to wait for a provider that is down (its model's circuit open, no "
+        "'unavailable' fallback) before stopping; meanwhile no prompt starts (default: "
+        "%(default)g)",
     )
     batch.add_argument("--summary", type=Path, help="also write the summary JSON here")
     from ._cli_benchmark import add_benchmark_options
@@ -155,6 +166,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
             stats=stats,
             unique_ids=True,  # checked with the input file, or unique in the benchmark
             starts_per_turn=args.starts_per_turn,
+            provider_down_wait_s=args.provider_down_wait,
         )
 
     # A stopped batch (Ctrl-C, a kill, a failure every prompt would meet) still says what it

@@ -342,6 +342,9 @@ def stopped_fields(
     from ._batch import count_of
 
     fields: dict[str, Any] = {"stopped": str(error), "not_started": error.not_started}
+    if error.provider_down:
+        fields["provider_down"] = error.provider_down
+        fields["resume"] = rerun_command(args)
     budget = getattr(error, "budget", None)
     stats = error.stats
     if budget is None or stats is None:

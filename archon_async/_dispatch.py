@@ -199,6 +199,11 @@ class Dispatcher:
             for name, lane in self._lanes.items()
         }
 
+    def circuit_reopens_in(self, model_type: str, model: str) -> float | None:
+        """Seconds until the model's open circuit lets a trial call through (0: now);
+        None: its circuit is closed (see `archon_async._circuit`)."""
+        return self._circuits.reopens_in(model_type, model)
+
     def add_settings(self, model_type: str, settings: ProviderSettings) -> None:
         """Use ``settings`` for a model_type told nothing yet (settings given first win)."""
         self._settings.setdefault(model_type, settings)

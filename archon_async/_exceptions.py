@@ -252,11 +252,14 @@ class BatchStoppedError(ArchonError):
             skipped, calls...), or None.
         not_started: prompts that did not start (the rerun answers them).
         reason: what stopped it, in a few words (the failure, or the budget's cap).
+        provider_down: ``"model_type model"`` of the model whose provider stayed down (its
+            circuit open) past the batch's wait, when that stopped it; else "".
     """
 
     stats: Any = None
     not_started: int = 0
     reason: str = ""
+    provider_down: str = ""
 
 
 class BudgetExceededError(ArchonError):

@@ -1,0 +1,156 @@
+"""A batch against a provider that is down: hold the prompts, probe, resume or stop.
+
+A model whose circuit is open (`archon_async._circuit`: repeated timeouts, 5xx or broken
+connections) fails every call at once, so a batch used to write a `CircuitOpenError` line for
+each of its remaining prompts within seconds. Instead, a prompt that failed only because its
+model's provider is down (every leaf of its failure a timeout, broken connection, 5xx or open
+circuit, with that model's circuit open now) is not written; while the circuit is open no
+prompt starts. When the circuit lets its trial call through (half-open), one prompt goes as
+the probe: if the model answers, the circuit closes and every held prompt goes on; if not,
+the circuit opens again and the batch waits again. Down for longer than ``wait_s`` (counted
+from the first failure the outage caused), the batch stops starting prompts: those in flight
+finish, the held ones are not written (the rerun on the same output answers them), and
+`BatchStoppedError` says the provider was down.
+
+A component with ``unavailable`` fallbacks never gets here: its prompt is answered by the
+fallback and does not fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from ._exceptions import ProviderConnectionError, ProviderError, ProviderServerError
+from ._logging import get_logger
+
+__all__ = ["DEFAULT_WAIT_S", "ProviderOutage", "down_model"]
+
+log = get_logger(__name__)
+
+#: How long a batch waits by default for a provider that is down before it stops: ten
+#: minutes, twenty trials at the circuit's default 30 s.
+DEFAULT_WAIT_S = 600.0
+
+#: Seconds until a model's open circuit lets its trial through (0: now); None: closed.
+ReopensIn = Callable[[str, str], "float | None"]
+
+
+def down_model(error: BaseException, reopens_in: ReopensIn) -> tuple[str, str] | None:
+    """The (model_type, model) whose provider is down, if that alone failed a prompt: every
+    leaf of ``error`` is a timeout, broken connection, 5xx or open circuit, and one of their
+    models' circuits is open now. None for any other failure (a bad request, a parse error,
+    a model that answered since): that one is the prompt's own, and written."""
+    leaves = _leaves(error)
+    if not leaves or not all(
+        isinstance(leaf, ProviderConnectionError | ProviderServerError) for leaf in leaves
+    ):
+        return None
+    for leaf in leaves:
+        assert isinstance(leaf, ProviderError)
+        if reopens_in(leaf.provider, leaf.model) is not None:
+            return leaf.provider, leaf.model
+    return None
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The failures under ``error``: a group's leaves, and the provider error a component's
+    error was raised from."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    if not isinstance(error, ProviderError) and error.__cause__ is not None:
+        return _leaves(error.__cause__)
+    return [error]
+
+
+class ProviderOutage:
+    """The batch's view of a provider that is down (see the module's docstring).
+
+    Args:
+        reopens_in: the dispatcher's `circuit_reopens_in`.
+        wait_s: how long the batch waits for the provider before it stops.
+        clock: a monotonic clock.
+    """
+
+    def __init__(
+        self, reopens_in: ReopensIn, wait_s: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._reopens_in = reopens_in
+        self._wait_s = wait_s
+        self._clock = clock
+        self.down: tuple[str, str] | None = None  # (model_type, model) of the outage
+        self.given_up = False  # down for longer than wait_s: the batch stops
+        self._since = 0.0
+        self._probing = False
+        self._changed = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self.down is not None
+
+    def noticed(self, model: tuple[str, str]) -> None:
+        """A prompt failed because ``model``'s provider is down (`down_model`)."""
+        if self.down is None:
+            self.down, self._since = model, self._clock()
+            log.warning("provider_down", model_type=model[0], model=model[1])
+
+    def reason(self) -> str:
+        """Why the batch stopped, for its `BatchStoppedError`."""
+        model_type, model = self.down or ("", "")
+        return (
+            f"the provider of {model_type} {model} is down: its circuit stayed open for "
+            f"{self._wait_s:g} s (timeouts, 5xx or broken connections, and every trial call "
+            "since failed), so no prompt started after that and the prompts held for it were "
+            "not written"
+        )
+
+    async def wait(self) -> Literal["go", "probe", "stop"]:
+        """Hold a prompt while the provider is down: ``"go"`` once it is up; ``"probe"``:
+        this prompt is the trial that says whether it is back (call `probe_ended` after);
+        ``"stop"``: it stayed down past ``wait_s`` (the prompt is left for the rerun)."""
+        while self.down is not None and not self.given_up:
+            if self._probing:
+                changed = self._changed
+                await changed.wait()
+                continue
+            reopens = self._reopens_in(*self.down)
+            if reopens is None:  # a call of another prompt was answered: it is back
+                self._back()
+                break
+            if self._clock() + reopens - self._since > self._wait_s:
+                self.given_up = True
+                self._wake()
+                break
+            self._probing = True
+            try:
+                await asyncio.sleep(reopens)
+            except BaseException:
+                self._probing = False
+                self._wake()
+                raise
+            return "probe"
+        return "stop" if self.given_up else "go"
+
+    def probe_ended(self) -> None:
+        """The probe's prompt ended: the provider is back if its circuit closed."""
+        self._probing = False
+        if self.down is not None and self._reopens_in(*self.down) is None:
+            self._back()
+        self._wake()
+
+    def _back(self) -> None:
+        if self.down is not None:
+            log.warning(
+                "provider_back",
+                model_type=self.down[0],
+                model=self.down[1],
+                down_s=round(self._clock() - self._since, 1),
+            )
+        self.down = None
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake the prompts held in `wait` (a fresh event for the next wait)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
