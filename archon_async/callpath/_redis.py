@@ -30,6 +30,7 @@ would, wastes a turn each time a loaded machine wakes a sleeper a few millisecon
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,7 +41,7 @@ from .._admission import PriorityGate
 from .._config import ProviderSettings
 from .._exceptions import ConfigError
 from .._limits import ProviderLimits
-from .._redact import redacted_url
+from .._redact import MASK, redacted_url
 
 __all__ = ["RedisLimits"]
 
@@ -116,7 +117,10 @@ class RedisLimits:
                 "limits shared through Redis need the redis client: "
                 "pip install 'archon-async[redis]'"
             ) from None
-        self.url = url
+        #: The server's URL as it may be shown: its password (user info, or a ``password=``
+        #: query option) masked. Only the client holds the password (redis-py keeps it out
+        #: of the client's repr), so no repr, ``vars()``, log or debugger shows it here.
+        self.url = _masked_url(url)
         self.prefix = prefix
         self.headroom = headroom
         self.window_s = window_s
@@ -143,6 +147,12 @@ class RedisLimits:
 
     def __repr__(self) -> str:
         return f"RedisLimits(prefix={self.prefix!r})"
+
+    def __getstate__(self) -> None:
+        raise TypeError(
+            "a RedisLimits cannot be pickled (it holds a connection, and the password in "
+            "it): give each process RedisLimits(url) of its own"
+        )
 
     def for_provider(
         self,
@@ -180,7 +190,7 @@ class RedisLimits:
         self, exc: BaseException, what: str, fix: str = "start redis-server there, or fix the URL"
     ) -> ConfigError:
         return ConfigError(
-            f"the Redis server of the shared limits, {redacted_url(self.url)}, {what} "
+            f"the Redis server of the shared limits, {self.url}, {what} "
             f"({type(exc).__name__}: {exc}): {fix} (--shared-limits / RedisLimits)"
         )
 
@@ -341,3 +351,12 @@ async def _quietly(write: Awaitable[Any]) -> None:
         await write
     except Exception:  # the server went away: limits say so on the next request
         return
+
+
+def _masked_url(url: str) -> str:
+    """``url`` with its password masked: the user info's (`redacted_url`) and a
+    ``password=`` query option's, which redis-py reads too."""
+    return _QUERY_PASSWORD.sub(rf"\1{MASK}", redacted_url(url))
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
