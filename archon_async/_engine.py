@@ -311,6 +311,7 @@ class Engine:
         max_tokens: int | None = None,
         on_delta: DeltaCallback | None = None,
         draw: int = 0,
+        top_p: float | None = None,
     ) -> Result:
         """Answer a prompt (a string or an OpenAI-style message list) with the architecture.
 
@@ -334,6 +335,7 @@ class Engine:
             seed: the seed of this run's random choices (default: the engine's).
             temperature: overrides the answer layer's temperature (see `_streaming`).
             max_tokens: overrides the answer layer's completion budget.
+            top_p: overrides the answer layer's nucleus sampling (0 to 1), as temperature.
             on_delta: an async callable given the answer's text as it is written: streamed
                 from the provider when the final layer is a single one-sample generator or
                 fuser, otherwise the chosen answer in one piece.
@@ -360,10 +362,10 @@ class Engine:
             # runs come here admitted, their calls listed in call_sink).
             run = functools.partial(
                 self.generate, conversation, seed=seed, temperature=temperature,
-                max_tokens=max_tokens, on_delta=on_delta, draw=draw,
+                max_tokens=max_tokens, on_delta=on_delta, draw=draw, top_p=top_p,
             )  # fmt: skip
             return await gate.run(run)
-        options = self._run_options(temperature, max_tokens, on_delta)
+        options = self._run_options(temperature, max_tokens, on_delta, top_p)
         if not (self._adopted and self._callpath.is_open):
             await self.open()  # a coroutine a prompt only when there is something to open
         run_seed = self._admit(seed)
@@ -411,16 +413,21 @@ class Engine:
                 current_ticket.reset(ticket)
 
     def _run_options(
-        self, temperature: float | None, max_tokens: int | None, on_delta: DeltaCallback | None
+        self,
+        temperature: float | None,
+        max_tokens: int | None,
+        on_delta: DeltaCallback | None,
+        top_p: float | None = None,
     ) -> RunOptions:
         """What a run changes in the architecture (answer layer's overrides, streaming)."""
-        if temperature is None and max_tokens is None and on_delta is None:
+        if temperature is None and max_tokens is None and on_delta is None and top_p is None:
             return self._plain_options  # a batch's every prompt: the same, built once
         return RunOptions.build(
             self.architecture.layers,
             temperature=temperature,
             max_tokens=max_tokens,
             on_delta=on_delta,
+            top_p=top_p,
         )
 
     def _admit(self, seed: int | None) -> int:
@@ -463,6 +470,7 @@ class Engine:
         seed: int | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        top_p: float | None = None,
     ) -> AnswerStream:
         """The answer as it is written: ``async for chunk in engine.stream(messages)``.
 
@@ -478,6 +486,7 @@ class Engine:
                 temperature=temperature,
                 max_tokens=max_tokens,
                 on_delta=on_delta,
+                top_p=top_p,
             )
 
         return AnswerStream(run)

@@ -10,7 +10,7 @@ The streamed call is marked with a context variable that the dispatcher reads
 (`claim_stream_sink`): the layer's tasks inherit it, and the first call to claim it is the one
 that streams, so no other call can write into the answer.
 
-Overrides: ``temperature`` and ``max_tokens`` given for a run apply to the answer layer,
+Overrides: ``temperature``, ``top_p`` and ``max_tokens`` given for a run apply to the answer layer,
 the last layer holding a generator or a fuser (the calls that write the answer's text);
 rankers, critics and verifiers keep their configured settings, which their parsers rely on.
 """
@@ -108,6 +108,7 @@ class RunOptions:
 
     Attributes:
         temperature: the answer layer's temperature, or None for the configured one.
+        top_p: the answer layer's nucleus sampling, or None for the configured one.
         max_tokens: the answer layer's completion budget, or None for the configured one.
         answer_layer: the index of the layer the overrides apply to.
         streamed_layer: the index of the layer whose single call streams, or None.
@@ -116,6 +117,7 @@ class RunOptions:
 
     temperature: float | None = None
     max_tokens: int | None = None
+    top_p: float | None = None
     answer_layer: int = -1
     streamed_layer: int | None = None
     sink: StreamSink | None = None
@@ -128,12 +130,18 @@ class RunOptions:
         temperature: float | None,
         max_tokens: int | None,
         on_delta: DeltaCallback | None,
+        top_p: float | None = None,
     ) -> RunOptions:
         """Check the overrides and find the answer and streamed layers.
 
         Raises:
-            InvalidInputError: temperature not in [0, 2] or max_tokens not a positive integer.
+            InvalidInputError: temperature not in [0, 2], top_p not in [0, 1] (the OpenAI
+                and Anthropic APIs' ranges) or max_tokens not a positive integer.
         """
+        if top_p is not None and (
+            isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 <= top_p <= 1
+        ):
+            raise InvalidInputError(f"top_p is {top_p!r}: give a number from 0 to 1")
         if temperature is not None and (
             isinstance(temperature, bool)
             or not isinstance(temperature, int | float)
@@ -151,6 +159,7 @@ class RunOptions:
         return cls(
             temperature=None if temperature is None else float(temperature),
             max_tokens=max_tokens,
+            top_p=None if top_p is None else float(top_p),
             answer_layer=writers[-1] if writers else last,
             streamed_layer=last if single else None,
             sink=StreamSink(on_delta) if on_delta is not None else None,
@@ -165,6 +174,8 @@ class RunOptions:
             update["temperature"] = self.temperature
         if self.max_tokens is not None:
             update["max_tokens"] = self.max_tokens
+        if self.top_p is not None:
+            update["top_p"] = self.top_p
         return spec.model_copy(update=update) if update else spec
 
     def layer(self, index: int) -> contextlib.AbstractContextManager[None]:

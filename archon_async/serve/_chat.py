@@ -186,6 +186,7 @@ class _Call:
                     params.messages,
                     seed=base_seed + index,
                     temperature=params.temperature,
+                    top_p=params.top_p,
                     max_tokens=params.max_tokens,
                     on_delta=sink,
                 )

@@ -3,9 +3,12 @@
 Shapes follow OpenAI's API reference for ``POST /v1/chat/completions`` (the
 ``chat.completion`` object, the ``chat.completion.chunk`` object of a stream, ``usage``).
 Fields the architecture cannot honour (tools, logprobs, JSON modes) are refused with a 400
-naming the field, rather than silently ignored; sampling knobs that have no meaning for an
-architecture (``top_p``, penalties, ``user``, ``metadata``) are ignored. ``stop`` (a string
-or up to 4) cuts each answer before its first stop sequence (`._stop`).
+naming the field, rather than silently ignored; ``temperature``, ``top_p`` and the token
+budget apply to the answer layer (the calls that write the answer), as `Engine.generate`
+takes them; knobs that have no meaning for an architecture (penalties, ``user``,
+``metadata``) are ignored. ``stop`` (a string or up to 4) cuts each answer before its first
+stop sequence (`._stop`). ``seed`` is a 64-bit signed integer, as servers of the API take
+it (a JSON number past that range is not read exactly by every decoder).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class CompletionRequest:
         include_usage: with ``stream``, end with a chunk that carries the usage.
         n: how many choices (each a run of the architecture).
         temperature: the answer layer's temperature, if the request sets one.
+        top_p: the answer layer's nucleus sampling (0 to 1), if the request sets one.
         max_tokens: the answer layer's budget (``max_completion_tokens`` or ``max_tokens``).
         seed: the seed of the runs' random choices (choice i uses seed + i).
         stop: stop sequences: each answer ends before the first one in it.
@@ -65,6 +69,7 @@ class CompletionRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    top_p: float | None = None
     stop: tuple[str, ...] = ()
 
 
@@ -93,6 +98,9 @@ def parse_request(body: Any) -> CompletionRequest:
     temperature = _optional(body, "temperature", float)
     if temperature is not None and not 0.0 <= temperature <= 2.0:
         raise ServeError(400, "'temperature' must be from 0 to 2", param="temperature")
+    top_p = _optional(body, "top_p", float)
+    if top_p is not None and not 0.0 <= top_p <= 1.0:
+        raise ServeError(400, "'top_p' must be from 0 to 1", param="top_p")
     budget_field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
     max_tokens = _optional(body, budget_field, int)
     if max_tokens is not None and max_tokens < 1:
@@ -105,7 +113,8 @@ def parse_request(body: Any) -> CompletionRequest:
         n=n or 1,
         temperature=temperature,
         max_tokens=max_tokens,
-        seed=_optional(body, "seed", int),
+        seed=_seed(body.get("seed")),
+        top_p=top_p,
         stop=_stop_sequences(body.get("stop")),
     )
 
@@ -127,6 +136,23 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
     modalities = body.get("modalities")
     if modalities not in (None, ["text"]):
         raise ServeError(400, "'modalities': only text is supported", param="modalities")
+
+
+#: The seeds a request may give: a 64-bit signed integer's range.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _seed(value: Any) -> int | None:
+    """``seed``: a whole number in `SEED_RANGE` (a larger one reaches us as a float, or
+    not exactly, from the JSON decoder), or null."""
+    low, high = SEED_RANGE
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    raise ServeError(
+        400, f"'seed' must be an integer from {low} to {high} (64-bit)", param="seed"
+    )
 
 
 def _stop_sequences(value: Any) -> tuple[str, ...]:

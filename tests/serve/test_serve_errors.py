@@ -74,6 +74,8 @@ def test_unknown_model_is_404(url: str, clients: Clients) -> None:
         ({"messages": QUESTION, "stop": [1]}, "stop"),
         ({"messages": QUESTION, "stop": [""]}, "stop"),
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages"),
+        ({"messages": QUESTION, "top_p": 1.5}, "top_p"),
+        ({"messages": QUESTION, "seed": 1.5}, "seed"),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(
@@ -83,6 +85,23 @@ def test_bad_requests_are_400_naming_the_field(
         clients(url).chat.completions.create(model="one-call", **fields)
     assert_shape(caught.value.body, type="invalid_request_error")
     assert isinstance(caught.value.body, dict) and caught.value.body["param"] == param
+
+
+@pytest.mark.parametrize("seed", ["12345678901234567890123", "-9223372036854775809"])
+def test_a_seed_out_of_range_is_refused_saying_the_range(url: str, seed: str) -> None:
+    # A 23-digit seed reaches the server as a float from the JSON decoder: it was refused
+    # as "'seed' must be an integer", which it is.
+    auth = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    body = '{"model": "one-call", "messages": [{"role": "user", "content": "Hi"}], '
+    body += f'"seed": {seed}}}'
+    refused = httpx.post(f"{url}/v1/chat/completions", content=body.encode(), headers=auth)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert_shape(error, type="invalid_request_error")
+    assert error["param"] == "seed"
+    assert "from -9223372036854775808 to 9223372036854775807" in error["message"]
+    top = body.replace(seed, "9223372036854775807")
+    assert httpx.post(f"{url}/v1/chat/completions", content=top.encode(), headers=auth).is_success
 
 
 def test_body_not_json_is_400_and_too_large_is_413(url: str, clients: Clients) -> None:

@@ -123,6 +123,33 @@ def test_temperature_and_max_tokens_override_the_answer_layer(clients: Clients) 
     ]
 
 
+def test_top_p_applies_to_the_answer_layer_as_temperature_does(clients: Clients) -> None:
+    # top_p was accepted and silently dropped: no call was sent with it.
+    provider = FakeProvider(lambda request: "fine")
+    config = {
+        "name": "fake",
+        "layers": [
+            [{"type": "generator", "model": "g", "model_type": "Fake_API", "top_p": 0.9}],
+            [{"type": "fuser", "model": "f", "model_type": "Fake_API"}],
+        ],
+    }
+    engine = Engine(config, registry=fake_registry(provider))
+    with running(create_app([engine])) as root:
+        sync = clients(root, "none")
+        sync.chat.completions.create(model="fake", messages=QUESTION)
+        sync.chat.completions.create(model="fake", messages=QUESTION, top_p=0.25)
+        for _chunk in sync.chat.completions.create(
+            model="fake", messages=QUESTION, top_p=0.5, stream=True
+        ):
+            pass
+    sent = [(r.model, r.top_p) for r in provider.requests]
+    assert sent == [
+        ("g", 0.9), ("f", None),  # as configured
+        ("g", 0.9), ("f", 0.25),  # the fuser writes the answer: it takes the request's
+        ("g", 0.9), ("f", 0.5),  # streamed alike
+    ]  # fmt: skip
+
+
 def test_stream_sync_ends_with_usage_and_done(url: str, clients: Clients) -> None:
     with clients(url).chat.completions.with_streaming_response.create(
         model="sample-rank",
