@@ -19,6 +19,7 @@ from ._batch_outage import DEFAULT_WAIT_S
 from ._cli_common import (
     TERMINATED,
     UsageError,
+    check_output_path,
     check_summary_path,
     positive_float,
     positive_int,
@@ -143,6 +144,8 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         output = sys.stdout  # answers on standard output; the summary stays on stderr
     elif args.input is not None and _same_file(path, args.input):
         raise UsageError(f"--output {path} is the input file: give another --output")
+    else:
+        check_output_path(path, "--output")
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         return _estimate(engine, items, output, args)

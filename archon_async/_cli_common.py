@@ -137,6 +137,20 @@ def check_summary_path(path: Path | None) -> None:
         raise UsageError(f"--summary {path}: the folder {path.parent} does not exist")
 
 
+def check_output_path(path: Path, flag: str) -> None:
+    """Refuse, before any call, an output path under a file (``notes.txt/answers.jsonl``):
+    its folder could not be made, and the run would end in a traceback.
+
+    Raises:
+        UsageError: naming the flag, the path and the file in the way.
+    """
+    from ._output_lock import folder_problem
+
+    problem = folder_problem(path.parent)
+    if problem is not None:
+        raise UsageError(f"{flag} {path}: {problem}: give a path in a folder")
+
+
 def report_summary(summary: dict[str, Any], path: Path | None) -> None:
     """Write a command's JSON summary on standard error, where every summary goes (standard
     output is for answers), and to ``path`` if given."""

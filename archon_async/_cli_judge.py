@@ -18,6 +18,7 @@ from ._batch import run_batch
 from ._batch_io import BatchItem
 from ._cli_common import (
     TERMINATED,
+    check_output_path,
     check_summary_path,
     positive_int,
     report_summary,
@@ -97,6 +98,7 @@ def _judge(args: argparse.Namespace) -> int:
         return print_estimate(engine, item_prompts(requests), args)
 
     check_summary_path(args.summary)
+    check_output_path(Path(output), "--output")
     stats = BatchStats(total=len(requests))
     # Each request recorded before it is sent: a killed judge's calls count on the resume.
     engine.callpath.journal = journal = journal_beside(Path(output))

@@ -21,7 +21,18 @@ from filelock import FileLock, Timeout
 
 from ._exceptions import InvalidInputError
 
-__all__ = ["output_lock", "output_lock_path"]
+__all__ = ["folder_problem", "output_lock", "output_lock_path"]
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` can be neither used nor made as a folder, or None: a file on its path
+    (``folder`` itself or the nearest of its parents that exists). Checked before anything
+    is written, so the caller says so instead of raising mkdir's FileExistsError or
+    NotADirectoryError at its end."""
+    for place in (folder, *folder.parents):
+        if place.exists():
+            return None if place.is_dir() else f"{place} is a file, not a folder"
+    return None
 
 
 def output_lock_path(output: Path) -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .._exceptions import ConfigError
-from .._output_lock import output_lock, output_lock_path
+from .._output_lock import folder_problem, output_lock, output_lock_path
 from .._pricing import usd
 from .._progress import BatchStats
 from .._redact import redacted_urls
@@ -90,8 +90,8 @@ class Search:
     Raises:
         ConfigError: a bad search file (a space with no feasible architecture, question
             sets that do not fit the benchmark...), a ``seed``, ``parallel`` or
-            ``evaluations`` that is no whole number in range (named), or ``oracle``
-            without ``simulate``
+            ``evaluations`` that is no whole number in range (named), ``oracle``
+            without ``simulate``, or a run directory under a file (or a file itself)
             (`run`, `events` and `estimate` raise it for a run directory that holds
             another search, before any call).
     """
@@ -134,6 +134,11 @@ class Search:
         if ext.providers:
             _check_providers(self.path, ext.providers)
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
+        if (problem := folder_problem(self.run_dir)) is not None:  # said before any call
+            raise ConfigError(
+                f"the run directory {self.run_dir} cannot be made: {problem}; give another "
+                "run directory (--run-dir, Search(run_dir=...) or archon_async.run_dir)"
+            )
         self._load_questions(data)
         self._check_space()
         self._start_state(simulator)
