@@ -104,6 +104,15 @@ def add_callpath_options(parser: argparse.ArgumentParser) -> None:
     add_shared_limits_option(parser)
 
 
+class _GivenPrefix(argparse.Action):
+    """Stores ``--shared-limits-prefix`` and notes that it was given (its default is
+    not), so that the prefix alone is refused rather than ignored."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        namespace.shared_limits_prefix = values
+        namespace.shared_limits_prefix_given = True
+
+
 def add_shared_limits_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--shared-limits URL`` and ``--shared-limits-prefix NAME`` to a command."""
     parser.add_argument(
@@ -115,6 +124,7 @@ def add_shared_limits_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shared-limits-prefix",
         default="archon",
+        action=_GivenPrefix,
         metavar="NAME",
         help="the Redis key prefix of one fleet sharing limits (default: archon)",
     )
@@ -125,8 +135,14 @@ def shared_limits_url(args: argparse.Namespace) -> str | None:
 
     Raises:
         ConfigError: it is not a redis://, rediss:// or unix:// URL.
+        UsageError: ``--shared-limits-prefix`` without it (no limits would be shared).
     """
     url: str | None = getattr(args, "shared_limits", None)
+    if url is None and getattr(args, "shared_limits_prefix_given", False):
+        raise UsageError(
+            "--shared-limits-prefix names the fleet sharing limits on a Redis server: give "
+            "the server with --shared-limits URL"
+        )
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
             f"--shared-limits takes a Redis URL such as redis://127.0.0.1:6379/0, not {url!r}"

@@ -2,7 +2,8 @@
 before any call: ``--temperature -1`` was read as a config error repeated for every
 component ("fix 'temperature' in the config", exit 1), ``--concurrency 0`` exited 1, and
 ``--cache-namespace`` without ``--cache`` was ignored (no cache at all: a rerun paid again
-for what a user thought was kept), as was an empty namespace."""
+for what a user thought was kept), as was an empty namespace, and ``--shared-limits-prefix``
+without ``--shared-limits`` (no limits shared, the user believing a fleet held them)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ QUESTION = ["run", "default", "What is 2 + 2?", "--simulate"]
         (["--max-tokens", "0"], "argument --max-tokens: 0 must be at least 1"),
         (["--cache-namespace", " "], "argument --cache-namespace: give a name"),
         (["--cache-namespace", "exp1"], "--cache-namespace names a part of a cache file"),
+        (["--shared-limits-prefix", "fleet2"], "--shared-limits-prefix names the fleet"),
     ],
 )
 def test_a_flag_value_that_means_nothing_is_a_usage_error(
