@@ -170,7 +170,13 @@ class Architecture:
         notes = _top_level_warnings(data, source)
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
-            missing = "'layers' is missing" if raw_layers is None else "'layers' is not a list"
+            missing = (
+                "'layers' is missing"
+                if raw_layers is None
+                else "'layers' is empty"
+                if isinstance(raw_layers, list)
+                else "'layers' is not a list"
+            )
             hints = "".join(f"; {note.split(': ', 1)[1]}" for note in notes)
             raise ConfigError(
                 f"{missing}: it must be a non-empty list of layers{hints}",

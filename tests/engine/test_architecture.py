@@ -130,8 +130,11 @@ def test_config_errors_name_their_place(layers: Any, location: str, words: str) 
 
 
 def test_layers_must_be_a_non_empty_list() -> None:
-    with pytest.raises(ConfigError, match="'layers'"):
+    # An empty list is said to be empty, not "not a list" (found by the new-user test).
+    with pytest.raises(ConfigError, match="'layers' is empty: it must be a non-empty list"):
         Architecture.from_dict({"name": "x", "layers": []})
+    with pytest.raises(ConfigError, match="'layers' is not a list: it must be a non-empty"):
+        Architecture.from_dict({"name": "x", "layers": {"0": [_component()]}})
     # A misspelled 'layers' is the likely cause: the error says so.
     with pytest.raises(ConfigError, match=r"'layers' is missing.*did you mean 'layers'"):
         Architecture.from_dict({"name": "x", "layer": [[_component()]]})
