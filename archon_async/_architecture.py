@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,6 +26,7 @@ from ._exceptions import ConfigError
 from ._registry import Registry
 from ._request_notes import request_notes
 from ._shipped import find_shipped, resolve_config_path, shipped_config_names
+from ._words import closest
 
 __all__ = ["Architecture", "is_reward_model"]
 
@@ -276,8 +276,8 @@ def _unknown_keys(
     notes = []
     for key in data:
         if key not in known:
-            match = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
-            hint = f"; did you mean {match[0]!r}?" if match else ""
+            match = closest(str(key), known, cutoff=0.75)
+            hint = f"; did you mean {match!r}?" if match else ""
             where = f"{place}.{key}" if place else str(key)
             notes.append(f"{source}, {where}: unknown {what} {key!r} is ignored{hint}")
     return notes
@@ -413,8 +413,8 @@ def _check_names(
     spec: ComponentSpec, registry: Registry, source: str, where: tuple[int | str, ...]
 ) -> None:
     if not registry.has_component(spec.type):
-        match = difflib.get_close_matches(spec.type, registry.component_names(), n=1)
-        hint = f"did you mean {match[0]!r}? " if match else ""
+        match = closest(spec.type, registry.component_names())
+        hint = f"did you mean {match!r}? " if match else ""
         raise ConfigError(
             f"unknown component type {spec.type!r}; {hint}known types: "
             f"{', '.join(registry.component_names())} (register custom ones with add_component)",
@@ -438,8 +438,8 @@ def _check_names(
             location=format_location((*where, "model_type")),
         )
     if calls_llm and not registry.has_provider(spec.model_type):
-        match = difflib.get_close_matches(spec.model_type, registry.provider_names(), n=1)
-        hint = f"did you mean {match[0]!r}? " if match else ""
+        match = closest(spec.model_type, registry.provider_names())
+        hint = f"did you mean {match!r}? " if match else ""
         raise ConfigError(
             f"no provider is registered for model_type {spec.model_type!r}; {hint}known: "
             f"{', '.join(registry.provider_names())} (register one with add_generator)",

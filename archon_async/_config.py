@@ -7,7 +7,6 @@ not errors. Real errors raise `ConfigError` naming the source and the place.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ._exceptions import ConfigError
 from ._redact import redacted_url
+from ._words import closest
 
 __all__ = [
     "ComponentSpec",
@@ -217,8 +217,8 @@ def unknown_key_messages(
 
 def _unknown_key_message(key: str, where: tuple[int | str, ...], source: str) -> str:
     place = format_location((*where, key))
-    suggestion = difflib.get_close_matches(key, _KNOWN_KEYS, n=1, cutoff=0.75)
-    hint = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+    suggestion = closest(key, _KNOWN_KEYS, cutoff=0.75)
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
     return f"{source}, {place}: unknown key {key!r} is ignored{hint}"
 
 

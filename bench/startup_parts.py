@@ -13,7 +13,8 @@ machine's load), each measured by the kernel's CPU accounting (user + system):
   garbage collector paused as the package's imports pause it;
 * ``stdlib + pydantic``: the same, then pydantic and our two config models
   (``archon_async/_config.py`` executed on its own, with ``ConfigError`` stood in by
-  ``ValueError``, so that nothing else of the package is imported), one component and one
+  ``ValueError`` and its other imports of the package by a function that does nothing, so
+  that nothing else of the package is imported), one component and one
   provider's settings validated, as loading an architecture does;
 * ``command``: the command's imports and parsers (``import archon_async.cli``, its
   ``_parser()``), the start-up probe of bench/cached_cli_bench.py.
@@ -40,13 +41,15 @@ STDLIB = (
     "import asyncio, sqlite3, argparse, logging, hashlib, importlib.metadata"
 )
 
-#: The config models alone: _config.py's own source, its one import of the package stood in.
+#: The config models alone: _config.py's own source, its imports of the package stood in
+#: (ConfigError by ValueError, the helpers by a function that does nothing).
 PYDANTIC = """
-import sys, types
+import re, sys, types
 path = sys.argv[1]
 source = open(path).read().replace(
     "from ._exceptions import ConfigError", "ConfigError = ValueError"
 )
+source = re.sub(r"^from \\.\\w+ import (\\w+)$", r"\\1 = lambda *a, **k: None", source, flags=re.M)
 module = types.ModuleType("config_alone")
 sys.modules["config_alone"] = module
 exec(compile(source, path, "exec"), module.__dict__)

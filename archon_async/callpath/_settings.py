@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +9,7 @@ from pydantic import ValidationError
 
 from .._config import ProviderSettings, format_location
 from .._exceptions import ConfigError
+from .._words import closest
 
 if TYPE_CHECKING:
     from .._registry import Registry
@@ -42,8 +42,8 @@ def validated_settings(
         where = (*root, model_type)
         if registry is not None and not registry.has_provider(model_type):
             known = registry.provider_names()
-            match = difflib.get_close_matches(model_type, known, n=1)
-            hint = f"did you mean {match[0]!r}? " if match else ""
+            match = closest(model_type, known)
+            hint = f"did you mean {match!r}? " if match else ""
             raise ConfigError(
                 f"no provider is registered for model_type {model_type!r}; {hint}known: "
                 f"{', '.join(known)}",

@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 #: What a rerun answered wholly from the cache never imports: the HTTP clients (built on
 #: the first request sent), structlog (an application's), the request buckets (built with
 #: the first rate to keep), the live bar (a terminal's), and the search, server and
-#: estimate code (other commands').
+#: estimate code (other commands'), and difflib (the did-you-mean of a mistyped key).
 NOT_IN_A_CACHED_RERUN = (
     "httpx",
     "aiohttp",
@@ -35,6 +35,7 @@ NOT_IN_A_CACHED_RERUN = (
     "archon_async.serve",
     "optuna",
     "numpy",
+    "difflib",
 )
 
 #: Runs the command in this process, then lists which of those modules it had imported.
