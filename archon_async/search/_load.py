@@ -141,18 +141,44 @@ def _validated(data: Any, *, source: str, base: Path | None) -> tuple[SearchFile
                 ConfigWarning(f"{source}: unknown search key {key!r} is ignored{hint}"),
                 stacklevel=3,
             )
+    base = base or Path.cwd()
     try:
         # Strict, as our section is: "1", true or 1.5 where Archon's code takes a whole
         # number is refused, never read as 1.
         settings = SearchFile.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise validation_error(exc, source) from None
-    base = base or Path.cwd()
-    models = [
-        resolve_model(entry, base=base, where=f"{source}: models_available[{i}]")
-        for i, entry in enumerate(settings.models_available)
-    ]
+        problem = validation_error(exc, source)
+        raise _with_missing_models(problem, data.get("models_available"), base, source) from None
+    entries = settings.models_available
+    models = [_resolved(entry, base, source, i) for i, entry in enumerate(entries)]
     names = [m.model for m in models]
     if len(set(names)) != len(names):
         raise ConfigError("models_available names a model twice", source=source)
     return settings, models
+
+
+def _resolved(entry: str | dict[str, Any], base: Path, source: str, index: int) -> ModelRef:
+    return resolve_model(entry, base=base, where=f"{source}: models_available[{index}]")
+
+
+def _with_missing_models(
+    problem: ConfigError, entries: Any, base: Path, source: str
+) -> ConfigError:
+    """``problem`` (the file's settings' first), after the models of ``entries`` that
+    cannot be found, if any: a missing model file is said first, not hidden behind a
+    problem it may cause (too large a ``model_top_k`` for the models there are)."""
+    missing: list[ConfigError] = []
+    if isinstance(entries, list):
+        for index, entry in enumerate(entries):
+            if isinstance(entry, str | dict):
+                try:
+                    _resolved(entry, base, source, index)
+                except ConfigError as exc:
+                    missing.append(exc)
+    if not missing:
+        return problem
+    errors = [*missing, problem]
+    lines = [str(error).removeprefix(f"{source}: ").removeprefix(f"{source}, ") for error in errors]
+    combined = ConfigError(f"{len(lines)} problems:\n  " + "\n  ".join(lines), source=source)
+    combined.problems = tuple(errors)
+    return combined

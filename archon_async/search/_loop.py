@@ -20,7 +20,6 @@ from ._evaluate import EngineEvaluator, Evaluator
 from ._evaluators import evaluators
 from ._failures import ProviderOutageError
 from ._final import CHOSEN_BY, choose
-from ._inputs import check_endpoints, check_keys
 from ._outlook import Outlook
 from ._outputs import write_outputs
 from ._race_share import RaceShare
@@ -54,9 +53,6 @@ async def search_events(search: Search) -> AsyncGenerator[SearchEvent, None]:
     report ends in ``search.result``."""
     spending = search._spending
     spending.start()
-    if search.mode == "real":
-        check_keys(search)
-        check_endpoints(search)
     record = RunRecord(search.run_dir, search.identity())
     before = record.load_json("outside_spend.json") or {}
     spending.before = spent_before(record)

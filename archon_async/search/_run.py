@@ -34,7 +34,9 @@ from ._effects import Effects
 from ._evaluators import simulation_settings
 from ._inputs import (
     check_arguments,
+    check_endpoints,
     check_judging,
+    check_keys,
     check_planned,
     check_prices,
     resolve,
@@ -231,10 +233,13 @@ class Search:
             InvalidInputError: another search is running in the run directory (before any
                 call).
             ConfigError: a search that sends calls would evaluate a space of more than
-                `WHOLE_SPACE_LIMIT` architectures by default, with no budget (before
-                the run directory is written).
+                `WHOLE_SPACE_LIMIT` architectures by default, with no budget; a real one
+                misses a key or a model's endpoint (each before the run directory is made).
         """
         check_planned(self)  # a whole-space default too large to send unbounded
+        if self.mode == "real":  # before the run directory is made: a refusal leaves none
+            check_keys(self)
+            check_endpoints(self)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         lock = output_lock_path(self.run_dir / "search.json")
         busy = (

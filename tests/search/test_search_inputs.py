@@ -73,6 +73,23 @@ def test_too_many_top_models_names_the_choice() -> None:
         search_file_from_dict(small_space() | {"model_top_k_choices": [9]})
 
 
+def test_a_missing_model_file_is_said_before_the_top_k_it_leaves_too_large(
+    tmp_path: Path,
+) -> None:
+    # The top_k problem was the only one said: the user lowered model_top_k, then met the
+    # missing file.
+    space = small_space() | {"model_top_k_choices": [9]}
+    space["models_available"] = [*space["models_available"], "no-such-model.json"]
+    with pytest.raises(ConfigError) as raised:
+        search_file_from_dict(space, base=tmp_path)
+    message = str(raised.value)
+    assert message.startswith("<dict>: 2 problems:\n  models_available["), message
+    assert message.index("no model config 'no-such-model.json'") < message.index(
+        "model_top_k_choices asks for the top 9 models"
+    )
+    assert len(raised.value.problems) == 2
+
+
 def test_an_unknown_top_level_key_is_one_plain_warning_line(tmp_path: Path) -> None:
     # Few questions: the estimate of the whole benchmark's default sets (791 dev questions)
     # took over the command's 240 s at load 36, for a test of one warning line.
@@ -106,7 +123,8 @@ def test_a_missing_key_is_said_for_the_search_before_the_run_directory_is_writte
     message = keyless_refusal.error.cli_message or ""  # as the command line says it
     assert str(path) in message and "TOGETHER_API_KEY" in message
     assert "--simulate" in message and "--base-url" not in message
-    assert not (run_dir / "search.json").exists()
+    # No run directory at all: it was made (empty, or with a lock file) before the check.
+    assert not run_dir.exists()
     # Doing as advised, in the same run directory, works.
     report = anyio.run(Search(path, run_dir=run_dir, simulate=True, oracle=True).run)
     assert report["evaluations"] == 3
