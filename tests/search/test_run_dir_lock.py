@@ -27,8 +27,13 @@ def test_a_second_search_in_a_running_search_s_directory_is_refused_at_once(
     tmp_path: Path,
 ) -> None:
     # One pass of the final ranking's race: its further passes are no part of what is
-    # checked here, and would take minutes.
-    data = small_space(evaluations=40, parallel=1, dev_questions=30, racing={"draws": 1})
+    # checked here, and would take minutes. The resume's final ranking is of 3 finalists on
+    # 20 questions and its report on 5: by default 10 finalists on every question the dev
+    # set leaves (1289 of GSM8K's), which took the resume past run_cli's 240 s at load ~30.
+    data = small_space(
+        finalists=3, evaluations=40, parallel=1, dev_questions=30, held_out_questions=20,
+        report_questions=5, racing={"draws": 1},
+    )  # fmt: skip
     path = write(tmp_path, data)
     run_dir = tmp_path / "run"
     args = ["search", str(path), "--simulate", "--seed", "1", "--run-dir", str(run_dir)]
