@@ -26,6 +26,7 @@ from .callpath._budget import unpriced_models
 from .callpath._cache import namespace_problem
 
 if TYPE_CHECKING:
+    from ._config import ComponentSpec
     from ._engine import Engine
 
 __all__ = [
@@ -222,12 +223,23 @@ def print_estimate(
 ) -> int:
     """Write the estimate of running ``engine``'s architecture on ``prompts`` as JSON on
     stdout (``already_answered``: prompts of the input the output holds, left out), with
-    the refusals of ``n`` its cache file recorded counted as known (`known_refusals`)."""
+    the refusals of ``n`` recorded where the run reads them counted as known
+    (`known_refusals`)."""
+    from ._types import ChatRequest
     from .callpath._estimate import estimate  # only for --estimate
 
     architecture = engine.architecture
-    refusals = known_refusals(engine.callpath.cache)
-    figures: dict[str, Any] = estimate(architecture, prompts, refusals=refusals).to_dict()
+    callpath = engine.callpath
+    refusals = known_refusals(callpath.cache, callpath.shared_limits)
+
+    def n_key(spec: ComponentSpec) -> tuple[str, str]:
+        model_type = spec.model_type or ""
+        request = ChatRequest(spec.model, model_type, [], base_url=spec.base_url)
+        return callpath.n_key(request)
+
+    figures: dict[str, Any] = estimate(
+        architecture, prompts, refusals=refusals, n_key=n_key
+    ).to_dict()
     figures["architecture"] = architecture.name
     if already_answered:
         figures["already_answered"] = already_answered
@@ -240,22 +252,40 @@ def print_estimate(
         "n); low: no parse retry, replies of one token (a run spends at least this); "
         "central: replies of 256 tokens (or max_tokens if lower), a typical chat answer; "
         "high: every parse retry, replies of the full max_tokens, every sample paying its "
-        "prompt, and where a provider and model are not known to refuse n (recorded in the "
-        "--cache file), one request a sample plus the refused probe, as if it did; "
+        "prompt, and where an endpoint and model are not known to refuse n (recorded in the "
+        "--cache file, or the --shared-limits Redis), one request a sample plus the refused "
+        "probe, as if it did; "
         "provider retries and cache hits not foreseen"
     )
     sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
 
-def known_refusals(cache: ResponseCache | None) -> dict[tuple[str, str], int]:
-    """The (model_type, model) pairs the cache file recorded as refusing ``n``, with the
-    most samples a request may ask of them: none without a cache file, or before the file
-    exists (an estimate writes nothing). Redis's record is not read: ``--estimate``
-    connects to nothing."""
-    if cache is None or cache.path is None or not cache.path.exists():
-        return {}
-    return cache.refusals()
+def known_refusals(
+    cache: ResponseCache | None, shared_limits: RedisLimits | None = None
+) -> dict[tuple[str, str], int]:
+    """The endpoints and models (`CallPath.n_key`) recorded as refusing ``n``, with the
+    most samples a request may ask of them, read where a run reads them: the cache file
+    (none before it exists: an estimate writes nothing) and the Redis server of the shared
+    limits (read once, its connection closed after).
+
+    Raises:
+        ConfigError: the cache file cannot be read, or the Redis server cannot be reached.
+    """
+    found: dict[tuple[str, str], int] = {}
+    if cache is not None and cache.path is not None and cache.path.exists():
+        found.update(cache.refusals())
+    if shared_limits is not None:
+
+        async def read() -> dict[tuple[str, str], int]:
+            try:
+                return await shared_limits.refusals()
+            finally:
+                await shared_limits.aclose()
+
+        for key, most in run_async(read).items():
+            found[key] = min(most, found.get(key, most))
+    return found
 
 
 def _caps_reached(figures: Mapping[str, Any], args: argparse.Namespace) -> list[str]:

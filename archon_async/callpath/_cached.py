@@ -24,7 +24,7 @@ from typing import cast
 from .._concurrency import gather
 from .._exceptions import ProviderError
 from .._types import CallRecord, ChatRequest, ChatResponse
-from ._cache import ResponseCache, request_key
+from ._cache import ResponseCache, endpoint_identity, request_key
 from ._sender import Drawn, Outcome, Sender, refused_records
 
 __all__ = ["CachedCalls"]
@@ -42,17 +42,16 @@ class CachedCalls:
         self.cache = cache
         self._sender = sender
         self._inflight: dict[tuple[bytes, int], asyncio.Future[ChatResponse | None]] = {}
-        #: The endpoint identity of every call while simulating (never a real one's).
-        self.simulated_as: str | None = None
+
+    @property
+    def simulated_as(self) -> str | None:
+        """The endpoint identity of every call while simulating (never a real one's)."""
+        return self._sender.simulated_as
 
     def address(self, request: ChatRequest) -> bytes:
         """The cache key of a request: wire protocol and endpoint identity included."""
         provider = self._sender.opened().provider_for(request.model_type)
-        if self.simulated_as is not None:
-            endpoint = self.simulated_as  # never mixed with a real provider's entries
-        else:
-            base_url = getattr(provider, "base_url", None)
-            endpoint = base_url(request) if callable(base_url) else request.model_type
+        endpoint = endpoint_identity(provider, request, self._sender.simulated_as)
         return request_key(type(provider).__qualname__, endpoint, request)
 
     async def complete(

@@ -29,12 +29,12 @@ from .._keys import KeysArgument, hidden_keys
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot, checked_budget
-from ._cache import ResponseCache
+from ._cache import ResponseCache, endpoint_identity
 from ._cached import CachedCalls
 from ._home import check_home, forward, start_loop_thread, stop_loop_thread
 from ._journal import SpendJournal
 from ._redis import RedisLimits
-from ._samples import DRAW_STRIDE, check_draw
+from ._samples import DRAW_STRIDE, check_draw, refusal_scope
 from ._sender import Outcome, Sender
 from ._settings import validated_settings
 from ._simulated import (
@@ -42,6 +42,7 @@ from ._simulated import (
     SimulatedDispatcher,
     check_simulate,
     simulated_base_urls,
+    simulator_identity,
     start_simulator,
 )
 
@@ -128,6 +129,22 @@ class CallPath:
             f"CallPath({state}, simulate={bool(self._simulate)}, cache={self.cache!r}, "
             f"budget={self.budget!r})"
         )
+
+    def n_key(self, request: ChatRequest) -> tuple[str, str]:
+        """What a refusal of ``n`` by ``request``'s endpoint and model is remembered by
+        (`Sender.n_key`), known before the call path opens (``--estimate`` looks the
+        refusals up by it): a provider with no base URL anywhere, or an unknown model_type,
+        is keyed by its model_type."""
+        if self._simulate:
+            endpoint = simulator_identity(self._simulate)
+        else:
+            settings = self._settings.get(request.model_type) or ProviderSettings()
+            try:
+                provider = self._registry.build_provider(request.model_type, settings)
+                endpoint = endpoint_identity(provider, request, None)
+            except ConfigError:
+                endpoint = request.model_type
+        return refusal_scope(request.model_type, endpoint), request.model
 
     @property
     def cache(self) -> ResponseCache | None:
@@ -242,8 +259,7 @@ class CallPath:
         urls: dict[str, str] = {}
         if self._simulate:
             root, identity, self._simulator = await start_simulator(self._simulate)
-            if self._cached is not None:
-                self._cached.simulated_as = identity
+            self._sender.simulated_as = identity
             urls = simulated_base_urls(root)
             keys = keys if keys is not None else SIMULATED_KEYS
             self.scorer_url = root

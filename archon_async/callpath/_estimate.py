@@ -39,7 +39,7 @@ whose samples could go together:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .._architecture import Architecture, is_reward_model
@@ -143,6 +143,7 @@ def estimate(
     *,
     prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
     refusals: Mapping[tuple[str, str], int] | None = None,
+    n_key: Callable[[ComponentSpec], tuple[str, str]] | None = None,
 ) -> Estimate:
     """The expected spend of running ``architecture`` once on each prompt (see the module).
 
@@ -150,11 +151,14 @@ def estimate(
         architecture: what will run.
         prompts: each run's prompt: a string or a message list (only its length counts).
         prices: USD per million tokens (input, output) by model.
-        refusals: the (model_type, model) pairs known to refuse ``n``, with the most samples
-            a request may ask of them (`ResponseCache.refusals`); None: none known.
+        refusals: the endpoints and models known to refuse ``n`` (keyed as `n_key` keys a
+            component), with the most samples a request may ask of them
+            (`ResponseCache.refusals`, `RedisLimits.refusals`); None: none known.
+        n_key: the key of a component's refusal (`CallPath.n_key`: its model_type and
+            endpoint, and its model); None: (model_type, model).
     """
     result = Estimate()
-    sizes = _RequestSizes(_samples_per_request(architecture), refusals or {})
+    sizes = _RequestSizes(_samples_per_request(architecture), refusals or {}, n_key)
     for prompt in prompts:
         chars = len(prompt) if isinstance(prompt, str) else sum(len(m["content"]) for m in prompt)
         result.prompts += 1
@@ -186,9 +190,16 @@ class _RequestSizes:
     """How many samples a component's requests draw at each end, and the pairs whose
     refusal of ``n`` the high end foresees (``probed``: one refused probe each)."""
 
-    def __init__(self, most: Mapping[str, int], refusals: Mapping[tuple[str, str], int]):
+    def __init__(
+        self,
+        most: Mapping[str, int],
+        refusals: Mapping[tuple[str, str], int],
+        n_key: Callable[[ComponentSpec], tuple[str, str]] | None,
+    ):
         self._most = most
         self._refusals = refusals
+        self._n_key = n_key
+        self._keys: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # by spec
         self.probed: set[tuple[str, str]] = set()
 
     def requests(self, spec: ComponentSpec, calls: int, end: int) -> int:
@@ -197,8 +208,8 @@ class _RequestSizes:
         the refusal's most where one is known, one a sample at the high end otherwise."""
         if spec.type not in ("generator", "fuser") or calls <= 1:
             return calls
-        pair = (spec.model_type or "", spec.model)
-        most = self._most.get(pair[0], 1)
+        pair = self._key(spec)
+        most = self._most.get(spec.model_type or "", 1)
         refused = self._refusals.get(pair)
         if refused is not None:
             most = min(most, max(refused, 1))
@@ -206,6 +217,17 @@ class _RequestSizes:
             self.probed.add(pair)
             most = 1  # n is not known to be taken: as if the probe is refused
         return -(-calls // most)
+
+
+    def _key(self, spec: ComponentSpec) -> tuple[str, str]:
+        """The key of the spec's refusal of ``n`` (`n_key`), worked out once a spec."""
+        if self._n_key is None:
+            return spec.model_type or "", spec.model
+        where = (spec.model_type or "", spec.model, spec.base_url)
+        key = self._keys.get(where)
+        if key is None:
+            key = self._keys[where] = self._n_key(spec)
+        return key
 
 
 def _reply_tokens(spec: ComponentSpec) -> tuple[float, float, float]:

@@ -5,8 +5,10 @@ Archon's 10 samples of a model are 10 identical requests; OpenAI, vLLM and Toget
 requests-per-minute limit is what decides throughput. An adapter says how many samples one
 request may ask for (``max_samples_per_request``: OpenAI's wire 128 as OpenAI documents, 1
 for Groq, which documents ``n=1`` only; Gemini 8); adapters without it draw one per request.
-A provider that refuses ``n`` (a 400 naming it) is remembered per model_type and model, and
-its samples are drawn one request each from then on, or, where the refusal states the most a
+A provider that refuses ``n`` (a 400 naming it) is remembered per endpoint and model (the
+endpoint identity the cache key uses: two vLLM servers of one model_type are two, one may
+take ``n`` and the other not; `refusal_scope`), and its samples are drawn one request each
+from then on, or, where the refusal states the most a
 request may ask ("'n' : number must be at most 3", OpenAI's "Expected a value <= 10"), in
 requests of that many. A server that ignores ``n`` and answers fewer choices than asked
 (llama-cpp-python's and lmdeploy's servers answer one) is remembered the same way: the
@@ -31,6 +33,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from .._exceptions import InvalidInputError
+from .._redact import redacted_url
 from .._retry import most_allowed, refuses_n
 from .._types import CallRecord, ChatRequest, ChatResponse, FailedChoice
 
@@ -44,6 +47,7 @@ __all__ = [
     "chunk_sizes",
     "most_allowed",
     "numbered",
+    "refusal_scope",
     "refuses_n",
     "sample_records",
 ]
@@ -98,9 +102,21 @@ def check_draw(draw: object) -> None:
         )
 
 
+def refusal_scope(model_type: str, endpoint: str) -> str:
+    """The first half of the key a refusal of ``n`` is remembered by (the model is the
+    other): the model_type alone for a provider with no base URL, else ``model_type@URL``
+    (the URL's password masked: the key is kept in the cache file and in Redis). Kept in
+    the stores' ``model_type`` field: a record of an earlier version, keyed by the
+    model_type alone, is left unread (one probe of ``n`` learns it again)."""
+    if endpoint == model_type:
+        return model_type
+    return f"{model_type}@{redacted_url(endpoint)}"
+
+
 class NRefusals:
-    """The (model_type, model) pairs that refused ``n``, with the most samples a request may
-    ask of them since (1: one request per sample)."""
+    """The (scope, model) pairs that refused ``n`` (`refusal_scope`: the model_type and
+    endpoint), with the most samples a request may ask of them since (1: one request per
+    sample)."""
 
     def __init__(self) -> None:
         self._most: dict[tuple[str, str], int] = {}

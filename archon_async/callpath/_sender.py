@@ -23,12 +23,14 @@ from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
 from .._types import CallRecord, ChatRequest, ChatResponse, FailedChoice, Usage
 from ._budget import Budget
+from ._cache import endpoint_identity
 from ._journal import SpendJournal
 from ._samples import (
     NRefusals,
     chunk_sizes,
     most_allowed,
     numbered,
+    refusal_scope,
     refuses_n,
     sample_records,
 )
@@ -90,11 +92,20 @@ class Sender:
         #: Reads the refusals of ``n`` other processes recorded meanwhile (at most once a
         #: second: `RedisLimits.refresh_refusals`); None: none are shared that way.
         self.refresh_refusals: Callable[[], Awaitable[None]] | None = None
+        #: The endpoint identity of every call while simulating (never a real one's).
+        self.simulated_as: str | None = None
         self._hit_records: dict[tuple[str, str, int, int], CallRecord] = {}
-        #: The (model_type, model) pairs seen to answer a request of ``n`` in full.
+        #: The (scope, model) pairs (`n_key`) seen to answer a request of ``n`` in full.
         self.takes_n: set[tuple[str, str]] = set()
         #: The pairs whose probe is in flight: done when its verdict is known or it ended.
         self._n_probes: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    def n_key(self, request: ChatRequest) -> tuple[str, str]:
+        """What a refusal of ``n`` is remembered by: (`refusal_scope`, model), the endpoint
+        being the one the cache key names (`endpoint_identity`)."""
+        provider = self.opened().provider_for(request.model_type)
+        endpoint = endpoint_identity(provider, request, self.simulated_as)
+        return refusal_scope(request.model_type, endpoint), request.model
 
     def opened(self) -> Dispatcher:
         """The dispatcher.
@@ -154,12 +165,15 @@ class Sender:
             await self.refresh_refusals()  # another process may have met a refusal of n
         provider = self.opened().provider_for(request.model_type)
         most = int(getattr(provider, "max_samples_per_request", 1))
-        refused = self.no_n.most(request.model_type, request.model)
-        if refused is not None:
-            most = min(most, refused)
         if count == 1 or most <= 1:
             return await self._draw_singly(request, count, ticket, samples)
-        if refused is None and (request.model_type, request.model) not in self.takes_n:
+        key = self.n_key(request)
+        refused = self.no_n.most(*key)
+        if refused is not None:
+            most = min(most, refused)
+        if most <= 1:
+            return await self._draw_singly(request, count, ticket, samples)
+        if refused is None and key not in self.takes_n:
             return await self._draw_probing(request, count, most, ticket, samples)
         return await self._draw_in(request, count, most, ticket, samples)
 
@@ -170,7 +184,7 @@ class Sender:
         draw is the probe, sent alone; the others wait for its verdict (`_heard`), then go
         in requests of the size it allowed. A probe that ends without one (a timeout, a 5xx
         that is no refusal, cancelled) releases them to ask ``n`` as if none had gone."""
-        pair = (request.model_type, request.model)
+        pair = self.n_key(request)
         probe = self._n_probes.get(pair)
         if probe is None:
             probe = self._n_probes[pair] = asyncio.get_running_loop().create_future()
@@ -191,7 +205,7 @@ class Sender:
     def _heard(self, request: ChatRequest) -> None:
         """A verdict on ``n`` for the request's pair is known (taken, refused, or fewer
         choices answered): release what waits for its probe."""
-        probe = self._n_probes.pop((request.model_type, request.model), None)
+        probe = self._n_probes.pop(self.n_key(request), None)
         if probe is not None:
             probe.set_result(None)
 
@@ -236,7 +250,7 @@ class Sender:
                 return [exc] * size
             stated = most_allowed(exc)
             most = stated if stated is not None and stated < size else 1
-            self.no_n.add(request.model_type, request.model, most)
+            self.no_n.add(*self.n_key(request), most)
             if self._n_probes:
                 self._heard(request)
             log.info(
@@ -257,7 +271,7 @@ class Sender:
         ]
         if len(drawn) < size:
             return await self._draw_rest(request, size, drawn, ticket, samples)
-        self.takes_n.add((request.model_type, request.model))  # no probe for it from now on
+        self.takes_n.add(self.n_key(request))  # no probe for it from now on
         if self._n_probes:
             self._heard(request)
         return drawn
@@ -274,7 +288,7 @@ class Sender:
         (llama-cpp-python's answers one). The choices it sent are kept, the model is
         remembered as taking that many a request, and the rest drawn so."""
         got = len(drawn)
-        self.no_n.add(request.model_type, request.model, got)
+        self.no_n.add(*self.n_key(request), got)
         if self._n_probes:
             self._heard(request)
         log.info("n_ignored", provider=request.model_type, model=request.model, n=size, got=got)

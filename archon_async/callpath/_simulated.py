@@ -24,6 +24,7 @@ __all__ = [
     "SimulatedDispatcher",
     "check_simulate",
     "simulated_base_urls",
+    "simulator_identity",
     "start_simulator",
 ]
 
@@ -78,17 +79,26 @@ async def start_simulator(simulate: bool | str | SimulationSettings) -> tuple[st
         in-process server started for it (None when ``simulate`` is a running one's URL).
     """
     if isinstance(simulate, str):
-        return simulate, f"simulated:{simulate}", None
+        return simulate, simulator_identity(simulate), None
     from ..simulate import SimulatedServer, SimulationSettings
 
-    settings = simulate if isinstance(simulate, SimulationSettings) else None
-    settings = settings or SimulationSettings()
-    # The simulator's replies follow from its settings (seed included), not its port.
-    described = settings.model_dump_json(exclude={"port", "host"}).encode()
-    identity = "simulated:" + hashlib.blake2b(described, digest_size=8).hexdigest()
+    settings = simulate if isinstance(simulate, SimulationSettings) else SimulationSettings()
     server = SimulatedServer(settings)
     await server.__aenter__()
-    return str(server.base_url), identity, server
+    return str(server.base_url), simulator_identity(settings), server
+
+
+def simulator_identity(simulate: bool | str | SimulationSettings) -> str:
+    """The endpoint identity of a simulating call path's calls (``simulated:...``): a
+    running simulator's URL, else a digest of the settings of the one it starts (its
+    replies follow from them, seed included, not from its port)."""
+    if isinstance(simulate, str):
+        return f"simulated:{simulate}"
+    from ..simulate import SimulationSettings
+
+    settings = simulate if isinstance(simulate, SimulationSettings) else SimulationSettings()
+    described = settings.model_dump_json(exclude={"port", "host"}).encode()
+    return "simulated:" + hashlib.blake2b(described, digest_size=8).hexdigest()
 
 
 class SimulatedDispatcher(Dispatcher):
