@@ -159,7 +159,9 @@ async def run_batch(
                 worker = _Worker(engine, writer, stats, prompt_attempts, stamp, stop)
                 worker.on_answer, worker.budget, worker.gate = on_answer, budget, gate
                 worker.outage = ProviderOutage(
-                    engine.dispatcher.circuit_reopens_in, provider_down_wait_s
+                    engine.dispatcher.circuit_reopens_in,
+                    provider_down_wait_s,
+                    stopped=lambda: stop.reason is not None,
                 )
                 feed = _Feed(pending, starts_per_turn, HITS_PER_TURN)
                 # No more workers than prompts (a task each): --concurrency 1000000 on 3

@@ -71,13 +71,21 @@ class ProviderOutage:
     Args:
         reopens_in: the dispatcher's `circuit_reopens_in`.
         wait_s: how long the batch waits for the provider before it stops.
+        stopped: whether the batch stopped for another reason (a held prompt then waits no
+            more than the probe in flight).
         clock: a monotonic clock.
     """
 
     def __init__(
-        self, reopens_in: ReopensIn, wait_s: float, *, clock: Callable[[], float] = time.monotonic
+        self,
+        reopens_in: ReopensIn,
+        wait_s: float,
+        *,
+        stopped: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._reopens_in = reopens_in
+        self._stopped = stopped
         self._wait_s = wait_s
         self._clock = clock
         self.down: tuple[str, str] | None = None  # (model_type, model) of the outage
@@ -108,8 +116,9 @@ class ProviderOutage:
     async def wait(self) -> Literal["go", "probe", "stop"]:
         """Hold a prompt while the provider is down: ``"go"`` once it is up; ``"probe"``:
         this prompt is the trial that says whether it is back (call `probe_ended` after);
-        ``"stop"``: it stayed down past ``wait_s`` (the prompt is left for the rerun)."""
-        while self.down is not None and not self.given_up:
+        ``"stop"``: it stayed down past ``wait_s``, or the batch stopped (the prompt is left
+        for the rerun)."""
+        while self.down is not None and not self.given_up and not self._stopped():
             if self._probing:
                 changed = self._changed
                 await changed.wait()
@@ -130,7 +139,7 @@ class ProviderOutage:
                 self._wake()
                 raise
             return "probe"
-        return "stop" if self.given_up else "go"
+        return "stop" if self.given_up or self._stopped() else "go"
 
     def probe_ended(self) -> None:
         """The probe's prompt ended: the provider is back if its circuit closed."""

@@ -97,15 +97,22 @@ class Sender:
         self._hit_records: dict[tuple[str, str, int, int], CallRecord] = {}
         #: The (scope, model) pairs (`n_key`) seen to answer a request of ``n`` in full.
         self.takes_n: set[tuple[str, str]] = set()
+        self._n_keys: dict[tuple[str, str | None, str], tuple[str, str]] = {}  # `n_key`'s
         #: The pairs whose probe is in flight: done when its verdict is known or it ended.
         self._n_probes: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     def n_key(self, request: ChatRequest) -> tuple[str, str]:
         """What a refusal of ``n`` is remembered by: (`refusal_scope`, model), the endpoint
         being the one the cache key names (`endpoint_identity`)."""
-        provider = self.opened().provider_for(request.model_type)
-        endpoint = endpoint_identity(provider, request, self.simulated_as)
-        return refusal_scope(request.model_type, endpoint), request.model
+        # The endpoint follows from the model_type and the request's own base URL (the
+        # provider's settings and environment are fixed): worked out once for each.
+        where = (request.model_type, request.base_url, request.model)
+        key = self._n_keys.get(where)
+        if key is None:
+            provider = self.opened().provider_for(request.model_type)
+            endpoint = endpoint_identity(provider, request, self.simulated_as)
+            key = self._n_keys[where] = (refusal_scope(request.model_type, endpoint), request.model)
+        return key
 
     def opened(self) -> Dispatcher:
         """The dispatcher.

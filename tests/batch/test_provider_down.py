@@ -114,3 +114,20 @@ async def test_a_provider_that_comes_back_is_waited_for_and_the_batch_finishes(
     assert len(lines) == 20 and all("error" not in line for line in lines), lines
     # While it was down, the batch sent its trials, not every prompt's calls.
     assert probes[0] <= 12, probes
+
+
+async def test_held_prompts_wait_no_longer_than_the_probe_once_the_batch_stopped() -> None:
+    # A batch stopped for another reason (a budget) while its provider is down: each held
+    # prompt took its turn as the probe, a circuit's open time each (30 s by default).
+    from archon_async._batch_outage import ProviderOutage
+
+    stopped = False
+    outage = ProviderOutage(lambda model_type, model: 0.05, 600.0, stopped=lambda: stopped)
+    outage.noticed(("OpenAI_API", "m"))
+    first = asyncio.create_task(outage.wait())
+    held = [asyncio.create_task(outage.wait()) for _ in range(5)]
+    assert await first == "probe"
+    stopped = True
+    outage.probe_ended()  # the probe's prompt ended: the model still down
+    async with asyncio.timeout(1):
+        assert await asyncio.gather(*held) == ["stop"] * 5
