@@ -15,7 +15,7 @@ import anyio
 from ._admission import current_ticket, next_ticket
 from ._batch_budget import BudgetGate, budget_gate
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
-from ._batch_outage import DEFAULT_WAIT_S, ProviderOutage, down_model
+from ._batch_outage import DEFAULT_WAIT_S, ProviderOutage, check_wait, down_model
 from ._engine import Engine
 from ._exceptions import (
     ArchonError,
@@ -125,13 +125,7 @@ async def run_batch(
     check_batch_arguments(concurrency, budget, starts_per_turn)
     if prompt_attempts < 1:
         raise InvalidInputError("prompt_attempts must be at least 1")
-    if isinstance(provider_down_wait_s, bool) or not (
-        isinstance(provider_down_wait_s, int | float) and provider_down_wait_s >= 0
-    ):
-        raise InvalidInputError(
-            "provider_down_wait_s must be a number of seconds of at least 0, not "
-            f"{provider_down_wait_s!r}"
-        )
+    check_wait(provider_down_wait_s)
     fingerprint = f"{engine.architecture.fingerprint()}-s{engine.seed}"
     stats = stats or BatchStats(total=total)
     # Every line says whether a model wrote it: a simulated answer is never taken for a real one.

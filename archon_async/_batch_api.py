@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ._batch import STARTS_PER_TURN, check_batch_arguments, run_batch
 from ._batch_io import BatchItem, _item_from_record, iter_jsonl_items, validate_jsonl_input
+from ._batch_outage import DEFAULT_WAIT_S, check_wait
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -35,6 +36,7 @@ async def run_batch_iter(
     progress: TextIO | None = None,
     budget: Budget | None = None,
     starts_per_turn: int = STARTS_PER_TURN,
+    provider_down_wait_s: float = DEFAULT_WAIT_S,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Run a batch and yield each answer (or error) line once it is in ``output``.
 
@@ -49,6 +51,8 @@ async def run_batch_iter(
         progress: a stream to show progress on (none by default: a library prints nothing).
         budget: caps on what this batch spends, checked before each prompt starts.
         starts_per_turn: prompts started in one event-loop turn at most (see `run_batch`).
+        provider_down_wait_s: how long to wait for a provider that is down before the
+            batch stops (see `run_batch`).
 
     Raises:
         InvalidInputError: an item is malformed, ids repeat, or the output is unusable.
@@ -57,6 +61,7 @@ async def run_batch_iter(
             also a `BudgetExceededError` (see `run_batch`).
     """
     check_batch_arguments(concurrency, budget, starts_per_turn)  # before the queue is sized
+    check_wait(provider_down_wait_s)
     if isinstance(items, str | Path):
         path = Path(items)
         total = validate_jsonl_input(path)
@@ -83,6 +88,7 @@ async def run_batch_iter(
                 budget=budget,
                 on_answer=lines.put,
                 starts_per_turn=starts_per_turn,
+                provider_down_wait_s=provider_down_wait_s,
             )
         except Exception:
             await lines.put(_DONE)  # the consumer stops reading, then sees the error

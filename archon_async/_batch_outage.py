@@ -23,10 +23,15 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from ._exceptions import ProviderConnectionError, ProviderError, ProviderServerError
+from ._exceptions import (
+    InvalidInputError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderServerError,
+)
 from ._logging import get_logger
 
-__all__ = ["DEFAULT_WAIT_S", "ProviderOutage", "down_model"]
+__all__ = ["DEFAULT_WAIT_S", "ProviderOutage", "check_wait", "down_model"]
 
 log = get_logger(__name__)
 
@@ -36,6 +41,19 @@ DEFAULT_WAIT_S = 600.0
 
 #: Seconds until a model's open circuit lets its trial through (0: now); None: closed.
 ReopensIn = Callable[[str, str], "float | None"]
+
+
+def check_wait(wait_s: object) -> None:
+    """Refuse a ``provider_down_wait_s`` that is not a number of seconds of at least 0
+    (a bool, a string and NaN included), before any prompt starts.
+
+    Raises:
+        InvalidInputError: naming the argument and what to pass.
+    """
+    if isinstance(wait_s, bool) or not (isinstance(wait_s, int | float) and wait_s >= 0):
+        raise InvalidInputError(
+            f"provider_down_wait_s must be a number of seconds of at least 0, not {wait_s!r}"
+        )
 
 
 def down_model(error: BaseException, reopens_in: ReopensIn) -> tuple[str, str] | None:

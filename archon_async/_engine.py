@@ -28,6 +28,7 @@ from ._admission import current_ticket, next_ticket
 from ._architecture import Architecture, is_reward_model
 from ._batch_budget import BudgetGate, budget_gate
 from ._batch_io import BatchItem
+from ._batch_outage import DEFAULT_WAIT_S
 from ._config import ComponentSpec, ProviderSettings, format_location
 from ._context import CallContext
 from ._dispatch import Dispatcher
@@ -555,6 +556,7 @@ class Engine:
         progress: TextIO | None = None,
         budget: Budget | None = None,
         starts_per_turn: int = 1,
+        provider_down_wait_s: float = DEFAULT_WAIT_S,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Answer many prompts, streaming each answer line as it is written to ``output``.
 
@@ -575,17 +577,27 @@ class Engine:
         and 3-4x the loop's lag under a saturated batch (bench/RESULTS.md, "Measure 3,
         ninth pass").
 
+        ``provider_down_wait_s`` is how long the batch waits for a provider that is down
+        (its model's circuit open, and no ``unavailable`` fallback): meanwhile no prompt
+        starts and the prompts that failed on it are held, not written; past it, the batch
+        stops and `BatchStoppedError.provider_down` names the model (the same call on the
+        same output goes on). See `archon_async._batch_outage`.
+
         Raises:
-            InvalidInputError: bad items (every bad one named) or an unusable output.
-            BatchStoppedError: a failure every prompt would meet stopped the batch.
+            InvalidInputError: bad items (every bad one named), an unusable output, or a
+                ``provider_down_wait_s`` below 0.
+            BatchStoppedError: a failure every prompt would meet, or a provider down past
+                ``provider_down_wait_s``, stopped the batch.
             BatchBudgetExceededError: a budget (this batch's, the engine's or its call
                 path's) stopped it; also a `BudgetExceededError` (see `run_batch`).
             ConfigError: ``budget`` caps dollars on a model it has no price for.
         """
         from ._batch import check_batch_arguments
         from ._batch_api import run_batch_iter
+        from ._batch_outage import check_wait
 
         check_batch_arguments(concurrency, budget, starts_per_turn)
+        check_wait(provider_down_wait_s)
         if budget is not None:
             budget.refuse_unpriced(self.architecture, "Engine.batch(budget=...)")
         return run_batch_iter(
@@ -597,6 +609,7 @@ class Engine:
             progress=progress,
             budget=budget,
             starts_per_turn=starts_per_turn,
+            provider_down_wait_s=provider_down_wait_s,
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from archon_async import BatchStoppedError, Engine
+from archon_async import BatchStoppedError, Engine, InvalidInputError
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
 from archon_async.simulate import ModelSettings, SimulatedServer, SimulationSettings
@@ -131,3 +131,17 @@ async def test_held_prompts_wait_no_longer_than_the_probe_once_the_batch_stopped
     outage.probe_ended()  # the probe's prompt ended: the model still down
     async with asyncio.timeout(1):
         assert await asyncio.gather(*held) == ["stop"] * 5
+
+
+async def test_engine_batch_takes_the_wait_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    async with SimulatedServer(_down()) as sick:
+        engine = _engine(sick)
+        with pytest.raises(InvalidInputError, match="provider_down_wait_s must be"):
+            engine.batch(_items(3), output=tmp_path / "a.jsonl", provider_down_wait_s=-1)
+        lines = engine.batch(
+            _items(12), output=tmp_path / "a.jsonl", concurrency=2, provider_down_wait_s=0.5
+        )
+        with pytest.raises(BatchStoppedError) as stopped:
+            async for _ in lines:
+                pytest.fail("no line is written for a prompt held for a provider that is down")
+    assert stopped.value.provider_down == "OpenAI_API m"
