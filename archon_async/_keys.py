@@ -15,6 +15,7 @@ short fingerprint (``key_id``) at most.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import time
@@ -224,7 +225,32 @@ def _read_dotenv(path: Path) -> dict[str, str]:
             fix="pip install 'archon-async[dotenv]', or set the keys in the environment",
         )
         return {}
-    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # the bytes are not quoted: they may be a key's
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            "the file is not UTF-8 text: save it as UTF-8 (or give the keys in the "
+            "environment or a JSON key file)",
+            source=str(path),
+            location=f"line {line}",
+        ) from None
+    bindings = list(parse_stream(io.StringIO(text)))
+    unread = [binding.original.line for binding in bindings if binding.error]
+    if unread:
+        # Said with the file and the fix, never the line, which may hold a key; the lines
+        # left out are not given to python-dotenv, whose warning names a line number alone.
+        log.warning(
+            "dotenv_lines_unread",
+            path=str(path),
+            lines=unread,
+            fix="write each variable as NAME=value, one a line (quote a value holding spaces)",
+        )
+    readable = "".join(binding.original.string for binding in bindings if not binding.error)
+    values = dotenv_values(stream=io.StringIO(readable))
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _read_key_file(path: Path) -> Any:

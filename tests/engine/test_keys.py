@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -154,3 +155,26 @@ def test_aws_bedrock_api_key_variable_is_a_bedrock_key() -> None:
     assert bedrock.statistics().key_ids == (fingerprint(SECRETS[1]), fingerprint(SECRETS[0]))
     only_aws = load_key_sets(None, environ={"AWS_BEARER_TOKEN_BEDROCK": "t"}, dotenv_path=None)
     assert len(KeyPool.for_provider("Bedrock_API", only_aws)) == 1
+
+
+def test_dotenv_lines_that_cannot_be_read_are_named_not_quoted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A .env line python-dotenv cannot parse was said by its own logger as 'could not parse
+    statement starting at line 2' (no file), and the engine then said no key was given 'in
+    a .env file'; a .env that is not UTF-8 was a UnicodeDecodeError traceback."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f'A=1\nOPENAI_API_KEY {SECRETS[0]}\nB="{SECRETS[1]}\nC=3\n')
+    with caplog.at_level(logging.WARNING):
+        sets = load_key_sets(None, environ={}, dotenv_path=dotenv)
+    assert "OPENAI_API_KEY" not in sets
+    [record] = caplog.records  # ours alone: python-dotenv is not given the lines it warns of
+    fields = record.archon_fields  # type: ignore[attr-defined]
+    assert record.getMessage().startswith("dotenv_lines_unread")
+    assert fields["path"] == str(dotenv) and fields["lines"] == [2, 3]
+    assert "NAME=value" in fields["fix"]
+    assert not any(secret in caplog.text for secret in SECRETS)
+    dotenv.write_bytes(b"A=1\nOPENAI_API_KEY=sk-\xff" + SECRETS[0].encode() + b"\n")
+    with pytest.raises(ConfigError, match=r"\.env, line 2: the file is not UTF-8") as caught:
+        load_key_sets(None, environ={}, dotenv_path=dotenv)
+    assert SECRETS[0] not in str(caught.value)
