@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .._exceptions import ConfigError
+from .._keys import hidden_keys
 from .._output_lock import folder_problem, output_lock, output_lock_path
 from .._pricing import usd
 from .._progress import BatchStats
@@ -131,7 +132,7 @@ class Search:
         self.budget = search_budget(budget, "Search()") or ext.budget
         self.parallel = ext.parallel if parallel is None else parallel
         self.evaluations = evaluations or self.settings.planned_evaluations(self.algorithm)
-        self.keys = keys
+        self.keys = hidden_keys(keys)  # a dict's keys never shown (vars(), a debugger)
         self.effects = _effects(self.path, seed, ext.simulation)
         if ext.providers:
             _check_providers(self.path, ext.providers)
