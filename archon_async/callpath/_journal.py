@@ -116,6 +116,8 @@ class SpendJournal:
             if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                if _ends_torn(self.path):  # end an earlier run's cut line, or it eats this one
+                    data = b"\n" + data
             os.write(self._fd, data)
 
     def close(self) -> None:
@@ -175,6 +177,17 @@ class SpendJournal:
                 int(calls) + cut, int(tokens_in), int(tokens_out), dollars, cut
             )
         return totals
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether the file's last line has no line break: cut by a full disk or a crash of
+    the machine, it would join the next record written, which the totals could not read
+    (a request sent and never counted)."""
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
 
 
 def journal_beside(output: Path) -> SpendJournal:
