@@ -110,6 +110,37 @@ def positive_float(text: str) -> float:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0 (otherwise a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number of at least 0 (otherwise a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of at least 0")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535; a larger one was taken
+    modulo 65536 by the system's address lookup, so the server listened elsewhere."""
+    value = nonnegative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: give 0 to 65535")
+    return value
+
+
 def temperature(text: str) -> float:
     """An argparse type: a sampling temperature, 0 to 2 as the configs take it (OpenAI's
     range; otherwise a usage error, exit 2)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._architecture import Architecture
 from ._cli_callpath import check_shared_limits, shared_limits_url
+from ._cli_common import nonnegative_float, nonnegative_int, port_number, positive_int
 from ._exceptions import ConfigError
 
 __all__ = ["add_serve_command"]
@@ -33,7 +34,9 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
     serve.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument(
+        "--port", type=port_number, default=8000, help="port (default: 8000; 0: any free one)"
+    )
     serve.add_argument(
         "--api-key",
         action="append",
@@ -47,21 +50,21 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--max-body-bytes",
-        type=int,
+        type=positive_int,
         default=default_body,
         metavar="N",
         help="the largest request body accepted (413 beyond)",
     )
     serve.add_argument(
         "--max-concurrent",
-        type=int,
+        type=positive_int,
         default=default_concurrent,
         metavar="N",
         help=f"requests in flight per API key (429 beyond; default {default_concurrent})",
     )
     serve.add_argument(
         "--grace-s",
-        type=int,
+        type=nonnegative_int,
         default=30,
         metavar="S",
         help="on shutdown, how long requests in flight may take to finish (default 30)",
@@ -73,7 +76,10 @@ def add_serve_command(commands: Any) -> None:
         "--simulate-url", metavar="URL", help="use a simulated provider already running at URL"
     )
     serve.add_argument(
-        "--simulate-latency-ms", type=float, metavar="MS", help="latency of simulated calls"
+        "--simulate-latency-ms",
+        type=nonnegative_float,
+        metavar="MS",
+        help="latency of simulated calls",
     )
     serve.add_argument(
         "--keys",
@@ -122,9 +128,18 @@ def _serve(args: argparse.Namespace) -> int:
         )
     names = ", ".join(architecture.name for architecture in architectures)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    sys.stderr.write(f"archon-async: serving {names} on http://{host}:{args.port}/v1\n")
+
+    def serving(port: int) -> None:  # said once it listens, with the port bound (--port 0)
+        sys.stderr.write(f"archon-async: serving {names} on http://{host}:{port}/v1\n")
+        sys.stderr.flush()
+
     started = serve_app(
-        app, host=args.host, port=args.port, grace_s=args.grace_s, verbose=args.verbose
+        app,
+        host=args.host,
+        port=args.port,
+        grace_s=args.grace_s,
+        verbose=args.verbose,
+        on_started=serving,
     )
     return 0 if started else 1
 

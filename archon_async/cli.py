@@ -19,6 +19,7 @@ from ._cli_common import (
     TERMINATED,
     UsageError,
     cancel_main,
+    nonnegative_float,
     positive_int,
     run_async,
     temperature,
@@ -266,7 +267,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--simulate-latency-ms",
-        type=float,
+        type=nonnegative_float,
         metavar="MS",
         help="latency of each simulated call (with --simulate)",
     )
