@@ -203,7 +203,12 @@ def validate_component(raw: Any, where: tuple[int | str, ...], source: str) -> C
         spec = ComponentSpec.model_validate(dict(raw))
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = format_location(where + tuple(first["loc"]))
+        path = tuple(first["loc"])
+        if path[-1:] == ("[key]",):  # a mapping's key refused (pydantic adds the marker)
+            loc = format_location(where + path[:-2])
+            message = f"unknown key {first.get('input')!r}: {first['msg'].lower()}"
+            raise ConfigError(message, source=source, location=loc) from None
+        loc = format_location(where + path)
         raise ConfigError(_explain(first), source=source, location=loc) from None
     return spec
 

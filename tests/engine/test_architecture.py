@@ -119,6 +119,13 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         ([[_component()], [_component(type="ranker", top_k=True)]], "layers[1][0].top_k", "int"),
         ([[_component(no_system="yes")]], "layers[0][0].no_system", "bool"),
         ([[_component(model_type="")]], "layers[0][0].model_type", "'model_type' is missing"),
+        # A refused key of a mapping is named as such (it read "fallbacks.other.[key]: ...
+        # fix '[key]' in the config").
+        (
+            [[_component(fallbacks={"context": ["big"]})]],
+            "layers[0][0].fallbacks",
+            "unknown key 'context': input should be 'context_window', 'content_policy' or",
+        ),
     ],
 )
 def test_config_errors_name_their_place(layers: Any, location: str, words: str) -> None:
