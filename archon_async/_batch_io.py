@@ -282,6 +282,15 @@ def _check_fingerprint(
     found = record.get("fingerprint")
     if fingerprint is None or found is None or found == fingerprint:
         return
+    # A fingerprint is the architecture's, then "-s" and the engine's seed (run_batch).
+    theirs, _, their_seed = str(found).rpartition("-s")
+    ours, _, our_seed = fingerprint.rpartition("-s")
+    if theirs == ours:  # the same architecture: only the seed differs
+        raise InvalidInputError(
+            f"{path}, line {number}: these answers come from the same architecture run with "
+            f"another seed ({their_seed}; this run's is {our_seed}): give that seed (--seed) "
+            "to resume them, or another --output, or delete the file to start over"
+        )
     raise InvalidInputError(
         f"{path}, line {number}: these answers come from another architecture "
         f"({record.get('architecture', '?')!s}, fingerprint {found}; this one is "

@@ -36,13 +36,15 @@ async def echo(ctx: ComponentContext, state: State) -> dict[str, Any]:
     return {"candidates": [reply.text]}
 
 
-def engine_for(provider: FakeProvider) -> Engine:
+def engine_for(provider: FakeProvider, *, seed: int = 0) -> Engine:
     registry = fake_registry(provider).add_component("echo", echo)
     spec = {"type": "echo", "model": "m", "model_type": "Fake_API"}
     # No retries inside a call: these tests are about prompts, not about backing off.
     no_retries = {"Fake_API": {"max_retries": 0}}
     return Engine(
-        Architecture.from_dict({"layers": [[spec]]}, registry=registry), providers=no_retries
+        Architecture.from_dict({"layers": [[spec]]}, registry=registry),
+        providers=no_retries,
+        seed=seed,
     )
 
 
@@ -298,6 +300,13 @@ async def test_answers_of_another_architecture_are_not_mixed_in(tmp_path: Path) 
     other = Engine(Architecture.from_dict({"layers": [[spec], [spec]]}, registry=registry))
     with pytest.raises(InvalidInputError, match=r"another architecture.*another --output"):
         await run(other, items(3), out)
+    assert provider.requests == []
+    # The same architecture with another seed is said to be that (found by the new-user
+    # test: it read "another architecture", naming two fingerprints that differ in "-s2").
+    reseeded = engine_for(provider, seed=2)
+    says = r"the same architecture run with another seed \(0; this run's is 2\): give that seed"
+    with pytest.raises(InvalidInputError, match=says):
+        await run(reseeded, items(3), out)
     assert provider.requests == []
 
 
