@@ -13,6 +13,11 @@ The estimate follows the search as it will run, with its response cache:
 * **Which calls they send.** Every call of every architecture is named by what decides
   its request (`_sharing`); the search sends each distinct request once per question it
   is asked on, since the cache answers the repeats (the model ranking's answers included).
+  A selection that hands on its input unchanged (a verifier shown one candidate, a ranker
+  keeping the order shown) makes what follows it the request the architecture without it
+  sends: drawn per selection call (`PassThrough`; on the simulator with the chances its
+  pilot measured), `PASS_DRAWS` draws for random and grid search, one a walked path for
+  the others. Racing's share counts the requests as named without it (`_race_share`).
 * **Early stopping.** An architecture runs on the first part of the dev questions, and on
   the rest unless it is stopped: for random and grid search, the chance that it goes on
   follows from its expected score and the best before it (binomial per-question outcomes);
@@ -37,6 +42,7 @@ stopped early.
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import dataclasses
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -46,7 +52,7 @@ import anyio
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from ._effects import QuestionSet
 from ._estimate_final import after_search
-from ._sharing import Call, Names, calls_of, generator_call
+from ._sharing import Call, Names, PassThrough, calls_of, generator_call, pass_through_shares
 from ._space import Candidate, Space
 from ._spend import SPEND_JOURNAL
 from ._tokens import (
@@ -65,10 +71,13 @@ if TYPE_CHECKING:
 
 __all__ = ["estimate"]
 
-_PILOT_QUESTIONS = 3
+_PILOT_QUESTIONS = 12
 #: Runs walked for a model-based algorithm: one run's spend varies by a quarter either way
 #: (measured, 500 architectures), so the estimate is their mean.
 PATHS = 6
+#: Draws of which selections hand on their input unchanged (`PassThrough`) averaged for
+#: random and grid search (a model-based algorithm's paths draw one each).
+PASS_DRAWS = 6
 
 
 def estimate(search: Search) -> dict[str, Any]:
@@ -77,7 +86,7 @@ def estimate(search: Search) -> dict[str, Any]:
         return _oracle(search)
     dev, held = search.questions()
     report = len(search.report_questions())
-    tokens, ranking = _token_model(search, dev)
+    tokens, ranking, shares = _token_model(search, dev)
     if ranking is None:
         # The model ranking as the simulated truth has it (each model alone, its chance).
         chances = QuestionSet(search.effects, [m.model for m in search.models])
@@ -85,7 +94,7 @@ def estimate(search: Search) -> dict[str, Any]:
     ranked = sorted(search.models, key=lambda m: -ranking[m.model])
     space = Space(search.settings, ranked)
     evaluations = min(search.planned_architectures(), len(space))
-    paths = _paths(search, space, tokens, dev, evaluations, (len(held), report))
+    paths = _paths(search, space, tokens, shares, dev, evaluations, (len(held), report))
     totals = {
         end: [sum(path[end][i] for path in paths) / len(paths) for i in range(3)]
         for end in ("expected", "low")
@@ -106,7 +115,7 @@ def estimate(search: Search) -> dict[str, Any]:
         "cache_share": round(totals["expected"][0] / max(1.0, totals["high"][0]), 4),
         **(
             {"paths": {"count": len(spread), "calls": [min(spread), max(spread)]}}
-            if len(paths) > 1
+            if search.algorithm not in SCORE_FREE
             else {}
         ),
         **_racing(search, paths),
@@ -142,20 +151,28 @@ def _paths(
     search: Search,
     space: Space,
     tokens: TokenModel,
+    shares: dict[str, float],
     dev: list[Any],
     evaluations: int,
     after: tuple[int, int],
 ) -> list[dict[str, list[float]]]:
-    """The spend (expected, low, high: calls, tokens, dollars) of each walked run: one
-    for random and grid search, `PATHS` for a model-based algorithm; ``after``: the
-    final-ranking and report questions."""
+    """The spend (expected, low, high: calls, tokens, dollars) of each walked run: random
+    and grid search's one walk with `PASS_DRAWS` draws of the selections handing on their
+    input (``shares``: `pass_through_shares`), `PATHS` for a model-based algorithm;
+    ``after``: the final-ranking and report questions."""
     truth = Truth(space, search.effects, judged=search._benchmark.scoring == "judge")
+    score_free = search.algorithm in SCORE_FREE
+    walked = walk(search, space, truth, len(dev), evaluations) if score_free else []
     paths = []
-    for draws in range(1 if search.algorithm in SCORE_FREE else PATHS):
-        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev))
-        for batch in walk(search, space, truth, len(dev), evaluations, draws=draws):
+    for draws in range(PASS_DRAWS if score_free else PATHS):
+        passes = PassThrough(shares, seed=search.seed + draws)
+        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev), passes=passes)
+        batches = walked or walk(search, space, truth, len(dev), evaluations, draws=draws)
+        for batch in batches:
             plan.add_batch(batch)
-        paths.append(after_search(plan, plan.totals(), *after))
+        # Random and grid search's finalist picks (`after_search`) shared by the draws.
+        part = (draws, PASS_DRAWS) if score_free else (0, 1)
+        paths.append(after_search(plan, plan.totals(), *after, part=part))
     return paths
 
 
@@ -163,7 +180,8 @@ def _note(search: Search, tokens: TokenModel, missing: list[str]) -> str:
     """What the estimate assumes, in words."""
     return (
         "with the response cache: each distinct request is sent once per question "
-        "(the model ranking's answers reused); "
+        "(the model ranking's answers reused; what follows a selection that hands on its "
+        "input unchanged asked as without it); "
         + (
             "early stopping by its chance under the simulated ground truth; "
             if search.algorithm in SCORE_FREE
@@ -209,9 +227,21 @@ class _Plan:
     early-stopping cut."""
 
     def __init__(
-        self, search: Search, space: Space, tokens: TokenModel, dev: int, *, turns: float = 1.0
+        self,
+        search: Search,
+        space: Space,
+        tokens: TokenModel,
+        dev: int,
+        *,
+        turns: float = 1.0,
+        passes: PassThrough | None = None,
     ) -> None:
         self.search = search
+        # Which selections hand on their input (the calls sent); racing's share counts
+        # the names without them (`_race_share`), as `evaluated` does.
+        self.passes = passes
+        self._calls: dict[Candidate, list[Call]] = {}  # `calls_of`, once per candidate
+        self._prices: dict[tuple[Call, bool], tuple[float, float, float]] = {}
         # Runs of an architecture per question beyond the first (MT-Bench: 1 more turn).
         self.later_turns = max(0, round(turns) - 1)
         self.space = space
@@ -265,14 +295,32 @@ class _Plan:
     def add_batch(self, batch: Sequence[Step]) -> None:
         """Add one batch of the walk (the first batch is what ``low`` runs whole)."""
         for step in batch:
-            calls = calls_of(self.space, step.candidate, self.names)
-            answers = self.turns_of(calls, step.candidate.key())
-            for call in answers + self.judgements(calls[-1].name):
+            key = step.candidate.key()
+            for call in self.calls_of(step.candidate):
                 self._add(call, step.on, first=self.first)
+            named = calls_of(self.space, step.candidate, self.names)
+            for call in self.turns_of(named, key) + self.judgements(named[-1].name):
                 self.evaluated[call.name] = self.evaluated.get(call.name, 1.0) * (1.0 - step.on)
             self.full.append((step.score, step.candidate))
         if batch:
             self.first = False
+
+    def calls_of(self, candidate: Candidate) -> list[Call]:
+        """The requests one question of ``candidate`` sends (every turn, its judge's
+        included), selections handing on their input as drawn."""
+        calls = self._calls.get(candidate)
+        if calls is None:
+            named = calls_of(self.space, candidate, self.names, self.passes)
+            calls = self.turns_of(named, candidate.key()) + self.judgements(named[-1].name)
+            self._calls[candidate] = calls
+        return calls
+
+    def named(self) -> _Plan:
+        """This plan with every selection taken to change its input: the requests as
+        racing's share names them (`_race_share`)."""
+        named = copy.copy(self)
+        named.passes, named._calls = None, {}
+        return named
 
     def evaluation_calls(self) -> dict[str, float]:
         """The evaluations' own calls on the dev questions, each distinct request once a
@@ -303,6 +351,12 @@ class _Plan:
     def _price(self, call: Call, *, upper: bool = False) -> tuple[float, float, float]:
         """Calls (parse retries included), tokens and dollars of one call on one question
         (``upper``: its replies as long as the longest measured)."""
+        price = self._prices.get((call, upper))
+        if price is None:
+            price = self._prices[call, upper] = self._priced(call, upper)
+        return price
+
+    def _priced(self, call: Call, upper: bool) -> tuple[float, float, float]:
         model = self.upper if upper else self.tokens
         times = model.retries.get(call.kind, 1.0)
         tokens_in = model.input(call)
@@ -340,8 +394,12 @@ def _model_of(search: Search, entry: str | dict[str, Any] | None) -> str:
     return resolved.model if resolved is not None else ""
 
 
-def _token_model(search: Search, dev: Sequence[Any]) -> tuple[TokenModel, dict[str, float] | None]:
-    """The token model, and on the simulator the model ranking the search will find."""
+def _token_model(
+    search: Search, dev: Sequence[Any]
+) -> tuple[TokenModel, dict[str, float] | None, dict[str, float]]:
+    """The token model, on the simulator the model ranking the search will find, and the
+    share of selections handing on their input unchanged (`pass_through_shares`, measured
+    by the pilot on the simulator; none measured for a real run)."""
     questions = [_query(item) for item in dev]
     ext = search.settings.archon_async
     if not search.simulate:
@@ -353,16 +411,19 @@ def _token_model(search: Search, dev: Sequence[Any]) -> tuple[TokenModel, dict[s
                 "search sent already (its run directory's spend journal), prompts about 4 "
                 "characters a token"
             )
-            return TokenModel(chars_tokens, settings_replies(reply), questions, source=source), None
+            model = TokenModel(chars_tokens, settings_replies(reply), questions, source=source)
+            return model, None, {}
         source = (
             f"replies assumed to be answer_tokens={ext.answer_tokens} tokens a call (nothing "
             "measured yet: set archon_async.answer_tokens in the search file to your "
             "models' usual reply length, as short replies cost far less), prompts about 4 "
             "characters a token"
         )
-        return TokenModel(
-            chars_tokens, settings_replies(ext.answer_tokens), questions, source=source
-        ), None
+        return (
+            TokenModel(chars_tokens, settings_replies(ext.answer_tokens), questions, source=source),
+            None,
+            {},
+        )
     # The simulator's own usage count (what a simulated run's calls report).
     from ..simulate._replies import estimate_tokens
 
@@ -381,7 +442,7 @@ def _token_model(search: Search, dev: Sequence[Any]) -> tuple[TokenModel, dict[s
         source="replies measured by a pilot on the simulated provider "
         f"({_PILOT_QUESTIONS} questions, not counted), the simulator's token count",
     )
-    return model, ranking
+    return model, ranking, pass_through_shares(trace for trace, _ in runs)
 
 
 def _query(item: Any) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._outlook import FIT_MIN
 from ._racing import stage_plan
-from ._sharing import Call, calls_of, generator_call
+from ._sharing import Call, generator_call
 from ._space import Candidate
 from ._walk import SCORE_FREE
 
@@ -50,13 +50,16 @@ PICKS = 32
 _Totals = dict[str, list[float]]
 
 
-def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Totals:
+def after_search(
+    plan: _Plan, totals: _Totals, held: int, report: int, part: tuple[int, int] = (0, 1)
+) -> _Totals:
     """``totals`` (the dev questions' spend) with what follows the evaluations added: the
     final-ranking questions' first pass, the race's further passes, the report run
     (``held``: final-ranking questions; ``report``: held-out report questions), over the
-    finalists the run could pick (`_orders`): their mean for ``expected``, the least and
-    the most costly pick for ``low`` and ``high``; and ``racing``: the race's part of
-    ``expected`` (leaders, finalists and passes)."""
+    finalists the run could pick (`_orders`; ``part`` ``(i, n)``: every n-th from the
+    i-th, when n plans share them): their mean for ``expected``, the least and the most
+    costly pick for ``low`` and ``high``; and ``racing``: the race's part of ``expected``
+    (leaders, finalists and passes)."""
     search = plan.search
     count = search.settings.number_of_archon_configs_for_final_ranking
     racing = search.settings.archon_async.racing
@@ -69,6 +72,7 @@ def after_search(plan: _Plan, totals: _Totals, held: int, report: int) -> _Total
     # The leaders rank on ``topped`` positions when racing tops them up, else the dev ones.
     ranked_on = topped if leaders and topped > plan.dev else plan.dev
     orders = _orders(plan, ranked_on)
+    orders = orders[part[0] :: part[1]] or orders
     picks = [_after_pick(plan, totals, ranked, held, report) for ranked in orders]
     after = _over_picks(picks)
     return _sum([totals, after]) | {"racing": after["racing"]}
@@ -84,8 +88,14 @@ def _after_pick(
     size = single * (racing.draws if racing.enabled else 1)
     race = _sum([_first_pass(plan, ranked, held), _passes(plan, ranked[:count], single, size)])
     if racing.enabled and racing.max_share is not None:
+        # The share is counted in requests as named, selections always changing their
+        # input (`_race_share`); what racing sends is fewer when they hand it on.
+        named = plan.named()
+        finalists = ranked[:count]
+        asked = _sum([_first_pass(named, ranked, held), _passes(named, finalists, single, size)])
         evaluated = plan.evaluation_calls() | {"high": totals["high"][0]}
-        race = _within_share(race, evaluated, _archon_final(plan, ranked[:count], held), racing)
+        first = _archon_final(named, ranked[:count], held)
+        race = _within_share(race, asked, evaluated, first, racing)
     parts = [race]
     if report:
         parts.append(_report(plan, ranked[:count], report))
@@ -148,17 +158,18 @@ def _sum(parts: Sequence[_Totals]) -> _Totals:
 
 
 def _within_share(
-    race: _Totals, evaluated: dict[str, float], first: _Totals, racing: Racing
+    race: _Totals, asked: _Totals, evaluated: dict[str, float], first: _Totals, racing: Racing
 ) -> _Totals:
-    """Racing's spend as `racing.max_share` bounds it (`archon_async.search._race_share`):
-    at most that share of the evaluations' calls (``evaluated``, by end; high: the naive
-    sum), but never less than the final ranking's first stage (``first``), which always
-    runs; its tokens and dollars in proportion."""
+    """Racing's spend (``race``) as `racing.max_share` bounds it
+    (`archon_async.search._race_share`): what it asks (``asked``, counted as the share
+    counts it) at most that share of the evaluations' calls (``evaluated``, by end; high:
+    the naive sum), but never less than the final ranking's first stage (``first``), which
+    always runs; its calls, tokens and dollars cut in proportion."""
     assert racing.max_share is not None
     bounded: _Totals = {}
     for end, values in race.items():
         allowed = max(first[end][0], racing.max_share * evaluated[end])
-        scale = min(1.0, allowed / values[0]) if values[0] else 1.0
+        scale = min(1.0, allowed / asked[end][0]) if asked[end][0] else 1.0
         bounded[end] = [value * scale for value in values]
     return bounded
 
@@ -242,8 +253,7 @@ def _report(plan: _Plan, finalists: Sequence[Candidate], report: int) -> _Totals
 
 def _calls(plan: _Plan, candidate: Candidate) -> list[Call]:
     """One question's calls of ``candidate`` (every turn of it), its judge's included."""
-    calls = calls_of(plan.space, candidate, plan.names)
-    return plan.turns_of(calls, candidate.key()) + plan.judgements(calls[-1].name)
+    return plan.calls_of(candidate)
 
 
 def _baseline(plan: _Plan) -> Call | None:
