@@ -110,7 +110,7 @@ def test_a_budget_caps_the_estimate_and_an_oracle_search_costs_nothing(tmp_path:
     capped = Search(
         write(tmp_path, small_space(evaluations=16, dev_questions=6, budget={"calls": 50}), "b"),
         simulate=True,
-        run_dir=tmp_path / "b",
+        run_dir=tmp_path / "b-run",
     ).estimate()
     assert uncapped["calls"]["expected"] > 50
     assert capped["calls"]["expected"] == 50
