@@ -349,3 +349,46 @@ def test_it_reaches_the_slice_of_the_best_when_its_first_probe_misjudged_it() ->
         assert best in order, seed
         reached.append(next(n for n, c in enumerate(order, 1) if c in near))
     assert sum(n <= 80 for n in reached) >= 3, reached
+
+
+def test_a_clearly_leading_large_slice_gets_the_models_best_guesses_on_the_call_limit() -> None:
+    from archon_async.search._slice_search import (
+        CLEAR_LEAD,
+        EXPLOIT,
+        LARGE,
+        _exploit,
+        _leads_clearly,
+        _LocalState,
+    )
+
+    # Two slices of LARGE + 100 points and one of LARGE - 100; calls per query 10-20.
+    draws = np.random.default_rng(0)
+    slices = np.repeat([0, 1, 2], [LARGE + 100, LARGE + 100, LARGE - 100])
+    calls = draws.integers(10, 21, len(slices))
+    mean = draws.normal(size=len(slices))
+    on_limit = np.flatnonzero((slices == 0) & (calls == 20))
+    below = np.flatnonzero((slices == 0) & (calls < 20))
+    other = int(np.flatnonzero(slices == 1)[0])
+    rows = np.array([on_limit[0], below[0], other])
+    y = np.array([80.0, 79.0, 80.0 - CLEAR_LEAD])
+    assert _leads_clearly(rows, y, slices, 0)
+    # Another slice within CLEAR_LEAD of the best: no clear lead.
+    assert not _leads_clearly(rows, y + np.array([0, 0, 0.01]), slices, 0)
+    # A slice of fewer than LARGE points never leads clearly (at 10 calls every slice).
+    small = int(np.flatnonzero(slices == 2)[0])
+    assert not _leads_clearly(np.array([small, other]), np.array([80.0, 70.0]), slices, 2)
+
+    taken = np.zeros(len(slices), dtype=bool)
+    taken[rows] = True
+    taken[on_limit[1]] = True  # proposed already in this batch
+    state = _LocalState(calls)
+    picked = _exploit(rows, y, (slices, 0), mean, taken, state, EXPLOIT)
+    # The leader is on the call limit: the slice's untaken points on it, best mean first.
+    fresh = [int(i) for i in on_limit if not taken[i]]
+    assert picked == sorted(fresh, key=lambda i: -mean[i])[:EXPLOIT]
+    # A leader below the limit: any untaken point of the slice, best mean first.
+    y_below = np.array([79.0, 80.0, 70.0])
+    picked = _exploit(rows, y_below, (slices, 0), mean, taken, state, 3)
+    fresh = [int(i) for i in np.flatnonzero((slices == 0) & ~taken)]
+    assert picked == sorted(fresh, key=lambda i: -mean[i])[:3]
+    assert any(calls[i] < 20 for i in picked)
