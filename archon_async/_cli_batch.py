@@ -26,7 +26,7 @@ from ._cli_common import (
     report_summary,
     run_async,
 )
-from ._exceptions import BatchStoppedError, InvalidInputError
+from ._exceptions import BatchStoppedError
 from ._progress import BatchStats
 from .callpath._journal import journal_beside, spent_all_runs
 
@@ -62,8 +62,10 @@ def add_batch_command(commands: Any) -> None:
         type=Path,
         help="answers JSONL (default: <input or benchmark>.<config>.answers.jsonl)",
     )
-    batch.add_argument("--limit", type=int, help="only the first N prompts")
-    batch.add_argument("--sample", type=int, help="a random sample of N prompts (see --seed)")
+    batch.add_argument("--limit", type=positive_int, help="only the first N prompts")
+    batch.add_argument(
+        "--sample", type=positive_int, help="a random sample of N prompts (see --seed)"
+    )
     batch.add_argument(
         "--concurrency", type=positive_int, default=64, help="prompts in flight at once"
     )
@@ -204,9 +206,6 @@ def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]
         from ._cli_benchmark import benchmark_items
 
         return benchmark_items(args)
-    for value, flag in ((args.limit, "--limit"), (args.sample, "--sample")):
-        if value is not None and value < 1:
-            raise InvalidInputError(f"{flag} must be at least 1")
     from_stdin = args.input.name.startswith(_STDIN_PREFIX)
     total = validate_jsonl_input(args.input, shown_as="standard input" if from_stdin else None)
     # The file is read lazily (twice for a sample: once to count, here to pick), so a big

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._batch_io import BatchItem
-from ._cli_common import run_async
+from ._cli_common import positive_float, run_async
 from ._exceptions import InvalidInputError
 
 __all__ = ["add_benchmark_options", "benchmark_items"]
@@ -42,7 +42,7 @@ def add_benchmark_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--code-timeout",
-        type=float,
+        type=positive_float,
         default=3.0,
         metavar="SECONDS",
         help="wall-clock limit of each program of a code benchmark (default: %(default)s, "
@@ -77,16 +77,13 @@ def benchmark_items(
 
     Raises:
         ConfigError: the benchmark name is unknown.
-        InvalidInputError: a bad --limit, --sample or --format.
+        InvalidInputError: a bad --format.
         BenchmarkDataError: its data is missing; the message says where to get it.
         SandboxUnavailableError: a code benchmark where no isolation works, without
             --unsafe-no-sandbox (before any call).
     """
     from .benchmarks import get_benchmark, select, simulated_answer_key
 
-    for value, flag in ((args.limit, "--limit"), (args.sample, "--sample")):
-        if value is not None and value < 1:
-            raise InvalidInputError(f"{flag} must be at least 1")
     benchmark = get_benchmark(args.benchmark, path=args.data)
     legacy = _legacy(args, benchmark.name)
     sandbox = _sandbox(args) if benchmark.scoring == "code" else None
@@ -154,14 +151,11 @@ def _sandbox(args: argparse.Namespace) -> Any:
     there is none (and --unsafe-no-sandbox is not given) the run stops before any call.
 
     Raises:
-        InvalidInputError: a --code-timeout that is not positive.
         SandboxUnavailableError: no isolation here, and no --unsafe-no-sandbox.
     """
     from .benchmarks import Sandbox
 
     timeout = getattr(args, "code_timeout", 3.0)
-    if not timeout > 0:
-        raise InvalidInputError("--code-timeout must be a positive number of seconds")
     sandbox = Sandbox(timeout_s=timeout, allow_unsafe=getattr(args, "unsafe_no_sandbox", False))
     run_async(sandbox.resolve)
     return sandbox

@@ -48,6 +48,19 @@ def test_concurrency_of_zero_is_a_usage_error(capsys: pytest.CaptureFixture[str]
         assert "argument --concurrency: 0 must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--sample", "--limit"])
+@pytest.mark.parametrize("source", [["--benchmark", "gsm8k"], ["--input", "-"]])
+def test_a_sample_or_limit_of_zero_is_a_usage_error(
+    flag: str, source: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They were refused with exit status 1 ('--sample must be at least 1', checked twice:
+    for a benchmark and for an input file), not as the usage errors they are."""
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", *source, flag, "0", "--simulate"])
+    assert exc.value.code == 2
+    assert f"argument {flag}: 0 must be at least 1" in capsys.readouterr().err
+
+
 def test_judge_answers_that_are_not_a_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
