@@ -127,12 +127,34 @@ def _judge(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, BatchStoppedError) as exc:
         return _report_stopped(exc, summary, stats, journal, output, args)
     summary.update(_summarise(output, plan, kind))
+    if failed := _failed_answers(args.answers, answers):
+        # Not graded, so not in the mean: said, with how to have them answered.
+        summary["answers_failed"] = {
+            "count": len(failed),
+            "ids": failed[:20],
+            "fix": f"run the batch again on {args.answers} (its error lines are retried), "
+            "then this judge command",
+        }
     summary.update(_spend(stats))
     summary.update({"benchmark": benchmark.name, "judgements": str(output)})
     summary.update(spent_all_runs(journal))
     # On standard error with every other summary (standard output is for answers).
     report_summary(summary, args.summary)
     return 0
+
+
+def _failed_answers(path: Path, answers: dict[str, Any]) -> list[str]:
+    """The ids whose line in the batch output is an error, with no answer line: the judge
+    cannot grade them (`read_answers` leaves them out)."""
+    failed: set[str] = set()
+    for line in path.read_bytes().splitlines():
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a line cut off by a kill
+        if isinstance(record, dict) and "error" in record and "id" in record:
+            failed.add(str(record["id"]))
+    return sorted(failed - answers.keys())
 
 
 def _judge_requests(
