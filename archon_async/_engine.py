@@ -46,7 +46,7 @@ from ._logging import bind_log_context, get_logger, reset_log_context
 from ._loop_thread import LoopThread, close_home, closes_with_loop
 from ._registry import Registry
 from ._scoring import HttpScorer
-from ._streaming import AnswerStream, DeltaCallback, RunOptions
+from ._streaming import AnswerStream, DeltaCallback, OnDelta, RunOptions
 from ._trace import ComponentTrace, FinalChoice, Result, Trace, call_sink
 from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
@@ -310,7 +310,7 @@ class Engine:
         seed: int | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        on_delta: DeltaCallback | None = None,
+        on_delta: OnDelta | None = None,
         draw: int = 0,
         top_p: float | None = None,
     ) -> Result:
@@ -337,7 +337,7 @@ class Engine:
             temperature: overrides the answer layer's temperature (see `_streaming`).
             max_tokens: overrides the answer layer's completion budget.
             top_p: overrides the answer layer's nucleus sampling (0 to 1), as temperature.
-            on_delta: an async callable given the answer's text as it is written: streamed
+            on_delta: a callable (async or not) given the answer's text as it is written: streamed
                 from the provider when the final layer is a single one-sample generator or
                 fuser, otherwise the chosen answer in one piece.
             draw: which independent answer to the prompt (a race pass of the search): with a
@@ -417,7 +417,7 @@ class Engine:
         self,
         temperature: float | None,
         max_tokens: int | None,
-        on_delta: DeltaCallback | None,
+        on_delta: OnDelta | None,
         top_p: float | None = None,
     ) -> RunOptions:
         """What a run changes in the architecture (answer layer's overrides, streaming)."""

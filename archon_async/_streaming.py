@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ._types import ChatRequest, ChatResponse
 __all__ = [
     "AnswerStream",
     "DeltaCallback",
+    "OnDelta",
     "RunOptions",
     "StreamChunk",
     "StreamSink",
@@ -43,12 +45,28 @@ __all__ = [
 
 #: Receives the answer's text piece by piece, in order (an async callable).
 DeltaCallback = Callable[[str], Awaitable[None]]
+#: What a caller may give as ``on_delta``: a callable, async or not (see `_awaitable`).
+OnDelta = Callable[[str], Awaitable[None] | None]
 
 # A context manager that does nothing, reusable (a run's layers enter it in turn).
 _NOTHING = contextlib.nullcontext()
 
 # The component types whose single call writes the answer's text verbatim.
 _WRITERS = ("generator", "fuser")
+
+
+def _awaitable(on_delta: OnDelta) -> DeltaCallback:
+    """The caller's callback as the sink awaits it: an async one as it is, a plain one (a
+    list's append, print) called and not awaited (awaiting its None was a TypeError)."""
+    if inspect.iscoroutinefunction(on_delta):
+        return on_delta
+
+    async def deliver(text: str) -> None:
+        result = on_delta(text)
+        if inspect.isawaitable(result):  # a callable object or partial of an async one
+            await result
+
+    return deliver
 
 
 class StreamSink:
@@ -129,15 +147,21 @@ class RunOptions:
         *,
         temperature: float | None,
         max_tokens: int | None,
-        on_delta: DeltaCallback | None,
+        on_delta: OnDelta | None,
         top_p: float | None = None,
     ) -> RunOptions:
         """Check the overrides and find the answer and streamed layers.
 
         Raises:
             InvalidInputError: temperature not in [0, 2], top_p not in [0, 1] (the OpenAI
-                and Anthropic APIs' ranges) or max_tokens not a positive integer.
+                and Anthropic APIs' ranges), max_tokens not a positive integer, or an
+                on_delta that is not callable.
         """
+        if on_delta is not None and not callable(on_delta):
+            raise InvalidInputError(
+                f"on_delta is {type(on_delta).__name__}: give a callable taking each piece of "
+                "the answer's text (async or not)"
+            )
         if top_p is not None and (
             isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 <= top_p <= 1
         ):
@@ -162,7 +186,7 @@ class RunOptions:
             top_p=None if top_p is None else float(top_p),
             answer_layer=writers[-1] if writers else last,
             streamed_layer=last if single else None,
-            sink=StreamSink(on_delta) if on_delta is not None else None,
+            sink=StreamSink(_awaitable(on_delta)) if on_delta is not None else None,
         )
 
     def spec(self, layer: int, spec: ComponentSpec) -> ComponentSpec:

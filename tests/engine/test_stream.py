@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from archon_async import ChatRequest, ChatResponse, Engine, ProviderServerError
+from archon_async import ChatRequest, ChatResponse, Engine, InvalidInputError, ProviderServerError
 from archon_async.core import Usage
 from tests.conftest import FakeProvider, fake_registry
 
@@ -152,3 +152,17 @@ async def test_overrides_apply_to_the_answer_layer_only() -> None:
         ("g", 0.7, 2048),
         ("f", 0.0, 12),
     ]
+
+
+async def test_a_plain_callback_is_called_and_a_non_callable_refused_before_any_call() -> None:
+    """``on_delta=pieces.append`` (or print) failed after the call was made ('object
+    NoneType can't be used in an await expression'); a non-callable failed mid-run too
+    (found by the new-user test)."""
+    provider = StreamingFake(["The ", "answer"])
+    async with engine_for(provider, [generator()]) as engine:
+        pieces: list[str] = []
+        result = await engine.generate("Hi?", on_delta=pieces.append)
+        assert pieces == ["The ", "answer"] and result.text == "The answer"
+        with pytest.raises(InvalidInputError, match="on_delta is str: give a callable"):
+            await engine.generate("Again?", on_delta="print")  # type: ignore[arg-type]
+    assert len(provider.streamed) == 1  # the refused run sent nothing
