@@ -388,6 +388,23 @@ def stopped_fields(
     from ._batch import count_of
 
     fields: dict[str, Any] = {"stopped": str(error), "not_started": error.not_started}
+    if str(getattr(args, "output", None)) == "-" and error.stats is not None:
+        # Standard output keeps no record to resume from: the same command would ask every
+        # prompt again (and pay for the finished ones twice), so none is offered.
+        if error.provider_down:
+            fields["provider_down"] = error.provider_down
+        on_budget = " on its budget" if getattr(error, "budget", None) is not None else ""
+        fields["stopped"] = (
+            f"the batch stopped{on_budget}: {error.reason}; no prompt started after that, "
+            f"and the prompts in flight finished. This run answered "
+            f"{count_of(error.stats.answered, 'prompt')} and recorded "
+            f"{count_of(error.stats.failed, 'failure')}; "
+            f"{count_of(error.not_started, 'prompt')} did not start. Its answers went to "
+            "standard output (--output -), which keeps no record to resume from: the same "
+            "command would ask every prompt again, so give --output FILE for a batch that "
+            "resumes (or --input only the prompts left)"
+        )
+        return fields
     if error.provider_down:
         fields["provider_down"] = error.provider_down
         fields["resume"] = rerun_command(args)
