@@ -41,7 +41,8 @@ def load_api_keys(
     """The keys callers may present: given ones, a file's lines, then the environment's.
 
     Raises:
-        ConfigError: the file cannot be read, or a key is blank or holds whitespace.
+        ConfigError: the file cannot be read or holds no key, the variable is set but
+            holds none, or a key is blank or holds whitespace.
     """
     keys = [key.strip() for key in given]
     if file is not None:
@@ -51,12 +52,23 @@ def load_api_keys(
             raise ConfigError(
                 f"cannot read the API key file: {exc.strerror}", source=str(file)
             ) from None
-        for line in text.splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                keys.append(line)
+        in_file = [line.strip() for line in text.splitlines()]
+        in_file = [line for line in in_file if line and not line.startswith("#")]
+        if not in_file:  # a server its owner meant to lock would take every request
+            raise ConfigError(
+                "the API key file holds no key: write one key a line, or leave out "
+                "--api-key-file to serve without keys",
+                source=str(file),
+            )
+        keys += in_file
     variable = (os.environ if environ is None else environ).get(ENV_API_KEYS, "")
-    keys += [key for key in _SEPARATORS.split(variable) if key]
+    from_variable = [key for key in _SEPARATORS.split(variable) if key]
+    if variable and not from_variable:
+        raise ConfigError(
+            f"{ENV_API_KEYS} is set but holds no key: give the keys (separated by commas "
+            "or spaces), or unset it to serve without keys"
+        )
+    keys += from_variable
     for position, key in enumerate(keys):
         if not key or any(ch.isspace() for ch in key):
             raise ConfigError(

@@ -38,6 +38,20 @@ def test_keys_come_from_flags_a_file_and_the_environment(tmp_path: Path) -> None
         load_api_keys([], file=tmp_path / "missing.txt", environ={})
 
 
+def test_a_key_file_or_variable_holding_no_key_is_refused(tmp_path: Path) -> None:
+    """An empty --api-key-file (or one of comments), or ARCHON_SERVE_API_KEYS set to blanks,
+    served with no key at all: every request let in, where its owner meant to lock the
+    server (found by the new-user test)."""
+    empty = tmp_path / "keys.txt"
+    for text in ("", "\n\n", "# ops team\n"):
+        empty.write_text(text)
+        with pytest.raises(ConfigError, match=r"keys\.txt: the API key file holds no key"):
+            load_api_keys([], file=empty, environ={})
+    with pytest.raises(ConfigError, match=f"{ENV_API_KEYS} is set but holds no key"):
+        load_api_keys([], environ={ENV_API_KEYS: " , "})
+    assert load_api_keys([], environ={ENV_API_KEYS: ""}) == []  # empty: as if unset
+
+
 def test_the_gate_names_callers_by_fingerprint_and_counts_them() -> None:
     gate = Gate(load_api_keys(["sk-one", "sk-two"], environ={}), max_concurrent=1)
     caller = gate.identify("Bearer sk-two")
