@@ -87,7 +87,7 @@ async def test_the_module_serves_until_terminated() -> None:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        url = await asyncio.wait_for(_announced_url(process), timeout=30)
+        url = await asyncio.wait_for(_announced_url(process), timeout=120)
         async with httpx.AsyncClient() as client:
             stats = (await client.get(f"{url}/stats")).json()
             assert stats["requests"] == 0
@@ -98,7 +98,7 @@ async def test_the_module_serves_until_terminated() -> None:
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()
 
 
@@ -125,7 +125,7 @@ async def test_a_port_in_use_is_a_one_line_error_with_status_2() -> None:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     lines = stderr.decode().strip().splitlines()
     expect_status(process, 2)
     assert stdout == b""
