@@ -18,6 +18,7 @@ from ._batch import run_batch
 from ._batch_io import BatchItem
 from ._cli_common import (
     TERMINATED,
+    UsageError,
     check_output_path,
     check_summary_path,
     positive_int,
@@ -99,6 +100,11 @@ def _judge(args: argparse.Namespace) -> int:
 
     check_summary_path(args.summary)
     check_output_path(Path(output), "--output")
+    if Path(output).exists() and Path(output).samefile(args.answers):
+        raise UsageError(
+            f"--output {output} is the answers file: give another --output (by default "
+            f"{args.answers.stem}.judgements.jsonl beside it)"
+        )
     stats = BatchStats(total=len(requests))
     # Each request recorded before it is sent: a killed judge's calls count on the resume.
     engine.callpath.journal = journal = journal_beside(Path(output))
