@@ -111,4 +111,4 @@ async def run_batch_iter(
 
 def _as_items(items: Iterable[BatchItem | Mapping[str, Any]]) -> Iterator[BatchItem]:
     for number, item in enumerate(items, start=1):
-        yield item if isinstance(item, BatchItem) else _item_from_record(item, f"item {number}")
+        yield item if isinstance(item, BatchItem) else _item_from_record(item, "item", number)

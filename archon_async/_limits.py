@@ -60,6 +60,7 @@ _EPSILON = 1e-6
 # The headers in which providers announce their per-minute limits (lower-cased names).
 _ANNOUNCED_RPM = ("x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit")
 _ANNOUNCED_TPM = ("x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit")
+_ANNOUNCED = frozenset(_ANNOUNCED_RPM + _ANNOUNCED_TPM)
 # Output budget assumed when a request gives no max_tokens.
 _DEFAULT_OUTPUT_TOKENS = 1024
 
@@ -373,6 +374,8 @@ class ProviderLimits:
         """Adopt the per-minute limits a reply announces for its key, where no rate is
         configured (a configured one always wins)."""
         bucket = self._bucket(key_id)
+        if headers.keys().isdisjoint(_ANNOUNCED):
+            return  # no limit announced (every reply of most servers): nothing to read
         if self.settings.rpm is None and self.settings.key_rpm is None:
             rpm = _announced(headers, _ANNOUNCED_RPM)
             if rpm is not None and rpm != bucket.learned_rpm:

@@ -11,6 +11,11 @@ each with ``--big`` and with ``--small`` prompts. A process's CPU is the kernel'
 it (user + system, ``os.wait4``), start-up included; the difference between the big and the
 small run of one round, over the prompts between them, is the CPU a call beyond start-up.
 Prints each one's median and the median of its per-round ratios against bare aiohttp.
+
+With ``--tree NAME=PATH`` (repeatable) each variant's command runs from each tree in turn
+within a round (its own ``.venv``; the tree first on the import path), so that a change
+is alternated against a copy of main: ``--tree main=/tmp/main --tree new=.``; bare aiohttp
+runs from this checkout.
 """
 
 from __future__ import annotations
@@ -25,14 +30,14 @@ from pathlib import Path
 from bench._common import ROOT, VENV_PYTHON, ratio_line, server
 
 
-def _cpu_s(command: list[str], env: dict[str, str]) -> float:
+def _cpu_s(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
     """Run ``command`` to its end; its CPU seconds (user + system).
 
     Raises:
         SystemExit: the command failed.
     """
     child = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     assert child.stderr is not None
     errors = child.stderr.read()
@@ -50,7 +55,13 @@ def _prompts(path: Path, count: int) -> Path:
 
 
 def main(options: argparse.Namespace) -> None:
-    variants = options.variants.split(",")
+    trees = [(name, Path(path).resolve()) for name, path in (t.split("=", 1) for t in options.tree)]
+    runs = [
+        (f"{tree_name}:{variant}" if trees else variant, tree, variant)
+        for variant in options.variants.split(",")
+        for tree_name, tree in (trees or [("", ROOT)])
+    ]
+    variants = [name for name, _, _ in runs]
     env = dict(os.environ, OPENAI_API_KEY="sim-key", PYTHONPATH=str(ROOT))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     sizes = {"big": options.big, "small": options.small}
@@ -66,16 +77,17 @@ def main(options: argparse.Namespace) -> None:
                 raw += ["--shape", "single", "--n", str(n), "--inflight", "64"]
                 raw += ["--workers", "64", "--warmup", "0"]
                 spent["aiohttp"][size] = _cpu_s(raw, env)
-                for name in variants:
+                for name, tree, starts in runs:
                     output = Path(scratch) / "answers.jsonl"
                     for leftover in Path(scratch).glob("answers.jsonl*"):
                         leftover.unlink()
-                    cli = [str(VENV_PYTHON), "-m", "archon_async.cli", "batch"]
-                    cli += [str(ROOT / "configs" / "single_model.json")]
+                    python = tree / ".venv" / "bin" / "python"
+                    cli = [str(python), "-m", "archon_async.cli", "batch"]
+                    cli += [str(tree / "configs" / "single_model.json")]
                     cli += ["--base-url", f"{sim.root}/v1", "--model-type", "OpenAI_API"]
                     cli += ["--input", str(files[size]), "--output", str(output)]
-                    cli += ["--starts-per-turn", name]
-                    spent[name][size] = _cpu_s(cli, env)
+                    cli += ["--starts-per-turn", starts]
+                    spent[name][size] = _cpu_s(cli, dict(env, PYTHONPATH=str(tree)), tree)
             between = options.big - options.small
             for name, by_size in spent.items():
                 per_call[name].append((by_size["big"] - by_size["small"]) / between * 1e6)
@@ -94,4 +106,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--big", type=int, default=5200)
     parser.add_argument("--small", type=int, default=200)
+    parser.add_argument("--tree", action="append", default=[], help="NAME=PATH (repeatable)")
     main(parser.parse_args())

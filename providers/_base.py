@@ -472,8 +472,12 @@ def token_usage(usage: Any, input_key: str, output_key: str) -> Usage:
     """Token counts from a reply's usage object (missing or odd values count as 0)."""
     if not isinstance(usage, dict):
         return Usage()
-    counts = [usage.get(input_key), usage.get(output_key)]
-    return Usage(*(value if isinstance(value, int) else 0 for value in counts))
+    # Spelled out, not a generator over the two: it runs for every reply.
+    tokens_in, tokens_out = usage.get(input_key), usage.get(output_key)
+    return Usage(
+        tokens_in if isinstance(tokens_in, int) else 0,
+        tokens_out if isinstance(tokens_out, int) else 0,
+    )
 
 
 def read_choices(

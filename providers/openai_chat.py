@@ -213,6 +213,17 @@ class OpenAIChatProvider(HttpProvider):
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise self.malformed(request, "the reply has no choices")
         usage = token_usage(data.get("usage"), "prompt_tokens", "completion_tokens")
+        if request.n <= 1 and len(choices) == 1:
+            # One sample, one choice (nearly every reply): read as `read_choices` reads it,
+            # without its partial, list and search (~3 k instructions a call).
+            text, reason = self._choice(request, choices[0], usage)
+            return ChatResponse(
+                text=text,
+                usage=usage,
+                model=str(data.get("model") or request.model),
+                finish_reason=reason,
+                headers=headers,
+            )
         texts = read_choices(request, choices, partial(self._choice, request, usage=usage))
         text, reason = first_text(texts)
         first = ChatResponse(

@@ -89,6 +89,8 @@ def test_attempts_and_elapsed_time_are_bounded() -> None:
             80.0,
         ),
         ({}, None),
+        ({"x-request-id": "req_1", "X-RateLimit-Remaining-Requests": "3"}, None),
+        ({"X-RateLimit-Remaining-Tokens": "0", "X-RateLimit-Reset-Tokens": "2s"}, 2.0),
     ],
 )
 def test_retry_after_from_headers(headers: dict[str, str], expected: float | None) -> None:
@@ -99,3 +101,24 @@ def test_retry_after_from_headers(headers: dict[str, str], expected: float | Non
 def test_rate_limit_headers_are_captured_lowercase() -> None:
     headers = {"X-RateLimit-Limit-Requests": "10", "Retry-After": "1", "Server": "s"}
     assert rate_limit_headers(headers) == {"x-ratelimit-limit-requests": "10", "retry-after": "1"}
+
+
+def test_rate_limit_headers_keep_every_limit_name_in_any_case_and_nothing_else() -> None:
+    # Names that start with the prefixes' first letters but are no limit header are left out.
+    headers = {
+        "X-RateLimit-Remaining-Tokens": "5",
+        "ANTHROPIC-RATELIMIT-REQUESTS-LIMIT": "50",
+        "retry-after-ms": "20",
+        "X-Request-Id": "req_1",
+        "x-request-start": "t",
+        "Accept-Ranges": "bytes",
+        "Report-To": "r",
+        "": "empty",
+        "Content-Type": "application/json",
+    }
+    assert rate_limit_headers(headers) == {
+        "x-ratelimit-remaining-tokens": "5",
+        "anthropic-ratelimit-requests-limit": "50",
+        "retry-after-ms": "20",
+        "x-request-id": "req_1",
+    }

@@ -229,6 +229,14 @@ async def test_announced_token_limits_make_tokens_count() -> None:
     assert clock.sleeps == [pytest.approx(22 / 98)]
 
 
+async def test_a_reply_announcing_no_limit_teaches_nothing() -> None:
+    target = limits()
+    target.learn("key-a", {"x-request-id": "req_1", "x-ratelimit-remaining-requests": "5"})
+    assert await count_admitted(target, 15, "key-a", 1) == 15
+    assert target.statistics().learned == 0
+    assert not target.counts_tokens
+
+
 async def test_a_configured_rate_wins_over_an_announced_one() -> None:
     target = limits(rpm=1200)
     target.learn("key-a", {"x-ratelimit-limit-requests": "60"})
