@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         return _estimate(engine, items, output, args)
-    check_summary_path(args.summary)
+    check_summary_path(args.summary, input=args.input, output=path)
     from ._cli_callpath import stopped_fields
     from ._cli_simulated import announce_simulated
 

@@ -153,12 +153,15 @@ def temperature(text: str) -> float:
     return value
 
 
-def check_summary_path(path: Path | None) -> None:
+def check_summary_path(path: Path | None, **others: Path | None) -> None:
     """Refuse, before any call, a ``--summary`` path the summary could not be written to
-    (a folder, a folder that is missing): the run would end in a traceback after its work.
+    (a folder, a folder that is missing): the run would end in a traceback after its work;
+    or one of the command's other files (``others``: ``input=``, ``output=``...), which the
+    summary would overwrite at the end.
 
     Raises:
-        UsageError: the path is not a writable file (said with the fix).
+        UsageError: the path is not a writable file, or is another of the files (said
+            with the fix).
     """
     if path is None:
         return
@@ -166,6 +169,12 @@ def check_summary_path(path: Path | None) -> None:
         raise UsageError(f"--summary {path} is a folder: give a file path")
     if not path.parent.is_dir():
         raise UsageError(f"--summary {path}: the folder {path.parent} does not exist")
+    for flag, other in others.items():
+        if other is not None and str(other) != "-" and path.resolve() == other.resolve():
+            raise UsageError(
+                f"--summary {path} is the --{flag} file, which the summary would overwrite: "
+                "give another --summary"
+            )
 
 
 def check_output_path(path: Path, flag: str) -> None:

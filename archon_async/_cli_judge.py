@@ -98,7 +98,7 @@ def _judge(args: argparse.Namespace) -> int:
 
         return print_estimate(engine, item_prompts(requests), args)
 
-    check_summary_path(args.summary)
+    check_summary_path(args.summary, answers=args.answers, output=Path(output))
     check_output_path(Path(output), "--output")
     if Path(output).exists() and Path(output).samefile(args.answers):
         raise UsageError(
