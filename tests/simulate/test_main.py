@@ -125,7 +125,12 @@ async def test_a_port_in_use_is_a_one_line_error_with_status_2() -> None:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+        finally:  # not left running: it would bind the port once this test lets it go
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
     lines = stderr.decode().strip().splitlines()
     expect_status(process, 2)
     assert stdout == b""
