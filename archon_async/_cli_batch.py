@@ -95,9 +95,7 @@ def add_batch_command(commands: Any) -> None:
 
     add_benchmark_options(batch)
     _add_engine_options(batch)
-    # Every file a batch opens is closed when _batch returns: the program may then leave
-    # without the interpreter's teardown (cli.command).
-    batch.set_defaults(handler=_batch, leaves_nothing_open=True)
+    batch.set_defaults(handler=_batch)
 
 
 def _batch(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 
@@ -24,7 +24,6 @@ from ._cli_common import (
     run_async,
     temperature,
 )
-from ._cli_exit import exit_without_teardown
 from ._cli_start import end_guard, release_collector
 from ._config import ConfigWarning
 from ._defaults import DEFAULT_ARCHITECTURE
@@ -47,22 +46,6 @@ EXIT_CODES = """exit status:
 
 #: New objects between two young collections in the command's process (Python's: 700).
 YOUNG_COLLECTION_THRESHOLD = 20_000
-
-
-#: Set when the program's command returned and left nothing open (see `command`).
-_nothing_left_open = False
-
-
-def command() -> NoReturn:
-    """The ``archon-async`` program (its script, and ``python -m archon_async.cli``): `main`
-    with the process's arguments, then exit with its status. After a batch, whose files
-    are all closed when it returns, without the interpreter's teardown (`_cli_exit`: the
-    threads, the ``atexit`` handlers and the flushes are done as Python does them); after
-    any other command, or an exception, as Python exits."""
-    status = main()
-    if _nothing_left_open:
-        exit_without_teardown(status)
-    sys.exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,13 +91,9 @@ def _main(argv: Sequence[str] | None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     TERMINATED.clear()
     try:
-        status = _dispatch_command(parser, args)
+        return _dispatch_command(parser, args)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if argv is None and getattr(args, "leaves_nothing_open", False):
-        global _nothing_left_open
-        _nothing_left_open = True
-    return status
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -509,4 +488,4 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    command()
+    sys.exit(main())
