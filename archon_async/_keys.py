@@ -444,9 +444,7 @@ class KeyPool:
             earliest = min(key.cooling_until for key in self._keys if not key.disabled)
             wait = max(earliest - self._clock(), 0.0)
             if max_wait_s is not None and wait > max_wait_s:
-                raise limit_reset_error(
-                    self.provider, wait, key_id=None, longest_s=max_wait_s
-                )
+                raise limit_reset_error(self.provider, wait, key_id=None, longest_s=max_wait_s)
             await self._sleep(wait)
         return lease
 

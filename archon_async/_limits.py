@@ -294,9 +294,7 @@ class ProviderLimits:
         bucket = self._bucket(key_id)
         while (wait := bucket.paused_until - self._clock()) > 0:
             if max_pause_s is not None and wait > max_pause_s:
-                raise limit_reset_error(
-                    self.provider, wait, key_id=key_id, longest_s=max_pause_s
-                )
+                raise limit_reset_error(self.provider, wait, key_id=key_id, longest_s=max_pause_s)
             await self._sleep(wait)
         if self._shared is None:
             self._shared = self._new_bucket(self.settings.rpm, self.settings.tpm)
@@ -356,9 +354,7 @@ class ProviderLimits:
             if observed is not None:
                 bucket.rpm, bucket.adapted_rpm = _leaky_bucket(observed), observed
                 bucket.sent.clear()
-                log.info(
-                    "rate_adapted", provider=self.provider, key_id=key_id, rpm=round(observed)
-                )
+                log.info("rate_adapted", provider=self.provider, key_id=key_id, rpm=round(observed))
         bucket.factor = max(bucket.factor / 2.0, _MIN_FACTOR)
 
     def _observed_rpm(self, bucket: _Bucket) -> float | None:
@@ -412,4 +408,3 @@ class ProviderLimits:
             paused=sum(1 for b in self._buckets.values() if b.paused_until > now),
             learned=sum(1 for b in self._buckets.values() if b.learned_rpm or b.learned_tpm),
         )
-

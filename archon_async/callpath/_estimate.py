@@ -218,7 +218,6 @@ class _RequestSizes:
             most = 1  # n is not known to be taken: as if the probe is refused
         return -(-calls // most)
 
-
     def _key(self, spec: ComponentSpec) -> tuple[str, str]:
         """The key of the spec's refusal of ``n`` (`n_key`), worked out once a spec."""
         if self._n_key is None:

@@ -175,6 +175,7 @@ def create_app(
     Raises:
         ConfigError: an architecture is invalid, or two share a name.
     """
+
     def build(item: Any) -> Engine:
         limits = RedisLimits(shared_limits, prefix=shared_limits_prefix) if shared_limits else None
         return Engine(item, simulate=simulate, keys=keys, shared_limits=limits)

@@ -150,9 +150,7 @@ def _seed(value: Any) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
         return value
-    raise ServeError(
-        400, f"'seed' must be an integer from {low} to {high} (64-bit)", param="seed"
-    )
+    raise ServeError(400, f"'seed' must be an integer from {low} to {high} (64-bit)", param="seed")
 
 
 def _stop_sequences(value: Any) -> tuple[str, ...]:
