@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_N = TypeVar("_N", int, float)
 
 #: Set by SIGTERM, which then unwinds as a KeyboardInterrupt (the event loop turns any
 #: subclass back into a plain one): exit status 143 instead of 130.
@@ -90,10 +91,7 @@ class UsageError(Exception):
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (otherwise a usage error, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _parsed(text, int, "whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
@@ -101,10 +99,7 @@ def positive_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     """An argparse type: a number above 0 (otherwise a usage error, exit 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _parsed(text, float, "number")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
     return value
@@ -112,10 +107,7 @@ def positive_float(text: str) -> float:
 
 def nonnegative_int(text: str) -> int:
     """An argparse type: a whole number of at least 0 (otherwise a usage error, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _parsed(text, int, "whole number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must be at least 0")
     return value
@@ -123,13 +115,18 @@ def nonnegative_int(text: str) -> int:
 
 def nonnegative_float(text: str) -> float:
     """An argparse type: a finite number of at least 0 (otherwise a usage error, exit 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _parsed(text, float, "number")
     if not 0 <= value < float("inf"):  # NaN too
         raise argparse.ArgumentTypeError(f"{text} must be a finite number of at least 0")
     return value
+
+
+def _parsed(text: str, parse: Callable[[str], _N], kind: str) -> _N:
+    """``parse(text)``, or a usage error saying ``text`` is not a ``kind``."""
+    try:
+        return parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {kind}") from None
 
 
 def port_number(text: str) -> int:
