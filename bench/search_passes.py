@@ -109,6 +109,7 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         "estimate_tokens": estimate["tokens"]["expected"],
         "estimate_dollars": estimate["dollars"]["expected"],
         "estimate_low_high": [estimate["calls"]["low"], estimate["calls"]["high"]],
+        "estimate_dollars_low_high": [estimate["dollars"]["low"], estimate["dollars"]["high"]],
         "estimate_paths": (estimate.get("paths") or {}).get("calls"),
         "estimate_race_calls": (estimate.get("racing") or {}).get("calls"),
         "racing_questions": sum(len(v) for v in racing.values()),

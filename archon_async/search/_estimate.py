@@ -471,7 +471,8 @@ def _pilot(
 ) -> tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None]:
     """On a private simulated provider with the search's settings (free; nothing cached):
     the pilot architectures on a few questions, and the model ranking exactly as the search
-    will find it (each model alone on the dev questions; not for judged benchmarks)."""
+    will find it (each model alone on the dev questions; for a judged benchmark the run's own
+    ranking code, the judge against the baseline on the ranking questions)."""
     from .._engine import Engine
     from ..benchmarks import score_all
     from ..callpath import CallPath
@@ -489,12 +490,27 @@ def _pilot(
             scores[ref.model] = float(sum(1 for r in report.results if r.correct))
         return scores
 
+    async def judged_rank(callpath: CallPath) -> dict[str, float]:
+        # The run's own ranking (each model alone on the ranking questions, scored by the
+        # judge against the baseline) on the pilot's call path: the simulator is seeded,
+        # so it finds the run's order of the models (the truth's order may differ).
+        from .._progress import BatchStats
+        from ._evaluators import engine_evaluators
+        from ._space import Space
+
+        evaluator_for = engine_evaluators(search, callpath, BatchStats(total=0))
+        return await evaluator_for(Space(search.settings, search.models)).rank_models()
+
     async def run() -> tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None]:
         models = [(m.model, m.model_type) for m in search.models]
         done = []
         # The search's simulator without its latency, limits and faults: the replies
         # depend on the settings that stay (seed, models, ground truth), not on those.
-        settings = search.simulation_settings(list(dev)).model_copy(
+        questions = list(dev)
+        if benchmark.scoring == "judge":  # the run's server knows every question it asks
+            first, final, report = search._questions.splits()
+            questions = [*first, *final, *search.ranking_questions(first), *report]
+        settings = search.simulation_settings(questions).model_copy(
             update={
                 "latency_s": 0.0,
                 "jitter_s": 0.0,
@@ -505,7 +521,10 @@ def _pilot(
             }
         )
         async with CallPath(simulate=settings) as callpath:
-            ranking = None if benchmark.scoring == "judge" else await rank(callpath)
+            if benchmark.scoring == "judge":
+                ranking = await judged_rank(callpath)
+            else:
+                ranking = await rank(callpath)
             for config, per_question in pilot_configs(models):
                 async with Engine(config, callpath=callpath, seed=search.seed) as engine:
                     for item in dev[:_PILOT_QUESTIONS]:

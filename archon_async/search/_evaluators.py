@@ -21,7 +21,7 @@ from ._truth import Truth
 if TYPE_CHECKING:
     from ._run import Search
 
-__all__ = ["cost_weight", "evaluators", "simulation_settings"]
+__all__ = ["cost_weight", "engine_evaluators", "evaluators", "simulation_settings"]
 
 
 async def evaluators(search: Search, stack: AsyncExitStack) -> Any:
@@ -85,6 +85,17 @@ async def _engine_evaluators(
     dev, final, report = search._questions.splits()
     ranking = search.ranking_questions(dev)
     callpath = await _callpath(search, stack, [*dev, *final, *ranking, *report])
+    return engine_evaluators(search, callpath, search.outside)
+
+
+def engine_evaluators(
+    search: Search, callpath: Any, outside: Any
+) -> Callable[[Space], EngineEvaluator]:
+    """The search's evaluator of a space on ``callpath`` (the run's own, or the estimate
+    pilot's private simulated one: its model ranking is then the run's), the calls
+    outside the architectures counted in ``outside``."""
+    dev, final, report = search._questions.splits()
+    ranking = search.ranking_questions(dev)
     options: dict[str, Any] = {"seed": search.seed, "callpath": callpath}
     ext = search.settings.archon_async
     judge = _single(search._resolve(search.settings.judge_model))
@@ -107,7 +118,7 @@ async def _engine_evaluators(
             mode=search.mode,
             final=final,
             ranking=ranking,
-            outside=search.outside,
+            outside=outside,
         )
         evaluator.report = report
         return evaluator
