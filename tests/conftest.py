@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from archon_async import ChatRequest, ChatResponse, ProviderSettings, Registry
-from archon_async.core import Usage
+from archon_async.core import CallRecord, Usage
 from tests.cli_process import ROOT as ROOT
 from tests.cli_process import run_cli as run_cli
 
@@ -92,3 +92,17 @@ def summary_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     summary = orjson.loads(text[text.rindex("\n{\n") + 1 :])
     assert isinstance(summary, dict)
     return summary
+
+
+def call_record(
+    model: str, tokens_in: int, tokens_out: int, provider: str = "OpenAI_API"
+) -> CallRecord:
+    """A finished call of ``model`` with these tokens (0.1 s, no retry), for spend tests."""
+    return CallRecord(
+        model=model,
+        provider=provider,
+        latency_s=0.1,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        retries=0,
+    )

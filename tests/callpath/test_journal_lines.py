@@ -8,17 +8,11 @@ import orjson
 
 from archon_async.callpath import SpendJournal
 from archon_async.core import CallRecord
+from tests.conftest import call_record
 
 
 def record(model: str, tokens_in: int, tokens_out: int) -> CallRecord:
-    return CallRecord(
-        model=model,
-        provider="OpenAI_API",
-        latency_s=0.1,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        retries=0,
-    )
+    return call_record(model, tokens_in, tokens_out, provider="OpenAI_API")
 
 
 def test_each_line_is_json_of_the_request_and_its_spend(tmp_path: Path) -> None:

@@ -10,17 +10,11 @@ from archon_async._progress import BatchStats
 from archon_async._types import CallRecord
 from archon_async.search._record import Evaluation
 from archon_async.search._spend import add_by_model
+from tests.conftest import call_record
 
 
 def call(model: str, tokens_in: int, tokens_out: int) -> CallRecord:
-    return CallRecord(
-        model=model,
-        provider="Together_API",
-        latency_s=0.1,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        retries=0,
-    )
+    return call_record(model, tokens_in, tokens_out, provider="Together_API")
 
 
 @pytest.mark.parametrize(
