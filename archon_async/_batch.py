@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,44 +9,38 @@ from typing import Any, TextIO
 
 import anyio
 
-from ._admission import current_ticket, next_ticket
+from ._batch_answer import answer_item
 from ._batch_budget import BudgetGate, budget_gate
+from ._batch_feed import End, Feed
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
-from ._batch_outage import DEFAULT_WAIT_S, ProviderOutage, check_wait, down_model
+from ._batch_outage import DEFAULT_WAIT_S, ProviderOutage, check_wait
 from ._engine import Engine
 from ._exceptions import (
-    ArchonError,
-    AuthenticationError,
     BatchBudgetExceededError,
     BatchStoppedError,
     BudgetExceededError,
-    ConfigError,
     InvalidInputError,
-    KeyPoolExhaustedError,
-    ProviderStatusError,
-    RateLimitResetError,
 )
 from ._logging import bind_log_context, get_logger, reset_log_context
 from ._output_lock import folder_problem, output_lock
 from ._progress import BatchStats, ProgressReporter
-from ._trace import call_sink
-from ._types import CallRecord, Message
+from ._types import CallRecord
 from .callpath import Budget
 from .callpath._budget import checked_budget
 
-__all__ = ["answer_item", "count_of", "describe_error", "is_fatal", "run_batch"]
+__all__ = ["check_batch_arguments", "count_of", "run_batch"]
 
 log = get_logger(__name__)
 
 #: Prompts a batch starts in one loop turn at most by default (``starts_per_turn``; see
-#: `_Feed`): one, so that a batch run inside an asyncio service keeps its loop's lag low.
+#: `Feed`): one, so that a batch run inside an asyncio service keeps its loop's lag low.
 STARTS_PER_TURN = 1
 #: The ``batch`` command's default: a process that runs nothing else on its loop trades the
 #: loop's lag for fewer turns a prompt, so less CPU a call (bench/RESULTS.md, "Measure 3,
 #: ninth pass").
 COMMAND_STARTS_PER_TURN = 8
 #: Prompts answered wholly from the response cache that a worker may follow at once with
-#: its next, in the same loop turn, beyond those starts (see `_Feed.take_after_hits`).
+#: its next, in the same loop turn, beyond those starts (see `Feed.take_after_hits`).
 HITS_PER_TURN = 8
 
 
@@ -157,7 +148,7 @@ async def run_batch(
                     provider_down_wait_s,
                     stopped=lambda: stop.reason is not None,
                 )
-                feed = _Feed(pending, starts_per_turn, HITS_PER_TURN)
+                feed = Feed(pending, starts_per_turn, HITS_PER_TURN)
                 # No more workers than prompts (a task each): --concurrency 1000000 on 3
                 # prompts made a million tasks, 4.7 GB and minutes of a starved loop.
                 workers = min(concurrency, total) if total > 0 else concurrency
@@ -177,7 +168,7 @@ async def run_batch(
 
 
 async def _run_workers(
-    worker: _Worker, feed: _Feed, concurrency: int, reporter: ProgressReporter | None
+    worker: _Worker, feed: Feed, concurrency: int, reporter: ProgressReporter | None
 ) -> None:
     """``concurrency`` tasks running ``worker`` on the feed's prompts until it ends, with
     the progress reporter beside them until they are done."""
@@ -272,117 +263,6 @@ class _Stop:
         self.input_error: Exception | None = None  # a bad item met as the batch went
 
 
-class _End:
-    """The mark a worker gets when the feed has no prompt left."""
-
-
-_END = _End()
-
-
-class _Feed:
-    """Hands the batch's prompts to its workers, at most ``per_turn`` new ones a loop turn.
-
-    Starting every free worker in one turn makes the replies come back in waves that hold
-    the loop (a generator shared by the workers measured 20x the loop lag, bench measure 6),
-    so starts are spread over turns. A worker takes its next prompt at once while the turn
-    has starts left (no task, queue or future: the hand-off a queue of one made cost two
-    futures and two task wake-ups a prompt); otherwise it waits in arrival order, and the
-    next turn's refill hands the waiting workers their prompts.
-
-    A prompt answered wholly from the response cache sent nothing, so it makes no wave:
-    its worker may go on with the next prompt in the same turn (`take_after_hits`), up to
-    ``hits_per_turn`` of them a turn, so that a cached rerun answers several prompts a turn
-    instead of one every other turn (the loop's turns, a flush of the output each, were a
-    tenth of such a rerun's CPU), and a turn stays short (a few milliseconds).
-    """
-
-    __slots__ = (
-        "_handed",
-        "_hits",
-        "_hits_per_turn",
-        "_left",
-        "_loop",
-        "_pending",
-        "_per_turn",
-        "_refilling",
-        "_waiting",
-        "_woken",
-    )
-
-    def __init__(self, pending: Iterator[BatchItem], per_turn: int, hits_per_turn: int = 0) -> None:
-        self._pending = pending
-        self._per_turn = per_turn
-        self._left = per_turn  # starts left in this loop turn
-        self._woken = 0  # waiting workers handed a prompt this turn: they start in the next
-        self._handed = 0  # prompts handed to woken workers that have not started them yet
-        self._hits_per_turn = hits_per_turn
-        self._hits = hits_per_turn  # cached prompts' follow-ups left in this loop turn
-        self._refilling = False  # a refill is scheduled for the next turn
-        self._waiting: deque[asyncio.Future[BatchItem | _End]] = deque()
-        self._loop = asyncio.get_running_loop()
-
-    def take_nowait(self) -> BatchItem | _End | None:
-        """The next prompt (`_END` when none is left), or None: this turn's starts are
-        spent, or others wait or were handed theirs and have not started (prompts start
-        in input order): `take` then waits for a later turn."""
-        if not self._left or self._waiting or self._woken:
-            return None
-        self._left -= 1
-        self._refill_next_turn()
-        return next(self._pending, _END)
-
-    def take_after_hits(self) -> BatchItem | _End | None:
-        """For a worker whose prompt was answered wholly from the cache: the next prompt
-        at once, while this turn has such follow-ups left and no prompt handed out
-        earlier waits to start (prompts start in input order); else None."""
-        if self._hits <= 0 or self._handed:
-            return None
-        self._hits -= 1
-        self._refill_next_turn()
-        return next(self._pending, _END)
-
-    async def take(self) -> BatchItem | _End:
-        """The next prompt, in a later loop turn, in the order the workers asked."""
-        waiter: asyncio.Future[BatchItem | _End] = self._loop.create_future()
-        self._waiting.append(waiter)
-        self._refill_next_turn()
-        try:
-            return await waiter
-        finally:
-            if waiter.done() and not waiter.cancelled():
-                self._handed -= 1  # started (or raised) now
-
-    def _refill_next_turn(self) -> None:
-        if not self._refilling:
-            self._refilling = True
-            self._loop.call_soon(self._refill)
-
-    def _refill(self) -> None:
-        # A new turn. The workers woken in the last one start in this one: they count
-        # against it. What is left of it wakes the workers waiting since an earlier turn,
-        # first come first served (one cancelled while it waited is passed over); they start
-        # in the next turn, and count against it too. So while workers wait, the starts
-        # come one turn in two, as the queue of one gave them: the loop lag stays as it was
-        # (bench/RESULTS.md, measure 3's sixth pass). Refilled until a turn has no start.
-        self._refilling = False
-        self._left = self._per_turn - self._woken
-        self._woken = 0
-        self._hits = self._hits_per_turn
-        waiting = self._waiting
-        while waiting and self._woken < self._left:
-            waiter = waiting.popleft()
-            if waiter.done():
-                continue
-            self._woken += 1
-            self._handed += 1
-            try:
-                waiter.set_result(next(self._pending, _END))
-            except Exception as exc:  # a bad input line: the worker raises it
-                waiter.set_exception(exc)
-        if waiting or self._woken or self._left < self._per_turn:
-            self._refill_next_turn()
-
-
 def _pending(
     items: Iterable[BatchItem],
     finished: set[str],
@@ -436,7 +316,7 @@ class _Worker:
         self.on_answer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         self.outage: ProviderOutage | None = None
 
-    async def run(self, feed: _Feed) -> None:
+    async def run(self, feed: Feed) -> None:
         cached = False  # the last prompt was answered wholly from the cache
         # The runs' log context, bound once for all of this worker's prompts: each run
         # finds it bound and binds nothing (`bind_log_context`; ~3 us a prompt).
@@ -448,7 +328,7 @@ class _Worker:
                     item = feed.take_nowait()
                 if item is None:  # this loop turn's starts are spent
                     item = await feed.take()
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     return
                 cached = await self._answer(item)
         finally:
@@ -535,174 +415,3 @@ def _check_count(value: object, name: str, meaning: str) -> None:
         raise InvalidInputError(
             f"{name} must be a whole number of at least 1 ({meaning}), not {value!r}"
         )
-
-
-def budget_cause(exc: BaseException) -> BudgetExceededError | None:
-    """The `BudgetExceededError` behind a failure (inside a layer's group, or the cause of a
-    component's error), or None."""
-    if isinstance(exc, BudgetExceededError):
-        return exc
-    inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
-    if exc.__cause__ is not None:
-        inner.append(exc.__cause__)
-    for each in inner:
-        found = budget_cause(each)
-        if found is not None:
-            return found
-    return None
-
-
-async def answer_item(
-    engine: Engine,
-    item: BatchItem,
-    *,
-    attempts: int = 1,
-    stats: BatchStats | None = None,
-    budget: Budget | None = None,
-    calls: list[CallRecord] | None = None,
-    down: list[tuple[str, str]] | None = None,
-) -> dict[str, Any]:
-    """Answer one item; never raises for a provider or model failure: the line says it.
-
-    The line counts the calls and tokens of every attempt, failed ones included: they were
-    paid for. A failure every prompt would meet (see `is_fatal`) is not attempted again and
-    is marked ``"fatal": true``. Given ``down``, a failure only because a model's provider
-    is down (its circuit open: `down_model`) is not attempted again either, and that
-    (model_type, model) is appended to it.
-
-    Raises:
-        BudgetExceededError: a budget is spent: the prompt did not start (or a later turn
-            did not); nothing is written for it.
-    """
-    started = time.perf_counter()
-    spent: list[CallRecord] = [] if calls is None else calls  # each call as it ends
-    error: str | None = None
-    fatal = False
-    # Every turn and attempt of this prompt keeps the prompt's place in the queue; every
-    # call it makes lands in ``spent`` as it ends, so that a run cut short still counts.
-    ticket = current_ticket.set(next_ticket())
-    sink = call_sink.set(spent)
-    try:
-        for attempt in range(1, attempts + 1):
-            try:
-                if item.turns:
-                    answers = await _answer_turns(engine, item)
-                else:  # awaited here: a coroutine level less on every loop turn of a call
-                    answers = [(await engine.generate(item.messages, draw=item.draw)).text]
-            except BudgetExceededError:
-                raise  # not the prompt's failure: it is left for a run with a larger budget
-            except (ArchonError, ExceptionGroup) as exc:
-                error, fatal = _failed_attempt(exc, item, attempt)
-                if fatal:
-                    break
-                if down is not None:
-                    model = down_model(exc, engine.dispatcher.circuit_reopens_in)
-                    if model is not None:
-                        down.append(model)
-                        break
-                continue
-            line: dict[str, Any] = {"id": item.output_id, "answer": answers[-1]}
-            if item.turns:
-                line["turns"] = answers
-            return _ended(line, item, spent, started, attempt)
-    finally:
-        call_sink.reset(sink)
-        current_ticket.reset(ticket)
-        if stats is not None:
-            stats.add_calls(spent)
-        if budget is not None:
-            budget.charge_all(spent)
-    line = {"id": item.output_id, "error": error}
-    if fatal:
-        line["fatal"] = True
-    return _ended(line, item, spent, started, attempt)
-
-
-def _failed_attempt(
-    exc: ArchonError | ExceptionGroup[Exception], item: BatchItem, attempt: int
-) -> tuple[str, bool]:
-    """A failed attempt at a prompt, logged: its error line's text, and whether the
-    failure is one every prompt would meet (no other attempt then).
-
-    Raises:
-        BudgetExceededError: a layer failed because the budget refused its calls.
-    """
-    spent_budget = budget_cause(exc)
-    if spent_budget is not None:
-        raise spent_budget from None
-    error = describe_error(exc)
-    log.warning("prompt_failed", id=item.id, attempt=attempt, error=error)
-    return error, is_fatal(exc)
-
-
-def _ended(
-    line: dict[str, Any], item: BatchItem, calls: list[CallRecord], started: float, attempts: int
-) -> dict[str, Any]:
-    """``line`` (its id and answer or error) completed in place with what the prompt
-    spent, its latency, attempts and metadata: one dict a prompt, no merged copies."""
-    _add_spending(line, calls)
-    line["latency_s"] = round(time.perf_counter() - started, 4)
-    line["attempts"] = attempts
-    if item.metadata:
-        line["metadata"] = dict(item.metadata)
-    return line
-
-
-def _add_spending(line: dict[str, Any], calls: list[CallRecord]) -> None:
-    # One pass over the prompt's calls (a cached rerun's line is mostly this).
-    hits = retries = timeouts = tokens_in = tokens_out = 0
-    for call in calls:
-        hits += call.cached
-        # Attempts resent after a failure, and how many of them timed out (a busy
-        # server's queue shows here first): written when there were any.
-        retries += call.retries
-        timeouts += call.timeouts
-        tokens_in += call.input_tokens
-        tokens_out += call.output_tokens
-    line["calls"] = len(calls) - hits
-    line["input_tokens"] = tokens_in
-    line["output_tokens"] = tokens_out
-    if hits:
-        line["cache_hits"] = hits
-    if retries:
-        line["retries"] = retries
-    if timeouts:
-        line["timeouts"] = timeouts
-
-
-#: Failures that every other prompt of the batch would meet as well.
-_FATAL = (AuthenticationError, KeyPoolExhaustedError, ConfigError, RateLimitResetError)
-# No access to the model (403) or no such model (404): the same for every prompt.
-_FATAL_STATUS = (403, 404)
-
-
-def is_fatal(exc: BaseException) -> bool:
-    """Whether a failure would repeat for every prompt (a refused key, no key left, no such
-    model, a bad configuration), so that running on would only write the same error again."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(is_fatal(leaf) for leaf in exc.exceptions)
-    if isinstance(exc, ProviderStatusError) and exc.status_code in _FATAL_STATUS:
-        return True
-    return isinstance(exc, _FATAL)
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line account of a failure: the type and message, and a group's first leaf."""
-    if isinstance(exc, BaseExceptionGroup):
-        leaf = exc.exceptions[0]
-        more = f" (and {len(exc.exceptions) - 1} more)" if len(exc.exceptions) > 1 else ""
-        return f"{exc.message}: {describe_error(leaf)}{more}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-async def _answer_turns(engine: Engine, item: BatchItem) -> list[str]:
-    """Answer the item's turns, one after another (their calls reach the prompt's bill
-    through `call_sink`)."""
-    conversation: list[Mapping[str, Any]] = list(item.messages)
-    answers = []
-    for turn in item.turns:
-        conversation.append(Message(role="user", content=turn))
-        result = await engine.generate(conversation, draw=item.draw)
-        conversation.append(Message(role="assistant", content=result.text))
-        answers.append(result.text)
-    return answers

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import os
 import random
 import threading
@@ -13,7 +12,6 @@ import weakref
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
-    Coroutine,
     Iterable,
     Mapping,
     Sequence,
@@ -29,8 +27,7 @@ from ._architecture import Architecture, is_reward_model
 from ._batch_budget import BudgetGate, budget_gate
 from ._batch_io import BatchItem
 from ._batch_outage import DEFAULT_WAIT_S
-from ._config import ComponentSpec, ProviderSettings, format_location
-from ._context import CallContext
+from ._config import ProviderSettings, format_location
 from ._dispatch import Dispatcher
 from ._endpoints import check_base_urls
 from ._exceptions import (
@@ -38,17 +35,17 @@ from ._exceptions import (
     ComponentError,
     ConfigError,
     LayerFailedGroup,
-    ProviderError,
 )
 from ._keys import KeysArgument
 from ._layer import LayerPlan, run_layer
 from ._logging import bind_log_context, get_logger, reset_log_context
 from ._loop_thread import LoopThread, close_home, closes_with_loop
 from ._registry import Registry
+from ._run_calls import RunCalls, RunContexts, RunKey
 from ._scoring import HttpScorer
 from ._streaming import AnswerStream, DeltaCallback, OnDelta, RunOptions
-from ._trace import ComponentTrace, FinalChoice, Result, Trace, call_sink
-from ._types import CallRecord, ChatRequest, ChatResponse, Message, normalize_messages
+from ._trace import FinalChoice, Result, Trace, call_sink
+from ._types import normalize_messages
 from .callpath import Budget, CallPath, ResponseCache
 from .callpath._budget import checked_budget
 from .callpath._callpath import validated_settings
@@ -371,13 +368,13 @@ class Engine:
             await self.open()  # a coroutine a prompt only when there is something to open
         run_seed = self._admit(seed)
         # Hashed only if a choice is drawn (several candidates left, a component's rng).
-        run_key = _RunKey(run_seed, conversation)
+        run_key = RunKey(run_seed, conversation)
         trace = Trace()
         started = time.perf_counter()
         # Calls of runs that started earlier are admitted first (see _admission); a caller
         # that set a ticket (a batch prompt, over its turns and attempts) keeps its place.
         ticket = None if current_ticket.get() else current_ticket.set(next_ticket())
-        calls = _RunCalls(self._callpath, self._budget, draw)  # numbers this run's samples
+        calls = RunCalls(self._callpath, self._budget, draw)  # numbers this run's samples
         state: dict[str, Any] = {"candidates": [], "critiques": [], "unit_tests": []}
         # bind + reset, not bound_contextvars(): that one copies the whole context first
         # (about 4x the CPU, once per prompt; bench/RESULTS.md, "Wire hot path").
@@ -385,7 +382,7 @@ class Engine:
         try:
             try:
                 plan = self._layers
-                make_context = _RunContexts(
+                make_context = RunContexts(
                     conversation, run_key, plan, options, calls, self._scorers
                 )
                 # Awaited here, not in a method of its own: a coroutine level less that
@@ -452,7 +449,7 @@ class Engine:
             self._gate = (budgets, budget_gate(self))
         return self._gate[1]
 
-    def _result(self, state: Mapping[str, Any], trace: Trace, key: _RunKey) -> Result:
+    def _result(self, state: Mapping[str, Any], trace: Trace, key: RunKey) -> Result:
         candidates = tuple(state.get("candidates") or ())
         if not candidates:
             raise ComponentError(
@@ -611,121 +608,6 @@ class Engine:
             starts_per_turn=starts_per_turn,
             provider_down_wait_s=provider_down_wait_s,
         )
-
-
-class _RunContexts:
-    """Builds the `CallContext` of each component of a run (`run_layer`'s context factory,
-    for every layer of the run): one object, not a closure with a cell per variable it
-    reads; the request shapes come from the engine's plan."""
-
-    __slots__ = ("_completer", "_conversation", "_key", "_options", "_plan", "_scorers")
-
-    def __init__(
-        self,
-        conversation: Sequence[Message],
-        key: _RunKey,
-        plan: Sequence[LayerPlan],
-        options: RunOptions,
-        completer: _RunCalls,
-        scorers: Mapping[str, Any],
-    ) -> None:
-        self._conversation = conversation
-        self._key = key
-        self._plan = plan
-        self._options = options
-        self._completer = completer
-        self._scorers = scorers
-
-    def __call__(
-        self, layer: int, spec: ComponentSpec, position: int, trace: ComponentTrace
-    ) -> CallContext:
-        run_spec = self._options.spec(layer, spec)
-        return CallContext(
-            spec=run_spec,
-            conversation=self._conversation,
-            completer=self._completer,
-            trace=trace,
-            seed=functools.partial(self._key.component, layer, position),
-            scorers=self._scorers,
-            # A spec this run overrides (the answer layer's temperature) gets its own.
-            shape=self._plan[layer].shapes[position] if run_spec is spec else None,
-        )
-
-
-class _RunKey:
-    """What a run's random choices are seeded with: the seed and the conversation's digest,
-    hashed when first asked for (most runs draw nothing: one candidate left, no component
-    that draws)."""
-
-    __slots__ = ("_conversation", "_text", "seed")
-
-    def __init__(self, seed: int, conversation: Sequence[Message]) -> None:
-        self.seed = seed
-        self._conversation = conversation
-        self._text: str | None = None
-
-    def text(self) -> str:
-        """``seed:digest``: the same prompt and seed always choose alike, while the prompts
-        of a batch do not all pick the same position."""
-        if self._text is None:
-            self._text = f"{self.seed}:{_digest(self._conversation)}"
-        return self._text
-
-    def component(self, layer: int, position: int) -> str:
-        """The seed of the component at ``position`` of ``layer``."""
-        return f"{self.text()}:{layer}:{position}"
-
-
-class _RunCalls:
-    """One run's side of the call path: numbers its identical requests as samples 0, 1, ...
-    of its ``draw`` (for the cache) and charges the engine's budget."""
-
-    __slots__ = ("_budget", "_callpath", "_draw", "_samples")
-
-    def __init__(self, callpath: CallPath, budget: Budget | None, draw: int = 0) -> None:
-        self._callpath = callpath
-        self._budget = budget
-        self._draw = draw
-        self._samples: dict[bytes, int] = {}
-
-    def complete(
-        self, request: ChatRequest
-    ) -> Coroutine[Any, Any, tuple[ChatResponse, CallRecord]]:
-        """The call, the next sample of its request in this run (`CallContext` awaits it
-        and calls `charge` as it ends)."""
-        return self._callpath.complete(request, counter=self._samples, draw=self._draw)
-
-    def charge(self, record: CallRecord) -> None:
-        """Charge the engine's budget for a call made (a cache hit as a hit)."""
-        if self._budget is not None:
-            self._budget.charge_all((record,))
-
-    async def complete_samples(
-        self, request: ChatRequest, count: int
-    ) -> list[tuple[ChatResponse, CallRecord] | ProviderError]:
-        outcomes = await self._callpath.complete_samples(
-            request, count, counter=self._samples, draw=self._draw
-        )
-        if self._budget is not None:
-            # Requests refused for asking n samples were sent too (`Drawn.refused`).
-            for refused in getattr(outcomes, "refused", ()):
-                self._budget.charge(refused)
-            charged: set[int] = set()
-            for outcome in outcomes:
-                if not isinstance(outcome, ProviderError):
-                    self._budget.charge_all((outcome[1],))
-                elif outcome.call_record is not None and id(outcome) not in charged:
-                    charged.add(id(outcome))  # a request's error is shared by its samples
-                    self._budget.charge(outcome.call_record)
-        return outcomes
-
-
-def _digest(conversation: Sequence[Message]) -> str:
-    """A short, stable fingerprint of a conversation (the same in every process)."""
-    # role NUL content NUL for each message, hashed in one update (the same digest); from a
-    # list, which join builds from a generator anyway, at a cost.
-    text = "".join([f"{message['role']}\0{message['content']}\0" for message in conversation])
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _as_architecture(value: Any, registry: Registry | None) -> Architecture:

@@ -121,7 +121,7 @@ def _dispatch_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         sys.stderr.write(f"archon-async: error: {exc}\n")
         return 2
     except ArchonError as exc:
-        from ._batch import describe_error
+        from ._batch_answer import describe_error
 
         # A failed layer is a group: its first cause is what the user can act on.
         message = describe_error(exc) if isinstance(exc, BaseExceptionGroup) else str(exc)

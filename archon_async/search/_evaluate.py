@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from .._batch import answer_item
+from .._batch_answer import answer_item
 from .._batch_io import BatchItem
 from .._engine import Engine
 from .._exceptions import BudgetExceededError, OutputParseError

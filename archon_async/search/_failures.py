@@ -8,7 +8,7 @@ the search end "done" with a best.json chosen among zeros, kept by every resume.
 stops the search instead (`ProviderOutageError`); what was recorded stays, the evaluation it
 cut is done again by the same command once the provider answers, its calls so far from the
 cache. So does a failure every question would meet (no such model, no access to it: a 404
-or 403, as `archon_async._batch.is_fatal` has it). A call the provider refused for the
+or 403, as `archon_async._batch_answer.is_fatal` has it). A call the provider refused for the
 request itself (a 400: the prompt too long for the model, a content filter) is the
 architecture's answer on that question, and is scored.
 """

@@ -354,7 +354,7 @@ async def test_a_refused_key_stops_the_batch_and_the_rerun_goes_on(tmp_path: Pat
 
 def test_failures_every_prompt_would_meet_are_fatal() -> None:
     from archon_async import LayerFailedGroup
-    from archon_async._batch import is_fatal
+    from archon_async._batch_answer import is_fatal
 
     no_model = BadRequestError("no such model", status_code=404)
     too_long = BadRequestError("prompt too long", status_code=400)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from archon_async import InvalidInputError
-from archon_async._batch import _End, _Feed
+from archon_async._batch_feed import End, Feed
 from archon_async._batch_io import BatchItem
 
 
@@ -32,13 +32,13 @@ def prompts(count: int) -> Iterator[BatchItem]:
     return (BatchItem(id=f"q{i}") for i in range(count))
 
 
-async def work(feed: _Feed, name: str, log: list[tuple[int, str, str]], turns: Turns) -> None:
+async def work(feed: Feed, name: str, log: list[tuple[int, str, str]], turns: Turns) -> None:
     """A worker as the batch's: take a prompt, at once or in a later turn, until the end."""
     while True:
         item = feed.take_nowait()
         if item is None:
             item = await feed.take()
-        if isinstance(item, _End):
+        if isinstance(item, End):
             return
         log.append((turns.now, name, item.id))
         await asyncio.sleep(0.001 * (len(log) % 3))  # answers of uneven length
@@ -56,7 +56,7 @@ async def test_each_prompt_once_in_order_and_no_turn_starts_more_than_its_share(
             handed.append((turns.now, item.id))
             yield item
 
-    feed = _Feed(source(), per_turn)
+    feed = Feed(source(), per_turn)
     log: list[tuple[int, str, str]] = []
     async with asyncio.TaskGroup() as group:
         for w in range(8):
@@ -84,7 +84,7 @@ async def test_a_bad_item_reaches_the_worker_that_waited_for_it() -> None:
         yield BatchItem(id="q0")
         raise InvalidInputError("id 'q0' appears twice in the batch")
 
-    feed = _Feed(source(), 1)
+    feed = Feed(source(), 1)
     first = feed.take_nowait()
     assert isinstance(first, BatchItem) and first.id == "q0"
     assert feed.take_nowait() is None  # this turn's start is spent
@@ -93,7 +93,7 @@ async def test_a_bad_item_reaches_the_worker_that_waited_for_it() -> None:
 
 
 async def test_a_cancelled_waiter_is_passed_over() -> None:
-    feed = _Feed(prompts(3), 1)
+    feed = Feed(prompts(3), 1)
     assert isinstance(feed.take_nowait(), BatchItem)
     gone = asyncio.ensure_future(feed.take())
     kept = asyncio.ensure_future(feed.take())
@@ -103,12 +103,12 @@ async def test_a_cancelled_waiter_is_passed_over() -> None:
     assert isinstance(got, BatchItem) and got.id == "q1"
     last = await feed.take()
     assert isinstance(last, BatchItem) and last.id == "q2"
-    assert isinstance(await feed.take(), _End)
-    assert isinstance(await feed.take(), _End)  # and for every later worker
+    assert isinstance(await feed.take(), End)
+    assert isinstance(await feed.take(), End)  # and for every later worker
 
 
 async def answer(
-    feed: _Feed, name: str, log: list[tuple[int, str, str]], turns: Turns, sent: set[str]
+    feed: Feed, name: str, log: list[tuple[int, str, str]], turns: Turns, sent: set[str]
 ) -> None:
     """A worker as the batch's: a prompt outside ``sent`` is answered wholly from the cache
     (it ends without waiting), and its worker asks for the next one at once."""
@@ -119,7 +119,7 @@ async def answer(
             item = feed.take_nowait()
         if item is None:
             item = await feed.take()
-        if isinstance(item, _End):
+        if isinstance(item, End):
             return
         log.append((turns.now, name, item.id))
         cached = item.id not in sent
@@ -131,7 +131,7 @@ async def _starts_by_turn(
     hits_per_turn: int, sent: set[str], count: int = 40
 ) -> tuple[list[str], dict[int, int]]:
     turns = Turns()
-    feed = _Feed(prompts(count), 1, hits_per_turn)
+    feed = Feed(prompts(count), 1, hits_per_turn)
     log: list[tuple[int, str, str]] = []
     async with asyncio.TaskGroup() as group:
         for w in range(8):

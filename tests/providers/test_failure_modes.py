@@ -25,7 +25,7 @@ from archon_async import (
     RateLimitResetError,
     Registry,
 )
-from archon_async._batch import is_fatal
+from archon_async._batch_answer import is_fatal
 from archon_async._dispatch import Dispatcher
 from archon_async.core import MalformedResponseError
 from archon_async.providers.google_gemini import GeminiProvider
