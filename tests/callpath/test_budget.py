@@ -120,7 +120,12 @@ async def test_a_batch_stops_on_its_budget_and_resumes_with_a_larger_one(tmp_pat
     assert [line["id"] for line in first] == ["q0", "q1"]
     assert all("error" not in line for line in first)  # stopped prompts leave no line
     stats = await run_batch(
-        engine, items(10), out, total=10, concurrency=1, progress=io.StringIO(),
+        engine,
+        items(10),
+        out,
+        total=10,
+        concurrency=1,
+        progress=io.StringIO(),
         budget=Budget(max_calls=100),
     )
     assert stats.skipped == 2 and stats.answered == 8
@@ -144,8 +149,14 @@ async def test_prompts_in_flight_finish_when_the_budget_runs_out(
     budget = Budget(max_calls=4)
     with pytest.raises(BatchStoppedError):
         await run_batch(
-            Engine(architecture(provider)), items(20), out, total=20, concurrency=8,
-            progress=io.StringIO(), budget=budget, starts_per_turn=starts_per_turn,
+            Engine(architecture(provider)),
+            items(20),
+            out,
+            total=20,
+            concurrency=8,
+            progress=io.StringIO(),
+            budget=budget,
+            starts_per_turn=starts_per_turn,
         )
     # Four prompts of one call fit in the cap and ran at once, held until all four were in
     # flight; no fifth started beside them, though 8 workers were free (and, with 8 starts
@@ -175,7 +186,12 @@ async def test_a_cap_reached_mid_prompt_lets_the_prompts_in_flight_finish(
     budget = Budget(max_calls=3)
     with pytest.raises(BatchBudgetExceededError, match="budget of 3 calls is spent"):
         await run_batch(
-            engine, items(10), out, total=10, concurrency=2, progress=io.StringIO(),
+            engine,
+            items(10),
+            out,
+            total=10,
+            concurrency=2,
+            progress=io.StringIO(),
             budget=budget,
         )
     # q0 and q1 started (1 call each at the least); each made 2 (its retry): 4 calls.
@@ -235,7 +251,6 @@ def test_cli_estimate_makes_no_call_and_max_calls_caps_a_batch(tmp_path: Path) -
     ids = [line["id"] for line in lines(out)]
     assert sorted(ids) == sorted(range(30))  # nothing lost, nothing answered twice
     assert not out.with_name("out.jsonl.lock").exists()
-
 
 
 def test_cli_estimate_of_a_resumed_batch_leaves_out_what_is_answered(tmp_path: Path) -> None:
@@ -337,8 +352,7 @@ def test_cli_estimate_says_when_a_budget_will_stop_the_run(tmp_path: Path) -> No
     assert capped.returncode == 0, capped.stderr
     figures = orjson.loads(capped.stdout)
     assert figures["budget"] == [
-        "--max-calls 30 is below the expected 120 to 152: the run stops after about 2 of 10 "
-        "prompts"
+        "--max-calls 30 is below the expected 120 to 152: the run stops after about 2 of 10 prompts"
     ]
     roomy = orjson.loads(run_cli(*args, "--max-calls", "500", env_without_keys=True).stdout)
     assert "budget" not in roomy

@@ -163,7 +163,10 @@ def test_request_keys_differ_by_wire_endpoint_model_messages_and_parameters() ->
         {"stop": ("END",)},
     ):
         fields: dict[str, Any] = {
-            "model": "m", "model_type": "T", "messages": base.messages, "temperature": 0.5
+            "model": "m",
+            "model_type": "T",
+            "messages": base.messages,
+            "temperature": 0.5,
         }
         other = ChatRequest(**(fields | change))
         variants.append(request_key("OpenAIChatProvider", "https://a/v1", other))

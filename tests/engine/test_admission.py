@@ -87,8 +87,6 @@ async def test_a_free_place_is_taken_at_once_unless_someone_waits_for_one() -> N
     await queued
 
 
-
-
 async def test_a_queued_waiter_is_not_overtaken_when_a_place_frees() -> None:
     """FIFO fairness: a released place goes to the oldest live waiter queued (past one
     cancelled ahead of it) before the waiter even runs, so an acquire_nowait made in

@@ -90,9 +90,7 @@ def test_the_wall_time_budget_stops_the_final_ranking_and_the_report_counts_it(
     scored = []
     score_positions = SampledEvaluator.score_positions
 
-    async def slow(
-        self: SampledEvaluator, candidate: object, start: int, stop: int
-    ) -> list[float]:
+    async def slow(self: SampledEvaluator, candidate: object, start: int, stop: int) -> list[float]:
         scored.append(candidate)
         now[0] += 100.0
         return await score_positions(self, candidate, start, stop)  # type: ignore[arg-type]

@@ -90,9 +90,7 @@ def test_seed_picks_reproducibly_among_final_candidates(clients: Clients) -> Non
 
 
 def trace_of_anyone(url: str, trace_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(
-        f"{url}/v1/traces/{trace_id}", timeout=CLIENT_TIMEOUT_S
-    ).json()
+    body: dict[str, Any] = httpx.get(f"{url}/v1/traces/{trace_id}", timeout=CLIENT_TIMEOUT_S).json()
     return body
 
 
