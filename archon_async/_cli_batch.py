@@ -28,7 +28,7 @@ from ._cli_common import (
 )
 from ._exceptions import BatchStoppedError
 from ._progress import BatchStats
-from .callpath._journal import journal_beside, spent_all_runs
+from .callpath._journal import SpendJournal, journal_beside, spent_all_runs
 
 __all__ = ["add_batch_command"]
 
@@ -139,20 +139,11 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     items, total, name, finish, key = _items(args)
     config_name = args.config.stem if args.config else "default"
     path: Path = args.output or Path(f"{name}.{config_name}.answers.jsonl")
-    output: Path | TextIO = path
-    if str(path) == "-":
-        if finish is not None:
-            raise UsageError("--output - is for --input batches: a benchmark is scored from a file")
-        output = sys.stdout  # answers on standard output; the summary stays on stderr
-    elif args.input is not None and _same_file(path, args.input):
-        raise UsageError(f"--output {path} is the input file: give another --output")
-    else:
-        check_output_path(path, "--output")
+    output = _output(path, args, scored=finish is not None)
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         return _estimate(engine, items, output, args)
     check_summary_path(args.summary, input=args.input, output=path)
-    from ._cli_callpath import stopped_fields
     from ._cli_simulated import announce_simulated
 
     announce_simulated(engine, command="batch", chosen=args.config is not None)
@@ -179,19 +170,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     try:
         run_async(go)
     except (KeyboardInterrupt, BatchStoppedError) as exc:
-        terminated = TERMINATED.is_set()
-        why = "terminated" if terminated else "interrupted"
-        why = why if isinstance(exc, KeyboardInterrupt) else str(exc)
-        said: dict[str, Any] = {"output": "-" if output is sys.stdout else str(output)}
-        said["stopped"] = why
-        if isinstance(exc, BatchStoppedError):
-            said.update(stopped_fields(exc, args, retry_errors=not args.no_retry_errors))
-        said.update(spent_all_runs(journal))
-        # "simulated" first, so that no one reads a simulated bill or score for a real one.
-        report_summary({"simulated": engine.simulated} | stats.summary() | said, args.summary)
-        if isinstance(exc, BatchStoppedError):
-            return 1
-        return 143 if terminated else 130
+        return _report_stopped(exc, engine, stats, journal, output, args)
     summary = stats.summary()
     summary["output"] = "-" if output is sys.stdout else str(output)
     summary.update(spent_all_runs(journal))
@@ -199,6 +178,52 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
         summary.update(finish(path))
     report_summary({"simulated": engine.simulated} | summary, args.summary)
     return 0 if stats.failed == 0 else 3
+
+
+def _output(path: Path, args: argparse.Namespace, *, scored: bool) -> Path | TextIO:
+    """Where the answers go: ``path``, or standard output for ``--output -`` (an input
+    file's batch only: a benchmark is ``scored`` from its file).
+
+    Raises:
+        UsageError: ``-`` for a benchmark, the input file itself, or a path that cannot be
+            written.
+    """
+    if str(path) == "-":
+        if scored:
+            raise UsageError("--output - is for --input batches: a benchmark is scored from a file")
+        return sys.stdout  # answers on standard output; the summary stays on stderr
+    if args.input is not None and _same_file(path, args.input):
+        raise UsageError(f"--output {path} is the input file: give another --output")
+    check_output_path(path, "--output")
+    return path
+
+
+def _report_stopped(
+    exc: KeyboardInterrupt | BatchStoppedError,
+    engine: Any,
+    stats: BatchStats,
+    journal: SpendJournal | None,
+    output: Path | TextIO,
+    args: argparse.Namespace,
+) -> int:
+    """Report a batch stopped by Ctrl-C, a kill or a failure every prompt would meet: the
+    summary still says what it did and spent, and how to go on.
+    Returns the exit status: 1 when stopped, 130 or 143 when interrupted or terminated."""
+    from ._cli_callpath import stopped_fields
+
+    terminated = TERMINATED.is_set()
+    why = "terminated" if terminated else "interrupted"
+    why = why if isinstance(exc, KeyboardInterrupt) else str(exc)
+    said: dict[str, Any] = {"output": "-" if output is sys.stdout else str(output)}
+    said["stopped"] = why
+    if isinstance(exc, BatchStoppedError):
+        said.update(stopped_fields(exc, args, retry_errors=not args.no_retry_errors))
+    said.update(spent_all_runs(journal))
+    # "simulated" first, so that no one reads a simulated bill or score for a real one.
+    report_summary({"simulated": engine.simulated} | stats.summary() | said, args.summary)
+    if isinstance(exc, BatchStoppedError):
+        return 1
+    return 143 if terminated else 130
 
 
 def _items(args: argparse.Namespace) -> tuple[Any, int, str, Any, dict[str, str]]:

@@ -69,67 +69,31 @@ def add_judge_command(commands: Any) -> None:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from .benchmarks import get_benchmark, judge_kind, read_answers, read_baseline
+    from .benchmarks import get_benchmark, judge_kind
     from .cli import engine_from_args
 
     benchmark = get_benchmark(args.benchmark, path=args.data)
     kind = judge_kind(benchmark)
-    if not args.answers.is_file():  # not a traceback (FileNotFoundError, IsADirectoryError)
-        raise InvalidInputError(
-            f"{args.answers}: no answers file there: give the file a batch wrote (its --output)"
-        )
-    answers = read_answers(args.answers)
+    answers = _read_answers(args.answers)
     # The judge is real unless --simulate says otherwise: a rating is a model's or is marked.
     engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE, simulate_default=False)
     if not args.estimate:
         announce_simulated(engine, command="judge", chosen=True)
         refuse_simulated_answers(answers, args.answers, engine)
-    questions = benchmark.items()
-    baseline = read_baseline(args.baseline, questions) if args.baseline else {}
-    items = [item for item in questions if item.id in answers]
-    if not items:
-        raise InvalidInputError(f"{args.answers}: no answer matches a {benchmark.name} question")
-    if kind == "pairwise":
-        _check_baseline(benchmark.name, items, baseline, args.baseline)
-    requests, plan = _judge_requests(benchmark, kind, items, answers, baseline)
+    requests, plan = _requests_for(benchmark, kind, answers, args)
     output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
     if args.estimate:
         from ._cli_callpath import item_prompts, print_estimate
 
         return print_estimate(engine, item_prompts(requests), args)
 
-    check_summary_path(args.summary, answers=args.answers, output=Path(output))
-    check_output_path(Path(output), "--output")
-    if Path(output).exists() and Path(output).samefile(args.answers):
-        raise UsageError(
-            f"--output {output} is the answers file: give another --output (by default "
-            f"{args.answers.stem}.judgements.jsonl beside it)"
-        )
+    _check_output(Path(output), args)
     stats = BatchStats(total=len(requests))
     # Each request recorded before it is sent: a killed judge's calls count on the resume.
     engine.callpath.journal = journal = journal_beside(Path(output))
-
-    async def go() -> Any:
-        async with engine:  # opening checks the judge's keys, before any call
-            return await run_batch(
-                engine,
-                requests,
-                output,
-                total=len(requests),
-                concurrency=args.concurrency,
-                stats=stats,
-            )
-
     summary: dict[str, Any] = {"simulated": engine.simulated, "judge_models": _judge_models(engine)}
     try:
-        run_async(go)
-    except ConfigError as exc:
-        judge = ", ".join(_judge_models(engine))
-        exc.cli_message = (
-            f"the judge ({judge}) is a real model unless --simulate is given: "
-            f"{exc.cli_message or exc}"
-        )
-        raise
+        _run_judge(engine, requests, output, stats, args.concurrency)
     except (KeyboardInterrupt, BatchStoppedError) as exc:
         return _report_stopped(exc, summary, stats, journal, output, args)
     summary.update(_summarise(output, plan, kind))
@@ -147,6 +111,79 @@ def _judge(args: argparse.Namespace) -> int:
     # On standard error with every other summary (standard output is for answers).
     report_summary(summary, args.summary)
     return 0
+
+
+def _read_answers(path: Path) -> dict[str, Any]:
+    """The batch's answers by question id (`read_answers`), or a clear error when there is
+    no file at ``path`` (not a FileNotFoundError or IsADirectoryError traceback)."""
+    from .benchmarks import read_answers
+
+    if not path.is_file():
+        raise InvalidInputError(
+            f"{path}: no answers file there: give the file a batch wrote (its --output)"
+        )
+    return read_answers(path)
+
+
+def _requests_for(
+    benchmark: Any, kind: str, answers: dict[str, Any], args: argparse.Namespace
+) -> tuple[list[BatchItem], dict[str, tuple[str, bool]]]:
+    """The judge's requests for the answered questions (`_judge_requests`), after checking
+    that some answer matches a question and that a pairwise judge has its baseline."""
+    from .benchmarks import read_baseline
+
+    questions = benchmark.items()
+    baseline = read_baseline(args.baseline, questions) if args.baseline else {}
+    items = [item for item in questions if item.id in answers]
+    if not items:
+        raise InvalidInputError(f"{args.answers}: no answer matches a {benchmark.name} question")
+    if kind == "pairwise":
+        _check_baseline(benchmark.name, items, baseline, args.baseline)
+    return _judge_requests(benchmark, kind, items, answers, baseline)
+
+
+def _check_output(output: Path, args: argparse.Namespace) -> None:
+    """Refuse a ``--summary`` or ``--output`` the judge cannot write, or one that would
+    overwrite the answers it reads, before any call."""
+    check_summary_path(args.summary, answers=args.answers, output=output)
+    check_output_path(output, "--output")
+    if output.exists() and output.samefile(args.answers):
+        raise UsageError(
+            f"--output {output} is the answers file: give another --output (by default "
+            f"{args.answers.stem}.judgements.jsonl beside it)"
+        )
+
+
+def _run_judge(
+    engine: Engine, requests: list[BatchItem], output: Path, stats: BatchStats, concurrency: int
+) -> None:
+    """The judge's requests as a batch into ``output``.
+
+    Raises:
+        ConfigError: the judge's configuration (a missing key, say), its message saying
+            that the judge is a real model unless ``--simulate`` is given.
+    """
+
+    async def go() -> Any:
+        async with engine:  # opening checks the judge's keys, before any call
+            return await run_batch(
+                engine,
+                requests,
+                output,
+                total=len(requests),
+                concurrency=concurrency,
+                stats=stats,
+            )
+
+    try:
+        run_async(go)
+    except ConfigError as exc:
+        judge = ", ".join(_judge_models(engine))
+        exc.cli_message = (
+            f"the judge ({judge}) is a real model unless --simulate is given: "
+            f"{exc.cli_message or exc}"
+        )
+        raise
 
 
 def _failed_answers(path: Path, answers: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -13,6 +13,9 @@ from ._cli_common import positive_float, positive_int, run_async
 from ._exceptions import ConfigError
 from ._pricing import usd_text
 from ._words import plural
+
+if TYPE_CHECKING:
+    from .search import Search
 
 __all__ = ["add_search_command"]
 
@@ -131,9 +134,32 @@ def _add_spend_options(search: argparse.ArgumentParser) -> None:
 
 
 def _search(args: argparse.Namespace) -> int:
+    search = _search_from_args(args)
+    if args.estimate:
+        sys.stdout.write(orjson.dumps(search.estimate(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return 0
+    report = _run_search(search, args)
+    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
+    if report.get("stopped_by"):
+        sys.stderr.write(_resume_line(args, search, report))
+    # As `batch` does: a search a budget stopped exits 1 (its outputs are all written).
+    return 1 if report.get("stopped_by") else 0
+
+
+def _search_from_args(args: argparse.Namespace) -> Search:
+    """The `Search` the command line describes: the space file's budget with each
+    ``--budget-*`` given put in its place.
+
+    Raises:
+        ConfigError: a module of the search extra (optuna, numpy) is not installed.
+    """
     try:
         from .search import Budget, Search, load_search_file
     except ImportError as exc:
+        if (exc.name or "").startswith("archon_async"):
+            raise  # our own module: a broken install, not a missing extra
         raise ConfigError(
             f"the search needs the search extra ({exc.name} is missing): "
             "pip install 'archon-async[search]'"
@@ -150,7 +176,7 @@ def _search(args: argparse.Namespace) -> int:
     budget = settings.archon_async.budget.model_copy(
         update={k: v for k, v in overrides.items() if v is not None}
     )
-    search = Search(
+    return Search(
         args.space,
         benchmark=args.benchmark,
         data=args.data,
@@ -164,10 +190,13 @@ def _search(args: argparse.Namespace) -> int:
         evaluations=args.evaluations,
         keys=args.keys,
     )
-    if args.estimate:
-        sys.stdout.write(orjson.dumps(search.estimate(), option=orjson.OPT_INDENT_2).decode())
-        sys.stdout.write("\n")
-        return 0
+
+
+def _run_search(search: Search, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the search to its report, its progress on standard error unless ``--quiet``.
+    A provider outage or Ctrl-C is raised again after saying how to resume."""
+    from ._cli_callpath import rerun_command
+    from .search._failures import ProviderOutageError
 
     async def go() -> dict[str, Any]:
         async for event in search.events():
@@ -176,33 +205,19 @@ def _search(args: argparse.Namespace) -> int:
         assert search.result is not None
         return search.result
 
-    from .search._failures import ProviderOutageError
-
+    kept = f"[search: stopped; the run directory {search.run_dir} keeps what was done: "
     try:
-        report = run_async(go)
+        report: dict[str, Any] = run_async(go)
     except ProviderOutageError:  # said as an error; the same command goes on
-        from ._cli_callpath import rerun_command
-
         sys.stderr.write(
-            f"[search: stopped; the run directory {search.run_dir} keeps what was done: "
-            f"once the provider answers (or the cause is fixed), resume with the same command: "
-            f"{rerun_command(args)}]\n"
+            f"{kept}once the provider answers (or the cause is fixed), resume with the same "
+            f"command: {rerun_command(args)}]\n"
         )
         raise
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the record keeps every finished evaluation
-        from ._cli_callpath import rerun_command
-
-        sys.stderr.write(
-            f"[search: stopped; the run directory {search.run_dir} keeps what was done: "
-            f"to resume, run the same command again: {rerun_command(args)}]\n"
-        )
+        sys.stderr.write(f"{kept}to resume, run the same command again: {rerun_command(args)}]\n")
         raise
-    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
-    sys.stderr.write(f"[search: outputs in {search.run_dir}]\n")
-    if report.get("stopped_by"):
-        sys.stderr.write(_resume_line(args, search, report))
-    # As `batch` does: a search a budget stopped exits 1 (its outputs are all written).
-    return 1 if report.get("stopped_by") else 0
+    return report
 
 
 # Each budget's option (report.json's stopped_by names the budget: "budget: calls (...)").
@@ -215,7 +230,7 @@ _BUDGET_OPTIONS = {
 }
 
 
-def _resume_line(args: argparse.Namespace, search: Any, report: dict[str, Any]) -> str:
+def _resume_line(args: argparse.Namespace, search: Search, report: dict[str, Any]) -> str:
     """The command that goes on after a budget stop, as a stopped batch prints its own:
     the same command with the budget that stopped it raised (calls, tokens and dollars
     count every run of the search, so the same cap would stop it at once)."""

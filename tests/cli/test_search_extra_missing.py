@@ -1,4 +1,5 @@
-"""`search` without its extra installed says which extra to install, not a traceback."""
+"""`archon-async search` without the search extra says which package to install; a module
+of our own that fails to import is not blamed on the extra."""
 
 from __future__ import annotations
 
@@ -7,17 +8,34 @@ import sys
 import pytest
 
 from archon_async import cli
+from archon_async._exceptions import ConfigError
 
 
-def test_search_without_numpy_names_the_extra(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _forget_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Import the search anew in this test (monkeypatch puts the modules back after it).
+    for name in [name for name in sys.modules if name.startswith("archon_async.search")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+def _search_args(tmp_path: object) -> list[str]:
+    return ["search", "space.json", "--simulate", "--oracle", "--run-dir", str(tmp_path)]
+
+
+def test_missing_extra_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    _forget_search(monkeypatch)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as if the extra were not installed
+    args = cli._parser().parse_args(_search_args(tmp_path))
+    with pytest.raises(ConfigError, match=r"search extra \(numpy is missing\)"):
+        args.handler(args)
+
+
+def test_our_own_broken_module_is_not_called_a_missing_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    for name in list(sys.modules):
-        if name.startswith("archon_async.search"):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "numpy", None)  # importing it now raises ImportError
-    code = cli.main(["search", "example.json", "--simulate", "--oracle"])
-    err = capsys.readouterr().err
-    assert code == 1
-    assert "pip install 'archon-async[search]'" in err and "numpy" in err
-    assert "Traceback" not in err
+    _forget_search(monkeypatch)
+    monkeypatch.setitem(sys.modules, "archon_async.search._run", None)
+    args = cli._parser().parse_args(_search_args(tmp_path))
+    with pytest.raises(ImportError) as raised:
+        args.handler(args)
+    assert not isinstance(raised.value, ConfigError)
+    assert raised.value.name == "archon_async.search._run"
