@@ -22,7 +22,7 @@ from ._exceptions import (
     InvalidInputError,
 )
 from ._logging import bind_log_context, get_logger, reset_log_context
-from ._output_lock import folder_problem, output_lock
+from ._output_lock import folder_problem, make_folder, output_lock
 from ._progress import BatchStats, ProgressReporter
 from ._types import CallRecord
 from .callpath import Budget
@@ -241,10 +241,9 @@ def _claimed(output: Path | TextIO) -> Iterator[Callable[[bool, str, bool], set[
     if not isinstance(output, Path):
         yield lambda retry_errors, fingerprint, simulated: set()
         return
-    problem = folder_problem(output.parent)
+    problem = folder_problem(output.parent) or make_folder(output.parent)
     if problem is not None:
         raise InvalidInputError(f"{output}: the output cannot be written there: {problem}")
-    output.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(output):
         yield lambda retry_errors, fingerprint, simulated: prepare_output(
             output, retry_errors=retry_errors, fingerprint=fingerprint, simulated=simulated

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from ._exceptions import InvalidInputError
 
-__all__ = ["folder_problem", "output_lock", "output_lock_path"]
+__all__ = ["folder_problem", "make_folder", "output_lock", "output_lock_path"]
 
 
 def folder_problem(folder: Path) -> str | None:
@@ -32,6 +32,16 @@ def folder_problem(folder: Path) -> str | None:
     for place in (folder, *folder.parents):
         if place.exists():
             return None if place.is_dir() else f"{place} is a file, not a folder"
+    return None
+
+
+def make_folder(folder: Path) -> str | None:
+    """Make ``folder`` and its parents; why that failed (the place and the system's reason:
+    no permission, a read-only file system), or None once it exists."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"{error.filename or folder}: {error.strerror or error}"
     return None
 
 
@@ -50,7 +60,8 @@ def output_lock(output: Path, *, busy: str | None = None) -> Iterator[None]:
             naming ``output`` and the lock file).
 
     Raises:
-        InvalidInputError: another run holds the lock.
+        InvalidInputError: another run holds the lock, or the lock file cannot be made
+            beside ``output`` (a folder this process may not write in).
     """
     path = output_lock_path(output)
 
@@ -65,15 +76,44 @@ def output_lock(output: Path, *, busy: str | None = None) -> Iterator[None]:
     lock = FileLock(path, thread_local=False, on_acquired=still_ours)
     try:
         lock.acquire(timeout=0)
-    except Timeout:
+    except Timeout:  # a TimeoutError, so an OSError: before the clause below
+        if (refused := _creation_refused(path)) is not None:  # nobody holds it
+            raise InvalidInputError(_unwritable(output, path, refused)) from None
         raise InvalidInputError(
             busy
             or f"{output}: another run is writing these answers (its lock {path} is held); "
             "wait for it to end, or give another --output"
         ) from None
+    except OSError as error:  # no permission, a read-only file system
+        raise InvalidInputError(_unwritable(output, path, error)) from None
     try:
         yield
     finally:
         with suppress(FileNotFoundError):
             path.unlink()  # before the release: no other run can hold it in between
         lock.release()
+
+
+def _creation_refused(path: Path) -> OSError | None:
+    """Why the lock file ``path`` cannot be created, when no file is there to be held (for
+    some paths filelock reads a refused creation as a busy lock); None when it can be, or
+    is there (a holder's)."""
+    if path.exists():
+        return None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return None
+    except OSError as error:
+        return error
+    os.close(fd)  # a holder removed it as it ended, just now: busy a moment ago
+    with suppress(FileNotFoundError):
+        path.unlink()
+    return None
+
+
+def _unwritable(output: Path, path: Path, error: OSError) -> str:
+    return (
+        f"{output}: its lock file {path} cannot be made ({error.strerror or error}): "
+        "give a place this process can write in"
+    )

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .._exceptions import ConfigError
 from .._keys import hidden_keys
-from .._output_lock import folder_problem, output_lock, output_lock_path
+from .._output_lock import folder_problem, make_folder, output_lock, output_lock_path
 from .._pricing import usd
 from .._progress import BatchStats
 from .._redact import redacted_urls
@@ -138,13 +138,16 @@ class Search:
             _check_providers(self.path, ext.providers)
         self.run_dir = Path(run_dir) if run_dir else self._default_run_dir()
         if (problem := folder_problem(self.run_dir)) is not None:  # said before any call
-            raise ConfigError(
-                f"the run directory {self.run_dir} cannot be made: {problem}; give another "
-                "run directory (--run-dir, Search(run_dir=...) or archon_async.run_dir)"
-            )
+            raise self._unmakeable_run_dir(problem)
         self._load_questions(data)
         self._check_space()
         self._start_state(simulator)
+
+    def _unmakeable_run_dir(self, problem: str) -> ConfigError:
+        return ConfigError(
+            f"the run directory {self.run_dir} cannot be made: {problem}; give another "
+            "run directory (--run-dir, Search(run_dir=...) or archon_async.run_dir)"
+        )
 
     def _check_space(self) -> None:
         """Refuse now, not mid-run, a space with an unpriced model where dollars count, or
@@ -241,7 +244,8 @@ class Search:
         if self.mode == "real":  # before the run directory is made: a refusal leaves none
             check_keys(self)
             check_endpoints(self)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if (problem := make_folder(self.run_dir)) is not None:
+            raise self._unmakeable_run_dir(problem)
         lock = output_lock_path(self.run_dir / "search.json")
         busy = (
             f"{self.run_dir}: another search is running in this run directory (its lock "
