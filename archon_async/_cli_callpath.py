@@ -146,7 +146,8 @@ def shared_limits_url(args: argparse.Namespace) -> str | None:
         )
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
-            f"--shared-limits takes a Redis URL such as redis://127.0.0.1:6379/0, not {url!r}"
+            "--shared-limits takes a Redis URL such as redis://127.0.0.1:6379/0, not "
+            f"{redacted_url(url)!r}"
         )
     return url
 

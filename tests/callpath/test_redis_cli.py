@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from archon_async.cli import main
 from archon_async.simulate import SimulatedServer, SimulationSettings
 from tests.cli_process import expect_status
 from tests.conftest import ROOT, run_cli
@@ -111,3 +112,13 @@ def test_served_architectures_share_limits_through_redis(redis_url: str) -> None
     limits = [engine.callpath.shared_limits for engine in app.state.archon.engines.values()]
     assert len(limits) == 2
     assert all(isinstance(item, RedisLimits) and item.prefix == "replicas" for item in limits)
+
+
+def test_a_url_that_is_not_redis_is_refused_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "http://admin:hunter2-redis-pw@127.0.0.1:6379/0"
+    assert main(["run", "Q?", "--simulate", "--shared-limits", url]) == 1
+    err = capsys.readouterr().err
+    assert "--shared-limits takes a Redis URL" in err and "http://admin:***@127.0.0.1" in err
+    assert "hunter2-redis-pw" not in err
