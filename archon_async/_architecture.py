@@ -23,6 +23,7 @@ from ._config import (
 from ._config_sanity import sanity_notes
 from ._config_text import check_config_values, parse_config_bytes
 from ._exceptions import ConfigError
+from ._redact import redacted_urls
 from ._registry import Registry
 from ._request_notes import request_notes
 from ._shipped import find_shipped, resolve_config_path, shipped_config_names
@@ -470,6 +471,8 @@ def _provider_settings(raw: Any, registry: Registry, source: str) -> dict[str, P
             first = exc.errors()[0]
             loc = format_location((*where, *first["loc"]))
             raise ConfigError(
-                f"{first['msg']} (got {first.get('input')!r})", source=source, location=loc
+                f"{first['msg']} (got {redacted_urls(first.get('input'))!r})",
+                source=source,
+                location=loc,
             ) from None
     return result

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._exceptions import ConfigError
-from ._redact import redacted_url
+from ._redact import redacted_url, redacted_urls
 from ._words import closest
 
 __all__ = [
@@ -234,7 +234,7 @@ def _explain(error: Mapping[str, Any]) -> str:
         return f"{field!r} is missing: every component needs 'type' and 'model'"
     if kind == "string_too_short":
         return f"{field!r} is empty; give it a value in the config"
-    given = error.get("input")
+    given = redacted_urls(error.get("input"))  # a URL's password is never shown
     return f"{error['msg'].lower()} (got {given!r}); fix {field!r} in the config"
 
 

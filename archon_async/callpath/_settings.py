@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from .._config import ProviderSettings, format_location
 from .._exceptions import ConfigError
+from .._redact import redacted_urls
 from .._words import closest
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ def validated_settings(
             )
         if not isinstance(value, ProviderSettings | Mapping):
             raise ConfigError(
-                f"must be an object of settings (rpm, tpm, base_url...), got {value!r}",
+                "must be an object of settings (rpm, tpm, base_url...), got "
+                f"{redacted_urls(value)!r}",
                 source=source,
                 location=format_location(where),
             )
@@ -69,7 +71,7 @@ def validated_settings(
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ConfigError(
-                f"{first['msg']} (got {first.get('input')!r})",
+                f"{first['msg']} (got {redacted_urls(first.get('input'))!r})",
                 source=source,
                 location=format_location((*where, *map(str, first["loc"]))),
             ) from None

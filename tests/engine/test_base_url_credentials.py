@@ -126,3 +126,30 @@ async def test_an_error_that_echoes_the_basic_credentials_is_redacted(status: in
     assert "bad request; Authorization:" in text  # the provider's message, redacted
     assert encoded not in text and encoded[:12] not in text
     assert PASSWORD not in text
+
+
+def _load_error(source: dict[str, Any], **engine: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        Engine(Architecture.from_dict(source), **engine)
+    return str(caught.value)
+
+
+def test_a_url_of_the_wrong_type_is_refused_without_its_password() -> None:
+    """A URL given where a setting of another type is meant is quoted back in the error
+    ("got ...") with its password masked (found by this stop's attacker: the config
+    loader's and the providers section's type errors quoted it whole)."""
+    url = f"http://bob:{PASSWORD}@127.0.0.1:8000/v1"
+    messages = {
+        "component": _load_error(config(base_url=[url])),
+        "providers section": _load_error({**config(), "providers": {"OpenAI_Compatible": url}}),
+        "providers section's setting": _load_error(
+            {**config(), "providers": {"OpenAI_Compatible": {"base_url": url, "rpm": [url]}}}
+        ),
+        "Engine(providers=)": _load_error(config(), providers={"OpenAI_Compatible": url}),
+        "Engine(providers=)'s setting": _load_error(
+            config(), providers={"OpenAI_Compatible": {"rpm": url}}
+        ),
+    }
+    for where, message in messages.items():
+        assert PASSWORD not in message, where
+        assert "http://bob:***@127.0.0.1:8000/v1" in message, (where, message)
