@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ._batch import STARTS_PER_TURN, check_batch_arguments, run_batch
 from ._batch_io import BatchItem, _item_from_record, iter_jsonl_items, validate_jsonl_input
 from ._batch_outage import DEFAULT_WAIT_S, check_wait
+from ._exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from ._engine import Engine
     from .callpath import Budget
 
-__all__ = ["run_batch_iter"]
+__all__ = ["check_items", "run_batch_iter"]
 
 _DONE = object()
 
@@ -62,6 +63,7 @@ async def run_batch_iter(
     """
     check_batch_arguments(concurrency, budget, starts_per_turn)  # before the queue is sized
     check_wait(provider_down_wait_s)
+    check_items(items)
     if isinstance(items, str | Path):
         path = Path(items)
         total = validate_jsonl_input(path)
@@ -107,6 +109,32 @@ async def run_batch_iter(
             run.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await run
+
+
+def check_items(items: object) -> None:
+    """Refuse a batch's ``items`` that is neither a prompts file's path nor an iterable of
+    prompts, before any call: a dict (one prompt, or ids mapped to prompts) was iterated
+    over its keys and failed as "item 1: each line must be a JSON object".
+
+    Raises:
+        InvalidInputError: naming the argument, what it got and what it takes.
+    """
+    if isinstance(items, str | Path):
+        return
+    if isinstance(items, Mapping):
+        got = (
+            "a dict: one prompt goes in a list, [{...}], and a dict of ids to prompts as "
+            '[{"id": id, "prompt": prompt} for id, prompt in items.items()]'
+        )
+    elif isinstance(items, bytes | bytearray) or not isinstance(items, Iterable):
+        got = f"{type(items).__name__} {items!r}"
+    else:
+        return
+    raise InvalidInputError(
+        "the batch's items (the prompts) must be a JSONL file's path, or an iterable (a "
+        'list, a generator) of {"id", "prompt"} or {"id", "messages"} dicts or BatchItems; '
+        f"got {got}"
+    )
 
 
 def _as_items(items: Iterable[BatchItem | Mapping[str, Any]]) -> Iterator[BatchItem]:

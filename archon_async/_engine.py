@@ -581,7 +581,8 @@ class Engine:
         same output goes on). See `archon_async._batch_outage`.
 
         Raises:
-            InvalidInputError: bad items (every bad one named), an unusable output, or a
+            InvalidInputError: bad items (every bad one named; ``items`` neither a path nor
+                an iterable of prompts, a dict included), an unusable output, or a
                 ``provider_down_wait_s`` below 0.
             BatchStoppedError: a failure every prompt would meet, or a provider down past
                 ``provider_down_wait_s``, stopped the batch.
@@ -590,11 +591,12 @@ class Engine:
             ConfigError: ``budget`` caps dollars on a model it has no price for.
         """
         from ._batch import check_batch_arguments
-        from ._batch_api import run_batch_iter
+        from ._batch_api import check_items, run_batch_iter
         from ._batch_outage import check_wait
 
         check_batch_arguments(concurrency, budget, starts_per_turn)
         check_wait(provider_down_wait_s)
+        check_items(items)
         if budget is not None:
             budget.refuse_unpriced(self.architecture, "Engine.batch(budget=...)")
         return run_batch_iter(

@@ -81,3 +81,28 @@ async def test_the_batch_iterator_checks_its_arguments_itself(tmp_path: Path) ->
     with pytest.raises(InvalidInputError, match="concurrency must be a whole number"):
         await asyncio.wait_for(anext(lines), timeout=30)
     assert provider.requests == []
+
+
+@pytest.mark.parametrize(
+    ("items", "got"),
+    [
+        ({"id": "q1", "prompt": "Hi?"}, "got a dict: one prompt goes in a list"),
+        ({"q1": "Hi?", "q2": "Yes?"}, "got a dict"),
+        (42, "got int 42"),
+        (None, "got NoneType None"),
+        (b"q1", "got bytes b'q1'"),
+    ],
+)
+async def test_items_that_are_not_prompts_are_refused_naming_the_argument(
+    tmp_path: Path, items: object, got: str
+) -> None:
+    # A dict was iterated over its keys: "item 1: each line must be a JSON object".
+    provider = FakeProvider(lambda request: "ok")
+    engine = Engine(CONFIG, registry=fake_registry(provider))
+    with pytest.raises(InvalidInputError) as refused:
+        engine.batch(items, output=tmp_path / "o.jsonl")  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert message.startswith("the batch's items (the prompts) must be a JSONL file's path")
+    assert got in message, message
+    assert provider.requests == []
+    assert not (tmp_path / "o.jsonl").exists()
