@@ -40,6 +40,7 @@ from ._exceptions import (
 from ._http import retry_after_from_headers
 from ._keys import (
     KeyLease,
+    KeyOrigins,
     KeyPool,
     KeyPoolStatistics,
     check_required_keys,
@@ -178,7 +179,10 @@ class Dispatcher:
     ) -> None:
         self._registry = registry
         self._settings = dict(settings or {})
-        self._key_sets = load_key_sets(keys, environ=environ, dotenv_path=dotenv_path)
+        self._key_origins: KeyOrigins = {}  # where each key was read, for check_keys
+        self._key_sets = load_key_sets(
+            keys, environ=environ, dotenv_path=dotenv_path, origins=self._key_origins
+        )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -236,7 +240,7 @@ class Dispatcher:
         Raises:
             ConfigError: names the model_type, the variables to set and the other ways.
         """
-        check_required_keys(model_types, self._key_sets, source=source)
+        check_required_keys(model_types, self._key_sets, source=source, origins=self._key_origins)
 
     def has_keys(self, model_type: str) -> bool:
         """Whether ``model_type``'s calls carry a key (one of its variables holds one)."""

@@ -34,6 +34,7 @@ from ._retry import limit_reset_error
 
 __all__ = [
     "KeyLease",
+    "KeyOrigins",
     "KeyPool",
     "KeyPoolStatistics",
     "KeysArgument",
@@ -94,7 +95,11 @@ def key_variables(model_type: str) -> list[str]:
 
 
 def check_required_keys(
-    model_types: Iterable[str], key_sets: KeySets, *, source: str | None = None
+    model_types: Iterable[str],
+    key_sets: KeySets,
+    *,
+    source: str | None = None,
+    origins: KeyOrigins | None = None,
 ) -> None:
     """Fail before any call when a hosted provider an architecture uses has no key.
 
@@ -103,11 +108,11 @@ def check_required_keys(
 
     Raises:
         ConfigError: naming the first such model_type, its variables and the ways to give
-            a key; or a key of theirs holding a line break or another control character
-            (no HTTP header can carry it), naming its variable and fingerprint.
+            a key; or a key of theirs holding whitespace or a control character inside,
+            naming its variable, fingerprint and where it was read from (``origins``).
     """
     model_types = sorted(set(model_types))
-    check_header_safe(model_types, key_sets, source)
+    check_header_safe(model_types, key_sets, source, origins)
     missing = keyless_provider(model_types, key_sets)
     if missing is not None:
         model_type, names = missing
@@ -130,28 +135,52 @@ def check_required_keys(
 # What an HTTP header value cannot carry (RFC 9110, 5.5: no control character but the tab);
 # aiohttp refuses such a header with a ValueError at send time, past every retry and check.
 _NOT_IN_A_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# What no key holds: a bearer token is one word of letters, digits and -._~+/= (RFC 6750,
+# 2.1, b64token), as are the hosted APIs' keys; a space or tab inside was sent as given and
+# failed every call with a 401 (a key pasted with its label, "sk-... old").
+_NOT_IN_A_KEY = re.compile(r"[\s\x00-\x1f\x7f]")
+
+#: Where each key was read from, by (variable, `fingerprint`): ``the environment variable
+#: OPENAI_API_KEY_2``, ``OPENAI_API_KEY in .env``, ... (`load_key_sets` fills it).
+KeyOrigins = dict[tuple[str, str], str]
 
 
-def check_header_safe(model_types: Iterable[str], key_sets: KeySets, source: str | None) -> None:
-    """Refuse a key of ``model_types`` that no request could carry (a line break inside it:
-    two keys pasted into one variable, a file read whole).
+def check_header_safe(
+    model_types: Iterable[str],
+    key_sets: KeySets,
+    source: str | None,
+    origins: KeyOrigins | None = None,
+) -> None:
+    """Refuse a key of ``model_types`` that holds whitespace or a control character inside
+    (its ends are trimmed when it is read): a line break (two keys pasted into one
+    variable, a file read whole) no request could carry, and a space or tab no key has.
 
     Raises:
-        ConfigError: naming the variable, the key's place among its keys and fingerprint.
+        ConfigError: naming the variable, the key's place among its keys, its fingerprint
+            and where it was read from (``origins``), never the key.
     """
     for model_type in model_types:
         for name in key_variables(model_type):
             keys = key_sets.get(name, [])
             for number, key in enumerate(keys, 1):
                 value = key.get_secret_value()
-                if _NOT_IN_A_HEADER.search(value) is None:
+                if _NOT_IN_A_KEY.search(value) is None:
                     continue
                 which = f"key {number} of {len(keys)} of {name}" if len(keys) > 1 else name
+                mark = fingerprint(value)
+                origin = (origins or {}).get((name, mark))
+                read = f", read from {origin}" if origin else ""
+                if _NOT_IN_A_HEADER.search(value) is not None:
+                    what = (
+                        "a line break or another control character, which an HTTP header "
+                        "cannot carry"
+                    )
+                else:
+                    what = "a space or other whitespace inside, which no API key has"
                 raise ConfigError(
-                    f"{which} ({fingerprint(value)}, for {model_type}) holds a line break or "
-                    "another control character, which an HTTP header cannot carry: give one "
-                    f"key a variable ({name}, {name}_2, ...) or a list in a JSON key file, "
-                    "each on one line",
+                    f"{which} ({mark}, for {model_type}{read}) holds {what}: give one key "
+                    f"a variable ({name}, {name}_2, ...) or a list in a JSON key file, "
+                    "each on one line and without spaces",
                     source=source,
                 )
 
@@ -171,29 +200,40 @@ def load_key_sets(
     *,
     environ: Mapping[str, str] | None = None,
     dotenv_path: str | Path | None = ".env",
+    origins: KeyOrigins | None = None,
 ) -> KeySets:
-    """Read keys into ``{"OPENAI_API_KEY": [SecretStr, ...], ...}``.
+    """Read keys into ``{"OPENAI_API_KEY": [SecretStr, ...], ...}``, each trimmed of the
+    whitespace around it.
 
     Args:
         keys: None (environment and ``.env``), the path of a JSON key file, or a dict.
             Variables missing from a file or dict still come from the environment.
         environ: the environment to read (defaults to ``os.environ``; never written).
         dotenv_path: a ``.env`` file to read too, if python-dotenv is installed.
+        origins: filled with where each key was read from (for `check_header_safe`).
 
     Raises:
         ConfigError: the key file is missing, not JSON, or not of the expected shape (the
             message never quotes a key).
     """
-    sets = _from_environment(os.environ if environ is None else environ, dotenv_path)
+    found = {} if origins is None else origins
+    sets = _from_environment(os.environ if environ is None else environ, dotenv_path, found)
     if keys is None:
         return sets
     given = _read_key_file(Path(keys)) if isinstance(keys, str | Path) else keys
     source = str(keys) if isinstance(keys, str | Path) else "<keys dict>"
-    sets.update(_validated(given, source))
+    given_sets = _validated(given, source)
+    where = f"the key file {keys}" if isinstance(keys, str | Path) else "keys={...}"
+    for name, given_keys in given_sets.items():
+        for key in given_keys:
+            found[name, fingerprint(key.get_secret_value())] = f"{name} in {where}"
+    sets.update(given_sets)
     return sets
 
 
-def _from_environment(environ: Mapping[str, str], dotenv_path: str | Path | None) -> KeySets:
+def _from_environment(
+    environ: Mapping[str, str], dotenv_path: str | Path | None, origins: KeyOrigins
+) -> KeySets:
     variables: dict[str, str] = {}
     if dotenv_path is not None:
         variables.update(_read_dotenv(Path(dotenv_path)))
@@ -203,10 +243,16 @@ def _from_environment(environ: Mapping[str, str], dotenv_path: str | Path | None
         if not value.strip():
             continue
         if variable in _ALIASES:
-            numbered.setdefault(variable, []).append((1, value.strip()))
+            name, number = variable, 1
         elif match := _KEY_VARIABLE.match(variable):
-            number = int(match["n"]) if match["n"] else 1
-            numbered.setdefault(match["name"], []).append((number, value.strip()))
+            name, number = match["name"], int(match["n"]) if match["n"] else 1
+        else:
+            continue
+        numbered.setdefault(name, []).append((number, value.strip()))
+        origin = f"the environment variable {variable}"
+        if variable not in environ:
+            origin = f"{variable} in {dotenv_path}"
+        origins[name, fingerprint(value.strip())] = origin
     return {
         name: _unique(value for _, value in sorted(entries)) for name, entries in numbered.items()
     }

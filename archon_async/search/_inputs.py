@@ -114,13 +114,14 @@ def check_keys(search: Search) -> None:
 
     Raises:
         ConfigError: naming the search file, the provider and how to give a key; or a key
-            holding a line break (see `check_header_safe`).
+            holding whitespace or a control character inside (see `check_header_safe`).
     """
     from .._keys import check_header_safe, keyless_provider, load_key_sets
 
     types = sorted({ref.model_type for ref in _refs(search) if ref is not None})
-    key_sets = load_key_sets(search.keys)
-    check_header_safe(types, key_sets, str(search.path))
+    origins: dict[tuple[str, str], str] = {}
+    key_sets = load_key_sets(search.keys, origins=origins)
+    check_header_safe(types, key_sets, str(search.path), origins)
     missing = keyless_provider(types, key_sets)
     if missing is None:
         return
