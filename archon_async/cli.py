@@ -172,6 +172,9 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="answer one prompt",
         description="Answer one question with an architecture and print the answer.",
+        # Not argparse's own line: for nargs="+" it reads "[CONFIG] QUESTION [[CONFIG]
+        # QUESTION ...]", pairs the command refuses (one config, one question).
+        usage="%(prog)s [options] [CONFIG] QUESTION",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

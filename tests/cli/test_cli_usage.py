@@ -152,3 +152,15 @@ def test_validate_reports_every_problem_of_a_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         Architecture.from_file(bad)
     assert len(info.value.problems) == 4
+
+
+def test_run_usage_says_one_config_and_one_question() -> None:
+    # argparse's line for nargs="+" read "[CONFIG] QUESTION [[CONFIG] QUESTION ...]".
+    done = run_cli("run", "--help")
+    expect_status(done, 0)
+    assert done.stdout.startswith("usage: archon-async run [options] [CONFIG] QUESTION\n")
+    assert "QUESTION ...]" not in done.stdout
+    assert "--simulate" in done.stdout  # the options are still listed below
+    missing = run_cli("run", env_without_keys=True)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("usage: archon-async run [options] [CONFIG] QUESTION\n")
