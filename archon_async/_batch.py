@@ -14,6 +14,7 @@ from ._batch_budget import BudgetGate, budget_gate
 from ._batch_feed import End, Feed
 from ._batch_io import AnswerWriter, BatchItem, prepare_output
 from ._batch_outage import DEFAULT_WAIT_S, ProviderOutage, check_wait
+from ._circuit import CircuitKey
 from ._engine import Engine
 from ._exceptions import (
     BatchBudgetExceededError,
@@ -230,7 +231,7 @@ def _stopped(
     error.stats, error.not_started = stats, left
     error.reason = reason
     if stop.down is not None:
-        error.provider_down = " ".join(stop.down)
+        error.provider_down = f"{stop.down[0]} {stop.down[2]}"
     return error
 
 
@@ -257,7 +258,7 @@ class _Stop:
 
     def __init__(self) -> None:
         self.reason: str | None = None
-        self.down: tuple[str, str] | None = None  # the model whose provider stayed down
+        self.down: CircuitKey | None = None  # the circuit whose provider stayed down
         self.budget: Budget | None = None  # the budget that stopped the batch
         self.input_error: Exception | None = None  # a bad item met as the batch went
 
@@ -351,7 +352,7 @@ class _Worker:
             gate = self.gate
             stats.in_flight += 1
             made: list[CallRecord] = []  # this prompt's calls, as they end
-            down: list[tuple[str, str]] | None = None if outage is None else []
+            down: list[CircuitKey] | None = None if outage is None else []
             try:
                 if gate:
                     await gate.admit(made, runs=len(item.turns) or 1)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ._admission import current_ticket, next_ticket
 from ._batch_io import BatchItem
 from ._batch_outage import down_model
+from ._circuit import CircuitKey
 from ._exceptions import (
     ArchonError,
     AuthenticationError,
@@ -56,7 +57,7 @@ async def answer_item(
     stats: BatchStats | None = None,
     budget: Budget | None = None,
     calls: list[CallRecord] | None = None,
-    down: list[tuple[str, str]] | None = None,
+    down: list[CircuitKey] | None = None,
 ) -> dict[str, Any]:
     """Answer one item; never raises for a provider or model failure: the line says it.
 
@@ -64,7 +65,7 @@ async def answer_item(
     paid for. A failure every prompt would meet (see `is_fatal`) is not attempted again and
     is marked ``"fatal": true``. Given ``down``, a failure only because a model's provider
     is down (its circuit open: `down_model`) is not attempted again either, and that
-    (model_type, model) is appended to it.
+    circuit (model_type, endpoint, model) is appended to it.
 
     Raises:
         BudgetExceededError: a budget is spent: the prompt did not start (or a later turn

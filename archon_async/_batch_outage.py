@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from ._circuit import CircuitKey, endpoint_words
 from ._exceptions import (
     InvalidInputError,
     ProviderConnectionError,
@@ -39,8 +40,9 @@ log = get_logger(__name__)
 #: minutes, twenty trials at the circuit's default 30 s.
 DEFAULT_WAIT_S = 600.0
 
-#: Seconds until a model's open circuit lets its trial through (0: now); None: closed.
-ReopensIn = Callable[[str, str], "float | None"]
+#: Seconds until an open circuit (model_type, endpoint, model) lets its trial through
+#: (0: now); None: closed.
+ReopensIn = Callable[[CircuitKey], "float | None"]
 
 
 def check_wait(wait_s: object) -> None:
@@ -56,11 +58,12 @@ def check_wait(wait_s: object) -> None:
         )
 
 
-def down_model(error: BaseException, reopens_in: ReopensIn) -> tuple[str, str] | None:
-    """The (model_type, model) whose provider is down, if that alone failed a prompt: every
-    leaf of ``error`` is a timeout, broken connection, 5xx or open circuit, and one of their
-    models' circuits is open now. None for any other failure (a bad request, a parse error,
-    a model that answered since): that one is the prompt's own, and written."""
+def down_model(error: BaseException, reopens_in: ReopensIn) -> CircuitKey | None:
+    """The circuit (model_type, endpoint, model) whose provider is down, if that alone
+    failed a prompt: every leaf of ``error`` is a timeout, broken connection, 5xx or open
+    circuit, and one of their circuits is open now. None for any other failure (a bad
+    request, a parse error, a model that answered since): that one is the prompt's own,
+    and written."""
     leaves = _leaves(error)
     if not leaves or not all(
         isinstance(leaf, ProviderConnectionError | ProviderServerError) for leaf in leaves
@@ -68,8 +71,9 @@ def down_model(error: BaseException, reopens_in: ReopensIn) -> tuple[str, str] |
         return None
     for leaf in leaves:
         assert isinstance(leaf, ProviderError)
-        if reopens_in(leaf.provider, leaf.model) is not None:
-            return leaf.provider, leaf.model
+        circuit = (leaf.provider, leaf.endpoint or leaf.provider, leaf.model)
+        if reopens_in(circuit) is not None:
+            return circuit
     return None
 
 
@@ -106,7 +110,7 @@ class ProviderOutage:
         self._stopped = stopped
         self._wait_s = wait_s
         self._clock = clock
-        self.down: tuple[str, str] | None = None  # (model_type, model) of the outage
+        self.down: CircuitKey | None = None  # the circuit of the outage
         self.given_up = False  # down for longer than wait_s: the batch stops
         self._since = 0.0
         self._probing = False
@@ -115,17 +119,19 @@ class ProviderOutage:
     def __bool__(self) -> bool:
         return self.down is not None
 
-    def noticed(self, model: tuple[str, str]) -> None:
-        """A prompt failed because ``model``'s provider is down (`down_model`)."""
+    def noticed(self, circuit: CircuitKey) -> None:
+        """A prompt failed because ``circuit``'s provider is down (`down_model`)."""
         if self.down is None:
-            self.down, self._since = model, self._clock()
-            log.warning("provider_down", model_type=model[0], model=model[1])
+            self.down, self._since = circuit, self._clock()
+            model_type, endpoint, model = circuit
+            log.warning("provider_down", model_type=model_type, endpoint=endpoint, model=model)
 
     def reason(self) -> str:
         """Why the batch stopped, for its `BatchStoppedError`."""
-        model_type, model = self.down or ("", "")
+        model_type, _, model = circuit = self.down or ("", "", "")
         return (
-            f"the provider of {model_type} {model} is down: its circuit stayed open for "
+            f"the provider of {model_type} {model}{endpoint_words(circuit)} is down: its "
+            f"circuit there stayed open for "
             f"{self._wait_s:g} s (timeouts, 5xx or broken connections, and every trial call "
             "since failed), so no prompt started after that and the prompts held for it were "
             "not written"
@@ -141,7 +147,7 @@ class ProviderOutage:
                 changed = self._changed
                 await changed.wait()
                 continue
-            reopens = self._reopens_in(*self.down)
+            reopens = self._reopens_in(self.down)
             if reopens is None:  # a call of another prompt was answered: it is back
                 self._back()
                 break
@@ -162,7 +168,7 @@ class ProviderOutage:
     def probe_ended(self) -> None:
         """The probe's prompt ended: the provider is back if its circuit closed."""
         self._probing = False
-        if self.down is not None and self._reopens_in(*self.down) is None:
+        if self.down is not None and self._reopens_in(self.down) is None:
             self._back()
         self._wake()
 
@@ -171,7 +177,8 @@ class ProviderOutage:
             log.warning(
                 "provider_back",
                 model_type=self.down[0],
-                model=self.down[1],
+                endpoint=self.down[1],
+                model=self.down[2],
                 down_s=round(self._clock() - self._since, 1),
             )
         self.down = None

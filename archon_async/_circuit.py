@@ -2,7 +2,12 @@
 the library: each `Dispatcher` owns one (a call path has one dispatcher), so every call,
 retried or sent through a call path to its fallbacks, meets the same circuit.
 
-Policy, per (model_type, model) since one vendor serves many models:
+Policy, per (model_type, endpoint, model) since one vendor serves many models and one
+model_type many servers: the endpoint is the base URL the request goes to (the identity the
+response cache and the memory of ``n`` refusals use, `archon_async._endpoints`), so two
+vLLM servers of one model and model_type have a circuit each, and one of them down leaves
+the other's calls alone. Circuits live in the process: limits shared through Redis share
+429 pauses, not circuits.
 
 * What counts as a failure: an *attempt* that timed out (the sign of a model that does not
   answer), and a *call* that gave up, after its retries, on a 5xx or a broken connection
@@ -39,9 +44,34 @@ from ._exceptions import (
     ProviderServerError,
     ProviderTimeoutError,
 )
+from ._redact import redacted_url
 from ._types import ChatRequest
 
-__all__ = ["CircuitBreakers", "circuit_opened", "trips_circuit"]
+__all__ = [
+    "CircuitBreakers",
+    "CircuitKey",
+    "circuit_key",
+    "circuit_opened",
+    "endpoint_words",
+    "trips_circuit",
+]
+
+#: A circuit's identity: (model_type, endpoint, model).
+CircuitKey = tuple[str, str, str]
+
+
+def circuit_key(request: ChatRequest, endpoint: str | None = None) -> CircuitKey:
+    """The circuit of ``request``: its model_type, ``endpoint`` (None: its own base URL,
+    else its model_type) and model."""
+    where = endpoint if endpoint is not None else request.base_url or request.model_type
+    return request.model_type, where, request.model
+
+
+def endpoint_words(circuit: CircuitKey) -> str:
+    """`` at URL`` naming a circuit's endpoint (its password masked) for messages; "" for
+    a provider with no base URL, whose endpoint is its model_type."""
+    model_type, endpoint, _ = circuit
+    return "" if endpoint == model_type else f" at {redacted_url(endpoint)}"
 
 
 def trips_circuit(error: ProviderError, *, gave_up: bool) -> bool:
@@ -71,17 +101,23 @@ class CircuitBreakers:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._circuits: dict[tuple[str, str], _Circuit] = {}
+        self._circuits: dict[CircuitKey, _Circuit] = {}
 
-    def before_attempt(self, request: ChatRequest, *, threshold: int) -> None:
+    def before_attempt(
+        self, request: ChatRequest, *, threshold: int, endpoint: str | None = None
+    ) -> None:
         """Let an attempt go, or fail it at once while the model's circuit is open.
+
+        ``endpoint``: where the request goes (`circuit_key`; the dispatcher passes the
+        base URL its provider resolves).
 
         Raises:
             CircuitOpenError: the circuit is open (or half-open with its trial in flight).
         """
         if threshold <= 0:
             return
-        circuit = self._circuits.get((request.model_type, request.model))
+        key = circuit_key(request, endpoint)
+        circuit = self._circuits.get(key)
         if circuit is None or circuit.failures < threshold:
             return
         left = circuit.open_until - self._clock()
@@ -95,8 +131,9 @@ class CircuitBreakers:
             else "until its trial call, in flight, ends"
         )
         raise CircuitOpenError(
-            f"not called: its last {circuit.failures} attempts failed (timeouts, or 5xx or "
-            f"broken connections after their retries); its calls fail at once {wait}",
+            f"not called: its circuit{endpoint_words(key)} is open, its last "
+            f"{circuit.failures} attempts there failed (timeouts, or 5xx or broken "
+            f"connections after their retries); its calls fail at once {wait}",
             provider=request.model_type,
             model=request.model,
         )
@@ -110,6 +147,7 @@ class CircuitBreakers:
         open_s: float,
         quiet_s: float = 0.0,
         gave_up: bool = False,
+        endpoint: str | None = None,
     ) -> bool:
         """Count a failed attempt; whether the model's circuit is open now.
 
@@ -121,11 +159,11 @@ class CircuitBreakers:
             quiet_s: the circuit opens only if the model has not replied for this long
                 (its timeout): a model that answers other calls is alive.
             gave_up: the call gives up after this attempt (no retry follows).
+            endpoint: where the request went (see `before_attempt`).
         """
         if threshold <= 0:
             return False
-        key = (request.model_type, request.model)
-        circuit = self._circuits.setdefault(key, _Circuit())
+        circuit = self._circuits.setdefault(circuit_key(request, endpoint), _Circuit())
         circuit.trial = False
         if not trips_circuit(error, gave_up=gave_up):
             return circuit.failures >= threshold and circuit.open_until > self._clock()
@@ -136,32 +174,37 @@ class CircuitBreakers:
             return True
         return False
 
-    def succeeded(self, request: ChatRequest) -> None:
+    def succeeded(self, request: ChatRequest, endpoint: str | None = None) -> None:
         """A reply came back: the model's circuit closes."""
-        circuit = self._circuits.setdefault((request.model_type, request.model), _Circuit())
+        circuit = self._circuits.setdefault(circuit_key(request, endpoint), _Circuit())
         circuit.failures, circuit.open_until, circuit.trial = 0, 0.0, False
         circuit.last_reply = self._clock()
 
-    def reopens_in(self, model_type: str, model: str) -> float | None:
-        """Seconds until the model's circuit lets its trial call through (0: now, or its
-        trial is in flight); None: the circuit is closed (it never opened, or the model
-        answered since)."""
-        circuit = self._circuits.get((model_type, model))
+    def reopens_in(self, key: CircuitKey) -> float | None:
+        """Seconds until the circuit (model_type, endpoint, model) lets its trial call
+        through (0: now, or its trial is in flight); None: the circuit is closed (it never
+        opened, or the model answered there since)."""
+        circuit = self._circuits.get(key)
         if circuit is None or not circuit.open_until:  # 0.0 until it opens, and once closed
             return None
         return max(circuit.open_until - self._clock(), 0.0)
 
-    def open_models(self) -> list[tuple[str, str]]:
-        """(model_type, model) of every circuit open now."""
+    def open_models(self) -> list[CircuitKey]:
+        """(model_type, endpoint, model) of every circuit open now."""
         now = self._clock()
         return [key for key, c in self._circuits.items() if c.open_until > now]
 
 
-def circuit_opened(request: ChatRequest, error: ProviderError) -> CircuitOpenError:
-    """The error of a call whose failed attempt opened its model's circuit."""
+def circuit_opened(
+    request: ChatRequest, error: ProviderError, endpoint: str | None = None
+) -> CircuitOpenError:
+    """The error of a call whose failed attempt opened its model's circuit (at
+    ``endpoint``, see `circuit_key`)."""
+    where = endpoint_words(circuit_key(request, endpoint))
     return CircuitOpenError(
-        f"stopped retrying: the model keeps failing ({type(error).__name__}: {error}); its "
-        "calls fail at once for a while, then one trial call is let through",
+        f"stopped retrying: the model keeps failing{where} ({type(error).__name__}: "
+        f"{error}); its calls there fail at once for a while, then one trial call is let "
+        "through",
         provider=request.model_type,
         model=request.model,
     )

@@ -28,10 +28,12 @@ from typing import Any, Literal
 
 import anyio
 
-from ._circuit import CircuitBreakers, circuit_opened
+from ._circuit import CircuitBreakers, CircuitKey, circuit_opened
 from ._config import ProviderSettings
+from ._endpoints import endpoint_identity
 from ._exceptions import (
     AuthenticationError,
+    ConfigError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
@@ -125,12 +127,14 @@ class _Spent:
 @dataclass(frozen=True, slots=True)
 class _Attempt:
     """One attempt of a call, as its failure is handled: the key it used, when it started,
-    the stream sink of the call (None unless streamed out) and the provider's settings."""
+    the stream sink of the call (None unless streamed out), the provider's settings and
+    the endpoint the request went to (its circuit's)."""
 
     lease: KeyLease
     started: float
     sink: StreamSink | None
     settings: ProviderSettings
+    endpoint: str
 
 
 @dataclass(slots=True)
@@ -188,6 +192,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._lanes: dict[str, _Lane] = {}
         self._circuits = CircuitBreakers(clock=clock)
+        # Each (model_type, request's base_url)'s endpoint identity: its circuit's.
+        self._endpoints: dict[tuple[str, str | None], str] = {}
 
     def __repr__(self) -> str:
         return f"Dispatcher(providers={sorted(self._lanes)})"
@@ -203,10 +209,26 @@ class Dispatcher:
             for name, lane in self._lanes.items()
         }
 
-    def circuit_reopens_in(self, model_type: str, model: str) -> float | None:
-        """Seconds until the model's open circuit lets a trial call through (0: now);
-        None: its circuit is closed (see `archon_async._circuit`)."""
-        return self._circuits.reopens_in(model_type, model)
+    def circuit_reopens_in(self, circuit: CircuitKey) -> float | None:
+        """Seconds until the open circuit (model_type, endpoint, model) lets a trial call
+        through (0: now); None: it is closed (see `archon_async._circuit`; a failed call's
+        error names its circuit's endpoint in ``endpoint``)."""
+        return self._circuits.reopens_in(circuit)
+
+    def endpoint_of(self, request: ChatRequest) -> str:
+        """Where ``request`` goes (`endpoint_identity`: the base URL its provider resolves,
+        else its model_type), worked out once per model_type and request base URL (the
+        provider's settings and environment are fixed)."""
+        where = (request.model_type, request.base_url)
+        endpoint = self._endpoints.get(where)
+        if endpoint is None:
+            try:
+                provider = self._lane(request.model_type).provider
+                endpoint = endpoint_identity(provider, request, None)
+            except ConfigError:  # no base URL anywhere: the send says so
+                endpoint = request.model_type
+            self._endpoints[where] = endpoint
+        return endpoint
 
     def add_settings(self, model_type: str, settings: ProviderSettings) -> None:
         """Use ``settings`` for a model_type told nothing yet (settings given first win)."""
@@ -266,12 +288,15 @@ class Dispatcher:
         spent = _Spent(started=self._clock())
         sink = claim_stream_sink()  # None except for the call whose text is streamed out
         settings = self.settings_for(request.model_type)
+        endpoint = self.endpoint_of(request)
         gate = lane.limits.gate
         if not gate.acquire_nowait():  # a free place needs no coroutine
             await gate.acquire(ticket)  # cancelled here, it holds nothing
         try:
             while True:
-                self._circuits.before_attempt(request, threshold=settings.circuit_failures)
+                self._circuits.before_attempt(
+                    request, threshold=settings.circuit_failures, endpoint=endpoint
+                )
                 # A ready key that nothing paces goes at once: no coroutine, no wait timed.
                 lease = lane.keys.acquire_nowait()
                 if lease is None or not lane.limits.acquire_nowait(lease.key_id):
@@ -281,17 +306,18 @@ class Dispatcher:
                     response = await send_for_sink(lane.provider, request, lease.value(), sink)
                 except ProviderError as error:
                     # Raises to give up; else how long to sleep before the next attempt.
-                    attempt = _Attempt(lease, attempt_started, sink, settings)
+                    attempt = _Attempt(lease, attempt_started, sink, settings, endpoint)
                     sleep_s = self._attempt_failed(lane, request, attempt, error, spent)
                     if sleep_s > 0:
                         await self._sleep(sleep_s)
                     continue
-                self._circuits.succeeded(request)
+                self._circuits.succeeded(request, endpoint)
                 spent.latency_s = _log_attempt(
                     request, lease, spent.attempts, attempt_started, response=response
                 )
                 return response, self._succeeded(lane, lease, request, response, spent)
         except ProviderError as error:
+            error.endpoint = endpoint  # whose circuit (`down_model`)
             if spent.attempts or spent.wait_s:
                 error.call_record = _failed_record(request, spent, error)
             raise
@@ -330,10 +356,12 @@ class Dispatcher:
             open_s=settings.circuit_open_s,
             quiet_s=settings.timeout_s,
             gave_up=step.error is not None or streamed,
+            endpoint=attempt.endpoint,
         )
         if opened and step.error is None:
             # The model keeps failing: the layer goes on without this call.
-            step = _Step("give_up", None, error=circuit_opened(request, error))
+            opened_error = circuit_opened(request, error, attempt.endpoint)
+            step = _Step("give_up", None, error=opened_error)
         spent.latency_s = _log_attempt(
             request, lease, spent.attempts - 1, attempt.started, error=error, step=step
         )

@@ -1,4 +1,5 @@
-"""Checking, before any call, that every provider an architecture calls knows where to call.
+"""Where calls go: each request's endpoint identity, and checking, before any call, that
+every provider an architecture calls knows where to call.
 
 Hosted APIs have a default base URL; self-hosted servers (``OpenAI_Compatible``, ``vLLM``,
 ``tgi``) have none, so a config that names one without a base URL would fail only at its
@@ -20,13 +21,25 @@ from ._redact import MASK, redacted_url
 from ._registry import Registry
 from ._types import ChatRequest
 
-__all__ = ["check_base_urls", "self_hosted_notes"]
+__all__ = ["check_base_urls", "endpoint_identity", "self_hosted_notes"]
 
 # Self-hosted servers run a fixed number of requests at once and queue the rest; the flags
 # that set it: llama.cpp llama-server --parallel, Ollama OLLAMA_NUM_PARALLEL, vLLM
 # --max-num-seqs, TGI --max-concurrent-requests (each server's own documentation).
 _SELF_HOSTED = ("OpenAI_Compatible", "vLLM", "tgi")
 Place = tuple[int, int]  # a component's (layer, position)
+
+
+def endpoint_identity(provider: object, request: ChatRequest, simulated_as: str | None) -> str:
+    """Where ``request`` goes, as the cache key, the memory of ``n`` refusals and the
+    circuit breaker tell endpoints apart: the simulator's identity while simulating
+    (``simulated_as``: its settings, not its port), else the provider's base URL for it
+    (two vLLM servers of one model_type are two endpoints), else the model_type (a
+    provider with no base URL)."""
+    if simulated_as is not None:
+        return simulated_as  # never mixed with a real provider's entries
+    base_url = getattr(provider, "base_url", None)
+    return base_url(request) if callable(base_url) else request.model_type
 
 
 def check_base_urls(

@@ -113,9 +113,12 @@ class ProviderError(ArchonError):
         call_record: the failed call as the trace keeps it (attempts made, last latency,
             error text), set by the engine on the error a call finally fails with, after at
             least one attempt; None otherwise.
+        endpoint: where the call went (its base URL; the model_type for a provider with
+            none), set by the engine on the error a call finally fails with; "" otherwise.
     """
 
     call_record: CallRecord | None = None
+    endpoint: str = ""
 
     def __init__(self, message: str, *, provider: str = "", model: str = ""):
         self.provider = provider

@@ -56,7 +56,7 @@ from .._types import ChatRequest, ChatResponse
 from ._cache_file import CLAIMS_SCHEMA, REFUSALS_SCHEMA, CacheFile, Claimed
 from ._cache_file import reply as _response
 
-__all__ = ["ResponseCache", "endpoint_identity", "namespace_problem", "request_key"]
+__all__ = ["ResponseCache", "namespace_problem", "request_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -88,17 +88,6 @@ _content_of = operator.attrgetter(*_CONTENT_FIELDS)
 
 # Values orjson serializes as they are: the Mapping check (an ABC's, slow) is for the rest.
 _SERIALIZED_AS_IS = frozenset({str, int, float, bool, tuple, list, dict, type(None)})
-
-
-def endpoint_identity(provider: object, request: ChatRequest, simulated_as: str | None) -> str:
-    """Where ``request`` goes, as the cache key and the memory of ``n`` refusals tell
-    endpoints apart: the simulator's identity while simulating (``simulated_as``: its
-    settings, not its port), else the provider's base URL for it (two vLLM servers of one
-    model_type are two endpoints), else the model_type (a provider with no base URL)."""
-    if simulated_as is not None:
-        return simulated_as  # never mixed with a real provider's entries
-    base_url = getattr(provider, "base_url", None)
-    return base_url(request) if callable(base_url) else request.model_type
 
 
 def request_key(wire: str, endpoint: str, request: ChatRequest) -> bytes:

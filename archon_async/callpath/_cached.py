@@ -22,9 +22,10 @@ from functools import partial
 from typing import cast
 
 from .._concurrency import gather
+from .._endpoints import endpoint_identity
 from .._exceptions import ProviderError
 from .._types import CallRecord, ChatRequest, ChatResponse
-from ._cache import ResponseCache, endpoint_identity, request_key
+from ._cache import ResponseCache, request_key
 from ._sender import Drawn, Outcome, Sender, refused_records
 
 __all__ = ["CachedCalls"]

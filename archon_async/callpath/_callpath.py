@@ -24,12 +24,13 @@ import anyio
 from .._admission import current_ticket
 from .._config import ProviderSettings
 from .._dispatch import Dispatcher, DispatchStatistics
+from .._endpoints import endpoint_identity
 from .._exceptions import ArchonError, ConfigError, InvalidInputError
 from .._keys import KeysArgument, hidden_keys
 from .._registry import Registry
 from .._types import CallRecord, ChatRequest, ChatResponse
 from ._budget import Budget, BudgetSnapshot, checked_budget
-from ._cache import ResponseCache, endpoint_identity
+from ._cache import ResponseCache
 from ._cached import CachedCalls
 from ._home import check_home, forward, start_loop_thread, stop_loop_thread
 from ._journal import SpendJournal

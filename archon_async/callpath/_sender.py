@@ -19,11 +19,11 @@ from functools import partial
 
 from .._concurrency import gather, gather_map
 from .._dispatch import Dispatcher
+from .._endpoints import endpoint_identity
 from .._exceptions import ArchonError, ProviderError
 from .._logging import get_logger
 from .._types import CallRecord, ChatRequest, ChatResponse, FailedChoice, Usage
 from ._budget import Budget
-from ._cache import endpoint_identity
 from ._journal import SpendJournal
 from ._samples import (
     NRefusals,

@@ -62,7 +62,9 @@ async def test_a_provider_down_for_good_stops_the_batch_and_writes_no_failure(
             )  # fmt: skip
         sent = len(sick.request_log())
     error = stopped.value
-    assert "the provider of OpenAI_API m is down" in str(error), error
+    # Named with its endpoint: another server of the model_type has a circuit of its own.
+    at = f"the provider of OpenAI_API m at {sick.openai_base_url} is down"
+    assert at in str(error), error
     assert "run the same command again" in str(error)
     # Nothing written: no prompt failed for its own sake, so none is an error line.
     assert _lines(out) == []
@@ -122,8 +124,8 @@ async def test_held_prompts_wait_no_longer_than_the_probe_once_the_batch_stopped
     from archon_async._batch_outage import ProviderOutage
 
     stopped = False
-    outage = ProviderOutage(lambda model_type, model: 0.05, 600.0, stopped=lambda: stopped)
-    outage.noticed(("OpenAI_API", "m"))
+    outage = ProviderOutage(lambda circuit: 0.05, 600.0, stopped=lambda: stopped)
+    outage.noticed(("OpenAI_API", "http://127.0.0.1:9/v1", "m"))
     first = asyncio.create_task(outage.wait())
     held = [asyncio.create_task(outage.wait()) for _ in range(5)]
     assert await first == "probe"

@@ -37,7 +37,8 @@ def test_a_batch_stops_on_a_provider_that_stays_down_and_says_how_to_go_on(
     expect_status(done, 1)
     summary = summary_of(done)
     assert summary["provider_down"] == "OpenAI_Compatible m", summary
-    assert "the provider of OpenAI_Compatible m is down" in summary["stopped"]
+    at = f"the provider of OpenAI_Compatible m at {sim.openai_base_url} is down"
+    assert at in summary["stopped"]
     assert summary["not_started"] == 40 and summary["failed"] == 0
     assert summary["resume"].endswith("--provider-down-wait 1"), summary["resume"]
     assert not out.exists() or out.read_bytes().strip() == b""

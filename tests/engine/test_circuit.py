@@ -54,7 +54,8 @@ def test_a_failed_trial_opens_again_and_refusals_do_not_count() -> None:
     clock.now += 31.0
     circuits.before_attempt(dead, threshold=2)
     assert circuits.failed(dead, ProviderTimeoutError("slow"), **SETTINGS)
-    assert circuits.open_models() == [("X_API", "dead")]
+    # (model_type, endpoint, model): a request with no base URL is at its model_type
+    assert circuits.open_models() == [("X_API", "X_API", "dead")]
     # Threshold 0 turns the breaker off.
     circuits.before_attempt(dead, threshold=0)
 
@@ -97,6 +98,6 @@ def test_calls_given_up_on_a_5xx_or_broken_connection_count_once_each() -> None:
     assert circuits.failed(
         down, ProviderConnectionError("reset"), gave_up=True, quiet_s=60.0, **SETTINGS
     )
-    assert circuits.open_models() == [("X_API", "down")]
+    assert circuits.open_models() == [("X_API", "X_API", "down")]
     with pytest.raises(CircuitOpenError, match="not called"):
         circuits.before_attempt(down, threshold=2)
