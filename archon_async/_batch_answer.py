@@ -64,7 +64,8 @@ async def answer_item(
     The line counts the calls and tokens of every attempt, failed ones included: they were
     paid for. A failure every prompt would meet (see `is_fatal`) is not attempted again and
     is marked ``"fatal": true``. Given ``down``, a failure only because a model's provider
-    is down (its circuit open: `down_model`) is not attempted again either, and that
+    is down (its circuit open, by other prompts' failures too: `down_model`) is not
+    attempted again either, and that
     circuit (model_type, endpoint, model) is appended to it.
 
     Raises:
@@ -77,7 +78,8 @@ async def answer_item(
     fatal = False
     # Every turn and attempt of this prompt keeps the prompt's place in the queue; every
     # call it makes lands in ``spent`` as it ends, so that a run cut short still counts.
-    ticket = current_ticket.set(next_ticket())
+    mine = next_ticket()
+    ticket = current_ticket.set(mine)
     sink = call_sink.set(spent)
     try:
         for attempt in range(1, attempts + 1):
@@ -93,7 +95,10 @@ async def answer_item(
                 if fatal:
                     break
                 if down is not None:
-                    model = down_model(exc, engine.dispatcher.circuit_reopens_in)
+                    dispatcher = engine.dispatcher
+                    model = down_model(
+                        exc, dispatcher.circuit_reopens_in, dispatcher.circuit_culprits, mine
+                    )
                     if model is not None:
                         down.append(model)
                         break

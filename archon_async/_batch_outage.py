@@ -12,6 +12,13 @@ from the first failure the outage caused), the batch stops starting prompts: tho
 finish, the held ones are not written (the rerun on the same output answers them), and
 `BatchStoppedError` says the provider was down.
 
+A circuit opened by one prompt's failures alone (a prompt the model times out on, at
+concurrency 1 or while nothing else calls the model) says nothing of the provider: that
+prompt's failure is its own and written, as any other, and the prompts after it meet the
+open circuit, are held, and one of them is the trial call after the cooldown. Held, that
+prompt was the probe of every trial and failed each, so one prompt cost the whole
+``wait_s`` and stopped the batch as if the provider were down.
+
 A component with ``unavailable`` fallbacks never gets here: its prompt is answered by the
 fallback and does not fail.
 """
@@ -43,6 +50,8 @@ DEFAULT_WAIT_S = 600.0
 #: Seconds until an open circuit (model_type, endpoint, model) lets its trial through
 #: (0: now); None: closed.
 ReopensIn = Callable[[CircuitKey], "float | None"]
+#: The start tickets of the runs whose failures opened a circuit.
+Culprits = Callable[[CircuitKey], frozenset[int]]
 
 
 def check_wait(wait_s: object) -> None:
@@ -58,12 +67,15 @@ def check_wait(wait_s: object) -> None:
         )
 
 
-def down_model(error: BaseException, reopens_in: ReopensIn) -> CircuitKey | None:
+def down_model(
+    error: BaseException, reopens_in: ReopensIn, culprits: Culprits, ticket: int
+) -> CircuitKey | None:
     """The circuit (model_type, endpoint, model) whose provider is down, if that alone
-    failed a prompt: every leaf of ``error`` is a timeout, broken connection, 5xx or open
-    circuit, and one of their circuits is open now. None for any other failure (a bad
-    request, a parse error, a model that answered since): that one is the prompt's own,
-    and written."""
+    failed the prompt of start ticket ``ticket``: every leaf of ``error`` is a timeout,
+    broken connection, 5xx or open circuit, and one of their circuits is open now, opened
+    not by this prompt's failures alone (``culprits``). None for any other failure (a bad
+    request, a parse error, a model that answered since, a model failing this prompt
+    only): that one is the prompt's own, and written."""
     leaves = _leaves(error)
     if not leaves or not all(
         isinstance(leaf, ProviderConnectionError | ProviderServerError) for leaf in leaves
@@ -72,7 +84,7 @@ def down_model(error: BaseException, reopens_in: ReopensIn) -> CircuitKey | None
     for leaf in leaves:
         assert isinstance(leaf, ProviderError)
         circuit = (leaf.provider, leaf.endpoint or leaf.provider, leaf.model)
-        if reopens_in(circuit) is not None:
+        if reopens_in(circuit) is not None and culprits(circuit) != {ticket}:
             return circuit
     return None
 

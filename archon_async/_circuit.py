@@ -24,6 +24,9 @@ the other's calls alone. Circuits live in the process: limits shared through Red
   component with ``unavailable`` fallbacks moves to them (`archon_async.callpath`).
 * Then one trial call is let through (half-open): its success closes the circuit, its
   failure opens it again.
+* The circuit keeps the start tickets (`archon_async._admission`) of the runs whose
+  failures are in its row (`culprits`): a batch does not take a circuit opened by one
+  prompt's failures alone for its provider's outage (`archon_async._batch_outage`).
 
 A proposer that never answers would otherwise hold a mixture-of-agents layer for every
 retry of every call (17 s with ``timeout_s`` 2, about 6 minutes at the defaults) before the
@@ -35,8 +38,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ._admission import current_ticket
 from ._exceptions import (
     CircuitOpenError,
     ProviderConnectionError,
@@ -90,6 +94,7 @@ class _Circuit:
     last_reply: float = float("-inf")
     open_until: float = 0.0
     trial: bool = False  # a half-open trial call is in flight
+    culprits: set[int] = field(default_factory=set)  # the failures' runs (their tickets)
 
 
 class CircuitBreakers:
@@ -168,6 +173,7 @@ class CircuitBreakers:
         if not trips_circuit(error, gave_up=gave_up):
             return circuit.failures >= threshold and circuit.open_until > self._clock()
         circuit.failures += 1
+        circuit.culprits.add(current_ticket.get())
         quiet = self._clock() - circuit.last_reply >= quiet_s
         if circuit.failures >= threshold and quiet:
             circuit.open_until = self._clock() + open_s
@@ -179,6 +185,8 @@ class CircuitBreakers:
         circuit = self._circuits.setdefault(circuit_key(request, endpoint), _Circuit())
         circuit.failures, circuit.open_until, circuit.trial = 0, 0.0, False
         circuit.last_reply = self._clock()
+        if circuit.culprits:
+            circuit.culprits.clear()
 
     def reopens_in(self, key: CircuitKey) -> float | None:
         """Seconds until the circuit (model_type, endpoint, model) lets its trial call
@@ -188,6 +196,12 @@ class CircuitBreakers:
         if circuit is None or not circuit.open_until:  # 0.0 until it opens, and once closed
             return None
         return max(circuit.open_until - self._clock(), 0.0)
+
+    def culprits(self, key: CircuitKey) -> frozenset[int]:
+        """The start tickets of the runs whose failures are the circuit's row (since the
+        model last answered there): one prompt's alone says nothing of its provider."""
+        circuit = self._circuits.get(key)
+        return frozenset() if circuit is None else frozenset(circuit.culprits)
 
     def open_models(self) -> list[CircuitKey]:
         """(model_type, endpoint, model) of every circuit open now."""

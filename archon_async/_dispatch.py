@@ -215,6 +215,11 @@ class Dispatcher:
         error names its circuit's endpoint in ``endpoint``)."""
         return self._circuits.reopens_in(circuit)
 
+    def circuit_culprits(self, circuit: CircuitKey) -> frozenset[int]:
+        """The start tickets of the runs whose failures opened the circuit (model_type,
+        endpoint, model), since the model last answered there."""
+        return self._circuits.culprits(circuit)
+
     def endpoint_of(self, request: ChatRequest) -> str:
         """Where ``request`` goes (`endpoint_identity`: the base URL its provider resolves,
         else its model_type), worked out once per model_type and request base URL (the
