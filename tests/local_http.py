@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-__all__ = ["counting_server", "serving"]
+__all__ = ["chat_completion", "counting_server", "serving"]
 
 
 @asynccontextmanager
@@ -26,18 +26,23 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+def chat_completion(text: str) -> web.Response:
+    """An OpenAI chat completion of one choice, ``text``, as a server answers it."""
+    return web.json_response(
+        {
+            "choices": [{"message": {"content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+        }
+    )
+
+
 def counting_server(seen: list[str | None]) -> web.Application:
     """An OpenAI chat-completions endpoint answering "hello" that appends each request's
     ``Authorization`` header to ``seen`` (so a test can count the calls and see the key)."""
 
     async def chat(request: web.Request) -> web.Response:
         seen.append(request.headers.get("Authorization"))
-        return web.json_response(
-            {
-                "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
-            }
-        )
+        return chat_completion("hello")
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)

@@ -16,7 +16,7 @@ from aiohttp import web
 from archon_async import Engine
 from archon_async._batch import run_batch
 from archon_async._batch_io import BatchItem
-from tests.local_http import serving
+from tests.local_http import chat_completion, serving
 
 #: Two attempts a call, each given 0.3 s; the circuit opens after 2 failures, for 0.5 s.
 PROVIDER = {"max_retries": 1, "timeout_s": 0.3, "circuit_failures": 2, "circuit_open_s": 0.5}
@@ -32,12 +32,7 @@ def _server(sent: list[str]) -> web.Application:
         sent.append(prompt)
         if "slow" in prompt:
             await asyncio.sleep(30)
-        return web.json_response(
-            {
-                "choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
-            }
-        )
+        return chat_completion("fine")
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
