@@ -23,7 +23,8 @@ the other's calls alone. Circuits live in the process: limits shared through Red
   retrying, and new calls fail at once, without a request, with `CircuitOpenError`; a
   component with ``unavailable`` fallbacks moves to them (`archon_async.callpath`).
 * Then one trial call is let through (half-open): its success closes the circuit, its
-  failure opens it again.
+  failure opens it again; a trial that ends with neither (cancelled, or failed before its
+  request was sent) lets the next call be the trial (`trial_abandoned`).
 * The circuit keeps the start tickets (`archon_async._admission`) of the runs whose
   failures are in its row (`culprits`): a batch does not take a circuit opened by one
   prompt's failures alone for its provider's outage (`archon_async._batch_outage`).
@@ -110,8 +111,10 @@ class CircuitBreakers:
 
     def before_attempt(
         self, request: ChatRequest, *, threshold: int, endpoint: str | None = None
-    ) -> None:
-        """Let an attempt go, or fail it at once while the model's circuit is open.
+    ) -> bool:
+        """Let an attempt go, or fail it at once while the model's circuit is open; whether
+        the attempt is the half-open circuit's trial (its caller then reports how it ended:
+        `failed`, `succeeded`, or `trial_abandoned`).
 
         ``endpoint``: where the request goes (`circuit_key`; the dispatcher passes the
         base URL its provider resolves).
@@ -120,15 +123,15 @@ class CircuitBreakers:
             CircuitOpenError: the circuit is open (or half-open with its trial in flight).
         """
         if threshold <= 0:
-            return
+            return False
         key = circuit_key(request, endpoint)
         circuit = self._circuits.get(key)
         if circuit is None or circuit.failures < threshold:
-            return
+            return False
         left = circuit.open_until - self._clock()
         if left <= 0 and not circuit.trial:
             circuit.trial = True  # half-open: this attempt is the trial
-            return
+            return True
         # Rounded up: "0 s more" read as a circuit about to close while it was open.
         wait = (
             f"for {math.ceil(left)} s more, then one trial call is let through"
@@ -179,6 +182,13 @@ class CircuitBreakers:
             circuit.open_until = self._clock() + open_s
             return True
         return False
+
+    def trial_abandoned(self, request: ChatRequest, endpoint: str | None = None) -> None:
+        """The trial attempt ended with no word from the model (cancelled, or failed before
+        its request was sent): the circuit stays half-open, its next call the trial."""
+        circuit = self._circuits.get(circuit_key(request, endpoint))
+        if circuit is not None:
+            circuit.trial = False
 
     def succeeded(self, request: ChatRequest, endpoint: str | None = None) -> None:
         """A reply came back: the model's circuit closes."""

@@ -297,9 +297,10 @@ class Dispatcher:
         gate = lane.limits.gate
         if not gate.acquire_nowait():  # a free place needs no coroutine
             await gate.acquire(ticket)  # cancelled here, it holds nothing
+        trial = False  # the attempt under way is its half-open circuit's trial, unjudged
         try:
             while True:
-                self._circuits.before_attempt(
+                trial = self._circuits.before_attempt(
                     request, threshold=settings.circuit_failures, endpoint=endpoint
                 )
                 # A ready key that nothing paces goes at once: no coroutine, no wait timed.
@@ -310,12 +311,14 @@ class Dispatcher:
                 try:
                     response = await send_for_sink(lane.provider, request, lease.value(), sink)
                 except ProviderError as error:
+                    trial = False  # judged by `_attempt_failed`
                     # Raises to give up; else how long to sleep before the next attempt.
                     attempt = _Attempt(lease, attempt_started, sink, settings, endpoint)
                     sleep_s = self._attempt_failed(lane, request, attempt, error, spent)
                     if sleep_s > 0:
                         await self._sleep(sleep_s)
                     continue
+                trial = False
                 self._circuits.succeeded(request, endpoint)
                 spent.latency_s = _log_attempt(
                     request, lease, spent.attempts, attempt_started, response=response
@@ -328,6 +331,8 @@ class Dispatcher:
             raise
         finally:
             gate.release()
+            if trial:  # cancelled, or failed waiting for its key: the next call is the trial
+                self._circuits.trial_abandoned(request, endpoint)
 
     def _attempt_failed(
         self,
