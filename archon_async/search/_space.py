@@ -157,50 +157,48 @@ class Space:
     def _calls(self, c: Candidate) -> int:
         """`cost`'s calls alone (no tokens or dollars summed for the last stages)."""
         (calls, _, _), last = self._stages(c)
-        return calls + len(last)
+        return calls + sum(count for *_, count in last)
 
-    def _stages(self, c: Candidate) -> tuple[_Totals, list[tuple[str, int, int]]]:
+    def _stages(self, c: Candidate) -> tuple[_Totals, list[_Calls]]:
         """A query's calls in order: the running totals after the generators and fusion
         layers (each layer its critic, ranker and fusers), then the final stage's and final
-        fuser's calls (model, input tokens, output tokens). Candidates sharing a prefix of
-        layers share its totals, kept per prefix, so a space of 100,000 candidates is priced
-        once per distinct prefix, not call by call per candidate."""
+        fuser's calls (model, input tokens, output tokens, how many such calls: a count, so
+        that a choice of 10**9 samples is priced as quickly as 1). Candidates sharing a
+        prefix of layers share its totals, kept per prefix, so a space of 100,000 candidates
+        is priced once per distinct prefix, not call by call per candidate."""
         ext = self.settings.archon_async
         p, a = ext.prompt_tokens, ext.answer_tokens
         best = self.models[0].model
         prefix: tuple[object, ...] = (c.model_top_k, c.sample_top_k)
         totals = self._folds.get(prefix)
         if totals is None:
-            spend = []
-            for m in self.models[: c.model_top_k]:
-                spend += [(m.model, p, a)] * c.sample_top_k
-            totals = self._folds[prefix] = _add(_START, spend)
+            samples = [(m.model, p, a, c.sample_top_k) for m in self.models[: c.model_top_k]]
+            totals = self._folds[prefix] = _add(_START, samples)
         n = c.model_top_k * c.sample_top_k
         for width in c.fusers:
             prefix = (*prefix, width, c.critic, c.ranker_top_k)
             after = self._folds.get(prefix)
             if after is None:
-                spend = []
+                spend: list[_Calls] = []
                 context = p + n * a
                 if c.critic:
-                    spend.append((best, context, n * a // 2))
+                    spend.append((best, context, n * a // 2, 1))
                     context += n * a // 2
                 if c.ranker_top_k:
-                    spend.append((best, context, 50))
+                    spend.append((best, context, 50, 1))
                     n = min(n, c.ranker_top_k)
                     context = p + n * a + (n * a // 2 if c.critic else 0)
-                spend += [(m.model, context, a) for m in self.models[:width]]
+                spend += [(m.model, context, a, 1) for m in self.models[:width]]
                 after = self._folds[prefix] = _add(totals, spend)
             totals, n = after, width
         spend = []
         if c.final == "verifier":
-            spend += [(best, p + a, a), (best, p + 2 * a, 20)] * n
+            spend += [(best, p + a, a, n), (best, p + 2 * a, 20, n)]
         elif c.final == "unit_tests":
-            spend.append((best, p, a))
-            spend += [(best, p + 2 * a, a // 2)] * n
+            spend += [(best, p, a, 1), (best, p + 2 * a, a // 2, n)]
             n = min(n, ext.final_top_k)
         if ext.add_final_fuser:
-            spend.append((best, p + n * a, a))
+            spend.append((best, p + n * a, a, 1))
         return totals, spend
 
     def why_empty(self) -> str:
@@ -322,16 +320,18 @@ _RECENT: dict[bytes, tuple[bytes, *_Enumeration]] = {}
 #: Calls, tokens and dollars so far (the dollars summed call by call, in call order).
 _Totals = tuple[int, int, float]
 _START: _Totals = (0, 0, 0)
+#: Alike calls of a query: model, input tokens, output tokens, how many.
+_Calls = tuple[str, int, int, int]
 
 
-def _add(totals: _Totals, spend: list[tuple[str, int, int]]) -> _Totals:
-    """``totals`` plus the calls of ``spend`` (model, input tokens, output tokens), each
-    priced at list price (an unpriced model adds no dollars)."""
+def _add(totals: _Totals, spend: list[_Calls]) -> _Totals:
+    """``totals`` plus the calls of ``spend``, each priced at list price (an unpriced model
+    adds no dollars)."""
     calls, tokens, dollars = totals
-    for model, tokens_in, tokens_out in spend:
-        calls += 1
-        tokens += tokens_in + tokens_out
-        dollars += cost_usd(model, tokens_in, tokens_out, DEFAULT_PRICES) or 0.0
+    for model, tokens_in, tokens_out, count in spend:
+        calls += count
+        tokens += (tokens_in + tokens_out) * count
+        dollars += (cost_usd(model, tokens_in, tokens_out, DEFAULT_PRICES) or 0.0) * count
     return calls, tokens, dollars
 
 
