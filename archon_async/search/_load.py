@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .._config import ConfigWarning, format_location
+from .._config_text import parse_config_bytes
 from .._exceptions import ConfigError
 from ._models import ModelRef, resolve_model
 from ._numbers import number_problem
@@ -39,17 +39,12 @@ def load_search_file(path: str | Path) -> tuple[SearchFile, list[ModelRef]]:
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the search file: {exc.strerror}", source=source) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"invalid JSON: {exc.msg}",
-            source=source,
-            location=f"line {exc.lineno}, column {exc.colno}",
-        ) from None
+    # As an architecture's file is read: a BOM is fine; bytes that are not UTF-8, deep
+    # nesting, a repeated key and NaN are refused naming the place.
+    data = parse_config_bytes(raw, source)
     return _validated(data, source=source, base=Path(path).resolve().parent)
 
 
