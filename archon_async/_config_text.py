@@ -21,6 +21,8 @@ __all__ = ["MAX_CONFIG_DEPTH", "check_config_values", "parse_config_bytes"]
 #: How deeply a configuration may nest. Archon's configs nest 5 levels (a legacy layer's
 #: component's ranker_config); this leaves room for any plausible custom setting.
 MAX_CONFIG_DEPTH = 64
+#: Whole numbers a configuration may hold lie in [-_INT64, _INT64): JSON writers' 64 bits.
+_INT64 = 2**63
 
 
 class _NonFinite(float):
@@ -96,7 +98,9 @@ def check_config_values(value: Any, source: str) -> None:
 
     Raises:
         ConfigError: nesting deeper than `MAX_CONFIG_DEPTH`, a key repeated in one object,
-            or a number that is not finite (``NaN``, ``Infinity``); the key path is named.
+            a number that is not finite (``NaN``, ``Infinity``), or a whole number beyond
+            64 bits (no setting holds one, and the JSON written of it would fail); the key
+            path is named.
     """
     stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, ())]
     while stack:
@@ -118,6 +122,13 @@ def check_config_values(value: Any, source: str) -> None:
             spelling = getattr(item, "spelling", repr(item))
             raise ConfigError(
                 f"{spelling} is not a number a configuration can hold: give a finite number",
+                source=source,
+                location=format_location(path) or None,
+            )
+        if isinstance(item, int) and not -_INT64 <= item < _INT64:
+            raise ConfigError(
+                f"{item} is beyond any setting (whole numbers here are 64-bit: at most "
+                f"{_INT64 - 1:,}): give the number meant",
                 source=source,
                 location=format_location(path) or None,
             )

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .._config import ConfigWarning, format_location
-from .._config_text import parse_config_bytes
+from .._config_text import check_config_values, parse_config_bytes
 from .._exceptions import ConfigError
 from ._models import ModelRef, resolve_model
 from ._numbers import number_problem
@@ -111,6 +111,7 @@ def search_file_from_dict(
     Raises:
         ConfigError: as `load_search_file`.
     """
+    check_config_values(data, source)
     return _validated(_lists(data), source=source, base=base)
 
 
