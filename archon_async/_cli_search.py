@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._cli_common import positive_float, positive_int, run_async
+from ._config import ConfigWarning
 from ._exceptions import ConfigError
 from ._pricing import usd_text
 from ._words import plural
@@ -165,7 +167,9 @@ def _search_from_args(args: argparse.Namespace) -> Search:
             "pip install 'archon-async[search]'"
         ) from None
 
-    settings, _ = load_search_file(args.space)
+    with warnings.catch_warnings():  # said once, as the search loads the file again
+        warnings.simplefilter("ignore", ConfigWarning)
+        settings, _ = load_search_file(args.space)
     overrides = {
         "calls": args.budget_calls,
         "tokens": args.budget_tokens,

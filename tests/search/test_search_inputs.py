@@ -102,6 +102,7 @@ def test_an_unknown_top_level_key_is_one_plain_warning_line(tmp_path: Path) -> N
         and "did you mean 'random_search_iterations'" in done.stderr
     )
     assert "_load.py" not in done.stderr and "ConfigWarning" not in done.stderr
+    assert done.stderr.count("unknown search key") == 1  # the command read the file twice
 
 
 def test_an_engine_budget_caps_a_search_as_calls_tokens_and_dollars(tmp_path: Path) -> None:
