@@ -125,6 +125,7 @@ class Search:
         ext = self.settings.archon_async
         # The arguments given override the file's settings.
         self.benchmark = _benchmark(benchmark or self.settings.benchmark, self.path)
+        self._benchmark_given = bool(benchmark)  # an error names the argument, not the file
         self.algorithm = algorithm or self.settings.algorithm()
         check_algorithm(self.algorithm)  # now: the model ranking's calls come before it runs
         self.seed = seed
@@ -177,7 +178,9 @@ class Search:
 
         try:
             self._benchmark = get_benchmark(self.benchmark, path=data)
-        except ConfigError as exc:  # an unknown name: said with the file that gave it
+        except ConfigError as exc:  # an unknown name: said with the file or flag that gave it
+            if self._benchmark_given:
+                raise ConfigError(f"--benchmark (Search(benchmark=...)): {exc}") from None
             raise ConfigError(str(exc), source=str(self.path), location="benchmark") from None
         self._questions = QuestionSets(
             self.settings,

@@ -90,6 +90,17 @@ def test_an_unknown_benchmark_names_the_file_and_the_benchmark_meant(tmp_path: P
     assert not (tmp_path / "run").exists()
 
 
+def test_an_unknown_benchmark_argument_is_not_said_to_be_the_files(tmp_path: Path) -> None:
+    """--benchmark gsm9k was reported as the file's ``benchmark`` key (found by this stop's
+    attacker): a user would look for it in a file that names gsm8k."""
+    path = write(tmp_path, small_space())
+    with pytest.raises(ConfigError) as refused:
+        Search(path, simulate=True, benchmark="gsm9k", run_dir=tmp_path / "run")
+    message = str(refused.value)
+    assert message.startswith("--benchmark (Search(benchmark=...)): unknown benchmark 'gsm9k'")
+    assert str(path) not in message and "did you mean 'gsm8k'?" in message
+
+
 def test_set_question_counts_that_fit_are_kept_and_the_report_takes_what_is_left(
     tmp_path: Path,
 ) -> None:
