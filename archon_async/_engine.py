@@ -134,6 +134,11 @@ class Engine:
                 cache=cache,
                 shared_limits=shared_limits,
             )
+        elif not isinstance(callpath, CallPath):
+            raise ConfigError(
+                f"Engine(callpath=...) takes a CallPath, not {type(callpath).__name__}: "
+                "for a response cache file, give cache=PATH (or CallPath(cache=PATH))"
+            )
         elif (keys, cache, shared_limits) != (None, None, None) or providers or simulate:
             raise ConfigError(
                 "an Engine given a callpath takes its keys, providers, simulate, cache and "

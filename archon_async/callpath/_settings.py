@@ -35,9 +35,17 @@ def validated_settings(
             (``root`` ``("archon_async", "providers")`` in a search file).
 
     Raises:
-        ConfigError: a model_type no provider serves, or an invalid setting; names the
-            place (``providers.Together_API.rpm``) and the value given.
+        ConfigError: ``given`` is no mapping, a model_type no provider serves, or an
+            invalid setting; names the place (``providers.Together_API.rpm``) and the value
+            given.
     """
+    if given is not None and not isinstance(given, Mapping):
+        raise ConfigError(
+            f"{format_location(root)} must be an object keyed by model_type "
+            f'({{"Together_API": {{"rpm": 600}}}}), got {type(given).__name__} '
+            f"{redacted_urls(given)!r}",
+            source=source,
+        )
     merged = dict(base or {})
     for model_type, value in (given or {}).items():
         where = (*root, model_type)
