@@ -19,6 +19,7 @@ from ._batch_outage import DEFAULT_WAIT_S
 from ._cli_common import (
     TERMINATED,
     UsageError,
+    check_cache_path,
     check_output_path,
     check_summary_path,
     positive_float,
@@ -140,6 +141,7 @@ def _run(args: argparse.Namespace, engine_from_args: Any) -> int:
     config_name = args.config.stem if args.config else "default"
     path: Path = args.output or Path(f"{name}.{config_name}.answers.jsonl")
     output = _output(path, args, scored=finish is not None)
+    check_cache_path(args.cache, path, input=args.input, summary=args.summary)
     engine = engine_from_args(args.config, args, answer_key=key)
     if args.estimate:
         return _estimate(engine, items, output, args)

@@ -19,6 +19,7 @@ __all__ = [
     "TERMINATED",
     "UsageError",
     "cancel_main",
+    "check_cache_path",
     "check_summary_path",
     "positive_float",
     "positive_int",
@@ -172,6 +173,33 @@ def check_summary_path(path: Path | None, **others: Path | None) -> None:
                 f"--summary {path} is the --{flag} file, which the summary would overwrite: "
                 "give another --summary"
             )
+
+
+def check_cache_path(cache: Path | None, output: Path | None, **others: Path | None) -> None:
+    """Refuse, before any call, a ``--cache`` that is another file of the command: the
+    ``output`` or a file the run keeps beside it (``OUTPUT.spend.jsonl``, ``OUTPUT.lock``),
+    or one of ``others`` (``input=``, ``summary=``...). SQLite would write its pages into
+    the answers (a traceback, the file lost), or the summary overwrite the cache at the end.
+
+    Raises:
+        UsageError: naming both flags and the fix.
+    """
+    if cache is None:
+        return
+    from ._output_lock import output_lock_path
+    from .callpath._journal import journal_path
+
+    files = dict(others)
+    if output is not None and str(output) != "-":
+        files |= {
+            "output": output,
+            "output's spend journal": journal_path(output),
+            "output's lock": output_lock_path(output),
+        }
+    for name, other in files.items():
+        if other is not None and str(other) != "-" and cache.resolve() == other.resolve():
+            flag = name if " " in name else f"--{name}"
+            raise UsageError(f"--cache {cache} is the {flag} file: give another --cache")
 
 
 def check_output_path(path: Path, flag: str) -> None:

@@ -19,6 +19,7 @@ from ._batch_io import BatchItem
 from ._cli_common import (
     TERMINATED,
     UsageError,
+    check_cache_path,
     check_output_path,
     check_summary_path,
     positive_int,
@@ -75,13 +76,15 @@ def _judge(args: argparse.Namespace) -> int:
     benchmark = get_benchmark(args.benchmark, path=args.data)
     kind = judge_kind(benchmark)
     answers = _read_answers(args.answers)
+    output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
+    # Before the engine, which makes the cache file.
+    check_cache_path(args.cache, Path(output), answers=args.answers, summary=args.summary)
     # The judge is real unless --simulate says otherwise: a rating is a model's or is marked.
     engine = engine_from_args(args.config, args, default=DEFAULT_JUDGE, simulate_default=False)
     if not args.estimate:
         announce_simulated(engine, command="judge", chosen=True)
         refuse_simulated_answers(answers, args.answers, engine)
     requests, plan = _requests_for(benchmark, kind, answers, args)
-    output = args.output or args.answers.with_name(f"{args.answers.stem}.judgements.jsonl")
     if args.estimate:
         from ._cli_callpath import item_prompts, print_estimate
 

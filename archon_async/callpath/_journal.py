@@ -37,7 +37,7 @@ from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from .._types import CallRecord
 from ._budget import Spend
 
-__all__ = ["JournalTotals", "SpendJournal", "journal_beside", "spent_all_runs"]
+__all__ = ["JournalTotals", "SpendJournal", "journal_beside", "journal_path", "spent_all_runs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +199,15 @@ def _ends_torn(path: Path) -> bool:
         return handle.read(1) != b"\n"
 
 
+def journal_path(output: Path) -> Path:
+    """Where the spend journal of an answers (or judgements) file is kept."""
+    return output.with_name(output.name + ".spend.jsonl")
+
+
 def journal_beside(output: Path) -> SpendJournal:
     """The spend journal of an answers (or judgements) file: ``OUTPUT.spend.jsonl``,
     started anew with a new output file (a resumed one adds to it)."""
-    path = output.with_name(output.name + ".spend.jsonl")
+    path = journal_path(output)
     if not output.exists():
         path.unlink(missing_ok=True)
     return SpendJournal(path)
