@@ -23,7 +23,7 @@ from ._spend import unpriced
 if TYPE_CHECKING:
     from ._space import Candidate, Space
 
-__all__ = ["Evaluation", "RunRecord", "refusal"]
+__all__ = ["Evaluation", "RunRecord", "read_run_file", "refusal"]
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,24 @@ class RunRecord:
     def load_json(self, name: str) -> Any:
         """Read ``name`` back, or None when it is not there."""
         path = self.run_dir / name
-        return orjson.loads(path.read_bytes()) if path.exists() else None
+        return read_run_file(path) if path.exists() else None
+
+
+def read_run_file(path: Path) -> Any:
+    """The JSON of a run directory's file ``path``.
+
+    Raises:
+        ConfigError: it is not JSON (a search writes its files whole, so it was cut or
+            changed outside one: a full disk, an editor), naming it and what to do.
+    """
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise ConfigError(
+            f"the run directory's {path.name} ({path}) is not valid JSON ({error}): a search "
+            "writes it whole, so it was cut or changed outside one; put back a copy of it, "
+            "or remove the run directory to start the search anew"
+        ) from None
 
 
 def refusal(run_dir: Path, identity: dict[str, Any]) -> ConfigError | None:
@@ -188,7 +205,7 @@ def refusal(run_dir: Path, identity: dict[str, Any]) -> ConfigError | None:
     meta_path = run_dir / "search.json"
     if not meta_path.exists():
         return None
-    held = orjson.loads(meta_path.read_bytes())
+    held = read_run_file(meta_path)
     changed = sorted(k for k in identity.keys() | held.keys() if identity.get(k) != held.get(k))
     names = ("leaderboard.jsonl", "ranking.json", "cache.sqlite")
     if not changed or not any((run_dir / name).exists() for name in names):

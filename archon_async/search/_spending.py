@@ -18,7 +18,7 @@ from .._exceptions import ConfigError
 from .._pricing import usd, usd_text
 from .._progress import BatchStats
 from ._load import validation_error
-from ._record import RunRecord
+from ._record import RunRecord, read_run_file
 from ._settings import Budget
 from ._spend import SPEND_JOURNAL, add_by_model, by_model
 
@@ -202,12 +202,10 @@ def spent_before(record: RunRecord) -> tuple[int, int, float]:
 def spent_earlier(run_dir: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
     """What earlier runs of the search of ``identity`` sent (None when ``run_dir`` holds
     no run of it); reads only, so an estimate writes nothing."""
-    import orjson
-
     from ..callpath import SpendJournal
 
     meta = run_dir / "search.json"
-    if not meta.exists() or orjson.loads(meta.read_bytes()) != identity:
+    if not meta.exists() or read_run_file(meta) != identity:
         return None
     totals = SpendJournal.totals(run_dir / SPEND_JOURNAL)
     if totals is None:
