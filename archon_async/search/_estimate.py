@@ -44,14 +44,14 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import dataclasses
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from ._effects import QuestionSet
-from ._estimate_final import after_search
+from ._estimate_final import _add, after_search
 from ._sharing import Call, Names, PassThrough, calls_of, generator_call, pass_through_shares
 from ._space import Candidate, Space
 from ._spend import SPEND_JOURNAL
@@ -163,10 +163,11 @@ def _paths(
     truth = Truth(space, search.effects, judged=search._benchmark.scoring == "judge")
     score_free = search.algorithm in SCORE_FREE
     walked = walk(search, space, truth, len(dev), evaluations) if score_free else []
+    sets = _QuestionSets.of(search, dev)
     paths = []
     for draws in range(PASS_DRAWS if score_free else PATHS):
         passes = PassThrough(shares, seed=search.seed + draws)
-        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev), passes=passes)
+        plan = _Plan(search, space, tokens, len(dev), turns=_turns(dev), passes=passes, sets=sets)
         batches = walked or walk(search, space, truth, len(dev), evaluations, draws=draws)
         for batch in batches:
             plan.add_batch(batch)
@@ -222,6 +223,44 @@ def _cap(search: Search, totals: dict[str, list[float]]) -> dict[str, Any]:
     return result
 
 
+@dataclasses.dataclass(frozen=True)
+class _QuestionSets:
+    """The texts of the questions a search asks apart from the dev ones (a prompt's
+    tokens are those of the questions it is sent with: 20 questions of Arena-Hard average
+    32 to 85 tokens by set), and how many of the model ranking's questions are dev ones.
+
+    Attributes:
+        texts: ``ranking``, ``final`` (final-ranking), ``selection`` (dev and
+            final-ranking: the race's passes) and ``report`` questions' texts.
+        ranking: the model ranking's questions.
+        ranking_in: how many of them are ``dev``, ``final`` and ``report`` questions
+            (a seeded sample of the benchmark, not a set of its own): the ranking's calls
+            there are the architectures' own where they ask the same, answered once.
+    """
+
+    texts: dict[str, list[str]]
+    ranking: int
+    ranking_in: dict[str, int]
+
+    @classmethod
+    def of(cls, search: Search, dev: list[Any]) -> _QuestionSets:
+        """The sets of ``search`` whose dev questions are ``dev``."""
+        final, report = search.questions()[1], search.report_questions()
+        ranking = search.ranking_questions(dev)
+        texts = {
+            "ranking": [_query(item) for item in ranking],
+            "final": [_query(item) for item in final or dev],
+            "selection": [_query(item) for item in [*dev, *final]],
+            "report": [_query(item) for item in report or dev],
+        }
+        ranked = {item.id for item in ranking}
+        within = {
+            name: sum(1 for item in items if item.id in ranked)
+            for name, items in (("dev", dev), ("final", final), ("report", report))
+        }
+        return cls(texts, len(ranking), within)
+
+
 class _Plan:
     """The distinct calls of a search's evaluations, with the chance each goes past the
     early-stopping cut."""
@@ -235,8 +274,13 @@ class _Plan:
         *,
         turns: float = 1.0,
         passes: PassThrough | None = None,
+        sets: _QuestionSets | None = None,
     ) -> None:
         self.search = search
+        # The other questions' texts (None: the dev ones stand for every set) and this
+        # plan on each of them (`on`).
+        self.sets = sets
+        self._on: dict[str, _Plan] = {}
         # Which selections hand on their input (the calls sent); racing's share counts
         # the names without them (`_race_share`), as `evaluated` does.
         self.passes = passes
@@ -270,16 +314,31 @@ class _Plan:
         self.first = True
         self.full: list[tuple[float, Candidate]] = []
         self.judge_model = _model_of(search, search.settings.judge_model)
-        for model in search.models:  # the model ranking: each model alone, every question
+        # The model ranking: each model alone on the ranking questions (the dev ones unless
+        # the search file samples its own), judged there; name -> its call.
+        self.ranking: dict[int, Call] = {}
+        for model in search.models:
             call = generator_call(self.names, model.model, 0)
             for each in self.turns_of([call], ("ranking", model.model)):
-                self._add(each, 1.0, first=True)
+                self.ranking[each.name] = each
             for judgement in self.judgements(call.name):
-                self._add(judgement, 1.0, first=True)
+                self.ranking[judgement.name] = judgement
         baseline = _model_of(search, search.settings.baseline_model)
         if self.judge_calls == 2 and baseline:  # its answers, once per question
             for each in self.turns_of([generator_call(self.names, baseline, 0)], "baseline"):
                 self._add(each, 1.0, first=True)
+                if sets is not None:  # the ranking's judge reads them there too
+                    self.ranking[each.name] = each
+        if sets is None:  # the ranking on the dev questions: every one of them
+            for each in self.ranking.values():
+                self._add(each, 1.0, first=True)
+            self.ranking = {}
+        else:
+            for each in self.ranking.values():
+                self.naive = [
+                    a + b * sets.ranking
+                    for a, b in zip(self.naive, self._price(each, upper=True), strict=True)
+                ]
 
     def turns_of(self, calls: list[Call], owner: Hashable) -> list[Call]:
         """``calls`` (a question's first turn) and those of its later turns: a later turn's
@@ -319,8 +378,21 @@ class _Plan:
         """This plan with every selection taken to change its input: the requests as
         racing's share names them (`_race_share`)."""
         named = copy.copy(self)
-        named.passes, named._calls = None, {}
+        named.passes, named._calls, named._on = None, {}, {}
         return named
+
+    def on(self, questions: str) -> _Plan:
+        """This plan priced on other questions (`_QuestionSets.texts`' ``questions``),
+        or as it is when it has none."""
+        if self.sets is None:
+            return self
+        held = self._on.get(questions)
+        if held is None:
+            held = self._on[questions] = copy.copy(self)
+            held.tokens = self.tokens.on(self.sets.texts[questions])
+            held.upper = held.tokens.upper()
+            held._prices, held._on = {}, {}
+        return held
 
     def evaluation_calls(self) -> dict[str, float]:
         """The evaluations' own calls on the dev questions, each distinct request once a
@@ -369,15 +441,27 @@ class _Plan:
         expected = [0.0, 0.0, 0.0]
         low = [0.0, 0.0, 0.0]
         rest = self.dev - self.cut
+        overlap = self.sets.ranking_in["dev"] if self.sets is not None else 0
         for name, call in self.calls.items():
             price = self._price(call)
-            asked_after_cut = 1.0 - self.keep[name]
-            for i in range(3):
-                expected[i] += price[i] * (self.cut + rest * asked_after_cut)
-                if name in self.low_names:
-                    low[i] += price[i] * self.dev
-                else:
-                    low[i] += price[i] * self.cut
+            asked = self.cut + rest * (1.0 - self.keep[name])
+            asked_low = float(self.dev) if name in self.low_names else self.cut
+            if name in self.ranking:  # and on the ranking's dev questions it skipped
+                asked += overlap * (1.0 - asked / self.dev)
+                asked_low += overlap * (1.0 - asked_low / self.dev)
+            _add(expected, price, asked)
+            _add(low, price, asked_low)
+        if self.sets is not None:
+            ranking = self.on("ranking")
+            for name, call in self.ranking.items():
+                # The ranking's questions beyond the dev ones, and its dev ones when no
+                # architecture asks the same.
+                apart = ranking._price(call)
+                _add(expected, apart, self.sets.ranking - overlap)
+                _add(low, apart, self.sets.ranking - overlap)
+                if name not in self.calls:
+                    _add(expected, self._price(call), overlap)
+                    _add(low, self._price(call), overlap)
         return {"expected": expected, "low": low, "high": list(self.naive)}
 
 
@@ -402,6 +486,7 @@ def _token_model(
     by the pilot on the simulator; none measured for a real run)."""
     questions = [_query(item) for item in dev]
     ext = search.settings.archon_async
+    judge = _judge_text(search)
     if not search.simulate:
         measured = sent_replies(search.run_dir / SPEND_JOURNAL)
         if measured is not None:
@@ -411,7 +496,9 @@ def _token_model(
                 "search sent already (its run directory's spend journal), prompts about 4 "
                 "characters a token"
             )
-            model = TokenModel(chars_tokens, settings_replies(reply), questions, source=source)
+            model = TokenModel(
+                chars_tokens, settings_replies(reply), questions, source=source, judge=judge
+            )
             return model, None, {}
         source = (
             f"replies assumed to be answer_tokens={ext.answer_tokens} tokens a call (nothing "
@@ -419,20 +506,18 @@ def _token_model(
             "models' usual reply length, as short replies cost far less), prompts about 4 "
             "characters a token"
         )
-        return (
-            TokenModel(chars_tokens, settings_replies(ext.answer_tokens), questions, source=source),
-            None,
-            {},
-        )
+        replies = settings_replies(ext.answer_tokens)
+        return TokenModel(chars_tokens, replies, questions, source=source, judge=judge), None, {}
     # The simulator's own usage count (what a simulated run's calls report).
     from ..simulate._replies import estimate_tokens
 
-    runs, ranking = _pilot(search, dev)
+    runs, ranking, verdicts = _pilot(search, dev)
     replies, retries = measured_replies(runs)
     merged = {**settings_replies(ext.answer_tokens), **replies}
-    merged["judge"] = merged["generator"]
     longest, _ = measured_replies(runs, longest=True)
-    longest["judge"] = longest.get("generator", merged["judge"])
+    # The judge's replies as the pilot measured them (a verdict is shorter than an answer).
+    merged["judge"] = sum(verdicts) / len(verdicts) if verdicts else merged["generator"]
+    longest["judge"] = max(verdicts, default=longest.get("generator", merged["judge"]))
     model = TokenModel(
         estimate_tokens,
         merged,
@@ -441,8 +526,28 @@ def _token_model(
         longest=longest,
         source="replies measured by a pilot on the simulated provider "
         f"({_PILOT_QUESTIONS} questions, not counted), the simulator's token count",
+        judge=judge,
     )
     return model, ranking, pass_through_shares(trace for trace, _ in runs)
+
+
+def _judge_text(search: Search) -> Callable[[str, str], str] | None:
+    """What a judge call sends for a question's text and an answer (both answers of a
+    pairwise judgement that long), built by the benchmark's own judge prompt; None when
+    the benchmark is not judged."""
+    from ..benchmarks import BenchmarkItem, build_judge_messages
+
+    benchmark = search._benchmark
+    if benchmark.scoring != "judge":
+        return None
+
+    def text(query: str, answer: str) -> str:
+        item = BenchmarkItem(id="estimate", messages=({"role": "user", "content": query},))
+        item = dataclasses.replace(item, turns=(query,))
+        messages = build_judge_messages(benchmark, item, answer, baseline=answer)
+        return "\n".join(str(message["content"]) for message in messages)
+
+    return text
 
 
 def _query(item: Any) -> str:
@@ -466,13 +571,15 @@ async def _answers(engine: Any, items: Sequence[Any]) -> dict[str, str]:
     return answers
 
 
-def _pilot(
-    search: Search, dev: Sequence[Any]
-) -> tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None]:
+_PilotRuns = tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None, list[float]]
+
+
+def _pilot(search: Search, dev: Sequence[Any]) -> _PilotRuns:
     """On a private simulated provider with the search's settings (free; nothing cached):
-    the pilot architectures on a few questions, and the model ranking exactly as the search
+    the pilot architectures on a few questions, the model ranking exactly as the search
     will find it (each model alone on the dev questions; for a judged benchmark the run's own
-    ranking code, the judge against the baseline on the ranking questions)."""
+    ranking code, the judge against the baseline on the ranking questions), and on a judged
+    benchmark the judge's reply tokens on a few judgements."""
     from .._engine import Engine
     from ..benchmarks import score_all
     from ..callpath import CallPath
@@ -501,9 +608,26 @@ def _pilot(
         evaluator_for = engine_evaluators(search, callpath, BatchStats(total=0))
         return await evaluator_for(Space(search.settings, search.models)).rank_models()
 
-    async def run() -> tuple[list[tuple[Any, dict[str, int]]], dict[str, float] | None]:
+    async def verdicts(callpath: CallPath, answer: str) -> list[float]:
+        # The judge on a few questions, the pilot's answer judged against itself.
+        from ..benchmarks import build_judge_messages
+        from ._evaluators import _single
+
+        config = _single(search._resolve(search.settings.judge_model))
+        if config is None:
+            return []
+        async with Engine(config, callpath=callpath, seed=search.seed) as judge:
+            found = []
+            for item in dev[:_PILOT_QUESTIONS]:
+                given = [answer] * max(1, len(item.turns))
+                messages = build_judge_messages(benchmark, item, given, baseline=answer)
+                found.append((await judge.generate(messages)).trace.output_tokens)
+        return [float(tokens) for tokens in found]
+
+    async def run() -> _PilotRuns:
         models = [(m.model, m.model_type) for m in search.models]
         done = []
+        judged: list[float] = []
         # The search's simulator without its latency, limits and faults: the replies
         # depend on the settings that stay (seed, models, ground truth), not on those.
         questions = list(dev)
@@ -530,7 +654,9 @@ def _pilot(
                     for item in dev[:_PILOT_QUESTIONS]:
                         result = await engine.generate(item.messages)
                         done.append((result.trace, per_question))
-        return done, ranking
+            if benchmark.scoring == "judge" and done:
+                judged = await verdicts(callpath, result.text)
+        return done, ranking, judged
 
     # A thread of its own: the estimate may be asked for from inside an event loop.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

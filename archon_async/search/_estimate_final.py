@@ -95,7 +95,19 @@ def _after_pick(
         asked = _sum([_first_pass(named, ranked, held), _passes(named, finalists, single, size)])
         evaluated = plan.evaluation_calls() | {"high": totals["high"][0]}
         first = _archon_final(named, ranked[:count], held)
-        race = _within_share(race, asked, evaluated, first, racing)
+        # The baseline's answers are no architecture's: outside the share, never cut.
+        baseline = _baseline_answers(plan, held)
+        race = _within_share(
+            _less(race, baseline), _less(asked, baseline), evaluated, first, racing
+        )
+        race = _sum([race, baseline])
+    # The first stage always runs, and does not send again what the model ranking
+    # answered on its questions (the share counts them, as a fresh run's, `_race_share`).
+    first_calls = [call for c in ranked[:count] for call in _calls(plan, c)]
+    first_calls += [call for call in [_baseline(plan)] if call is not None]
+    already = _ranked_already(plan.on("final"), first_calls, "final")
+    for end in ("expected", "low"):
+        _add(race[end], already, -1)
     parts = [race]
     if report:
         parts.append(_report(plan, ranked[:count], report))
@@ -153,6 +165,23 @@ def _over_picks(picks: Sequence[_Totals]) -> _Totals:
     }
 
 
+def _baseline_answers(plan: _Plan, held: int) -> _Totals:
+    """The baseline's answers on the final-ranking questions (none without a pairwise
+    judge), as `_first_pass` counts them."""
+    baseline = _baseline(plan)
+    final = plan.on("final")
+    shared = _priced(final, [baseline] if baseline is not None else [], held)
+    high = [0.0, 0.0, 0.0]
+    if baseline is not None:
+        _add(high, final._price(baseline, upper=True), held)
+    return {"expected": shared, "low": list(shared), "high": high}
+
+
+def _less(totals: _Totals, part: _Totals) -> _Totals:
+    """``totals`` without ``part``."""
+    return {end: [a - b for a, b in zip(totals[end], part[end], strict=True)] for end in totals}
+
+
 def _sum(parts: Sequence[_Totals]) -> _Totals:
     return {end: [sum(part[end][i] for part in parts) for i in range(3)] for end in parts[0]}
 
@@ -177,6 +206,7 @@ def _within_share(
 def _archon_final(plan: _Plan, finalists: Sequence[Candidate], held: int) -> _Totals:
     """The finalists on the final-ranking questions once (Archon's final ranking: the
     least the first stage of the race sends)."""
+    plan = plan.on("final")
     names = {call.name: call for c in finalists for call in _calls(plan, c)}
     shared = _priced(plan, names.values(), held)
     naive = [0.0, 0.0, 0.0]
@@ -188,6 +218,7 @@ def _archon_final(plan: _Plan, finalists: Sequence[Candidate], held: int) -> _To
 def _first_pass(plan: _Plan, ranked: Sequence[Candidate], held: int) -> _Totals:
     """The finalists, and racing's leaders re-evaluated during the search beyond them
     (`LEADER_TOP_UPS`), on the final-ranking questions."""
+    plan = plan.on("final")
     count = _finalists(plan)
     racing = plan.search.settings.archon_async.racing
     top, most = ranked[:count], ranked[:count]
@@ -213,6 +244,7 @@ def _first_pass(plan: _Plan, ranked: Sequence[Candidate], held: int) -> _Totals:
 def _passes(plan: _Plan, finalists: Sequence[Candidate], single: int, size: int) -> _Totals:
     """The race's passes after the first: pass ``p`` by the survivors of the first stage
     that reaches past it, every selection question anew."""
+    plan = plan.on("selection")
     racing = plan.search.settings.archon_async.racing
     leaders = racing.leaders if racing.enabled else 0
     topped = min(racing.leader_questions or single, single)
@@ -238,17 +270,31 @@ def _passes(plan: _Plan, finalists: Sequence[Candidate], single: int, size: int)
 def _report(plan: _Plan, finalists: Sequence[Candidate], report: int) -> _Totals:
     """The chosen architecture (the walk's best; ``low``: the cheapest finalist) once on
     each report question, with the baseline's answers there when the judge compares."""
+    plan = plan.on("report")
     baseline = _baseline(plan)
     extra = [baseline] if baseline is not None else []
-    chosen = _priced(plan, [*_calls(plan, finalists[0]), *extra], report)
-    cheapest = min(
-        (_priced(plan, [*_calls(plan, c), *extra], report) for c in finalists),
-        key=lambda v: v[0],
-    )
+
+    def sent(candidate: Candidate) -> list[float]:
+        calls = [*_calls(plan, candidate), *extra]
+        total = _priced(plan, calls, report)
+        _add(total, _ranked_already(plan, calls, "report"), -1)
+        return total
+
+    chosen = sent(finalists[0])
+    cheapest = min((sent(c) for c in finalists), key=lambda v: v[0])
     high = [0.0, 0.0, 0.0]
     for call in [*_calls(plan, finalists[0]), *extra]:
         _add(high, plan._price(call, upper=True), report)
     return {"expected": chosen, "low": cheapest, "high": high}
+
+
+def _ranked_already(plan: _Plan, calls: Iterable[Call], questions: str) -> list[float]:
+    """What ``calls`` would send on the model ranking's questions among the
+    ``questions`` (``final``, ``report``): the ranking answered those there already."""
+    if plan.sets is None:
+        return [0.0, 0.0, 0.0]
+    ranked = [call for call in calls if call.name in plan.ranking]
+    return _priced(plan, ranked, plan.sets.ranking_in[questions])
 
 
 def _calls(plan: _Plan, candidate: Candidate) -> list[Call]:

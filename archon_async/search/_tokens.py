@@ -16,6 +16,7 @@ reply length of its kind:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,9 @@ class TokenModel:
         source: how the reply lengths were found (said in the estimate).
         longest: the longest reply measured of each kind (the pilot's), for the high end
             of the estimate; empty when the lengths are not measured.
+        judge: the text a judge call sends (every message of it) for a question's text
+            and one answer, built as the benchmark's judge builds it; None: the question
+            and the answers it reads.
     """
 
     count: Callable[[str], int]
@@ -100,6 +104,7 @@ class TokenModel:
     retries: Mapping[str, float] = field(default_factory=dict)
     source: str = ""
     longest: Mapping[str, float] = field(default_factory=dict)
+    judge: Callable[[str, str], str] | None = None
     _memo: dict[tuple[str, int, bool], float] = field(default_factory=dict)
 
     def upper(self) -> TokenModel:
@@ -107,7 +112,12 @@ class TokenModel:
         (prompts that carry replies grow with them): what a run's tokens stay under
         when its replies run long, as the pilot saw them do."""
         replies = {kind: max(v, self.longest.get(kind, v)) for kind, v in self.replies.items()}
-        return TokenModel(self.count, replies, self.questions, self.retries, self.source)
+        return dataclasses.replace(self, replies=replies, longest={}, _memo={})
+
+    def on(self, questions: Sequence[str]) -> TokenModel:
+        """The same model on other questions (a search asks its final-ranking, report and
+        model-ranking questions apart from the dev ones: a prompt's length is theirs)."""
+        return dataclasses.replace(self, questions=questions, _memo={})
 
     def output(self, call: Call) -> float:
         """Reply tokens of ``call``."""
@@ -156,7 +166,10 @@ class TokenModel:
             tests = [self._filler(self.replies["unit_test_generator"])]
             text = prompts.unit_test_evaluator_prompt(query, answer, tests)
             return prompts.UNIT_TEST_EVALUATOR_SYSTEM + "\n" + text
-        return query + "\n" + (answer + "\n") * call.reads  # a judge: the answers it reads
+        judged = self._filler(self.replies["generator"])  # a judge: the answers it reads
+        if self.judge is not None:
+            return self.judge(query, judged)
+        return query + "\n" + (judged + "\n") * call.reads
 
 
 #: The pilot's architectures: every built-in component a space can hold, with the calls

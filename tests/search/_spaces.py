@@ -42,6 +42,22 @@ def small_space(*, finalists: int | None = None, **extension: Any) -> dict[str, 
     }
 
 
+def small_example(tmp_path: Path) -> Path:
+    """Archon's example search file (Arena-Hard, judged) as a small random search (16
+    evaluations, 20 dev, final-ranking and report questions), written to ``tmp_path``."""
+    data = orjson.loads(Path(EXAMPLE).read_bytes())
+    data["archon_async"] = {
+        "evaluations": 16,
+        "dev_questions": 20,
+        "held_out_questions": 20,
+        "report_questions": 20,
+        "parallel": 4,
+        "algorithm": "random_search",
+    }
+    data["number_of_archon_configs_for_final_ranking"] = 4
+    return write(tmp_path, data)
+
+
 def scored(candidate: Candidate, n: int, score: float, *, half_width: float) -> Evaluation:
     """An evaluation of ``candidate``, the ``n``-th proposed, that scored ``score`` points on
     200 questions (confidence interval ``score`` +- ``half_width``) at one call a question."""

@@ -6,28 +6,17 @@ $0.38. The pilot now ranks them by the run's own code on its private simulated c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from archon_async.search import EXAMPLE_SEARCH_CONFIG, Search
+from archon_async.search import Search
+from tests.search._spaces import small_example
 
 
 def test_the_estimate_ranks_the_models_of_a_judged_search_as_the_run(tmp_path: Path) -> None:
-    data = json.loads(Path(EXAMPLE_SEARCH_CONFIG).read_text())
-    data["archon_async"] = {
-        "evaluations": 16,
-        "dev_questions": 20,
-        "held_out_questions": 20,
-        "report_questions": 20,
-        "parallel": 4,
-        "algorithm": "random_search",
-    }
-    data["number_of_archon_configs_for_final_ranking"] = 4
-    path = tmp_path / "space.json"
-    path.write_text(json.dumps(data))
+    path = small_example(tmp_path)
     run = tmp_path / "run"
     estimate: dict[str, Any] = Search(path, simulate=True, seed=1, run_dir=run).estimate()
     report = anyio.run(Search(path, simulate=True, seed=1, run_dir=run).run)
