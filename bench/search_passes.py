@@ -111,6 +111,9 @@ def one_seed(args: argparse.Namespace, seed: int, root: Path) -> dict[str, Any]:
         "estimate_low_high": [estimate["calls"]["low"], estimate["calls"]["high"]],
         "estimate_dollars_low_high": [estimate["dollars"]["low"], estimate["dollars"]["high"]],
         "estimate_paths": (estimate.get("paths") or {}).get("calls"),
+        # A model-based algorithm's walked runs, 10th to 90th percentile (calls, dollars).
+        "estimate_likely": estimate["calls"].get("likely"),
+        "estimate_dollars_likely": estimate["dollars"].get("likely"),
         "estimate_race_calls": (estimate.get("racing") or {}).get("calls"),
         "racing_questions": sum(len(v) for v in racing.values()),
         "final_questions": max((e["questions"] for e in final), default=0),

@@ -9,7 +9,7 @@ The estimate follows the search as it will run, with its response cache:
   with paired draws (architectures sharing stages right or wrong together, as they share
   calls), a stand-in for a real run's. One run's spend varies widely with its draws (by a
   quarter either way for 500 architectures), so the estimate is the mean of `PATHS` runs,
-  and says the least and most costly of them.
+  says their 10th to 90th percentile (``likely``) and the least and most costly of them.
 * **Which calls they send.** Every call of every architecture is named by what decides
   its request (`_sharing`); the search sends each distinct request once per question it
   is asked on, since the cache answers the repeats (the model ranking's answers included).
@@ -48,6 +48,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import numpy as np
 
 from .._pricing import DEFAULT_PRICES, cost_usd, usd
 from ._effects import QuestionSet
@@ -73,8 +74,12 @@ __all__ = ["estimate"]
 
 _PILOT_QUESTIONS = 12
 #: Runs walked for a model-based algorithm: one run's spend varies by a quarter either way
-#: (measured, 500 architectures), so the estimate is their mean.
-PATHS = 6
+#: (measured, 500 architectures), so the estimate is their mean, and ``likely`` their
+#: 10th to 90th percentile (greedy search at 16 evaluations: runs from -32% to +35% of
+#: the mean, bench/RESULTS.md, stop 24-26).
+PATHS = 20
+#: The percentiles of the walked runs said as the ``likely`` range.
+LIKELY = (10.0, 90.0)
 #: Draws of which selections hand on their input unchanged (`PassThrough`) averaged for
 #: random and grid search (a model-based algorithm's paths draw one each).
 PASS_DRAWS = 6
@@ -100,6 +105,9 @@ def estimate(search: Search) -> dict[str, Any]:
         for end in ("expected", "low")
     }
     totals["high"] = [max(path["high"][i] for path in paths) for i in range(3)]
+    if search.algorithm not in SCORE_FREE:  # each walked run's spend: the likely range
+        runs = np.array([path["expected"] for path in paths], dtype=float)
+        totals["likely_low"], totals["likely_high"] = np.percentile(runs, LIKELY, axis=0).tolist()
     spread = [round(path["expected"][0]) for path in paths]
     capped = _cap(search, totals)
     missing = search.unpriced_models()
@@ -187,8 +195,8 @@ def _note(search: Search, tokens: TokenModel, missing: list[str]) -> str:
             "early stopping by its chance under the simulated ground truth; "
             if search.algorithm in SCORE_FREE
             else f"the mean of {PATHS} runs on scores drawn from the simulated ground "
-            "truth (paired, as a run's are; 'paths': the calls of the least and most "
-            "costly of them); "
+            "truth (paired, as a run's are; 'likely': their 10th to 90th percentile, "
+            "'paths': the calls of the least and most costly of them); "
         )
         + "the final ranking's race to its last pass (each pass anew; racing within "
         "racing.max_share of the evaluations' calls) and the chosen "
@@ -204,22 +212,26 @@ def _note(search: Search, tokens: TokenModel, missing: list[str]) -> str:
 
 
 def _cap(search: Search, totals: dict[str, list[float]]) -> dict[str, Any]:
-    """Calls, tokens and dollars as the result's fields, scaled down where a budget stops
-    the search first."""
+    """Calls, tokens and dollars as the result's fields (``likely``: the walked runs'
+    10th to 90th percentile, for a model-based algorithm), scaled down where a budget
+    stops the search first."""
     budget = search.budget
     caps = (budget.calls, budget.tokens, budget.dollars)
     result: dict[str, Any] = {}
-    for end in ("expected", "low", "high"):
+    for end in totals:
         values = totals[end]
         share = min(
             [1.0] + [cap / v for cap, v in zip(caps, values, strict=True) if cap and v > cap]
         )
         totals[end] = [v * share for v in values]
     for index, name in enumerate(("calls", "tokens", "dollars")):
-        result[name] = {
-            end: usd(totals[end][index]) if name == "dollars" else round(totals[end][index])
-            for end in ("expected", "low", "high")
-        }
+
+        def figure(end: str, index: int = index, name: str = name) -> Any:
+            return usd(totals[end][index]) if name == "dollars" else round(totals[end][index])
+
+        result[name] = {end: figure(end) for end in ("expected", "low", "high")}
+        if "likely_low" in totals:
+            result[name]["likely"] = [figure("likely_low"), figure("likely_high")]
     return result
 
 
