@@ -219,6 +219,7 @@ class ResponseCache:
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
             db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            _refuse_foreign(db, self.path)  # before WAL mode or a table changes the file
             _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
@@ -495,6 +496,24 @@ class ResponseCache:
     def statistics(self) -> Mapping[str, int]:
         """Hits and misses counted by this object (samples looked up)."""
         return {"hits": self.hits, "misses": self.misses}
+
+
+def _refuse_foreign(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse an SQLite database of tables but none of a cache's (an application's own
+    data): opening it as a cache would add tables to it and put it in WAL mode.
+
+    Raises:
+        ConfigError: naming its tables (the connection closed).
+    """
+    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    if tables and "responses" not in tables:
+        db.close()
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise ConfigError(
+            f"cannot use {path} as a response cache: it is an SQLite database this library "
+            f"did not write (its tables: {shown}), which it would change; give a path to a "
+            "new file or to a cache this library wrote"
+        )
 
 
 def _use_wal(db: sqlite3.Connection) -> None:

@@ -210,3 +210,28 @@ async def test_a_redis_server_refusing_the_password_is_not_said_to_be_absent(
     assert "give the server's password in the URL" in message
     assert "start redis-server" not in message and "wrong-Password-1" not in message
     assert provider.requests == []
+
+
+async def test_an_sqlite_database_of_other_tables_is_no_cache(tmp_path: Path) -> None:
+    """An application's own SQLite file given as the cache is refused and left as it was
+    (found by this stop's attacker): it was given the cache's tables and put in WAL mode."""
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (id INTEGER, name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(
+        ConfigError, match=r"SQLite database this library did not write \(its tables: users\)"
+    ):
+        async with CallPath(cache=path, simulate=True):
+            pass
+    assert path.read_bytes() == before and _names(tmp_path) == ["app.db"]
+    reused = tmp_path / "runs.sqlite"  # a cache this library wrote opens again
+    for _ in range(2):
+        async with CallPath(cache=reused, simulate=True):
+            pass
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
