@@ -192,9 +192,10 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate",
-        help="check architecture files without calling anything",
+        help="check architecture (or search) files without calling anything",
         description="Check architecture files (or shipped names such as 'default' or "
-        "'archon/MoA-lite') without calling anything; every problem of a file is reported.",
+        "'archon/MoA-lite') without calling anything; every problem of a file is reported. "
+        "A search file is checked as `archon-async search` reads it.",
     )
     validate.add_argument(
         "configs", nargs="*", metavar="CONFIG", help="files or shipped names to check"
@@ -438,6 +439,37 @@ def _looks_like_config(value: str) -> bool:
     return value.endswith(".json") or Path(value).is_file() or find_shipped(value) is not None
 
 
+def _is_search_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file holding an Archon search configuration (an object with
+    ``model_top_k_choices`` or ``models_available``, which no architecture has)."""
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and bool({"model_top_k_choices", "models_available"} & set(data))
+
+
+def _validate_search_file(path: Path) -> int:
+    """`validate` of a search file: 1 when it is refused (the error said), else 0."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        try:
+            from .search import load_search_file
+
+            settings, models = load_search_file(path)
+        except (ConfigError, ImportError) as exc:
+            sys.stderr.write(f"error {exc}\n")
+            return 1
+    sys.stdout.write(
+        f"ok {path}: a search file ({settings.benchmark or 'no benchmark'}, "
+        f"{len(models)} models): archon-async search {path} --estimate checks its space "
+        "and what it would spend\n"
+    )
+    for warning in caught:
+        sys.stdout.write(f"  warning: {warning.message}\n")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from ._endpoints import check_base_urls, self_hosted_notes
     from ._shipped import shipped_config_names
@@ -449,6 +481,9 @@ def _validate(args: argparse.Namespace) -> int:
         raise UsageError("name the files to check, or give --all / --all-archon")
     failed = 0
     for path in targets:
+        if _is_search_file(path):  # checked as the search reads it, not as an architecture
+            failed += _validate_search_file(Path(path))
+            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConfigWarning)
             try:
