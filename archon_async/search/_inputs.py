@@ -5,6 +5,7 @@ needs. Each error names the search file, the key and what to do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "check_endpoints",
     "check_judging",
     "check_keys",
+    "check_names",
     "check_planned",
     "check_prices",
     "resolve",
@@ -82,6 +84,21 @@ def check_arguments(*, seed: object, parallel: object, evaluations: object) -> N
             cli_hint=f"--{name} {given[name]}: {problem} "
             f"({meaning.replace('None: the search file', 'default: the search file')})",
         ) from None
+
+
+def check_names(**given: object) -> None:
+    """`Search`'s path and name arguments (``space_file``, ``run_dir``, ``data``: a str or a
+    path; ``benchmark``, ``algorithm``: a str), each unless None.
+
+    Raises:
+        ConfigError: naming the argument, what it takes and what it was given.
+    """
+    for name, value in given.items():
+        path = name in ("space_file", "run_dir", "data")
+        if value is None or isinstance(value, str) or (path and isinstance(value, os.PathLike)):
+            continue
+        wanted = "a path (a str or a pathlib.Path)" if path else "a name (a str)"
+        raise ConfigError(f"Search({name}={value!r}): must be {wanted}, not {type(value).__name__}")
 
 
 def resolve(

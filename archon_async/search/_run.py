@@ -38,6 +38,7 @@ from ._inputs import (
     check_endpoints,
     check_judging,
     check_keys,
+    check_names,
     check_planned,
     check_prices,
     resolve,
@@ -118,6 +119,13 @@ class Search:
         simulator: dict[str, Any] | None = None,
     ) -> None:
         check_arguments(seed=seed, parallel=parallel, evaluations=evaluations)
+        check_names(
+            space_file=space_file,
+            benchmark=benchmark,
+            algorithm=algorithm,
+            run_dir=run_dir,
+            data=data,
+        )
         self.mode = _mode(simulate=simulate, oracle=oracle, sampled=sampled)
         self.simulate, self.oracle, self.sampled = simulate, oracle, sampled
         self.path = Path(space_file)

@@ -111,3 +111,24 @@ def test_optunas_samplers_take_every_seed_in_range(tmp_path: Path, algorithm: st
         report = anyio.run(Search(path, simulate=True, oracle=True, seed=seed,
                                   run_dir=tmp_path / f"run-{seed}").run)  # fmt: skip
         assert report["evaluations"] == 12
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "said"),
+    [
+        ("run_dir", 5, "Search(run_dir=5): must be a path (a str or a pathlib.Path), not int"),
+        ("data", ["a.json"], "Search(data=['a.json']): must be a path"),
+        ("benchmark", 5, "Search(benchmark=5): must be a name (a str), not int"),
+        ("algorithm", Path("tpe"), "Search(algorithm=PosixPath('tpe')): must be a name"),
+    ],
+)
+def test_a_path_or_name_argument_of_another_type_is_refused(
+    tmp_path: Path, argument: str, value: object, said: str
+) -> None:
+    """Found by this stop's attacker: Search(run_dir=5) raised TypeError 'expected str,
+    bytes or os.PathLike object' and Search(benchmark=5) AttributeError 'int' object has
+    no attribute 'strip'."""
+    space = write(tmp_path, small_space(evaluations=3))
+    with pytest.raises(ConfigError) as refused:
+        Search(space, simulate=True, oracle=True, **{argument: value})  # type: ignore[arg-type]
+    assert str(refused.value).startswith(said), str(refused.value)
