@@ -8,12 +8,14 @@ calls per query and their squares and products, depth, the categorical choices a
 products with the counts), its prior and noise precisions set by evidence maximisation
 (MacKay's updates), and proposes, batch by batch:
 
-1. a few random points (the model's first data);
+1. a few random points (the model's first data: the slice probes after them are draws
+   from the model, and inform it as much);
 2. one point in every slice, the best of that slice under a draw from the posterior
    (Thompson sampling), so that every categorical choice is seen near its own best
    rather than judged by its random points;
 3. then, in each batch, one point of the leading slice at a depth (number of fusion
-   layers) it has not been probed at, while there is one, again by Thompson sampling;
+   layers) it has not been probed at, while there is one, again by Thompson sampling
+   (in large slices, on the call limit when the slice's best is on it);
    the best predicted new neighbour of the best point of each of the two leading slices
    (a neighbour is one or two moves away: a move changes one axis, or the models and
    samples of the generation layer together), which refines the leaders exactly, plus
@@ -49,8 +51,13 @@ from ._space import Candidate, Space
 
 __all__ = ["slice_search"]
 
-#: Random points before the model is fitted.
+#: Random points before the model is fitted: `START`, or `START_LARGE` where the slices
+#: hold `LARGE` points or more on average. The slice probes that follow are draws from
+#: the model and inform it as much; in large slices random points seldom fall near the
+#: best (20 calls, with the depth probes on the call limit: the median 61 -> 53), while
+#: at 10 calls (slices of 72 points) 4 lost 3 of 100 seeds (bench/RESULTS.md, stop 26).
 START = 12
+START_LARGE = 4
 #: Neighbours of a slice's best, none better, before the local search leaves that slice.
 PATIENCE = 6
 #: The same for the slice of the best point so far: its near-ties (a runner-up 0.002
@@ -78,14 +85,15 @@ def slice_search(
     """Yields batches of new feasible candidates (see the module docstring)."""
     rng = random.Random(seed)
     draws = np.random.default_rng(seed)
-    start = rng.sample(range(len(space)), min(len(space), START))
+    slices = _slices(space)
+    large = len(space) >= LARGE * (int(slices.max()) + 1)
+    start = rng.sample(range(len(space)), min(len(space), START_LARGE if large else START))
     for begin in range(0, len(start), batch):
         yield [space.candidates[i] for i in start[begin : begin + batch]]
     features = _features(space)
-    slices = _slices(space)
     depths = np.array([len(c.fusers) for c in space.candidates])
     evaluated = np.zeros(len(space), dtype=bool)
-    state = _LocalState(np.array([space.cost(c).calls for c in space.candidates]))
+    state = _LocalState(np.array([space.cost(c).calls for c in space.candidates]), large)
     rounds = 0
     while len(scores) < len(space):
         for candidate in scores:
@@ -137,7 +145,11 @@ def _next_batch(
         for depth in sorted(set(depths[slices == lead].tolist())):
             if (lead, depth) not in state.probed_depths:
                 state.probed_depths.add((lead, depth))
-                pool = np.flatnonzero((slices == lead) & (depths == depth) & ~evaluated)
+                pool = (slices == lead) & (depths == depth) & ~evaluated
+                # On the call limit in large slices only: at 10 calls (slices of 72
+                # points) it delayed the best's slice (tests/search).
+                pool = _near_the_best(pool, rows, y, state) if state.large else pool
+                pool = np.flatnonzero(pool)
                 if len(pool):
                     chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
                     break
@@ -165,9 +177,11 @@ def _next_batch(
 class _LocalState:
     """Which slices were probed, each slice's best so far and how long since it improved."""
 
-    def __init__(self, calls: np.ndarray) -> None:
+    def __init__(self, calls: np.ndarray, large: bool = False) -> None:
         #: Each candidate's calls per query, and the most any feasible candidate makes.
         self.calls, self.limit = calls, int(calls.max())
+        #: Whether the slices hold `LARGE` points or more on average.
+        self.large = large
         self.probed: set[int] = set()
         self.probed_depths: set[tuple[int, int]] = set()
         self.reprobed: set[int] = set()
@@ -255,12 +269,23 @@ def _exploit(
     while the slice leads clearly: at 50 calls, whose best's slice is 0.15 points above
     the next, the same picks without that condition lost 3-6 of 20 seeds."""
     slices, lead = groups
-    pool = (slices == lead) & ~taken
-    if state.calls[rows[int(np.argmax(y))]] == state.limit:
-        pool &= state.calls >= state.limit
-    candidates = np.flatnonzero(pool)
+    candidates = np.flatnonzero(_near_the_best((slices == lead) & ~taken, rows, y, state))
     order = candidates[np.argsort(-mean[candidates], kind="stable")]
     return [int(i) for i in order[:count]]
+
+
+def _near_the_best(
+    pool: np.ndarray, rows: np.ndarray, y: np.ndarray, state: _LocalState
+) -> np.ndarray:
+    """``pool`` (a mask of candidates) cut to the call limit when the best of ``rows``
+    (by ``y``) is on it and some of the pool is; else ``pool`` as it is. The best points
+    use every call they may: a depth probe below the limit (``m1s1-f5.5`` at 16 of 20
+    calls) scores far below its depth's best and left a slice's search at another depth
+    for good (bench/RESULTS.md, stop 26)."""
+    if state.calls[rows[int(np.argmax(y))]] != state.limit:
+        return pool
+    on_limit = pool & (state.calls >= state.limit)
+    return on_limit if on_limit.any() else pool
 
 
 def _second_probe(

@@ -3,6 +3,7 @@ proposes only new feasible points, and still beats random search on noisy scores
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from functools import cache
@@ -11,7 +12,7 @@ import numpy as np
 
 from archon_async.search import Candidate, Effects, Space, Truth, search_file_from_dict
 from archon_async.search._algorithms import make_algorithm
-from archon_async.search._open_space import ranked_truth
+from archon_async.search._open_space import open_space_file, ranked_truth
 from tests.search._spaces import small_space
 
 
@@ -392,3 +393,40 @@ def test_a_clearly_leading_large_slice_gets_the_models_best_guesses_on_the_call_
     fresh = [int(i) for i in np.flatnonzero((slices == 0) & ~taken)]
     assert picked == sorted(fresh, key=lambda i: -mean[i])[:3]
     assert any(calls[i] < 20 for i in picked)
+
+
+def test_in_large_slices_it_probes_every_slice_after_fewer_random_points() -> None:
+    from archon_async.search._slice_search import _slices
+
+    def first_batches(calls: int, count: int) -> list[list[int]]:
+        space = Space(*search_file_from_dict(open_space_file(calls)))
+        slices = _slices(space)
+        scores: dict[Candidate, float] = {}
+        proposals = make_algorithm("slice_search", space, scores, seed=3, batch=4)
+        batches = []
+        for proposal in itertools.islice(proposals, count):
+            batches.append([int(slices[space.index(c)]) for c in proposal])
+            scores |= {c: float(sum(c.fusers) + c.model_top_k) for c in proposal}
+        return batches
+
+    # The bench's space at 20 calls: 18 slices of 1,448 points on average. After 4
+    # random points (12 before), the next batch probes the first four slices in order.
+    assert first_batches(20, 2)[1] == [0, 1, 2, 3]
+    # At 10 calls (72 points a slice on average) 12 random points come first.
+    assert first_batches(10, 4)[3] == [0, 1, 2, 3]
+
+
+def test_in_large_slices_the_depth_probe_stays_on_the_call_limit_of_the_slices_best() -> None:
+    from archon_async.search._slice_search import _LocalState, _near_the_best
+
+    calls = np.array([20, 20, 16, 20, 12, 20])
+    state = _LocalState(calls, large=True)
+    pool = np.array([False, True, True, True, True, False])
+    # The best of the evaluated rows (0 and 4) is on the limit: the pool's points on it.
+    rows, y = np.array([0, 4]), np.array([85.0, 80.0])
+    assert np.flatnonzero(_near_the_best(pool, rows, y, state)).tolist() == [1, 3]
+    # The best below the limit: the whole pool.
+    assert np.flatnonzero(_near_the_best(pool, rows, y[::-1], state)).tolist() == [1, 2, 3, 4]
+    # No point of the pool on the limit: the whole pool rather than none.
+    below = np.array([False, False, True, False, True, False])
+    assert np.flatnonzero(_near_the_best(below, rows, y, state)).tolist() == [2, 4]
