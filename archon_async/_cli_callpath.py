@@ -110,6 +110,11 @@ class _GivenPrefix(argparse.Action):
     not), so that the prefix alone is refused rather than ignored."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        if not values or any(c.isspace() for c in values):
+            parser.error(
+                f"argument --shared-limits-prefix: {values!r} must name the fleet sharing "
+                "the limits: a non-empty name without spaces (default: archon)"
+            )
         namespace.shared_limits_prefix = values
         namespace.shared_limits_prefix_given = True
 

@@ -97,7 +97,8 @@ class RedisLimits:
 
     Raises:
         ConfigError: the ``redis`` package is not installed, ``url`` is not a Redis URL,
-            or headroom or window_s is out of range. The server is reached when a
+            ``prefix`` is not a non-empty string without whitespace, or headroom or
+            window_s is out of range. The server is reached when a
             `CallPath` opens (`check`): one that cannot be is a `ConfigError` then, before
             any call, and so is a failure of the server later, when a request takes its
             turn.
@@ -110,6 +111,13 @@ class RedisLimits:
             raise ConfigError(f"RedisLimits: headroom={headroom!r} must be in (0, 1]")
         if not window_s > 0:
             raise ConfigError(f"RedisLimits: window_s={window_s!r} must be a positive number")
+        if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
+            # An empty prefix would put the fleet's keys at the top of the server's key
+            # space, where another fleet's empty prefix meets them.
+            raise ConfigError(
+                f"RedisLimits: prefix={prefix!r} must name the fleet sharing the limits: a "
+                "non-empty string without spaces (default: archon)"
+            )
         try:
             import redis.asyncio
         except ImportError:

@@ -136,6 +136,12 @@ def test_redis_limits_refuse_a_url_that_is_not_redis() -> None:
         RedisLimits("http://x")
 
 
+@pytest.mark.parametrize("prefix", ["", "my fleet", " ", None])
+def test_redis_limits_refuse_a_prefix_that_names_no_fleet(prefix: object) -> None:
+    with pytest.raises(ConfigError, match=r"prefix=.* must name the fleet"):
+        RedisLimits("redis://127.0.0.1:1/0", prefix=prefix)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("query", ["foo=bar", "socket_timeout=soon"])
 def test_redis_limits_refuse_a_url_option_redis_does_not_take(query: str) -> None:
     """An unknown option in the URL's query was a TypeError traceback from inside redis when

@@ -26,6 +26,15 @@ QUESTION = ["run", "default", "What is 2 + 2?", "--simulate"]
         (["--cache-namespace", " "], "argument --cache-namespace: give a name"),
         (["--cache-namespace", "exp1"], "--cache-namespace names a part of a cache file"),
         (["--shared-limits-prefix", "fleet2"], "--shared-limits-prefix names the fleet"),
+        # Refused as --cache-namespace "" is, even with the server given: not a fleet's name.
+        (
+            ["--shared-limits", "redis://127.0.0.1:1/0", "--shared-limits-prefix", ""],
+            "argument --shared-limits-prefix: '' must name the fleet",
+        ),
+        (
+            ["--shared-limits", "redis://127.0.0.1:1/0", "--shared-limits-prefix", "my fleet"],
+            "argument --shared-limits-prefix: 'my fleet' must name the fleet",
+        ),
     ],
 )
 def test_a_flag_value_that_means_nothing_is_a_usage_error(
