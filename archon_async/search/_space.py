@@ -215,9 +215,14 @@ class Space:
                 calls_name,
                 limits.max_calls_per_query or self.settings.maximum_inference_calls,
                 "calls",
-                "{:g}",
+                "{:,.0f}",  # whole numbers written out: 1,000,000,000,000, not 1e+12
             ),
-            ("constraints.max_tokens_per_query", limits.max_tokens_per_query, "tokens", "{:g}"),
+            (
+                "constraints.max_tokens_per_query",
+                limits.max_tokens_per_query,
+                "tokens",
+                "{:,.0f}",
+            ),
             (
                 "constraints.max_dollars_per_query",
                 limits.max_dollars_per_query,
