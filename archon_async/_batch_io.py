@@ -68,7 +68,7 @@ def _item_from_record(record: Any, place: str, number: int) -> BatchItem:
     if not (type(raw_id) is str and raw_id) and (
         not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or raw_id == ""
     ):
-        raise InvalidInputError(f"{place} {number}: 'id' must be a non-empty string or an integer")
+        raise InvalidInputError(f"{place} {number}: {_id_problem(raw_id)}")
     prompt, messages = record.get("prompt"), record.get("messages")
     if (prompt is None) == (messages is None):
         raise InvalidInputError(
@@ -84,6 +84,17 @@ def _item_from_record(record: Any, place: str, number: int) -> BatchItem:
     # Nothing beside the id and the prompt (most lines): no pass over the keys.
     extra = {k: v for k, v in record.items() if k not in _ITEM_KEYS} if len(record) > 2 else {}
     return BatchItem(str(raw_id), checked, (), extra, raw_id)
+
+
+def _id_problem(raw_id: Any) -> str:
+    """What is wrong with an input line's ``id`` that is no non-empty string or integer."""
+    if isinstance(raw_id, float):
+        # orjson reads a whole number beyond 64 bits as a float: it was not written as one.
+        return (
+            f"'id' is {raw_id!r}, a number with a fraction, an exponent or beyond 64 bits: "
+            "write such an id as a string (in quotes)"
+        )
+    return "'id' must be a non-empty string or an integer"
 
 
 def iter_jsonl_items(path: Path) -> Iterator[BatchItem]:

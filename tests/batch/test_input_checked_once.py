@@ -17,7 +17,12 @@ from archon_async._types import NormalizedMessages, normalize_messages
     [
         ('{"id": true, "prompt": "x"}', "'id' must be a non-empty string or an integer"),
         ('{"id": "", "prompt": "x"}', "'id' must be a non-empty string or an integer"),
-        ('{"id": 1.5, "prompt": "x"}', "'id' must be a non-empty string or an integer"),
+        ('{"id": 1.5, "prompt": "x"}', "'id' is 1.5, a number with a fraction"),
+        # Read by orjson as a float: said so, not "must be an integer" for what was written as one.
+        (
+            '{"id": 123456789012345678901234567890, "prompt": "x"}',
+            "'id' is 1.2345678901234568e\\+29, .* beyond 64 bits: write such an id as a string",
+        ),
         ('{"id": "a", "prompt": 3}', "'prompt' must be a string"),
         ('{"id": "a", "prompt": "x", "messages": []}', "give exactly one of"),
         ("[1, 2]", "each line must be a JSON object"),
