@@ -184,6 +184,13 @@ class Search:
         judge the benchmark cannot use are refused now, not mid-run."""
         from ..benchmarks import get_benchmark
 
+        if data is not None and not Path(data).exists():
+            # Refused in every mode, as batch refuses it: an oracle search reads no question,
+            # so the path would otherwise be ignored without a word.
+            raise ConfigError(
+                f"--data (Search(data=...)): {data}: no such file: give the benchmark's data "
+                "file, or leave --data out for a shipped benchmark"
+            )
         try:
             self._benchmark = get_benchmark(self.benchmark, path=data)
         except ConfigError as exc:  # an unknown name: said with the file or flag that gave it
