@@ -30,10 +30,9 @@ products with the counts), its prior and noise precisions set by evidence maximi
    deviations): a slice judged by a poor first probe is not left aside. A large slice
    (`LARGE` points or more) whose best is `CLEAR_LEAD` points above every other slice's
    also gets `EXPLOIT` points a batch of the model's best guesses over the whole slice
-   (on the call limit when its best is), in the slots the draws had (and the runner-up
-   slice's local pick, once it leads by `TAKEOVER` points): the walk from neighbour to
-   neighbour takes one step a batch, and the slice's best is often not a neighbour of
-   its first good points.
+   (on the call limit when its best is), in the slots the draws had: the walk from
+   neighbour to neighbour takes one step a batch, and the slice's best is often not a
+   neighbour of its first good points.
 
 It sees only the candidates and their scores (never how a score was made), and works the
 same on noisy scores: the model is a regression, not an interpolation.
@@ -75,12 +74,7 @@ LEADERS = 2
 #: instead of 1 lost a 20-call seed and slowed 50-call ones (bench/RESULTS.md).
 LARGE = 500
 CLEAR_LEAD = 1.0
-EXPLOIT = 3
-#: A slice that leads by `TAKEOVER` points also takes the runner-up slice's local pick
-#: for its best guesses (20 calls: the median 53 -> 50). At 1 point, as `CLEAR_LEAD`,
-#: it lost 4 of 100 seeds at 30 calls, where the best's slice is 0.33 points above the
-#: next and another slice can lead by 1 point for a while (bench/RESULTS.md, stop 26).
-TAKEOVER = 2.0
+EXPLOIT = 2
 # Axes whose choices are ordered numbers (a neighbour moves them one step).
 _ORDINAL = (0, 1, 2, 3, 4, 7)
 
@@ -160,8 +154,6 @@ def _next_batch(
                     chosen.append(int(pool[np.argmax(model.draw(features[pool], draws))]))
                     break
         local = max(1, batch * LEADERS // 4) if batch > 1 else 1 - rounds % 2
-        if _leads_clearly(rows, y, slices, lead, TAKEOVER):
-            local = min(local, 1)  # the runner-up's pick goes to the leader's best guesses
         mean = features @ model.mean
         busy = evaluated.copy()
         busy[chosen] = True
@@ -243,16 +235,14 @@ class _LocalState:
         return bool(self.calls[i] == self.limit and self.calls[j] >= self.limit)
 
 
-def _leads_clearly(
-    rows: np.ndarray, y: np.ndarray, slices: np.ndarray, lead: int, by: float = CLEAR_LEAD
-) -> bool:
+def _leads_clearly(rows: np.ndarray, y: np.ndarray, slices: np.ndarray, lead: int) -> bool:
     """Whether slice ``lead`` holds at least `LARGE` points and its best score (of ``y``,
-    the scores of the evaluated ``rows``) is ``by`` points or more above the best of
-    every other slice."""
+    the scores of the evaluated ``rows``) is `CLEAR_LEAD` points or more above the best
+    of every other slice."""
     if int(np.sum(slices == lead)) < LARGE:
         return False
     other = y[slices[rows] != lead]
-    return not len(other) or float(y.max() - other.max()) >= by
+    return not len(other) or float(y.max() - other.max()) >= CLEAR_LEAD
 
 
 def _exploit(

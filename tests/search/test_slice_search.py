@@ -430,39 +430,3 @@ def test_in_large_slices_the_depth_probe_stays_on_the_call_limit_of_the_slices_b
     # No point of the pool on the limit: the whole pool rather than none.
     below = np.array([False, False, True, False, True, False])
     assert np.flatnonzero(_near_the_best(below, rows, y, state)).tolist() == [2, 4]
-
-
-def test_a_slice_far_ahead_takes_the_runner_ups_local_pick_for_its_best_guesses() -> None:
-    from archon_async.search._slice_search import CLEAR_LEAD, TAKEOVER, _slices
-
-    assert CLEAR_LEAD < 1.5 < TAKEOVER < 2.5
-
-    space = Space(*search_file_from_dict(open_space_file(20)))
-    slices = _slices(space)
-    lead, runner_up = 12, 15  # a critic and a top-3 ranker; a critic and a top-5 one
-
-    def batches_after_the_probes(behind: float) -> list[list[int]]:
-        """The slices of the first three batches once every slice was probed, the lead
-        slice scoring ``behind`` points above the runner-up's and 5 above the rest."""
-
-        def score(c: Candidate) -> float:
-            shape = 0.1 * c.model_top_k + 0.05 * c.sample_top_k - 0.1 * abs(sum(c.fusers) - 7)
-            s = int(slices[space.index(c)])
-            return shape + (90.0 if s == lead else 90.0 - behind if s == runner_up else 85.0)
-
-        scores: dict[Candidate, float] = {}
-        probed: set[int] = set()
-        batches = []
-        for proposal in make_algorithm("slice_search", space, scores, seed=5, batch=4):
-            if len(probed) == int(slices.max()) + 1:
-                batches.append([int(slices[space.index(c)]) for c in proposal])
-            probed |= {int(slices[space.index(c)]) for c in proposal}
-            scores |= {c: score(c) for c in proposal}
-            if len(batches) == 3:
-                return batches
-        raise AssertionError("the search ended early")
-
-    # Ahead by TAKEOVER points or more: the whole batch in the leading slice.
-    assert batches_after_the_probes(2.5) == [[lead] * 4] * 3
-    # Ahead by CLEAR_LEAD but not TAKEOVER: the runner-up keeps its local pick.
-    assert all(runner_up in b for b in batches_after_the_probes(1.5))
